@@ -1,0 +1,86 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "sbs",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "sbs", targets: ["sbs"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+    ],
+    targets: [
+        // The executable: argument parsing and dispatch only.
+        .executableTarget(
+            name: "sbs",
+            dependencies: [
+                "Installer", "ACME", "Host", "SBSCore", "StepGraph", "Wizard",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // Shared vocabulary: the user-facing error, validated values, file and process seams.
+        .target(name: "SBSCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+
+        // Graph model, loader, planner, executor, state store.
+        .target(name: "StepGraph", dependencies: ["SBSCore", "Yams", .product(name: "Crypto", package: "swift-crypto")]),
+
+        // Answers model and file, libedit prompts.
+        .target(name: "Wizard", dependencies: ["SBSCore", "Yams", "CEditLine"]),
+
+        // Host detection and performance profiles.
+        .target(name: "Host", dependencies: ["SBSCore", "Yams"]),
+
+        // Secrets and configuration rendering.
+        .target(
+            name: "Render",
+            dependencies: [
+                "SBSCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Mustache", package: "swift-mustache"),
+            ]
+        ),
+
+        // RFC 8555 client. Self-contained: no step-graph code inside.
+        .target(
+            name: "ACME",
+            dependencies: [
+                "CCurl",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]
+        ),
+
+        // The install: step actions that connect the step graph to the libraries above.
+        .target(
+            name: "Installer",
+            dependencies: ["SBSCore", "StepGraph", "Wizard", "Host", "Render", "ACME", "BundledAssets"]
+        ),
+
+        // steps/ and assets/ compiled into the binary with their relative paths.
+        .target(name: "BundledAssets", plugins: ["EmbedAssets"]),
+        .executableTarget(name: "EmbedAssetsTool"),
+        .plugin(name: "EmbedAssets", capability: .buildTool(), dependencies: ["EmbedAssetsTool"]),
+
+        .systemLibrary(name: "CEditLine", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+
+        .testTarget(name: "SBSCoreTests", dependencies: ["SBSCore"]),
+        .testTarget(name: "StepGraphTests", dependencies: ["StepGraph", "SBSCore"]),
+        .testTarget(name: "WizardTests", dependencies: ["Wizard", "SBSCore"]),
+        .testTarget(name: "HostTests", dependencies: ["Host", "SBSCore"]),
+        .testTarget(name: "RenderTests", dependencies: ["Render", "SBSCore", "Host"]),
+        .testTarget(name: "ACMETests", dependencies: ["ACME"]),
+        .testTarget(name: "InstallerTests", dependencies: ["Installer", "SBSCore", "StepGraph", "Wizard"]),
+        // Drive the built `sbs` binary (it is built because this target depends on it).
+        .testTarget(name: "EndToEndTests", dependencies: ["sbs", "SBSCore"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
