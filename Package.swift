@@ -26,7 +26,7 @@ let package = Package(
         ),
 
         // Shared vocabulary: the user-facing error, validated values, file and process seams.
-        .target(name: "SBSCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "SBSCore", dependencies: ["Yams", .product(name: "Crypto", package: "swift-crypto")]),
 
         // Graph model, loader, planner, executor, state store.
         .target(name: "StepGraph", dependencies: ["SBSCore", "Yams", .product(name: "Crypto", package: "swift-crypto")]),
@@ -61,7 +61,8 @@ let package = Package(
         // The install: step actions that connect the step graph to the libraries above.
         .target(
             name: "Installer",
-            dependencies: ["SBSCore", "StepGraph", "Wizard", "Host", "Render", "ACME", "BundledAssets"]
+            dependencies: ["SBSCore", "StepGraph", "Wizard", "Host", "Render", "ACME", "BundledAssets",
+                           .product(name: "Crypto", package: "swift-crypto")]
         ),
 
         // steps/ and assets/ compiled into the binary with their relative paths.

@@ -101,6 +101,10 @@ public struct Port: Hashable, Sendable, Codable, CustomStringConvertible {
         self.value = number
     }
 
+    private init(known: Int) { value = known }
+    public static let http = Port(known: 80)
+    public static let https = Port(known: 443)
+
     public var description: String { String(value) }
 
     public init(from decoder: any Decoder) throws {

@@ -1,1 +1,111 @@
-// Wizard
+import Foundation
+import SBSCore
+
+/// Asks for what the answers left open, re-asking with the reason when an answer is invalid, then shows a
+/// summary and asks for confirmation. Nothing is written here: the caller acts only on a confirmed result.
+public struct Wizard {
+    public let terminal: any Terminal
+
+    public init(terminal: any Terminal) {
+        self.terminal = terminal
+    }
+
+    /// The person declined the summary, or closed the input.
+    public struct Declined: Error {}
+
+    /// Completes `answers`.
+    /// - Parameters:
+    ///   - previous: the answers of an earlier run, offered as defaults.
+    ///   - detectedProfile: the profile detection recommends, offered as the default for `profile`.
+    ///   - storedSecrets: secrets already kept from an earlier run, which need not be asked again.
+    /// - Throws: `Declined` when the summary is not confirmed or input ends.
+    public func complete(_ answers: Answers, given: Set<String>, previous: Answers?, detectedProfile: String?,
+                         storedSecrets: Set<SecretName>) throws -> Answers {
+        var result = answers
+        terminal.write("sbs will install the Small Business Server. Press Enter to accept the value shown; Tab completes choices.\n\n")
+
+        if !given.contains("domain") {
+            result.domain = try ask("Domain name (DNS must point at this server)", initial: previous?.domain?.value ?? "") { text throws(UserError) in
+                try DomainName(text)
+            }
+        }
+        if !given.contains("admin_email") {
+            let suggestion = previous?.adminEmail?.value ?? result.domain.map { "admin@\($0.value)" } ?? ""
+            result.adminEmail = try ask("Administrator e-mail (for Let's Encrypt and alerts)", initial: suggestion) { text throws(UserError) in
+                try EmailAddress(text)
+            }
+        }
+        if !given.contains("profile") {
+            let choices = ProfileName.allCases.map(\.rawValue)
+            let initial = previous?.profile.rawValue ?? "auto"
+            let hint = detectedProfile.map { " (detected: \($0))" } ?? ""
+            result.profile = try ask("Performance profile [\(choices.joined(separator: "|"))]\(hint)", initial: initial, completions: choices) { text throws(UserError) in
+                guard let profile = ProfileName(rawValue: text) else {
+                    throw UserError("'\(text.debugSafe)' is not a profile; choose one of \(choices.joined(separator: ", "))")
+                }
+                return profile
+            }
+        }
+        if !given.contains("tls.mode") {
+            let choices = TLSMode.allCases.map(\.rawValue)
+            result.tlsMode = try ask("TLS certificates [\(choices.joined(separator: "|"))]", initial: previous?.tlsMode.rawValue ?? "acme", completions: choices) { text throws(UserError) in
+                guard let mode = TLSMode(rawValue: text) else {
+                    throw UserError("'\(text.debugSafe)' is not a TLS mode; choose one of \(choices.joined(separator: ", "))")
+                }
+                return mode
+            }
+        }
+        if result.mode == .production, result.secrets[.anthropicAPIKey] == nil, !storedSecrets.contains(.anthropicAPIKey) {
+            while true {
+                guard let key = try terminal.readSecret(prompt: "Anthropic API key (input hidden): ") else { throw Declined() }
+                if key.isEmpty { terminal.write("  ✗ The key is needed: the minimum profile answers through the API.\n"); continue }
+                if key.contains(where: { $0.isWhitespace }) { terminal.write("  ✗ The key contains white space; paste it again.\n"); continue }
+                result.secrets[.anthropicAPIKey] = .literal(key)
+                break
+            }
+        }
+
+        terminal.write("\n" + Wizard.summary(result, storedSecrets: storedSecrets) + "\n")
+        while true {
+            guard let reply = terminal.readLine(prompt: "Proceed with these answers? [Y/n] ", initial: "", completions: ["yes", "no"]) else {
+                throw Declined()
+            }
+            switch reply.lowercased() {
+            case "", "y", "yes": return result
+            case "n", "no": throw Declined()
+            default: terminal.write("  Answer y or n.\n")
+            }
+        }
+    }
+
+    func ask<T>(_ question: String, initial: String, completions: [String] = [],
+                _ parse: (String) throws(UserError) -> T) throws -> T {
+        while true {
+            guard let line = terminal.readLine(prompt: "\(question): ", initial: initial, completions: completions) else {
+                throw Declined()
+            }
+            do {
+                return try parse(line.trimmingCharacters(in: .whitespaces))
+            } catch {
+                terminal.write("  ✗ \(error.message)\n")
+            }
+        }
+    }
+
+    /// The answers as a person reads them before confirming; secrets only as given or not.
+    public static func summary(_ answers: Answers, storedSecrets: Set<SecretName> = []) -> String {
+        var lines = ["Summary:"]
+        lines.append("  domain          \(answers.domain?.value ?? "(missing)")")
+        if !answers.aliases.isEmpty { lines.append("  aliases         \(answers.aliases.map(\.value).joined(separator: ", "))") }
+        lines.append("  admin e-mail    \(answers.adminEmail?.value ?? "(missing)")")
+        lines.append("  profile         \(answers.profile.rawValue)")
+        lines.append("  TLS             \(answers.tlsMode.rawValue)\(answers.tlsMode == .acme ? " (\(answers.acmeDirectory.text))" : "")")
+        lines.append("  ports           http \(answers.httpPort), https \(answers.httpsPort)")
+        lines.append("  deploy folder   \(answers.deployDir)")
+        for name in SecretName.allCases {
+            let state = answers.secrets[name] != nil ? "given" : storedSecrets.contains(name) ? "kept from before" : "not given"
+            lines.append("  \(name.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0))\(state)")
+        }
+        return lines.joined(separator: "\n")
+    }
+}

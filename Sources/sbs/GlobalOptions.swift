@@ -1,5 +1,6 @@
 import Foundation
 import ArgumentParser
+import Installer
 import SBSCore
 
 /// Options every command takes.
@@ -21,4 +22,10 @@ func absolute(_ path: String) -> String {
     if path.hasPrefix("/") { return path }
     let cwd = FileManager.default.currentDirectoryPath
     return path == "." ? cwd : cwd + "/" + path
+}
+
+extension GlobalOptions {
+    var session: InstallSession {
+        InstallSession(layout: layout, sysroot: sysroot.map(absolute), assetsDirectory: assets.map(absolute))
+    }
 }

@@ -10,9 +10,14 @@ struct SBS: AsyncParsableCommand {
         abstract: "Installs the Orchestrator-AI Small Business Server.",
         version: version,
         subcommands: [
+            InstallCommand.self,
+            ResumeCommand.self,
+            StatusCommand.self,
+            PlanCommand.self,
             DetectCommand.self,
             CertCommand.self,
             RenewCommand.self,
+            AnswersCommand.self,
         ]
     )
 }

@@ -1,0 +1,67 @@
+import BundledAssets
+import Foundation
+import SBSCore
+
+/// Where `steps/` and `assets/` come from: built into the binary, or a folder given with `--assets`.
+public protocol AssetSource: Sendable {
+    /// The file at `path` (relative, such as `assets/profiles.yaml`), or nil.
+    func file(_ path: String) -> Data?
+    /// Every file path under `folder` (such as `steps/`), sorted.
+    func paths(under folder: String) -> [String]
+}
+
+extension AssetSource {
+    /// The file's text.
+    /// - Throws: `UserError` naming the missing file.
+    public func text(_ path: String) throws(UserError) -> String {
+        guard let data = file(path) else {
+            throw UserError("The asset \(path) is missing.", remedy: "Reinstall sbs, or check the folder given with --assets.")
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// sha256 of the files under `folder`, for fingerprints: a changed template re-runs the step that renders it.
+    public func digest(under folder: String) -> String {
+        var hasher = SHA256Hasher()
+        for path in paths(under: folder) {
+            hasher.update(path)
+            hasher.update(file(path) ?? Data())
+        }
+        return hasher.hex
+    }
+}
+
+/// The files compiled into sbs.
+public struct BundledAssetSource: AssetSource {
+    public init() {}
+    public func file(_ path: String) -> Data? { BundledAssets.files[path] }
+    public func paths(under folder: String) -> [String] {
+        BundledAssets.files.keys.filter { $0.hasPrefix(folder) }.sorted()
+    }
+}
+
+/// Files from a folder laid out like the repository (`DIR/steps`, `DIR/assets`).
+public struct DirectoryAssetSource: AssetSource {
+    public let root: String
+
+    public init(root: String) {
+        self.root = root
+    }
+
+    public func file(_ path: String) -> Data? {
+        FileManager.default.contents(atPath: root + "/" + path)
+    }
+
+    public func paths(under folder: String) -> [String] {
+        let base = root + "/" + folder
+        guard let walker = FileManager.default.enumerator(atPath: base) else { return [] }
+        var result: [String] = []
+        while let relative = walker.nextObject() as? String {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: base + "/" + relative, isDirectory: &isDirectory), !isDirectory.boolValue {
+                result.append(folder.hasSuffix("/") ? folder + relative : folder + "/" + relative)
+            }
+        }
+        return result.sorted()
+    }
+}

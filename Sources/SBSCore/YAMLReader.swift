@@ -1,0 +1,153 @@
+import Yams
+
+/// One problem found in a YAML file, with its position (1-based line and column).
+public struct YAMLProblem: Error, Sendable, Equatable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public var column: Int
+    public var message: String
+
+    public init(file: String, line: Int, column: Int, message: String) {
+        self.file = file
+        self.line = line
+        self.column = column
+        self.message = message
+    }
+
+    public var description: String { "\(file):\(line):\(column): \(message)" }
+}
+
+/// Reads a YAML document while collecting every problem, each with its position, instead of stopping at the
+/// first. Used for the answers file and the step files.
+public final class YAMLReader {
+    public let file: String
+    public private(set) var problems: [YAMLProblem] = []
+
+    public init(file: String) {
+        self.file = file
+    }
+
+    /// Parses `text`; a syntax error is recorded (with Yams' line and column) and nil returned.
+    public func parse(_ text: String) -> Node? {
+        do {
+            guard let node = try Yams.compose(yaml: text) else {
+                report(line: 1, column: 1, "the file is empty")
+                return nil
+            }
+            return node
+        } catch let error as YamlError {
+            switch error {
+            case let .scanner(_, problem, mark, _), let .parser(_, problem, mark, _), let .composer(_, problem, mark, _):
+                report(line: mark.line, column: mark.column, "YAML syntax error: \(problem)")
+            case let .duplicatedKeysInMapping(duplicates, context):
+                report(line: context.mark.line, column: context.mark.column,
+                       "duplicate key\(duplicates.count > 1 ? "s" : "") \(duplicates.map { "'\($0)'" }.joined(separator: ", "))")
+            default:
+                report(line: 1, column: 1, "YAML error: \(error)")
+            }
+            return nil
+        } catch {
+            report(line: 1, column: 1, "YAML error: \(error)")
+            return nil
+        }
+    }
+
+    public func report(_ node: Node?, _ message: String) {
+        report(line: node?.mark?.line ?? 1, column: node?.mark?.column ?? 1, message)
+    }
+
+    public func report(line: Int, column: Int, _ message: String) {
+        problems.append(YAMLProblem(file: file, line: line, column: column, message: message))
+    }
+
+    /// The entries of a mapping node keyed by their text, reporting a non-mapping node and every key not in
+    /// `allowed` (with the nearest allowed key as a suggestion). `path` names the mapping in messages.
+    public func mapping(_ node: Node, path: String, allowed: [String]) -> [String: Node] {
+        guard case let .mapping(mapping) = node else {
+            report(node, "\(path.isEmpty ? "the document" : "'\(path)'") must be a mapping of keys to values")
+            return [:]
+        }
+        var result: [String: Node] = [:]
+        for (keyNode, value) in mapping {
+            guard let key = keyNode.string else {
+                report(keyNode, "keys must be text")
+                continue
+            }
+            let full = path.isEmpty ? key : "\(path).\(key)"
+            if !allowed.contains(key) {
+                var message = "unknown key '\(full)'"
+                if let near = YAMLReader.nearest(key, in: allowed) {
+                    message += " (did you mean '\(path.isEmpty ? near : "\(path).\(near)")'?)"
+                } else {
+                    message += " (known here: \(allowed.joined(separator: ", ")))"
+                }
+                report(keyNode, message)
+                continue
+            }
+            result[key] = value
+        }
+        return result
+    }
+
+    /// The text of a scalar, or nil with a problem reported for a mapping or a list.
+    public func string(_ node: Node, path: String) -> String? {
+        guard case let .scalar(scalar) = node else {
+            report(node, "'\(path)' must be a single value, not a list or mapping")
+            return nil
+        }
+        return scalar.string
+    }
+
+    /// A scalar that holds a whole number.
+    public func int(_ node: Node, path: String) -> Int? {
+        guard let text = string(node, path: path) else { return nil }
+        guard let value = Int(text) else {
+            report(node, "'\(path)' must be a whole number, not '\(text.debugSafe)'")
+            return nil
+        }
+        return value
+    }
+
+    /// A list of scalars (a single scalar counts as a list of one).
+    public func strings(_ node: Node, path: String) -> [(String, Node)] {
+        switch node {
+        case .scalar(let scalar):
+            return [(scalar.string, node)]
+        case .sequence(let sequence):
+            var result: [(String, Node)] = []
+            for item in sequence {
+                if let text = string(item, path: path) { result.append((text, item)) }
+            }
+            return result
+        default:
+            report(node, "'\(path)' must be a list of values")
+            return []
+        }
+    }
+
+    /// The allowed word closest to `word` by edit distance, when it is close enough to be a likely typo.
+    static func nearest(_ word: String, in candidates: [String]) -> String? {
+        var best: (String, Int)?
+        for candidate in candidates {
+            let distance = editDistance(Array(word), Array(candidate))
+            guard distance <= max(1, candidate.count / 3) else { continue }
+            if let current = best, current.1 <= distance { continue }
+            best = (candidate, distance)
+        }
+        return best?.0
+    }
+
+    static func editDistance(_ a: [Character], _ b: [Character]) -> Int {
+        var row = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var previous = row[0]
+            row[0] = i
+            for j in 1...max(b.count, 1) where !b.isEmpty {
+                let current = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
+                previous = current
+            }
+        }
+        return a.isEmpty ? b.count : row[b.count]
+    }
+}

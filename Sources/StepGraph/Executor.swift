@@ -1,0 +1,301 @@
+import Crypto
+import Foundation
+import SBSCore
+
+/// What happens to a step in a run (or would, in a plan).
+public enum Decision: Sendable, Equatable {
+    /// Not part of this run (`--through` leaves it out).
+    case outOfScope
+    /// Skipped: `--skip`, or its `when` does not hold.
+    case skip(String)
+    /// Succeeded before with the same inputs.
+    case upToDate
+    /// Runs, and why.
+    case run(String)
+    /// Plans only: runs if a step it needs changes its outputs in this run.
+    case runIfChanged([String])
+}
+
+/// Progress of a run, for the screen.
+public enum StepEvent: Sendable {
+    case started(StepDefinition)
+    case succeeded(StepDefinition, seconds: Double)
+    case upToDate(StepDefinition)
+    case skipped(StepDefinition, reason: String)
+    case failed(StepDefinition, error: String)
+    case retrying(StepDefinition, attempt: Int, of: Int, error: String, delay: Duration)
+    case progress(step: String, message: String)
+}
+
+/// How a run ended.
+public enum RunOutcome: Sendable, Equatable {
+    case completed
+    case failed(step: String, error: String)
+    case interrupted(step: String?)
+}
+
+/// Runs the steps of a graph in dependency order, independent ones concurrently (bounded), persisting the
+/// state after every transition so that a failed or killed run resumes where it stopped.
+public struct Executor: Sendable {
+    public let graph: Graph
+    public let actions: any StepActions
+    public let store: StateStore
+    public let clock: any Clock<Duration>
+    public let maxConcurrent: Int
+
+    public init(graph: Graph, actions: any StepActions, store: StateStore,
+                clock: any Clock<Duration> = ContinuousClock(), maxConcurrent: Int = 2) {
+        self.graph = graph
+        self.actions = actions
+        self.store = store
+        self.clock = clock
+        self.maxConcurrent = max(1, maxConcurrent)
+    }
+
+    /// The steps this scope covers: `--through X` is X and what it needs.
+    public func inScope(_ scope: RunScope) -> Set<String> {
+        guard let through = scope.through else { return Set(graph.ids) }
+        return graph.closure(of: through)
+    }
+
+    /// Steps `--from X` forces to run again: X and its dependents.
+    func forced(_ scope: RunScope) -> Set<String> {
+        guard let from = scope.from else { return [] }
+        return graph.dependents(of: from)
+    }
+
+    /// Checks that the scope names existing steps.
+    /// - Throws: `UserError` naming the unknown id and the known ones.
+    public func validate(_ scope: RunScope) throws(UserError) {
+        for id in [scope.through, scope.from].compactMap({ $0 }) + scope.skip where graph[id] == nil {
+            throw UserError("There is no step '\(id)'.", remedy: "Steps: \(graph.ids.joined(separator: ", ")).")
+        }
+    }
+
+    /// The decision for one step whose needs are settled, given the facts known now.
+    func decide(_ step: StepDefinition, record: StepRecord, facts: [String: String], scope: RunScope,
+                inScope: Set<String>, forced: Set<String>) -> (Decision, String?) {
+        if !inScope.contains(step.id) { return (.outOfScope, nil) }
+        if scope.skip.contains(step.id) { return (.skip("--skip"), nil) }
+        if let when = step.when, !when.holds(in: facts) { return (.skip("when \(when) is false"), nil) }
+        let fingerprint: String
+        do {
+            fingerprint = try self.fingerprint(step, facts: facts)
+        } catch {
+            return (.run("inputs not known yet"), nil)
+        }
+        if forced.contains(step.id) { return (.run("--from \(scope.from ?? step.id)"), fingerprint) }
+        switch record.status {
+        case .succeeded where record.fingerprint == fingerprint: return (.upToDate, fingerprint)
+        case .succeeded: return (.run("inputs changed"), fingerprint)
+        case .running: return (.run("was interrupted"), fingerprint)
+        case .failed: return (.run("failed before"), fingerprint)
+        case .pending, .skipped: return (.run("not done yet"), fingerprint)
+        }
+    }
+
+    /// sha256 over the step's definition, its action's inputs and the outputs of the steps it needs.
+    func fingerprint(_ step: StepDefinition, facts: [String: String]) throws -> String {
+        var text = step.fingerprintText
+        for (key, value) in try actions.inputs(of: step, facts: facts).sorted(by: { $0.key < $1.key }) {
+            text += "input \(key)=\(value)\n"
+        }
+        for need in step.needs.sorted() {
+            for (key, value) in facts where key.hasPrefix(need + ".") {
+                text += "fact \(key)=\(value)\n"
+            }
+        }
+        // Sorted so the order of the dictionary walk above does not matter.
+        let lines = text.split(separator: "\n").sorted().joined(separator: "\n")
+        return "sha256:" + SHA256.hash(data: Data(lines.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// What a run with this scope would do, without running anything. Outputs are assumed unchanged.
+    public func plan(state: RunState, scope: RunScope, baseFacts: [String: String]) -> [(StepDefinition, Decision)] {
+        let scopeSet = inScope(scope), forced = self.forced(scope)
+        var facts = baseFacts
+        var willRun = Set<String>()
+        var result: [(StepDefinition, Decision)] = []
+        for step in graph.steps {
+            let record = state[step.id]
+            for (key, value) in record.outputs { facts["\(step.id).\(key)"] = value }
+            var (decision, _) = decide(step, record: record, facts: facts, scope: scope,
+                                       inScope: scopeSet, forced: forced)
+            let changedNeeds = step.needs.filter(willRun.contains)
+            if decision == .upToDate, !changedNeeds.isEmpty { decision = .runIfChanged(changedNeeds) }
+            if case .run = decision { willRun.insert(step.id) }
+            if case .runIfChanged = decision { willRun.insert(step.id) }
+            result.append((step, decision))
+        }
+        return result
+    }
+
+    /// Runs the scope. `report` sees every event; the state file is saved after every transition.
+    /// - Throws: `UserError` only when the state cannot be saved; step failures are in the outcome.
+    public func run(scope: RunScope, baseFacts: [String: String], runLog: RunLog,
+                    report: @escaping @Sendable (StepEvent) -> Void) async throws(UserError) -> RunOutcome {
+        try validate(scope)
+        var state = try store.load() ?? RunState()
+        state.scope = scope
+        state.startedAt = Date()
+        state.finishedAt = nil
+        state.completed = false
+        state.log = runLog.path
+        try store.save(state)
+
+        let scopeSet = inScope(scope), forced = self.forced(scope)
+        var facts = baseFacts
+        for step in graph.steps {
+            for (key, value) in state[step.id].outputs { facts["\(step.id).\(key)"] = value }
+        }
+        var settled = Set<String>()          // done for this run: succeeded, up to date or skipped
+        var started = Set<String>()
+        var running: [String: String] = [:]  // id → fingerprint
+        var outcome: RunOutcome = .completed
+
+        typealias Result = (id: String, outputs: [String: String]?, error: String?, cancelled: Bool)
+        await withTaskGroup(of: Result.self) { group in
+            func launchReady() {
+                guard outcome == .completed else { return }
+                var progressed = true
+                while progressed {
+                    progressed = false
+                    for step in graph.steps where !started.contains(step.id) && scopeSet.contains(step.id) {
+                        guard running.count < maxConcurrent else { return }
+                        guard step.needs.allSatisfy({ settled.contains($0) || !scopeSet.contains($0) }) else { continue }
+                        started.insert(step.id)
+                        let (decision, fingerprint) = decide(step, record: state[step.id], facts: facts, scope: scope,
+                                                             inScope: scopeSet, forced: forced)
+                        switch decision {
+                        case .outOfScope, .runIfChanged:
+                            settled.insert(step.id)
+                        case .upToDate:
+                            runLog.write("up to date", step: step.id)
+                            report(.upToDate(step))
+                            settled.insert(step.id)
+                            progressed = true
+                        case .skip(let reason):
+                            var record = state[step.id]
+                            record.status = .skipped
+                            record.note = reason
+                            record.lastError = nil
+                            state[step.id] = record
+                            saveQuietly(state)
+                            runLog.write("skipped: \(reason)", step: step.id)
+                            report(.skipped(step, reason: reason))
+                            settled.insert(step.id)
+                            progressed = true
+                        case .run(let reason):
+                            var record = state[step.id]
+                            record.status = .running
+                            record.startedAt = Date()
+                            record.finishedAt = nil
+                            record.lastError = nil
+                            record.note = nil
+                            record.log = runLog.path
+                            state[step.id] = record
+                            saveQuietly(state)
+                            runLog.write("starting (\(reason))", step: step.id)
+                            report(.started(step))
+                            running[step.id] = fingerprint ?? ""
+                            let stepFacts = facts
+                            group.addTask {
+                                await self.attempt(step, facts: stepFacts, runLog: runLog, report: report)
+                            }
+                        }
+                    }
+                }
+            }
+
+            launchReady()
+            while let result = await group.next() {
+                guard let step = graph[result.id] else { continue }
+                let fingerprint = running.removeValue(forKey: result.id)
+                var record = state[result.id]
+                record.finishedAt = Date()
+                if let outputs = result.outputs {
+                    record.status = .succeeded
+                    record.outputs = outputs
+                    record.fingerprint = fingerprint
+                    for key in facts.keys where key.hasPrefix(step.id + ".") { facts[key] = nil }
+                    for (key, value) in outputs { facts["\(step.id).\(key)"] = value }
+                    settled.insert(step.id)
+                    runLog.write("succeeded", step: step.id)
+                    report(.succeeded(step, seconds: record.duration ?? 0))
+                } else {
+                    let error = result.error ?? "failed"
+                    record.status = .failed
+                    record.lastError = error
+                    if outcome == .completed {
+                        outcome = result.cancelled ? .interrupted(step: step.id) : .failed(step: step.id, error: error)
+                    }
+                    runLog.write("failed: \(error)", step: step.id)
+                    report(.failed(step, error: error))
+                }
+                state[result.id] = record
+                saveQuietly(state)
+                launchReady()
+            }
+        }
+        if outcome == .completed {
+            let unfinished = scopeSet.filter { !settled.contains($0) }
+            if !unfinished.isEmpty { outcome = .interrupted(step: nil) }
+        }
+        state.finishedAt = Date()
+        state.completed = outcome == .completed
+        try store.save(state)
+        return outcome
+    }
+
+    /// State saves inside the loop cannot throw out of the task group; a failure there is caught by the
+    /// final save, which throws.
+    private func saveQuietly(_ state: RunState) {
+        try? store.save(state)
+    }
+
+    /// Runs one step with its retry policy and timeout.
+    func attempt(_ step: StepDefinition, facts: [String: String], runLog: RunLog,
+                 report: @escaping @Sendable (StepEvent) -> Void) async -> (id: String, outputs: [String: String]?, error: String?, cancelled: Bool) {
+        let log = StepLog(step: step.id, runLog: runLog) { id, message in report(.progress(step: id, message: message)) }
+        var attempt = 1
+        while true {
+            do {
+                let outputs = try await withTimeout(step.timeout, step: step) {
+                    try await self.actions.run(step, facts: facts, log: log)
+                }
+                return (step.id, outputs, nil, false)
+            } catch is CancellationError {
+                return (step.id, nil, "interrupted", true)
+            } catch {
+                let message = runLog.redact(String(describing: error))
+                if Task.isCancelled { return (step.id, nil, "interrupted", true) }
+                guard attempt < step.retry.attempts else { return (step.id, nil, message, false) }
+                runLog.write("attempt \(attempt) of \(step.retry.attempts) failed: \(message)", step: step.id)
+                report(.retrying(step, attempt: attempt, of: step.retry.attempts, error: message, delay: step.retry.delay))
+                do { try await clock.sleep(for: step.retry.delay, tolerance: nil) } catch {
+                    return (step.id, nil, "interrupted", true)
+                }
+                attempt += 1
+            }
+        }
+    }
+
+    func withTimeout(_ limit: Duration?, step: StepDefinition,
+                     _ body: @escaping @Sendable () async throws -> [String: String]) async throws -> [String: String] {
+        guard let limit else { return try await body() }
+        return try await withThrowingTaskGroup(of: [String: String]?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next() else { throw CancellationError() }
+            guard let outputs = first else {
+                throw UserError("Step '\(step.id)' did not finish within its timeout of \(limit) (\(step.file)).",
+                                remedy: "Look at the log for what it was waiting on, then run `sbs resume`.")
+            }
+            return outputs
+        }
+    }
+}

@@ -1,0 +1,270 @@
+import Foundation
+import SBSCore
+import Yams
+
+/// Every problem of an answers file at once, each with its line and column.
+public struct AnswersError: Error, Sendable, CustomStringConvertible {
+    public var problems: [YAMLProblem]
+    public var description: String {
+        "The answers are not valid (\(problems.count) problem\(problems.count == 1 ? "" : "s")):\n"
+            + problems.map { "  \($0)" }.joined(separator: "\n")
+    }
+}
+
+/// Reads and writes answers files (`version: 1`).
+public enum AnswersFile {
+    static let topKeys = ["version", "mode", "domain", "aliases", "admin_email", "profile", "features", "tls", "secrets",
+                          "images", "ports", "paths", "backups", "smtp", "network", "checks"]
+
+    /// Parses and validates an answers file, collecting every problem.
+    /// - Throws: `AnswersError` listing each problem with line and column.
+    public static func parse(_ text: String, file: String) throws(AnswersError) -> Answers {
+        let reader = YAMLReader(file: file)
+        var answers = Answers()
+        guard let root = reader.parse(text) else { throw AnswersError(problems: reader.problems) }
+        let top = reader.mapping(root, path: "", allowed: topKeys)
+        answers.given = Set(top.keys)
+        for section in ["features", "tls", "secrets", "ports", "paths", "backups", "smtp", "network", "checks"] {
+            if case .mapping(let mapping)? = top[section] {
+                for key in mapping.keys.compactMap(\.string) { answers.given.insert("\(section).\(key)") }
+            }
+        }
+
+        func value<T>(_ node: Node?, _ path: String, _ make: (String) throws(UserError) -> T) -> T? {
+            guard let node, let text = reader.string(node, path: path) else { return nil }
+            do { return try make(text) } catch {
+                reader.report(node, "\(path): \(error.message)")
+                return nil
+            }
+        }
+        func choice<T: RawRepresentable & CaseIterable>(_ node: Node?, _ path: String, _: T.Type) -> T? where T.RawValue == String {
+            guard let node, let text = reader.string(node, path: path) else { return nil }
+            guard let result = T(rawValue: text) else {
+                reader.report(node, "\(path) must be one of \(T.allCases.map(\.rawValue).joined(separator: ", ")), not '\(text.debugSafe)'")
+                return nil
+            }
+            return result
+        }
+        func path(_ node: Node?, _ key: String) -> String? {
+            value(node, key) { (text: String) throws(UserError) -> String in
+                guard text.hasPrefix("/") else { throw UserError("'\(text.debugSafe)' must be an absolute path") }
+                return try SafeToken(text, what: "path").value
+            }
+        }
+        func port(_ node: Node?, _ key: String) -> SBSCore.Port? {
+            guard let node, let number = reader.int(node, path: key) else { return nil }
+            do { return try SBSCore.Port(number) } catch {
+                reader.report(node, "\(key): \(error.message)")
+                return nil
+            }
+        }
+        func secret(_ node: Node?, _ key: String) -> SecretSource? {
+            value(node, key) { (text: String) throws(UserError) -> SecretSource in
+                if text.isEmpty { throw UserError("the secret is empty") }
+                let source = SecretSource(text)
+                switch source {
+                case .environment(let name) where name.isEmpty || !name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }):
+                    throw UserError("'env:\(name)' does not name an environment variable")
+                case .file(let file) where !file.hasPrefix("/"):
+                    throw UserError("'file:\(file)' must name an absolute path")
+                case .literal(let value) where value.contains("\n") || value.contains("\r"):
+                    throw UserError("the secret contains a line break, which would break .env")
+                default: return source
+                }
+            }
+        }
+
+        if let versionNode = top["version"] {
+            if let version = reader.int(versionNode, path: "version"), version != 1 {
+                reader.report(versionNode, "version \(version) is not supported; this sbs reads version 1")
+            }
+        } else {
+            reader.report(root, "missing 'version: 1' at the top")
+        }
+        if let mode = choice(top["mode"], "mode", InstallMode.self) { answers.mode = mode }
+        answers.domain = value(top["domain"], "domain") { (text: String) throws(UserError) in try DomainName(text) }
+        if let aliases = top["aliases"] {
+            for (text, node) in reader.strings(aliases, path: "aliases") {
+                if let name = value(node, "aliases") { (_: String) throws(UserError) in try DomainName(text) } {
+                    answers.aliases.append(name)
+                }
+            }
+        }
+        answers.adminEmail = value(top["admin_email"], "admin_email") { (text: String) throws(UserError) in try EmailAddress(text) }
+        if let profile = choice(top["profile"], "profile", ProfileName.self) { answers.profile = profile }
+
+        if let features = top["features"] {
+            let map = reader.mapping(features, path: "features", allowed: ["gpu", "monitoring", "backups"])
+            if let gpu = choice(map["gpu"], "features.gpu", Toggle.self) { answers.gpu = gpu }
+            if let monitoring = choice(map["monitoring"], "features.monitoring", Toggle.self) { answers.monitoring = monitoring }
+            if let backups = choice(map["backups"], "features.backups", Toggle.self) { answers.backups = backups }
+        }
+
+        if let tls = top["tls"] {
+            let map = reader.mapping(tls, path: "tls", allowed: ["mode", "acme_directory", "acme_ca_bundle", "eab", "cert_file", "key_file"])
+            if let mode = choice(map["mode"], "tls.mode", TLSMode.self) { answers.tlsMode = mode }
+            if let directory = value(map["acme_directory"], "tls.acme_directory", { (text: String) throws(UserError) -> ACMEDirectory in
+                guard let directory = ACMEDirectory(text) else {
+                    throw UserError("must be letsencrypt, letsencrypt-staging or an https:// URL, not '\(text.debugSafe)'")
+                }
+                return directory
+            }) { answers.acmeDirectory = directory }
+            answers.acmeCABundle = path(map["acme_ca_bundle"], "tls.acme_ca_bundle")
+            answers.certFile = path(map["cert_file"], "tls.cert_file")
+            answers.keyFile = path(map["key_file"], "tls.key_file")
+            if let eab = map["eab"] {
+                let fields = reader.mapping(eab, path: "tls.eab", allowed: ["kid", "hmac_key"])
+                answers.eabKeyID = value(fields["kid"], "tls.eab.kid") { (text: String) throws(UserError) in try SafeToken(text, what: "EAB key id").value }
+                answers.eabHMACKey = secret(fields["hmac_key"], "tls.eab.hmac_key")
+                if (answers.eabKeyID == nil) != (answers.eabHMACKey == nil), case .mapping = eab {
+                    reader.report(eab, "tls.eab needs both kid and hmac_key")
+                }
+            }
+        }
+
+        if let secrets = top["secrets"] {
+            let map = reader.mapping(secrets, path: "secrets", allowed: SecretName.allCases.map(\.rawValue))
+            for name in SecretName.allCases {
+                if let source = secret(map[name.rawValue], "secrets.\(name.rawValue)") { answers.secrets[name] = source }
+            }
+        }
+
+        if let images = top["images"] {
+            let map = reader.mapping(images, path: "images", allowed: Service.allCases.map(\.rawValue))
+            for service in Service.allCases {
+                answers.images[service] = value(map[service.rawValue], "images.\(service.rawValue)") { (text: String) throws(UserError) in
+                    try SafeToken(text, what: "image name")
+                }
+            }
+        }
+
+        if let ports = top["ports"] {
+            let map = reader.mapping(ports, path: "ports", allowed: ["http", "https"])
+            if let http = port(map["http"], "ports.http") { answers.httpPort = http }
+            if let https = port(map["https"], "ports.https") { answers.httpsPort = https }
+            if answers.httpPort == answers.httpsPort, let node = map["https"] {
+                reader.report(node, "ports.http and ports.https must differ")
+            }
+        }
+
+        if let paths = top["paths"] {
+            let map = reader.mapping(paths, path: "paths", allowed: ["deploy_dir"])
+            if let dir = path(map["deploy_dir"], "paths.deploy_dir") { answers.deployDir = dir }
+        }
+
+        if let backups = top["backups"] {
+            let map = reader.mapping(backups, path: "backups", allowed: ["destination", "keep"])
+            if let destination = path(map["destination"], "backups.destination") { answers.backupDestination = destination }
+            if let keepNode = map["keep"], let keep = reader.int(keepNode, path: "backups.keep") {
+                if (1...365).contains(keep) { answers.backupKeep = keep } else { reader.report(keepNode, "backups.keep must be from 1 to 365") }
+            }
+        }
+
+        if let smtp = top["smtp"] {
+            let map = reader.mapping(smtp, path: "smtp", allowed: ["host", "port", "user", "password", "sender"])
+            answers.smtpHost = value(map["host"], "smtp.host") { (text: String) throws(UserError) in try DomainName(text) }
+            answers.smtpPort = port(map["port"], "smtp.port")
+            answers.smtpUser = value(map["user"], "smtp.user") { (text: String) throws(UserError) in try SafeToken(text, what: "SMTP user") }
+            answers.smtpPassword = secret(map["password"], "smtp.password")
+            answers.smtpSender = value(map["sender"], "smtp.sender") { (text: String) throws(UserError) in try EmailAddress(text) }
+            if answers.smtpHost == nil, case .mapping = smtp { reader.report(smtp, "smtp needs a host") }
+        }
+
+        if let network = top["network"] {
+            let map = reader.mapping(network, path: "network", allowed: ["public_ip"])
+            answers.publicIP = value(map["public_ip"], "network.public_ip") { (text: String) throws(UserError) -> String in
+                guard isIPAddress(text) else { throw UserError("'\(text.debugSafe)' is not an IPv4 or IPv6 address") }
+                return text
+            }
+        }
+
+        if let checks = top["checks"] {
+            let map = reader.mapping(checks, path: "checks", allowed: ["dns"])
+            if let dns = choice(map["dns"], "checks.dns", DNSCheckPolicy.self) { answers.dnsCheck = dns }
+        }
+
+        if !reader.problems.isEmpty { throw AnswersError(problems: reader.problems) }
+        return answers
+    }
+
+    /// Reads and validates the answers file at `path`.
+    /// - Throws: `UserError` when it cannot be read, `AnswersError` when it is invalid.
+    public static func load(_ path: String) throws -> Answers {
+        guard let text = try AtomicFile.readText(path) else {
+            throw UserError("The answers file \(path) does not exist.", remedy: "Check the path given to --answers.")
+        }
+        return try parse(text, file: path)
+    }
+
+    /// The answers as a file. Literal secrets are written only with `includeSecrets` (taking their values from
+    /// `secretValues`); references (`env:`, `file:`) are kept as they are.
+    public static func render(_ answers: Answers, includeSecrets: Bool = false,
+                              secretValues: [SecretName: String] = [:]) -> String {
+        var out = "# sbs answers file\nversion: 1\n"
+        out += "mode: \(answers.mode.rawValue)\n"
+        if let domain = answers.domain { out += "domain: \(domain)\n" }
+        if !answers.aliases.isEmpty { out += "aliases: [\(answers.aliases.map(\.value).joined(separator: ", "))]\n" }
+        if let email = answers.adminEmail { out += "admin_email: \(quote(email.value))\n" }
+        out += "profile: \(answers.profile.rawValue)\n"
+        out += "features:\n  gpu: \(answers.gpu.rawValue)\n  monitoring: \(answers.monitoring.rawValue)\n  backups: \(answers.backups.rawValue)\n"
+        out += "tls:\n  mode: \(answers.tlsMode.rawValue)\n  acme_directory: \(quote(answers.acmeDirectory.text))\n"
+        if let bundle = answers.acmeCABundle { out += "  acme_ca_bundle: \(quote(bundle))\n" }
+        if let kid = answers.eabKeyID, let hmac = answers.eabHMACKey {
+            out += "  eab:\n    kid: \(quote(kid))\n"
+            if let reference = hmac.reference { out += "    hmac_key: \(quote(reference))\n" }
+            else if includeSecrets, case .literal(let value) = hmac { out += "    hmac_key: \(quote(value))\n" }
+        }
+        if let cert = answers.certFile { out += "  cert_file: \(quote(cert))\n" }
+        if let key = answers.keyFile { out += "  key_file: \(quote(key))\n" }
+        var secretLines = ""
+        for name in SecretName.allCases {
+            if let reference = answers.secrets[name]?.reference {
+                secretLines += "  \(name.rawValue): \(quote(reference))\n"
+            } else if includeSecrets, let value = secretValues[name] ?? answers.secrets[name].flatMap({ try? $0.resolve() }) {
+                secretLines += "  \(name.rawValue): \(quote(value))\n"
+            } else if answers.secrets[name] != nil || secretValues[name] != nil {
+                secretLines += "  # \(name.rawValue): kept in /etc/sbs/secrets.env (export with --include-secrets)\n"
+            }
+        }
+        if !secretLines.isEmpty { out += "secrets:\n" + secretLines }
+        if !answers.images.isEmpty {
+            out += "images:\n"
+            for service in Service.allCases { if let image = answers.images[service] { out += "  \(service.rawValue): \(quote(image.value))\n" } }
+        }
+        out += "ports:\n  http: \(answers.httpPort)\n  https: \(answers.httpsPort)\n"
+        out += "paths:\n  deploy_dir: \(quote(answers.deployDir))\n"
+        out += "backups:\n  destination: \(quote(answers.backupDestination))\n  keep: \(answers.backupKeep)\n"
+        if let host = answers.smtpHost {
+            out += "smtp:\n  host: \(host)\n"
+            if let port = answers.smtpPort { out += "  port: \(port)\n" }
+            if let user = answers.smtpUser { out += "  user: \(quote(user.value))\n" }
+            if let reference = answers.smtpPassword?.reference { out += "  password: \(quote(reference))\n" }
+            else if includeSecrets, case .literal(let value)? = answers.smtpPassword { out += "  password: \(quote(value))\n" }
+            if let sender = answers.smtpSender { out += "  sender: \(quote(sender.value))\n" }
+        }
+        if let ip = answers.publicIP { out += "network:\n  public_ip: \(quote(ip))\n" }
+        out += "checks:\n  dns: \(answers.dnsCheck.rawValue)\n"
+        return out
+    }
+
+    /// A double-quoted YAML scalar.
+    static func quote(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 32 { out += "\\x" + String(format: "%02x", Int(scalar.value)) } else { out.unicodeScalars.append(scalar) }
+            }
+        }
+        return out + "\""
+    }
+}
+
+func isIPAddress(_ text: String) -> Bool {
+    var v4 = in_addr(), v6 = in6_addr()
+    return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
+}

@@ -1,0 +1,133 @@
+import ArgumentParser
+import Foundation
+import Installer
+import SBSCore
+import StepGraph
+import Wizard
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show each step's status, duration, last error and log."
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() async throws {
+        let session = global.session
+        let graph = try session.graph()
+        let state = try session.store.load() ?? RunState()
+        if json {
+            var steps: [[String: Any]] = []
+            for step in graph.steps {
+                let record = state[step.id]
+                var item: [String: Any] = ["id": step.id, "status": record.status.rawValue]
+                if let duration = record.duration { item["duration"] = (duration * 1000).rounded() / 1000 }
+                if let error = record.lastError { item["last_error"] = error }
+                if let note = record.note { item["note"] = note }
+                if let log = record.log { item["log"] = log }
+                steps.append(item)
+            }
+            var object: [String: Any] = ["steps": steps, "completed": state.completed]
+            if let log = state.log { object["log"] = log }
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+            Console.out(String(decoding: data, as: UTF8.self))
+            return
+        }
+        if state.steps.isEmpty {
+            Console.out("Nothing has run under \(session.layout.root) yet. Start with `sbs install`.")
+            return
+        }
+        Console.out("STEP                 STATUS      DURATION  LAST ERROR")
+        for step in graph.steps {
+            let record = state[step.id]
+            let duration = record.duration.map { String(format: "%.1f s", $0) } ?? "-"
+            let error = record.lastError ?? record.note ?? ""
+            Console.out(step.id.padding(toLength: 21, withPad: " ", startingAt: 0)
+                + record.status.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)
+                + duration.padding(toLength: 10, withPad: " ", startingAt: 0)
+                + String(error.split(separator: "\n").first ?? ""))
+        }
+        if let log = state.log { Console.out("\nLog: \(log)") }
+        Console.out(state.completed ? "The last run finished." : "The last run did not finish: `sbs resume` continues it.")
+    }
+}
+
+struct PlanCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Show the steps in order, what each needs, and what a run would do now."
+    )
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case text, json, dot }
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: "text, json or dot.")
+    var format: Format = .text
+
+    @Option(help: ArgumentHelp("Plan with the answers in FILE (default: those of the last run).", valueName: "FILE"))
+    var answers: String?
+
+    @Option(help: ArgumentHelp("Plan a run through STEP.", valueName: "STEP"))
+    var through: String?
+
+    @Option(help: ArgumentHelp("Plan a run from STEP.", valueName: "STEP"))
+    var from: String?
+
+    @Option(help: ArgumentHelp("Plan a run skipping STEP.", valueName: "STEP"))
+    var skip: [String] = []
+
+    func run() async throws {
+        let session = global.session
+        let loaded = try answers.map { try AnswersFile.load(absolute($0)) } ?? session.savedAnswers()
+        let actions = session.actions(answers: loaded ?? Answers())
+        let graph = try actions.loadGraph()
+        let executor = Executor(graph: graph, actions: actions, store: session.store)
+        let scope = RunScope(through: through, from: from, skip: skip)
+        try executor.validate(scope)
+        let state = try session.store.load() ?? RunState()
+        let plan = executor.plan(state: state, scope: scope, baseFacts: loaded?.facts ?? [:])
+
+        func describe(_ decision: Decision) -> (String, String) {
+            switch decision {
+            case .outOfScope: return ("out-of-scope", "not part of this run")
+            case .skip(let reason): return ("skip", reason)
+            case .upToDate: return ("up-to-date", "succeeded before with the same inputs")
+            case .run(let reason): return ("run", loaded == nil && reason == "inputs not known yet" ? "answers not given yet" : reason)
+            case .runIfChanged(let needs): return ("run-if-changed", "runs if \(needs.joined(separator: ", ")) change\(needs.count == 1 ? "s" : "") its outputs")
+            }
+        }
+
+        switch format {
+        case .text:
+            for (index, (step, decision)) in plan.enumerated() {
+                let (action, reason) = describe(decision)
+                let needs = step.needs.isEmpty ? "" : "  needs \(step.needs.joined(separator: ", "))"
+                Console.out(String(format: "%2d. ", index + 1) + step.id.padding(toLength: 20, withPad: " ", startingAt: 0)
+                    + action.padding(toLength: 15, withPad: " ", startingAt: 0) + reason + needs)
+            }
+        case .json:
+            let steps: [[String: Any]] = plan.map { step, decision in
+                let (action, reason) = describe(decision)
+                var item: [String: Any] = ["id": step.id, "title": step.title, "needs": step.needs, "action": step.action,
+                                           "decision": action, "reason": reason]
+                if let when = step.when { item["when"] = when.description }
+                return item
+            }
+            let data = try JSONSerialization.data(withJSONObject: ["steps": steps], options: [.prettyPrinted, .sortedKeys])
+            Console.out(String(decoding: data, as: UTF8.self))
+        case .dot:
+            Console.out("digraph sbs {\n  rankdir=LR;")
+            for (step, decision) in plan {
+                let (action, _) = describe(decision)
+                Console.out("  \"\(step.id)\" [label=\"\(step.id)\\n\(action)\"];")
+                for need in step.needs { Console.out("  \"\(need)\" -> \"\(step.id)\";") }
+            }
+            Console.out("}")
+        }
+    }
+}
