@@ -130,7 +130,7 @@ public final class YAMLReader {
         var best: (String, Int)?
         for candidate in candidates {
             let distance = editDistance(Array(word), Array(candidate))
-            guard distance <= max(1, candidate.count / 3) else { continue }
+            guard distance <= (candidate.count <= 3 ? 1 : max(2, candidate.count / 3)) else { continue }
             if let current = best, current.1 <= distance { continue }
             best = (candidate, distance)
         }

@@ -95,16 +95,16 @@ public struct Wizard {
     /// The answers as a person reads them before confirming; secrets only as given or not.
     public static func summary(_ answers: Answers, storedSecrets: Set<SecretName> = []) -> String {
         var lines = ["Summary:"]
-        lines.append("  domain          \(answers.domain?.value ?? "(missing)")")
-        if !answers.aliases.isEmpty { lines.append("  aliases         \(answers.aliases.map(\.value).joined(separator: ", "))") }
-        lines.append("  admin e-mail    \(answers.adminEmail?.value ?? "(missing)")")
-        lines.append("  profile         \(answers.profile.rawValue)")
-        lines.append("  TLS             \(answers.tlsMode.rawValue)\(answers.tlsMode == .acme ? " (\(answers.acmeDirectory.text))" : "")")
-        lines.append("  ports           http \(answers.httpPort), https \(answers.httpsPort)")
-        lines.append("  deploy folder   \(answers.deployDir)")
+        lines.append("  domain            \(answers.domain?.value ?? "(missing)")")
+        if !answers.aliases.isEmpty { lines.append("  aliases           \(answers.aliases.map(\.value).joined(separator: ", "))") }
+        lines.append("  admin e-mail      \(answers.adminEmail?.value ?? "(missing)")")
+        lines.append("  profile           \(answers.profile.rawValue)")
+        lines.append("  TLS               \(answers.tlsMode.rawValue)\(answers.tlsMode == .acme ? " (\(answers.acmeDirectory.text))" : "")")
+        lines.append("  ports             http \(answers.httpPort), https \(answers.httpsPort)")
+        lines.append("  deploy folder     \(answers.deployDir)")
         for name in SecretName.allCases {
             let state = answers.secrets[name] != nil ? "given" : storedSecrets.contains(name) ? "kept from before" : "not given"
-            lines.append("  \(name.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0))\(state)")
+            lines.append("  \(name.rawValue.padding(toLength: 18, withPad: " ", startingAt: 0))\(state)")
         }
         return lines.joined(separator: "\n")
     }

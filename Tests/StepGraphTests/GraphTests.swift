@@ -1,0 +1,132 @@
+import Foundation
+import SBSCore
+import Testing
+@testable import StepGraph
+
+/// The repository's `steps/` folder, read as the binary would read its embedded copy.
+func repositorySteps() throws -> [String: String] {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let folder = root.appendingPathComponent("steps")
+    var files: [String: String] = [:]
+    for name in try FileManager.default.contentsOfDirectory(atPath: folder.path) where name.hasSuffix(".yaml") {
+        files["steps/\(name)"] = try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8)
+    }
+    return files
+}
+
+let designActions: Set<String> = ["preflight", "detect-hardware", "collect-answers", "choose-profile", "check-dns",
+                                  "generate-secrets", "write-configs", "ensure-docker", "start-proxy",
+                                  "obtain-certificate", "start-stack", "pull-models", "verify", "install-timers"]
+
+@Suite struct GraphLoading {
+    @Test func theRepositoryDeclaresTheFourteenStepsOfTheDesign() throws {
+        let graph = try StepLoader.load(try repositorySteps(), knownActions: designActions)
+        #expect(Set(graph.ids) == designActions)
+        #expect(graph["write-configs"]?.needs == ["choose-profile", "generate-secrets"])
+        #expect(graph["obtain-certificate"]?.needs == ["start-proxy", "check-dns"])
+        #expect(graph["verify"]?.needs == ["start-stack", "pull-models"])
+    }
+
+    @Test func orderPutsEveryStepAfterWhatItNeeds() throws {
+        let graph = try StepLoader.load(try repositorySteps(), knownActions: designActions)
+        let position = Dictionary(uniqueKeysWithValues: graph.ids.enumerated().map { ($1, $0) })
+        for step in graph.steps {
+            for need in step.needs { #expect(position[need]! < position[step.id]!, "\(need) before \(step.id)") }
+        }
+        #expect(graph.ids.first == "collect-answers")
+        #expect(graph.ids.last == "install-timers")
+    }
+
+    @Test func throughIsTheStepAndWhatItNeedsTransitively() throws {
+        let graph = try StepLoader.load(try repositorySteps(), knownActions: designActions)
+        #expect(graph.closure(of: "write-configs") == ["write-configs", "choose-profile", "generate-secrets",
+                                                       "detect-hardware", "collect-answers"])
+        #expect(graph.dependents(of: "start-stack") == ["start-stack", "pull-models", "verify", "install-timers"])
+    }
+
+    @Test func yamlSyntaxErrorsNameFileLineAndColumn() {
+        let files = ["steps/a.yaml": "id: a\ntitle: A\naction: x\nneeds: [b\n"]
+        #expect {
+            try StepLoader.load(files, knownActions: ["x"])
+        } throws: { error in
+            let text = String(describing: error)
+            return text.contains("steps/a.yaml:") && text.contains("YAML syntax error")
+        }
+    }
+
+    @Test func everyProblemIsReportedWithItsLine() {
+        let files = [
+            "steps/a.yaml": "id: a\ntitle: A\naction: x\nneeds: [ghost]\n",
+            "steps/b.yaml": "id: b\ntitle: B\naction: nope\n",
+            "steps/c.yaml": "id: c\ntitel: C\naction: x\n",
+        ]
+        do {
+            _ = try StepLoader.load(files, knownActions: ["x"])
+            Issue.record("an invalid graph loaded")
+        } catch {
+            let problems = error.problems.joined(separator: "\n")
+            #expect(problems.contains("steps/c.yaml:2:1: unknown key 'titel' (did you mean 'title'?)"))
+            #expect(problems.contains("steps/c.yaml:1:1: missing required field 'title'"))
+        }
+        // Once the files parse, the graph checks report needs and actions with their lines.
+        let parsed = ["steps/a.yaml": "id: a\ntitle: A\naction: x\nneeds: [ghost]\n", "steps/b.yaml": "id: b\ntitle: B\naction: nope\n"]
+        do {
+            _ = try StepLoader.load(parsed, knownActions: ["x"])
+            Issue.record("an invalid graph loaded")
+        } catch {
+            #expect(error.problems.contains("steps/a.yaml:4: step 'a' needs 'ghost', which no step declares"))
+            #expect(error.problems.contains { $0.hasPrefix("steps/b.yaml:3: unknown action 'nope'") })
+        }
+    }
+
+    @Test func cyclesAreRefusedAndNamed() {
+        let files = [
+            "steps/a.yaml": "id: a\ntitle: A\naction: x\nneeds: [c]\n",
+            "steps/b.yaml": "id: b\ntitle: B\naction: x\nneeds: [a]\n",
+            "steps/c.yaml": "id: c\ntitle: C\naction: x\nneeds: [b]\n",
+            "steps/d.yaml": "id: d\ntitle: D\naction: x\n",
+        ]
+        do {
+            _ = try StepLoader.load(files, knownActions: ["x"])
+            Issue.record("a cycle loaded")
+        } catch {
+            let text = error.description
+            #expect(text.contains("cycle"))
+            #expect(text.contains("a") && text.contains("b") && text.contains("c"))
+            #expect(!text.contains("steps/d.yaml"))
+        }
+    }
+
+    @Test func duplicateIdsAndMismatchedFileNamesAreRefused() {
+        let files = [
+            "steps/a.yaml": "id: a\ntitle: A\naction: x\n",
+            "steps/z.yaml": "id: a\ntitle: Z\naction: x\n",
+        ]
+        do {
+            _ = try StepLoader.load(files, knownActions: ["x"])
+            Issue.record("loaded")
+        } catch {
+            #expect(error.description.contains("steps/z.yaml:1:5: step id 'a' does not match its file name (z.yaml)"))
+        }
+    }
+
+    @Test func retryTimeoutAndWhenAreRead() throws {
+        let files = ["steps/a.yaml": "id: a\ntitle: A\naction: x\nwhen: tls.mode == acme && !features.gpu\nretry:\n  attempts: 3\n  delay: 2m\ntimeout: 90s\n"]
+        let step = try #require(try StepLoader.load(files, knownActions: ["x"])["a"])
+        #expect(step.retry == RetryPolicy(attempts: 3, delay: .seconds(120)))
+        #expect(step.timeout == .seconds(90))
+        #expect(step.when?.holds(in: ["tls.mode": "acme", "features.gpu": "false"]) == true)
+        #expect(step.when?.holds(in: ["tls.mode": "acme", "features.gpu": "true"]) == false)
+        #expect(step.when?.holds(in: ["tls.mode": "files"]) == false)
+    }
+
+    @Test func badDurationsAndConditionsAreReported() {
+        let files = ["steps/a.yaml": "id: a\ntitle: A\naction: x\nwhen: tls.mode == \ntimeout: soon\n"]
+        do {
+            _ = try StepLoader.load(files, knownActions: ["x"])
+            Issue.record("loaded")
+        } catch {
+            #expect(error.description.contains("steps/a.yaml:5:10: timeout 'soon' is not a duration"))
+        }
+    }
+}
