@@ -109,7 +109,8 @@ public final class EditLineTerminal: Terminal {
             switch byte {
             case 3:  // Ctrl-C: restore the terminal first (defer), then behave as an interrupt.
                 tcsetattr(fd, TCSAFLUSH, &saved)
-                raise(SIGINT)
+                // Process-directed: the worker thread running this blocks signals, as dispatch threads do.
+                kill(getpid(), SIGINT)
                 return nil
             case 4 where bytes.isEmpty: return nil
             case 10, 13: return String(decoding: bytes, as: UTF8.self)

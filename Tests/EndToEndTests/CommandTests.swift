@@ -1,0 +1,84 @@
+import Foundation
+import Testing
+
+@Suite struct Commands {
+    @Test func planShowsAllFourteenStepsAsJSON() throws {
+        let root = scratchDirectory("plan")
+        let run = try sbs(["plan", "--format", "json", "--root", root])
+        #expect(run.status == 0, "\(run.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+        let steps = try #require(object?["steps"] as? [[String: Any]])
+        #expect(steps.count == 14)
+        let ids = steps.compactMap { $0["id"] as? String }
+        #expect(Set(ids) == ["preflight", "detect-hardware", "collect-answers", "choose-profile", "check-dns",
+                             "generate-secrets", "write-configs", "ensure-docker", "start-proxy", "obtain-certificate",
+                             "start-stack", "pull-models", "verify", "install-timers"])
+        let needs = Dictionary(uniqueKeysWithValues: steps.map { ($0["id"] as? String ?? "", $0["needs"] as? [String] ?? []) })
+        #expect(needs["obtain-certificate"] == ["start-proxy", "check-dns"])
+        #expect(!FileManager.default.fileExists(atPath: root + "/var/lib/sbs/state.json"), "plan wrote state")
+    }
+
+    @Test func planAlsoSpeaksTextAndDot() throws {
+        let root = scratchDirectory("plan-dot")
+        let dot = try sbs(["plan", "--format", "dot", "--root", root])
+        #expect(dot.stdout.hasPrefix("digraph sbs {"))
+        #expect(dot.stdout.contains("\"start-proxy\" -> \"obtain-certificate\";"))
+        let text = try sbs(["plan", "--root", root])
+        #expect(text.stdout.split(separator: "\n").count == 14)
+    }
+
+    @Test func versionPrints() throws {
+        let run = try sbs(["--version"])
+        #expect(run.status == 0)
+        #expect(run.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ".").count == 3)
+    }
+
+    @Test func answersValidateListsEveryProblemAndExitsNonZero() throws {
+        let dir = scratchDirectory("validate")
+        let file = dir + "/site.yaml"
+        try "version: 1\ndomian: shop.example.com\nadmin_email: nobody\nports:\n  http: 0\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let run = try sbs(["answers", "validate", file])
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("site.yaml:2:1: unknown key 'domian' (did you mean 'domain'?)"))
+        #expect(run.stderr.contains("site.yaml:3:14: admin_email:"))
+        #expect(run.stderr.contains("site.yaml:5:9: ports.http: 0 is not a valid port"))
+        let good = try sbs(["answers", "validate", repositoryRoot + "/examples/demo.yaml"])
+        #expect(good.status == 0, "\(good.stderr)")
+    }
+
+    @Test func aNonInteractiveInstallListsAllMissingAnswersBeforeChangingAnything() throws {
+        let root = scratchDirectory("missing")
+        let file = root + "/partial.yaml"
+        try "version: 1\nprofile: minimum\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let run = try sbs(["install", "--answers", file, "--non-interactive", "--root", root + "/r"])
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("These answers are missing: domain, admin_email, secrets.anthropic_api_key."))
+        #expect(!FileManager.default.fileExists(atPath: root + "/r"), "a refused install wrote files")
+    }
+
+    @Test func anUnsetSecretVariableIsReportedBeforeAnythingRuns() throws {
+        let root = scratchDirectory("unset")
+        let run = try sbs(["install", "--answers", repositoryRoot + "/examples/demo.yaml", "--non-interactive", "--root", root],
+                          environment: ["SBS_DEMO_ANTHROPIC_KEY": ""])
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("SBS_DEMO_ANTHROPIC_KEY is not set"))
+        #expect(!FileManager.default.fileExists(atPath: root + "/var/lib/sbs/state.json"))
+    }
+
+    @Test func withoutATerminalTheWizardPointsToAnswersFiles() throws {
+        let root = scratchDirectory("notty")
+        // setsid detaches from the controlling terminal, so /dev/tty cannot be opened either.
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
+        process.arguments = ["--wait", sbsBinary, "install", "--root", root]
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus != 0)
+        #expect(text.contains("--answers"), "\(text)")
+    }
+}

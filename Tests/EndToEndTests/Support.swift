@@ -1,0 +1,117 @@
+import Foundation
+import Testing
+
+/// The `sbs` binary this test run built (beside the test bundle), or `SBS_BINARY`.
+let sbsBinary: String = {
+    if let path = ProcessInfo.processInfo.environment["SBS_BINARY"] { return path }
+    let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    for candidate in [bundle, bundle.deletingLastPathComponent()] {
+        let path = candidate.appendingPathComponent("sbs").path
+        if FileManager.default.isExecutableFile(atPath: path) { return path }
+    }
+    return Bundle.main.bundleURL.appendingPathComponent("sbs").path
+}()
+
+/// The repository root (for `examples/`, `steps/` and fixtures).
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().path
+
+struct Run {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs the built `sbs` with `arguments` and waits for it.
+@discardableResult
+func sbs(_ arguments: [String], environment: [String: String] = [:]) throws -> Run {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: sbsBinary)
+    process.arguments = arguments
+    var env = ProcessInfo.processInfo.environment
+    for (key, value) in environment { env[key] = value }
+    process.environment = env
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
+    let stderrData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return Run(status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
+               stderr: String(decoding: stderrData, as: UTF8.self))
+}
+
+/// Starts `sbs` without waiting (for kill and lock tests).
+func startSBS(_ arguments: [String], environment: [String: String] = [:]) throws -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: sbsBinary)
+    process.arguments = arguments
+    var env = ProcessInfo.processInfo.environment
+    for (key, value) in environment { env[key] = value }
+    process.environment = env
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    return process
+}
+
+func scratchDirectory(_ name: String) -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("sbs-e2e-\(name)-\(UUID().uuidString.prefix(8))").path
+    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+func read(_ path: String) -> String? {
+    try? String(contentsOfFile: path, encoding: .utf8)
+}
+
+/// Polls `condition` every 50 ms for at most `seconds`.
+func waitFor(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if condition() { return true }
+        usleep(50_000)
+    }
+    return condition()
+}
+
+/// Whether a tool the test needs is on PATH. With `SBS_REQUIRE_INTEGRATION=1` (as in CI) a missing tool is a
+/// failure, not a skip.
+func available(_ tool: String) -> Bool {
+    let found = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
+        .contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(tool)") }
+    if !found && ProcessInfo.processInfo.environment["SBS_REQUIRE_INTEGRATION"] == "1" {
+        Issue.record("\(tool) is required (SBS_REQUIRE_INTEGRATION=1) but not installed")
+    }
+    return found
+}
+
+/// The state file as data that two runs can be compared on: status, fingerprint and outputs per step.
+func comparableState(_ root: String) throws -> [String: String] {
+    let data = try Data(contentsOf: URL(fileURLWithPath: root + "/var/lib/sbs/state.json"))
+    let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
+    let steps = object["steps"] as? [String: [String: Any]] ?? [:]
+    var result: [String: String] = [:]
+    for (id, record) in steps {
+        let outputs = (record["outputs"] as? [String: String] ?? [:]).sorted { $0.key < $1.key }.map { "\($0)=\($1)" }
+        result[id] = "\(record["status"] ?? "-") \(record["fingerprint"] ?? "-") \(outputs.joined(separator: ","))"
+    }
+    return result
+}
+
+/// Every regular file under `root` (relative path → content), to compare two installs byte for byte.
+func tree(_ root: String, excluding: (String) -> Bool = { _ in false }) -> [String: Data] {
+    var result: [String: Data] = [:]
+    guard let walker = FileManager.default.enumerator(atPath: root) else { return result }
+    while let relative = walker.nextObject() as? String {
+        var isDirectory: ObjCBool = false
+        let path = root + "/" + relative
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue, !excluding(relative) {
+            result[relative] = FileManager.default.contents(atPath: path)
+        }
+    }
+    return result
+}

@@ -1,0 +1,152 @@
+import Foundation
+import Testing
+
+/// A tmux server of the test's own, with one window running a command in a real pseudo-terminal.
+final class TmuxSession {
+    let socket = "sbs-test-\(UUID().uuidString.prefix(8))"
+
+    init(command: String) throws {
+        try tmux(["new-session", "-d", "-s", "w", "-x", "120", "-y", "50", command], capture: false)
+    }
+
+    deinit { _ = try? tmux(["kill-server"], capture: false) }
+
+    @discardableResult
+    func tmux(_ arguments: [String], capture: Bool = true) throws -> String {
+        if !capture {
+            // posix_spawn rather than Process: the tmux server forks from this client and would inherit the
+            // descriptor Foundation uses to notice the child's exit, so waitUntilExit would never return.
+            let argv = ["tmux", "-L", socket] + arguments
+            var pid: pid_t = 0
+            var cArgs = argv.map { strdup($0) } + [nil]
+            defer { for arg in cArgs { free(arg) } }
+            var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
+            posix_spawn_file_actions_init(&actions)
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+            posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+            defer { posix_spawn_file_actions_destroy(&actions) }
+            guard posix_spawnp(&pid, "tmux", &actions, nil, &cArgs, environ) == 0 else { return "" }
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+            return ""
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["tmux", "-L", socket] + arguments
+        let out = Pipe()
+        process.standardOutput = capture ? out : FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let data = capture ? out.fileHandleForReading.readDataToEndOfFile() : Data()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    func keys(_ keys: String...) throws { try tmux(["send-keys", "-t", "w"] + keys, capture: false) }
+
+    /// Types text literally (no key-name lookup).
+    func type(_ text: String) throws { try tmux(["send-keys", "-t", "w", "-l", text], capture: false) }
+
+    var screen: String { (try? tmux(["capture-pane", "-p", "-t", "w", "-S", "-100"])) ?? "" }
+
+    /// Waits until the screen shows `text`; fails the test with the screen when it does not within `seconds`.
+    func expect(_ text: String, seconds: Double = 15, sourceLocation: SourceLocation = #_sourceLocation) {
+        if !waitFor(seconds, { screen.contains(text) }) {
+            Issue.record("the screen never showed '\(text)':\n\(screen)", sourceLocation: sourceLocation)
+        }
+    }
+}
+
+@Suite(.serialized) struct WizardInATerminal {
+    @Test func answersPromptsEditsWithCursorKeysAndRejectsABadDomain() throws {
+        guard available("tmux") else { return }
+        let root = scratchDirectory("wizard")
+        let secret = "sk-wizard-secret-4711"
+        let session = try TmuxSession(command: "\(sbsBinary) install --root \(root) --through collect-answers; echo EXIT=$?; sleep 60")
+
+        session.expect("Domain name")
+        try session.type("bad domain.com")
+        try session.keys("Enter")
+        session.expect("'bad domain.com' is not a valid domain name: it contains a space")
+
+        // Type a typo, move the cursor left once and insert the missing letter: "shop.example.cm" → ".com".
+        try session.type("shop.example.cm")
+        try session.keys("Left")
+        try session.type("o")
+        try session.keys("Enter")
+
+        // The e-mail is offered from the domain; accept it as shown.
+        session.expect("Administrator e-mail")
+        session.expect("admin@shop.example.com")
+        try session.keys("Enter")
+
+        // Clear the offered profile, type a prefix and complete it with Tab.
+        session.expect("Performance profile")
+        try session.keys("C-u")
+        try session.type("rec")
+        try session.keys("Tab")
+        session.expect("recommended")
+        try session.keys("Enter")
+
+        session.expect("TLS certificates")
+        try session.keys("Enter")
+
+        session.expect("Anthropic API key (input hidden)")
+        try session.type(secret)
+        try session.keys("Enter")
+
+        session.expect("Proceed with these answers?")
+        #expect(session.screen.contains("domain            shop.example.com"))
+        #expect(session.screen.contains("profile           recommended"))
+        try session.keys("y", "Enter")
+
+        session.expect("EXIT=0", seconds: 30)
+        let screen = session.screen
+        #expect(!screen.contains(secret), "the secret was echoed")
+        let answers = try #require(read(root + "/etc/sbs/answers.yaml"))
+        #expect(answers.contains("domain: shop.example.com"))
+        #expect(answers.contains("profile: recommended"))
+        #expect(!answers.contains(secret))
+        for log in (try? FileManager.default.contentsOfDirectory(atPath: root + "/var/log/sbs")) ?? [] {
+            #expect(!(read(root + "/var/log/sbs/" + log) ?? "").contains(secret), "the secret reached \(log)")
+        }
+    }
+
+    @Test func ctrlCLeavesNothingChangedAndSaysHowToStartAgain() throws {
+        guard available("tmux") else { return }
+        let root = scratchDirectory("wizard-interrupt")
+        let session = try TmuxSession(command: "\(sbsBinary) install --root \(root); echo EXIT=$?; sleep 60")
+        session.expect("Domain name")
+        try session.type("shop.exa")
+        try session.keys("C-c")
+        session.expect("EXIT=130")
+        #expect(session.screen.contains("Interrupted: nothing was changed"))
+        #expect(!FileManager.default.fileExists(atPath: root + "/var/lib/sbs/state.json"))
+        // The terminal was restored: the shell echoes what is typed again.
+        try session.type("echo typed-after")
+        try session.keys("Enter")
+    }
+
+    @Test func ctrlCAtTheHiddenPromptRestoresTheTerminal() throws {
+        guard available("tmux") else { return }
+        let root = scratchDirectory("wizard-secret-interrupt")
+        let session = try TmuxSession(command: "\(sbsBinary) install --root \(root); echo EXIT=$?; stty -a | tr ' ' '\\n' | grep -x -e echo -e -echo; sleep 60")
+        session.expect("Domain name")
+        try session.type("shop.example.com")
+        try session.keys("Enter")
+        session.expect("Administrator e-mail")
+        try session.keys("Enter")
+        session.expect("Performance profile")
+        try session.keys("Enter")
+        session.expect("TLS certificates")
+        try session.keys("Enter")
+        session.expect("Anthropic API key (input hidden)")
+        try session.type("sk-partial")
+        try session.keys("C-c")
+        session.expect("EXIT=130")
+        session.expect("\necho\n")
+        #expect(!session.screen.contains("sk-partial"))
+    }
+}
