@@ -1,0 +1,220 @@
+import SBSCore
+#if canImport(Glibc)
+import Glibc
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// The name of a secret: an environment-variable name, `[A-Z][A-Z0-9_]*`, at most 64 characters.
+public struct SecretName: Hashable, Sendable, Comparable, Codable, CustomStringConvertible {
+    public let value: String
+
+    /// - Throws: `UserError` when the name is not an upper-case environment-variable name.
+    public init(_ text: String) throws(UserError) {
+        let bytes = Array(text.utf8)
+        let valid = !bytes.isEmpty && bytes.count <= 64 && (65...90).contains(bytes[0])
+            && bytes.allSatisfy { (65...90).contains($0) || (48...57).contains($0) || $0 == 95 }
+        guard valid else {
+            throw UserError("'\(text.debugSafe)' is not a valid secret name.",
+                            remedy: "Use upper-case letters, digits and underscores, starting with a letter (ANTHROPIC_API_KEY).")
+        }
+        self.value = text
+    }
+
+    private init(known: String) { self.value = known }
+
+    public var description: String { value }
+    public static func < (a: SecretName, b: SecretName) -> Bool { a.value < b.value }
+
+    public static let postgresPassword = SecretName(known: "POSTGRES_PASSWORD")
+    public static let jwtSecret = SecretName(known: "JWT_SECRET")
+    public static let supabaseAnonKey = SecretName(known: "SUPABASE_ANON_KEY")
+    public static let supabaseServiceRoleKey = SecretName(known: "SUPABASE_SERVICE_ROLE_KEY")
+    public static let grafanaAdminPassword = SecretName(known: "GRAFANA_ADMIN_PASSWORD")
+    /// User-provided, optional.
+    public static let anthropicAPIKey = SecretName(known: "ANTHROPIC_API_KEY")
+    /// User-provided, optional (the auth service's mail relay).
+    public static let smtpPassword = SecretName(known: "SMTP_PASSWORD")
+
+    /// What `generate-secrets` creates when absent.
+    public static let generated: [SecretName] = [.postgresPassword, .jwtSecret, .supabaseAnonKey, .supabaseServiceRoleKey, .grafanaAdminPassword]
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        do { self = try SecretName(text) } catch {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.message))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(value)
+    }
+}
+
+/// Secret values by name, in the order they were stored. Printing, dumping or interpolating a `Secrets` shows
+/// the names only, never a value.
+public struct Secrets: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    public private(set) var names: [SecretName] = []
+    private var values: [SecretName: String] = [:]
+
+    public init() {}
+
+    /// - Throws: `UserError` when a value is not storable (see `Secrets.validate`).
+    public init(_ pairs: [(SecretName, String)]) throws(UserError) {
+        for (name, value) in pairs { try set(name, value) }
+    }
+
+    public subscript(name: SecretName) -> String? { values[name] }
+
+    public func contains(_ name: SecretName) -> Bool { values[name] != nil }
+
+    /// Adds or replaces a value.
+    /// - Throws: `UserError` when the value is empty, has a line break or control character, a single quote, or
+    ///   is longer than 4096 bytes (it could not be stored or passed on through `.env` safely).
+    public mutating func set(_ name: SecretName, _ value: String) throws(UserError) {
+        try Self.validate(value, name: name)
+        if values[name] == nil { names.append(name) }
+        values[name] = value
+    }
+
+    /// Every value, for a `Redactor`/`RunLog.addSecret`.
+    public var allValues: [String] { names.compactMap { values[$0] } }
+
+    public var description: String { "Secrets(\(names.map(\.value).joined(separator: ", ")))" }
+    public var debugDescription: String { description }
+    public var customMirror: Mirror { Mirror(self, children: ["names": names.map(\.value)]) }
+
+    public static func == (a: Secrets, b: Secrets) -> Bool { a.names == b.names && a.values == b.values }
+
+    static func validate(_ value: String, name: SecretName) throws(UserError) {
+        if value.isEmpty { throw UserError("The secret \(name) is empty.") }
+        if value.utf8.count > 4096 { throw UserError("The secret \(name) is longer than 4096 bytes.") }
+        if value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) {
+            throw UserError("The secret \(name) contains a line break or control character.",
+                            remedy: "Give the value on one line, without control characters.")
+        }
+        if value.contains("'") {
+            throw UserError("The secret \(name) contains a single quote, which cannot be passed to the containers safely.",
+                            remedy: "Choose a value without single quotes.")
+        }
+    }
+}
+
+/// `<root>/etc/sbs/secrets.env`: `NAME=value` lines, mode 0600, written atomically. Values are stored raw (the
+/// text after the first `=`); `#` lines are comments.
+public struct SecretsFile: Sendable {
+    public let path: String
+
+    public init(path: String) {
+        self.path = path
+    }
+
+    /// The stored secrets; empty when the file does not exist.
+    /// - Throws: `UserError` when the file cannot be read or has a malformed line (named by number, never by value).
+    public func load() throws(UserError) -> Secrets {
+        guard let text = try AtomicFile.readText(path) else { return Secrets() }
+        var secrets = Secrets()
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            guard let equals = line.firstIndex(of: "=") else {
+                throw UserError("Line \(index + 1) of \(path) is not NAME=value.", remedy: "Fix or remove that line.")
+            }
+            let name: SecretName
+            do { name = try SecretName(String(line[..<equals])) } catch {
+                throw UserError("Line \(index + 1) of \(path): \(error.message)", remedy: error.remedy)
+            }
+            if secrets.contains(name) {
+                throw UserError("\(path) names \(name) twice (line \(index + 1)).", remedy: "Keep one of the two lines.")
+            }
+            do { try secrets.set(name, String(line[line.index(after: equals)...])) } catch {
+                throw UserError("Line \(index + 1) of \(path): \(error.message)", remedy: error.remedy)
+            }
+        }
+        return secrets
+    }
+
+    /// Stores `value` under `name`, replacing any earlier value (a user-provided secret such as ANTHROPIC_API_KEY).
+    /// - Throws: `UserError` when the value is not storable or the file cannot be read or written.
+    public func set(_ name: SecretName, to value: String) throws(UserError) {
+        var secrets = try load()
+        if secrets[name] == value { return }
+        try secrets.set(name, value)
+        try save(secrets)
+    }
+
+    /// Stores `value` only when `name` has no value yet.
+    /// - Returns: true when it was stored.
+    /// - Throws: `UserError` when the value is not storable or the file cannot be read or written.
+    @discardableResult
+    public func setIfAbsent(_ name: SecretName, to value: String) throws(UserError) -> Bool {
+        var secrets = try load()
+        guard !secrets.contains(name) else { return false }
+        try secrets.set(name, value)
+        try save(secrets)
+        return true
+    }
+
+    /// Generates every secret of `SecretName.generated` that is absent and keeps every one that exists: a re-run,
+    /// a resume or a changed answer never replaces a secret. Existing Supabase keys must verify with the stored
+    /// JWT secret; a mismatch is an error, not a reason to re-sign.
+    /// - Parameter now: the `iat` of newly signed keys; they expire ten years later.
+    /// - Returns: all secrets and the names generated by this call.
+    /// - Throws: `UserError` when the file cannot be read or written, or its keys do not match its JWT secret.
+    @discardableResult
+    public func generateMissing(now: Date = Date()) throws(UserError) -> (secrets: Secrets, generated: [SecretName]) {
+        var secrets = try load()
+        var generated: [SecretName] = []
+        func add(_ name: SecretName, _ value: String) throws(UserError) {
+            try secrets.set(name, value)
+            generated.append(name)
+        }
+        if !secrets.contains(.postgresPassword) { try add(.postgresPassword, RandomToken.alphanumeric(32)) }
+
+        let keyRoles: [(SecretName, String)] = [(.supabaseAnonKey, "anon"), (.supabaseServiceRoleKey, "service_role")]
+        if secrets[.jwtSecret] == nil {
+            if let orphan = keyRoles.first(where: { secrets.contains($0.0) }) {
+                throw UserError("\(path) holds \(orphan.0) but no JWT_SECRET it was signed with.",
+                                remedy: "Restore JWT_SECRET, or delete SUPABASE_ANON_KEY and SUPABASE_SERVICE_ROLE_KEY as well so that sbs signs new keys (clients with the old keys must then be updated).")
+            }
+            // 48 random bytes (≥ 32 required), base64url: 64 characters, safe everywhere without quoting.
+            try add(.jwtSecret, SupabaseJWT.base64URL(RandomToken.bytes(48)))
+        }
+        let jwtSecret = secrets[.jwtSecret] ?? ""
+        let issuedAt = Int64(now.timeIntervalSince1970)
+        for (name, role) in keyRoles {
+            if let existing = secrets[name] {
+                guard let claims = SupabaseJWT.verify(existing, secret: jwtSecret), claims.role == role else {
+                    throw UserError("\(name) in \(path) is not a \(role) key signed with its JWT_SECRET.",
+                                    remedy: "Restore the matching JWT_SECRET, or delete \(name) so that sbs signs a new one.")
+                }
+                continue
+            }
+            let claims = SupabaseJWT.Claims(role: role, iat: issuedAt, exp: issuedAt + 10 * 365 * 86_400)
+            try add(name, SupabaseJWT.sign(claims, secret: jwtSecret))
+        }
+        if !secrets.contains(.grafanaAdminPassword) { try add(.grafanaAdminPassword, RandomToken.alphanumeric(24)) }
+
+        if !generated.isEmpty { try save(secrets) } else { try tightenMode() }
+        return (secrets, generated)
+    }
+
+    func save(_ secrets: Secrets) throws(UserError) {
+        var text = "# sbs secrets: generated once and never replaced by sbs. Mode 0600.\n"
+        text += "# Read one with `sbs secrets show NAME`. Lines are NAME=value; the value is everything after '='.\n"
+        for name in secrets.names {
+            guard let value = secrets[name] else { continue }
+            text += "\(name)=\(value)\n"
+        }
+        try AtomicFile.write(text, to: path, mode: 0o600)
+    }
+
+    /// An existing file left readable by others (copied by hand, say) is brought back to 0600.
+    func tightenMode() throws(UserError) {
+        guard AtomicFile.exists(path) else { return }
+        if chmod(path, 0o600) != 0 { throw AtomicFile.systemError("chmod", path) }
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import Host
+@testable import Render
+import SBSCore
+import Testing
+
+/// The rendered files checked by the real tools: `nginx -t` and `docker compose config`.
+@Suite("Rendered configs accepted by the real tools")
+struct RealToolTests {
+    /// nginx inside the stack reads the certificate from /etc/nginx/ssl and serves /var/www/acme; on the test host
+    /// those paths are mapped into a temporary folder with a throw-away certificate made by openssl.
+    @Test(.enabled(if: Integration.nginxAvailable || Integration.required, "nginx and openssl are not installed (apt-get install nginx openssl)"),
+          arguments: GoldenCase.allCases)
+    func nginxAcceptsBothConfigs(_ golden: GoldenCase) throws {
+        guard Integration.check(Integration.nginxAvailable, "nginx/openssl") else { return }
+        let (input, secrets) = try golden.input()
+        let files = try ConfigRenderer.render(input, secrets: secrets, templates: Repository.templates())
+        let dir = TemporaryDirectory()
+        let live = dir.path + "/ssl/live/\(input.domain.value)"
+        try FileManager.default.createDirectory(atPath: live, withIntermediateDirectories: true)
+        let names = input.allNames.map { "DNS:\($0.value)" }.joined(separator: ",")
+        let openssl = Integration.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                                       "-days", "1", "-subj", "/CN=\(input.domain.value)", "-addext", "subjectAltName=\(names)",
+                                       "-keyout", live + "/privkey.pem", "-out", live + "/fullchain.pem"])
+        #expect(openssl.status == 0, "\(openssl.output)")
+        for name in ["nginx/nginx.conf", "nginx/bootstrap.conf"] {
+            let file = try #require(files.first { $0.relativePath == name })
+            let mapped = file.text
+                .replacingOccurrences(of: "/etc/nginx/ssl/", with: dir.path + "/ssl/")
+                .replacingOccurrences(of: "/var/run/nginx.pid", with: dir.path + "/nginx.pid")
+            let path = dir.path + "/" + (name as NSString).lastPathComponent
+            try mapped.write(toFile: path, atomically: true, encoding: .utf8)
+            let result = Integration.run([Integration.nginx, "-t", "-q", "-p", dir.path, "-c", path])
+            #expect(result.status == 0, "nginx -t rejected \(golden.rawValue)/\(name):\n\(result.output)")
+        }
+    }
+
+    struct ComposeCase: CustomTestStringConvertible, Sendable {
+        var profile: ProfileName
+        var gpu: Bool
+        var monitoring: Bool
+        var tlsFiles: Bool
+        var testDescription: String { "\(profile.rawValue) gpu=\(gpu) monitoring=\(monitoring) tls=\(tlsFiles ? "files" : "acme")" }
+    }
+
+    static let composeCases: [ComposeCase] = ProfileName.allCases.flatMap { profile in
+        [false, true].flatMap { gpu in
+            [false, true].map { monitoring in ComposeCase(profile: profile, gpu: gpu, monitoring: monitoring, tlsFiles: gpu && !monitoring) }
+        }
+    }
+
+    @Test(.enabled(if: Integration.composeAvailable || Integration.required, "docker compose is not installed (scripts/test/setup-compose.sh)"),
+          arguments: composeCases)
+    func composeAcceptsEveryProfileAndFeatureCombination(_ combination: ComposeCase) throws {
+        guard Integration.check(Integration.composeAvailable, "docker compose") else { return }
+        let memory = [ProfileName.minimum: 15872, .recommended: 32000, .optimal: 64256][combination.profile] ?? 15872
+        let hostFacts = facts(memoryMiB: memory, cpus: 8, gpuMiB: combination.gpu ? 24564 : nil)
+        let request = ProfileChoiceRequest(profile: .named(combination.profile), gpu: combination.gpu ? .on : .off,
+                                           monitoring: combination.monitoring ? .on : .off)
+        let profile = try Repository.profileTable().choose(for: hostFacts, request: request)
+        let tls: TLSSource = combination.tlsFiles
+            ? .files(certificate: try SafeToken("/srv/certs/fullchain.pem"), key: try SafeToken("/srv/certs/privkey.pem"))
+            : .acme(directory: try SafeToken("/etc/sbs/ssl"))
+        let input = try makeInput(profile: profile, aliases: ["www.shop.example.com"], tls: tls, backups: true)
+        let files = try ConfigRenderer.render(input, secrets: fixedSecrets(extra: [(.anthropicAPIKey, "sk-ant-$notvar")]),
+                                              templates: Repository.templates())
+        let dir = TemporaryDirectory()
+        _ = try ConfigWriter(deployDirectory: dir.path, backupDirectory: dir.path + "/.backups").write(files)
+
+        // As the stack will start: COMPOSE_PROFILES from .env.
+        let quiet = Integration.run(["docker", "compose", "config", "--quiet"], in: dir.path)
+        #expect(quiet.status == 0, "docker compose config rejected \(combination.testDescription):\n\(quiet.output)")
+        let services = Integration.run(["docker", "compose", "config", "--services"], in: dir.path)
+        var expected: Set<String> = ["app-db", "app-auth", "app-kong", "app-api", "app-web", "nginx"]
+        if profile.runsOllama { expected.insert("ollama") }
+        if profile.monitoringEnabled { expected.formUnion(["prometheus", "monitoring"]) }
+        #expect(Set(services.output.split(separator: "\n").map(String.init)) == expected)
+
+        // Every service, every profile on: check the whole file's shape.
+        let all = Integration.run(["docker", "compose", "--profile", "ollama", "--profile", "gpu", "--profile", "monitoring",
+                                   "config", "--format", "json"], in: dir.path)
+        #expect(all.status == 0, "\(all.output)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(all.output.utf8)) as? [String: Any])
+        let definitions = try #require(json["services"] as? [String: [String: Any]])
+        #expect(definitions.count == 9)
+        for (name, service) in definitions {
+            #expect((service["ports"] != nil) == (name == "nginx"), "\(name) must not publish ports")
+            #expect(service["healthcheck"] != nil, "\(name) has no healthcheck")
+            #expect(service["restart"] as? String == "unless-stopped")
+            let logging = service["logging"] as? [String: Any]
+            #expect((logging?["options"] as? [String: Any])?["max-size"] as? String == "10m")
+            let limits = ((service["deploy"] as? [String: Any])?["resources"] as? [String: Any])?["limits"] as? [String: Any]
+            #expect(limits?["memory"] != nil, "\(name) has no memory limit")
+            for (_, dependency) in service["depends_on"] as? [String: [String: Any]] ?? [:] {
+                #expect(dependency["condition"] as? String == "service_healthy")
+            }
+        }
+        let db = try #require(definitions["app-db"])
+        #expect((db["networks"] as? [String: Any])?.keys.sorted() == ["backend"])
+        let ollama = try #require(definitions["ollama"])
+        let reservations = ((ollama["deploy"] as? [String: Any])?["resources"] as? [String: Any])?["reservations"]
+        #expect((reservations != nil) == profile.gpu)
+        let api = try #require(definitions["app-api"])
+        #expect((api["environment"] as? [String: Any])?["ANTHROPIC_API_KEY"] as? String == "sk-ant-$$notvar")
+        #expect(!all.output.contains("certbot"))
+    }
+
+    @Test(.enabled(if: Integration.composeAvailable || Integration.required, "docker compose is not installed (scripts/test/setup-compose.sh)"))
+    func composeConfigNeedsNoEngine() throws {
+        guard Integration.check(Integration.composeAvailable, "docker compose") else { return }
+        // Pointing DOCKER_HOST at nothing proves `config` never talks to an engine.
+        let (input, secrets) = try GoldenCase.minimumBasic.input()
+        let dir = TemporaryDirectory()
+        _ = try ConfigWriter(deployDirectory: dir.path, backupDirectory: dir.path + "/.b").write(
+            try ConfigRenderer.render(input, secrets: secrets, templates: Repository.templates()))
+        let result = Integration.run(["env", "DOCKER_HOST=unix:///nonexistent.sock", "docker", "compose", "config", "--quiet"], in: dir.path)
+        #expect(result.status == 0, "\(result.output)")
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import Host
+@testable import Render
+import SBSCore
+import Testing
+
+/// Named render inputs whose output is kept as golden files under Tests/RenderTests/Golden/NAME/.
+enum GoldenCase: String, CaseIterable, Sendable {
+    case minimumBasic = "minimum-basic"
+    case recommendedCPU = "recommended-cpu"
+    case optimalGPUFilesSMTP = "optimal-gpu-files-smtp"
+    case developmentSelfSignedPort8443 = "development-self-signed-8443"
+
+    func input() throws -> (RenderInput, Secrets) {
+        let table = try Repository.profileTable()
+        switch self {
+        case .minimumBasic:
+            let profile = try table.choose(for: facts(memoryMiB: 15872), request: ProfileChoiceRequest())
+            return (try makeInput(profile: profile), try fixedSecrets())
+        case .recommendedCPU:
+            let profile = try table.choose(for: facts(memoryMiB: 32000, cpus: 8), request: ProfileChoiceRequest())
+            return (try makeInput(profile: profile, aliases: ["www.shop.example.com"], backups: true),
+                    try fixedSecrets(extra: [(.anthropicAPIKey, "sk-ant-api03-golden")]))
+        case .optimalGPUFilesSMTP:
+            let profile = try table.choose(for: facts(memoryMiB: 64256, cpus: 16, gpuMiB: 24564), request: ProfileChoiceRequest())
+            let smtp = SMTPSettings(host: try DomainName("smtp.example.com"), port: try Port(587), user: try SafeToken("mailer"),
+                                    sender: try EmailAddress("noreply@example.com"))
+            return (try makeInput(profile: profile, tls: .files(certificate: try SafeToken("/srv/certs/shop.pem"), key: try SafeToken("/srv/certs/shop.key")),
+                                  backups: true, smtp: smtp),
+                    try fixedSecrets(extra: [(.smtpPassword, "smtp secret with $ and #")]))
+        case .developmentSelfSignedPort8443:
+            let profile = try table.choose(for: facts(memoryMiB: 15872), request: ProfileChoiceRequest(profile: .named(.recommended), monitoring: .off))
+            return (try makeInput(profile: profile, mode: .development, domain: "sbs.lan.example", httpsPort: 8443,
+                                  tls: .selfSigned(directory: try SafeToken("/srv/sbs/etc/sbs/ssl"))),
+                    try fixedSecrets())
+        }
+    }
+}
+
+@Suite("Configuration rendering")
+struct RenderTests {
+    static let goldenRoot = Repository.root + "/Tests/RenderTests/Golden"
+
+    @Test(arguments: GoldenCase.allCases)
+    func renderedFilesMatchTheGoldenFiles(_ golden: GoldenCase) throws {
+        let (input, secrets) = try golden.input()
+        let files = try ConfigRenderer.render(input, secrets: secrets, templates: Repository.templates())
+        let folder = Self.goldenRoot + "/" + golden.rawValue
+        if ProcessInfo.processInfo.environment["RECORD_GOLDEN"] == "1" {
+            try? FileManager.default.removeItem(atPath: folder)
+            for file in files {
+                let path = folder + "/" + file.relativePath
+                try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try Data(file.bytes).write(to: URL(fileURLWithPath: path))
+            }
+            return
+        }
+        let expectedPaths = try FileManager.default.subpathsOfDirectory(atPath: folder).filter {
+            var isDirectory: ObjCBool = false
+            return FileManager.default.fileExists(atPath: folder + "/" + $0, isDirectory: &isDirectory) && !isDirectory.boolValue
+        }.sorted()
+        #expect(files.map(\.relativePath) == expectedPaths, "re-record with RECORD_GOLDEN=1 if the change is intended")
+        for file in files {
+            let expected = FileManager.default.contents(atPath: folder + "/" + file.relativePath).map { String(decoding: $0, as: UTF8.self) }
+            #expect(file.text == expected, "\(golden.rawValue)/\(file.relativePath) differs from its golden file; re-record with RECORD_GOLDEN=1 if intended")
+        }
+    }
+
+    @Test func renderingIsDeterministic() throws {
+        for golden in GoldenCase.allCases {
+            let (input, secrets) = try golden.input()
+            let templates = try Repository.templates()
+            #expect(try ConfigRenderer.render(input, secrets: secrets, templates: templates)
+                    == ConfigRenderer.render(input, secrets: secrets, templates: templates))
+        }
+    }
+
+    @Test func modesAndConditionalFiles() throws {
+        let (input, secrets) = try GoldenCase.recommendedCPU.input()
+        let files = try ConfigRenderer.render(input, secrets: secrets, templates: Repository.templates())
+        let modes = Dictionary(uniqueKeysWithValues: files.map { ($0.relativePath, $0.mode) })
+        #expect(modes[".env"] == 0o600)
+        #expect(modes["docker-compose.yml"] == 0o644)
+        #expect(modes["backup/backup.sh"] == 0o755)
+        #expect(modes["monitoring/prometheus/prometheus.yml"] == 0o644)
+
+        let (minimum, minimumSecrets) = try GoldenCase.minimumBasic.input()
+        let minimumFiles = try ConfigRenderer.render(minimum, secrets: minimumSecrets, templates: Repository.templates()).map(\.relativePath)
+        #expect(!minimumFiles.contains { $0.hasPrefix("monitoring/") || $0.hasPrefix("backup/") })
+    }
+
+    @Test func secretsReachOnlyTheEnvFile() throws {
+        let (input, secrets) = try GoldenCase.optimalGPUFilesSMTP.input()
+        let files = try ConfigRenderer.render(input, secrets: secrets, templates: Repository.templates())
+        for file in files where file.relativePath != ".env" {
+            for value in secrets.allValues { #expect(!file.text.contains(value), "\(file.relativePath) holds a secret") }
+        }
+        let env = try #require(files.first { $0.relativePath == ".env" }).text
+        #expect(env.contains("SMTP_PASSWORD='smtp secret with $ and #'"))
+        #expect(env.contains("COMPOSE_PROFILES=gpu,monitoring,ollama"))
+    }
+
+    @Test func everyTemplateNameHasAValue() throws {
+        // Mustache renders an unknown name as nothing; catch a misspelt name here instead.
+        let (input, secrets) = try GoldenCase.optimalGPUFilesSMTP.input()
+        var known = Set(ConfigRenderer.templateValues(input, secrets: secrets).keys)
+        known.formUnion(["host", "port", "user", "sender", "certificate", "key", "name", "value", "tlsFiles", "tlsDirectory"])
+        let templates = try Repository.templates().templates
+        let tag = try Regex(#"\{\{\s*([#^/]?)\s*([A-Za-z][A-Za-z0-9_.]*)\s*\}\}"#)
+        for (path, text) in templates {
+            for match in text.matches(of: tag) {
+                let name = String(text[match.output[2].range!])
+                #expect(known.contains(name), "\(path) uses {{\(name)}}, which the renderer does not provide")
+            }
+        }
+    }
+
+    @Test func missingSecretsStopRendering() throws {
+        let (input, _) = try GoldenCase.minimumBasic.input()
+        #expect(throws: UserError.self) { try ConfigRenderer.render(input, secrets: Secrets(), templates: Repository.templates()) }
+        let (smtpInput, _) = try GoldenCase.optimalGPUFilesSMTP.input()
+        #expect(throws: UserError.self) { try ConfigRenderer.render(smtpInput, secrets: fixedSecrets(), templates: Repository.templates()) }
+        var badPassword = try fixedSecrets()
+        try badPassword.set(.postgresPassword, "has@at")
+        #expect(throws: UserError.self) { try ConfigRenderer.render(input, secrets: badPassword, templates: Repository.templates()) }
+    }
+}

@@ -1,0 +1,136 @@
+import Crypto
+import Foundation
+@testable import Render
+import SBSCore
+import Testing
+
+@Suite("Secrets and Supabase JWTs")
+struct SecretsTests {
+    @Test func generatedSecretsAreComplete0600AndVerify() throws {
+        let dir = TemporaryDirectory()
+        let file = SecretsFile(path: dir.path + "/etc/sbs/secrets.env")
+        let now = Date(timeIntervalSince1970: 1_767_225_600)
+        let (secrets, generated) = try file.generateMissing(now: now)
+        #expect(generated == SecretName.generated)
+        #expect(fileMode(file.path) == 0o600)
+
+        let jwtSecret = try #require(secrets[.jwtSecret])
+        #expect(SupabaseJWT.decodeBase64URL(jwtSecret)?.count == 48)
+        #expect(secrets[.postgresPassword]?.count == 32)
+        #expect(secrets[.grafanaAdminPassword]?.count == 24)
+
+        for (name, role) in [(SecretName.supabaseAnonKey, "anon"), (.supabaseServiceRoleKey, "service_role")] {
+            let token = try #require(secrets[name])
+            // Verify independently of SupabaseJWT.verify: HMAC-SHA256 over header.payload with the secret's text.
+            let parts = token.split(separator: ".").map(String.init)
+            #expect(parts.count == 3)
+            let mac = HMAC<SHA256>.authenticationCode(for: Data((parts[0] + "." + parts[1]).utf8), using: SymmetricKey(data: Data(jwtSecret.utf8)))
+            #expect(SupabaseJWT.base64URL(Array(mac)) == parts[2])
+            let header = try JSONSerialization.jsonObject(with: Data(try #require(SupabaseJWT.decodeBase64URL(parts[0])))) as? [String: Any]
+            #expect(header?["alg"] as? String == "HS256")
+            let claims = try JSONSerialization.jsonObject(with: Data(try #require(SupabaseJWT.decodeBase64URL(parts[1])))) as? [String: Any]
+            #expect(claims?["role"] as? String == role)
+            #expect(claims?["iss"] as? String == "supabase")
+            #expect(claims?["iat"] as? Int == 1_767_225_600)
+            #expect((claims?["exp"] as? Int ?? 0) > 1_767_225_600 + 9 * 365 * 86_400)
+            #expect(SupabaseJWT.verify(token, secret: jwtSecret)?.role == role)
+            #expect(SupabaseJWT.verify(token, secret: jwtSecret + "x") == nil)
+        }
+    }
+
+    @Test func aReRunChangesNothing() throws {
+        let dir = TemporaryDirectory()
+        let file = SecretsFile(path: dir.path + "/secrets.env")
+        let first = try file.generateMissing()
+        let bytes = try #require(FileManager.default.contents(atPath: file.path))
+        let second = try file.generateMissing(now: Date().addingTimeInterval(86_400))
+        #expect(second.generated.isEmpty)
+        #expect(second.secrets == first.secrets)
+        #expect(FileManager.default.contents(atPath: file.path) == bytes)
+    }
+
+    @Test func onlyAbsentSecretsAreFilledAndUserSecretsKept() throws {
+        let dir = TemporaryDirectory()
+        let file = SecretsFile(path: dir.path + "/secrets.env")
+        try file.set(.anthropicAPIKey, to: "sk-ant-api03-abc_DEF-123")
+        try file.set(.postgresPassword, to: "KeepThisPassword")
+        let result = try file.generateMissing()
+        #expect(!result.generated.contains(.postgresPassword))
+        #expect(result.secrets[.postgresPassword] == "KeepThisPassword")
+        #expect(result.secrets[.anthropicAPIKey] == "sk-ant-api03-abc_DEF-123")
+        #expect(try file.setIfAbsent(.anthropicAPIKey, to: "other") == false)
+        #expect(try file.load()[.anthropicAPIKey] == "sk-ant-api03-abc_DEF-123")
+        #expect(try file.setIfAbsent(.smtpPassword, to: "p@ss w#rd$") == true)
+        #expect(try file.load()[.smtpPassword] == "p@ss w#rd$")
+        try file.set(.anthropicAPIKey, to: "sk-new")
+        #expect(try file.load()[.anthropicAPIKey] == "sk-new")
+        #expect(fileMode(file.path) == 0o600)
+    }
+
+    @Test func keysThatDoNotMatchTheSecretAreAnErrorNotReplaced() throws {
+        let dir = TemporaryDirectory()
+        let file = SecretsFile(path: dir.path + "/secrets.env")
+        try file.generateMissing()
+        try file.set(.jwtSecret, to: "a-different-secret-that-did-not-sign-the-keys")
+        let before = FileManager.default.contents(atPath: file.path)
+        let error = #expect(throws: UserError.self) { try file.generateMissing() }
+        #expect(error?.message.contains("SUPABASE_ANON_KEY") == true)
+        #expect(FileManager.default.contents(atPath: file.path) == before)
+
+        let orphan = SecretsFile(path: dir.path + "/orphan.env")
+        try orphan.set(.supabaseAnonKey, to: "eyJ.abc.def")
+        #expect(throws: UserError.self) { try orphan.generateMissing() }
+    }
+
+    @Test func unstorableValuesAndNamesAreRejected() throws {
+        let dir = TemporaryDirectory()
+        let file = SecretsFile(path: dir.path + "/secrets.env")
+        for bad in ["line\nbreak", "quote'd", "", "tab\there", String(repeating: "x", count: 5000)] {
+            #expect(throws: UserError.self) { try file.set(.anthropicAPIKey, to: bad) }
+        }
+        for bad in ["lower", "1ABC", "A-B", "A B", ""] {
+            #expect(throws: UserError.self) { try SecretName(bad) }
+        }
+        #expect(!FileManager.default.fileExists(atPath: file.path))
+    }
+
+    @Test func malformedFileErrorsNameTheLineNotTheValue() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.path + "/secrets.env"
+        try "# comment\nGOOD=value\nthis line has the secret hunter2 but no equals\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let error = #expect(throws: UserError.self) { try SecretsFile(path: path).load() }
+        #expect(error?.message.contains("Line 3") == true)
+        #expect(error?.description.contains("hunter2") == false)
+    }
+
+    @Test func printingSecretsShowsNamesOnly() throws {
+        let secrets = try fixedSecrets()
+        let printed = "\(secrets) \(String(describing: secrets)) \(String(reflecting: secrets))"
+        var dumped = ""
+        dump(secrets, to: &dumped)
+        for value in secrets.allValues {
+            #expect(!printed.contains(value))
+            #expect(!dumped.contains(value))
+        }
+        #expect(printed.contains("JWT_SECRET"))
+    }
+
+    @Test func anExistingLooseFileIsTightenedTo0600() throws {
+        let dir = TemporaryDirectory()
+        let file = SecretsFile(path: dir.path + "/secrets.env")
+        try file.generateMissing()
+        chmod(file.path, 0o644)
+        try file.generateMissing()
+        #expect(fileMode(file.path) == 0o600)
+    }
+
+    @Test func tamperedTokensDoNotVerify() {
+        let token = SupabaseJWT.sign(.init(role: "anon", iat: 1, exp: 2), secret: "s3cret-s3cret-s3cret-s3cret-s3cret")
+        let parts = token.split(separator: ".").map(String.init)
+        let forged = SupabaseJWT.base64URL(Array(#"{"role":"service_role","iss":"supabase","iat":1,"exp":2}"#.utf8))
+        #expect(SupabaseJWT.verify(parts[0] + "." + forged + "." + parts[2], secret: "s3cret-s3cret-s3cret-s3cret-s3cret") == nil)
+        let none = SupabaseJWT.base64URL(Array(#"{"alg":"none","typ":"JWT"}"#.utf8))
+        #expect(SupabaseJWT.verify(none + "." + parts[1] + ".", secret: "s3cret-s3cret-s3cret-s3cret-s3cret") == nil)
+        #expect(SupabaseJWT.verify("not a token", secret: "x") == nil)
+    }
+}

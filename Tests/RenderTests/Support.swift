@@ -1,0 +1,112 @@
+import Foundation
+import Host
+import Render
+import SBSCore
+import Testing
+
+enum Repository {
+    static var root: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    }
+
+    static func templates() throws -> TemplateSet { try TemplateSet.load(assetsRoot: root) }
+
+    static func profileTable() throws -> ProfileTable {
+        try ProfileTable(yaml: String(contentsOfFile: root + "/assets/profiles.yaml", encoding: .utf8))
+    }
+}
+
+final class TemporaryDirectory {
+    let path: String
+
+    init() {
+        let template = FileManager.default.temporaryDirectory.appendingPathComponent("sbs-render-test-XXXXXX").path
+        var bytes = Array(template.utf8CString)
+        let made = bytes.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        path = String(cString: made!)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+func fileMode(_ path: String) -> Int {
+    var info = stat()
+    return stat(path, &info) == 0 ? Int(info.st_mode & 0o7777) : -1
+}
+
+/// Integration tools (nginx, docker compose): a test needing one is skipped with a reason when it is missing,
+/// unless SBS_REQUIRE_INTEGRATION=1 (CI), where the missing tool is a failure.
+enum Integration {
+    static var required: Bool { ProcessInfo.processInfo.environment["SBS_REQUIRE_INTEGRATION"] == "1" }
+
+    static func run(_ argv: [String], in directory: String? = nil) -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = argv
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        do { try process.run() } catch { return (127, "\(error)") }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    static let nginxAvailable: Bool = {
+        let paths = ["/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx"]
+        return paths.contains { FileManager.default.isExecutableFile(atPath: $0) } && opensslAvailable
+    }()
+    static let opensslAvailable: Bool = run(["openssl", "version"]).status == 0
+    static let composeAvailable: Bool = run(["docker", "compose", "version"]).status == 0
+
+    static var nginx: String {
+        ["/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "nginx"
+    }
+
+    /// Records a failure when the tool is required but missing; returns whether the test can go on.
+    static func check(_ available: Bool, _ tool: String) -> Bool {
+        if available { return true }
+        if required { Issue.record("\(tool) is missing but SBS_REQUIRE_INTEGRATION=1: run scripts/test/setup-compose.sh and apt-get install nginx openssl") }
+        return false
+    }
+}
+
+/// Fixed secrets, so golden files do not change between runs.
+func fixedSecrets(extra: [(SecretName, String)] = []) throws -> Secrets {
+    let jwtSecret = "test-jwt-secret-0123456789abcdefghijklmnopqrstuvwxyz-ABCDEFGHIJKL"
+    return try Secrets([
+        (.postgresPassword, "PgPassw0rdForGoldenFiles1234567"),
+        (.jwtSecret, jwtSecret),
+        (.supabaseAnonKey, SupabaseJWT.sign(.init(role: "anon", iat: 1_767_225_600, exp: 2_082_585_600), secret: jwtSecret)),
+        (.supabaseServiceRoleKey, SupabaseJWT.sign(.init(role: "service_role", iat: 1_767_225_600, exp: 2_082_585_600), secret: jwtSecret)),
+        (.grafanaAdminPassword, "GrafanaGoldenPassw0rd123"),
+    ] + extra)
+}
+
+func facts(memoryMiB: Int, cpus: Int = 4, gpuMiB: Int? = nil) -> HostFacts {
+    let gpu = gpuMiB.map {
+        GPUFacts(vendor: .nvidia, usable: true, name: "Test GPU", memoryMiB: $0, driverVersion: "550", count: 1, reason: "test GPU")
+    } ?? GPUFacts(vendor: .none, usable: false, reason: "No GPU found.")
+    return HostFacts(
+        memory: MemoryFacts(totalMiB: memoryMiB, cgroupLimitMiB: nil, limitSource: nil),
+        cpu: CPUFacts(online: cpus, affinity: cpus, cgroupQuota: nil), gpu: gpu,
+        os: OSFacts(id: "debian", versionID: "12", prettyName: "Debian 12"), architecture: "x86_64",
+        docker: DockerFacts(), disk: nil)
+}
+
+let defaultImages = try! StackImages(
+    appDB: SafeToken("supabase/postgres:15.1.0.117"), appAuth: SafeToken("supabase/gotrue:v2.132.3"),
+    appAPI: SafeToken("orchestrator-ai/api:1.0.0"), appWeb: SafeToken("orchestrator-ai/web:1.0.0"),
+    appKong: SafeToken("kong:2.8-alpine"), nginx: SafeToken("nginx:alpine"), ollama: SafeToken("ollama/ollama:latest"),
+    monitoring: SafeToken("grafana/grafana:latest"), prometheus: SafeToken("prom/prometheus:latest"))
+
+func makeInput(profile: ResolvedProfile, mode: RenderInput.Mode = .production, domain: String = "shop.example.com",
+               aliases: [String] = [], httpsPort: Int = 443, tls: TLSSource? = nil, backups: Bool = false,
+               smtp: SMTPSettings? = nil) throws -> RenderInput {
+    try RenderInput(
+        mode: mode, domain: DomainName(domain), aliases: aliases.map { try DomainName($0) },
+        adminEmail: EmailAddress("admin@example.com"), httpPort: Port(80), httpsPort: Port(httpsPort),
+        images: defaultImages, tls: tls ?? .acme(directory: SafeToken("/etc/sbs/ssl")),
+        acmeWebroot: SafeToken("/var/lib/sbs/acme-webroot"), profile: profile, backups: backups, smtp: smtp)
+}

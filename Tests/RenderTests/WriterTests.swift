@@ -1,0 +1,135 @@
+import Foundation
+import Host
+@testable import Render
+import SBSCore
+import Testing
+
+@Suite("Writing the deploy folder")
+struct WriterTests {
+    func render(_ golden: GoldenCase) throws -> [RenderedFile] {
+        let (input, secrets) = try golden.input()
+        return try ConfigRenderer.render(input, secrets: secrets, templates: Repository.templates())
+    }
+
+    func modificationTime(_ path: String) -> timespec {
+        var info = stat()
+        stat(path, &info)
+        return info.st_mtim
+    }
+
+    @Test func writesOnceThenLeavesIdenticalFilesAlone() throws {
+        let dir = TemporaryDirectory()
+        let writer = ConfigWriter(deployDirectory: dir.path + "/opt/sbs", backupDirectory: dir.path + "/backups/run-1")
+        let files = try render(.recommendedCPU)
+        let first = try writer.write(files)
+        #expect(first.written == files.map(\.relativePath))
+        #expect(first.backedUp.isEmpty)
+        #expect(fileMode(dir.path + "/opt/sbs/.env") == 0o600)
+        #expect(fileMode(dir.path + "/opt/sbs/backup/backup.sh") == 0o755)
+        #expect(fileMode(dir.path + "/opt/sbs/docker-compose.yml") == 0o644)
+
+        let before = modificationTime(dir.path + "/opt/sbs/docker-compose.yml")
+        usleep(20_000)
+        let second = try writer.write(try render(.recommendedCPU))
+        #expect(second.unchanged == files.map(\.relativePath))
+        #expect(second.written.isEmpty && second.backedUp.isEmpty)
+        let after = modificationTime(dir.path + "/opt/sbs/docker-compose.yml")
+        #expect(before.tv_sec == after.tv_sec && before.tv_nsec == after.tv_nsec)
+        #expect(!FileManager.default.fileExists(atPath: dir.path + "/backups/run-1"))
+    }
+
+    @Test func aChangedFileIsBackedUpFirst() throws {
+        let dir = TemporaryDirectory()
+        let deploy = dir.path + "/opt/sbs"
+        let original = try render(.recommendedCPU)
+        _ = try ConfigWriter(deployDirectory: deploy, backupDirectory: dir.path + "/backups/run-1").write(original)
+        let oldCompose = try String(contentsOfFile: deploy + "/docker-compose.yml", encoding: .utf8)
+        let oldEnv = try String(contentsOfFile: deploy + "/.env", encoding: .utf8)
+
+        // Same stack, another secret and monitoring off: compose and .env change, monitoring files stay as they are.
+        let (input, _) = try GoldenCase.recommendedCPU.input()
+        var changed = input
+        changed.profile.monitoringEnabled = false
+        changed.profile.composeProfiles = ["ollama"]
+        let files = try ConfigRenderer.render(changed, secrets: fixedSecrets(), templates: Repository.templates())
+        let report = try ConfigWriter(deployDirectory: deploy, backupDirectory: dir.path + "/backups/run-2").write(files)
+        #expect(report.backedUp.sorted() == [".env", "docker-compose.yml"])
+        #expect(report.written.sorted() == [".env", "docker-compose.yml"])
+        #expect(try String(contentsOfFile: dir.path + "/backups/run-2/docker-compose.yml", encoding: .utf8) == oldCompose)
+        #expect(try String(contentsOfFile: dir.path + "/backups/run-2/.env", encoding: .utf8) == oldEnv)
+        #expect(fileMode(dir.path + "/backups/run-2/.env") == 0o600)
+        #expect(fileMode(dir.path + "/backups/run-2") == 0o700)
+        #expect(FileManager.default.fileExists(atPath: deploy + "/monitoring/prometheus/prometheus.yml"))
+    }
+
+    @Test func aWrongModeIsFixedWithoutRewriting() throws {
+        let dir = TemporaryDirectory()
+        let writer = ConfigWriter(deployDirectory: dir.path, backupDirectory: dir.path + "/../backups-unused")
+        let files = try render(.minimumBasic)
+        _ = try writer.write(files)
+        chmod(dir.path + "/.env", 0o644)
+        let report = try writer.write(files)
+        #expect(report.modeFixed == [".env"])
+        #expect(fileMode(dir.path + "/.env") == 0o600)
+    }
+
+    @Test func pathsOutsideTheDeployFolderAreRefused() throws {
+        let dir = TemporaryDirectory()
+        let writer = ConfigWriter(deployDirectory: dir.path + "/deploy", backupDirectory: dir.path + "/backups")
+        for path in ["../escape", "/etc/passwd", "a/../../b", "", "a//b"] {
+            #expect(throws: UserError.self) { try writer.write([RenderedFile(relativePath: path, bytes: [], mode: 0o644)]) }
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir.path + "/deploy"))
+    }
+}
+
+@Suite("Injection attempts are rejected before anything is written")
+struct InjectionTests {
+    static let attacks = [
+        "shop.example.com\n    location / { return 200; }",
+        "shop.example.com; include /etc/shadow",
+        "evil\"quote",
+        "evil'quote",
+        "a b",
+        "${JWT_SECRET}",
+        "x}",
+        "`id`",
+        "x#comment",
+        "line\r\nbreak",
+    ]
+
+    @Test(arguments: attacks)
+    func everyFreeTextInputRejectsIt(_ attack: String) throws {
+        #expect(throws: UserError.self) { try DomainName(attack) }                    // domain, aliases, SMTP host
+        // '#' is legal in an address's local part, and harmless where addresses go (double-quoted YAML scalars).
+        if attack != "x#comment" {
+            #expect(throws: UserError.self) { try EmailAddress("admin" + attack + "@example.com") }  // admin e-mail, sender
+        }
+        #expect(throws: UserError.self) { try EmailAddress("admin@" + attack) }
+        #expect(throws: UserError.self) { try SafeToken("nginx:alpine" + attack) }     // images, paths, SMTP user
+        #expect(throws: UserError.self) { try SafeToken("/etc/sbs/ssl" + attack) }
+    }
+
+    @Test func structuralProblemsAreRejectedByTheInput() throws {
+        let profile = try Repository.profileTable().choose(for: facts(memoryMiB: 15872), request: ProfileChoiceRequest())
+        #expect(throws: UserError.self) { try makeInput(profile: profile, tls: .acme(directory: try SafeToken("relative/ssl"))) }
+        #expect(throws: UserError.self) { try makeInput(profile: profile, aliases: ["shop.example.com"]) }
+        #expect(throws: UserError.self) { try makeInput(profile: profile, httpsPort: 80) }
+        var bad = profile
+        bad.ollamaModels = ["llama3; rm -rf /"]
+        #expect(throws: UserError.self) { try makeInput(profile: bad) }
+    }
+
+    @Test func nothingIsWrittenWhenRenderingFails() throws {
+        let dir = TemporaryDirectory()
+        let (input, _) = try GoldenCase.minimumBasic.input()
+        var secrets = try fixedSecrets()
+        #expect(throws: UserError.self) { try secrets.set(.anthropicAPIKey, "sk\nINJECTED=1") }
+        try secrets.set(.postgresPassword, "bad@password/with?url#chars")
+        #expect(throws: UserError.self) {
+            let files = try ConfigRenderer.render(input, secrets: secrets, templates: Repository.templates())
+            _ = try ConfigWriter(deployDirectory: dir.path + "/deploy", backupDirectory: dir.path + "/b").write(files)
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir.path + "/deploy"))
+    }
+}

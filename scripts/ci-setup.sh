@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what the tests need on a fresh Debian 12 machine (root): the C libraries sbs links (libedit,
+# libcurl), tmux for the wizard tests, Pebble + nginx + openssl for the ACME tests, the docker CLI and compose
+# v2 for `docker compose config`. Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+packages=(pkg-config libedit-dev libcurl4-openssl-dev tmux pebble nginx openssl curl python3 python3-venv)
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+command -v docker >/dev/null 2>&1 || missing+=(docker.io)
+if [ ${#missing[@]} -gt 0 ]; then
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+scripts/test/setup-compose.sh
