@@ -193,8 +193,9 @@ extension Substring {
 }
 
 /// Free space, measured with statvfs on the real file system.
-enum DiskSpace {
-    static func free(under path: String) -> DiskFacts? {
+public enum DiskSpace {
+    /// Free space where `path` is (or will be created: the nearest existing folder above it).
+    public static func free(under path: String) -> DiskFacts? {
         var candidate = path.isEmpty ? "/" : path
         while !AtomicFile.exists(candidate) && candidate != "/" {
             candidate = AtomicFile.parentDirectory(of: candidate)

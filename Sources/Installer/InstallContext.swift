@@ -70,7 +70,13 @@ public struct InstallActions: StepActions {
     public init(context: InstallContext) {
         self.context = context
         var table: [String: any InstallAction] = [
+            "preflight": PreflightAction(),
+            "detect-hardware": DetectHardware(),
             "collect-answers": CollectAnswers(),
+            "choose-profile": ChooseProfile(),
+            "check-dns": CheckDNS(),
+            "generate-secrets": GenerateSecrets(),
+            "write-configs": WriteConfigs(),
         ]
         for name in ["preflight", "detect-hardware", "choose-profile", "check-dns", "generate-secrets", "write-configs",
                      "ensure-docker", "start-proxy", "obtain-certificate", "start-stack", "pull-models", "verify",

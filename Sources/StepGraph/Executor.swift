@@ -216,7 +216,9 @@ public struct Executor: Sendable {
                 if let outputs = result.outputs {
                     record.status = .succeeded
                     record.outputs = outputs
-                    record.fingerprint = fingerprint
+                    // Taken again after the run: a step that creates what it checks (generate-secrets fills the
+                    // secrets it looks for) is then up to date next time.
+                    record.fingerprint = (try? self.fingerprint(step, facts: facts)) ?? fingerprint
                     for key in facts.keys where key.hasPrefix(step.id + ".") { facts[key] = nil }
                     for (key, value) in outputs { facts["\(step.id).\(key)"] = value }
                     settled.insert(step.id)

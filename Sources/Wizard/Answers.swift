@@ -111,7 +111,7 @@ public enum SecretName: String, Sendable, CaseIterable {
         switch self {
         case .anthropicAPIKey: return "ANTHROPIC_API_KEY"
         case .openaiAPIKey: return "OPENAI_API_KEY"
-        case .grafanaPassword: return "GRAFANA_PASSWORD"
+        case .grafanaPassword: return "GRAFANA_ADMIN_PASSWORD"
         }
     }
 }

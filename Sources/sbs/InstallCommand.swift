@@ -3,6 +3,7 @@ import Foundation
 import Installer
 import SBSCore
 import StepGraph
+import Synchronization
 import Wizard
 
 struct InstallCommand: AsyncParsableCommand {
@@ -72,8 +73,12 @@ struct Runner {
 
         signal(SIGINT, SIG_IGN)
         signal(SIGTERM, SIG_IGN)
-                let task = Task {
-            try await session.run(scope: scope, answers: answers, runLog: runLog, report: Console.show)
+                let ran = Mutex(0)
+        let task = Task {
+            try await session.run(scope: scope, answers: answers, runLog: runLog) { event in
+                if case .succeeded = event { ran.withLock { $0 += 1 } }
+                Console.show(event)
+            }
         }
         let sources = [SIGINT, SIGTERM].map { DispatchSource.makeSignalSource(signal: $0) }
         for source in sources {
@@ -86,8 +91,7 @@ struct Runner {
         let outcome = try await task.value
         switch outcome {
         case .completed:
-            let state = try session.store.load()
-            let ran = state?.steps.values.filter { $0.log == runLog.path && $0.status == .succeeded }.count ?? 0
+            let ran = ran.withLock { $0 }
             Console.err("Done\(scope.through.map { " through \($0)" } ?? ""): \(ran) step\(ran == 1 ? "" : "s") ran, the rest were up to date or skipped.")
             Console.err("State: \(session.layout.stateFile)")
         case .failed(let step, let error):
