@@ -1,0 +1,223 @@
+import Foundation
+import Testing
+
+/// An answers file for these tests: everything given, DNS checks off (no network here), secrets by reference.
+func writeAnswers(_ path: String, extra: String = "") throws {
+    try """
+    version: 1
+    domain: shop.example.test
+    aliases: [www.shop.example.test]
+    admin_email: admin@example.test
+    features:
+      monitoring: true
+    tls:
+      mode: acme
+    secrets:
+      anthropic_api_key: env:SBS_TEST_ANTHROPIC_KEY
+    checks:
+      dns: skip
+    \(extra)
+    """.write(toFile: path, atomically: true, encoding: .utf8)
+}
+
+let testEnvironment = ["SBS_TEST_ANTHROPIC_KEY": "sk-test-anthropic-0042"]
+
+/// A copy of a fixture host (so a test can change it) whose nvidia-smi, when `slow`, sleeps on its first call
+/// as a stuck driver would: a run killed during detect-hardware.
+func fixtureHost(_ name: String = "nvidia-64g", slowSeconds: Int? = nil, everyCall: Bool = false) throws -> String {
+    let dir = scratchDirectory("host")
+    let copy = Process()
+    copy.executableURL = URL(fileURLWithPath: "/bin/cp")
+    copy.arguments = ["-a", repositoryRoot + "/Tests/Fixtures/hosts/" + name, dir + "/host"]
+    try copy.run()
+    copy.waitUntilExit()
+    if let slowSeconds {
+        let script = """
+        #!/bin/sh
+        marker="$(dirname "$0")/../../slow-once"
+        if [ \(everyCall ? "1" : "0") = 1 ] || [ ! -e "$marker" ]; then touch "$marker"; sleep \(slowSeconds); fi
+        echo "NVIDIA GeForce RTX 4090, 24564 MiB, 550.54.14"
+        """
+        let path = dir + "/host/usr/bin/nvidia-smi"
+        try script.write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o755)
+    }
+    return dir + "/host"
+}
+
+/// The `▶ step` lines of a run: the steps it ran.
+func ranSteps(_ run: Run) -> [String] {
+    run.stderr.split(separator: "\n").compactMap { line in
+        guard line.hasPrefix("▶ "), let colon = line.firstIndex(of: ":") else { return nil }
+        return String(line[line.index(line.startIndex, offsetBy: 2)..<colon])
+    }.sorted()
+}
+
+func stateStatus(_ root: String, _ step: String) -> String? {
+    guard let data = FileManager.default.contents(atPath: root + "/var/lib/sbs/state.json"),
+          let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+          let steps = object["steps"] as? [String: [String: Any]] else { return nil }
+    return steps[step]?["status"] as? String
+}
+
+@Suite(.serialized) struct InstallRuns {
+    @Test func throughAMiddleStepThenAgainSkipsEverything() throws {
+        let root = scratchDirectory("through")
+        let host = try fixtureHost()
+        try writeAnswers(root + "/site.yaml")
+        let first = try sbs(["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "write-configs",
+                             "--root", root, "--sysroot", host], environment: testEnvironment)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(ranSteps(first) == ["choose-profile", "collect-answers", "detect-hardware", "generate-secrets", "write-configs"])
+        #expect(first.stderr.contains("profile optimal"))
+        for file in ["docker-compose.yml", ".env", "nginx/nginx.conf", "nginx/bootstrap.conf", "kong/kong.yml"] {
+            #expect(FileManager.default.fileExists(atPath: root + "/opt/sbs/" + file), "\(file) missing")
+        }
+        #expect(stateStatus(root, "preflight") == nil || stateStatus(root, "preflight") == "pending")
+        let before = tree(root + "/opt/sbs")
+        let modified = try FileManager.default.attributesOfItem(atPath: root + "/opt/sbs/docker-compose.yml")[.modificationDate] as? Date
+
+        let second = try sbs(["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "write-configs",
+                              "--root", root, "--sysroot", host], environment: testEnvironment)
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(ranSteps(second).isEmpty, "\(second.stderr)")
+        #expect(second.stderr.contains("0 steps ran"))
+        #expect(tree(root + "/opt/sbs") == before)
+        #expect(try FileManager.default.attributesOfItem(atPath: root + "/opt/sbs/docker-compose.yml")[.modificationDate] as? Date == modified)
+
+        // The secret went to secrets.env and .env (0600), never to the state, the answers copy or the log.
+        let secret = testEnvironment["SBS_TEST_ANTHROPIC_KEY"] ?? ""
+        #expect(read(root + "/etc/sbs/secrets.env")?.contains(secret) == true)
+        #expect(read(root + "/opt/sbs/.env")?.contains(secret) == true)
+        for path in ["/var/lib/sbs/state.json", "/etc/sbs/answers.yaml"] { #expect(read(root + path)?.contains(secret) == false, "\(path)") }
+        for log in (try? FileManager.default.contentsOfDirectory(atPath: root + "/var/log/sbs")) ?? [] {
+            #expect(read(root + "/var/log/sbs/" + log)?.contains(secret) == false)
+        }
+        #expect(!first.stderr.contains(secret) && !first.stdout.contains(secret))
+    }
+
+    @Test func aChangedAnswerRerunsExactlyTheAffectedSteps() throws {
+        let root = scratchDirectory("changed")
+        let host = try fixtureHost()
+        try writeAnswers(root + "/site.yaml")
+        let arguments = ["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "write-configs",
+                         "--root", root, "--sysroot", host]
+        #expect(try sbs(arguments, environment: testEnvironment).status == 0)
+        let secretsBefore = read(root + "/etc/sbs/secrets.env")
+
+        // An image changes: the answers are recorded again and the files rendered again; detection, profile and
+        // secrets are untouched.
+        try writeAnswers(root + "/site.yaml", extra: "images:\n  nginx: nginx:1.27-alpine\n")
+        let imageRun = try sbs(arguments, environment: testEnvironment)
+        #expect(imageRun.status == 0, "\(imageRun.stderr)")
+        #expect(ranSteps(imageRun) == ["collect-answers", "write-configs"])
+        #expect(read(root + "/opt/sbs/docker-compose.yml")?.contains("image: \"nginx:1.27-alpine\"") == true
+                || read(root + "/opt/sbs/docker-compose.yml")?.contains("nginx:1.27-alpine") == true)
+        #expect(read(root + "/etc/sbs/secrets.env") == secretsBefore, "a re-run replaced secrets")
+        let backups = (try? FileManager.default.contentsOfDirectory(atPath: root + "/var/lib/sbs/backups")) ?? []
+        #expect(!backups.isEmpty, "the changed compose file was not backed up")
+
+        // The profile changes: choose-profile and write-configs run, detection does not.
+        try writeAnswers(root + "/site.yaml", extra: "images:\n  nginx: nginx:1.27-alpine\nprofile: minimum\n")
+        let profileRun = try sbs(arguments, environment: testEnvironment)
+        #expect(ranSteps(profileRun) == ["choose-profile", "collect-answers", "write-configs"])
+    }
+
+    @Test func aRunKilledMidStepAndResumedEndsLikeAnUninterruptedOne() throws {
+        // The uninterrupted run, for comparison.
+        let clean = scratchDirectory("clean")
+        let cleanHost = try fixtureHost()
+        try writeAnswers(clean + "/site.yaml")
+        let uninterrupted = try sbs(["install", "--answers", clean + "/site.yaml", "--non-interactive", "--through", "write-configs",
+                                     "--root", clean, "--sysroot", cleanHost], environment: testEnvironment)
+        #expect(uninterrupted.status == 0, "\(uninterrupted.stderr)")
+
+        // The same install, killed with SIGKILL while detect-hardware waits on a stuck nvidia-smi.
+        let root = scratchDirectory("killed")
+        let host = try fixtureHost(slowSeconds: 8)
+        try writeAnswers(root + "/site.yaml")
+        let process = try startSBS(["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "write-configs",
+                                    "--root", root, "--sysroot", host], environment: testEnvironment)
+        #expect(waitFor(20) { stateStatus(root, "detect-hardware") == "running" })
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(stateStatus(root, "detect-hardware") == "running", "the kill did not land mid-step")
+        #expect(!FileManager.default.fileExists(atPath: root + "/opt/sbs/docker-compose.yml"))
+
+        let status = try sbs(["status", "--root", root])
+        #expect(status.stdout.contains("detect-hardware      running"))
+        #expect(status.stdout.contains("`sbs resume` continues it"))
+
+        // resume takes the recorded scope (answers file, --through, --sysroot) and re-runs the interrupted step.
+        let resumed = try sbs(["resume", "--root", root], environment: testEnvironment)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(ranSteps(resumed).contains("detect-hardware"))
+        #expect(!ranSteps(resumed).contains("collect-answers") || stateStatus(root, "collect-answers") == "succeeded")
+
+        // Same files (paths under the roots and generated secrets aside) and the same state.
+        func normalized(_ base: String) -> [String: String] {
+            tree(base + "/opt/sbs").mapValues { data in
+                var text = String(decoding: data, as: UTF8.self).replacingOccurrences(of: base, with: "ROOT")
+                // Generated secrets differ between two installs by design: compare the keys of such lines.
+                text = text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+                    for key in ["POSTGRES_PASSWORD=", "JWT_SECRET=", "SUPABASE_ANON_KEY=", "SUPABASE_SERVICE_ROLE_KEY=", "GRAFANA_ADMIN_PASSWORD="]
+                    where line.hasPrefix(key) { return key }
+                    return String(line)
+                }.joined(separator: "\n")
+                return text
+            }
+        }
+        #expect(normalized(root) == normalized(clean))
+        let killedState = try comparableState(root).mapValues { $0.replacingOccurrences(of: root, with: "ROOT") }
+        let cleanState = try comparableState(clean).mapValues { $0.replacingOccurrences(of: clean, with: "ROOT") }
+        #expect(killedState.mapValues { $0.split(separator: " ").first.map(String.init) } == cleanState.mapValues { $0.split(separator: " ").first.map(String.init) })
+        #expect(killedState.mapValues { $0.split(separator: " ").dropFirst(2).joined() } == cleanState.mapValues { $0.split(separator: " ").dropFirst(2).joined() })
+    }
+
+    @Test func aSecondConcurrentRunIsRefusedNamingThePid() throws {
+        let root = scratchDirectory("concurrent")
+        let host = try fixtureHost(slowSeconds: 6, everyCall: true)
+        try writeAnswers(root + "/site.yaml")
+        let arguments = ["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "write-configs",
+                         "--root", root, "--sysroot", host]
+        let first = try startSBS(arguments, environment: testEnvironment)
+        #expect(waitFor(20) { stateStatus(root, "detect-hardware") == "running" })
+        let second = try sbs(arguments, environment: testEnvironment)
+        #expect(second.status != 0)
+        #expect(second.stderr.contains("Another sbs run (pid \(first.processIdentifier)) is working on this installation."), "\(second.stderr)")
+        first.waitUntilExit()
+        #expect(first.terminationStatus == 0)
+        #expect(stateStatus(root, "write-configs") == "succeeded")
+    }
+
+    @Test func answersExportRoundTripsWithoutSecrets() throws {
+        let root = scratchDirectory("export")
+        let host = try fixtureHost()
+        try writeAnswers(root + "/site.yaml")
+        #expect(try sbs(["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "collect-answers",
+                         "--root", root, "--sysroot", host], environment: testEnvironment).status == 0)
+        let export = try sbs(["answers", "export", "--root", root])
+        #expect(export.status == 0)
+        #expect(export.stdout.contains("domain: shop.example.test"))
+        #expect(export.stdout.contains("anthropic_api_key: \"env:SBS_TEST_ANTHROPIC_KEY\""))
+        try export.stdout.write(toFile: root + "/exported.yaml", atomically: true, encoding: .utf8)
+        #expect(try sbs(["answers", "validate", root + "/exported.yaml"]).status == 0)
+        let withSecrets = try sbs(["answers", "export", "--root", root, "-o", root + "/with-secrets.yaml", "--include-secrets"])
+        #expect(withSecrets.status == 0)
+        let mode = try FileManager.default.attributesOfItem(atPath: root + "/with-secrets.yaml")[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+    }
+
+    @Test func aStepNotBuiltYetFailsLoudly() throws {
+        let root = scratchDirectory("notbuilt")
+        let host = try fixtureHost()
+        try writeAnswers(root + "/site.yaml")
+        let run = try sbs(["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "install-timers",
+                           "--skip", "preflight", "--skip", "ensure-docker", "--skip", "start-proxy", "--skip", "obtain-certificate",
+                           "--skip", "start-stack", "--skip", "pull-models", "--skip", "verify",
+                           "--root", root, "--sysroot", host], environment: testEnvironment)
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("Step install-timers failed"))
+        #expect(stateStatus(root, "install-timers") == "failed")
+    }
+}
