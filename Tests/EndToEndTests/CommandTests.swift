@@ -82,3 +82,34 @@ import Testing
         #expect(text.contains("--answers"), "\(text)")
     }
 }
+
+@Suite struct Injection {
+    @Test(arguments: [
+        "domain: \"shop.example.com\\n  evil: 1\"",
+        "admin_email: \"a@b.com; rm -rf /\"",
+        "images:\n  nginx: \"nginx:alpine\\ncommand: sh\"",
+        "aliases: [\"www.example.com;\"]",
+        "paths:\n  deploy_dir: \"/opt/sbs\\\"x\"",
+        "smtp:\n  host: mail.example.com\n  user: \"u{}\"",
+    ])
+    func aValueThatCouldBreakAGeneratedFileStopsTheInstallBeforeAnythingIsWritten(_ line: String) throws {
+        let dir = scratchDirectory("inject")
+        try """
+        version: 1
+        domain: shop.example.com
+        admin_email: admin@example.com
+        secrets:
+          anthropic_api_key: env:SBS_TEST_ANTHROPIC_KEY
+        """.write(toFile: dir + "/base.yaml", atomically: true, encoding: .utf8)
+        // The injected key replaces the base one where both are given.
+        var text = (read(dir + "/base.yaml") ?? "")
+        let key = String(line.prefix { $0 != ":" })
+        text = text.split(separator: "\n").filter { !$0.hasPrefix(key + ":") }.joined(separator: "\n") + "\n" + line + "\n"
+        try text.write(toFile: dir + "/site.yaml", atomically: true, encoding: .utf8)
+        let run = try sbs(["install", "--answers", dir + "/site.yaml", "--non-interactive", "--root", dir + "/root"],
+                          environment: ["SBS_TEST_ANTHROPIC_KEY": "sk-x-1234"])
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("site.yaml:"), "\(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/root"), "files were written")
+    }
+}
