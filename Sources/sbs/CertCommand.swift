@@ -1,7 +1,97 @@
+import ACME
 import ArgumentParser
+import Foundation
 
+/// `sbs cert …`: certificates outside the install (a certonly for users and for benchmarks).
 struct CertCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "cert", abstract: "Not built yet.")
-    @OptionGroup var global: GlobalOptions
-    func run() async throws { throw ValidationError("not built yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "cert", abstract: "Obtain certificates over ACME.", subcommands: [Issue.self])
+
+    struct Issue: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "issue",
+            abstract: "Obtain a certificate over ACME (HTTP-01 through a webroot) and install it.",
+            discussion: """
+                Writes fullchain.pem, privkey.pem (0600), cert.pem and chain.pem into --out (default \
+                <root>/etc/sbs/ssl/live/DOMAIN). The account and any stopped order are kept in \
+                <root>/etc/sbs/acme, so running the same command again resumes.
+                """)
+
+        @OptionGroup var global: GlobalOptions
+
+        @Option(name: .customLong("domain"), help: "A name for the certificate (repeat for more; the first is the primary).")
+        var domains: [String] = []
+
+        @Option(help: "Contact e-mail address for the ACME account.")
+        var email: String?
+
+        @Option(help: ArgumentHelp("Document root served at http://DOMAIN/ (challenge files go to DIR/.well-known/acme-challenge/).", valueName: "DIR"))
+        var webroot: String
+
+        @Option(help: ArgumentHelp("letsencrypt, letsencrypt-staging, or a directory URL.", valueName: "URL"))
+        var directory: String = "letsencrypt"
+
+        @Option(help: ArgumentHelp("PEM file of CA certificates to trust for the ACME server.", valueName: "FILE"))
+        var caBundle: String?
+
+        @Option(help: ArgumentHelp("Folder for the certificate files.", valueName: "DIR"))
+        var out: String?
+
+        @Flag(help: "Fetch a random token through http://DOMAIN/ before asking the CA.")
+        var selfCheck = false
+
+        @Option(help: ArgumentHelp("Port for the self-check (the CA's HTTP-01 port; 80 for real CAs).", valueName: "PORT"))
+        var selfCheckPort: Int = 80
+
+        @Option(help: ArgumentHelp("Connect the self-check to ADDRESS instead of resolving the domain.", valueName: "ADDRESS"))
+        var selfCheckResolve: String?
+
+        @Option(help: "Certificate profile to request (checked against the CA's directory).")
+        var profile: String?
+
+        @Option(help: "External Account Binding key id (when the CA requires one).")
+        var eabKid: String?
+
+        @Option(help: "External Account Binding HMAC key, base64url.")
+        var eabHmacKey: String?
+
+        @Flag(help: "No progress lines.")
+        var quiet = false
+
+        func validate() throws {
+            if domains.isEmpty { throw ValidationError("Give at least one --domain.") }
+            if (eabKid == nil) != (eabHmacKey == nil) {
+                throw ValidationError("--eab-kid and --eab-hmac-key go together.")
+            }
+        }
+
+        func run() async throws {
+            let layout = global.layout
+            let primary = domains[0].lowercased()
+            let liveDirectory = out.map(absolute) ?? layout.sslDir + "/live/" + primary
+            let quiet = self.quiet
+            let started = ContinuousClock.now
+            do {
+                let binding = try eabKid.map { try ExternalAccountBinding(keyID: $0, base64urlKey: eabHmacKey ?? "") }
+                let issued = try await CertificateIssuer().issue(
+                    domains: domains, email: email, webroot: absolute(webroot), directory: directory,
+                    caBundle: caBundle.map(absolute), accountDirectory: layout.acmeDir, liveDirectory: liveDirectory,
+                    profile: profile, externalAccountBinding: binding,
+                    selfCheck: selfCheck ? SelfCheck(port: selfCheckPort, resolveTo: selfCheckResolve) : nil,
+                    progress: { event in if !quiet { printError("sbs: \(event)") } })
+                if !quiet {
+                    let elapsed = ContinuousClock.now - started
+                    printError("sbs: done in \(elapsed.formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 2))))")
+                }
+                print(issued.fullchainPath)
+            } catch let error as ACMEError {
+                printError("sbs: error: \(error.message)\n  → \(error.remedy)")
+                throw ExitCode(1)
+            }
+        }
+    }
+}
+
+func printError(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
 }

@@ -1,0 +1,263 @@
+import CCurl
+import Dispatch
+import FoundationEssentials
+import Synchronization
+
+/// One HTTP request as the ACME client needs it.
+public struct HTTPRequest: Sendable, Equatable {
+    public enum Method: String, Sendable { case get = "GET", head = "HEAD", post = "POST" }
+
+    public var method: Method
+    public var url: String
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]
+
+    public init(method: Method, url: String, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+    }
+
+    public static func == (lhs: HTTPRequest, rhs: HTTPRequest) -> Bool {
+        lhs.method == rhs.method && lhs.url == rhs.url && lhs.body == rhs.body
+            && lhs.headers.map { "\($0.name): \($0.value)" } == rhs.headers.map { "\($0.name): \($0.value)" }
+    }
+}
+
+/// One HTTP response: status, every header (names lower-cased, repeated names kept) and the body.
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]
+
+    public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers.map { (name: $0.name.lowercased(), value: $0.value) }
+        self.body = body
+    }
+
+    /// The first value of header `name` (case-insensitive).
+    public func header(_ name: String) -> String? {
+        let lower = name.lowercased()
+        return headers.first { $0.name == lower }?.value
+    }
+
+    /// Every value of header `name` (case-insensitive), in arrival order.
+    public func headers(named name: String) -> [String] {
+        let lower = name.lowercased()
+        return headers.filter { $0.name == lower }.map(\.value)
+    }
+
+    public var bodyText: String { String(decoding: body, as: UTF8.self) }
+}
+
+/// Why no HTTP response arrived.
+public struct HTTPTransportError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable { case dns, connect, tls, timeout, other }
+    public var kind: Kind
+    public var url: String
+    /// The transport's own words (libcurl's error buffer).
+    public var detail: String
+
+    public init(kind: Kind, url: String, detail: String) {
+        self.kind = kind
+        self.url = url
+        self.detail = detail
+    }
+
+    public var description: String { "\(url): \(detail)" }
+}
+
+/// The seam through which every HTTP exchange goes. The real implementation is `CurlTransport`.
+public protocol HTTPTransport: Sendable {
+    /// Sends `request` and returns the response, whatever its status.
+    /// - Throws: `HTTPTransportError` when no response arrived (name resolution, connect, TLS handshake — an
+    ///   untrusted CA included —, timeout), and `CancellationError` when the task was cancelled before sending.
+    func send(_ request: HTTPRequest) async throws -> HTTPResponse
+}
+
+/// How `CurlTransport` connects.
+public struct HTTPOptions: Sendable, Equatable {
+    /// A PEM file of CA certificates to trust instead of the system's (it may hold several).
+    public var caBundle: String?
+    /// `host:port:address` entries: connect to `address` while keeping `host` for the Host header and SNI
+    /// (libcurl's CURLOPT_RESOLVE).
+    public var resolve: [String]
+    public var connectTimeout: Duration
+    /// The whole exchange, connect included.
+    public var timeout: Duration
+    public var userAgent: String
+
+    public init(
+        caBundle: String? = nil, resolve: [String] = [], connectTimeout: Duration = .seconds(10),
+        timeout: Duration = .seconds(30), userAgent: String = "sbs-acme/0.1 (libcurl)"
+    ) {
+        self.caBundle = caBundle
+        self.resolve = resolve
+        self.connectTimeout = connectTimeout
+        self.timeout = timeout
+        self.userAgent = userAgent
+    }
+}
+
+/// HTTP over libcurl. URLSession on Linux cannot trust a private CA, which Pebble and private ACME CAs need.
+/// Idle easy handles are kept and reused: curl_easy_reset keeps their connection cache, so the ACME exchange
+/// runs over one kept-alive TLS connection instead of a handshake per request.
+public final class CurlTransport: HTTPTransport {
+    private let options: HTTPOptions
+    private let idle = Mutex<[CurlHandle]>([])
+
+    public init(options: HTTPOptions = HTTPOptions()) {
+        _ = CurlTransport.globalInit
+        self.options = options
+    }
+
+    deinit {
+        idle.withLock { handles in
+            for handle in handles { curl_easy_cleanup(handle.pointer) }
+            handles.removeAll()
+        }
+    }
+
+    private static let queue = DispatchQueue(label: "sbs.acme.curl", attributes: .concurrent)
+
+    /// curl_global_init must run once before any other curl call, before threads use curl.
+    private static let globalInit: Bool = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
+
+    public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        try Task.checkCancellation()
+        let handle = idle.withLock { $0.popLast() } ?? CurlHandle(pointer: curl_easy_init())
+        let options = self.options
+        // curl_easy_perform blocks: run it off the cooperative pool, on a private queue (which may start a
+        // thread of its own) — the width-limited global queues can be exhausted by blocked callers.
+        let result: Result<HTTPResponse, HTTPTransportError> = await withCheckedContinuation { continuation in
+            CurlTransport.queue.async {
+                continuation.resume(returning: CurlTransport.perform(request, on: handle, options: options))
+            }
+        }
+        idle.withLock { $0.append(handle) }
+        return try result.get()
+    }
+
+    private static func perform(
+        _ request: HTTPRequest, on handle: CurlHandle, options: HTTPOptions
+    ) -> Result<HTTPResponse, HTTPTransportError> {
+        guard let curl = handle.pointer else {
+            return .failure(HTTPTransportError(kind: .other, url: request.url, detail: "curl_easy_init failed"))
+        }
+        curl_easy_reset(curl)
+        let sink = ResponseSink()
+        let unmanaged = Unmanaged.passRetained(sink)
+        defer { unmanaged.release() }
+        var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+
+        var headerList: UnsafeMutablePointer<curl_slist>? = nil
+        // "Expect:" stops curl from waiting for a 100-continue on larger POST bodies (a CSR is > 1 kB).
+        for line in request.headers.map({ "\($0.name): \($0.value)" }) + ["Expect:"] {
+            headerList = curl_slist_append(headerList, line)
+        }
+        var resolveList: UnsafeMutablePointer<curl_slist>? = nil
+        for entry in options.resolve { resolveList = curl_slist_append(resolveList, entry) }
+        defer {
+            curl_slist_free_all(headerList)
+            curl_slist_free_all(resolveList)
+        }
+
+        let code: CURLcode = errorBuffer.withUnsafeMutableBufferPointer { errorPointer in
+            sbs_curl_setopt_string(curl, CURLOPT_URL, request.url)
+            sbs_curl_setopt_long(curl, CURLOPT_NOSIGNAL, 1)
+            sbs_curl_setopt_long(curl, CURLOPT_FOLLOWLOCATION, 0)
+            sbs_curl_setopt_long(curl, CURLOPT_CONNECTTIMEOUT_MS, milliseconds(options.connectTimeout))
+            sbs_curl_setopt_long(curl, CURLOPT_TIMEOUT_MS, milliseconds(options.timeout))
+            sbs_curl_setopt_string(curl, CURLOPT_USERAGENT, options.userAgent)
+            sbs_curl_setopt_pointer(curl, CURLOPT_ERRORBUFFER, errorPointer.baseAddress)
+            if let caBundle = options.caBundle { sbs_curl_setopt_string(curl, CURLOPT_CAINFO, caBundle) }
+            if resolveList != nil { sbs_curl_setopt_slist(curl, CURLOPT_RESOLVE, resolveList) }
+            sbs_curl_setopt_slist(curl, CURLOPT_HTTPHEADER, headerList)
+            switch request.method {
+            case .get:
+                sbs_curl_setopt_long(curl, CURLOPT_HTTPGET, 1)
+            case .head:
+                sbs_curl_setopt_long(curl, CURLOPT_NOBODY, 1)
+            case .post:
+                sbs_curl_setopt_long(curl, CURLOPT_POST, 1)
+                sbs_curl_setopt_offset(curl, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))
+                // COPYPOSTFIELDS copies the bytes, so the Swift array need not outlive this closure.
+                request.body.withUnsafeBytes { bytes in
+                    _ = sbs_curl_setopt_pointer(curl, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1)))
+                }
+            }
+            sbs_curl_setopt_callback(curl, CURLOPT_WRITEFUNCTION, curlBodyCallback)
+            sbs_curl_setopt_pointer(curl, CURLOPT_WRITEDATA, unmanaged.toOpaque())
+            sbs_curl_setopt_callback(curl, CURLOPT_HEADERFUNCTION, curlHeaderCallback)
+            sbs_curl_setopt_pointer(curl, CURLOPT_HEADERDATA, unmanaged.toOpaque())
+            return curl_easy_perform(curl)
+        }
+        guard code == CURLE_OK else {
+            let buffered = String(decoding: errorBuffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let detail = buffered.isEmpty ? String(cString: curl_easy_strerror(code)) : buffered
+            return .failure(HTTPTransportError(kind: kind(of: code), url: request.url, detail: detail))
+        }
+        var status = 0
+        sbs_curl_getinfo_long(curl, CURLINFO_RESPONSE_CODE, &status)
+        return .success(HTTPResponse(status: status, headers: sink.headers, body: sink.body))
+    }
+
+    private static func milliseconds(_ duration: Duration) -> Int {
+        let (seconds, attoseconds) = duration.components
+        return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
+    }
+
+    private static func kind(of code: CURLcode) -> HTTPTransportError.Kind {
+        switch code {
+        case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY: return .dns
+        case CURLE_COULDNT_CONNECT: return .connect
+        case CURLE_OPERATION_TIMEDOUT: return .timeout
+        case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE,
+            CURLE_SSL_CERTPROBLEM:
+            return .tls
+        default: return .other
+        }
+    }
+}
+
+/// An easy handle moved between the pool and the thread that performs on it; never used by two at once.
+private final class CurlHandle: @unchecked Sendable {
+    let pointer: UnsafeMutableRawPointer?
+    init(pointer: UnsafeMutableRawPointer?) { self.pointer = pointer }
+}
+
+/// Collects one response; curl calls into it on the performing thread only.
+private final class ResponseSink {
+    var headers: [(name: String, value: String)] = []
+    var body: [UInt8] = []
+}
+
+private let curlBodyCallback: sbs_curl_data_callback = { data, size, count, userdata in
+    guard let data, let userdata else { return 0 }
+    let sink = Unmanaged<ResponseSink>.fromOpaque(userdata).takeUnretainedValue()
+    let length = size * count
+    data.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
+        sink.body.append(contentsOf: UnsafeBufferPointer(start: bytes, count: length))
+    }
+    return length
+}
+
+private let curlHeaderCallback: sbs_curl_data_callback = { data, size, count, userdata in
+    guard let data, let userdata else { return 0 }
+    let sink = Unmanaged<ResponseSink>.fromOpaque(userdata).takeUnretainedValue()
+    let length = size * count
+    let line = data.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
+        String(decoding: UnsafeBufferPointer(start: bytes, count: length), as: UTF8.self)
+    }.trimmed
+    if line.hasPrefix("HTTP/") {
+        // A new status line (after a 100 Continue, say) starts a new header block.
+        sink.headers.removeAll()
+    } else if let colon = line.firstIndex(of: ":") {
+        let name = line[..<colon].trimmed.lowercased()
+        let value = line[line.index(after: colon)...].trimmed
+        sink.headers.append((name: name, value: value))
+    }
+    return length
+}

@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# A throw-away ACME test environment on loopback: Pebble (Let's Encrypt's test CA), pebble-challtestsrv as
+# its DNS (every name -> 127.0.0.1) and nginx serving a webroot on the port Pebble validates HTTP-01 against,
+# plus an HTTPS listener (same throw-away CA as Pebble's) for stand-in documents such as ARI.
+#
+#   pebble-env.sh start DIR     start everything under DIR (created); prints and writes DIR/env (sourceable)
+#   pebble-env.sh stop DIR      stop what `start` started (by the pids it recorded)
+#   pebble-env.sh stop-pebble DIR / start-pebble DIR   stop or restart Pebble alone, same ports
+#                               (Pebble forgets accounts and orders and makes a new root when it restarts)
+#
+# Pebble's behaviour comes from the caller's environment: PEBBLE_VA_NOSLEEP (default 1 here),
+# PEBBLE_WFE_NONCEREJECT (default 0 here), PEBBLE_AUTHZREUSE, PEBBLE_VA_ALWAYS_VALID; PEBBLE_STRICT=1 adds
+# -strict; PEBBLE_EAB_KID + PEBBLE_EAB_KEY require External Account Binding with that key.
+# Needs: pebble, nginx, openssl, curl, python3 (for free ports) — Debian: pebble nginx openssl curl python3.
+set -euo pipefail
+
+die() { echo "pebble-env: $*" >&2; exit 1; }
+[ $# -eq 2 ] || die "usage: $0 start|stop|stop-pebble|start-pebble DIR"
+cmd=$1
+dir=$2
+
+free_ports() {
+  # Bind all at once so the kernel hands out distinct ports; they are released just before use, which is
+  # racy in theory but ephemeral ports are handed out in sequence, so parallel environments do not collide.
+  python3 - "$1" <<'PY'
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+PY
+}
+
+wait_for() { # what, command...
+  local what=$1; shift
+  for _ in $(seq 1 200); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.05
+  done
+  die "$what did not come up (see $dir/*.log)"
+}
+
+start_pebble() {
+  # shellcheck disable=SC1091
+  . "$dir/env"
+  local strict=()
+  [ "${PEBBLE_STRICT:-0}" = 1 ] && strict=(-strict)
+  (
+    cd "$dir"
+    PEBBLE_VA_NOSLEEP=${PEBBLE_VA_NOSLEEP:-1} PEBBLE_WFE_NONCEREJECT=${PEBBLE_WFE_NONCEREJECT:-0} \
+      exec pebble -config "$dir/pebble.json" -dnsserver "127.0.0.1:$DNS_PORT" "${strict[@]}" \
+      </dev/null >>"$dir/pebble.log" 2>&1
+  ) &
+  echo $! >"$dir/pebble.pid"
+  wait_for pebble curl -fsS --cacert "$dir/ca.pem" "https://127.0.0.1:$PEBBLE_PORT/dir"
+  wait_for "pebble management" curl -fsS --cacert "$dir/ca.pem" "https://127.0.0.1:$PEBBLE_MGMT_PORT/roots/0"
+}
+
+stop_pid() { # pidfile
+  [ -f "$1" ] || return 0
+  local pid; pid=$(cat "$1")
+  if kill "$pid" 2>/dev/null; then
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$1"
+}
+
+case "$cmd" in
+start)
+  for tool in pebble pebble-challtestsrv nginx openssl curl python3; do
+    command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || die "$tool is missing (apt-get install -y pebble nginx openssl curl python3)"
+  done
+  mkdir -p "$dir/webroot/.well-known/acme-challenge" "$dir/ari" "$dir/nginx-tmp"
+  dir=$(cd "$dir" && pwd)
+  # nginx workers run as nobody: the webroot and every folder above it must be traversable.
+  chmod 755 "$dir" "$dir/webroot" "$dir/webroot/.well-known" "$dir/webroot/.well-known/acme-challenge" "$dir/ari"
+
+  # A throw-away CA and a leaf for localhost/127.0.0.1: Pebble's HTTPS listener and the stand-in listener.
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=sbs test listener CA" \
+    -keyout "$dir/ca.key" -out "$dir/ca.pem" -addext basicConstraints=critical,CA:TRUE \
+    -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
+    -keyout "$dir/listener.key" -out "$dir/listener.csr" 2>/dev/null
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$dir/listener.ext"
+  openssl x509 -req -in "$dir/listener.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial -days 2 \
+    -extfile "$dir/listener.ext" -out "$dir/listener.pem" 2>/dev/null
+
+  read -r PEBBLE_PORT PEBBLE_MGMT_PORT TLS_PORT DNS_PORT CHALL_MGMT_PORT HTTP_PORT ARI_PORT <<<"$(free_ports 7)"
+  cat >"$dir/env" <<ENV
+PEBBLE_ENV_DIR=$dir
+PEBBLE_PORT=$PEBBLE_PORT
+PEBBLE_MGMT_PORT=$PEBBLE_MGMT_PORT
+DNS_PORT=$DNS_PORT
+CHALL_MGMT_PORT=$CHALL_MGMT_PORT
+HTTP_PORT=$HTTP_PORT
+ARI_PORT=$ARI_PORT
+PEBBLE_DIRECTORY=https://127.0.0.1:$PEBBLE_PORT/dir
+PEBBLE_ROOTS=https://127.0.0.1:$PEBBLE_MGMT_PORT/roots/0
+PEBBLE_CA_BUNDLE=$dir/ca.pem
+WEBROOT=$dir/webroot
+ARI_DIR=$dir/ari
+ARI_BASE=https://localhost:$ARI_PORT
+ENV
+
+  eab=""
+  if [ -n "${PEBBLE_EAB_KID:-}" ]; then
+    eab=", \"externalAccountMACKeys\": {\"$PEBBLE_EAB_KID\": \"$PEBBLE_EAB_KEY\"}"
+  fi
+  cat >"$dir/pebble.json" <<JSON
+{"pebble": {"listenAddress": "127.0.0.1:$PEBBLE_PORT", "managementListenAddress": "127.0.0.1:$PEBBLE_MGMT_PORT",
+  "certificate": "$dir/listener.pem", "privateKey": "$dir/listener.key",
+  "httpPort": $HTTP_PORT, "tlsPort": $TLS_PORT, "ocspResponderURL": "",
+  "externalAccountBindingRequired": $([ -n "$eab" ] && echo true || echo false)$eab}}
+JSON
+
+  cat >"$dir/nginx.conf" <<NGINX
+daemon on;
+pid $dir/nginx.pid;
+error_log $dir/nginx-error.log;
+worker_processes 1;
+events { worker_connections 64; }
+http {
+  access_log $dir/nginx-access.log;
+  client_body_temp_path $dir/nginx-tmp/body;
+  proxy_temp_path $dir/nginx-tmp/proxy;
+  fastcgi_temp_path $dir/nginx-tmp/fastcgi;
+  uwsgi_temp_path $dir/nginx-tmp/uwsgi;
+  scgi_temp_path $dir/nginx-tmp/scgi;
+  default_type application/octet-stream;
+  server {
+    listen 127.0.0.1:$HTTP_PORT;
+    server_name _;
+    root $dir/webroot;
+  }
+  # Stand-in for what Debian's Pebble lacks (ARI, meta.profiles): static JSON documents over HTTPS.
+  server {
+    listen 127.0.0.1:$ARI_PORT ssl;
+    server_name _;
+    ssl_certificate $dir/listener.pem;
+    ssl_certificate_key $dir/listener.key;
+    root $dir/ari;
+    default_type application/json;
+    add_header Retry-After 21600 always;
+  }
+}
+NGINX
+  nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+  # Daemons must not hold the caller's stdout/stderr open (a caller reading them to EOF would wait forever).
+  "$nginx_bin" -p "$dir" -c "$dir/nginx.conf" -e "$dir/nginx-error.log" </dev/null >>"$dir/nginx-error.log" 2>&1
+  wait_for nginx test -s "$dir/nginx.pid"
+
+  (
+    exec pebble-challtestsrv -defaultIPv4 127.0.0.1 -defaultIPv6 "" -dns01 "127.0.0.1:$DNS_PORT" \
+      -http01 "" -https01 "" -tlsalpn01 "" -management "127.0.0.1:$CHALL_MGMT_PORT" \
+      </dev/null >>"$dir/challtestsrv.log" 2>&1
+  ) &
+  echo $! >"$dir/challtestsrv.pid"
+  wait_for challtestsrv curl -sS -o /dev/null "http://127.0.0.1:$CHALL_MGMT_PORT/"
+  start_pebble
+  cat "$dir/env"
+  ;;
+stop)
+  [ -d "$dir" ] || exit 0
+  stop_pid "$dir/pebble.pid"
+  stop_pid "$dir/challtestsrv.pid"
+  stop_pid "$dir/nginx.pid"
+  ;;
+stop-pebble)
+  stop_pid "$dir/pebble.pid"
+  ;;
+start-pebble)
+  start_pebble
+  ;;
+*) die "unknown command $cmd" ;;
+esac
