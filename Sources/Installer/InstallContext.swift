@@ -77,6 +77,7 @@ public struct InstallActions: StepActions {
             "check-dns": CheckDNS(),
             "generate-secrets": GenerateSecrets(),
             "write-configs": WriteConfigs(),
+            "obtain-certificate": ObtainCertificate(),
         ]
         for name in ["preflight", "detect-hardware", "choose-profile", "check-dns", "generate-secrets", "write-configs",
                      "ensure-docker", "start-proxy", "obtain-certificate", "start-stack", "pull-models", "verify",

@@ -107,11 +107,10 @@ public final class EditLineTerminal: Terminal {
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { return nil }
             switch byte {
-            case 3:  // Ctrl-C: restore the terminal first (defer), then behave as an interrupt.
+            case 3:  // Ctrl-C: restore the terminal, then end as the Ctrl-C handler does.
                 tcsetattr(fd, TCSAFLUSH, &saved)
-                // Process-directed: the worker thread running this blocks signals, as dispatch threads do.
-                kill(getpid(), SIGINT)
-                return nil
+                write("\n")
+                interruptNow()
             case 4 where bytes.isEmpty: return nil
             case 10, 13: return String(decoding: bytes, as: UTF8.self)
             case 8, 127: if !bytes.isEmpty { bytes.removeLast() }
@@ -158,10 +157,7 @@ nonisolated(unsafe) private var interruptMessage: UnsafeMutablePointer<CChar>?
 public func withInterruptMessage<T>(_ message: String, _ body: () throws -> T) rethrows -> T {
     free(interruptMessage)
     interruptMessage = strdup(message)
-    let handler: @convention(c) (Int32) -> Void = { _ in
-        if let message = interruptMessage { _ = Foundation.write(2, message, strlen(message)) }
-        _exit(130)
-    }
+    let handler: @convention(c) (Int32) -> Void = { _ in interruptNow() }
     signal(SIGINT, handler)
     signal(SIGTERM, handler)
     defer {
@@ -169,4 +165,10 @@ public func withInterruptMessage<T>(_ message: String, _ body: () throws -> T) r
         signal(SIGTERM, SIG_DFL)
     }
     return try body()
+}
+
+/// Says what the interrupt left behind (the message given to `withInterruptMessage`) and exits with 130.
+func interruptNow() -> Never {
+    if let message = interruptMessage { _ = Foundation.write(2, message, strlen(message)) }
+    _exit(130)
 }

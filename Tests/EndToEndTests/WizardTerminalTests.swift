@@ -14,21 +14,8 @@ final class TmuxSession {
     @discardableResult
     func tmux(_ arguments: [String], capture: Bool = true) throws -> String {
         if !capture {
-            // posix_spawn rather than Process: the tmux server forks from this client and would inherit the
-            // descriptor Foundation uses to notice the child's exit, so waitUntilExit would never return.
-            let argv = ["tmux", "-L", socket] + arguments
-            var pid: pid_t = 0
-            var cArgs = argv.map { strdup($0) } + [nil]
-            defer { for arg in cArgs { free(arg) } }
-            var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
-            posix_spawn_file_actions_init(&actions)
-            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-            posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-            defer { posix_spawn_file_actions_destroy(&actions) }
-            guard posix_spawnp(&pid, "tmux", &actions, nil, &cArgs, environ) == 0 else { return "" }
-            var status: Int32 = 0
-            waitpid(pid, &status, 0)
+            // The tmux server forks from this client: spawned without Foundation (see `spawnAndWait`).
+            _ = spawnAndWait(["tmux", "-L", socket] + arguments)
             return ""
         }
         let process = Process()

@@ -8,6 +8,8 @@
 #   pebble-env.sh stop-pebble DIR / start-pebble DIR   stop or restart Pebble alone, same ports
 #                               (Pebble forgets accounts and orders and makes a new root when it restarts)
 #
+# Fixed ports and webroot, for a demo with a tracked answers file: PEBBLE_ENV_PORTS="PEBBLE MGMT TLS DNS
+# CHALL_MGMT HTTP ARI" and PEBBLE_ENV_WEBROOT=DIR (default DIR/webroot).
 # Pebble's behaviour comes from the caller's environment: PEBBLE_VA_NOSLEEP (default 1 here),
 # PEBBLE_WFE_NONCEREJECT (default 0 here), PEBBLE_AUTHZREUSE, PEBBLE_VA_ALWAYS_VALID; PEBBLE_STRICT=1 adds
 # -strict; PEBBLE_EAB_KID + PEBBLE_EAB_KEY require External Account Binding with that key.
@@ -71,10 +73,12 @@ start)
   for tool in pebble pebble-challtestsrv nginx openssl curl python3; do
     command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || die "$tool is missing (apt-get install -y pebble nginx openssl curl python3)"
   done
-  mkdir -p "$dir/webroot/.well-known/acme-challenge" "$dir/ari" "$dir/nginx-tmp"
+  webroot=${PEBBLE_ENV_WEBROOT:-$dir/webroot}
+  mkdir -p "$webroot/.well-known/acme-challenge" "$dir/ari" "$dir/nginx-tmp"
   dir=$(cd "$dir" && pwd)
+  webroot=$(cd "$webroot" && pwd)
   # nginx workers run as nobody: the webroot and every folder above it must be traversable.
-  chmod 755 "$dir" "$dir/webroot" "$dir/webroot/.well-known" "$dir/webroot/.well-known/acme-challenge" "$dir/ari"
+  chmod 755 "$dir" "$webroot" "$webroot/.well-known" "$webroot/.well-known/acme-challenge" "$dir/ari"
 
   # A throw-away CA and a leaf for localhost/127.0.0.1: Pebble's HTTPS listener and the stand-in listener.
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=sbs test listener CA" \
@@ -86,7 +90,7 @@ start)
   openssl x509 -req -in "$dir/listener.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial -days 2 \
     -extfile "$dir/listener.ext" -out "$dir/listener.pem" 2>/dev/null
 
-  read -r PEBBLE_PORT PEBBLE_MGMT_PORT TLS_PORT DNS_PORT CHALL_MGMT_PORT HTTP_PORT ARI_PORT <<<"$(free_ports 7)"
+  read -r PEBBLE_PORT PEBBLE_MGMT_PORT TLS_PORT DNS_PORT CHALL_MGMT_PORT HTTP_PORT ARI_PORT <<<"${PEBBLE_ENV_PORTS:-$(free_ports 7)}"
   cat >"$dir/env" <<ENV
 PEBBLE_ENV_DIR=$dir
 PEBBLE_PORT=$PEBBLE_PORT
@@ -98,7 +102,7 @@ ARI_PORT=$ARI_PORT
 PEBBLE_DIRECTORY=https://127.0.0.1:$PEBBLE_PORT/dir
 PEBBLE_ROOTS=https://127.0.0.1:$PEBBLE_MGMT_PORT/roots/0
 PEBBLE_CA_BUNDLE=$dir/ca.pem
-WEBROOT=$dir/webroot
+WEBROOT=$webroot
 ARI_DIR=$dir/ari
 ARI_BASE=https://localhost:$ARI_PORT
 ENV
@@ -131,7 +135,7 @@ http {
   server {
     listen 127.0.0.1:$HTTP_PORT;
     server_name _;
-    root $dir/webroot;
+    root $webroot;
   }
   # Stand-in for what Debian's Pebble lacks (ARI, meta.profiles): static JSON documents over HTTPS.
   server {
