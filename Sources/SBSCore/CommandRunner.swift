@@ -61,12 +61,13 @@ public struct SystemCommandRunner: CommandRunner {
         }
         let timedOut = TimeoutFlag()
         let pid = process.processIdentifier
-        let watchdog = Task.detached {
-            try? await Task.sleep(for: timeout)
-            if Task.isCancelled { return }
+        // The watchdog runs on a Dispatch timer, not in the task pool, so a busy pool cannot delay the kill.
+        let watchdog = DispatchWorkItem {
             timedOut.set()
             kill(pid, SIGKILL)
         }
+        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+        DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: watchdog)
         // Read both pipes to the end on their own threads so a chatty program cannot block on a full pipe.
         async let stdoutData = Self.readAll(out.fileHandleForReading)
         async let stderrData = Self.readAll(err.fileHandleForReading)

@@ -29,7 +29,7 @@ import Testing
         return text
     }
 
-    @Test func obtainsAVerifiedCertificateThroughTheWebrootAndSkipsItNextTime() throws {
+    @Test func obtainsAVerifiedCertificateThroughTheWebrootAndSkipsItNextTime() async throws {
         guard available("pebble"), available("openssl"), FileManager.default.isExecutableFile(atPath: "/usr/sbin/nginx") || available("nginx") else { return }
         let root = scratchDirectory("cert")
         let webroot = root + "/var/lib/sbs/webroot"
@@ -39,7 +39,7 @@ import Testing
         let host = try fixtureHost()
         let arguments = ["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "obtain-certificate",
                          "--root", root, "--sysroot", host] + Self.dockerSteps
-        let run = try sbs(arguments, environment: testEnvironment)
+        let run = try await sbs(arguments, environment: testEnvironment)
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stderr.contains("self-check"), "\(run.stderr)")
         let live = root + "/etc/sbs/ssl/live/shop.example.test"
@@ -56,18 +56,18 @@ import Testing
         // Challenge files are gone from the webroot.
         #expect((try? FileManager.default.contentsOfDirectory(atPath: webroot + "/.well-known/acme-challenge")) ?? [] == [])
 
-        let again = try sbs(arguments, environment: testEnvironment)
+        let again = try await sbs(arguments, environment: testEnvironment)
         #expect(again.status == 0)
         #expect(again.stderr.contains("= obtain-certificate: up to date"), "\(again.stderr)")
     }
 
-    @Test func aWebrootNobodyServesFailsTheSelfCheckBeforeTheCAIsAsked() throws {
+    @Test func aWebrootNobodyServesFailsTheSelfCheckBeforeTheCAIsAsked() async throws {
         guard available("pebble"), available("openssl") else { return }
         let root = scratchDirectory("selfcheck")
         // nginx serves some other folder: the token sbs writes cannot be fetched.
         let acme = try LocalACME(webroot: scratchDirectory("elsewhere"))
         try answers(root, acme: acme, tls: "acme").write(toFile: root + "/site.yaml", atomically: true, encoding: .utf8)
-        let run = try sbs(["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "obtain-certificate",
+        let run = try await sbs(["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "obtain-certificate",
                            "--root", root, "--sysroot", try fixtureHost()] + Self.dockerSteps, environment: testEnvironment)
         #expect(run.status == 1)
         #expect(run.stderr.contains("Step obtain-certificate failed"))
@@ -76,10 +76,10 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: root + "/etc/sbs/ssl/live/shop.example.test/fullchain.pem"))
     }
 
-    @Test func selfSignedModeNeedsNoCA() throws {
+    @Test func selfSignedModeNeedsNoCA() async throws {
         let root = scratchDirectory("selfsigned")
         try answers(root, acme: nil, tls: "self-signed").write(toFile: root + "/site.yaml", atomically: true, encoding: .utf8)
-        let run = try sbs(["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "obtain-certificate",
+        let run = try await sbs(["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "obtain-certificate",
                            "--root", root, "--sysroot", try fixtureHost()] + Self.dockerSteps, environment: testEnvironment)
         #expect(run.status == 0, "\(run.stderr)")
         let cert = root + "/etc/sbs/ssl/live/shop.example.test/cert.pem"

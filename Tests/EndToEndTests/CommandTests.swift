@@ -2,9 +2,9 @@ import Foundation
 import Testing
 
 @Suite struct Commands {
-    @Test func planShowsAllFourteenStepsAsJSON() throws {
+    @Test func planShowsAllFourteenStepsAsJSON() async throws {
         let root = scratchDirectory("plan")
-        let run = try sbs(["plan", "--format", "json", "--root", root])
+        let run = try await sbs(["plan", "--format", "json", "--root", root])
         #expect(run.status == 0, "\(run.stderr)")
         let object = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
         let steps = try #require(object?["steps"] as? [[String: Any]])
@@ -18,54 +18,54 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: root + "/var/lib/sbs/state.json"), "plan wrote state")
     }
 
-    @Test func planAlsoSpeaksTextAndDot() throws {
+    @Test func planAlsoSpeaksTextAndDot() async throws {
         let root = scratchDirectory("plan-dot")
-        let dot = try sbs(["plan", "--format", "dot", "--root", root])
+        let dot = try await sbs(["plan", "--format", "dot", "--root", root])
         #expect(dot.stdout.hasPrefix("digraph sbs {"))
         #expect(dot.stdout.contains("\"start-proxy\" -> \"obtain-certificate\";"))
-        let text = try sbs(["plan", "--root", root])
+        let text = try await sbs(["plan", "--root", root])
         #expect(text.stdout.split(separator: "\n").count == 14)
     }
 
-    @Test func versionPrints() throws {
-        let run = try sbs(["--version"])
+    @Test func versionPrints() async throws {
+        let run = try await sbs(["--version"])
         #expect(run.status == 0)
         #expect(run.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ".").count == 3)
     }
 
-    @Test func answersValidateListsEveryProblemAndExitsNonZero() throws {
+    @Test func answersValidateListsEveryProblemAndExitsNonZero() async throws {
         let dir = scratchDirectory("validate")
         let file = dir + "/site.yaml"
         try "version: 1\ndomian: shop.example.com\nadmin_email: nobody\nports:\n  http: 0\n".write(toFile: file, atomically: true, encoding: .utf8)
-        let run = try sbs(["answers", "validate", file])
+        let run = try await sbs(["answers", "validate", file])
         #expect(run.status != 0)
         #expect(run.stderr.contains("site.yaml:2:1: unknown key 'domian' (did you mean 'domain'?)"))
         #expect(run.stderr.contains("site.yaml:3:14: admin_email:"))
         #expect(run.stderr.contains("site.yaml:5:9: ports.http: 0 is not a valid port"))
-        let good = try sbs(["answers", "validate", repositoryRoot + "/examples/demo.yaml"])
+        let good = try await sbs(["answers", "validate", repositoryRoot + "/examples/demo.yaml"])
         #expect(good.status == 0, "\(good.stderr)")
     }
 
-    @Test func aNonInteractiveInstallListsAllMissingAnswersBeforeChangingAnything() throws {
+    @Test func aNonInteractiveInstallListsAllMissingAnswersBeforeChangingAnything() async throws {
         let root = scratchDirectory("missing")
         let file = root + "/partial.yaml"
         try "version: 1\nprofile: minimum\n".write(toFile: file, atomically: true, encoding: .utf8)
-        let run = try sbs(["install", "--answers", file, "--non-interactive", "--root", root + "/r"])
+        let run = try await sbs(["install", "--answers", file, "--non-interactive", "--root", root + "/r"])
         #expect(run.status != 0)
         #expect(run.stderr.contains("These answers are missing: domain, admin_email, secrets.anthropic_api_key."))
         #expect(!FileManager.default.fileExists(atPath: root + "/r"), "a refused install wrote files")
     }
 
-    @Test func anUnsetSecretVariableIsReportedBeforeAnythingRuns() throws {
+    @Test func anUnsetSecretVariableIsReportedBeforeAnythingRuns() async throws {
         let root = scratchDirectory("unset")
-        let run = try sbs(["install", "--answers", repositoryRoot + "/examples/demo.yaml", "--non-interactive", "--root", root],
+        let run = try await sbs(["install", "--answers", repositoryRoot + "/examples/demo.yaml", "--non-interactive", "--root", root],
                           environment: ["SBS_DEMO_ANTHROPIC_KEY": ""])
         #expect(run.status != 0)
         #expect(run.stderr.contains("SBS_DEMO_ANTHROPIC_KEY is not set"))
         #expect(!FileManager.default.fileExists(atPath: root + "/var/lib/sbs/state.json"))
     }
 
-    @Test func withoutATerminalTheWizardPointsToAnswersFiles() throws {
+    @Test func withoutATerminalTheWizardPointsToAnswersFiles() async throws {
         let root = scratchDirectory("notty")
         // setsid detaches from the controlling terminal, so /dev/tty cannot be opened either.
         let process = Process()
@@ -92,7 +92,7 @@ import Testing
         "paths:\n  deploy_dir: \"/opt/sbs\\\"x\"",
         "smtp:\n  host: mail.example.com\n  user: \"u{}\"",
     ])
-    func aValueThatCouldBreakAGeneratedFileStopsTheInstallBeforeAnythingIsWritten(_ line: String) throws {
+    func aValueThatCouldBreakAGeneratedFileStopsTheInstallBeforeAnythingIsWritten(_ line: String) async throws {
         let dir = scratchDirectory("inject")
         try """
         version: 1
@@ -106,7 +106,7 @@ import Testing
         let key = String(line.prefix { $0 != ":" })
         text = text.split(separator: "\n").filter { !$0.hasPrefix(key + ":") }.joined(separator: "\n") + "\n" + line + "\n"
         try text.write(toFile: dir + "/site.yaml", atomically: true, encoding: .utf8)
-        let run = try sbs(["install", "--answers", dir + "/site.yaml", "--non-interactive", "--root", dir + "/root"],
+        let run = try await sbs(["install", "--answers", dir + "/site.yaml", "--non-interactive", "--root", dir + "/root"],
                           environment: ["SBS_TEST_ANTHROPIC_KEY": "sk-x-1234"])
         #expect(run.status != 0)
         #expect(run.stderr.contains("site.yaml:"), "\(run.stderr)")

@@ -61,11 +61,11 @@ func stateStatus(_ root: String, _ step: String) -> String? {
 }
 
 @Suite(.serialized) struct InstallRuns {
-    @Test func throughAMiddleStepThenAgainSkipsEverything() throws {
+    @Test func throughAMiddleStepThenAgainSkipsEverything() async throws {
         let root = scratchDirectory("through")
         let host = try fixtureHost()
         try writeAnswers(root + "/site.yaml")
-        let first = try sbs(["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "write-configs",
+        let first = try await sbs(["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "write-configs",
                              "--root", root, "--sysroot", host], environment: testEnvironment)
         #expect(first.status == 0, "\(first.stderr)")
         #expect(ranSteps(first) == ["choose-profile", "collect-answers", "detect-hardware", "generate-secrets", "write-configs"])
@@ -77,7 +77,7 @@ func stateStatus(_ root: String, _ step: String) -> String? {
         let before = tree(root + "/opt/sbs")
         let modified = try FileManager.default.attributesOfItem(atPath: root + "/opt/sbs/docker-compose.yml")[.modificationDate] as? Date
 
-        let second = try sbs(["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "write-configs",
+        let second = try await sbs(["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "write-configs",
                               "--root", root, "--sysroot", host], environment: testEnvironment)
         #expect(second.status == 0, "\(second.stderr)")
         #expect(ranSteps(second).isEmpty, "\(second.stderr)")
@@ -96,19 +96,19 @@ func stateStatus(_ root: String, _ step: String) -> String? {
         #expect(!first.stderr.contains(secret) && !first.stdout.contains(secret))
     }
 
-    @Test func aChangedAnswerRerunsExactlyTheAffectedSteps() throws {
+    @Test func aChangedAnswerRerunsExactlyTheAffectedSteps() async throws {
         let root = scratchDirectory("changed")
         let host = try fixtureHost()
         try writeAnswers(root + "/site.yaml")
         let arguments = ["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "write-configs",
                          "--root", root, "--sysroot", host]
-        #expect(try sbs(arguments, environment: testEnvironment).status == 0)
+        #expect(try await sbs(arguments, environment: testEnvironment).status == 0)
         let secretsBefore = read(root + "/etc/sbs/secrets.env")
 
         // An image changes: the answers are recorded again and the files rendered again; detection, profile and
         // secrets are untouched.
         try writeAnswers(root + "/site.yaml", extra: "images:\n  nginx: nginx:1.27-alpine\n")
-        let imageRun = try sbs(arguments, environment: testEnvironment)
+        let imageRun = try await sbs(arguments, environment: testEnvironment)
         #expect(imageRun.status == 0, "\(imageRun.stderr)")
         #expect(ranSteps(imageRun) == ["collect-answers", "write-configs"])
         #expect(read(root + "/opt/sbs/docker-compose.yml")?.contains("image: \"nginx:1.27-alpine\"") == true
@@ -119,16 +119,16 @@ func stateStatus(_ root: String, _ step: String) -> String? {
 
         // The profile changes: choose-profile and write-configs run, detection does not.
         try writeAnswers(root + "/site.yaml", extra: "images:\n  nginx: nginx:1.27-alpine\nprofile: minimum\n")
-        let profileRun = try sbs(arguments, environment: testEnvironment)
+        let profileRun = try await sbs(arguments, environment: testEnvironment)
         #expect(ranSteps(profileRun) == ["choose-profile", "collect-answers", "write-configs"])
     }
 
-    @Test func aRunKilledMidStepAndResumedEndsLikeAnUninterruptedOne() throws {
+    @Test func aRunKilledMidStepAndResumedEndsLikeAnUninterruptedOne() async throws {
         // The uninterrupted run, for comparison.
         let clean = scratchDirectory("clean")
         let cleanHost = try fixtureHost()
         try writeAnswers(clean + "/site.yaml")
-        let uninterrupted = try sbs(["install", "--answers", clean + "/site.yaml", "--non-interactive", "--through", "write-configs",
+        let uninterrupted = try await sbs(["install", "--answers", clean + "/site.yaml", "--non-interactive", "--through", "write-configs",
                                      "--root", clean, "--sysroot", cleanHost], environment: testEnvironment)
         #expect(uninterrupted.status == 0, "\(uninterrupted.stderr)")
 
@@ -138,18 +138,18 @@ func stateStatus(_ root: String, _ step: String) -> String? {
         try writeAnswers(root + "/site.yaml")
         let process = try startSBS(["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "write-configs",
                                     "--root", root, "--sysroot", host], environment: testEnvironment)
-        #expect(waitFor(20) { stateStatus(root, "detect-hardware") == "running" })
+        #expect(await waitFor(20) { stateStatus(root, "detect-hardware") == "running" })
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         #expect(stateStatus(root, "detect-hardware") == "running", "the kill did not land mid-step")
         #expect(!FileManager.default.fileExists(atPath: root + "/opt/sbs/docker-compose.yml"))
 
-        let status = try sbs(["status", "--root", root])
+        let status = try await sbs(["status", "--root", root])
         #expect(status.stdout.contains("detect-hardware      running"))
         #expect(status.stdout.contains("`sbs resume` continues it"))
 
         // resume takes the recorded scope (answers file, --through, --sysroot) and re-runs the interrupted step.
-        let resumed = try sbs(["resume", "--root", root], environment: testEnvironment)
+        let resumed = try await sbs(["resume", "--root", root], environment: testEnvironment)
         #expect(resumed.status == 0, "\(resumed.stderr)")
         #expect(ranSteps(resumed).contains("detect-hardware"))
         #expect(!ranSteps(resumed).contains("collect-answers") || stateStatus(root, "collect-answers") == "succeeded")
@@ -174,45 +174,45 @@ func stateStatus(_ root: String, _ step: String) -> String? {
         #expect(killedState.mapValues { $0.split(separator: " ").dropFirst(2).joined() } == cleanState.mapValues { $0.split(separator: " ").dropFirst(2).joined() })
     }
 
-    @Test func aSecondConcurrentRunIsRefusedNamingThePid() throws {
+    @Test func aSecondConcurrentRunIsRefusedNamingThePid() async throws {
         let root = scratchDirectory("concurrent")
         let host = try fixtureHost(slowSeconds: 6, everyCall: true)
         try writeAnswers(root + "/site.yaml")
         let arguments = ["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "write-configs",
                          "--root", root, "--sysroot", host]
         let first = try startSBS(arguments, environment: testEnvironment)
-        #expect(waitFor(20) { stateStatus(root, "detect-hardware") == "running" })
-        let second = try sbs(arguments, environment: testEnvironment)
+        #expect(await waitFor(20) { stateStatus(root, "detect-hardware") == "running" })
+        let second = try await sbs(arguments, environment: testEnvironment)
         #expect(second.status != 0)
         #expect(second.stderr.contains("Another sbs run (pid \(first.processIdentifier)) is working on this installation."), "\(second.stderr)")
-        first.waitUntilExit()
+        #expect(await waitFor(60) { !first.isRunning })
         #expect(first.terminationStatus == 0)
         #expect(stateStatus(root, "write-configs") == "succeeded")
     }
 
-    @Test func answersExportRoundTripsWithoutSecrets() throws {
+    @Test func answersExportRoundTripsWithoutSecrets() async throws {
         let root = scratchDirectory("export")
         let host = try fixtureHost()
         try writeAnswers(root + "/site.yaml")
-        #expect(try sbs(["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "collect-answers",
+        #expect(try await sbs(["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "collect-answers",
                          "--root", root, "--sysroot", host], environment: testEnvironment).status == 0)
-        let export = try sbs(["answers", "export", "--root", root])
+        let export = try await sbs(["answers", "export", "--root", root])
         #expect(export.status == 0)
         #expect(export.stdout.contains("domain: shop.example.test"))
         #expect(export.stdout.contains("anthropic_api_key: \"env:SBS_TEST_ANTHROPIC_KEY\""))
         try export.stdout.write(toFile: root + "/exported.yaml", atomically: true, encoding: .utf8)
-        #expect(try sbs(["answers", "validate", root + "/exported.yaml"]).status == 0)
-        let withSecrets = try sbs(["answers", "export", "--root", root, "-o", root + "/with-secrets.yaml", "--include-secrets"])
+        #expect(try await sbs(["answers", "validate", root + "/exported.yaml"]).status == 0)
+        let withSecrets = try await sbs(["answers", "export", "--root", root, "-o", root + "/with-secrets.yaml", "--include-secrets"])
         #expect(withSecrets.status == 0)
         let mode = try FileManager.default.attributesOfItem(atPath: root + "/with-secrets.yaml")[.posixPermissions] as? Int
         #expect(mode == 0o600)
     }
 
-    @Test func aStepNotBuiltYetFailsLoudly() throws {
+    @Test func aStepNotBuiltYetFailsLoudly() async throws {
         let root = scratchDirectory("notbuilt")
         let host = try fixtureHost()
         try writeAnswers(root + "/site.yaml")
-        let run = try sbs(["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "install-timers",
+        let run = try await sbs(["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "install-timers",
                            "--skip", "preflight", "--skip", "ensure-docker", "--skip", "start-proxy", "--skip", "obtain-certificate",
                            "--skip", "start-stack", "--skip", "pull-models", "--skip", "verify",
                            "--root", root, "--sysroot", host], environment: testEnvironment)

@@ -22,9 +22,18 @@ struct Run {
     var stderr: String
 }
 
-/// Runs the built `sbs` with `arguments` and waits for it.
+/// Runs the built `sbs` with `arguments` and waits for it, on a Dispatch thread: blocking the test's task would
+/// take one of the few threads of the task pool (two on these machines) from every other test.
 @discardableResult
-func sbs(_ arguments: [String], environment: [String: String] = [:]) throws -> Run {
+func sbs(_ arguments: [String], environment: [String: String] = [:]) async throws -> Run {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async {
+            continuation.resume(with: Result { try sbsBlocking(arguments, environment: environment) })
+        }
+    }
+}
+
+func sbsBlocking(_ arguments: [String], environment: [String: String]) throws -> Run {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: sbsBinary)
     process.arguments = arguments
@@ -69,11 +78,11 @@ func read(_ path: String) -> String? {
 }
 
 /// Polls `condition` every 50 ms for at most `seconds`.
-func waitFor(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+func waitFor(_ seconds: Double, _ condition: () -> Bool) async -> Bool {
     let deadline = Date().addingTimeInterval(seconds)
     while Date() < deadline {
         if condition() { return true }
-        usleep(50_000)
+        try? await Task.sleep(for: .milliseconds(50))
     }
     return condition()
 }

@@ -39,24 +39,24 @@ final class TmuxSession {
     var screen: String { (try? tmux(["capture-pane", "-p", "-t", "w", "-S", "-100"])) ?? "" }
 
     /// Waits until the screen shows `text`; fails the test with the screen when it does not within `seconds`.
-    func expect(_ text: String, seconds: Double = 15, sourceLocation: SourceLocation = #_sourceLocation) {
-        if !waitFor(seconds, { screen.contains(text) }) {
+    func expect(_ text: String, seconds: Double = 15, sourceLocation: SourceLocation = #_sourceLocation) async {
+        if await !waitFor(seconds, { screen.contains(text) }) {
             Issue.record("the screen never showed '\(text)':\n\(screen)", sourceLocation: sourceLocation)
         }
     }
 }
 
 @Suite(.serialized) struct WizardInATerminal {
-    @Test func answersPromptsEditsWithCursorKeysAndRejectsABadDomain() throws {
+    @Test func answersPromptsEditsWithCursorKeysAndRejectsABadDomain() async throws {
         guard available("tmux") else { return }
         let root = scratchDirectory("wizard")
         let secret = "sk-wizard-secret-4711"
         let session = try TmuxSession(command: "\(sbsBinary) install --root \(root) --through collect-answers; echo EXIT=$?; sleep 60")
 
-        session.expect("Domain name")
+        await session.expect("Domain name")
         try session.type("bad domain.com")
         try session.keys("Enter")
-        session.expect("'bad domain.com' is not a valid domain name: it contains a space")
+        await session.expect("'bad domain.com' is not a valid domain name: it contains a space")
 
         // Type a typo, move the cursor left once and insert the missing letter: "shop.example.cm" → ".com".
         try session.type("shop.example.cm")
@@ -65,31 +65,31 @@ final class TmuxSession {
         try session.keys("Enter")
 
         // The e-mail is offered from the domain; accept it as shown.
-        session.expect("Administrator e-mail")
-        session.expect("admin@shop.example.com")
+        await session.expect("Administrator e-mail")
+        await session.expect("admin@shop.example.com")
         try session.keys("Enter")
 
         // Clear the offered profile, type a prefix and complete it with Tab.
-        session.expect("Performance profile")
+        await session.expect("Performance profile")
         try session.keys("C-u")
         try session.type("rec")
         try session.keys("Tab")
-        session.expect("recommended")
+        await session.expect("recommended")
         try session.keys("Enter")
 
-        session.expect("TLS certificates")
+        await session.expect("TLS certificates")
         try session.keys("Enter")
 
-        session.expect("Anthropic API key (input hidden)")
+        await session.expect("Anthropic API key (input hidden)")
         try session.type(secret)
         try session.keys("Enter")
 
-        session.expect("Proceed with these answers?")
+        await session.expect("Proceed with these answers?")
         #expect(session.screen.contains("domain            shop.example.com"))
         #expect(session.screen.contains("profile           recommended"))
         try session.keys("y", "Enter")
 
-        session.expect("EXIT=0", seconds: 30)
+        await session.expect("EXIT=0", seconds: 30)
         let screen = session.screen
         #expect(!screen.contains(secret), "the secret was echoed")
         let answers = try #require(read(root + "/etc/sbs/answers.yaml"))
@@ -101,14 +101,14 @@ final class TmuxSession {
         }
     }
 
-    @Test func ctrlCLeavesNothingChangedAndSaysHowToStartAgain() throws {
+    @Test func ctrlCLeavesNothingChangedAndSaysHowToStartAgain() async throws {
         guard available("tmux") else { return }
         let root = scratchDirectory("wizard-interrupt")
         let session = try TmuxSession(command: "\(sbsBinary) install --root \(root); echo EXIT=$?; sleep 60")
-        session.expect("Domain name")
+        await session.expect("Domain name")
         try session.type("shop.exa")
         try session.keys("C-c")
-        session.expect("EXIT=130")
+        await session.expect("EXIT=130")
         #expect(session.screen.contains("Interrupted: nothing was changed"))
         #expect(!FileManager.default.fileExists(atPath: root + "/var/lib/sbs/state.json"))
         // The terminal was restored: the shell echoes what is typed again.
@@ -116,24 +116,24 @@ final class TmuxSession {
         try session.keys("Enter")
     }
 
-    @Test func ctrlCAtTheHiddenPromptRestoresTheTerminal() throws {
+    @Test func ctrlCAtTheHiddenPromptRestoresTheTerminal() async throws {
         guard available("tmux") else { return }
         let root = scratchDirectory("wizard-secret-interrupt")
         let session = try TmuxSession(command: "\(sbsBinary) install --root \(root); echo EXIT=$?; stty -a | tr ' ' '\\n' | grep -x -e echo -e -echo; sleep 60")
-        session.expect("Domain name")
+        await session.expect("Domain name")
         try session.type("shop.example.com")
         try session.keys("Enter")
-        session.expect("Administrator e-mail")
+        await session.expect("Administrator e-mail")
         try session.keys("Enter")
-        session.expect("Performance profile")
+        await session.expect("Performance profile")
         try session.keys("Enter")
-        session.expect("TLS certificates")
+        await session.expect("TLS certificates")
         try session.keys("Enter")
-        session.expect("Anthropic API key (input hidden)")
+        await session.expect("Anthropic API key (input hidden)")
         try session.type("sk-partial")
         try session.keys("C-c")
-        session.expect("EXIT=130")
-        session.expect("\necho\n")
+        await session.expect("EXIT=130")
+        await session.expect("\necho\n")
         #expect(!session.screen.contains("sk-partial"))
     }
 }

