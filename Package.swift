@@ -48,11 +48,11 @@ let package = Package(
             ]
         ),
 
-        // RFC 8555 client. Self-contained: no step-graph code inside.
+        // RFC 8555 client. No step-graph code inside: it serves `sbs cert` as well as the obtain-certificate step.
         .target(
             name: "ACME",
             dependencies: [
-                "CCurl",
+                "CCurl", "SBSCore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),

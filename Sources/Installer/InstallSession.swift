@@ -1,4 +1,5 @@
 import Foundation
+import Host
 import SBSCore
 import StepGraph
 import Wizard
@@ -37,6 +38,15 @@ public struct InstallSession: Sendable {
     }
 
     public var store: StateStore { StateStore(layout: layout) }
+
+    /// The profile detection recommends for this host (the wizard's default), or nil when it cannot tell.
+    public func recommendedProfile() async -> String? {
+        let detector = HostDetector(sysroot: Sysroot(sysroot), runner: commands)
+        guard let facts = try? await detector.detect(),
+              let table = try? ProfileTable(yaml: assets.text("assets/profiles.yaml")),
+              let profile = try? table.choose(for: facts, request: ProfileChoiceRequest()) else { return nil }
+        return profile.name.rawValue
+    }
 
     /// The answers kept by an earlier run's `collect-answers`, if any.
     /// - Throws: `AnswersError` when that file was damaged.

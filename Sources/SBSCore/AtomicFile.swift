@@ -12,8 +12,9 @@ public enum AtomicFile {
     public static func write(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644) throws(UserError) {
         let dir = parentDirectory(of: path)
         try makeDirectories(dir)
-        let temp = dir + "/.\(baseName(of: path)).tmp-\(getpid())"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        // Unique per writer (pid and a random part), created exclusively: two writers never share a temp file.
+        let temp = dir + "/.\(baseName(of: path)).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         guard fd >= 0 else { throw systemError("create", temp) }
         // The mode is set explicitly so that the umask cannot widen or narrow it.
         fchmod(fd, mode)
@@ -90,6 +91,8 @@ public enum AtomicFile {
         }
         try makeDirectories(parentDirectory(of: path), mode: mode)
         if mkdir(path, mode) != 0 && errno != EEXIST { throw systemError("mkdir", path) }
+        // mkdir applies the umask; the folder gets the mode asked for.
+        chmod(path, mode)
     }
 
     public static func parentDirectory(of path: String) -> String {

@@ -25,7 +25,8 @@ public protocol CommandRunner: Sendable {
     func run(_ argv: [String], timeout: Duration) async throws(UserError) -> CommandResult
 }
 
-/// Runs programs with Foundation's `Process`, looked up in `searchPath` (the PATH by default).
+/// Runs programs (posix_spawn, each in a process group of its own), looked up in `searchPath` (the PATH by
+/// default).
 public struct SystemCommandRunner: CommandRunner {
     public var searchPath: [String]
 
@@ -49,43 +50,110 @@ public struct SystemCommandRunner: CommandRunner {
         guard let path = locate(program) else {
             return CommandResult(status: 127, stdout: "", stderr: "\(program): command not found")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = Array(argv.dropFirst())
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        do { try process.run() } catch {
-            throw UserError("Could not start \(path): \(error)")
-        }
+        let child = try SpawnedProcess(path: path, argv: argv)
         let timedOut = TimeoutFlag()
-        let pid = process.processIdentifier
-        // The watchdog runs on a Dispatch timer, not in the task pool, so a busy pool cannot delay the kill.
+        // The watchdog runs on a Dispatch timer, not in the task pool, so a busy pool cannot delay the kill. The
+        // whole process group goes: a script's own children (`sleep` in a wrapper) would keep the pipes open.
         let watchdog = DispatchWorkItem {
             timedOut.set()
-            kill(pid, SIGKILL)
+            child.killGroup()
         }
         let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
         DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: watchdog)
-        // Read both pipes to the end on their own threads so a chatty program cannot block on a full pipe.
-        async let stdoutData = Self.readAll(out.fileHandleForReading)
-        async let stderrData = Self.readAll(err.fileHandleForReading)
-        let (o, e) = await (stdoutData, stderrData)
-        process.waitUntilExit()
+        // Interrupting the run (Ctrl-C) ends the program too, rather than waiting it out.
+        let (out, err, status) = await withTaskCancellationHandler {
+            await child.finish()
+        } onCancel: {
+            child.killGroup()
+        }
         watchdog.cancel()
-        return CommandResult(
-            status: process.terminationStatus,
-            stdout: String(decoding: o, as: UTF8.self),
-            stderr: String(decoding: e, as: UTF8.self),
-            timedOut: timedOut.isSet
-        )
+        return CommandResult(status: status, stdout: String(decoding: out, as: UTF8.self),
+                             stderr: String(decoding: err, as: UTF8.self), timedOut: timedOut.isSet)
+    }
+}
+
+/// A child in a process group of its own, with its standard output and error on pipes (posix_spawn).
+final class SpawnedProcess: Sendable {
+    let pid: pid_t
+    let stdoutFD: Int32
+    let stderrFD: Int32
+
+    init(path: String, argv: [String]) throws(UserError) {
+        var out: [Int32] = [0, 0], err: [Int32] = [0, 0]
+        guard pipe(&out) == 0 else { throw AtomicFile.systemError("pipe", path) }
+        guard pipe(&err) == 0 else {
+            close(out[0]); close(out[1])
+            throw AtomicFile.systemError("pipe", path)
+        }
+        // Close-on-exec, so no other child (or daemon) inherits them and keeps them open; dup2 in the child
+        // clears the flag on its own copies.
+        for fd in out + err { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, out[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, err[1], 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        posix_spawnattr_setpgroup(&attributes, 0)
+        var cArgs = argv.map { strdup($0) } + [nil]
+        defer { for arg in cArgs { free(arg) } }
+        var pid: pid_t = 0
+        var result = posix_spawn(&pid, path, &actions, &attributes, &cArgs, environ)
+        // ETXTBSY: a program written a moment ago can still be open for writing in a child another thread just
+        // forked; that copy closes at its exec.
+        for _ in 0..<20 where result == ETXTBSY {
+            usleep(50_000)
+            result = posix_spawn(&pid, path, &actions, &attributes, &cArgs, environ)
+        }
+        close(out[1]); close(err[1])
+        guard result == 0 else {
+            close(out[0]); close(err[0])
+            errno = result
+            throw AtomicFile.systemError("spawn", path)
+        }
+        self.pid = pid
+        stdoutFD = out[0]
+        stderrFD = err[0]
     }
 
-    static func readAll(_ handle: FileHandle) async -> Data {
+    func killGroup() {
+        kill(-pid, SIGKILL)
+    }
+
+    /// Reads both pipes to the end and reaps the child, on Dispatch threads (blocking calls stay out of the
+    /// task pool). - Returns: its output, and its exit status (128 + signal when killed).
+    func finish() async -> ([UInt8], [UInt8], Int32) {
+        async let out = Self.readAll(stdoutFD)
+        async let err = Self.readAll(stderrFD)
+        let (o, e) = await (out, err)
+        let status = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                var raw: Int32 = 0
+                while waitpid(self.pid, &raw, 0) < 0 && errno == EINTR {}
+                let signal = raw & 0x7f
+                continuation.resume(returning: signal == 0 ? (raw >> 8) & 0xff : 128 + signal)
+            }
+        }
+        return (o, e, status)
+    }
+
+    static func readAll(_ fd: Int32) async -> [UInt8] {
         await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
-                continuation.resume(returning: handle.readDataToEndOfFile())
+                var result: [UInt8] = []
+                var buffer = [UInt8](repeating: 0, count: 16384)
+                while true {
+                    let n = buffer.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress, $0.count) }
+                    if n < 0 && errno == EINTR { continue }
+                    if n <= 0 { break }
+                    result.append(contentsOf: buffer[0..<n])
+                }
+                close(fd)
+                continuation.resume(returning: result)
             }
         }
     }

@@ -156,7 +156,7 @@ public struct Executor: Sendable {
         typealias Result = (id: String, outputs: [String: String]?, error: String?, cancelled: Bool)
         await withTaskGroup(of: Result.self) { group in
             func launchReady() {
-                guard outcome == .completed else { return }
+                guard outcome == .completed, !Task.isCancelled else { return }
                 var progressed = true
                 while progressed {
                     progressed = false
@@ -239,6 +239,7 @@ public struct Executor: Sendable {
                 launchReady()
             }
         }
+        if outcome == .completed && Task.isCancelled { outcome = .interrupted(step: nil) }
         if outcome == .completed {
             let unfinished = scopeSet.filter { !settled.contains($0) }
             if !unfinished.isEmpty { outcome = .interrupted(step: nil) }
@@ -265,6 +266,8 @@ public struct Executor: Sendable {
                 let outputs = try await withTimeout(step.timeout, step: step) {
                     try await self.actions.run(step, facts: facts, log: log)
                 }
+                // An action that returned after an interrupt may have worked with killed helpers: not a success.
+                if Task.isCancelled { return (step.id, nil, "interrupted", true) }
                 return (step.id, outputs, nil, false)
             } catch is CancellationError {
                 return (step.id, nil, "interrupted", true)

@@ -67,13 +67,13 @@ struct Runner {
     func install(scope: RunScope) async throws {
         // Nothing is written before the answers are complete and valid (and confirmed, when asked).
         _ = try session.graph()
-        let answers = try resolveAnswers(scope: scope)
+        let answers = try await resolveAnswers(scope: scope)
         let runLog = try RunLog(layout: session.layout, command: scope.command)
         Console.err("Log: \(runLog.path)")
 
         signal(SIGINT, SIG_IGN)
         signal(SIGTERM, SIG_IGN)
-                let ran = Mutex(0)
+        let ran = Mutex(0)
         let task = Task {
             try await session.run(scope: scope, answers: answers, runLog: runLog) { event in
                 if case .succeeded = event { ran.withLock { $0 += 1 } }
@@ -108,7 +108,7 @@ struct Runner {
 
     var rootFlag: String { session.layout.root == "/" ? "" : " --root \(session.layout.root)" }
 
-    func resolveAnswers(scope: RunScope) throws -> Answers {
+    func resolveAnswers(scope: RunScope) async throws -> Answers {
         var answers: Answers
         let saved = try session.savedAnswers()
         let stored = storedSecretNames(session.layout)
@@ -130,12 +130,12 @@ struct Runner {
             answers.given = []
         }
         if scope.interactive {
-            Console.err("")
             let terminal = try EditLineTerminal()
+            let detected = answers.given.contains("profile") ? nil : await session.recommendedProfile()
             let wizard = Wizard(terminal: terminal)
             do {
                 answers = try withInterruptMessage("\nInterrupted: nothing was changed. Run `sbs install\(rootFlag)` again to start over.\n") {
-                    try wizard.complete(answers, given: answers.given, previous: saved, detectedProfile: nil, storedSecrets: stored)
+                    try wizard.complete(answers, given: answers.given, previous: saved, detectedProfile: detected, storedSecrets: stored)
                 }
             } catch is Wizard.Declined {
                 Console.err("Nothing was changed.")

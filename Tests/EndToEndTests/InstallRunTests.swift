@@ -174,6 +174,26 @@ func stateStatus(_ root: String, _ step: String) -> String? {
         #expect(killedState.mapValues { $0.split(separator: " ").dropFirst(2).joined() } == cleanState.mapValues { $0.split(separator: " ").dropFirst(2).joined() })
     }
 
+    @Test func ctrlCDuringAStepStopsTheRunAndResumeFinishesIt() async throws {
+        let root = scratchDirectory("sigint")
+        let host = try fixtureHost(slowSeconds: 60)
+        try writeAnswers(root + "/site.yaml")
+        let process = try startSBS(["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "write-configs",
+                                    "--root", root, "--sysroot", host], environment: testEnvironment)
+        #expect(await waitFor(20) { stateStatus(root, "detect-hardware") == "running" })
+        kill(process.processIdentifier, SIGINT)
+        // The stuck nvidia-smi is killed with the run rather than waited out (it would sleep 60 s).
+        #expect(await waitFor(20) { !process.isRunning })
+        #expect(process.terminationStatus == 130)
+        #expect(stateStatus(root, "detect-hardware") == "failed")
+        #expect(read(root + "/var/lib/sbs/state.json")?.contains("\"lastError\" : \"interrupted\"") == true)
+        #expect(!FileManager.default.fileExists(atPath: root + "/opt/sbs/docker-compose.yml"))
+
+        let resumed = try await sbs(["resume", "--root", root], environment: testEnvironment)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(stateStatus(root, "write-configs") == "succeeded")
+    }
+
     @Test func aSecondConcurrentRunIsRefusedNamingThePid() async throws {
         let root = scratchDirectory("concurrent")
         let host = try fixtureHost(slowSeconds: 6, everyCall: true)

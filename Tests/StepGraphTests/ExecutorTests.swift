@@ -241,18 +241,28 @@ func diamond() throws -> Graph {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/lib") == ["state.json"])
     }
 
-    @Test func aFailedWriteLeavesTheOldStateIntact() throws {
+    @Test func aReaderNeverSeesAHalfWrittenState() async throws {
         let dir = temporaryDirectory()
         let store = StateStore(path: dir + "/state.json")
         var state = RunState()
-        state["a"].status = .succeeded
+        // Large enough that a plain rewrite would be seen half-done now and then.
+        for index in 0..<400 { state["step-\(index)"].outputs = ["value": String(repeating: "x", count: 200)] }
         try store.save(state)
-        // A folder where the temporary file would go makes the write fail before the rename.
-        let blocker = dir + "/.state.json.tmp-\(getpid())"
-        try FileManager.default.createDirectory(atPath: blocker, withIntermediateDirectories: true)
-        state["a"].status = .failed
-        #expect(throws: UserError.self) { try store.save(state) }
-        #expect(try store.load()?["a"].status == .succeeded)
+        let writer = Task.detached {
+            for round in 0..<60 {
+                var next = state
+                next["step-0"].note = "round \(round)"
+                try store.save(next)
+            }
+        }
+        for _ in 0..<200 {
+            let loaded = try store.load()   // throws "is damaged" on a torn read
+            #expect(loaded?.steps.count == 400)
+            await Task.yield()
+        }
+        try await writer.value
+        #expect(try store.load()?["step-0"].note == "round 59")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["state.json"])
     }
 
     @Test func aDamagedStateFileSaysWhatToDo() throws {
