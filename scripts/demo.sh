@@ -19,7 +19,7 @@ if [ "${1:-}" = clean ]; then
     exit 0
 fi
 
-command -v pebble >/dev/null && command -v nginx >/dev/null || scripts/ci-setup.sh
+scripts/ci-setup.sh   # the tools (libedit, libcurl, Pebble, nginx …); does nothing when they are there
 swift build
 sbs=$(swift build --show-bin-path)/sbs
 
