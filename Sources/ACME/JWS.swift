@@ -1,4 +1,5 @@
 import Crypto
+import SBSCore
 import FoundationEssentials
 
 /// The public half of an EC key as a JSON Web Key (RFC 7517), and its RFC 7638 thumbprint.
@@ -108,27 +109,6 @@ public struct FlattenedJWS: Codable, Sendable, Equatable {
     }
 }
 
-/// A JSON string literal for `text`.
-func jsonString(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if scalar.value < 0x20 {
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-    }
-    return out + "\""
-}
 
 /// Any JSON value, for headers and documents whose shape is not fixed.
 public enum JSONValue: Codable, Sendable, Equatable {

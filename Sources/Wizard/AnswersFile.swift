@@ -248,20 +248,7 @@ public enum AnswersFile {
     }
 
     /// A double-quoted YAML scalar.
-    static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 32 { out += "\\x" + String(format: "%02x", Int(scalar.value)) } else { out.unicodeScalars.append(scalar) }
-            }
-        }
-        return out + "\""
-    }
+    static func quote(_ text: String) -> String { jsonString(text) }
 }
 
 func isIPAddress(_ text: String) -> Bool {
