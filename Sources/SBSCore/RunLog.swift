@@ -40,6 +40,7 @@ public final class RunLog: Sendable {
         path = "\(layout.logDir)/\(command)-\(stamp).log"
         let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw AtomicFile.systemError("open", path) }
+        fchmod(fd, 0o640)
         state = Mutex((FileHandle(fileDescriptor: fd, closeOnDealloc: true), Redactor()))
     }
 

@@ -58,14 +58,16 @@ import Testing
         }
     }
 
-    @Test func atomicWritesSetTheModeWhateverTheUmask() throws {
+    @Test func atomicWritesSetTheModeTheUmaskWouldNarrow() throws {
+        // 0666 is what a usual umask (022) narrows to 0644 on open: the explicit fchmod must keep it. (The umask
+        // itself is not changed here: it is process-wide, and other tests run alongside.)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sbs-core-\(UUID().uuidString)").path
-        let old = umask(0o077)
-        defer { umask(old) }
-        try AtomicFile.write("x", to: dir + "/a/b/file", mode: 0o644)
+        try AtomicFile.write("x", to: dir + "/a/b/file", mode: 0o666)
         try AtomicFile.write("secret", to: dir + "/a/b/secret", mode: 0o600)
+        try AtomicFile.makeDirectories(dir + "/c", mode: 0o777)
         let attributes = { (path: String) in try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int }
-        #expect(try attributes(dir + "/a/b/file") == 0o644)
+        #expect(try attributes(dir + "/a/b/file") == 0o666)
         #expect(try attributes(dir + "/a/b/secret") == 0o600)
+        #expect(try attributes(dir + "/c") == 0o777)
     }
 }
