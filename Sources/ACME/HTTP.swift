@@ -1,4 +1,5 @@
 import CCurl
+import SBSCore
 import Dispatch
 import FoundationEssentials
 import Synchronization
@@ -120,8 +121,6 @@ public final class CurlTransport: HTTPTransport {
         }
     }
 
-    private static let queue = DispatchQueue(label: "sbs.acme.curl", attributes: .concurrent)
-
     /// curl_global_init must run once before any other curl call, before threads use curl.
     private static let globalInit: Bool = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
 
@@ -129,12 +128,9 @@ public final class CurlTransport: HTTPTransport {
         try Task.checkCancellation()
         let handle = idle.withLock { $0.popLast() } ?? CurlHandle(pointer: curl_easy_init())
         let options = self.options
-        // curl_easy_perform blocks: run it off the cooperative pool, on a private queue (which may start a
-        // thread of its own) — the width-limited global queues can be exhausted by blocked callers.
-        let result: Result<HTTPResponse, HTTPTransportError> = await withCheckedContinuation { continuation in
-            CurlTransport.queue.async {
-                continuation.resume(returning: CurlTransport.perform(request, on: handle, options: options))
-            }
+        // curl_easy_perform blocks: off the task pool, on a thread of its own.
+        let result: Result<HTTPResponse, HTTPTransportError> = await onOwnThread {
+            CurlTransport.perform(request, on: handle, options: options)
         }
         idle.withLock { $0.append(handle) }
         return try result.get()

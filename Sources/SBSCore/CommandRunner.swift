@@ -36,6 +36,8 @@ public struct SystemCommandRunner: CommandRunner {
             .split(separator: ":").map(String.init)
     }
 
+    static let watchdogs = DispatchQueue(label: "sbs.command-watchdog")
+
     public func locate(_ program: String) -> String? {
         if program.contains("/") { return FileManager.default.isExecutableFile(atPath: program) ? program : nil }
         for dir in searchPath {
@@ -52,14 +54,15 @@ public struct SystemCommandRunner: CommandRunner {
         }
         let child = try SpawnedProcess(path: path, argv: argv)
         let timedOut = TimeoutFlag()
-        // The watchdog runs on a Dispatch timer, not in the task pool, so a busy pool cannot delay the kill. The
-        // whole process group goes: a script's own children (`sleep` in a wrapper) would keep the pipes open.
+        // The watchdog runs on a private queue's timer, so neither a busy task pool nor blocked global queues delay
+        // the kill. The whole process group goes: a script's own children (`sleep` in a wrapper) would keep the
+        // pipes open.
         let watchdog = DispatchWorkItem {
             timedOut.set()
             child.killGroup()
         }
         let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-        DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: watchdog)
+        SystemCommandRunner.watchdogs.asyncAfter(deadline: .now() + seconds, execute: watchdog)
         // Interrupting the run (Ctrl-C) ends the program too, rather than waiting it out.
         let (out, err, status) = await withTaskCancellationHandler {
             await child.finish()
@@ -79,15 +82,16 @@ final class SpawnedProcess: Sendable {
     let stderrFD: Int32
 
     init(path: String, argv: [String]) throws(UserError) {
+        // Socket pairs rather than pipes: created close-on-exec in one call (pipe2 is not visible from Swift), so no
+        // child that another thread starts meanwhile inherits them and holds them open past this one's exit.
+        // dup2 in the child clears the flag on its own copies.
         var out: [Int32] = [0, 0], err: [Int32] = [0, 0]
-        guard pipe(&out) == 0 else { throw AtomicFile.systemError("pipe", path) }
-        guard pipe(&err) == 0 else {
+        let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+        guard socketpair(AF_UNIX, type, 0, &out) == 0 else { throw AtomicFile.systemError("socketpair", path) }
+        guard socketpair(AF_UNIX, type, 0, &err) == 0 else {
             close(out[0]); close(out[1])
-            throw AtomicFile.systemError("pipe", path)
+            throw AtomicFile.systemError("socketpair", path)
         }
-        // Close-on-exec, so no other child (or daemon) inherits them and keeps them open; dup2 in the child
-        // clears the flag on its own copies.
-        for fd in out + err { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -124,37 +128,34 @@ final class SpawnedProcess: Sendable {
         kill(-pid, SIGKILL)
     }
 
-    /// Reads both pipes to the end and reaps the child, on Dispatch threads (blocking calls stay out of the
-    /// task pool). - Returns: its output, and its exit status (128 + signal when killed).
+    /// Reads both pipes to the end and reaps the child, each on a thread of its own (blocking calls stay out of
+    /// the task pool). - Returns: its output, and its exit status (128 + signal when killed).
     func finish() async -> ([UInt8], [UInt8], Int32) {
         async let out = Self.readAll(stdoutFD)
         async let err = Self.readAll(stderrFD)
         let (o, e) = await (out, err)
-        let status = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                var raw: Int32 = 0
-                while waitpid(self.pid, &raw, 0) < 0 && errno == EINTR {}
-                let signal = raw & 0x7f
-                continuation.resume(returning: signal == 0 ? (raw >> 8) & 0xff : 128 + signal)
-            }
+        let pid = self.pid
+        let status = await onOwnThread {
+            var raw: Int32 = 0
+            while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
+            let signal = raw & 0x7f
+            return signal == 0 ? (raw >> 8) & 0xff : 128 + signal
         }
         return (o, e, status)
     }
 
     static func readAll(_ fd: Int32) async -> [UInt8] {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                var result: [UInt8] = []
-                var buffer = [UInt8](repeating: 0, count: 16384)
-                while true {
-                    let n = buffer.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress, $0.count) }
-                    if n < 0 && errno == EINTR { continue }
-                    if n <= 0 { break }
-                    result.append(contentsOf: buffer[0..<n])
-                }
-                close(fd)
-                continuation.resume(returning: result)
+        await onOwnThread {
+            var result: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 16384)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress, $0.count) }
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                result.append(contentsOf: buffer[0..<n])
             }
+            close(fd)
+            return result
         }
     }
 }

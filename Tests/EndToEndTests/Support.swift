@@ -1,4 +1,5 @@
 import Foundation
+import SBSCore
 import Testing
 
 /// The `sbs` binary this test run built (beside the test bundle), or `SBS_BINARY`.
@@ -22,15 +23,11 @@ struct Run {
     var stderr: String
 }
 
-/// Runs the built `sbs` with `arguments` and waits for it, on a Dispatch thread: blocking the test's task would
+/// Runs the built `sbs` with `arguments` and waits for it on a thread of its own: blocking the test's task would
 /// take one of the few threads of the task pool (two on these machines) from every other test.
 @discardableResult
 func sbs(_ arguments: [String], environment: [String: String] = [:]) async throws -> Run {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async {
-            continuation.resume(with: Result { try sbsBlocking(arguments, environment: environment) })
-        }
-    }
+    try await onOwnThread { Result { try sbsBlocking(arguments, environment: environment) } }.get()
 }
 
 func sbsBlocking(_ arguments: [String], environment: [String: String]) throws -> Run {

@@ -4,7 +4,7 @@ import SBSCore
 import StepGraph
 
 /// `preflight`: the host can take the install — root, a supported OS, free ports, no package manager at work,
-/// enough disk, a sane clock. Every failure is listed at once with what to do.
+/// enough disk, a sane clock; an active firewall that does not list the web ports is a warning. Every failure is listed at once with what to do.
 struct PreflightAction: InstallAction {
     func inputs(_ context: InstallContext, facts: [String: String]) throws -> [String: String] {
         ["ports.http": context.answers.httpPort.description, "ports.https": context.answers.httpsPort.description,
@@ -28,6 +28,8 @@ struct PreflightAction: InstallAction {
                                      requiredGiB: table.rule(.minimum)?.diskRequiredGiB ?? 20),
             preflight.checkClock(now: Date()),
         ]
+        results.append(await FirewallCheck(runner: context.commands).check(httpPort: context.answers.httpPort,
+                                                                          httpsPort: context.answers.httpsPort))
         results.append(await preflight.waitForPackageManagerLock(probe: FcntlLockProbe(sysroot: sysroot)) { message in
             log.progress(message)
         })
