@@ -1,5 +1,6 @@
 import Foundation
 import Host
+import Render
 import SBSCore
 import StepGraph
 import Wizard
@@ -61,8 +62,11 @@ public struct InstallSession: Sendable {
                     report: @escaping @Sendable (StepEvent) -> Void) async throws -> RunOutcome {
         let actions = self.actions(answers: answers)
         let graph = try actions.loadGraph()
-        for source in answers.secrets.values {
-            if let value = try? source.resolve() { runLog.addSecret(value) }
+        for (_, value) in (try? answerSecretValues(answers, environment: ProcessInfo.processInfo.environment)) ?? [] {
+            runLog.addSecret(value)
+        }
+        if let stored = try? SecretsFile(path: layout.secretsFile).load() {
+            for value in stored.allValues { runLog.addSecret(value) }
         }
         let executor = Executor(graph: graph, actions: actions, store: store)
         try executor.validate(scope)
