@@ -38,6 +38,16 @@ public struct SystemCommandRunner: CommandRunner {
 
     static let watchdogs = DispatchQueue(label: "sbs.command-watchdog")
 
+    /// Runs `argv` with the caller's standard output and error (a hook a person watches, such as
+    /// `sbs renew --post-renew`) and waits for it, however long it takes.
+    /// - Returns: its exit status (127 when it cannot be found, 128 + signal when killed).
+    /// - Throws: `UserError` when it cannot be started.
+    public func runAttached(_ argv: [String]) async throws(UserError) -> Int32 {
+        guard let program = argv.first else { throw UserError("No command given.") }
+        guard let path = locate(program) else { return 127 }
+        return await (try SpawnedProcess(path: path, argv: argv, capture: false)).finish().2
+    }
+
     public func locate(_ program: String) -> String? {
         if program.contains("/") { return FileManager.default.isExecutableFile(atPath: program) ? program : nil }
         for dir in searchPath {
@@ -75,34 +85,39 @@ public struct SystemCommandRunner: CommandRunner {
     }
 }
 
-/// A child in a process group of its own, with its standard output and error on pipes (posix_spawn).
+/// A child started with posix_spawn: captured ones run in a process group of their own with standard output and
+/// error on socket pairs; attached ones share the caller's terminal and process group.
 final class SpawnedProcess: Sendable {
     let pid: pid_t
     let stdoutFD: Int32
     let stderrFD: Int32
 
-    init(path: String, argv: [String]) throws(UserError) {
+    /// - Parameter capture: false leaves standard output and error to the caller's (a command a person watches,
+    ///   which may start daemons that keep them open).
+    init(path: String, argv: [String], capture: Bool = true) throws(UserError) {
         // Socket pairs rather than pipes: created close-on-exec in one call (pipe2 is not visible from Swift), so no
         // child that another thread starts meanwhile inherits them and holds them open past this one's exit.
         // dup2 in the child clears the flag on its own copies.
-        var out: [Int32] = [0, 0], err: [Int32] = [0, 0]
-        let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
-        guard socketpair(AF_UNIX, type, 0, &out) == 0 else { throw AtomicFile.systemError("socketpair", path) }
-        guard socketpair(AF_UNIX, type, 0, &err) == 0 else {
-            close(out[0]); close(out[1])
-            throw AtomicFile.systemError("socketpair", path)
-        }
+        var out: [Int32] = [-1, -1], err: [Int32] = [-1, -1]
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, out[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, err[1], 2)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
-        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if capture {
+            let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+            guard socketpair(AF_UNIX, type, 0, &out) == 0 else { throw AtomicFile.systemError("socketpair", path) }
+            guard socketpair(AF_UNIX, type, 0, &err) == 0 else {
+                close(out[0]); close(out[1])
+                throw AtomicFile.systemError("socketpair", path)
+            }
+            posix_spawn_file_actions_adddup2(&actions, out[1], 1)
+            posix_spawn_file_actions_adddup2(&actions, err[1], 2)
+            posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+            posix_spawnattr_setpgroup(&attributes, 0)
+        }
         var cArgs = argv.map { strdup($0) } + [nil]
         defer { for arg in cArgs { free(arg) } }
         var pid: pid_t = 0
@@ -113,9 +128,9 @@ final class SpawnedProcess: Sendable {
             usleep(50_000)
             result = posix_spawn(&pid, path, &actions, &attributes, &cArgs, environ)
         }
-        close(out[1]); close(err[1])
+        if capture { close(out[1]); close(err[1]) }
         guard result == 0 else {
-            close(out[0]); close(err[0])
+            if capture { close(out[0]); close(err[0]) }
             errno = result
             throw AtomicFile.systemError("spawn", path)
         }
@@ -131,8 +146,8 @@ final class SpawnedProcess: Sendable {
     /// Reads both pipes to the end and reaps the child, each on a thread of its own (blocking calls stay out of
     /// the task pool). - Returns: its output, and its exit status (128 + signal when killed).
     func finish() async -> ([UInt8], [UInt8], Int32) {
-        async let out = Self.readAll(stdoutFD)
-        async let err = Self.readAll(stderrFD)
+        async let out = stdoutFD < 0 ? [] : Self.readAll(stdoutFD)
+        async let err = stderrFD < 0 ? [] : Self.readAll(stderrFD)
         let (o, e) = await (out, err)
         let pid = self.pid
         let status = await onOwnThread {

@@ -2,7 +2,7 @@ import Foundation
 import SBSCore
 
 /// One step as declared in `steps/ID.yaml`.
-public struct StepDefinition: Sendable, Equatable, Codable {
+public struct StepDefinition: Sendable, Equatable {
     public var id: String
     public var title: String
     public var needs: [String]
@@ -43,7 +43,7 @@ public struct StepDefinition: Sendable, Equatable, Codable {
 }
 
 /// How often a failed step is tried again, and how long to wait in between.
-public struct RetryPolicy: Sendable, Equatable, Codable {
+public struct RetryPolicy: Sendable, Equatable {
     public var attempts: Int
     public var delay: Duration
 
@@ -58,8 +58,8 @@ public struct RetryPolicy: Sendable, Equatable, Codable {
 /// A condition on answers and detected facts: `KEY`, `!KEY`, `KEY == VALUE`, `KEY != VALUE`, joined by `&&`.
 /// Keys are dotted names (`features.monitoring`, `choose-profile.ollama`); a missing key reads as empty, and a
 /// bare `KEY` holds when the value is `true`.
-public struct Condition: Sendable, Equatable, Codable, CustomStringConvertible {
-    public enum Clause: Sendable, Equatable, Codable {
+public struct Condition: Sendable, Equatable, CustomStringConvertible {
+    public enum Clause: Sendable, Equatable {
         case isTrue(String)
         case isFalse(String)
         case equals(String, String)
@@ -116,15 +116,6 @@ public struct Condition: Sendable, Equatable, Codable, CustomStringConvertible {
             case .isFalse(let key): return facts[key] != "true"
             case .equals(let key, let value): return (facts[key] ?? "") == value
             case .differs(let key, let value): return (facts[key] ?? "") != value
-            }
-        }
-    }
-
-    /// The keys this condition reads.
-    public var keys: [String] {
-        clauses.map { clause in
-            switch clause {
-            case .isTrue(let key), .isFalse(let key), .equals(let key, _), .differs(let key, _): return key
             }
         }
     }

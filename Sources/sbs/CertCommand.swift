@@ -78,20 +78,17 @@ struct CertCommand: AsyncParsableCommand {
                     caBundle: caBundle.map(absolute), accountDirectory: layout.acmeDir, liveDirectory: liveDirectory,
                     profile: profile, externalAccountBinding: binding,
                     selfCheck: selfCheck ? SelfCheck(port: selfCheckPort, resolveTo: selfCheckResolve) : nil,
-                    progress: { event in if !quiet { printError("sbs: \(event)") } })
+                    progress: { event in if !quiet { Console.err("sbs: \(event)") } })
                 if !quiet {
                     let elapsed = ContinuousClock.now - started
-                    printError("sbs: done in \(elapsed.formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 2))))")
+                    Console.err("sbs: done in \(elapsed.formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 2))))")
                 }
                 print(issued.fullchainPath)
             } catch let error as ACMEError {
-                printError("sbs: error: \(error.message)\n  → \(error.remedy)")
+                Console.err("sbs: error: \(error.message)\n  → \(error.remedy)")
                 throw ExitCode(1)
             }
         }
     }
 }
 
-func printError(_ line: String) {
-    FileHandle.standardError.write(Data((line + "\n").utf8))
-}

@@ -1,6 +1,7 @@
 import ACME
 import ArgumentParser
 import Foundation
+import SBSCore
 
 /// `sbs renew`: renews the certificates under <root>/etc/sbs/ssl/live/ that are due (ARI when the CA offers
 /// it, else at one third of the lifetime left). Exit 0 when nothing was due or all renewals worked: suitable
@@ -35,29 +36,26 @@ struct RenewCommand: AsyncParsableCommand {
             do {
                 let outcome = try await issuer.renewIfDue(
                     liveDirectory: live, accountDirectory: layout.acmeDir, force: force,
-                    progress: { event in if !quiet { printError("sbs: \(name): \(event)") } })
+                    progress: { event in if !quiet { Console.err("sbs: \(name): \(event)") } })
                 switch outcome {
                 case .notDue(let decision):
-                    if !quiet { printError("sbs: \(name): not due — \(decision.reason) [\(decision.source.rawValue)]") }
+                    if !quiet { Console.err("sbs: \(name): not due — \(decision.reason) [\(decision.source.rawValue)]") }
                 case .renewed(let decision, let issued):
                     renewed += 1
-                    printError("sbs: \(name): renewed (\(decision.reason) [\(decision.source.rawValue)]); valid until \(issued.notAfter)")
+                    Console.err("sbs: \(name): renewed (\(decision.reason) [\(decision.source.rawValue)]); valid until \(issued.notAfter)")
                 }
             } catch let error as ACMEError where error.kind == .local && error.message.hasPrefix("No renewal parameters") {
-                if !quiet { printError("sbs: \(name): skipped — not issued over ACME by sbs (self-signed or provided files)") }
+                if !quiet { Console.err("sbs: \(name): skipped — not issued over ACME by sbs (self-signed or provided files)") }
             } catch let error as ACMEError {
                 failed += 1
-                printError("sbs: \(name): error: \(error.message)\n  → \(error.remedy)")
+                Console.err("sbs: \(name): error: \(error.message)\n  → \(error.remedy)")
             }
         }
         if renewed > 0, let postRenew {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            process.arguments = ["-c", postRenew]
-            try process.run()
-            process.waitUntilExit()
-            if process.terminationStatus != 0 {
-                printError("sbs: error: the post-renew command exited \(process.terminationStatus): \(postRenew)\n  → Fix it and run it by hand; the new certificates are in place.")
+            // Attached, not captured: a reload may start a daemon that keeps its output open (`service nginx reload`).
+            let status = try await SystemCommandRunner().runAttached(["/bin/sh", "-c", postRenew])
+            if status != 0 {
+                Console.err("sbs: error: the post-renew command exited \(status): \(postRenew)\n  → Fix it and run it by hand; the new certificates are in place.")
                 throw ExitCode(1)
             }
         }
