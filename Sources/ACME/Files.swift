@@ -49,11 +49,7 @@ enum FileIO {
     }
 
     /// The permission bits of `path`, or nil when it does not exist.
-    static func mode(of path: String) -> mode_t? {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
-        return info.st_mode & 0o7777
-    }
+    static func mode(of path: String) -> mode_t? { AtomicFile.mode(of: path) }
 
     static func remove(_ path: String) { unlink(path) }
 

@@ -43,7 +43,7 @@ public struct ConfigWriter: Sendable {
             let path = deployDirectory + "/" + file.relativePath
             let existing = try AtomicFile.read(path)
             if let existing, existing == file.bytes {
-                if Self.mode(of: path) == file.mode {
+                if AtomicFile.mode(of: path).map({ UInt32($0) }) == Optional(file.mode) {
                     report.unchanged.append(file.relativePath)
                 } else {
                     if chmod(path, mode_t(file.mode)) != 0 { throw AtomicFile.systemError("chmod", path) }
@@ -56,7 +56,7 @@ public struct ConfigWriter: Sendable {
                 if !AtomicFile.exists(backup) {
                     try AtomicFile.makeDirectories(backupDirectory, mode: 0o700)
                     if chmod(backupDirectory, 0o700) != 0 { throw AtomicFile.systemError("chmod", backupDirectory) }
-                    try AtomicFile.write(existing, to: backup, mode: Self.mode(of: path) ?? 0o600)
+                    try AtomicFile.write(existing, to: backup, mode: AtomicFile.mode(of: path) ?? 0o600)
                 }
                 report.backedUp.append(file.relativePath)
             }
@@ -64,12 +64,6 @@ public struct ConfigWriter: Sendable {
             report.written.append(file.relativePath)
         }
         return report
-    }
-
-    static func mode(of path: String) -> UInt32? {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
-        return UInt32(info.st_mode & 0o7777)
     }
 
     static func checkRelative(_ path: String) throws(UserError) {

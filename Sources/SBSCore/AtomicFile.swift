@@ -76,6 +76,13 @@ public enum AtomicFile {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// The permission bits of `path`, or nil when it does not exist.
+    public static func mode(of path: String) -> mode_t? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return info.st_mode & 0o7777
+    }
+
     public static func exists(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0
