@@ -1,5 +1,5 @@
 /// What sbs learned about the machine. Codable for `sbs detect --json` and the state file.
-public struct HostFacts: Codable, Sendable, Equatable {
+public struct HostFacts: Codable, Sendable, Hashable {
     public var memory: MemoryFacts
     public var cpu: CPUFacts
     public var gpu: GPUFacts
@@ -46,7 +46,7 @@ public struct HostFacts: Codable, Sendable, Equatable {
 
 /// Memory in MiB. `effectiveMiB` is what the stack may use: MemTotal, lowered by a cgroup limit, rounded down to
 /// 256 MiB so that a kernel update that moves MemTotal by a few pages does not change a profile's numbers.
-public struct MemoryFacts: Codable, Sendable, Equatable {
+public struct MemoryFacts: Codable, Sendable, Hashable {
     /// MemTotal from /proc/meminfo.
     public var totalMiB: Int
     /// The tightest cgroup memory limit on the path of this process (v2 `memory.max`, v1 `memory.limit_in_bytes`),
@@ -67,7 +67,7 @@ public struct MemoryFacts: Codable, Sendable, Equatable {
     public var effectiveGiB: Double { Double(effectiveMiB) / 1024 }
 }
 
-public struct CPUFacts: Codable, Sendable, Equatable {
+public struct CPUFacts: Codable, Sendable, Hashable {
     /// CPUs the kernel has online (`/sys/devices/system/cpu/online`).
     public var online: Int
     /// CPUs this process may run on (`Cpus_allowed_list` in /proc/self/status).
@@ -97,7 +97,7 @@ public enum GPUVendor: String, Codable, Sendable, Equatable {
 
 /// The GPU the stack could use. Only an NVIDIA card whose `nvidia-smi` answered counts as usable (the compose file's
 /// device reservation is NVIDIA's); anything else is described, with the reason it is not used.
-public struct GPUFacts: Codable, Sendable, Equatable {
+public struct GPUFacts: Codable, Sendable, Hashable {
     public var vendor: GPUVendor
     public var usable: Bool
     public var name: String?
@@ -128,7 +128,7 @@ public struct GPUFacts: Codable, Sendable, Equatable {
 }
 
 /// From /etc/os-release.
-public struct OSFacts: Codable, Sendable, Equatable {
+public struct OSFacts: Codable, Sendable, Hashable {
     public var id: String
     public var idLike: [String]
     public var versionID: String
@@ -145,7 +145,7 @@ public struct OSFacts: Codable, Sendable, Equatable {
 }
 
 /// Docker as found on the host; versions are nil when the tool is missing or did not answer.
-public struct DockerFacts: Codable, Sendable, Equatable {
+public struct DockerFacts: Codable, Sendable, Hashable {
     public var clientVersion: String?
     /// The engine's version; nil when no engine answered (not installed, not running, no permission).
     public var engineVersion: String?
@@ -162,7 +162,7 @@ public struct DockerFacts: Codable, Sendable, Equatable {
     }
 }
 
-public struct DiskFacts: Codable, Sendable, Equatable {
+public struct DiskFacts: Codable, Sendable, Hashable {
     /// The folder measured: the deploy folder or its nearest existing parent.
     public var path: String
     public var freeMiB: Int

@@ -84,7 +84,7 @@ public enum MonitoringLevel: String, Codable, Sendable {
     case advanced
 }
 
-public struct PostgresSettings: Codable, Sendable, Equatable {
+public struct PostgresSettings: Codable, Sendable, Hashable {
     public var sharedBuffersMiB: Int
     public var effectiveCacheSizeMiB: Int
     public var workMemMiB: Int
@@ -100,7 +100,7 @@ public struct PostgresSettings: Codable, Sendable, Equatable {
     }
 }
 
-public struct MonitoringSettings: Codable, Sendable, Equatable {
+public struct MonitoringSettings: Codable, Sendable, Hashable {
     public var level: MonitoringLevel
     public var retentionDays: Int
     public var scrapeIntervalSeconds: Int
@@ -113,7 +113,7 @@ public struct MonitoringSettings: Codable, Sendable, Equatable {
 }
 
 /// A profile applied to a host: every number concrete.
-public struct ResolvedProfile: Codable, Sendable, Equatable {
+public struct ResolvedProfile: Codable, Sendable, Hashable {
     public var name: ProfileName
     /// True when the answers named the profile (rather than `auto`).
     public var explicit: Bool

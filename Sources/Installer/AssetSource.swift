@@ -20,16 +20,8 @@ extension AssetSource {
         return String(decoding: data, as: UTF8.self)
     }
 
-    /// sha256 of the files under `folder`, for fingerprints: a changed template re-runs the step that renders it.
-    public func digest(under folder: String) -> String {
-        var hasher = SHA256Hasher()
-        for path in paths(under: folder) {
-            hasher.update(path)
-            hasher.update(file(path) ?? Data())
-        }
-        return hasher.hex
-    }
 }
+
 
 /// The files compiled into sbs.
 public struct BundledAssetSource: AssetSource {

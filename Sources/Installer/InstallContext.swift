@@ -1,114 +1,108 @@
-import Crypto
 import Foundation
+import Render
 import SBSCore
 import StepGraph
 import Wizard
 
-/// What every step action can reach: where to write, what was answered, and the I/O seams.
-public struct InstallContext: Sendable {
+/// What every step's Input is built from: values read once before any step runs, so building an Input does no
+/// I/O (see `StepAction`).
+public struct InstallInputs: Sendable {
+    public var answers: Answers
     public var layout: Layout
     /// Host facts are read under this folder (`/` on a real install, a fixture tree in tests).
     public var sysroot: String
-    public var assets: any AssetSource
-    public var commands: any CommandRunner
-    public var answers: Answers
-    /// The environment `env:NAME` secrets are read from.
-    public var environment: [String: String]
+    /// `steps/` and `assets/` as they were when the run started.
+    public var assets: AssetSnapshot
+    /// Keyed digests of the answers' secrets, by the variable they are kept under.
+    public var secretDigests: [String: KeyedDigest]
 
-    public init(layout: Layout, sysroot: String = "/", assets: any AssetSource, commands: any CommandRunner,
-                answers: Answers, environment: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(answers: Answers, layout: Layout, sysroot: String, assets: AssetSnapshot,
+                secretDigests: [String: KeyedDigest]) {
+        self.answers = answers
         self.layout = layout
         self.sysroot = sysroot
         self.assets = assets
+        self.secretDigests = secretDigests
+    }
+
+    /// The deploy folder under the root.
+    public var deployDir: String { layout.resolve(answers.deployDir) }
+}
+
+/// What actions use to act (never to decide whether to run): processes, the answers' secret values, the key for
+/// digests. The real ones in an install, small ones in tests.
+public struct InstallTools: Sendable {
+    public var commands: any CommandRunner
+    public var secrets: AnswerSecretValues
+    public var digester: SecretDigester
+
+    public init(commands: any CommandRunner, secrets: AnswerSecretValues, digester: SecretDigester) {
         self.commands = commands
-        self.answers = answers
-        self.environment = environment
+        self.secrets = secrets
+        self.digester = digester
     }
+}
 
-    /// A keyed hash of a secret for fingerprints: a changed secret re-runs what uses it, and state.json learns
-    /// nothing about its value. The key lives beside the state (0600), made on first use.
-    public func secretDigest(_ value: String) throws(UserError) -> String {
-        let keyPath = layout.stateDir + "/fingerprint.key"
-        var key = try AtomicFile.read(keyPath)
-        if key == nil || key?.count != 32 {
-            var bytes = [UInt8](repeating: 0, count: 32)
-            var generator = SystemRandomNumberGenerator()
-            for index in bytes.indices { bytes[index] = generator.next() }
-            try AtomicFile.write(bytes, to: keyPath, mode: 0o600)
-            key = bytes
+/// The actions of the install, by name: the link from `steps/*.yaml` (`action:`) to code in `Actions/`.
+public enum InstallActions {
+    /// Names the step files may use whose code this version does not have yet.
+    static let notBuilt = ["ensure-docker", "start-proxy", "start-stack", "pull-models", "verify", "install-timers"]
+
+    public static func table(_ inputs: InstallInputs, tools: InstallTools) -> ActionTable<InstallInputs> {
+        var table = ActionTable(context: inputs, baseFacts: Set(Answers().facts.keys),
+                                digester: { [digester = tools.digester] in digester.product($0) })
+        table.register(PreflightAction(tools: tools))
+        table.register(DetectHardware(tools: tools))
+        table.register(CollectAnswers())
+        table.register(ChooseProfile())
+        table.register(CheckDNS())
+        table.register(GenerateSecrets(tools: tools))
+        table.register(WriteConfigs())
+        table.register(ObtainCertificate(tools: tools))
+        for name in notBuilt {
+            table.registerMissing(name, message: "The step action '\(name)' is not part of this version of sbs yet.",
+                                  remedy: "Run the steps before it with `--through`, or `--skip \(name)` if you do this part by hand.")
         }
-        let mac = HMAC<SHA256>.authenticationCode(for: Data(value.utf8), using: SymmetricKey(data: key ?? []))
-        return "hmac:" + mac.map { String(format: "%02x", $0) }.joined()
-    }
-}
-
-/// The code behind one `action:` name. Each lives in `Actions/` under the name of its step.
-protocol InstallAction: Sendable {
-    /// The inputs that decide whether the step must run again (see `StepActions.inputs`).
-    func inputs(_ context: InstallContext, facts: [String: String]) throws -> [String: String]
-    /// Does the step; returns facts for dependents (no secrets).
-    func run(_ context: InstallContext, facts: [String: String], log: StepLog) async throws -> [String: String]
-}
-
-/// An action whose code this version of sbs does not have: running it fails loudly, it never pretends.
-struct NotBuiltAction: InstallAction {
-    let name: String
-
-    func inputs(_ context: InstallContext, facts: [String: String]) throws -> [String: String] { [:] }
-
-    func run(_ context: InstallContext, facts: [String: String], log: StepLog) async throws -> [String: String] {
-        throw UserError("The step action '\(name)' is not part of this version of sbs yet.",
-                        remedy: "Run the steps before it with `--through`, or `--skip \(name)` if you do this part by hand.")
-    }
-}
-
-/// All actions of the install, by name: the link from `steps/*.yaml` to code.
-public struct InstallActions: StepActions {
-    public let context: InstallContext
-    let table: [String: any InstallAction]
-
-    public init(context: InstallContext) {
-        self.context = context
-        var table: [String: any InstallAction] = [
-            "preflight": PreflightAction(),
-            "detect-hardware": DetectHardware(),
-            "collect-answers": CollectAnswers(),
-            "choose-profile": ChooseProfile(),
-            "check-dns": CheckDNS(),
-            "generate-secrets": GenerateSecrets(),
-            "write-configs": WriteConfigs(),
-            "obtain-certificate": ObtainCertificate(),
-        ]
-        for name in ["preflight", "detect-hardware", "choose-profile", "check-dns", "generate-secrets", "write-configs",
-                     "ensure-docker", "start-proxy", "obtain-certificate", "start-stack", "pull-models", "verify",
-                     "install-timers"] where table[name] == nil {
-            table[name] = NotBuiltAction(name: name)
-        }
-        self.table = table
+        return table
     }
 
-    public var known: Set<String> { Set(table.keys) }
-
-    public func inputs(of step: StepDefinition, facts: [String: String]) throws -> [String: String] {
-        guard let action = table[step.action] else { throw UserError("unknown action \(step.action)") }
-        return try action.inputs(context, facts: facts)
-    }
-
-    public func run(_ step: StepDefinition, facts: [String: String], log: StepLog) async throws -> [String: String] {
-        guard let action = table[step.action] else { throw UserError("unknown action \(step.action)") }
-        return try await action.run(context, facts: facts, log: log)
-    }
-
-    /// Loads and validates the step graph from the asset source.
+    /// Loads and validates the step graph against the actions' declarations.
     /// - Throws: `GraphError` with every problem, each with file and line.
-    public func loadGraph() throws -> Graph {
-        var files: [String: String] = [:]
-        for path in context.assets.paths(under: "steps/") where path.hasSuffix(".yaml") {
-            files[path] = try context.assets.text(path)
-        }
+    public static func loadGraph(_ assets: AssetSnapshot, catalog: ActionCatalog) throws -> Graph {
+        let files = assets.files(under: "steps/").filter { $0.key.hasSuffix(".yaml") }
         if files.isEmpty {
             throw UserError("No step files were found.", remedy: "Reinstall sbs, or check the folder given with --assets.")
         }
-        return try StepLoader.load(files, knownActions: known)
+        return try StepLoader.load(files, catalog: catalog)
+    }
+}
+
+/// `steps/` and `assets/` read once, as text.
+public struct AssetSnapshot: Sendable, Equatable {
+    public let files: [String: String]
+
+    public init(_ source: any AssetSource) {
+        var files: [String: String] = [:]
+        for folder in ["steps/", "assets/"] {
+            for path in source.paths(under: folder) { files[path] = source.file(path).map { String(decoding: $0, as: UTF8.self) } }
+        }
+        self.files = files
+    }
+
+    public init(files: [String: String]) {
+        self.files = files
+    }
+
+    /// The file's text.
+    /// - Throws: `UserError` naming the missing file.
+    public func text(_ path: String) throws(UserError) -> String {
+        guard let text = files[path] else {
+            throw UserError("The asset \(path) is missing.", remedy: "Reinstall sbs, or check the folder given with --assets.")
+        }
+        return text
+    }
+
+    public func files(under folder: String) -> [String: String] {
+        files.filter { $0.key.hasPrefix(folder) }
     }
 }

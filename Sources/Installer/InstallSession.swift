@@ -1,22 +1,54 @@
+import ACME
 import Foundation
 import Host
 import Render
 import SBSCore
 import StepGraph
 import Wizard
+import X509
 
-/// One invocation's view of an installation: where it lives, where steps and assets come from, and how to run
-/// the graph. The commands of `sbs` are thin wrappers around it.
+/// The installer's own part of a run's scope, kept in the state (opaque to the step graph) so that `sbs resume`
+/// repeats the run.
+public struct InstallInvocation: Codable, Sendable, Equatable {
+    public var command: String
+    public var answersFile: String?
+    public var interactive: Bool
+    public var sysroot: String?
+    public var assets: String?
+
+    public init(command: String = "install", answersFile: String? = nil, interactive: Bool = false,
+                sysroot: String? = nil, assets: String? = nil) {
+        self.command = command
+        self.answersFile = answersFile
+        self.interactive = interactive
+        self.sysroot = sysroot
+        self.assets = assets
+    }
+
+    /// The invocation a state's scope recorded (an empty one when it recorded none).
+    public init(_ scope: RunScope) {
+        self = (try? scope.invocation?.decode(InstallInvocation.self)) ?? InstallInvocation()
+    }
+}
+
+/// Answers that passed every check an install makes before it writes anything, with their secrets read.
+public struct CheckedAnswers: Sendable {
+    public let answers: Answers
+    public let secrets: AnswerSecretValues
+}
+
+/// One invocation's view of an installation: where it lives, where steps and assets come from, and how to check
+/// answers and run the graph. The commands of `sbs` are thin wrappers around it.
 public struct InstallSession: Sendable {
     public let layout: Layout
     public let sysroot: String
-    public let assets: any AssetSource
+    public let assets: AssetSnapshot
     public let commands: any CommandRunner
 
     public init(layout: Layout, sysroot: String?, assetsDirectory: String?) {
         self.layout = layout
         self.sysroot = sysroot ?? "/"
-        self.assets = assetsDirectory.map { DirectoryAssetSource(root: $0) as any AssetSource } ?? BundledAssetSource()
+        self.assets = AssetSnapshot(assetsDirectory.map { DirectoryAssetSource(root: $0) as any AssetSource } ?? BundledAssetSource())
         if let sysroot, sysroot != "/" {
             // Host commands (nvidia-smi, lspci …) come from the fixture tree only, so a test never reads the real host.
             commands = SystemCommandRunner(searchPath: [sysroot + "/usr/bin", sysroot + "/bin"])
@@ -25,20 +57,26 @@ public struct InstallSession: Sendable {
         }
     }
 
-    public func context(answers: Answers) -> InstallContext {
-        InstallContext(layout: layout, sysroot: sysroot, assets: assets, commands: commands, answers: answers)
-    }
+    public var store: StateStore { StateStore(layout: layout) }
 
-    public func actions(answers: Answers) -> InstallActions {
-        InstallActions(context: context(answers: answers))
+    /// The actions for `checked` answers. `createKey` makes the digest key when missing (a run, under its lock);
+    /// without it nothing is written (plan, status).
+    public func actions(_ checked: CheckedAnswers, createKey: Bool) throws(UserError) -> ActionTable<InstallInputs> {
+        let digester = try SecretDigester.load(layout, create: createKey)
+        let digests = checked.secrets.byVariable.mapValues { digester.digest($0) }
+        let inputs = InstallInputs(answers: checked.answers, layout: layout, sysroot: sysroot, assets: assets, secretDigests: digests)
+        return InstallActions.table(inputs, tools: InstallTools(commands: commands, secrets: checked.secrets, digester: digester))
     }
 
     /// The validated step graph.
     public func graph() throws -> Graph {
-        try actions(answers: Answers()).loadGraph()
+        try InstallActions.loadGraph(assets, catalog: try actions(CheckedAnswers(answers: Answers(), secrets: AnswerSecretValues()), createKey: false).catalog)
     }
 
-    public var store: StateStore { StateStore(layout: layout) }
+    public func executor(_ checked: CheckedAnswers, createKey: Bool) throws -> Executor {
+        let actions = try actions(checked, createKey: createKey)
+        return Executor(graph: try InstallActions.loadGraph(assets, catalog: actions.catalog), actions: actions, store: store)
+    }
 
     /// The profile detection recommends for this host (the wizard's default), or nil when it cannot tell.
     public func recommendedProfile() async -> String? {
@@ -56,23 +94,109 @@ public struct InstallSession: Sendable {
         return try AnswersFile.load(layout.answersFile)
     }
 
-    /// Runs the graph for `scope` with `answers`, reporting progress through `report`.
-    /// - Throws: `UserError` when the run cannot start (lock held, state unreadable, graph invalid).
-    public func run(scope: RunScope, answers: Answers, runLog: RunLog,
-                    report: @escaping @Sendable (StepEvent) -> Void) async throws -> RunOutcome {
-        let actions = self.actions(answers: answers)
-        let graph = try actions.loadGraph()
-        for (_, value) in (try? answerSecretValues(answers, environment: ProcessInfo.processInfo.environment)) ?? [] {
-            runLog.addSecret(value)
+    /// The answer secrets an earlier run kept, by variable (see `AnswerSecretValues.stored`).
+    public func storedSecrets(deployDir: String) -> [String: String] {
+        AnswerSecretValues.stored(in: layout.secretsFile, deployEnv: layout.resolve(deployDir) + "/.env")
+    }
+
+    /// Which of the answers file's own secrets (`secrets.*`) an earlier run kept: the wizard need not ask again.
+    public func storedSecretNames(deployDir: String = Answers().deployDir) -> Set<AnswerSecretName> {
+        let stored = storedSecrets(deployDir: deployDir)
+        return Set(AnswerSecretName.allCases.filter { stored[$0.answer.variable] != nil })
+    }
+
+    /// Everything an install refuses is refused here, before anything is written: missing answers, secrets that
+    /// cannot be read or break the rules, names or paths the configuration cannot carry, TLS files that do not
+    /// fit. `sbs answers validate` runs the same.
+    /// - Parameter complete: also refuse missing required answers (an install; `validate --non-interactive`).
+    /// - Throws: `UserError` listing every problem.
+    public func check(_ answers: Answers, complete: Bool = true) throws(UserError) -> CheckedAnswers {
+        var problems: [String] = []
+        let stored = storedSecrets(deployDir: answers.deployDir)
+        if complete {
+            let missing = answers.missing(storedSecrets: storedSecretNames(deployDir: answers.deployDir))
+            if !missing.isEmpty { problems.append("these answers are missing: \(missing.joined(separator: ", "))") }
         }
+        var secrets = AnswerSecretValues()
+        do { secrets = try AnswerSecretValues.resolve(answers, stored: stored) } catch {
+            problems.append(error.message)
+        }
+        if answers.domain != nil, answers.adminEmail != nil {
+            do {
+                let table = try ProfileTable(yaml: assets.text("assets/profiles.yaml"))
+                let profile = try table.choose(for: Self.referenceHost, request: ProfileChoiceRequest(profile: .named(.recommended)))
+                _ = try WriteConfigs.renderInput(answers, layout: layout, profile: profile)
+            } catch {
+                problems.append(error.message)
+            }
+        }
+        if answers.tlsMode == .files, let cert = answers.certFile, let key = answers.keyFile {
+            if let problem = Self.tlsFilesProblem(certificate: cert, key: key, names: answers.certificateNames.map(\.value)) {
+                problems.append("\(answers.origin.at("tls.cert_file"))\(problem)")
+            }
+        }
+        if !problems.isEmpty {
+            throw UserError(problems.count == 1 ? problems[0] : "The answers cannot be installed:\n  - " + problems.joined(separator: "\n  - "),
+                            remedy: "Fix the answers, then run again. Nothing was changed.")
+        }
+        return CheckedAnswers(answers: answers, secrets: secrets)
+    }
+
+    /// The answers as they are, with the secrets that can be read (for `sbs plan` and `sbs status`, which show
+    /// what a run would do and refuse nothing).
+    public func readable(_ answers: Answers) -> CheckedAnswers {
+        let stored = storedSecrets(deployDir: answers.deployDir)
+        var values: [AnswerSecret: String] = [:]
+        for (name, source) in answers.secretSources {
+            values[name] = try? source.resolve(stored: { stored[name.variable] })
+        }
+        return CheckedAnswers(answers: answers, secrets: AnswerSecretValues(values))
+    }
+
+    /// A host for checking that answers render: the numbers do not matter, only that a profile resolves.
+    static let referenceHost = HostFacts(
+        memory: MemoryFacts(totalMiB: 16384, cgroupLimitMiB: nil, limitSource: nil),
+        cpu: CPUFacts(online: 4, affinity: 4, cgroupQuota: nil), gpu: GPUFacts(vendor: .none, usable: false, reason: "none"),
+        os: OSFacts(id: "debian", versionID: "12", prettyName: "Debian GNU/Linux 12"), architecture: "x86_64",
+        docker: DockerFacts(), disk: nil)
+
+    /// Why the given certificate and key cannot serve `names`, or nil when they can.
+    static func tlsFilesProblem(certificate: String, key: String, names: [String]) -> String? {
+        do {
+            guard let chain = try AtomicFile.readText(certificate) else { return "tls.cert_file \(certificate) does not exist" }
+            guard let keyText = try AtomicFile.readText(key) else { return "tls.key_file \(key) does not exist" }
+            guard let leaf = try? CertificateTools.parseChain(chain, what: certificate).first else {
+                return "tls.cert_file \(certificate) is not a PEM certificate"
+            }
+            guard let privateKey = try? Certificate.PrivateKey(pemEncoded: keyText) else {
+                return "tls.key_file \(key) is not an unencrypted PEM private key"
+            }
+            if !CertificateTools.matches(privateKey, leaf) { return "tls.key_file \(key) does not belong to \(certificate)" }
+            let covered = Set(CertificateTools.dnsNames(of: leaf).map { $0.lowercased() })
+            let uncovered = names.filter { name in
+                !covered.contains(name) && !covered.contains("*" + name.drop(while: { $0 != "." }))
+            }
+            if !uncovered.isEmpty { return "\(certificate) does not cover \(uncovered.joined(separator: ", "))" }
+            if leaf.notValidAfter <= Date() { return "\(certificate) has expired" }
+            return nil
+        } catch {
+            return error.message
+        }
+    }
+
+    /// Runs the graph for `scope` with `checked` answers, reporting progress through `report`. The caller holds
+    /// the run lock (taken before any question is asked).
+    /// - Throws: `UserError` when the run cannot start (state unreadable, graph invalid).
+    public func run(scope: RunScope, checked: CheckedAnswers, runLog: RunLog,
+                    report: @escaping @Sendable (StepEvent) -> Void) async throws -> RunOutcome {
+        let executor = try executor(checked, createKey: true)
+        for value in checked.secrets.allValues { runLog.addSecret(value) }
         if let stored = try? SecretsFile(path: layout.secretsFile).load() {
             for value in stored.allValues { runLog.addSecret(value) }
         }
-        let executor = Executor(graph: graph, actions: actions, store: store)
         try executor.validate(scope)
-        let lock = try RunLock(path: layout.lockFile)
-        defer { withExtendedLifetime(lock) {} }
-        runLog.write("sbs \(scope.command): root \(layout.root), answers \(scope.answersFile ?? "(saved or prompted)"), through \(scope.through ?? "-"), from \(scope.from ?? "-"), skip \(scope.skip.joined(separator: ","))")
-        return try await executor.run(scope: scope, baseFacts: answers.facts, runLog: runLog, report: report)
+        let invocation = InstallInvocation(scope)
+        runLog.write("sbs \(invocation.command): root \(layout.root), answers \(invocation.answersFile ?? "(saved or prompted)"), through \(scope.through ?? "-"), from \(scope.from ?? "-"), skip \(scope.skip.joined(separator: ","))")
+        return try await executor.run(scope: scope, baseFacts: checked.answers.facts, runLog: runLog, report: report)
     }
 }

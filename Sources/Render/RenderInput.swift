@@ -2,7 +2,7 @@ import Host
 import SBSCore
 
 /// The image of each service (from the answers), already validated as `SafeToken`s.
-public struct StackImages: Sendable, Equatable, Codable {
+public struct StackImages: Sendable, Hashable, Codable {
     public var appDB: SafeToken
     public var appAuth: SafeToken
     public var appAPI: SafeToken
@@ -43,7 +43,7 @@ public struct StackImages: Sendable, Equatable, Codable {
 }
 
 /// How nginx gets its certificate. nginx always reads `/etc/nginx/ssl/live/DOMAIN/{fullchain,privkey}.pem`.
-public enum TLSSource: Sendable, Equatable {
+public enum TLSSource: Sendable, Hashable, Codable {
     /// sbs's ACME client writes `live/DOMAIN/…` under `directory` (`<root>/etc/sbs/ssl`), mounted at /etc/nginx/ssl.
     case acme(directory: SafeToken)
     /// A self-signed certificate in the same place (LAN-only installs).
@@ -61,7 +61,7 @@ public enum TLSSource: Sendable, Equatable {
 }
 
 /// The auth service's mail relay; the password is the secret `SMTP_PASSWORD`.
-public struct SMTPSettings: Sendable, Equatable {
+public struct SMTPSettings: Sendable, Hashable, Codable {
     public var host: DomainName
     public var port: Port
     public var user: SafeToken
@@ -78,7 +78,7 @@ public struct SMTPSettings: Sendable, Equatable {
 /// Everything the configuration files are rendered from, mapped by the installer from its answers. Every free-text
 /// value is one of SBSCore's validated types, so nothing here can break out of a YAML scalar, an nginx directive or
 /// a `.env` line.
-public struct RenderInput: Sendable, Equatable {
+public struct RenderInput: Sendable, Hashable, Codable {
     public enum Mode: String, Sendable, Codable {
         case production, development
     }

@@ -73,8 +73,8 @@ public struct Secrets: Sendable, Equatable, CustomStringConvertible, CustomDebug
     public func contains(_ name: SecretName) -> Bool { values[name] != nil }
 
     /// Adds or replaces a value.
-    /// - Throws: `UserError` when the value is empty, has a line break or control character, a single quote, or
-    ///   is longer than 4096 bytes (it could not be stored or passed on through `.env` safely).
+    /// - Throws: `UserError` when the value breaks `SecretText.validate` (it could not be stored or passed on through
+    ///   `.env` safely).
     public mutating func set(_ name: SecretName, _ value: String) throws(UserError) {
         try Self.validate(value, name: name)
         if values[name] == nil { names.append(name) }
@@ -91,15 +91,8 @@ public struct Secrets: Sendable, Equatable, CustomStringConvertible, CustomDebug
     public static func == (a: Secrets, b: Secrets) -> Bool { a.names == b.names && a.values == b.values }
 
     static func validate(_ value: String, name: SecretName) throws(UserError) {
-        if value.isEmpty { throw UserError("The secret \(name) is empty.") }
-        if value.utf8.count > 4096 { throw UserError("The secret \(name) is longer than 4096 bytes.") }
-        if value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) {
-            throw UserError("The secret \(name) contains a line break or control character.",
-                            remedy: "Give the value on one line, without control characters.")
-        }
-        if value.contains("'") {
-            throw UserError("The secret \(name) contains a single quote, which cannot be passed to the containers safely.",
-                            remedy: "Choose a value without single quotes.")
+        do { try SecretText.validate(value) } catch {
+            throw UserError("The secret \(name): \(error.message).", remedy: error.remedy)
         }
     }
 }
@@ -202,6 +195,45 @@ public struct SecretsFile: Sendable {
         return (secrets, generated)
     }
 
+    /// `generateMissing`, except that when `secrets.env` lacks generated secrets while the stack was already set up
+    /// with some, they are recovered rather than made anew: a new database password or JWT secret would not
+    /// match the initialised database volume, and the install would break in ways that are hard to see.
+    /// - Parameters:
+    ///   - given: secrets the answers give; each replaces an earlier value (a new API key).
+    ///   - deployEnvPath: the deploy folder's `.env`, which holds every secret the stack runs with.
+    ///   - databaseVolumeExists: whether the database volume is there (its password is fixed at creation).
+    /// - Returns: as `generateMissing`, and the names recovered from `.env`.
+    /// - Throws: `UserError` with a remedy when a secret the stack depends on can be found nowhere.
+    public func ensure(given: [SecretName: String] = [:], deployEnvPath: String, databaseVolumeExists: Bool, now: Date = Date())
+        throws(UserError) -> (secrets: Secrets, generated: [SecretName], recovered: [SecretName]) {
+        var secrets = try load()
+        let before = secrets
+        for (name, value) in given.sorted(by: { $0.key < $1.key }) { try secrets.set(name, value) }
+        let missing = SecretName.generated.filter { !secrets.contains($0) }
+        var recovered: [SecretName] = []
+        if !missing.isEmpty {
+            let bound: [SecretName] = [.postgresPassword, .jwtSecret]
+            if let text = try AtomicFile.readText(deployEnvPath) {
+                let found = DeployEnvFile.secrets(in: text)
+                for name in missing {
+                    if let value = found[name] {
+                        try secrets.set(name, value)
+                        recovered.append(name)
+                    } else if bound.contains(name) {
+                        throw UserError("\(path) has no \(name), and the deploy file \(deployEnvPath) has none either; a new value would not match what the stack was set up with.",
+                                        remedy: "Restore \(path) (or \(deployEnvPath)) from a backup; earlier .env files are kept under /var/lib/sbs/backups/. To start over instead, remove \(deployEnvPath) and the database volume (docker volume rm sbs_postgres_data).")
+                    }
+                }
+            } else if databaseVolumeExists && missing.contains(.postgresPassword) {
+                throw UserError("\(path) has no POSTGRES_PASSWORD, but the database volume sbs_postgres_data exists and was initialised with one; there is no deploy .env to recover it from.",
+                                remedy: "Restore \(path) from a backup. To start over instead, remove the volume (docker volume rm sbs_postgres_data): its data is lost.")
+            }
+        }
+        if secrets != before { try save(secrets) }
+        let (all, generated) = try generateMissing(now: now)
+        return (all, generated, recovered)
+    }
+
     func save(_ secrets: Secrets) throws(UserError) {
         var text = "# sbs secrets: generated once and never replaced by sbs. Mode 0600.\n"
         text += "# Read one with `sbs secrets show NAME`. Lines are NAME=value; the value is everything after '='.\n"
@@ -216,5 +248,22 @@ public struct SecretsFile: Sendable {
     func tightenMode() throws(UserError) {
         guard AtomicFile.exists(path) else { return }
         if chmod(path, 0o600) != 0 { throw AtomicFile.systemError("chmod", path) }
+    }
+}
+
+/// The deploy folder's `.env` as sbs renders it: `NAME='value'` lines (see `assets/deploy/.env.mustache`).
+public enum DeployEnvFile {
+    /// The secrets in a rendered `.env`, by name: the inverse of how the template writes them. Lines that are not
+    /// `NAME='value'` with a valid secret name and value are passed over.
+    public static func secrets(in text: String) -> [SecretName: String] {
+        var result: [SecretName: String] = [:]
+        for line in text.split(separator: "\n") {
+            guard let equals = line.firstIndex(of: "="), let name = try? SecretName(String(line[..<equals])) else { continue }
+            let value = line[line.index(after: equals)...]
+            guard value.count >= 2, value.first == "'", value.last == "'" else { continue }
+            let inner = String(value.dropFirst().dropLast())
+            if (try? SecretText.validate(inner)) != nil { result[name] = inner }
+        }
+        return result
     }
 }

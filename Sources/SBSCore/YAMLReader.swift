@@ -126,7 +126,7 @@ public final class YAMLReader {
     }
 
     /// The allowed word closest to `word` by edit distance, when it is close enough to be a likely typo.
-    static func nearest(_ word: String, in candidates: [String]) -> String? {
+    public static func nearest(_ word: String, in candidates: [String]) -> String? {
         var best: (String, Int)?
         for candidate in candidates {
             let distance = editDistance(Array(word), Array(candidate))

@@ -18,7 +18,8 @@ public enum Decision: Sendable, Equatable {
 
 /// Progress of a run, for the screen.
 public enum StepEvent: Sendable {
-    case started(StepDefinition)
+    /// A step starts, and why (`not done yet`, `inputs changed`, `drift: …`).
+    case started(StepDefinition, reason: String)
     case succeeded(StepDefinition, seconds: Double)
     case upToDate(StepDefinition)
     case skipped(StepDefinition, reason: String)
@@ -72,55 +73,86 @@ public struct Executor: Sendable {
         }
     }
 
-    /// The decision for one step whose needs are settled, given the facts known now.
-    func decide(_ step: StepDefinition, record: StepRecord, facts: [String: String], scope: RunScope,
-                inScope: Set<String>, forced: Set<String>) -> (Decision, String?) {
-        if !inScope.contains(step.id) { return (.outOfScope, nil) }
-        if scope.skip.contains(step.id) { return (.skip("--skip"), nil) }
-        if let when = step.when, !when.holds(in: facts) { return (.skip("when \(when) is false"), nil) }
-        let fingerprint: String
-        do {
-            fingerprint = try self.fingerprint(step, facts: facts)
-        } catch {
-            return (.run("inputs not known yet"), nil)
+    /// The outputs of the steps `step` needs, directly or through others, as the state holds them now.
+    public func neededOutputs(_ step: StepDefinition, state: RunState) -> NeededOutputs {
+        var outputs: [String: (step: String, output: JSONValue?)] = [:]
+        for id in graph.closure(of: step.id) where id != step.id {
+            guard let need = graph[id] else { continue }
+            let record = state[id]
+            outputs[need.action] = (id, record.status == .succeeded ? record.output : nil)
         }
-        if forced.contains(step.id) { return (.run("--from \(scope.from ?? step.id)"), fingerprint) }
-        switch record.status {
-        case .succeeded where record.fingerprint == fingerprint: return (.upToDate, fingerprint)
-        case .succeeded: return (.run("inputs changed"), fingerprint)
-        case .running: return (.run("was interrupted"), fingerprint)
-        case .failed: return (.run("failed before"), fingerprint)
-        case .pending, .skipped: return (.run("not done yet"), fingerprint)
-        }
+        return NeededOutputs(outputs)
     }
 
-    /// sha256 over the step's definition, its action's inputs and the outputs of the steps it needs.
-    func fingerprint(_ step: StepDefinition, facts: [String: String]) throws -> String {
-        var text = step.fingerprintText
-        for (key, value) in try actions.inputs(of: step, facts: facts).sorted(by: { $0.key < $1.key }) {
-            text += "input \(key)=\(value)\n"
+    /// Facts for `when:`: the base facts and every succeeded step's output fields as `STEP.FIELD`.
+    func facts(_ state: RunState, base: [String: String]) -> [String: String] {
+        var facts = base
+        for step in graph.steps where state[step.id].status == .succeeded {
+            for (key, value) in state[step.id].facts { facts["\(step.id).\(key)"] = value }
         }
-        for need in step.needs.sorted() {
-            for (key, value) in facts where key.hasPrefix(need + ".") {
-                text += "fact \(key)=\(value)\n"
+        return facts
+    }
+
+    /// The products of a succeeded step that are missing or no longer what it wrote, as `PATH missing|changed`.
+    public func drift(of record: StepRecord) -> [String] {
+        record.products.compactMap { product in
+            switch actions.digest(of: ProductFile(product.path, secret: product.secret)) {
+            case nil: return "\(product.path) missing"
+            case product.digest?: return nil
+            default: return "\(product.path) changed"
             }
         }
-        // Sorted so the order of the dictionary walk above does not matter.
-        let lines = text.split(separator: "\n").sorted().joined(separator: "\n")
-        return "sha256:" + SHA256.hash(data: Data(lines.utf8)).map { String(format: "%02x", $0) }.joined()
     }
 
-    /// What a run with this scope would do, without running anything. Outputs are assumed unchanged.
+    /// The decision for one step whose needs are settled, given the state now; with it, the Input's canonical
+    /// encoding and fingerprint when they could be built.
+    func decide(_ step: StepDefinition, state: RunState, baseFacts: [String: String], scope: RunScope,
+                inScope: Set<String>, forced: Set<String>) -> (Decision, input: Data?, fingerprint: String?) {
+        if !inScope.contains(step.id) { return (.outOfScope, nil, nil) }
+        if scope.skip.contains(step.id) { return (.skip("--skip"), nil, nil) }
+        if let when = step.when, !when.holds(in: facts(state, base: baseFacts)) {
+            return (.skip("when \(when) is false"), nil, nil)
+        }
+        let input: Data
+        do {
+            input = try actions.input(of: step, needs: neededOutputs(step, state: state))
+        } catch {
+            return (.run("inputs not known yet"), nil, nil)
+        }
+        let fingerprint = Executor.fingerprint(step, input: input)
+        if forced.contains(step.id) { return (.run("--from \(scope.from ?? step.id)"), input, fingerprint) }
+        let record = state[step.id]
+        switch record.status {
+        case .succeeded where record.fingerprint == fingerprint:
+            if actions.catalog.observing.contains(step.action) { return (.run("reads the host on every run"), input, fingerprint) }
+            let drift = self.drift(of: record)
+            if !drift.isEmpty { return (.run("drift: " + drift.joined(separator: ", ")), input, fingerprint) }
+            return (.upToDate, input, fingerprint)
+        case .succeeded: return (.run("inputs changed"), input, fingerprint)
+        case .running: return (.run("was interrupted"), input, fingerprint)
+        case .failed: return (.run("failed before"), input, fingerprint)
+        case .pending, .skipped: return (.run("not done yet"), input, fingerprint)
+        }
+    }
+
+    /// sha256 over the fields of the step definition that change what it does, and the canonical encoding of its
+    /// Input: exactly what `run` will receive.
+    static func fingerprint(_ step: StepDefinition, input: Data) -> String {
+        var bytes = Data(step.fingerprintText.utf8)
+        bytes.append(0)
+        bytes.append(input)
+        return "sha256:" + SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// What a run with this scope would do, without running anything (it reads product files to find drift).
+    /// Outputs are assumed unchanged.
     public func plan(state: RunState, scope: RunScope, baseFacts: [String: String]) -> [(StepDefinition, Decision)] {
         let scopeSet = inScope(scope), forced = self.forced(scope)
-        var facts = baseFacts
         var willRun = Set<String>()
         var result: [(StepDefinition, Decision)] = []
         for step in graph.steps {
-            let record = state[step.id]
-            for (key, value) in record.outputs { facts["\(step.id).\(key)"] = value }
-            var (decision, _) = decide(step, record: record, facts: facts, scope: scope,
-                                       inScope: scopeSet, forced: forced)
+            var (decision, _, _) = decide(step, state: state, baseFacts: baseFacts, scope: scope,
+                                          inScope: scopeSet, forced: forced)
             let changedNeeds = step.needs.filter(willRun.contains)
             if decision == .upToDate, !changedNeeds.isEmpty { decision = .runIfChanged(changedNeeds) }
             if case .run = decision { willRun.insert(step.id) }
@@ -144,16 +176,12 @@ public struct Executor: Sendable {
         try store.save(state)
 
         let scopeSet = inScope(scope), forced = self.forced(scope)
-        var facts = baseFacts
-        for step in graph.steps {
-            for (key, value) in state[step.id].outputs { facts["\(step.id).\(key)"] = value }
-        }
         var settled = Set<String>()          // done for this run: succeeded, up to date or skipped
         var started = Set<String>()
         var running: [String: String] = [:]  // id → fingerprint
         var outcome: RunOutcome = .completed
 
-        typealias Result = (id: String, outputs: [String: String]?, error: String?, cancelled: Bool)
+        typealias Result = (id: String, value: StepOutcomeValue?, error: String?, cancelled: Bool)
         await withTaskGroup(of: Result.self) { group in
             func launchReady() {
                 guard outcome == .completed, !Task.isCancelled else { return }
@@ -164,8 +192,8 @@ public struct Executor: Sendable {
                         guard running.count < maxConcurrent else { return }
                         guard step.needs.allSatisfy({ settled.contains($0) || !scopeSet.contains($0) }) else { continue }
                         started.insert(step.id)
-                        let (decision, fingerprint) = decide(step, record: state[step.id], facts: facts, scope: scope,
-                                                             inScope: scopeSet, forced: forced)
+                        let (decision, input, fingerprint) = decide(step, state: state, baseFacts: baseFacts, scope: scope,
+                                                                    inScope: scopeSet, forced: forced)
                         switch decision {
                         case .outOfScope, .runIfChanged:
                             settled.insert(step.id)
@@ -191,16 +219,16 @@ public struct Executor: Sendable {
                             record.startedAt = Date()
                             record.finishedAt = nil
                             record.lastError = nil
-                            record.note = nil
+                            record.note = reason.hasPrefix("drift: ") ? reason : nil
                             record.log = runLog.path
                             state[step.id] = record
                             saveQuietly(state)
                             runLog.write("starting (\(reason))", step: step.id)
-                            report(.started(step))
+                            report(.started(step, reason: reason))
                             running[step.id] = fingerprint ?? ""
-                            let stepFacts = facts
+                            let needs = neededOutputs(step, state: state)
                             group.addTask {
-                                await self.attempt(step, facts: stepFacts, runLog: runLog, report: report)
+                                await self.attempt(step, input: input, needs: needs, runLog: runLog, report: report)
                             }
                         }
                     }
@@ -213,14 +241,12 @@ public struct Executor: Sendable {
                 let fingerprint = running.removeValue(forKey: result.id)
                 var record = state[result.id]
                 record.finishedAt = Date()
-                if let outputs = result.outputs {
+                if let value = result.value {
                     record.status = .succeeded
-                    record.outputs = outputs
-                    // Taken again after the run: a step that creates what it checks (generate-secrets fills the
-                    // secrets it looks for) is then up to date next time.
-                    record.fingerprint = (try? self.fingerprint(step, facts: facts)) ?? fingerprint
-                    for key in facts.keys where key.hasPrefix(step.id + ".") { facts[key] = nil }
-                    for (key, value) in outputs { facts["\(step.id).\(key)"] = value }
+                    record.output = value.output
+                    record.products = value.products
+                    record.fingerprint = fingerprint.flatMap { $0.isEmpty ? nil : $0 }
+                    record.note = nil
                     settled.insert(step.id)
                     runLog.write("succeeded", step: step.id)
                     report(.succeeded(step, seconds: record.duration ?? 0))
@@ -256,19 +282,21 @@ public struct Executor: Sendable {
         try? store.save(state)
     }
 
-    /// Runs one step with its retry policy and timeout.
-    func attempt(_ step: StepDefinition, facts: [String: String], runLog: RunLog,
-                 report: @escaping @Sendable (StepEvent) -> Void) async -> (id: String, outputs: [String: String]?, error: String?, cancelled: Bool) {
+    /// Runs one step with its retry policy and timeout. An Input that could not be built before (a needed output
+    /// was missing) is built again here, so that the step fails with the reason.
+    func attempt(_ step: StepDefinition, input: Data?, needs: NeededOutputs, runLog: RunLog,
+                 report: @escaping @Sendable (StepEvent) -> Void) async -> (id: String, value: StepOutcomeValue?, error: String?, cancelled: Bool) {
         let log = StepLog(step: step.id, runLog: runLog) { id, message in report(.progress(step: id, message: message)) }
         var attempt = 1
         while true {
             do {
-                let outputs = try await withTimeout(step.timeout, step: step) {
-                    try await self.actions.run(step, facts: facts, log: log)
+                let bytes = try input ?? actions.input(of: step, needs: needs)
+                let value = try await withTimeout(step.timeout, step: step) {
+                    try await self.actions.run(step, input: bytes, log: log)
                 }
                 // An action that returned after an interrupt may have worked with killed helpers: not a success.
                 if Task.isCancelled { return (step.id, nil, "interrupted", true) }
-                return (step.id, outputs, nil, false)
+                return (step.id, value, nil, false)
             } catch is CancellationError {
                 return (step.id, nil, "interrupted", true)
             } catch {
@@ -286,9 +314,9 @@ public struct Executor: Sendable {
     }
 
     func withTimeout(_ limit: Duration?, step: StepDefinition,
-                     _ body: @escaping @Sendable () async throws -> [String: String]) async throws -> [String: String] {
+                     _ body: @escaping @Sendable () async throws -> StepOutcomeValue) async throws -> StepOutcomeValue {
         guard let limit else { return try await body() }
-        return try await withThrowingTaskGroup(of: [String: String]?.self) { group in
+        return try await withThrowingTaskGroup(of: StepOutcomeValue?.self) { group in
             group.addTask { try await body() }
             group.addTask {
                 try await Task.sleep(for: limit)

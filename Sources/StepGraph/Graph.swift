@@ -7,9 +7,17 @@ public struct Graph: Sendable {
     public let steps: [StepDefinition]
     private let index: [String: Int]
 
-    /// Builds the graph, reporting every problem at once.
+    /// Builds the graph with actions that declare no condition facts (tests).
+    public init(_ definitions: [StepDefinition], knownActions: Set<String>, baseFacts: Set<String> = []) throws(GraphError) {
+        try self.init(definitions, catalog: ActionCatalog(names: knownActions, baseFacts: baseFacts))
+    }
+
+    /// Builds the graph, reporting every problem at once: duplicate ids, unknown actions or needs, cycles, and
+    /// `when:` keys that are neither base facts nor declared outputs of a step it needs (a typo there would
+    /// otherwise skip the step silently).
     /// - Throws: `GraphError` listing each problem with its file and line.
-    public init(_ definitions: [StepDefinition], knownActions: Set<String>) throws(GraphError) {
+    public init(_ definitions: [StepDefinition], catalog: ActionCatalog) throws(GraphError) {
+        let knownActions = Set(catalog.actions.keys)
         var problems: [String] = []
         var seen: [String: StepDefinition] = [:]
         let declared = Set(definitions.map(\.id))
@@ -50,6 +58,36 @@ public struct Graph: Sendable {
         }
         steps = ordered
         index = Dictionary(uniqueKeysWithValues: ordered.enumerated().map { ($1.id, $0) })
+        for step in ordered {
+            guard let when = step.when else { continue }
+            for key in when.keys where !catalog.baseFacts.contains(key) {
+                if let problem = whenProblem(key, in: step, catalog: catalog) {
+                    problems.append("\(step.location("when")): \(problem)")
+                }
+            }
+        }
+        if !problems.isEmpty { throw GraphError(problems: problems) }
+    }
+
+    /// Why `key` cannot be a fact for `step`'s condition, or nil when it can.
+    func whenProblem(_ key: String, in step: StepDefinition, catalog: ActionCatalog) -> String? {
+        let parts = key.split(separator: ".", maxSplits: 1).map(String.init)
+        let needed = closure(of: step.id).subtracting([step.id])
+        if parts.count == 2, let source = self[parts[0]] {
+            guard needed.contains(source.id) else {
+                return "when names '\(key)', but step '\(step.id)' does not need '\(source.id)' (add it to needs)"
+            }
+            let declared = catalog.actions[source.action] ?? []
+            if declared.contains(parts[1]) { return nil }
+            let near = YAMLReader.nearest(parts[1], in: declared.sorted()).map { " (did you mean '\(source.id).\($0)'?)" }
+                ?? " (it declares: \(declared.sorted().joined(separator: ", ")))"
+            return "when names '\(key)', which '\(source.id)' does not output\(near)"
+        }
+        let candidates = catalog.baseFacts.sorted() + needed.sorted().flatMap { id in
+            (catalog.actions[self[id]?.action ?? ""] ?? []).sorted().map { "\(id).\($0)" }
+        }
+        let near = YAMLReader.nearest(key, in: candidates).map { " (did you mean '\($0)'?)" } ?? ""
+        return "when names '\(key)', which is neither an answer nor an output of a step it needs\(near)"
     }
 
     public subscript(id: String) -> StepDefinition? {
@@ -107,7 +145,13 @@ public enum StepLoader {
 
     /// Parses and validates every step file; `files` maps a path (for messages) to its text.
     /// - Throws: `GraphError` with every problem of every file, each with file, line and column.
-    public static func load(_ files: [String: String], knownActions: Set<String>) throws(GraphError) -> Graph {
+    public static func load(_ files: [String: String], knownActions: Set<String>, baseFacts: Set<String> = []) throws(GraphError) -> Graph {
+        try load(files, catalog: ActionCatalog(names: knownActions, baseFacts: baseFacts))
+    }
+
+    /// Parses and validates every step file against the actions' declarations.
+    /// - Throws: `GraphError` with every problem of every file, each with file, line and column.
+    public static func load(_ files: [String: String], catalog: ActionCatalog) throws(GraphError) -> Graph {
         var definitions: [StepDefinition] = []
         var problems: [String] = []
         for (path, text) in files.sorted(by: { $0.key < $1.key }) {
@@ -119,7 +163,7 @@ public enum StepLoader {
             problems += reader.problems.map(\.description)
         }
         if !problems.isEmpty { throw GraphError(problems: problems) }
-        return try Graph(definitions, knownActions: knownActions)
+        return try Graph(definitions, catalog: catalog)
     }
 
     static func definition(_ node: Node, reader: YAMLReader, path: String) -> StepDefinition? {

@@ -11,10 +11,12 @@ public struct StepRecord: Codable, Sendable, Equatable {
     public var status: StepStatus = .pending
     public var startedAt: Date?
     public var finishedAt: Date?
-    /// The inputs the step last succeeded with (sha256 of step definition, inputs and needed steps' outputs).
+    /// The Input the step last succeeded with: sha256 of its definition and the canonical encoding of its Input.
     public var fingerprint: String?
-    /// Facts the step produced for its dependents (no secrets).
-    public var outputs: [String: String] = [:]
+    /// The step's typed Output, for the steps after it (no secrets).
+    public var output: JSONValue?
+    /// The files it wrote, with their digests when it wrote them (secret files as keyed digests).
+    public var products: [RecordedProduct] = []
     public var lastError: String?
     /// Why the step was skipped (`when` false, `--skip`).
     public var note: String?
@@ -23,39 +25,42 @@ public struct StepRecord: Codable, Sendable, Equatable {
 
     public init() {}
 
+    /// The output's top-level fields as facts for `when:` conditions.
+    public var facts: [String: String] { output?.facts ?? [:] }
+
     public var duration: Double? {
         guard let startedAt, let finishedAt else { return nil }
         return finishedAt.timeIntervalSince(startedAt)
     }
 }
 
-/// What a run was asked to do; `sbs resume` repeats it.
+/// What a run was asked to do; `sbs resume` repeats it. `invocation` is the caller's own part (for the
+/// installer: the answers file, interactive or not, fixture folders), kept and handed back unread.
 public struct RunScope: Codable, Sendable, Equatable {
-    public var command: String = "install"
-    public var answersFile: String?
     public var through: String?
     public var from: String?
     public var skip: [String] = []
-    public var interactive: Bool = false
-    public var sysroot: String?
-    public var assets: String?
+    public var invocation: JSONValue?
 
-    public init(command: String = "install", answersFile: String? = nil, through: String? = nil, from: String? = nil,
-                skip: [String] = [], interactive: Bool = false, sysroot: String? = nil, assets: String? = nil) {
-        self.command = command
-        self.answersFile = answersFile
+    public init(through: String? = nil, from: String? = nil, skip: [String] = [], invocation: JSONValue? = nil) {
         self.through = through
         self.from = from
         self.skip = skip
-        self.interactive = interactive
-        self.sysroot = sysroot
-        self.assets = assets
+        self.invocation = invocation
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        through = try container.decodeIfPresent(String.self, forKey: .through)
+        from = try container.decodeIfPresent(String.self, forKey: .from)
+        skip = try container.decodeIfPresent([String].self, forKey: .skip) ?? []
+        invocation = try container.decodeIfPresent(JSONValue.self, forKey: .invocation)
     }
 }
 
 /// `<root>/var/lib/sbs/state.json`.
 public struct RunState: Codable, Sendable, Equatable {
-    public static let currentSchema = 1
+    public static let currentSchema = 2
 
     public var schema: Int = RunState.currentSchema
     public var scope: RunScope = RunScope()
@@ -91,17 +96,23 @@ public struct StateStore: Sendable {
     /// - Throws: `UserError` when the file exists but cannot be read or is not a state file sbs understands.
     public func load() throws(UserError) -> RunState? {
         guard let bytes = try AtomicFile.read(path) else { return nil }
+        struct Schema: Decodable { var schema: Int? }
+        let remedy = "Move it away to start over; finished steps are then checked again."
         do {
-            let state = try StateStore.decoder.decode(RunState.self, from: Data(bytes))
-            if state.schema > RunState.currentSchema {
-                throw UserError("\(path) was written by a newer sbs (schema \(state.schema)).",
+            let schema = try StateStore.decoder.decode(Schema.self, from: Data(bytes)).schema ?? 1
+            if schema > RunState.currentSchema {
+                throw UserError("\(path) was written by a newer sbs (schema \(schema)).",
                                 remedy: "Use that sbs version, or move the file away to start over.")
             }
-            return state
+            if schema < RunState.currentSchema {
+                // An older sbs kept untyped outputs: every step is checked again (each is idempotent).
+                return RunState()
+            }
+            return try StateStore.decoder.decode(RunState.self, from: Data(bytes))
         } catch let error as UserError {
             throw error
         } catch {
-            throw UserError("\(path) is damaged: \(error)", remedy: "Move it away to start over; finished steps are then checked again.")
+            throw UserError("\(path) is damaged: \(describe(error)).", remedy: remedy)
         }
     }
 

@@ -94,9 +94,9 @@ public struct Condition: Sendable, Equatable, CustomStringConvertible {
 
     static func key(_ text: Substring) throws(UserError) -> String {
         let key = text.trimmingCharacters(in: .whitespaces)
-        let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789_.-")
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
         if key.isEmpty || !key.allSatisfy({ allowed.contains($0) }) {
-            throw UserError("'\(key)' is not a fact name (lower-case letters, digits, '.', '-' and '_')")
+            throw UserError("'\(key)' is not a fact name (letters, digits, '.', '-' and '_')")
         }
         return key
     }
@@ -107,6 +107,15 @@ public struct Condition: Sendable, Equatable, CustomStringConvertible {
             value = String(value.dropFirst().dropLast())
         }
         return value
+    }
+
+    /// The fact names the condition reads.
+    public var keys: [String] {
+        clauses.map { clause in
+            switch clause {
+            case .isTrue(let key), .isFalse(let key), .equals(let key, _), .differs(let key, _): return key
+            }
+        }
     }
 
     public func holds(in facts: [String: String]) -> Bool {

@@ -1,52 +1,124 @@
 import Foundation
 import SBSCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// A secret as the answers file gives it: the value itself, or where to read it when it is needed.
-public enum SecretSource: Sendable, Equatable {
+/// A secret as the answers file gives it: the value itself, where to read it, or `stored` (the value an earlier
+/// run of sbs keeps in `/etc/sbs/secrets.env`).
+public enum SecretSource: Sendable, Hashable {
     case literal(String)
     /// `env:NAME`
     case environment(String)
     /// `file:/path`
     case file(String)
+    /// `stored`
+    case stored
 
-    /// Reads `env:NAME`, `file:/path` or a literal.
+    /// Reads `env:NAME`, `file:/path`, `stored` or a literal.
     public init(_ text: String) {
         if text.hasPrefix("env:") { self = .environment(String(text.dropFirst(4))) }
         else if text.hasPrefix("file:") { self = .file(String(text.dropFirst(5))) }
+        else if text == "stored" { self = .stored }
         else { self = .literal(text) }
     }
 
-    /// The reference as written in a file; nil for a literal, which is never written back.
+    /// The reference as written in a file; nil for a literal, which sbs writes only when asked to.
     public var reference: String? {
         switch self {
         case .literal: return nil
         case .environment(let name): return "env:\(name)"
         case .file(let path): return "file:\(path)"
+        case .stored: return "stored"
         }
     }
 
-    /// The secret's value.
-    /// - Throws: `UserError` naming the variable or file that is missing or empty.
-    public func resolve(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws(UserError) -> String {
+    /// The largest `file:` secret read (a key file, not a disk image).
+    public static let fileSizeLimit = 64 * 1024
+
+    /// The secret's value, exactly as given (one trailing line break of a `file:` is not part of it).
+    /// - Parameters:
+    ///   - environment: the raw bytes of an environment variable (invalid UTF-8 is refused, never replaced).
+    ///   - stored: the value kept in `secrets.env` for this secret.
+    /// - Throws: `UserError` naming the variable or file that is missing, not a regular file, too large, or a
+    ///   value that breaks `SecretText.validate`.
+    public func resolve(environment: (String) -> [UInt8]? = SecretSource.processEnvironment,
+                        stored: () -> String?) throws(UserError) -> String {
         switch self {
         case .literal(let value):
+            try SecretText.validate(value)
             return value
         case .environment(let name):
-            guard let value = environment[name], !value.isEmpty else {
-                throw UserError("The environment variable \(name) is not set (named by env:\(name)).",
-                                remedy: "Export \(name) before running sbs, or put the value in the answers file.")
+            guard let bytes = environment(name), !bytes.isEmpty else {
+                throw UserError("the environment variable \(name) is not set (named by env:\(name))",
+                                remedy: "Export \(name) before running sbs, or change the answer.")
             }
-            return value
+            do { return try SecretText.decode(bytes) } catch {
+                throw UserError("env:\(name): \(error.message)", remedy: error.remedy)
+            }
         case .file(let path):
-            guard let text = try AtomicFile.readText(path) else {
-                throw UserError("The file \(path) does not exist (named by file:\(path)).",
-                                remedy: "Create it with the secret on its first line, or change the answer.")
+            let bytes = try SecretSource.readSecretFile(path)
+            var value = bytes[...]
+            if value.last == 10 { value = value.dropLast() }
+            if value.last == 13 { value = value.dropLast() }
+            do { return try SecretText.decode(Array(value)) } catch {
+                throw UserError("file:\(path): \(error.message)", remedy: error.remedy)
             }
-            let value = text.split(separator: "\n", omittingEmptySubsequences: false).first.map(String.init) ?? ""
-            if value.isEmpty { throw UserError("The file \(path) is empty (named by file:\(path)).") }
+        case .stored:
+            guard let value = stored() else {
+                throw UserError("'stored' names a value kept from an earlier install, but /etc/sbs/secrets.env has none",
+                                remedy: "Give the secret itself (or env:NAME, file:/path) instead of 'stored'.")
+            }
             return value
         }
     }
+
+    /// Reads a regular file of at most `fileSizeLimit` bytes.
+    static func readSecretFile(_ path: String) throws(UserError) -> [UInt8] {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw UserError("the file \(path) does not exist or cannot be read (named by file:\(path))",
+                            remedy: "Create it with the secret as its only line, or change the answer.")
+        }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            throw UserError("\(path) is not a regular file (named by file:\(path))", remedy: "Name a file that holds the secret.")
+        }
+        guard info.st_size <= SecretSource.fileSizeLimit else {
+            throw UserError("\(path) is larger than \(SecretSource.fileSizeLimit / 1024) KiB, too large for a secret (named by file:\(path))",
+                            remedy: "Name the file that holds just the secret.")
+        }
+        guard let bytes = try AtomicFile.read(path) else {
+            throw UserError("the file \(path) does not exist (named by file:\(path))")
+        }
+        return bytes
+    }
+
+    /// An environment variable's raw bytes.
+    public static let processEnvironment: @Sendable (String) -> [UInt8]? = { name in
+        guard let pointer = getenv(name) else { return nil }
+        return Array(UnsafeBufferPointer(start: pointer, count: strlen(pointer))).map { UInt8(bitPattern: $0) }
+    }
+}
+
+/// Every secret an answers file can give, by its key in the file, with the variable `secrets.env` keeps it under.
+public enum AnswerSecret: String, Sendable, CaseIterable, Comparable {
+    case anthropicAPIKey = "secrets.anthropic_api_key"
+    case openaiAPIKey = "secrets.openai_api_key"
+    case grafanaPassword = "secrets.grafana_password"
+    case smtpPassword = "smtp.password"
+    case eabHMACKey = "tls.eab.hmac_key"
+
+    public var variable: String {
+        switch self {
+        case .anthropicAPIKey: return "ANTHROPIC_API_KEY"
+        case .openaiAPIKey: return "OPENAI_API_KEY"
+        case .grafanaPassword: return "GRAFANA_ADMIN_PASSWORD"
+        case .smtpPassword: return "SMTP_PASSWORD"
+        case .eabHMACKey: return "ACME_EAB_HMAC_KEY"
+        }
+    }
+
+    public static func < (a: AnswerSecret, b: AnswerSecret) -> Bool { a.rawValue < b.rawValue }
 }
 
 public enum InstallMode: String, Sendable, CaseIterable { case production, development }
@@ -107,6 +179,15 @@ public enum SecretName: String, Sendable, CaseIterable {
     case grafanaPassword = "grafana_password"
 
     /// The variable it is kept under in `secrets.env` and `.env`.
+    /// Its key in the answers file.
+    public var answer: AnswerSecret {
+        switch self {
+        case .anthropicAPIKey: return .anthropicAPIKey
+        case .openaiAPIKey: return .openaiAPIKey
+        case .grafanaPassword: return .grafanaPassword
+        }
+    }
+
     public var environmentName: String {
         switch self {
         case .anthropicAPIKey: return "ANTHROPIC_API_KEY"
@@ -152,20 +233,56 @@ public struct Answers: Sendable, Equatable {
     public var publicIP: String?
     public var dnsCheck: DNSCheckPolicy = .strict
 
+    /// Where these answers came from; not part of what they say (equal answers from two files are equal).
+    public var origin = AnswersOrigin()
+
     /// The keys the file gave (`domain`, `tls.mode` …): the wizard asks only for the others.
-    public var given: Set<String> = []
+    public var given: Set<String> {
+        get { origin.given }
+        set { origin.given = newValue }
+    }
 
     public init() {}
+
+    /// Every secret the answers give, wherever it stands in the file.
+    public var secretSources: [AnswerSecret: SecretSource] {
+        get {
+            var result: [AnswerSecret: SecretSource] = [:]
+            for name in SecretName.allCases { result[name.answer] = secrets[name] }
+            result[.smtpPassword] = smtpPassword
+            result[.eabHMACKey] = eabHMACKey
+            return result
+        }
+        set {
+            for name in SecretName.allCases { secrets[name] = newValue[name.answer] }
+            smtpPassword = newValue[.smtpPassword]
+            eabHMACKey = newValue[.eabHMACKey]
+        }
+    }
+
+    /// The same answers with every literal secret replaced by `stored`: what sbs keeps in `answers.yaml` once
+    /// the values are in `secrets.env`.
+    public var storingLiterals: Answers {
+        var copy = self
+        copy.secretSources = secretSources.mapValues { source in
+            if case .literal = source { return .stored }
+            return source
+        }
+        return copy
+    }
 
     /// The image a service runs: the answer, else the default.
     public func image(_ service: Service) -> String {
         images[service]?.value ?? service.defaultImage
     }
 
-    /// Names on the certificate: the domain, then the aliases.
+    /// Names on the certificate: the domain, then the aliases (validation keeps them unique).
     public var certificateNames: [DomainName] {
-        (domain.map { [$0] } ?? []) + aliases.filter { $0 != domain }
+        (domain.map { [$0] } ?? []) + aliases
     }
+
+    /// The most names one certificate may carry (Let's Encrypt's limit).
+    public static let maximumNames = 100
 
     /// The answers as facts for step conditions and fingerprints (no secrets: only whether each is given).
     public var facts: [String: String] {
@@ -182,6 +299,8 @@ public struct Answers: Sendable, Equatable {
             "tls.acme_directory": acmeDirectory.text,
             "tls.acme_ca_bundle": acmeCABundle ?? "",
             "tls.eab.kid": eabKeyID ?? "",
+            "tls.eab.hmac_key": eabHMACKey == nil ? "absent" : "given",
+            "smtp.password": smtpPassword == nil ? "absent" : "given",
             "tls.cert_file": certFile ?? "",
             "tls.key_file": keyFile ?? "",
             "ports.http": httpPort.description,
@@ -216,4 +335,19 @@ public struct Answers: Sendable, Equatable {
         }
         return missing
     }
+}
+
+/// Which keys an answers file gave, and where each stands in it. Two answers that say the same are equal whatever
+/// their origin: this compares equal always.
+public struct AnswersOrigin: Sendable, Equatable {
+    public var given: Set<String> = []
+    /// `file:line:column` of each key (`secrets.anthropic_api_key`), for messages about its value.
+    public var locations: [String: String] = [:]
+
+    public init() {}
+
+    public static func == (a: AnswersOrigin, b: AnswersOrigin) -> Bool { true }
+
+    /// `file:line:column: ` for `key`, or empty.
+    public func at(_ key: String) -> String { locations[key].map { $0 + ": " } ?? "" }
 }

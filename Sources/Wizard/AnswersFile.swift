@@ -24,9 +24,20 @@ public enum AnswersFile {
         guard let root = reader.parse(text) else { throw AnswersError(problems: reader.problems) }
         let top = reader.mapping(root, path: "", allowed: topKeys)
         answers.given = Set(top.keys)
+        func locate(_ key: String, _ node: Node) {
+            if let mark = node.mark { answers.origin.locations[key] = "\(file):\(mark.line):\(mark.column)" }
+        }
+        for (key, node) in top { locate(key, node) }
         for section in ["features", "tls", "secrets", "ports", "paths", "backups", "smtp", "network", "checks"] {
             if case .mapping(let mapping)? = top[section] {
-                for key in mapping.keys.compactMap(\.string) { answers.given.insert("\(section).\(key)") }
+                for (keyNode, node) in mapping {
+                    guard let key = keyNode.string else { continue }
+                    answers.given.insert("\(section).\(key)")
+                    locate("\(section).\(key)", node)
+                    if case .mapping(let inner) = node {
+                        for (innerKey, innerNode) in inner { if let name = innerKey.string { locate("\(section).\(key).\(name)", innerNode) } }
+                    }
+                }
             }
         }
 
@@ -63,12 +74,13 @@ public enum AnswersFile {
                 if text.isEmpty { throw UserError("the secret is empty") }
                 let source = SecretSource(text)
                 switch source {
-                case .environment(let name) where name.isEmpty || !name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }):
-                    throw UserError("'env:\(name)' does not name an environment variable")
+                case .environment(let name) where name.isEmpty || !name.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_") }):
+                    throw UserError("'env:\(name.debugSafe)' does not name an environment variable")
                 case .file(let file) where !file.hasPrefix("/"):
-                    throw UserError("'file:\(file)' must name an absolute path")
-                case .literal(let value) where value.contains("\n") || value.contains("\r"):
-                    throw UserError("the secret contains a line break, which would break .env")
+                    throw UserError("'file:\(file.debugSafe)' must name an absolute path")
+                case .literal(let value):
+                    try SecretText.validate(value)
+                    return source
                 default: return source
                 }
             }
@@ -85,7 +97,16 @@ public enum AnswersFile {
         answers.domain = value(top["domain"], "domain") { (text: String) throws(UserError) in try DomainName(text) }
         if let aliases = top["aliases"] {
             for (text, node) in reader.strings(aliases, path: "aliases") {
-                if let name = value(node, "aliases") { (_: String) throws(UserError) in try DomainName(text) } {
+                guard let name = value(node, "aliases", { (_: String) throws(UserError) in try DomainName(text) }) else { continue }
+                // DomainName is lower-case: `Shop.Example.com` and `shop.example.com` are one name, as in DNS.
+                if name == answers.domain {
+                    reader.report(node, "aliases: '\(text.debugSafe)' is the domain itself; list each name once")
+                } else if answers.aliases.contains(name) {
+                    reader.report(node, "aliases: '\(text.debugSafe)' is listed twice; list each name once")
+                } else if answers.aliases.count + 1 >= Answers.maximumNames {
+                    reader.report(node, "aliases: at most \(Answers.maximumNames) names fit on one certificate (the domain and \(Answers.maximumNames - 1) aliases)")
+                    break
+                } else {
                     answers.aliases.append(name)
                 }
             }
@@ -196,11 +217,26 @@ public enum AnswersFile {
         return try parse(text, file: path)
     }
 
-    /// The answers as a file. Literal secrets are written only with `includeSecrets` (taking their values from
-    /// `secretValues`); references (`env:`, `file:`) are kept as they are.
-    public static func render(_ answers: Answers, includeSecrets: Bool = false,
-                              secretValues: [SecretName: String] = [:]) -> String {
-        var out = "# sbs answers file\nversion: 1\n"
+    /// The answers as a file that `parse` reads back to the same answers.
+    /// - Parameter secretValues: nil to keep secrets out: a literal is written as `stored` (its value is in
+    ///   `secrets.env`). Given (export `--include-secrets`), every literal and `stored` secret is written as its
+    ///   value, taken from here (a literal without an entry keeps its own value). `env:` and `file:` references
+    ///   are always kept as they are.
+    public static func render(_ answers: Answers, secretValues: [AnswerSecret: String]? = nil) -> String {
+        func secret(_ name: AnswerSecret) -> String? {
+            guard let source = answers.secretSources[name] else { return nil }
+            switch source {
+            case .environment, .file: return source.reference
+            case .literal(let value): return secretValues.map { $0[name] ?? value } ?? "stored"
+            case .stored: return secretValues?[name] ?? "stored"
+            }
+        }
+        var out = "# sbs answers file (sbs answers validate FILE checks it).\n"
+        if secretValues == nil, answers.secretSources.values.contains(where: { $0.reference == nil || $0 == .stored }) {
+            out += "# A secret given as 'stored' is kept in /etc/sbs/secrets.env (0600) of the server this describes;\n"
+            out += "# `sbs answers export --include-secrets` writes the values themselves.\n"
+        }
+        out += "version: 1\n"
         out += "mode: \(answers.mode.rawValue)\n"
         if let domain = answers.domain { out += "domain: \(domain)\n" }
         if !answers.aliases.isEmpty { out += "aliases: [\(answers.aliases.map(\.value).joined(separator: ", "))]\n" }
@@ -209,24 +245,13 @@ public enum AnswersFile {
         out += "features:\n  gpu: \(answers.gpu.rawValue)\n  monitoring: \(answers.monitoring.rawValue)\n  backups: \(answers.backups.rawValue)\n"
         out += "tls:\n  mode: \(answers.tlsMode.rawValue)\n  acme_directory: \(quote(answers.acmeDirectory.text))\n"
         if let bundle = answers.acmeCABundle { out += "  acme_ca_bundle: \(quote(bundle))\n" }
-        if let kid = answers.eabKeyID, let hmac = answers.eabHMACKey {
-            out += "  eab:\n    kid: \(quote(kid))\n"
-            if let reference = hmac.reference { out += "    hmac_key: \(quote(reference))\n" }
-            else if includeSecrets, case .literal(let value) = hmac { out += "    hmac_key: \(quote(value))\n" }
+        if let kid = answers.eabKeyID, let hmac = secret(.eabHMACKey) {
+            out += "  eab:\n    kid: \(quote(kid))\n    hmac_key: \(quote(hmac))\n"
         }
         if let cert = answers.certFile { out += "  cert_file: \(quote(cert))\n" }
         if let key = answers.keyFile { out += "  key_file: \(quote(key))\n" }
-        var secretLines = ""
-        for name in SecretName.allCases {
-            if let reference = answers.secrets[name]?.reference {
-                secretLines += "  \(name.rawValue): \(quote(reference))\n"
-            } else if includeSecrets, let value = secretValues[name] ?? answers.secrets[name].flatMap({ try? $0.resolve() }) {
-                secretLines += "  \(name.rawValue): \(quote(value))\n"
-            } else if answers.secrets[name] != nil || secretValues[name] != nil {
-                secretLines += "  # \(name.rawValue): kept in /etc/sbs/secrets.env (export with --include-secrets)\n"
-            }
-        }
-        if !secretLines.isEmpty { out += "secrets:\n" + secretLines }
+        let secretLines = SecretName.allCases.compactMap { name in secret(name.answer).map { "  \(name.rawValue): \(quote($0))\n" } }
+        if !secretLines.isEmpty { out += "secrets:\n" + secretLines.joined() }
         if !answers.images.isEmpty {
             out += "images:\n"
             for service in Service.allCases { if let image = answers.images[service] { out += "  \(service.rawValue): \(quote(image.value))\n" } }
@@ -238,8 +263,7 @@ public enum AnswersFile {
             out += "smtp:\n  host: \(host)\n"
             if let port = answers.smtpPort { out += "  port: \(port)\n" }
             if let user = answers.smtpUser { out += "  user: \(quote(user.value))\n" }
-            if let reference = answers.smtpPassword?.reference { out += "  password: \(quote(reference))\n" }
-            else if includeSecrets, case .literal(let value)? = answers.smtpPassword { out += "  password: \(quote(value))\n" }
+            if let password = secret(.smtpPassword) { out += "  password: \(quote(password))\n" }
             if let sender = answers.smtpSender { out += "  sender: \(quote(sender.value))\n" }
         }
         if let ip = answers.publicIP { out += "network:\n  public_ip: \(quote(ip))\n" }

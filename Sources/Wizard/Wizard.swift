@@ -60,6 +60,10 @@ public struct Wizard {
                 guard let key = try terminal.readSecret(prompt: "Anthropic API key (input hidden): ") else { throw Declined() }
                 if key.isEmpty { terminal.write("  ✗ The key is needed: the minimum profile answers through the API.\n"); continue }
                 if key.contains(where: { $0.isWhitespace }) { terminal.write("  ✗ The key contains white space; paste it again.\n"); continue }
+                do { try SecretText.validate(key) } catch {
+                    terminal.write("  ✗ The key is not usable: \(error.message).\n")
+                    continue
+                }
                 result.secrets[.anthropicAPIKey] = .literal(key)
                 break
             }

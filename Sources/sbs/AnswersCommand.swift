@@ -17,16 +17,17 @@ struct AnswersCommand: AsyncParsableCommand {
         @Argument(help: "The answers file.")
         var file: String
 
+        @OptionGroup var global: GlobalOptions
+
         @Flag(help: "Also list required answers that are missing (as a --non-interactive install would).")
         var nonInteractive = false
 
         func run() async throws {
             let answers = try AnswersFile.load(absolute(file))
-            if nonInteractive {
-                let missing = answers.missing()
-                if !missing.isEmpty {
-                    throw UserError("\(file): these answers are missing: \(missing.joined(separator: ", ")).")
-                }
+            // The checks of `sbs install`, before it writes anything: secrets read (env:, file:, stored under
+            // --root), names and paths the configuration can carry, TLS files that fit.
+            do { _ = try global.session.check(answers, complete: nonInteractive) } catch {
+                throw UserError("\(file): \(error.message)", remedy: error.remedy)
             }
             Console.out("\(file): valid.")
         }
@@ -48,9 +49,9 @@ struct AnswersCommand: AsyncParsableCommand {
             guard let answers = try session.savedAnswers() else {
                 throw UserError("No answers are kept under \(session.layout.root).", remedy: "Run `sbs install` first.")
             }
-            var values: [SecretName: String] = [:]
-            if includeSecrets { values = storedSecretValues(session.layout) }
-            let text = AnswersFile.render(answers, includeSecrets: includeSecrets, secretValues: values)
+            let secrets = session.readable(answers).secrets
+            let values = Dictionary(uniqueKeysWithValues: AnswerSecret.allCases.compactMap { name in secrets[name].map { (name, $0) } })
+            let text = AnswersFile.render(answers, secretValues: includeSecrets ? values : nil)
             if let output {
                 try AtomicFile.write(text, to: absolute(output), mode: 0o600)
                 Console.err("Wrote \(output).")

@@ -15,7 +15,8 @@ enum Console {
     /// One line per step event.
     static func show(_ event: StepEvent) {
         switch event {
-        case .started(let step): err("▶ \(step.id): \(step.title)")
+        case .started(let step, let reason):
+            err("▶ \(step.id): \(step.title)" + (reason == "not done yet" ? "" : " (\(reason))"))
         case .succeeded(let step, let seconds): err("✓ \(step.id) (\(String(format: "%.1f", seconds)) s)")
         case .upToDate(let step): err("= \(step.id): up to date")
         case .skipped(let step, let reason): err("– \(step.id): skipped (\(reason))")

@@ -31,10 +31,10 @@ struct InstallCommand: AsyncParsableCommand {
 
     func run() async throws {
         let session = global.session
-        let scope = RunScope(command: "install", answersFile: answers.map(absolute), through: through, from: from,
-                             skip: skip, interactive: !nonInteractive, sysroot: global.sysroot.map(absolute),
-                             assets: global.assets.map(absolute))
-        try await Runner(session: session).install(scope: scope)
+        let invocation = InstallInvocation(command: "install", answersFile: answers.map(absolute), interactive: !nonInteractive,
+                                           sysroot: global.sysroot.map(absolute), assets: global.assets.map(absolute))
+        let scope = RunScope(through: through, from: from, skip: skip, invocation: try JSONValue(encoding: invocation))
+        try await Runner(session: session).install(scope: scope, invocation: invocation)
     }
 }
 
@@ -51,31 +51,36 @@ struct ResumeCommand: AsyncParsableCommand {
         guard let state = try base.store.load() else {
             throw UserError("There is no run to resume under \(base.layout.root).", remedy: "Start one with `sbs install`.")
         }
-        var scope = state.scope
-        scope.command = "resume"
+        var invocation = InstallInvocation(state.scope)
+        invocation.command = "resume"
         // The recorded run's fixture tree and assets, unless given again.
-        let session = InstallSession(layout: base.layout, sysroot: global.sysroot.map(absolute) ?? scope.sysroot,
-                                     assetsDirectory: global.assets.map(absolute) ?? scope.assets)
-        try await Runner(session: session).install(scope: scope)
+        let session = InstallSession(layout: base.layout, sysroot: global.sysroot.map(absolute) ?? invocation.sysroot,
+                                     assetsDirectory: global.assets.map(absolute) ?? invocation.assets)
+        try await Runner(session: session).install(scope: state.scope, invocation: invocation)
     }
 }
 
-/// The path shared by install and resume: answers, wizard, run, report.
+/// The path shared by install and resume: lock, answers, wizard, checks, run, report.
 struct Runner {
     let session: InstallSession
 
-    func install(scope: RunScope) async throws {
-        // Nothing is written before the answers are complete and valid (and confirmed, when asked).
+    func install(scope: RunScope, invocation: InstallInvocation) async throws {
         _ = try session.graph()
-        let answers = try await resolveAnswers(scope: scope)
-        let runLog = try RunLog(layout: session.layout, command: scope.command)
+        // The lock comes first, before any question (as apt takes its lock before asking): a second run on this
+        // root is refused at once, not after the first one's questions were answered.
+        let lock = try RunLock(path: session.layout.lockFile)
+        defer { withExtendedLifetime(lock) {} }
+        // Nothing is written before the answers are complete, checked as the install would check them, and
+        // confirmed (when asked).
+        let checked = try session.check(try await resolveAnswers(invocation))
+        let runLog = try RunLog(layout: session.layout, command: invocation.command)
         Console.err("Log: \(runLog.path)")
 
         signal(SIGINT, SIG_IGN)
         signal(SIGTERM, SIG_IGN)
         let ran = Mutex(0)
         let task = Task {
-            try await session.run(scope: scope, answers: answers, runLog: runLog) { event in
+            try await session.run(scope: scope, checked: checked, runLog: runLog) { event in
                 if case .succeeded = event { ran.withLock { $0 += 1 } }
                 Console.show(event)
             }
@@ -97,7 +102,8 @@ struct Runner {
         case .failed(let step, let error):
             Console.err("\nStep \(step) failed: \(error)")
             Console.err("Log: \(runLog.path)")
-            Console.err("Fix the cause, then run `sbs resume\(rootFlag)` to continue from \(step).")
+            Console.err("Fix the cause, then run `sbs resume\(rootFlag)` to continue from \(step) with the same answers.")
+            Console.err("If the answers were the cause, run `sbs install\(rootFlag) --answers FIXED.yaml` instead: only the steps the changed answers affect run again.")
             throw ExitCode(1)
         case .interrupted(let step):
             Console.err("\nInterrupted\(step.map { " during \($0)" } ?? ""). Nothing finished was lost.")
@@ -108,28 +114,28 @@ struct Runner {
 
     var rootFlag: String { session.layout.root == "/" ? "" : " --root \(session.layout.root)" }
 
-    func resolveAnswers(scope: RunScope) async throws -> Answers {
+    /// The answers of this run: the file given, else those kept by the last run (resume), completed by the wizard
+    /// when the run is interactive.
+    func resolveAnswers(_ invocation: InstallInvocation) async throws -> Answers {
         var answers: Answers
         let saved = try session.savedAnswers()
-        let stored = storedSecretNames(session.layout)
-        if scope.command == "resume" {
-            answers = try saved ?? scope.answersFile.map(AnswersFile.load) ?? Answers()
-            // Literal secrets are never saved; the original file still holds them.
-            if let file = scope.answersFile, let original = try? AnswersFile.load(file) {
-                for (name, source) in original.secrets where answers.secrets[name] == nil { answers.secrets[name] = source }
-            }
+        let stored = session.storedSecretNames(deployDir: saved?.deployDir ?? Answers().deployDir)
+        if invocation.command == "resume" {
+            // The kept answers (literal secrets as `stored`), or the original file when the run stopped before
+            // collect-answers kept them.
+            answers = try saved ?? invocation.answersFile.map(AnswersFile.load) ?? Answers()
             // A resumed run asks only for what is still missing, and a non-interactive one never asks.
             let missing = Set(answers.missing(storedSecrets: stored))
             answers.given = Set(["domain", "admin_email", "profile", "tls.mode"]).subtracting(missing)
-            if missing.isEmpty { return answers }
-        } else if let file = scope.answersFile {
+            if missing.isEmpty || !invocation.interactive { return answers }
+        } else if let file = invocation.answersFile {
             answers = try AnswersFile.load(file)
         } else {
             // Everything is asked, with the previous run's answers already filled in.
             answers = saved ?? Answers()
             answers.given = []
         }
-        if scope.interactive {
+        if invocation.interactive {
             let terminal = try EditLineTerminal()
             let detected = answers.given.contains("profile") ? nil : await session.recommendedProfile()
             let wizard = Wizard(terminal: terminal)
@@ -142,24 +148,6 @@ struct Runner {
                 throw ExitCode(1)
             }
         }
-        let missing = answers.missing(storedSecrets: stored)
-        if !missing.isEmpty {
-            throw UserError("These answers are missing: \(missing.joined(separator: ", ")).",
-                            remedy: "Add them to the answers file (see `sbs answers validate FILE`), or run without --non-interactive to be asked.")
-        }
-        try checkSecretsResolve(answers)
         return answers
-    }
-
-    /// `env:` and `file:` secrets must resolve before anything runs.
-    func checkSecretsResolve(_ answers: Answers) throws {
-        var problems: [String] = []
-        for (name, source) in answers.secrets.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
-            do { _ = try source.resolve() } catch { problems.append("secrets.\(name.rawValue): \(error.message)") }
-        }
-        if !problems.isEmpty {
-            throw UserError("Some secrets cannot be read:\n  " + problems.joined(separator: "\n  "),
-                            remedy: "Set the variables or create the files they name, then run again.")
-        }
     }
 }

@@ -20,6 +20,13 @@ struct StatusCommand: AsyncParsableCommand {
         let session = global.session
         let graph = try session.graph()
         let state = try session.store.load() ?? RunState()
+        // Files a finished step wrote that are gone or changed since: the next run writes them again.
+        let executor = try session.executor(session.readable(try session.savedAnswers() ?? Answers()), createKey: false)
+        var drift: [String: [String]] = [:]
+        for step in graph.steps where state[step.id].status == .succeeded {
+            let found = executor.drift(of: state[step.id])
+            if !found.isEmpty { drift[step.id] = found }
+        }
         if json {
             var steps: [[String: Any]] = []
             for step in graph.steps {
@@ -29,6 +36,7 @@ struct StatusCommand: AsyncParsableCommand {
                 if let error = record.lastError { item["last_error"] = error }
                 if let note = record.note { item["note"] = note }
                 if let log = record.log { item["log"] = log }
+                if let files = drift[step.id] { item["drift"] = files }
                 steps.append(item)
             }
             var object: [String: Any] = ["steps": steps, "completed": state.completed]
@@ -45,13 +53,14 @@ struct StatusCommand: AsyncParsableCommand {
         for step in graph.steps {
             let record = state[step.id]
             let duration = record.duration.map { String(format: "%.1f s", $0) } ?? "-"
-            let error = record.lastError ?? record.note ?? ""
+            let error = drift[step.id].map { "drift: " + $0.joined(separator: ", ") } ?? record.lastError ?? record.note ?? ""
             Console.out(step.id.padding(toLength: 21, withPad: " ", startingAt: 0)
                 + record.status.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)
                 + duration.padding(toLength: 10, withPad: " ", startingAt: 0)
                 + String(error.split(separator: "\n").first ?? ""))
         }
         if let log = state.log { Console.out("\nLog: \(log)") }
+        if !drift.isEmpty { Console.out("Files changed or removed since they were written: `sbs install` (or `sbs resume`) writes them again, backing up what changed.") }
         Console.out(state.completed ? "The last run finished." : "The last run did not finish: `sbs resume` continues it.")
     }
 }
@@ -84,9 +93,8 @@ struct PlanCommand: AsyncParsableCommand {
     func run() async throws {
         let session = global.session
         let loaded = try answers.map { try AnswersFile.load(absolute($0)) } ?? session.savedAnswers()
-        let actions = session.actions(answers: loaded ?? Answers())
-        let graph = try actions.loadGraph()
-        let executor = Executor(graph: graph, actions: actions, store: session.store)
+        // Plans read; they write nothing (no digest key is made, no secret is stored).
+        let executor = try session.executor(session.readable(loaded ?? Answers()), createKey: false)
         let scope = RunScope(through: through, from: from, skip: skip)
         try executor.validate(scope)
         let state = try session.store.load() ?? RunState()

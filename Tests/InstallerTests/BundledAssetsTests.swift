@@ -2,6 +2,7 @@ import Foundation
 import SBSCore
 import StepGraph
 import Testing
+import Host
 import Wizard
 @testable import Installer
 
@@ -21,34 +22,83 @@ let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().del
     }
 
     @Test func theBuiltInGraphLoadsWithEveryActionKnown() throws {
-        let context = InstallContext(layout: Layout(root: "/tmp/unused"), assets: BundledAssetSource(),
-                                     commands: SystemCommandRunner(), answers: Answers())
-        let graph = try InstallActions(context: context).loadGraph()
+        let graph = try InstallSession(layout: Layout(root: "/tmp/unused"), sysroot: nil, assetsDirectory: nil).graph()
         #expect(graph.steps.count == 14)
+        #expect(graph["pull-models"]?.when?.keys == ["choose-profile.runsOllama"])
     }
 
-    @Test func aChangedTemplateChangesTheDigestWriteConfigsFingerprints() throws {
+    @Test func aTypoInAWhenKeyStopsTheGraphFromLoading() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sbs-assets-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir + "/assets/deploy", withIntermediateDirectories: true)
-        try "a".write(toFile: dir + "/assets/deploy/x.mustache", atomically: true, encoding: .utf8)
-        let source = DirectoryAssetSource(root: dir)
-        let before = source.digest(under: "assets/deploy/")
-        try "b".write(toFile: dir + "/assets/deploy/x.mustache", atomically: true, encoding: .utf8)
-        #expect(source.digest(under: "assets/deploy/") != before)
+        try FileManager.default.copyItem(atPath: repository + "/steps", toPath: dir + "/steps")
+        try FileManager.default.copyItem(atPath: repository + "/assets", toPath: dir + "/assets")
+        let file = dir + "/steps/pull-models.yaml"
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        try text.replacingOccurrences(of: "choose-profile.runsOllama", with: "choose-profile.runOllama")
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        #expect {
+            try InstallSession(layout: Layout(root: "/tmp/unused"), sysroot: nil, assetsDirectory: dir).graph()
+        } throws: { error in
+            String(describing: error).contains("steps/pull-models.yaml:5: when names 'choose-profile.runOllama', which 'choose-profile' does not output (did you mean 'choose-profile.runsOllama'?)")
+        }
+        // An answer key misspelt is caught the same way.
+        try text.replacingOccurrences(of: "when: choose-profile.runsOllama", with: "when: features.monitorng")
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        #expect {
+            try InstallSession(layout: Layout(root: "/tmp/unused"), sysroot: nil, assetsDirectory: dir).graph()
+        } throws: { error in
+            String(describing: error).contains("did you mean 'features.monitoring'?")
+        }
     }
 }
 
 @Suite struct SecretDigests {
-    @Test func aSecretEntersFingerprintsOnlyAsAKeyedHash() throws {
+    @Test func aSecretEntersInputsOnlyAsAKeyedHashAndPlansMakeNoKey() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("sbs-digest-\(UUID().uuidString)").path
-        let context = InstallContext(layout: Layout(root: root), assets: BundledAssetSource(), commands: SystemCommandRunner(),
-                                     answers: Answers())
-        let first = try context.secretDigest("sk-secret")
-        #expect(first.hasPrefix("hmac:"))
-        #expect(!first.contains("sk-secret"))
-        #expect(try context.secretDigest("sk-secret") == first)
-        #expect(try context.secretDigest("sk-other") != first)
+        let layout = Layout(root: root)
+        let throwAway = try SecretDigester.load(layout, create: false)
+        #expect(!FileManager.default.fileExists(atPath: root), "a digester for a plan wrote under the root")
+        let digester = try SecretDigester.load(layout, create: true)
+        let first = digester.digest("sk-secret-value")
+        #expect(!first.description.contains("sk-secret"))
+        #expect(try SecretDigester.load(layout, create: false).digest("sk-secret-value") == first)
+        #expect(digester.digest("sk-other-value") != first)
+        #expect(throwAway.digest("sk-secret-value") != first)
         let mode = try FileManager.default.attributesOfItem(atPath: root + "/var/lib/sbs/fingerprint.key")[.posixPermissions] as? Int
         #expect(mode == 0o600)
+    }
+
+    @Test func buildingEveryInputIsPureAndTheSameTwice() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("sbs-pure-\(UUID().uuidString)").path
+        let session = InstallSession(layout: Layout(root: root), sysroot: nil, assetsDirectory: nil)
+        var answers = try AnswersFile.parse("""
+            version: 1
+            domain: shop.example.com
+            admin_email: admin@example.com
+            secrets:
+              anthropic_api_key: sk-literal-value
+            """, file: "a.yaml")
+        answers.eabKeyID = "kid"
+        answers.eabHMACKey = .literal("eab-hmac-key-value")
+        let checked = session.readable(answers)
+        let table = try session.actions(checked, createKey: false)
+        let executor = try session.executor(checked, createKey: false)
+        var state = RunState()
+        // Outputs as the steps before would leave them, so every Input can be built.
+        state["detect-hardware"].status = .succeeded
+        state["detect-hardware"].output = try JSONValue(encoding: InstallSession.referenceHost)
+        state["choose-profile"].status = .succeeded
+        let profile = try ProfileTable(yaml: session.assets.text("assets/profiles.yaml"))
+            .choose(for: InstallSession.referenceHost, request: ProfileChoiceRequest())
+        state["choose-profile"].output = try JSONValue(encoding: profile)
+        state["generate-secrets"].status = .succeeded
+        state["generate-secrets"].output = .object(["secrets": .object(["hex": .string("00")])])
+        for step in executor.graph.steps where !InstallActions.notBuilt.contains(step.action) {
+            let needs = executor.neededOutputs(step, state: state)
+            let first = try table.input(of: step, needs: needs)
+            #expect(try table.input(of: step, needs: needs) == first, "\(step.id)")
+            let text = String(decoding: first, as: UTF8.self)
+            #expect(!text.contains("sk-literal-value") && !text.contains("eab-hmac-key-value"), "\(step.id) holds a secret in the clear")
+        }
+        #expect(!FileManager.default.fileExists(atPath: root), "building inputs wrote under the root")
     }
 }

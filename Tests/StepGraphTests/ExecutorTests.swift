@@ -4,31 +4,54 @@ import Synchronization
 import Testing
 @testable import StepGraph
 
-/// Actions whose inputs and outputs the test sets, recording what ran. An action the test did not declare
-/// fails the run (fail closed).
+/// Actions whose inputs, outputs and products the test sets, recording what ran and with which Input. Each step
+/// runs the action named like it; an action the test did not declare fails the run (fail closed). As real actions
+/// do, a step's Input holds the outputs of the steps it needs.
 final class RecordingActions: StepActions, @unchecked Sendable {
     let lock = NSLock()
     var inputsByStep: [String: [String: String]] = [:]
     var outputsByStep: [String: [String: String]] = [:]
+    var productsByStep: [String: [String]] = [:]
     var failures: [String: Int] = [:]   // step → how many more times it fails
     var ran: [String] = []
-    let known: Set<String>
+    var receivedInputs: [String: Data] = [:]
+    let names: Set<String>
+    var observing: Set<String> = []
 
-    init(known: Set<String>) { self.known = known }
+    init(known: Set<String>) { self.names = known }
 
-    func inputs(of step: StepDefinition, facts: [String: String]) throws -> [String: String] {
-        lock.withLock { inputsByStep[step.id] ?? [:] }
+    var catalog: ActionCatalog { lock.withLock { ActionCatalog(actions: Dictionary(uniqueKeysWithValues: names.map { ($0, ["port"]) }), observing: observing) } }
+
+    struct Input: Codable {
+        var own: [String: String]
+        var needs: [String: JSONValue]
     }
 
-    func run(_ step: StepDefinition, facts: [String: String], log: StepLog) async throws -> [String: String] {
+    func input(of step: StepDefinition, needs: NeededOutputs) throws -> Data {
+        guard names.contains(step.action) else { throw UserError("undeclared action \(step.action)") }
+        var needed: [String: JSONValue] = [:]
+        for (_, entry) in needs.outputs { needed[entry.step] = entry.output ?? .null }
+        return try JSONValue.canonicalEncoder.encode(Input(own: lock.withLock { inputsByStep[step.id] ?? [:] }, needs: needed))
+    }
+
+    func run(_ step: StepDefinition, input: Data, log: StepLog) async throws -> StepOutcomeValue {
         try lock.withLock {
             ran.append(step.id)
+            receivedInputs[step.id] = input
             if let remaining = failures[step.id], remaining > 0 {
                 failures[step.id] = remaining - 1
                 throw UserError("\(step.id) broke")
             }
-            return outputsByStep[step.id] ?? [:]
+            let products = try (productsByStep[step.id] ?? []).map { path in
+                guard let digest = digest(of: ProductFile(path)) else { throw UserError("\(path) was not written") }
+                return RecordedProduct(path: path, secret: false, digest: digest)
+            }
+            return StepOutcomeValue(output: try JSONValue(encoding: outputsByStep[step.id] ?? [:]), products: products)
         }
+    }
+
+    func digest(of product: ProductFile) -> String? {
+        FileManager.default.contents(atPath: product.path).map { "bytes:" + $0.base64EncodedString() }
     }
 
     func takeRan() -> [String] { lock.withLock { defer { ran = [] }; return ran } }
@@ -54,15 +77,17 @@ func temporaryDirectory() -> String {
     return path
 }
 
-/// a → b → d, a → c → d, and e alone.
+let diamondActions: Set<String> = ["a", "b", "c", "d", "e"]
+
+/// a → b → d, a → c → d, and e alone; each step runs the action of its own name.
 func diamond() throws -> Graph {
     try Graph([
-        StepDefinition(id: "a", title: "A", action: "x"),
-        StepDefinition(id: "b", title: "B", needs: ["a"], action: "x"),
-        StepDefinition(id: "c", title: "C", needs: ["a"], action: "x"),
-        StepDefinition(id: "d", title: "D", needs: ["b", "c"], action: "x"),
-        StepDefinition(id: "e", title: "E", action: "x"),
-    ], knownActions: ["x"])
+        StepDefinition(id: "a", title: "A", action: "a"),
+        StepDefinition(id: "b", title: "B", needs: ["a"], action: "b"),
+        StepDefinition(id: "c", title: "C", needs: ["a"], action: "c"),
+        StepDefinition(id: "d", title: "D", needs: ["b", "c"], action: "d"),
+        StepDefinition(id: "e", title: "E", action: "e"),
+    ], knownActions: diamondActions)
 }
 
 @Suite struct ExecutorRuns {
@@ -74,7 +99,7 @@ func diamond() throws -> Graph {
     }
 
     @Test func runsEverythingOnceThenSkipsEverything() async throws {
-        let actions = RecordingActions(known: ["x"])
+        let actions = RecordingActions(known: diamondActions)
         let executor = Executor(graph: try diamond(), actions: actions, store: store)
         #expect(try await run(executor) == .completed)
         #expect(Set(actions.takeRan()) == ["a", "b", "c", "d", "e"])
@@ -86,7 +111,7 @@ func diamond() throws -> Graph {
     }
 
     @Test func aChangedInputRerunsTheStepAndOnlyDependentsWhoseInputsChanged() async throws {
-        let actions = RecordingActions(known: ["x"])
+        let actions = RecordingActions(known: diamondActions)
         let executor = Executor(graph: try diamond(), actions: actions, store: store)
         actions.outputsByStep["b"] = ["port": "80"]
         _ = try await run(executor)
@@ -105,7 +130,7 @@ func diamond() throws -> Graph {
     }
 
     @Test func throughRunsTheStepAndItsNeedsOnly() async throws {
-        let actions = RecordingActions(known: ["x"])
+        let actions = RecordingActions(known: diamondActions)
         let executor = Executor(graph: try diamond(), actions: actions, store: store)
         #expect(try await run(executor, RunScope(through: "b")) == .completed)
         #expect(Set(actions.takeRan()) == ["a", "b"])
@@ -113,7 +138,7 @@ func diamond() throws -> Graph {
     }
 
     @Test func fromForcesTheStepAndItsDependents() async throws {
-        let actions = RecordingActions(known: ["x"])
+        let actions = RecordingActions(known: diamondActions)
         let executor = Executor(graph: try diamond(), actions: actions, store: store)
         _ = try await run(executor)
         _ = actions.takeRan()
@@ -122,7 +147,7 @@ func diamond() throws -> Graph {
     }
 
     @Test func skipLeavesTheStepOutAndGoesOn() async throws {
-        let actions = RecordingActions(known: ["x"])
+        let actions = RecordingActions(known: diamondActions)
         let executor = Executor(graph: try diamond(), actions: actions, store: store)
         _ = try await run(executor, RunScope(skip: ["c"]))
         #expect(!actions.takeRan().contains("c"))
@@ -133,7 +158,7 @@ func diamond() throws -> Graph {
     }
 
     @Test func aFailureStopsDependentsAndIsResumedWhereItFailed() async throws {
-        let actions = RecordingActions(known: ["x"])
+        let actions = RecordingActions(known: diamondActions)
         actions.failures["b"] = 1
         let executor = Executor(graph: try diamond(), actions: actions, store: store, maxConcurrent: 1)
         let outcome = try await run(executor)
@@ -153,7 +178,7 @@ func diamond() throws -> Graph {
     }
 
     @Test func aStepFoundRunningWasInterruptedAndRunsAgain() async throws {
-        let actions = RecordingActions(known: ["x"])
+        let actions = RecordingActions(known: diamondActions)
         let executor = Executor(graph: try diamond(), actions: actions, store: store)
         _ = try await run(executor)
         _ = actions.takeRan()
@@ -165,9 +190,9 @@ func diamond() throws -> Graph {
     }
 
     @Test func retriesWaitOnTheInjectedClock() async throws {
-        let graph = try Graph([StepDefinition(id: "a", title: "A", action: "x", retry: RetryPolicy(attempts: 3, delay: .seconds(3600)))],
-                              knownActions: ["x"])
-        let actions = RecordingActions(known: ["x"])
+        let graph = try Graph([StepDefinition(id: "a", title: "A", action: "a", retry: RetryPolicy(attempts: 3, delay: .seconds(3600)))],
+                              knownActions: ["a"])
+        let actions = RecordingActions(known: ["a"])
         actions.failures["a"] = 2
         let events = Mutex<[String]>([])
         let executor = Executor(graph: graph, actions: actions, store: store, clock: ImmediateClock())
@@ -180,9 +205,9 @@ func diamond() throws -> Graph {
     }
 
     @Test func whenFalseSkipsWithTheReason() async throws {
-        let graph = try Graph([StepDefinition(id: "a", title: "A", action: "x", when: try Condition(parsing: "features.gpu"))],
-                              knownActions: ["x"])
-        let actions = RecordingActions(known: ["x"])
+        let graph = try Graph([StepDefinition(id: "a", title: "A", action: "a", when: try Condition(parsing: "features.gpu"))],
+                              knownActions: ["a"], baseFacts: ["features.gpu"])
+        let actions = RecordingActions(known: ["a"])
         let executor = Executor(graph: graph, actions: actions, store: store)
         _ = try await executor.run(scope: RunScope(), baseFacts: ["features.gpu": "false"], runLog: RunLog(), report: { _ in })
         #expect(actions.takeRan().isEmpty)
@@ -193,12 +218,13 @@ func diamond() throws -> Graph {
 
     @Test func aTimeoutFailsTheStepWithAMessage() async throws {
         struct Slow: StepActions {
-            var known: Set<String> { ["x"] }
-            func inputs(of step: StepDefinition, facts: [String: String]) throws -> [String: String] { [:] }
-            func run(_ step: StepDefinition, facts: [String: String], log: StepLog) async throws -> [String: String] {
+            var catalog: ActionCatalog { ActionCatalog(names: ["x"]) }
+            func input(of step: StepDefinition, needs: NeededOutputs) throws -> Data { Data("{}".utf8) }
+            func run(_ step: StepDefinition, input: Data, log: StepLog) async throws -> StepOutcomeValue {
                 try await Task.sleep(for: .seconds(30))
-                return [:]
+                return StepOutcomeValue(output: .null)
             }
+            func digest(of product: ProductFile) -> String? { nil }
         }
         let graph = try Graph([StepDefinition(id: "a", title: "A", action: "x", timeout: .milliseconds(50))], knownActions: ["x"])
         let outcome = try await Executor(graph: graph, actions: Slow(), store: store).run(scope: RunScope(), baseFacts: [:], runLog: RunLog(), report: { _ in })
@@ -207,8 +233,84 @@ func diamond() throws -> Graph {
         #expect(error.contains("did not finish within its timeout"))
     }
 
+    @Test func runReceivesExactlyTheInputThatWasFingerprinted() async throws {
+        let actions = RecordingActions(known: diamondActions)
+        actions.inputsByStep["b"] = ["answer": "42"]
+        actions.outputsByStep["a"] = ["port": "80"]
+        let executor = Executor(graph: try diamond(), actions: actions, store: store)
+        _ = try await run(executor)
+        let state = try #require(try store.load())
+        let needs = executor.neededOutputs(try #require(executor.graph["b"]), state: state)
+        let built = try actions.input(of: try #require(executor.graph["b"]), needs: needs)
+        #expect(actions.lock.withLock { actions.receivedInputs["b"] } == built)
+        #expect(state["b"].fingerprint == Executor.fingerprint(try #require(executor.graph["b"]), input: built))
+        #expect(state["a"].output == .object(["port": .string("80")]))
+    }
+
+    @Test func aMissingOrChangedProductRerunsTheStepAndSaysWhichFile() async throws {
+        let actions = RecordingActions(known: diamondActions)
+        let product = dir + "/out.conf"
+        try "v1".write(toFile: product, atomically: true, encoding: .utf8)
+        actions.productsByStep["c"] = [product]
+        let executor = Executor(graph: try diamond(), actions: actions, store: store)
+        _ = try await run(executor)
+        _ = actions.takeRan()
+        #expect(try await run(executor) == .completed)
+        #expect(actions.takeRan().isEmpty, "an untouched product is up to date")
+
+        try "edited by hand".write(toFile: product, atomically: true, encoding: .utf8)
+        #expect(executor.drift(of: try #require(try store.load())["c"]) == ["\(product) changed"])
+        let reasons = Mutex<[String: String]>([:])
+        let events: @Sendable (StepEvent) -> Void = { event in
+            if case .started(let step, let reason) = event { reasons.withLock { $0[step.id] = reason } }
+        }
+        _ = try await executor.run(scope: RunScope(), baseFacts: [:], runLog: RunLog(), report: events)
+        // c's outputs are unchanged, so d (which needs c) stays up to date.
+        #expect(actions.takeRan() == ["c"])
+        #expect(reasons.withLock { $0["c"] } == "drift: \(product) changed")
+
+        try FileManager.default.removeItem(atPath: product)
+        let plan = executor.plan(state: try #require(try store.load()), scope: RunScope(), baseFacts: [:])
+        #expect(plan.first { $0.0.id == "c" }?.1 == .run("drift: \(product) missing"))
+        actions.productsByStep["c"] = []   // this time the step does not write it again
+        _ = try await executor.run(scope: RunScope(), baseFacts: [:], runLog: RunLog(), report: events)
+        #expect(reasons.withLock { $0["c"] } == "drift: \(product) missing")
+        #expect(try store.load()?["c"].products.isEmpty == true)
+    }
+
+    @Test func anObservingStepRunsEveryTimeAndItsDependentsOnlyWhenItsOutputChanges() async throws {
+        let actions = RecordingActions(known: diamondActions)
+        actions.observing = ["a"]
+        actions.outputsByStep["a"] = ["port": "80"]
+        let executor = Executor(graph: try diamond(), actions: actions, store: store)
+        _ = try await run(executor)
+        _ = actions.takeRan()
+        _ = try await run(executor)
+        #expect(actions.takeRan() == ["a"])
+        actions.outputsByStep["a"] = ["port": "8080"]   // the host changed
+        _ = try await run(executor)
+        #expect(Set(actions.takeRan()) == ["a", "b", "c", "d"])
+    }
+
+    @Test func whenReadsTheOutputsOfNeededSteps() async throws {
+        let graph = try Graph([
+            StepDefinition(id: "a", title: "A", action: "a"),
+            StepDefinition(id: "b", title: "B", needs: ["a"], action: "b", when: try Condition(parsing: "a.port == 80")),
+        ], catalog: ActionCatalog(actions: ["a": ["port"], "b": []]))
+        let actions = RecordingActions(known: ["a", "b"])
+        actions.outputsByStep["a"] = ["port": "8080"]
+        let executor = Executor(graph: graph, actions: actions, store: store)
+        _ = try await run(executor)
+        #expect(actions.takeRan() == ["a"])
+        #expect(try store.load()?["b"].note == "when a.port == 80 is false")
+        actions.outputsByStep["a"] = ["port": "80"]
+        actions.inputsByStep["a"] = ["changed": "yes"]
+        _ = try await run(executor)
+        #expect(actions.takeRan() == ["a", "b"])
+    }
+
     @Test func planShowsWhatWouldRunWithoutRunning() async throws {
-        let actions = RecordingActions(known: ["x"])
+        let actions = RecordingActions(known: diamondActions)
         let executor = Executor(graph: try diamond(), actions: actions, store: store)
         _ = try await run(executor)
         _ = actions.takeRan()
@@ -222,7 +324,7 @@ func diamond() throws -> Graph {
     }
 
     @Test func unknownStepsInTheScopeAreRefused() throws {
-        let executor = Executor(graph: try diamond(), actions: RecordingActions(known: ["x"]), store: store)
+        let executor = Executor(graph: try diamond(), actions: RecordingActions(known: diamondActions), store: store)
         #expect(throws: UserError.self) { try executor.validate(RunScope(through: "nope")) }
     }
 }
@@ -233,7 +335,7 @@ func diamond() throws -> Graph {
         let store = StateStore(path: dir + "/lib/state.json")
         var state = RunState()
         state["a"].status = .succeeded
-        state["a"].outputs = ["k": "v"]
+        state["a"].output = .object(["k": .string("v")])
         try store.save(state)
         state["a"].status = .failed
         try store.save(state)
@@ -246,7 +348,7 @@ func diamond() throws -> Graph {
         let store = StateStore(path: dir + "/state.json")
         var state = RunState()
         // Large enough that a plain rewrite would be seen half-done now and then.
-        for index in 0..<400 { state["step-\(index)"].outputs = ["value": String(repeating: "x", count: 200)] }
+        for index in 0..<400 { state["step-\(index)"].output = .object(["value": .string(String(repeating: "x", count: 200))]) }
         try store.save(state)
         let writer = Task.detached {
             for round in 0..<60 {
@@ -269,7 +371,14 @@ func diamond() throws -> Graph {
         let dir = temporaryDirectory()
         try "{not json".write(toFile: dir + "/state.json", atomically: true, encoding: .utf8)
         #expect { try StateStore(path: dir + "/state.json").load() } throws: { error in
-            (error as? UserError)?.message.contains("is damaged") == true
+            (error as? UserError)?.message.hasSuffix("is damaged: it is not valid JSON.") == true
+        }
+        // A field of the wrong type is named by its path, not dumped as a DecodingError.
+        try #"{"schema": 2, "steps": {"preflight": {"status": "done"}}, "scope": {}, "completed": false}"#
+            .write(toFile: dir + "/state.json", atomically: true, encoding: .utf8)
+        #expect { try StateStore(path: dir + "/state.json").load() } throws: { error in
+            let message = (error as? UserError)?.message ?? ""
+            return message.contains("'steps.preflight.status'") && !message.contains("DecodingError") && !message.contains("codingPath")
         }
     }
 

@@ -14,13 +14,20 @@ func repositorySteps() throws -> [String: String] {
     return files
 }
 
+/// The design's actions, with the facts the repository's `when:` conditions read.
+var designCatalog: ActionCatalog {
+    var actions = Dictionary(uniqueKeysWithValues: designActions.map { ($0, Set<String>()) })
+    actions["choose-profile"] = ["runsOllama"]
+    return ActionCatalog(actions: actions, baseFacts: ["checks.dns", "tls.mode"])
+}
+
 let designActions: Set<String> = ["preflight", "detect-hardware", "collect-answers", "choose-profile", "check-dns",
                                   "generate-secrets", "write-configs", "ensure-docker", "start-proxy",
                                   "obtain-certificate", "start-stack", "pull-models", "verify", "install-timers"]
 
 @Suite struct GraphLoading {
     @Test func theRepositoryDeclaresTheFourteenStepsOfTheDesign() throws {
-        let graph = try StepLoader.load(try repositorySteps(), knownActions: designActions)
+        let graph = try StepLoader.load(try repositorySteps(), catalog: designCatalog)
         #expect(Set(graph.ids) == designActions)
         #expect(graph["write-configs"]?.needs == ["choose-profile", "generate-secrets"])
         #expect(graph["obtain-certificate"]?.needs == ["start-proxy", "check-dns"])
@@ -28,7 +35,7 @@ let designActions: Set<String> = ["preflight", "detect-hardware", "collect-answe
     }
 
     @Test func orderPutsEveryStepAfterWhatItNeeds() throws {
-        let graph = try StepLoader.load(try repositorySteps(), knownActions: designActions)
+        let graph = try StepLoader.load(try repositorySteps(), catalog: designCatalog)
         let position = Dictionary(uniqueKeysWithValues: graph.ids.enumerated().map { ($1, $0) })
         for step in graph.steps {
             for need in step.needs { #expect(position[need]! < position[step.id]!, "\(need) before \(step.id)") }
@@ -38,7 +45,7 @@ let designActions: Set<String> = ["preflight", "detect-hardware", "collect-answe
     }
 
     @Test func throughIsTheStepAndWhatItNeedsTransitively() throws {
-        let graph = try StepLoader.load(try repositorySteps(), knownActions: designActions)
+        let graph = try StepLoader.load(try repositorySteps(), catalog: designCatalog)
         #expect(graph.closure(of: "write-configs") == ["write-configs", "choose-profile", "generate-secrets",
                                                        "detect-hardware", "collect-answers"])
         #expect(graph.dependents(of: "start-stack") == ["start-stack", "pull-models", "verify", "install-timers"])
@@ -112,12 +119,32 @@ let designActions: Set<String> = ["preflight", "detect-hardware", "collect-answe
 
     @Test func retryTimeoutAndWhenAreRead() throws {
         let files = ["steps/a.yaml": "id: a\ntitle: A\naction: x\nwhen: tls.mode == acme && !features.gpu\nretry:\n  attempts: 3\n  delay: 2m\ntimeout: 90s\n"]
-        let step = try #require(try StepLoader.load(files, knownActions: ["x"])["a"])
+        let step = try #require(try StepLoader.load(files, knownActions: ["x"], baseFacts: ["tls.mode", "features.gpu"])["a"])
         #expect(step.retry == RetryPolicy(attempts: 3, delay: .seconds(120)))
         #expect(step.timeout == .seconds(90))
         #expect(step.when?.holds(in: ["tls.mode": "acme", "features.gpu": "false"]) == true)
         #expect(step.when?.holds(in: ["tls.mode": "acme", "features.gpu": "true"]) == false)
         #expect(step.when?.holds(in: ["tls.mode": "files"]) == false)
+    }
+
+    @Test func aWhenKeyMustBeAnAnswerOrADeclaredOutputOfANeededStep() {
+        let catalog = ActionCatalog(actions: ["x": ["ready"], "y": []], baseFacts: ["tls.mode"])
+        let files = [
+            "steps/a.yaml": "id: a\ntitle: A\naction: x\n",
+            "steps/b.yaml": "id: b\ntitle: B\naction: y\nneeds: [a]\nwhen: a.redy && tls.mdoe == acme\n",
+            "steps/c.yaml": "id: c\ntitle: C\naction: y\nwhen: a.ready\n",
+            "steps/d.yaml": "id: d\ntitle: D\naction: y\nneeds: [b]\nwhen: a.ready && tls.mode == acme\n",
+        ]
+        do {
+            _ = try StepLoader.load(files, catalog: catalog)
+            Issue.record("loaded")
+        } catch {
+            #expect(error.problems.sorted() == [
+                "steps/b.yaml:5: when names 'a.redy', which 'a' does not output (did you mean 'a.ready'?)",
+                "steps/b.yaml:5: when names 'tls.mdoe', which is neither an answer nor an output of a step it needs (did you mean 'tls.mode'?)",
+                "steps/c.yaml:4: when names 'a.ready', but step 'c' does not need 'a' (add it to needs)",
+            ], "d reads a through b: a need of a need counts")
+        }
     }
 
     @Test func badDurationsAndConditionsAreReported() {

@@ -74,7 +74,7 @@ func problems(_ text: String) -> [String] {
         ("images:\n  app-api: \"api;latest\"", "';'"),
         ("paths:\n  deploy_dir: \"/opt/sbs dir\"", "a space"),
         ("aliases: [\"www.example.com }\"]", "a space"),
-        ("secrets:\n  grafana_password: \"pw\\nX=1\"", "line break"),
+        ("secrets:\n  grafana_password: \"password\\nX=1\"", "line break"),
         ("smtp:\n  host: mail.example.com\n  user: \"a b\"", "a space"),
     ])
     func valuesThatCouldBreakAGeneratedFileAreRejected(_ line: String, _ reason: String) {
@@ -95,23 +95,156 @@ func problems(_ text: String) -> [String] {
     }
 
     @Test func secretReferencesResolveOrSayWhatIsMissing() throws {
-        #expect(try SecretSource("env:KEY").resolve(["KEY": "v"]) == "v")
-        #expect(throws: UserError.self) { try SecretSource("env:KEY").resolve([:]) }
-        #expect(throws: UserError.self) { try SecretSource("file:/nonexistent/secret").resolve() }
+        let env: (String) -> [UInt8]? = { $0 == "KEY" ? Array("value-of-key".utf8) : nil }
+        #expect(try SecretSource("env:KEY").resolve(environment: env, stored: { nil }) == "value-of-key")
+        #expect(throws: UserError.self) { try SecretSource("env:OTHER").resolve(environment: env, stored: { nil }) }
+        #expect(throws: UserError.self) { try SecretSource("file:/nonexistent/secret").resolve(stored: { nil }) }
+        #expect(try SecretSource("stored").resolve(stored: { "kept-from-before" }) == "kept-from-before")
+        #expect(throws: UserError.self) { try SecretSource("stored").resolve(stored: { nil }) }
         #expect(problems("version: 1\nsecrets:\n  anthropic_api_key: file:relative\n").first?.contains("absolute path") == true)
     }
 
-    @Test func renderingKeepsReferencesAndLeavesLiteralSecretsOut() throws {
+    @Test func aSecretIsExactlyTheBytesGivenOrRefused() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sbs-secret-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        func file(_ name: String, _ bytes: [UInt8]) -> SecretSource {
+            FileManager.default.createFile(atPath: dir + "/" + name, contents: Data(bytes))
+            return .file(dir + "/" + name)
+        }
+        // One trailing line break is the file's, not the secret's; everything else is kept as it is.
+        #expect(try file("ok", Array("  sk-with spaces\n".utf8)).resolve(stored: { nil }) == "  sk-with spaces")
+        let refused: [(SecretSource, String)] = [
+            (file("latin1", [0x73, 0x6b, 0x2d, 0xe9, 0x74, 0xe9, 0x2d, 0x6b, 0x65, 0x79]), "not valid UTF-8"),
+            (file("two-lines", Array("first-line\nsecond-line\n".utf8)), "control character"),
+            (file("quote", Array("it's-a-secret".utf8)), "quote"),
+            (file("backslash", Array("ends-with-slash\\".utf8)), "backslash"),
+            (file("short", Array("short\n".utf8)), "shorter than 8"),
+            (file("huge", [UInt8](repeating: 0x61, count: 70_000)), "too large"),
+            (.file(dir), "not a regular file"),
+            (.environment("SBS_TEST_INVALID_UTF8"), "not valid UTF-8"),
+            (.literal(String(repeating: "a", count: 4097)), "longer than 4096"),
+            (.literal("with\u{7f}delete"), "control character"),
+        ]
+        let env: (String) -> [UInt8]? = { $0 == "SBS_TEST_INVALID_UTF8" ? [0x61, 0x62, 0x63, 0xff, 0x64, 0x65, 0x66, 0x67] : nil }
+        for (source, reason) in refused {
+            #expect { try source.resolve(environment: env, stored: { nil }) } throws: { error in
+                (error as? UserError)?.message.contains(reason) == true
+            }
+        }
+        for (line, reason) in [("anthropic_api_key: \"sk-1\"", "shorter than 8"), ("anthropic_api_key: \"ab\\\"cdefgh\"", "quote"),
+                               ("anthropic_api_key: \"abcdefgh\\\\\"", "backslash")] {
+            let found = problems("version: 1\nsecrets:\n  \(line)\n")
+            #expect(found.count == 1 && found[0].hasPrefix("site.yaml:3:22: ") && found[0].contains(reason), "\(found)")
+        }
+    }
+
+    @Test func eachNameOnTheCertificateOnceWhateverItsCaseAndAtMostAHundred() throws {
+        let found = problems("version: 1\ndomain: shop.example.com\naliases: [Shop.Example.COM, www.example.com, WWW.example.com]\n")
+        #expect(found == ["site.yaml:3:11: aliases: 'Shop.Example.COM' is the domain itself; list each name once",
+                          "site.yaml:3:46: aliases: 'WWW.example.com' is listed twice; list each name once"])
+        let ninetyNine = (1...99).map { "n\($0).example.com" }.joined(separator: ", ")
+        #expect(try AnswersFile.parse("version: 1\ndomain: shop.example.com\naliases: [\(ninetyNine)]\n", file: "a").certificateNames.count == 100)
+        let tooMany = problems("version: 1\ndomain: shop.example.com\naliases: [\(ninetyNine), n100.example.com]\n")
+        #expect(tooMany.count == 1 && tooMany[0].contains("at most 100 names"), "\(tooMany)")
+    }
+
+    @Test func renderingWritesLiteralsAsStoredAndReferencesAsTheyAre() throws {
         var answers = try AnswersFile.parse(complete, file: "site.yaml")
         answers.secrets[.grafanaPassword] = .literal("s3cret-grafana")
         let text = AnswersFile.render(answers)
-        #expect(text.contains("anthropic_api_key: \"env:ANTHROPIC_API_KEY\""))
         #expect(!text.contains("s3cret-grafana"))
         let again = try AnswersFile.parse(text, file: "export.yaml")
-        #expect(again.domain == answers.domain)
-        #expect(again.secrets[.anthropicAPIKey] == answers.secrets[.anthropicAPIKey])
-        let withSecrets = AnswersFile.render(answers, includeSecrets: true)
-        #expect(withSecrets.contains("grafana_password: \"s3cret-grafana\""))
+        #expect(again == answers.storingLiterals)
+        #expect(again.secrets[.grafanaPassword] == .stored)
+        #expect(again.secrets[.anthropicAPIKey] == .environment("ANTHROPIC_API_KEY"))
+        let withSecrets = AnswersFile.render(answers, secretValues: [:])
+        #expect(try AnswersFile.parse(withSecrets, file: "export.yaml") == answers)
+    }
+}
+
+/// Answers drawn from every valid choice, reproducibly (SplitMix64 from a seed).
+struct AnswersGenerator {
+    var state: UInt64
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9e37_79b9_7f4a_7c15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
+    }
+
+    mutating func pick<T>(_ items: [T]) -> T { items[Int(next() % UInt64(items.count))] }
+    mutating func chance() -> Bool { next() % 2 == 0 }
+
+    /// A secret value that meets `SecretText` with characters YAML would otherwise read specially.
+    mutating func secretValue() -> String {
+        let alphabet = Array("abcXYZ019 -_.:#&*!?%@$/{}[]|>~=+,;`^éß€")
+        let length = 8 + Int(next() % 40)
+        var text = String((0..<length).map { _ in pick(alphabet) })
+        while text.hasPrefix(" ") || text.hasSuffix(" ") || text.hasPrefix("env:") || text.hasPrefix("file:") || text == "stored" {
+            text = "k" + text.trimmingCharacters(in: .whitespaces) + "k"
+        }
+        return text
+    }
+
+    mutating func secret() -> SecretSource {
+        switch next() % 4 {
+        case 0: return .literal(secretValue())
+        case 1: return .environment(pick(["ANTHROPIC_API_KEY", "SBS_KEY_1", "smtp_pw"]))
+        case 2: return .file(pick(["/run/secrets/key", "/etc/sbs/keys/a b.txt"]))
+        default: return .stored
+        }
+    }
+
+    mutating func answers() throws -> Answers {
+        var a = Answers()
+        a.mode = pick(InstallMode.allCases)
+        a.domain = try DomainName(pick(["shop.example.com", "a.b", String(repeating: "x", count: 63) + ".example.org"]))
+        a.aliases = try (0..<Int(next() % 4)).map { try DomainName("n\($0).example.net") }
+        a.adminEmail = try EmailAddress(pick(["admin@example.com", "o.p+tag@mail.example.org"]))
+        a.profile = pick(ProfileName.allCases)
+        a.gpu = pick(Toggle.allCases)
+        a.monitoring = pick(Toggle.allCases)
+        a.backups = pick(Toggle.allCases)
+        a.tlsMode = pick(TLSMode.allCases)
+        a.acmeDirectory = pick([.letsencrypt, .letsencryptStaging, .url("https://ca.example.net:14000/dir")])
+        if chance() { a.acmeCABundle = "/etc/ssl/ca bundle.pem".replacingOccurrences(of: " ", with: "-") }
+        if chance() { a.eabKeyID = "kid-\(next() % 1000)"; a.eabHMACKey = secret() }
+        if a.tlsMode == .files { a.certFile = "/etc/ssl/site.pem"; a.keyFile = "/etc/ssl/site.key" }
+        for name in SecretName.allCases where chance() { a.secrets[name] = secret() }
+        for service in Service.allCases where next() % 4 == 0 { a.images[service] = try SafeToken("registry.example.com/\(service.rawValue):1.\(next() % 9)@sha256:abc", what: "image") }
+        if chance() { a.httpPort = try Port(8080); a.httpsPort = try Port(8443) }
+        if chance() { a.deployDir = "/srv/sbs" }
+        if chance() { a.backupDestination = "/mnt/backup"; a.backupKeep = 1 + Int(next() % 365) }
+        if chance() {
+            a.smtpHost = try DomainName("mail.example.com")
+            if chance() { a.smtpPort = try Port(465) }
+            if chance() { a.smtpUser = try SafeToken("mailer", what: "user") }
+            if chance() { a.smtpPassword = secret() }
+            if chance() { a.smtpSender = try EmailAddress("noreply@example.com") }
+        }
+        if chance() { a.publicIP = pick(["203.0.113.7", "2001:db8::7"]) }
+        a.dnsCheck = pick(DNSCheckPolicy.allCases)
+        return a
+    }
+}
+
+@Suite struct AnswersRoundTrip {
+    /// What sbs writes it reads back: `parse(render(a)) == a` for every mix of literal, `env:`, `file:` and
+    /// `stored` secrets — exactly with the values (export --include-secrets), and with literals as `stored` when
+    /// they are kept out (answers.yaml, a plain export).
+    @Test func everyGeneratedAnswersSurviveRenderAndParse() throws {
+        var generator = AnswersGenerator(state: 20261128)
+        for round in 0..<300 {
+            let answers = try generator.answers()
+            let withValues = AnswersFile.render(answers, secretValues: [:])
+            let parsed = try AnswersFile.parse(withValues, file: "round-\(round).yaml")
+            #expect(parsed == answers, "round \(round):\n\(withValues)")
+            let kept = AnswersFile.render(answers)
+            #expect(try AnswersFile.parse(kept, file: "kept-\(round).yaml") == answers.storingLiterals, "round \(round):\n\(kept)")
+            for case .literal(let value) in answers.secretSources.values { #expect(!kept.contains(value)) }
+        }
     }
 }
 
@@ -154,6 +287,7 @@ final class ScriptedTerminal: Terminal {
             ("Domain name", "shop.example.com"),
             ("Performance profile", "recommended"),
             ("TLS certificates", "acme"),
+            ("Anthropic API key", "sk-1"),
             ("Anthropic API key", "sk-test-key"),
             ("Proceed", "y"),
         ])
@@ -163,6 +297,7 @@ final class ScriptedTerminal: Terminal {
         #expect(result.profile == .recommended)
         #expect(result.secrets[.anthropicAPIKey] == .literal("sk-test-key"))
         #expect(terminal.written.contains("✗ 'bad domain.com' is not a valid domain name: it contains a space"))
+        #expect(terminal.written.contains("✗ The key is not usable: the secret is shorter than 8 characters"))
         #expect(!terminal.written.contains("sk-test-key"))
         #expect(terminal.script.isEmpty)
     }

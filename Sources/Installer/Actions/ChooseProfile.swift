@@ -3,31 +3,34 @@ import SBSCore
 import StepGraph
 import Wizard
 
-/// `choose-profile`: resolves `auto` from the detected host and fixes the profile's numbers in `profile.json`.
-struct ChooseProfile: InstallAction {
-    func inputs(_ context: InstallContext, facts: [String: String]) throws -> [String: String] {
-        ["profile": context.answers.profile.rawValue, "features.gpu": context.answers.gpu.rawValue,
-         "features.monitoring": context.answers.monitoring.rawValue,
-         "assets/profiles.yaml": context.assets.digest(under: "assets/profiles.yaml")]
+/// `choose-profile`: resolves `auto` from the detected host and fixes the profile's numbers; the resolved profile
+/// is the step's output, which `write-configs` renders from and `pull-models`' `when:` tests.
+struct ChooseProfile: StepAction {
+    static let name = "choose-profile"
+    static let conditionFacts: Set<String> = ["name", "runsOllama", "gpu", "monitoringEnabled"]
+
+    struct Input: Codable, Hashable, Sendable {
+        var host: HostFacts
+        var profilesTable: String
+        var profile: String
+        var gpu: String
+        var monitoring: String
     }
 
-    func run(_ context: InstallContext, facts: [String: String], log: StepLog) async throws -> [String: String] {
-        let host = try JSONFile.read(HostFacts.self, from: context.layout.hostFactsFile, writtenBy: "detect-hardware")
-        let table = try ProfileTable(yaml: context.assets.text("assets/profiles.yaml"))
-        let request = ProfileChoiceRequest(profile: try ProfileRequest(context.answers.profile.rawValue),
-                                           gpu: FeatureSwitch(context.answers.gpu), monitoring: FeatureSwitch(context.answers.monitoring))
-        let profile = try table.choose(for: host, request: request)
-        try JSONFile.write(profile, to: context.layout.profileFile)
+    func input(_ context: InstallInputs, needs: NeededOutputs) throws -> Input {
+        let answers = context.answers
+        return Input(host: try needs.output(of: DetectHardware.self), profilesTable: try context.assets.text("assets/profiles.yaml"),
+                     profile: answers.profile.rawValue, gpu: answers.gpu.rawValue, monitoring: answers.monitoring.rawValue)
+    }
+
+    func run(_ input: Input, log: StepLog) async throws -> StepResult<ResolvedProfile> {
+        let table = try ProfileTable(yaml: input.profilesTable)
+        let request = ProfileChoiceRequest(profile: try ProfileRequest(input.profile),
+                                           gpu: FeatureSwitch(Toggle(rawValue: input.gpu) ?? .auto),
+                                           monitoring: FeatureSwitch(Toggle(rawValue: input.monitoring) ?? .auto))
+        let profile = try table.choose(for: input.host, request: request)
         log.progress("profile \(profile.name.rawValue): \(profile.reasons.joined(separator: " "))")
-        return [
-            "name": profile.name.rawValue,
-            "ollama": profile.runsOllama ? "true" : "false",
-            "gpu": profile.gpu ? "true" : "false",
-            "monitoring": profile.monitoringEnabled ? "true" : "false",
-            "compose_profiles": profile.composeProfiles.joined(separator: ","),
-            "models": profile.ollamaModels.joined(separator: ","),
-            "digest": JSONFile.digest(context.layout.profileFile),
-        ]
+        return StepResult(profile)
     }
 }
 

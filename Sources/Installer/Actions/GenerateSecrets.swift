@@ -2,20 +2,53 @@ import Render
 import SBSCore
 import StepGraph
 
-/// `generate-secrets`: database password, JWT secret, Supabase anon/service keys, Grafana password — each only
-/// when absent. Nothing here ever replaces a secret that exists.
-struct GenerateSecrets: InstallAction {
-    func inputs(_ context: InstallContext, facts: [String: String]) throws -> [String: String] {
-        // Runs again only when a generated secret went missing (secrets.env deleted or edited).
-        let present = (try? SecretsFile(path: context.layout.secretsFile).load()) ?? Secrets()
-        return Dictionary(uniqueKeysWithValues: Render.SecretName.generated.map { ("present.\($0.value)", present.contains($0) ? "yes" : "no") })
+/// `generate-secrets`: keeps every secret in `secrets.env` (0600): those the answers give (API keys, passwords,
+/// the EAB key; a changed one replaces the old), and the database password, JWT secret, Supabase anon/service
+/// keys and Grafana password, each generated only when absent. Nothing here replaces a generated secret that
+/// exists, and a lost `secrets.env` is recovered from the deploy `.env` (or refused when the database volume
+/// exists with nothing to recover from), never filled with new values that would not match the stack.
+struct GenerateSecrets: StepAction {
+    static let name = "generate-secrets"
+    let tools: InstallTools
+
+    struct Input: Codable, Hashable, Sendable {
+        var secretsFile: String
+        var deployEnvFile: String
+        /// The answers' secrets by variable.
+        var answerSecrets: [String: KeyedDigest]
     }
 
-    func run(_ context: InstallContext, facts: [String: String], log: StepLog) async throws -> [String: String] {
-        let (secrets, generated) = try SecretsFile(path: context.layout.secretsFile).generateMissing()
+    struct Output: Codable, Hashable, Sendable {
+        /// Every secret in `secrets.env`, in one digest: `write-configs` renders again when one changes.
+        var secrets: KeyedDigest
+    }
+
+    func input(_ context: InstallInputs, needs: NeededOutputs) throws -> Input {
+        Input(secretsFile: context.layout.secretsFile, deployEnvFile: context.deployDir + "/.env",
+              answerSecrets: context.secretDigests)
+    }
+
+    func run(_ input: Input, log: StepLog) async throws -> StepResult<Output> {
+        var given: [Render.SecretName: String] = [:]
+        for (variable, digest) in input.answerSecrets {
+            guard let value = tools.secrets.byVariable[variable], tools.digester.digest(value) == digest else {
+                throw UserError("Internal error: the value of \(variable) is not the one this step was planned with.")
+            }
+            given[try Render.SecretName(variable)] = value
+        }
+        let volume = try await tools.commands.run(["docker", "volume", "inspect", "sbs_postgres_data"], timeout: .seconds(20))
+        let (secrets, generated, recovered) = try SecretsFile(path: input.secretsFile)
+            .ensure(given: given, deployEnvPath: input.deployEnvFile, databaseVolumeExists: volume.status == 0)
         for value in secrets.allValues { log.runLog.addSecret(value) }
-        log.progress(generated.isEmpty ? "all secrets were already there; none replaced"
-                                       : "generated \(generated.map(\.value).joined(separator: ", ")) in \(context.layout.secretsFile) (0600)")
-        return [:]
+        if !recovered.isEmpty {
+            log.progress("recovered \(recovered.map(\.value).joined(separator: ", ")) from \(input.deployEnvFile) into \(input.secretsFile): the stack keeps the values it was set up with")
+        }
+        if !generated.isEmpty || recovered.isEmpty {
+            log.progress(generated.isEmpty ? "all secrets were already there; none replaced"
+                                           : "generated \(generated.map(\.value).joined(separator: ", ")) in \(input.secretsFile) (0600)")
+        }
+        var values: [String: String] = [:]
+        for name in secrets.names { values[name.value] = secrets[name] }
+        return StepResult(Output(secrets: tools.digester.digest(values)), products: [ProductFile(input.secretsFile, secret: true)])
     }
 }

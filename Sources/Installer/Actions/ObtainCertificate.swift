@@ -3,67 +3,121 @@ import Foundation
 import SBSCore
 import StepGraph
 import Wizard
+import X509
 
 /// `obtain-certificate`: puts `fullchain.pem`, `privkey.pem` (0600), `cert.pem` and `chain.pem` in
 /// `<root>/etc/sbs/ssl/live/DOMAIN/`, where the stack's nginx reads them. In `acme` mode it first fetches a random
 /// token through `http://DOMAIN:HTTP-PORT/` (to `network.public_ip` when given), so a DNS or firewall problem is
 /// reported before the CA is asked; then account, order, HTTP-01 through the webroot, finalize, download. A
-/// stopped run resumes the same order; a rate limit is honoured before the CA is contacted again.
-struct ObtainCertificate: InstallAction {
+/// stopped run resumes the same order; a rate limit is honoured before the CA is contacted again. When it runs
+/// again because its files drifted (renewed, or deleted), a certificate that is still valid for every name, from
+/// the same CA, with its key, and not yet due for renewal is kept instead of ordering another.
+struct ObtainCertificate: StepAction {
+    static let name = "obtain-certificate"
+    let tools: InstallTools
     var issuer = CertificateIssuer()
 
-    func inputs(_ context: InstallContext, facts: [String: String]) throws -> [String: String] {
-        let answers = context.answers
-        var inputs = answers.facts.filter { key, _ in key.hasPrefix("tls.") }
-        inputs["names"] = answers.certificateNames.map(\.value).joined(separator: ",")
-        inputs["admin_email"] = answers.adminEmail?.value ?? ""
-        inputs["ports.http"] = answers.httpPort.description
-        inputs["network.public_ip"] = answers.publicIP ?? ""
-        // Deleted certificate files are obtained again.
-        inputs["installed"] = AtomicFile.exists(liveDirectory(context) + "/fullchain.pem") ? "yes" : "no"
-        return inputs
+    struct Input: Codable, Hashable, Sendable {
+        var mode: String
+        var names: [String]
+        var email: String?
+        var directory: String
+        var caBundle: String?
+        var eabKeyID: String?
+        var eabKey: KeyedDigest?
+        var certFile: String?
+        var keyFile: String?
+        var httpPort: Int
+        var publicIP: String?
+        var webroot: String
+        var accountDirectory: String
+        var liveDirectory: String
     }
 
-    func liveDirectory(_ context: InstallContext) -> String {
-        context.layout.sslDir + "/live/" + (context.answers.domain?.value ?? "unknown")
+    struct Output: Codable, Hashable, Sendable {
+        var liveDirectory: String
+        var mode: String
     }
 
-    func run(_ context: InstallContext, facts: [String: String], log: StepLog) async throws -> [String: String] {
+    func input(_ context: InstallInputs, needs: NeededOutputs) throws -> Input {
         let answers = context.answers
-        let names = answers.certificateNames.map(\.value)
-        guard !names.isEmpty else {
-            throw UserError("No domain to obtain a certificate for.", remedy: "Add `domain` to the answers and run `sbs resume`.")
+        guard let domain = answers.domain else {
+            throw UserError("No domain to obtain a certificate for.", remedy: "Add `domain` to the answers and run again.")
         }
-        let live = liveDirectory(context)
+        return Input(mode: answers.tlsMode.rawValue, names: answers.certificateNames.map(\.value), email: answers.adminEmail?.value,
+                     directory: answers.acmeDirectory.text, caBundle: answers.acmeCABundle, eabKeyID: answers.eabKeyID,
+                     eabKey: context.secretDigests[AnswerSecret.eabHMACKey.variable], certFile: answers.certFile,
+                     keyFile: answers.keyFile, httpPort: answers.httpPort.value, publicIP: answers.publicIP,
+                     webroot: context.layout.webrootDir, accountDirectory: context.layout.acmeDir,
+                     liveDirectory: context.layout.sslDir + "/live/" + domain.value)
+    }
+
+    func run(_ input: Input, log: StepLog) async throws -> StepResult<Output> {
+        let live = input.liveDirectory
+        let products = [ProductFile(live + "/fullchain.pem"), ProductFile(live + "/privkey.pem", secret: true)]
+        let output = Output(liveDirectory: live, mode: input.mode)
+        if let kept = keptCertificate(input) {
+            log.progress("the certificate in \(live) is still valid for \(input.names.joined(separator: ", ")) until \(Self.format(kept)); kept")
+            return StepResult(output, products: products)
+        }
         let notAfter: Date
-        switch answers.tlsMode {
+        switch TLSMode(rawValue: input.mode) ?? .acme {
         case .selfSigned:
-            notAfter = try ProvidedCertificates.installSelfSigned(domains: names, liveDirectory: live).notAfter
-            log.progress("self-signed certificate for \(names.joined(separator: ", ")) (browsers will warn; for LAN-only installs)")
+            notAfter = try ProvidedCertificates.installSelfSigned(domains: input.names, liveDirectory: live).notAfter
+            log.progress("self-signed certificate for \(input.names.joined(separator: ", ")) (browsers will warn; for LAN-only installs)")
         case .files:
-            guard let cert = answers.certFile, let key = answers.keyFile else {
+            guard let cert = input.certFile, let key = input.keyFile else {
                 throw UserError("tls.mode files needs tls.cert_file and tls.key_file.", remedy: "Add both to the answers.")
             }
-            notAfter = try ProvidedCertificates.installFiles(certificatePath: cert, keyPath: key, liveDirectory: live, domains: names).notAfter
-            log.progress("installed \(cert) and its key after checking they match and cover \(names.joined(separator: ", "))")
+            notAfter = try ProvidedCertificates.installFiles(certificatePath: cert, keyPath: key, liveDirectory: live, domains: input.names).notAfter
+            log.progress("installed \(cert) and its key after checking they match and cover \(input.names.joined(separator: ", "))")
         case .acme:
             var binding: ExternalAccountBinding?
-            if let kid = answers.eabKeyID, let hmac = answers.eabHMACKey {
-                let key = try hmac.resolve(context.environment)
+            if let kid = input.eabKeyID, let digest = input.eabKey {
+                guard let key = tools.secrets[.eabHMACKey], tools.digester.digest(key) == digest else {
+                    throw UserError("Internal error: the EAB key is not the one this step was planned with.")
+                }
                 log.runLog.addSecret(key)
                 binding = try ExternalAccountBinding(keyID: kid, base64urlKey: key)
             }
-            try AtomicFile.makeDirectories(context.layout.webrootDir)
+            try AtomicFile.makeDirectories(input.webroot)
+            let port = input.httpPort
             let issued = try await issuer.issue(
-                domains: names, email: answers.adminEmail?.value, webroot: context.layout.webrootDir,
-                directory: answers.acmeDirectory.text, caBundle: answers.acmeCABundle,
-                accountDirectory: context.layout.acmeDir, liveDirectory: live, externalAccountBinding: binding,
-                selfCheck: SelfCheck(port: answers.httpPort.value, resolveTo: answers.publicIP)
+                domains: input.names, email: input.email, webroot: input.webroot,
+                directory: input.directory, caBundle: input.caBundle,
+                accountDirectory: input.accountDirectory, liveDirectory: live, externalAccountBinding: binding,
+                selfCheck: SelfCheck(port: port, resolveTo: input.publicIP)
             ) { step in log.progress(step.description) }
             notAfter = issued.notAfter
         }
-        log.progress("certificate in \(live), valid until \(notAfter.formatted(Date.ISO8601FormatStyle(timeZone: .gmt)))")
+        log.progress("certificate in \(live), valid until \(Self.format(notAfter))")
         // The stack's nginx reads the files when it starts (start-stack); `sbs renew --post-renew` reloads it later.
-        return ["live_directory": live, "mode": answers.tlsMode.rawValue]
+        return StepResult(output, products: products)
     }
+
+    /// The end of validity of the installed certificate when it can stay: its key matches, it names every name,
+    /// it is not due for renewal, and it came the way the answers ask (the same ACME directory and names, or
+    /// self-signed). Files given by the user are always copied again (that is cheap and picks up their update).
+    func keptCertificate(_ input: Input) -> Date? {
+        guard let chainPEM = try? AtomicFile.readText(input.liveDirectory + "/fullchain.pem"),
+              let keyPEM = try? AtomicFile.readText(input.liveDirectory + "/privkey.pem"),
+              let leaf = try? CertificateTools.parseChain(chainPEM, what: "fullchain.pem").first,
+              let key = try? Certificate.PrivateKey(pemEncoded: keyPEM),
+              CertificateTools.matches(key, leaf) else { return nil }
+        let names = Set(CertificateTools.dnsNames(of: leaf).map { $0.lowercased() })
+        guard Set(input.names).isSubset(of: names),
+              !RenewalPolicy.lifetime(notBefore: leaf.notValidBefore, notAfter: leaf.notValidAfter, now: Date()).due else { return nil }
+        switch TLSMode(rawValue: input.mode) ?? .acme {
+        case .files: return nil
+        case .selfSigned: guard leaf.issuer == leaf.subject else { return nil }
+        case .acme:
+            guard leaf.issuer != leaf.subject,
+                  let config = try? RenewalConfig.load(accountDirectory: input.accountDirectory, liveDirectory: input.liveDirectory),
+                  Set(config.domains) == Set(input.names),
+                  (try? ACMEDirectoryName.resolve(input.directory)) == config.directoryURL else { return nil }
+        }
+        return leaf.notValidAfter
+    }
+
+    static func format(_ date: Date) -> String { date.formatted(Date.ISO8601FormatStyle(timeZone: .gmt)) }
 }

@@ -4,32 +4,40 @@ import SBSCore
 import StepGraph
 
 /// `preflight`: the host can take the install — root, a supported OS, free ports, no package manager at work,
-/// enough disk, a sane clock; an active firewall that does not list the web ports is a warning. Every failure is listed at once with what to do.
-struct PreflightAction: InstallAction {
-    func inputs(_ context: InstallContext, facts: [String: String]) throws -> [String: String] {
-        ["ports.http": context.answers.httpPort.description, "ports.https": context.answers.httpsPort.description,
-         "paths.deploy_dir": context.answers.deployDir, "sysroot": context.sysroot]
+/// enough disk, a sane clock; an active firewall that does not list the web ports is a warning. Every failure is
+/// listed at once with what to do.
+struct PreflightAction: StepAction {
+    static let name = "preflight"
+    let tools: InstallTools
+
+    struct Input: Codable, Hashable, Sendable {
+        var httpPort: SBSCore.Port
+        var httpsPort: SBSCore.Port
+        var deployDir: String
+        var sysroot: String
+        var diskRequiredGiB: Int
     }
 
-    func run(_ context: InstallContext, facts: [String: String], log: StepLog) async throws -> [String: String] {
-        let sysroot = Sysroot(context.sysroot)
-        let preflight = Preflight(sysroot: sysroot)
-        let detector = HostDetector(sysroot: sysroot, runner: context.commands)
-        let deployDir = context.layout.resolve(context.answers.deployDir)
+    func input(_ context: InstallInputs, needs: NeededOutputs) throws -> Input {
         let table = try ProfileTable(yaml: context.assets.text("assets/profiles.yaml"))
+        return Input(httpPort: context.answers.httpPort, httpsPort: context.answers.httpsPort, deployDir: context.deployDir,
+                     sysroot: context.sysroot, diskRequiredGiB: table.rule(.minimum)?.diskRequiredGiB ?? 20)
+    }
 
+    func run(_ input: Input, log: StepLog) async throws -> StepResult<Nothing> {
+        let sysroot = Sysroot(input.sysroot)
+        let preflight = Preflight(sysroot: sysroot)
+        let detector = HostDetector(sysroot: sysroot, runner: tools.commands)
         var results: [CheckResult] = [
             preflight.checkRoot(),
             preflight.checkOperatingSystem(detector.detectOS(), architecture: detector.detectArchitecture()),
             // A re-run finds the stack's own nginx (published through docker-proxy) on these ports.
-            preflight.checkPort(context.answers.httpPort, purpose: "HTTP (ACME challenges and redirects)", acceptingOwners: ["docker-proxy"]),
-            preflight.checkPort(context.answers.httpsPort, purpose: "HTTPS", acceptingOwners: ["docker-proxy"]),
-            preflight.checkDiskSpace(DiskSpace.free(under: deployDir),
-                                     requiredGiB: table.rule(.minimum)?.diskRequiredGiB ?? 20),
+            preflight.checkPort(input.httpPort, purpose: "HTTP (ACME challenges and redirects)", acceptingOwners: ["docker-proxy"]),
+            preflight.checkPort(input.httpsPort, purpose: "HTTPS", acceptingOwners: ["docker-proxy"]),
+            preflight.checkDiskSpace(DiskSpace.free(under: input.deployDir), requiredGiB: input.diskRequiredGiB),
             preflight.checkClock(now: Date()),
         ]
-        results.append(await FirewallCheck(runner: context.commands).check(httpPort: context.answers.httpPort,
-                                                                          httpsPort: context.answers.httpsPort))
+        results.append(await FirewallCheck(runner: tools.commands).check(httpPort: input.httpPort, httpsPort: input.httpsPort))
         results.append(await preflight.waitForPackageManagerLock(probe: FcntlLockProbe(sysroot: sysroot)) { message in
             log.progress(message)
         })
@@ -43,6 +51,6 @@ struct PreflightAction: InstallAction {
             throw UserError("The host is not ready:\n" + failures.map { "  - \($0.detail)\($0.remedy.map { "\n    → \($0)" } ?? "")" }.joined(separator: "\n"),
                             remedy: "Fix these, then run `sbs resume`.")
         }
-        return [:]
+        return StepResult()
     }
 }

@@ -6,58 +6,65 @@ import StepGraph
 import Wizard
 
 /// `write-configs`: renders docker-compose.yml, nginx (bootstrap and TLS), kong.yml, .env (0600) and the
-/// monitoring files into the deploy folder. Writes are atomic; a file that would change is backed up first into
-/// `<root>/var/lib/sbs/backups/configs-TIME/`; unchanged files are left alone.
-struct WriteConfigs: InstallAction {
-    func inputs(_ context: InstallContext, facts: [String: String]) throws -> [String: String] {
-        let answers = context.answers
-        var inputs = answers.facts.filter { key, _ in
-            ["mode", "domain", "aliases", "admin_email", "tls.", "ports.", "paths.", "images.", "features.backups", "smtp."]
-                .contains { key == $0 || ($0.hasSuffix(".") && key.hasPrefix($0)) }
-        }
-        inputs["templates"] = context.assets.digest(under: TemplateSet.folder)
-        // The rendered .env holds the secrets: a changed secret renders again, and state.json sees only an HMAC.
-        let secrets = (try? AtomicFile.read(context.layout.secretsFile)) ?? nil
-        inputs["secrets"] = try context.secretDigest(String(decoding: secrets ?? [], as: UTF8.self))
-        return inputs
+/// monitoring files into the deploy folder. Writes are atomic; a file that would change (a hand edit, say) is
+/// backed up first into `<root>/var/lib/sbs/backups/configs-TIME/`; unchanged files are left alone. Every file is
+/// a product: a missing or edited one makes the next run write it again.
+struct WriteConfigs: StepAction {
+    static let name = "write-configs"
+
+    struct Input: Codable, Hashable, Sendable {
+        var render: RenderInput
+        var templates: [String: String]
+        var deployDir: String
+        var backupDir: String
+        var secretsFile: String
+        var secrets: KeyedDigest
+        /// Folders the stack mounts, made if missing.
+        var folders: [String]
     }
 
-    func run(_ context: InstallContext, facts: [String: String], log: StepLog) async throws -> [String: String] {
-        let input = try renderInput(context)
-        let secrets = try SecretsFile(path: context.layout.secretsFile).load()
-        for value in secrets.allValues { log.runLog.addSecret(value) }
-        var templateFiles: [String: String] = [:]
-        for path in context.assets.paths(under: TemplateSet.folder) { templateFiles[path] = try context.assets.text(path) }
-        let files = try ConfigRenderer.render(input, secrets: secrets, templates: TemplateSet(files: templateFiles))
+    struct Output: Codable, Hashable, Sendable {
+        var deployDir: String
+    }
 
-        let deployDir = context.layout.resolve(context.answers.deployDir)
+    func input(_ context: InstallInputs, needs: NeededOutputs) throws -> Input {
+        Input(render: try Self.renderInput(context.answers, layout: context.layout, profile: try needs.output(of: ChooseProfile.self)),
+              templates: context.assets.files(under: TemplateSet.folder), deployDir: context.deployDir,
+              backupDir: context.layout.backupDir, secretsFile: context.layout.secretsFile,
+              secrets: try needs.output(of: GenerateSecrets.self).secrets,
+              folders: [context.layout.webrootDir, context.layout.sslDir])
+    }
+
+    func run(_ input: Input, log: StepLog) async throws -> StepResult<Output> {
+        let secrets = try SecretsFile(path: input.secretsFile).load()
+        for value in secrets.allValues { log.runLog.addSecret(value) }
+        let files = try ConfigRenderer.render(input.render, secrets: secrets, templates: TemplateSet(files: input.templates))
         let stamp = Date().formatted(Date.ISO8601FormatStyle(timeZone: .gmt).dateSeparator(.omitted).timeSeparator(.omitted))
-        let writer = ConfigWriter(deployDirectory: deployDir, backupDirectory: context.layout.backupDir + "/configs-" + stamp)
+        let writer = ConfigWriter(deployDirectory: input.deployDir, backupDirectory: input.backupDir + "/configs-" + stamp)
         let report = try writer.write(files)
-        try AtomicFile.makeDirectories(context.layout.webrootDir)
-        try AtomicFile.makeDirectories(context.layout.sslDir)
-        log.progress("\(files.count) files in \(deployDir): \(report.written.count) written, \(report.unchanged.count) unchanged"
+        for folder in input.folders { try AtomicFile.makeDirectories(folder) }
+        log.progress("\(files.count) files in \(input.deployDir): \(report.written.count) written, \(report.unchanged.count) unchanged"
             + (report.backedUp.isEmpty ? "" : ", previous versions of \(report.backedUp.joined(separator: ", ")) backed up to \(writer.backupDirectory)"))
-        return ["deploy_dir": deployDir]
+        let products = files.map { ProductFile(input.deployDir + "/" + $0.relativePath, secret: $0.mode & 0o077 == 0) }
+        return StepResult(Output(deployDir: input.deployDir), products: products)
     }
 
     /// The answers and the chosen profile as the renderer's input. Values were validated when the answers were
-    /// read; this only changes their types.
-    func renderInput(_ context: InstallContext) throws -> RenderInput {
-        let answers = context.answers
+    /// read; this only changes their types (and `sbs answers validate` runs it too, so what it refuses is refused
+    /// before anything is written).
+    static func renderInput(_ answers: Answers, layout: Layout, profile: ResolvedProfile) throws(UserError) -> RenderInput {
         guard let domain = answers.domain, let email = answers.adminEmail else {
             throw UserError("The domain and the administrator e-mail are needed to write the configuration.",
-                            remedy: "Add them to the answers, then run `sbs resume`.")
+                            remedy: "Add them to the answers, then run again.")
         }
-        let profile = try JSONFile.read(ResolvedProfile.self, from: context.layout.profileFile, writtenBy: "choose-profile")
         func image(_ service: Service) throws(UserError) -> SafeToken { try SafeToken(answers.image(service), what: "image name") }
         let images = StackImages(appDB: try image(.appDB), appAuth: try image(.appAuth), appAPI: try image(.appAPI),
                                  appWeb: try image(.appWeb), appKong: try image(.appKong), nginx: try image(.nginx),
                                  ollama: try image(.ollama), monitoring: try image(.monitoring), prometheus: try image(.prometheus))
         let tls: TLSSource
         switch answers.tlsMode {
-        case .acme: tls = .acme(directory: try SafeToken(context.layout.sslDir, what: "certificate folder"))
-        case .selfSigned: tls = .selfSigned(directory: try SafeToken(context.layout.sslDir, what: "certificate folder"))
+        case .acme: tls = .acme(directory: try SafeToken(layout.sslDir, what: "certificate folder"))
+        case .selfSigned: tls = .selfSigned(directory: try SafeToken(layout.sslDir, what: "certificate folder"))
         case .files:
             guard let cert = answers.certFile, let key = answers.keyFile else {
                 throw UserError("tls.mode files needs tls.cert_file and tls.key_file.", remedy: "Add both to the answers.")
@@ -67,14 +74,16 @@ struct WriteConfigs: InstallAction {
         var smtp: SMTPSettings?
         if let host = answers.smtpHost {
             let sender = answers.smtpSender ?? email
-            let port = try answers.smtpPort ?? SBSCore.Port(587)
-            let user = try answers.smtpUser ?? SafeToken(sender.value, what: "SMTP user")
-            smtp = SMTPSettings(host: host, port: port, user: user, sender: sender)
+            var port = answers.smtpPort
+            if port == nil { port = try SBSCore.Port(587) }
+            var user = answers.smtpUser
+            if user == nil { user = try SafeToken(sender.value, what: "SMTP user") }
+            if let port, let user { smtp = SMTPSettings(host: host, port: port, user: user, sender: sender) }
         }
         return try RenderInput(mode: answers.mode == .development ? .development : .production, domain: domain,
-                               aliases: answers.aliases.filter { $0 != domain }, adminEmail: email,
+                               aliases: answers.aliases, adminEmail: email,
                                httpPort: answers.httpPort, httpsPort: answers.httpsPort, images: images, tls: tls,
-                               acmeWebroot: try SafeToken(context.layout.webrootDir, what: "ACME webroot"),
+                               acmeWebroot: try SafeToken(layout.webrootDir, what: "ACME webroot"),
                                profile: profile, backups: answers.backups != .false, smtp: smtp)
     }
 }
