@@ -115,7 +115,7 @@ public struct InstallSession: Sendable {
         let stored = storedSecrets(deployDir: answers.deployDir)
         if complete {
             let missing = answers.missing(storedSecrets: storedSecretNames(deployDir: answers.deployDir))
-            if !missing.isEmpty { problems.append("these answers are missing: \(missing.joined(separator: ", "))") }
+            if !missing.isEmpty { problems.append("These answers are missing: \(missing.joined(separator: ", ")).") }
         }
         var secrets = AnswerSecretValues()
         do { secrets = try AnswerSecretValues.resolve(answers, stored: stored) } catch {
@@ -137,7 +137,7 @@ public struct InstallSession: Sendable {
         }
         if !problems.isEmpty {
             throw UserError(problems.count == 1 ? problems[0] : "The answers cannot be installed:\n  - " + problems.joined(separator: "\n  - "),
-                            remedy: "Fix the answers, then run again. Nothing was changed.")
+                            remedy: "Fix the answers file (`sbs answers validate FILE` lists every problem), or run without --non-interactive to be asked. Nothing was changed.")
         }
         return CheckedAnswers(answers: answers, secrets: secrets)
     }

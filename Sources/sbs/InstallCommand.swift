@@ -66,13 +66,16 @@ struct Runner {
 
     func install(scope: RunScope, invocation: InstallInvocation) async throws {
         _ = try session.graph()
-        // The lock comes first, before any question (as apt takes its lock before asking): a second run on this
-        // root is refused at once, not after the first one's questions were answered.
+        // Nothing is written before the answers are complete, checked as the install would check them, and
+        // confirmed (when asked). Answers that need no question are checked before the lock is taken, so that a
+        // refused run leaves nothing behind; questions come only after the lock (as apt takes its lock before
+        // asking): a second run on this root is refused at once, not after the first one's answers were given.
+        let (initial, ask) = try initialAnswers(invocation)
+        if !ask { _ = try session.check(initial) }
         let lock = try RunLock(path: session.layout.lockFile)
         defer { withExtendedLifetime(lock) {} }
-        // Nothing is written before the answers are complete, checked as the install would check them, and
-        // confirmed (when asked).
-        let checked = try session.check(try await resolveAnswers(invocation))
+        let answers = ask ? try await askWizard(initial, invocation: invocation) : initial
+        let checked = try session.check(answers)
         let runLog = try RunLog(layout: session.layout, command: invocation.command)
         Console.err("Log: \(runLog.path)")
 
@@ -114,20 +117,19 @@ struct Runner {
 
     var rootFlag: String { session.layout.root == "/" ? "" : " --root \(session.layout.root)" }
 
-    /// The answers of this run: the file given, else those kept by the last run (resume), completed by the wizard
-    /// when the run is interactive.
-    func resolveAnswers(_ invocation: InstallInvocation) async throws -> Answers {
+    /// The answers of this run before any question: the file given, else those kept by the last run (resume);
+    /// and whether the wizard must ask for more.
+    func initialAnswers(_ invocation: InstallInvocation) throws -> (Answers, ask: Bool) {
         var answers: Answers
         let saved = try session.savedAnswers()
-        let stored = session.storedSecretNames(deployDir: saved?.deployDir ?? Answers().deployDir)
         if invocation.command == "resume" {
             // The kept answers (literal secrets as `stored`), or the original file when the run stopped before
             // collect-answers kept them.
             answers = try saved ?? invocation.answersFile.map(AnswersFile.load) ?? Answers()
             // A resumed run asks only for what is still missing, and a non-interactive one never asks.
-            let missing = Set(answers.missing(storedSecrets: stored))
+            let missing = Set(answers.missing(storedSecrets: session.storedSecretNames(deployDir: answers.deployDir)))
             answers.given = Set(["domain", "admin_email", "profile", "tls.mode"]).subtracting(missing)
-            if missing.isEmpty || !invocation.interactive { return answers }
+            return (answers, invocation.interactive && !missing.isEmpty)
         } else if let file = invocation.answersFile {
             answers = try AnswersFile.load(file)
         } else {
@@ -135,19 +137,23 @@ struct Runner {
             answers = saved ?? Answers()
             answers.given = []
         }
-        if invocation.interactive {
-            let terminal = try EditLineTerminal()
-            let detected = answers.given.contains("profile") ? nil : await session.recommendedProfile()
-            let wizard = Wizard(terminal: terminal)
-            do {
-                answers = try withInterruptMessage("\nInterrupted: nothing was changed. Run `sbs install\(rootFlag)` again to start over.\n") {
-                    try wizard.complete(answers, given: answers.given, previous: saved, detectedProfile: detected, storedSecrets: stored)
-                }
-            } catch is Wizard.Declined {
-                Console.err("Nothing was changed.")
-                throw ExitCode(1)
+        return (answers, invocation.interactive)
+    }
+
+    /// The wizard: asks for what the answers leave open, shows a summary and asks for confirmation.
+    func askWizard(_ answers: Answers, invocation: InstallInvocation) async throws -> Answers {
+        let saved = try session.savedAnswers()
+        let stored = session.storedSecretNames(deployDir: saved?.deployDir ?? answers.deployDir)
+        let terminal = try EditLineTerminal()
+        let detected = answers.given.contains("profile") ? nil : await session.recommendedProfile()
+        let wizard = Wizard(terminal: terminal)
+        do {
+            return try withInterruptMessage("\nInterrupted: nothing was changed. Run `sbs install\(rootFlag)` again to start over.\n") {
+                try wizard.complete(answers, given: answers.given, previous: saved, detectedProfile: detected, storedSecrets: stored)
             }
+        } catch is Wizard.Declined {
+            Console.err("Nothing was changed.")
+            throw ExitCode(1)
         }
-        return answers
     }
 }

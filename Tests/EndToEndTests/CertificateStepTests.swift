@@ -30,7 +30,7 @@ import Testing
     }
 
     @Test func obtainsAVerifiedCertificateThroughTheWebrootAndSkipsItNextTime() async throws {
-        guard available("pebble"), available("openssl"), FileManager.default.isExecutableFile(atPath: "/usr/sbin/nginx") || available("nginx") else { return }
+        try requireTools("pebble", "openssl", "nginx")
         let root = scratchDirectory("cert")
         let webroot = root + "/var/lib/sbs/webroot"
         try FileManager.default.createDirectory(atPath: webroot, withIntermediateDirectories: true)
@@ -62,7 +62,7 @@ import Testing
     }
 
     @Test func aWebrootNobodyServesFailsTheSelfCheckBeforeTheCAIsAsked() async throws {
-        guard available("pebble"), available("openssl") else { return }
+        try requireTools("pebble", "openssl", "nginx")
         let root = scratchDirectory("selfcheck")
         // nginx serves some other folder: the token sbs writes cannot be fetched.
         let acme = try LocalACME(webroot: scratchDirectory("elsewhere"))
@@ -74,6 +74,17 @@ import Testing
         #expect(run.stderr.contains("http://shop.example.test:\(acme["HTTP_PORT"])/.well-known/acme-challenge/"), "\(run.stderr)")
         #expect(!run.stderr.contains("order https://"), "the CA was asked despite a failed self-check")
         #expect(!FileManager.default.fileExists(atPath: root + "/etc/sbs/ssl/live/shop.example.test/fullchain.pem"))
+        #expect(run.stderr.contains("run `sbs install --root \(root) --answers FIXED.yaml` instead"), "\(run.stderr)")
+
+        // Corrected answers continue the run: only what they change runs again (secrets and profile stay).
+        try answers(root, acme: nil, tls: "self-signed").write(toFile: root + "/fixed.yaml", atomically: true, encoding: .utf8)
+        let secrets = read(root + "/etc/sbs/secrets.env")
+        let fixed = try await sbs(["install", "--answers", root + "/fixed.yaml", "--non-interactive", "--through", "obtain-certificate",
+                                   "--root", root, "--sysroot", try fixtureHost()] + Self.dockerSteps, environment: testEnvironment)
+        #expect(fixed.status == 0, "\(fixed.stderr)")
+        #expect(ranSteps(fixed) == ["collect-answers", "detect-hardware", "obtain-certificate", "write-configs"], "\(fixed.stderr)")
+        #expect(read(root + "/etc/sbs/secrets.env") == secrets)
+        #expect(FileManager.default.fileExists(atPath: root + "/etc/sbs/ssl/live/shop.example.test/fullchain.pem"))
     }
 
     @Test func selfSignedModeNeedsNoCA() async throws {
@@ -84,8 +95,22 @@ import Testing
         #expect(run.status == 0, "\(run.stderr)")
         let cert = root + "/etc/sbs/ssl/live/shop.example.test/cert.pem"
         #expect(FileManager.default.fileExists(atPath: cert))
-        if available("openssl") {
-            #expect(spawnAndWait(["sh", "-c", "openssl x509 -in \(cert) -noout -ext subjectAltName | grep -q 'DNS:www.shop.example.test'"]) == 0)
-        }
+        try requireTools("openssl")
+        #expect(spawnAndWait(["sh", "-c", "openssl x509 -in \(cert) -noout -ext subjectAltName | grep -q 'DNS:www.shop.example.test'"]) == 0)
+
+        // A deleted key is drift: the step runs again and installs a new certificate with its key.
+        let live = root + "/etc/sbs/ssl/live/shop.example.test"
+        let arguments = ["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "obtain-certificate",
+                         "--root", root, "--sysroot", try fixtureHost()] + Self.dockerSteps
+        try FileManager.default.removeItem(atPath: live + "/privkey.pem")
+        let repaired = try await sbs(arguments, environment: testEnvironment)
+        #expect(repaired.stderr.contains("(drift: \(live)/privkey.pem missing)"), "\(repaired.stderr)")
+        #expect(spawnAndWait(["sh", "-c", "[ \"$(openssl x509 -in \(live)/fullchain.pem -noout -pubkey)\" = \"$(openssl pkey -in \(live)/privkey.pem -pubout)\" ]"]) == 0)
+        // A changed file that still holds a valid certificate for every name (as after a renewal) is kept.
+        let chain = try #require(read(live + "/fullchain.pem"))
+        try (chain + "\n").write(toFile: live + "/fullchain.pem", atomically: true, encoding: .utf8)
+        let kept = try await sbs(arguments, environment: testEnvironment)
+        #expect(kept.stderr.contains("is still valid for shop.example.test, www.shop.example.test"), "\(kept.stderr)")
+        #expect(read(live + "/fullchain.pem") == chain + "\n")
     }
 }

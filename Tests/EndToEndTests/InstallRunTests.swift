@@ -80,8 +80,11 @@ func stateStatus(_ root: String, _ step: String) -> String? {
         let second = try await sbs(["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "write-configs",
                               "--root", root, "--sysroot", host], environment: testEnvironment)
         #expect(second.status == 0, "\(second.stderr)")
-        #expect(ranSteps(second).isEmpty, "\(second.stderr)")
-        #expect(second.stderr.contains("0 steps ran"))
+        // Only detection runs again (it reads the host); its output is the same, so nothing after it runs.
+        #expect(ranSteps(second) == ["detect-hardware"], "\(second.stderr)")
+        #expect(second.stderr.contains("▶ detect-hardware: Detect memory, CPUs, GPU and disk (reads the host on every run)"))
+        #expect(second.stderr.contains("= choose-profile: up to date"))
+        #expect(second.stderr.contains("1 step ran"))
         #expect(tree(root + "/opt/sbs") == before)
         #expect(try FileManager.default.attributesOfItem(atPath: root + "/opt/sbs/docker-compose.yml")[.modificationDate] as? Date == modified)
 
@@ -110,17 +113,31 @@ func stateStatus(_ root: String, _ step: String) -> String? {
         try writeAnswers(root + "/site.yaml", extra: "images:\n  nginx: nginx:1.27-alpine\n")
         let imageRun = try await sbs(arguments, environment: testEnvironment)
         #expect(imageRun.status == 0, "\(imageRun.stderr)")
-        #expect(ranSteps(imageRun) == ["collect-answers", "write-configs"])
+        #expect(ranSteps(imageRun) == ["collect-answers", "detect-hardware", "write-configs"])
         #expect(read(root + "/opt/sbs/docker-compose.yml")?.contains("image: \"nginx:1.27-alpine\"") == true
                 || read(root + "/opt/sbs/docker-compose.yml")?.contains("nginx:1.27-alpine") == true)
         #expect(read(root + "/etc/sbs/secrets.env") == secretsBefore, "a re-run replaced secrets")
         let backups = (try? FileManager.default.contentsOfDirectory(atPath: root + "/var/lib/sbs/backups")) ?? []
         #expect(!backups.isEmpty, "the changed compose file was not backed up")
 
-        // The profile changes: choose-profile and write-configs run, detection does not.
+        // The profile changes: choose-profile and write-configs run; secrets stay.
         try writeAnswers(root + "/site.yaml", extra: "images:\n  nginx: nginx:1.27-alpine\nprofile: minimum\n")
         let profileRun = try await sbs(arguments, environment: testEnvironment)
-        #expect(ranSteps(profileRun) == ["choose-profile", "collect-answers", "write-configs"])
+        #expect(ranSteps(profileRun) == ["choose-profile", "collect-answers", "detect-hardware", "write-configs"])
+
+        // The host changes (a memory upgrade): detection sees it and the profile's numbers follow.
+        let compose = read(root + "/opt/sbs/docker-compose.yml")
+        try writeAnswers(root + "/site.yaml", extra: "images:\n  nginx: nginx:1.27-alpine\n")
+        _ = try await sbs(arguments, environment: testEnvironment)
+        let meminfo = host + "/proc/meminfo"
+        let text = try #require(read(meminfo))
+        let upgraded = text.split(separator: "\n").map { $0.hasPrefix("MemTotal:") ? "MemTotal:       16318412 kB" : String($0) }.joined(separator: "\n") + "\n"
+        try upgraded.write(toFile: meminfo, atomically: true, encoding: .utf8)
+        let hardwareRun = try await sbs(arguments, environment: testEnvironment)
+        #expect(hardwareRun.status == 0, "\(hardwareRun.stderr)")
+        #expect(ranSteps(hardwareRun) == ["choose-profile", "detect-hardware", "write-configs"], "\(hardwareRun.stderr)")
+        #expect(read(root + "/opt/sbs/docker-compose.yml") != compose)
+        #expect(read(root + "/etc/sbs/secrets.env") == secretsBefore)
     }
 
     @Test func aRunKilledMidStepAndResumedEndsLikeAnUninterruptedOne() async throws {
@@ -138,7 +155,12 @@ func stateStatus(_ root: String, _ step: String) -> String? {
         try writeAnswers(root + "/site.yaml")
         let process = try startSBS(["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "write-configs",
                                     "--root", root, "--sysroot", host], environment: testEnvironment)
-        #expect(await waitFor(20) { stateStatus(root, "detect-hardware") == "running" })
+        // Killed once the steps beside detection are done, so what the resume must run is known exactly.
+        #expect(await waitFor(20) {
+            stateStatus(root, "detect-hardware") == "running" && stateStatus(root, "collect-answers") == "succeeded"
+                && stateStatus(root, "generate-secrets") == "succeeded"
+        })
+        let secretsAtKill = read(root + "/etc/sbs/secrets.env")
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         #expect(stateStatus(root, "detect-hardware") == "running", "the kill did not land mid-step")
@@ -151,8 +173,8 @@ func stateStatus(_ root: String, _ step: String) -> String? {
         // resume takes the recorded scope (answers file, --through, --sysroot) and re-runs the interrupted step.
         let resumed = try await sbs(["resume", "--root", root], environment: testEnvironment)
         #expect(resumed.status == 0, "\(resumed.stderr)")
-        #expect(ranSteps(resumed).contains("detect-hardware"))
-        #expect(!ranSteps(resumed).contains("collect-answers") || stateStatus(root, "collect-answers") == "succeeded")
+        #expect(ranSteps(resumed) == ["choose-profile", "detect-hardware", "write-configs"], "\(resumed.stderr)")
+        #expect(read(root + "/etc/sbs/secrets.env") == secretsAtKill, "the resume replaced secrets")
 
         // Same files (paths under the roots and generated secrets aside) and the same state.
         func normalized(_ base: String) -> [String: String] {
@@ -221,7 +243,7 @@ func stateStatus(_ root: String, _ step: String) -> String? {
         #expect(export.stdout.contains("domain: shop.example.test"))
         #expect(export.stdout.contains("anthropic_api_key: \"env:SBS_TEST_ANTHROPIC_KEY\""))
         try export.stdout.write(toFile: root + "/exported.yaml", atomically: true, encoding: .utf8)
-        #expect(try await sbs(["answers", "validate", root + "/exported.yaml"]).status == 0)
+        #expect(try await sbs(["answers", "validate", root + "/exported.yaml"], environment: testEnvironment).status == 0)
         let withSecrets = try await sbs(["answers", "export", "--root", root, "-o", root + "/with-secrets.yaml", "--include-secrets"])
         #expect(withSecrets.status == 0)
         let mode = try FileManager.default.attributesOfItem(atPath: root + "/with-secrets.yaml")[.posixPermissions] as? Int

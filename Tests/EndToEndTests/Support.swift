@@ -84,26 +84,38 @@ func waitFor(_ seconds: Double, _ condition: () -> Bool) async -> Bool {
     return condition()
 }
 
-/// Whether a tool the test needs is on PATH. With `SBS_REQUIRE_INTEGRATION=1` (as in CI) a missing tool is a
-/// failure, not a skip.
+/// Whether a tool is on PATH (or in /usr/sbin, where Debian puts nginx).
 func available(_ tool: String) -> Bool {
-    let found = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
+    ((ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin") + ":/usr/sbin").split(separator: ":")
         .contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(tool)") }
-    if !found && ProcessInfo.processInfo.environment["SBS_REQUIRE_INTEGRATION"] == "1" {
-        Issue.record("\(tool) is required (SBS_REQUIRE_INTEGRATION=1) but not installed")
-    }
-    return found
 }
 
-/// The state file as data that two runs can be compared on: status, fingerprint and outputs per step.
+struct MissingTool: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// Skips the test, with the reason, when a tool it needs is missing; with `SBS_REQUIRE_INTEGRATION=1` (as in CI)
+/// a missing tool fails the test instead.
+func requireTools(_ tools: String..., sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let missing = tools.filter { !available($0) }
+    guard !missing.isEmpty else { return }
+    let reason = "needs \(missing.joined(separator: ", ")), which \(missing.count == 1 ? "is" : "are") not installed (scripts/ci-setup.sh installs them)"
+    if ProcessInfo.processInfo.environment["SBS_REQUIRE_INTEGRATION"] == "1" {
+        Issue.record("\(reason); SBS_REQUIRE_INTEGRATION=1 requires it", sourceLocation: sourceLocation)
+        throw MissingTool(description: reason)
+    }
+    try Test.cancel(Comment(rawValue: reason), sourceLocation: sourceLocation)
+}
+
+/// The state file as data that two runs can be compared on: status, fingerprint and output per step.
 func comparableState(_ root: String) throws -> [String: String] {
     let data = try Data(contentsOf: URL(fileURLWithPath: root + "/var/lib/sbs/state.json"))
     let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
     let steps = object["steps"] as? [String: [String: Any]] ?? [:]
     var result: [String: String] = [:]
     for (id, record) in steps {
-        let outputs = (record["outputs"] as? [String: String] ?? [:]).sorted { $0.key < $1.key }.map { "\($0)=\($1)" }
-        result[id] = "\(record["status"] ?? "-") \(record["fingerprint"] ?? "-") \(outputs.joined(separator: ","))"
+        let output = try record["output"].map { String(decoding: try JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys, .fragmentsAllowed]), as: UTF8.self) } ?? "-"
+        result[id] = "\(record["status"] ?? "-") \(record["fingerprint"] ?? "-") \(output)"
     }
     return result
 }

@@ -48,7 +48,7 @@ final class TmuxSession {
 
 @Suite(.serialized) struct WizardInATerminal {
     @Test func answersPromptsEditsWithCursorKeysAndRejectsABadDomain() async throws {
-        guard available("tmux") else { return }
+        try requireTools("tmux")
         let root = scratchDirectory("wizard")
         let secret = "sk-wizard-secret-4711"
         let session = try TmuxSession(command: "\(sbsBinary) install --root \(root) --through collect-answers; echo EXIT=$?; sleep 60")
@@ -99,10 +99,41 @@ final class TmuxSession {
         for log in (try? FileManager.default.contentsOfDirectory(atPath: root + "/var/log/sbs")) ?? [] {
             #expect(!(read(root + "/var/log/sbs/" + log) ?? "").contains(secret), "the secret reached \(log)")
         }
+
+        // What the wizard stored, sbs reads back: validate, plan, export, resume and a new install from the export.
+        let validate = try await sbs(["answers", "validate", "--root", root, root + "/etc/sbs/answers.yaml"])
+        #expect(validate.status == 0, "\(validate.stderr)")
+        #expect(try await sbs(["plan", "--root", root]).status == 0)
+        let export = try await sbs(["answers", "export", "--root", root])
+        #expect(export.status == 0, "\(export.stderr)")
+        #expect(export.stdout.contains("anthropic_api_key: \"stored\""))
+        let resume = try await sbs(["resume", "--root", root])
+        #expect(resume.status == 0, "\(resume.stderr)")
+        #expect(resume.stderr.contains("= collect-answers: up to date"), "\(resume.stderr)")
+        try export.stdout.write(toFile: root + "/exported.yaml", atomically: true, encoding: .utf8)
+        let again = try await sbs(["install", "--root", root, "--answers", root + "/exported.yaml", "--non-interactive", "--through", "generate-secrets"])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(read(root + "/etc/sbs/secrets.env")?.contains("ANTHROPIC_API_KEY=\(secret)\n") == true)
+    }
+
+    @Test func theLockIsTakenBeforeTheFirstQuestion() async throws {
+        try requireTools("tmux")
+        let root = scratchDirectory("wizard-lock")
+        let session = try TmuxSession(command: "\(sbsBinary) install --root \(root); echo EXIT=$?; sleep 60")
+        await session.expect("Domain name")
+        let holder = try #require(read(root + "/var/lib/sbs/lock")?.trimmingCharacters(in: .whitespacesAndNewlines))
+        let file = root + "/site.yaml"
+        try writeAnswers(file)
+        let second = try await sbs(["install", "--root", root, "--answers", file, "--non-interactive"], environment: testEnvironment)
+        #expect(second.status == 75 || second.status == 1, "\(second.stderr)")
+        #expect(second.stderr.contains("Another sbs run (pid \(holder)) is working on this installation."), "\(second.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: root + "/var/lib/sbs/state.json"), "the second run ran steps")
+        try session.keys("C-c")
+        await session.expect("EXIT=130")
     }
 
     @Test func ctrlCLeavesNothingChangedAndSaysHowToStartAgain() async throws {
-        guard available("tmux") else { return }
+        try requireTools("tmux")
         let root = scratchDirectory("wizard-interrupt")
         let session = try TmuxSession(command: "\(sbsBinary) install --root \(root); echo EXIT=$?; sleep 60")
         await session.expect("Domain name")
@@ -111,13 +142,14 @@ final class TmuxSession {
         await session.expect("EXIT=130")
         #expect(session.screen.contains("Interrupted: nothing was changed"))
         #expect(!FileManager.default.fileExists(atPath: root + "/var/lib/sbs/state.json"))
-        // The terminal was restored: the shell echoes what is typed again.
+        // The terminal was restored: what is typed now is echoed again (by the terminal, to `sleep`).
         try session.type("echo typed-after")
         try session.keys("Enter")
+        await session.expect("echo typed-after")
     }
 
     @Test func ctrlCAtTheHiddenPromptRestoresTheTerminal() async throws {
-        guard available("tmux") else { return }
+        try requireTools("tmux")
         let root = scratchDirectory("wizard-secret-interrupt")
         let session = try TmuxSession(command: "\(sbsBinary) install --root \(root); echo EXIT=$?; stty -a | tr ' ' '\\n' | grep -x -e echo -e -echo; sleep 60")
         await session.expect("Domain name")

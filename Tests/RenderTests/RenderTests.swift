@@ -121,7 +121,7 @@ struct RenderTests {
         let (smtpInput, _) = try GoldenCase.optimalGPUFilesSMTP.input()
         #expect(throws: UserError.self) { try ConfigRenderer.render(smtpInput, secrets: fixedSecrets(), templates: Repository.templates()) }
         var badPassword = try fixedSecrets()
-        try badPassword.set(.postgresPassword, "has@at")
+        try badPassword.set(.postgresPassword, "has@at-sign-password")
         #expect(throws: UserError.self) { try ConfigRenderer.render(input, secrets: badPassword, templates: Repository.templates()) }
     }
 }

@@ -62,8 +62,8 @@ struct SecretsTests {
         #expect(try file.load()[.anthropicAPIKey] == "sk-ant-api03-abc_DEF-123")
         #expect(try file.setIfAbsent(.smtpPassword, to: "p@ss w#rd$") == true)
         #expect(try file.load()[.smtpPassword] == "p@ss w#rd$")
-        try file.set(.anthropicAPIKey, to: "sk-new")
-        #expect(try file.load()[.anthropicAPIKey] == "sk-new")
+        try file.set(.anthropicAPIKey, to: "sk-new-value")
+        #expect(try file.load()[.anthropicAPIKey] == "sk-new-value")
         #expect(fileMode(file.path) == 0o600)
     }
 
@@ -85,7 +85,7 @@ struct SecretsTests {
     @Test func unstorableValuesAndNamesAreRejected() throws {
         let dir = TemporaryDirectory()
         let file = SecretsFile(path: dir.path + "/secrets.env")
-        for bad in ["line\nbreak", "quote'd", "", "tab\there", String(repeating: "x", count: 5000)] {
+        for bad in ["line\nbreak-long", "quote'd-value", "double\"quote", "", "short", "ends-with\\", "tab\there-long", String(repeating: "x", count: 5000)] {
             #expect(throws: UserError.self) { try file.set(.anthropicAPIKey, to: bad) }
         }
         for bad in ["lower", "1ABC", "A-B", "A B", ""] {
@@ -97,10 +97,53 @@ struct SecretsTests {
     @Test func malformedFileErrorsNameTheLineNotTheValue() throws {
         let dir = TemporaryDirectory()
         let path = dir.path + "/secrets.env"
-        try "# comment\nGOOD=value\nthis line has the secret hunter2 but no equals\n".write(toFile: path, atomically: true, encoding: .utf8)
+        try "# comment\nGOOD=value-long-enough\nthis line has the secret hunter2 but no equals\n".write(toFile: path, atomically: true, encoding: .utf8)
         let error = #expect(throws: UserError.self) { try SecretsFile(path: path).load() }
         #expect(error?.message.contains("Line 3") == true)
         #expect(error?.description.contains("hunter2") == false)
+    }
+
+    @Test func theDeployEnvReadsBackEverySecretItWasRenderedWith() throws {
+        let (input, _) = try GoldenCase.optimalGPUFilesSMTP.input()
+        let secrets = try fixedSecrets(extra: [(.anthropicAPIKey, "sk-ant-$HOME #not-a-comment {x}"), (.smtpPassword, "smtp pass: with spaces")])
+        let files = try ConfigRenderer.render(input, secrets: secrets, templates: Repository.templates())
+        let env = try #require(files.first { $0.relativePath == ".env" })
+        let parsed = DeployEnvFile.secrets(in: env.text)
+        for name in secrets.names { #expect(parsed[name] == secrets[name], "\(name)") }
+    }
+
+    @Test func aLostSecretsFileIsRecoveredFromTheDeployEnvNeverMadeAnew() throws {
+        let dir = TemporaryDirectory()
+        let file = SecretsFile(path: dir.path + "/secrets.env")
+        let (original, _) = try file.generateMissing()
+        let (input, _) = try GoldenCase.minimumBasic.input()
+        let env = try #require(try ConfigRenderer.render(input, secrets: original, templates: Repository.templates()).first { $0.relativePath == ".env" })
+        try env.text.write(toFile: dir.path + "/.env", atomically: true, encoding: .utf8)
+
+        try FileManager.default.removeItem(atPath: file.path)
+        let (recovered, generated, from) = try file.ensure(deployEnvPath: dir.path + "/.env", databaseVolumeExists: true)
+        #expect(generated.isEmpty)
+        #expect(Set(from) == Set(SecretName.generated))
+        for name in SecretName.generated { #expect(recovered[name] == original[name], "\(name)") }
+        #expect(fileMode(file.path) == 0o600)
+
+        // The database password is in neither file: refused, with what to do, rather than a new password.
+        try FileManager.default.removeItem(atPath: file.path)
+        let withoutPassword = env.text.split(separator: "\n").filter { !$0.hasPrefix("POSTGRES_PASSWORD=") }.joined(separator: "\n")
+        try withoutPassword.write(toFile: dir.path + "/.env", atomically: true, encoding: .utf8)
+        let refusal = #expect(throws: UserError.self) { try file.ensure(deployEnvPath: dir.path + "/.env", databaseVolumeExists: false) }
+        #expect(refusal?.message.contains("POSTGRES_PASSWORD") == true)
+        #expect(refusal?.remedy?.contains("backup") == true)
+        #expect(!FileManager.default.fileExists(atPath: file.path))
+
+        // No .env, but the database volume exists: refused too.
+        try FileManager.default.removeItem(atPath: dir.path + "/.env")
+        #expect(throws: UserError.self) { try file.ensure(deployEnvPath: dir.path + "/.env", databaseVolumeExists: true) }
+        // Neither: a first install, which generates.
+        let (fresh, made, _) = try file.ensure(given: [.anthropicAPIKey: "sk-given-by-answers"], deployEnvPath: dir.path + "/.env", databaseVolumeExists: false)
+        #expect(Set(made) == Set(SecretName.generated))
+        #expect(fresh[.anthropicAPIKey] == "sk-given-by-answers")
+        #expect(fresh[.postgresPassword] != original[.postgresPassword])
     }
 
     @Test func printingSecretsShowsNamesOnly() throws {

@@ -64,11 +64,18 @@ enum Integration {
         ["/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "nginx"
     }
 
-    /// Records a failure when the tool is required but missing; returns whether the test can go on.
-    static func check(_ available: Bool, _ tool: String) -> Bool {
-        if available { return true }
-        if required { Issue.record("\(tool) is missing but SBS_REQUIRE_INTEGRATION=1: run scripts/test/setup-compose.sh and apt-get install nginx openssl") }
-        return false
+    struct Missing: Error, CustomStringConvertible { var description: String }
+
+    /// Goes on when the tool is there; otherwise skips the test with the reason, or fails it when the tool is
+    /// required (SBS_REQUIRE_INTEGRATION=1).
+    static func require(_ available: Bool, _ tool: String) throws {
+        if available { return }
+        let reason = "\(tool) is missing: run scripts/test/setup-compose.sh and apt-get install nginx openssl"
+        if required {
+            Issue.record("\(reason) (SBS_REQUIRE_INTEGRATION=1)")
+            throw Missing(description: reason)
+        }
+        try Test.cancel(Comment(rawValue: reason))
     }
 }
 

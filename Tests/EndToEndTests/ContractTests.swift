@@ -1,0 +1,135 @@
+import Foundation
+import Testing
+
+/// What a re-run does with a server that drifted, and what sbs writes it can read back.
+@Suite(.serialized) struct RepairAndRoundTrip {
+    func install(_ root: String, _ host: String, through: String = "write-configs", file: String? = nil) async throws -> Run {
+        try await sbs(["install", "--answers", file ?? root + "/site.yaml", "--non-interactive", "--through", through,
+                       "--root", root, "--sysroot", host], environment: testEnvironment)
+    }
+
+    @Test func missingOrEditedConfigFilesAreWrittenAgainAndShownAsDrift() async throws {
+        let root = scratchDirectory("drift")
+        let host = try fixtureHost()
+        try writeAnswers(root + "/site.yaml")
+        #expect(try await install(root, host).status == 0)
+        let deploy = root + "/opt/sbs"
+        let before = tree(deploy)
+        try FileManager.default.removeItem(atPath: deploy + "/.env")
+        let edited = (read(deploy + "/nginx/nginx.conf") ?? "") + "# a hand edit\n"
+        try edited.write(toFile: deploy + "/nginx/nginx.conf", atomically: true, encoding: .utf8)
+
+        let status = try await sbs(["status", "--root", root])
+        #expect(status.stdout.contains("drift: \(deploy)/.env missing, \(deploy)/nginx/nginx.conf changed"), "\(status.stdout)")
+        let json = try await sbs(["status", "--json", "--root", root])
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        let writeConfigs = (object?["steps"] as? [[String: Any]])?.first { $0["id"] as? String == "write-configs" }
+        #expect(writeConfigs?["drift"] as? [String] == ["\(deploy)/.env missing", "\(deploy)/nginx/nginx.conf changed"])
+
+        let repair = try await install(root, host)
+        #expect(repair.status == 0, "\(repair.stderr)")
+        #expect(repair.stderr.contains("▶ write-configs: Write docker compose, nginx, kong, .env and monitoring files (drift: \(deploy)/.env missing, \(deploy)/nginx/nginx.conf changed)"), "\(repair.stderr)")
+        #expect(tree(deploy) == before)
+        let mode = try FileManager.default.attributesOfItem(atPath: deploy + "/.env")[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        // The hand edit was kept in a backup before it was replaced.
+        let backups = try FileManager.default.contentsOfDirectory(atPath: root + "/var/lib/sbs/backups")
+        #expect(backups.contains { read(root + "/var/lib/sbs/backups/\($0)/nginx/nginx.conf") == edited })
+
+        let settled = try await install(root, host)
+        #expect(ranSteps(settled) == ["detect-hardware"], "\(settled.stderr)")
+        #expect(!(try await sbs(["status", "--root", root])).stdout.contains("drift"))
+    }
+
+    @Test func aLostSecretsFileIsRecoveredNeverReplacedByNewValues() async throws {
+        let root = scratchDirectory("lost-secrets")
+        let host = try fixtureHost()
+        try writeAnswers(root + "/site.yaml")
+        #expect(try await install(root, host).status == 0)
+        let secretsFile = root + "/etc/sbs/secrets.env"
+        let original = try #require(read(secretsFile))
+        let env = try #require(read(root + "/opt/sbs/.env"))
+
+        try FileManager.default.removeItem(atPath: secretsFile)
+        let recovered = try await install(root, host)
+        #expect(recovered.status == 0, "\(recovered.stderr)")
+        #expect(recovered.stderr.contains("recovered POSTGRES_PASSWORD, JWT_SECRET"), "\(recovered.stderr)")
+        #expect(Set((read(secretsFile) ?? "").split(separator: "\n")) == Set(original.split(separator: "\n")))
+        #expect(read(root + "/opt/sbs/.env") == env, "the deploy .env changed")
+
+        // With the password gone from both files, sbs refuses instead of making a new one.
+        try FileManager.default.removeItem(atPath: secretsFile)
+        let stripped = env.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("POSTGRES_PASSWORD=") }
+        try stripped.joined(separator: "\n").write(toFile: root + "/opt/sbs/.env", atomically: true, encoding: .utf8)
+        let refused = try await install(root, host)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("Step generate-secrets failed"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("has no POSTGRES_PASSWORD"), "\(refused.stderr)")
+        #expect(!(read(secretsFile) ?? "").contains("POSTGRES_PASSWORD"), "a new database password was made")
+    }
+
+    @Test func everyLiteralSecretIsKeptAndTheStoredAnswersReadBack() async throws {
+        let root = scratchDirectory("literal")
+        let host = try fixtureHost()
+        let file = root + "/site.yaml"
+        try """
+        version: 1
+        domain: shop.example.test
+        admin_email: admin@example.test
+        tls:
+          mode: acme
+          eab:
+            kid: kid-0042
+            hmac_key: c2JzLWVhYi1obWFjLWtleS0wMDQyLXRlc3Q
+        secrets:
+          anthropic_api_key: sk-literal-anthropic-0042
+        smtp:
+          host: mail.example.test
+          password: smtp-literal-password
+        checks:
+          dns: skip
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+        let run = try await install(root, host, through: "generate-secrets", file: file)
+        #expect(run.status == 0, "\(run.stderr)")
+        let secrets = try #require(read(root + "/etc/sbs/secrets.env"))
+        for line in ["ACME_EAB_HMAC_KEY=c2JzLWVhYi1obWFjLWtleS0wMDQyLXRlc3Q", "ANTHROPIC_API_KEY=sk-literal-anthropic-0042",
+                     "SMTP_PASSWORD=smtp-literal-password"] {
+            #expect(secrets.contains(line + "\n"), "\(line.prefix(18)) not kept")
+        }
+        let stored = try #require(read(root + "/etc/sbs/answers.yaml"))
+        #expect(!stored.contains("sk-literal") && !stored.contains("c2JzLWVhYi") && !stored.contains("smtp-literal"))
+
+        #expect(try await sbs(["answers", "validate", "--root", root, root + "/etc/sbs/answers.yaml"]).status == 0)
+        let plan = try await sbs(["plan", "--root", root])
+        #expect(plan.status == 0, "\(plan.stderr)")
+        #expect(plan.stdout.contains("generate-secrets    up-to-date"), "\(plan.stdout)")
+        let export = try await sbs(["answers", "export", "--root", root, "--include-secrets"])
+        #expect(export.stdout.contains("hmac_key: \"c2JzLWVhYi1obWFjLWtleS0wMDQyLXRlc3Q\""))
+        #expect(export.stdout.contains("password: \"smtp-literal-password\""))
+        let resume = try await sbs(["resume", "--root", root])
+        #expect(resume.status == 0, "\(resume.stderr)")
+        #expect(ranSteps(resume) == ["detect-hardware"], "\(resume.stderr)")
+    }
+
+    @Test func whatAnInstallWouldRefuseValidateRefusesAndNothingIsWritten() async throws {
+        let dir = scratchDirectory("refuse")
+        let file = dir + "/site.yaml"
+        // The domain again as an alias, in other letters: one name on the certificate, listed twice.
+        try writeAnswers(file)
+        let text = (read(file) ?? "").replacingOccurrences(of: "aliases: [www.shop.example.test]", with: "aliases: [www.shop.example.test, Shop.Example.TEST]")
+        try text.write(toFile: file, atomically: true, encoding: .utf8)
+        let validate = try await sbs(["answers", "validate", file], environment: testEnvironment)
+        #expect(validate.status != 0)
+        #expect(validate.stderr.contains("site.yaml:3:35: aliases: 'Shop.Example.TEST' is the domain itself"), "\(validate.stderr)")
+        let install = try await sbs(["install", "--answers", file, "--non-interactive", "--root", dir + "/root"], environment: testEnvironment)
+        #expect(install.status != 0)
+        #expect(!FileManager.default.fileExists(atPath: dir + "/root"), "a refused install wrote files")
+
+        // A root the configuration cannot name (a space in a path the stack mounts) is refused the same way.
+        try writeAnswers(file)
+        let spaced = try await sbs(["install", "--answers", file, "--non-interactive", "--root", dir + "/with space"], environment: testEnvironment)
+        #expect(spaced.status != 0)
+        #expect(spaced.stderr.contains("contains a space") || spaced.stderr.contains("space"), "\(spaced.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/with space"))
+    }
+}
