@@ -43,6 +43,22 @@ public struct InstallTools: Sendable {
     }
 }
 
+extension InstallTools {
+    /// The answers' secret values for the digests an Input holds, checked against them: a step acts on exactly
+    /// the secrets it was fingerprinted with.
+    /// - Throws: `UserError` when a value is missing or differs (a defect, not a user's mistake).
+    func verifiedSecrets(_ digests: [String: KeyedDigest]) throws(UserError) -> [Render.SecretName: String] {
+        var values: [Render.SecretName: String] = [:]
+        for (variable, digest) in digests {
+            guard let value = secrets.byVariable[variable], digester.digest(value) == digest else {
+                throw UserError("Internal error: the value of \(variable) is not the one this step was planned with.")
+            }
+            values[try Render.SecretName(variable)] = value
+        }
+        return values
+    }
+}
+
 /// The actions of the install, by name: the link from `steps/*.yaml` (`action:`) to code in `Actions/`.
 public enum InstallActions {
     /// Names the step files may use whose code this version does not have yet.
@@ -53,7 +69,7 @@ public enum InstallActions {
                                 digester: { [digester = tools.digester] in digester.product($0) })
         table.register(PreflightAction(tools: tools))
         table.register(DetectHardware(tools: tools))
-        table.register(CollectAnswers())
+        table.register(CollectAnswers(tools: tools))
         table.register(ChooseProfile())
         table.register(CheckDNS())
         table.register(GenerateSecrets(tools: tools))

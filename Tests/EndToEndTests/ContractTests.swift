@@ -38,7 +38,7 @@ import Testing
 
         let settled = try await install(root, host)
         #expect(ranSteps(settled) == ["detect-hardware"], "\(settled.stderr)")
-        #expect(!(try await sbs(["status", "--root", root])).stdout.contains("drift"))
+        #expect(!(try await sbs(["status", "--root", root])).stdout.contains("drift: "))
     }
 
     @Test func aLostSecretsFileIsRecoveredNeverReplacedByNewValues() async throws {
@@ -108,7 +108,8 @@ import Testing
         #expect(export.stdout.contains("password: \"smtp-literal-password\""))
         let resume = try await sbs(["resume", "--root", root])
         #expect(resume.status == 0, "\(resume.stderr)")
-        #expect(ranSteps(resume) == ["detect-hardware"], "\(resume.stderr)")
+        #expect(ranSteps(resume).isEmpty, "\(resume.stderr)")
+        #expect(resume.stderr.contains("= generate-secrets: up to date"), "\(resume.stderr)")
     }
 
     @Test func whatAnInstallWouldRefuseValidateRefusesAndNothingIsWritten() async throws {
@@ -120,7 +121,7 @@ import Testing
         try text.write(toFile: file, atomically: true, encoding: .utf8)
         let validate = try await sbs(["answers", "validate", file], environment: testEnvironment)
         #expect(validate.status != 0)
-        #expect(validate.stderr.contains("site.yaml:3:35: aliases: 'Shop.Example.TEST' is the domain itself"), "\(validate.stderr)")
+        #expect(validate.stderr.contains("site.yaml:3:34: aliases: 'Shop.Example.TEST' is the domain itself"), "\(validate.stderr)")
         let install = try await sbs(["install", "--answers", file, "--non-interactive", "--root", dir + "/root"], environment: testEnvironment)
         #expect(install.status != 0)
         #expect(!FileManager.default.fileExists(atPath: dir + "/root"), "a refused install wrote files")

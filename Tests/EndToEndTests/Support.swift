@@ -114,7 +114,7 @@ func comparableState(_ root: String) throws -> [String: String] {
     let steps = object["steps"] as? [String: [String: Any]] ?? [:]
     var result: [String: String] = [:]
     for (id, record) in steps {
-        let output = try record["output"].map { String(decoding: try JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys, .fragmentsAllowed]), as: UTF8.self) } ?? "-"
+        let output = try record["output"].map { String(decoding: try JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes]), as: UTF8.self) } ?? "-"
         result[id] = "\(record["status"] ?? "-") \(record["fingerprint"] ?? "-") \(output)"
     }
     return result

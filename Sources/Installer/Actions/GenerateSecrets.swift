@@ -29,13 +29,7 @@ struct GenerateSecrets: StepAction {
     }
 
     func run(_ input: Input, log: StepLog) async throws -> StepResult<Output> {
-        var given: [Render.SecretName: String] = [:]
-        for (variable, digest) in input.answerSecrets {
-            guard let value = tools.secrets.byVariable[variable], tools.digester.digest(value) == digest else {
-                throw UserError("Internal error: the value of \(variable) is not the one this step was planned with.")
-            }
-            given[try Render.SecretName(variable)] = value
-        }
+        let given = try tools.verifiedSecrets(input.answerSecrets)
         let volume = try await tools.commands.run(["docker", "volume", "inspect", "sbs_postgres_data"], timeout: .seconds(20))
         let (secrets, generated, recovered) = try SecretsFile(path: input.secretsFile)
             .ensure(given: given, deployEnvPath: input.deployEnvFile, databaseVolumeExists: volume.status == 0)
