@@ -24,18 +24,21 @@ swift build
 sbs=$(swift build --show-bin-path)/sbs
 
 # Pebble forgets its accounts and makes a new root at every start: start it once, reuse it on later runs.
+again=()
 if ! curl -fsS --cacert "$env_dir/ca.pem" https://127.0.0.1:14000/dir >/dev/null 2>&1; then
     scripts/test/pebble-env.sh stop "$env_dir" >/dev/null 2>&1 || true
     mkdir -p "$root/var/lib/sbs/webroot"
     PEBBLE_ENV_PORTS="14000 15000 5001 8053 8055 5002 14443" PEBBLE_ENV_WEBROOT="$root/var/lib/sbs/webroot" \
         scripts/test/pebble-env.sh start "$env_dir" >/dev/null
-    # A new CA: the account kept under the demo root belongs to the old one and is registered again.
+    # A new CA (after a reboot, say): the account kept under the demo root belongs to the old one and is
+    # registered again, and a certificate from the old CA is replaced.
+    [ -e "$root/etc/sbs/ssl/live/shop.example.test/fullchain.pem" ] && again=(--from obtain-certificate)
 fi
 
 export SBS_DEMO_ANTHROPIC_KEY=${SBS_DEMO_ANTHROPIC_KEY:-sk-ant-demo-placeholder}
 set +e
 "$sbs" install --answers examples/demo.yaml --non-interactive --root "$root" \
-    --through obtain-certificate --skip preflight --skip ensure-docker --skip start-proxy
+    --through obtain-certificate --skip preflight --skip ensure-docker --skip start-proxy "${again[@]}"
 status=$?
 set -e
 echo

@@ -99,6 +99,7 @@ public struct Executor: Sendable {
             switch actions.digest(of: ProductFile(product.path, secret: product.secret)) {
             case nil: return "\(product.path) missing"
             case product.digest?: return nil
+            case _ where product.digest == RecordedProduct.presence: return nil
             default: return "\(product.path) changed"
             }
         }

@@ -57,19 +57,26 @@ public struct Nothing: Codable, Hashable, Sendable {
     public init() {}
 }
 
-/// A file a step wrote. `secret` files (holding passwords or keys) are recorded by a keyed digest only.
+/// A file a step wrote. `secret` files (holding passwords or keys) are recorded by a keyed digest only. A file
+/// that another program legitimately replaces (a certificate `sbs renew` renews) is tracked by `presence` only:
+/// removing it is drift, replacing it is not.
 public struct ProductFile: Codable, Hashable, Sendable {
     public var path: String
     public var secret: Bool
+    public var presence: Bool
 
-    public init(_ path: String, secret: Bool = false) {
+    public init(_ path: String, secret: Bool = false, presence: Bool = false) {
         self.path = path
         self.secret = secret
+        self.presence = presence
     }
 }
 
-/// A product as the state keeps it: where, and the digest of what was written.
+/// A product as the state keeps it: where, and the digest of what was written (`present` for a file tracked by
+/// presence only).
 public struct RecordedProduct: Codable, Hashable, Sendable {
+    public static let presence = "present"
+
     public var path: String
     public var secret: Bool
     public var digest: String
@@ -222,7 +229,8 @@ public struct ActionTable<Context: Sendable>: StepActions {
             guard let digest = digester(product) else {
                 throw UserError("Step '\(step.id)' reported \(product.path) as written, but it is not there.")
             }
-            recorded.append(RecordedProduct(path: product.path, secret: product.secret, digest: digest))
+            recorded.append(RecordedProduct(path: product.path, secret: product.secret,
+                                            digest: product.presence ? RecordedProduct.presence : digest))
         }
         return StepOutcomeValue(output: output, products: recorded)
     }

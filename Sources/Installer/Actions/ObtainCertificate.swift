@@ -3,15 +3,14 @@ import Foundation
 import SBSCore
 import StepGraph
 import Wizard
-import X509
 
 /// `obtain-certificate`: puts `fullchain.pem`, `privkey.pem` (0600), `cert.pem` and `chain.pem` in
 /// `<root>/etc/sbs/ssl/live/DOMAIN/`, where the stack's nginx reads them. In `acme` mode it first fetches a random
 /// token through `http://DOMAIN:HTTP-PORT/` (to `network.public_ip` when given), so a DNS or firewall problem is
 /// reported before the CA is asked; then account, order, HTTP-01 through the webroot, finalize, download. A
-/// stopped run resumes the same order; a rate limit is honoured before the CA is contacted again. When it runs
-/// again because its files drifted (renewed, or deleted), a certificate that is still valid for every name, from
-/// the same CA, with its key, and not yet due for renewal is kept instead of ordering another.
+/// stopped run resumes the same order; a rate limit is honoured before the CA is contacted again. The certificate
+/// and key are tracked by presence: `sbs renew` replaces them without making this step run again, a deleted one
+/// does.
 struct ObtainCertificate: StepAction {
     static let name = "obtain-certificate"
     let tools: InstallTools
@@ -54,12 +53,8 @@ struct ObtainCertificate: StepAction {
 
     func run(_ input: Input, log: StepLog) async throws -> StepResult<Output> {
         let live = input.liveDirectory
-        let products = [ProductFile(live + "/fullchain.pem"), ProductFile(live + "/privkey.pem", secret: true)]
+        let products = [ProductFile(live + "/fullchain.pem", presence: true), ProductFile(live + "/privkey.pem", secret: true, presence: true)]
         let output = Output(liveDirectory: live, mode: input.mode)
-        if let kept = keptCertificate(input) {
-            log.progress("the certificate in \(live) is still valid for \(input.names.joined(separator: ", ")) until \(Self.format(kept)); kept")
-            return StepResult(output, products: products)
-        }
         let notAfter: Date
         switch TLSMode(rawValue: input.mode) ?? .acme {
         case .selfSigned:
@@ -93,30 +88,6 @@ struct ObtainCertificate: StepAction {
         log.progress("certificate in \(live), valid until \(Self.format(notAfter))")
         // The stack's nginx reads the files when it starts (start-stack); `sbs renew --post-renew` reloads it later.
         return StepResult(output, products: products)
-    }
-
-    /// The end of validity of the installed certificate when it can stay: its key matches, it names every name,
-    /// it is not due for renewal, and it came the way the answers ask (the same ACME directory and names, or
-    /// self-signed). Files given by the user are always copied again (that is cheap and picks up their update).
-    func keptCertificate(_ input: Input) -> Date? {
-        guard let chainPEM = try? AtomicFile.readText(input.liveDirectory + "/fullchain.pem"),
-              let keyPEM = try? AtomicFile.readText(input.liveDirectory + "/privkey.pem"),
-              let leaf = try? CertificateTools.parseChain(chainPEM, what: "fullchain.pem").first,
-              let key = try? Certificate.PrivateKey(pemEncoded: keyPEM),
-              CertificateTools.matches(key, leaf) else { return nil }
-        let names = Set(CertificateTools.dnsNames(of: leaf).map { $0.lowercased() })
-        guard Set(input.names).isSubset(of: names),
-              !RenewalPolicy.lifetime(notBefore: leaf.notValidBefore, notAfter: leaf.notValidAfter, now: Date()).due else { return nil }
-        switch TLSMode(rawValue: input.mode) ?? .acme {
-        case .files: return nil
-        case .selfSigned: guard leaf.issuer == leaf.subject else { return nil }
-        case .acme:
-            guard leaf.issuer != leaf.subject,
-                  let config = try? RenewalConfig.load(accountDirectory: input.accountDirectory, liveDirectory: input.liveDirectory),
-                  Set(config.domains) == Set(input.names),
-                  (try? ACMEDirectoryName.resolve(input.directory)) == config.directoryURL else { return nil }
-        }
-        return leaf.notValidAfter
     }
 
     static func format(_ date: Date) -> String { date.formatted(Date.ISO8601FormatStyle(timeZone: .gmt)) }
