@@ -28,7 +28,4 @@ public struct Layout: Sendable, Equatable {
     public var backupDir: String { stateDir + "/backups" }
     /// The ACME HTTP-01 webroot nginx serves `/.well-known/acme-challenge/` from.
     public var webrootDir: String { stateDir + "/webroot" }
-    /// What `detect-hardware` found, and what `choose-profile` fixed (JSON, no secrets).
-    public var hostFactsFile: String { stateDir + "/host.json" }
-    public var profileFile: String { stateDir + "/profile.json" }
 }
