@@ -65,12 +65,9 @@ public struct Executor: Sendable {
         return graph.dependents(of: from)
     }
 
-    /// Checks that the scope names existing steps.
-    /// - Throws: `UserError` naming the unknown id and the known ones.
+    /// Checks that the scope names existing steps (see `Graph.validate`).
     public func validate(_ scope: RunScope) throws(UserError) {
-        for id in [scope.through, scope.from].compactMap({ $0 }) + scope.skip where graph[id] == nil {
-            throw UserError("There is no step '\(id)'.", remedy: "Steps: \(graph.ids.joined(separator: ", ")).")
-        }
+        try graph.validate(scope)
     }
 
     /// The outputs of the steps `step` needs, directly or through others, as the state holds them now.

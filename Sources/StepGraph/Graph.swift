@@ -96,6 +96,14 @@ public struct Graph: Sendable {
 
     public var ids: [String] { steps.map(\.id) }
 
+    /// Checks that the scope names existing steps.
+    /// - Throws: `UserError` naming the unknown id and the known ones.
+    public func validate(_ scope: RunScope) throws(UserError) {
+        for id in [scope.through, scope.from].compactMap({ $0 }) + scope.skip where self[id] == nil {
+            throw UserError("There is no step '\(id)'.", remedy: "Steps: \(ids.joined(separator: ", ")).")
+        }
+    }
+
     /// `id` and everything it needs, transitively.
     public func closure(of id: String) -> Set<String> {
         var result = Set<String>()

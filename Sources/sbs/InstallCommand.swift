@@ -65,7 +65,7 @@ struct Runner {
     let session: InstallSession
 
     func install(scope: RunScope, invocation: InstallInvocation) async throws {
-        _ = try session.graph()
+        try session.graph().validate(scope)
         // Nothing is written before the answers are complete, checked as the install would check them, and
         // confirmed (when asked). Answers that need no question are checked before the lock is taken, so that a
         // refused run leaves nothing behind; questions come only after the lock (as apt takes its lock before

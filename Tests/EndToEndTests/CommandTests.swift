@@ -60,6 +60,19 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: root + "/r"), "a refused install wrote files")
     }
 
+    @Test func anUnknownStepOrAnOversizedAnswersFileIsRefusedBeforeAnythingIsWritten() async throws {
+        let root = scratchDirectory("scope")
+        try writeAnswers(root + "/site.yaml")
+        let run = try await sbs(["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "nope",
+                                 "--root", root + "/r"], environment: testEnvironment)
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("There is no step 'nope'."))
+        try Data(count: 300 * 1024).write(to: URL(fileURLWithPath: root + "/huge.yaml"))
+        let huge = try await sbs(["install", "--answers", root + "/huge.yaml", "--non-interactive", "--root", root + "/r"])
+        #expect(huge.stderr.contains("is larger than 256 KiB"), "\(huge.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: root + "/r"), "a refused install wrote files")
+    }
+
     @Test func anUnsetSecretVariableIsReportedBeforeAnythingRuns() async throws {
         let root = scratchDirectory("unset")
         let run = try await sbs(["install", "--answers", repositoryRoot + "/examples/demo.yaml", "--non-interactive", "--root", root],

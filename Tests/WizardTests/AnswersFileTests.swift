@@ -76,6 +76,9 @@ func problems(_ text: String) -> [String] {
         ("aliases: [\"www.example.com }\"]", "a space"),
         ("secrets:\n  grafana_password: \"password\\nX=1\"", "line break"),
         ("smtp:\n  host: mail.example.com\n  user: \"a b\"", "a space"),
+        ("paths:\n  deploy_dir: /etc", "system folder"),
+        ("paths:\n  deploy_dir: /", "system folder"),
+        ("paths:\n  deploy_dir: /opt/../etc", "not a plain path"),
     ])
     func valuesThatCouldBreakAGeneratedFileAreRejected(_ line: String, _ reason: String) {
         let found = problems("version: 1\n" + line + "\n")
