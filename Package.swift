@@ -20,7 +20,7 @@ let package = Package(
         .executableTarget(
             name: "sbs",
             dependencies: [
-                "Installer", "ACME", "Host", "SBSCore", "StepGraph", "Wizard",
+                "Installer", "ACME", "Host", "Render", "SBSCore", "StepGraph", "Wizard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -59,10 +59,13 @@ let package = Package(
             ]
         ),
 
+        // Docker: how to install it, the compose command lines and what `docker compose ps` reports.
+        .target(name: "Deploy", dependencies: ["SBSCore", "Host"]),
+
         // The install: step actions that connect the step graph to the libraries above.
         .target(
             name: "Installer",
-            dependencies: ["SBSCore", "StepGraph", "Wizard", "Host", "Render", "ACME", "BundledAssets",
+            dependencies: ["SBSCore", "StepGraph", "Wizard", "Host", "Render", "ACME", "Deploy", "BundledAssets",
                            .product(name: "Crypto", package: "swift-crypto")]
         ),
 
@@ -84,6 +87,7 @@ let package = Package(
             exclude: ["Golden"]
         ),
         .testTarget(name: "ACMETests", dependencies: ["ACME"]),
+        .testTarget(name: "DeployTests", dependencies: ["Deploy", "Host", "SBSCore"]),
         .testTarget(name: "InstallerTests", dependencies: ["Installer", "SBSCore", "StepGraph", "Wizard"]),
         // Drive the built `sbs` binary (it is built because this target depends on it).
         .testTarget(name: "EndToEndTests", dependencies: ["sbs", "SBSCore"]),

@@ -62,7 +62,7 @@ extension InstallTools {
 /// The actions of the install, by name: the link from `steps/*.yaml` (`action:`) to code in `Actions/`.
 public enum InstallActions {
     /// Names the step files may use whose code this version does not have yet.
-    static let notBuilt = ["ensure-docker", "start-proxy", "start-stack", "pull-models", "verify", "install-timers"]
+    static let notBuilt = ["start-proxy", "start-stack", "pull-models", "verify", "install-timers"]
 
     public static func table(_ inputs: InstallInputs, tools: InstallTools) -> ActionTable<InstallInputs> {
         var table = ActionTable(context: inputs, baseFacts: Set(Answers().facts.keys),
@@ -75,6 +75,7 @@ public enum InstallActions {
         table.register(GenerateSecrets(tools: tools))
         table.register(WriteConfigs())
         table.register(ObtainCertificate(tools: tools))
+        table.register(EnsureDocker(tools: tools))
         for name in notBuilt {
             table.registerMissing(name, message: "The step action '\(name)' is not part of this version of sbs yet.",
                                   remedy: "Run the steps before it with `--through`, or `--skip \(name)` if you do this part by hand.")

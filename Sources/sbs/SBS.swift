@@ -18,6 +18,7 @@ struct SBS: AsyncParsableCommand {
             CertCommand.self,
             RenewCommand.self,
             AnswersCommand.self,
+            SecretsCommand.self,
         ]
     )
 }

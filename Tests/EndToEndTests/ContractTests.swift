@@ -112,6 +112,24 @@ import Testing
         #expect(resume.stderr.contains("= generate-secrets: up to date"), "\(resume.stderr)")
     }
 
+    @Test func secretsShowListsNamesAndPrintsOneValueOnlyWhenAsked() async throws {
+        let root = scratchDirectory("secrets-show")
+        let host = try fixtureHost()
+        try writeAnswers(root + "/site.yaml")
+        #expect(try await install(root, host, through: "generate-secrets").status == 0)
+        let stored = try #require(read(root + "/etc/sbs/secrets.env"))
+        let grafana = try #require(stored.split(separator: "\n").first { $0.hasPrefix("GRAFANA_ADMIN_PASSWORD=") }?.dropFirst(23))
+        let list = try await sbs(["secrets", "show", "--root", root])
+        #expect(list.status == 0)
+        #expect(list.stdout.contains("  GRAFANA_ADMIN_PASSWORD\n") && list.stdout.contains("  POSTGRES_PASSWORD\n"))
+        #expect(!list.stdout.contains(String(grafana)), "listing printed a value")
+        let one = try await sbs(["secrets", "show", "GRAFANA_ADMIN_PASSWORD", "--root", root])
+        #expect(one.stdout == grafana + "\n")
+        let unknown = try await sbs(["secrets", "show", "NOPE", "--root", root])
+        #expect(unknown.status != 0)
+        #expect(unknown.stderr.contains("There is no secret 'NOPE'"))
+    }
+
     @Test func whatAnInstallWouldRefuseValidateRefusesAndNothingIsWritten() async throws {
         let dir = scratchDirectory("refuse")
         let file = dir + "/site.yaml"
@@ -133,4 +151,34 @@ import Testing
         #expect(spaced.stderr.contains("contains a space") || spaced.stderr.contains("space"), "\(spaced.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir + "/with space"))
     }
+}
+
+/// ensure-docker against the Docker engine of this machine (`scripts/test/docker-env.sh start` starts one).
+@Suite struct DockerEngine {
+    @Test func ensureDockerFindsTheRunningEngineAndComposeAndChangesNothing() async throws {
+        try requireTools("docker")
+        try requireDockerEngine()
+        let root = scratchDirectory("docker")
+        try writeAnswers(root + "/site.yaml")
+        let arguments = ["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "ensure-docker",
+                         "--skip", "preflight", "--root", root]
+        let run = try await sbs(arguments, environment: testEnvironment)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stderr.contains("ensure-docker: Docker engine "), "\(run.stderr)")
+        #expect(!run.stderr.contains("starting the Docker engine"))
+        let again = try await sbs(arguments, environment: testEnvironment)
+        #expect(again.stderr.contains("▶ ensure-docker: Make sure the Docker engine and compose v2 are installed and running (reads the host on every run)"), "\(again.stderr)")
+        #expect(again.status == 0)
+    }
+}
+
+/// Skips (or, in CI, fails) when no Docker engine answers `docker info`.
+func requireDockerEngine(sourceLocation: SourceLocation = #_sourceLocation) throws {
+    if spawnAndWait(["docker", "info"]) == 0 && spawnAndWait(["docker", "compose", "version"]) == 0 { return }
+    let reason = "no Docker engine with compose v2 answers here (scripts/test/docker-env.sh start runs one)"
+    if ProcessInfo.processInfo.environment["SBS_REQUIRE_INTEGRATION"] == "1" {
+        Issue.record("\(reason); SBS_REQUIRE_INTEGRATION=1 requires it", sourceLocation: sourceLocation)
+        throw MissingTool(description: reason)
+    }
+    try Test.cancel(Comment(rawValue: reason), sourceLocation: sourceLocation)
 }
