@@ -130,6 +130,12 @@ public struct InstallSession: Sendable {
                 problems.append(error.message)
             }
         }
+        if answers.tlsMode == .acme, let bundle = answers.acmeCABundle {
+            let text = (try? AtomicFile.readText(bundle)) ?? nil
+            if text?.contains("-----BEGIN CERTIFICATE-----") != true {
+                problems.append("\(answers.origin.at("tls.acme_ca_bundle"))tls.acme_ca_bundle: \(bundle) \(text == nil ? "does not exist or cannot be read" : "is not a PEM bundle of CA certificates")")
+            }
+        }
         if answers.tlsMode == .files, let cert = answers.certFile, let key = answers.keyFile {
             if let problem = Self.tlsFilesProblem(certificate: cert, key: key, names: answers.certificateNames.map(\.value)) {
                 problems.append("\(answers.origin.at("tls.cert_file"))\(problem)")

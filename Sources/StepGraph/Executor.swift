@@ -122,7 +122,7 @@ public struct Executor: Sendable {
         let record = state[step.id]
         switch record.status {
         case .succeeded where record.fingerprint == fingerprint:
-            if actions.catalog.observing.contains(step.action) { return (.run("reads the host on every run"), input, fingerprint) }
+            if actions.catalog.observing.contains(step.action) { return (.run("observes the system: runs every time"), input, fingerprint) }
             let drift = self.drift(of: record)
             if !drift.isEmpty { return (.run("drift: " + drift.joined(separator: ", ")), input, fingerprint) }
             return (.upToDate, input, fingerprint)

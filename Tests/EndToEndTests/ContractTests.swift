@@ -144,6 +144,15 @@ import Testing
         #expect(install.status != 0)
         #expect(!FileManager.default.fileExists(atPath: dir + "/root"), "a refused install wrote files")
 
+        // A CA bundle that is not there, or not PEM, is refused with its place in the file.
+        try writeAnswers(file)
+        let withBundle = (read(file) ?? "").replacingOccurrences(of: "  mode: acme", with: "  mode: acme\n  acme_ca_bundle: \(dir)/bundle.pem")
+        try withBundle.write(toFile: file, atomically: true, encoding: .utf8)
+        try "not a certificate".write(toFile: dir + "/bundle.pem", atomically: true, encoding: .utf8)
+        let bundle = try await sbs(["answers", "validate", file], environment: testEnvironment)
+        #expect(bundle.status != 0)
+        #expect(bundle.stderr.contains("site.yaml:9:19: tls.acme_ca_bundle: \(dir)/bundle.pem is not a PEM bundle of CA certificates"), "\(bundle.stderr)")
+
         // A root the configuration cannot name (a space in a path the stack mounts) is refused the same way.
         try writeAnswers(file)
         let spaced = try await sbs(["install", "--answers", file, "--non-interactive", "--root", dir + "/with space"], environment: testEnvironment)
@@ -167,7 +176,7 @@ import Testing
         #expect(run.stderr.contains("ensure-docker: Docker engine "), "\(run.stderr)")
         #expect(!run.stderr.contains("starting the Docker engine"))
         let again = try await sbs(arguments, environment: testEnvironment)
-        #expect(again.stderr.contains("▶ ensure-docker: Make sure the Docker engine and compose v2 are installed and running (reads the host on every run)"), "\(again.stderr)")
+        #expect(again.stderr.contains("▶ ensure-docker: Make sure the Docker engine and compose v2 are installed and running (observes the system: runs every time)"), "\(again.stderr)")
         #expect(again.status == 0)
     }
 }

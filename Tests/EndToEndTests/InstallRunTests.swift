@@ -82,7 +82,7 @@ func stateStatus(_ root: String, _ step: String) -> String? {
         #expect(second.status == 0, "\(second.stderr)")
         // Only detection runs again (it reads the host); its output is the same, so nothing after it runs.
         #expect(ranSteps(second) == ["detect-hardware"], "\(second.stderr)")
-        #expect(second.stderr.contains("▶ detect-hardware: Detect memory, CPUs, GPU and disk (reads the host on every run)"))
+        #expect(second.stderr.contains("▶ detect-hardware: Detect memory, CPUs, GPU and disk (observes the system: runs every time)"))
         #expect(second.stderr.contains("= choose-profile: up to date"))
         #expect(second.stderr.contains("1 step ran"))
         #expect(tree(root + "/opt/sbs") == before)
