@@ -67,11 +67,12 @@ struct Runner {
     func install(scope: RunScope, invocation: InstallInvocation) async throws {
         try session.graph().validate(scope)
         // Nothing is written before the answers are complete, checked as the install would check them, and
-        // confirmed (when asked). Answers that need no question are checked before the lock is taken, so that a
-        // refused run leaves nothing behind; questions come only after the lock (as apt takes its lock before
-        // asking): a second run on this root is refused at once, not after the first one's answers were given.
+        // confirmed (when asked). What the answers already say is checked before the lock is taken (all of it when
+        // nothing is asked), so that a refused run leaves nothing behind and nobody types answers in vain;
+        // questions come only after the lock (as apt takes its lock before asking): a second run on this root is
+        // refused at once, not after the first one's answers were given.
         let (initial, ask) = try initialAnswers(invocation)
-        if !ask { _ = try session.check(initial) }
+        _ = try session.check(initial, complete: !ask)
         let lock = try RunLock(path: session.layout.lockFile)
         defer { withExtendedLifetime(lock) {} }
         let answers = ask ? try await askWizard(initial, invocation: invocation) : initial
