@@ -21,7 +21,7 @@ struct StatusCommand: AsyncParsableCommand {
         let graph = try session.graph()
         let state = try session.store.load() ?? RunState()
         // Files a finished step wrote that are gone or changed since: the next run writes them again.
-        let executor = try session.executor(session.readable(try session.savedAnswers() ?? Answers()), createKey: false)
+        let executor = try session.executor(session.readable(((try? session.savedAnswers()) ?? nil) ?? Answers()), createKey: false)
         var drift: [String: [String]] = [:]
         for step in graph.steps where state[step.id].status == .succeeded {
             let found = executor.drift(of: state[step.id])
