@@ -18,7 +18,7 @@
 # Budgets (the script fails, and so CI fails, when one is exceeded):
 #   tarball at most 25 MiB (26,214,400 bytes) gzipped
 #   no GLIBC symbol version newer than 2.35 (Ubuntu 22.04), by objdump -T
-#   `sbs --version` starts in under 20 ms (median of 21 runs after 3 warm-ups)
+#   `sbs --version` starts in under 20 ms (median of 21 runs after 3 warm-ups; the best of three such rounds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -181,7 +181,8 @@ def once():
     return (time.perf_counter() - start) * 1000
 for _ in range(3):
     once()
-print(f"{statistics.median(once() for _ in range(21)):.1f}")
+# The best of three medians: a busy machine slows a round, a slow binary slows all three.
+print(f"{min(statistics.median(once() for _ in range(21)) for _ in range(3)):.1f}")
 PY
 )
 python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < float(sys.argv[2]) else 1)" "$startup_ms" "$max_startup_ms" \
@@ -194,7 +195,7 @@ version:   $reported
 tarball:   $(mb "$gzip_bytes") gzipped (budget $(mb "$max_gzip_bytes")), $(mb "$unpacked_bytes") unpacked, binary $(mb "$binary_bytes")
 glibc:     GLIBC_$glibc at most (budget GLIBC_$max_glibc)${glibcxx:+, GLIBCXX_$glibcxx}
 needs:     $needed
-start-up:  sbs --version $startup_ms ms median of 21 (budget under $max_startup_ms ms)
+start-up:  sbs --version $startup_ms ms (median of 21 runs, best of 3 rounds; budget under $max_startup_ms ms)
 checksums: $output/SHA256SUMS
 EOF
 [ "$failures" -eq 0 ] || fail "$failures budget(s) exceeded"
