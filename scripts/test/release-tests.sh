@@ -170,6 +170,16 @@ else
     fail "the checkout's install.sh from a file:// folder installs the newest release listed" "exit $status; $out"
 fi
 
+# --from-source: the checkout's own build (the release build above left it up to date for $v2).
+prefix=$tmp/prefix-source
+out=$(TMPDIR="$tmp" SBS_PREFIX="$prefix" SBS_VERSION="$v2" dash install.sh --from-source --no-run 2>&1)
+status=$?
+if [ $status -eq 0 ] && [ "$("$prefix/bin/sbs" --version 2>&1)" = "$v2 (commit $commit)" ] && contains "$out" "building sbs from $PWD"; then
+    pass "install.sh --from-source builds the checkout and installs it"
+else
+    fail "install.sh --from-source builds the checkout and installs it" "exit $status; $out"
+fi
+
 # wget when there is no curl: a PATH with every command but curl.
 nocurl=$tmp/path-without-curl
 mkdir -p "$nocurl"
