@@ -3,7 +3,8 @@
 # them from a loopback HTTP server (python3 -m http.server on a free port), and runs install.sh against them:
 #   - under dash and under bash, piped as `curl … | sh`, into temporary prefixes (curl, and wget without curl);
 #   - a tampered tarball, a tampered checksum line, a missing or doubled line: refused, nothing installed;
-#   - non-loopback http://, other schemes: refused before any download;
+#   - non-loopback http://, other schemes: refused before any download; https:// from a loopback TLS server with
+#     a throw-away certificate: installs when curl trusts it, refused when not, a redirect to http:// not followed;
 #   - the script cut short at every line and at every byte of its last lines: runs nothing, requests nothing;
 #   - no terminal: prints the non-interactive command; a terminal (tmux + docker -it): the wizard asks there;
 #   - a second run upgrades in place, the state untouched, `sbs status` reads it;
@@ -37,10 +38,12 @@ contains() { printf '%s' "$1" | grep -qF -- "$2"; }
 
 tmp=$(mktemp -d /tmp/sbs-release-tests.XXXXXX)
 http_pid=""
+https_pid=""
 containers=()
 # shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
     [ -z "$http_pid" ] || kill "$http_pid" 2>/dev/null
+    [ -z "$https_pid" ] || kill "$https_pid" 2>/dev/null
     tmux kill-session -t "sbs-release-tty-$$" 2>/dev/null
     for container in "${containers[@]}"; do docker rm -f "$container" >/dev/null 2>&1; done
     scripts/test/docker-env.sh stop "$tmp/docker" 2>/dev/null
@@ -235,6 +238,64 @@ refused "plain http to a non-loopback host" "accepted only for a loopback addres
 refused "ftp://" "only https://" "ftp://127.0.0.1/releases" "$v1"
 refused "relative file:// path" "absolute path" "file://relative/folder" "$v1"
 if [ "$(requests)" -eq "$before" ]; then pass "refused locations are never contacted"; else fail "refused locations are never contacted"; fi
+
+# --- HTTPS: a loopback TLS server with a throw-away certificate -------------------------------------------------------
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/tls-key.pem" -out "$tmp/tls-cert.pem" \
+    -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost -days 1 >/dev/null 2>&1
+cat >"$tmp/https-server.py" <<'EOF'
+# Serves a folder over TLS on a free loopback port; /redirect/PATH answers 302 to REDIRECT_BASE/PATH.
+import functools, http.server, ssl, sys
+directory, cert, key, redirect_base = sys.argv[1:5]
+class Handler(http.server.SimpleHTTPRequestHandler):
+    def do_GET(self):
+        if self.path.startswith("/redirect/"):
+            self.send_response(302)
+            self.send_header("Location", redirect_base + self.path[len("/redirect"):])
+            self.end_headers()
+            return
+        super().do_GET()
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=directory))
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(cert, key)
+server.socket = context.wrap_socket(server.socket, server_side=True)
+print(f"port {server.server_address[1]}", flush=True)
+server.serve_forever()
+EOF
+python3 -u "$tmp/https-server.py" "$www" "$tmp/tls-cert.pem" "$tmp/tls-key.pem" "$base" >"$tmp/https.log" 2>&1 &
+https_pid=$!
+https_port=""
+for _ in $(seq 50); do
+    https_port=$(sed -n 's/^port \([0-9][0-9]*\)$/\1/p' "$tmp/https.log")
+    [ -z "$https_port" ] || break
+    sleep 0.1
+done
+https_base=https://127.0.0.1:$https_port
+prefix=$tmp/prefix-https
+out=$(CURL_CA_BUNDLE="$tmp/tls-cert.pem" SBS_BASE_URL="$https_base/good" SBS_PREFIX="$prefix" SBS_VERSION="$v1" dash install.sh --no-run 2>&1)
+status=$?
+if [ $status -eq 0 ] && [ "$("$prefix/bin/sbs" --version 2>&1)" = "$v1 (commit $commit)" ]; then
+    pass "an https:// mirror whose certificate curl trusts: installs"
+else
+    fail "an https:// mirror whose certificate curl trusts: installs" "exit $status; $(cat "$tmp/https.log"); $out"
+fi
+prefix=$tmp/prefix-https-untrusted
+out=$(SBS_BASE_URL="$https_base/good" SBS_PREFIX="$prefix" SBS_VERSION="$v1" dash install.sh --no-run 2>&1)
+status=$?
+if [ $status -ne 0 ] && contains "$out" "download failed" && [ ! -e "$prefix" ]; then
+    pass "refused, nothing installed: an https:// mirror with an untrusted certificate"
+else
+    fail "refused, nothing installed: an https:// mirror with an untrusted certificate" "exit $status; $out"
+fi
+prefix=$tmp/prefix-https-redirect
+before=$(requests)
+out=$(CURL_CA_BUNDLE="$tmp/tls-cert.pem" SBS_BASE_URL="$https_base/redirect/good" SBS_PREFIX="$prefix" SBS_VERSION="$v1" dash install.sh --no-run 2>&1)
+status=$?
+if [ $status -ne 0 ] && contains "$out" "download failed" && [ ! -e "$prefix" ] && [ "$(requests)" -eq "$before" ]; then
+    pass "refused, nothing installed: an https:// mirror redirecting to plain http (not followed)"
+else
+    fail "refused, nothing installed: an https:// mirror redirecting to plain http" "exit $status; $out"
+fi
+kill "$https_pid" 2>/dev/null
 
 # --- a script cut short does nothing -------------------------------------------------------------------------------
 script=$mirror/install.sh
