@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian 12 machine (root): the C libraries sbs links (libedit,
 # libcurl), tmux for the wizard tests, Pebble + nginx + openssl for the ACME tests, the docker CLI and compose
-# v2 for `docker compose config`. Idempotent.
+# v2 for `docker compose config`; for the release tests (scripts/test/release-tests.sh) shellcheck, dash, wget,
+# binutils (strip, objdump), debootstrap and the Docker engine (dockerd). Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 packages=(pkg-config libedit-dev libcurl4-openssl-dev tmux pebble nginx openssl curl python3 python3-venv)
+packages+=(shellcheck dash wget binutils debootstrap iptables util-linux)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
 done
 command -v docker >/dev/null 2>&1 || missing+=(docker.io)
+# A docker CLI alone (without the engine) is not enough for the container tests.
+command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -q
     apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -3,12 +3,10 @@ import SBSCore
 
 @main
 struct SBS: AsyncParsableCommand {
-    static let version = "0.1.0"
-
     static let configuration = CommandConfiguration(
         commandName: "sbs",
         abstract: "Installs the Orchestrator-AI Small Business Server.",
-        version: version,
+        version: BuildVersion.description,
         subcommands: [
             InstallCommand.self,
             ResumeCommand.self,
