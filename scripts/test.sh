@@ -7,5 +7,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "${SBS_SKIP_SETUP:-0}" = 1 ] || scripts/ci-setup.sh
+# A Docker engine for the tests that ask one (ensure-docker): the one running, or one started here and stopped
+# by its pid when the tests end. Without one those tests are skipped with the reason (or fail in CI).
+engine_state=$(mktemp -d)
+trap 'scripts/test/docker-env.sh stop "$engine_state" || true; rm -rf "$engine_state"' EXIT
+scripts/test/docker-env.sh start "$engine_state" || echo "test.sh: no Docker engine; the tests that need one will say so" >&2
 swift build --build-tests
 swift test --skip-build "$@"
