@@ -71,3 +71,28 @@ import Testing
         #expect(try attributes(dir + "/c") == 0o777)
     }
 }
+
+@Suite struct RunLogOnAFullDisk {
+    // /dev/full answers every write with ENOSPC, as a full /var/log does: the write is reported once, never a crash
+    // (FileHandle.write traps on a failed write).
+    @Test func aFullDiskIsAClearErrorNotACrash() throws {
+        let notices = NoticeLog()
+        let log = try RunLog(path: "/dev/full", notice: { notices.add($0) })
+        log.write("first line")
+        log.write("second line")
+        let failure = try #require(log.failure)
+        #expect(failure.message.contains("/dev/full"))
+        #expect(failure.message.contains("No space left on device"))
+        #expect(failure.remedy?.contains("Free space") == true)
+        #expect(notices.all.count == 1)
+        #expect(notices.all.first?.contains("cannot be written") == true)
+    }
+}
+
+final class NoticeLog: Sendable {
+    private let lines = Mutex<[String]>([])
+    func add(_ line: String) { lines.withLock { $0.append(line) } }
+    var all: [String] { lines.withLock { $0 } }
+}
+
+import Synchronization
