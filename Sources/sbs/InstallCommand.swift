@@ -71,8 +71,6 @@ struct Runner {
         let runLog = try RunLog(layout: session.layout, command: scope.command)
         Console.err("Log: \(runLog.path)")
 
-        signal(SIGINT, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
         let ran = Mutex(0)
         let task = Task {
             try await session.run(scope: scope, answers: answers, runLog: runLog) { event in
@@ -80,13 +78,11 @@ struct Runner {
                 Console.show(event)
             }
         }
-        let sources = [SIGINT, SIGTERM].map { DispatchSource.makeSignalSource(signal: $0) }
-        for source in sources {
-            source.setEventHandler {
-                Console.err("Interrupting: finishing the state of the running steps…")
-                task.cancel()
-            }
-            source.resume()
+        // Again after the wizard, which restores the default actions when it is done.
+        Interruption.install()
+        Interruption.onSignal {
+            Console.err("Interrupting: finishing the state of the running steps…")
+            task.cancel()
         }
         let outcome = try await task.value
         switch outcome {
