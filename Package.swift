@@ -83,7 +83,7 @@ let package = Package(
             dependencies: ["Render", "SBSCore", "Host", .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["Golden"]
         ),
-        .testTarget(name: "ACMETests", dependencies: ["ACME"]),
+        .testTarget(name: "ACMETests", dependencies: ["ACME", "SBSCore"]),
         .testTarget(name: "InstallerTests", dependencies: ["Installer", "SBSCore", "StepGraph", "Wizard"]),
         // Drive the built `sbs` binary (it is built because this target depends on it).
         .testTarget(name: "EndToEndTests", dependencies: ["sbs", "SBSCore"]),

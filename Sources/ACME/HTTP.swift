@@ -55,7 +55,8 @@ public struct HTTPResponse: Sendable {
 
 /// Why no HTTP response arrived.
 public struct HTTPTransportError: Error, Sendable, CustomStringConvertible {
-    public enum Kind: Sendable, Equatable { case dns, connect, tls, timeout, other }
+    /// `tooLarge`: the response went past `HTTPOptions.maxResponseBytes` and was cut off.
+    public enum Kind: Sendable, Equatable { case dns, connect, tls, timeout, tooLarge, other }
     public var kind: Kind
     public var url: String
     /// The transport's own words (libcurl's error buffer).
@@ -89,11 +90,16 @@ public struct HTTPOptions: Sendable, Equatable {
     /// The whole exchange, connect included.
     public var timeout: Duration
     public var userAgent: String
+    /// The most a response (headers and body) may hold; past it the transfer stops with `.tooLarge`. ACME
+    /// responses are kilobytes (a certificate chain a few); a server that streams without end must not fill memory.
+    public var maxResponseBytes: Int
 
     public init(
         caBundle: String? = nil, resolve: [String] = [], connectTimeout: Duration = .seconds(10),
-        timeout: Duration = .seconds(30), userAgent: String = "sbs-acme/0.1 (libcurl)"
+        timeout: Duration = .seconds(30), userAgent: String = "sbs-acme/0.1 (libcurl)",
+        maxResponseBytes: Int = 4 << 20
     ) {
+        self.maxResponseBytes = maxResponseBytes
         self.caBundle = caBundle
         self.resolve = resolve
         self.connectTimeout = connectTimeout
@@ -143,7 +149,7 @@ public final class CurlTransport: HTTPTransport {
             return .failure(HTTPTransportError(kind: .other, url: request.url, detail: "curl_easy_init failed"))
         }
         curl_easy_reset(curl)
-        let sink = ResponseSink()
+        let sink = ResponseSink(limit: options.maxResponseBytes)
         let unmanaged = Unmanaged.passRetained(sink)
         defer { unmanaged.release() }
         var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
@@ -190,6 +196,11 @@ public final class CurlTransport: HTTPTransport {
             sbs_curl_setopt_pointer(curl, CURLOPT_HEADERDATA, unmanaged.toOpaque())
             return curl_easy_perform(curl)
         }
+        if sink.overflow {
+            return .failure(HTTPTransportError(
+                kind: .tooLarge, url: request.url,
+                detail: "the response went past \(sink.limit / 1024) KiB and sbs stopped reading it (an ACME response is a few kilobytes)"))
+        }
         guard code == CURLE_OK else {
             let buffered = String(decoding: errorBuffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
             let detail = buffered.isEmpty ? String(cString: curl_easy_strerror(code)) : buffered
@@ -226,14 +237,28 @@ private final class CurlHandle: @unchecked Sendable {
 
 /// Collects one response; curl calls into it on the performing thread only.
 private final class ResponseSink {
+    let limit: Int
     var headers: [(name: String, value: String)] = []
     var body: [UInt8] = []
+    /// Bytes of headers and body received so far, and whether they went past `limit` (the transfer was stopped).
+    var received = 0
+    var overflow = false
+
+    init(limit: Int) { self.limit = limit }
+
+    /// Counts `length` more bytes; false (and `overflow`) once past the limit, which makes curl stop.
+    func accept(_ length: Int) -> Bool {
+        received += length
+        if received > limit { overflow = true }
+        return !overflow
+    }
 }
 
 private let curlBodyCallback: sbs_curl_data_callback = { data, size, count, userdata in
     guard let data, let userdata else { return 0 }
     let sink = Unmanaged<ResponseSink>.fromOpaque(userdata).takeUnretainedValue()
     let length = size * count
+    guard sink.accept(length) else { return 0 }
     data.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
         sink.body.append(contentsOf: UnsafeBufferPointer(start: bytes, count: length))
     }
@@ -244,6 +269,7 @@ private let curlHeaderCallback: sbs_curl_data_callback = { data, size, count, us
     guard let data, let userdata else { return 0 }
     let sink = Unmanaged<ResponseSink>.fromOpaque(userdata).takeUnretainedValue()
     let length = size * count
+    guard sink.accept(length) else { return 0 }
     let line = data.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
         String(decoding: UnsafeBufferPointer(start: bytes, count: length), as: UTF8.self)
     }.trimmed

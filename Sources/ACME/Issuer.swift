@@ -7,20 +7,49 @@ public enum ACMEDirectoryName {
     public static let letsEncrypt = "https://acme-v02.api.letsencrypt.org/directory"
     public static let letsEncryptStaging = "https://acme-staging-v02.api.letsencrypt.org/directory"
 
-    /// `letsencrypt`, `letsencrypt-staging`, or an https URL as is.
+    /// `letsencrypt`, `letsencrypt-staging`, or an https URL as is. A plain `http://` URL only for a loopback
+    /// address (a test CA on this machine): elsewhere the registration and every request would cross the network
+    /// in clear text.
     /// - Throws: `ACMEError` (`.local`) for anything else.
     public static func resolve(_ name: String) throws -> String {
         switch name {
         case "letsencrypt", "letsencrypt-production", "": return letsEncrypt
         case "letsencrypt-staging": return letsEncryptStaging
         default:
-            guard name.hasPrefix("https://") || name.hasPrefix("http://") else {
+            if name.hasPrefix("http://") {
+                guard isLoopback(host(of: name)) else {
+                    throw ACMEError.local(
+                        "The ACME directory \(name) is plain http:// on a host that is not this machine: the account registration and every request would cross the network unencrypted.",
+                        remedy: "Use the directory's https:// URL (plain http:// is accepted only for 127.0.0.1, ::1 or localhost).")
+                }
+                return name
+            }
+            guard name.hasPrefix("https://") else {
                 throw ACMEError.local(
                     "\"\(name)\" is not an ACME directory.",
                     remedy: "Use letsencrypt, letsencrypt-staging, or the directory's https:// URL.")
             }
             return name
         }
+    }
+
+    /// The host of an `http(s)://` URL, without port or brackets, lower-cased.
+    static func host(of url: String) -> String {
+        var rest = Substring(url)
+        if let scheme = rest.range(of: "://") { rest = rest[scheme.upperBound...] }
+        rest = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        if let at = rest.lastIndex(of: "@") { rest = rest[rest.index(after: at)...] }
+        if rest.hasPrefix("["), let close = rest.firstIndex(of: "]") {
+            return String(rest[rest.index(after: rest.startIndex)..<close]).lowercased()
+        }
+        return String(rest.prefix { $0 != ":" }).lowercased()
+    }
+
+    /// 127.0.0.0/8, ::1 and localhost.
+    static func isLoopback(_ host: String) -> Bool {
+        if host == "localhost" || host == "::1" { return true }
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { part in UInt8(part) != nil }
     }
 }
 
@@ -107,14 +136,8 @@ public struct CertificateIssuer: Sendable {
     ) async throws -> IssuedCertificate {
         let domains = try Self.normalize(domains)
         let directoryURL = try ACMEDirectoryName.resolve(directory)
-        guard FileIO.isDirectory(webroot) else {
-            throw ACMEError.local(
-                "The webroot \(webroot) does not exist.",
-                remedy: "Create it and make the web server serve it for http://DOMAIN/.well-known/acme-challenge/.")
-        }
-        if let caBundle, !FileIO.exists(caBundle) {
-            throw ACMEError.local("The CA bundle \(caBundle) does not exist.", remedy: "Give the path of a PEM file.")
-        }
+        try Self.checkWebroot(webroot)
+        if let caBundle { try Self.checkCABundle(caBundle) }
 
         let store = AccountStore(accountDirectory: accountDirectory, directoryURL: directoryURL)
         var state = try store.loadOrder(for: domains) ?? OrderState(identifiers: domains)
@@ -441,6 +464,36 @@ public struct CertificateIssuer: Sendable {
             accountURL: accountURL)
     }
 
+    /// The webroot must be an existing folder.
+    /// - Throws: `ACMEError` (`.local`) saying whether it is missing or is a file.
+    static func checkWebroot(_ webroot: String) throws {
+        if FileIO.isDirectory(webroot) { return }
+        if FileIO.exists(webroot) {
+            throw ACMEError.local(
+                "The webroot \(webroot) is a file, not a folder.",
+                remedy: "Give the folder the web server serves for http://DOMAIN/ (challenge files go to DIR/.well-known/acme-challenge/).")
+        }
+        throw ACMEError.local(
+            "The webroot \(webroot) does not exist.",
+            remedy: "Create it and make the web server serve it for http://DOMAIN/.well-known/acme-challenge/.")
+    }
+
+    /// The CA bundle must exist and hold at least one certificate that parses: otherwise every connection would
+    /// fail with a TLS error that reads like an unreachable CA.
+    /// - Throws: `ACMEError` (`.local`) naming the file and what is wrong with it.
+    static func checkCABundle(_ path: String) throws {
+        guard let bytes = try FileIO.read(path) else {
+            throw ACMEError.local("The CA bundle \(path) does not exist.", remedy: "Give the path of a PEM file.")
+        }
+        let text = String(decoding: bytes.prefix(4 << 20), as: UTF8.self)
+        let blocks = pemBlocks(in: text)
+        guard !blocks.isEmpty, blocks.allSatisfy({ (try? Certificate(pemEncoded: $0)) != nil }) else {
+            throw ACMEError.local(
+                "The CA bundle \(path) is not a PEM bundle (\(blocks.isEmpty ? "no -----BEGIN CERTIFICATE----- block" : "a certificate in it does not parse")).",
+                remedy: "Give a PEM file of CA certificates, such as the CA's root certificate.")
+        }
+    }
+
     /// Lower-cased, trimmed, duplicates dropped, order kept.
     /// - Throws: `ACMEError` (`.local`) for an empty list or a name that is not a DNS name.
     static func normalize(_ domains: [String]) throws -> [String] {
@@ -459,6 +512,13 @@ public struct CertificateIssuer: Sendable {
                 throw ACMEError.local(
                     "\"\(raw)\" is not a domain name sbs can get a certificate for.",
                     remedy: "Give a DNS name such as shop.example.com (no scheme, port, path or wildcard).")
+            }
+            // A DNS top-level label is never all digits: this is an IP address, which HTTP-01 through a webroot
+            // cannot validate by name (and most CAs refuse).
+            if let last = labels.last, last.allSatisfy(\.isNumber) {
+                throw ACMEError.local(
+                    "\"\(raw)\" is an IP address; sbs gets certificates for domain names.",
+                    remedy: "Give the DNS name that points to this server, such as shop.example.com.")
             }
             if seen.insert(name).inserted { result.append(name) }
         }
