@@ -50,10 +50,10 @@ struct InputTests {
                 (error as? ACMEError)?.message.contains("is not a PEM bundle") == true
             }
         }
-        // Through the issuer: refused before any connection (the directory is unroutable on purpose).
+        // Through the issuer: refused before any connection (were one made, it would meet a closed loopback port).
         let webroot = temporaryFolder()
         await #expect { _ = try await CertificateIssuer().issue(
-            domains: ["shop.example.com"], email: nil, webroot: webroot, directory: "https://192.0.2.1/dir",
+            domains: ["shop.example.com"], email: nil, webroot: webroot, directory: "https://127.0.0.1:1/dir",
             caBundle: dir + "/garbage.pem", accountDirectory: temporaryFolder(), liveDirectory: temporaryFolder() + "/live")
         } throws: { error in
             (error as? ACMEError)?.message.contains("not a PEM bundle") == true
