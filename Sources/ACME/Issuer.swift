@@ -138,7 +138,22 @@ public struct CertificateIssuer: Sendable {
         let directoryURL = try ACMEDirectoryName.resolve(directory)
         try Self.checkWebroot(webroot)
         if let caBundle { try Self.checkCABundle(caBundle) }
+        return try await withAccountLock(accountDirectory, progress: progress) {
+            try await issueHoldingLock(
+                domains: domains, email: email, webroot: webroot, directoryURL: directoryURL, caBundle: caBundle,
+                accountDirectory: accountDirectory, liveDirectory: liveDirectory, profile: profile,
+                externalAccountBinding: externalAccountBinding, selfCheck: selfCheck, replaces: replaces,
+                resolve: resolve, progress: progress)
+        }
+    }
 
+    /// `issue` once its inputs are checked, with the store's lock held.
+    private func issueHoldingLock(
+        domains: [String], email: String?, webroot: String, directoryURL: String, caBundle: String?,
+        accountDirectory: String, liveDirectory: String, profile: String?,
+        externalAccountBinding: ExternalAccountBinding?, selfCheck: SelfCheck?, replaces: String?, resolve: [String],
+        progress: @escaping @Sendable (IssuanceProgress) -> Void
+    ) async throws -> IssuedCertificate {
         let store = AccountStore(accountDirectory: accountDirectory, directoryURL: directoryURL)
         var state = try store.loadOrder(for: domains) ?? OrderState(identifiers: domains)
         // A rate limit the CA announced is honoured before anything is sent.
@@ -529,17 +544,3 @@ public struct CertificateIssuer: Sendable {
     }
 }
 
-/// The four files nginx and others read: `cert.pem` (leaf), `chain.pem` (intermediates), `fullchain.pem`
-/// (both) and `privkey.pem` (0600). Each is replaced atomically; the key first, the full chain last, so a
-/// reader that sees the new full chain also sees its key.
-public enum LiveFiles {
-    /// - Throws: `ACMEError` (`.local`) when a file cannot be written.
-    public static func write(leafPEM: String, chainPEMs: [String], keyPEM: String, to directory: String) throws {
-        try FileIO.makeDirectories(directory, mode: 0o755)
-        let chain = chainPEMs.joined()
-        try FileIO.writeAtomically(keyPEM, to: directory + "/privkey.pem", mode: 0o600)
-        try FileIO.writeAtomically(leafPEM, to: directory + "/cert.pem", mode: 0o644)
-        try FileIO.writeAtomically(chain, to: directory + "/chain.pem", mode: 0o644)
-        try FileIO.writeAtomically(leafPEM + chain, to: directory + "/fullchain.pem", mode: 0o644)
-    }
-}

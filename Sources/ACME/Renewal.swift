@@ -102,6 +102,16 @@ extension CertificateIssuer {
         liveDirectory: String, accountDirectory: String, force: Bool = false,
         progress: @escaping @Sendable (IssuanceProgress) -> Void = { _ in }
     ) async throws -> RenewalOutcome {
+        try await withAccountLock(accountDirectory, progress: progress) {
+            try await renewHoldingLock(liveDirectory: liveDirectory, accountDirectory: accountDirectory, force: force,
+                                       progress: progress)
+        }
+    }
+
+    private func renewHoldingLock(
+        liveDirectory: String, accountDirectory: String, force: Bool,
+        progress: @escaping @Sendable (IssuanceProgress) -> Void
+    ) async throws -> RenewalOutcome {
         guard let config = try RenewalConfig.load(accountDirectory: accountDirectory, liveDirectory: liveDirectory)
         else {
             throw ACMEError.local(

@@ -103,6 +103,8 @@ public enum IssuanceProgress: Sendable, Equatable, CustomStringConvertible {
     case finalizing(url: String)
     case downloading(url: String)
     case installed(directory: String, notAfter: Date)
+    /// Another run holds the ACME store's lock; this one waits for it.
+    case waitingForLock(reason: String)
 
     public var description: String {
         switch self {
@@ -121,6 +123,7 @@ public enum IssuanceProgress: Sendable, Equatable, CustomStringConvertible {
         case .downloading(let url): return "downloading certificate \(url)"
         case .installed(let directory, let notAfter):
             return "certificate installed in \(directory) (valid until \(RFC3339.format(notAfter)))"
+        case .waitingForLock(let reason): return reason
         }
     }
 }

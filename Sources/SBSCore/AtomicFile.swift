@@ -113,7 +113,7 @@ public enum AtomicFile {
         return String(path[path.index(after: slash)...])
     }
 
-    static func syncDirectory(_ dir: String) {
+    public static func syncDirectory(_ dir: String) {
         let fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if fd >= 0 { fsync(fd); close(fd) }
     }

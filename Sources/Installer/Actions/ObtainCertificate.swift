@@ -19,8 +19,8 @@ struct ObtainCertificate: InstallAction {
         inputs["admin_email"] = answers.adminEmail?.value ?? ""
         inputs["ports.http"] = answers.httpPort.description
         inputs["network.public_ip"] = answers.publicIP ?? ""
-        // Deleted certificate files are obtained again.
-        inputs["installed"] = AtomicFile.exists(liveDirectory(context) + "/fullchain.pem") ? "yes" : "no"
+        // Deleted, mismatched (key of another certificate) or too narrow certificate files are obtained again.
+        inputs["installed"] = (try? LiveFiles.check(liveDirectory(context), covering: answers.certificateNames.map(\.value))) != nil ? "yes" : "no"
         return inputs
     }
 
