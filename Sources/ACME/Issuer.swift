@@ -99,6 +99,8 @@ public struct CertificateIssuer: Sendable {
     /// Limits on waiting for the CA (validation, issuance).
     public var maxPollDelay: Duration = .seconds(60)
     public var pollTimeout: Duration = .seconds(180)
+    /// How long an authorization that stays `pending` with a challenge error is still polled (the CA may retry).
+    public var challengeProblemGrace: Duration = .seconds(5)
 
     public init(
         transport: @escaping TransportFactory = { CurlTransport(options: $0) },
@@ -376,12 +378,36 @@ public struct CertificateIssuer: Sendable {
             progress(.challengeTriggered(domain: item.domain, url: item.challenge.url))
         }
         for item in triggered {
+            var problemSince: Date?
+            let clock = self.clock
+            let grace = challengeProblemGrace
             let authorization = try await client.poll(item.url, what: "validation of \(item.domain)") {
-                (authorization: ACMEAuthorization) in authorization.status != .pending
+                (authorization: ACMEAuthorization) in
+                Self.validationSettled(authorization, problemSince: &problemSince, now: clock.now, grace: grace) { detail in
+                    progress(.validationProblem(domain: item.domain, detail: detail, grace: grace))
+                }
             }
             guard authorization.status == .valid else { throw Self.authorizationFailed(authorization, url: item.url) }
             progress(.authorizationValid(domain: item.domain))
         }
+    }
+
+    /// Whether polling an authorization can stop: it left `pending`, or a challenge of it carries an error and
+    /// has for `grace`. (step-ca keeps a failed authorization `pending` with the challenge's error set; without
+    /// this, sbs polled to its limit and never showed the CA's words.) The first sight of an error is reported
+    /// through `report` at once.
+    static func validationSettled(
+        _ authorization: ACMEAuthorization, problemSince: inout Date?, now: Date, grace: Duration,
+        report: (String) -> Void
+    ) -> Bool {
+        if authorization.status != .pending { return true }
+        guard let problem = authorization.challenges.first(where: { $0.error != nil })?.error else { return false }
+        guard let since = problemSince else {
+            problemSince = now
+            report(problem.detail ?? problem.type ?? "a validation error")
+            return grace <= .zero
+        }
+        return now.timeIntervalSince(since) >= grace.seconds
     }
 
     static func authorizationFailed(_ authorization: ACMEAuthorization, url: String) -> ACMEError {
