@@ -143,3 +143,16 @@ final class BlockableExecutor: TaskExecutor, @unchecked Sendable {
         queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }
+
+@Suite struct BlockingCallsOffThePool {
+    // A blocking call that cannot be interrupted (getaddrinfo on a dead resolver) does not hold up Ctrl-C: the
+    // caller goes on with CancellationError; the thread ends on its own.
+    @Test(.timeLimit(.minutes(1)))
+    func aCancelledWaitReturnsAtOnce() async throws {
+        let task = Task { try await onOwnThreadUnlessCancelled { sleep(90); return 1 } }
+        try await Task.sleep(for: .milliseconds(100))
+        task.cancel()
+        await #expect(throws: CancellationError.self) { _ = try await task.value }
+        #expect(try await onOwnThreadUnlessCancelled { 42 } == 42)
+    }
+}
