@@ -75,7 +75,8 @@ public struct HTTPTransportError: Error, Sendable, CustomStringConvertible {
 public protocol HTTPTransport: Sendable {
     /// Sends `request` and returns the response, whatever its status.
     /// - Throws: `HTTPTransportError` when no response arrived (name resolution, connect, TLS handshake — an
-    ///   untrusted CA included —, timeout), and `CancellationError` when the task was cancelled before sending.
+    ///   untrusted CA included —, timeout, `tooLarge`), and `CancellationError` when the task was cancelled (before
+    ///   sending, or while waiting for the answer).
     func send(_ request: HTTPRequest) async throws -> HTTPResponse
 }
 
@@ -134,22 +135,27 @@ public final class CurlTransport: HTTPTransport {
         try Task.checkCancellation()
         let handle = idle.withLock { $0.popLast() } ?? CurlHandle(pointer: curl_easy_init())
         let options = self.options
-        // curl_easy_perform blocks: off the task pool, on a thread of its own.
-        let result: Result<HTTPResponse, HTTPTransportError> = await onOwnThread {
-            CurlTransport.perform(request, on: handle, options: options)
+        let stop = StopFlag()
+        // curl_easy_perform blocks: off the task pool, on a thread of its own. Cancelling the task (Ctrl-C) stops
+        // the transfer at curl's next progress call (well within a second) instead of waiting for its timeout.
+        let result: Result<HTTPResponse, HTTPTransportError> = await withTaskCancellationHandler {
+            await onOwnThread { CurlTransport.perform(request, on: handle, options: options, stop: stop) }
+        } onCancel: {
+            stop.set()
         }
         idle.withLock { $0.append(handle) }
+        if stop.isSet { throw CancellationError() }
         return try result.get()
     }
 
     private static func perform(
-        _ request: HTTPRequest, on handle: CurlHandle, options: HTTPOptions
+        _ request: HTTPRequest, on handle: CurlHandle, options: HTTPOptions, stop: StopFlag
     ) -> Result<HTTPResponse, HTTPTransportError> {
         guard let curl = handle.pointer else {
             return .failure(HTTPTransportError(kind: .other, url: request.url, detail: "curl_easy_init failed"))
         }
         curl_easy_reset(curl)
-        let sink = ResponseSink(limit: options.maxResponseBytes)
+        let sink = ResponseSink(limit: options.maxResponseBytes, stop: stop)
         let unmanaged = Unmanaged.passRetained(sink)
         defer { unmanaged.release() }
         var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
@@ -194,6 +200,9 @@ public final class CurlTransport: HTTPTransport {
             sbs_curl_setopt_pointer(curl, CURLOPT_WRITEDATA, unmanaged.toOpaque())
             sbs_curl_setopt_callback(curl, CURLOPT_HEADERFUNCTION, curlHeaderCallback)
             sbs_curl_setopt_pointer(curl, CURLOPT_HEADERDATA, unmanaged.toOpaque())
+            sbs_curl_setopt_long(curl, CURLOPT_NOPROGRESS, 0)
+            sbs_curl_setopt_progress(curl, CURLOPT_XFERINFOFUNCTION, curlProgressCallback)
+            sbs_curl_setopt_pointer(curl, CURLOPT_XFERINFODATA, unmanaged.toOpaque())
             return curl_easy_perform(curl)
         }
         if sink.overflow {
@@ -238,13 +247,17 @@ private final class CurlHandle: @unchecked Sendable {
 /// Collects one response; curl calls into it on the performing thread only.
 private final class ResponseSink {
     let limit: Int
+    let stop: StopFlag
     var headers: [(name: String, value: String)] = []
     var body: [UInt8] = []
     /// Bytes of headers and body received so far, and whether they went past `limit` (the transfer was stopped).
     var received = 0
     var overflow = false
 
-    init(limit: Int) { self.limit = limit }
+    init(limit: Int, stop: StopFlag) {
+        self.limit = limit
+        self.stop = stop
+    }
 
     /// Counts `length` more bytes; false (and `overflow`) once past the limit, which makes curl stop.
     func accept(_ length: Int) -> Bool {
@@ -282,4 +295,17 @@ private let curlHeaderCallback: sbs_curl_data_callback = { data, size, count, us
         sink.headers.append((name: name, value: value))
     }
     return length
+}
+
+/// Set when the task waiting for a transfer is cancelled; read by curl's progress callback on the transfer's thread.
+final class StopFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .relaxed) }
+    var isSet: Bool { value.load(ordering: .relaxed) }
+}
+
+/// Non-zero aborts the transfer (CURLE_ABORTED_BY_CALLBACK).
+private let curlProgressCallback: sbs_curl_progress_callback = { userdata, _, _, _, _ in
+    guard let userdata else { return 0 }
+    return Unmanaged<ResponseSink>.fromOpaque(userdata).takeUnretainedValue().stop.isSet ? 1 : 0
 }

@@ -81,6 +81,29 @@ struct InputTests {
             return error.message.contains(url) && error.message.contains("4096 KiB") && error.remedy.contains("directory URL")
         }
     }
+
+    // Ctrl-C while a CA keeps a request waiting (it accepted the connection and never answers) stops the transfer
+    // at once instead of after the 30 s transfer timeout.
+    @Test(.timeLimit(.minutes(1)))
+    func aCancelledRequestStopsWithoutWaitingForTheTimeout() async throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(listener >= 0)
+        defer { close(listener) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        try #require(bound == 0 && listen(listener, 8) == 0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let transport = CurlTransport(options: HTTPOptions(timeout: .seconds(45)))
+        let request = Task { try await transport.send(HTTPRequest(method: .get, url: "http://127.0.0.1:\(port)/directory")) }
+        try await Task.sleep(for: .milliseconds(300))
+        request.cancel()
+        await #expect(throws: CancellationError.self) { _ = try await request.value }
+    }
 }
 
 func temporaryFolder() -> String {
