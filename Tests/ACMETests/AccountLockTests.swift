@@ -9,7 +9,7 @@ struct AccountLockTests {
     // reuses it. Without the lock both see no account and both register one.
     @Test(.enabled(if: Integration.enabled, Integration.skipReason), .timeLimit(.minutes(2)))
     func twoConcurrentIssuesRegisterOneAccount() async throws {
-        let env = try PebbleEnvironment()
+        let env = try await PebbleEnvironment.start()
         defer { env.stop() }
         let root = env.path + "/root"
         let logs = [ProgressLog(), ProgressLog()]

@@ -1,5 +1,6 @@
 @testable import ACME
 import Foundation
+import SBSCore
 import Testing
 
 /// Gate for the tests that need Pebble, challtestsrv, nginx and openssl. Without them the tests are skipped
@@ -46,6 +47,12 @@ final class PebbleEnvironment: Sendable {
     var path: String { dir.path }
 
     /// - Parameter environment: Pebble settings such as PEBBLE_WFE_NONCEREJECT, PEBBLE_STRICT, PEBBLE_EAB_KID.
+    /// Starts one on a thread of its own: the script waits for Pebble and nginx (seconds), and a test blocking a
+    /// thread of the 2-wide task pool that long stalls every other test in the process (timers included).
+    static func start(_ environment: [String: String] = [:]) async throws -> PebbleEnvironment {
+        try await onOwnThread { Result { try PebbleEnvironment(environment) } }.get()
+    }
+
     init(_ environment: [String: String] = [:]) throws {
         dir = try TempDir()
         extraEnvironment = environment

@@ -36,7 +36,7 @@ struct RenewalSettingsTests {
     // With a fresh random choice per run, a wide window that has begun read as due on some runs and not on others.
     @Test(.enabled(if: Integration.enabled, Integration.skipReason), .timeLimit(.minutes(2)))
     func theARIMomentIsChosenOnceAndKept() async throws {
-        let env = try PebbleEnvironment()
+        let env = try await PebbleEnvironment.start()
         defer { env.stop() }
         let pebbleDirectory = try PebbleEnvironment.run(["curl", "-fsS", "--cacert", env.caBundle, env.directoryURL], environment: [:])
         var fields = try #require(try JSONSerialization.jsonObject(with: Data(pebbleDirectory.utf8)) as? [String: Any])
