@@ -42,6 +42,9 @@ public struct SystemCommandRunner: CommandRunner {
     public var terminationGrace: Duration
     /// How long output is still read after the command itself has exited.
     public var drainGrace: Duration
+    /// The most kept of each of standard output and error; the rest is read and dropped (a command that prints
+    /// without end cannot fill memory before its timeout).
+    public var maxOutputBytes: Int = 16 << 20
 
     /// The variables passed on from sbs's environment when set: the search path, the locale, home and terminal.
     public static let inheritedVariables = ["PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TERM"]
@@ -99,7 +102,8 @@ public struct SystemCommandRunner: CommandRunner {
             return CommandResult(status: 127, stdout: "", stderr: "\(program): command not found")
         }
         let child = try SpawnedProcess(path: path, argv: argv, environment: childEnvironment)
-        let supervisor = Supervisor(child: child, timeout: timeout, grace: terminationGrace, drain: drainGrace)
+        let supervisor = Supervisor(child: child, timeout: timeout, grace: terminationGrace, drain: drainGrace,
+                                    maxOutput: maxOutputBytes)
         // Interrupting the run (Ctrl-C) stops the program too (TERM, then KILL), rather than waiting it out.
         let outcome = await withTaskCancellationHandler {
             await onOwnThread { supervisor.wait() }
@@ -199,6 +203,7 @@ final class Supervisor: @unchecked Sendable {
     let timeout: Duration?
     let grace: Duration
     let drain: Duration
+    let maxOutput: Int
     private let lock = NSLock()
     private var exitStatus: Int32?
     private var interrupted = false
@@ -206,7 +211,8 @@ final class Supervisor: @unchecked Sendable {
     private let wakeRead: Int32
     private let wakeWrite: Int32
 
-    init(child: SpawnedProcess, timeout: Duration?, grace: Duration, drain: Duration) {
+    init(child: SpawnedProcess, timeout: Duration?, grace: Duration, drain: Duration, maxOutput: Int = 16 << 20) {
+        self.maxOutput = maxOutput
         self.child = child
         self.timeout = timeout
         self.grace = grace
@@ -294,7 +300,11 @@ final class Supervisor: @unchecked Sendable {
                 }
                 let n = buffer.withUnsafeMutableBytes { Glibc.read(entry.fd, $0.baseAddress, $0.count) }
                 if n > 0 {
-                    if entry.fd == child.stdoutFD { stdout.append(contentsOf: buffer[0..<n]) } else { stderr.append(contentsOf: buffer[0..<n]) }
+                    if entry.fd == child.stdoutFD {
+                        stdout.append(contentsOf: buffer[0..<min(n, max(0, maxOutput - stdout.count))])
+                    } else {
+                        stderr.append(contentsOf: buffer[0..<min(n, max(0, maxOutput - stderr.count))])
+                    }
                 } else if n == 0 || (errno != EINTR && errno != EAGAIN) {
                     open.removeAll { $0 == entry.fd }
                 }

@@ -81,6 +81,17 @@ import Testing
         #expect(!result.timedOut)
     }
 
+    // A command that prints without end fills no memory: past the bound its output is read and dropped.
+    @Test(.timeLimit(.minutes(1)))
+    func outputIsBounded() async throws {
+        var runner = SystemCommandRunner()
+        runner.maxOutputBytes = 1 << 20
+        let result = try await runner.run(["sh", "-c", "head -c 5000000 /dev/zero; echo done >&2"], timeout: .seconds(30))
+        #expect(result.status == 0)
+        #expect(result.stdout.utf8.count == 1 << 20)
+        #expect(result.stderr == "done\n")
+    }
+
     // Children see PATH, HOME, the locale and what the caller names: not the rest of sbs's environment, where the
     // variables that `env:` secrets came from live.
     @Test func childrenGetAMinimalEnvironment() async throws {
