@@ -3,7 +3,8 @@ import PackageDescription
 
 let package = Package(
     name: "sbs",
-    platforms: [.macOS(.v14)],
+    // Linux only (Debian and Ubuntu servers): no `platforms` entry, since SwiftPM lists only Apple platforms there,
+    // and sbs claims none of them (it uses /proc, flock, posix_spawn and libcurl as Linux has them).
     products: [
         .executable(name: "sbs", targets: ["sbs"])
     ],
@@ -26,7 +27,7 @@ let package = Package(
         ),
 
         // Shared vocabulary: the user-facing error, validated values, file and process seams.
-        .target(name: "SBSCore", dependencies: ["Yams", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "SBSCore", dependencies: ["Yams"]),
 
         // Graph model, loader, planner, executor, state store.
         .target(name: "StepGraph", dependencies: ["SBSCore", "Yams", .product(name: "Crypto", package: "swift-crypto")]),
@@ -86,7 +87,15 @@ let package = Package(
             dependencies: ["Render", "SBSCore", "Host", .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["Golden"]
         ),
-        .testTarget(name: "ACMETests", dependencies: ["ACME"]),
+        .testTarget(
+            name: "ACMETests",
+            dependencies: [
+                "ACME", "SBSCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]
+        ),
         .testTarget(name: "DeployTests", dependencies: ["Deploy", "Host", "SBSCore"]),
         .testTarget(name: "InstallerTests", dependencies: ["Installer", "SBSCore", "StepGraph", "Wizard"]),
         // Drive the built `sbs` binary (it is built because this target depends on it).

@@ -356,10 +356,20 @@ public actor ACMEClient {
                 let delay = suggested ?? fallback
                 let remaining = deadline.timeIntervalSince(clock.now)
                 if delay > maxPollDelay || delay.seconds > remaining {
-                    let resumeAt = clock.now.addingTimeInterval(delay.seconds)
+                    // Whose delay it is: the CA's (Retry-After), or sbs's own polling limit.
+                    guard let suggested else {
+                        throw ACMEError(
+                            .orderFailed,
+                            "The CA has not finished \(what) after \(attempt + 1) polls in \(pollTimeout.formattedSeconds) (sbs's polling limit; the CA sent no Retry-After).",
+                            remedy: "Run the same command again later; sbs resumes the order.", url: url)
+                    }
+                    let resumeAt = clock.now.addingTimeInterval(suggested.seconds)
+                    let limit = suggested > maxPollDelay
+                        ? "longer than the \(maxPollDelay.formattedSeconds) sbs waits at once"
+                        : "past sbs's polling limit of \(pollTimeout.formattedSeconds)"
                     throw ACMEError(
                         .orderFailed,
-                        "The CA has not finished \(what) (it asks to wait \(delay.formattedSeconds)).",
+                        "The CA has not finished \(what): its Retry-After asks to wait \(suggested.formattedSeconds), \(limit).",
                         remedy: "Run the same command again after \(RFC3339.format(resumeAt)); sbs resumes the order.",
                         retryAfter: resumeAt, url: url)
                 }

@@ -202,6 +202,9 @@ public struct ACMEError: Error, Sendable, CustomStringConvertible, Equatable {
         case .tls: remedy = "If the CA uses a private CA certificate, pass it with --ca-bundle FILE."
         case .timeout: remedy = "The CA did not answer in time; retry later. A stopped order is resumed on the next run."
         case .other: remedy = "Retry later; a stopped order is resumed on the next run."
+        case .tooLarge:
+            return ACMEError(.transport, "The server at \(error.url) sent too much while \(request): \(error.detail).",
+                             remedy: "Check the directory URL: that server does not answer like an ACME CA.")
         }
         return ACMEError(.transport, "Could not reach the CA at \(error.url) while \(request): \(error.detail)", remedy: remedy)
     }

@@ -55,7 +55,8 @@ public struct HTTPResponse: Sendable {
 
 /// Why no HTTP response arrived.
 public struct HTTPTransportError: Error, Sendable, CustomStringConvertible {
-    public enum Kind: Sendable, Equatable { case dns, connect, tls, timeout, other }
+    /// `tooLarge`: the response went past `HTTPOptions.maxResponseBytes` and was cut off.
+    public enum Kind: Sendable, Equatable { case dns, connect, tls, timeout, tooLarge, other }
     public var kind: Kind
     public var url: String
     /// The transport's own words (libcurl's error buffer).
@@ -74,7 +75,8 @@ public struct HTTPTransportError: Error, Sendable, CustomStringConvertible {
 public protocol HTTPTransport: Sendable {
     /// Sends `request` and returns the response, whatever its status.
     /// - Throws: `HTTPTransportError` when no response arrived (name resolution, connect, TLS handshake — an
-    ///   untrusted CA included —, timeout), and `CancellationError` when the task was cancelled before sending.
+    ///   untrusted CA included —, timeout, `tooLarge`), and `CancellationError` when the task was cancelled (before
+    ///   sending, or while waiting for the answer).
     func send(_ request: HTTPRequest) async throws -> HTTPResponse
 }
 
@@ -89,11 +91,16 @@ public struct HTTPOptions: Sendable, Equatable {
     /// The whole exchange, connect included.
     public var timeout: Duration
     public var userAgent: String
+    /// The most a response (headers and body) may hold; past it the transfer stops with `.tooLarge`. ACME
+    /// responses are kilobytes (a certificate chain a few); a server that streams without end must not fill memory.
+    public var maxResponseBytes: Int
 
     public init(
         caBundle: String? = nil, resolve: [String] = [], connectTimeout: Duration = .seconds(10),
-        timeout: Duration = .seconds(30), userAgent: String = "sbs-acme/0.1 (libcurl)"
+        timeout: Duration = .seconds(30), userAgent: String = "sbs-acme/0.1 (libcurl)",
+        maxResponseBytes: Int = 4 << 20
     ) {
+        self.maxResponseBytes = maxResponseBytes
         self.caBundle = caBundle
         self.resolve = resolve
         self.connectTimeout = connectTimeout
@@ -128,22 +135,27 @@ public final class CurlTransport: HTTPTransport {
         try Task.checkCancellation()
         let handle = idle.withLock { $0.popLast() } ?? CurlHandle(pointer: curl_easy_init())
         let options = self.options
-        // curl_easy_perform blocks: off the task pool, on a thread of its own.
-        let result: Result<HTTPResponse, HTTPTransportError> = await onOwnThread {
-            CurlTransport.perform(request, on: handle, options: options)
+        let stop = StopFlag()
+        // curl_easy_perform blocks: off the task pool, on a thread of its own. Cancelling the task (Ctrl-C) stops
+        // the transfer at curl's next progress call (well within a second) instead of waiting for its timeout.
+        let result: Result<HTTPResponse, HTTPTransportError> = await withTaskCancellationHandler {
+            await onOwnThread { CurlTransport.perform(request, on: handle, options: options, stop: stop) }
+        } onCancel: {
+            stop.set()
         }
         idle.withLock { $0.append(handle) }
+        if stop.isSet { throw CancellationError() }
         return try result.get()
     }
 
     private static func perform(
-        _ request: HTTPRequest, on handle: CurlHandle, options: HTTPOptions
+        _ request: HTTPRequest, on handle: CurlHandle, options: HTTPOptions, stop: StopFlag
     ) -> Result<HTTPResponse, HTTPTransportError> {
         guard let curl = handle.pointer else {
             return .failure(HTTPTransportError(kind: .other, url: request.url, detail: "curl_easy_init failed"))
         }
         curl_easy_reset(curl)
-        let sink = ResponseSink()
+        let sink = ResponseSink(limit: options.maxResponseBytes, stop: stop)
         let unmanaged = Unmanaged.passRetained(sink)
         defer { unmanaged.release() }
         var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
@@ -188,7 +200,15 @@ public final class CurlTransport: HTTPTransport {
             sbs_curl_setopt_pointer(curl, CURLOPT_WRITEDATA, unmanaged.toOpaque())
             sbs_curl_setopt_callback(curl, CURLOPT_HEADERFUNCTION, curlHeaderCallback)
             sbs_curl_setopt_pointer(curl, CURLOPT_HEADERDATA, unmanaged.toOpaque())
+            sbs_curl_setopt_long(curl, CURLOPT_NOPROGRESS, 0)
+            sbs_curl_setopt_progress(curl, CURLOPT_XFERINFOFUNCTION, curlProgressCallback)
+            sbs_curl_setopt_pointer(curl, CURLOPT_XFERINFODATA, unmanaged.toOpaque())
             return curl_easy_perform(curl)
+        }
+        if sink.overflow {
+            return .failure(HTTPTransportError(
+                kind: .tooLarge, url: request.url,
+                detail: "the response went past \(sink.limit / 1024) KiB and sbs stopped reading it (an ACME response is a few kilobytes)"))
         }
         guard code == CURLE_OK else {
             let buffered = String(decoding: errorBuffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -226,14 +246,32 @@ private final class CurlHandle: @unchecked Sendable {
 
 /// Collects one response; curl calls into it on the performing thread only.
 private final class ResponseSink {
+    let limit: Int
+    let stop: StopFlag
     var headers: [(name: String, value: String)] = []
     var body: [UInt8] = []
+    /// Bytes of headers and body received so far, and whether they went past `limit` (the transfer was stopped).
+    var received = 0
+    var overflow = false
+
+    init(limit: Int, stop: StopFlag) {
+        self.limit = limit
+        self.stop = stop
+    }
+
+    /// Counts `length` more bytes; false (and `overflow`) once past the limit, which makes curl stop.
+    func accept(_ length: Int) -> Bool {
+        received += length
+        if received > limit { overflow = true }
+        return !overflow
+    }
 }
 
 private let curlBodyCallback: sbs_curl_data_callback = { data, size, count, userdata in
     guard let data, let userdata else { return 0 }
     let sink = Unmanaged<ResponseSink>.fromOpaque(userdata).takeUnretainedValue()
     let length = size * count
+    guard sink.accept(length) else { return 0 }
     data.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
         sink.body.append(contentsOf: UnsafeBufferPointer(start: bytes, count: length))
     }
@@ -244,6 +282,7 @@ private let curlHeaderCallback: sbs_curl_data_callback = { data, size, count, us
     guard let data, let userdata else { return 0 }
     let sink = Unmanaged<ResponseSink>.fromOpaque(userdata).takeUnretainedValue()
     let length = size * count
+    guard sink.accept(length) else { return 0 }
     let line = data.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
         String(decoding: UnsafeBufferPointer(start: bytes, count: length), as: UTF8.self)
     }.trimmed
@@ -256,4 +295,17 @@ private let curlHeaderCallback: sbs_curl_data_callback = { data, size, count, us
         sink.headers.append((name: name, value: value))
     }
     return length
+}
+
+/// Set when the task waiting for a transfer is cancelled; read by curl's progress callback on the transfer's thread.
+final class StopFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .relaxed) }
+    var isSet: Bool { value.load(ordering: .relaxed) }
+}
+
+/// Non-zero aborts the transfer (CURLE_ABORTED_BY_CALLBACK).
+private let curlProgressCallback: sbs_curl_progress_callback = { userdata, _, _, _, _ in
+    guard let userdata else { return 0 }
+    return Unmanaged<ResponseSink>.fromOpaque(userdata).takeUnretainedValue().stop.isSet ? 1 : 0
 }

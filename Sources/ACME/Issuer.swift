@@ -7,20 +7,49 @@ public enum ACMEDirectoryName {
     public static let letsEncrypt = "https://acme-v02.api.letsencrypt.org/directory"
     public static let letsEncryptStaging = "https://acme-staging-v02.api.letsencrypt.org/directory"
 
-    /// `letsencrypt`, `letsencrypt-staging`, or an https URL as is.
+    /// `letsencrypt`, `letsencrypt-staging`, or an https URL as is. A plain `http://` URL only for a loopback
+    /// address (a test CA on this machine): elsewhere the registration and every request would cross the network
+    /// in clear text.
     /// - Throws: `ACMEError` (`.local`) for anything else.
     public static func resolve(_ name: String) throws -> String {
         switch name {
         case "letsencrypt", "letsencrypt-production", "": return letsEncrypt
         case "letsencrypt-staging": return letsEncryptStaging
         default:
-            guard name.hasPrefix("https://") || name.hasPrefix("http://") else {
+            if name.hasPrefix("http://") {
+                guard isLoopback(host(of: name)) else {
+                    throw ACMEError.local(
+                        "The ACME directory \(name) is plain http:// on a host that is not this machine: the account registration and every request would cross the network unencrypted.",
+                        remedy: "Use the directory's https:// URL (plain http:// is accepted only for 127.0.0.1, ::1 or localhost).")
+                }
+                return name
+            }
+            guard name.hasPrefix("https://") else {
                 throw ACMEError.local(
                     "\"\(name)\" is not an ACME directory.",
                     remedy: "Use letsencrypt, letsencrypt-staging, or the directory's https:// URL.")
             }
             return name
         }
+    }
+
+    /// The host of an `http(s)://` URL, without port or brackets, lower-cased.
+    static func host(of url: String) -> String {
+        var rest = Substring(url)
+        if let scheme = rest.range(of: "://") { rest = rest[scheme.upperBound...] }
+        rest = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        if let at = rest.lastIndex(of: "@") { rest = rest[rest.index(after: at)...] }
+        if rest.hasPrefix("["), let close = rest.firstIndex(of: "]") {
+            return String(rest[rest.index(after: rest.startIndex)..<close]).lowercased()
+        }
+        return String(rest.prefix { $0 != ":" }).lowercased()
+    }
+
+    /// 127.0.0.0/8, ::1 and localhost.
+    static func isLoopback(_ host: String) -> Bool {
+        if host == "localhost" || host == "::1" { return true }
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { part in UInt8(part) != nil }
     }
 }
 
@@ -70,6 +99,8 @@ public struct CertificateIssuer: Sendable {
     /// Limits on waiting for the CA (validation, issuance).
     public var maxPollDelay: Duration = .seconds(60)
     public var pollTimeout: Duration = .seconds(180)
+    /// How long an authorization that stays `pending` with a challenge error is still polled (the CA may retry).
+    public var challengeProblemGrace: Duration = .seconds(5)
 
     public init(
         transport: @escaping TransportFactory = { CurlTransport(options: $0) },
@@ -107,15 +138,24 @@ public struct CertificateIssuer: Sendable {
     ) async throws -> IssuedCertificate {
         let domains = try Self.normalize(domains)
         let directoryURL = try ACMEDirectoryName.resolve(directory)
-        guard FileIO.isDirectory(webroot) else {
-            throw ACMEError.local(
-                "The webroot \(webroot) does not exist.",
-                remedy: "Create it and make the web server serve it for http://DOMAIN/.well-known/acme-challenge/.")
+        try Self.checkWebroot(webroot)
+        if let caBundle { try Self.checkCABundle(caBundle) }
+        return try await withAccountLock(accountDirectory, progress: progress) {
+            try await issueHoldingLock(
+                domains: domains, email: email, webroot: webroot, directoryURL: directoryURL, caBundle: caBundle,
+                accountDirectory: accountDirectory, liveDirectory: liveDirectory, profile: profile,
+                externalAccountBinding: externalAccountBinding, selfCheck: selfCheck, replaces: replaces,
+                resolve: resolve, progress: progress)
         }
-        if let caBundle, !FileIO.exists(caBundle) {
-            throw ACMEError.local("The CA bundle \(caBundle) does not exist.", remedy: "Give the path of a PEM file.")
-        }
+    }
 
+    /// `issue` once its inputs are checked, with the store's lock held.
+    private func issueHoldingLock(
+        domains: [String], email: String?, webroot: String, directoryURL: String, caBundle: String?,
+        accountDirectory: String, liveDirectory: String, profile: String?,
+        externalAccountBinding: ExternalAccountBinding?, selfCheck: SelfCheck?, replaces: String?, resolve: [String],
+        progress: @escaping @Sendable (IssuanceProgress) -> Void
+    ) async throws -> IssuedCertificate {
         let store = AccountStore(accountDirectory: accountDirectory, directoryURL: directoryURL)
         var state = try store.loadOrder(for: domains) ?? OrderState(identifiers: domains)
         // A rate limit the CA announced is honoured before anything is sent.
@@ -338,12 +378,36 @@ public struct CertificateIssuer: Sendable {
             progress(.challengeTriggered(domain: item.domain, url: item.challenge.url))
         }
         for item in triggered {
+            var problemSince: Date?
+            let clock = self.clock
+            let grace = challengeProblemGrace
             let authorization = try await client.poll(item.url, what: "validation of \(item.domain)") {
-                (authorization: ACMEAuthorization) in authorization.status != .pending
+                (authorization: ACMEAuthorization) in
+                Self.validationSettled(authorization, problemSince: &problemSince, now: clock.now, grace: grace) { detail in
+                    progress(.validationProblem(domain: item.domain, detail: detail, grace: grace))
+                }
             }
             guard authorization.status == .valid else { throw Self.authorizationFailed(authorization, url: item.url) }
             progress(.authorizationValid(domain: item.domain))
         }
+    }
+
+    /// Whether polling an authorization can stop: it left `pending`, or a challenge of it carries an error and
+    /// has for `grace`. (step-ca keeps a failed authorization `pending` with the challenge's error set; without
+    /// this, sbs polled to its limit and never showed the CA's words.) The first sight of an error is reported
+    /// through `report` at once.
+    static func validationSettled(
+        _ authorization: ACMEAuthorization, problemSince: inout Date?, now: Date, grace: Duration,
+        report: (String) -> Void
+    ) -> Bool {
+        if authorization.status != .pending { return true }
+        guard let problem = authorization.challenges.first(where: { $0.error != nil })?.error else { return false }
+        guard let since = problemSince else {
+            problemSince = now
+            report(problem.detail ?? problem.type ?? "a validation error")
+            return grace <= .zero
+        }
+        return now.timeIntervalSince(since) >= grace.seconds
     }
 
     static func authorizationFailed(_ authorization: ACMEAuthorization, url: String) -> ACMEError {
@@ -441,6 +505,36 @@ public struct CertificateIssuer: Sendable {
             accountURL: accountURL)
     }
 
+    /// The webroot must be an existing folder.
+    /// - Throws: `ACMEError` (`.local`) saying whether it is missing or is a file.
+    static func checkWebroot(_ webroot: String) throws {
+        if FileIO.isDirectory(webroot) { return }
+        if FileIO.exists(webroot) {
+            throw ACMEError.local(
+                "The webroot \(webroot) is a file, not a folder.",
+                remedy: "Give the folder the web server serves for http://DOMAIN/ (challenge files go to DIR/.well-known/acme-challenge/).")
+        }
+        throw ACMEError.local(
+            "The webroot \(webroot) does not exist.",
+            remedy: "Create it and make the web server serve it for http://DOMAIN/.well-known/acme-challenge/.")
+    }
+
+    /// The CA bundle must exist and hold at least one certificate that parses: otherwise every connection would
+    /// fail with a TLS error that reads like an unreachable CA.
+    /// - Throws: `ACMEError` (`.local`) naming the file and what is wrong with it.
+    static func checkCABundle(_ path: String) throws {
+        guard let bytes = try FileIO.read(path) else {
+            throw ACMEError.local("The CA bundle \(path) does not exist.", remedy: "Give the path of a PEM file.")
+        }
+        let text = String(decoding: bytes.prefix(4 << 20), as: UTF8.self)
+        let blocks = pemBlocks(in: text)
+        guard !blocks.isEmpty, blocks.allSatisfy({ (try? Certificate(pemEncoded: $0)) != nil }) else {
+            throw ACMEError.local(
+                "The CA bundle \(path) is not a PEM bundle (\(blocks.isEmpty ? "no -----BEGIN CERTIFICATE----- block" : "a certificate in it does not parse")).",
+                remedy: "Give a PEM file of CA certificates, such as the CA's root certificate.")
+        }
+    }
+
     /// Lower-cased, trimmed, duplicates dropped, order kept.
     /// - Throws: `ACMEError` (`.local`) for an empty list or a name that is not a DNS name.
     static func normalize(_ domains: [String]) throws -> [String] {
@@ -460,6 +554,13 @@ public struct CertificateIssuer: Sendable {
                     "\"\(raw)\" is not a domain name sbs can get a certificate for.",
                     remedy: "Give a DNS name such as shop.example.com (no scheme, port, path or wildcard).")
             }
+            // A DNS top-level label is never all digits: this is an IP address, which HTTP-01 through a webroot
+            // cannot validate by name (and most CAs refuse).
+            if let last = labels.last, last.allSatisfy(\.isNumber) {
+                throw ACMEError.local(
+                    "\"\(raw)\" is an IP address; sbs gets certificates for domain names.",
+                    remedy: "Give the DNS name that points to this server, such as shop.example.com.")
+            }
             if seen.insert(name).inserted { result.append(name) }
         }
         guard !result.isEmpty else {
@@ -469,17 +570,3 @@ public struct CertificateIssuer: Sendable {
     }
 }
 
-/// The four files nginx and others read: `cert.pem` (leaf), `chain.pem` (intermediates), `fullchain.pem`
-/// (both) and `privkey.pem` (0600). Each is replaced atomically; the key first, the full chain last, so a
-/// reader that sees the new full chain also sees its key.
-public enum LiveFiles {
-    /// - Throws: `ACMEError` (`.local`) when a file cannot be written.
-    public static func write(leafPEM: String, chainPEMs: [String], keyPEM: String, to directory: String) throws {
-        try FileIO.makeDirectories(directory, mode: 0o755)
-        let chain = chainPEMs.joined()
-        try FileIO.writeAtomically(keyPEM, to: directory + "/privkey.pem", mode: 0o600)
-        try FileIO.writeAtomically(leafPEM, to: directory + "/cert.pem", mode: 0o644)
-        try FileIO.writeAtomically(chain, to: directory + "/chain.pem", mode: 0o644)
-        try FileIO.writeAtomically(leafPEM + chain, to: directory + "/fullchain.pem", mode: 0o644)
-    }
-}

@@ -90,6 +90,35 @@ extension CertificateIssuer {
         return decision
     }
 
+    /// The renewal decision for the certificate of `liveDirectory` with its kept moment in the ARI window (chosen
+    /// and saved with its renewal settings on the first call), without renewing anything.
+    /// - Throws: `ACMEError` (`.local`) when no renewal settings are kept for it, or as `renewalDecision`.
+    public func plannedRenewal(liveDirectory: String, accountDirectory: String) async throws -> RenewalDecision {
+        guard let config = try RenewalConfig.load(accountDirectory: accountDirectory, liveDirectory: liveDirectory) else {
+            throw ACMEError.local(
+                "No renewal parameters for \(liveDirectory) (it was not issued by sbs over ACME).",
+                remedy: "Issue it with `sbs cert issue`, or renew it the way it was obtained.")
+        }
+        return try await withAccountLock(accountDirectory, progress: { _ in }) {
+            try await keptDecision(config: config, accountDirectory: accountDirectory)
+        }
+    }
+
+    private func keptDecision(config: RenewalConfig, accountDirectory: String) async throws -> RenewalDecision {
+        var config = config
+        let fraction: Double
+        if let kept = config.ariFraction {
+            fraction = kept
+        } else {
+            fraction = Double.random(in: 0..<1)
+            config.ariFraction = fraction
+            try config.save(accountDirectory: accountDirectory)
+        }
+        return try await renewalDecision(
+            liveDirectory: config.liveDirectory, directory: config.directoryURL, caBundle: config.caBundle,
+            fraction: fraction)
+    }
+
     public enum RenewalOutcome: Sendable, Equatable {
         case notDue(RenewalDecision)
         case renewed(RenewalDecision, IssuedCertificate)
@@ -102,14 +131,23 @@ extension CertificateIssuer {
         liveDirectory: String, accountDirectory: String, force: Bool = false,
         progress: @escaping @Sendable (IssuanceProgress) -> Void = { _ in }
     ) async throws -> RenewalOutcome {
+        try await withAccountLock(accountDirectory, progress: progress) {
+            try await renewHoldingLock(liveDirectory: liveDirectory, accountDirectory: accountDirectory, force: force,
+                                       progress: progress)
+        }
+    }
+
+    private func renewHoldingLock(
+        liveDirectory: String, accountDirectory: String, force: Bool,
+        progress: @escaping @Sendable (IssuanceProgress) -> Void
+    ) async throws -> RenewalOutcome {
         guard let config = try RenewalConfig.load(accountDirectory: accountDirectory, liveDirectory: liveDirectory)
         else {
             throw ACMEError.local(
                 "No renewal parameters for \(liveDirectory) (it was not issued by sbs over ACME).",
                 remedy: "Issue it with `sbs cert issue`, or renew it the way it was obtained.")
         }
-        var decision = try await renewalDecision(
-            liveDirectory: liveDirectory, directory: config.directoryURL, caBundle: config.caBundle)
+        var decision = try await keptDecision(config: config, accountDirectory: accountDirectory)
         guard decision.due || force else { return .notDue(decision) }
         if force && !decision.due { decision.reason = "forced (" + decision.reason + ")" }
         let issued = try await issue(

@@ -103,6 +103,10 @@ public enum IssuanceProgress: Sendable, Equatable, CustomStringConvertible {
     case finalizing(url: String)
     case downloading(url: String)
     case installed(directory: String, notAfter: Date)
+    /// A challenge of a still pending authorization carries the CA's error (step-ca's way to fail a validation).
+    case validationProblem(domain: String, detail: String, grace: Duration)
+    /// Another run holds the ACME store's lock; this one waits for it.
+    case waitingForLock(reason: String)
 
     public var description: String {
         switch self {
@@ -121,6 +125,9 @@ public enum IssuanceProgress: Sendable, Equatable, CustomStringConvertible {
         case .downloading(let url): return "downloading certificate \(url)"
         case .installed(let directory, let notAfter):
             return "certificate installed in \(directory) (valid until \(RFC3339.format(notAfter)))"
+        case .waitingForLock(let reason): return reason
+        case .validationProblem(let domain, let detail, let grace):
+            return "http-01 for \(domain): the CA reports \"\(detail)\"; giving it \(grace.formattedSeconds) to validate after all"
         }
     }
 }

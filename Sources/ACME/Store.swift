@@ -109,6 +109,9 @@ public struct RenewalConfig: Codable, Sendable, Equatable {
     public var caBundle: String?
     public var profile: String?
     public var liveDirectory: String
+    /// Where in the CA's ARI window this certificate renews (0…1), chosen once per certificate (at its first
+    /// renewal check) and kept, so that one run does not find it due and the next not. A new issuance starts over.
+    public var ariFraction: Double?
 
     public init(
         domains: [String], email: String?, webroot: String, directoryURL: String, caBundle: String?,
@@ -123,13 +126,49 @@ public struct RenewalConfig: Codable, Sendable, Equatable {
         self.liveDirectory = liveDirectory
     }
 
+    /// `renewal/NAME-HASH.json`: the live folder's name for people, and a hash of its whole path so that two
+    /// folders of one name (`cert issue --out …/a/out` and `--out …/b/out`) keep settings of their own.
     static func path(accountDirectory: String, liveDirectory: String) -> String {
+        let digest = SHA256.hash(data: Array(liveDirectory.utf8)).prefix(4).map { byte in
+            let hex = String(byte, radix: 16)
+            return hex.count == 1 ? "0" + hex : hex
+        }.joined()
+        return accountDirectory + "/renewal/" + FileIO.baseName(of: liveDirectory) + "-" + digest + ".json"
+    }
+
+    /// Where versions before the hash kept the settings (`renewal/NAME.json`).
+    static func legacyPath(accountDirectory: String, liveDirectory: String) -> String {
         accountDirectory + "/renewal/" + FileIO.baseName(of: liveDirectory) + ".json"
     }
 
+    /// The settings kept for `liveDirectory`, from its own file or, when written by an earlier version, from the
+    /// file of its name if that one is about this very folder.
     /// - Throws: `ACMEError` (`.local`) when the file exists but cannot be read or parsed.
     public static func load(accountDirectory: String, liveDirectory: String) throws -> RenewalConfig? {
-        let path = path(accountDirectory: accountDirectory, liveDirectory: liveDirectory)
+        if let config = try load(path: path(accountDirectory: accountDirectory, liveDirectory: liveDirectory)) {
+            return config
+        }
+        let legacy = try load(path: legacyPath(accountDirectory: accountDirectory, liveDirectory: liveDirectory))
+        return legacy?.liveDirectory == liveDirectory ? legacy : nil
+    }
+
+    /// Every certificate whose renewal settings are kept under `accountDirectory`, by live folder (one entry per
+    /// folder: a settings file of the current form wins over a legacy one).
+    /// - Throws: `ACMEError` (`.local`) naming a file that cannot be read or parsed.
+    public static func all(accountDirectory: String) throws -> [RenewalConfig] {
+        let folder = accountDirectory + "/renewal"
+        var byLive: [String: (config: RenewalConfig, current: Bool)] = [:]
+        for name in FileIO.list(folder) where name.hasSuffix(".json") {
+            let file = folder + "/" + name
+            guard let config = try load(path: file) else { continue }
+            let current = file == path(accountDirectory: accountDirectory, liveDirectory: config.liveDirectory)
+            if let existing = byLive[config.liveDirectory], existing.current && !current { continue }
+            byLive[config.liveDirectory] = (config, current)
+        }
+        return byLive.values.map(\.config).sorted { $0.liveDirectory < $1.liveDirectory }
+    }
+
+    static func load(path: String) throws -> RenewalConfig? {
         guard let bytes = try FileIO.read(path) else { return nil }
         do { return try JSONDecoder().decode(RenewalConfig.self, from: Data(bytes)) } catch {
             throw ACMEError.local("\(path) does not parse: \(error)", remedy: "Delete it and issue the certificate again.")
@@ -140,5 +179,8 @@ public struct RenewalConfig: Codable, Sendable, Equatable {
         try FileIO.writeAtomically(
             try JSONEncoder.acme.encode(self).bytes,
             to: Self.path(accountDirectory: accountDirectory, liveDirectory: liveDirectory), mode: 0o600)
+        // A legacy file about this folder is superseded.
+        let legacy = Self.legacyPath(accountDirectory: accountDirectory, liveDirectory: liveDirectory)
+        if (try? Self.load(path: legacy))?.liveDirectory == liveDirectory { FileIO.remove(legacy) }
     }
 }

@@ -6,6 +6,7 @@
    argument type the ACME client passes. */
 
 typedef size_t (*sbs_curl_data_callback)(char *data, size_t size, size_t count, void *userdata);
+typedef int (*sbs_curl_progress_callback)(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow);
 
 static inline CURLcode sbs_curl_setopt_long(CURL *handle, CURLoption option, long value) {
     return curl_easy_setopt(handle, option, value);
@@ -23,6 +24,9 @@ static inline CURLcode sbs_curl_setopt_offset(CURL *handle, CURLoption option, c
     return curl_easy_setopt(handle, option, value);
 }
 static inline CURLcode sbs_curl_setopt_callback(CURL *handle, CURLoption option, sbs_curl_data_callback value) {
+    return curl_easy_setopt(handle, option, value);
+}
+static inline CURLcode sbs_curl_setopt_progress(CURL *handle, CURLoption option, sbs_curl_progress_callback value) {
     return curl_easy_setopt(handle, option, value);
 }
 static inline CURLcode sbs_curl_getinfo_long(CURL *handle, CURLINFO info, long *value) {

@@ -34,7 +34,19 @@ public protocol LocalAddressSource: Sendable {
 public struct SystemDomainResolver: DomainResolver {
     public init() {}
 
+    /// getaddrinfo blocks (for as long as the resolver takes): it runs on a thread of its own, and an interrupted
+    /// run does not wait for it.
     public func resolve(_ name: DomainName) async throws(UserError) -> DNSAnswer {
+        let outcome: Result<DNSAnswer, UserError>
+        do {
+            outcome = try await onOwnThreadUnlessCancelled { Result { () throws(UserError) in try Self.lookUp(name) } }
+        } catch {
+            throw UserError("Looking up \(name) was interrupted.", remedy: "Run the same command again.")
+        }
+        return try outcome.get()
+    }
+
+    static func lookUp(_ name: DomainName) throws(UserError) -> DNSAnswer {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)

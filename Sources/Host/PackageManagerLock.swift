@@ -72,7 +72,8 @@ extension Preflight {
     /// - Parameters:
     ///   - progress: called with a message when the wait starts and whenever the holder changes.
     ///   - clock: sleeps between polls (tests pass a clock that does not really sleep).
-    /// - Returns: pass when free (saying how long it waited), fail after the timeout, naming the holder.
+    /// - Returns: pass when free (saying how long it waited), fail after the timeout, naming the holder, or at once
+    ///   when the task is cancelled (Ctrl-C).
     public func waitForPackageManagerLock(
         probe: any PackageManagerLockProbe,
         timeout: Duration = .seconds(900),
@@ -103,7 +104,12 @@ extension Preflight {
                 progress("Waiting for the package manager: \(description). A fresh server installs updates on its first boot; sbs waits up to \(timeout.components.seconds / 60) min.")
                 lastHolder = description
             }
-            try? await clock.sleep(for: pollInterval)
+            do { try await clock.sleep(for: pollInterval) } catch {
+                // Ctrl-C: stop waiting now, rather than spin through the remaining polls.
+                return CheckResult(id: "package-lock", status: .fail,
+                                   detail: "Interrupted while waiting for the package manager (\(description)).",
+                                   remedy: "Run `sbs resume` when you want to go on.")
+            }
             waited += pollInterval
         }
     }

@@ -12,7 +12,10 @@ public enum AtomicFile {
     public static func write(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644) throws(UserError) {
         let dir = parentDirectory(of: path)
         try makeDirectories(dir)
+        removeStaleTemporaries(of: path)
         // Unique per writer (pid and a random part), created exclusively: two writers never share a temp file.
+        // Created with `mode` (the umask can only narrow it), so a secret's temporary file is never readable by
+        // others, not even before the fchmod below.
         let temp = dir + "/.\(baseName(of: path)).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         guard fd >= 0 else { throw systemError("create", temp) }
@@ -102,6 +105,26 @@ public enum AtomicFile {
         chmod(path, mode)
     }
 
+    /// Removes the temporary files a killed writer of `path` left behind (`.NAME.tmp-PID-RANDOM` whose PID no
+    /// longer runs). A writer that still runs keeps its own.
+    public static func removeStaleTemporaries(of path: String) {
+        let dir = parentDirectory(of: path)
+        let prefix = ".\(baseName(of: path)).tmp-"
+        guard let handle = opendir(dir) else { return }
+        defer { closedir(handle) }
+        var stale: [String] = []
+        while let entry = readdir(handle) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            guard name.hasPrefix(prefix),
+                  let pid = name.dropFirst(prefix.count).split(separator: "-").first.flatMap({ pid_t($0) }), pid > 0
+            else { continue }
+            if pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH { stale.append(name) }
+        }
+        for name in stale { unlink(dir + "/" + name) }
+    }
+
     public static func parentDirectory(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         let parent = String(path[..<slash])
@@ -113,7 +136,7 @@ public enum AtomicFile {
         return String(path[path.index(after: slash)...])
     }
 
-    static func syncDirectory(_ dir: String) {
+    public static func syncDirectory(_ dir: String) {
         let fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if fd >= 0 { fsync(fd); close(fd) }
     }

@@ -1,6 +1,8 @@
 import ACME
 import ArgumentParser
 import Foundation
+import SBSCore
+import Wizard
 
 /// `sbs cert …`: certificates outside the install (a certonly for users and for benchmarks).
 struct CertCommand: AsyncParsableCommand {
@@ -40,7 +42,8 @@ struct CertCommand: AsyncParsableCommand {
         @Flag(help: "Fetch a random token through http://DOMAIN/ before asking the CA.")
         var selfCheck = false
 
-        @Option(help: ArgumentHelp("Port for the self-check (the CA's HTTP-01 port; 80 for real CAs).", valueName: "PORT"))
+        @Option(help: ArgumentHelp("Port for the self-check (the CA's HTTP-01 port; 80 for real CAs).", valueName: "PORT"),
+                transform: parsePort)
         var selfCheckPort: Int = 80
 
         @Option(help: ArgumentHelp("Connect the self-check to ADDRESS instead of resolving the domain.", valueName: "ADDRESS"))
@@ -52,7 +55,7 @@ struct CertCommand: AsyncParsableCommand {
         @Option(help: "External Account Binding key id (when the CA requires one).")
         var eabKid: String?
 
-        @Option(help: "External Account Binding HMAC key, base64url.")
+        @Option(help: ArgumentHelp("External Account Binding HMAC key (base64url): env:NAME or file:PATH (a key written on the command line is visible in /proc and the shell history).", valueName: "KEY"))
         var eabHmacKey: String?
 
         @Flag(help: "No progress lines.")
@@ -65,6 +68,15 @@ struct CertCommand: AsyncParsableCommand {
             }
         }
 
+        /// The EAB key from `env:NAME`, `file:PATH` or (with a warning) the command line itself.
+        func eabKey() throws -> String {
+            let source = SecretSource(eabHmacKey ?? "")
+            if case .literal = source {
+                Console.err("sbs: warning: --eab-hmac-key on the command line is visible to other users (/proc) and in the shell history; pass env:NAME or file:PATH.")
+            }
+            return try source.resolve(stored: { nil })
+        }
+
         func run() async throws {
             let layout = global.layout
             let primary = domains[0].lowercased()
@@ -72,7 +84,7 @@ struct CertCommand: AsyncParsableCommand {
             let quiet = self.quiet
             let started = ContinuousClock.now
             do {
-                let binding = try eabKid.map { try ExternalAccountBinding(keyID: $0, base64urlKey: eabHmacKey ?? "") }
+                let binding = try eabKid.map { try ExternalAccountBinding(keyID: $0, base64urlKey: try eabKey()) }
                 let issued = try await CertificateIssuer().issue(
                     domains: domains, email: email, webroot: absolute(webroot), directory: directory,
                     caBundle: caBundle.map(absolute), accountDirectory: layout.acmeDir, liveDirectory: liveDirectory,
@@ -92,3 +104,9 @@ struct CertCommand: AsyncParsableCommand {
     }
 }
 
+
+/// A TCP port option, checked (1-65535) when the command line is parsed.
+func parsePort(_ text: String) throws -> Int {
+    guard let number = Int(text) else { throw ValidationError("'\(text)' is not a port number (1-65535).") }
+    do { return try Port(number).value } catch { throw ValidationError(error.message) }
+}

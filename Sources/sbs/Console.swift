@@ -1,6 +1,7 @@
 import Foundation
 import SBSCore
 import StepGraph
+import Synchronization
 
 /// What the commands print. Progress goes to standard error so that `--json` output stays clean.
 enum Console {
@@ -24,6 +25,89 @@ enum Console {
         case .retrying(let step, let attempt, let total, let error, let delay):
             err("↻ \(step.id): attempt \(attempt) of \(total) failed (\(error)); trying again in \(delay)")
         case .progress(let step, let message): err("  \(step): \(message)")
+        }
+    }
+}
+
+/// SIGINT (Ctrl-C), SIGTERM (kill, a service manager) and SIGHUP (the terminal or SSH session closed) end a command
+/// the same way: the first cancels the running command, which stops at its next wait and leaves its state
+/// resumable; the exit status is 128 + the signal. A second signal ends sbs at once (the state on disk is written
+/// atomically, so that too is resumable).
+///
+/// A plain handler that writes the signal's number to a pipe, read by a thread of its own: no Dispatch signal
+/// source, whose signalfd sees a signal only when every thread blocks it (threads started earlier do not, and an
+/// ignored signal sent to one of them is lost).
+enum Interruption {
+    static let signals: [Int32] = [SIGINT, SIGTERM, SIGHUP]
+    private static let state = Mutex<(received: Int32?, handlers: [@Sendable () -> Void], watching: Bool)>((nil, [], false))
+    /// The pipe's write end, for the handler (async-signal-safe: a plain global, a write(2)).
+    nonisolated(unsafe) private static var pipeWrite: Int32 = -1
+
+    /// Installs the handlers (again: code that changed a signal's action meanwhile, such as a prompt that restored
+    /// the defaults, loses it), and starts the watching thread once.
+    static func install() {
+        let start = state.withLock { state -> Bool in
+            defer { state.watching = true }
+            return !state.watching
+        }
+        if start {
+            var fds: [Int32] = [-1, -1]
+            guard pipe(&fds) == 0 else { return }
+            _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
+            _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
+            pipeWrite = fds[1]
+            let readEnd = fds[0]
+            Thread.detachNewThread {
+                var byte: UInt8 = 0
+                while true {
+                    let n = read(readEnd, &byte, 1)
+                    if n == 1 { handle(Int32(byte)) } else if n < 0 && errno == EINTR { continue } else { return }
+                }
+            }
+        }
+        for number in signals {
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = { number in
+                var byte = UInt8(truncatingIfNeeded: number)
+                _ = write(Interruption.pipeWrite, &byte, 1)
+            }
+            sigemptyset(&action.sa_mask)
+            action.sa_flags = SA_RESTART
+            sigaction(number, &action, nil)
+        }
+    }
+
+    /// The first signal received, if any.
+    static var received: Int32? { state.withLock { $0.received } }
+
+    /// Runs `handler` when a signal arrives (at once when one already has).
+    static func onSignal(_ handler: @escaping @Sendable () -> Void) {
+        let already = state.withLock { state -> Bool in
+            state.handlers.append(handler)
+            return state.received != nil
+        }
+        if already { handler() }
+    }
+
+    static func handle(_ number: Int32) {
+        let (first, handlers) = state.withLock { state -> (Bool, [@Sendable () -> Void]) in
+            if state.received != nil { return (false, []) }
+            state.received = number
+            return (true, state.handlers)
+        }
+        guard first else {
+            Console.err("\nInterrupted again (\(name(number))): stopping now. `sbs resume` continues an install.")
+            _exit(128 + (received ?? number))
+        }
+        for handler in handlers { handler() }
+    }
+
+    static func name(_ number: Int32) -> String {
+        switch number {
+        case SIGINT: return "SIGINT"
+        case SIGTERM: return "SIGTERM"
+        case SIGHUP: return "SIGHUP"
+        default: return "signal \(number)"
         }
     }
 }

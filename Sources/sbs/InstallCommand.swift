@@ -80,8 +80,6 @@ struct Runner {
         let runLog = try RunLog(layout: session.layout, command: invocation.command)
         Console.err("Log: \(runLog.path)")
 
-        signal(SIGINT, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
         let ran = Mutex(0)
         let task = Task {
             try await session.run(scope: scope, checked: checked, runLog: runLog) { event in
@@ -89,13 +87,11 @@ struct Runner {
                 Console.show(event)
             }
         }
-        let sources = [SIGINT, SIGTERM].map { DispatchSource.makeSignalSource(signal: $0) }
-        for source in sources {
-            source.setEventHandler {
-                Console.err("Interrupting: finishing the state of the running steps…")
-                task.cancel()
-            }
-            source.resume()
+        // Again after the wizard, which restores the default actions when it is done.
+        Interruption.install()
+        Interruption.onSignal {
+            Console.err("Interrupting: finishing the state of the running steps…")
+            task.cancel()
         }
         let outcome = try await task.value
         switch outcome {

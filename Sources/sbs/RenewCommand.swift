@@ -3,8 +3,9 @@ import ArgumentParser
 import Foundation
 import SBSCore
 
-/// `sbs renew`: renews the certificates under <root>/etc/sbs/ssl/live/ that are due (ARI when the CA offers
-/// it, else at one third of the lifetime left). Exit 0 when nothing was due or all renewals worked: suitable
+/// `sbs renew`: renews every certificate whose renewal settings sbs keeps (the install's, and each `sbs cert issue`,
+/// `--out` folders included) that is due: ARI when the CA offers it (at a moment in the CA's window chosen once
+/// per certificate), else at one third of the lifetime left. Exit 0 when nothing was due or all renewals worked: suitable
 /// for a timer.
 struct RenewCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,33 +24,46 @@ struct RenewCommand: AsyncParsableCommand {
 
     func run() async throws {
         let layout = global.layout
-        let liveRoot = layout.sslDir + "/live"
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: liveRoot)) ?? []).sorted()
         let quiet = self.quiet
         let issuer = CertificateIssuer()
         var renewed = 0
         var failed = 0
-        for name in names {
-            let live = liveRoot + "/" + name
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: live, isDirectory: &isDirectory), isDirectory.boolValue else { continue }
+        // Every certificate whose renewal settings sbs keeps (the install's and each `cert issue`, `--out` folders
+        // included), then the live folders that have none (self-signed or provided files), which are named.
+        let kept = try RenewalConfig.all(accountDirectory: layout.acmeDir)
+        let liveRoot = layout.sslDir + "/live"
+        let keptFolders = Set(kept.map(\.liveDirectory))
+        let others = ((try? FileManager.default.contentsOfDirectory(atPath: liveRoot)) ?? []).sorted()
+            .map { liveRoot + "/" + $0 }
+            .filter { !keptFolders.contains($0) && !AtomicFile.baseName(of: $0).hasPrefix(".") }
+        if kept.isEmpty && others.isEmpty && !quiet {
+            Console.err("sbs: no certificates under \(layout.sslDir)/live and no renewal settings in \(layout.acmeDir)/renewal: nothing to renew")
+        }
+        for config in kept {
+            let live = config.liveDirectory
+            let name = config.domains.first ?? live
+            guard FileManager.default.fileExists(atPath: live + "/cert.pem") else {
+                if !quiet { Console.err("sbs: \(name): skipped — \(live) has no certificate any more (remove \(layout.acmeDir)/renewal's entry for it to stop checking)") }
+                continue
+            }
             do {
                 let outcome = try await issuer.renewIfDue(
                     liveDirectory: live, accountDirectory: layout.acmeDir, force: force,
                     progress: { event in if !quiet { Console.err("sbs: \(name): \(event)") } })
                 switch outcome {
                 case .notDue(let decision):
-                    if !quiet { Console.err("sbs: \(name): not due — \(decision.reason) [\(decision.source.rawValue)]") }
+                    if !quiet { Console.err("sbs: \(name) (\(live)): not due — \(decision.reason) [\(decision.source.rawValue)]") }
                 case .renewed(let decision, let issued):
                     renewed += 1
-                    Console.err("sbs: \(name): renewed (\(decision.reason) [\(decision.source.rawValue)]); valid until \(issued.notAfter)")
+                    Console.err("sbs: \(name) (\(live)): renewed (\(decision.reason) [\(decision.source.rawValue)]); valid until \(issued.notAfter)")
                 }
-            } catch let error as ACMEError where error.kind == .local && error.message.hasPrefix("No renewal parameters") {
-                if !quiet { Console.err("sbs: \(name): skipped — not issued over ACME by sbs (self-signed or provided files)") }
             } catch let error as ACMEError {
                 failed += 1
-                Console.err("sbs: \(name): error: \(error.message)\n  → \(error.remedy)")
+                Console.err("sbs: \(name) (\(live)): error: \(error.message)\n  → \(error.remedy)")
             }
+        }
+        for live in others where !quiet {
+            Console.err("sbs: \(AtomicFile.baseName(of: live)): skipped — not issued over ACME by sbs (self-signed or provided files)")
         }
         if renewed > 0, let postRenew {
             // Attached, not captured: a reload may start a daemon that keeps its output open (`service nginx reload`).

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import SBSCore
 
 @main
@@ -6,6 +7,12 @@ struct SBS: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sbs",
         abstract: "Installs the Orchestrator-AI Small Business Server.",
+        discussion: """
+            Exit status: 0 done; 1 a step or command failed (the message says what to do); 64 wrong usage; \
+            75 refused because another sbs run holds the lock (try again when it is done); 128+N stopped by \
+            signal N: 130 Ctrl-C (SIGINT), 129 SIGHUP (terminal or SSH session closed), 143 SIGTERM. A stopped \
+            install keeps its state: `sbs resume` continues it.
+            """,
         version: BuildVersion.description,
         subcommands: [
             InstallCommand.self,
@@ -19,4 +26,49 @@ struct SBS: AsyncParsableCommand {
             SecretsCommand.self,
         ]
     )
+
+    /// Parses, then runs the command in a task that SIGINT, SIGTERM and SIGHUP cancel; the exit status follows
+    /// the table in `--help`.
+    static func main() async {
+        Interruption.install()
+        let command: any ParsableCommand
+        do {
+            command = try parseAsRoot()
+        } catch {
+            exit(withError: error)
+        }
+        let parsed = ParsedCommand(command)
+        let task = Task<Void, any Error> {
+            if var asyncCommand = parsed.command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                var syncCommand = parsed.command
+                try syncCommand.run()
+            }
+        }
+        Interruption.onSignal { task.cancel() }
+        let result = await task.result
+        if case .failure(let error) = result, let signal = Interruption.received {
+            // install and resume print their own message (with `sbs resume`); others say it here.
+            if !(error is ExitCode) {
+                Console.err("\nInterrupted (\(Interruption.name(signal))). Nothing half-written was kept; run the same command again to continue.")
+            }
+            Foundation.exit(128 + signal)
+        }
+        switch result {
+        case .success:
+            Foundation.exit(0)
+        case .failure(let error as UserError) where error.exitStatus != 1:
+            Console.err("Error: \(error)")
+            Foundation.exit(error.exitStatus)
+        case .failure(let error):
+            exit(withError: error)
+        }
+    }
+}
+
+/// The parsed command, handed to the task that runs it (only that task touches it).
+final class ParsedCommand: @unchecked Sendable {
+    let command: any ParsableCommand
+    init(_ command: any ParsableCommand) { self.command = command }
 }

@@ -1,5 +1,6 @@
 @testable import ACME
 import Foundation
+import SBSCore
 import Testing
 
 /// Gate for the tests that need Pebble, challtestsrv, nginx and openssl. Without them the tests are skipped
@@ -46,10 +47,33 @@ final class PebbleEnvironment: Sendable {
     var path: String { dir.path }
 
     /// - Parameter environment: Pebble settings such as PEBBLE_WFE_NONCEREJECT, PEBBLE_STRICT, PEBBLE_EAB_KID.
+    /// Starts one on a thread of its own: the script waits for Pebble and nginx (seconds), and a test blocking a
+    /// thread of the 2-wide task pool that long stalls every other test in the process (timers included).
+    /// Environments started in parallel take free ports from the kernel and release them just before use; on the
+    /// rare collision the start fails, and a second start on fresh ports is tried (three in all).
+    static func start(_ environment: [String: String] = [:]) async throws -> PebbleEnvironment {
+        var failure: (any Error)?
+        for _ in 0..<3 {
+            do {
+                return try await onOwnThread { Result { try PebbleEnvironment(environment) } }.get()
+            } catch {
+                failure = error
+            }
+        }
+        throw failure ?? ACMEError.local("pebble-env.sh did not start", remedy: "")
+    }
+
     init(_ environment: [String: String] = [:]) throws {
         dir = try TempDir()
         extraEnvironment = environment
-        let output = try Self.run([Self.script, "start", dir.path + "/env"], environment: environment)
+        let output: String
+        do {
+            output = try Self.run([Self.script, "start", dir.path + "/env"], environment: environment)
+        } catch {
+            // What did start (challtestsrv, nginx) is stopped before the error goes up.
+            _ = try? Self.run([Self.script, "stop", dir.path + "/env"], environment: [:])
+            throw error
+        }
         var values: [String: String] = [:]
         for line in output.split(separator: "\n") {
             guard let equals = line.firstIndex(of: "=") else { continue }

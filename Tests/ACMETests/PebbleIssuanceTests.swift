@@ -26,7 +26,7 @@ struct PebbleIssuanceTests {
     }
 
     @Test func issuesAVerifiableChainAndReusesTheAccount() async throws {
-        let env = try PebbleEnvironment()
+        let env = try await PebbleEnvironment.start()
         defer { env.stop() }
         let root = env.path + "/root"
         let first = ProgressLog()
@@ -64,7 +64,7 @@ struct PebbleIssuanceTests {
     }
 
     @Test func twoDomainsInOneOrder() async throws {
-        let env = try PebbleEnvironment()
+        let env = try await PebbleEnvironment.start()
         defer { env.stop() }
         let log = ProgressLog()
         let issued = try await issue(env, ["shop.example.com", "www.shop.example.com"], root: env.path + "/root", log: log)
@@ -75,7 +75,7 @@ struct PebbleIssuanceTests {
     }
 
     @Test func survivesRejectedNoncesInStrictMode() async throws {
-        let env = try PebbleEnvironment(["PEBBLE_WFE_NONCEREJECT": "20", "PEBBLE_STRICT": "1"])
+        let env = try await PebbleEnvironment.start(["PEBBLE_WFE_NONCEREJECT": "20", "PEBBLE_STRICT": "1"])
         defer { env.stop() }
         var retries = 0
         var runs = 0
@@ -91,7 +91,7 @@ struct PebbleIssuanceTests {
     }
 
     @Test func unreachableChallengeNamesTheURL() async throws {
-        let env = try PebbleEnvironment()
+        let env = try await PebbleEnvironment.start()
         defer { env.stop() }
         let root = env.path + "/root"
         let elsewhere = env.path + "/not-served"
@@ -130,7 +130,7 @@ struct PebbleIssuanceTests {
     }
 
     @Test func aStoppedCAMidOrderIsCompletedByALaterRun() async throws {
-        let env = try PebbleEnvironment()
+        let env = try await PebbleEnvironment.start()
         defer { env.stop() }
         let root = env.path + "/root"
         let first = ProgressLog()
@@ -167,7 +167,7 @@ struct PebbleIssuanceTests {
     }
 
     @Test func anInterruptedRunResumesTheSameOrder() async throws {
-        let env = try PebbleEnvironment()
+        let env = try await PebbleEnvironment.start()
         defer { env.stop() }
         let root = env.path + "/root"
         let first = ProgressLog()
@@ -202,7 +202,7 @@ struct PebbleIssuanceTests {
     }
 
     @Test func renewsAtAThirdOfTheLifetimeWhenTheCAHasNoARI() async throws {
-        let env = try PebbleEnvironment()
+        let env = try await PebbleEnvironment.start()
         defer { env.stop() }
         let root = env.path + "/root"
         let issued = try await issue(env, ["renew.example.com"], root: root)
@@ -225,7 +225,7 @@ struct PebbleIssuanceTests {
     }
 
     @Test func renewsInTheARIWindowAndChecksProfiles() async throws {
-        let env = try PebbleEnvironment()
+        let env = try await PebbleEnvironment.start()
         defer { env.stop() }
         // Debian's Pebble has no ARI and no profiles: a stand-in directory (served by the environment's nginx
         // over HTTPS) lists Pebble's own endpoints plus renewalInfo and meta.profiles of the stand-in.
@@ -268,7 +268,7 @@ struct PebbleIssuanceTests {
 
     @Test func externalAccountBinding() async throws {
         let macKey = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"
-        let env = try PebbleEnvironment(["PEBBLE_EAB_KID": "kid-sbs", "PEBBLE_EAB_KEY": macKey])
+        let env = try await PebbleEnvironment.start(["PEBBLE_EAB_KID": "kid-sbs", "PEBBLE_EAB_KEY": macKey])
         defer { env.stop() }
         let root = env.path + "/root"
         let missing = await #expect(throws: ACMEError.self) { try await issue(env, ["eab.example.com"], root: root) }

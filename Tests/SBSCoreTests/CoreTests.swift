@@ -71,3 +71,49 @@ import Testing
         #expect(try attributes(dir + "/c") == 0o777)
     }
 }
+
+@Suite struct RunLogOnAFullDisk {
+    // /dev/full answers every write with ENOSPC, as a full /var/log does: the write is reported once, never a crash
+    // (FileHandle.write traps on a failed write).
+    @Test func aFullDiskIsAClearErrorNotACrash() throws {
+        let notices = NoticeLog()
+        let log = try RunLog(path: "/dev/full", notice: { notices.add($0) })
+        log.write("first line")
+        log.write("second line")
+        let failure = try #require(log.failure)
+        #expect(failure.message.contains("/dev/full"))
+        #expect(failure.message.contains("No space left on device"))
+        #expect(failure.remedy?.contains("Free space") == true)
+        #expect(notices.all.count == 1)
+        #expect(notices.all.first?.contains("cannot be written") == true)
+    }
+}
+
+final class NoticeLog: Sendable {
+    private let lines = Mutex<[String]>([])
+    func add(_ line: String) { lines.withLock { $0.append(line) } }
+    var all: [String] { lines.withLock { $0 } }
+}
+
+import Synchronization
+
+@Suite struct StaleTemporaries {
+    // A run killed between creating and renaming a temporary file (`.answers.yaml.tmp-PID-N`) leaves it behind;
+    // the next write of the same file removes it, and leaves alone the temporaries of writers that still run.
+    @Test func theNextWriteRemovesTheTemporariesOfDeadWriters() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sbs-core-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        // A pid that surely ran and ended: a child of ours, reaped.
+        let result = try await SystemCommandRunner().run(["sh", "-c", "echo $$"], timeout: .seconds(30))
+        let deadPID = try #require(Int32(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+        let stale = dir + "/.answers.yaml.tmp-\(deadPID)-12345"
+        let live = dir + "/.answers.yaml.tmp-\(getppid())-777"
+        let other = dir + "/.grafana.ini.tmp-\(deadPID)-1"
+        for path in [stale, live, other] { FileManager.default.createFile(atPath: path, contents: Data("half".utf8)) }
+        try AtomicFile.write("version: 1\n", to: dir + "/answers.yaml", mode: 0o600)
+        #expect(!FileManager.default.fileExists(atPath: stale))
+        #expect(FileManager.default.fileExists(atPath: live), "a writer that still runs keeps its temporary file")
+        #expect(FileManager.default.fileExists(atPath: other), "another file's temporaries wait for that file's next write")
+        #expect(try AtomicFile.readText(dir + "/answers.yaml") == "version: 1\n")
+    }
+}

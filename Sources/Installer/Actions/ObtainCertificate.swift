@@ -85,6 +85,8 @@ struct ObtainCertificate: StepAction {
             ) { step in log.progress(step.description) }
             notAfter = issued.notAfter
         }
+        // What nginx will load: the key belongs to the certificate, and it names every name.
+        _ = try LiveFiles.check(live, covering: input.names)
         log.progress("certificate in \(live), valid until \(Self.format(notAfter))")
         // The stack's nginx reads the files when it starts (start-stack); `sbs renew --post-renew` reloads it later.
         return StepResult(output, products: products)

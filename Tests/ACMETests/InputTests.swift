@@ -1,0 +1,158 @@
+@testable import ACME
+import Crypto
+import Foundation
+import SBSCore
+import Testing
+
+/// What sbs refuses before asking a CA, and what it does with a CA that misbehaves: each message says what is
+/// wrong.
+@Suite("Inputs refused with a reason")
+struct InputTests {
+    @Test func plainHTTPDirectoriesOnlyOnLoopback() throws {
+        for url in ["http://127.0.0.1:14000/dir", "http://localhost/directory", "http://[::1]:8080/acme", "http://127.8.9.1/x"] {
+            #expect(try ACMEDirectoryName.resolve(url) == url)
+        }
+        for url in ["http://acme.example.com/directory", "http://10.0.0.5/dir", "http://127.0.0.1.evil.example/dir",
+                    "http://user@example.com/dir"] {
+            #expect { try ACMEDirectoryName.resolve(url) } throws: { error in
+                (error as? ACMEError)?.message.contains("unencrypted") == true
+            }
+        }
+        #expect(try ACMEDirectoryName.resolve("https://acme.example.com/directory") == "https://acme.example.com/directory")
+    }
+
+    @Test(arguments: ["127.0.0.1", "10.1.2.3", "192.168.0.1."])
+    func anIPAddressIsNotADomain(_ address: String) {
+        #expect { try CertificateIssuer.normalize(["shop.example.com", address]) } throws: { error in
+            (error as? ACMEError)?.message.contains("is an IP address") == true
+        }
+    }
+
+    @Test func aWebrootThatIsAFileSaysSo() throws {
+        let dir = temporaryFolder()
+        let file = dir + "/index.html"
+        try "hi".write(toFile: file, atomically: true, encoding: .utf8)
+        #expect { try CertificateIssuer.checkWebroot(file) } throws: { error in
+            (error as? ACMEError)?.message == "The webroot \(file) is a file, not a folder."
+        }
+        #expect { try CertificateIssuer.checkWebroot(dir + "/missing") } throws: { error in
+            (error as? ACMEError)?.message.contains("does not exist") == true
+        }
+        try CertificateIssuer.checkWebroot(dir)
+    }
+
+    @Test func aGarbageCABundleIsNotAPEMBundle() async throws {
+        let dir = temporaryFolder()
+        try "this is not a certificate\n".write(toFile: dir + "/garbage.pem", atomically: true, encoding: .utf8)
+        try "-----BEGIN CERTIFICATE-----\nbm90IGRlcg==\n-----END CERTIFICATE-----\n".write(toFile: dir + "/broken.pem", atomically: true, encoding: .utf8)
+        for name in ["garbage.pem", "broken.pem"] {
+            #expect { try CertificateIssuer.checkCABundle(dir + "/" + name) } throws: { error in
+                (error as? ACMEError)?.message.contains("is not a PEM bundle") == true
+            }
+        }
+        // Through the issuer: refused before any connection (were one made, it would meet a closed loopback port).
+        let webroot = temporaryFolder()
+        await #expect { _ = try await CertificateIssuer().issue(
+            domains: ["shop.example.com"], email: nil, webroot: webroot, directory: "https://127.0.0.1:1/dir",
+            caBundle: dir + "/garbage.pem", accountDirectory: temporaryFolder(), liveDirectory: temporaryFolder() + "/live")
+        } throws: { error in
+            (error as? ACMEError)?.message.contains("not a PEM bundle") == true
+        }
+    }
+
+    // A directory URL that streams without end took the client to 8 GB: the response is cut off at the bound and
+    // the error names the URL.
+    @Test(.enabled(if: EndlessServer.available || Integration.required, "needs python3"), .timeLimit(.minutes(1)))
+    func anEndlessResponseIsCutOffNamingTheURL() async throws {
+        let server = try await EndlessServer.start()
+        defer { server.stop() }
+        let url = "http://127.0.0.1:\(server.port)/directory"
+        let transport = CurlTransport(options: HTTPOptions(maxResponseBytes: 1 << 20))
+        await #expect { _ = try await transport.send(HTTPRequest(method: .get, url: url)) } throws: { error in
+            guard let error = error as? HTTPTransportError else { return false }
+            return error.kind == .tooLarge && error.url == url && error.detail.contains("1024 KiB")
+        }
+        // Through the client: an ACME error that names the URL and says what to check.
+        let client = ACMEClient(directoryURL: url, accountKey: .init(), accountURL: nil,
+                                registration: AccountRegistration(email: nil), transport: CurlTransport(options: HTTPOptions()),
+                                clock: SystemACMEClock(), progress: { _ in })
+        await #expect { _ = try await client.loadDirectory() } throws: { error in
+            guard let error = error as? ACMEError else { return false }
+            return error.message.contains(url) && error.message.contains("4096 KiB") && error.remedy.contains("directory URL")
+        }
+    }
+
+    // Ctrl-C while a CA keeps a request waiting (it accepted the connection and never answers) stops the transfer
+    // at once instead of after the 30 s transfer timeout.
+    @Test(.timeLimit(.minutes(1)))
+    func aCancelledRequestStopsWithoutWaitingForTheTimeout() async throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(listener >= 0)
+        defer { close(listener) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        try #require(bound == 0 && listen(listener, 8) == 0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let transport = CurlTransport(options: HTTPOptions(timeout: .seconds(45)))
+        let request = Task { try await transport.send(HTTPRequest(method: .get, url: "http://127.0.0.1:\(port)/directory")) }
+        try await Task.sleep(for: .milliseconds(300))
+        request.cancel()
+        await #expect(throws: CancellationError.self) { _ = try await request.value }
+    }
+}
+
+func temporaryFolder() -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("sbs-acme-input-\(UUID().uuidString)").path
+    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// scripts/test/endless-http.py on a free loopback port, stopped by pid.
+struct EndlessServer {
+    let pid: pid_t
+    let port: Int
+
+    static var available: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") }
+
+    static var script: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/test/endless-http.py").path
+    }
+
+    static func start() async throws -> EndlessServer {
+        let portFile = temporaryFolder() + "/port"
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, portFile, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        let argv: [String] = ["/usr/bin/python3", script]
+        let args = argv.map { strdup($0) } + [nil]
+        defer { args.forEach { free($0) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, "/usr/bin/python3", &actions, nil, args, environ) == 0 else {
+            throw ACMEError.local("could not start \(script)", remedy: "")
+        }
+        for _ in 0..<200 {
+            if let text = try? String(contentsOfFile: portFile, encoding: .utf8), text.hasSuffix("\n"),
+               let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                return EndlessServer(pid: pid, port: port)
+            }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        kill(pid, SIGKILL)
+        throw ACMEError.local("\(script) printed no port", remedy: "")
+    }
+
+    func stop() {
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import Testing
+
+/// `sbs cert issue` refuses what it cannot use before it contacts any CA, and says what is wrong.
+@Suite("cert issue inputs")
+struct CertInputTests {
+    func issue(_ extra: [String], webroot: String? = nil, environment: [String: String] = [:]) async throws -> Run {
+        let dir = scratchDirectory("cert-input")
+        let webrootPath = webroot ?? dir + "/webroot"
+        try? FileManager.default.createDirectory(atPath: dir + "/webroot", withIntermediateDirectories: true)
+        // Every case is refused before the first request; were one sent, it would meet a closed loopback port.
+        return try await sbs(["cert", "issue", "--webroot", webrootPath, "--directory", "https://127.0.0.1:1/directory",
+                              "--root", dir, "--quiet"] + extra, environment: environment)
+    }
+
+    @Test func anIPAddressIsRefusedLocally() async throws {
+        let run = try await issue(["--domain", "127.0.0.1"])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("\"127.0.0.1\" is an IP address"), "\(run.stderr)")
+    }
+
+    @Test func portsAreCheckedWhenParsed() async throws {
+        for bad in ["0", "70000", "http"] {
+            let run = try await issue(["--domain", "shop.example.test", "--self-check", "--self-check-port", bad])
+            #expect(run.status == 64, "\(bad): \(run.stderr)")
+            #expect(run.stderr.contains("1-65535") || run.stderr.contains("1 to 65535"), "\(bad): \(run.stderr)")
+        }
+    }
+
+    @Test func aWebrootThatIsAFileSaysSo() async throws {
+        let dir = scratchDirectory("cert-webroot-file")
+        try "x".write(toFile: dir + "/file", atomically: true, encoding: .utf8)
+        let run = try await issue(["--domain", "shop.example.test"], webroot: dir + "/file")
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("is a file, not a folder"), "\(run.stderr)")
+    }
+
+    @Test func aGarbageCABundleIsNotAPEMBundle() async throws {
+        let dir = scratchDirectory("cert-bundle")
+        try "garbage".write(toFile: dir + "/ca.pem", atomically: true, encoding: .utf8)
+        let run = try await issue(["--domain", "shop.example.test", "--ca-bundle", dir + "/ca.pem"])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("is not a PEM bundle"), "\(run.stderr)")
+        #expect(!run.stderr.contains("could not reach"), "\(run.stderr)")
+    }
+
+    @Test func plainHTTPToAnotherHostIsRefused() async throws {
+        let dir = scratchDirectory("cert-http")
+        try? FileManager.default.createDirectory(atPath: dir + "/webroot", withIntermediateDirectories: true)
+        let run = try await sbs(["cert", "issue", "--domain", "shop.example.test", "--webroot", dir + "/webroot",
+                                 "--directory", "http://acme.invalid/directory", "--root", dir, "--quiet"])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("unencrypted"), "\(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/etc/sbs/acme"), "nothing is kept for a refused directory")
+    }
+
+    // The EAB key is read from env:NAME or file:PATH (never needed on the command line); a missing one is named.
+    @Test func theEABKeyComesFromTheEnvironmentOrAFile() async throws {
+        let unset = try await issue(["--domain", "shop.example.test", "--eab-kid", "kid-1", "--eab-hmac-key", "env:SBS_TEST_EAB_UNSET"])
+        #expect(unset.status == 1)
+        #expect(unset.stderr.contains("SBS_TEST_EAB_UNSET is not set"), "\(unset.stderr)")
+        let missing = try await issue(["--domain", "shop.example.test", "--eab-kid", "kid-1", "--eab-hmac-key", "file:/nonexistent/eab"])
+        #expect(missing.stderr.contains("/nonexistent/eab does not exist"), "\(missing.stderr)")
+        let literal = try await issue(["--domain", "shop.example.test", "--eab-kid", "kid-1", "--eab-hmac-key", "c2VjcmV0LWtleQ"])
+        #expect(literal.stderr.contains("visible to other users"), "\(literal.stderr)")
+    }
+}
