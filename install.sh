@@ -274,7 +274,7 @@ build_from_source() {
     [ -x "$source_dir/scripts/build-release.sh" ] || die "$source_dir/scripts/build-release.sh is missing"
     say "building sbs from $source_dir (several minutes)"
     install_runtime_packages build
-    "$source_dir/scripts/build-release.sh" --output "$work/release" ${SBS_VERSION:+--version "$SBS_VERSION"} >&2 \
+    "$source_dir/scripts/build-release.sh" --report-budgets --output "$work/release" ${SBS_VERSION:+--version "$SBS_VERSION"} >&2 \
         || die "the build failed (above)"
     version=$(sed -n 's/^[0-9a-f]\{64\} [ *]sbs-\(.*\)-linux-.*\.tar\.gz$/\1/p' "$work/release/SHA256SUMS" | head -n 1)
     mkdir "$work/unpack"

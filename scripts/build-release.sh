@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds a release of sbs and checks it against its budgets:
 #
-#   scripts/build-release.sh [--version V] [--output DIR] [--base-url URL]
+#   scripts/build-release.sh [--version V] [--output DIR] [--base-url URL] [--report-budgets]
 #
 # writes, flat in DIR (default: release/), the layout a mirror serves (SBS_BASE_URL points at it):
 #   sbs-V-linux-ARCH.tar.gz   sbs-V-linux-ARCH/{sbs, LICENSE, completions/{sbs.bash,_sbs,sbs.fish}}
@@ -15,7 +15,8 @@
 # sources under .build-release/src (synchronised file by file, so rebuilds stay incremental); the checkout is
 # never modified.
 #
-# Budgets (the script fails, and so CI fails, when one is exceeded):
+# Budgets (the script fails, and so CI fails, when one is exceeded; with --report-budgets, as `install.sh
+# --from-source` builds on a user's machine of any speed, they are printed and not enforced):
 #   tarball at most 25 MiB (26,214,400 bytes) gzipped
 #   no GLIBC symbol version newer than 2.35 (Ubuntu 22.04), by objdump -T
 #   `sbs --version` starts in under 20 ms (median of 21 runs after 3 warm-ups; the best of up to five such rounds)
@@ -26,6 +27,7 @@ repo=$PWD
 version=""
 output="release"
 base_url=""
+report_only=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --version) version=${2:?--version needs a value}; shift 2 ;;
@@ -34,6 +36,7 @@ while [ $# -gt 0 ]; do
         --output=*) output=${1#--output=}; shift ;;
         --base-url) base_url=${2:?--base-url needs a URL}; shift 2 ;;
         --base-url=*) base_url=${1#--base-url=}; shift ;;
+        --report-budgets) report_only=1; shift ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "build-release.sh: unknown argument: $1" >&2; exit 64 ;;
     esac
@@ -203,4 +206,8 @@ needs:     $needed
 start-up:  sbs --version $startup_ms ms (median of 21 runs, best round; budget under $max_startup_ms ms)
 checksums: $output/SHA256SUMS
 EOF
+if [ "$failures" -gt 0 ] && [ "$report_only" = 1 ]; then
+    say "$failures budget(s) exceeded (reported only: --report-budgets)"
+    exit 0
+fi
 [ "$failures" -eq 0 ] || fail "$failures budget(s) exceeded"
