@@ -19,7 +19,8 @@
 # --from-source` builds on a user's machine of any speed, they are printed and not enforced):
 #   tarball at most 25 MiB (26,214,400 bytes) gzipped
 #   no GLIBC symbol version newer than 2.35 (Ubuntu 22.04), by objdump -T
-#   `sbs --version` starts in under 20 ms (median of 21 runs after 3 warm-ups; the best of up to five such rounds)
+#   `sbs --version` starts in under 20 ms of CPU time (user + system; median of 21 runs after 3 warm-ups, the best
+#   of up to five such rounds); the wall time is printed beside it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -175,26 +176,35 @@ fi
 glibcxx=$(objdump -T "$binary" | grep -o 'GLIBCXX_[0-9][0-9.]*' | sed 's/GLIBCXX_//' | sort -uV | tail -1 || true)
 needed=$(objdump -p "$binary" | awk '$1 == "NEEDED" {print $2}' | tr '\n' ' ')
 
-startup_ms=$(python3 - "$binary" "$max_startup_ms" <<'PY'
-import statistics, subprocess, sys, time
+# The budget is the start-up's own cost: the CPU time (user + system) of `sbs --version`, which other work on
+# the machine does not inflate as it does the wall time (that is printed beside it).
+read -r startup_ms wall_ms < <(python3 - "$binary" "$max_startup_ms" <<'PY'
+import os, statistics, subprocess, sys, time
 binary, budget = sys.argv[1], float(sys.argv[2])
 def once():
     start = time.perf_counter()
-    subprocess.run([binary, "--version"], stdout=subprocess.DEVNULL, check=True)
-    return (time.perf_counter() - start) * 1000
+    child = subprocess.Popen([binary, "--version"], stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = (time.perf_counter() - start) * 1000
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        sys.exit(f"sbs --version exited with {child.returncode}")
+    return (usage.ru_utime + usage.ru_stime) * 1000, wall
 for _ in range(3):
     once()
 # Up to five rounds, the best median counts: a busy machine slows a round, a slow binary slows all five.
-best = float("inf")
+best, best_wall = float("inf"), float("inf")
 for _ in range(5):
-    best = min(best, statistics.median(once() for _ in range(21)))
+    runs = [once() for _ in range(21)]
+    best = min(best, statistics.median(cpu for cpu, _ in runs))
+    best_wall = min(best_wall, statistics.median(wall for _, wall in runs))
     if best < budget:
         break
-print(f"{best:.1f}")
+print(f"{best:.1f} {best_wall:.1f}")
 PY
 )
 python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < float(sys.argv[2]) else 1)" "$startup_ms" "$max_startup_ms" \
-    || over "sbs --version takes $startup_ms ms (median), the budget is under $max_startup_ms ms (load average: $(cut -d ' ' -f 1-3 /proc/loadavg); other work on the machine slows start-up)"
+    || over "sbs --version takes $startup_ms ms of CPU time (median; $wall_ms ms wall), the budget is under $max_startup_ms ms"
 
 mb() { awk -v b="$1" 'BEGIN { printf "%.2f MB = %.2f MiB", b / 1000000, b / 1048576 }'; }
 cat <<EOF
@@ -203,7 +213,7 @@ version:   $reported
 tarball:   $(mb "$gzip_bytes") gzipped (budget $(mb "$max_gzip_bytes")), $(mb "$unpacked_bytes") unpacked, binary $(mb "$binary_bytes")
 glibc:     GLIBC_$glibc at most (budget GLIBC_$max_glibc)${glibcxx:+, GLIBCXX_$glibcxx}
 needs:     $needed
-start-up:  sbs --version $startup_ms ms (median of 21 runs, best round; budget under $max_startup_ms ms)
+start-up:  sbs --version $startup_ms ms CPU time, $wall_ms ms wall (medians of 21 runs, best round; budget under $max_startup_ms ms CPU)
 checksums: $output/SHA256SUMS
 EOF
 if [ "$failures" -gt 0 ] && [ "$report_only" = 1 ]; then
