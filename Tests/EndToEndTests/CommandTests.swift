@@ -42,12 +42,27 @@ import Testing
         #expect(run.stderr.contains("site.yaml:2:1: unknown key 'domian' (did you mean 'domain'?)"))
         #expect(run.stderr.contains("site.yaml:3:14: admin_email:"))
         #expect(run.stderr.contains("site.yaml:5:9: ports.http: 0 is not a valid port"))
-        let good = try await sbs(["answers", "validate", repositoryRoot + "/examples/demo.yaml"], environment: ["SBS_DEMO_ANTHROPIC_KEY": "sk-demo-key-0001"])
+        // The demo's answers name the CA bundle of a Pebble that scripts/demo.sh starts; on a machine where the
+        // demo has not run, that file does not exist and validate rightly refuses. So: the demo file as it is,
+        // with only the bundle's path (same line) pointing at a CA certificate that exists.
+        let demo = try #require(read(repositoryRoot + "/examples/demo.yaml"))
+        #expect(demo.contains("acme_ca_bundle: /tmp/sbs-demo/pebble/ca.pem\n"))
+        let demoHere = dir + "/demo.yaml"
+        try demo.replacingOccurrences(of: "/tmp/sbs-demo/pebble/ca.pem", with: repositoryRoot + "/Tests/Fixtures/ca/test-ca.pem")
+            .write(toFile: demoHere, atomically: true, encoding: .utf8)
+        let good = try await sbs(["answers", "validate", demoHere], environment: ["SBS_DEMO_ANTHROPIC_KEY": "sk-demo-key-0001"])
         #expect(good.status == 0, "\(good.stderr)")
-        // What an install would refuse, validate refuses: the variable a secret names is not set.
-        let unset = try await sbs(["answers", "validate", repositoryRoot + "/examples/demo.yaml"], environment: ["SBS_DEMO_ANTHROPIC_KEY": ""])
+        // What an install would refuse, validate refuses: the variable a secret names is not set ...
+        let unset = try await sbs(["answers", "validate", demoHere], environment: ["SBS_DEMO_ANTHROPIC_KEY": ""])
         #expect(unset.status != 0)
-        #expect(unset.stderr.contains("examples/demo.yaml:19:22: secrets.anthropic_api_key: the environment variable SBS_DEMO_ANTHROPIC_KEY is not set"), "\(unset.stderr)")
+        #expect(unset.stderr.contains("demo.yaml:19:22: secrets.anthropic_api_key: the environment variable SBS_DEMO_ANTHROPIC_KEY is not set"), "\(unset.stderr)")
+        // ... and a CA bundle that does not exist.
+        let noBundle = dir + "/no-bundle.yaml"
+        try demo.replacingOccurrences(of: "/tmp/sbs-demo/pebble/ca.pem", with: dir + "/absent/ca.pem")
+            .write(toFile: noBundle, atomically: true, encoding: .utf8)
+        let missing = try await sbs(["answers", "validate", noBundle], environment: ["SBS_DEMO_ANTHROPIC_KEY": "sk-demo-key-0001"])
+        #expect(missing.status != 0)
+        #expect(missing.stderr.contains("no-bundle.yaml:17:19: tls.acme_ca_bundle: \(dir)/absent/ca.pem does not exist or cannot be read"), "\(missing.stderr)")
     }
 
     @Test func aNonInteractiveInstallListsAllMissingAnswersBeforeChangingAnything() async throws {
