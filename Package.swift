@@ -61,7 +61,7 @@ let package = Package(
         ),
 
         // Docker: how to install it, the compose command lines and what `docker compose ps` reports.
-        .target(name: "Deploy", dependencies: ["SBSCore", "Host"]),
+        .target(name: "Deploy", dependencies: ["SBSCore", "Host", .product(name: "Crypto", package: "swift-crypto")]),
 
         // The install: step actions that connect the step graph to the libraries above.
         .target(

@@ -1,3 +1,4 @@
+import Deploy
 import Foundation
 import Render
 import SBSCore
@@ -27,6 +28,9 @@ public struct InstallInputs: Sendable {
 
     /// The deploy folder under the root.
     public var deployDir: String { layout.resolve(answers.deployDir) }
+
+    /// The stack's compose project (`sbs` on a real install; see `ComposeProject.name(forRoot:)`).
+    public var project: ComposeProject { ComposeProject(name: ComposeProject.name(forRoot: layout.root), directory: deployDir) }
 }
 
 /// What actions use to act (never to decide whether to run): processes, the answers' secret values, the key for

@@ -139,6 +139,7 @@ public enum ConfigRenderer {
 
         var values: [String: Any] = [
             "profileName": profile.name.rawValue,
+            "projectName": input.projectName.value,
             "domain": input.domain.value,
             "serverNames": input.allNames.map(\.value).joined(separator: " "),
             "adminEmail": input.adminEmail.value,

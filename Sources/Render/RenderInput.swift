@@ -98,6 +98,8 @@ public struct RenderInput: Sendable, Hashable, Codable {
     /// Nightly database dumps (rendered `backup/backup.sh`; the timer is installed elsewhere).
     public var backups: Bool
     public var smtp: SMTPSettings?
+    /// The compose project name (`name:` in docker-compose.yml): `sbs`, or `sbs-…` for an install under another root.
+    public var projectName: SafeToken = try! SafeToken("sbs")
 
     /// - Throws: `UserError` when a host path is not absolute, an alias repeats the domain or another alias, the two
     ///   ports are equal, or an Ollama model name from the profile is not a plain token.

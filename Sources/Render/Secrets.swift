@@ -201,10 +201,10 @@ public struct SecretsFile: Sendable {
     /// - Parameters:
     ///   - given: secrets the answers give; each replaces an earlier value (a new API key).
     ///   - deployEnvPath: the deploy folder's `.env`, which holds every secret the stack runs with.
-    ///   - databaseVolumeExists: whether the database volume is there (its password is fixed at creation).
+    ///   - databaseVolume: the database volume's name when it exists (its password is fixed at creation), else nil.
     /// - Returns: as `generateMissing`, and the names recovered from `.env`.
     /// - Throws: `UserError` with a remedy when a secret the stack depends on can be found nowhere.
-    public func ensure(given: [SecretName: String] = [:], deployEnvPath: String, databaseVolumeExists: Bool, now: Date = Date())
+    public func ensure(given: [SecretName: String] = [:], deployEnvPath: String, databaseVolume: String?, now: Date = Date())
         throws(UserError) -> (secrets: Secrets, generated: [SecretName], recovered: [SecretName]) {
         var secrets = try load()
         let before = secrets
@@ -221,12 +221,12 @@ public struct SecretsFile: Sendable {
                         recovered.append(name)
                     } else if bound.contains(name) {
                         throw UserError("\(path) has no \(name), and the deploy file \(deployEnvPath) has none either; a new value would not match what the stack was set up with.",
-                                        remedy: "Restore \(path) (or \(deployEnvPath)) from a backup; earlier .env files are kept under /var/lib/sbs/backups/. To start over instead, remove \(deployEnvPath) and the database volume (docker volume rm sbs_postgres_data).")
+                                        remedy: "Restore \(path) (or \(deployEnvPath)) from a backup; earlier .env files are kept under /var/lib/sbs/backups/. To start over instead, remove \(deployEnvPath) and the database volume (`docker volume ls` lists it as …_postgres_data).")
                     }
                 }
-            } else if databaseVolumeExists && missing.contains(.postgresPassword) {
-                throw UserError("\(path) has no POSTGRES_PASSWORD, but the database volume sbs_postgres_data exists and was initialised with one; there is no deploy .env to recover it from.",
-                                remedy: "Restore \(path) from a backup. To start over instead, remove the volume (docker volume rm sbs_postgres_data): its data is lost.")
+            } else if let volume = databaseVolume, missing.contains(.postgresPassword) {
+                throw UserError("\(path) has no POSTGRES_PASSWORD, but the database volume \(volume) exists and was initialised with one; there is no deploy .env to recover it from.",
+                                remedy: "Restore \(path) from a backup. To start over instead, remove the volume (docker volume rm \(volume)): its data is lost.")
             }
         }
         if secrets != before { try save(secrets) }

@@ -157,14 +157,16 @@ public enum Service: String, Sendable, CaseIterable {
     case appDB = "app-db", appAuth = "app-auth", appAPI = "app-api", appWeb = "app-web", appKong = "app-kong"
     case nginx, ollama, monitoring, prometheus
 
+    /// Each pinned to a release tag: a floating tag (`latest`, `alpine`) would make two installs of the same sbs
+    /// version run different software. Answers may pin further by digest (`name@sha256:…`).
     public var defaultImage: String {
         switch self {
         case .appDB: return "supabase/postgres:15.1.0.117"
         case .appAuth: return "supabase/gotrue:v2.132.3"
-        case .appAPI: return "orchestrator-ai/api:latest"
-        case .appWeb: return "orchestrator-ai/web:latest"
-        case .appKong: return "kong:2.8-alpine"
-        case .nginx: return "nginx:alpine"
+        case .appAPI: return "orchestrator-ai/api:1.0.0"
+        case .appWeb: return "orchestrator-ai/web:1.0.0"
+        case .appKong: return "kong:2.8.1"
+        case .nginx: return "nginx:1.27.3-alpine"
         case .ollama: return "ollama/ollama:0.3.14"
         case .monitoring: return "grafana/grafana:10.4.2"
         case .prometheus: return "prom/prometheus:v2.51.2"

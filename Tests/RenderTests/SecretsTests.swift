@@ -121,7 +121,7 @@ struct SecretsTests {
         try env.text.write(toFile: dir.path + "/.env", atomically: true, encoding: .utf8)
 
         try FileManager.default.removeItem(atPath: file.path)
-        let (recovered, generated, from) = try file.ensure(deployEnvPath: dir.path + "/.env", databaseVolumeExists: true)
+        let (recovered, generated, from) = try file.ensure(deployEnvPath: dir.path + "/.env", databaseVolume: "sbs_postgres_data")
         #expect(generated.isEmpty)
         #expect(Set(from) == Set(SecretName.generated))
         for name in SecretName.generated { #expect(recovered[name] == original[name], "\(name)") }
@@ -131,16 +131,16 @@ struct SecretsTests {
         try FileManager.default.removeItem(atPath: file.path)
         let withoutPassword = env.text.split(separator: "\n").filter { !$0.hasPrefix("POSTGRES_PASSWORD=") }.joined(separator: "\n")
         try withoutPassword.write(toFile: dir.path + "/.env", atomically: true, encoding: .utf8)
-        let refusal = #expect(throws: UserError.self) { try file.ensure(deployEnvPath: dir.path + "/.env", databaseVolumeExists: false) }
+        let refusal = #expect(throws: UserError.self) { try file.ensure(deployEnvPath: dir.path + "/.env", databaseVolume: nil) }
         #expect(refusal?.message.contains("POSTGRES_PASSWORD") == true)
         #expect(refusal?.remedy?.contains("backup") == true)
         #expect(!FileManager.default.fileExists(atPath: file.path))
 
         // No .env, but the database volume exists: refused too.
         try FileManager.default.removeItem(atPath: dir.path + "/.env")
-        #expect(throws: UserError.self) { try file.ensure(deployEnvPath: dir.path + "/.env", databaseVolumeExists: true) }
+        #expect(throws: UserError.self) { try file.ensure(deployEnvPath: dir.path + "/.env", databaseVolume: "sbs_postgres_data") }
         // Neither: a first install, which generates.
-        let (fresh, made, _) = try file.ensure(given: [.anthropicAPIKey: "sk-given-by-answers"], deployEnvPath: dir.path + "/.env", databaseVolumeExists: false)
+        let (fresh, made, _) = try file.ensure(given: [.anthropicAPIKey: "sk-given-by-answers"], deployEnvPath: dir.path + "/.env", databaseVolume: nil)
         #expect(Set(made) == Set(SecretName.generated))
         #expect(fresh[.anthropicAPIKey] == "sk-given-by-answers")
         #expect(fresh[.postgresPassword] != original[.postgresPassword])

@@ -1,3 +1,4 @@
+import Deploy
 import Render
 import SBSCore
 import StepGraph
@@ -16,6 +17,8 @@ struct GenerateSecrets: StepAction {
         var deployEnvFile: String
         /// The answers' secrets by variable.
         var answerSecrets: [String: KeyedDigest]
+        /// The database volume, whose existence means the database was initialised with a password.
+        var databaseVolume: String
     }
 
     struct Output: Codable, Hashable, Sendable {
@@ -25,14 +28,15 @@ struct GenerateSecrets: StepAction {
 
     func input(_ context: InstallInputs, needs: NeededOutputs) throws -> Input {
         Input(secretsFile: context.layout.secretsFile, deployEnvFile: context.deployDir + "/.env",
-              answerSecrets: context.secretDigests)
+              answerSecrets: context.secretDigests, databaseVolume: context.project.volume("postgres_data"))
     }
 
     func run(_ input: Input, log: StepLog) async throws -> StepResult<Output> {
         let given = try tools.verifiedSecrets(input.answerSecrets)
-        let volume = try await tools.commands.run(["docker", "volume", "inspect", "sbs_postgres_data"], timeout: .seconds(20))
+        let volume = try await tools.commands.run(["docker", "volume", "inspect", input.databaseVolume], timeout: .seconds(20))
         let (secrets, generated, recovered) = try SecretsFile(path: input.secretsFile)
-            .ensure(given: given, deployEnvPath: input.deployEnvFile, databaseVolumeExists: volume.status == 0)
+            .ensure(given: given, deployEnvPath: input.deployEnvFile,
+                    databaseVolume: volume.status == 0 ? input.databaseVolume : nil)
         for value in secrets.allValues { log.runLog.addSecret(value) }
         if !recovered.isEmpty {
             log.progress("recovered \(recovered.map(\.value).joined(separator: ", ")) from \(input.deployEnvFile) into \(input.secretsFile): the stack keeps the values it was set up with")

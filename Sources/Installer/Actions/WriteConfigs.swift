@@ -1,3 +1,4 @@
+import Deploy
 import Foundation
 import Host
 import Render
@@ -80,10 +81,12 @@ struct WriteConfigs: StepAction {
             if user == nil { user = try SafeToken(sender.value, what: "SMTP user") }
             if let port, let user { smtp = SMTPSettings(host: host, port: port, user: user, sender: sender) }
         }
-        return try RenderInput(mode: answers.mode == .development ? .development : .production, domain: domain,
+        var input = try RenderInput(mode: answers.mode == .development ? .development : .production, domain: domain,
                                aliases: answers.aliases, adminEmail: email,
                                httpPort: answers.httpPort, httpsPort: answers.httpsPort, images: images, tls: tls,
                                acmeWebroot: try SafeToken(layout.webrootDir, what: "ACME webroot"),
                                profile: profile, backups: answers.backups != .false, smtp: smtp)
+        input.projectName = try SafeToken(ComposeProject.name(forRoot: layout.root), what: "compose project name")
+        return input
     }
 }
