@@ -84,7 +84,7 @@ let package = Package(
         .testTarget(name: "HostTests", dependencies: ["Host", "SBSCore"]),
         .testTarget(
             name: "RenderTests",
-            dependencies: ["Render", "SBSCore", "Host", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["Render", "SBSCore", "Host", "Yams", .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["Golden"]
         ),
         .testTarget(

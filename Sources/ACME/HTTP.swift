@@ -132,6 +132,17 @@ public final class CurlTransport: HTTPTransport {
     private static let globalInit: Bool = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
 
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        try await transfer(request, chunk: nil)
+    }
+
+    /// Sends `request` and hands the body to `chunk` as it arrives, on the transfer's thread (a streamed answer:
+    /// Ollama's pull progress). The body is not kept nor counted against `maxResponseBytes`; the returned
+    /// response has the status and headers. `chunk` returning false stops the transfer.
+    public func stream(_ request: HTTPRequest, chunk: @escaping @Sendable ([UInt8]) -> Bool) async throws -> HTTPResponse {
+        try await transfer(request, chunk: chunk)
+    }
+
+    private func transfer(_ request: HTTPRequest, chunk: (@Sendable ([UInt8]) -> Bool)?) async throws -> HTTPResponse {
         try Task.checkCancellation()
         let handle = idle.withLock { $0.popLast() } ?? CurlHandle(pointer: curl_easy_init())
         let options = self.options
@@ -139,7 +150,7 @@ public final class CurlTransport: HTTPTransport {
         // curl_easy_perform blocks: off the task pool, on a thread of its own. Cancelling the task (Ctrl-C) stops
         // the transfer at curl's next progress call (well within a second) instead of waiting for its timeout.
         let result: Result<HTTPResponse, HTTPTransportError> = await withTaskCancellationHandler {
-            await onOwnThread { CurlTransport.perform(request, on: handle, options: options, stop: stop) }
+            await onOwnThread { CurlTransport.perform(request, on: handle, options: options, stop: stop, chunk: chunk) }
         } onCancel: {
             stop.set()
         }
@@ -149,13 +160,15 @@ public final class CurlTransport: HTTPTransport {
     }
 
     private static func perform(
-        _ request: HTTPRequest, on handle: CurlHandle, options: HTTPOptions, stop: StopFlag
+        _ request: HTTPRequest, on handle: CurlHandle, options: HTTPOptions, stop: StopFlag,
+        chunk: (@Sendable ([UInt8]) -> Bool)?
     ) -> Result<HTTPResponse, HTTPTransportError> {
         guard let curl = handle.pointer else {
             return .failure(HTTPTransportError(kind: .other, url: request.url, detail: "curl_easy_init failed"))
         }
         curl_easy_reset(curl)
         let sink = ResponseSink(limit: options.maxResponseBytes, stop: stop)
+        sink.chunk = chunk
         let unmanaged = Unmanaged.passRetained(sink)
         defer { unmanaged.release() }
         var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
@@ -253,6 +266,8 @@ private final class ResponseSink {
     /// Bytes of headers and body received so far, and whether they went past `limit` (the transfer was stopped).
     var received = 0
     var overflow = false
+    /// Set for a streamed transfer: the body goes here instead of `body`.
+    var chunk: (@Sendable ([UInt8]) -> Bool)?
 
     init(limit: Int, stop: StopFlag) {
         self.limit = limit
@@ -271,6 +286,10 @@ private let curlBodyCallback: sbs_curl_data_callback = { data, size, count, user
     guard let data, let userdata else { return 0 }
     let sink = Unmanaged<ResponseSink>.fromOpaque(userdata).takeUnretainedValue()
     let length = size * count
+    if let chunk = sink.chunk {
+        let bytes = data.withMemoryRebound(to: UInt8.self, capacity: length) { Array(UnsafeBufferPointer(start: $0, count: length)) }
+        return chunk(bytes) ? length : 0
+    }
     guard sink.accept(length) else { return 0 }
     data.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
         sink.body.append(contentsOf: UnsafeBufferPointer(start: bytes, count: length))

@@ -10,17 +10,31 @@ public struct ComposeContainer: Codable, Sendable, Hashable {
     /// `healthy`, `unhealthy`, `starting`, or empty when the service has no healthcheck.
     public var health: String
     public var exitCode: Int?
+    /// Compose's hash of the service's settings when the container was created (label
+    /// `com.docker.compose.config-hash`); `docker compose config --hash` gives the current one.
+    public var configHash: String?
 
     enum CodingKeys: String, CodingKey {
-        case service = "Service", name = "Name", state = "State", health = "Health", exitCode = "ExitCode"
+        case service = "Service", name = "Name", state = "State", health = "Health", exitCode = "ExitCode", labels = "Labels"
     }
 
-    public init(service: String, name: String, state: String, health: String, exitCode: Int? = nil) {
+    public init(service: String, name: String, state: String, health: String, exitCode: Int? = nil, configHash: String? = nil) {
         self.service = service
         self.name = name
         self.state = state
         self.health = health
         self.exitCode = exitCode
+        self.configHash = configHash
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(service, forKey: .service)
+        try container.encode(name, forKey: .name)
+        try container.encode(state, forKey: .state)
+        try container.encode(health, forKey: .health)
+        try container.encodeIfPresent(exitCode, forKey: .exitCode)
+        try container.encodeIfPresent(configHash.map { "com.docker.compose.config-hash=" + $0 }, forKey: .labels)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -30,6 +44,12 @@ public struct ComposeContainer: Codable, Sendable, Hashable {
         state = try container.decodeIfPresent(String.self, forKey: .state) ?? ""
         health = try container.decodeIfPresent(String.self, forKey: .health) ?? ""
         exitCode = try container.decodeIfPresent(Int.self, forKey: .exitCode)
+        // "k=v,k=v" (values may hold commas: depends_on lists); the hash is hex, so it ends at the first comma.
+        let labels = (try? container.decodeIfPresent(String.self, forKey: .labels)) ?? nil
+        let key = "com.docker.compose.config-hash="
+        configHash = labels.flatMap { text in
+            text.range(of: key).map { String(text[$0.upperBound...].prefix(while: { $0.isHexDigit })) }
+        }.flatMap { $0.isEmpty ? nil : $0 }
     }
 
     /// Running, and healthy when it has a healthcheck.

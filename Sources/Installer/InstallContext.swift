@@ -66,7 +66,7 @@ extension InstallTools {
 /// The actions of the install, by name: the link from `steps/*.yaml` (`action:`) to code in `Actions/`.
 public enum InstallActions {
     /// Names the step files may use whose code this version does not have yet.
-    static let notBuilt = ["start-proxy", "start-stack", "pull-models", "verify", "install-timers"]
+    static let notBuilt = ["verify", "install-timers"]
 
     public static func table(_ inputs: InstallInputs, tools: InstallTools) -> ActionTable<InstallInputs> {
         var table = ActionTable(context: inputs, baseFacts: Set(Answers().facts.keys),
@@ -80,6 +80,9 @@ public enum InstallActions {
         table.register(WriteConfigs())
         table.register(ObtainCertificate(tools: tools))
         table.register(EnsureDocker(tools: tools))
+        table.register(StartProxy(tools: tools))
+        table.register(StartStack(tools: tools))
+        table.register(PullModels(tools: tools))
         for name in notBuilt {
             table.registerMissing(name, message: "The step action '\(name)' is not part of this version of sbs yet.",
                                   remedy: "Run the steps before it with `--through`, or `--skip \(name)` if you do this part by hand.")

@@ -1,3 +1,4 @@
+import Crypto
 import Host
 import Mustache
 import SBSCore
@@ -67,6 +68,10 @@ public enum ConfigRenderer {
         "nginx/nginx.conf.mustache",
     ]
 
+    /// The services that mount rendered files, with the folder those files are in (`configDigestNginx` …).
+    static let mountedConfigs = [("Nginx", "nginx/"), ("Kong", "kong/"), ("Prometheus", "monitoring/prometheus/"),
+                                 ("Monitoring", "monitoring/grafana/")]
+
     /// Secrets that reach `.env`, in this order; the first five are required.
     public static let envSecrets: [SecretName] = SecretName.generated + [.anthropicAPIKey, .smtpPassword]
 
@@ -118,14 +123,29 @@ public enum ConfigRenderer {
         }
         if input.backups { outputs.append(("backup/backup.sh", 0o755)) }
 
+        // docker-compose.yml last: each service that mounts rendered files carries their digest as a label, so a
+        // changed file changes the service's compose hash and `up` recreates it (compose does not look into mounts).
         var files: [RenderedFile] = []
-        for (path, mode) in outputs.sorted(by: { $0.0 < $1.0 }) {
+        var composeValues = values
+        for (path, mode) in outputs.sorted(by: { $0.0 < $1.0 }) where path != "docker-compose.yml" {
             guard let text = library.render(values, withTemplate: path) else {
                 throw UserError("The template for \(path) is missing.")
             }
             files.append(RenderedFile(relativePath: path, bytes: Array(text.utf8), mode: mode))
         }
-        return files
+        for (service, prefix) in mountedConfigs {
+            var hasher = SHA256()
+            for file in files where file.relativePath.hasPrefix(prefix) {
+                hasher.update(data: Array(file.relativePath.utf8) + [0])
+                hasher.update(data: file.bytes + [0])
+            }
+            composeValues["configDigest" + service] = String(hasher.finalize().map { String(format: "%02x", $0) }.joined().prefix(16))
+        }
+        guard let compose = library.render(composeValues, withTemplate: "docker-compose.yml") else {
+            throw UserError("The template for docker-compose.yml is missing.")
+        }
+        files.append(RenderedFile(relativePath: "docker-compose.yml", bytes: Array(compose.utf8), mode: 0o644))
+        return files.sorted { $0.relativePath < $1.relativePath }
     }
 
     /// The names the templates use. Kept in one place so that a template and its values are read side by side.

@@ -3,6 +3,7 @@ import Host
 @testable import Render
 import SBSCore
 import Testing
+import Yams
 
 /// Named render inputs whose output is kept as golden files under Tests/RenderTests/Golden/NAME/.
 enum GoldenCase: String, CaseIterable, Sendable {
@@ -105,6 +106,7 @@ struct RenderTests {
         let (input, secrets) = try GoldenCase.optimalGPUFilesSMTP.input()
         var known = Set(ConfigRenderer.templateValues(input, secrets: secrets).keys)
         known.formUnion(["host", "port", "user", "sender", "certificate", "key", "name", "value", "tlsFiles", "tlsDirectory"])
+        known.formUnion(ConfigRenderer.mountedConfigs.map { "configDigest" + $0.0 })
         let templates = try Repository.templates().templates
         let tag = try Regex(#"\{\{\s*([#^/]?)\s*([A-Za-z][A-Za-z0-9_.]*)\s*\}\}"#)
         for (path, text) in templates {
@@ -113,6 +115,29 @@ struct RenderTests {
                 #expect(known.contains(name), "\(path) uses {{\(name)}}, which the renderer does not provide")
             }
         }
+    }
+
+    @Test func aChangedMountedFileChangesOnlyItsServicesDigest() throws {
+        // compose recreates a service only when its settings change; the digest label of the files it mounts is
+        // what makes a new nginx.conf (and nothing else) recreate nginx (and nothing else).
+        func digests(_ files: [RenderedFile]) throws -> [String: String] {
+            let compose = try #require(files.first { $0.relativePath == "docker-compose.yml" }).text
+            let document = try #require(try Yams.load(yaml: compose) as? [String: Any])
+            let services = try #require(document["services"] as? [String: [String: Any]])
+            var result: [String: String] = [:]
+            for service in ["nginx", "app-kong", "prometheus", "monitoring"] {
+                result[service] = (services[service]?["labels"] as? [String: Any])?["sbs.config-digest"] as? String
+            }
+            return result
+        }
+        let (input, secrets) = try GoldenCase.recommendedCPU.input()
+        let before = try digests(try ConfigRenderer.render(input, secrets: secrets, templates: try Repository.templates()))
+        #expect(before.count == 4 && before.values.allSatisfy { $0.count == 16 }, "\(before)")
+        var templates = try Repository.templates().templates
+        templates["nginx/nginx.conf.mustache"]! += "\n# a changed line\n"
+        let after = try digests(try ConfigRenderer.render(input, secrets: secrets, templates: TemplateSet(files: Dictionary(uniqueKeysWithValues: templates.map { (TemplateSet.folder + $0.key, $0.value) }))))
+        #expect(after["nginx"] != before["nginx"])
+        for service in ["app-kong", "prometheus", "monitoring"] { #expect(after[service] == before[service], "\(service)") }
     }
 
     @Test func missingSecretsStopRendering() throws {

@@ -9,7 +9,10 @@
 #                               (Pebble forgets accounts and orders and makes a new root when it restarts)
 #
 # Fixed ports and webroot, for a demo with a tracked answers file: PEBBLE_ENV_PORTS="PEBBLE MGMT TLS DNS
-# CHALL_MGMT HTTP ARI" and PEBBLE_ENV_WEBROOT=DIR (default DIR/webroot).
+# CHALL_MGMT HTTP ARI" and PEBBLE_ENV_WEBROOT=DIR (default DIR/webroot). PEBBLE_ENV_WEBROOT_SERVER=0 leaves the
+# HTTP port to another server (the stack's own nginx). DIR/bundle.pem holds the CA of Pebble's HTTPS listener
+# and Pebble's current root, which signs what it issues: the one file to trust for both (answers
+# `tls.acme_ca_bundle`); it is written again when Pebble restarts with a new root.
 # Pebble's behaviour comes from the caller's environment: PEBBLE_VA_NOSLEEP (default 1 here),
 # PEBBLE_WFE_NONCEREJECT (default 0 here), PEBBLE_AUTHZREUSE, PEBBLE_VA_ALWAYS_VALID; PEBBLE_STRICT=1 adds
 # -strict; PEBBLE_EAB_KID + PEBBLE_EAB_KEY require External Account Binding with that key.
@@ -56,6 +59,8 @@ start_pebble() {
   echo $! >"$dir/pebble.pid"
   wait_for pebble curl -fsS --cacert "$dir/ca.pem" "https://127.0.0.1:$PEBBLE_PORT/dir"
   wait_for "pebble management" curl -fsS --cacert "$dir/ca.pem" "https://127.0.0.1:$PEBBLE_MGMT_PORT/roots/0"
+  { cat "$dir/ca.pem"; curl -fsS --cacert "$dir/ca.pem" "https://127.0.0.1:$PEBBLE_MGMT_PORT/roots/0"; } >"$dir/bundle.pem.new"
+  mv "$dir/bundle.pem.new" "$dir/bundle.pem"
 }
 
 stop_pid() { # pidfile
@@ -102,6 +107,7 @@ ARI_PORT=$ARI_PORT
 PEBBLE_DIRECTORY=https://127.0.0.1:$PEBBLE_PORT/dir
 PEBBLE_ROOTS=https://127.0.0.1:$PEBBLE_MGMT_PORT/roots/0
 PEBBLE_CA_BUNDLE=$dir/ca.pem
+PEBBLE_TRUST_BUNDLE=$dir/bundle.pem
 WEBROOT=$webroot
 ARI_DIR=$dir/ari
 ARI_BASE=https://localhost:$ARI_PORT
@@ -132,11 +138,7 @@ http {
   uwsgi_temp_path $dir/nginx-tmp/uwsgi;
   scgi_temp_path $dir/nginx-tmp/scgi;
   default_type application/octet-stream;
-  server {
-    listen 127.0.0.1:$HTTP_PORT;
-    server_name _;
-    root $webroot;
-  }
+$([ "${PEBBLE_ENV_WEBROOT_SERVER:-1}" = 0 ] || printf '  server {\n    listen 127.0.0.1:%s;\n    server_name _;\n    root %s;\n  }\n' "$HTTP_PORT" "$webroot")
   # Stand-in for what Debian's Pebble lacks (ARI, meta.profiles): static JSON documents over HTTPS.
   server {
     listen 127.0.0.1:$ARI_PORT ssl;

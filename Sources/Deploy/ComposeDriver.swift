@@ -1,0 +1,188 @@
+import Foundation
+import SBSCore
+
+/// Runs the stack's `docker compose` commands for the install steps: images present, services up, health waited
+/// for, and when something fails, what failed with its health log and last log lines. Progress goes to
+/// `progress`, one line per change (an image pulled, a service turning healthy), so a long wait is never silent.
+public struct ComposeDriver: Sendable {
+    public var project: ComposeProject
+    public var runner: any CommandRunner
+    /// Compose profiles to activate (`ollama`, `monitoring` …), passed as `--profile` on every command so that
+    /// what runs never depends on the environment of the shell that started sbs.
+    public var profiles: [String]
+    public var progress: @Sendable (String) -> Void
+    /// How often health is polled while waiting.
+    public var pollInterval: Duration = .seconds(2)
+
+    public init(project: ComposeProject, runner: any CommandRunner, profiles: [String], progress: @escaping @Sendable (String) -> Void) {
+        self.project = project
+        self.runner = runner
+        self.profiles = profiles
+        self.progress = progress
+    }
+
+    /// `docker compose` for this project with the profiles, then `arguments`.
+    public func command(_ arguments: [String]) -> [String] {
+        project.command(profiles.flatMap { ["--profile", $0] } + arguments)
+    }
+
+    /// Runs a compose command; a non-zero exit throws with the command's last output lines.
+    @discardableResult
+    func run(_ argv: [String], timeout: Duration, what: String, remedy: String) async throws(UserError) -> CommandResult {
+        let result = try await runner.run(argv, timeout: timeout)
+        guard result.status == 0 else {
+            throw UserError("\(what) failed (\(result.timedOut ? "timed out after \(timeout)" : "exit \(result.status)")): \((result.stderr + "\n" + result.stdout).lastLines(4))",
+                            remedy: remedy)
+        }
+        return result
+    }
+
+    /// The services of the active profiles, as compose resolves the file.
+    public func services() async throws(UserError) -> [String] {
+        let result = try await run(command(["config", "--services"]), timeout: .seconds(60), what: "`docker compose config`",
+                                   remedy: "Check \(project.composeFile) (`docker compose config` shows the error); `sbs install --from write-configs` writes it again.")
+        return result.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.sorted()
+    }
+
+    /// Compose's hash of each service's settings as the file says now (`config --hash '*'`), by service; a
+    /// container whose `configHash` differs would be recreated by `up`.
+    public func configHashes() async throws(UserError) -> [String: String] {
+        let result = try await run(command(["config", "--hash", "*"]), timeout: .seconds(60), what: "`docker compose config --hash`",
+                                   remedy: "Check \(project.composeFile) (`docker compose config` shows the error).")
+        var hashes: [String: String] = [:]
+        for line in result.stdout.split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            if parts.count == 2 { hashes[String(parts[0])] = String(parts[1]) }
+        }
+        return hashes
+    }
+
+    /// True when every one of `services` has a container that runs, is healthy and was created from the
+    /// settings the file has now: `up` would change nothing.
+    public func isUpToDate(_ services: [String]) async throws(UserError) -> Bool {
+        let hashes = try await configHashes()
+        let containers = try await project.containers(runner)
+        return !services.isEmpty && services.allSatisfy { service in
+            let mine = containers.filter { $0.service == service }
+            return !mine.isEmpty && mine.allSatisfy { $0.isReady && $0.configHash != nil && $0.configHash == hashes[service] }
+        }
+    }
+
+    /// The images of `services`, as compose resolves them (`docker compose config --images SERVICE…`).
+    public func images(of services: [String]) async throws(UserError) -> [String] {
+        let result = try await run(command(["config", "--images"] + services), timeout: .seconds(60), what: "`docker compose config --images`",
+                                   remedy: "Check \(project.composeFile) (`docker compose config` shows the error).")
+        return Array(Set(result.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })).sorted()
+    }
+
+    /// Makes every image present: those already on the engine are left alone (no pull, so a site without a
+    /// registry works once its images are loaded); the others are pulled one by one with a line each.
+    public func ensureImages(_ images: [String]) async throws(UserError) {
+        var missing: [String] = []
+        for image in images {
+            let inspect = try await runner.run(["docker", "image", "inspect", "--format", "{{.Id}}", image], timeout: .seconds(30))
+            if inspect.status != 0 { missing.append(image) }
+        }
+        if missing.isEmpty {
+            progress("all \(images.count) images are present")
+            return
+        }
+        let clock = ContinuousClock()
+        for (index, image) in missing.enumerated() {
+            progress("pulling \(image) (\(index + 1) of \(missing.count))")
+            let started = clock.now
+            try await run(["docker", "pull", "--quiet", image], timeout: .seconds(3600), what: "Pulling \(image)",
+                          remedy: "Check the network and the image name (answers `images:`); a private registry needs `docker login` first. Then run `sbs resume`.")
+            progress("pulled \(image) in \(Self.seconds(clock.now - started))")
+        }
+    }
+
+    /// `up -d` for `services` (all of them when empty), while health is reported as it changes; then waits until
+    /// every one is running and healthy.
+    /// - Parameters:
+    ///   - noDeps: start only `services`, not what they depend on (`--no-deps`).
+    ///   - variables: `NAME=value` pairs the compose file reads as `${NAME}` (never secrets: those are in `.env`).
+    /// - Throws: `UserError` naming the service that failed, with its health log and last log lines.
+    public func up(_ services: [String] = [], noDeps: Bool = false, variables: [String] = [], deadline: Duration) async throws(UserError) {
+        let argv = (variables.isEmpty ? [] : ["env"] + variables) + command(["up", "--detach", "--remove-orphans"] + (noDeps ? ["--no-deps"] : []) + services)
+        let watcher = Task { await watchHealth(services, until: deadline) }
+        let result = try await runner.run(argv, timeout: deadline)
+        watcher.cancel()
+        _ = await watcher.value
+        guard result.status == 0 else {
+            let diagnosis = await diagnose(services)
+            throw UserError("`docker compose up` failed (\(result.timedOut ? "timed out" : "exit \(result.status)")): \((result.stderr + "\n" + result.stdout).lastLines(3))\(diagnosis)",
+                            remedy: "Fix what the log above shows (`docker compose -p \(project.name) logs SERVICE` in \(project.directory) shows more), then run `sbs resume`.")
+        }
+        try await waitReady(services, deadline: deadline)
+    }
+
+    /// Waits until every container of `services` (all when empty) runs and is healthy.
+    public func waitReady(_ services: [String], deadline: Duration) async throws(UserError) {
+        let clock = ContinuousClock()
+        let end = clock.now.advanced(by: deadline)
+        var last: [ComposeContainer] = []
+        while true {
+            last = try await project.containers(runner).filter { services.isEmpty || services.contains($0.service) }
+            let failed = last.filter { $0.state == "exited" || $0.state == "dead" || $0.health == "unhealthy" }
+            if !failed.isEmpty || clock.now >= end { break }
+            if !last.isEmpty && last.allSatisfy(\.isReady) && (services.isEmpty || Set(last.map(\.service)).isSuperset(of: services)) { return }
+            do { try await Task.sleep(for: pollInterval) } catch { throw UserError("Interrupted while waiting for the stack.") }
+        }
+        let notReady = last.filter { !$0.isReady }.map(\.service)
+        let missing = services.filter { name in !last.contains { $0.service == name } }
+        let names = (notReady + missing).sorted()
+        let diagnosis = await diagnose(notReady)
+        throw UserError("\(names.isEmpty ? "The stack" : names.joined(separator: ", ")) did not become healthy within \(deadline): \(last.filter { !$0.isReady }.map { "\($0.service) \($0.state)\($0.health.isEmpty ? "" : "/" + $0.health)" }.joined(separator: ", "))\(missing.isEmpty ? "" : "; no container for \(missing.joined(separator: ", "))")\(diagnosis)",
+                        remedy: "Read the service's log (`docker compose -p \(project.name) logs \(names.first ?? "SERVICE")` in \(project.directory)), fix the cause (memory, a wrong image, a port in use), then run `sbs resume`.")
+    }
+
+    /// Prints each service's state and health when it changes, until cancelled or `deadline`.
+    func watchHealth(_ services: [String], until deadline: Duration) async {
+        let clock = ContinuousClock()
+        let started = clock.now
+        // What runs already is not news: only changes from the first look are shown.
+        var seen: [String: String]?
+        while !Task.isCancelled && clock.now - started < deadline {
+            if let containers = try? await project.containers(runner) {
+                let now = Dictionary(containers.filter { services.isEmpty || services.contains($0.service) }
+                    .map { ($0.service, $0.health.isEmpty ? $0.state : $0.health) }, uniquingKeysWith: { a, _ in a })
+                if let before = seen {
+                    for (service, state) in now.sorted(by: { $0.key < $1.key }) where before[service] != state {
+                        progress("\(service): \(state) (\(Self.seconds(clock.now - started)))")
+                    }
+                }
+                seen = now
+            }
+            try? await Task.sleep(for: pollInterval)
+        }
+    }
+
+    /// For each of `services` that is not ready: its state, the last healthcheck outputs and its last log lines.
+    func diagnose(_ services: [String]) async -> String {
+        guard let containers = try? await project.containers(runner) else { return "" }
+        var text = ""
+        for container in containers where !container.isReady && (services.isEmpty || services.contains(container.service)) {
+            text += "\n  \(container.service) (\(container.name)): \(container.state)\(container.health.isEmpty ? "" : ", " + container.health)"
+            if let health = try? await runner.run(["docker", "inspect", "--format", "{{if .State.Health}}{{range .State.Health.Log}}{{.ExitCode}}: {{.Output}}{{end}}{{end}}", container.name], timeout: .seconds(20)),
+               health.status == 0, !health.stdout.lastLines(2).isEmpty {
+                text += "\n    last healthchecks: " + health.stdout.lastLines(2)
+            }
+            if let logs = try? await runner.run(command(["logs", "--no-color", "--tail", "10", container.service]), timeout: .seconds(30)) {
+                let lines = (logs.stdout + logs.stderr).lastLines(5)
+                if !lines.isEmpty { text += "\n    last log lines: " + lines }
+            }
+        }
+        return text
+    }
+
+    /// Runs `argv` inside the running container of `service` (`exec -T`).
+    public func exec(_ service: String, _ argv: [String], timeout: Duration = .seconds(60)) async throws(UserError) -> CommandResult {
+        try await runner.run(command(["exec", "-T", service] + argv), timeout: timeout)
+    }
+
+    static func seconds(_ duration: Duration) -> String {
+        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        return String(format: "%.1f s", seconds)
+    }
+}

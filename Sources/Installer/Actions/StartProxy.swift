@@ -1,0 +1,41 @@
+import Deploy
+import Foundation
+import SBSCore
+import StepGraph
+
+/// `start-proxy`: the stack's nginx alone, with the HTTP bootstrap config (`nginx/bootstrap.conf`: the ACME
+/// webroot and a health server, no TLS, no upstreams), so the CA can reach the challenge files before any
+/// certificate exists. `start-stack` later switches it to the TLS config. An nginx that already runs (a
+/// re-install, a renewal setup) is left as it is: it serves the webroot with either config, and restarting it
+/// would interrupt the site for nothing.
+struct StartProxy: StepAction {
+    static let name = "start-proxy"
+    let tools: InstallTools
+    var deadline: Duration = .seconds(180)
+
+    struct Input: Codable, Hashable, Sendable {
+        var project: ComposeProject
+        var profiles: [String]
+        /// The rendered files: a new compose file or nginx config makes this step run again.
+        var configs: WriteConfigs.Output
+    }
+
+    func input(_ context: InstallInputs, needs: NeededOutputs) throws -> Input {
+        Input(project: context.project, profiles: try needs.output(of: ChooseProfile.self).composeProfiles,
+              configs: try needs.output(of: WriteConfigs.self))
+    }
+
+    func run(_ input: Input, log: StepLog) async throws -> StepResult<Nothing> {
+        let driver = ComposeDriver(project: input.project, runner: tools.commands, profiles: input.profiles) { log.progress($0) }
+        if let nginx = try await input.project.containers(tools.commands).first(where: { $0.service == "nginx" && $0.state == "running" }) {
+            log.progress("nginx already runs (\(nginx.name), \(nginx.health.isEmpty ? nginx.state : nginx.health)); it serves the ACME webroot as it is")
+            return StepResult()
+        }
+        let image = try await driver.images(of: ["nginx"])
+        try await driver.ensureImages(image)
+        log.progress("starting nginx alone with the HTTP bootstrap config")
+        try await driver.up(["nginx"], noDeps: true, variables: ["NGINX_CONF=bootstrap.conf"], deadline: deadline)
+        log.progress("nginx serves the ACME webroot")
+        return StepResult()
+    }
+}

@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# The whole install, end to end, on the real ports 80 and 443 of this machine: a Docker engine, stand-in images
+# built from a debootstrapped Debian (scripts/test/stand-in-images.sh), Pebble as the CA with its fake DNS, and
+# `sbs install --answers scripts/test/stack/*.yaml --non-interactive` through a passing `verify`:
+#   1. minimum profile (no Ollama), first with the CA stopped: the install fails at obtain-certificate and says
+#      so; with the CA back, `sbs resume` finishes without re-running what succeeded or changing secrets.env;
+#   2. `sbs install` again: nothing changes and no container restarts;
+#   3. a container stopped by hand: `sbs verify` fails and names it;
+#   4. recommended profile (Ollama): the install pulls the profile's model through Ollama's API.
+# Everything started here (stacks, Pebble, the engine if it was not running) is stopped by pid or by name at the
+# end. Ports 80 or 443 in use: skipped with the reason (a failure when SBS_REQUIRE_INTEGRATION=1, as in CI).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+repo=$(pwd)
+work=/tmp/sbs-e2e
+pebble_dir=$work/pebble
+engine_state=$work/engine
+started=$(date +%s)
+failures=0
+
+say() { printf '\n== %s (%ss)\n' "$*" "$(($(date +%s) - started))"; }
+fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+pass() { echo "PASS: $*"; }
+
+port_busy() { ss -Hltn "sport = :$1" | grep -q .; }
+for port in 80 443; do
+    if port_busy "$port"; then
+        echo "stack-e2e: port $port is in use on this machine ($(ss -Hltnp "sport = :$port" | head -1)); the end-to-end install needs 80 and 443" >&2
+        [ "${SBS_REQUIRE_INTEGRATION:-0}" = 1 ] && exit 1
+        echo "stack-e2e: SKIPPED" >&2
+        exit 0
+    fi
+done
+
+[ "${SBS_SKIP_SETUP:-0}" = 1 ] || scripts/ci-setup.sh
+swift build --product sbs
+sbs=$(swift build --show-bin-path)/sbs
+export SBS_E2E_ANTHROPIC_KEY=sk-ant-e2e-placeholder-0001
+
+project_of() { # root → compose project name, as sbs names it
+    printf 'sbs-%s' "$(printf '%s' "$1" | sha256sum | cut -c1-8)"
+}
+down() { # root
+    local project; project=$(project_of "$1")
+    [ -f "$1/opt/sbs/docker-compose.yml" ] || return 0
+    docker compose -p "$project" --project-directory "$1/opt/sbs" -f "$1/opt/sbs/docker-compose.yml" \
+        --profile ollama --profile monitoring down --volumes --remove-orphans >/dev/null 2>&1 || true
+}
+cleanup() {
+    local status=$?
+    set +e
+    for root in "$work"/root-*; do [ -d "$root" ] && down "$root"; done
+    scripts/test/pebble-env.sh stop "$pebble_dir" >/dev/null 2>&1
+    scripts/test/docker-env.sh stop "$engine_state" >/dev/null 2>&1
+    echo "stack-e2e: $((failures)) failed checks; $(($(date +%s) - started)) s in all"
+    [ "$failures" -eq 0 ] || status=1
+    exit "$status"
+}
+# A previous run killed half-way: its stacks and Pebble go first (ports 80/443 and Pebble's fixed ports).
+if [ -d "$work" ]; then
+    for root in "$work"/root-*; do [ -d "$root" ] && down "$root"; done
+    scripts/test/pebble-env.sh stop "$pebble_dir" >/dev/null 2>&1 || true
+    rm -rf "$work"
+fi
+mkdir -p "$work"
+trap cleanup EXIT
+
+say "Docker engine, base image, stand-in images"
+scripts/test/docker-env.sh start "$engine_state"
+scripts/test/docker-env.sh base-image
+scripts/test/stand-in-images.sh build
+
+say "Pebble on 127.0.0.1:14200, validating HTTP-01 on port 80 (the stack's nginx)"
+PEBBLE_ENV_PORTS="14200 14201 14202 14203 14204 80 14205" PEBBLE_ENV_WEBROOT_SERVER=0 \
+    scripts/test/pebble-env.sh start "$pebble_dir" >/dev/null
+
+containers_of() { # root → "name started-at" lines, sorted
+    docker ps -q --filter "label=com.docker.compose.project=$(project_of "$1")" \
+        | xargs -r docker inspect --format '{{.Name}} {{.State.StartedAt}}' | sort
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+root=$work/root-minimum
+say "1. minimum profile with the CA stopped: the install fails at obtain-certificate"
+scripts/test/pebble-env.sh stop-pebble "$pebble_dir"
+set +e
+"$sbs" install --answers scripts/test/stack/minimum.yaml --non-interactive --root "$root" >"$work/first.out" 2>&1
+status=$?
+set -e
+tail -5 "$work/first.out"
+[ $status -eq 1 ] && pass "exit 1 with the CA stopped" || fail "exit $status with the CA stopped (expected 1)"
+grep -q "obtain-certificate" "$work/first.out" && grep -qi "127.0.0.1:14200" "$work/first.out" \
+    && pass "the error names the step and the CA" || fail "the error does not name obtain-certificate and the CA"
+"$sbs" status --json --root "$root" >"$work/status1.json"
+python3 - "$work/status1.json" <<'PY' && pass "state: obtain-certificate failed, the steps before it succeeded" || fail "unexpected state after the failure"
+import json, sys
+steps = {s["id"]: s["status"] for s in json.load(open(sys.argv[1]))["steps"]}
+assert steps["obtain-certificate"] == "failed", steps
+for done in ["collect-answers", "generate-secrets", "write-configs", "start-proxy"]:
+    assert steps[done] == "succeeded", (done, steps)
+PY
+secrets_before=$(sha256sum "$root/etc/sbs/secrets.env")
+
+say "1b. CA back: sbs resume finishes"
+scripts/test/pebble-env.sh start-pebble "$pebble_dir" >/dev/null
+if "$sbs" resume --root "$root" >"$work/resume.out" 2>&1; then pass "resume exit 0"; else fail "resume failed"; fi
+tail -25 "$work/resume.out"
+grep -Eq "write-configs.*(up to date|unchanged)" "$work/resume.out" && pass "resume did not re-run write-configs" \
+    || fail "resume re-ran write-configs"
+[ "$(sha256sum "$root/etc/sbs/secrets.env")" = "$secrets_before" ] && pass "secrets.env unchanged by resume" \
+    || fail "secrets.env changed"
+if "$sbs" verify --json --root "$root" >"$work/verify1.json"; then pass "verify passes"; else fail "verify fails: $(cat "$work/verify1.json")"; fi
+python3 - "$work/verify1.json" "$root/var/lib/sbs/verify.json" <<'PY' && pass "verify report: every check passes or is skipped, and is kept" || fail "verify report"
+import json, sys
+report = json.load(open(sys.argv[1]))
+kept = json.load(open(sys.argv[2]))
+assert report == kept, "printed and kept reports differ"
+statuses = {c["id"]: c["status"] for c in report["checks"]}
+assert statuses and all(s in ("pass", "skip") for s in statuses.values()), statuses
+assert sum(s == "pass" for s in statuses.values()) >= 8, statuses
+PY
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$pebble_dir/bundle.pem" --resolve shop.e2e.test:443:127.0.0.1 https://shop.e2e.test/api/health)
+[ "$code" = 200 ] && pass "https://shop.e2e.test/api/health through the stack: 200 (Pebble's chain)" || fail "api health: $code"
+
+say "2. sbs install again: nothing changes, nothing restarts"
+before=$(containers_of "$root")
+"$sbs" install --answers scripts/test/stack/minimum.yaml --non-interactive --root "$root" >"$work/again.out" 2>&1 \
+    && pass "second install exit 0" || fail "second install failed: $(tail -5 "$work/again.out")"
+after=$(containers_of "$root")
+[ -n "$before" ] && [ "$before" = "$after" ] && pass "the same $(echo "$after" | wc -l) containers, none restarted" \
+    || fail "containers changed: before [$before] after [$after]"
+[ "$(sha256sum "$root/etc/sbs/secrets.env")" = "$secrets_before" ] && pass "secrets.env unchanged" || fail "secrets.env changed"
+
+say "3. a container stopped by hand: verify names it"
+web=$(docker ps -q --filter "label=com.docker.compose.project=$(project_of "$root")" --filter label=com.docker.compose.service=app-web)
+docker stop "$web" >/dev/null
+set +e
+"$sbs" verify --root "$root" >"$work/verify-stopped.out" 2>&1
+status=$?
+set -e
+cat "$work/verify-stopped.out"
+[ $status -ne 0 ] && pass "verify exits $status" || fail "verify exit 0 with app-web stopped"
+grep -q "app-web" "$work/verify-stopped.out" && pass "verify names app-web" || fail "verify does not name app-web"
+down "$root"
+
+# ---------------------------------------------------------------------------------------------------------------
+root=$work/root-ollama
+say "4. recommended profile: Ollama and its model"
+if "$sbs" install --answers scripts/test/stack/ollama.yaml --non-interactive --root "$root" >"$work/ollama.out" 2>&1; then
+    pass "install with Ollama exit 0"
+else
+    fail "install with Ollama failed"
+fi
+tail -30 "$work/ollama.out"
+grep -q "pull-models" "$work/ollama.out" && grep -Eq "mistral:7b: \[#+\] 100 %" "$work/ollama.out" \
+    && pass "pull-models showed the model's progress to 100 %" || fail "no pull progress for mistral:7b"
+ollama=$(docker ps -q --filter "label=com.docker.compose.project=$(project_of "$root")" --filter label=com.docker.compose.service=ollama)
+docker exec "$ollama" ollama list | grep -q "^mistral:7b" && pass "ollama lists mistral:7b" || fail "ollama does not list mistral:7b"
+"$sbs" verify --root "$root" >"$work/verify-ollama.out" 2>&1 && pass "verify passes with Ollama" \
+    || fail "verify with Ollama: $(cat "$work/verify-ollama.out")"
+"$sbs" install --answers scripts/test/stack/ollama.yaml --non-interactive --root "$root" >"$work/ollama-again.out" 2>&1 \
+    && grep -q "already present: mistral:7b" "$work/ollama-again.out" \
+    && pass "a second install pulls nothing" || echo "(pull-models did not run again: its input is unchanged)"
+down "$root"
