@@ -1,0 +1,124 @@
+import Deploy
+import Foundation
+import SBSCore
+import Synchronization
+import Testing
+
+@Suite struct ComposeCommandLines {
+    let project = ComposeProject(name: "sbs", directory: "/opt/sbs")
+
+    @Test func everyCommandNamesTheProjectItsFolderAndFile() {
+        #expect(project.command(["ps"]) == ["docker", "compose", "--project-name", "sbs", "--project-directory", "/opt/sbs",
+                                            "--file", "/opt/sbs/docker-compose.yml", "ps"])
+        let driver = ComposeDriver(project: project, runner: RefusingRunner(), profiles: ["monitoring", "ollama"]) { _ in }
+        #expect(driver.command(["up", "--detach"]).suffix(6) == ["--profile", "monitoring", "--profile", "ollama", "up", "--detach"])
+        #expect(project.volume("postgres_data") == "sbs_postgres_data")
+    }
+
+    @Test func aRootOtherThanSlashGetsAProjectOfItsOwn() {
+        #expect(ComposeProject.name(forRoot: "/") == "sbs")
+        let a = ComposeProject.name(forRoot: "/tmp/sbs-demo/root")
+        let b = ComposeProject.name(forRoot: "/tmp/sbs-e2e/root-minimum")
+        #expect(a != b && a.hasPrefix("sbs-") && a.count == 12)
+        #expect(a == ComposeProject.name(forRoot: "/tmp/sbs-demo/root"), "the name is stable across runs")
+        // The same name the test scripts compute with sha256sum (scripts/test/stack-e2e.sh, project_of).
+        #expect(b == "sbs-" + "8535cf7e")
+    }
+
+    @Test func theConfigHashIsReadFromTheLabels() throws {
+        let line = #"{"Service":"nginx","Name":"sbs-nginx-1","State":"running","Health":"healthy","Labels":"com.docker.compose.depends_on=app-db:service_healthy:false,app-kong:service_healthy:false,com.docker.compose.config-hash=19293875713c03947228eb2f704208e739e7ef42862332e4e998ebb8ba8127e3,com.docker.compose.project=sbs"}"#
+        let container = try #require(try ComposeContainer.parse(line).first)
+        #expect(container.configHash == "19293875713c03947228eb2f704208e739e7ef42862332e4e998ebb8ba8127e3")
+        let none = try #require(try ComposeContainer.parse(#"{"Service":"web","State":"running"}"#).first)
+        #expect(none.configHash == nil)
+        // What sbs encodes it reads back.
+        let again = try ComposeContainer.parse(String(decoding: try JSONEncoder().encode(container), as: UTF8.self))
+        #expect(again == [container])
+    }
+
+    @Test func anUpToDateStackIsOnlyOneWhoseEveryServiceRunsHealthyFromTheCurrentSettings() async throws {
+        let ps = """
+        {"Service":"app-db","Name":"db","State":"running","Health":"healthy","Labels":"com.docker.compose.config-hash=aaa1"}
+        {"Service":"nginx","Name":"nx","State":"running","Health":"healthy","Labels":"com.docker.compose.config-hash=bbb2"}
+        """
+        func driver(hashes: String, ps: String) -> ComposeDriver {
+            ComposeDriver(project: project, runner: ScriptedRunner([
+                "config --hash *": hashes, "ps --all --format json": ps,
+            ]), profiles: []) { _ in }
+        }
+        #expect(try await driver(hashes: "app-db aaa1\nnginx bbb2\n", ps: ps).isUpToDate(["app-db", "nginx"]))
+        #expect(try await !driver(hashes: "app-db aaa1\nnginx ccc3\n", ps: ps).isUpToDate(["app-db", "nginx"]), "a changed setting")
+        #expect(try await !driver(hashes: "app-db aaa1\nnginx bbb2\nweb ddd4\n", ps: ps).isUpToDate(["app-db", "nginx", "web"]), "a service without a container")
+        let unhealthy = ps.replacingOccurrences(of: #""Name":"nx","State":"running","Health":"healthy""#, with: #""Name":"nx","State":"running","Health":"unhealthy""#)
+        #expect(try await !driver(hashes: "app-db aaa1\nnginx bbb2\n", ps: unhealthy).isUpToDate(["app-db", "nginx"]), "an unhealthy one")
+    }
+}
+
+@Suite struct OllamaPullProgress {
+    @Test func modelsAlreadyPresentAreNotPulledAndANameWithoutATagIsLatest() throws {
+        let present = try OllamaModels.names(inTags: Array(#"{"models":[{"name":"mistral:7b","size":1},{"name":"phi3:latest"}]}"#.utf8))
+        #expect(present == ["mistral:7b", "phi3:latest"])
+        #expect(OllamaModels.missing(["mistral:7b", "phi3", "llama3.1:8b"], present: present) == ["llama3.1:8b"])
+        #expect(throws: UserError.self) { try OllamaModels.names(inTags: Array("<html>".utf8)) }
+    }
+
+    @Test func linesSplitAcrossChunksAreReadWhole() {
+        let body = #"{"status":"pulling manifest"}"# + "\n" + #"{"status":"pulling sha256:abc","digest":"sha256:abc","total":1000,"completed":500}"# + "\n"
+            + #"{"error":"pull model manifest: file does not exist"}"# + "\n" + "not json\n"
+        let bytes = Array(body.utf8)
+        // Every split point gives the same events.
+        var whole = OllamaModels.PullStream()
+        let expected = whole.feed(bytes)
+        #expect(expected.count == 4)
+        #expect(expected[1] == OllamaModels.PullEvent(status: "pulling sha256:abc", digest: "sha256:abc", total: 1000, completed: 500))
+        #expect(expected[2].error == "pull model manifest: file does not exist")
+        #expect(expected[3].error?.hasPrefix("unreadable progress line") == true)
+        for split in 1..<bytes.count {
+            var stream = OllamaModels.PullStream()
+            #expect(stream.feed(Array(bytes[..<split])) + stream.feed(Array(bytes[split...])) == expected, "split at \(split)")
+        }
+    }
+
+    @Test func progressIsALineEachTenPercentNotOnePerEvent() {
+        var reporter = OllamaModels.ProgressReporter()
+        var lines: [String] = []
+        if let line = reporter.line(for: .init(status: "pulling manifest"), model: "m") { lines.append(line) }
+        for completed in stride(from: Int64(0), through: 4_100_000_000, by: 10_000_000) {
+            let event = OllamaModels.PullEvent(status: "pulling sha256:1234", digest: "sha256:1234", total: 4_100_000_000, completed: completed)
+            if let line = reporter.line(for: event, model: "m") { lines.append(line) }
+        }
+        if let line = reporter.line(for: .init(status: "success"), model: "m") { lines.append(line) }
+        #expect(lines.first == "m: pulling manifest")
+        #expect(lines.last == "m: success")
+        #expect(lines.count == 1 + 11 + 1, "\(lines)")
+        #expect(lines.contains("m: [##########] 100 % of 4.1 GB (sha256:1234)"))
+        #expect(lines.contains("m: [#####.....] 50 % of 4.1 GB (sha256:1234)"))
+    }
+}
+
+/// Answers the compose commands it was given (matched on the arguments after the compose file); any other
+/// command fails the test.
+struct ScriptedRunner: CommandRunner {
+    let answers: [String: String]
+    init(_ answers: [String: String]) { self.answers = answers }
+
+    func run(_ argv: [String], timeout: Duration) async throws(UserError) -> CommandResult {
+        guard let file = argv.firstIndex(of: "--file") else {
+            Issue.record("unexpected command \(argv)")
+            return CommandResult(status: 1, stdout: "", stderr: "unexpected")
+        }
+        let rest = argv[(file + 2)...].filter { $0 != "--profile" }.joined(separator: " ")
+        guard let answer = answers[rest] else {
+            Issue.record("unexpected compose command \(rest)")
+            return CommandResult(status: 1, stdout: "", stderr: "unexpected")
+        }
+        return CommandResult(status: 0, stdout: answer, stderr: "")
+    }
+}
+
+struct RefusingRunner: CommandRunner {
+    func run(_ argv: [String], timeout: Duration) async throws(UserError) -> CommandResult {
+        Issue.record("no command was expected: \(argv)")
+        return CommandResult(status: 1, stdout: "", stderr: "")
+    }
+}
