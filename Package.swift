@@ -21,7 +21,7 @@ let package = Package(
         .executableTarget(
             name: "sbs",
             dependencies: [
-                "Installer", "ACME", "Host", "Render", "SBSCore", "StepGraph", "Wizard",
+                "Installer", "ACME", "Deploy", "Host", "Render", "SBSCore", "StepGraph", "Wizard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

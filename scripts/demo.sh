@@ -1,35 +1,49 @@
 #!/usr/bin/env bash
-# Installs end to end as far as sbs goes today, on this machine, with nothing to configure:
-#   - builds sbs,
-#   - starts a local Pebble (Let's Encrypt's test CA) on 127.0.0.1:14000 with its fake DNS, and an nginx that
-#     serves sbs's ACME webroot on port 5002 (standing in for the stack's nginx until the Docker steps exist),
-#   - runs `sbs install` with the tracked answers file examples/demo.yaml under --root /tmp/sbs-demo/root,
-#     through obtain-certificate, skipping the steps that need a Docker engine,
-#   - shows the result and verifies the certificate chain against Pebble's root.
-# Run it again to see every step up to date; `scripts/demo.sh clean` stops Pebble and nginx and removes the demo.
+# The whole install on this machine, with nothing to configure:
+#   - builds sbs; starts a Docker engine (or uses the running one) and builds stand-in images of the stack's
+#     services from a debootstrapped Debian, tagged with the names sbs writes (no registry is needed);
+#   - starts a local Pebble (Let's Encrypt's test CA) on 127.0.0.1:14000 with its fake DNS;
+#   - runs `sbs install` with the tracked answers file examples/demo.yaml under --root /tmp/sbs-demo/root: the
+#     stack's nginx serves the ACME challenge on port 5002, the certificate comes from Pebble, the stack runs on
+#     ports 5002/5443, and `verify` checks it from outside;
+#   - shows the result.
+# Run it again to see every step up to date and no container restarted (after a reboot it starts the engine and
+# Pebble again). `scripts/demo.sh clean` removes the stack, stops Pebble (and the engine if the demo started it)
+# and removes the demo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 demo=/tmp/sbs-demo
 root=$demo/root
 env_dir=$demo/pebble
+engine_state=$demo/engine
 
 if [ "${1:-}" = clean ]; then
+    if [ -f "$root/opt/sbs/docker-compose.yml" ] && docker info >/dev/null 2>&1; then
+        project=sbs-$(printf '%s' "$root" | sha256sum | cut -c1-8)
+        docker compose -p "$project" --project-directory "$root/opt/sbs" -f "$root/opt/sbs/docker-compose.yml" \
+            --profile ollama --profile monitoring down --volumes --remove-orphans || true
+    fi
     scripts/test/pebble-env.sh stop "$env_dir" || true
+    scripts/test/docker-env.sh stop "$engine_state" || true
     rm -rf "$demo"
     exit 0
 fi
 
-scripts/ci-setup.sh   # the tools (libedit, libcurl, Pebble, nginx …); does nothing when they are there
-swift build
+scripts/ci-setup.sh   # the tools (libedit, libcurl, Pebble, Docker, compose …); does nothing when they are there
+swift build --product sbs
 sbs=$(swift build --show-bin-path)/sbs
+mkdir -p "$demo"
+scripts/test/docker-env.sh start "$engine_state"
+scripts/test/docker-env.sh base-image
+scripts/test/stand-in-images.sh build
 
 # Pebble forgets its accounts and makes a new root at every start: start it once, reuse it on later runs.
 again=()
 if ! curl -fsS --cacert "$env_dir/ca.pem" https://127.0.0.1:14000/dir >/dev/null 2>&1; then
     scripts/test/pebble-env.sh stop "$env_dir" >/dev/null 2>&1 || true
     mkdir -p "$root/var/lib/sbs/webroot"
-    PEBBLE_ENV_PORTS="14000 15000 5001 8053 8055 5002 14443" PEBBLE_ENV_WEBROOT="$root/var/lib/sbs/webroot" \
-        scripts/test/pebble-env.sh start "$env_dir" >/dev/null
+    PEBBLE_ENV_PORTS="14000 15000 5001 8053 8055 5002 14443" PEBBLE_ENV_WEBROOT_SERVER=0 \
+        PEBBLE_ENV_WEBROOT="$root/var/lib/sbs/webroot" scripts/test/pebble-env.sh start "$env_dir" >/dev/null
     # A new CA (after a reboot, say): the account kept under the demo root belongs to the old one and is
     # registered again, and a certificate from the old CA is replaced.
     [ -e "$root/etc/sbs/ssl/live/shop.example.test/fullchain.pem" ] && again=(--from obtain-certificate)
@@ -37,8 +51,7 @@ fi
 
 export SBS_DEMO_ANTHROPIC_KEY=${SBS_DEMO_ANTHROPIC_KEY:-sk-ant-demo-placeholder}
 set +e
-"$sbs" install --answers examples/demo.yaml --non-interactive --root "$root" \
-    --through obtain-certificate --skip preflight --skip ensure-docker --skip start-proxy "${again[@]}"
+"$sbs" install --answers examples/demo.yaml --non-interactive --root "$root" "${again[@]}"
 status=$?
 set -e
 echo
@@ -46,11 +59,11 @@ echo
 [ $status -eq 0 ] || exit $status
 
 live=$root/etc/sbs/ssl/live/shop.example.test
-curl -fsS --cacert "$env_dir/ca.pem" https://127.0.0.1:15000/roots/0 >"$demo/pebble-root.pem"
-curl -fsS --cacert "$env_dir/ca.pem" https://127.0.0.1:15000/intermediates/0 >"$demo/pebble-intermediate.pem"
 echo
+echo "Site:           https://shop.example.test:5443/ (curl --cacert $env_dir/bundle.pem --resolve shop.example.test:5443:127.0.0.1 …)"
+curl -fsS -o /dev/null -w "                %{http_code} from https://shop.example.test:5443/api/health\n" \
+    --cacert "$env_dir/bundle.pem" --resolve shop.example.test:5443:127.0.0.1 https://shop.example.test:5443/api/health
 echo "Deploy folder:  $root/opt/sbs ($(find "$root/opt/sbs" -type f | wc -l) files)"
 echo "Certificate:    $live ($(openssl x509 -in "$live/cert.pem" -noout -ext subjectAltName | tail -1 | sed 's/^ *//'))"
-openssl verify -CAfile "$demo/pebble-root.pem" -untrusted "$live/chain.pem" "$live/cert.pem"
-echo "Secrets:        $root/etc/sbs/secrets.env ($(stat -c %a "$root/etc/sbs/secrets.env"))"
-echo "Stop Pebble and remove the demo: scripts/demo.sh clean"
+echo "Secrets:        $root/etc/sbs/secrets.env ($(stat -c %a "$root/etc/sbs/secrets.env")); \`$sbs secrets show --root $root\` lists them"
+echo "Remove the demo (stack, Pebble, and the engine if the demo started it): scripts/demo.sh clean"

@@ -1,3 +1,4 @@
+import Deploy
 import ACME
 import Foundation
 import Host
@@ -92,6 +93,14 @@ public struct InstallSession: Sendable {
     public func savedAnswers() throws -> Answers? {
         guard AtomicFile.exists(layout.answersFile) else { return nil }
         return try AnswersFile.load(layout.answersFile)
+    }
+
+    /// The stack an earlier install set up: its compose project, when the kept answers name a deploy folder that
+    /// holds a compose file; nil otherwise (no install yet, or `sbs cert` used alone).
+    public func installedStack() -> ComposeProject? {
+        guard let answers = (try? savedAnswers()) ?? nil else { return nil }
+        let project = ComposeProject(name: ComposeProject.name(forRoot: layout.root), directory: layout.resolve(answers.deployDir))
+        return AtomicFile.exists(project.composeFile) ? project : nil
     }
 
     /// The answer secrets an earlier run kept, by variable (see `AnswerSecretValues.stored`).

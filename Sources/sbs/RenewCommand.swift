@@ -1,5 +1,6 @@
 import ACME
 import ArgumentParser
+import Deploy
 import Foundation
 import SBSCore
 
@@ -64,6 +65,16 @@ struct RenewCommand: AsyncParsableCommand {
         }
         for live in others where !quiet {
             Console.err("sbs: \(AtomicFile.baseName(of: live)): skipped — not issued over ACME by sbs (self-signed or provided files)")
+        }
+        // The stack's nginx serves the live folder: it reads the new certificate when reloaded.
+        if renewed > 0, let project = global.session.installedStack() {
+            let driver = ComposeDriver(project: project, runner: SystemCommandRunner(), profiles: []) { _ in }
+            do {
+                if try await driver.reloadNginx() { Console.err("sbs: the stack's nginx reloaded with the renewed certificate") }
+            } catch {
+                Console.err("sbs: error: \(error.message)\n  → \(error.remedy ?? "")")
+                failed += 1
+            }
         }
         if renewed > 0, let postRenew {
             // Attached, not captured: a reload may start a daemon that keeps its output open (`service nginx reload`).

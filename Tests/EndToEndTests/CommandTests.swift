@@ -46,9 +46,9 @@ import Testing
         // demo has not run, that file does not exist and validate rightly refuses. So: the demo file as it is,
         // with only the bundle's path (same line) pointing at a CA certificate that exists.
         let demo = try #require(read(repositoryRoot + "/examples/demo.yaml"))
-        #expect(demo.contains("acme_ca_bundle: /tmp/sbs-demo/pebble/ca.pem\n"))
+        #expect(demo.contains("acme_ca_bundle: /tmp/sbs-demo/pebble/bundle.pem\n"))
         let demoHere = dir + "/demo.yaml"
-        try demo.replacingOccurrences(of: "/tmp/sbs-demo/pebble/ca.pem", with: repositoryRoot + "/Tests/Fixtures/ca/test-ca.pem")
+        try demo.replacingOccurrences(of: "/tmp/sbs-demo/pebble/bundle.pem", with: repositoryRoot + "/Tests/Fixtures/ca/test-ca.pem")
             .write(toFile: demoHere, atomically: true, encoding: .utf8)
         let good = try await sbs(["answers", "validate", demoHere], environment: ["SBS_DEMO_ANTHROPIC_KEY": "sk-demo-key-0001"])
         #expect(good.status == 0, "\(good.stderr)")
@@ -58,7 +58,7 @@ import Testing
         #expect(unset.stderr.contains("demo.yaml:19:22: secrets.anthropic_api_key: the environment variable SBS_DEMO_ANTHROPIC_KEY is not set"), "\(unset.stderr)")
         // ... and a CA bundle that does not exist.
         let noBundle = dir + "/no-bundle.yaml"
-        try demo.replacingOccurrences(of: "/tmp/sbs-demo/pebble/ca.pem", with: dir + "/absent/ca.pem")
+        try demo.replacingOccurrences(of: "/tmp/sbs-demo/pebble/bundle.pem", with: dir + "/absent/ca.pem")
             .write(toFile: noBundle, atomically: true, encoding: .utf8)
         let missing = try await sbs(["answers", "validate", noBundle], environment: ["SBS_DEMO_ANTHROPIC_KEY": "sk-demo-key-0001"])
         #expect(missing.status != 0)

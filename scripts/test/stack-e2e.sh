@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# `check && pass … || fail …` below: pass only prints, so fail runs exactly when the check failed.
+# shellcheck disable=SC2015
 # The whole install, end to end, on the real ports 80 and 443 of this machine: a Docker engine, stand-in images
 # built from a debootstrapped Debian (scripts/test/stand-in-images.sh), Pebble as the CA with its fake DNS, and
 # `sbs install --answers scripts/test/stack/*.yaml --non-interactive` through a passing `verify`:
@@ -11,7 +13,6 @@
 # end. Ports 80 or 443 in use: skipped with the reason (a failure when SBS_REQUIRE_INTEGRATION=1, as in CI).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-repo=$(pwd)
 work=/tmp/sbs-e2e
 pebble_dir=$work/pebble
 engine_state=$work/engine
@@ -21,16 +22,6 @@ failures=0
 say() { printf '\n== %s (%ss)\n' "$*" "$(($(date +%s) - started))"; }
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 pass() { echo "PASS: $*"; }
-
-port_busy() { ss -Hltn "sport = :$1" | grep -q .; }
-for port in 80 443; do
-    if port_busy "$port"; then
-        echo "stack-e2e: port $port is in use on this machine ($(ss -Hltnp "sport = :$port" | head -1)); the end-to-end install needs 80 and 443" >&2
-        [ "${SBS_REQUIRE_INTEGRATION:-0}" = 1 ] && exit 1
-        echo "stack-e2e: SKIPPED" >&2
-        exit 0
-    fi
-done
 
 [ "${SBS_SKIP_SETUP:-0}" = 1 ] || scripts/ci-setup.sh
 swift build --product sbs
@@ -62,6 +53,16 @@ if [ -d "$work" ]; then
     scripts/test/pebble-env.sh stop "$pebble_dir" >/dev/null 2>&1 || true
     rm -rf "$work"
 fi
+port_busy() { ss -Hltn "sport = :$1" | grep -q .; }
+for port in 80 443; do
+    if port_busy "$port"; then
+        echo "stack-e2e: port $port is in use on this machine ($(ss -Hltnp "sport = :$port" | head -1)); the end-to-end install needs 80 and 443" >&2
+        [ "${SBS_REQUIRE_INTEGRATION:-0}" = 1 ] && exit 1
+        echo "stack-e2e: SKIPPED" >&2
+        exit 0
+    fi
+done
+
 mkdir -p "$work"
 trap cleanup EXIT
 
@@ -130,6 +131,15 @@ after=$(containers_of "$root")
 [ -n "$before" ] && [ "$before" = "$after" ] && pass "the same $(echo "$after" | wc -l) containers, none restarted" \
     || fail "containers changed: before [$before] after [$after]"
 [ "$(sha256sum "$root/etc/sbs/secrets.env")" = "$secrets_before" ] && pass "secrets.env unchanged" || fail "secrets.env changed"
+
+say "2b. sbs renew --force: the stack's nginx serves the new certificate without a restart"
+before=$(containers_of "$root")
+"$sbs" renew --force --root "$root" >"$work/renew.out" 2>&1 && pass "renew exit 0" || fail "renew failed: $(tail -5 "$work/renew.out")"
+grep -q "nginx reloaded" "$work/renew.out" && pass "renew reloaded nginx" || fail "renew did not reload nginx"
+served=$(echo | openssl s_client -connect 127.0.0.1:443 -servername shop.e2e.test 2>/dev/null | openssl x509 -noout -serial)
+live=$(openssl x509 -in "$root/etc/sbs/ssl/live/shop.e2e.test/cert.pem" -noout -serial)
+[ -n "$served" ] && [ "$served" = "$live" ] && pass "nginx serves the renewed certificate ($live)" || fail "served $served, live $live"
+[ "$before" = "$(containers_of "$root")" ] && pass "no container restarted by the renewal" || fail "the renewal restarted containers"
 
 say "3. a container stopped by hand: verify names it"
 web=$(docker ps -q --filter "label=com.docker.compose.project=$(project_of "$root")" --filter label=com.docker.compose.service=app-web)
