@@ -75,26 +75,47 @@ public struct ComposeDriver: Sendable {
         return Array(Set(result.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })).sorted()
     }
 
-    /// Makes every image present: those already on the engine are left alone (no pull, so a site without a
-    /// registry works once its images are loaded); the others are pulled one by one with a line each.
-    public func ensureImages(_ images: [String]) async throws(UserError) {
-        var missing: [String] = []
-        for image in images {
-            let inspect = try await runner.run(["docker", "image", "inspect", "--format", "{{.Id}}", image], timeout: .seconds(30))
-            if inspect.status != 0 { missing.append(image) }
-        }
+    /// Makes every image present: those already on the engine are left alone (no pull). With `archive` (a
+    /// `docker save` tarball, answers `images.archive`) the missing ones are loaded from it and nothing is pulled;
+    /// without, they are pulled one by one with a line each.
+    /// - Throws: `UserError` naming the image that could not be loaded or pulled.
+    public func ensureImages(_ images: [String], archive: String? = nil) async throws(UserError) {
+        var missing = try await absent(images)
         if missing.isEmpty {
             progress("all \(images.count) images are present")
             return
         }
         let clock = ContinuousClock()
+        if let archive {
+            progress("loading \(missing.joined(separator: ", ")) from \(archive)")
+            let started = clock.now
+            try await run(["docker", "load", "--quiet", "--input", archive], timeout: .seconds(3600), what: "`docker load --input \(archive)`",
+                          remedy: "Check that \(archive) is a `docker save` archive of the stack's images (images.archive), then run `sbs resume`.")
+            missing = try await absent(missing)
+            guard missing.isEmpty else {
+                throw UserError("\(archive) does not hold \(missing.joined(separator: ", ")); with images.archive nothing is pulled.",
+                                remedy: "Save those images into the archive too (`docker save -o \(archive) IMAGE…` on a machine that has them), or remove images.archive to pull them; then run `sbs resume`.")
+            }
+            progress("loaded in \(Self.seconds(clock.now - started))")
+            return
+        }
         for (index, image) in missing.enumerated() {
             progress("pulling \(image) (\(index + 1) of \(missing.count))")
             let started = clock.now
             try await run(["docker", "pull", "--quiet", image], timeout: .seconds(3600), what: "Pulling \(image)",
-                          remedy: "Check the network and the image name (answers `images:`); a private registry needs `docker login` first. Then run `sbs resume`.")
+                          remedy: "Check the network and the image name (answers `images:`); a private registry needs `docker login` first; a site without internet gives `images.archive`. Then run `sbs resume`.")
             progress("pulled \(image) in \(Self.seconds(clock.now - started))")
         }
+    }
+
+    /// The images of `images` that the engine does not have.
+    func absent(_ images: [String]) async throws(UserError) -> [String] {
+        var missing: [String] = []
+        for image in images {
+            let inspect = try await runner.run(["docker", "image", "inspect", "--format", "{{.Id}}", image], timeout: .seconds(30))
+            if inspect.status != 0 { missing.append(image) }
+        }
+        return missing
     }
 
     /// `up -d` for `services` (all of them when empty), while health is reported as it changes; then waits until

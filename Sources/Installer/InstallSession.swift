@@ -145,6 +145,12 @@ public struct InstallSession: Sendable {
                 problems.append("\(answers.origin.at("tls.acme_ca_bundle"))tls.acme_ca_bundle: \(bundle) \(text == nil ? "does not exist or cannot be read" : "is not a PEM bundle of CA certificates")")
             }
         }
+        if let archive = answers.imagesArchive {
+            var info = stat()
+            if stat(archive, &info) != 0 || (info.st_mode & S_IFMT) != S_IFREG || access(archive, R_OK) != 0 {
+                problems.append("\(answers.origin.at("images.archive"))images.archive: \(archive) is not a readable file")
+            }
+        }
         if answers.tlsMode == .files, let cert = answers.certFile, let key = answers.keyFile {
             if let problem = Self.tlsFilesProblem(certificate: cert, key: key, names: answers.certificateNames.map(\.value)) {
                 problems.append("\(answers.origin.at("tls.cert_file"))\(problem)")

@@ -220,6 +220,9 @@ public struct Answers: Sendable, Equatable {
 
     public var secrets: [SecretName: SecretSource] = [:]
     public var images: [Service: SafeToken] = [:]
+    /// `images.archive`: a `docker save` tarball holding the stack's images, loaded with `docker load` instead of
+    /// pulling anything (a site without internet or registry).
+    public var imagesArchive: String?
     public var httpPort: SBSCore.Port = .http
     public var httpsPort: SBSCore.Port = .https
     public var deployDir: String = "/opt/sbs"
@@ -318,6 +321,7 @@ public struct Answers: Sendable, Equatable {
             "checks.dns": dnsCheck.rawValue,
         ]
         for service in Service.allCases { facts["images.\(service.rawValue)"] = image(service) }
+        facts["images.archive"] = imagesArchive ?? ""
         for name in SecretName.allCases { facts["secrets.\(name.rawValue)"] = secrets[name] == nil ? "absent" : "given" }
         return facts
     }

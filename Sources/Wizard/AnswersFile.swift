@@ -151,12 +151,13 @@ public enum AnswersFile {
         }
 
         if let images = top["images"] {
-            let map = reader.mapping(images, path: "images", allowed: Service.allCases.map(\.rawValue))
+            let map = reader.mapping(images, path: "images", allowed: Service.allCases.map(\.rawValue) + ["archive"])
             for service in Service.allCases {
                 answers.images[service] = value(map[service.rawValue], "images.\(service.rawValue)") { (text: String) throws(UserError) in
-                    try SafeToken(text, what: "image name")
+                    try Self.imageReference(text)
                 }
             }
+            answers.imagesArchive = path(map["archive"], "images.archive")
         }
 
         if let ports = top["ports"] {
@@ -275,9 +276,10 @@ public enum AnswersFile {
         if let key = answers.keyFile { out += "  key_file: \(quote(key))\n" }
         let secretLines = SecretName.allCases.compactMap { name in secret(name.answer).map { "  \(name.rawValue): \(quote($0))\n" } }
         if !secretLines.isEmpty { out += "secrets:\n" + secretLines.joined() }
-        if !answers.images.isEmpty {
+        if !answers.images.isEmpty || answers.imagesArchive != nil {
             out += "images:\n"
             for service in Service.allCases { if let image = answers.images[service] { out += "  \(service.rawValue): \(quote(image.value))\n" } }
+            if let archive = answers.imagesArchive { out += "  archive: \(quote(archive))\n" }
         }
         out += "ports:\n  http: \(answers.httpPort)\n  https: \(answers.httpsPort)\n"
         out += "paths:\n  deploy_dir: \(quote(answers.deployDir))\n"
@@ -292,6 +294,38 @@ public enum AnswersFile {
         if let ip = answers.publicIP { out += "network:\n  public_ip: \(quote(ip))\n" }
         out += "checks:\n  dns: \(answers.dnsCheck.rawValue)\n"
         return out
+    }
+
+    /// An image reference: `[registry[:port]/]name[:tag][@sha256:DIGEST]`, lowercase where Docker wants it, a tag of
+    /// at most 128 characters, a digest of exactly 64 hex digits.
+    static func imageReference(_ text: String) throws(UserError) -> SafeToken {
+        let token = try SafeToken(text, what: "image name")
+        var rest = Substring(text)
+        if let at = rest.firstIndex(of: "@") {
+            let digest = rest[rest.index(after: at)...]
+            guard digest.hasPrefix("sha256:"), digest.count == 71,
+                  digest.dropFirst(7).allSatisfy({ ("0"..."9").contains($0) || ("a"..."f").contains($0) }) else {
+                throw UserError("'\(text.debugSafe)': a digest is written @sha256: and 64 lowercase hex digits")
+            }
+            rest = rest[..<at]
+        }
+        let lastSlash = rest.lastIndex(of: "/")
+        let nameAndTag = lastSlash.map { rest[rest.index(after: $0)...] } ?? rest
+        var path = rest
+        if let colon = nameAndTag.lastIndex(of: ":") {
+            let tag = nameAndTag[nameAndTag.index(after: colon)...]
+            guard !tag.isEmpty, tag.count <= 128, tag.allSatisfy({ $0.isLetter || $0.isNumber || "._-".contains($0) }) else {
+                throw UserError("'\(text.debugSafe)': the tag '\(String(tag).debugSafe)' may hold letters, digits, '.', '_' and '-' only")
+            }
+            path = rest[..<colon]
+        }
+        // The registry host (with its port) and the repository path: lowercase, digits, '.', '_', '-', '/' (and ':'
+        // before a port); no empty component.
+        guard !path.isEmpty, !path.split(separator: "/", omittingEmptySubsequences: false).contains(where: \.isEmpty),
+              path.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || "._-/:".contains($0) }) else {
+            throw UserError("'\(text.debugSafe)' is not an image name: [registry[:port]/]name[:tag][@sha256:digest], the name in lowercase")
+        }
+        return token
     }
 
     /// A double-quoted YAML scalar.

@@ -65,6 +65,20 @@ func problems(_ text: String) -> [String] {
         #expect(found.contains("site.yaml:11:9: backups.keep must be from 1 to 365"))
     }
 
+    @Test func imageReferencesAreCheckedAndAnArchiveIsAnAbsolutePath() {
+        let digest = String(repeating: "0123456789abcdef", count: 4)
+        for good in ["nginx:1.27.3-alpine", "registry.example.com:5000/org/api:1.0.0", "kong@sha256:" + digest,
+                     "ghcr.io/orchestrator-ai/web:1.0.0@sha256:" + digest, "postgres"] {
+            #expect(problems("version: 1\nimages:\n  nginx: \"\(good)\"\n").isEmpty, "\(good)")
+        }
+        for bad in ["Nginx:1.27", "nginx:1.27@sha256:abc", "nginx@md5:" + digest, "nginx:", "org//api:1", "nginx:1.2+x"] {
+            let found = problems("version: 1\nimages:\n  nginx: \"\(bad)\"\n")
+            #expect(found.count == 1 && found[0].contains("images.nginx"), "\(bad): \(found)")
+        }
+        #expect(problems("version: 1\nimages:\n  archive: /srv/images.tar\n").isEmpty)
+        #expect(problems("version: 1\nimages:\n  archive: images.tar\n").first?.contains("images.archive") == true)
+    }
+
     @Test(arguments: [
         ("domain: \"shop.example.com\\nevil: 1\"", "a newline"),
         ("domain: \"shop.example.com; rm -rf /\"", "';'"),
@@ -216,7 +230,11 @@ struct AnswersGenerator {
         if chance() { a.eabKeyID = "kid-\(next() % 1000)"; a.eabHMACKey = secret() }
         if a.tlsMode == .files { a.certFile = "/etc/ssl/site.pem"; a.keyFile = "/etc/ssl/site.key" }
         for name in SecretName.allCases where chance() { a.secrets[name] = secret() }
-        for service in Service.allCases where next() % 4 == 0 { a.images[service] = try SafeToken("registry.example.com/\(service.rawValue):1.\(next() % 9)@sha256:abc", what: "image") }
+        let digest = String(repeating: "0123456789abcdef", count: 4)
+        for service in Service.allCases where next() % 4 == 0 {
+            a.images[service] = try SafeToken("registry.example.com:5000/\(service.rawValue):1.\(next() % 9)\(chance() ? "@sha256:" + digest : "")", what: "image")
+        }
+        if chance() { a.imagesArchive = "/srv/images-\(next() % 9).tar" }
         if chance() { a.httpPort = try Port(8080); a.httpsPort = try Port(8443) }
         if chance() { a.deployDir = "/srv/sbs" }
         if chance() { a.backupDestination = "/mnt/backup"; a.backupKeep = 1 + Int(next() % 365) }

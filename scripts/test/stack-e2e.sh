@@ -8,7 +8,8 @@
 #      so; with the CA back, `sbs resume` finishes without re-running what succeeded or changing secrets.env;
 #   2. `sbs install` again: nothing changes and no container restarts;
 #   3. a container stopped by hand: `sbs verify` fails and names it;
-#   4. recommended profile (Ollama): the install pulls the profile's model through Ollama's API.
+#   4. recommended profile (Ollama), its images only in a `docker save` archive (answers images.archive): the
+#      install loads them, pulls nothing, and pulls the profile's model through Ollama's API.
 # Everything started here (stacks, Pebble, the engine if it was not running) is stopped by pid or by name at the
 # end. Ports 80 or 443 in use: skipped with the reason (a failure when SBS_REQUIRE_INTEGRATION=1, as in CI).
 set -euo pipefail
@@ -155,13 +156,18 @@ down "$root"
 
 # ---------------------------------------------------------------------------------------------------------------
 root=$work/root-ollama
-say "4. recommended profile: Ollama and its model"
+say "4. recommended profile: Ollama and its model; the images loaded from an archive (images.archive)"
+mapfile -t images < <(scripts/test/stand-in-images.sh list | awk '{ print $2 }')
+docker save -o "$work/images.tar" "${images[@]}"
+docker rmi -f "${images[@]}" >/dev/null
 if "$sbs" install --answers scripts/test/stack/ollama.yaml --non-interactive --root "$root" >"$work/ollama.out" 2>&1; then
     pass "install with Ollama exit 0"
 else
     fail "install with Ollama failed"
 fi
 tail -30 "$work/ollama.out"
+grep -q "loading .* from $work/images.tar" "$work/ollama.out" && ! grep -q "pulling .*:" "$work/ollama.out" \
+    && pass "the images were loaded from the archive, none pulled" || fail "the images were not loaded from the archive"
 grep -q "pull-models" "$work/ollama.out" && grep -Eq "mistral:7b: \[#+\] 100 %" "$work/ollama.out" \
     && pass "pull-models showed the model's progress to 100 %" || fail "no pull progress for mistral:7b"
 ollama=$(docker ps -q --filter "label=com.docker.compose.project=$(project_of "$root")" --filter label=com.docker.compose.service=ollama)
