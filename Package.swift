@@ -97,9 +97,9 @@ let package = Package(
             ]
         ),
         .testTarget(name: "DeployTests", dependencies: ["Deploy", "Host", "SBSCore"]),
-        .testTarget(name: "InstallerTests", dependencies: ["Installer", "SBSCore", "StepGraph", "Wizard"]),
+        .testTarget(name: "InstallerTests", dependencies: ["Installer", "Deploy", "SBSCore", "StepGraph", "Wizard"]),
         // Drive the built `sbs` binary (it is built because this target depends on it).
-        .testTarget(name: "EndToEndTests", dependencies: ["sbs", "SBSCore"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["sbs", "SBSCore", "Deploy"]),
     ],
     swiftLanguageModes: [.v6]
 )

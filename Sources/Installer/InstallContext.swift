@@ -16,9 +16,12 @@ public struct InstallInputs: Sendable {
     public var assets: AssetSnapshot
     /// Keyed digests of the answers' secrets, by the variable they are kept under.
     public var secretDigests: [String: KeyedDigest]
+    /// The sbs binary the installed timers run (the running one, `InstallInputs.runningExecutable`).
+    public var executable: String
 
     public init(answers: Answers, layout: Layout, sysroot: String, assets: AssetSnapshot,
-                secretDigests: [String: KeyedDigest]) {
+                secretDigests: [String: KeyedDigest], executable: String = InstallInputs.runningExecutable) {
+        self.executable = executable
         self.answers = answers
         self.layout = layout
         self.sysroot = sysroot
@@ -66,7 +69,7 @@ extension InstallTools {
 /// The actions of the install, by name: the link from `steps/*.yaml` (`action:`) to code in `Actions/`.
 public enum InstallActions {
     /// Names the step files may use whose code this version does not have yet.
-    static let notBuilt = ["verify", "install-timers"]
+    static let notBuilt = ["verify"]
 
     public static func table(_ inputs: InstallInputs, tools: InstallTools) -> ActionTable<InstallInputs> {
         var table = ActionTable(context: inputs, baseFacts: Set(Answers().facts.keys),
@@ -83,6 +86,7 @@ public enum InstallActions {
         table.register(StartProxy(tools: tools))
         table.register(StartStack(tools: tools))
         table.register(PullModels(tools: tools))
+        table.register(InstallTimers(tools: tools))
         for name in notBuilt {
             table.registerMissing(name, message: "The step action '\(name)' is not part of this version of sbs yet.",
                                   remedy: "Run the steps before it with `--through`, or `--skip \(name)` if you do this part by hand.")

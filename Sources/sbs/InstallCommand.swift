@@ -99,6 +99,11 @@ struct Runner {
             let ran = ran.withLock { $0 }
             Console.err("Done\(scope.through.map { " through \($0)" } ?? ""): \(ran) step\(ran == 1 ? "" : "s") ran, the rest were up to date or skipped.")
             Console.err("State: \(session.layout.stateFile)")
+            // The end of a whole install (not of a `--through` run): where it answers and where its keys are.
+            if let graph = try? session.graph(), InstallSummary.coversWholeGraph(scope, graph: graph),
+               let state = try? session.store.load() {
+                for line in InstallSummary(layout: session.layout, answers: checked.answers, state: state).lines { Console.out(line) }
+            }
         case .failed(let step, let error):
             Console.err("\nStep \(step) failed: \(error)")
             Console.err("Log: \(runLog.path)")

@@ -1,3 +1,4 @@
+import Deploy
 import Foundation
 import Testing
 
@@ -180,6 +181,8 @@ func stateStatus(_ root: String, _ step: String) -> String? {
         func normalized(_ base: String) -> [String: String] {
             tree(base + "/opt/sbs").mapValues { data in
                 var text = String(decoding: data, as: UTF8.self).replacingOccurrences(of: base, with: "ROOT")
+                // The compose project is named after the root (sbs-HASH).
+                text = text.replacingOccurrences(of: ComposeProject.name(forRoot: base), with: "sbs-ROOT")
                 // Generated secrets differ between two installs by design: compare the keys of such lines.
                 text = text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
                     for key in ["POSTGRES_PASSWORD=", "JWT_SECRET=", "SUPABASE_ANON_KEY=", "SUPABASE_SERVICE_ROLE_KEY=", "GRAFANA_ADMIN_PASSWORD="]
@@ -251,16 +254,16 @@ func stateStatus(_ root: String, _ step: String) -> String? {
         #expect(mode == 0o600)
     }
 
-    @Test func aStepNotBuiltYetFailsLoudly() async throws {
+    @Test func aStepWhoseNeededStepWasSkippedFailsNamingIt() async throws {
         let root = scratchDirectory("notbuilt")
         let host = try fixtureHost()
         try writeAnswers(root + "/site.yaml")
-        let run = try await sbs(["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "install-timers",
+        let run = try await sbs(["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "start-stack",
                            "--skip", "preflight", "--skip", "ensure-docker", "--skip", "start-proxy", "--skip", "obtain-certificate",
-                           "--skip", "start-stack", "--skip", "pull-models", "--skip", "verify",
                            "--root", root, "--sysroot", host], environment: testEnvironment)
         #expect(run.status == 1)
-        #expect(run.stderr.contains("Step install-timers failed"))
-        #expect(stateStatus(root, "install-timers") == "failed")
+        #expect(run.stderr.contains("Step start-stack failed"))
+        #expect(run.stderr.contains("The step 'obtain-certificate' has not finished"), "\(run.stderr)")
+        #expect(stateStatus(root, "start-stack") == "failed")
     }
 }
