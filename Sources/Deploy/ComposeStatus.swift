@@ -10,17 +10,57 @@ public struct ComposeContainer: Codable, Sendable, Hashable {
     /// `healthy`, `unhealthy`, `starting`, or empty when the service has no healthcheck.
     public var health: String
     public var exitCode: Int?
+    /// The container's ports: published ones and, with `publishedPort` 0, those only exposed. Empty when compose
+    /// did not say (older releases, or `null`).
+    public var publishers: [Publisher]
+
+    /// One port of a container as `docker compose ps --format json` reports it (`Publishers`).
+    public struct Publisher: Codable, Sendable, Hashable {
+        /// The host address it is published on (`0.0.0.0`, `::`, `127.0.0.1` …); empty when not published.
+        public var url: String
+        public var targetPort: Int
+        /// 0 when the port is exposed but not published.
+        public var publishedPort: Int
+        public var `protocol`: String
+
+        enum CodingKeys: String, CodingKey {
+            case url = "URL", targetPort = "TargetPort", publishedPort = "PublishedPort", `protocol` = "Protocol"
+        }
+
+        public init(url: String, targetPort: Int, publishedPort: Int, protocol: String = "tcp") {
+            self.url = url
+            self.targetPort = targetPort
+            self.publishedPort = publishedPort
+            self.protocol = `protocol`
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            url = try container.decodeIfPresent(String.self, forKey: .url) ?? ""
+            targetPort = try container.decodeIfPresent(Int.self, forKey: .targetPort) ?? 0
+            publishedPort = try container.decodeIfPresent(Int.self, forKey: .publishedPort) ?? 0
+            `protocol` = try container.decodeIfPresent(String.self, forKey: .protocol) ?? "tcp"
+        }
+
+        /// Published on a loopback address only (reachable from this host, not from the network).
+        public var isLoopback: Bool {
+            url.hasPrefix("127.") || url == "::1" || url == "[::1]" || url == "localhost"
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
         case service = "Service", name = "Name", state = "State", health = "Health", exitCode = "ExitCode"
+        case publishers = "Publishers"
     }
 
-    public init(service: String, name: String, state: String, health: String, exitCode: Int? = nil) {
+    public init(service: String, name: String, state: String, health: String, exitCode: Int? = nil,
+                publishers: [Publisher] = []) {
         self.service = service
         self.name = name
         self.state = state
         self.health = health
         self.exitCode = exitCode
+        self.publishers = publishers
     }
 
     public init(from decoder: any Decoder) throws {
@@ -30,6 +70,7 @@ public struct ComposeContainer: Codable, Sendable, Hashable {
         state = try container.decodeIfPresent(String.self, forKey: .state) ?? ""
         health = try container.decodeIfPresent(String.self, forKey: .health) ?? ""
         exitCode = try container.decodeIfPresent(Int.self, forKey: .exitCode)
+        publishers = try container.decodeIfPresent([Publisher].self, forKey: .publishers) ?? []
     }
 
     /// Running, and healthy when it has a healthcheck.
