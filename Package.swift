@@ -21,7 +21,7 @@ let package = Package(
         .executableTarget(
             name: "sbs",
             dependencies: [
-                "Installer", "ACME", "Deploy", "Host", "Render", "SBSCore", "StepGraph", "Wizard",
+                "Installer", "ACME", "Deploy", "Host", "Render", "SBSCore", "StepGraph", "Verify", "Wizard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -63,10 +63,16 @@ let package = Package(
         // Docker: how to install it, the compose command lines and what `docker compose ps` reports.
         .target(name: "Deploy", dependencies: ["SBSCore", "Host", .product(name: "Crypto", package: "swift-crypto")]),
 
+        // `sbs verify` and the verify step: the running stack checked over HTTPS (with the domain's SNI) and Docker.
+        .target(
+            name: "Verify",
+            dependencies: ["SBSCore", "ACME", "Deploy", .product(name: "X509", package: "swift-certificates")]
+        ),
+
         // The install: step actions that connect the step graph to the libraries above.
         .target(
             name: "Installer",
-            dependencies: ["SBSCore", "StepGraph", "Wizard", "Host", "Render", "ACME", "Deploy", "BundledAssets",
+            dependencies: ["SBSCore", "StepGraph", "Wizard", "Host", "Render", "ACME", "Deploy", "Verify", "BundledAssets",
                            .product(name: "Crypto", package: "swift-crypto")]
         ),
 
@@ -97,7 +103,12 @@ let package = Package(
             ]
         ),
         .testTarget(name: "DeployTests", dependencies: ["Deploy", "Host", "SBSCore"]),
-        .testTarget(name: "InstallerTests", dependencies: ["Installer", "Deploy", "SBSCore", "StepGraph", "Wizard"]),
+        .testTarget(
+            name: "VerifyTests",
+            dependencies: ["Verify", "ACME", "Deploy", "SBSCore", .product(name: "X509", package: "swift-certificates"),
+                           .product(name: "Crypto", package: "swift-crypto"), .product(name: "SwiftASN1", package: "swift-asn1")]
+        ),
+        .testTarget(name: "InstallerTests", dependencies: ["Installer", "Deploy", "SBSCore", "StepGraph", "Verify", "Wizard"]),
         // Drive the built `sbs` binary (it is built because this target depends on it).
         .testTarget(name: "EndToEndTests", dependencies: ["sbs", "SBSCore", "Deploy"]),
     ],

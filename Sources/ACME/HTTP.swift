@@ -31,11 +31,15 @@ public struct HTTPResponse: Sendable {
     public var status: Int
     public var headers: [(name: String, value: String)]
     public var body: [UInt8]
+    /// The certificates the server presented, PEM, leaf first (only with `HTTPOptions.certificateChain`, and only
+    /// over HTTPS).
+    public var certificates: [String]
 
-    public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
+    public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = [], certificates: [String] = []) {
         self.status = status
         self.headers = headers.map { (name: $0.name.lowercased(), value: $0.value) }
         self.body = body
+        self.certificates = certificates
     }
 
     /// The first value of header `name` (case-insensitive).
@@ -94,13 +98,21 @@ public struct HTTPOptions: Sendable, Equatable {
     /// The most a response (headers and body) may hold; past it the transfer stops with `.tooLarge`. ACME
     /// responses are kilobytes (a certificate chain a few); a server that streams without end must not fill memory.
     public var maxResponseBytes: Int
+    /// Keep the certificates the server presents (`HTTPResponse.certificates`). Each request then opens a new
+    /// connection: the chain is read during the handshake, which a reused connection does not repeat.
+    public var certificateChain: Bool
+    /// False: accept any certificate and name (never for sending anything; only to read what a server presents
+    /// after a verified request failed, so the failure can say what was served).
+    public var verifyPeer: Bool
 
     public init(
         caBundle: String? = nil, resolve: [String] = [], connectTimeout: Duration = .seconds(10),
         timeout: Duration = .seconds(30), userAgent: String = "sbs-acme/0.1 (libcurl)",
-        maxResponseBytes: Int = 4 << 20
+        maxResponseBytes: Int = 4 << 20, certificateChain: Bool = false, verifyPeer: Bool = true
     ) {
         self.maxResponseBytes = maxResponseBytes
+        self.certificateChain = certificateChain
+        self.verifyPeer = verifyPeer
         self.caBundle = caBundle
         self.resolve = resolve
         self.connectTimeout = connectTimeout
@@ -195,6 +207,14 @@ public final class CurlTransport: HTTPTransport {
             sbs_curl_setopt_pointer(curl, CURLOPT_ERRORBUFFER, errorPointer.baseAddress)
             if let caBundle = options.caBundle { sbs_curl_setopt_string(curl, CURLOPT_CAINFO, caBundle) }
             if resolveList != nil { sbs_curl_setopt_slist(curl, CURLOPT_RESOLVE, resolveList) }
+            if options.certificateChain {
+                sbs_curl_setopt_long(curl, CURLOPT_CERTINFO, 1)
+                sbs_curl_setopt_long(curl, CURLOPT_FRESH_CONNECT, 1)
+            }
+            if !options.verifyPeer {
+                sbs_curl_setopt_long(curl, CURLOPT_SSL_VERIFYPEER, 0)
+                sbs_curl_setopt_long(curl, CURLOPT_SSL_VERIFYHOST, 0)
+            }
             sbs_curl_setopt_slist(curl, CURLOPT_HTTPHEADER, headerList)
             switch request.method {
             case .get:
@@ -230,7 +250,26 @@ public final class CurlTransport: HTTPTransport {
         }
         var status = 0
         sbs_curl_getinfo_long(curl, CURLINFO_RESPONSE_CODE, &status)
-        return .success(HTTPResponse(status: status, headers: sink.headers, body: sink.body))
+        let certificates = options.certificateChain ? presentedChain(curl) : []
+        return .success(HTTPResponse(status: status, headers: sink.headers, body: sink.body, certificates: certificates))
+    }
+
+    /// The `Cert:` entries of CURLINFO_CERTINFO: one PEM per certificate the server sent, leaf first.
+    private static func presentedChain(_ curl: UnsafeMutableRawPointer) -> [String] {
+        var info: UnsafeMutablePointer<curl_certinfo>? = nil
+        guard sbs_curl_getinfo_certinfo(curl, &info) == CURLE_OK, let info, let lists = info.pointee.certinfo else { return [] }
+        var chain: [String] = []
+        for index in 0..<Int(info.pointee.num_of_certs) {
+            var entry = lists[index]
+            while let node = entry {
+                if let data = node.pointee.data {
+                    let field = String(cString: data)
+                    if field.hasPrefix("Cert:") { chain.append(String(field.dropFirst(5))) }
+                }
+                entry = node.pointee.next
+            }
+        }
+        return chain
     }
 
     private static func milliseconds(_ duration: Duration) -> Int {

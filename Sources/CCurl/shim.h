@@ -3,7 +3,7 @@
 #include <curl/curl.h>
 
 /* curl_easy_setopt and curl_easy_getinfo are C-variadic, which Swift cannot call: one typed wrapper per
-   argument type the ACME client passes. */
+   argument type sbs passes. */
 
 typedef size_t (*sbs_curl_data_callback)(char *data, size_t size, size_t count, void *userdata);
 typedef int (*sbs_curl_progress_callback)(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow);
@@ -34,5 +34,9 @@ static inline CURLcode sbs_curl_getinfo_long(CURL *handle, CURLINFO info, long *
 }
 static inline CURLcode sbs_curl_getinfo_string(CURL *handle, CURLINFO info, char **value) {
     return curl_easy_getinfo(handle, info, value);
+}
+/* CURLINFO_CERTINFO: the chain the server presented (with CURLOPT_CERTINFO set). */
+static inline CURLcode sbs_curl_getinfo_certinfo(CURL *handle, struct curl_certinfo **value) {
+    return curl_easy_getinfo(handle, CURLINFO_CERTINFO, value);
 }
 #endif

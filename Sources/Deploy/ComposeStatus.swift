@@ -14,16 +14,57 @@ public struct ComposeContainer: Codable, Sendable, Hashable {
     /// `com.docker.compose.config-hash`); `docker compose config --hash` gives the current one.
     public var configHash: String?
 
-    enum CodingKeys: String, CodingKey {
-        case service = "Service", name = "Name", state = "State", health = "Health", exitCode = "ExitCode", labels = "Labels"
+    /// The container's ports: published ones and, with `publishedPort` 0, those only exposed. Empty when compose
+    /// did not say (older releases, or `null`).
+    public var publishers: [Publisher]
+
+    /// One port of a container as `docker compose ps --format json` reports it (`Publishers`).
+    public struct Publisher: Codable, Sendable, Hashable {
+        /// The host address it is published on (`0.0.0.0`, `::`, `127.0.0.1` …); empty when not published.
+        public var url: String
+        public var targetPort: Int
+        /// 0 when the port is exposed but not published.
+        public var publishedPort: Int
+        public var `protocol`: String
+
+        enum CodingKeys: String, CodingKey {
+            case url = "URL", targetPort = "TargetPort", publishedPort = "PublishedPort", `protocol` = "Protocol"
+        }
+
+        public init(url: String, targetPort: Int, publishedPort: Int, protocol: String = "tcp") {
+            self.url = url
+            self.targetPort = targetPort
+            self.publishedPort = publishedPort
+            self.protocol = `protocol`
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            url = try container.decodeIfPresent(String.self, forKey: .url) ?? ""
+            targetPort = try container.decodeIfPresent(Int.self, forKey: .targetPort) ?? 0
+            publishedPort = try container.decodeIfPresent(Int.self, forKey: .publishedPort) ?? 0
+            `protocol` = try container.decodeIfPresent(String.self, forKey: .protocol) ?? "tcp"
+        }
+
+        /// Published on a loopback address only (reachable from this host, not from the network).
+        public var isLoopback: Bool {
+            url.hasPrefix("127.") || url == "::1" || url == "[::1]" || url == "localhost"
+        }
     }
 
-    public init(service: String, name: String, state: String, health: String, exitCode: Int? = nil, configHash: String? = nil) {
+    enum CodingKeys: String, CodingKey {
+        case service = "Service", name = "Name", state = "State", health = "Health", exitCode = "ExitCode"
+        case publishers = "Publishers", labels = "Labels"
+    }
+
+    public init(service: String, name: String, state: String, health: String, exitCode: Int? = nil,
+                publishers: [Publisher] = [], configHash: String? = nil) {
         self.service = service
         self.name = name
         self.state = state
         self.health = health
         self.exitCode = exitCode
+        self.publishers = publishers
         self.configHash = configHash
     }
 
@@ -34,6 +75,7 @@ public struct ComposeContainer: Codable, Sendable, Hashable {
         try container.encode(state, forKey: .state)
         try container.encode(health, forKey: .health)
         try container.encodeIfPresent(exitCode, forKey: .exitCode)
+        try container.encode(publishers, forKey: .publishers)
         try container.encodeIfPresent(configHash.map { "com.docker.compose.config-hash=" + $0 }, forKey: .labels)
     }
 
@@ -44,6 +86,7 @@ public struct ComposeContainer: Codable, Sendable, Hashable {
         state = try container.decodeIfPresent(String.self, forKey: .state) ?? ""
         health = try container.decodeIfPresent(String.self, forKey: .health) ?? ""
         exitCode = try container.decodeIfPresent(Int.self, forKey: .exitCode)
+        publishers = try container.decodeIfPresent([Publisher].self, forKey: .publishers) ?? []
         // "k=v,k=v" (values may hold commas: depends_on lists); the hash is hex, so it ends at the first comma.
         let labels = (try? container.decodeIfPresent(String.self, forKey: .labels)) ?? nil
         let key = "com.docker.compose.config-hash="

@@ -33,7 +33,12 @@ public struct InstallInputs: Sendable {
     public var deployDir: String { layout.resolve(answers.deployDir) }
 
     /// The stack's compose project (`sbs` on a real install; see `ComposeProject.name(forRoot:)`).
-    public var project: ComposeProject { ComposeProject(name: ComposeProject.name(forRoot: layout.root), directory: deployDir) }
+    public var project: ComposeProject { Self.project(layout: layout, deployDir: answers.deployDir) }
+
+    /// The compose project of an install under `layout` whose answers put the deploy folder at `deployDir`.
+    public static func project(layout: Layout, deployDir: String) -> ComposeProject {
+        ComposeProject(name: ComposeProject.name(forRoot: layout.root), directory: layout.resolve(deployDir))
+    }
 }
 
 /// What actions use to act (never to decide whether to run): processes, the answers' secret values, the key for
@@ -68,9 +73,6 @@ extension InstallTools {
 
 /// The actions of the install, by name: the link from `steps/*.yaml` (`action:`) to code in `Actions/`.
 public enum InstallActions {
-    /// Names the step files may use whose code this version does not have yet.
-    static let notBuilt = ["verify"]
-
     public static func table(_ inputs: InstallInputs, tools: InstallTools) -> ActionTable<InstallInputs> {
         var table = ActionTable(context: inputs, baseFacts: Set(Answers().facts.keys),
                                 digester: { [digester = tools.digester] in digester.product($0) })
@@ -87,10 +89,7 @@ public enum InstallActions {
         table.register(StartStack(tools: tools))
         table.register(PullModels(tools: tools))
         table.register(InstallTimers(tools: tools))
-        for name in notBuilt {
-            table.registerMissing(name, message: "The step action '\(name)' is not part of this version of sbs yet.",
-                                  remedy: "Run the steps before it with `--through`, or `--skip \(name)` if you do this part by hand.")
-        }
+        table.register(VerifyStack(tools: tools))
         return table
     }
 

@@ -205,12 +205,6 @@ public struct ActionTable<Context: Sendable>: StepActions {
             })
     }
 
-    /// A name the step files may use whose code this version does not have: running it fails with `message`.
-    public mutating func registerMissing(_ name: String, message: String, remedy: String) {
-        entries[name] = Entry(facts: [], observes: false, input: { _, _ in Data("{}".utf8) },
-                              run: { _, _ in throw UserError(message, remedy: remedy) })
-    }
-
     public var catalog: ActionCatalog {
         ActionCatalog(actions: entries.mapValues(\.facts), baseFacts: baseFacts,
                       observing: Set(entries.filter(\.value.observes).keys))

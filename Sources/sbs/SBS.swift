@@ -24,6 +24,7 @@ struct SBS: AsyncParsableCommand {
             RenewCommand.self,
             AnswersCommand.self,
             SecretsCommand.self,
+            VerifyCommand.self,
         ]
     )
 

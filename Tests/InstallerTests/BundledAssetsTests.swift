@@ -92,7 +92,17 @@ let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().del
         state["choose-profile"].output = try JSONValue(encoding: profile)
         state["generate-secrets"].status = .succeeded
         state["generate-secrets"].output = .object(["secrets": .object(["hex": .string("00")])])
-        for step in executor.graph.steps where !InstallActions.notBuilt.contains(step.action) {
+        func done<A: StepAction>(_ step: String, _ action: A.Type, _ output: A.Output) throws {
+            state[step].status = .succeeded
+            state[step].output = try JSONValue(encoding: output)
+        }
+        try done("write-configs", WriteConfigs.self, .init(deployDir: root + "/opt/sbs"))
+        try done("ensure-docker", EnsureDocker.self, .init(engineVersion: "20.10", composeVersion: "2.40"))
+        try done("start-proxy", StartProxy.self, Nothing())
+        try done("obtain-certificate", ObtainCertificate.self, .init(liveDirectory: root + "/etc/sbs/ssl/live/shop.example.com", mode: "acme"))
+        try done("start-stack", StartStack.self, .init(services: ["app-db", "nginx"]))
+        try done("pull-models", PullModels.self, .init(models: []))
+        for step in executor.graph.steps {
             let needs = executor.neededOutputs(step, state: state)
             let first = try table.input(of: step, needs: needs)
             #expect(try table.input(of: step, needs: needs) == first, "\(step.id)")

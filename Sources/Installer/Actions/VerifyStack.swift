@@ -1,0 +1,106 @@
+import Foundation
+import Host
+import SBSCore
+import StepGraph
+import Verify
+import Wizard
+
+/// `verify`: the running stack, checked from this server with the domain's SNI and Host (see `StackVerifier`):
+/// the HTTP redirect, the web app and the health endpoints, the security headers, the certificate for every name,
+/// the database, the containers, the profile's models, Grafana and the published ports. The report goes to
+/// `/var/lib/sbs/verify.json` (as `sbs verify --json` prints it); any failed check fails the step, each with its
+/// remedy. It reads the world, so it runs on every run that covers it.
+struct VerifyStack: StepAction {
+    static let name = "verify"
+    static let observes = true
+    let tools: InstallTools
+
+    struct Input: Codable, Hashable, Sendable {
+        var target: VerifyTarget
+        var reportPath: String
+    }
+
+    func input(_ context: InstallInputs, needs: NeededOutputs) throws -> Input {
+        // choose-profile is needed through start-stack → obtain-certificate → start-proxy → write-configs.
+        let profile = try needs.output(of: ChooseProfile.self)
+        return Input(target: try VerifyStack.target(context.answers, layout: context.layout, profile: profile),
+                     reportPath: VerifyStack.reportPath(context.layout))
+    }
+
+    func run(_ input: Input, log: StepLog) async throws -> StepResult<Nothing> {
+        let report = try await VerifyStack.verifier(input.target, commands: tools.commands).run()
+        try AtomicFile.write(report.json(), to: input.reportPath)
+        for check in report.checks {
+            log.progress("\(check.status.rawValue) \(check.id): \(check.detail)")
+        }
+        let failures = report.failures
+        if !failures.isEmpty { throw VerifyStack.failure(report, reportPath: input.reportPath) }
+        return StepResult()
+    }
+
+    /// The checks as they run on a server: HTTP over libcurl to `target.address`, Docker through `commands`.
+    static func verifier(_ target: VerifyTarget, commands: any CommandRunner) -> StackVerifier {
+        StackVerifier(target: target, transports: .curl(for: target), probe: ComposeStackProbe(project: target.project, runner: commands))
+    }
+
+    /// The report kept by the step and by `sbs verify`.
+    static func reportPath(_ layout: Layout) -> String { layout.stateDir + "/verify.json" }
+
+    /// The error for a report with failures: each failed check with what was seen and its remedy.
+    static func failure(_ report: VerifyReport, reportPath: String) -> UserError {
+        let failures = report.failures
+        let lines = failures.map { "  - \($0.id): \($0.detail)\n    → \($0.remedy ?? "")" }
+        return UserError("\(failures.count) of \(report.checks.count) verification checks failed:\n" + lines.joined(separator: "\n"),
+                         remedy: "Do what each check says, then `sbs verify` to check again (`sbs resume` to finish the install). The report is in \(reportPath).")
+    }
+
+    /// What to verify for these answers: the names and ports they give, the trust their TLS mode implies, the
+    /// stack's compose project, and what `profile` runs (nil: not chosen yet).
+    /// - Throws: `UserError` when the answers give no domain.
+    static func target(_ answers: Answers, layout: Layout, profile: ResolvedProfile?) throws(UserError) -> VerifyTarget {
+        guard let domain = answers.domain?.value else {
+            throw UserError("The answers give no domain to verify.", remedy: "Add `domain` to the answers and run `sbs install`.")
+        }
+        let trust: VerifyTarget.Trust
+        if answers.tlsMode == .selfSigned {
+            trust = .installedCertificate(layout.sslDir + "/live/" + domain + "/fullchain.pem")
+        } else if let bundle = answers.acmeCABundle {
+            trust = .bundle(bundle)
+        } else {
+            trust = .system
+        }
+        let expectation = profile.map {
+            VerifyTarget.ProfileExpectation(ollamaModels: $0.runsOllama ? $0.ollamaModels : nil, monitoring: $0.monitoringEnabled)
+        }
+        return VerifyTarget(domain: domain, names: answers.certificateNames.map(\.value), httpPort: answers.httpPort.value,
+                            httpsPort: answers.httpsPort.value, expectHSTS: answers.mode == .production, trust: trust,
+                            project: InstallInputs.project(layout: layout, deployDir: answers.deployDir), profile: expectation)
+    }
+}
+
+extension InstallSession {
+    /// What `sbs verify` checks: the kept answers and the profile the last install chose.
+    /// - Throws: `UserError` when nothing was installed under the root (no kept answers), or they give no domain.
+    public func verifyTarget() throws -> VerifyTarget {
+        guard let answers = try savedAnswers() else {
+            throw UserError("Nothing was installed under \(layout.root) (\(layout.answersFile) does not exist).",
+                            remedy: "Run `sbs install` first.")
+        }
+        var profile: ResolvedProfile?
+        if let state = try store.load(), state["choose-profile"].status == .succeeded {
+            profile = try? state["choose-profile"].output?.decode(ResolvedProfile.self)
+        }
+        return try VerifyStack.target(answers, layout: layout, profile: profile)
+    }
+
+    /// Runs every check against this server and keeps the report in `/var/lib/sbs/verify.json`.
+    /// - Throws: `UserError` when the report cannot be written; `CancellationError` when interrupted.
+    public func verify(_ target: VerifyTarget) async throws -> VerifyReport {
+        let report = try await VerifyStack.verifier(target, commands: commands).run()
+        try AtomicFile.write(report.json(), to: VerifyStack.reportPath(layout))
+        return report
+    }
+
+    /// Where the last verification report is kept.
+    public var verifyReportPath: String { VerifyStack.reportPath(layout) }
+}

@@ -1,0 +1,119 @@
+@testable import ACME
+import Crypto
+import Deploy
+import Foundation
+import SBSCore
+import SwiftASN1
+import Synchronization
+import Testing
+@testable import Verify
+import X509
+
+/// A transport that answers from a fixed table of URLs. It fails closed: a URL it has no answer for records a
+/// test failure and throws, so a check that asks for something unexpected is caught.
+final class TableTransport: HTTPTransport {
+    enum Answer: Sendable {
+        case response(HTTPResponse)
+        case failure(HTTPTransportError.Kind, String)
+    }
+
+    private let answers: [String: Answer]
+    private let sent = Mutex<[String]>([])
+
+    init(_ answers: [String: Answer]) { self.answers = answers }
+
+    var requested: [String] { sent.withLock { $0 } }
+
+    func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        sent.withLock { $0.append(request.url) }
+        guard request.method == .get, let answer = answers[request.url] else {
+            Issue.record("unexpected request \(request.method.rawValue) \(request.url)")
+            throw HTTPTransportError(kind: .other, url: request.url, detail: "unexpected request in test")
+        }
+        switch answer {
+        case .response(let response): return response
+        case .failure(let kind, let detail): throw HTTPTransportError(kind: kind, url: request.url, detail: detail)
+        }
+    }
+}
+
+/// A stack probe with fixed containers and fixed command results by service and argv. It fails closed: an exec it
+/// has no answer for records a test failure and throws.
+struct FixedProbe: StackProbe {
+    var list: Result<[ComposeContainer], UserError>
+    var results: [String: CommandResult]
+
+    func containers() async throws(UserError) -> [ComposeContainer] { try list.get() }
+
+    func exec(_ service: String, _ argv: [String]) async throws(UserError) -> CommandResult {
+        let key = ([service] + argv).joined(separator: " ")
+        guard let result = results[key] else {
+            Issue.record("unexpected exec \(key)")
+            throw UserError("unexpected exec in test: \(key)")
+        }
+        return result
+    }
+}
+
+/// Certificates made in-process: a CA and leaves it signs, or a self-signed leaf (as `tls.mode: self-signed`
+/// installs it).
+struct TestPKI {
+    let caKey = P256.Signing.PrivateKey()
+    let caName: DistinguishedName
+    let caCertificate: Certificate
+
+    init(name: String = "sbs verify test CA") throws {
+        caName = try DistinguishedName { CommonName(name) }
+        let now = Date()
+        let caKey = self.caKey
+        caCertificate = try Certificate(
+            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: Certificate.PublicKey(caKey.publicKey),
+            notValidBefore: now.addingTimeInterval(-3600), notValidAfter: now.addingTimeInterval(3650 * 86400),
+            issuer: caName, subject: caName, signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.isCertificateAuthority(maxPathLength: nil))
+                Critical(KeyUsage(keyCertSign: true, cRLSign: true))
+                SubjectKeyIdentifier(hash: Certificate.PublicKey(caKey.publicKey))
+            },
+            issuerPrivateKey: Certificate.PrivateKey(caKey))
+    }
+
+    var caPEM: String { get throws { try caCertificate.serializeAsPEM().pemString + "\n" } }
+
+    /// A leaf for `names` valid `days` from now, signed by the CA: (certificate PEM, key PEM).
+    func leaf(_ names: [String], days: Double = 90) throws -> (certificate: String, key: String) {
+        let key = P256.Signing.PrivateKey()
+        let now = Date()
+        let subject = try DistinguishedName { CommonName(names[0]) }
+        let certificate = try Certificate(
+            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: Certificate.PublicKey(key.publicKey),
+            notValidBefore: now.addingTimeInterval(-3600), notValidAfter: now.addingTimeInterval(days * 86400),
+            issuer: caName, subject: subject, signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.notCertificateAuthority)
+                Critical(KeyUsage(digitalSignature: true))
+                try ExtendedKeyUsage([.serverAuth])
+                SubjectAlternativeNames(names.map { GeneralName.dnsName($0) })
+                AuthorityKeyIdentifier(keyIdentifier: try caCertificate.extensions.subjectKeyIdentifier?.keyIdentifier)
+            },
+            issuerPrivateKey: Certificate.PrivateKey(caKey))
+        return (try certificate.serializeAsPEM().pemString + "\n", key.pemRepresentation + "\n")
+    }
+}
+
+let testProject = ComposeProject(name: "sbs-test", directory: "/opt/sbs")
+
+func makeTarget(names: [String] = ["shop.test", "www.shop.test"], httpPort: Int = 80, httpsPort: Int = 443,
+            expectHSTS: Bool = true, trust: VerifyTarget.Trust = .system,
+            profile: VerifyTarget.ProfileExpectation? = .init(ollamaModels: nil, monitoring: false)) -> VerifyTarget {
+    VerifyTarget(domain: names[0], names: names, httpPort: httpPort, httpsPort: httpsPort, expectHSTS: expectHSTS,
+                 trust: trust, project: testProject, profile: profile)
+}
+
+extension VerifyReport {
+    subscript(id: String) -> VerifyCheck? { checks.first { $0.id == id } }
+}
+
+extension Array where Element == VerifyCheck {
+    subscript(id: String) -> VerifyCheck? { first { $0.id == id } }
+}
