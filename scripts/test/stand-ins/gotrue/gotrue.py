@@ -11,8 +11,11 @@ url = os.environ.get("GOTRUE_DB_DATABASE_URL") or os.environ.get("DATABASE_URL")
 if not url:
     log("GOTRUE_DB_DATABASE_URL is not set"); sys.exit(1)
 while True:
-    done = subprocess.run(["psql", "--no-psqlrc", "-tAc", "select current_user", url],
-                          capture_output=True, text=True, timeout=10)
+    try:
+        done = subprocess.run(["psql", "--no-psqlrc", "-tAc", "select current_user", url],
+                              capture_output=True, text=True, timeout=10)
+    except subprocess.TimeoutExpired:
+        log("database login timed out, retrying"); continue
     if done.returncode == 0:
         log("logged in to the database as " + done.stdout.strip()); break
     log("database login failed, retrying in 1 s: " + (done.stderr.strip().splitlines() or [""])[-1])

@@ -142,6 +142,14 @@ class Proxy(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         log("%s %s" % (self.address_string(), fmt % args))
 
+class QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionResetError, BrokenPipeError)):
+            log("%s went away: %s" % (client_address[0], error))
+        else:
+            super().handle_error(request, client_address)
+
 def listen_address():
     first = os.environ.get("KONG_PROXY_LISTEN", "0.0.0.0:8000").split(",")[0].split()[0]
     host, _, port = first.rpartition(":")
@@ -160,7 +168,7 @@ def main(argv):
         for prefix, strip, url, name in Proxy.routes:
             log("route %s -> %s (%s, strip_path=%s)" % (prefix, url.geturl(), name, str(strip).lower()))
         host, port = listen_address()
-        server = ThreadingHTTPServer((host, port), Proxy)
+        server = QuietServer((host, port), Proxy)
         server.daemon_threads = True
         log("proxy listening on %s:%d" % (host, port))
         server.serve_forever()
@@ -169,7 +177,10 @@ def main(argv):
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=3) as s:
                 s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-                if s.recv(12).startswith(b"HTTP/1."):
+                answer = b""
+                while chunk := s.recv(4096):  # the whole answer: closing early would reset the proxy's connection
+                    answer += chunk
+                if answer.startswith(b"HTTP/1."):
                     print("nginx.......running\n\nKong is healthy at /usr/local/kong")
                     return 0
         except OSError:
