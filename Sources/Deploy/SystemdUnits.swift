@@ -83,7 +83,7 @@ public struct SystemdUnits: Sendable, Hashable, Codable {
         var units = [
             SystemdUnit(name: Self.renewService, text: service(
                 description: "Renew the certificates of the Small Business Server (sbs renew)",
-                command: sbs(["renew", "--post-renew", nginxReload]), timeout: "30min")),
+                command: sbs(["renew"]), timeout: "30min")),
             SystemdUnit(name: Self.renewTimer, text: timer(
                 description: "Check twice a day whether the Small Business Server's certificates are due",
                 schedule: ["OnCalendar=*-*-* 00,12:00:00", "RandomizedDelaySec=12h", "Persistent=true"])),
@@ -109,11 +109,6 @@ public struct SystemdUnits: Sendable, Hashable, Codable {
     /// `sbs ARGS [--root ROOT]`.
     func sbs(_ arguments: [String]) -> [String] {
         [executable] + arguments + (root == "/" ? [] : ["--root", root])
-    }
-
-    /// The shell command `sbs renew --post-renew` runs: the stack's nginx reads the renewed files again.
-    public var nginxReload: String {
-        project.command(["exec", "-T", "nginx", "nginx", "-s", "reload"]).map(Self.shellQuote).joined(separator: " ")
     }
 
     /// Folders the services write (everything else of /usr, /boot and /etc is read-only to them).
@@ -183,11 +178,6 @@ public struct SystemdUnits: Sendable, Hashable, Codable {
     /// The program of a command line (checked by `checkProgram`): quoted, `%` written `%%`.
     static func quoteProgram(_ path: String) -> String {
         "\"" + path.split(separator: "%", omittingEmptySubsequences: false).joined(separator: "%%") + "\""
-    }
-
-    /// One word for `/bin/sh -c`: single-quoted, `'` written `'\''`.
-    public static func shellQuote(_ word: String) -> String {
-        "'" + word.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
     }
 
     static func checkPath(_ path: String, what: String) throws(UserError) {

@@ -38,7 +38,7 @@ import Testing
         // The services run this very binary, for this root.
         let binary = URL(fileURLWithPath: sbsBinary).resolvingSymlinksInPath().path
         let renew = read(units + "/sbs-renew.service") ?? ""
-        #expect(renew.contains("ExecStart=\"\(binary)\" \"renew\" \"--post-renew\""), "\(renew)")
+        #expect(renew.contains("ExecStart=\"\(binary)\" \"renew\" \"--root\""), "\(renew)")
         #expect(renew.contains("\"--root\" \"\(root)\""))
         #expect(read(units + "/sbs-backup.service")?.contains("ExecStart=\"\(root)/opt/sbs/backup/backup.sh\" \"\(root)/var/backups/sbs\" \"7\"") == true)
 
