@@ -77,9 +77,9 @@ public struct ComposeDriver: Sendable {
 
     /// Makes every image present: those already on the engine are left alone (no pull). With `archive` (a
     /// `docker save` tarball, answers `images.archive`) the missing ones are loaded from it and nothing is pulled;
-    /// without, they are pulled one by one with a line each.
+    /// without, they are pulled one by one with a line each, logged in to `registry` when given.
     /// - Throws: `UserError` naming the image that could not be loaded or pulled.
-    public func ensureImages(_ images: [String], archive: String? = nil) async throws(UserError) {
+    public func ensureImages(_ images: [String], archive: String? = nil, registry: RegistryLogin? = nil) async throws(UserError) {
         var missing = try await absent(images)
         if missing.isEmpty {
             progress("all \(images.count) images are present")
@@ -99,11 +99,16 @@ public struct ComposeDriver: Sendable {
             progress("loaded in \(Self.seconds(clock.now - started))")
             return
         }
+        var pull = ["docker", "pull", "--quiet"]
+        if let registry {
+            try registry.writeConfig()
+            pull = ["env", "DOCKER_CONFIG=" + registry.configDirectory] + pull
+        }
         for (index, image) in missing.enumerated() {
             progress("pulling \(image) (\(index + 1) of \(missing.count))")
             let started = clock.now
-            try await run(["docker", "pull", "--quiet", image], timeout: .seconds(3600), what: "Pulling \(image)",
-                          remedy: "Check the network and the image name (answers `images:`); a private registry needs `docker login` first; a site without internet gives `images.archive`. Then run `sbs resume`.")
+            try await run(pull + [image], timeout: .seconds(3600), what: "Pulling \(image)",
+                          remedy: "Check the network and the image name (answers `images:`); a private registry needs answers `registry` (server, user, password); a site without internet gives `images.archive`. Then run `sbs resume`.")
             progress("pulled \(image) in \(Self.seconds(clock.now - started))")
         }
     }

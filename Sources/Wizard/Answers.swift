@@ -107,6 +107,7 @@ public enum AnswerSecret: String, Sendable, CaseIterable, Comparable {
     case grafanaPassword = "secrets.grafana_password"
     case smtpPassword = "smtp.password"
     case eabHMACKey = "tls.eab.hmac_key"
+    case registryPassword = "registry.password"
 
     public var variable: String {
         switch self {
@@ -115,6 +116,7 @@ public enum AnswerSecret: String, Sendable, CaseIterable, Comparable {
         case .grafanaPassword: return "GRAFANA_ADMIN_PASSWORD"
         case .smtpPassword: return "SMTP_PASSWORD"
         case .eabHMACKey: return "ACME_EAB_HMAC_KEY"
+        case .registryPassword: return "REGISTRY_PASSWORD"
         }
     }
 
@@ -223,6 +225,10 @@ public struct Answers: Sendable, Equatable {
     /// `images.archive`: a `docker save` tarball holding the stack's images, loaded with `docker load` instead of
     /// pulling anything (a site without internet or registry).
     public var imagesArchive: String?
+    /// `registry`: a private registry the images are pulled from, with its credentials (all three or none).
+    public var registryServer: String?
+    public var registryUser: SafeToken?
+    public var registryPassword: SecretSource?
     public var httpPort: SBSCore.Port = .http
     public var httpsPort: SBSCore.Port = .https
     public var deployDir: String = "/opt/sbs"
@@ -256,12 +262,14 @@ public struct Answers: Sendable, Equatable {
             for name in SecretName.allCases { result[name.answer] = secrets[name] }
             result[.smtpPassword] = smtpPassword
             result[.eabHMACKey] = eabHMACKey
+            result[.registryPassword] = registryPassword
             return result
         }
         set {
             for name in SecretName.allCases { secrets[name] = newValue[name.answer] }
             smtpPassword = newValue[.smtpPassword]
             eabHMACKey = newValue[.eabHMACKey]
+            registryPassword = newValue[.registryPassword]
         }
     }
 
@@ -306,6 +314,9 @@ public struct Answers: Sendable, Equatable {
             "tls.eab.kid": eabKeyID ?? "",
             "tls.eab.hmac_key": eabHMACKey == nil ? "absent" : "given",
             "smtp.password": smtpPassword == nil ? "absent" : "given",
+            "registry.server": registryServer ?? "",
+            "registry.user": registryUser?.value ?? "",
+            "registry.password": registryPassword == nil ? "absent" : "given",
             "tls.cert_file": certFile ?? "",
             "tls.key_file": keyFile ?? "",
             "ports.http": httpPort.description,

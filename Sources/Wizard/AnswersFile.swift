@@ -14,7 +14,7 @@ public struct AnswersError: Error, Sendable, CustomStringConvertible {
 /// Reads and writes answers files (`version: 1`).
 public enum AnswersFile {
     static let topKeys = ["version", "mode", "domain", "aliases", "admin_email", "profile", "features", "tls", "secrets",
-                          "images", "ports", "paths", "backups", "smtp", "network", "checks"]
+                          "images", "registry", "ports", "paths", "backups", "smtp", "network", "checks"]
 
     /// Parses and validates an answers file, collecting every problem.
     /// - Throws: `AnswersError` listing each problem with line and column.
@@ -28,7 +28,7 @@ public enum AnswersFile {
             if let mark = node.mark { answers.origin.locations[key] = "\(file):\(mark.line):\(mark.column)" }
         }
         for (key, node) in top { locate(key, node) }
-        for section in ["features", "tls", "secrets", "ports", "paths", "backups", "smtp", "network", "checks"] {
+        for section in ["features", "tls", "secrets", "images", "registry", "ports", "paths", "backups", "smtp", "network", "checks"] {
             if case .mapping(let mapping)? = top[section] {
                 for (keyNode, node) in mapping {
                     guard let key = keyNode.string else { continue }
@@ -160,6 +160,25 @@ public enum AnswersFile {
             answers.imagesArchive = path(map["archive"], "images.archive")
         }
 
+        if let registry = top["registry"] {
+            let map = reader.mapping(registry, path: "registry", allowed: ["server", "user", "password"])
+            answers.registryServer = value(map["server"], "registry.server") { (text: String) throws(UserError) -> String in
+                // host[:port], as an image name starts with it (no scheme, no path).
+                let host = text.split(separator: ":", maxSplits: 1).first.map(String.init) ?? ""
+                let port = text.split(separator: ":", maxSplits: 1).dropFirst().first.map(String.init)
+                guard !host.isEmpty, host.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || ".-".contains($0) }),
+                      port.map({ Int($0).map { (1...65535).contains($0) } ?? false }) ?? true else {
+                    throw UserError("'\(text.debugSafe)' is not a registry: give host or host:port as image names start with it (registry.example.com:5000)")
+                }
+                return text
+            }
+            answers.registryUser = value(map["user"], "registry.user") { (text: String) throws(UserError) in try SafeToken(text, what: "registry user") }
+            answers.registryPassword = secret(map["password"], "registry.password")
+            if case .mapping = registry, answers.registryServer == nil || answers.registryUser == nil || answers.registryPassword == nil {
+                reader.report(registry, "registry needs server, user and password")
+            }
+        }
+
         if let ports = top["ports"] {
             let map = reader.mapping(ports, path: "ports", allowed: ["http", "https"])
             if let http = port(map["http"], "ports.http") { answers.httpPort = http }
@@ -280,6 +299,9 @@ public enum AnswersFile {
             out += "images:\n"
             for service in Service.allCases { if let image = answers.images[service] { out += "  \(service.rawValue): \(quote(image.value))\n" } }
             if let archive = answers.imagesArchive { out += "  archive: \(quote(archive))\n" }
+        }
+        if let server = answers.registryServer, let user = answers.registryUser, let password = secret(.registryPassword) {
+            out += "registry:\n  server: \(quote(server))\n  user: \(quote(user.value))\n  password: \(quote(password))\n"
         }
         out += "ports:\n  http: \(answers.httpPort)\n  https: \(answers.httpsPort)\n"
         out += "paths:\n  deploy_dir: \(quote(answers.deployDir))\n"

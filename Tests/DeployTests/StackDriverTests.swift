@@ -122,3 +122,22 @@ struct RefusingRunner: CommandRunner {
         return CommandResult(status: 1, stdout: "", stderr: "")
     }
 }
+
+@Suite struct RegistryCredentials {
+    @Test func theClientConfigHoldsTheCredentialsAsDockerLoginWouldAndOnlyForTheServer() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sbs-registry-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let password = "p@ss:word \"quoted\" ü"
+        let login = RegistryLogin(server: "registry.example.com:5000", user: "deploy", password: password, configDirectory: dir + "/docker")
+        try login.writeConfig()
+        let text = try String(contentsOfFile: dir + "/docker/config.json", encoding: .utf8)
+        #expect(!text.contains(password))
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: [String: [String: String]]])
+        #expect(Array(json["auths"]?.keys ?? [:].keys) == ["registry.example.com:5000"])
+        let auth = try #require(json["auths"]?["registry.example.com:5000"]?["auth"])
+        #expect(String(decoding: try #require(Data(base64Encoded: auth)), as: UTF8.self) == "deploy:" + password)
+        let fileMode = try #require(try FileManager.default.attributesOfItem(atPath: dir + "/docker/config.json")[.posixPermissions] as? Int)
+        let dirMode = try #require(try FileManager.default.attributesOfItem(atPath: dir + "/docker")[.posixPermissions] as? Int)
+        #expect(fileMode == 0o600 && dirMode == 0o700)
+    }
+}

@@ -76,6 +76,10 @@ func problems(_ text: String) -> [String] {
             #expect(found.count == 1 && found[0].contains("images.nginx"), "\(bad): \(found)")
         }
         #expect(problems("version: 1\nimages:\n  archive: /srv/images.tar\n").isEmpty)
+        #expect(problems("version: 1\nregistry:\n  server: registry.example.com:5000\n  user: deploy\n  password: env:REG_PW\n").isEmpty)
+        #expect(problems("version: 1\nregistry:\n  server: registry.example.com\n").first?.contains("registry needs server, user and password") == true)
+        #expect(problems("version: 1\nregistry:\n  server: https://registry.example.com/v2\n  user: deploy\n  password: env:REG_PW\n")
+            .first?.contains("registry.server") == true)
         #expect(problems("version: 1\nimages:\n  archive: images.tar\n").first?.contains("images.archive") == true)
     }
 
@@ -235,6 +239,7 @@ struct AnswersGenerator {
             a.images[service] = try SafeToken("registry.example.com:5000/\(service.rawValue):1.\(next() % 9)\(chance() ? "@sha256:" + digest : "")", what: "image")
         }
         if chance() { a.imagesArchive = "/srv/images-\(next() % 9).tar" }
+        if chance() { a.registryServer = "registry.example.com:5000"; a.registryUser = try SafeToken("deploy-\(next() % 9)"); a.registryPassword = secret() }
         if chance() { a.httpPort = try Port(8080); a.httpsPort = try Port(8443) }
         if chance() { a.deployDir = "/srv/sbs" }
         if chance() { a.backupDestination = "/mnt/backup"; a.backupKeep = 1 + Int(next() % 365) }

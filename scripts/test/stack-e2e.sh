@@ -4,7 +4,8 @@
 # The whole install, end to end, on the real ports 80 and 443 of this machine: a Docker engine, stand-in images
 # built from a debootstrapped Debian (scripts/test/stand-in-images.sh), Pebble as the CA with its fake DNS, and
 # `sbs install --answers scripts/test/stack/*.yaml --non-interactive` through a passing `verify`:
-#   1. minimum profile (no Ollama), first with the CA stopped: the install fails at obtain-certificate and says
+#   1. minimum profile (no Ollama), the API image pulled from a private registry (a real docker-registry with
+#      basic authentication, credentials from the answers), first with the CA stopped: the install fails at obtain-certificate and says
 #      so; with the CA back, `sbs resume` finishes without re-running what succeeded or changing secrets.env;
 #   2. `sbs install` again: nothing changes and no container restarts;
 #   3. a container stopped by hand: `sbs verify` fails and names it;
@@ -43,6 +44,7 @@ cleanup() {
     set +e
     for root in "$work"/root-*; do [ -d "$root" ] && down "$root"; done
     scripts/test/pebble-env.sh stop "$pebble_dir" >/dev/null 2>&1
+    [ -f "$work/registry/pid" ] && kill "$(cat "$work/registry/pid")" 2>/dev/null
     scripts/test/docker-env.sh stop "$engine_state" >/dev/null 2>&1
     echo "stack-e2e: $((failures)) failed checks; $(($(date +%s) - started)) s in all"
     [ "$failures" -eq 0 ] || status=1
@@ -52,6 +54,7 @@ cleanup() {
 if [ -d "$work" ]; then
     for root in "$work"/root-*; do [ -d "$root" ] && down "$root"; done
     scripts/test/pebble-env.sh stop "$pebble_dir" >/dev/null 2>&1 || true
+    [ -f "$work/registry/pid" ] && kill "$(cat "$work/registry/pid")" 2>/dev/null || true
     rm -rf "$work"
 fi
 port_busy() { ss -Hltn "sport = :$1" | grep -q .; }
@@ -77,6 +80,30 @@ say "Pebble on 127.0.0.1:14200, validating HTTP-01 on port 80 (the stack's nginx
 PEBBLE_ENV_PORTS="14200 14201 14202 14203 14204 80 14205" PEBBLE_ENV_WEBROOT_SERVER=0 \
     scripts/test/pebble-env.sh start "$pebble_dir" >/dev/null
 
+say "A private registry on 127.0.0.1:14210 (basic authentication) holding the API image"
+export SBS_E2E_REGISTRY_PASSWORD=registry-pass-e2e-0001
+registry=$work/registry
+mkdir -p "$registry/data" "$registry/client"
+htpasswd -Bbn sbs-e2e "$SBS_E2E_REGISTRY_PASSWORD" >"$registry/htpasswd"
+cat >"$registry/config.yml" <<YAML
+version: 0.1
+log: {level: warn}
+storage: {filesystem: {rootdirectory: $registry/data}}
+http: {addr: 127.0.0.1:14210}
+auth: {htpasswd: {realm: sbs-e2e, path: $registry/htpasswd}}
+YAML
+setsid docker-registry serve "$registry/config.yml" >"$registry/log" 2>&1 </dev/null &
+echo $! >"$registry/pid"
+for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:14210/v2/" && break; sleep 0.1; done
+# The test's own client config pushes; sbs gets nothing but the answers' credentials.
+printf '{"auths": {"127.0.0.1:14210": {"auth": "%s"}}}\n' "$(printf 'sbs-e2e:%s' "$SBS_E2E_REGISTRY_PASSWORD" | base64 -w0)" \
+    >"$registry/client/config.json"
+docker tag orchestrator-ai/api:1.0.0 127.0.0.1:14210/orchestrator-ai/api:1.0.0
+DOCKER_CONFIG=$registry/client docker push --quiet 127.0.0.1:14210/orchestrator-ai/api:1.0.0 >/dev/null
+docker rmi 127.0.0.1:14210/orchestrator-ai/api:1.0.0 >/dev/null
+[ "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:14210/v2/_catalog)" = 401 ] \
+    && pass "the registry refuses requests without credentials" || fail "the registry answers without credentials"
+
 containers_of() { # root → "name started-at" lines, sorted
     docker ps -q --filter "label=com.docker.compose.project=$(project_of "$1")" \
         | xargs -r docker inspect --format '{{.Name}} {{.State.StartedAt}}' | sort
@@ -91,6 +118,12 @@ set +e
 status=$?
 set -e
 tail -5 "$work/first.out"
+grep -q "pulling 127.0.0.1:14210/orchestrator-ai/api:1.0.0" "$work/first.out" && grep -q "pulled 127.0.0.1:14210/orchestrator-ai/api:1.0.0" "$work/first.out" \
+    && pass "the API image was pulled from the private registry with the answers' credentials" || fail "no pull from the registry"
+[ "$(stat -c %a "$root/etc/sbs/docker/config.json")" = 600 ] && ! grep -q "$SBS_E2E_REGISTRY_PASSWORD" "$root/etc/sbs/docker/config.json" \
+    && pass "the registry credentials are kept 0600, the password not in clear" || fail "registry credentials file"
+! grep -rq "$SBS_E2E_REGISTRY_PASSWORD" "$root/var/lib/sbs" "$root/var/log/sbs" "$work/first.out" \
+    && pass "the registry password is in no state, log or output" || fail "the registry password leaked"
 [ $status -eq 1 ] && pass "exit 1 with the CA stopped" || fail "exit $status with the CA stopped (expected 1)"
 grep -q "obtain-certificate" "$work/first.out" && grep -qi "127.0.0.1:14200" "$work/first.out" \
     && pass "the error names the step and the CA" || fail "the error does not name obtain-certificate and the CA"

@@ -18,13 +18,15 @@ struct StartProxy: StepAction {
         var profiles: [String]
         /// answers `images.archive`: load missing images from it instead of pulling.
         var imagesArchive: String?
+        /// answers `registry`: pull with these credentials.
+        var registry: RegistryAccess?
         /// The rendered files: a new compose file or nginx config makes this step run again.
         var configs: WriteConfigs.Output
     }
 
     func input(_ context: InstallInputs, needs: NeededOutputs) throws -> Input {
         Input(project: context.project, profiles: try needs.output(of: ChooseProfile.self).composeProfiles,
-              imagesArchive: context.answers.imagesArchive,
+              imagesArchive: context.answers.imagesArchive, registry: RegistryAccess(context),
               configs: try needs.output(of: WriteConfigs.self))
     }
 
@@ -35,7 +37,7 @@ struct StartProxy: StepAction {
             return StepResult()
         }
         let image = try await driver.images(of: ["nginx"])
-        try await driver.ensureImages(image, archive: input.imagesArchive)
+        try await driver.ensureImages(image, archive: input.imagesArchive, registry: try input.registry?.login(tools))
         log.progress("starting nginx alone with the HTTP bootstrap config")
         try await driver.up(["nginx"], noDeps: true, variables: ["NGINX_CONF=bootstrap.conf"], deadline: deadline)
         log.progress("nginx serves the ACME webroot")

@@ -20,6 +20,8 @@ struct StartStack: StepAction {
         var profiles: [String]
         /// answers `images.archive`: load missing images from it instead of pulling.
         var imagesArchive: String?
+        /// answers `registry`: pull with these credentials.
+        var registry: RegistryAccess?
         var configs: WriteConfigs.Output
         var certificate: ObtainCertificate.Output
     }
@@ -31,7 +33,7 @@ struct StartStack: StepAction {
 
     func input(_ context: InstallInputs, needs: NeededOutputs) throws -> Input {
         Input(project: context.project, profiles: try needs.output(of: ChooseProfile.self).composeProfiles,
-              imagesArchive: context.answers.imagesArchive,
+              imagesArchive: context.answers.imagesArchive, registry: RegistryAccess(context),
               configs: try needs.output(of: WriteConfigs.self), certificate: try needs.output(of: ObtainCertificate.self))
     }
 
@@ -42,7 +44,7 @@ struct StartStack: StepAction {
             log.progress("all \(services.count) services run, are healthy and were started from the current configuration: nothing to change")
             return StepResult(Output(services: services))
         }
-        try await driver.ensureImages(try await driver.images(of: services), archive: input.imagesArchive)
+        try await driver.ensureImages(try await driver.images(of: services), archive: input.imagesArchive, registry: try input.registry?.login(tools))
         let applications = services.filter { $0 != "nginx" }
         let running = try await input.project.containers(tools.commands)
         if applications.allSatisfy({ name in running.contains { $0.service == name && $0.isReady } }) {
