@@ -68,9 +68,9 @@ public struct ComposeDriver: Sendable {
         }
     }
 
-    /// The images of `services`, as compose resolves them (`docker compose config --images SERVICE…`).
-    public func images(of services: [String]) async throws(UserError) -> [String] {
-        let result = try await run(command(["config", "--images"] + services), timeout: .seconds(60), what: "`docker compose config --images`",
+    /// The images of the active profiles' services, as compose resolves them (`docker compose config --images`).
+    public func images() async throws(UserError) -> [String] {
+        let result = try await run(command(["config", "--images"]), timeout: .seconds(60), what: "`docker compose config --images`",
                                    remedy: "Check \(project.composeFile) (`docker compose config` shows the error).")
         return Array(Set(result.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })).sorted()
     }

@@ -20,7 +20,7 @@ struct StartProxy: StepAction {
         var imagesArchive: String?
         /// answers `registry`: pull with these credentials.
         var registry: RegistryAccess?
-        /// The rendered files: a new compose file or nginx config makes this step run again.
+        /// Where the rendered files are.
         var configs: WriteConfigs.Output
     }
 
@@ -36,8 +36,9 @@ struct StartProxy: StepAction {
             log.progress("nginx already runs (\(nginx.name), \(nginx.health.isEmpty ? nginx.state : nginx.health)); it serves the ACME webroot as it is")
             return StepResult()
         }
-        let image = try await driver.images(of: ["nginx"])
-        try await driver.ensureImages(image, archive: input.imagesArchive, registry: try input.registry?.login(tools))
+        // Every image of the stack, not nginx's alone: a missing or unreachable image fails here, before the CA is
+        // asked for a certificate.
+        try await driver.ensureImages(try await driver.images(), archive: input.imagesArchive, registry: try input.registry?.login(tools))
         log.progress("starting nginx alone with the HTTP bootstrap config")
         try await driver.up(["nginx"], noDeps: true, variables: ["NGINX_CONF=bootstrap.conf"], deadline: deadline)
         log.progress("nginx serves the ACME webroot")

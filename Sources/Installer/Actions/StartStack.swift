@@ -44,7 +44,7 @@ struct StartStack: StepAction {
             log.progress("all \(services.count) services run, are healthy and were started from the current configuration: nothing to change")
             return StepResult(Output(services: services))
         }
-        try await driver.ensureImages(try await driver.images(of: services), archive: input.imagesArchive, registry: try input.registry?.login(tools))
+        try await driver.ensureImages(try await driver.images(), archive: input.imagesArchive, registry: try input.registry?.login(tools))
         let applications = services.filter { $0 != "nginx" }
         let running = try await input.project.containers(tools.commands)
         if applications.allSatisfy({ name in running.contains { $0.service == name && $0.isReady } }) {
