@@ -110,7 +110,7 @@ public final class EditLineTerminal: Terminal {
             case 3:  // Ctrl-C: restore the terminal, then end as the Ctrl-C handler does.
                 tcsetattr(fd, TCSAFLUSH, &saved)
                 write("\n")
-                interruptNow()
+                interruptNow(SIGINT)
             case 4 where bytes.isEmpty: return nil
             case 10, 13: return String(decoding: bytes, as: UTF8.self)
             case 8, 127: if !bytes.isEmpty { bytes.removeLast() }
@@ -151,24 +151,21 @@ public final class EditLineTerminal: Terminal {
 /// The message the Ctrl-C handler prints; set before the handler is installed, read only by it.
 nonisolated(unsafe) private var interruptMessage: UnsafeMutablePointer<CChar>?
 
-/// Runs `body` (which asks questions) so that Ctrl-C prints `message` and exits with status 130. libedit
-/// (EL_SIGNAL) restores the terminal and re-raises the signal before this handler runs; write() and _exit() are
-/// async-signal-safe.
+/// Runs `body` (which asks questions) so that Ctrl-C, a kill (SIGTERM) or a closed terminal (SIGHUP) prints
+/// `message` and exits with 128 + the signal (130, 143, 129). libedit (EL_SIGNAL) restores the terminal and
+/// re-raises the signal before this handler runs; write() and _exit() are async-signal-safe.
 public func withInterruptMessage<T>(_ message: String, _ body: () throws -> T) rethrows -> T {
     free(interruptMessage)
     interruptMessage = strdup(message)
-    let handler: @convention(c) (Int32) -> Void = { _ in interruptNow() }
-    signal(SIGINT, handler)
-    signal(SIGTERM, handler)
-    defer {
-        signal(SIGINT, SIG_DFL)
-        signal(SIGTERM, SIG_DFL)
-    }
+    let handler: @convention(c) (Int32) -> Void = { signal in interruptNow(signal) }
+    let signals = [SIGINT, SIGTERM, SIGHUP]
+    for number in signals { signal(number, handler) }
+    defer { for number in signals { signal(number, SIG_DFL) } }
     return try body()
 }
 
-/// Says what the interrupt left behind (the message given to `withInterruptMessage`) and exits with 130.
-func interruptNow() -> Never {
+/// Says what the interrupt left behind (the message given to `withInterruptMessage`) and exits with 128 + `signal`.
+func interruptNow(_ signal: Int32) -> Never {
     if let message = interruptMessage { _ = Foundation.write(2, message, strlen(message)) }
-    _exit(130)
+    _exit(128 + signal)
 }

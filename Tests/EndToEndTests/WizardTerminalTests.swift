@@ -168,4 +168,26 @@ final class TmuxSession {
         await session.expect("\necho\n")
         #expect(!session.screen.contains("sk-partial"))
     }
+
+    @Test(arguments: [(SIGTERM, 143), (SIGHUP, 129)])
+    func aKillDuringTheQuestionsExitsWithItsSignalsStatusAndRestoresTheTerminal(_ signal: Int32, _ status: Int) async throws {
+        try requireTools("tmux", "pgrep")
+        let root = scratchDirectory("wizard-signal-\(signal)")
+        let session = try TmuxSession(command: "\(sbsBinary) install --root \(root); echo EXIT=$?; stty -a | tr ' ' '\\n' | grep -x -e echo -e -echo; sleep 60")
+        await session.expect("Domain name")
+        try session.type("shop.exa")
+        let pids = Process()
+        pids.executableURL = URL(fileURLWithPath: "/usr/bin/pgrep")
+        pids.arguments = ["-f", "^\(sbsBinary) install --root \(root)$"]
+        let out = Pipe()
+        pids.standardOutput = out
+        try pids.run()
+        pids.waitUntilExit()
+        let pid = try #require(Int32(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            .split(separator: "\n").first.map(String.init) ?? ""))
+        #expect(kill(pid, signal) == 0)
+        await session.expect("EXIT=\(status)")
+        await session.expect("\necho\n")
+        #expect(!FileManager.default.fileExists(atPath: root + "/var/lib/sbs/state.json"), "a run stopped during the questions wrote a state")
+    }
 }
