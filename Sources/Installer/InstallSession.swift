@@ -99,7 +99,7 @@ public struct InstallSession: Sendable {
     /// holds a compose file; nil otherwise (no install yet, or `sbs cert` used alone).
     public func installedStack() -> ComposeProject? {
         guard let answers = (try? savedAnswers()) ?? nil else { return nil }
-        let project = ComposeProject(name: ComposeProject.name(forRoot: layout.root), directory: layout.resolve(answers.deployDir))
+        let project = InstallInputs.project(layout: layout, deployDir: answers.deployDir)
         return AtomicFile.exists(project.composeFile) ? project : nil
     }
 
