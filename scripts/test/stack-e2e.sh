@@ -171,8 +171,13 @@ say "2b. sbs renew --force: the stack's nginx serves the new certificate without
 before=$(containers_of "$root")
 "$sbs" renew --force --root "$root" >"$work/renew.out" 2>&1 && pass "renew exit 0" || fail "renew failed: $(tail -5 "$work/renew.out")"
 grep -q "nginx reloaded" "$work/renew.out" && pass "renew reloaded nginx" || fail "renew did not reload nginx"
-served=$(echo | openssl s_client -connect 127.0.0.1:443 -servername shop.e2e.test 2>/dev/null | openssl x509 -noout -serial)
+# A reload is asynchronous: the old workers finish their connections while the new ones start.
 live=$(openssl x509 -in "$root/etc/sbs/ssl/live/shop.e2e.test/cert.pem" -noout -serial)
+for _ in $(seq 1 50); do
+    served=$(echo | openssl s_client -connect 127.0.0.1:443 -servername shop.e2e.test 2>/dev/null | openssl x509 -noout -serial)
+    [ "$served" = "$live" ] && break
+    sleep 0.2
+done
 [ -n "$served" ] && [ "$served" = "$live" ] && pass "nginx serves the renewed certificate ($live)" || fail "served $served, live $live"
 [ "$before" = "$(containers_of "$root")" ] && pass "no container restarted by the renewal" || fail "the renewal restarted containers"
 
