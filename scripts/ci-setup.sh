@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 packages=(pkg-config libedit-dev libcurl4-openssl-dev tmux pebble nginx openssl curl python3 python3-venv)
-packages+=(shellcheck dash wget binutils debootstrap iptables util-linux iproute2 docker-registry apache2-utils)
+packages+=(shellcheck dash wget binutils xz-utils debootstrap iptables util-linux iproute2 docker-registry apache2-utils)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
