@@ -92,7 +92,7 @@ done
 sed -n '/^release:/,$p' "$tmp/build-$v2.log" | sed 's/^/      /'
 
 tarball=$mirror/sbs-$v1-linux-x86_64.tar.xz
-listing=$(tar -tzf "$tarball" | LC_ALL=C sort | tr '\n' ' ')
+listing=$(tar -tJf "$tarball" | LC_ALL=C sort | tr '\n' ' ')
 expected_listing="sbs-$v1-linux-x86_64/ sbs-$v1-linux-x86_64/LICENSE sbs-$v1-linux-x86_64/completions/ sbs-$v1-linux-x86_64/completions/_sbs sbs-$v1-linux-x86_64/completions/sbs.bash sbs-$v1-linux-x86_64/completions/sbs.fish sbs-$v1-linux-x86_64/sbs "
 if [ "$listing" = "$expected_listing" ]; then pass "tarball holds the binary, LICENSE and three completions"; else fail "tarball holds the binary, LICENSE and three completions" "$listing"; fi
 
