@@ -58,9 +58,10 @@ if [ -d "$work" ]; then
     rm -rf "$work"
 fi
 port_busy() { ss -Hltn "sport = :$1" | grep -q .; }
-for port in 80 443; do
+# 80 and 443 for the stack; Pebble's fixed ports and the registry's, which the answers files name.
+for port in 80 443 14200 14201 14202 14203 14204 14205 14210; do
     if port_busy "$port"; then
-        echo "stack-e2e: port $port is in use on this machine ($(ss -Hltnp "sport = :$port" | head -1)); the end-to-end install needs 80 and 443" >&2
+        echo "stack-e2e: port $port is in use on this machine ($(ss -Hltnp "sport = :$port" | head -1)); the end-to-end install needs 80, 443 and 14200-14210" >&2
         [ "${SBS_REQUIRE_INTEGRATION:-0}" = 1 ] && exit 1
         echo "stack-e2e: SKIPPED" >&2
         exit 0
