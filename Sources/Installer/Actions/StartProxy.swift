@@ -14,31 +14,24 @@ struct StartProxy: StepAction {
     var deadline: Duration = .seconds(180)
 
     struct Input: Codable, Hashable, Sendable {
-        var project: ComposeProject
-        var profiles: [String]
-        /// answers `images.archive`: load missing images from it instead of pulling.
-        var imagesArchive: String?
-        /// answers `registry`: pull with these credentials.
-        var registry: RegistryAccess?
+        var stack: StackSource
         /// Where the rendered files are.
         var configs: WriteConfigs.Output
     }
 
     func input(_ context: InstallInputs, needs: NeededOutputs) throws -> Input {
-        Input(project: context.project, profiles: try needs.output(of: ChooseProfile.self).composeProfiles,
-              imagesArchive: context.answers.imagesArchive, registry: RegistryAccess(context),
-              configs: try needs.output(of: WriteConfigs.self))
+        Input(stack: try StackSource(context, needs: needs), configs: try needs.output(of: WriteConfigs.self))
     }
 
     func run(_ input: Input, log: StepLog) async throws -> StepResult<Nothing> {
-        let driver = ComposeDriver(project: input.project, runner: tools.commands, profiles: input.profiles) { log.progress($0) }
-        if let nginx = try await input.project.containers(tools.commands).first(where: { $0.service == "nginx" && $0.state == "running" }) {
+        let driver = input.stack.driver(tools, log: log)
+        if let nginx = try await input.stack.project.containers(tools.commands).first(where: { $0.service == "nginx" && $0.state == "running" }) {
             log.progress("nginx already runs (\(nginx.name), \(nginx.health.isEmpty ? nginx.state : nginx.health)); it serves the ACME webroot as it is")
             return StepResult()
         }
         // Every image of the stack, not nginx's alone: a missing or unreachable image fails here, before the CA is
         // asked for a certificate.
-        try await driver.ensureImages(try await driver.images(), archive: input.imagesArchive, registry: try input.registry?.login(tools))
+        try await input.stack.ensureImages(driver, tools: tools)
         log.progress("starting nginx alone with the HTTP bootstrap config")
         try await driver.up(["nginx"], noDeps: true, variables: ["NGINX_CONF=bootstrap.conf"], deadline: deadline)
         log.progress("nginx serves the ACME webroot")

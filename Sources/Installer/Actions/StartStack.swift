@@ -16,12 +16,7 @@ struct StartStack: StepAction {
     var deadline: Duration = .seconds(900)
 
     struct Input: Codable, Hashable, Sendable {
-        var project: ComposeProject
-        var profiles: [String]
-        /// answers `images.archive`: load missing images from it instead of pulling.
-        var imagesArchive: String?
-        /// answers `registry`: pull with these credentials.
-        var registry: RegistryAccess?
+        var stack: StackSource
         var configs: WriteConfigs.Output
         var certificate: ObtainCertificate.Output
     }
@@ -32,28 +27,27 @@ struct StartStack: StepAction {
     }
 
     func input(_ context: InstallInputs, needs: NeededOutputs) throws -> Input {
-        Input(project: context.project, profiles: try needs.output(of: ChooseProfile.self).composeProfiles,
-              imagesArchive: context.answers.imagesArchive, registry: RegistryAccess(context),
-              configs: try needs.output(of: WriteConfigs.self), certificate: try needs.output(of: ObtainCertificate.self))
+        Input(stack: try StackSource(context, needs: needs), configs: try needs.output(of: WriteConfigs.self),
+              certificate: try needs.output(of: ObtainCertificate.self))
     }
 
     func run(_ input: Input, log: StepLog) async throws -> StepResult<Output> {
-        let driver = ComposeDriver(project: input.project, runner: tools.commands, profiles: input.profiles) { log.progress($0) }
+        let driver = input.stack.driver(tools, log: log)
         let services = try await driver.services()
         if try await driver.isUpToDate(services) {
             log.progress("all \(services.count) services run, are healthy and were started from the current configuration: nothing to change")
             return StepResult(Output(services: services))
         }
-        try await driver.ensureImages(try await driver.images(), archive: input.imagesArchive, registry: try input.registry?.login(tools))
+        try await input.stack.ensureImages(driver, tools: tools)
         let applications = services.filter { $0 != "nginx" }
-        let running = try await input.project.containers(tools.commands)
+        let running = try await input.stack.project.containers(tools.commands)
         if applications.allSatisfy({ name in running.contains { $0.service == name && $0.isReady } }) {
             log.progress("\(applications.joined(separator: ", ")) run and are healthy")
         } else {
             log.progress("starting \(applications.joined(separator: ", "))")
             try await driver.up(applications, deadline: deadline)
         }
-        if try await input.project.containers(tools.commands).contains(where: { $0.service == "nginx" && $0.state == "running" }) {
+        if try await input.stack.project.containers(tools.commands).contains(where: { $0.service == "nginx" && $0.state == "running" }) {
             let test = try await driver.exec("nginx", ["nginx", "-t", "-c", "/etc/nginx/sbs/nginx.conf"])
             guard test.status == 0 else {
                 throw UserError("The TLS config of nginx does not pass `nginx -t`: \((test.stderr + "\n" + test.stdout).lastLines(3))",
