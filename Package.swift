@@ -82,7 +82,8 @@ let package = Package(
         .plugin(name: "EmbedAssets", capability: .buildTool(), dependencies: ["EmbedAssetsTool"]),
 
         .systemLibrary(name: "CEditLine", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
-        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // libcurl is loaded on first use (dlopen; see Sources/CCurl/shim.h): only its headers are needed to build.
+        .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
         .testTarget(name: "SBSCoreTests", dependencies: ["SBSCore"]),
         .testTarget(name: "StepGraphTests", dependencies: ["StepGraph", "SBSCore"]),

@@ -135,13 +135,13 @@ public final class CurlTransport: HTTPTransport {
 
     deinit {
         idle.withLock { handles in
-            for handle in handles { curl_easy_cleanup(handle.pointer) }
+            for handle in handles { sbs_curl_easy_cleanup(handle.pointer) }
             handles.removeAll()
         }
     }
 
     /// curl_global_init must run once before any other curl call, before threads use curl.
-    private static let globalInit: Bool = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
+    private static let globalInit: Bool = sbs_curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
 
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         try await transfer(request, chunk: nil)
@@ -156,7 +156,7 @@ public final class CurlTransport: HTTPTransport {
 
     private func transfer(_ request: HTTPRequest, chunk: (@Sendable ([UInt8]) -> Bool)?) async throws -> HTTPResponse {
         try Task.checkCancellation()
-        let handle = idle.withLock { $0.popLast() } ?? CurlHandle(pointer: curl_easy_init())
+        let handle = idle.withLock { $0.popLast() } ?? CurlHandle(pointer: sbs_curl_easy_init())
         let options = self.options
         let stop = StopFlag()
         // curl_easy_perform blocks: off the task pool, on a thread of its own. Cancelling the task (Ctrl-C) stops
@@ -176,9 +176,9 @@ public final class CurlTransport: HTTPTransport {
         chunk: (@Sendable ([UInt8]) -> Bool)?
     ) -> Result<HTTPResponse, HTTPTransportError> {
         guard let curl = handle.pointer else {
-            return .failure(HTTPTransportError(kind: .other, url: request.url, detail: "curl_easy_init failed"))
+            return .failure(HTTPTransportError(kind: .other, url: request.url, detail: "libcurl cannot be used: \(String(cString: sbs_curl_load_error())) (install libcurl4)"))
         }
-        curl_easy_reset(curl)
+        sbs_curl_easy_reset(curl)
         let sink = ResponseSink(limit: options.maxResponseBytes, stop: stop)
         sink.chunk = chunk
         let unmanaged = Unmanaged.passRetained(sink)
@@ -188,13 +188,13 @@ public final class CurlTransport: HTTPTransport {
         var headerList: UnsafeMutablePointer<curl_slist>? = nil
         // "Expect:" stops curl from waiting for a 100-continue on larger POST bodies (a CSR is > 1 kB).
         for line in request.headers.map({ "\($0.name): \($0.value)" }) + ["Expect:"] {
-            headerList = curl_slist_append(headerList, line)
+            headerList = sbs_curl_slist_append(headerList, line)
         }
         var resolveList: UnsafeMutablePointer<curl_slist>? = nil
-        for entry in options.resolve { resolveList = curl_slist_append(resolveList, entry) }
+        for entry in options.resolve { resolveList = sbs_curl_slist_append(resolveList, entry) }
         defer {
-            curl_slist_free_all(headerList)
-            curl_slist_free_all(resolveList)
+            sbs_curl_slist_free_all(headerList)
+            sbs_curl_slist_free_all(resolveList)
         }
 
         let code: CURLcode = errorBuffer.withUnsafeMutableBufferPointer { errorPointer in
@@ -236,7 +236,7 @@ public final class CurlTransport: HTTPTransport {
             sbs_curl_setopt_long(curl, CURLOPT_NOPROGRESS, 0)
             sbs_curl_setopt_progress(curl, CURLOPT_XFERINFOFUNCTION, curlProgressCallback)
             sbs_curl_setopt_pointer(curl, CURLOPT_XFERINFODATA, unmanaged.toOpaque())
-            return curl_easy_perform(curl)
+            return sbs_curl_easy_perform(curl)
         }
         if sink.overflow {
             return .failure(HTTPTransportError(
@@ -245,7 +245,7 @@ public final class CurlTransport: HTTPTransport {
         }
         guard code == CURLE_OK else {
             let buffered = String(decoding: errorBuffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            let detail = buffered.isEmpty ? String(cString: curl_easy_strerror(code)) : buffered
+            let detail = buffered.isEmpty ? String(cString: sbs_curl_easy_strerror(code)) : buffered
             return .failure(HTTPTransportError(kind: kind(of: code), url: request.url, detail: detail))
         }
         var status = 0
