@@ -159,7 +159,7 @@ public enum ConfigRenderer {
 
         var values: [String: Any] = [
             "profileName": profile.name.rawValue,
-            "projectName": input.projectName.value,
+            "projectName": input.projectName,
             "domain": input.domain.value,
             "serverNames": input.allNames.map(\.value).joined(separator: " "),
             "adminEmail": input.adminEmail.value,

@@ -99,7 +99,7 @@ public struct RenderInput: Sendable, Hashable, Codable {
     public var backups: Bool
     public var smtp: SMTPSettings?
     /// The compose project name (`name:` in docker-compose.yml): `sbs`, or `sbs-…` for an install under another root.
-    public var projectName: SafeToken = try! SafeToken("sbs")
+    public var projectName: String = "sbs"
 
     /// - Throws: `UserError` when a host path is not absolute, an alias repeats the domain or another alias, the two
     ///   ports are equal, or an Ollama model name from the profile is not a plain token.
@@ -135,6 +135,9 @@ public struct RenderInput: Sendable, Hashable, Codable {
         switch tls {
         case .acme(let directory), .selfSigned(let directory): paths.append(("certificate folder", directory))
         case .files(let certificate, let key): paths += [("certificate file", certificate), ("key file", key)]
+        }
+        guard !projectName.isEmpty, projectName.utf8.allSatisfy({ (97...122).contains($0) || (48...57).contains($0) || $0 == 45 }) else {
+            throw UserError("'\(projectName.debugSafe)' is not a compose project name.", remedy: "Use lowercase letters, digits and '-'.")
         }
         for (what, path) in paths where !path.value.hasPrefix("/") {
             throw UserError("The \(what) '\(path.value)' is not an absolute path.", remedy: "Give a path starting with /.")

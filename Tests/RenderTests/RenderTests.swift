@@ -140,6 +140,20 @@ struct RenderTests {
         for service in ["app-kong", "prometheus", "monitoring"] { #expect(after[service] == before[service], "\(service)") }
     }
 
+    @Test func theComposeProjectNameIsCheckedBeforeItReachesTheComposeFile() throws {
+        var (input, secrets) = try GoldenCase.minimumBasic.input()
+        input.projectName = "sbs-0a1b2c3d"
+        let compose = try #require(try ConfigRenderer.render(input, secrets: secrets, templates: try Repository.templates())
+            .first { $0.relativePath == "docker-compose.yml" })
+        #expect(compose.text.contains("\nname: sbs-0a1b2c3d\n"))
+        for hostile in ["", "sbs\nservices: {}", "SBS", "sbs x", "sbs;rm"] {
+            input.projectName = hostile
+            #expect(throws: UserError.self, "\(hostile.debugDescription)") {
+                try ConfigRenderer.render(input, secrets: secrets, templates: try Repository.templates())
+            }
+        }
+    }
+
     @Test func missingSecretsStopRendering() throws {
         let (input, _) = try GoldenCase.minimumBasic.input()
         #expect(throws: UserError.self) { try ConfigRenderer.render(input, secrets: Secrets(), templates: Repository.templates()) }

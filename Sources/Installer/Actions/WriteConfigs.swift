@@ -86,7 +86,7 @@ struct WriteConfigs: StepAction {
                                httpPort: answers.httpPort, httpsPort: answers.httpsPort, images: images, tls: tls,
                                acmeWebroot: try SafeToken(layout.webrootDir, what: "ACME webroot"),
                                profile: profile, backups: answers.backups != .false, smtp: smtp)
-        input.projectName = try SafeToken(ComposeProject.name(forRoot: layout.root), what: "compose project name")
+        input.projectName = ComposeProject.name(forRoot: layout.root)
         return input
     }
 }
