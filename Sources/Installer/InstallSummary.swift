@@ -3,6 +3,7 @@ import Foundation
 import Render
 import SBSCore
 import StepGraph
+import Verify
 import Wizard
 
 /// What `sbs install` and `sbs resume` print when the whole graph has run: where the server answers, what was
@@ -54,20 +55,16 @@ public struct InstallSummary: Sendable, Equatable {
 
     /// The counts of `verify.json` (`{"checks": [{"id", "status", …}]}`), naming the checks that failed.
     static func verification(at path: String, record: StepRecord?) -> String {
-        struct Report: Decodable {
-            struct Check: Decodable { var id: String; var status: String }
-            var checks: [Check]
-        }
-        guard let bytes = try? AtomicFile.read(path) else {
+        guard let json = (try? AtomicFile.readText(path)) ?? nil else {
             let status = record?.status == .skipped ? " (the verify step was skipped)" : ""
             return "verification has not run yet\(status); run `sbs verify` to check the stack."
         }
-        guard let report = try? JSONDecoder().decode(Report.self, from: Data(bytes)) else {
+        guard let report = try? VerifyReport.decode(json) else {
             return "\(path) cannot be read; run `sbs verify` again."
         }
-        let failed = report.checks.filter { $0.status == "fail" }.map(\.id)
-        let passed = report.checks.filter { $0.status == "pass" }.count
-        let skipped = report.checks.filter { $0.status == "skip" }.count
+        let failed = report.failures.map(\.id)
+        let passed = report.checks.filter { $0.status == .pass }.count
+        let skipped = report.checks.filter { $0.status == .skip }.count
         var text = "\(passed) check\(passed == 1 ? "" : "s") passed, \(failed.count) failed"
             + (failed.isEmpty ? "" : " (\(failed.joined(separator: ", ")))") + ", \(skipped) skipped"
         text += failed.isEmpty ? "." : "; `sbs verify` shows what to do."

@@ -110,7 +110,7 @@ struct StackChecks: Sendable {
                          remedy: "Look at \(command(["logs", "--tail", "50", "ollama"])).")
         }
         let present = Self.modelNames(result.stdout)
-        let missing = wanted.filter { !Self.contains(present, $0) }
+        let missing = OllamaModels.missing(wanted, present: Set(present))
         if missing.isEmpty {
             return .pass("models", wanted.isEmpty ? "the profile pulls no models; ollama answers" : "present: \(wanted.joined(separator: ", "))")
         }
@@ -125,12 +125,6 @@ struct StackChecks: Sendable {
                   first != "NAME" else { return nil }
             return first
         }
-    }
-
-    /// A model named without a tag is the `latest` one.
-    static func contains(_ present: [String], _ model: String) -> Bool {
-        let wanted = model.contains(":") ? model : model + ":latest"
-        return present.contains { $0 == model || $0 == wanted }
     }
 
     /// Grafana (the `monitoring` service) reports healthy, when the profile runs monitoring.
