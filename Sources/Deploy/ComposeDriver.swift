@@ -37,15 +37,8 @@ public struct ComposeDriver: Sendable {
         return result
     }
 
-    /// The services of the active profiles, as compose resolves the file.
-    public func services() async throws(UserError) -> [String] {
-        let result = try await run(command(["config", "--services"]), timeout: .seconds(60), what: "`docker compose config`",
-                                   remedy: "Check \(project.composeFile) (`docker compose config` shows the error); `sbs install --from write-configs` writes it again.")
-        return result.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.sorted()
-    }
-
-    /// Compose's hash of each service's settings as the file says now (`config --hash '*'`), by service; a
-    /// container whose `configHash` differs would be recreated by `up`.
+    /// Compose's hash of each service's settings as the file says now (`config --hash '*'`), by service: every
+    /// service of the active profiles is a key. A container whose `configHash` differs would be recreated by `up`.
     public func configHashes() async throws(UserError) -> [String: String] {
         let result = try await run(command(["config", "--hash", "*"]), timeout: .seconds(60), what: "`docker compose config --hash`",
                                    remedy: "Check \(project.composeFile) (`docker compose config` shows the error).")
@@ -59,8 +52,7 @@ public struct ComposeDriver: Sendable {
 
     /// True when every one of `services` has a container that runs, is healthy and was created from the
     /// settings the file has now: `up` would change nothing.
-    public func isUpToDate(_ services: [String]) async throws(UserError) -> Bool {
-        let hashes = try await configHashes()
+    public func isUpToDate(_ services: [String], hashes: [String: String]) async throws(UserError) -> Bool {
         let containers = try await project.containers(runner)
         return !services.isEmpty && services.allSatisfy { service in
             let mine = containers.filter { $0.service == service }

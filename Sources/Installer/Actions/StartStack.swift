@@ -33,8 +33,9 @@ struct StartStack: StepAction {
 
     func run(_ input: Input, log: StepLog) async throws -> StepResult<Output> {
         let driver = input.stack.driver(tools, log: log)
-        let services = try await driver.services()
-        if try await driver.isUpToDate(services) {
+        let hashes = try await driver.configHashes()
+        let services = hashes.keys.sorted()
+        if try await driver.isUpToDate(services, hashes: hashes) {
             log.progress("all \(services.count) services run, are healthy and were started from the current configuration: nothing to change")
             return StepResult(Output(services: services))
         }
