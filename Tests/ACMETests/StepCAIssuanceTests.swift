@@ -53,12 +53,7 @@ final class StepCAEnvironment: Sendable {
             _ = try? PebbleEnvironment.run([Self.script, "stop", dir.path + "/env"], environment: [:])
             throw error
         }
-        var values: [String: String] = [:]
-        for line in output.split(separator: "\n") {
-            guard let equals = line.firstIndex(of: "=") else { continue }
-            values[String(line[..<equals])] = String(line[line.index(after: equals)...])
-        }
-        self.values = values
+        values = PebbleEnvironment.values(printed: output)
     }
 
     func stop() { _ = try? PebbleEnvironment.run([Self.script, "stop", dir.path + "/env"], environment: [:]) }

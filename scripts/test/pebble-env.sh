@@ -20,6 +20,8 @@
 set -euo pipefail
 
 die() { echo "pebble-env: $*" >&2; exit 1; }
+# shellcheck source=scripts/test/env-lib.sh
+. "$(dirname "$0")/env-lib.sh"
 [ $# -eq 2 ] || die "usage: $0 start|stop|stop-pebble|start-pebble DIR"
 cmd=$1
 dir=$2
@@ -63,15 +65,6 @@ start_pebble() {
   mv "$dir/bundle.pem.new" "$dir/bundle.pem"
 }
 
-stop_pid() { # pidfile
-  [ -f "$1" ] || return 0
-  local pid; pid=$(cat "$1")
-  if kill "$pid" 2>/dev/null; then
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-    kill -9 "$pid" 2>/dev/null || true
-  fi
-  rm -f "$1"
-}
 
 case "$cmd" in
 start)
@@ -124,21 +117,10 @@ ENV
   "externalAccountBindingRequired": $([ -n "$eab" ] && echo true || echo false)$eab}}
 JSON
 
-  cat >"$dir/nginx.conf" <<NGINX
-daemon on;
-pid $dir/nginx.pid;
-error_log $dir/nginx-error.log;
-worker_processes 1;
-events { worker_connections 64; }
-http {
-  access_log $dir/nginx-access.log;
-  client_body_temp_path $dir/nginx-tmp/body;
-  proxy_temp_path $dir/nginx-tmp/proxy;
-  fastcgi_temp_path $dir/nginx-tmp/fastcgi;
-  uwsgi_temp_path $dir/nginx-tmp/uwsgi;
-  scgi_temp_path $dir/nginx-tmp/scgi;
-  default_type application/octet-stream;
-$([ "${PEBBLE_ENV_WEBROOT_SERVER:-1}" = 0 ] || printf '  server {\n    listen 127.0.0.1:%s;\n    server_name _;\n    root %s;\n  }\n' "$HTTP_PORT" "$webroot")
+  webroot_server=""
+  [ "${PEBBLE_ENV_WEBROOT_SERVER:-1}" = 0 ] \
+    || webroot_server="  server { listen 127.0.0.1:$HTTP_PORT; server_name _; root $webroot; }"
+  start_nginx "$dir" "$webroot_server
   # Stand-in for what Debian's Pebble lacks (ARI, meta.profiles): static JSON documents over HTTPS.
   server {
     listen 127.0.0.1:$ARI_PORT ssl;
@@ -148,13 +130,7 @@ $([ "${PEBBLE_ENV_WEBROOT_SERVER:-1}" = 0 ] || printf '  server {\n    listen 12
     root $dir/ari;
     default_type application/json;
     add_header Retry-After 21600 always;
-  }
-}
-NGINX
-  nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
-  # Daemons must not hold the caller's stdout/stderr open (a caller reading them to EOF would wait forever).
-  "$nginx_bin" -p "$dir" -c "$dir/nginx.conf" -e "$dir/nginx-error.log" </dev/null >>"$dir/nginx-error.log" 2>&1
-  wait_for nginx test -s "$dir/nginx.pid"
+  }" || die "nginx did not start"
 
   (
     exec pebble-challtestsrv -defaultIPv4 127.0.0.1 -defaultIPv6 "" -dns01 "127.0.0.1:$DNS_PORT" \

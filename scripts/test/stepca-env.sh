@@ -13,6 +13,8 @@
 set -euo pipefail
 
 die() { echo "stepca-env: $*" >&2; exit 1; }
+# shellcheck source=scripts/test/env-lib.sh
+. "$(dirname "$0")/env-lib.sh"
 [ $# -ge 2 ] || die "usage: $0 start DIR NAME… | stop DIR"
 cmd=$1
 dir=$2
@@ -20,15 +22,6 @@ shift 2
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${SBS_STEPCA_CACHE:-/var/cache/sbs-test}
 
-stop_pid() { # pidfile
-    [ -f "$1" ] || return 0
-    local pid; pid=$(cat "$1")
-    if kill "$pid" 2>/dev/null; then
-        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-        kill -9 "$pid" 2>/dev/null || true
-    fi
-    rm -f "$1"
-}
 
 hosts_remove() { # marker
     [ -w /etc/hosts ] || return 0
@@ -64,7 +57,7 @@ start)
 
     ! ss -Hltn "sport = :80" | grep -q . || die "port 80 is in use (step-ca validates HTTP-01 on port 80 only)"
 
-    mkdir -p "$dir/webroot/.well-known/acme-challenge" "$dir/nginx-tmp" "$dir/db"
+    mkdir -p "$dir/webroot/.well-known/acme-challenge" "$dir/db"
     dir=$(cd "$dir" && pwd)
     chmod 755 "$dir" "$dir/webroot" "$dir/webroot/.well-known" "$dir/webroot/.well-known/acme-challenge"
 
@@ -93,26 +86,7 @@ start)
 }
 JSON
 
-    cat >"$dir/nginx.conf" <<NGINX
-daemon on;
-pid $dir/nginx.pid;
-error_log $dir/nginx-error.log;
-worker_processes 1;
-events { worker_connections 64; }
-http {
-  access_log $dir/nginx-access.log;
-  client_body_temp_path $dir/nginx-tmp/body;
-  proxy_temp_path $dir/nginx-tmp/proxy;
-  fastcgi_temp_path $dir/nginx-tmp/fastcgi;
-  uwsgi_temp_path $dir/nginx-tmp/uwsgi;
-  scgi_temp_path $dir/nginx-tmp/scgi;
-  default_type application/octet-stream;
-  server { listen 127.0.0.1:80; server_name _; root $dir/webroot; }
-}
-NGINX
-    nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
-    "$nginx_bin" -p "$dir" -c "$dir/nginx.conf" -e "$dir/nginx-error.log" </dev/null >>"$dir/nginx-start.log" 2>&1
-    for _ in $(seq 1 100); do [ -s "$dir/nginx.pid" ] && break; sleep 0.05; done
+    start_nginx "$dir" "  server { listen 127.0.0.1:80; server_name _; root $dir/webroot; }" || die "nginx did not start"
 
     marker="# sbs-stepca-env $dir"
     hosts_remove "$marker"
