@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The files of `steps/` and `assets/` as they were when the binary was built, keyed by relative path
 /// (`steps/preflight.yaml`, `assets/nginx/bootstrap.conf.mustache`).

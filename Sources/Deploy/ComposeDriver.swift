@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import SBSCore
 
 /// Runs the stack's `docker compose` commands for the install steps: images present, services up, health waited

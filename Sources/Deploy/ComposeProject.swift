@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+import FoundationEssentials
 import SBSCore
 
 /// The stack's compose project: its name and the deploy folder holding `docker-compose.yml` and `.env`. Every

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import SBSCore
 
 /// One container as `docker compose ps --format json` reports it.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import SBSCore
 
 /// What Ollama's HTTP API says about models: `GET /api/tags` (the models present) and the NDJSON lines of

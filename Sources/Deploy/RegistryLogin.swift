@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import SBSCore
 
 /// Credentials for a private registry (answers `registry`). sbs does what `docker login` does, without a process

@@ -2,7 +2,7 @@ import SBSCore
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
-import Foundation
+import FoundationEssentials
 #endif
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,5 @@
 import BundledAssets
-import Foundation
+import FoundationEssentials
 import SBSCore
 
 /// Where `steps/` and `assets/` come from: built into the binary, or a folder given with `--assets`.
@@ -49,8 +49,8 @@ public struct DirectoryAssetSource: AssetSource {
         guard let walker = FileManager.default.enumerator(atPath: base) else { return [] }
         var result: [String] = []
         while let relative = walker.nextObject() as? String {
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: base + "/" + relative, isDirectory: &isDirectory), !isDirectory.boolValue {
+            var isDirectory = false
+            if FileManager.default.fileExists(atPath: base + "/" + relative, isDirectory: &isDirectory), !isDirectory {
                 result.append(folder.hasSuffix("/") ? folder + relative : folder + "/" + relative)
             }
         }

@@ -1,6 +1,7 @@
 import Deploy
 import ACME
-import Foundation
+import FoundationEssentials
+import Glibc
 import Host
 import Render
 import SBSCore

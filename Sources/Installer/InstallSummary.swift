@@ -1,5 +1,5 @@
 import Deploy
-import Foundation
+import FoundationEssentials
 import Render
 import SBSCore
 import StepGraph

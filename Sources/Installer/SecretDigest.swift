@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+import FoundationEssentials
 import SBSCore
 import StepGraph
 import Wizard

@@ -2,7 +2,7 @@ import Crypto
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
-import Foundation
+import FoundationEssentials
 #endif
 
 /// HS256 JSON Web Tokens as Supabase reads them: signed with the JWT secret's *text* (its UTF-8 bytes) as the

@@ -5,7 +5,7 @@ import Glibc
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
-import Foundation
+import FoundationEssentials
 #endif
 
 /// The name of a secret: an environment-variable name, `[A-Z][A-Z0-9_]*`, at most 64 characters.

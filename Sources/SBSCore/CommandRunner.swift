@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// What a finished command left behind.
 public struct CommandResult: Sendable, Equatable {
@@ -204,7 +205,7 @@ final class Supervisor: @unchecked Sendable {
     let grace: Duration
     let drain: Duration
     let maxOutput: Int
-    private let lock = NSLock()
+    private let lock = Lock()
     private var exitStatus: Int32?
     private var interrupted = false
     /// Written to wake the supervising poll (the child exited, or the caller was interrupted).
@@ -224,7 +225,7 @@ final class Supervisor: @unchecked Sendable {
         wakeWrite = pair[1]
         // The reaper: waitpid on a thread of its own, so that the exit is seen while output is still being read.
         let pid = child.pid
-        Thread.detachNewThread { [self] in
+        detachThread { [self] in
             var raw: Int32 = 0
             while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
             let signal = raw & 0x7f

@@ -1,11 +1,11 @@
-import Foundation
+import Glibc
 
 /// Runs blocking work (a read to end of file, waitpid, curl_easy_perform) on a thread of its own and waits for
 /// it without holding a thread of the task pool. Not on Dispatch's global queues: they are as wide as the
 /// machine has cores (two here), so a few blocked callers would stall every other user, timers included.
 public func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
     await withCheckedContinuation { continuation in
-        Thread.detachNewThread { continuation.resume(returning: work()) }
+        detachThread { continuation.resume(returning: work()) }
     }
 }
 
@@ -19,7 +19,7 @@ public func onOwnThreadUnlessCancelled<T: Sendable>(_ work: @escaping @Sendable 
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             slot.set(continuation)
             if Task.isCancelled { slot.resume(with: .failure(CancellationError())) }
-            Thread.detachNewThread { slot.resume(with: .success(work())) }
+            detachThread { slot.resume(with: .success(work())) }
         }
     } onCancel: {
         slot.resume(with: .failure(CancellationError()))
@@ -28,7 +28,7 @@ public func onOwnThreadUnlessCancelled<T: Sendable>(_ work: @escaping @Sendable 
 
 /// A continuation resumed at most once, by whichever comes first.
 private final class ContinuationSlot<T: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Lock()
     private var continuation: CheckedContinuation<T, any Error>?
     private var early: Result<T, any Error>?
 
@@ -54,5 +54,49 @@ private final class ContinuationSlot<T: Sendable>: @unchecked Sendable {
         early = .failure(CancellationError())  // resumed: later results are dropped
         lock.unlock()
         continuation.resume(with: result)
+    }
+}
+
+/// Starts `body` on a new detached POSIX thread (the standard library has no thread type of its own on Linux).
+public func detachThread(_ body: @escaping @Sendable () -> Void) {
+    let box = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
+    var thread = pthread_t()
+    let started = pthread_create(&thread, nil, { raw in
+        guard let raw else { return nil }
+        let body = Unmanaged<ThreadBody>.fromOpaque(raw).takeRetainedValue()
+        body.run()
+        return nil
+    }, box)
+    if started == 0 {
+        pthread_detach(thread)
+    } else {
+        // No thread to be had (a resource limit): run the work here rather than lose it.
+        Unmanaged<ThreadBody>.fromOpaque(box).takeRetainedValue().run()
+    }
+}
+
+private final class ThreadBody: @unchecked Sendable {
+    let run: @Sendable () -> Void
+    init(_ run: @escaping @Sendable () -> Void) { self.run = run }
+}
+
+/// A mutual-exclusion lock for state shared with threads of `detachThread`.
+public final class Lock: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+
+    public init() { pthread_mutex_init(mutex, nil) }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    public func lock() { pthread_mutex_lock(mutex) }
+    public func unlock() { pthread_mutex_unlock(mutex) }
+
+    public func withLock<T>(_ body: () throws -> T) rethrows -> T {
+        lock()
+        defer { unlock() }
+        return try body()
     }
 }

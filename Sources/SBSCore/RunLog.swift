@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import Synchronization
 
 /// Replaces every known secret value in text with `[redacted]`. Secrets shorter than 4 characters are ignored:

@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+import FoundationEssentials
 import SBSCore
 
 /// What happens to a step in a run (or would, in a plan).

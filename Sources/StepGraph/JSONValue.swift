@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Any JSON value. The state keeps step outputs and the installer's own part of a run's scope in this form, so the
 /// generic graph code stores them without knowing their types.
@@ -67,6 +67,14 @@ public enum JSONValue: Codable, Hashable, Sendable {
             return value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
         case .null, .array, .object: return nil
         }
+    }
+
+    /// The value as indented JSON with sorted keys, for people and scripts reading `--json` output.
+    /// - Throws: the encoder's error (a value that JSON cannot hold, such as a NaN).
+    public func prettyPrinted() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
     }
 
     /// Sorted keys, no extra white space: the same value always gives the same bytes (fingerprints hash these).

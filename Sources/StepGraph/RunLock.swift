@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import SBSCore
 
 /// An exclusive lock on `<root>/var/lib/sbs/lock` (flock), held for the life of a run. The file holds the

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import SBSCore
 
 /// The code behind one `action:` name, typed.

@@ -1,5 +1,6 @@
 import ACME
-import Foundation
+import FoundationEssentials
+import Glibc
 import X509
 
 /// The two ways the site checks talk HTTP. Both send every request to `VerifyTarget.address` with the real name in
@@ -151,7 +152,7 @@ struct SiteChecks: Sendable {
     static func maxAge(_ value: String) -> Int? {
         for part in value.split(separator: ";") {
             let pair = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            if pair.count == 2, pair[0].lowercased() == "max-age" { return Int(pair[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))) }
+            if pair.count == 2, pair[0].lowercased() == "max-age" { return Int(pair[1].filter { $0 != "\"" }) }
         }
         return nil
     }

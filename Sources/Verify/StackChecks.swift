@@ -1,5 +1,5 @@
 import Deploy
-import Foundation
+import FoundationEssentials
 import SBSCore
 
 /// What the stack checks read from Docker. The real one is `ComposeStackProbe`; tests give their own.

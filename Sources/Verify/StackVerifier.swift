@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Runs every check of `sbs verify` against this server and returns the report: first over HTTP and TLS, then
 /// through Docker. A check that cannot be made (nothing listens, Docker does not answer) is a failure with the

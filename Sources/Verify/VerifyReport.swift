@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import SBSCore
 
 /// One check of `sbs verify`: what was checked (a stable kebab-case id), how it came out, what was seen, and for a

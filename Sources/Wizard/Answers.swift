@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import SBSCore
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,6 @@
 import CEditLine
-import Foundation
+import FoundationEssentials
+import Glibc
 import SBSCore
 
 /// The person at the keyboard. `EditLineTerminal` is the real one; tests script their own.
@@ -103,7 +104,7 @@ public final class EditLineTerminal: Terminal {
         var bytes: [UInt8] = []
         while true {
             var byte: UInt8 = 0
-            let n = Foundation.read(fd, &byte, 1)
+            let n = Glibc.read(fd, &byte, 1)
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { return nil }
             switch byte {
@@ -166,6 +167,6 @@ public func withInterruptMessage<T>(_ message: String, _ body: () throws -> T) r
 
 /// Says what the interrupt left behind (the message given to `withInterruptMessage`) and exits with 128 + `signal`.
 func interruptNow(_ signal: Int32) -> Never {
-    if let message = interruptMessage { _ = Foundation.write(2, message, strlen(message)) }
+    if let message = interruptMessage { _ = Glibc.write(2, message, strlen(message)) }
     _exit(128 + signal)
 }

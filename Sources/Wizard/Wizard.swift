@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import SBSCore
 
 /// Asks for what the answers left open, re-asking with the reason when an answer is invalid, then shows a

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import Installer
 import SBSCore
 import Wizard
@@ -56,7 +56,7 @@ struct AnswersCommand: AsyncParsableCommand {
                 try AtomicFile.write(text, to: absolute(output), mode: 0o600)
                 Console.err("Wrote \(output).")
             } else {
-                FileHandle.standardOutput.write(Data(text.utf8))
+                Console.write(text)
             }
         }
     }

@@ -1,6 +1,6 @@
 import ACME
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import SBSCore
 import Wizard
 

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import SBSCore
 import StepGraph
 import Synchronization
@@ -6,11 +7,24 @@ import Synchronization
 /// What the commands print. Progress goes to standard error so that `--json` output stays clean.
 enum Console {
     static func out(_ text: String) {
-        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+        write(text + "\n", to: STDOUT_FILENO)
     }
 
     static func err(_ text: String) {
-        FileHandle.standardError.write(Data((text + "\n").utf8))
+        write(text + "\n", to: STDERR_FILENO)
+    }
+
+    /// Writes all of `text` to the descriptor, as is (no newline added). A closed pipe (`sbs status | head`) ends
+    /// the writing quietly.
+    static func write(_ text: String, to fd: Int32 = STDOUT_FILENO) {
+        let bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return }
+            offset += n
+        }
     }
 
     /// One line per step event.
@@ -57,7 +71,7 @@ enum Interruption {
             _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
             pipeWrite = fds[1]
             let readEnd = fds[0]
-            Thread.detachNewThread {
+            detachThread {
                 var byte: UInt8 = 0
                 while true {
                     let n = read(readEnd, &byte, 1)

@@ -1,7 +1,7 @@
 import ACME
 import ArgumentParser
 import Deploy
-import Foundation
+import FoundationEssentials
 import SBSCore
 
 /// `sbs renew`: renews every certificate whose renewal settings sbs keeps (the install's, and each `sbs cert issue`,

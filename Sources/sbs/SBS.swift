@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import SBSCore
 
 @main
@@ -54,14 +55,14 @@ struct SBS: AsyncParsableCommand {
             if !(error is ExitCode) {
                 Console.err("\nInterrupted (\(Interruption.name(signal))). Nothing half-written was kept; run the same command again to continue.")
             }
-            Foundation.exit(128 + signal)
+            Glibc.exit(128 + signal)
         }
         switch result {
         case .success:
-            Foundation.exit(0)
+            Glibc.exit(0)
         case .failure(let error as UserError) where error.exitStatus != 1:
             Console.err("Error: \(error)")
-            Foundation.exit(error.exitStatus)
+            Glibc.exit(error.exitStatus)
         case .failure(let error):
             exit(withError: error)
         }

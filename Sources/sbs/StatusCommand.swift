@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import Installer
 import SBSCore
 import StepGraph
@@ -28,21 +28,20 @@ struct StatusCommand: AsyncParsableCommand {
             if !found.isEmpty { drift[step.id] = found }
         }
         if json {
-            var steps: [[String: Any]] = []
+            var steps: [JSONValue] = []
             for step in graph.steps {
                 let record = state[step.id]
-                var item: [String: Any] = ["id": step.id, "status": record.status.rawValue]
-                if let duration = record.duration { item["duration"] = (duration * 1000).rounded() / 1000 }
-                if let error = record.lastError { item["last_error"] = error }
-                if let note = record.note { item["note"] = note }
-                if let log = record.log { item["log"] = log }
-                if let files = drift[step.id] { item["drift"] = files }
-                steps.append(item)
+                var item: [String: JSONValue] = ["id": .string(step.id), "status": .string(record.status.rawValue)]
+                if let duration = record.duration { item["duration"] = .number((duration * 1000).rounded() / 1000) }
+                if let error = record.lastError { item["last_error"] = .string(error) }
+                if let note = record.note { item["note"] = .string(note) }
+                if let log = record.log { item["log"] = .string(log) }
+                if let files = drift[step.id] { item["drift"] = .array(files.map(JSONValue.string)) }
+                steps.append(.object(item))
             }
-            var object: [String: Any] = ["steps": steps, "completed": state.completed]
-            if let log = state.log { object["log"] = log }
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
-            Console.out(String(decoding: data, as: UTF8.self))
+            var object: [String: JSONValue] = ["steps": .array(steps), "completed": .bool(state.completed)]
+            if let log = state.log { object["log"] = .string(log) }
+            Console.out(try JSONValue.object(object).prettyPrinted())
             return
         }
         if state.steps.isEmpty {
@@ -119,15 +118,16 @@ struct PlanCommand: AsyncParsableCommand {
                     + action.padding(toLength: 15, withPad: " ", startingAt: 0) + reason + needs)
             }
         case .json:
-            let steps: [[String: Any]] = plan.map { step, decision in
+            let steps: [JSONValue] = plan.map { step, decision in
                 let (action, reason) = describe(decision)
-                var item: [String: Any] = ["id": step.id, "title": step.title, "needs": step.needs, "action": step.action,
-                                           "decision": action, "reason": reason]
-                if let when = step.when { item["when"] = when.description }
-                return item
+                var item: [String: JSONValue] = [
+                    "id": .string(step.id), "title": .string(step.title), "needs": .array(step.needs.map(JSONValue.string)),
+                    "action": .string(step.action), "decision": .string(action), "reason": .string(reason),
+                ]
+                if let when = step.when { item["when"] = .string(when.description) }
+                return .object(item)
             }
-            let data = try JSONSerialization.data(withJSONObject: ["steps": steps], options: [.prettyPrinted, .sortedKeys])
-            Console.out(String(decoding: data, as: UTF8.self))
+            Console.out(try JSONValue.object(["steps": .array(steps)]).prettyPrinted())
         case .dot:
             Console.out("digraph sbs {\n  rankdir=LR;")
             for (step, decision) in plan {

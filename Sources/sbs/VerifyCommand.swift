@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import Installer
 import SBSCore
 import Verify
@@ -26,7 +26,7 @@ struct VerifyCommand: AsyncParsableCommand {
         if !json { Console.err("Verifying \(target.names.joined(separator: ", ")) on \(target.address) …") }
         let report = try await session.verify(target)
         if json {
-            FileHandle.standardOutput.write(Data(report.json().utf8))
+            Console.write(report.json())
         } else {
             Console.out(report.table())
             Console.out("Report: \(session.verifyReportPath)")

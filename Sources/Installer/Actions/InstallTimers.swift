@@ -1,5 +1,6 @@
 import Deploy
-import Foundation
+import FoundationEssentials
+import Glibc
 import Host
 import SBSCore
 import StepGraph

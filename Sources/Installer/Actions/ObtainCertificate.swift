@@ -1,5 +1,5 @@
 import ACME
-import Foundation
+import FoundationEssentials
 import SBSCore
 import StepGraph
 import Wizard

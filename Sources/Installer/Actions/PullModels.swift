@@ -1,6 +1,6 @@
 import ACME
 import Deploy
-import Foundation
+import FoundationEssentials
 import SBSCore
 import StepGraph
 import Synchronization
@@ -80,7 +80,8 @@ struct PullModels: StepAction {
 
     func pull(_ model: String, http: CurlTransport, base: String, log: StepLog) async throws {
         log.progress("pulling \(model)")
-        let body = try JSONSerialization.data(withJSONObject: ["model": model, "stream": true])
+        struct PullRequest: Encodable { let model: String; let stream = true }
+        let body = try JSONEncoder().encode(PullRequest(model: model))
         let state = Mutex<(stream: OllamaModels.PullStream, reporter: OllamaModels.ProgressReporter, error: String?, success: Bool)>(
             (OllamaModels.PullStream(), OllamaModels.ProgressReporter(), nil, false))
         let response: HTTPResponse

@@ -1,5 +1,5 @@
 import Deploy
-import Foundation
+import FoundationEssentials
 import SBSCore
 import StepGraph
 

@@ -1,5 +1,5 @@
 import Deploy
-import Foundation
+import FoundationEssentials
 import Host
 import Render
 import SBSCore
