@@ -5,13 +5,13 @@
 #   curl -fsSL https://RELEASE_HOST/install.sh | sh -s -- --no-run
 #
 # It detects the system (Debian, Ubuntu or the RHEL family on x86_64), installs the runtime libraries sbs needs
-# (libcurl, libedit, ca-certificates, xz) with the system's package manager, downloads the release tarball and its
+# (libcurl, libedit, ca-certificates) with the system's package manager, downloads the release tarball and its
 # SHA256SUMS, refuses any mismatch, puts the binary at $SBS_PREFIX/bin/sbs with one rename (an upgrade replaces the
 # old binary; /etc/sbs and /var/lib/sbs stay as they are), and runs `sbs install`.
 #
 # Settings (environment):
 #   SBS_VERSION    the release to install (default: the release this script came with, else the newest in SHA256SUMS)
-#   SBS_BASE_URL   the folder holding sbs-VERSION-linux-ARCH.tar.xz and SHA256SUMS: https://…, http:// on a
+#   SBS_BASE_URL   the folder holding sbs-VERSION-linux-ARCH.tar.gz and SHA256SUMS: https://…, http:// on a
 #                  loopback address only (127.0.0.0/8, localhost, [::1]), or file:///path for a local folder
 #   SBS_PREFIX     where bin/sbs goes (default /usr/local)
 # Flags:
@@ -242,10 +242,10 @@ download_release() {
     fetch "$base_url/SHA256SUMS" "$work/SHA256SUMS"
     if [ -z "$version" ]; then
         # The newest release for this architecture that the folder lists.
-        version=$(sed -n "s/^[0-9a-f]\{64\} [ *]sbs-\(.*\)-linux-$arch\.tar\.xz\$/\1/p" "$work/SHA256SUMS" | sort -V | tail -n 1)
+        version=$(sed -n "s/^[0-9a-f]\{64\} [ *]sbs-\(.*\)-linux-$arch\.tar\.gz\$/\1/p" "$work/SHA256SUMS" | sort -V | tail -n 1)
         [ -n "$version" ] || die "$base_url/SHA256SUMS lists no release for linux-$arch"
     fi
-    tarball="sbs-$version-linux-$arch.tar.xz"
+    tarball="sbs-$version-linux-$arch.tar.gz"
     # Exactly one well-formed line must name the tarball.
     lines=$(awk -v f="$tarball" '$2 == f || $2 == "*" f' "$work/SHA256SUMS")
     [ -n "$lines" ] || die "$base_url/SHA256SUMS does not list $tarball (is SBS_VERSION=$version released?)"
@@ -264,7 +264,7 @@ download_release() {
 
 unpack_release() {
     mkdir "$work/unpack"
-    tar -xJf "$work/$tarball" -C "$work/unpack" || die "cannot unpack $tarball"
+    tar -xzf "$work/$tarball" -C "$work/unpack" || die "cannot unpack $tarball"
     unpacked="$work/unpack/sbs-$version-linux-$arch"
     if [ ! -f "$unpacked/sbs" ] || [ -L "$unpacked/sbs" ]; then die "$tarball holds no sbs binary"; fi
 }
@@ -280,9 +280,9 @@ build_from_source() {
     install_runtime_packages build
     "$source_dir/scripts/build-release.sh" --report-budgets --output "$work/release" ${SBS_VERSION:+--version "$SBS_VERSION"} >&2 \
         || die "the build failed (above)"
-    version=$(sed -n 's/^[0-9a-f]\{64\} [ *]sbs-\(.*\)-linux-.*\.tar\.xz$/\1/p' "$work/release/SHA256SUMS" | head -n 1)
+    version=$(sed -n 's/^[0-9a-f]\{64\} [ *]sbs-\(.*\)-linux-.*\.tar\.gz$/\1/p' "$work/release/SHA256SUMS" | head -n 1)
     mkdir "$work/unpack"
-    tar -xJf "$work/release/sbs-$version-linux-$arch.tar.xz" -C "$work/unpack"
+    tar -xzf "$work/release/sbs-$version-linux-$arch.tar.gz" -C "$work/unpack"
     unpacked="$work/unpack/sbs-$version-linux-$arch"
 }
 
@@ -333,7 +333,6 @@ install_runtime_packages() {
         fi
         has_library libedit.so.2 || packages="$packages libedit2"
         [ -f /etc/ssl/certs/ca-certificates.crt ] || packages="$packages ca-certificates"
-        command -v xz >/dev/null 2>&1 || packages="$packages xz-utils"
         if [ "${1:-}" = build ]; then
             for package in libcurl4-openssl-dev libedit-dev pkg-config; do
                 dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || packages="$packages $package"
@@ -357,7 +356,6 @@ install_runtime_packages() {
         has_library libcurl.so.4 || packages="$packages libcurl"
         has_library libedit.so.2 || has_library libedit.so.0 || packages="$packages libedit"
         [ -f /etc/pki/tls/certs/ca-bundle.crt ] || packages="$packages ca-certificates"
-        command -v xz >/dev/null 2>&1 || packages="$packages xz"
         [ "${1:-}" != build ] || packages="$packages libcurl-devel libedit-devel pkgconf-pkg-config"
         [ -n "$packages" ] || return 0
         if command -v dnf >/dev/null 2>&1; then manager=dnf; else manager=yum; fi

@@ -1,8 +1,27 @@
 /// Values that reach generated files. Each type rejects at construction anything that could break out of a
 /// YAML scalar, an nginx directive or a shell-style `.env` line, so renderers never need to escape.
 
+/// A value checked when it is made: stored (encoded) as its raw value, and checked again when decoded, so a
+/// hand-edited state or answers file cannot slip an unchecked value past the type.
+public protocol CheckedValue: Codable {
+    associatedtype Raw: Codable
+    var value: Raw { get }
+    init(_ raw: Raw) throws(UserError)
+}
+
+extension CheckedValue {
+    public init(from decoder: any Decoder) throws {
+        try self.init(try decoder.singleValueContainer().decode(Raw.self))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(value)
+    }
+}
+
 /// A fully qualified DNS name (lower-cased), such as `shop.example.com`.
-public struct DomainName: Hashable, Sendable, Codable, CustomStringConvertible, Comparable {
+public struct DomainName: CheckedValue, Hashable, Sendable, CustomStringConvertible, Comparable {
     public let value: String
 
     public init(_ text: String) throws(UserError) {
@@ -38,19 +57,10 @@ public struct DomainName: Hashable, Sendable, Codable, CustomStringConvertible, 
     public var description: String { value }
     public static func < (a: DomainName, b: DomainName) -> Bool { a.value < b.value }
 
-    public init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        self = try DomainName(text)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(value)
-    }
 }
 
 /// An e-mail address with a plain local part and a valid domain.
-public struct EmailAddress: Hashable, Sendable, Codable, CustomStringConvertible {
+public struct EmailAddress: CheckedValue, Hashable, Sendable, CustomStringConvertible {
     public let value: String
 
     public init(_ text: String) throws(UserError) {
@@ -80,18 +90,10 @@ public struct EmailAddress: Hashable, Sendable, Codable, CustomStringConvertible
 
     public var description: String { value }
 
-    public init(from decoder: any Decoder) throws {
-        self = try EmailAddress(try decoder.singleValueContainer().decode(String.self))
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(value)
-    }
 }
 
 /// A TCP port, 1–65535.
-public struct Port: Hashable, Sendable, Codable, CustomStringConvertible {
+public struct Port: CheckedValue, Hashable, Sendable, CustomStringConvertible {
     public let value: Int
 
     public init(_ number: Int) throws(UserError) {
@@ -107,24 +109,18 @@ public struct Port: Hashable, Sendable, Codable, CustomStringConvertible {
 
     public var description: String { String(value) }
 
-    public init(from decoder: any Decoder) throws {
-        self = try Port(try decoder.singleValueContainer().decode(Int.self))
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(value)
-    }
 }
 
 /// Text safe inside a double-quoted YAML scalar, an nginx directive and a `.env` value: printable ASCII
 /// without quotes, backslashes, `$`, `;`, braces, backticks, `#` or white space. Image names, paths and
 /// generated secrets are `SafeToken`s.
-public struct SafeToken: Hashable, Sendable, Codable, CustomStringConvertible {
+public struct SafeToken: CheckedValue, Hashable, Sendable, CustomStringConvertible {
     public let value: String
     static let forbidden = Set("\"'\\$;{}`# \t\r\n".utf8)
 
-    public init(_ text: String, what: String = "value") throws(UserError) {
+    public init(_ text: String) throws(UserError) { try self.init(text, what: "value") }
+
+    public init(_ text: String, what: String) throws(UserError) {
         if text.isEmpty { throw UserError("The \(what) is empty.") }
         if let bad = text.utf8.first(where: { $0 < 0x21 || $0 > 0x7e || SafeToken.forbidden.contains($0) }) {
             throw UserError("The \(what) '\(text.debugSafe)' contains \(describeByte(bad)), which could break a generated file.",
@@ -135,14 +131,6 @@ public struct SafeToken: Hashable, Sendable, Codable, CustomStringConvertible {
 
     public var description: String { value }
 
-    public init(from decoder: any Decoder) throws {
-        self = try SafeToken(try decoder.singleValueContainer().decode(String.self))
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(value)
-    }
 }
 
 func describeByte(_ byte: UInt8) -> String {

@@ -58,6 +58,27 @@ import Testing
         }
     }
 
+    /// Every checked value is stored as its raw value and checked again when read back: a hand-edited file
+    /// cannot bring in a value its type would refuse.
+    @Test func checkedValuesRoundTripAsTheirRawValueAndAreCheckedWhenDecoded() throws {
+        struct Holder: Codable, Equatable {
+            var domain: DomainName, email: EmailAddress, port: SBSCore.Port, token: SafeToken
+        }
+        let holder = Holder(domain: try DomainName("Shop.Example.com"), email: try EmailAddress("a@example.com"),
+                            port: try SBSCore.Port(8443), token: try SafeToken("nginx:1.27.3-alpine"))
+        let json = try JSONEncoder().encode(holder)
+        let object = try JSONSerialization.jsonObject(with: json) as? [String: Any]
+        #expect(object?["domain"] as? String == "shop.example.com")
+        #expect(object?["port"] as? Int == 8443)
+        #expect(try JSONDecoder().decode(Holder.self, from: json) == holder)
+        for (field, bad) in [("domain", "\"localhost\""), ("email", "\"a@b@c\""), ("port", "0"), ("token", "\"a b\"")] {
+            var fields = ["domain": "\"shop.example.com\"", "email": "\"a@example.com\"", "port": "443", "token": "\"x\""]
+            fields[field] = bad
+            let text = "{" + fields.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ",") + "}"
+            #expect(throws: UserError.self, "\(field) = \(bad)") { try JSONDecoder().decode(Holder.self, from: Data(text.utf8)) }
+        }
+    }
+
     @Test func atomicWritesSetTheModeTheUmaskWouldNarrow() throws {
         // 0666 is what a usual umask (022) narrows to 0644 on open: the explicit fchmod must keep it. (The umask
         // itself is not changed here: it is process-wide, and other tests run alongside.)

@@ -91,8 +91,8 @@ for version in "$v1" "$v2"; do
 done
 sed -n '/^release:/,$p' "$tmp/build-$v2.log" | sed 's/^/      /'
 
-tarball=$mirror/sbs-$v1-linux-x86_64.tar.xz
-listing=$(tar -tJf "$tarball" | LC_ALL=C sort | tr '\n' ' ')
+tarball=$mirror/sbs-$v1-linux-x86_64.tar.gz
+listing=$(tar -tzf "$tarball" | LC_ALL=C sort | tr '\n' ' ')
 expected_listing="sbs-$v1-linux-x86_64/ sbs-$v1-linux-x86_64/LICENSE sbs-$v1-linux-x86_64/completions/ sbs-$v1-linux-x86_64/completions/_sbs sbs-$v1-linux-x86_64/completions/sbs.bash sbs-$v1-linux-x86_64/completions/sbs.fish sbs-$v1-linux-x86_64/sbs "
 if [ "$listing" = "$expected_listing" ]; then pass "tarball holds the binary, LICENSE and three completions"; else fail "tarball holds the binary, LICENSE and three completions" "$listing"; fi
 
@@ -220,7 +220,7 @@ variant() { rm -rf "${www:?}/$1"; cp -r "$mirror" "$www/$1"; }
 
 variant bad-tarball
 # One byte changed in the middle of the tarball.
-printf 'X' | dd of="$www/bad-tarball/sbs-$v1-linux-x86_64.tar.xz" bs=1 seek=$(($(stat -c %s "$tarball") / 2)) conv=notrunc status=none
+printf 'X' | dd of="$www/bad-tarball/sbs-$v1-linux-x86_64.tar.gz" bs=1 seek=$(($(stat -c %s "$tarball") / 2)) conv=notrunc status=none
 refused "tampered tarball" "checksum mismatch" "$base/bad-tarball" "$v1"
 
 variant bad-sum
@@ -231,7 +231,7 @@ refused "tampered checksum line" "checksum mismatch" "$base/bad-sum" "$v1"
 variant double-line
 grep "sbs-$v1-" "$mirror/SHA256SUMS" | sed 's/^\(.\{63\}\)./\10/' >>"$www/double-line/SHA256SUMS"
 refused "tarball listed twice in SHA256SUMS" "more than once" "$base/double-line" "$v1"
-refused "version not listed in SHA256SUMS" "does not list sbs-9.9.9-linux-x86_64.tar.xz" "$base/good" "9.9.9"
+refused "version not listed in SHA256SUMS" "does not list sbs-9.9.9-linux-x86_64.tar.gz" "$base/good" "9.9.9"
 refused "missing SHA256SUMS" "download failed" "$base/nothing-here" "$v1"
 before=$(requests)
 refused "plain http to a non-loopback host" "accepted only for a loopback address" "http://sbs-mirror.invalid/releases" "$v1"
@@ -384,13 +384,13 @@ pass "Docker engine and the debootstrapped Debian base image ($(docker image ins
 runtime_image=local/sbs-runtime:bookworm
 if docker build --network host -t "$runtime_image" - >"$tmp/runtime-image.log" 2>&1 <<'EOF'
 FROM local/debian:bookworm
-RUN apt-get update -q && apt-get install -y -q --no-install-recommends libcurl4 libedit2 ca-certificates xz-utils \
+RUN apt-get update -q && apt-get install -y -q --no-install-recommends libcurl4 libedit2 ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 EOF
 then
-    pass "runtime image: the Debian base plus libcurl4, libedit2, ca-certificates, xz-utils"
+    pass "runtime image: the Debian base plus libcurl4, libedit2, ca-certificates"
 else
-    fail "runtime image: the Debian base plus libcurl4, libedit2, ca-certificates, xz-utils" "$(cat "$tmp/runtime-image.log")"
+    fail "runtime image: the Debian base plus libcurl4, libedit2, ca-certificates" "$(cat "$tmp/runtime-image.log")"
     finish
 fi
 
@@ -438,9 +438,9 @@ containers+=("$name")
 out=$(timeout 600 docker run --rm --name "$name" --network host -v "$mirror:/mirror:ro" -v "$tmp/in-container.sh:/test.sh:ro" \
     -v "$tmp/site.yaml:/site.yaml:ro" local/debian:bookworm sh /test.sh 2>&1)
 if contains "$out" "waiting for another package manager to finish: /var/lib/dpkg/lock-frontend is held by process" \
-    && contains "$out" "installing libcurl4 libedit2 ca-certificates xz-utils with apt-get" && contains "$out" "RC1 0" \
+    && contains "$out" "installing libcurl4 libedit2 ca-certificates with apt-get" && contains "$out" "RC1 0" \
     && contains "$out" "V1 $v1 (commit $commit)" && contains "$out" "RUN 0"; then
-    pass "bare Debian: install.sh waits for the held dpkg lock, installs libcurl4 libedit2 ca-certificates xz-utils, then sbs"
+    pass "bare Debian: install.sh waits for the held dpkg lock, installs libcurl4 libedit2 ca-certificates, then sbs"
 else
     fail "bare Debian: install.sh waits for the held dpkg lock, installs the libraries, then sbs" "$out"
 fi
