@@ -194,12 +194,7 @@ struct ClientBehaviourTests {
         try store.saveOrder(state)
         let transport = ScriptedTransport([])  // any request fails the test
         let issuer = CertificateIssuer(transport: { _ in transport }, clock: clock)
-        try FileManager.default.createDirectory(atPath: dir.path + "/www", withIntermediateDirectories: true)
-        let error = await #expect(throws: ACMEError.self) {
-            try await issuer.issue(
-                domains: ["a.example"], email: nil, webroot: dir.path + "/www", directory: "\(base)/directory",
-                accountDirectory: dir.path + "/acme", liveDirectory: dir.path + "/live")
-        }
+        let error = await issueExpectingError(issuer, in: dir)
         #expect(error?.kind == .rateLimited)
         #expect(error?.retryAfter == state.notBefore)
         #expect(error?.remedy.contains("too many certificates") == true)
@@ -220,17 +215,22 @@ struct ClientBehaviourTests {
             }()),
         ])
         let issuer = CertificateIssuer(transport: { _ in transport }, clock: clock)
-        try FileManager.default.createDirectory(atPath: dir.path + "/www", withIntermediateDirectories: true)
-        let error = await #expect(throws: ACMEError.self) {
-            try await issuer.issue(
-                domains: ["a.example"], email: nil, webroot: dir.path + "/www", directory: "\(base)/directory",
-                accountDirectory: dir.path + "/acme", liveDirectory: dir.path + "/live")
-        }
+        let error = await issueExpectingError(issuer, in: dir)
         #expect(error?.kind == .rateLimited)
         let store = AccountStore(accountDirectory: dir.path + "/acme", directoryURL: "\(base)/directory")
         let saved = try #require(try store.loadOrder(for: ["a.example"]))
         #expect(saved.notBefore == clock.now.addingTimeInterval(7200))
         #expect(FileIO.mode(of: store.keyPath) == 0o600)
         #expect(try store.loadAccount()?.url == "\(base)/acct/1")
+    }
+}
+
+/// Issues for `a.example` with every folder under `dir` and returns the ACME error it must end with.
+private func issueExpectingError(_ issuer: CertificateIssuer, in dir: TempDir) async -> ACMEError? {
+    try? FileManager.default.createDirectory(atPath: dir.path + "/www", withIntermediateDirectories: true)
+    return await #expect(throws: ACMEError.self) {
+        try await issuer.issue(
+            domains: ["a.example"], email: nil, webroot: dir.path + "/www", directory: "\(Fixture.base)/directory",
+            accountDirectory: dir.path + "/acme", liveDirectory: dir.path + "/live")
     }
 }

@@ -30,13 +30,17 @@ func sbs(_ arguments: [String], environment: [String: String] = [:]) async throw
     try await onOwnThread { Result { try sbsBlocking(arguments, environment: environment) } }.get()
 }
 
-func sbsBlocking(_ arguments: [String], environment: [String: String]) throws -> Run {
+/// A `Process` for the built `sbs` with these arguments, in this process's environment plus `environment`.
+func sbsProcess(_ arguments: [String], environment: [String: String]) -> Process {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: sbsBinary)
     process.arguments = arguments
-    var env = ProcessInfo.processInfo.environment
-    for (key, value) in environment { env[key] = value }
-    process.environment = env
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+    return process
+}
+
+func sbsBlocking(_ arguments: [String], environment: [String: String]) throws -> Run {
+    let process = sbsProcess(arguments, environment: environment)
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
@@ -51,12 +55,7 @@ func sbsBlocking(_ arguments: [String], environment: [String: String]) throws ->
 
 /// Starts `sbs` without waiting (for kill and lock tests).
 func startSBS(_ arguments: [String], environment: [String: String] = [:]) throws -> Process {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: sbsBinary)
-    process.arguments = arguments
-    var env = ProcessInfo.processInfo.environment
-    for (key, value) in environment { env[key] = value }
-    process.environment = env
+    let process = sbsProcess(arguments, environment: environment)
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle.nullDevice
     process.standardInput = FileHandle.nullDevice
