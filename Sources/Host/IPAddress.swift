@@ -6,7 +6,7 @@ import Darwin
 #endif
 
 /// An IPv4 or IPv6 address in canonical text form (`inet_ntop`), so that equal addresses compare equal.
-public struct IPAddress: Hashable, Codable, Sendable, Comparable, CustomStringConvertible {
+public struct IPAddress: CheckedValue, Hashable, Sendable, Comparable, CustomStringConvertible {
     public enum Family: String, Codable, Sendable { case v4, v6 }
 
     public let family: Family
@@ -82,15 +82,6 @@ public struct IPAddress: Hashable, Codable, Sendable, Comparable, CustomStringCo
         return a.bytes.lexicographicallyPrecedes(b.bytes)
     }
 
-    public init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        do { self = try IPAddress(text) } catch {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.message))
-        }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(description)
-    }
+    /// The address as text, as it is stored.
+    public var value: String { description }
 }

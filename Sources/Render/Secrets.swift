@@ -9,7 +9,7 @@ import FoundationEssentials
 #endif
 
 /// The name of a secret: an environment-variable name, `[A-Z][A-Z0-9_]*`, at most 64 characters.
-public struct SecretName: Hashable, Sendable, Comparable, Codable, CustomStringConvertible {
+public struct SecretName: CheckedValue, Hashable, Sendable, Comparable, CustomStringConvertible {
     public let value: String
 
     /// - Throws: `UserError` when the name is not an upper-case environment-variable name.
@@ -42,17 +42,6 @@ public struct SecretName: Hashable, Sendable, Comparable, Codable, CustomStringC
     /// What `generate-secrets` creates when absent.
     public static let generated: [SecretName] = [.postgresPassword, .jwtSecret, .supabaseAnonKey, .supabaseServiceRoleKey, .grafanaAdminPassword]
 
-    public init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        do { self = try SecretName(text) } catch {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.message))
-        }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(value)
-    }
 }
 
 /// Secret values by name, in the order they were stored. Printing, dumping or interpolating a `Secrets` shows

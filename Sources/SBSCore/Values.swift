@@ -2,7 +2,8 @@
 /// YAML scalar, an nginx directive or a shell-style `.env` line, so renderers never need to escape.
 
 /// A value checked when it is made: stored (encoded) as its raw value, and checked again when decoded, so a
-/// hand-edited state or answers file cannot slip an unchecked value past the type.
+/// hand-edited state or answers file cannot slip an unchecked value past the type. A refused value is a
+/// `DecodingError` at its coding path, so the message names the field.
 public protocol CheckedValue: Codable {
     associatedtype Raw: Codable
     var value: Raw { get }
@@ -11,7 +12,10 @@ public protocol CheckedValue: Codable {
 
 extension CheckedValue {
     public init(from decoder: any Decoder) throws {
-        try self.init(try decoder.singleValueContainer().decode(Raw.self))
+        let raw = try decoder.singleValueContainer().decode(Raw.self)
+        do { try self.init(raw) } catch {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.message))
+        }
     }
 
     public func encode(to encoder: any Encoder) throws {

@@ -75,7 +75,9 @@ import Testing
             var fields = ["domain": "\"shop.example.com\"", "email": "\"a@example.com\"", "port": "443", "token": "\"x\""]
             fields[field] = bad
             let text = "{" + fields.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ",") + "}"
-            #expect(throws: UserError.self, "\(field) = \(bad)") { try JSONDecoder().decode(Holder.self, from: Data(text.utf8)) }
+            let error = #expect(throws: DecodingError.self, "\(field) = \(bad)") { try JSONDecoder().decode(Holder.self, from: Data(text.utf8)) }
+            guard case .dataCorrupted(let context)? = error else { Issue.record("\(String(describing: error))"); continue }
+            #expect(context.codingPath.map(\.stringValue) == [field])
         }
     }
 
