@@ -1,6 +1,11 @@
 // swift-tools-version:6.1
 import PackageDescription
 
+// The product imports FoundationEssentials, never Foundation: on Linux, Foundation links ICU and its 30 MB of data
+// into the static binary. With MemberImportVisibility a Foundation-only member (String(format:), NSString's
+// methods) cannot be used through a dependency's own `import Foundation` without the compiler saying so.
+let productSettings: [SwiftSetting] = [.enableUpcomingFeature("MemberImportVisibility")]
+
 let package = Package(
     name: "sbs",
     // Linux only (Debian and Ubuntu servers): no `platforms` entry, since SwiftPM lists only Apple platforms there,
@@ -23,20 +28,25 @@ let package = Package(
             dependencies: [
                 "Installer", "ACME", "Deploy", "Host", "Render", "SBSCore", "StepGraph", "Verify", "Wizard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            swiftSettings: productSettings
         ),
 
         // Shared vocabulary: the user-facing error, validated values, file and process seams.
-        .target(name: "SBSCore", dependencies: ["Yams"]),
+        .target(name: "SBSCore", dependencies: ["Yams"], swiftSettings: productSettings),
 
         // Graph model, loader, planner, executor, state store.
-        .target(name: "StepGraph", dependencies: ["SBSCore", "Yams", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(
+            name: "StepGraph",
+            dependencies: ["SBSCore", "Yams", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: productSettings
+        ),
 
         // Answers model and file, libedit prompts.
-        .target(name: "Wizard", dependencies: ["SBSCore", "Yams", "CEditLine"]),
+        .target(name: "Wizard", dependencies: ["SBSCore", "Yams", "CEditLine"], swiftSettings: productSettings),
 
         // Host detection and performance profiles.
-        .target(name: "Host", dependencies: ["SBSCore", "Yams"]),
+        .target(name: "Host", dependencies: ["SBSCore", "Yams"], swiftSettings: productSettings),
 
         // Secrets and configuration rendering.
         .target(
@@ -46,7 +56,8 @@ let package = Package(
                 "Host",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Mustache", package: "swift-mustache"),
-            ]
+            ],
+            swiftSettings: productSettings
         ),
 
         // RFC 8555 client. No step-graph code inside: it serves `sbs cert` as well as the obtain-certificate step.
@@ -57,27 +68,41 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
-            ]
+            ],
+            swiftSettings: productSettings
         ),
 
         // Docker: how to install it, the compose command lines and what `docker compose ps` reports.
-        .target(name: "Deploy", dependencies: ["SBSCore", "Host", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(
+            name: "Deploy",
+            dependencies: ["SBSCore", "Host", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: productSettings
+        ),
 
         // `sbs verify` and the verify step: the running stack checked over HTTPS (with the domain's SNI) and Docker.
         .target(
             name: "Verify",
-            dependencies: ["SBSCore", "ACME", "Deploy", .product(name: "X509", package: "swift-certificates")]
+            dependencies: [
+                "SBSCore", "ACME", "Deploy",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
+            swiftSettings: productSettings
         ),
 
         // The install: step actions that connect the step graph to the libraries above.
         .target(
             name: "Installer",
-            dependencies: ["SBSCore", "StepGraph", "Wizard", "Host", "Render", "ACME", "Deploy", "Verify", "BundledAssets",
-                           .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                "SBSCore", "StepGraph", "Wizard", "Host", "Render", "ACME", "Deploy", "Verify", "BundledAssets",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+            ],
+            swiftSettings: productSettings
         ),
 
         // steps/ and assets/ compiled into the binary with their relative paths.
-        .target(name: "BundledAssets", plugins: ["EmbedAssets"]),
+        .target(name: "BundledAssets", swiftSettings: productSettings, plugins: ["EmbedAssets"]),
         .executableTarget(name: "EmbedAssetsTool"),
         .plugin(name: "EmbedAssets", capability: .buildTool(), dependencies: ["EmbedAssetsTool"]),
 

@@ -1,5 +1,6 @@
 import Crypto
 import FoundationEssentials
+import SBSCore
 
 /// Replay nonces handed out by the CA. Every response carries one (errors included, RFC 8555 section 6.5),
 /// so after the first exchange a request rarely needs a HEAD newNonce of its own.

@@ -44,8 +44,7 @@ enum FileIO {
     static func exists(_ path: String) -> Bool { AtomicFile.exists(path) }
 
     static func isDirectory(_ path: String) -> Bool {
-        var info = stat()
-        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+        AtomicFile.kind(of: path) == .directory
     }
 
     /// The permission bits of `path`, or nil when it does not exist.

@@ -1,7 +1,7 @@
 import CCurl
-import SBSCore
 import Dispatch
 import FoundationEssentials
+import SBSCore
 import Synchronization
 
 /// One HTTP request as the ACME client needs it.

@@ -1,5 +1,7 @@
 import Crypto
 import FoundationEssentials
+import SBSCore
+import SwiftASN1
 import X509
 
 /// Well-known directories by the names the answers file and the CLI accept.
@@ -36,7 +38,7 @@ public enum ACMEDirectoryName {
     /// The host of an `http(s)://` URL, without port or brackets, lower-cased.
     static func host(of url: String) -> String {
         var rest = Substring(url)
-        if let scheme = rest.range(of: "://") { rest = rest[scheme.upperBound...] }
+        if let scheme = rest.firstRange(of: "://") { rest = rest[scheme.upperBound...] }
         rest = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
         if let at = rest.lastIndex(of: "@") { rest = rest[rest.index(after: at)...] }
         if rest.hasPrefix("["), let close = rest.firstIndex(of: "]") {

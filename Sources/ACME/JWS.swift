@@ -1,6 +1,6 @@
 import Crypto
-import SBSCore
 import FoundationEssentials
+import SBSCore
 
 /// The public half of an EC key as a JSON Web Key (RFC 7517), and its RFC 7638 thumbprint.
 public struct ECPublicJWK: Sendable, Equatable {

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import SBSCore
 
 /// The directory object (RFC 8555 section 7.1.1), with ARI's `renewalInfo` (RFC 9773) and `meta.profiles`.
 public struct ACMEDirectory: Codable, Sendable, Equatable {
@@ -133,10 +134,6 @@ public enum IssuanceProgress: Sendable, Equatable, CustomStringConvertible {
 }
 
 extension Duration {
-    var seconds: Double {
-        let (whole, attoseconds) = components
-        return Double(whole) + Double(attoseconds) / 1e18
-    }
     var formattedSeconds: String {
         let tenths = (seconds * 10).rounded() / 10
         return "\(tenths)s"

@@ -18,7 +18,7 @@ public struct AccountStore: Sendable {
     /// `host_port-<8 hex of SHA-256(url)>`: readable, and distinct for two directories on one host.
     static func folderName(for directoryURL: String) -> String {
         var host = directoryURL
-        if let range = host.range(of: "://") { host = String(host[range.upperBound...]) }
+        if let range = host.firstRange(of: "://") { host = String(host[range.upperBound...]) }
         host = String(host.prefix(while: { $0 != "/" }))
         let safe = String(host.map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" ? $0 : "_" })
         let digest = Hex.encode(SHA256.hash(data: Array(directoryURL.utf8))).prefix(8)

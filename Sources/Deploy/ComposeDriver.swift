@@ -64,7 +64,7 @@ public struct ComposeDriver: Sendable {
     public func images() async throws(UserError) -> [String] {
         let result = try await run(command(["config", "--images"]), timeout: .seconds(60), what: "`docker compose config --images`",
                                    remedy: "Check \(project.composeFile) (`docker compose config` shows the error).")
-        return Array(Set(result.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })).sorted()
+        return Array(Set(result.stdout.split(separator: "\n").map { $0.trimmed }.filter { !$0.isEmpty })).sorted()
     }
 
     /// Makes every image present: those already on the engine are left alone (no pull). With `archive` (a
@@ -219,7 +219,6 @@ public struct ComposeDriver: Sendable {
     }
 
     static func seconds(_ duration: Duration) -> String {
-        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-        return String(format: "%.1f s", seconds)
+        decimal(duration.seconds) + " s"
     }
 }

@@ -19,7 +19,7 @@ public struct ComposeProject: Sendable, Hashable, Codable {
     /// a test) `sbs-` and 8 hex digits of the root's SHA-256, so an install under a folder never touches the
     /// containers or volumes of the real one, nor of another folder's.
     public static func name(forRoot root: String) -> String {
-        root == "/" ? "sbs" : "sbs-" + SHA256.hash(data: Data(root.utf8)).prefix(4).map { String(format: "%02x", $0) }.joined()
+        root == "/" ? "sbs" : "sbs-" + SHA256.hash(data: Data(root.utf8)).prefix(4).hex
     }
 
     public var composeFile: String { directory + "/docker-compose.yml" }
@@ -48,7 +48,7 @@ public struct ComposeProject: Sendable, Hashable, Codable {
 extension String {
     /// The last `count` non-empty lines, joined with " | " (for error messages quoting a command's output).
     public func lastLines(_ count: Int) -> String {
-        split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        split(separator: "\n").map { $0.trimmed }.filter { !$0.isEmpty }
             .suffix(count).joined(separator: " | ")
     }
 }

@@ -91,7 +91,7 @@ public struct ComposeContainer: Codable, Sendable, Hashable {
         let labels = (try? container.decodeIfPresent(String.self, forKey: .labels)) ?? nil
         let key = "com.docker.compose.config-hash="
         configHash = labels.flatMap { text in
-            text.range(of: key).map { String(text[$0.upperBound...].prefix(while: { $0.isHexDigit })) }
+            text.firstRange(of: key).map { String(text[$0.upperBound...].prefix(while: { $0.isHexDigit })) }
         }.flatMap { $0.isEmpty ? nil : $0 }
     }
 
@@ -102,12 +102,12 @@ public struct ComposeContainer: Codable, Sendable, Hashable {
     /// array (earlier v2 releases). Both are read.
     /// - Throws: `UserError` quoting the start of what could not be read.
     public static func parse(_ text: String) throws(UserError) -> [ComposeContainer] {
-        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = text.trimmed
         if trimmed.isEmpty { return [] }
         let decoder = JSONDecoder()
         do {
             if trimmed.hasPrefix("[") { return try decoder.decode([ComposeContainer].self, from: Data(trimmed.utf8)) }
-            return try trimmed.split(separator: "\n").filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }.map { line in
+            return try trimmed.split(separator: "\n").filter { !$0.trimmed.isEmpty }.map { line in
                 try decoder.decode(ComposeContainer.self, from: Data(line.utf8))
             }
         } catch {

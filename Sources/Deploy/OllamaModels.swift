@@ -101,7 +101,7 @@ public enum OllamaModels {
             var value = Double(bytes)
             var unit = 0
             while value >= 1000 && unit < units.count - 1 { value /= 1000; unit += 1 }
-            return unit == 0 ? "\(bytes) B" : String(format: "%.1f", value) + " " + units[unit]
+            return unit == 0 ? "\(bytes) B" : decimal(value) + " " + units[unit]
         }
     }
 }

@@ -46,14 +46,9 @@ public struct DirectoryAssetSource: AssetSource {
 
     public func paths(under folder: String) -> [String] {
         let base = root + "/" + folder
-        guard let walker = FileManager.default.enumerator(atPath: base) else { return [] }
-        var result: [String] = []
-        while let relative = walker.nextObject() as? String {
-            var isDirectory = false
-            if FileManager.default.fileExists(atPath: base + "/" + relative, isDirectory: &isDirectory), !isDirectory {
-                result.append(folder.hasSuffix("/") ? folder + relative : folder + "/" + relative)
-            }
-        }
-        return result.sorted()
+        guard let relatives = try? FileManager.default.subpathsOfDirectory(atPath: base) else { return [] }
+        return relatives.filter { AtomicFile.kind(of: base + "/" + $0) == .file }
+            .map { folder.hasSuffix("/") ? folder + $0 : folder + "/" + $0 }
+            .sorted()
     }
 }

@@ -1,5 +1,5 @@
-import Deploy
 import ACME
+import Deploy
 import FoundationEssentials
 import Glibc
 import Host
@@ -147,8 +147,7 @@ public struct InstallSession: Sendable {
             }
         }
         if let archive = answers.imagesArchive {
-            var info = stat()
-            if stat(archive, &info) != 0 || (info.st_mode & S_IFMT) != S_IFREG || access(archive, R_OK) != 0 {
+            if AtomicFile.kind(of: archive) != .file || access(archive, R_OK) != 0 {
                 problems.append("\(answers.origin.at("images.archive"))images.archive: \(archive) is not a readable file")
             }
         }

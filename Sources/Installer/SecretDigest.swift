@@ -32,7 +32,7 @@ public struct SecretDigester: Sendable {
     public func digest(_ value: String) -> KeyedDigest { digest(Array(value.utf8)) }
 
     public func digest(_ bytes: [UInt8]) -> KeyedDigest {
-        KeyedDigest(hex: HMAC<SHA256>.authenticationCode(for: bytes, using: SymmetricKey(data: key)).hexString)
+        KeyedDigest(hex: HMAC<SHA256>.authenticationCode(for: bytes, using: SymmetricKey(data: key)).hex)
     }
 
     /// One digest for several named secrets (order-independent, names included).
@@ -45,7 +45,7 @@ public struct SecretDigester: Sendable {
     /// A product file's digest as it is now, nil when missing: sha256 of the bytes, or an HMAC for a secret file.
     public func product(_ file: ProductFile) -> String? {
         guard let bytes = try? AtomicFile.read(file.path) else { return nil }
-        return file.secret ? "hmac:" + digest(bytes).hex : "sha256:" + SHA256.hash(data: bytes).hexString
+        return file.secret ? "hmac:" + digest(bytes).hex : "sha256:" + SHA256.hash(data: bytes).hex
     }
 }
 
@@ -56,9 +56,6 @@ enum RandomBytes {
     }
 }
 
-extension Sequence where Element == UInt8 {
-    var hexString: String { map { String(format: "%02x", $0) }.joined() }
-}
 
 /// The answers file's `secrets.*` names; spelled out here because Render has a `SecretName` of its own.
 public typealias AnswerSecretName = SecretName

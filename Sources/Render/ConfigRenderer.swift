@@ -139,7 +139,7 @@ public enum ConfigRenderer {
                 hasher.update(data: Array(file.relativePath.utf8) + [0])
                 hasher.update(data: file.bytes + [0])
             }
-            composeValues["configDigest" + service] = String(hasher.finalize().map { String(format: "%02x", $0) }.joined().prefix(16))
+            composeValues["configDigest" + service] = String(hasher.finalize().hex.prefix(16))
         }
         guard let compose = library.render(composeValues, withTemplate: "docker-compose.yml") else {
             throw UserError("The template for docker-compose.yml is missing.")

@@ -86,6 +86,19 @@ public enum AtomicFile {
         return info.st_mode & 0o7777
     }
 
+    public enum Kind: Sendable { case file, directory, other }
+
+    /// What `path` is (links followed), or nil when it does not exist.
+    public static func kind(of path: String) -> Kind? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: return .file
+        case S_IFDIR: return .directory
+        default: return .other
+        }
+    }
+
     public static func exists(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0

@@ -256,7 +256,7 @@ final class Supervisor: @unchecked Sendable {
         var stdout: [UInt8] = [], stderr: [UInt8] = []
         var open: [Int32] = [child.stdoutFD, child.stderrFD].filter { $0 >= 0 }
         let start = Self.now()
-        let timeoutDeadline = timeout.map { start + Self.seconds($0) }
+        let timeoutDeadline = timeout.map { start + $0.seconds }
         var killDeadline: Double?
         var drainDeadline: Double?
         var timedOut = false
@@ -269,14 +269,14 @@ final class Supervisor: @unchecked Sendable {
             let now = Self.now()
             if let exited, status == nil {
                 status = exited
-                drainDeadline = now + Self.seconds(drain)
+                drainDeadline = now + drain.seconds
             }
             if status == nil {
                 if !terminated, wasInterrupted || (timeoutDeadline.map { now >= $0 } ?? false) {
                     timedOut = !wasInterrupted
                     terminated = true
                     child.send(SIGTERM)
-                    killDeadline = now + Self.seconds(grace)
+                    killDeadline = now + grace.seconds
                 }
                 if let deadline = killDeadline, now >= deadline {
                     child.send(SIGKILL)
@@ -322,7 +322,4 @@ final class Supervisor: @unchecked Sendable {
         return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
     }
 
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
 }

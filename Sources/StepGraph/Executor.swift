@@ -139,7 +139,7 @@ public struct Executor: Sendable {
         var bytes = Data(step.fingerprintText.utf8)
         bytes.append(0)
         bytes.append(input)
-        return "sha256:" + SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        return "sha256:" + SHA256.hash(data: bytes).hex
     }
 
     /// What a run with this scope would do, without running anything (it reads product files to find drift).

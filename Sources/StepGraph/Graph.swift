@@ -192,7 +192,7 @@ public enum StepLoader {
             if id.isEmpty || !id.allSatisfy({ allowed.contains($0) }) {
                 reader.report(idNode, "step id '\(id)' may hold only lower-case letters, digits and '-'")
             }
-            let expected = AtomicFile.baseName(of: path).replacingOccurrences(of: ".yaml", with: "")
+            let expected = AtomicFile.baseName(of: path).replacing(".yaml", with: "")
             if expected != id { reader.report(idNode, "step id '\(id)' does not match its file name (\(expected).yaml)") }
         }
         let needs = map["needs"].map { reader.strings($0, path: "needs").map(\.0) } ?? []

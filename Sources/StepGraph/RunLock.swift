@@ -20,7 +20,7 @@ public final class RunLock: Sendable {
             let n = pread(fd, &buffer, buffer.count, 0)
             close(fd)
             if code == EWOULDBLOCK {
-                let holder = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "unknown"
+                let holder = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self).trimmed : "unknown"
                 throw UserError.refused("Another sbs run (pid \(holder)) is working on this installation.",
                                 remedy: "Wait for it to finish, or stop it, then run `sbs resume`.")
             }

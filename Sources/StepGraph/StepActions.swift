@@ -236,7 +236,7 @@ public struct ActionTable<Context: Sendable>: StepActions {
 public func describe(_ error: any Error) -> String {
     func path(_ context: DecodingError.Context) -> String {
         let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
-        return keys.isEmpty ? "the top level" : "'" + keys.joined(separator: ".").replacingOccurrences(of: ".[", with: "[") + "'"
+        return keys.isEmpty ? "the top level" : "'" + keys.joined(separator: ".").replacing(".[", with: "[") + "'"
     }
     switch error {
     case DecodingError.keyNotFound(let key, let context):

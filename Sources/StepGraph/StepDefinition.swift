@@ -76,12 +76,12 @@ public struct Condition: Sendable, Equatable, CustomStringConvertible {
     /// - Throws: a message saying which part could not be read.
     public init(parsing text: String) throws(UserError) {
         var clauses: [Clause] = []
-        for part in text.components(separatedBy: "&&") {
-            let clause = part.trimmingCharacters(in: .whitespaces)
+        for part in text.split(separator: "&&", omittingEmptySubsequences: false) {
+            let clause = part.trimmed
             if clause.isEmpty { throw UserError("empty condition in '\(text)'") }
-            if let range = clause.range(of: "!=") {
+            if let range = clause.firstRange(of: "!=") {
                 clauses.append(.differs(try Condition.key(clause[..<range.lowerBound]), Condition.value(clause[range.upperBound...])))
-            } else if let range = clause.range(of: "==") {
+            } else if let range = clause.firstRange(of: "==") {
                 clauses.append(.equals(try Condition.key(clause[..<range.lowerBound]), Condition.value(clause[range.upperBound...])))
             } else if clause.hasPrefix("!") {
                 clauses.append(.isFalse(try Condition.key(clause.dropFirst())))
@@ -93,7 +93,7 @@ public struct Condition: Sendable, Equatable, CustomStringConvertible {
     }
 
     static func key(_ text: Substring) throws(UserError) -> String {
-        let key = text.trimmingCharacters(in: .whitespaces)
+        let key = text.trimmed
         let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
         if key.isEmpty || !key.allSatisfy({ allowed.contains($0) }) {
             throw UserError("'\(key)' is not a fact name (letters, digits, '.', '-' and '_')")
@@ -102,7 +102,7 @@ public struct Condition: Sendable, Equatable, CustomStringConvertible {
     }
 
     static func value(_ text: Substring) -> String {
-        var value = text.trimmingCharacters(in: .whitespaces)
+        var value = text.trimmed
         if value.count >= 2, let first = value.first, first == "\"" || first == "'", value.last == first {
             value = String(value.dropFirst().dropLast())
         }
@@ -144,7 +144,7 @@ public struct Condition: Sendable, Equatable, CustomStringConvertible {
 /// Reads `30s`, `5m`, `1h`, `250ms` or a bare number of seconds.
 public func parseDuration(_ text: String) -> Duration? {
     let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
-    let trimmed = text.trimmingCharacters(in: .whitespaces)
+    let trimmed = text.trimmed
     for (suffix, scale) in units where trimmed.hasSuffix(suffix) {
         guard let number = Double(trimmed.dropLast(suffix.count)), number >= 0 else { return nil }
         return .milliseconds(Int64((number * scale * 1000).rounded()))

@@ -1,6 +1,9 @@
 import ACME
+import Deploy
 import FoundationEssentials
 import Glibc
+import SBSCore
+import SwiftASN1
 import X509
 
 /// The two ways the site checks talk HTTP. Both send every request to `VerifyTarget.address` with the real name in
@@ -151,7 +154,7 @@ struct SiteChecks: Sendable {
     /// `max-age=N` of a Strict-Transport-Security value.
     static func maxAge(_ value: String) -> Int? {
         for part in value.split(separator: ";") {
-            let pair = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            let pair = part.split(separator: "=", maxSplits: 1).map { $0.trimmed }
             if pair.count == 2, pair[0].lowercased() == "max-age" { return Int(pair[1].filter { $0 != "\"" }) }
         }
         return nil

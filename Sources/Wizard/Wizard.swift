@@ -89,7 +89,7 @@ public struct Wizard {
                 throw Declined()
             }
             do {
-                return try parse(line.trimmingCharacters(in: .whitespaces))
+                return try parse(line.trimmed)
             } catch {
                 terminal.write("  ✗ \(error.message)\n")
             }
@@ -108,7 +108,7 @@ public struct Wizard {
         lines.append("  deploy folder     \(answers.deployDir)")
         for name in SecretName.allCases {
             let state = answers.secrets[name] != nil ? "given" : storedSecrets.contains(name) ? "kept from before" : "not given"
-            lines.append("  \(name.rawValue.padding(toLength: 18, withPad: " ", startingAt: 0))\(state)")
+            lines.append("  \(name.rawValue.padded(to: 18))\(state)")
         }
         return lines.joined(separator: "\n")
     }

@@ -93,7 +93,7 @@ struct CertCommand: AsyncParsableCommand {
                     progress: { event in if !quiet { Console.err("sbs: \(event)") } })
                 if !quiet {
                     let elapsed = ContinuousClock.now - started
-                    Console.err("sbs: done in \(elapsed.formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 2))))")
+                    Console.err("sbs: done in \(decimal(elapsed.seconds, digits: 2)) s")
                 }
                 print(issued.fullchainPath)
             } catch let error as ACMEError {

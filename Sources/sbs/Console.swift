@@ -32,7 +32,7 @@ enum Console {
         switch event {
         case .started(let step, let reason):
             err("▶ \(step.id): \(step.title)" + (reason == "not done yet" ? "" : " (\(reason))"))
-        case .succeeded(let step, let seconds): err("✓ \(step.id) (\(String(format: "%.1f", seconds)) s)")
+        case .succeeded(let step, let seconds): err("✓ \(step.id) (\(decimal(seconds)) s)")
         case .upToDate(let step): err("= \(step.id): up to date")
         case .skipped(let step, let reason): err("– \(step.id): skipped (\(reason))")
         case .failed(let step, let error): err("✗ \(step.id): \(error)")

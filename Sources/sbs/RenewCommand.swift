@@ -2,6 +2,7 @@ import ACME
 import ArgumentParser
 import Deploy
 import FoundationEssentials
+import Installer
 import SBSCore
 
 /// `sbs renew`: renews every certificate whose renewal settings sbs keeps (the install's, and each `sbs cert issue`,

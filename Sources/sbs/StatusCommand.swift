@@ -51,11 +51,11 @@ struct StatusCommand: AsyncParsableCommand {
         Console.out("STEP                 STATUS      DURATION  LAST ERROR")
         for step in graph.steps {
             let record = state[step.id]
-            let duration = record.duration.map { String(format: "%.1f s", $0) } ?? "-"
+            let duration = record.duration.map { decimal($0) + " s" } ?? "-"
             let error = drift[step.id].map { "drift: " + $0.joined(separator: ", ") } ?? record.lastError ?? record.note ?? ""
-            Console.out(step.id.padding(toLength: 21, withPad: " ", startingAt: 0)
-                + record.status.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)
-                + duration.padding(toLength: 10, withPad: " ", startingAt: 0)
+            Console.out(step.id.padded(to: 21)
+                + record.status.rawValue.padded(to: 12)
+                + duration.padded(to: 10)
                 + String(error.split(separator: "\n").first ?? ""))
         }
         if let log = state.log { Console.out("\nLog: \(log)") }
@@ -114,8 +114,8 @@ struct PlanCommand: AsyncParsableCommand {
             for (index, (step, decision)) in plan.enumerated() {
                 let (action, reason) = describe(decision)
                 let needs = step.needs.isEmpty ? "" : "  needs \(step.needs.joined(separator: ", "))"
-                Console.out(String(format: "%2d. ", index + 1) + step.id.padding(toLength: 20, withPad: " ", startingAt: 0)
-                    + action.padding(toLength: 15, withPad: " ", startingAt: 0) + reason + needs)
+                Console.out(String(index + 1).leftPadded(to: 2) + ". " + step.id.padded(to: 20)
+                    + action.padded(to: 15) + reason + needs)
             }
         case .json:
             let steps: [JSONValue] = plan.map { step, decision in

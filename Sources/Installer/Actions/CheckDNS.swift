@@ -1,6 +1,7 @@
 import Host
 import SBSCore
 import StepGraph
+import Wizard
 
 /// `check-dns`: the certificate's names resolve to this host (or `network.public_ip`), so Let's Encrypt's
 /// validation will reach it. Under `checks.dns: warn` a mismatch is reported and the install goes on.

@@ -63,7 +63,7 @@ struct EnsureDocker: StepAction {
     func probe() async -> (client: String?, engine: String?, compose: String?, detail: String) {
         func version(_ argv: [String]) async -> (String?, String) {
             guard let result = try? await tools.commands.run(argv, timeout: .seconds(20)) else { return (nil, "could not run \(argv[0])") }
-            let text = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            let text = result.stdout.trimmed
             if result.status == 0 && !text.isEmpty { return (text, "") }
             return (nil, result.stderr.split(separator: "\n").last.map(String.init) ?? "exit \(result.status)")
         }

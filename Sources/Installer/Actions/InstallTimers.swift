@@ -4,6 +4,7 @@ import Glibc
 import Host
 import SBSCore
 import StepGraph
+import Wizard
 
 /// `install-timers`: the systemd units that keep the server healthy after the install (`sbs renew` twice a day,
 /// `sbs verify --json` every hour, the nightly database dump when backups are on; see `SystemdUnits`). They are

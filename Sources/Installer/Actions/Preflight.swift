@@ -2,6 +2,7 @@ import FoundationEssentials
 import Host
 import SBSCore
 import StepGraph
+import Wizard
 
 /// `preflight`: the host can take the install — root, a supported OS, free ports, no package manager at work,
 /// enough disk, a sane clock; an active firewall that does not list the web ports is a warning. Every failure is

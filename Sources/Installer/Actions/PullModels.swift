@@ -1,6 +1,7 @@
 import ACME
 import Deploy
 import FoundationEssentials
+import Host
 import SBSCore
 import StepGraph
 import Synchronization

@@ -1,4 +1,5 @@
 import Deploy
+import Host
 import SBSCore
 import StepGraph
 import Wizard
