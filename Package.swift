@@ -27,16 +27,16 @@ let package = Package(
         ),
 
         // Shared vocabulary: the user-facing error, validated values, file and process seams.
-        .target(name: "SBSCore", dependencies: ["Yams"]),
+        .target(name: "SBSCore"),
 
         // Graph model, loader, planner, executor, state store.
-        .target(name: "StepGraph", dependencies: ["SBSCore", "Yams", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "StepGraph", dependencies: ["SBSCore", .product(name: "Crypto", package: "swift-crypto")]),
 
         // Answers model and file, libedit prompts.
-        .target(name: "Wizard", dependencies: ["SBSCore", "Yams", "CEditLine"]),
+        .target(name: "Wizard", dependencies: ["SBSCore", "CEditLine"]),
 
         // Host detection and performance profiles.
-        .target(name: "Host", dependencies: ["SBSCore", "Yams"]),
+        .target(name: "Host", dependencies: ["SBSCore"]),
 
         // Secrets and configuration rendering.
         .target(
@@ -85,7 +85,7 @@ let package = Package(
         // libcurl is loaded on first use (dlopen; see Sources/CCurl/shim.h): only its headers are needed to build.
         .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
-        .testTarget(name: "SBSCoreTests", dependencies: ["SBSCore"]),
+        .testTarget(name: "SBSCoreTests", dependencies: ["SBSCore", "Yams"]),
         .testTarget(name: "StepGraphTests", dependencies: ["StepGraph", "SBSCore"]),
         .testTarget(name: "WizardTests", dependencies: ["Wizard", "SBSCore"]),
         .testTarget(name: "HostTests", dependencies: ["Host", "SBSCore"]),
