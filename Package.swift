@@ -33,17 +33,17 @@ let package = Package(
         ),
 
         // Shared vocabulary: the user-facing error, validated values, file and process seams.
-        .target(name: "SBSCore", dependencies: ["Yams"], swiftSettings: productSettings),
+        .target(name: "SBSCore", swiftSettings: productSettings),
 
         // Graph model, loader, planner, executor, state store.
         .target(
             name: "StepGraph",
-            dependencies: ["SBSCore", "Yams", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["SBSCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: productSettings
         ),
 
         // Answers model and file, libedit prompts.
-        .target(name: "Wizard", dependencies: ["SBSCore", "Yams", "CEditLine"], swiftSettings: productSettings),
+        .target(name: "Wizard", dependencies: ["SBSCore", "CEditLine"], swiftSettings: productSettings),
 
         // Host detection and performance profiles.
         .target(name: "Host", dependencies: ["SBSCore", "Yams"], swiftSettings: productSettings),
@@ -110,7 +110,7 @@ let package = Package(
         // libcurl is loaded on first use (dlopen; see Sources/CCurl/shim.h): only its headers are needed to build.
         .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
-        .testTarget(name: "SBSCoreTests", dependencies: ["SBSCore"]),
+        .testTarget(name: "SBSCoreTests", dependencies: ["SBSCore", "Yams"]),
         .testTarget(name: "StepGraphTests", dependencies: ["StepGraph", "SBSCore"]),
         .testTarget(name: "WizardTests", dependencies: ["Wizard", "SBSCore"]),
         .testTarget(name: "HostTests", dependencies: ["Host", "SBSCore"]),

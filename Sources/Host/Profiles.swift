@@ -1,5 +1,4 @@
 import SBSCore
-import Yams
 
 /// The services of the stack, by their compose names.
 public enum StackService: String, Codable, Sendable, CaseIterable, Comparable {
@@ -75,7 +74,7 @@ public struct ProfileChoiceRequest: Sendable, Equatable {
     }
 }
 
-public enum MonitoringLevel: String, Codable, Sendable {
+public enum MonitoringLevel: String, Codable, Sendable, CaseIterable {
     /// Container healthchecks and rotated logs; no Prometheus or Grafana.
     case basic
     /// Prometheus + Grafana.
@@ -145,14 +144,14 @@ public struct ProfileTable: Sendable, Equatable {
     public let profiles: [ProfileRule]
 
     /// Parses the table.
-    /// - Throws: `UserError` when the YAML does not parse, or the table lacks a profile, a service limit, or has its
+    /// - Throws: `UserError` when the YAML does not parse or a field is missing, unknown or of the wrong kind (each
+    ///   such problem with its line and column), or the table lacks a profile, names an invalid model, or has its
     ///   floors out of order.
     public init(yaml: String) throws(UserError) {
-        let file: ProfilesFile
-        do {
-            file = try YAMLDecoder().decode(ProfilesFile.self, from: yaml)
-        } catch {
-            throw UserError("The profiles table (assets/profiles.yaml) does not parse: \(error)",
+        let reader = YAMLReader(file: "assets/profiles.yaml")
+        let file = reader.parse(yaml).flatMap { ProfilesFile($0, reader: reader) }
+        guard let file, reader.problems.isEmpty else {
+            throw UserError("The profiles table does not parse: \(reader.problems.map(\.description).joined(separator: "; "))",
                             remedy: "Fix the file, or drop --assets to use the table built into sbs.")
         }
         guard file.version == 1 else {
@@ -160,11 +159,6 @@ public struct ProfileTable: Sendable, Equatable {
         }
         for name in ProfileName.allCases where !file.profiles.contains(where: { $0.name == name }) {
             throw UserError("The profiles table has no '\(name.rawValue)' profile.")
-        }
-        for profile in file.profiles {
-            for service in StackService.allCases where profile.memoryLimits[service.rawValue] == nil {
-                throw UserError("The profile '\(profile.name.rawValue)' has no memory limit for \(service.rawValue).")
-            }
         }
         for profile in file.profiles {
             for model in profile.ollama.models.flatMap(\.pull) {
@@ -313,7 +307,7 @@ public struct ProfileTable: Sendable, Equatable {
 }
 
 /// One profile as the table states it (rules, not yet applied to a host).
-public struct ProfileRule: Decodable, Sendable, Equatable {
+public struct ProfileRule: Sendable, Equatable {
     public var name: ProfileName
     public var nominal: String
     public var memoryFloorMiB: Int
@@ -324,53 +318,35 @@ public struct ProfileRule: Decodable, Sendable, Equatable {
     public var monitoring: MonitoringRule
     public var ollama: OllamaRule
 
-    enum CodingKeys: String, CodingKey {
-        case name, nominal, postgres, monitoring, ollama
-        case memoryFloorMiB = "memory_floor_mib"
-        case diskRequiredGiB = "disk_required_gib"
-        case apiWorkers = "api_workers"
-        case memoryLimits = "memory_limits"
-    }
-
-    public struct WorkerRule: Decodable, Sendable, Equatable {
+    public struct WorkerRule: Sendable, Equatable {
         public var perCPU: Double
         public var min: Int
         public var max: Int
-        enum CodingKeys: String, CodingKey { case perCPU = "per_cpu", min, max }
     }
 
-    public struct Range: Decodable, Sendable, Equatable {
+    public struct Range: Sendable, Equatable {
         public var min: Int
         public var max: Int
     }
 
-    public struct ShareRule: Decodable, Sendable, Equatable {
+    public struct ShareRule: Sendable, Equatable {
         public var share: Double
         public var minMiB: Int
         public var maxMiB: Int
-        enum CodingKeys: String, CodingKey { case share, minMiB = "min_mib", maxMiB = "max_mib" }
     }
 
-    public struct PostgresRule: Decodable, Sendable, Equatable {
+    public struct PostgresRule: Sendable, Equatable {
         public var maxConnections: Int
         public var sharedBuffersShare: Double
         public var effectiveCacheSizeShare: Double
         public var workMemMiB: Range
         public var maintenanceWorkMem: ShareRule
-        enum CodingKeys: String, CodingKey {
-            case maxConnections = "max_connections"
-            case sharedBuffersShare = "shared_buffers_share"
-            case effectiveCacheSizeShare = "effective_cache_size_share"
-            case workMemMiB = "work_mem_mib"
-            case maintenanceWorkMem = "maintenance_work_mem"
-        }
     }
 
-    public struct MemoryLimitRule: Decodable, Sendable, Equatable {
+    public struct MemoryLimitRule: Sendable, Equatable {
         public var share: Double
         public var minMiB: Int
         public var maxMiB: Int
-        enum CodingKeys: String, CodingKey { case share, minMiB = "min_mib", maxMiB = "max_mib" }
 
         /// share × memory, clamped, rounded down to 64 MiB.
         func apply(to memoryMiB: Int) -> Int {
@@ -379,35 +355,151 @@ public struct ProfileRule: Decodable, Sendable, Equatable {
         }
     }
 
-    public struct MonitoringRule: Decodable, Sendable, Equatable {
+    public struct MonitoringRule: Sendable, Equatable {
         public var level: MonitoringLevel
         public var retentionDays: Int
         public var scrapeIntervalSeconds: Int
-        enum CodingKeys: String, CodingKey {
-            case level
-            case retentionDays = "retention_days"
-            case scrapeIntervalSeconds = "scrape_interval_seconds"
-        }
     }
 
-    public struct OllamaRule: Decodable, Sendable, Equatable {
+    public struct OllamaRule: Sendable, Equatable {
         public var run: Bool
         public var runWithGPUMemoryMiBAtLeast: Int
         public var models: [ModelTier]
-        enum CodingKeys: String, CodingKey {
-            case run, models
-            case runWithGPUMemoryMiBAtLeast = "run_with_gpu_memory_mib_at_least"
-        }
     }
 
-    public struct ModelTier: Decodable, Sendable, Equatable {
+    public struct ModelTier: Sendable, Equatable {
         public var gpuMemoryMiBAtLeast: Int
         public var pull: [String]
-        enum CodingKeys: String, CodingKey { case pull, gpuMemoryMiBAtLeast = "gpu_memory_mib_at_least" }
     }
 }
 
-struct ProfilesFile: Decodable {
+/// The table read field by field through YAMLReader, so that each problem (a missing or unknown key, a value of the
+/// wrong kind) is reported with its line and column.
+struct ProfilesFile {
     var version: Int
     var profiles: [ProfileRule]
+
+    init?(_ node: YAMLNode, reader: YAMLReader) {
+        let fields = reader.fields(node, path: "", keys: ["version", "profiles"])
+        let version = fields.int("version")
+        let profiles = fields.read("profiles") { node, path in
+            reader.list(node, path: path).map { list in
+                list.enumerated().compactMap { ProfileRule($1, reader: reader, path: "\(path)[\($0)]") }
+            }
+        }
+        guard let version, let profiles else { return nil }
+        self.version = version
+        self.profiles = profiles
+    }
+}
+
+extension ProfileRule {
+    init?(_ node: YAMLNode, reader: YAMLReader, path: String) {
+        let fields = reader.fields(node, path: path, keys: ["name", "nominal", "memory_floor_mib", "disk_required_gib",
+                                                            "api_workers", "postgres", "memory_limits", "monitoring", "ollama"])
+        let name = fields.read("name") { reader.choice($0, path: $1, ProfileName.self) }
+        let nominal = fields.string("nominal")
+        let memoryFloor = fields.int("memory_floor_mib")
+        let diskRequired = fields.int("disk_required_gib")
+        let workers = fields.read("api_workers") { WorkerRule($0, reader: reader, path: $1) }
+        let postgres = fields.read("postgres") { PostgresRule($0, reader: reader, path: $1) }
+        let limits = fields.read("memory_limits") { node, path in
+            let services = reader.fields(node, path: path, keys: StackService.allCases.map(\.rawValue))
+            return StackService.allCases.reduce(into: [String: MemoryLimitRule]()) { limits, service in
+                limits[service.rawValue] = services.read(service.rawValue) { MemoryLimitRule($0, reader: reader, path: $1) }
+            }
+        }
+        let monitoring = fields.read("monitoring") { MonitoringRule($0, reader: reader, path: $1) }
+        let ollama = fields.read("ollama") { OllamaRule($0, reader: reader, path: $1) }
+        guard let name, let nominal, let memoryFloor, let diskRequired, let workers, let postgres, let limits,
+              let monitoring, let ollama else { return nil }
+        self.init(name: name, nominal: nominal, memoryFloorMiB: memoryFloor, diskRequiredGiB: diskRequired,
+                  apiWorkers: workers, postgres: postgres, memoryLimits: limits, monitoring: monitoring, ollama: ollama)
+    }
+}
+
+extension ProfileRule.WorkerRule {
+    init?(_ node: YAMLNode, reader: YAMLReader, path: String) {
+        let fields = reader.fields(node, path: path, keys: ["per_cpu", "min", "max"])
+        let perCPU = fields.number("per_cpu"), min = fields.int("min"), max = fields.int("max")
+        guard let perCPU, let min, let max else { return nil }
+        self.init(perCPU: perCPU, min: min, max: max)
+    }
+}
+
+extension ProfileRule.Range {
+    init?(_ node: YAMLNode, reader: YAMLReader, path: String) {
+        let fields = reader.fields(node, path: path, keys: ["min", "max"])
+        let min = fields.int("min"), max = fields.int("max")
+        guard let min, let max else { return nil }
+        self.init(min: min, max: max)
+    }
+}
+
+extension ProfileRule.ShareRule {
+    init?(_ node: YAMLNode, reader: YAMLReader, path: String) {
+        let fields = reader.fields(node, path: path, keys: ["share", "min_mib", "max_mib"])
+        let share = fields.number("share"), minMiB = fields.int("min_mib"), maxMiB = fields.int("max_mib")
+        guard let share, let minMiB, let maxMiB else { return nil }
+        self.init(share: share, minMiB: minMiB, maxMiB: maxMiB)
+    }
+}
+
+extension ProfileRule.PostgresRule {
+    init?(_ node: YAMLNode, reader: YAMLReader, path: String) {
+        let fields = reader.fields(node, path: path, keys: ["max_connections", "shared_buffers_share",
+                                                            "effective_cache_size_share", "work_mem_mib", "maintenance_work_mem"])
+        let maxConnections = fields.int("max_connections")
+        let sharedBuffers = fields.number("shared_buffers_share")
+        let effectiveCacheSize = fields.number("effective_cache_size_share")
+        let workMem = fields.read("work_mem_mib") { ProfileRule.Range($0, reader: reader, path: $1) }
+        let maintenanceWorkMem = fields.read("maintenance_work_mem") { ProfileRule.ShareRule($0, reader: reader, path: $1) }
+        guard let maxConnections, let sharedBuffers, let effectiveCacheSize, let workMem, let maintenanceWorkMem else { return nil }
+        self.init(maxConnections: maxConnections, sharedBuffersShare: sharedBuffers, effectiveCacheSizeShare: effectiveCacheSize,
+                  workMemMiB: workMem, maintenanceWorkMem: maintenanceWorkMem)
+    }
+}
+
+extension ProfileRule.MemoryLimitRule {
+    init?(_ node: YAMLNode, reader: YAMLReader, path: String) {
+        let fields = reader.fields(node, path: path, keys: ["share", "min_mib", "max_mib"])
+        let share = fields.number("share"), minMiB = fields.int("min_mib"), maxMiB = fields.int("max_mib")
+        guard let share, let minMiB, let maxMiB else { return nil }
+        self.init(share: share, minMiB: minMiB, maxMiB: maxMiB)
+    }
+}
+
+extension ProfileRule.MonitoringRule {
+    init?(_ node: YAMLNode, reader: YAMLReader, path: String) {
+        let fields = reader.fields(node, path: path, keys: ["level", "retention_days", "scrape_interval_seconds"])
+        let level = fields.read("level") { reader.choice($0, path: $1, MonitoringLevel.self) }
+        let retentionDays = fields.int("retention_days"), scrapeInterval = fields.int("scrape_interval_seconds")
+        guard let level, let retentionDays, let scrapeInterval else { return nil }
+        self.init(level: level, retentionDays: retentionDays, scrapeIntervalSeconds: scrapeInterval)
+    }
+}
+
+extension ProfileRule.OllamaRule {
+    init?(_ node: YAMLNode, reader: YAMLReader, path: String) {
+        let fields = reader.fields(node, path: path, keys: ["run", "run_with_gpu_memory_mib_at_least", "models"])
+        let run = fields.bool("run")
+        let gpuMemory = fields.int("run_with_gpu_memory_mib_at_least")
+        let models = fields.read("models") { node, path in
+            reader.list(node, path: path).map { list in
+                list.enumerated().compactMap { ProfileRule.ModelTier($1, reader: reader, path: "\(path)[\($0)]") }
+            }
+        }
+        guard let run, let gpuMemory, let models else { return nil }
+        self.init(run: run, runWithGPUMemoryMiBAtLeast: gpuMemory, models: models)
+    }
+}
+
+extension ProfileRule.ModelTier {
+    init?(_ node: YAMLNode, reader: YAMLReader, path: String) {
+        let fields = reader.fields(node, path: path, keys: ["gpu_memory_mib_at_least", "pull"])
+        let gpuMemory = fields.int("gpu_memory_mib_at_least")
+        let pull = fields.read("pull") { reader.strings($0, path: $1).map(\.0) }
+        guard let gpuMemory, let pull else { return nil }
+        self.init(gpuMemoryMiBAtLeast: gpuMemory, pull: pull)
+    }
 }

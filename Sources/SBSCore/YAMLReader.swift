@@ -1,5 +1,3 @@
-import Yams
-
 /// One problem found in a YAML file, with its position (1-based line and column).
 public struct YAMLProblem: Error, Sendable, Equatable, CustomStringConvertible {
     public var file: String
@@ -18,7 +16,7 @@ public struct YAMLProblem: Error, Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Reads a YAML document while collecting every problem, each with its position, instead of stopping at the
-/// first. Used for the answers file and the step files.
+/// first. Used for the answers file, the step files and the profiles table.
 public final class YAMLReader {
     public let file: String
     public private(set) var problems: [YAMLProblem] = []
@@ -27,33 +25,22 @@ public final class YAMLReader {
         self.file = file
     }
 
-    /// Parses `text`; a syntax error is recorded (with Yams' line and column) and nil returned.
-    public func parse(_ text: String) -> Node? {
+    /// Parses `text`; a syntax error (or an empty file) is recorded with its line and column and nil returned.
+    public func parse(_ text: String) -> YAMLNode? {
         do {
-            guard let node = try Yams.compose(yaml: text) else {
+            guard let node = try YAMLNode.parse(text) else {
                 report(line: 1, column: 1, "the file is empty")
                 return nil
             }
             return node
-        } catch let error as YamlError {
-            switch error {
-            case let .scanner(_, problem, mark, _), let .parser(_, problem, mark, _), let .composer(_, problem, mark, _):
-                report(line: mark.line, column: mark.column, "YAML syntax error: \(problem)")
-            case let .duplicatedKeysInMapping(duplicates, context):
-                report(line: context.mark.line, column: context.mark.column,
-                       "duplicate key\(duplicates.count > 1 ? "s" : "") \(duplicates.map { "'\($0)'" }.joined(separator: ", "))")
-            default:
-                report(line: 1, column: 1, "YAML error: \(error)")
-            }
-            return nil
         } catch {
-            report(line: 1, column: 1, "YAML error: \(error)")
+            report(line: error.line, column: error.column, "YAML syntax error: \(error.message)")
             return nil
         }
     }
 
-    public func report(_ node: Node?, _ message: String) {
-        report(line: node?.mark?.line ?? 1, column: node?.mark?.column ?? 1, message)
+    public func report(_ node: YAMLNode?, _ message: String) {
+        report(line: node?.mark.line ?? 1, column: node?.mark.column ?? 1, message)
     }
 
     public func report(line: Int, column: Int, _ message: String) {
@@ -62,12 +49,12 @@ public final class YAMLReader {
 
     /// The entries of a mapping node keyed by their text, reporting a non-mapping node and every key not in
     /// `allowed` (with the nearest allowed key as a suggestion). `path` names the mapping in messages.
-    public func mapping(_ node: Node, path: String, allowed: [String]) -> [String: Node] {
+    public func mapping(_ node: YAMLNode, path: String, allowed: [String]) -> [String: YAMLNode] {
         guard case let .mapping(mapping) = node else {
             report(node, "\(path.isEmpty ? "the document" : "'\(path)'") must be a mapping of keys to values")
             return [:]
         }
-        var result: [String: Node] = [:]
+        var result: [String: YAMLNode] = [:]
         for (keyNode, value) in mapping {
             guard let key = keyNode.string else {
                 report(keyNode, "keys must be text")
@@ -90,7 +77,7 @@ public final class YAMLReader {
     }
 
     /// The text of a scalar, or nil with a problem reported for a mapping or a list.
-    public func string(_ node: Node, path: String) -> String? {
+    public func string(_ node: YAMLNode, path: String) -> String? {
         guard case let .scalar(scalar) = node else {
             report(node, "'\(path)' must be a single value, not a list or mapping")
             return nil
@@ -99,7 +86,7 @@ public final class YAMLReader {
     }
 
     /// A scalar that holds a whole number.
-    public func int(_ node: Node, path: String) -> Int? {
+    public func int(_ node: YAMLNode, path: String) -> Int? {
         guard let text = string(node, path: path) else { return nil }
         guard let value = Int(text) else {
             report(node, "'\(path)' must be a whole number, not '\(text.debugSafe)'")
@@ -108,13 +95,60 @@ public final class YAMLReader {
         return value
     }
 
+    /// A plain scalar that holds a number, whole or decimal (`1`, `0.25`, `1e3`: the YAML 1.2 core schema).
+    public func number(_ node: YAMLNode, path: String) -> Double? {
+        guard let text = string(node, path: path) else { return nil }
+        switch node.scalar?.value {
+        case .int(let value)?: return Double(value)
+        case .float(let value)? where value.isFinite: return value
+        default:
+            report(node, "'\(path)' must be a number, not '\(text.debugSafe)'")
+            return nil
+        }
+    }
+
+    /// A plain `true` or `false` (or `True`, `FALSE`...).
+    public func bool(_ node: YAMLNode, path: String) -> Bool? {
+        guard let text = string(node, path: path) else { return nil }
+        guard case .bool(let value)? = node.scalar?.value else {
+            report(node, "'\(path)' must be true or false, not '\(text.debugSafe)'")
+            return nil
+        }
+        return value
+    }
+
+    /// One of the raw values of `T`.
+    public func choice<T: RawRepresentable & CaseIterable>(_ node: YAMLNode, path: String, _: T.Type) -> T?
+    where T.RawValue == String {
+        guard let text = string(node, path: path) else { return nil }
+        guard let value = T(rawValue: text) else {
+            report(node, "'\(path)' must be one of \(T.allCases.map(\.rawValue).joined(separator: ", ")), not '\(text.debugSafe)'")
+            return nil
+        }
+        return value
+    }
+
+    /// The items of a sequence, or nil with a problem reported for a scalar or a mapping.
+    public func list(_ node: YAMLNode, path: String) -> YAMLSequence? {
+        guard case .sequence(let sequence) = node else {
+            report(node, "'\(path)' must be a list")
+            return nil
+        }
+        return sequence
+    }
+
+    /// A mapping whose keys are exactly `keys`, each required; unknown keys are reported now.
+    public func fields(_ node: YAMLNode, path: String, keys: [String]) -> YAMLFields {
+        YAMLFields(reader: self, node: node, path: path, entries: mapping(node, path: path, allowed: keys))
+    }
+
     /// A list of scalars (a single scalar counts as a list of one).
-    public func strings(_ node: Node, path: String) -> [(String, Node)] {
+    public func strings(_ node: YAMLNode, path: String) -> [(String, YAMLNode)] {
         switch node {
         case .scalar(let scalar):
             return [(scalar.string, node)]
         case .sequence(let sequence):
-            var result: [(String, Node)] = []
+            var result: [(String, YAMLNode)] = []
             for item in sequence {
                 if let text = string(item, path: path) { result.append((text, item)) }
             }
@@ -150,4 +184,28 @@ public final class YAMLReader {
         }
         return a.isEmpty ? b.count : row[b.count]
     }
+}
+
+/// The entries of a mapping read as required fields (see `YAMLReader.fields`).
+public struct YAMLFields {
+    let reader: YAMLReader
+    let node: YAMLNode
+    let path: String
+    let entries: [String: YAMLNode]
+
+    /// The value of `key` as `read` takes it (given the value and its path), or nil: missing (reported here, unless
+    /// the node was no mapping, which is reported already) or refused by `read`.
+    public func read<T>(_ key: String, _ read: (YAMLNode, String) -> T?) -> T? {
+        let full = path.isEmpty ? key : "\(path).\(key)"
+        guard let value = entries[key] else {
+            if case .mapping = node { reader.report(node, "missing required field '\(full)'") }
+            return nil
+        }
+        return read(value, full)
+    }
+
+    public func string(_ key: String) -> String? { read(key, reader.string) }
+    public func int(_ key: String) -> Int? { read(key, reader.int) }
+    public func number(_ key: String) -> Double? { read(key, reader.number) }
+    public func bool(_ key: String) -> Bool? { read(key, reader.bool) }
 }

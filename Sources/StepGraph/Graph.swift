@@ -1,5 +1,4 @@
 import SBSCore
-import Yams
 
 /// The validated step graph: unique ids, known needs, known actions, no cycles.
 public struct Graph: Sendable {
@@ -174,7 +173,7 @@ public enum StepLoader {
         return try Graph(definitions, catalog: catalog)
     }
 
-    static func definition(_ node: Node, reader: YAMLReader, path: String) -> StepDefinition? {
+    static func definition(_ node: YAMLNode, reader: YAMLReader, path: String) -> StepDefinition? {
         let map = reader.mapping(node, path: "", allowed: fields)
         guard case .mapping = node else { return nil }
         func required(_ key: String) -> String? {
@@ -222,7 +221,7 @@ public enum StepLoader {
         }
         guard let id, let title, let action else { return nil }
         var lines: [String: Int] = [:]
-        for (key, value) in map { lines[key] = value.mark?.line }
+        for (key, value) in map { lines[key] = value.mark.line }
         return StepDefinition(id: id, title: title, needs: needs, action: action, when: when, retry: retry,
                               timeout: timeout, file: path, lines: lines)
     }

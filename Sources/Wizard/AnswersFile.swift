@@ -1,7 +1,6 @@
 import FoundationEssentials
 import Glibc
 import SBSCore
-import Yams
 
 /// Every problem of an answers file at once, each with its line and column.
 public struct AnswersError: Error, Sendable, CustomStringConvertible {
@@ -25,8 +24,8 @@ public enum AnswersFile {
         guard let root = reader.parse(text) else { throw AnswersError(problems: reader.problems) }
         let top = reader.mapping(root, path: "", allowed: topKeys)
         answers.given = Set(top.keys)
-        func locate(_ key: String, _ node: Node) {
-            if let mark = node.mark { answers.origin.locations[key] = "\(file):\(mark.line):\(mark.column)" }
+        func locate(_ key: String, _ node: YAMLNode) {
+            answers.origin.locations[key] = "\(file):\(node.mark.line):\(node.mark.column)"
         }
         for (key, node) in top { locate(key, node) }
         for section in ["features", "tls", "secrets", "images", "registry", "ports", "paths", "backups", "smtp", "network", "checks"] {
@@ -42,14 +41,14 @@ public enum AnswersFile {
             }
         }
 
-        func value<T>(_ node: Node?, _ path: String, _ make: (String) throws(UserError) -> T) -> T? {
+        func value<T>(_ node: YAMLNode?, _ path: String, _ make: (String) throws(UserError) -> T) -> T? {
             guard let node, let text = reader.string(node, path: path) else { return nil }
             do { return try make(text) } catch {
                 reader.report(node, "\(path): \(error.message)")
                 return nil
             }
         }
-        func choice<T: RawRepresentable & CaseIterable>(_ node: Node?, _ path: String, _: T.Type) -> T? where T.RawValue == String {
+        func choice<T: RawRepresentable & CaseIterable>(_ node: YAMLNode?, _ path: String, _: T.Type) -> T? where T.RawValue == String {
             guard let node, let text = reader.string(node, path: path) else { return nil }
             guard let result = T(rawValue: text) else {
                 reader.report(node, "\(path) must be one of \(T.allCases.map(\.rawValue).joined(separator: ", ")), not '\(text.debugSafe)'")
@@ -57,20 +56,20 @@ public enum AnswersFile {
             }
             return result
         }
-        func path(_ node: Node?, _ key: String) -> String? {
+        func path(_ node: YAMLNode?, _ key: String) -> String? {
             value(node, key) { (text: String) throws(UserError) -> String in
                 guard text.hasPrefix("/") else { throw UserError("'\(text.debugSafe)' must be an absolute path") }
                 return try SafeToken(text, what: "path").value
             }
         }
-        func port(_ node: Node?, _ key: String) -> SBSCore.Port? {
+        func port(_ node: YAMLNode?, _ key: String) -> SBSCore.Port? {
             guard let node, let number = reader.int(node, path: key) else { return nil }
             do { return try SBSCore.Port(number) } catch {
                 reader.report(node, "\(key): \(error.message)")
                 return nil
             }
         }
-        func secret(_ node: Node?, _ key: String) -> SecretSource? {
+        func secret(_ node: YAMLNode?, _ key: String) -> SecretSource? {
             value(node, key) { (text: String) throws(UserError) -> SecretSource in
                 if text.isEmpty { throw UserError("the secret is empty") }
                 let source = SecretSource(text)

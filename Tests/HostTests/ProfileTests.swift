@@ -97,6 +97,25 @@ struct ProfileTests {
 
 @Suite("Profiles table validation")
 struct ProfileTableValidationTests {
+    @Test func everyProblemOfTheTableIsNamedWithItsLineAndColumn() throws {
+        let text = try String(contentsOfFile: Fixtures.repositoryRoot + "/assets/profiles.yaml", encoding: .utf8)
+            .replacingOccurrences(of: "memory_floor_mib: 14336", with: "memory_flor_mib: 14336")
+            .replacingOccurrences(of: "run: false", with: "run: nope")
+        let error = #expect(throws: UserError.self) { try ProfileTable(yaml: text) }
+        let message = error?.message ?? ""
+        #expect(message.hasPrefix("The profiles table does not parse: "))
+        #expect(message.contains("assets/profiles.yaml:19:5: unknown key 'profiles[0].memory_flor_mib' (did you mean 'profiles[0].memory_floor_mib'?)"))
+        #expect(message.contains("assets/profiles.yaml:16:5: missing required field 'profiles[0].memory_floor_mib'"))
+        #expect(message.contains("assets/profiles.yaml:41:12: 'profiles[0].ollama.run' must be true or false, not 'nope'"))
+    }
+
+    @Test func aServiceWithoutAMemoryLimitIsRefused() throws {
+        let text = try String(contentsOfFile: Fixtures.repositoryRoot + "/assets/profiles.yaml", encoding: .utf8)
+            .replacingOccurrences(of: "      nginx:      {share: 0,    min_mib: 256,  max_mib: 256}\n", with: "")
+        let error = #expect(throws: UserError.self) { try ProfileTable(yaml: text) }
+        #expect(error?.message.contains("missing required field 'profiles[0].memory_limits.nginx'") == true)
+    }
+
     @Test func aModelNameThatCouldBreakAFileIsRejected() throws {
         let text = try String(contentsOfFile: Fixtures.repositoryRoot + "/assets/profiles.yaml", encoding: .utf8)
             .replacingOccurrences(of: "\"mistral:7b\"", with: "\"mistral:7b; rm -rf /\"")
