@@ -19,7 +19,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
-        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // The executable: argument parsing and dispatch only.
@@ -46,7 +45,7 @@ let package = Package(
         .target(name: "Wizard", dependencies: ["SBSCore", "CEditLine"], swiftSettings: productSettings),
 
         // Host detection and performance profiles.
-        .target(name: "Host", dependencies: ["SBSCore", "Yams"], swiftSettings: productSettings),
+        .target(name: "Host", dependencies: ["SBSCore"], swiftSettings: productSettings),
 
         // Secrets and configuration rendering.
         .target(
@@ -55,7 +54,6 @@ let package = Package(
                 "SBSCore",
                 "Host",
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Mustache", package: "swift-mustache"),
             ],
             swiftSettings: productSettings
         ),

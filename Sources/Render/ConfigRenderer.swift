@@ -1,6 +1,5 @@
 import Crypto
 import Host
-import Mustache
 import SBSCore
 
 /// One file of the deploy folder, rendered.
@@ -93,7 +92,7 @@ public enum ConfigRenderer {
                             remedy: "Use letters, digits and - . _ ~ only in POSTGRES_PASSWORD (secrets.env).")
         }
 
-        var library = MustacheLibrary()
+        var library = TemplateLibrary()
         for path in templatePaths {
             guard let text = templates.templates[path] else {
                 throw UserError("The template assets/deploy/\(path) is missing.", remedy: "Rebuild sbs, or check the --assets folder.")
@@ -123,15 +122,24 @@ public enum ConfigRenderer {
         }
         if input.backups { outputs.append(("backup/backup.sh", 0o755)) }
 
+        /// The output `path` rendered by its template; a partial that names no template is reported as a parse error.
+        func rendered(_ path: String, with values: [String: Any]) throws(UserError) -> String {
+            let text: String?
+            do {
+                text = try library.render(values, withTemplate: path)
+            } catch {
+                throw UserError("The template assets/deploy/\(error.template).mustache does not parse: \(error)")
+            }
+            guard let text else { throw UserError("The template for \(path) is missing.") }
+            return text
+        }
+
         // docker-compose.yml last: each service that mounts rendered files carries their digest as a label, so a
         // changed file changes the service's compose hash and `up` recreates it (compose does not look into mounts).
         var files: [RenderedFile] = []
         var composeValues = values
         for (path, mode) in outputs.sorted(by: { $0.0 < $1.0 }) where path != "docker-compose.yml" {
-            guard let text = library.render(values, withTemplate: path) else {
-                throw UserError("The template for \(path) is missing.")
-            }
-            files.append(RenderedFile(relativePath: path, bytes: Array(text.utf8), mode: mode))
+            files.append(RenderedFile(relativePath: path, bytes: Array(try rendered(path, with: values).utf8), mode: mode))
         }
         for (service, prefix) in mountedConfigs {
             var hasher = SHA256()
@@ -141,9 +149,7 @@ public enum ConfigRenderer {
             }
             composeValues["configDigest" + service] = String(hasher.finalize().hex.prefix(16))
         }
-        guard let compose = library.render(composeValues, withTemplate: "docker-compose.yml") else {
-            throw UserError("The template for docker-compose.yml is missing.")
-        }
+        let compose = try rendered("docker-compose.yml", with: composeValues)
         files.append(RenderedFile(relativePath: "docker-compose.yml", bytes: Array(compose.utf8), mode: 0o644))
         return files.sorted { $0.relativePath < $1.relativePath }
     }
