@@ -17,7 +17,7 @@
 #
 # Budgets (the script fails, and so CI fails, when one is exceeded; with --report-budgets, as `install.sh
 # --from-source` builds on a user's machine of any speed, they are printed and not enforced):
-#   tarball at most 25 MB (25,000,000 bytes), gzipped
+#   tarball at most 25 MB (25,000,000 bytes), gzipped; no ICU data in the binary (Foundation links it)
 #   no GLIBC symbol version newer than 2.35 (Ubuntu 22.04), by objdump -T
 #   `sbs --version` starts in under 20 ms of CPU time (user + system; median of 21 runs after 3 warm-ups, the best
 #   of up to five such rounds); the wall time is printed beside it
@@ -117,8 +117,7 @@ grep -q "static let commit = \"$commit\"" "$new_version_file" || fail "could not
 if cmp -s "$new_version_file" "$version_file"; then rm -f "$new_version_file"; else mv "$new_version_file" "$version_file"; fi
 
 # --- build -----------------------------------------------------------------------------------------------------
-# -Osize: the code is a third of the compressed size (ICU's data, which Foundation brings, most of the rest), and an
-# installer gains nothing from -O's larger code.
+# -Osize: an installer gains nothing from -O's larger code.
 build=(swift build -c release --static-swift-stdlib -Xswiftc -Osize --package-path "$src" --scratch-path "$work/scratch")
 "${build[@]}" --product sbs
 built="$("${build[@]}" --show-bin-path)/sbs"
@@ -167,6 +166,10 @@ tarball_bytes=$(stat -c %s "$tarball")
 binary_bytes=$(stat -c %s "$binary")
 unpacked_bytes=$(du -sb "$stage/$name" | cut -f1)
 [ "$tarball_bytes" -le "$max_tarball_bytes" ] || over "tarball is $tarball_bytes bytes, the budget is $max_tarball_bytes"
+# ICU's data (icudtNNl, about 30 MB) comes with Foundation: the product imports FoundationEssentials only.
+if LC_ALL=C grep -q -a 'icudt[0-9][0-9]l' "$binary"; then
+    over "the binary holds ICU's data: a product target imports Foundation (use FoundationEssentials)"
+fi
 
 glibc=$(objdump -T "$binary" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -1)
 [ -n "$glibc" ] || over "objdump -T found no GLIBC symbol versions (is the binary dynamic?)"
