@@ -62,8 +62,7 @@ public enum LiveFiles {
     static func switchLink(_ live: String, to version: String) throws {
         let parent = FileIO.parent(of: live)
         try FileIO.makeDirectories(parent, mode: 0o755)
-        var info = stat()
-        if lstat(live, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
+        if AtomicFile.status(of: live, followingLinks: false)?.kind == .directory {
             let legacy = FileIO.parent(of: version) + "/0"
             if rename(live, legacy) != 0 {
                 throw ACMEError.local("Could not move the folder \(live) to \(legacy): \(String(cString: strerror(errno)))",

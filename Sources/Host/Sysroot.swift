@@ -41,13 +41,11 @@ public struct Sysroot: Sendable, Equatable {
     }
 
     public func exists(_ absolute: String) -> Bool {
-        var info = stat()
-        return lstat(resolve(absolute), &info) == 0
+        AtomicFile.status(of: resolve(absolute), followingLinks: false) != nil
     }
 
     public func isDirectory(_ absolute: String) -> Bool {
-        var info = stat()
-        return stat(resolve(absolute), &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+        AtomicFile.kind(of: resolve(absolute)) == .directory
     }
 
     /// Names in the folder, sorted; empty when it is missing.

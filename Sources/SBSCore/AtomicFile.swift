@@ -86,18 +86,32 @@ public enum AtomicFile {
         return info.st_mode & 0o7777
     }
 
-    public enum Kind: Sendable { case file, directory, other }
+    /// What `stat` says of a path, for the libraries above SBSCore (which see `struct stat` through Foundation's
+    /// modules, so they read it here).
+    public struct Status: Sendable, Equatable {
+        public enum Kind: Sendable { case file, directory, link, other }
+        public var kind: Kind
+        public var size: Int
+        /// The permission bits.
+        public var mode: mode_t
+    }
+
+    /// The status of `path` (of the link itself when `followingLinks` is false), or nil when it does not exist.
+    public static func status(of path: String, followingLinks: Bool = true) -> Status? {
+        var info = stat()
+        guard (followingLinks ? stat(path, &info) : lstat(path, &info)) == 0 else { return nil }
+        let kind: Status.Kind
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: kind = .file
+        case S_IFDIR: kind = .directory
+        case S_IFLNK: kind = .link
+        default: kind = .other
+        }
+        return Status(kind: kind, size: Int(info.st_size), mode: info.st_mode & 0o7777)
+    }
 
     /// What `path` is (links followed), or nil when it does not exist.
-    public static func kind(of path: String) -> Kind? {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
-        switch info.st_mode & S_IFMT {
-        case S_IFREG: return .file
-        case S_IFDIR: return .directory
-        default: return .other
-        }
-    }
+    public static func kind(of path: String) -> Status.Kind? { status(of: path)?.kind }
 
     public static func exists(_ path: String) -> Bool {
         var info = stat()

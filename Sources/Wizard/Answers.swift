@@ -75,15 +75,14 @@ public enum SecretSource: Sendable, Hashable {
 
     /// Reads a regular file of at most `fileSizeLimit` bytes.
     static func readSecretFile(_ path: String) throws(UserError) -> [UInt8] {
-        var info = stat()
-        guard stat(path, &info) == 0 else {
+        guard let status = AtomicFile.status(of: path) else {
             throw UserError("the file \(path) does not exist or cannot be read (named by file:\(path))",
                             remedy: "Create it with the secret as its only line, or change the answer.")
         }
-        guard (info.st_mode & S_IFMT) == S_IFREG else {
+        guard status.kind == .file else {
             throw UserError("\(path) is not a regular file (named by file:\(path))", remedy: "Name a file that holds the secret.")
         }
-        guard info.st_size <= SecretSource.fileSizeLimit else {
+        guard status.size <= SecretSource.fileSizeLimit else {
             throw UserError("\(path) is larger than \(SecretSource.fileSizeLimit / 1024) KiB, too large for a secret (named by file:\(path))",
                             remedy: "Name the file that holds just the secret.")
         }

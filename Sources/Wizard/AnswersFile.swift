@@ -238,12 +238,11 @@ public enum AnswersFile {
     /// Reads and validates the answers file at `path`.
     /// - Throws: `UserError` when it cannot be read, `AnswersError` when it is invalid.
     public static func load(_ path: String) throws -> Answers {
-        var info = stat()
-        guard stat(path, &info) == 0 else {
+        guard let status = AtomicFile.status(of: path) else {
             throw UserError("The answers file \(path) does not exist.", remedy: "Check the path given to --answers.")
         }
-        guard (info.st_mode & S_IFMT) == S_IFREG, info.st_size <= sizeLimit else {
-            throw UserError("\(path) is not an answers file: \((info.st_mode & S_IFMT) == S_IFREG ? "it is larger than \(sizeLimit / 1024) KiB" : "it is not a regular file").",
+        guard status.kind == .file, status.size <= sizeLimit else {
+            throw UserError("\(path) is not an answers file: \(status.kind == .file ? "it is larger than \(sizeLimit / 1024) KiB" : "it is not a regular file").",
                             remedy: "Give the YAML answers file (see examples/demo.yaml).")
         }
         guard let bytes = try AtomicFile.read(path), let text = String(validating: bytes, as: UTF8.self) else {
