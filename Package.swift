@@ -108,18 +108,20 @@ let package = Package(
         // libcurl is loaded on first use (dlopen; see Sources/CCurl/shim.h): only its headers are needed to build.
         .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
-        .testTarget(name: "SBSCoreTests", dependencies: ["SBSCore", "Yams"]),
+        // What several test targets share: seeded generators, temporary folders.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "SBSCoreTests", dependencies: ["SBSCore", "TestSupport", "Yams"]),
         .testTarget(name: "StepGraphTests", dependencies: ["StepGraph", "SBSCore"]),
-        .testTarget(name: "WizardTests", dependencies: ["Wizard", "SBSCore"]),
-        .testTarget(name: "HostTests", dependencies: ["Host", "SBSCore"]),
+        .testTarget(name: "WizardTests", dependencies: ["TestSupport", "Wizard", "SBSCore"]),
+        .testTarget(name: "HostTests", dependencies: ["TestSupport", "Host", "SBSCore"]),
         .testTarget(
             name: "RenderTests",
-            dependencies: ["Render", "SBSCore", "Host", "Yams", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["TestSupport", "Render", "SBSCore", "Host", "Yams", .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["Golden"]
         ),
         .testTarget(
             name: "ACMETests",
-            dependencies: [
+            dependencies: ["TestSupport", 
                 "ACME", "SBSCore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -129,7 +131,7 @@ let package = Package(
         .testTarget(name: "DeployTests", dependencies: ["Deploy", "Host", "SBSCore"]),
         .testTarget(
             name: "VerifyTests",
-            dependencies: ["Verify", "ACME", "Deploy", "SBSCore", .product(name: "X509", package: "swift-certificates"),
+            dependencies: ["TestSupport", "Verify", "ACME", "Deploy", "SBSCore", .product(name: "X509", package: "swift-certificates"),
                            .product(name: "Crypto", package: "swift-crypto"), .product(name: "SwiftASN1", package: "swift-asn1")]
         ),
         .testTarget(name: "InstallerTests", dependencies: ["Installer", "Deploy", "SBSCore", "StepGraph", "Verify", "Wizard"]),

@@ -1,4 +1,5 @@
 @testable import ACME
+import TestSupport
 import Crypto
 import Foundation
 import Testing
@@ -185,7 +186,7 @@ struct ClientBehaviourTests {
     }
 
     @Test func aKnownRateLimitIsHonouredWithoutAskingTheCA() async throws {
-        let dir = try TempDir()
+        let dir = try TemporaryDirectory("acme")
         let clock = TestClock()
         let store = AccountStore(accountDirectory: dir.path + "/acme", directoryURL: "\(base)/directory")
         var state = OrderState(identifiers: ["a.example"])
@@ -202,7 +203,7 @@ struct ClientBehaviourTests {
     }
 
     @Test func aRateLimitFromTheCAIsPersisted() async throws {
-        let dir = try TempDir()
+        let dir = try TemporaryDirectory("acme")
         let clock = TestClock()
         let transport = ScriptedTransport([
             Fixture.directory,
@@ -226,7 +227,7 @@ struct ClientBehaviourTests {
 }
 
 /// Issues for `a.example` with every folder under `dir` and returns the ACME error it must end with.
-private func issueExpectingError(_ issuer: CertificateIssuer, in dir: TempDir) async -> ACMEError? {
+private func issueExpectingError(_ issuer: CertificateIssuer, in dir: TemporaryDirectory) async -> ACMEError? {
     try? FileManager.default.createDirectory(atPath: dir.path + "/www", withIntermediateDirectories: true)
     return await #expect(throws: ACMEError.self) {
         try await issuer.issue(

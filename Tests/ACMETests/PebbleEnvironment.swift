@@ -1,4 +1,5 @@
 @testable import ACME
+import TestSupport
 import Foundation
 import SBSCore
 import Testing
@@ -33,7 +34,7 @@ final class PebbleEnvironment: Sendable {
         return url.path + "/scripts/test/pebble-env.sh"
     }()
 
-    let dir: TempDir
+    let dir: TemporaryDirectory
     let values: [String: String]
     let extraEnvironment: [String: String]
 
@@ -64,7 +65,7 @@ final class PebbleEnvironment: Sendable {
     }
 
     init(_ environment: [String: String] = [:]) throws {
-        dir = try TempDir()
+        dir = try TemporaryDirectory("acme")
         extraEnvironment = environment
         let output: String
         do {

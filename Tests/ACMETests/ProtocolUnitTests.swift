@@ -1,4 +1,5 @@
 @testable import ACME
+import TestSupport
 import Crypto
 import Foundation
 import SwiftASN1
@@ -170,7 +171,7 @@ struct CertificateTests {
     }
 
     @Test func selfSignedAndFilesModes() throws {
-        let dir = try TempDir()
+        let dir = try TemporaryDirectory("acme")
         let live = dir.path + "/live/lan.example"
         let made = try ProvidedCertificates.installSelfSigned(domains: ["lan.example", "www.lan.example"], liveDirectory: live)
         let leaf = try Certificate(pemEncoded: try String(contentsOfFile: live + "/cert.pem", encoding: .utf8))
@@ -245,15 +246,3 @@ struct RenewalPolicyTests {
     }
 }
 
-/// A temporary folder removed when the value goes away.
-final class TempDir: Sendable {
-    let path: String
-    init() throws {
-        var template = Array((NSTemporaryDirectory() + "/sbs-acme-XXXXXX").utf8CString)
-        guard let made = mkdtemp(&template) else { throw ACMEError.local("mkdtemp failed", remedy: "") }
-        path = String(cString: made)
-        // nginx workers (nobody) must be able to reach webroots below it.
-        chmod(path, 0o755)
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}

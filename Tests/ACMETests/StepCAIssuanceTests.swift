@@ -1,4 +1,5 @@
 @testable import ACME
+import TestSupport
 import Foundation
 import SBSCore
 import Testing
@@ -34,7 +35,7 @@ final class StepCAEnvironment: Sendable {
         return url.path + "/scripts/test/stepca-env.sh"
     }()
 
-    let dir: TempDir
+    let dir: TemporaryDirectory
     let values: [String: String]
     var directoryURL: String { values["STEPCA_DIRECTORY"] ?? "" }
     var root: String { values["STEPCA_ROOT"] ?? "" }
@@ -45,7 +46,7 @@ final class StepCAEnvironment: Sendable {
     }
 
     init(names: [String]) throws {
-        dir = try TempDir()
+        dir = try TemporaryDirectory("acme")
         let output: String
         do {
             output = try PebbleEnvironment.run([Self.script, "start", dir.path + "/env"] + names, environment: [:])

@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 @testable import Host
 import SBSCore
@@ -106,7 +107,7 @@ struct DetectionTests {
     }
 
     @Test func hangingNvidiaSmiTimesOut() async throws {
-        let tree = TemporaryDirectory()
+        let tree = try TemporaryDirectory()
         try tree.write("proc/meminfo", "MemTotal: 16315060 kB\n")
         try tree.write("usr/bin/nvidia-smi", "#!/bin/sh\nexec sleep 30\n", mode: 0o755)
         var detector = HostDetector(sysroot: Sysroot(tree.path))
@@ -117,7 +118,7 @@ struct DetectionTests {
     }
 
     @Test func nvidiaWithoutContainerToolkitIsNotUsable() async throws {
-        let tree = TemporaryDirectory()
+        let tree = try TemporaryDirectory()
         try tree.write("usr/bin/nvidia-smi", "#!/bin/sh\necho 'Tesla T4, 15360 MiB, 535.1'\n", mode: 0o755)
         let gpu = await HostDetector(sysroot: Sysroot(tree.path)).detectGPU()
         #expect(gpu.usable == false)
@@ -126,7 +127,7 @@ struct DetectionTests {
     }
 
     @Test func cgroupV1LimitsOnTheProcessPathAndItsParents() throws {
-        let tree = TemporaryDirectory()
+        let tree = try TemporaryDirectory()
         try tree.write("proc/meminfo", "MemTotal: 32856972 kB\n")
         try tree.write("proc/self/cgroup", "5:memory:/docker/abc\n3:cpu,cpuacct:/docker/abc\n0::/\n")
         try tree.write("sys/fs/cgroup/memory/memory.limit_in_bytes", "9223372036854771712\n")
@@ -144,12 +145,12 @@ struct DetectionTests {
     }
 
     @Test func missingMeminfoIsAnError() throws {
-        let tree = TemporaryDirectory()
+        let tree = try TemporaryDirectory()
         #expect(throws: UserError.self) { try HostDetector(sysroot: Sysroot(tree.path)).detectMemory() }
     }
 
     @Test func lspciIsTheFallbackWithoutSysfs() async throws {
-        let tree = TemporaryDirectory()
+        let tree = try TemporaryDirectory()
         try tree.write("usr/bin/lspci", "#!/bin/sh\necho '00:00.0 0600: 1022:1480'\necho '03:00.0 0300: 1002:73bf (rev c1)'\n", mode: 0o755)
         try tree.write("dev/kfd", "")
         let gpu = await HostDetector(sysroot: Sysroot(tree.path)).detectGPU()

@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 import SBSCore
 import Testing
@@ -6,7 +7,7 @@ import Testing
 /// Fake ufw / firewall-cmd programs in a fixture tree, run through the real command runner. The check holds
 /// the tree, which is removed when the check goes.
 func firewallCheck(_ programs: [String: String]) throws -> FirewallCheckOnTree {
-    let tree = TemporaryDirectory()
+    let tree = try TemporaryDirectory()
     for (name, output) in programs {
         try tree.write("usr/bin/\(name)", "#!/bin/sh\n\(output)\n", mode: 0o755)
     }

@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 @testable import Host
 import Testing
@@ -28,7 +29,7 @@ struct MisbehavingNvidiaSmiTests {
     // test) waiting for the daemon: the answer counts once nvidia-smi itself has exited.
     @Test(.timeLimit(.minutes(1)))
     func anNvidiaSmiThatLeavesADaemonBehindIsReadWhenItExits() async throws {
-        let tree = TemporaryDirectory()
+        let tree = try TemporaryDirectory()
         let marker = tree.path + "/daemon.pid"
         try tree.write("usr/bin/nvidia-smi", """
             #!/bin/sh

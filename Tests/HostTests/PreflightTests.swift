@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 @testable import Host
 import SBSCore
@@ -86,7 +87,7 @@ struct PreflightTests {
     }
 
     @Test func heldPackageLockIsWaitedForThenReported() async throws {
-        let tree = TemporaryDirectory()
+        let tree = try TemporaryDirectory()
         try tree.write("var/lib/dpkg/lock-frontend", "")
         let lockPath = tree.path + "/var/lib/dpkg/lock-frontend"
         // An open-file-description lock through a second descriptor: the probe (another descriptor) sees it.
@@ -116,7 +117,7 @@ struct PreflightTests {
 
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/python3"), "needs /usr/bin/python3 to hold a lock"))
     func lockHeldByAnotherProcessNamesIt() async throws {
-        let tree = TemporaryDirectory()
+        let tree = try TemporaryDirectory()
         try tree.write("var/lib/dpkg/lock", "")
         let lockPath = tree.path + "/var/lib/dpkg/lock"
         let process = Process()

@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 import Host
 import SBSCore
@@ -20,25 +21,14 @@ enum Fixtures {
     }
 }
 
-/// A throw-away folder, removed when the value is deinitialised.
-final class TemporaryDirectory {
-    let path: String
-
-    init() {
-        let template = FileManager.default.temporaryDirectory.appendingPathComponent("sbs-host-test-XXXXXX").path
-        var bytes = Array(template.utf8CString)
-        let made = bytes.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        path = String(cString: made!)
-    }
-
+extension TemporaryDirectory {
+    /// Writes `text` at `relative` below the folder with `mode`, creating the folders on the way.
     func write(_ relative: String, _ text: String, mode: Int = 0o644) throws {
         let full = path + "/" + relative
         try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try text.write(toFile: full, atomically: false, encoding: .utf8)
         chmod(full, mode_t(mode))
     }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
 }
 
 /// A clock whose sleeps return at once, so waiting loops are tested without waiting.

@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 import Host
 @testable import Render
@@ -39,7 +40,7 @@ struct RealToolTests {
     func nginxAccepts(_ input: RenderInput, secrets: Secrets, label: String) throws {
         try Integration.require(Integration.nginxAvailable, "nginx/openssl")
         let files = try ConfigRenderer.render(input, secrets: secrets, templates: Repository.templates())
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let live = dir.path + "/ssl/live/\(input.domain.value)"
         try FileManager.default.createDirectory(atPath: live, withIntermediateDirectories: true)
         let names = input.allNames.map { "DNS:\($0.value)" }.joined(separator: ",")
@@ -88,7 +89,7 @@ struct RealToolTests {
         let input = try makeInput(profile: profile, aliases: ["www.shop.example.com"], tls: tls, backups: true)
         let files = try ConfigRenderer.render(input, secrets: fixedSecrets(extra: [(.anthropicAPIKey, "sk-ant-$notvar")]),
                                               templates: Repository.templates())
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         _ = try ConfigWriter(deployDirectory: dir.path, backupDirectory: dir.path + "/.backups").write(files)
 
         // As the stack will start: COMPOSE_PROFILES from .env.
@@ -134,7 +135,7 @@ struct RealToolTests {
         try Integration.require(Integration.composeAvailable, "docker compose")
         // Pointing DOCKER_HOST at nothing proves `config` never talks to an engine.
         let (input, secrets) = try GoldenCase.minimumBasic.input()
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         _ = try ConfigWriter(deployDirectory: dir.path, backupDirectory: dir.path + "/.b").write(
             try ConfigRenderer.render(input, secrets: secrets, templates: Repository.templates()))
         let result = Integration.run(["env", "DOCKER_HOST=unix:///nonexistent.sock", "docker", "compose", "config", "--quiet"], in: dir.path)

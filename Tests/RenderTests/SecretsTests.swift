@@ -1,3 +1,4 @@
+import TestSupport
 import Crypto
 import Foundation
 @testable import Render
@@ -7,7 +8,7 @@ import Testing
 @Suite("Secrets and Supabase JWTs")
 struct SecretsTests {
     @Test func generatedSecretsAreComplete0600AndVerify() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let file = SecretsFile(path: dir.path + "/etc/sbs/secrets.env")
         let now = Date(timeIntervalSince1970: 1_767_225_600)
         let (secrets, generated) = try file.generateMissing(now: now)
@@ -39,7 +40,7 @@ struct SecretsTests {
     }
 
     @Test func aReRunChangesNothing() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let file = SecretsFile(path: dir.path + "/secrets.env")
         let first = try file.generateMissing()
         let bytes = try #require(FileManager.default.contents(atPath: file.path))
@@ -50,7 +51,7 @@ struct SecretsTests {
     }
 
     @Test func onlyAbsentSecretsAreFilledAndUserSecretsKept() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let file = SecretsFile(path: dir.path + "/secrets.env")
         try file.set(.anthropicAPIKey, to: "sk-ant-api03-abc_DEF-123")
         try file.set(.postgresPassword, to: "KeepThisPassword")
@@ -68,7 +69,7 @@ struct SecretsTests {
     }
 
     @Test func keysThatDoNotMatchTheSecretAreAnErrorNotReplaced() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let file = SecretsFile(path: dir.path + "/secrets.env")
         try file.generateMissing()
         try file.set(.jwtSecret, to: "a-different-secret-that-did-not-sign-the-keys")
@@ -83,7 +84,7 @@ struct SecretsTests {
     }
 
     @Test func unstorableValuesAndNamesAreRejected() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let file = SecretsFile(path: dir.path + "/secrets.env")
         for bad in ["line\nbreak-long", "quote'd-value", "double\"quote", "", "short", "ends-with\\", "tab\there-long", String(repeating: "x", count: 5000)] {
             #expect(throws: UserError.self) { try file.set(.anthropicAPIKey, to: bad) }
@@ -95,7 +96,7 @@ struct SecretsTests {
     }
 
     @Test func malformedFileErrorsNameTheLineNotTheValue() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let path = dir.path + "/secrets.env"
         try "# comment\nGOOD=value-long-enough\nthis line has the secret hunter2 but no equals\n".write(toFile: path, atomically: true, encoding: .utf8)
         let error = #expect(throws: UserError.self) { try SecretsFile(path: path).load() }
@@ -113,7 +114,7 @@ struct SecretsTests {
     }
 
     @Test func aLostSecretsFileIsRecoveredFromTheDeployEnvNeverMadeAnew() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let file = SecretsFile(path: dir.path + "/secrets.env")
         let (original, _) = try file.generateMissing()
         let (input, _) = try GoldenCase.minimumBasic.input()
@@ -159,7 +160,7 @@ struct SecretsTests {
     }
 
     @Test func anExistingLooseFileIsTightenedTo0600() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let file = SecretsFile(path: dir.path + "/secrets.env")
         try file.generateMissing()
         chmod(file.path, 0o644)

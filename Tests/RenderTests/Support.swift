@@ -16,18 +16,6 @@ enum Repository {
     }
 }
 
-final class TemporaryDirectory {
-    let path: String
-
-    init() {
-        let template = FileManager.default.temporaryDirectory.appendingPathComponent("sbs-render-test-XXXXXX").path
-        var bytes = Array(template.utf8CString)
-        let made = bytes.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        path = String(cString: made!)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
 
 func fileMode(_ path: String) -> Int {
     var info = stat()

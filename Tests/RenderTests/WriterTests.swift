@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 import Host
 @testable import Render
@@ -18,7 +19,7 @@ struct WriterTests {
     }
 
     @Test func writesOnceThenLeavesIdenticalFilesAlone() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let writer = ConfigWriter(deployDirectory: dir.path + "/opt/sbs", backupDirectory: dir.path + "/backups/run-1")
         let files = try render(.recommendedCPU)
         let first = try writer.write(files)
@@ -39,7 +40,7 @@ struct WriterTests {
     }
 
     @Test func aChangedFileIsBackedUpFirst() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let deploy = dir.path + "/opt/sbs"
         let original = try render(.recommendedCPU)
         _ = try ConfigWriter(deployDirectory: deploy, backupDirectory: dir.path + "/backups/run-1").write(original)
@@ -63,7 +64,7 @@ struct WriterTests {
     }
 
     @Test func aWrongModeIsFixedWithoutRewriting() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let writer = ConfigWriter(deployDirectory: dir.path, backupDirectory: dir.path + "/../backups-unused")
         let files = try render(.minimumBasic)
         _ = try writer.write(files)
@@ -74,7 +75,7 @@ struct WriterTests {
     }
 
     @Test func pathsOutsideTheDeployFolderAreRefused() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let writer = ConfigWriter(deployDirectory: dir.path + "/deploy", backupDirectory: dir.path + "/backups")
         for path in ["../escape", "/etc/passwd", "a/../../b", "", "a//b"] {
             #expect(throws: UserError.self) { try writer.write([RenderedFile(relativePath: path, bytes: [], mode: 0o644)]) }
@@ -121,7 +122,7 @@ struct InjectionTests {
     }
 
     @Test func nothingIsWrittenWhenRenderingFails() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let (input, _) = try GoldenCase.minimumBasic.input()
         var secrets = try fixedSecrets()
         #expect(throws: UserError.self) { try secrets.set(.anthropicAPIKey, "sk\nINJECTED=1") }

@@ -1,17 +1,4 @@
-/// SplitMix64: a seeded generator, so a failing sample can be written again from its seed.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+import TestSupport
 
 /// Writes random YAML documents: nested block and flow mappings and sequences, scalars in every style (plain,
 /// single- and double-quoted, literal and folded, on one line or several), comments, blank lines and varied

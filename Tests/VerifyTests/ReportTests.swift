@@ -1,30 +1,20 @@
+import TestSupport
 import Foundation
 import Testing
 @testable import Verify
 
-/// A small deterministic generator (SplitMix64), so a failing case can be repeated from its seed.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 @Suite struct ReportTests {
     /// Text as details carry it: status codes, URLs with slashes, quotes, backslashes, control characters, line
     /// breaks, non-ASCII, emoji, and the empty string.
-    static func text(_ random: inout SplitMix) -> String {
+    static func text(_ random: inout SeededGenerator) -> String {
         let pieces = ["GET https://shop.test/api/health → 502", "\"quoted\"", "back\\slash", "tab\there", "line\nbreak",
                       "días", "証明書", "🔒", "\u{0}", "\u{1F}", "", " ", "{\"json\": [1, 2]}", "null", "</script>", "%s"]
         return (0..<Int.random(in: 0...5, using: &random)).map { _ in pieces.randomElement(using: &random)! }.joined(separator: " ")
     }
 
     static func report(seed: UInt64) -> VerifyReport {
-        var random = SplitMix(state: seed)
+        var random = SeededGenerator(seed: seed)
         let checks = (0..<Int.random(in: 0...14, using: &random)).map { _ -> VerifyCheck in
             let status = VerifyCheck.Status.allCases.randomElement(using: &random)!
             return VerifyCheck(id: StackVerifier.checkIDs.randomElement(using: &random)!, status: status, detail: text(&random),

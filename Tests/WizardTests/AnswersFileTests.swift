@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 import SBSCore
 import Testing
@@ -185,15 +186,11 @@ func problems(_ text: String) -> [String] {
 
 /// Answers drawn from every valid choice, reproducibly (SplitMix64 from a seed).
 struct AnswersGenerator {
-    var state: UInt64
+    private var random: SeededGenerator
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
+    init(seed: UInt64) { random = SeededGenerator(seed: seed) }
+
+    mutating func next() -> UInt64 { random.next() }
 
     mutating func pick<T>(_ items: [T]) -> T { items[Int(next() % UInt64(items.count))] }
     mutating func chance() -> Bool { next() % 2 == 0 }
@@ -261,7 +258,7 @@ struct AnswersGenerator {
     /// `stored` secrets — exactly with the values (export --include-secrets), and with literals as `stored` when
     /// they are kept out (answers.yaml, a plain export).
     @Test func everyGeneratedAnswersSurviveRenderAndParse() throws {
-        var generator = AnswersGenerator(state: 20261128)
+        var generator = AnswersGenerator(seed: 20261128)
         for round in 0..<300 {
             let answers = try generator.answers()
             let withValues = AnswersFile.render(answers, secretValues: [:])
