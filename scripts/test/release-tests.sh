@@ -99,7 +99,7 @@ if [ "$listing" = "$expected_listing" ]; then pass "tarball holds the binary, LI
 if sums=$(cd "$mirror" && sha256sum -c SHA256SUMS 2>&1) && [ "$(wc -l <"$mirror/SHA256SUMS")" -eq 2 ]; then pass "SHA256SUMS lists and matches both tarballs"; else fail "SHA256SUMS lists and matches both tarballs" "$sums"; fi
 
 mkdir -p "$tmp/unpacked"
-tar -xJf "$tarball" -C "$tmp/unpacked"
+tar -xzf "$tarball" -C "$tmp/unpacked"
 reported=$("$tmp/unpacked/sbs-$v1-linux-x86_64/sbs" --version 2>&1)
 if [ "$reported" = "$v1 (commit $commit)" ]; then pass "sbs --version names the version and commit: $reported"; else fail "sbs --version names the version and commit" "got '$reported', expected '$v1 (commit $commit)'"; fi
 if ! git status --porcelain | grep -q 'Version.swift'; then pass "building a release leaves the checkout unmodified"; else fail "building a release leaves the checkout unmodified" "$(git status --porcelain)"; fi
