@@ -1,52 +1,8 @@
 import FoundationEssentials
 import SBSCore
 
-/// One check of `sbs verify`: what was checked (a stable kebab-case id), how it came out, what was seen, and for a
-/// failure what to do next.
-public struct VerifyCheck: Codable, Sendable, Hashable {
-    public enum Status: String, Codable, Sendable, CaseIterable {
-        case pass, fail, skip
-    }
-
-    public var id: String
-    public var status: Status
-    /// What was seen: status codes, header values, days left, container names; for a skip, why it did not apply.
-    public var detail: String
-    /// What to do next; set for a failure, nil otherwise.
-    public var remedy: String?
-
-    public init(id: String, status: Status, detail: String, remedy: String? = nil) {
-        self.id = id
-        self.status = status
-        self.detail = detail
-        self.remedy = remedy
-    }
-
-    public static func pass(_ id: String, _ detail: String) -> VerifyCheck { VerifyCheck(id: id, status: .pass, detail: detail) }
-    public static func skip(_ id: String, _ detail: String) -> VerifyCheck { VerifyCheck(id: id, status: .skip, detail: detail) }
-    public static func fail(_ id: String, _ detail: String, remedy: String) -> VerifyCheck {
-        VerifyCheck(id: id, status: .fail, detail: detail, remedy: remedy)
-    }
-
-    enum CodingKeys: String, CodingKey { case id, status, detail, remedy }
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        id = try container.decode(String.self, forKey: .id)
-        status = try container.decode(Status.self, forKey: .status)
-        detail = try container.decode(String.self, forKey: .detail)
-        remedy = try container.decodeIfPresent(String.self, forKey: .remedy)
-    }
-
-    /// Every key is always written (`"remedy": null` when there is none), so readers of the JSON see one shape.
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(id, forKey: .id)
-        try container.encode(status, forKey: .status)
-        try container.encode(detail, forKey: .detail)
-        try container.encode(remedy, forKey: .remedy)
-    }
-}
+/// One check of `sbs verify` (it passes, fails or is skipped; it never warns).
+public typealias VerifyCheck = CheckResult
 
 /// What `sbs verify` found: `{"checks": [{"id", "status", "detail", "remedy"}, …]}` (DESIGN section 6), printed by
 /// `--json` and kept in `/var/lib/sbs/verify.json`.
@@ -55,6 +11,18 @@ public struct VerifyReport: Codable, Sendable, Hashable {
 
     public init(checks: [VerifyCheck]) {
         self.checks = checks
+    }
+
+    enum CodingKeys: String, CodingKey { case checks }
+
+    /// Reads a report; a check that warns is refused, since verify's checks pass, fail or are skipped.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        checks = try container.decode([VerifyCheck].self, forKey: .checks)
+        if let index = checks.firstIndex(where: { $0.status == .warn }) {
+            throw DecodingError.dataCorrupted(.init(
+                codingPath: [CodingKeys.checks], debugDescription: "check \(index) has status 'warn'; verify's are pass, fail or skip"))
+        }
     }
 
     public var failures: [VerifyCheck] { checks.filter { $0.status == .fail } }
@@ -98,8 +66,9 @@ public struct VerifyReport: Codable, Sendable, Hashable {
                 for more in remedyLines.dropFirst() { lines.append(indent + "  " + more) }
             }
         }
-        let counts = VerifyCheck.Status.allCases.map { status in (status, checks.filter { $0.status == status }.count) }
-        let summary = counts.filter { $0.1 > 0 }.map { "\($0.1) \($0.0 == .pass ? "passed" : $0.0 == .fail ? "failed" : "skipped")" }
+        let words: [(VerifyCheck.Status, String)] = [(.pass, "passed"), (.warn, "warned"), (.fail, "failed"), (.skip, "skipped")]
+        let summary = words.map { status, word in (checks.filter { $0.status == status }.count, word) }
+            .filter { $0.0 > 0 }.map { "\($0.0) \($0.1)" }
         lines.append("")
         lines.append(checks.isEmpty ? "No checks ran." : summary.joined(separator: ", ") + ".")
         return lines.joined(separator: "\n")

@@ -16,7 +16,7 @@ import Testing
     static func report(seed: UInt64) -> VerifyReport {
         var random = SeededGenerator(seed: seed)
         let checks = (0..<Int.random(in: 0...14, using: &random)).map { _ -> VerifyCheck in
-            let status = VerifyCheck.Status.allCases.randomElement(using: &random)!
+            let status = [VerifyCheck.Status.pass, .fail, .skip].randomElement(using: &random)!
             return VerifyCheck(id: StackVerifier.checkIDs.randomElement(using: &random)!, status: status, detail: text(&random),
                                remedy: Bool.random(using: &random) ? text(&random) : nil)
         }
