@@ -121,8 +121,8 @@ let package = Package(
         ),
         .testTarget(
             name: "ACMETests",
-            dependencies: ["TestSupport", 
-                "ACME", "SBSCore",
+            dependencies: [
+                "ACME", "SBSCore", "TestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
@@ -136,7 +136,7 @@ let package = Package(
         ),
         .testTarget(name: "InstallerTests", dependencies: ["Installer", "Deploy", "SBSCore", "StepGraph", "Verify", "Wizard"]),
         // Drive the built `sbs` binary (it is built because this target depends on it).
-        .testTarget(name: "EndToEndTests", dependencies: ["sbs", "SBSCore", "Deploy"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["sbs", "SBSCore", "Deploy", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

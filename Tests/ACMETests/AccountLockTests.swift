@@ -1,4 +1,5 @@
 @testable import ACME
+import TestSupport
 import Foundation
 import Testing
 
@@ -77,22 +78,8 @@ func flockHeldElsewhere(_ path: String) -> Bool {
 /// to /dev/null: a child holding the test runner's output open would keep `swift test` waiting for it.
 func startLockHolder(_ path: String) throws -> pid_t {
     let marker = path + ".held"
-    var pid: pid_t = 0
-    let argv: [String] = ["/usr/bin/flock", path, "sh", "-c", "touch \(marker); exec sleep 300"]
-    let args = argv.map { strdup($0) } + [nil]
-    defer { args.forEach { free($0) } }
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-    var attributes = posix_spawnattr_t()
-    posix_spawnattr_init(&attributes)
-    defer { posix_spawnattr_destroy(&attributes) }
-    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
-    posix_spawnattr_setpgroup(&attributes, 0)
-    guard posix_spawn(&pid, "/usr/bin/flock", &actions, &attributes, args, environ) == 0 else {
+    let argv = ["/usr/bin/flock", path, "sh", "-c", "touch \(marker); exec sleep 300"]
+    guard let pid = spawnQuietly(argv, ownProcessGroup: true) else {
         throw ACMEError.local("could not start flock", remedy: "")
     }
     for _ in 0..<200 where !FileManager.default.fileExists(atPath: marker) { usleep(25_000) }

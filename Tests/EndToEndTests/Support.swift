@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 import SBSCore
 import Testing
@@ -134,26 +135,10 @@ func tree(_ root: String, excluding: (String) -> Bool = { _ in false }) -> [Stri
 }
 
 /// Runs a program that leaves daemons behind (tmux's server, Pebble, nginx) and waits for it; output goes to
-/// /dev/null. posix_spawn rather than Foundation's Process: a daemon would inherit the descriptor Process uses
-/// to notice its child's exit, and waitUntilExit would never return.
+/// /dev/null (see `spawnQuietly`). -1 when it cannot be started.
 @discardableResult
 func spawnAndWait(_ argv: [String], environment: [String: String] = [:]) -> Int32 {
-    var pid: pid_t = 0
-    var cArgs = argv.map { strdup($0) } + [nil]
-    var env = ProcessInfo.processInfo.environment
-    for (key, value) in environment { env[key] = value }
-    var cEnv = env.map { strdup("\($0)=\($1)") } + [nil]
-    defer { for pointer in cArgs + cEnv { free(pointer) } }
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-    guard posix_spawnp(&pid, argv[0], &actions, nil, &cArgs, &cEnv) == 0 else { return -1 }
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-    return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    spawnQuietly(argv, environment: environment).map(waitForExit) ?? -1
 }
 
 /// A local Pebble + fake DNS + nginx serving `webroot`, from scripts/test/pebble-env.sh, stopped on deinit.
