@@ -329,10 +329,17 @@ public struct ProfileRule: Sendable, Equatable {
         public var max: Int
     }
 
+    /// A share of an amount of memory, clamped to [minMiB, maxMiB].
     public struct ShareRule: Sendable, Equatable {
         public var share: Double
         public var minMiB: Int
         public var maxMiB: Int
+
+        /// As a container's memory limit: share × memory, clamped, rounded down to 64 MiB.
+        func apply(to memoryMiB: Int) -> Int {
+            let raw = min(max(Int(Double(memoryMiB) * share), minMiB), maxMiB)
+            return max(raw / 64 * 64, 64)
+        }
     }
 
     public struct PostgresRule: Sendable, Equatable {
@@ -343,17 +350,8 @@ public struct ProfileRule: Sendable, Equatable {
         public var maintenanceWorkMem: ShareRule
     }
 
-    public struct MemoryLimitRule: Sendable, Equatable {
-        public var share: Double
-        public var minMiB: Int
-        public var maxMiB: Int
-
-        /// share × memory, clamped, rounded down to 64 MiB.
-        func apply(to memoryMiB: Int) -> Int {
-            let raw = min(max(Int(Double(memoryMiB) * share), minMiB), maxMiB)
-            return max(raw / 64 * 64, 64)
-        }
-    }
+    /// A service's memory limit: a share of the usable memory.
+    public typealias MemoryLimitRule = ShareRule
 
     public struct MonitoringRule: Sendable, Equatable {
         public var level: MonitoringLevel
@@ -457,15 +455,6 @@ extension ProfileRule.PostgresRule {
         guard let maxConnections, let sharedBuffers, let effectiveCacheSize, let workMem, let maintenanceWorkMem else { return nil }
         self.init(maxConnections: maxConnections, sharedBuffersShare: sharedBuffers, effectiveCacheSizeShare: effectiveCacheSize,
                   workMemMiB: workMem, maintenanceWorkMem: maintenanceWorkMem)
-    }
-}
-
-extension ProfileRule.MemoryLimitRule {
-    init?(_ node: YAMLNode, reader: YAMLReader, path: String) {
-        let fields = reader.fields(node, path: path, keys: ["share", "min_mib", "max_mib"])
-        let share = fields.number("share"), minMiB = fields.int("min_mib"), maxMiB = fields.int("max_mib")
-        guard let share, let minMiB, let maxMiB else { return nil }
-        self.init(share: share, minMiB: minMiB, maxMiB: maxMiB)
     }
 }
 
