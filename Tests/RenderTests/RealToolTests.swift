@@ -9,7 +9,9 @@ import Testing
 @Suite("Rendered configs accepted by the real tools")
 struct RealToolTests {
     /// nginx inside the stack reads the certificate from /etc/nginx/ssl and serves /var/www/acme; on the test host
-    /// those paths are mapped into a temporary folder with a throw-away certificate made by openssl.
+    /// those paths are mapped into a temporary folder with a throw-away certificate made by openssl. `nginx -t`
+    /// binds every address it listens on, so the stack's ports (80, 443, 127.0.0.1:8080) are mapped to free loopback
+    /// ports: the host's port 80 belongs to the tests that need it (step-ca's HTTP-01 validation, the end-to-end run).
     @Test(.enabled(if: Integration.nginxAvailable || Integration.required, "nginx and openssl are not installed (apt-get install nginx openssl)"),
           arguments: GoldenCase.allCases)
     func nginxAcceptsBothConfigs(_ golden: GoldenCase) throws {
@@ -50,14 +52,33 @@ struct RealToolTests {
         #expect(openssl.status == 0, "\(openssl.output)")
         for name in ["nginx/nginx.conf", "nginx/bootstrap.conf"] {
             let file = try #require(files.first { $0.relativePath == name })
-            let mapped = file.text
+            let mapped = try Self.onFreePorts(file.text
                 .replacingOccurrences(of: "/etc/nginx/ssl/", with: dir.path + "/ssl/")
-                .replacingOccurrences(of: "/var/run/nginx.pid", with: dir.path + "/nginx.pid")
+                .replacingOccurrences(of: "/var/run/nginx.pid", with: dir.path + "/nginx.pid"))
             let path = dir.path + "/" + (name as NSString).lastPathComponent
             try mapped.write(toFile: path, atomically: true, encoding: .utf8)
             let result = Integration.run([Integration.nginx, "-t", "-q", "-p", dir.path, "-c", path])
             #expect(result.status == 0, "nginx -t rejected \(label)/\(name):\n\(result.output)")
         }
+    }
+
+    /// `text` with the address of every `listen` directive replaced by 127.0.0.1 and a free port, the same port for
+    /// the same address; each replaced address is checked to be one the stack's nginx is known to listen on.
+    static func onFreePorts(_ text: String) throws -> String {
+        var ports: [String: Int] = [:]
+        var lines: [String] = []
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            let words = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard words.first == "listen", words.count >= 2 else { lines.append(String(line)); continue }
+            let address = String(words[1].hasSuffix(";") ? words[1].dropLast() : words[1])
+            #expect(["80", "443", "127.0.0.1:8080"].contains(address), "an nginx listen address the test does not know: \(address)")
+            let port = try ports[address] ?? freeLoopbackPort()
+            ports[address] = port
+            let indent = line.prefix { $0 == " " }
+            lines.append(String(indent) + "listen 127.0.0.1:\(port)" + (words[1].hasSuffix(";") ? ";" : " " + words.dropFirst(2).joined(separator: " ")))
+        }
+        #expect(ports.keys.contains("80"), "no listen directive for port 80 was found to map")
+        return lines.joined(separator: "\n")
     }
 
     struct ComposeCase: CustomTestStringConvertible, Sendable {

@@ -1,6 +1,7 @@
 @testable import ACME
 import Foundation
 import SBSCore
+import TestSupport
 import Testing
 @testable import Verify
 
@@ -82,7 +83,7 @@ import Testing
     }
 
     @Test func nothingListeningIsAFailureWithTheErrorNotACrash() async throws {
-        let closed = (http: try NginxSite.freePort(), https: try NginxSite.freePort())
+        let closed = (http: try freeLoopbackPort(), https: try freeLoopbackPort())
         let target = makeTarget(httpPort: closed.http, httpsPort: closed.https)
         let checks = try await SiteChecks(target: target, transports: .curl(for: target), now: Date()).run()
         #expect(checks.count == 8)
@@ -116,9 +117,9 @@ final class NginxSite: Sendable {
 
     private init(nginx: String) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("sbs-verify-nginx-\(UUID().uuidString)").path
-        stackLike = (try Self.freePort(), try Self.freePort())
-        broken = (try Self.freePort(), try Self.freePort())
-        selfSigned = (try Self.freePort(), try Self.freePort())
+        stackLike = (try freeLoopbackPort(), try freeLoopbackPort())
+        broken = (try freeLoopbackPort(), try freeLoopbackPort())
+        selfSigned = (try freeLoopbackPort(), try freeLoopbackPort())
         let pki = try TestPKI()
         let leaf = try pki.leaf(["shop.test", "www.shop.test"], days: 90.5)
         caFile = directory + "/ca.pem"
@@ -207,22 +208,5 @@ final class NginxSite: Sendable {
             for _ in 0..<100 where AtomicFile.exists(directory + "/nginx.pid") { usleep(20_000) }
         }
         try? FileManager.default.removeItem(atPath: directory)
-    }
-
-    /// A port nothing listens on now (the kernel's choice for a loopback socket, released at once).
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw UserError("socket failed") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else { throw UserError("bind failed") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }
