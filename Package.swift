@@ -108,10 +108,10 @@ let package = Package(
         // libcurl is loaded on first use (dlopen; see Sources/CCurl/shim.h): only its headers are needed to build.
         .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
-        // What several test targets share: seeded generators, temporary folders.
+        // What several test targets share: seeded generators, the scratch folder, child processes, free ports.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "SBSCoreTests", dependencies: ["SBSCore", "TestSupport", "Yams"]),
-        .testTarget(name: "StepGraphTests", dependencies: ["StepGraph", "SBSCore"]),
+        .testTarget(name: "StepGraphTests", dependencies: ["StepGraph", "SBSCore", "TestSupport"]),
         .testTarget(name: "WizardTests", dependencies: ["TestSupport", "Wizard", "SBSCore"]),
         .testTarget(name: "HostTests", dependencies: ["TestSupport", "Host", "SBSCore"]),
         .testTarget(
@@ -128,13 +128,13 @@ let package = Package(
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ]
         ),
-        .testTarget(name: "DeployTests", dependencies: ["Deploy", "Host", "SBSCore"]),
+        .testTarget(name: "DeployTests", dependencies: ["Deploy", "Host", "SBSCore", "TestSupport"]),
         .testTarget(
             name: "VerifyTests",
             dependencies: ["TestSupport", "Verify", "ACME", "Deploy", "SBSCore", .product(name: "X509", package: "swift-certificates"),
                            .product(name: "Crypto", package: "swift-crypto"), .product(name: "SwiftASN1", package: "swift-asn1")]
         ),
-        .testTarget(name: "InstallerTests", dependencies: ["Installer", "Deploy", "SBSCore", "StepGraph", "Verify", "Wizard"]),
+        .testTarget(name: "InstallerTests", dependencies: ["Installer", "Deploy", "SBSCore", "StepGraph", "TestSupport", "Verify", "Wizard"]),
         // Drive the built `sbs` binary (it is built because this target depends on it).
         .testTarget(name: "EndToEndTests", dependencies: ["sbs", "SBSCore", "Deploy", "TestSupport"]),
     ],

@@ -13,6 +13,8 @@ cd "$(dirname "$0")/.."
 engine_state=$(mktemp -d)
 trap 'scripts/test/docker-env.sh stop "$engine_state" || true; rm -rf "$engine_state"' EXIT
 scripts/test/docker-env.sh start "$engine_state" || echo "test.sh: no Docker engine; the tests that need one will say so" >&2
+# A stack an earlier end-to-end run was killed with comes back with the engine and holds ports 80 and 443.
+scripts/test/stack-e2e.sh clean
 swift build --build-tests
 swift test --skip-build "$@"
 # The whole install on ports 80/443 with stand-in images (not when only some tests were asked for).

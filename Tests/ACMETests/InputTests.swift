@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import SBSCore
 import Testing
+import TestSupport
 
 /// What sbs refuses before asking a CA, and what it does with a CA that misbehaves: each message says what is
 /// wrong.
@@ -107,7 +108,7 @@ struct InputTests {
 }
 
 func temporaryFolder() -> String {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("sbs-acme-input-\(UUID().uuidString)").path
+    let path = Scratch.path("acme-input")
     try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
 }

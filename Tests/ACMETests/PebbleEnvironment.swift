@@ -128,7 +128,7 @@ final class PebbleEnvironment: Sendable {
     /// pipe open forever.
     @discardableResult
     static func run(_ argv: [String], environment: [String: String]) throws -> String {
-        let base = NSTemporaryDirectory() + "/sbs-acme-run-\(UUID().uuidString)"
+        let base = Scratch.path("acme-run")
         defer {
             unlink(base + ".out")
             unlink(base + ".err")

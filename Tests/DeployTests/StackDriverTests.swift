@@ -3,6 +3,7 @@ import Foundation
 import SBSCore
 import Synchronization
 import Testing
+import TestSupport
 
 @Suite struct ComposeCommandLines {
     let project = ComposeProject(name: "sbs", directory: "/opt/sbs")
@@ -128,7 +129,7 @@ struct RefusingRunner: CommandRunner {
 
 @Suite struct RegistryCredentials {
     @Test func theClientConfigHoldsTheCredentialsAsDockerLoginWouldAndOnlyForTheServer() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sbs-registry-\(UUID().uuidString)").path
+        let dir = Scratch.path("registry")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let password = "p@ss:word \"quoted\" ü"
         let login = RegistryLogin(server: "registry.example.com:5000", user: "deploy", password: password, configDirectory: dir + "/docker")

@@ -2,6 +2,7 @@ import Foundation
 import SBSCore
 import Testing
 @testable import Deploy
+import TestSupport
 
 /// A unit file read back as systemd reads it: `[Section]` headers and `Key=Value` lines, comments (`#`, `;`) and
 /// blank lines ignored. Anything else (a line that is neither, a key before any section, a continuation line) is
@@ -89,7 +90,7 @@ func runTool(_ argv: [String], environment: [String: String]? = nil) throws -> (
 }
 
 func temporaryFolder(_ name: String) throws -> String {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("sbs-\(name)-\(UUID().uuidString.prefix(8))").path
+    let path = Scratch.path("\(name)")
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
 }

@@ -65,7 +65,7 @@ func startSBS(_ arguments: [String], environment: [String: String] = [:]) throws
 }
 
 func scratchDirectory(_ name: String) -> String {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("sbs-e2e-\(name)-\(UUID().uuidString.prefix(8))").path
+    let path = Scratch.path("e2e-\(name)")
     try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
 }

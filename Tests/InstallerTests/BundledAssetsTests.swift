@@ -5,6 +5,7 @@ import Testing
 import Host
 import Wizard
 @testable import Installer
+import TestSupport
 
 let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().path
@@ -28,7 +29,7 @@ let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().del
     }
 
     @Test func aTypoInAWhenKeyStopsTheGraphFromLoading() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sbs-assets-\(UUID().uuidString)").path
+        let dir = Scratch.path("assets")
         try FileManager.default.copyItem(atPath: repository + "/steps", toPath: dir + "/steps")
         try FileManager.default.copyItem(atPath: repository + "/assets", toPath: dir + "/assets")
         let file = dir + "/steps/pull-models.yaml"
@@ -53,7 +54,7 @@ let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().del
 
 @Suite struct SecretDigests {
     @Test func aSecretEntersInputsOnlyAsAKeyedHashAndPlansMakeNoKey() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("sbs-digest-\(UUID().uuidString)").path
+        let root = Scratch.path("digest")
         let layout = Layout(root: root)
         let throwAway = try SecretDigester.load(layout, create: false)
         #expect(!FileManager.default.fileExists(atPath: root), "a digester for a plan wrote under the root")
@@ -68,7 +69,7 @@ let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().del
     }
 
     @Test func buildingEveryInputIsPureAndTheSameTwice() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("sbs-pure-\(UUID().uuidString)").path
+        let root = Scratch.path("pure")
         let session = InstallSession(layout: Layout(root: root), sysroot: nil, assetsDirectory: nil)
         var answers = try AnswersFile.parse("""
             version: 1

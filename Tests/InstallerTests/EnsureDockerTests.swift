@@ -4,6 +4,7 @@ import SBSCore
 import StepGraph
 import Testing
 @testable import Installer
+import TestSupport
 
 /// ensure-docker's decisions on a fixture host whose `docker`, `systemctl` and `service` are scripts: they answer
 /// only the calls the step is meant to make (anything else exits 2), and record each call. The host's own Docker
@@ -12,7 +13,7 @@ struct FixtureDockerHost {
     let root: String
 
     init(engineUp: Bool, docker: Bool = true, systemd: Bool = true) throws {
-        root = FileManager.default.temporaryDirectory.appendingPathComponent("sbs-docker-\(UUID().uuidString)").path
+        root = Scratch.path("docker")
         let fm = FileManager.default
         try fm.createDirectory(atPath: root + "/usr/bin", withIntermediateDirectories: true)
         try fm.createDirectory(atPath: root + "/state", withIntermediateDirectories: true)

@@ -6,6 +6,7 @@ import Synchronization
 import Testing
 import Wizard
 @testable import Installer
+import TestSupport
 
 /// install-timers on a scratch root, with a fixture host whose `systemctl` is a script that records each call
 /// (the machine's own systemd is never touched).
@@ -14,7 +15,7 @@ struct TimersFixture {
     let host: String
 
     init(systemd: Bool) throws {
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("sbs-timers-\(UUID().uuidString.prefix(8))").path
+        let base = Scratch.path("timers")
         root = base + "/root"
         host = base + "/host"
         let fm = FileManager.default
@@ -132,7 +133,7 @@ final class ShownLines: Sendable {
 
 @Suite struct InstallSummaryText {
     func install(https: Int = 8443, verifyJSON: String?, timers: InstallTimers.Output?) throws -> (InstallSummary, Layout, [String]) {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("sbs-summary-\(UUID().uuidString.prefix(8))").path
+        let root = Scratch.path("summary")
         let layout = Layout(root: root)
         try FileManager.default.createDirectory(atPath: layout.stateDir, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: layout.etcDir, withIntermediateDirectories: true)

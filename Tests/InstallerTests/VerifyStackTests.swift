@@ -7,6 +7,7 @@ import Testing
 import Verify
 import Wizard
 @testable import Installer
+import TestSupport
 
 /// The verify step: its Input from the answers and the chosen profile, and a run against this host with a
 /// fixture `docker` (a script answering only the calls the checks make) and HTTP ports nothing listens on.
@@ -56,7 +57,7 @@ import Wizard
     }
 
     @Test func aRunWritesTheReportAndFailsWithEachFailedCheckAndItsRemedy() async throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("sbs-verify-step-\(UUID().uuidString)").path
+        let root = Scratch.path("verify-step")
         defer { try? FileManager.default.removeItem(atPath: root) }
         try FileManager.default.createDirectory(atPath: root + "/bin", withIntermediateDirectories: true)
         // Ports 1 and 2 on loopback: nothing listens, so every HTTP check fails with "connection refused".

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SBSCore
+import TestSupport
 
 @Suite struct CommandRunning {
     @Test func outputAndStatusAreCaptured() async throws {
@@ -108,7 +109,7 @@ import Testing
     // A hook that leaves a daemon behind (a service restart) is waited for, not the daemon.
     @Test(.timeLimit(.minutes(1)))
     func anAttachedCommandIsDoneWhenItExitsEvenIfItLeftADaemon() async throws {
-        let marker = FileManager.default.temporaryDirectory.appendingPathComponent("sbs-daemon-\(UUID().uuidString)").path
+        let marker = Scratch.path("daemon")
         // The daemon's own output goes to /dev/null so that it cannot hold the test runner's output open.
         let status = try await SystemCommandRunner().runAttached(
             ["sh", "-c", "sh -c 'echo $$ > \(marker); exec sleep 300' >/dev/null 2>&1 & exit 3"])
@@ -126,7 +127,7 @@ import Testing
 
 /// Where a test's daemon writes its pid, and the means to stop it afterwards.
 final class DaemonMarker: Sendable {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("sbs-daemon-\(UUID().uuidString)").path
+    let path = Scratch.path("daemon")
 
     func pid() async throws -> Int32? {
         for _ in 0..<200 {

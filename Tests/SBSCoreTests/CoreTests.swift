@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SBSCore
+import TestSupport
 
 @Suite struct Redaction {
     @Test func everyKnownSecretIsReplacedLongestFirst() {
@@ -11,7 +12,7 @@ import Testing
     }
 
     @Test func theRunLogNeverWritesASecret() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("sbs-core-\(UUID().uuidString)").path
+        let root = Scratch.path("core")
         let log = try RunLog(layout: Layout(root: root), command: "test")
         log.addSecret("hunter2-very-secret")
         log.write("password is hunter2-very-secret\nsecond line hunter2-very-secret", step: "s")
@@ -84,7 +85,7 @@ import Testing
     @Test func atomicWritesSetTheModeTheUmaskWouldNarrow() throws {
         // 0666 is what a usual umask (022) narrows to 0644 on open: the explicit fchmod must keep it. (The umask
         // itself is not changed here: it is process-wide, and other tests run alongside.)
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sbs-core-\(UUID().uuidString)").path
+        let dir = Scratch.path("core")
         try AtomicFile.write("x", to: dir + "/a/b/file", mode: 0o666)
         try AtomicFile.write("secret", to: dir + "/a/b/secret", mode: 0o600)
         try AtomicFile.makeDirectories(dir + "/c", mode: 0o777)
@@ -124,7 +125,7 @@ import Synchronization
     // A run killed between creating and renaming a temporary file (`.answers.yaml.tmp-PID-N`) leaves it behind;
     // the next write of the same file removes it, and leaves alone the temporaries of writers that still run.
     @Test func theNextWriteRemovesTheTemporariesOfDeadWriters() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sbs-core-\(UUID().uuidString)").path
+        let dir = Scratch.path("core")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         // A pid that surely ran and ended: a child of ours, reaped.
         let result = try await SystemCommandRunner().run(["sh", "-c", "echo $$"], timeout: .seconds(30))

@@ -3,6 +3,7 @@ import SBSCore
 import Synchronization
 import Testing
 @testable import StepGraph
+import TestSupport
 
 /// Actions whose inputs, outputs and products the test sets, recording what ran and with which Input. Each step
 /// runs the action named like it; an action the test did not declare fails the run (fail closed). As real actions
@@ -72,7 +73,7 @@ struct ImmediateClock: Clock {
 }
 
 func temporaryDirectory() -> String {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("sbs-test-\(UUID().uuidString)").path
+    let path = Scratch.path("test")
     try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
 }

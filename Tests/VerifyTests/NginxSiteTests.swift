@@ -116,7 +116,7 @@ final class NginxSite: Sendable {
     }
 
     private init(nginx: String) async throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("sbs-verify-nginx-\(UUID().uuidString)").path
+        directory = Scratch.path("verify-nginx")
         stackLike = (try freeLoopbackPort(), try freeLoopbackPort())
         broken = (try freeLoopbackPort(), try freeLoopbackPort())
         selfSigned = (try freeLoopbackPort(), try freeLoopbackPort())

@@ -127,7 +127,7 @@ func problems(_ text: String) -> [String] {
     }
 
     @Test func aSecretIsExactlyTheBytesGivenOrRefused() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sbs-secret-\(UUID().uuidString)").path
+        let dir = Scratch.path("secret")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         func file(_ name: String, _ bytes: [UInt8]) -> SecretSource {
             FileManager.default.createFile(atPath: dir + "/" + name, contents: Data(bytes))

@@ -13,22 +13,21 @@
 #      install loads them, pulls nothing, and pulls the profile's model through Ollama's API.
 # Everything started here (stacks, Pebble, the engine if it was not running) is stopped by pid or by name at the
 # end. Ports 80 or 443 in use: skipped with the reason (a failure when SBS_REQUIRE_INTEGRATION=1, as in CI).
+#
+#   scripts/test/stack-e2e.sh clean   only removes what an earlier run killed half-way left behind (its stacks,
+#                                     Pebble, registry and files); scripts/test.sh runs it before the tests, since
+#                                     such a stack comes back with the engine and holds ports 80 and 443
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 work=/tmp/sbs-e2e
 pebble_dir=$work/pebble
-engine_state=$work/engine
+engine_state=$work.engine
 started=$(date +%s)
 failures=0
 
 say() { printf '\n== %s (%ss)\n' "$*" "$(($(date +%s) - started))"; }
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 pass() { echo "PASS: $*"; }
-
-[ "${SBS_SKIP_SETUP:-0}" = 1 ] || scripts/ci-setup.sh
-swift build --product sbs
-sbs=$(swift build --show-bin-path)/sbs
-export SBS_E2E_ANTHROPIC_KEY=sk-ant-e2e-placeholder-0001
 
 project_of() { # root → compose project name, as sbs names it
     printf 'sbs-%s' "$(printf '%s' "$1" | sha256sum | cut -c1-8)"
@@ -39,6 +38,34 @@ down() { # root
     docker compose -p "$project" --project-directory "$1/opt/sbs" -f "$1/opt/sbs/docker-compose.yml" \
         --profile ollama --profile monitoring down --volumes --remove-orphans >/dev/null 2>&1 || true
 }
+# The stacks of earlier runs, found by the folder compose recorded for them rather than by their files: a run
+# killed half-way leaves containers that restart with the engine, even after its files in /tmp are gone.
+down_leftovers() {
+    docker info >/dev/null 2>&1 || return 0
+    local project
+    for project in $(docker ps -a --filter label=com.docker.compose.project \
+            --format '{{.Label "com.docker.compose.project"}} {{.Label "com.docker.compose.project.working_dir"}}' \
+            | awk -v prefix="$work/" 'index($2, prefix) == 1 { print $1 }' | sort -u); do
+        echo "stack-e2e: removing the stack $project that an earlier run left" >&2
+        docker compose -p "$project" down --volumes --remove-orphans >/dev/null 2>&1 || true
+    done
+}
+clean_leftovers() {
+    down_leftovers
+    scripts/test/pebble-env.sh stop "$pebble_dir" >/dev/null 2>&1 || true
+    if [ -f "$work/registry/pid" ]; then kill "$(cat "$work/registry/pid")" 2>/dev/null || true; fi
+    rm -rf "$work"
+}
+if [ "${1:-}" = clean ]; then
+    clean_leftovers
+    exit 0
+fi
+
+[ "${SBS_SKIP_SETUP:-0}" = 1 ] || scripts/ci-setup.sh
+swift build --product sbs
+sbs=$(swift build --show-bin-path)/sbs
+export SBS_E2E_ANTHROPIC_KEY=sk-ant-e2e-placeholder-0001
+
 cleanup() {
     local status=$?
     set +e
@@ -50,13 +77,11 @@ cleanup() {
     [ "$failures" -eq 0 ] || status=1
     exit "$status"
 }
+trap cleanup EXIT
+say "Docker engine, base image, stand-in images"
+scripts/test/docker-env.sh start "$engine_state"
 # A previous run killed half-way: its stacks and Pebble go first (ports 80/443 and Pebble's fixed ports).
-if [ -d "$work" ]; then
-    for root in "$work"/root-*; do [ -d "$root" ] && down "$root"; done
-    scripts/test/pebble-env.sh stop "$pebble_dir" >/dev/null 2>&1 || true
-    [ -f "$work/registry/pid" ] && kill "$(cat "$work/registry/pid")" 2>/dev/null || true
-    rm -rf "$work"
-fi
+clean_leftovers
 port_busy() { ss -Hltn "sport = :$1" | grep -q .; }
 # 80 and 443 for the stack; Pebble's fixed ports and the registry's, which the answers files name.
 for port in 80 443 14200 14201 14202 14203 14204 14205 14210; do
@@ -69,10 +94,6 @@ for port in 80 443 14200 14201 14202 14203 14204 14205 14210; do
 done
 
 mkdir -p "$work"
-trap cleanup EXIT
-
-say "Docker engine, base image, stand-in images"
-scripts/test/docker-env.sh start "$engine_state"
 scripts/test/docker-env.sh base-image
 scripts/test/stand-in-images.sh build
 scripts/test/stand-in-images.sh check   # each stand-in has the health tools of its real image and no others
