@@ -32,26 +32,27 @@ pass() { echo "PASS: $*"; }
 project_of() { # root → compose project name, as sbs names it
     printf 'sbs-%s' "$(printf '%s' "$1" | sha256sum | cut -c1-8)"
 }
-down() { # root
-    local project; project=$(project_of "$1")
-    [ -f "$1/opt/sbs/docker-compose.yml" ] || return 0
-    docker compose -p "$project" --project-directory "$1/opt/sbs" -f "$1/opt/sbs/docker-compose.yml" \
-        --profile ollama --profile monitoring down --volumes --remove-orphans >/dev/null 2>&1 || true
+# A project's containers, volumes and networks, found by compose's labels: no file is needed, so this also removes
+# what a run killed half-way left in the engine (its containers restart with it) after its files in /tmp are gone.
+down_project() { # project
+    docker compose -p "$1" down --volumes --remove-orphans >/dev/null 2>&1 || true
 }
-# The stacks of earlier runs, found by the folder compose recorded for them rather than by their files: a run
-# killed half-way leaves containers that restart with the engine, even after its files in /tmp are gone.
-down_leftovers() {
+down() { # root
+    down_project "$(project_of "$1")"
+}
+# Every stack of a run of this script: those whose folder (as compose recorded it) is under $work.
+down_all() { # why
     docker info >/dev/null 2>&1 || return 0
     local project
     for project in $(docker ps -a --filter label=com.docker.compose.project \
             --format '{{.Label "com.docker.compose.project"}} {{.Label "com.docker.compose.project.working_dir"}}' \
             | awk -v prefix="$work/" 'index($2, prefix) == 1 { print $1 }' | sort -u); do
-        echo "stack-e2e: removing the stack $project that an earlier run left" >&2
-        docker compose -p "$project" down --volumes --remove-orphans >/dev/null 2>&1 || true
+        [ -z "$1" ] || echo "stack-e2e: removing the stack $project $1" >&2
+        down_project "$project"
     done
 }
 clean_leftovers() {
-    down_leftovers
+    down_all "that an earlier run left"
     scripts/test/pebble-env.sh stop "$pebble_dir" >/dev/null 2>&1 || true
     if [ -f "$work/registry/pid" ]; then kill "$(cat "$work/registry/pid")" 2>/dev/null || true; fi
     rm -rf "$work"
@@ -69,7 +70,7 @@ export SBS_E2E_ANTHROPIC_KEY=sk-ant-e2e-placeholder-0001
 cleanup() {
     local status=$?
     set +e
-    for root in "$work"/root-*; do [ -d "$root" ] && down "$root"; done
+    down_all ""
     scripts/test/pebble-env.sh stop "$pebble_dir" >/dev/null 2>&1
     [ -f "$work/registry/pid" ] && kill "$(cat "$work/registry/pid")" 2>/dev/null
     scripts/test/docker-env.sh stop "$engine_state" >/dev/null 2>&1

@@ -55,8 +55,6 @@ start)
         mv "$binary.tmp" "$binary"
     fi
 
-    # Port 80 must be free; a holder that goes within 10 s (a short-lived `nginx -t`) is waited for.
-    for _ in $(seq 1 100); do ss -Hltn "sport = :80" | grep -q . || break; sleep 0.1; done
     if ss -Hltn "sport = :80" | grep -q .; then
         die "port 80 is in use (step-ca validates HTTP-01 on port 80 only): $(ss -Hltnp "sport = :80" | tr -s ' ' | tr '\n' ';')"
     fi
