@@ -25,27 +25,36 @@ let package = Package(
         .executableTarget(
             name: "sbs",
             dependencies: [
-                "Installer", "ACME", "Deploy", "Host", "Render", "SBSCore", "StepGraph", "Verify", "Wizard",
+                "Installer", "ACME", "Deploy", "Host", "Processes", "Render", "SBSCore", "StepGraph", "Verify", "Wizard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: productSettings
         ),
 
-        // Shared vocabulary: the user-facing error, validated values, file and process seams.
+        // Shared vocabulary: the user-facing error, validated values, atomic files, the file layout, the run log.
         .target(name: "SBSCore", swiftSettings: productSettings),
+
+        // The YAML that sbs reads (steps, answers, profiles): a reader of its own, without Foundation.
+        .target(name: "YAML", dependencies: ["SBSCore"], swiftSettings: productSettings),
+
+        // Child processes (the command runner: timeouts, process groups, bounded output) and the threads that wait.
+        .target(name: "Processes", dependencies: ["SBSCore"], swiftSettings: productSettings),
+
+        // HTTP over libcurl (custom CA bundles, resolve overrides): used by ACME, Verify and Deploy.
+        .target(name: "HTTPClient", dependencies: ["CCurl", "SBSCore", "Processes"], swiftSettings: productSettings),
 
         // Graph model, loader, planner, executor, state store.
         .target(
             name: "StepGraph",
-            dependencies: ["SBSCore", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["SBSCore", "YAML", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: productSettings
         ),
 
         // Answers model and file, libedit prompts.
-        .target(name: "Wizard", dependencies: ["SBSCore", "CEditLine"], swiftSettings: productSettings),
+        .target(name: "Wizard", dependencies: ["SBSCore", "YAML", "CEditLine"], swiftSettings: productSettings),
 
         // Host detection and performance profiles.
-        .target(name: "Host", dependencies: ["SBSCore"], swiftSettings: productSettings),
+        .target(name: "Host", dependencies: ["SBSCore", "Processes", "YAML"], swiftSettings: productSettings),
 
         // Secrets and configuration rendering.
         .target(
@@ -62,7 +71,7 @@ let package = Package(
         .target(
             name: "ACME",
             dependencies: [
-                "CCurl", "SBSCore",
+                "HTTPClient", "SBSCore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
@@ -73,7 +82,7 @@ let package = Package(
         // Docker: how to install it, the compose command lines and what `docker compose ps` reports.
         .target(
             name: "Deploy",
-            dependencies: ["SBSCore", "Host", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["SBSCore", "Host", "Processes", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: productSettings
         ),
 
@@ -81,7 +90,7 @@ let package = Package(
         .target(
             name: "Verify",
             dependencies: [
-                "SBSCore", "ACME", "Deploy",
+                "SBSCore", "ACME", "HTTPClient", "Processes", "Deploy",
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
@@ -92,7 +101,8 @@ let package = Package(
         .target(
             name: "Installer",
             dependencies: [
-                "SBSCore", "StepGraph", "Wizard", "Host", "Render", "ACME", "Deploy", "Verify", "BundledAssets",
+                "SBSCore", "Processes", "HTTPClient", "StepGraph", "Wizard", "Host", "Render", "ACME", "Deploy", "Verify",
+                "BundledAssets",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
             ],
@@ -110,10 +120,12 @@ let package = Package(
 
         // What several test targets share: seeded generators, the scratch folder, child processes, free ports.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "SBSCoreTests", dependencies: ["SBSCore", "TestSupport", "Yams"]),
+        .testTarget(name: "SBSCoreTests", dependencies: ["SBSCore", "Processes", "TestSupport"]),
+        .testTarget(name: "YAMLTests", dependencies: ["YAML", "SBSCore", "TestSupport", "Yams"]),
+        .testTarget(name: "ProcessesTests", dependencies: ["Processes", "SBSCore", "TestSupport"]),
         .testTarget(name: "StepGraphTests", dependencies: ["StepGraph", "SBSCore", "TestSupport"]),
         .testTarget(name: "WizardTests", dependencies: ["TestSupport", "Wizard", "SBSCore"]),
-        .testTarget(name: "HostTests", dependencies: ["TestSupport", "Host", "SBSCore"]),
+        .testTarget(name: "HostTests", dependencies: ["TestSupport", "Host", "Processes", "SBSCore"]),
         .testTarget(
             name: "RenderTests",
             dependencies: ["TestSupport", "Render", "SBSCore", "Host", "Yams", .product(name: "Crypto", package: "swift-crypto")],
@@ -122,21 +134,24 @@ let package = Package(
         .testTarget(
             name: "ACMETests",
             dependencies: [
-                "ACME", "SBSCore", "TestSupport",
+                "ACME", "HTTPClient", "Processes", "SBSCore", "TestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ]
         ),
-        .testTarget(name: "DeployTests", dependencies: ["Deploy", "Host", "SBSCore", "TestSupport"]),
+        .testTarget(name: "DeployTests", dependencies: ["Deploy", "Host", "Processes", "SBSCore", "TestSupport"]),
         .testTarget(
             name: "VerifyTests",
-            dependencies: ["TestSupport", "Verify", "ACME", "Deploy", "SBSCore", .product(name: "X509", package: "swift-certificates"),
+            dependencies: ["TestSupport", "Verify", "ACME", "HTTPClient", "Processes", "Deploy", "SBSCore", .product(name: "X509", package: "swift-certificates"),
                            .product(name: "Crypto", package: "swift-crypto"), .product(name: "SwiftASN1", package: "swift-asn1")]
         ),
-        .testTarget(name: "InstallerTests", dependencies: ["Installer", "Deploy", "SBSCore", "StepGraph", "TestSupport", "Verify", "Wizard"]),
+        .testTarget(
+            name: "InstallerTests",
+            dependencies: ["Installer", "Deploy", "Processes", "SBSCore", "StepGraph", "TestSupport", "Verify", "Wizard"]
+        ),
         // Drive the built `sbs` binary (it is built because this target depends on it).
-        .testTarget(name: "EndToEndTests", dependencies: ["sbs", "SBSCore", "Deploy", "TestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["sbs", "SBSCore", "Processes", "Deploy", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

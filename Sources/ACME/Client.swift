@@ -1,5 +1,6 @@
 import Crypto
 import FoundationEssentials
+import HTTPClient
 import SBSCore
 
 /// Replay nonces handed out by the CA. Every response carries one (errors included, RFC 8555 section 6.5),

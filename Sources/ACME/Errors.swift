@@ -1,4 +1,5 @@
 import FoundationEssentials
+import HTTPClient
 
 /// An RFC 7807 problem document as ACME servers send it (RFC 8555 section 6.7).
 public struct ProblemDocument: Codable, Sendable, Equatable {

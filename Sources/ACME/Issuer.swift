@@ -1,5 +1,6 @@
 import Crypto
 import FoundationEssentials
+import HTTPClient
 import SBSCore
 import SwiftASN1
 import X509

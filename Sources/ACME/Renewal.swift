@@ -1,5 +1,6 @@
 import Crypto
 import FoundationEssentials
+import HTTPClient
 import X509
 
 /// Whether a certificate should be renewed now, and why.

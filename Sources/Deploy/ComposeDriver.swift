@@ -1,4 +1,5 @@
 import FoundationEssentials
+import Processes
 import SBSCore
 
 /// Runs the stack's `docker compose` commands for the install steps: images present, services up, health waited

@@ -1,5 +1,6 @@
 import Crypto
 import FoundationEssentials
+import Processes
 import SBSCore
 
 /// The stack's compose project: its name and the deploy folder holding `docker-compose.yml` and `.env`. Every
@@ -42,13 +43,5 @@ public struct ComposeProject: Sendable, Hashable, Codable {
                             remedy: "Check that the Docker engine runs (`docker info`) and that \(composeFile) exists.")
         }
         return try ComposeContainer.parse(result.stdout)
-    }
-}
-
-extension String {
-    /// The last `count` non-empty lines, joined with " | " (for error messages quoting a command's output).
-    public func lastLines(_ count: Int) -> String {
-        split(separator: "\n").map { $0.trimmed }.filter { !$0.isEmpty }
-            .suffix(count).joined(separator: " | ")
     }
 }

@@ -1,3 +1,4 @@
+import Processes
 import SBSCore
 
 /// The host firewall: whether ufw or firewalld is active and lets the http/https ports in. Docker publishes

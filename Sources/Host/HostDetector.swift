@@ -1,3 +1,4 @@
+import Processes
 import SBSCore
 #if canImport(Glibc)
 import Glibc

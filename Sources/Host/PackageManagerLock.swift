@@ -58,7 +58,7 @@ public struct FcntlLockProbe: PackageManagerLockProbe {
     }
 }
 
-extension Preflight {
+extension PreflightChecks {
     /// The files apt and dpkg lock while they work.
     public static let packageManagerLocks = [
         "/var/lib/dpkg/lock-frontend",

@@ -1,4 +1,5 @@
 import SBSCore
+import YAML
 
 /// The services of the stack, by their compose names.
 public enum StackService: String, Codable, Sendable, CaseIterable, Comparable {

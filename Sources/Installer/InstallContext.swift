@@ -1,5 +1,6 @@
 import Deploy
 import FoundationEssentials
+import Processes
 import Render
 import SBSCore
 import StepGraph
@@ -76,7 +77,7 @@ public enum InstallActions {
     public static func table(_ inputs: InstallInputs, tools: InstallTools) -> ActionTable<InstallInputs> {
         var table = ActionTable(context: inputs, baseFacts: Set(Answers().facts.keys),
                                 digester: { [digester = tools.digester] in digester.product($0) })
-        table.register(PreflightAction(tools: tools))
+        table.register(Preflight(tools: tools))
         table.register(DetectHardware(tools: tools))
         table.register(CollectAnswers(tools: tools))
         table.register(ChooseProfile())
@@ -89,7 +90,7 @@ public enum InstallActions {
         table.register(StartStack(tools: tools))
         table.register(PullModels(tools: tools))
         table.register(InstallTimers(tools: tools))
-        table.register(VerifyStack(tools: tools))
+        table.register(Verify(tools: tools))
         return table
     }
 

@@ -3,6 +3,7 @@ import Deploy
 import FoundationEssentials
 import Glibc
 import Host
+import Processes
 import Render
 import SBSCore
 import StepGraph

@@ -56,3 +56,11 @@ public func decimal(_ value: Double, digits: Int = 1) -> String {
     let fraction = String(whole % unit)
     return sign + String(whole / unit) + "." + String(repeating: "0", count: digits - fraction.count) + fraction
 }
+
+extension String {
+    /// The last `count` non-empty lines, joined with " | " (for error messages quoting a command's output).
+    public func lastLines(_ count: Int) -> String {
+        split(separator: "\n").map { $0.trimmed }.filter { !$0.isEmpty }
+            .suffix(count).joined(separator: " | ")
+    }
+}

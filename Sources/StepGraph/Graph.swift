@@ -1,4 +1,5 @@
 import SBSCore
+import YAML
 
 /// The validated step graph: unique ids, known needs, known actions, no cycles.
 public struct Graph: Sendable {

@@ -2,6 +2,7 @@ import ACME
 import Deploy
 import FoundationEssentials
 import Glibc
+import HTTPClient
 import SBSCore
 import SwiftASN1
 import X509

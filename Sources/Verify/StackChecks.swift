@@ -1,5 +1,6 @@
 import Deploy
 import FoundationEssentials
+import Processes
 import SBSCore
 
 /// What the stack checks read from Docker. The real one is `ComposeStackProbe`; tests give their own.

@@ -1,6 +1,7 @@
 import FoundationEssentials
 import Glibc
 import SBSCore
+import YAML
 
 /// Every problem of an answers file at once, each with its line and column.
 public struct AnswersError: Error, Sendable, CustomStringConvertible {

@@ -3,6 +3,7 @@ import ArgumentParser
 import Deploy
 import FoundationEssentials
 import Installer
+import Processes
 import SBSCore
 
 /// `sbs renew`: renews every certificate whose renewal settings sbs keeps (the install's, and each `sbs cert issue`,

@@ -1,6 +1,7 @@
 @testable import ACME
 import Crypto
 import Foundation
+import HTTPClient
 import SBSCore
 import Testing
 import TestSupport

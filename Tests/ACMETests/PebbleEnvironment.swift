@@ -1,4 +1,5 @@
 @testable import ACME
+import Processes
 import TestSupport
 import Foundation
 import SBSCore

@@ -1,5 +1,6 @@
 @testable import ACME
 import Foundation
+import HTTPClient
 import Synchronization
 import Testing
 

@@ -1,5 +1,6 @@
 import Deploy
 import Foundation
+import Processes
 import SBSCore
 import Testing
 

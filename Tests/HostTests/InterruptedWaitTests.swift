@@ -13,7 +13,7 @@ struct InterruptedWaitTests {
             func holder(of path: String) -> LockHolder? { LockHolder(pid: 812, process: "unattended-upgr") }
         }
         let wait = Task {
-            await Preflight().waitForPackageManagerLock(probe: AlwaysHeld(), pollInterval: .seconds(2)) { _ in }
+            await PreflightChecks().waitForPackageManagerLock(probe: AlwaysHeld(), pollInterval: .seconds(2)) { _ in }
         }
         try await Task.sleep(for: .milliseconds(200))
         wait.cancel()

@@ -1,5 +1,6 @@
 import Foundation
 import Host
+import Processes
 import SBSCore
 import StepGraph
 import Testing

@@ -1,6 +1,8 @@
 @testable import ACME
 import Deploy
 import Foundation
+import HTTPClient
+import Processes
 import SBSCore
 import Testing
 @testable import Verify

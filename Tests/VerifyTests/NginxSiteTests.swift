@@ -1,5 +1,6 @@
 @testable import ACME
 import Foundation
+import Processes
 import SBSCore
 import TestSupport
 import Testing

@@ -2,6 +2,8 @@
 import Crypto
 import Deploy
 import Foundation
+import HTTPClient
+import Processes
 import SBSCore
 import SwiftASN1
 import Synchronization

@@ -2,6 +2,7 @@ import Deploy
 import FoundationEssentials
 import Glibc
 import Host
+import Processes
 import SBSCore
 import StepGraph
 

@@ -1,4 +1,5 @@
 import Deploy
+import Processes
 import Render
 import SBSCore
 import StepGraph

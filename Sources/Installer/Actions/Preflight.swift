@@ -7,7 +7,7 @@ import Wizard
 /// `preflight`: the host can take the install — root, a supported OS, free ports, no package manager at work,
 /// enough disk, a sane clock; an active firewall that does not list the web ports is a warning. Every failure is
 /// listed at once with what to do.
-struct PreflightAction: StepAction {
+struct Preflight: StepAction {
     static let name = "preflight"
     let tools: InstallTools
 
@@ -27,7 +27,7 @@ struct PreflightAction: StepAction {
 
     func run(_ input: Input, log: StepLog) async throws -> StepResult<Nothing> {
         let sysroot = Sysroot(input.sysroot)
-        let preflight = Preflight(sysroot: sysroot)
+        let preflight = PreflightChecks(sysroot: sysroot)
         let detector = HostDetector(sysroot: sysroot, runner: tools.commands)
         var results: [CheckResult] = [
             preflight.checkRoot(),

@@ -1,7 +1,8 @@
-import ACME
 import Deploy
 import FoundationEssentials
 import Host
+import HTTPClient
+import Processes
 import SBSCore
 import StepGraph
 import Synchronization

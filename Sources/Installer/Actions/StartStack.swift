@@ -1,5 +1,6 @@
 import Deploy
 import FoundationEssentials
+import Processes
 import SBSCore
 import StepGraph
 

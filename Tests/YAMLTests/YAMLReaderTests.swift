@@ -1,5 +1,5 @@
-import SBSCore
 import Testing
+import YAML
 
 /// A document the reader must refuse, and where and why.
 struct YAMLRefusal: Sendable, CustomTestStringConvertible {

@@ -1,3 +1,5 @@
+import SBSCore
+
 /// The five scalar styles. Their folding follows libyaml's, so each reads as other YAML tools read it.
 extension YAMLParser {
     // MARK: - Plain

@@ -1,3 +1,5 @@
+import SBSCore
+
 /// A recursive-descent reader of one YAML document. Block collections are read by indentation, flow collections by
 /// their brackets; `YAMLParser+Scalars.swift` reads the five scalar styles. Each collection counts towards
 /// `maximumDepth`, which bounds the recursion.

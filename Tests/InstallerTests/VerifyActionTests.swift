@@ -1,6 +1,7 @@
 import Deploy
 import Foundation
 import Host
+import Processes
 import SBSCore
 import StepGraph
 import Testing
@@ -11,7 +12,7 @@ import TestSupport
 
 /// The verify step: its Input from the answers and the chosen profile, and a run against this host with a
 /// fixture `docker` (a script answering only the calls the checks make) and HTTP ports nothing listens on.
-@Suite struct VerifyStackTests {
+@Suite struct VerifyActionTests {
     static func answers(_ edit: (inout Answers) throws -> Void = { _ in }) throws -> Answers {
         var answers = Answers()
         answers.domain = try DomainName("shop.example.com")
@@ -31,22 +32,22 @@ import TestSupport
 
     @Test func theTargetFollowsTheAnswersAndTheProfile() throws {
         let layout = Layout(root: "/tmp/sbs-root")
-        let acme = try VerifyStack.target(try Self.answers(), layout: layout, profile: try Self.profile(ollama: true, monitoring: false))
+        let acme = try Verify.target(try Self.answers(), layout: layout, profile: try Self.profile(ollama: true, monitoring: false))
         #expect(acme.domain == "shop.example.com" && acme.names == ["shop.example.com", "www.shop.example.com"])
         #expect(acme.trust == .system && acme.expectHSTS && acme.httpPort == 80 && acme.httpsPort == 443 && acme.address == "127.0.0.1")
         #expect(acme.profile == .init(ollamaModels: ["llama3.1:8b"], monitoring: false))
         #expect(acme.project == ComposeProject(name: ComposeProject.name(forRoot: "/tmp/sbs-root"), directory: "/tmp/sbs-root/opt/sbs"))
         #expect(acme.resolve.contains("www.shop.example.com:443:127.0.0.1") && acme.resolve.contains("shop.example.com:80:127.0.0.1"))
 
-        let bundle = try VerifyStack.target(try Self.answers { $0.acmeCABundle = "/etc/private-ca.pem"; $0.httpsPort = try Port(8443); $0.mode = .development },
+        let bundle = try Verify.target(try Self.answers { $0.acmeCABundle = "/etc/private-ca.pem"; $0.httpsPort = try Port(8443); $0.mode = .development },
                                             layout: layout, profile: try Self.profile(ollama: false, monitoring: true))
         #expect(bundle.trust == .bundle("/etc/private-ca.pem") && !bundle.expectHSTS && bundle.httpsPort == 8443)
         #expect(bundle.profile == .init(ollamaModels: nil, monitoring: true))
 
-        let selfSigned = try VerifyStack.target(try Self.answers { $0.tlsMode = .selfSigned }, layout: layout, profile: nil)
+        let selfSigned = try Verify.target(try Self.answers { $0.tlsMode = .selfSigned }, layout: layout, profile: nil)
         #expect(selfSigned.trust == .installedCertificate("/tmp/sbs-root/etc/sbs/ssl/live/shop.example.com/fullchain.pem"))
         #expect(selfSigned.profile == nil)
-        #expect(throws: UserError.self) { try VerifyStack.target(Answers(), layout: layout, profile: nil) }
+        #expect(throws: UserError.self) { try Verify.target(Answers(), layout: layout, profile: nil) }
     }
 
     @Test func theStepIsRegisteredAndRunsEveryTime() throws {
@@ -62,7 +63,7 @@ import TestSupport
         try FileManager.default.createDirectory(atPath: root + "/bin", withIntermediateDirectories: true)
         // Ports 1 and 2 on loopback: nothing listens, so every HTTP check fails with "connection refused".
         let layout = Layout(root: root + "/sbs")
-        let target = try VerifyStack.target(try Self.answers { $0.httpPort = try Port(1); $0.httpsPort = try Port(2) },
+        let target = try Verify.target(try Self.answers { $0.httpPort = try Port(1); $0.httpsPort = try Port(2) },
                                             layout: layout, profile: try Self.profile(ollama: false, monitoring: false))
         let prefix = target.project.command([]).dropFirst().joined(separator: " ")
         let docker = """
@@ -80,10 +81,10 @@ import TestSupport
         chmod(root + "/bin/docker", 0o755)
         let tools = InstallTools(commands: SystemCommandRunner(searchPath: [root + "/bin"]), secrets: AnswerSecretValues(),
                                  digester: try SecretDigester.load(layout, create: true))
-        let input = VerifyStack.Input(target: target, reportPath: VerifyStack.reportPath(layout))
+        let input = Verify.Input(target: target, reportPath: Verify.reportPath(layout))
 
         let error = await #expect(throws: UserError.self) {
-            _ = try await VerifyStack(tools: tools).run(input, log: StepLog(step: "verify", runLog: try RunLog(path: root + "/verify.log", notice: { _ in })))
+            _ = try await Verify(tools: tools).run(input, log: StepLog(step: "verify", runLog: try RunLog(path: root + "/verify.log", notice: { _ in })))
         }
         let report = try VerifyReport.decode(try #require(try AtomicFile.readText(layout.stateDir + "/verify.json")))
         #expect(report.checks.map(\.id) == StackVerifier.checkIDs)

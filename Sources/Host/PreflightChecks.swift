@@ -12,7 +12,7 @@ import Darwin
 
 /// The checks of the `preflight` step, each a pure function of what it is given (or of the sysroot), each
 /// failure with a remedy. The installer runs them and decides what a failure stops.
-public struct Preflight: Sendable {
+public struct PreflightChecks: Sendable {
     public let sysroot: Sysroot
 
     public init(sysroot: Sysroot = Sysroot()) {

@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Glibc
+import SBSCore
 
 /// What a finished command left behind.
 public struct CommandResult: Sendable, Equatable {

@@ -1,3 +1,5 @@
+import SBSCore
+
 /// One problem found in a YAML file, with its position (1-based line and column).
 public struct YAMLProblem: Error, Sendable, Equatable, CustomStringConvertible {
     public var file: String

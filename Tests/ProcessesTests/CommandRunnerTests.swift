@@ -1,6 +1,7 @@
 import Foundation
+@testable import Processes
 import Testing
-@testable import SBSCore
+import SBSCore
 import TestSupport
 
 @Suite struct CommandRunning {

@@ -5,10 +5,10 @@ import SBSCore
 import Synchronization
 import Testing
 
-@Suite("Preflight checks")
+@Suite("PreflightChecks checks")
 struct PreflightTests {
     @Test func portHeldByAProcessIsNamedWithItsPid() throws {
-        let preflight = Preflight(sysroot: Fixtures.host("vm-16g-no-gpu"))
+        let preflight = PreflightChecks(sysroot: Fixtures.host("vm-16g-no-gpu"))
         let http = preflight.checkPort(try Port(80), purpose: "http")
         #expect(http.status == .fail)
         #expect(http.id == "port-http")
@@ -41,7 +41,7 @@ struct PreflightTests {
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
         let port = Int(UInt16(bigEndian: address.sin_port))
-        let result = Preflight().checkPort(try Port(port), purpose: "http")
+        let result = PreflightChecks().checkPort(try Port(port), purpose: "http")
         #expect(result.status == .fail)
         #expect(result.detail.contains("pid \(getpid())"))
     }
@@ -53,13 +53,13 @@ struct PreflightTests {
     }
 
     @Test func rootCheck() {
-        #expect(Preflight().checkRoot(effectiveUserID: 0).status == .pass)
-        let notRoot = Preflight().checkRoot(effectiveUserID: 1000)
+        #expect(PreflightChecks().checkRoot(effectiveUserID: 0).status == .pass)
+        let notRoot = PreflightChecks().checkRoot(effectiveUserID: 1000)
         #expect(notRoot.status == .fail && notRoot.remedy?.contains("sudo") == true)
     }
 
     @Test func operatingSystems() {
-        let preflight = Preflight()
+        let preflight = PreflightChecks()
         #expect(preflight.checkOperatingSystem(OSFacts(id: "debian", versionID: "12", prettyName: "Debian 12"), architecture: "x86_64").status == .pass)
         #expect(preflight.checkOperatingSystem(OSFacts(id: "ubuntu", versionID: "24.04", prettyName: "Ubuntu"), architecture: "aarch64").status == .pass)
         let old = preflight.checkOperatingSystem(OSFacts(id: "debian", versionID: "10", prettyName: "Debian 10"), architecture: "x86_64")
@@ -70,7 +70,7 @@ struct PreflightTests {
     }
 
     @Test func diskSpace() {
-        let preflight = Preflight()
+        let preflight = PreflightChecks()
         #expect(preflight.checkDiskSpace(DiskFacts(path: "/opt", freeMiB: 50 * 1024), requiredGiB: 40).status == .pass)
         let full = preflight.checkDiskSpace(DiskFacts(path: "/opt", freeMiB: 10 * 1024), requiredGiB: 40)
         #expect(full.status == .fail && full.detail.contains("10 GiB") && full.remedy != nil)
@@ -78,7 +78,7 @@ struct PreflightTests {
     }
 
     @Test func clockSanity() {
-        let preflight = Preflight()
+        let preflight = PreflightChecks()
         #expect(preflight.checkClock(now: Date()).status == .pass)
         #expect(preflight.checkClock(now: Date(timeIntervalSince1970: 1_600_000_000)).status == .fail)
         let skewed = preflight.checkClock(now: Date(), reference: Date().addingTimeInterval(3600))
@@ -99,7 +99,7 @@ struct PreflightTests {
         #expect(fcntl(holder, 37 /* F_OFD_SETLK */, &lock) == 0)
 
         let messages = Mutex<[String]>([])
-        let preflight = Preflight(sysroot: Sysroot(tree.path))
+        let preflight = PreflightChecks(sysroot: Sysroot(tree.path))
         let result = await preflight.waitForPackageManagerLock(
             probe: FcntlLockProbe(), timeout: .seconds(10), pollInterval: .seconds(2), clock: ImmediateClock()
         ) { message in messages.withLock { $0.append(message) } }
@@ -144,7 +144,7 @@ struct PreflightTests {
                 }
             }
         }
-        let result = await Preflight().waitForPackageManagerLock(probe: CountingProbe(), pollInterval: .seconds(5), clock: ImmediateClock()) { _ in }
+        let result = await PreflightChecks().waitForPackageManagerLock(probe: CountingProbe(), pollInterval: .seconds(5), clock: ImmediateClock()) { _ in }
         #expect(result.status == .pass)
         #expect(result.detail.contains("15 s"))
     }

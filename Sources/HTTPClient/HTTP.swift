@@ -1,6 +1,7 @@
 import CCurl
 import Dispatch
 import FoundationEssentials
+import Processes
 import SBSCore
 import Synchronization
 

@@ -1,6 +1,6 @@
 import Foundation
-import SBSCore
 import Testing
+import YAML
 import Yams
 
 /// The tree as text: structure, scalar text and style, keys in order, and each node's line and column. Two

@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Host
+import Processes
 import SBSCore
 import StepGraph
 import Verify
@@ -10,7 +11,7 @@ import Wizard
 /// the database, the containers, the profile's models, Grafana and the published ports. The report goes to
 /// `/var/lib/sbs/verify.json` (as `sbs verify --json` prints it); any failed check fails the step, each with its
 /// remedy. It reads the world, so it runs on every run that covers it.
-struct VerifyStack: StepAction {
+struct Verify: StepAction {
     static let name = "verify"
     static let observes = true
     let tools: InstallTools
@@ -23,18 +24,18 @@ struct VerifyStack: StepAction {
     func input(_ context: InstallInputs, needs: NeededOutputs) throws -> Input {
         // choose-profile is needed through start-stack → obtain-certificate → start-proxy → write-configs.
         let profile = try needs.output(of: ChooseProfile.self)
-        return Input(target: try VerifyStack.target(context.answers, layout: context.layout, profile: profile),
-                     reportPath: VerifyStack.reportPath(context.layout))
+        return Input(target: try Verify.target(context.answers, layout: context.layout, profile: profile),
+                     reportPath: Verify.reportPath(context.layout))
     }
 
     func run(_ input: Input, log: StepLog) async throws -> StepResult<Nothing> {
-        let report = try await VerifyStack.verifier(input.target, commands: tools.commands).run()
+        let report = try await Verify.verifier(input.target, commands: tools.commands).run()
         try AtomicFile.write(report.json(), to: input.reportPath)
         for check in report.checks {
             log.progress("\(check.status.rawValue) \(check.id): \(check.detail)")
         }
         let failures = report.failures
-        if !failures.isEmpty { throw VerifyStack.failure(report, reportPath: input.reportPath) }
+        if !failures.isEmpty { throw Verify.failure(report, reportPath: input.reportPath) }
         return StepResult()
     }
 
@@ -90,17 +91,17 @@ extension InstallSession {
         if let state = try store.load(), state["choose-profile"].status == .succeeded {
             profile = try? state["choose-profile"].output?.decode(ResolvedProfile.self)
         }
-        return try VerifyStack.target(answers, layout: layout, profile: profile)
+        return try Verify.target(answers, layout: layout, profile: profile)
     }
 
     /// Runs every check against this server and keeps the report in `/var/lib/sbs/verify.json`.
     /// - Throws: `UserError` when the report cannot be written; `CancellationError` when interrupted.
     public func verify(_ target: VerifyTarget) async throws -> VerifyReport {
-        let report = try await VerifyStack.verifier(target, commands: commands).run()
-        try AtomicFile.write(report.json(), to: VerifyStack.reportPath(layout))
+        let report = try await Verify.verifier(target, commands: commands).run()
+        try AtomicFile.write(report.json(), to: Verify.reportPath(layout))
         return report
     }
 
     /// Where the last verification report is kept.
-    public var verifyReportPath: String { VerifyStack.reportPath(layout) }
+    public var verifyReportPath: String { Verify.reportPath(layout) }
 }
