@@ -10,10 +10,13 @@
 # old binary; /etc/sbs and /var/lib/sbs stay as they are), and runs `sbs install`.
 #
 # Settings (environment):
-#   SBS_VERSION    the release to install (default: the release this script came with, else the newest in SHA256SUMS)
-#   SBS_BASE_URL   the folder holding sbs-VERSION-linux-ARCH.tar.gz and SHA256SUMS: https://…, http:// on a
-#                  loopback address only (127.0.0.0/8, localhost, [::1]), or file:///path for a local folder
-#   SBS_PREFIX     where bin/sbs goes (default /usr/local)
+#   SBS_VERSION    the release to install (default: the release this script came with, else the newest in SHA256SUMS):
+#                  X.Y.Z[-prerelease][+build], at most 64 characters
+#   SBS_BASE_URL   the folder holding sbs-VERSION-linux-ARCH.tar.gz and SHA256SUMS: https://HOST[:PORT]/PATH, http:// on
+#                  a loopback address only (127.X.Y.Z, localhost, [::1]), or file:///path for a local folder; no user
+#                  name or password, query, fragment, '.' or '..' in it
+#   SBS_PREFIX     where bin/sbs goes (default /usr/local): an absolute path without '.' or '..'; an existing bin/sbs
+#                  there must be a regular file (a folder, a symbolic link or a device is refused, nothing changed)
 # Flags:
 #   --no-run       install the binary only
 #   --answers FILE passed on: `sbs install --answers FILE`
@@ -64,6 +67,9 @@ sbs_install_sh() {
         shift
     done
     if [ -n "$answers" ]; then
+        case "$answers" in
+            *[[:cntrl:]]*) die "the answers file name $(shown "$answers") holds control characters (a newline?): rename it" ;;
+        esac
         [ -f "$answers" ] || die "the answers file $answers does not exist"
         case "$answers" in
             /*) ;;
@@ -71,17 +77,43 @@ sbs_install_sh() {
         esac
     fi
 
+    # --- settings: each checked whole, before anything is read from the network or changed ------------------
     version=${SBS_VERSION:-$SBS_RELEASE_VERSION}
     base_url=${SBS_BASE_URL:-$SBS_RELEASE_BASE_URL}
     prefix=${SBS_PREFIX:-/usr/local}
     case "$prefix" in
+        *[[:cntrl:]]*) die "SBS_PREFIX=$(shown "$prefix") holds control characters (a newline?): set it to a plain absolute path" ;;
         /*) ;;
         *) die "SBS_PREFIX must be an absolute path, not $prefix" ;;
     esac
-    if [ -n "$version" ]; then
-        printf '%s\n' "$version" | grep -Eq '^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]*)?$' \
-            || die "SBS_VERSION=$version is not a version (X.Y.Z)"
+    case "$prefix/" in
+        */./* | */../*) die "SBS_PREFIX=$prefix: '.' and '..' are refused in it: name the folder directly" ;;
+    esac
+    while [ "$prefix" != / ] && [ "${prefix%/}" != "$prefix" ]; do prefix=${prefix%/}; done
+    if [ -n "$version" ] && ! valid_version "$version"; then
+        die "SBS_VERSION=$(shown "$version") is not a version: X.Y.Z with an optional -prerelease and +build (letters, digits, '-' and '.'), at most 64 characters"
     fi
+    case "${SBS_LOCK_TIMEOUT:-600}" in
+        *[!0-9]*) die "SBS_LOCK_TIMEOUT=$(shown "$SBS_LOCK_TIMEOUT") is not a number of seconds" ;;
+    esac
+    [ "$from_source" = yes ] || check_base_url "$base_url"
+    # What the install replaces must be a regular file (or nothing), and the folders on the way folders: checked
+    # here, before any download, so that a refusal changes nothing.
+    bin_dir="${prefix%/}/bin"
+    target="$bin_dir/sbs"
+    case "$prefix" in
+        /usr) share=/usr/share ;;
+        *) share="${prefix%/}/share" ;;
+    esac
+    check_folder "$prefix"
+    check_folder "$bin_dir"
+    check_replaceable "$target"
+    for completion in bash-completion/completions/sbs zsh/site-functions/_sbs fish/vendor_completions.d/sbs.fish; do
+        check_folder "$share"
+        check_folder "$share/${completion%%/*}"
+        check_folder "$share/${completion%/*}"
+        check_replaceable "$share/$completion"
+    done
 
     # --- system --------------------------------------------------------------------------------------------
     [ "$(uname -s)" = Linux ] || die "sbs runs on Linux only (this is $(uname -s))"
@@ -122,8 +154,8 @@ sbs_install_sh() {
     fi
 
     work=$(mktemp -d "${TMPDIR:-/tmp}/sbs-install.XXXXXX") || die "cannot create a temporary folder"
-    # shellcheck disable=SC2064 # expand now: the folder is known
-    trap "rm -rf '$work'" EXIT
+    # Expanded when the trap runs: the folder's name (from TMPDIR) is never read as shell code.
+    trap 'rm -rf "$work"' EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM
     trap 'exit 129' HUP
@@ -146,18 +178,21 @@ sbs_install_sh() {
     new_version=$(cat "$work/version.out")
 
     # --- install -------------------------------------------------------------------------------------------
-    bin_dir="$prefix/bin"
-    target="$bin_dir/sbs"
+    # Checked again: the download took a while.
+    check_folder "$bin_dir"
+    check_replaceable "$target"
     old_version=""
     if [ -x "$target" ]; then
         old_version=$("$target" --version 2>/dev/null || echo "unknown")
     fi
     $as_root mkdir -p "$bin_dir"
-    # Copy beside the target, then rename over it: a running sbs keeps its old file, and nobody sees half a binary.
-    $as_root cp "$unpacked/sbs" "$bin_dir/.sbs.new.$$"
-    $as_root chmod 0755 "$bin_dir/.sbs.new.$$"
-    $as_root mv -f "$bin_dir/.sbs.new.$$" "$target" || {
-        $as_root rm -f "$bin_dir/.sbs.new.$$"
+    # Copy beside the target (into a new file of its own), then rename over it: a running sbs keeps its old file,
+    # and nobody sees half a binary.
+    new_file=$($as_root mktemp "$bin_dir/.sbs.new.XXXXXX") || die "cannot create a file in $bin_dir"
+    $as_root cp "$unpacked/sbs" "$new_file"
+    $as_root chmod 0755 "$new_file"
+    $as_root mv -f "$new_file" "$target" || {
+        $as_root rm -f "$new_file"
         die "could not install $target"
     }
     if [ -n "$old_version" ]; then
@@ -176,27 +211,142 @@ os_field() {
     sed -n "s/^$1=//p" /etc/os-release | head -n 1 | sed -e 's/^"\(.*\)"$/\1/' -e "s/^'\(.*\)'\$/\1/"
 }
 
-# Accepts https://, http:// on a loopback address, and file:///absolute/path.
-check_base_url() {
+# A value for a message: control characters (a newline that would start a line of its own) shown as '?'.
+shown() {
+    printf '%s' "$1" | tr '[:cntrl:]' '?'
+}
+
+# A URL for a message: any user name and password (everything between :// and the last '@') shown as ***.
+shown_url() {
     case "$1" in
-        https://?*) ;;
-        http://*)
-            host=${1#http://}
-            host=${host%%/*}
-            host=${host##*@}
-            case "$host" in
-                \[*\]*) host=${host%%]*}] ;;
-                *) host=${host%%:*} ;;
-            esac
-            case "$host" in
-                localhost | 127.*.*.* | \[::1\]) ;;
-                *) die "SBS_BASE_URL=$1: plain http:// is accepted only for a loopback address (127.0.0.1, localhost, [::1]); use https://" ;;
+        [A-Za-z]*://*@*)
+            scheme=${1%%://*}
+            case "$scheme" in
+                *[!A-Za-z0-9+.-]*) shown "***@${1##*@}" ;;
+                *) shown "$scheme://***@${1##*@}" ;;
             esac
             ;;
-        file:///*) [ -d "${1#file://}" ] || die "SBS_BASE_URL=$1: no such folder" ;;
-        file://*) die "SBS_BASE_URL=$1: a file:// URL needs an absolute path (file:///path)" ;;
+        *@*) shown "***@${1##*@}" ;;
+        *) shown "$1" ;;
+    esac
+}
+
+# X.Y.Z, then an optional -prerelease and an optional +build, each dot-separated identifiers of letters, digits and
+# '-' (semantic versioning), at most 64 characters: the whole value, not one line of it.
+valid_version() {
+    case "$1" in
+        "" | *[!0-9A-Za-z.+-]*) return 1 ;;
+    esac
+    [ "${#1}" -le 64 ] || return 1
+    core=${1%%[-+]*}
+    suffix=${1#"$core"}
+    case "$core" in
+        *[!0-9.]* | .* | *. | *..* | *.*.*.*) return 1 ;;
+        *.*.*) ;;
+        *) return 1 ;;
+    esac
+    case "$suffix" in
+        "") return 0 ;;
+        -*+*)
+            pre=${suffix#-}
+            pre=${pre%%+*}
+            build=${suffix#*+}
+            ;;
+        -*) pre=${suffix#-} build=x ;;
+        *) pre=x build=${suffix#+} ;;
+    esac
+    for part in "$pre" "$build"; do
+        case "$part" in
+            "" | *+* | .* | *. | *..*) return 1 ;;
+        esac
+    done
+    return 0
+}
+
+# Whether $1 is 127.X.Y.Z, each part decimal 0-255 without a leading zero.
+is_loopback_ipv4() {
+    case "$1" in
+        127.*.*.*) ;;
+        *) return 1 ;;
+    esac
+    case "$1" in
+        *[!0-9.]* | *. | *..* | *.*.*.*.*) return 1 ;;
+    esac
+    for octet in ${1%%.*} $(printf '%s' "${1#*.}" | tr . ' '); do
+        case "$octet" in
+            [0-9] | [1-9][0-9] | 1[0-9][0-9] | 2[0-4][0-9] | 25[0-5]) ;;
+            *) return 1 ;;
+        esac
+    done
+    return 0
+}
+
+# Accepts https://HOST[:PORT][/PATH], http:// on a loopback address, and file:///absolute/path. The host is read as
+# curl reads it (scheme://[userinfo@]host[:port][/path][?query][#fragment]: the authority ends at the first '/',
+# '?' or '#'), and whatever could make curl, wget and the reader of a message disagree on it is refused: a user
+# name or password (no '@' at all), a query or fragment (the release's file names are appended to the URL), a
+# backslash, spaces, control characters, '.' and '..' segments.
+check_base_url() {
+    url_problem=""
+    case "$1" in
         "") die "no release location: set SBS_BASE_URL to the folder holding the release (https://…, or file:///path for a local copy)" ;;
-        *) die "SBS_BASE_URL=$1: only https://, http:// on loopback, and file:// are accepted" ;;
+        *[[:cntrl:]]*) url_problem="control characters (a newline?) are not part of a URL" ;;
+        *@*) url_problem="a user name or password (or any '@') is refused in it: serve the release without one" ;;
+        *[?#]*) url_problem="a query (?) or fragment (#) is refused in it: give the folder that holds the release" ;;
+    esac
+    [ -z "$url_problem" ] || die "SBS_BASE_URL=$(shown_url "$1"): $url_problem"
+    case "$1" in
+        https://* | http://*)
+            rest=${1#*://}
+            authority=${rest%%/*}
+            path=${rest#"$authority"}
+            case "$authority" in
+                \[*\]) host=$authority port=none ;;
+                \[*\]:*)
+                    host=${authority%%]*}]
+                    port=${authority#"$host":}
+                    ;;
+                *:*)
+                    host=${authority%%:*}
+                    port=${authority#*:}
+                    ;;
+                *) host=$authority port=none ;;
+            esac
+            case "$host" in
+                \[*\]) case "$host" in \[*[!0-9A-Fa-f:.]*\] | \[\]) url_problem="$host is not an IPv6 address" ;; esac ;;
+                "" | .* | -* | *[!A-Za-z0-9._-]*) url_problem="'$host' is not a host name" ;;
+            esac
+            case "$port" in
+                none) ;;
+                "" | *[!0-9]* | ??????*) url_problem="'$port' is not a port number" ;;
+                *) [ "$port" -le 65535 ] || url_problem="'$port' is not a port number" ;;
+            esac
+            case "$path" in
+                *[!A-Za-z0-9._~%/+=,:-]*) url_problem="its path may hold only letters, digits and . _ ~ % / + = , : -" ;;
+            esac
+            ;;
+        file:///*)
+            path=${1#file://}
+            case "$path" in
+                *%*) url_problem="percent-encoding is not read in a file:// URL: name the folder as it is" ;;
+            esac
+            ;;
+        file://*) die "SBS_BASE_URL=$(shown_url "$1"): a file:// URL needs an absolute path (file:///path)" ;;
+        *) die "SBS_BASE_URL=$(shown_url "$1"): only https://, http:// on loopback, and file:// are accepted" ;;
+    esac
+    case "$path/" in
+        */./* | */../*) url_problem="'.' and '..' are refused in its path: name the folder directly" ;;
+    esac
+    [ -z "$url_problem" ] || die "SBS_BASE_URL=$(shown_url "$1"): $url_problem"
+    case "$1" in
+        http://*)
+            case "$host" in
+                localhost | \[::1\]) ;;
+                *) is_loopback_ipv4 "$host" \
+                    || die "SBS_BASE_URL=$1: plain http:// is accepted only for a loopback address (127.0.0.1, localhost, [::1]); use https://" ;;
+            esac
+            ;;
+        file://*) [ -d "$path" ] || die "SBS_BASE_URL=$1: no such folder" ;;
     esac
 }
 
@@ -213,7 +363,7 @@ fetch() {
             http://*) protocols="=http,https" ;;
             *) protocols="=https" ;;
         esac
-        curl --fail --silent --show-error --location --tlsv1.2 --proto "$protocols" --proto-redir "=https" \
+        curl --globoff --fail --silent --show-error --location --tlsv1.2 --proto "$protocols" --proto-redir "=https" \
             --retry 3 --retry-delay 2 --retry-connrefused --connect-timeout 20 --output "$2" "$1" \
             || die "download failed: $1"
     elif command -v wget >/dev/null 2>&1; then
@@ -236,7 +386,6 @@ sha256_of() {
 }
 
 download_release() {
-    check_base_url "$base_url"
     base_url=${base_url%/}
     say "fetching $base_url/SHA256SUMS"
     fetch "$base_url/SHA256SUMS" "$work/SHA256SUMS"
@@ -244,6 +393,7 @@ download_release() {
         # The newest release for this architecture that the folder lists.
         version=$(sed -n "s/^[0-9a-f]\{64\} [ *]sbs-\(.*\)-linux-$arch\.tar\.gz\$/\1/p" "$work/SHA256SUMS" | sort -V | tail -n 1)
         [ -n "$version" ] || die "$base_url/SHA256SUMS lists no release for linux-$arch"
+        valid_version "$version" || die "$base_url/SHA256SUMS names $(shown "$version") as its newest release: not a version, refusing"
     fi
     tarball="sbs-$version-linux-$arch.tar.gz"
     # Exactly one well-formed line must name the tarball.
@@ -266,7 +416,9 @@ unpack_release() {
     mkdir "$work/unpack"
     tar -xzf "$work/$tarball" -C "$work/unpack" || die "cannot unpack $tarball"
     unpacked="$work/unpack/sbs-$version-linux-$arch"
-    if [ ! -f "$unpacked/sbs" ] || [ -L "$unpacked/sbs" ]; then die "$tarball holds no sbs binary"; fi
+    if [ ! -d "$unpacked" ] || [ -L "$unpacked" ] || [ ! -f "$unpacked/sbs" ] || [ -L "$unpacked/sbs" ]; then
+        die "$tarball holds no sbs binary"
+    fi
 }
 
 build_from_source() {
@@ -370,22 +522,49 @@ install_runtime_packages() {
 
 install_completions() {
     # Beside the system's own: bash-completion's, zsh's site functions and fish's vendor folder. The completions
-    # name the sbs in $PATH, so they go under /usr/share only when sbs itself is there.
-    case "$prefix" in
-        /usr) share=/usr/share ;;
-        *) share="$prefix/share" ;;
-    esac
-    [ -d "$unpacked/completions" ] || return 0
+    # name the sbs in $PATH, so they go under /usr/share only when sbs itself is there ($share, set with $prefix).
+    # Only regular files are copied: a symbolic link in the tarball is skipped, never followed.
+    if [ ! -d "$unpacked/completions" ] || [ -L "$unpacked/completions" ]; then return 0; fi
     for pair in "sbs.bash:bash-completion/completions/sbs" "_sbs:zsh/site-functions/_sbs" "sbs.fish:fish/vendor_completions.d/sbs.fish"; do
         from="$unpacked/completions/${pair%%:*}"
         to="$share/${pair#*:}"
-        [ -f "$from" ] || continue
+        if [ ! -f "$from" ] || [ -L "$from" ]; then continue; fi
+        check_folder "$(dirname "$to")"
+        check_replaceable "$to"
         $as_root mkdir -p "$(dirname "$to")"
-        $as_root cp "$from" "$to.new.$$"
-        $as_root chmod 0644 "$to.new.$$"
-        $as_root mv -f "$to.new.$$" "$to"
+        new_file=$($as_root mktemp "$to.new.XXXXXX") || die "cannot create a file in $(dirname "$to")"
+        $as_root cp "$from" "$new_file"
+        $as_root chmod 0644 "$new_file"
+        $as_root mv -f "$new_file" "$to"
     done
     say "shell completions in $share/{bash-completion/completions,zsh/site-functions,fish/vendor_completions.d}"
+}
+
+# What kind of file $1 is, for a message.
+kind_of() {
+    if [ -L "$1" ]; then
+        echo "a symbolic link (to $(shown "$(readlink "$1" 2>/dev/null || echo '?')"))"
+    elif [ -d "$1" ]; then
+        echo "a folder"
+    elif [ -f "$1" ]; then
+        echo "a file"
+    else
+        echo "neither a file nor a folder (a device, pipe or socket)"
+    fi
+}
+
+# A file the install replaces: nothing there, or a regular file (not a folder, a symbolic link, a device or pipe).
+check_replaceable() {
+    if [ ! -e "$1" ] && [ ! -L "$1" ]; then return 0; fi
+    if [ -L "$1" ] || [ ! -f "$1" ]; then
+        die "$1 is $(kind_of "$1"), not a file: refusing to install over it (nothing was changed). Move it away, or set SBS_PREFIX to another place, and run this script again"
+    fi
+}
+
+# A folder the install writes in: nothing there yet, or a folder (a symbolic link to one is fine).
+check_folder() {
+    if [ ! -e "$1" ] && [ ! -L "$1" ]; then return 0; fi
+    [ -d "$1" ] || die "$1 is $(kind_of "$1"), not a folder: cannot install under it (nothing was changed)"
 }
 
 run_sbs() {

@@ -3,6 +3,9 @@
 # them from a loopback HTTP server (python3 -m http.server on a free port), and runs install.sh against them:
 #   - under dash and under bash, piped as `curl … | sh`, into temporary prefixes (curl, and wget without curl);
 #   - a tampered tarball, a tampered checksum line, a missing or doubled line: refused, nothing installed;
+#   - scripts/test/install-sh-tests.sh, on a fake release: hostile SBS_BASE_URL (a host hidden from the loopback
+#     check, credentials, queries, '..'), SBS_VERSION, SBS_PREFIX and TMPDIR values, and a bin/sbs that is not a
+#     regular file: refused before any request, nothing changed, no credential printed;
 #   - non-loopback http://, other schemes: refused before any download; https:// from a loopback TLS server with
 #     a throw-away certificate: installs when curl trusts it, refused when not, a redirect to http:// not followed;
 #   - the script cut short at every line and at every byte of its last lines: runs nothing, requests nothing;
@@ -60,7 +63,7 @@ mirror=$www/good
 mkdir -p "$www" "$tmp/tmpdirs"
 
 # --- the scripts ---------------------------------------------------------------------------------------------------
-mine=(install.sh scripts/build-release.sh scripts/test/docker-env.sh scripts/test/release-tests.sh .ci/run)
+mine=(install.sh scripts/build-release.sh scripts/test/docker-env.sh scripts/test/release-tests.sh scripts/test/install-sh-tests.sh .ci/run)
 if lint=$(shellcheck "${mine[@]}" 2>&1) && lint_dash=$(shellcheck --shell=dash install.sh 2>&1); then
     pass "shellcheck: install.sh (as sh and as dash) and the release scripts are clean"
 else
@@ -77,6 +80,15 @@ if [ "$(tail -n 1 install.sh)" = 'sbs_install_sh "$@" --sbs-install-sh-complete'
 else
     fail "install.sh: only definitions at the top level, the one call on the last line" \
         "$(sed '$d' install.sh | grep -Ev '^(#|$|SBS_RELEASE_(VERSION|BASE_URL)=""$|[a-z0-9_]+\(\) \{$|[ }])')"
+fi
+
+# Hostile settings and install locations, against a fake release (seconds; scripts/test/install-sh-tests.sh alone
+# runs them while working on install.sh).
+if hostile=$(scripts/test/install-sh-tests.sh 2>&1); then
+    pass "install.sh refuses hostile URLs, versions, prefixes and install locations before any request ($(tail -n 1 <<<"$hostile"))"
+else
+    fail "install.sh refuses hostile URLs, versions, prefixes and install locations before any request" \
+        "$(grep '^FAIL' <<<"$hostile"; tail -n 1 <<<"$hostile")"
 fi
 
 # --- the release -------------------------------------------------------------------------------------------------
