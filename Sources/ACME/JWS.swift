@@ -3,8 +3,9 @@ import FoundationEssentials
 import SBSCore
 
 /// The public half of an EC key as a JSON Web Key (RFC 7517), and its RFC 7638 thumbprint.
-public struct ECPublicJWK: Sendable, Equatable {
+public struct ECPublicJWK: Codable, Sendable, Equatable {
     public var crv: String
+    public var kty = "EC"
     public var x: String
     public var y: String
 
@@ -22,9 +23,7 @@ public struct ECPublicJWK: Sendable, Equatable {
 
     /// RFC 7638: the required members only, in lexicographic order, no whitespace. This exact text is also
     /// what goes into the JWS `jwk` header, so both sides hash the same bytes.
-    public var canonicalJSON: String {
-        #"{"crv":"\#(crv)","kty":"EC","x":"\#(x)","y":"\#(y)"}"#
-    }
+    public var canonicalJSON: String { compactJSON(self) }
 
     /// base64url(SHA-256(canonical JSON)).
     public var thumbprint: String { Base64URL.encode(SHA256.hash(data: Array(canonicalJSON.utf8))) }
@@ -40,6 +39,24 @@ public struct RSAPublicJWK: Sendable, Equatable {
     }
     public var canonicalJSON: String { #"{"e":"\#(e)","kty":"RSA","n":"\#(n)"}"# }
     public var thumbprint: String { Base64URL.encode(SHA256.hash(data: Array(canonicalJSON.utf8))) }
+}
+
+/// The protected header of sbs's JWSs (RFC 8555 section 6.2): `jwk` or `kid`, and `nonce` where one is sent.
+struct ProtectedHeader: Encodable {
+    var alg: String
+    var jwk: ECPublicJWK?
+    var kid: String?
+    var nonce: String?
+    var url: String
+}
+
+/// `value` as JSON without whitespace, its keys sorted (RFC 7638's canonical form for a JWK), slashes as they are.
+func compactJSON(_ value: some Encodable) -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    // sbs's headers and keys hold strings only, which always encode.
+    guard let bytes = try? encoder.encode(value) else { preconditionFailure("JSONEncoder refused \(type(of: value))") }
+    return String(decoding: bytes, as: UTF8.self)
 }
 
 /// HTTP-01 key authorization (RFC 8555 section 8.1): token "." thumbprint of the account key.
@@ -61,15 +78,9 @@ public struct FlattenedJWS: Codable, Sendable, Equatable {
     public static func sign(
         payload: [UInt8]?, url: String, nonce: String?, keyID: String?, key: P256.Signing.PrivateKey
     ) throws -> FlattenedJWS {
-        var header = #"{"alg":"ES256""#
-        if let keyID {
-            header += #","kid":"# + jsonString(keyID)
-        } else {
-            header += #","jwk":"# + ECPublicJWK(key.publicKey).canonicalJSON
-        }
-        if let nonce { header += #","nonce":"# + jsonString(nonce) }
-        header += #","url":"# + jsonString(url) + "}"
-        let protected = Base64URL.encode(header)
+        let header = ProtectedHeader(alg: "ES256", jwk: keyID == nil ? ECPublicJWK(key.publicKey) : nil, kid: keyID,
+                                     nonce: nonce, url: url)
+        let protected = Base64URL.encode(compactJSON(header))
         let encodedPayload = payload.map { Base64URL.encode($0) } ?? ""
         let signingInput = Array((protected + "." + encodedPayload).utf8)
         // ES256 signatures are the raw 64-byte r || s (RFC 7518 section 3.4), not DER.
@@ -82,8 +93,8 @@ public struct FlattenedJWS: Codable, Sendable, Equatable {
     public static func externalAccountBinding(
         accountKey: P256.Signing.PublicKey, keyID: String, macKey: [UInt8], url: String
     ) -> FlattenedJWS {
-        let header = #"{"alg":"HS256","kid":"# + jsonString(keyID) + #","url":"# + jsonString(url) + "}"
-        let protected = Base64URL.encode(header)
+        let header = ProtectedHeader(alg: "HS256", jwk: nil, kid: keyID, nonce: nil, url: url)
+        let protected = Base64URL.encode(compactJSON(header))
         let payload = Base64URL.encode(ECPublicJWK(accountKey).canonicalJSON)
         let mac = HMAC<SHA256>.authenticationCode(
             for: Array((protected + "." + payload).utf8), using: SymmetricKey(data: macKey))

@@ -92,58 +92,21 @@ public enum HTTPDate {
 }
 
 /// RFC 3339 timestamps as ACME uses them (`expires`, ARI `suggestedWindow`): `2025-01-02T04:00:00Z`,
-/// with optional fractional seconds and a numeric offset.
+/// with optional fractional seconds and a numeric offset; read and written by FoundationEssentials' ISO 8601 style.
 public enum RFC3339 {
+    private static let whole = Date.ISO8601FormatStyle()
+    private static let fractional = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+
     public static func parse(_ text: String) -> Date? {
-        let chars = Array(text.trimmed.uppercased())
-        func number(_ start: Int, _ length: Int) -> Int? {
-            guard start + length <= chars.count else { return nil }
-            return Int(String(chars[start..<start + length]))
-        }
-        guard chars.count >= 20, chars[4] == "-", chars[7] == "-", chars[10] == "T" || chars[10] == " ",
-            chars[13] == ":", chars[16] == ":", let year = number(0, 4), let month = number(5, 2),
-            let day = number(8, 2), let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2)
-        else { return nil }
-        var index = 19
-        var fraction = 0.0
-        if index < chars.count, chars[index] == "." {
-            index += 1
-            var scale = 0.1
-            while index < chars.count, let digit = chars[index].wholeNumberValue {
-                fraction += Double(digit) * scale
-                scale /= 10
-                index += 1
-            }
-        }
-        guard index < chars.count else { return nil }
-        var offset = 0
-        if chars[index] == "Z" {
-            index += 1
-        } else if chars[index] == "+" || chars[index] == "-", let hours = number(index + 1, 2),
-            index + 3 < chars.count, chars[index + 3] == ":", let minutes = number(index + 4, 2)
-        {
-            offset = (hours * 3600 + minutes * 60) * (chars[index] == "-" ? -1 : 1)
-            index += 6
-        } else {
-            return nil
-        }
-        guard index == chars.count, (1...12).contains(month),
-            let date = utcDate(
-                year: year, month: month, day: day, hour: hour, minute: minute, second: Double(second) + fraction)
-        else { return nil }
-        return date.addingTimeInterval(TimeInterval(-offset))
+        // RFC 3339 (section 5.6, note) allows a lower-case "t" and "z", and a space for the "T".
+        var chars = Array(text.trimmed.uppercased())
+        if chars.count > 10, chars[10] == " " { chars[10] = "T" }
+        let normal = String(chars)
+        return (try? whole.parse(normal)) ?? (try? fractional.parse(normal))
     }
 
     public static func format(_ date: Date) -> String {
-        var time = time_t(date.timeIntervalSince1970.rounded(.down))
-        var parts = tm()
-        gmtime_r(&time, &parts)
-        func pad(_ value: Int32, _ width: Int = 2) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
-        }
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1))-\(pad(parts.tm_mday))T"
-            + "\(pad(parts.tm_hour)):\(pad(parts.tm_min)):\(pad(parts.tm_sec))Z"
+        whole.format(Date(timeIntervalSince1970: date.timeIntervalSince1970.rounded(.down)))
     }
 }
 

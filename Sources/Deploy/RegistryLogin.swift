@@ -20,10 +20,22 @@ public struct RegistryLogin: Sendable {
         self.configDirectory = configDirectory
     }
 
+    /// docker's client config (`config.json`), as far as sbs writes it.
+    struct ClientConfig: Codable, Equatable {
+        struct Credentials: Codable, Equatable { var auth: String }
+        var auths: [String: Credentials]
+    }
+
     /// The client config: the credentials for `server` only.
     public var configJSON: String {
         let auth = Data((user + ":" + password).utf8).base64EncodedString()
-        return "{\"auths\": {" + jsonString(server) + ": {\"auth\": " + jsonString(auth) + "}}}\n"
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // A dictionary of strings always encodes.
+        guard let bytes = try? encoder.encode(ClientConfig(auths: [server: .init(auth: auth)])) else {
+            preconditionFailure("JSONEncoder refused a dictionary of strings")
+        }
+        return String(decoding: bytes, as: UTF8.self) + "\n"
     }
 
     /// Writes `configDirectory/config.json` (0600) atomically; the folder is made 0700.

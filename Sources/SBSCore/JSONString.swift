@@ -1,21 +1,11 @@
-/// A JSON string literal for `text`. It is also a valid double-quoted YAML scalar (YAML reads JSON's escapes).
+import FoundationEssentials
+
+/// A JSON string literal for `text`, as JSONEncoder writes it (slashes left as they are). It is also a valid
+/// double-quoted YAML scalar (YAML reads JSON's escapes).
 public func jsonString(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if scalar.value < 0x20 {
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-    }
-    return out + "\""
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.withoutEscapingSlashes]
+    // Encoding a String cannot fail: every String is valid Unicode.
+    guard let bytes = try? encoder.encode(text) else { preconditionFailure("JSONEncoder refused a String") }
+    return String(decoding: bytes, as: UTF8.self)
 }
