@@ -51,7 +51,7 @@ let package = Package(
         ),
 
         // Answers model and file, libedit prompts.
-        .target(name: "Wizard", dependencies: ["SBSCore", "YAML", "CEditLine"], swiftSettings: productSettings),
+        .target(name: "Wizard", dependencies: ["SBSCore", "Host", "YAML", "CEditLine"], swiftSettings: productSettings),
 
         // Host detection and performance profiles.
         .target(name: "Host", dependencies: ["SBSCore", "Processes", "YAML"], swiftSettings: productSettings),
@@ -124,7 +124,7 @@ let package = Package(
         .testTarget(name: "YAMLTests", dependencies: ["YAML", "SBSCore", "TestSupport", "Yams"]),
         .testTarget(name: "ProcessesTests", dependencies: ["Processes", "SBSCore", "TestSupport"]),
         .testTarget(name: "StepGraphTests", dependencies: ["StepGraph", "SBSCore", "TestSupport"]),
-        .testTarget(name: "WizardTests", dependencies: ["TestSupport", "Wizard", "SBSCore"]),
+        .testTarget(name: "WizardTests", dependencies: ["TestSupport", "Wizard", "Host", "SBSCore"]),
         .testTarget(name: "HostTests", dependencies: ["TestSupport", "Host", "Processes", "SBSCore"]),
         .testTarget(
             name: "RenderTests",
@@ -148,7 +148,7 @@ let package = Package(
         ),
         .testTarget(
             name: "InstallerTests",
-            dependencies: ["Installer", "Deploy", "Processes", "SBSCore", "StepGraph", "TestSupport", "Verify", "Wizard"]
+            dependencies: ["Installer", "Deploy", "Host", "Processes", "SBSCore", "StepGraph", "TestSupport", "Verify", "Wizard"]
         ),
         // Drive the built `sbs` binary (it is built because this target depends on it).
         .testTarget(name: "EndToEndTests", dependencies: ["sbs", "SBSCore", "Processes", "Deploy", "TestSupport"]),

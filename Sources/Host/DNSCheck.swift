@@ -110,7 +110,7 @@ public struct SystemLocalAddresses: LocalAddressSource {
 }
 
 /// `checks.dns` in the answers.
-public enum DNSPolicy: String, Codable, Sendable {
+public enum DNSPolicy: String, Codable, Sendable, CaseIterable {
     /// A mismatch fails the check (and the install, before any ACME request).
     case strict
     /// A mismatch is reported as a warning (private CAs, test setups).

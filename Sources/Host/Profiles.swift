@@ -25,7 +25,7 @@ public enum ProfileName: String, Codable, Sendable, CaseIterable, Comparable {
 }
 
 /// What the answers ask for: `auto` or a profile by name (an explicit name is also the override below the minimum).
-public enum ProfileRequest: Sendable, Equatable, Codable {
+public enum ProfileRequest: Sendable, Hashable, Codable, CaseIterable, RawRepresentable {
     case auto
     case named(ProfileName)
 
@@ -39,12 +39,21 @@ public enum ProfileRequest: Sendable, Equatable, Codable {
         self = .named(name)
     }
 
-    public var description: String {
+    public var description: String { rawValue }
+
+    public var rawValue: String {
         switch self {
         case .auto: return "auto"
         case .named(let name): return name.rawValue
         }
     }
+
+    public init?(rawValue: String) {
+        guard let request = try? ProfileRequest(rawValue) else { return nil }
+        self = request
+    }
+
+    public static let allCases: [ProfileRequest] = [.auto] + ProfileName.allCases.map { .named($0) }
 
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
@@ -57,9 +66,10 @@ public enum ProfileRequest: Sendable, Equatable, Codable {
     }
 }
 
-/// A feature answer: `auto` lets the host and profile decide.
-public enum FeatureSwitch: String, Codable, Sendable, Equatable {
-    case auto, on, off
+/// A feature answer (`features.gpu`, `features.monitoring`, `features.backups`): `auto` lets the host and profile
+/// decide; `true` and `false` as the answers file writes them.
+public enum FeatureSwitch: String, Codable, Sendable, Equatable, CaseIterable {
+    case auto, on = "true", off = "false"
 }
 
 /// What the installer asks the chooser for (mapped from the answers file).

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import Host
 import SBSCore
 #if canImport(Glibc)
 import Glibc
@@ -123,10 +124,7 @@ public enum AnswerSecret: String, Sendable, CaseIterable, Comparable {
 }
 
 public enum InstallMode: String, Sendable, CaseIterable { case production, development }
-public enum ProfileName: String, Sendable, CaseIterable { case auto, minimum, recommended, optimal }
-public enum Toggle: String, Sendable, CaseIterable { case auto, `true`, `false` }
 public enum TLSMode: String, Sendable, CaseIterable { case acme, selfSigned = "self-signed", files }
-public enum DNSCheckPolicy: String, Sendable, CaseIterable { case strict, warn, skip }
 
 /// Where certificates come from in `acme` mode.
 public enum ACMEDirectory: Sendable, Equatable {
@@ -153,11 +151,8 @@ public enum ACMEDirectory: Sendable, Equatable {
     }
 }
 
-/// The services of the production stack, each with the image it runs.
-public enum Service: String, Sendable, CaseIterable {
-    case appDB = "app-db", appAuth = "app-auth", appAPI = "app-api", appWeb = "app-web", appKong = "app-kong"
-    case nginx, ollama, monitoring, prometheus
-
+/// Each service of the stack runs an image; the answers (`images:`) may name another.
+extension StackService {
     /// Each pinned to a release tag: a floating tag (`latest`, `alpine`) would make two installs of the same sbs
     /// version run different software. Answers may pin further by digest (`name@sha256:…`).
     public var defaultImage: String {
@@ -206,10 +201,10 @@ public struct Answers: Sendable, Equatable {
     public var domain: DomainName?
     public var aliases: [DomainName] = []
     public var adminEmail: EmailAddress?
-    public var profile: ProfileName = .auto
-    public var gpu: Toggle = .auto
-    public var monitoring: Toggle = .auto
-    public var backups: Toggle = .auto
+    public var profile: ProfileRequest = .auto
+    public var gpu: FeatureSwitch = .auto
+    public var monitoring: FeatureSwitch = .auto
+    public var backups: FeatureSwitch = .auto
 
     public var tlsMode: TLSMode = .acme
     public var acmeDirectory: ACMEDirectory = .letsencrypt
@@ -220,7 +215,7 @@ public struct Answers: Sendable, Equatable {
     public var keyFile: String?
 
     public var secrets: [SecretName: SecretSource] = [:]
-    public var images: [Service: SafeToken] = [:]
+    public var images: [StackService: SafeToken] = [:]
     /// `images.archive`: a `docker save` tarball holding the stack's images, loaded with `docker load` instead of
     /// pulling anything (a site without internet or registry).
     public var imagesArchive: String?
@@ -241,7 +236,7 @@ public struct Answers: Sendable, Equatable {
     public var smtpSender: EmailAddress?
 
     public var publicIP: String?
-    public var dnsCheck: DNSCheckPolicy = .strict
+    public var dnsCheck: DNSPolicy = .strict
 
     /// Where these answers came from; not part of what they say (equal answers from two files are equal).
     public var origin = AnswersOrigin()
@@ -284,7 +279,7 @@ public struct Answers: Sendable, Equatable {
     }
 
     /// The image a service runs: the answer, else the default.
-    public func image(_ service: Service) -> String {
+    public func image(_ service: StackService) -> String {
         images[service]?.value ?? service.defaultImage
     }
 
@@ -330,7 +325,7 @@ public struct Answers: Sendable, Equatable {
             "network.public_ip": publicIP ?? "",
             "checks.dns": dnsCheck.rawValue,
         ]
-        for service in Service.allCases { facts["images.\(service.rawValue)"] = image(service) }
+        for service in StackService.allCases { facts["images.\(service.rawValue)"] = image(service) }
         facts["images.archive"] = imagesArchive ?? ""
         for name in SecretName.allCases { facts["secrets.\(name.rawValue)"] = secrets[name] == nil ? "absent" : "given" }
         return facts

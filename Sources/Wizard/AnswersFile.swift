@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Glibc
+import Host
 import SBSCore
 import YAML
 
@@ -113,13 +114,13 @@ public enum AnswersFile {
             }
         }
         answers.adminEmail = value(top["admin_email"], "admin_email") { (text: String) throws(UserError) in try EmailAddress(text) }
-        if let profile = choice(top["profile"], "profile", ProfileName.self) { answers.profile = profile }
+        if let profile = choice(top["profile"], "profile", ProfileRequest.self) { answers.profile = profile }
 
         if let features = top["features"] {
             let map = reader.mapping(features, path: "features", allowed: ["gpu", "monitoring", "backups"])
-            if let gpu = choice(map["gpu"], "features.gpu", Toggle.self) { answers.gpu = gpu }
-            if let monitoring = choice(map["monitoring"], "features.monitoring", Toggle.self) { answers.monitoring = monitoring }
-            if let backups = choice(map["backups"], "features.backups", Toggle.self) { answers.backups = backups }
+            if let gpu = choice(map["gpu"], "features.gpu", FeatureSwitch.self) { answers.gpu = gpu }
+            if let monitoring = choice(map["monitoring"], "features.monitoring", FeatureSwitch.self) { answers.monitoring = monitoring }
+            if let backups = choice(map["backups"], "features.backups", FeatureSwitch.self) { answers.backups = backups }
         }
 
         if let tls = top["tls"] {
@@ -152,8 +153,8 @@ public enum AnswersFile {
         }
 
         if let images = top["images"] {
-            let map = reader.mapping(images, path: "images", allowed: Service.allCases.map(\.rawValue) + ["archive"])
-            for service in Service.allCases {
+            let map = reader.mapping(images, path: "images", allowed: StackService.allCases.map(\.rawValue) + ["archive"])
+            for service in StackService.allCases {
                 answers.images[service] = value(map[service.rawValue], "images.\(service.rawValue)") { (text: String) throws(UserError) in
                     try Self.imageReference(text)
                 }
@@ -229,7 +230,7 @@ public enum AnswersFile {
 
         if let checks = top["checks"] {
             let map = reader.mapping(checks, path: "checks", allowed: ["dns"])
-            if let dns = choice(map["dns"], "checks.dns", DNSCheckPolicy.self) { answers.dnsCheck = dns }
+            if let dns = choice(map["dns"], "checks.dns", DNSPolicy.self) { answers.dnsCheck = dns }
         }
 
         if !reader.problems.isEmpty { throw AnswersError(problems: reader.problems) }
@@ -297,7 +298,7 @@ public enum AnswersFile {
         if !secretLines.isEmpty { out += "secrets:\n" + secretLines.joined() }
         if !answers.images.isEmpty || answers.imagesArchive != nil {
             out += "images:\n"
-            for service in Service.allCases { if let image = answers.images[service] { out += "  \(service.rawValue): \(quote(image.value))\n" } }
+            for service in StackService.allCases { if let image = answers.images[service] { out += "  \(service.rawValue): \(quote(image.value))\n" } }
             if let archive = answers.imagesArchive { out += "  archive: \(quote(archive))\n" }
         }
         if let server = answers.registryServer, let user = answers.registryUser, let password = secret(.registryPassword) {

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import Host
 import SBSCore
 
 /// Asks for what the answers left open, re-asking with the reason when an answer is invalid, then shows a
@@ -36,11 +37,11 @@ public struct Wizard {
             }
         }
         if !given.contains("profile") {
-            let choices = ProfileName.allCases.map(\.rawValue)
+            let choices = ProfileRequest.allCases.map(\.rawValue)
             let initial = previous?.profile.rawValue ?? "auto"
             let hint = detectedProfile.map { " (detected: \($0))" } ?? ""
             result.profile = try ask("Performance profile [\(choices.joined(separator: "|"))]\(hint)", initial: initial, completions: choices) { text throws(UserError) in
-                guard let profile = ProfileName(rawValue: text) else {
+                guard let profile = ProfileRequest(rawValue: text) else {
                     throw UserError("'\(text.debugSafe)' is not a profile; choose one of \(choices.joined(separator: ", "))")
                 }
                 return profile

@@ -1,3 +1,4 @@
+import Host
 import Deploy
 import Foundation
 import Processes
@@ -39,19 +40,19 @@ struct TimersFixture {
                                           digester: try SecretDigester.load(Layout(root: root), create: false)))
     }
 
-    func answers(backups: Toggle) throws -> Answers {
+    func answers(backups: FeatureSwitch) throws -> Answers {
         var answers = Answers()
         answers.domain = try DomainName("shop.example.test")
         answers.backups = backups
         return answers
     }
 
-    func inputs(backups: Toggle, sysroot: String? = nil) throws -> InstallInputs {
+    func inputs(backups: FeatureSwitch, sysroot: String? = nil) throws -> InstallInputs {
         InstallInputs(answers: try answers(backups: backups), layout: Layout(root: root), sysroot: sysroot ?? host,
                       assets: AssetSnapshot(files: [:]), secretDigests: [:], executable: "/usr/local/bin/sbs")
     }
 
-    func input(backups: Toggle, sysroot: String? = nil) throws -> InstallTimers.Input {
+    func input(backups: FeatureSwitch, sysroot: String? = nil) throws -> InstallTimers.Input {
         try action().input(try inputs(backups: backups, sysroot: sysroot), needs: NeededOutputs([:]))
     }
 }
@@ -68,7 +69,7 @@ final class ShownLines: Sendable {
 @Suite struct InstallTimersStep {
     @Test func whereSystemdRunsTheUnitsAreWrittenUnderTheRootAndTheTimersEnabled() async throws {
         let fixture = try TimersFixture(systemd: true)
-        let input = try fixture.input(backups: .true)
+        let input = try fixture.input(backups: .on)
         #expect(input.unitDirectory == fixture.root + "/etc/systemd/system")
         let result = try await fixture.action().run(input, log: ShownLines().log("install-timers"))
         let names = ["sbs-renew.service", "sbs-renew.timer", "sbs-verify.service", "sbs-verify.timer", "sbs-backup.service", "sbs-backup.timer"]
@@ -86,7 +87,7 @@ final class ShownLines: Sendable {
     @Test func withoutSystemdTheUnitsAreWrittenAndTheStepSaysHowToEnableThem() async throws {
         let fixture = try TimersFixture(systemd: false)
         let shown = ShownLines()
-        let result = try await fixture.action().run(try fixture.input(backups: .true), log: shown.log("install-timers"))
+        let result = try await fixture.action().run(try fixture.input(backups: .on), log: shown.log("install-timers"))
         #expect(!result.output.enabled)
         #expect(fixture.calls.isEmpty)
         #expect(FileManager.default.fileExists(atPath: fixture.unitDirectory + "/sbs-renew.timer"))
@@ -96,14 +97,14 @@ final class ShownLines: Sendable {
 
     @Test func turningBackupsOffStopsAndRemovesTheBackupUnits() async throws {
         let fixture = try TimersFixture(systemd: true)
-        _ = try await fixture.action().run(try fixture.input(backups: .true), log: ShownLines().log("install-timers"))
+        _ = try await fixture.action().run(try fixture.input(backups: .on), log: ShownLines().log("install-timers"))
         #expect(FileManager.default.fileExists(atPath: fixture.unitDirectory + "/sbs-backup.timer"))
         // A link `systemctl enable` made (by hand, say) goes with it.
         try FileManager.default.createDirectory(atPath: fixture.unitDirectory + "/timers.target.wants", withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(atPath: fixture.unitDirectory + "/timers.target.wants/sbs-backup.timer",
                                                    withDestinationPath: fixture.unitDirectory + "/sbs-backup.timer")
 
-        let off = try fixture.input(backups: .false)
+        let off = try fixture.input(backups: .off)
         #expect(off.units.backup == nil)
         let result = try await fixture.action().run(off, log: ShownLines().log("install-timers"))
         #expect(result.output.units == ["sbs-renew.service", "sbs-renew.timer", "sbs-verify.service", "sbs-verify.timer"])
@@ -116,8 +117,8 @@ final class ShownLines: Sendable {
 
     @Test func underAnotherRootTheRealHostsSystemdIsLeftAlone() throws {
         let fixture = try TimersFixture(systemd: true)
-        #expect(try fixture.input(backups: .true).systemctlAllowed)
-        #expect(try fixture.input(backups: .true, sysroot: "/").systemctlAllowed == false)
+        #expect(try fixture.input(backups: .on).systemctlAllowed)
+        #expect(try fixture.input(backups: .on, sysroot: "/").systemctlAllowed == false)
     }
 
     @Test func aFailingSystemctlFailsTheStepWithWhatItSaid() async throws {
@@ -126,7 +127,7 @@ final class ShownLines: Sendable {
             .write(toFile: fixture.host + "/usr/bin/systemctl", atomically: true, encoding: .utf8)
         chmod(fixture.host + "/usr/bin/systemctl", 0o755)
         let error = await #expect(throws: UserError.self) {
-            try await fixture.action().run(try fixture.input(backups: .false), log: ShownLines().log("install-timers"))
+            try await fixture.action().run(try fixture.input(backups: .off), log: ShownLines().log("install-timers"))
         }
         #expect(error?.message.contains("`systemctl daemon-reload` failed (exit 1): Failed to connect to bus") == true, "\(String(describing: error))")
     }

@@ -1,3 +1,4 @@
+import Host
 import TestSupport
 import Foundation
 import SBSCore
@@ -221,10 +222,10 @@ struct AnswersGenerator {
         a.domain = try DomainName(pick(["shop.example.com", "a.b", String(repeating: "x", count: 63) + ".example.org"]))
         a.aliases = try (0..<Int(next() % 4)).map { try DomainName("n\($0).example.net") }
         a.adminEmail = try EmailAddress(pick(["admin@example.com", "o.p+tag@mail.example.org"]))
-        a.profile = pick(ProfileName.allCases)
-        a.gpu = pick(Toggle.allCases)
-        a.monitoring = pick(Toggle.allCases)
-        a.backups = pick(Toggle.allCases)
+        a.profile = pick(ProfileRequest.allCases)
+        a.gpu = pick(FeatureSwitch.allCases)
+        a.monitoring = pick(FeatureSwitch.allCases)
+        a.backups = pick(FeatureSwitch.allCases)
         a.tlsMode = pick(TLSMode.allCases)
         a.acmeDirectory = pick([.letsencrypt, .letsencryptStaging, .url("https://ca.example.net:14000/dir")])
         if chance() { a.acmeCABundle = "/etc/ssl/ca bundle.pem".replacingOccurrences(of: " ", with: "-") }
@@ -232,7 +233,7 @@ struct AnswersGenerator {
         if a.tlsMode == .files { a.certFile = "/etc/ssl/site.pem"; a.keyFile = "/etc/ssl/site.key" }
         for name in SecretName.allCases where chance() { a.secrets[name] = secret() }
         let digest = String(repeating: "0123456789abcdef", count: 4)
-        for service in Service.allCases where next() % 4 == 0 {
+        for service in StackService.allCases where next() % 4 == 0 {
             a.images[service] = try SafeToken("registry.example.com:5000/\(service.rawValue):1.\(next() % 9)\(chance() ? "@sha256:" + digest : "")", what: "image")
         }
         if chance() { a.imagesArchive = "/srv/images-\(next() % 9).tar" }
@@ -248,7 +249,7 @@ struct AnswersGenerator {
             if chance() { a.smtpSender = try EmailAddress("noreply@example.com") }
         }
         if chance() { a.publicIP = pick(["203.0.113.7", "2001:db8::7"]) }
-        a.dnsCheck = pick(DNSCheckPolicy.allCases)
+        a.dnsCheck = pick(DNSPolicy.allCases)
         return a
     }
 }
@@ -317,7 +318,7 @@ final class ScriptedTerminal: Terminal {
         let result = try Wizard(terminal: terminal).complete(answers, given: ["admin_email"], previous: nil,
                                                              detectedProfile: "minimum", storedSecrets: [])
         #expect(result.domain?.value == "shop.example.com")
-        #expect(result.profile == .recommended)
+        #expect(result.profile == .named(.recommended))
         #expect(result.secrets[.anthropicAPIKey] == .literal("sk-test-key"))
         #expect(terminal.written.contains("✗ 'bad domain.com' is not a valid domain name: it contains a space"))
         #expect(terminal.written.contains("✗ The key is not usable: the secret is shorter than 8 characters"))

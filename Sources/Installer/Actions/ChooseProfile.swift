@@ -26,20 +26,10 @@ struct ChooseProfile: StepAction {
     func run(_ input: Input, log: StepLog) async throws -> StepResult<ResolvedProfile> {
         let table = try ProfileTable(yaml: input.profilesTable)
         let request = ProfileChoiceRequest(profile: try ProfileRequest(input.profile),
-                                           gpu: FeatureSwitch(Toggle(rawValue: input.gpu) ?? .auto),
-                                           monitoring: FeatureSwitch(Toggle(rawValue: input.monitoring) ?? .auto))
+                                           gpu: FeatureSwitch(rawValue: input.gpu) ?? .auto,
+                                           monitoring: FeatureSwitch(rawValue: input.monitoring) ?? .auto)
         let profile = try table.choose(for: input.host, request: request)
         log.progress("profile \(profile.name.rawValue): \(profile.reasons.joined(separator: " "))")
         return StepResult(profile)
-    }
-}
-
-extension FeatureSwitch {
-    init(_ toggle: Toggle) {
-        switch toggle {
-        case .auto: self = .auto
-        case .true: self = .on
-        case .false: self = .off
-        }
     }
 }

@@ -40,7 +40,7 @@ struct InstallTimers: StepAction {
     func input(_ context: InstallInputs, needs: NeededOutputs) throws -> Input {
         let answers = context.answers
         var backup: SystemdUnits.Backup?
-        if answers.backups != .false {
+        if answers.backups != .off {
             guard answers.backupDestination.hasPrefix("/") else {
                 throw UserError("backups.destination '\(answers.backupDestination.debugSafe)' is not an absolute path.",
                                 remedy: "Give an absolute path in the answers.")

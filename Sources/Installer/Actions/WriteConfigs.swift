@@ -58,7 +58,7 @@ struct WriteConfigs: StepAction {
             throw UserError("The domain and the administrator e-mail are needed to write the configuration.",
                             remedy: "Add them to the answers, then run again.")
         }
-        func image(_ service: Service) throws(UserError) -> SafeToken { try SafeToken(answers.image(service), what: "image name") }
+        func image(_ service: StackService) throws(UserError) -> SafeToken { try SafeToken(answers.image(service), what: "image name") }
         let images = StackImages(appDB: try image(.appDB), appAuth: try image(.appAuth), appAPI: try image(.appAPI),
                                  appWeb: try image(.appWeb), appKong: try image(.appKong), nginx: try image(.nginx),
                                  ollama: try image(.ollama), monitoring: try image(.monitoring), prometheus: try image(.prometheus))
@@ -85,7 +85,7 @@ struct WriteConfigs: StepAction {
                                aliases: answers.aliases, adminEmail: email,
                                httpPort: answers.httpPort, httpsPort: answers.httpsPort, images: images, tls: tls,
                                acmeWebroot: try SafeToken(layout.webrootDir, what: "ACME webroot"),
-                               profile: profile, backups: answers.backups != .false, smtp: smtp)
+                               profile: profile, backups: answers.backups != .off, smtp: smtp)
         input.projectName = ComposeProject.name(forRoot: layout.root)
         return input
     }
