@@ -72,7 +72,7 @@ public enum ConfigRenderer {
                                  ("Monitoring", "monitoring/grafana/")]
 
     /// Secrets that reach `.env`, in this order; the first five are required.
-    public static let envSecrets: [SecretName] = SecretName.generated + [.anthropicAPIKey, .smtpPassword]
+    public static let envSecrets: [SecretName] = SecretName.generated + [.anthropicAPIKey, .openaiAPIKey, .smtpPassword]
 
     /// - Returns: the files, sorted by path.
     /// - Throws: `UserError` when a template is missing, does not parse or cannot be rendered with these values

@@ -21,7 +21,7 @@ enum GoldenCase: String, CaseIterable, Sendable {
         case .recommendedCPU:
             let profile = try table.choose(for: facts(memoryMiB: 32000, cpus: 8), request: ProfileChoiceRequest())
             return (try makeInput(profile: profile, aliases: ["www.shop.example.com"], backups: true),
-                    try fixedSecrets(extra: [(.anthropicAPIKey, "sk-ant-api03-golden")]))
+                    try fixedSecrets(extra: [(.anthropicAPIKey, "sk-ant-api03-golden"), (.openaiAPIKey, "sk-proj-golden-openai")]))
         case .optimalGPUFilesSMTP:
             let profile = try table.choose(for: facts(memoryMiB: 64256, cpus: 16, gpuMiB: 24564), request: ProfileChoiceRequest())
             let smtp = SMTPSettings(host: try DomainName("smtp.example.com"), port: try Port(587), user: try SafeToken("mailer"),
@@ -101,6 +101,30 @@ struct RenderTests {
         for name in secrets.names { #expect(env.values[name.value] == secrets[name], "\(name)") }
         #expect(env.values["COMPOSE_PROFILES"] == input.profile.composeProfiles.joined(separator: ","))
         #expect(env.values["DOMAIN"] == input.domain.value)
+    }
+
+    @Test func theAPIServiceReadsTheOpenAIAndAnthropicKeysFromTheEnvFile() throws {
+        // Parse both files back, as compose does: app-api's environment names `${VARIABLE…}` and .env gives the value.
+        func apiKeys(_ secrets: Secrets) throws -> [String: String] {
+            let (input, _) = try GoldenCase.minimumBasic.input()
+            let files = try ConfigRenderer.render(input, secrets: secrets, templates: Repository.templates())
+            let env = try DotEnv(try #require(files.first { $0.relativePath == ".env" }).text)
+            let composeFile = try #require(files.first { $0.relativePath == "docker-compose.yml" })
+            let compose = try #require(try Yams.load(yaml: composeFile.text) as? [String: Any])
+            let api = try #require((compose["services"] as? [String: Any])?["app-api"] as? [String: Any])
+            let environment = try #require(api["environment"] as? [String: Any])
+            var result: [String: String] = [:]
+            for key in ["OPENAI_API_KEY", "ANTHROPIC_API_KEY"] {
+                result[key] = try env.interpolate(try #require(environment[key] as? String, "app-api has no \(key)"))
+            }
+            return result
+        }
+        let openai = "sk-proj-A1b2_C3d4-$HOME #not-a-comment {x}"
+        let anthropic = "sk-ant-api03-xyz"
+        #expect(try apiKeys(try fixedSecrets(extra: [(.anthropicAPIKey, anthropic), (.openaiAPIKey, openai)]))
+                == ["OPENAI_API_KEY": openai, "ANTHROPIC_API_KEY": anthropic])
+        // Without a key, the variable is empty (`${…:-}`), and compose starts the stack without it.
+        #expect(try apiKeys(try fixedSecrets()) == ["OPENAI_API_KEY": "", "ANTHROPIC_API_KEY": ""])
     }
 
     /// The content type each kind of file declares, by the end of its output name.
