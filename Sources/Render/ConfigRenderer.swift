@@ -72,10 +72,11 @@ public enum ConfigRenderer {
                                  ("Monitoring", "monitoring/grafana/")]
 
     /// Secrets that reach `.env`, in this order; the first five are required.
-    public static let envSecrets: [SecretName] = SecretName.generated + [.anthropicAPIKey, .smtpPassword]
+    public static let envSecrets: [SecretName] = SecretName.generated + [.anthropicAPIKey, .openaiAPIKey, .smtpPassword]
 
     /// - Returns: the files, sorted by path.
-    /// - Throws: `UserError` when a template is missing or does not parse, a generated secret is missing
+    /// - Throws: `UserError` when a template is missing, does not parse or cannot be rendered with these values
+    ///   (a name without a value, a value its content type refuses: see `TemplateLibrary.render`), a generated secret is missing
     ///   (generate-secrets must run first), `SMTP_PASSWORD` is missing while SMTP is configured, or
     ///   `POSTGRES_PASSWORD` holds characters that would break the database URLs.
     public static func render(_ input: RenderInput, secrets: Secrets, templates: TemplateSet) throws(UserError) -> [RenderedFile] {
@@ -103,6 +104,9 @@ public enum ConfigRenderer {
                 throw UserError("The template assets/deploy/\(path) does not parse: \(error)")
             }
         }
+        do { try library.check() } catch {
+            throw UserError("The template assets/deploy/\(error.template).mustache does not parse: \(error)")
+        }
         let values = templateValues(input, secrets: secrets)
 
         var outputs: [(String, UInt32)] = [
@@ -122,13 +126,14 @@ public enum ConfigRenderer {
         }
         if input.backups { outputs.append(("backup/backup.sh", 0o755)) }
 
-        /// The output `path` rendered by its template; a partial that names no template is reported as a parse error.
-        func rendered(_ path: String, with values: [String: Any]) throws(UserError) -> String {
+        /// The output `path` rendered by its template.
+        func rendered(_ path: String, with values: [String: TemplateValue]) throws(UserError) -> String {
             let text: String?
             do {
                 text = try library.render(values, withTemplate: path)
             } catch {
-                throw UserError("The template assets/deploy/\(error.template).mustache does not parse: \(error)")
+                throw UserError("The template assets/deploy/\(error.template).mustache cannot be rendered: \(error)",
+                                remedy: "Each name a template uses is set in templateValues (Sources/Render/ConfigRenderer.swift); check the --assets folder, or rebuild sbs.")
             }
             guard let text else { throw UserError("The template for \(path) is missing.") }
             return text
@@ -147,7 +152,7 @@ public enum ConfigRenderer {
                 hasher.update(data: Array(file.relativePath.utf8) + [0])
                 hasher.update(data: file.bytes + [0])
             }
-            composeValues["configDigest" + service] = String(hasher.finalize().hex.prefix(16))
+            composeValues["configDigest" + service] = .text(String(hasher.finalize().hex.prefix(16)))
         }
         let compose = try rendered("docker-compose.yml", with: composeValues)
         files.append(RenderedFile(relativePath: "docker-compose.yml", bytes: Array(compose.utf8), mode: 0o644))
@@ -155,66 +160,73 @@ public enum ConfigRenderer {
     }
 
     /// The names the templates use. Kept in one place so that a template and its values are read side by side.
-    static func templateValues(_ input: RenderInput, secrets: Secrets) -> [String: Any] {
+    /// Every name is always set (a template that uses a name set nowhere stops rendering); what is optional is a
+    /// list of zero or one record (`smtp`, `tlsDirectory`, `tlsFiles`).
+    static func templateValues(_ input: RenderInput, secrets: Secrets) -> [String: TemplateValue] {
         let profile = input.profile
         let https = input.httpsPort.value
         let portSuffix = https == 443 ? "" : ":\(https)"
         let publicURL = "https://\(input.domain.value)\(portSuffix)"
         let production = input.mode == .production
-        func mem(_ service: StackService) -> String { String(profile.memoryLimitMiB(for: service)) }
+        func mem(_ service: StackService) -> TemplateValue { .number(profile.memoryLimitMiB(for: service)) }
 
-        var values: [String: Any] = [
-            "profileName": profile.name.rawValue,
-            "projectName": input.projectName,
-            "domain": input.domain.value,
-            "serverNames": input.allNames.map(\.value).joined(separator: " "),
-            "adminEmail": input.adminEmail.value,
-            "httpPort": String(input.httpPort.value),
-            "httpsPort": String(https),
-            "httpsPortSuffix": portSuffix,
-            "publicURL": publicURL,
-            "origins": input.allNames.map { "https://\($0.value)\(portSuffix)" },
-            "production": production,
-            "nodeEnv": production ? "production" : "development",
-            "logLevel": production ? "info" : "debug",
-            "grafanaLogLevel": production ? "warn" : "info",
-            "signupDisabled": input.smtp == nil ? "true" : "false",
-            "composeProfiles": profile.composeProfiles.joined(separator: ","),
-            "apiWorkers": String(profile.apiWorkers),
-            "pgMaxConnections": String(profile.postgres.maxConnections),
-            "pgSharedBuffers": String(profile.postgres.sharedBuffersMiB),
-            "pgEffectiveCacheSize": String(profile.postgres.effectiveCacheSizeMiB),
-            "pgWorkMem": String(profile.postgres.workMemMiB),
-            "pgMaintenanceWorkMem": String(profile.postgres.maintenanceWorkMemMiB),
+        var values: [String: TemplateValue] = [
+            "profileName": .text(profile.name.rawValue),
+            "projectName": .text(input.projectName),
+            "domain": .text(input.domain.value),
+            "serverNames": .text(input.allNames.map(\.value).joined(separator: " ")),
+            "adminEmail": .text(input.adminEmail.value),
+            "httpPort": .number(input.httpPort.value),
+            "httpsPort": .number(https),
+            "httpsPortSuffix": .text(portSuffix),
+            "publicURL": .text(publicURL),
+            "origins": .list(input.allNames.map { .text("https://\($0.value)\(portSuffix)") }),
+            "production": .flag(production),
+            "nodeEnv": .text(production ? "production" : "development"),
+            "logLevel": .text(production ? "info" : "debug"),
+            "grafanaLogLevel": .text(production ? "warn" : "info"),
+            // Text, not a flag: written as GoTrue's "true"/"false".
+            "signupDisabled": .text(input.smtp == nil ? "true" : "false"),
+            "composeProfiles": .text(profile.composeProfiles.joined(separator: ",")),
+            "apiWorkers": .number(profile.apiWorkers),
+            "pgMaxConnections": .number(profile.postgres.maxConnections),
+            "pgSharedBuffers": .number(profile.postgres.sharedBuffersMiB),
+            "pgEffectiveCacheSize": .number(profile.postgres.effectiveCacheSizeMiB),
+            "pgWorkMem": .number(profile.postgres.workMemMiB),
+            "pgMaintenanceWorkMem": .number(profile.postgres.maintenanceWorkMemMiB),
             "memAppDB": mem(.appDB), "memAppAuth": mem(.appAuth), "memAppAPI": mem(.appAPI),
             "memAppWeb": mem(.appWeb), "memAppKong": mem(.appKong), "memNginx": mem(.nginx),
             "memOllama": mem(.ollama), "memMonitoring": mem(.monitoring), "memPrometheus": mem(.prometheus),
-            "imageAppDB": input.images.appDB.value, "imageAppAuth": input.images.appAuth.value,
-            "imageAppAPI": input.images.appAPI.value, "imageAppWeb": input.images.appWeb.value,
-            "imageAppKong": input.images.appKong.value, "imageNginx": input.images.nginx.value,
-            "imageOllama": input.images.ollama.value, "imageMonitoring": input.images.monitoring.value,
-            "imagePrometheus": input.images.prometheus.value,
-            "ollamaURL": profile.runsOllama ? "http://ollama:11434" : "",
-            "gpu": profile.gpu,
-            "acmeWebroot": input.acmeWebroot.value,
-            "monitoringLevel": profile.monitoring.level.rawValue,
-            "advanced": profile.monitoring.level == .advanced,
-            "retentionDays": String(profile.monitoring.retentionDays),
-            "scrapeInterval": String(profile.monitoring.scrapeIntervalSeconds),
+            "imageAppDB": .text(input.images.appDB.value), "imageAppAuth": .text(input.images.appAuth.value),
+            "imageAppAPI": .text(input.images.appAPI.value), "imageAppWeb": .text(input.images.appWeb.value),
+            "imageAppKong": .text(input.images.appKong.value), "imageNginx": .text(input.images.nginx.value),
+            "imageOllama": .text(input.images.ollama.value), "imageMonitoring": .text(input.images.monitoring.value),
+            "imagePrometheus": .text(input.images.prometheus.value),
+            "ollamaURL": .text(profile.runsOllama ? "http://ollama:11434" : ""),
+            "gpu": .flag(profile.gpu),
+            "acmeWebroot": .text(input.acmeWebroot.value),
+            "monitoringLevel": .text(profile.monitoring.level.rawValue),
+            "advanced": .flag(profile.monitoring.level == .advanced),
+            "retentionDays": .number(profile.monitoring.retentionDays),
+            "scrapeInterval": .number(profile.monitoring.scrapeIntervalSeconds),
         ]
+        var tlsDirectory: [String: TemplateValue]?
+        var tlsFiles: [String: TemplateValue]?
         switch input.tls {
         case .acme(let directory), .selfSigned(let directory):
-            values["tlsDirectory"] = directory.value
+            tlsDirectory = ["directory": .text(directory.value)]
         case .files(let certificate, let key):
-            values["tlsFiles"] = ["certificate": certificate.value, "key": key.value]
+            tlsFiles = ["certificate": .text(certificate.value), "key": .text(key.value)]
         }
-        if let smtp = input.smtp {
-            values["smtp"] = ["host": smtp.host.value, "port": String(smtp.port.value), "user": smtp.user.value,
-                              "sender": smtp.sender.value]
-        }
-        values["secrets"] = envSecrets.compactMap { name -> [String: String]? in
-            secrets[name].map { ["name": name.value, "value": $0] }
-        }
+        values["tlsDirectory"] = .optional(tlsDirectory)
+        values["tlsFiles"] = .optional(tlsFiles)
+        values["smtp"] = .optional(input.smtp.map { smtp in
+            ["host": .text(smtp.host.value), "port": .number(smtp.port.value), "user": .text(smtp.user.value),
+             "sender": .text(smtp.sender.value)]
+        })
+        values["secrets"] = .list(envSecrets.compactMap { name in
+            secrets[name].map { .record(["name": .text(name.value), "value": .text($0)]) }
+        })
         return values
     }
 }

@@ -36,6 +36,8 @@ public struct SecretName: CheckedValue, Hashable, Sendable, Comparable, CustomSt
     public static let grafanaAdminPassword = SecretName(known: "GRAFANA_ADMIN_PASSWORD")
     /// User-provided, optional.
     public static let anthropicAPIKey = SecretName(known: "ANTHROPIC_API_KEY")
+    /// User-provided, optional.
+    public static let openaiAPIKey = SecretName(known: "OPENAI_API_KEY")
     /// User-provided, optional (the auth service's mail relay).
     public static let smtpPassword = SecretName(known: "SMTP_PASSWORD")
 

@@ -1,5 +1,6 @@
-// Mustache, as far as the templates under assets/deploy/ need it, with no Foundation: the deploy files must come out
-// byte for byte as swift-mustache 2.1.1 rendered them (Tests/RenderTests/Golden/ holds that output).
+// Mustache, as far as the templates under assets/deploy/ need it, with no Foundation, and louder than Mustache: a
+// name with no value, a value of the wrong kind for its tag, or a value its template's content type refuses stops
+// rendering with an error that names the template, the line and the tag, instead of writing nothing or a guess.
 
 /// A template that cannot be used: which one, the line, and what is wrong there.
 public struct TemplateError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -13,18 +14,103 @@ public struct TemplateError: Error, Equatable, Sendable, CustomStringConvertible
     public var description: String { "\(template), line \(line): \(problem)" }
 }
 
-/// Whether `{{name}}` is HTML-escaped, as the pragma `{{% CONTENT_TYPE: HTML}}` or `{{% CONTENT_TYPE: TEXT}}` says.
-/// A template starts as HTML, a partial too, whatever the template that includes it says (as in swift-mustache).
-enum ContentType: Sendable, Equatable {
-    case html
-    case text
+/// The format a template renders, declared on its first line: `{{% CONTENT_TYPE: YAML}}`.
+///
+/// Values are written as they are, never escaped or quoted by the renderer (a template quotes where its format
+/// needs it: `image: "{{imageAppDB}}"`, `NAME='{{value}}'`). The content type names what a value must not hold in
+/// that format; such a value stops rendering rather than change what the file means. sbs's values are checked
+/// types (SBSCore's `SafeToken`, `DomainName` …, secrets by `SecretText`) that never hold these characters.
+public enum ContentType: String, Sendable, CaseIterable {
+    case yaml = "YAML", nginx = "NGINX", env = "ENV", ini = "INI", sql = "SQL", shell = "SHELL"
+
+    /// The characters a value must not hold, besides control characters (a line break would start a line of its
+    /// own in any of these formats); nil when the format takes no values: sbs has no quoting rules for it.
+    var refusedCharacters: String? {
+        switch self {
+        // Quotes and backslashes end or escape a quoted scalar and `#` starts a comment; compose (and Grafana's
+        // provisioning) expand `$`.
+        case .yaml: "\"'\\#$"
+        // `;` ends a directive, braces open and close blocks, `$` names a variable, `#` starts a comment.
+        case .nginx: "\"'\\#$;{}"
+        // Every value is single-quoted (`NAME='value'`), where Compose takes everything but `'` literally.
+        case .env: "'"
+        // `;` and `#` start comments; Grafana expands `$__env{…}`.
+        case .ini: "#;$"
+        case .sql, .shell: nil
+        }
+    }
+
+    /// Why `text` cannot be written in this format, or nil when it can. Names the refused character, never the value
+    /// (it may be a secret).
+    func refusal(of text: String) -> String? {
+        guard let refused = refusedCharacters else {
+            return "\(rawValue) templates take no values (sbs has no quoting rules for \(rawValue))"
+        }
+        for scalar in text.unicodeScalars {
+            if scalar.value < 0x20 || scalar.value == 0x7f {
+                return "the value holds a control character (U+\(hex4(scalar.value))), which \(rawValue) templates cannot carry"
+            }
+            if refused.unicodeScalars.contains(scalar) {
+                return "the value holds `\(scalar)`, which \(rawValue) templates cannot carry (values are written as they are, never escaped)"
+            }
+        }
+        return nil
+    }
+
+    private func hex4(_ value: UInt32) -> String {
+        let digits = Array("0123456789ABCDEF")
+        return String((0..<4).reversed().map { digits[Int((value >> (4 * UInt32($0))) & 0xf)] })
+    }
+}
+
+/// What a name stands for while a template renders. There is no conversion from other types: text is made
+/// explicitly (`.number` for decimal integers), and each kind has the tags it fits.
+public enum TemplateValue: Sendable, Equatable {
+    /// Written by a variable, `{{name}}`.
+    case text(String)
+    /// Shows or hides a section: `{{#name}}` renders its body once when true, `{{^name}}` when false.
+    case flag(Bool)
+    /// `{{#name}}` renders its body once per element, with the element on top of the context stack;
+    /// `{{^name}}` renders when the list is empty.
+    case list([TemplateValue])
+    /// Names, looked up inside a section over a list of records, or with a dotted name (`smtp.host`).
+    case record([String: TemplateValue])
+
+    /// A decimal integer, as text.
+    public static func number(_ value: Int) -> TemplateValue { .text(String(value)) }
+
+    /// A list of one record, or an empty list: `{{#smtp}}…{{/smtp}}` renders with the record's names, or not at all.
+    public static func optional(_ record: [String: TemplateValue]?) -> TemplateValue {
+        .list(record.map { [.record($0)] } ?? [])
+    }
+
+    /// The kind, for messages.
+    var kind: String {
+        switch self {
+        case .text: "text"
+        case .flag: "a flag"
+        case .list: "a list"
+        case .record: "a record"
+        }
+    }
+}
+
+extension TemplateValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, ExpressibleByArrayLiteral,
+    ExpressibleByDictionaryLiteral {
+    public init(stringLiteral value: String) { self = .text(value) }
+    public init(booleanLiteral value: Bool) { self = .flag(value) }
+    public init(arrayLiteral elements: TemplateValue...) { self = .list(elements) }
+    public init(dictionaryLiteral elements: (String, TemplateValue)...) {
+        self = .record(Dictionary(elements, uniquingKeysWith: { _, last in last }))
+    }
 }
 
 /// A parsed Mustache template.
 ///
-/// Tags: `{{name}}` (HTML-escaped unless the template says `{{% CONTENT_TYPE: TEXT}}`), `{{{name}}}` and `{{& name}}`
-/// (never escaped), sections `{{#name}}…{{/name}}`, inverted sections `{{^name}}…{{/name}}`, partials
-/// `{{> folder/name}}`, comments `{{! … }}` and that pragma. Set delimiters, blocks, parents and lambdas are refused.
+/// The first line declares the content type, `{{% CONTENT_TYPE: YAML}}` (see `ContentType`). Tags: variables
+/// `{{name}}`, sections `{{#name}}…{{/name}}`, inverted sections `{{^name}}…{{/name}}`, partials
+/// `{{> folder/name}}` and comments `{{! … }}`. Set delimiters, blocks, parents, lambdas and the unescaped
+/// variables `{{{name}}}` and `{{& name}}` (nothing is escaped) are refused.
 ///
 /// A line holding a single section, inverted, closing, comment, partial or pragma tag and only blanks (spaces, tabs)
 /// besides is left out of the output together with its line break; the blanks before a standalone partial indent
@@ -36,16 +122,23 @@ enum ContentType: Sendable, Equatable {
 struct Template: Sendable {
     /// The name it is registered under, named by its errors.
     let name: String
+    let contentType: ContentType
     let nodes: [Node]
     /// Each `{{> name}}` with its line: a library checks that they name templates before it renders.
     let partials: [PartialUse]
 
-    /// - Throws: `TemplateError` for a tag without its `}}`, a section that is not closed, a closing tag that does
-    ///   not match the open section, a malformed name, an unknown pragma or a Mustache tag this renderer lacks.
+    /// - Throws: `TemplateError` for a first line that does not declare the content type, a second declaration,
+    ///   a tag without its `}}`, a section that is not closed, a closing tag that does not match the open section,
+    ///   a malformed name, an unknown pragma or a Mustache tag this renderer lacks.
     init(_ text: String, named name: String) throws(TemplateError) {
         self.name = name
         let pieces = try Self.pieces(of: Array(text.utf8), template: name)
-        (nodes, partials) = try Self.nest(Self.removingStandaloneLines(pieces), template: name)
+        guard case .tag(let first)? = pieces.first, case .pragma(let contentType) = first.kind else {
+            throw TemplateError(template: name, line: 1, problem: "the first line does not declare the content type: "
+                                + "make it {{% CONTENT_TYPE: TYPE}}, TYPE one of \(Self.contentTypeNames)")
+        }
+        self.contentType = contentType
+        (nodes, partials) = try Self.nest(Self.removingStandaloneLines(pieces).dropFirst(), template: name)
     }
 }
 
@@ -61,63 +154,91 @@ public struct TemplateLibrary: Sendable {
         templates[name] = try Template(text, named: name)
     }
 
-    /// Renders the template `name` with `values` at the bottom of the context stack.
-    ///
-    /// A section's value goes on the stack while its body renders; a name is looked up from the top of the stack
-    /// down, `a.b` looks up `a` that way and then `b` inside it, and `.` is the top value. Dictionaries (`[String: Any]`)
-    /// hold names; arrays repeat a section for each element (none when empty), `Bool` shows or hides it, and any
-    /// other value (a string, even empty, a dictionary) renders it once. A name that is not found renders as nothing.
-    /// A variable is written as `String(describing:)` of its value.
-    /// - Returns: the text, or nil when no template is registered as `name`.
-    /// - Throws: `TemplateError` when a registered template includes a partial that is not registered, whether or
-    ///   not these values would reach it.
-    public func render(_ values: [String: Any], withTemplate name: String) throws(TemplateError) -> String? {
-        guard let template = templates[name] else { return nil }
+    /// The content type `name` declares, or nil when no template is registered as `name`.
+    public func contentType(of name: String) -> ContentType? { templates[name]?.contentType }
+
+    /// Checks what no values change: every partial names a registered template of the same content type as the
+    /// template that includes it (its values are checked by its own type, which must be the file's).
+    /// - Throws: `TemplateError` at the first `{{> name}}` that breaks this, by template name and line.
+    public func check() throws(TemplateError) {
         for template in templates.values.sorted(by: { $0.name < $1.name }) {
-            for use in template.partials where templates[use.name] == nil {
-                throw TemplateError(template: template.name, line: use.line,
-                                    problem: "the partial {{> \(use.name)}} names no template")
+            for use in template.partials {
+                guard let partial = templates[use.name] else {
+                    throw TemplateError(template: template.name, line: use.line,
+                                        problem: "the partial {{> \(use.name)}} names no template")
+                }
+                guard partial.contentType == template.contentType else {
+                    throw TemplateError(template: template.name, line: use.line,
+                                        problem: "the partial {{> \(use.name)}} is \(partial.contentType.rawValue), this template \(template.contentType.rawValue)")
+                }
             }
         }
+    }
+
+    /// Renders the template `name` with `values` at the bottom of the context stack.
+    ///
+    /// A list's element goes on the stack while a section's body renders for it; a name is looked up from the top of
+    /// the stack down (in the records on it), `a.b` looks up `a` that way and then `b` inside it, and `.` is the top
+    /// value. Variables write text; sections take flags and lists (see `TemplateValue`).
+    /// - Returns: the text, or nil when no template is registered as `name`.
+    /// - Throws: `TemplateError` naming the template, the line and the tag where a name has no value, a variable's
+    ///   value is not text, a section's value is neither a flag nor a list, or a written value holds what the
+    ///   template's content type refuses; and what `check()` throws, whether or not these values would reach it.
+    public func render(_ values: [String: TemplateValue], withTemplate name: String) throws(TemplateError) -> String? {
+        guard let template = templates[name] else { return nil }
+        try check()
         var output = ""
-        render(template.nodes, stack: [values], contentType: .html, indentation: "", into: &output)
+        try render(template.nodes, of: template, stack: [.record(values)], indentation: "", into: &output)
         return output
     }
 
-    /// Appends `nodes` rendered to `output`; text written where `output` is at the start of a line is indented by
-    /// `indentation` (the blanks before the standalone partials being rendered).
-    private func render(_ nodes: [Node], stack: [Any], contentType: ContentType, indentation: String, into output: inout String) {
-        var contentType = contentType
+    /// Appends `nodes` (of `template`) rendered to `output`; text written where `output` is at the start of a line
+    /// is indented by `indentation` (the blanks before the standalone partials being rendered).
+    private func render(_ nodes: [Node], of template: Template, stack: [TemplateValue], indentation: String,
+                        into output: inout String) throws(TemplateError) {
         func write(_ text: String) {
             if !indentation.isEmpty, !text.isEmpty, output.utf8.last == UInt8(ascii: "\n") { output += indentation }
             output += text
+        }
+        func fail(_ line: Int, _ problem: String) -> TemplateError {
+            TemplateError(template: template.name, line: line, problem: problem)
         }
         for node in nodes {
             switch node {
             case .text(let text):
                 write(text)
-            case .variable(let name, let escaped):
-                guard let value = Self.lookUp(name, in: stack) else { continue }
-                let text = String(describing: value)
-                write(escaped && contentType == .html ? Self.htmlEscaped(text) : text)
-            case .section(let name, let inverted, let body):
-                for pushed in Self.sectionContexts(Self.lookUp(name, in: stack), inverted: inverted) {
-                    render(body, stack: stack + pushed, contentType: contentType, indentation: indentation, into: &output)
+            case .variable(let name, let line):
+                let tag = "{{\(Self.written(name))}}"
+                guard let value = Self.lookUp(name, in: stack) else { throw fail(line, "\(tag) names no value") }
+                guard case .text(let text) = value else {
+                    throw fail(line, "\(tag) is \(value.kind): a variable writes text only")
+                }
+                if let refusal = template.contentType.refusal(of: text) { throw fail(line, "\(tag): \(refusal)") }
+                write(text)
+            case .section(let name, let inverted, let body, let line):
+                let tag = "{{\(inverted ? "^" : "#")\(Self.written(name))}}"
+                guard let value = Self.lookUp(name, in: stack) else { throw fail(line, "\(tag) names no value") }
+                let passes: [[TemplateValue]]
+                switch value {
+                case .flag(let on): passes = on != inverted ? [[]] : []
+                case .list(let elements): passes = inverted ? (elements.isEmpty ? [[]] : []) : elements.map { [$0] }
+                case .text, .record: throw fail(line, "\(tag) is \(value.kind): a section takes a flag or a list")
+                }
+                for pushed in passes {
+                    try render(body, of: template, stack: stack + pushed, indentation: indentation, into: &output)
                 }
             case .partial(let name, let partialIndentation):
                 // Every partial is registered: `render(_:withTemplate:)` checked before rendering.
                 if let partial = templates[name] {
-                    render(partial.nodes, stack: stack, contentType: .html, indentation: indentation + partialIndentation, into: &output)
+                    try render(partial.nodes, of: partial, stack: stack, indentation: indentation + partialIndentation, into: &output)
                 }
-            case .contentType(let type):
-                contentType = type
             }
         }
     }
 
     /// The value of a dotted name (no components: `.`), or nil when it is not found. Only the first component
     /// walks down the stack; the others are looked up in what it found.
-    private static func lookUp(_ name: [String], in stack: [Any]) -> Any? {
+    private static func lookUp(_ name: [String], in stack: [TemplateValue]) -> TemplateValue? {
         guard let first = name.first else { return stack.last }
         guard var value = stack.reversed().lazy.compactMap({ child(first, of: $0) }).first else { return nil }
         for component in name.dropFirst() {
@@ -127,37 +248,12 @@ public struct TemplateLibrary: Sendable {
         return value
     }
 
-    private static func child(_ name: String, of value: Any) -> Any? {
-        (value as? [String: Any])?[name]
+    private static func child(_ name: String, of value: TemplateValue) -> TemplateValue? {
+        if case .record(let names) = value { names[name] } else { nil }
     }
 
-    /// For each time a section with this value renders its body, what goes on the stack (swift-mustache's rules):
-    /// an array's elements one by one; `true`: nothing, once; any other value (a string, even empty) once. An
-    /// inverted section renders once for no value, `false` or an empty array (which goes on the stack).
-    private static func sectionContexts(_ value: Any?, inverted: Bool) -> [[Any]] {
-        switch value {
-        case nil: inverted ? [[]] : []
-        case let list as [Any]: inverted ? (list.isEmpty ? [[list]] : []) : list.map { [$0] }
-        case let flag as Bool: flag != inverted ? [[]] : []
-        case let value?: inverted ? [] : [[value]]
-        }
-    }
-
-    /// The characters swift-mustache escapes, with its replacements.
-    private static func htmlEscaped(_ text: String) -> String {
-        var result = ""
-        for character in text {
-            switch character {
-            case "<": result += "&lt;"
-            case ">": result += "&gt;"
-            case "&": result += "&amp;"
-            case "\"": result += "&quot;"
-            case "'": result += "&#39;"
-            default: result.append(character)
-            }
-        }
-        return result
-    }
+    /// A name as the template writes it.
+    private static func written(_ name: [String]) -> String { name.isEmpty ? "." : name.joined(separator: ".") }
 }
 
 /// A `{{> name}}` and the line it is on.
@@ -169,12 +265,11 @@ struct PartialUse: Sendable, Equatable {
 /// A template's parsed content.
 indirect enum Node: Sendable {
     case text(String)
-    /// A dotted name split at its dots (`.` has none).
-    case variable(name: [String], escaped: Bool)
-    case section(name: [String], inverted: Bool, body: [Node])
+    /// A dotted name split at its dots (`.` has none); `line`: where its tag is.
+    case variable(name: [String], line: Int)
+    case section(name: [String], inverted: Bool, body: [Node], line: Int)
     /// `indentation`: the blanks before a standalone partial, empty otherwise.
     case partial(name: String, indentation: String)
-    case contentType(ContentType)
 }
 
 // MARK: - Parsing, in three passes: the text cut into pieces (text and tags), standalone lines left out, sections nested.
@@ -192,7 +287,7 @@ extension Template {
 
     private struct Tag {
         enum Kind: Equatable {
-            case variable(escaped: Bool), section, inverted, close, comment, partial, pragma(ContentType)
+            case variable, section, inverted, close, comment, partial, pragma(ContentType)
 
             /// A variable never stands alone: it writes something, or means to.
             var canStandAlone: Bool { if case .variable = self { false } else { true } }
@@ -263,21 +358,22 @@ extension Template {
             guard kind == .partial ? isPartialName(name) : isValueName(name) else { throw fail("does not hold a valid name") }
             return Tag(kind: kind, name: name, line: line)
         }
-        if triple { return try named(.variable(escaped: false), Substring(content)) }
+        let unescaped = "is an unescaped variable; sbs never escapes, so write {{name}}"
+        if triple { throw fail(unescaped) }
         switch content.first {
         case "!": return Tag(kind: .comment, name: "", line: line)
         case "%":
             guard let type = contentType(ofPragma: content.dropFirst()) else {
-                throw fail("is not a known pragma: use {{% CONTENT_TYPE: TEXT}} or {{% CONTENT_TYPE: HTML}}")
+                throw fail("is not a known pragma: use {{% CONTENT_TYPE: TYPE}}, TYPE one of \(contentTypeNames)")
             }
             return Tag(kind: .pragma(type), name: "", line: line)
         case "#": return try named(.section, content.dropFirst())
         case "^": return try named(.inverted, content.dropFirst())
         case "/": return try named(.close, content.dropFirst())
         case ">": return try named(.partial, content.dropFirst())
-        case "&": return try named(.variable(escaped: false), content.dropFirst())
+        case "&": throw fail(unescaped)
         case "=", "<", "$": throw fail("is a Mustache tag that sbs does not support (set delimiters, blocks and parents)")
-        default: return try named(.variable(escaped: true), Substring(content))
+        default: return try named(.variable, Substring(content))
         }
     }
 
@@ -285,12 +381,10 @@ extension Template {
     private static func contentType(ofPragma pragma: Substring) -> ContentType? {
         let parts = pragma.split(separator: ":", omittingEmptySubsequences: false).map(trimmed)
         guard parts.count == 2, parts[0] == "CONTENT_TYPE" else { return nil }
-        return switch parts[1] {
-        case "TEXT": .text
-        case "HTML": .html
-        default: nil
-        }
+        return ContentType(rawValue: parts[1])
     }
+
+    static let contentTypeNames = ContentType.allCases.map(\.rawValue).joined(separator: ", ")
 
     /// Without the blanks and line breaks around it.
     private static func trimmed(_ text: Substring) -> String {
@@ -353,8 +447,8 @@ extension Template {
         return bytes.allSatisfy { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
     }
 
-    /// Nests sections and drops comments: the template's nodes and its partials.
-    private static func nest(_ pieces: [Piece], template: String) throws(TemplateError) -> ([Node], [PartialUse]) {
+    /// Nests sections and drops comments: the template's nodes and its partials (`pieces`: after the declaration).
+    private static func nest(_ pieces: ArraySlice<Piece>, template: String) throws(TemplateError) -> ([Node], [PartialUse]) {
         func path(_ name: String) -> [String] { name == "." ? [] : name.split(separator: ".").map(String.init) }
         var open: [(tag: Tag, outer: [Node])] = []
         var nodes: [Node] = []
@@ -369,8 +463,8 @@ extension Template {
                 tag = pieceTag
             }
             switch tag.kind {
-            case .variable(let escaped):
-                nodes.append(.variable(name: path(tag.name), escaped: escaped))
+            case .variable:
+                nodes.append(.variable(name: path(tag.name), line: tag.line))
             case .section, .inverted:
                 open.append((tag, nodes))
                 nodes = []
@@ -382,14 +476,16 @@ extension Template {
                     throw TemplateError(template: template, line: tag.line,
                                         problem: "{{/\(tag.name)}} does not close {{\(section.tag.sectionOpening)}} (line \(section.tag.line))")
                 }
-                nodes = section.outer + [.section(name: path(tag.name), inverted: section.tag.kind == .inverted, body: nodes)]
+                nodes = section.outer + [.section(name: path(tag.name), inverted: section.tag.kind == .inverted, body: nodes,
+                                                  line: section.tag.line)]
             case .comment:
                 break
             case .partial:
                 nodes.append(.partial(name: tag.name, indentation: tag.indentation))
                 partials.append(PartialUse(name: tag.name, line: tag.line))
-            case .pragma(let type):
-                nodes.append(.contentType(type))
+            case .pragma:
+                throw TemplateError(template: template, line: tag.line,
+                                    problem: "{{% CONTENT_TYPE}} is declared again: only the first line declares it")
             }
         }
         if let section = open.last {

@@ -108,7 +108,7 @@ struct RealToolTests {
             ? .files(certificate: try SafeToken("/srv/certs/fullchain.pem"), key: try SafeToken("/srv/certs/privkey.pem"))
             : .acme(directory: try SafeToken("/etc/sbs/ssl"))
         let input = try makeInput(profile: profile, aliases: ["www.shop.example.com"], tls: tls, backups: true)
-        let files = try ConfigRenderer.render(input, secrets: fixedSecrets(extra: [(.anthropicAPIKey, "sk-ant-$notvar")]),
+        let files = try ConfigRenderer.render(input, secrets: fixedSecrets(extra: [(.anthropicAPIKey, "sk-ant-$notvar"), (.openaiAPIKey, "sk-proj-#x $notvar")]),
                                               templates: Repository.templates())
         let dir = try TemporaryDirectory()
         _ = try ConfigWriter(deployDirectory: dir.path, backupDirectory: dir.path + "/.backups").write(files)
@@ -147,7 +147,9 @@ struct RealToolTests {
         let reservations = ((ollama["deploy"] as? [String: Any])?["resources"] as? [String: Any])?["reservations"]
         #expect((reservations != nil) == profile.gpu)
         let api = try #require(definitions["app-api"])
+        // Compose's own reading of .env and the interpolation (it writes a literal `$` back as `$$`).
         #expect((api["environment"] as? [String: Any])?["ANTHROPIC_API_KEY"] as? String == "sk-ant-$$notvar")
+        #expect((api["environment"] as? [String: Any])?["OPENAI_API_KEY"] as? String == "sk-proj-#x $$notvar")
         #expect(!all.output.contains("certbot"))
     }
 

@@ -21,7 +21,7 @@ enum GoldenCase: String, CaseIterable, Sendable {
         case .recommendedCPU:
             let profile = try table.choose(for: facts(memoryMiB: 32000, cpus: 8), request: ProfileChoiceRequest())
             return (try makeInput(profile: profile, aliases: ["www.shop.example.com"], backups: true),
-                    try fixedSecrets(extra: [(.anthropicAPIKey, "sk-ant-api03-golden")]))
+                    try fixedSecrets(extra: [(.anthropicAPIKey, "sk-ant-api03-golden"), (.openaiAPIKey, "sk-proj-golden-openai")]))
         case .optimalGPUFilesSMTP:
             let profile = try table.choose(for: facts(memoryMiB: 64256, cpus: 16, gpuMiB: 24564), request: ProfileChoiceRequest())
             let smtp = SMTPSettings(host: try DomainName("smtp.example.com"), port: try Port(587), user: try SafeToken("mailer"),
@@ -90,31 +90,88 @@ struct RenderTests {
         #expect(!minimumFiles.contains { $0.hasPrefix("monitoring/") || $0.hasPrefix("backup/") })
     }
 
-    @Test func secretsReachOnlyTheEnvFile() throws {
-        let (input, secrets) = try GoldenCase.optimalGPUFilesSMTP.input()
+    @Test(arguments: GoldenCase.allCases)
+    func secretsReachOnlyTheEnvFile(_ golden: GoldenCase) throws {
+        let (input, secrets) = try golden.input()
         let files = try ConfigRenderer.render(input, secrets: secrets, templates: Repository.templates())
         for file in files where file.relativePath != ".env" {
             for value in secrets.allValues { #expect(!file.text.contains(value), "\(file.relativePath) holds a secret") }
         }
-        let env = try #require(files.first { $0.relativePath == ".env" }).text
-        #expect(env.contains("SMTP_PASSWORD='smtp secret with $ and #'"))
-        #expect(env.contains("COMPOSE_PROFILES=gpu,monitoring,ollama"))
+        let env = try DotEnv(try #require(files.first { $0.relativePath == ".env" }).text)
+        for name in secrets.names { #expect(env.values[name.value] == secrets[name], "\(name)") }
+        #expect(env.values["COMPOSE_PROFILES"] == input.profile.composeProfiles.joined(separator: ","))
+        #expect(env.values["DOMAIN"] == input.domain.value)
     }
 
-    @Test func everyTemplateNameHasAValue() throws {
-        // Mustache renders an unknown name as nothing; catch a misspelt name here instead.
-        let (input, secrets) = try GoldenCase.optimalGPUFilesSMTP.input()
-        var known = Set(ConfigRenderer.templateValues(input, secrets: secrets).keys)
-        known.formUnion(["host", "port", "user", "sender", "certificate", "key", "name", "value", "tlsFiles", "tlsDirectory"])
-        known.formUnion(ConfigRenderer.mountedConfigs.map { "configDigest" + $0.0 })
-        let templates = try Repository.templates().templates
-        let tag = try Regex(#"\{\{\s*([#^/]?)\s*([A-Za-z][A-Za-z0-9_.]*)\s*\}\}"#)
-        for (path, text) in templates {
-            for match in text.matches(of: tag) {
-                let name = String(text[match.output[2].range!])
-                #expect(known.contains(name), "\(path) uses {{\(name)}}, which the renderer does not provide")
+    @Test func theAPIServiceReadsTheOpenAIAndAnthropicKeysFromTheEnvFile() throws {
+        // Parse both files back, as compose does: app-api's environment names `${VARIABLE…}` and .env gives the value.
+        func apiKeys(_ secrets: Secrets) throws -> [String: String] {
+            let (input, _) = try GoldenCase.minimumBasic.input()
+            let files = try ConfigRenderer.render(input, secrets: secrets, templates: Repository.templates())
+            let env = try DotEnv(try #require(files.first { $0.relativePath == ".env" }).text)
+            let composeFile = try #require(files.first { $0.relativePath == "docker-compose.yml" })
+            let compose = try #require(try Yams.load(yaml: composeFile.text) as? [String: Any])
+            let api = try #require((compose["services"] as? [String: Any])?["app-api"] as? [String: Any])
+            let environment = try #require(api["environment"] as? [String: Any])
+            var result: [String: String] = [:]
+            for key in ["OPENAI_API_KEY", "ANTHROPIC_API_KEY"] {
+                result[key] = try env.interpolate(try #require(environment[key] as? String, "app-api has no \(key)"))
+            }
+            return result
+        }
+        let openai = "sk-proj-A1b2_C3d4-$HOME #not-a-comment {x}"
+        let anthropic = "sk-ant-api03-xyz"
+        #expect(try apiKeys(try fixedSecrets(extra: [(.anthropicAPIKey, anthropic), (.openaiAPIKey, openai)]))
+                == ["OPENAI_API_KEY": openai, "ANTHROPIC_API_KEY": anthropic])
+        // Without a key, the variable is empty (`${…:-}`), and compose starts the stack without it.
+        #expect(try apiKeys(try fixedSecrets()) == ["OPENAI_API_KEY": "", "ANTHROPIC_API_KEY": ""])
+    }
+
+    /// The content type each kind of file declares, by the end of its output name.
+    static let contentTypes: [(suffix: String, type: ContentType)] = [
+        (".yml", .yaml), (".conf", .nginx), (".env", .env), (".ini", .ini), (".sql", .sql), (".sh", .shell),
+    ]
+
+    @Test func everyTemplateUnderAssetsDeclaresTheContentTypeOfItsFile() throws {
+        let assets = Repository.root + "/assets"
+        let paths = try FileManager.default.subpathsOfDirectory(atPath: assets).filter { $0.hasSuffix(".mustache") }.sorted()
+        // Each is one that sbs renders or includes (and embeds): none is left out silently.
+        #expect(paths == ConfigRenderer.templatePaths.map { "deploy/" + $0 })
+        for path in paths {
+            let output = String(path.dropLast(".mustache".count))
+            var library = TemplateLibrary()
+            try library.register(String(contentsOfFile: assets + "/" + path, encoding: .utf8), named: output)
+            let expected = try #require(Self.contentTypes.first { output.hasSuffix($0.suffix) }?.type, "\(path): no content type for this kind of file")
+            #expect(library.contentType(of: output) == expected, "\(path)")
+        }
+    }
+
+    @Test(arguments: [ProfileName.minimum, .recommended, .optimal])
+    func everyTemplateRendersForEveryProfileAndOption(_ profileName: ProfileName) throws {
+        // Every section of every template is reached here, both ways: a name without a value anywhere stops rendering.
+        let table = try Repository.profileTable()
+        let smtp = SMTPSettings(host: try DomainName("smtp.example.com"), port: try Port(587), user: try SafeToken("mailer"),
+                                sender: try EmailAddress("noreply@example.com"))
+        let tlsSources: [TLSSource] = [.acme(directory: try SafeToken("/etc/sbs/ssl")), .selfSigned(directory: try SafeToken("/srv/ssl")),
+                                       .files(certificate: try SafeToken("/srv/c.pem"), key: try SafeToken("/srv/k.pem"))]
+        var rendered: Set<String> = []
+        for gpu in [false, true] {
+            for monitoring in [false, true] {
+                let request = ProfileChoiceRequest(profile: .named(profileName), gpu: gpu ? .on : .off, monitoring: monitoring ? .on : .off)
+                let profile = try table.choose(for: facts(memoryMiB: 64256, cpus: 16, gpuMiB: gpu ? 24564 : nil), request: request)
+                for tls in tlsSources {
+                    for (mode, smtpSettings, backups, port) in [(RenderInput.Mode.production, smtp, true, 443), (.development, nil, false, 8443)] {
+                        let input = try makeInput(profile: profile, mode: mode, aliases: ["www.shop.example.com"], httpsPort: port, tls: tls,
+                                                  backups: backups, smtp: smtpSettings)
+                        let secrets = try fixedSecrets(extra: smtpSettings == nil ? [] : [(.smtpPassword, "smtp-password-1")])
+                        let files = try ConfigRenderer.render(input, secrets: secrets, templates: Repository.templates())
+                        rendered.formUnion(files.map(\.relativePath))
+                    }
+                }
             }
         }
+        let outputs = ConfigRenderer.templatePaths.map { String($0.dropLast(".mustache".count)) }.filter { !$0.contains("/_") }
+        #expect(rendered == Set(outputs))
     }
 
     @Test func aChangedMountedFileChangesOnlyItsServicesDigest() throws {

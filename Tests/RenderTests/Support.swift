@@ -105,3 +105,52 @@ func makeInput(profile: ResolvedProfile, mode: RenderInput.Mode = .production, d
         images: defaultImages, tls: tls ?? .acme(directory: SafeToken("/etc/sbs/ssl")),
         acmeWebroot: SafeToken("/var/lib/sbs/acme-webroot"), profile: profile, backups: backups, smtp: smtp)
 }
+
+/// A rendered `.env` read back as Docker Compose reads it, for the forms sbs writes: `NAME='literal'` (everything
+/// between the quotes, as is) and `NAME=value` (up to a ` #` comment, trimmed); `#` lines and blank lines are
+/// skipped. Written apart from sbs's own `DeployEnvFile`, so that a round trip through it checks the format, not
+/// the code that wrote it. Any other line is an error, not a guess.
+struct DotEnv {
+    struct Malformed: Error, CustomStringConvertible { var description: String }
+
+    private(set) var values: [String: String] = [:]
+
+    init(_ text: String) throws {
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
+            guard let equals = line.firstIndex(of: "="),
+                  line[..<equals].allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }), equals > line.startIndex
+            else { throw Malformed(description: "line \(index + 1) is not NAME=value") }
+            let name = String(line[..<equals])
+            let raw = line[line.index(after: equals)...]
+            let value: String
+            if raw.first == "'" {
+                guard raw.count >= 2, raw.last == "'", !raw.dropFirst().dropLast().contains("'") else {
+                    throw Malformed(description: "line \(index + 1): an unterminated or broken single-quoted value")
+                }
+                value = String(raw.dropFirst().dropLast())
+            } else {
+                guard raw.first != "\"" else { throw Malformed(description: "line \(index + 1): double quotes are not a form sbs writes") }
+                value = String(raw.components(separatedBy: " #")[0]).trimmingCharacters(in: .whitespaces)
+            }
+            guard values.updateValue(value, forKey: name) == nil else { throw Malformed(description: "\(name) is set twice") }
+        }
+    }
+
+    /// A compose value that is one `${NAME}`, `${NAME:-default}` or `${NAME:?message}`, resolved with these values
+    /// (as compose does: an empty value counts as unset for `:-` and `:?`).
+    func interpolate(_ reference: String) throws -> String {
+        guard reference.hasPrefix("${"), reference.hasSuffix("}") else { throw Malformed(description: "\(reference) is not one ${…}") }
+        let inner = reference.dropFirst(2).dropLast()
+        for (separator, required) in [(":-", false), (":?", true)] {
+            if let range = inner.range(of: separator) {
+                let value = values[String(inner[..<range.lowerBound])] ?? ""
+                if value.isEmpty && required { throw Malformed(description: "\(reference): unset, compose would refuse to start") }
+                return value.isEmpty ? String(inner[range.upperBound...]) : value
+            }
+        }
+        guard let value = values[String(inner)] else { throw Malformed(description: "\(reference): unset") }
+        return value
+    }
+}
