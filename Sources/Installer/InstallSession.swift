@@ -111,9 +111,9 @@ public struct InstallSession: Sendable {
     }
 
     /// Which of the answers file's own secrets (`secrets.*`) an earlier run kept: the wizard need not ask again.
-    public func storedSecretNames(deployDir: String = Answers().deployDir) -> Set<AnswerSecretName> {
+    public func storedSecretNames(deployDir: String = Answers().deployDir) -> Set<AnswerSecret> {
         let stored = storedSecrets(deployDir: deployDir)
-        return Set(AnswerSecretName.allCases.filter { stored[$0.answer.variable] != nil })
+        return Set(AnswerSecret.secretsSection.filter { stored[$0.variable] != nil })
     }
 
     /// Everything an install refuses is refused here, before anything is written: missing answers, secrets that

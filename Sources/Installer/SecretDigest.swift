@@ -56,6 +56,3 @@ enum RandomBytes {
     }
 }
 
-
-/// The answers file's `secrets.*` names; spelled out here because Render has a `SecretName` of its own.
-public typealias AnswerSecretName = SecretName

@@ -121,6 +121,12 @@ public enum AnswerSecret: String, Sendable, CaseIterable, Comparable {
     }
 
     public static func < (a: AnswerSecret, b: AnswerSecret) -> Bool { a.rawValue < b.rawValue }
+
+    /// The secrets of the answers file's `secrets:` section (the others stand beside what they belong to).
+    public static let secretsSection: [AnswerSecret] = allCases.filter { $0.rawValue.hasPrefix("secrets.") }
+
+    /// Its key within its section (`anthropic_api_key` for `secrets.anthropic_api_key`).
+    public var key: String { String(rawValue.split(separator: ".").last ?? "") }
 }
 
 public enum InstallMode: String, Sendable, CaseIterable { case production, development }
@@ -170,31 +176,6 @@ extension StackService {
     }
 }
 
-/// The secrets an answers file may give. Generated ones (database password, JWT secret …) are not here.
-public enum SecretName: String, Sendable, CaseIterable {
-    case anthropicAPIKey = "anthropic_api_key"
-    case openaiAPIKey = "openai_api_key"
-    case grafanaPassword = "grafana_password"
-
-    /// The variable it is kept under in `secrets.env` and `.env`.
-    /// Its key in the answers file.
-    public var answer: AnswerSecret {
-        switch self {
-        case .anthropicAPIKey: return .anthropicAPIKey
-        case .openaiAPIKey: return .openaiAPIKey
-        case .grafanaPassword: return .grafanaPassword
-        }
-    }
-
-    public var environmentName: String {
-        switch self {
-        case .anthropicAPIKey: return "ANTHROPIC_API_KEY"
-        case .openaiAPIKey: return "OPENAI_API_KEY"
-        case .grafanaPassword: return "GRAFANA_ADMIN_PASSWORD"
-        }
-    }
-}
-
 /// Everything an install is told. Built by `AnswersFile.parse` (which validates) and by the wizard.
 public struct Answers: Sendable, Equatable {
     public var mode: InstallMode = .production
@@ -214,7 +195,8 @@ public struct Answers: Sendable, Equatable {
     public var certFile: String?
     public var keyFile: String?
 
-    public var secrets: [SecretName: SecretSource] = [:]
+    /// The `secrets:` section (`AnswerSecret.secretsSection`); the other secrets are fields of their own.
+    public var secrets: [AnswerSecret: SecretSource] = [:]
     public var images: [StackService: SafeToken] = [:]
     /// `images.archive`: a `docker save` tarball holding the stack's images, loaded with `docker load` instead of
     /// pulling anything (a site without internet or registry).
@@ -253,14 +235,14 @@ public struct Answers: Sendable, Equatable {
     public var secretSources: [AnswerSecret: SecretSource] {
         get {
             var result: [AnswerSecret: SecretSource] = [:]
-            for name in SecretName.allCases { result[name.answer] = secrets[name] }
+            for name in AnswerSecret.secretsSection { result[name] = secrets[name] }
             result[.smtpPassword] = smtpPassword
             result[.eabHMACKey] = eabHMACKey
             result[.registryPassword] = registryPassword
             return result
         }
         set {
-            for name in SecretName.allCases { secrets[name] = newValue[name.answer] }
+            for name in AnswerSecret.secretsSection { secrets[name] = newValue[name] }
             smtpPassword = newValue[.smtpPassword]
             eabHMACKey = newValue[.eabHMACKey]
             registryPassword = newValue[.registryPassword]
@@ -327,13 +309,13 @@ public struct Answers: Sendable, Equatable {
         ]
         for service in StackService.allCases { facts["images.\(service.rawValue)"] = image(service) }
         facts["images.archive"] = imagesArchive ?? ""
-        for name in SecretName.allCases { facts["secrets.\(name.rawValue)"] = secrets[name] == nil ? "absent" : "given" }
+        for name in AnswerSecret.secretsSection { facts[name.rawValue] = secrets[name] == nil ? "absent" : "given" }
         return facts
     }
 
     /// Answers still missing for an install: required ones that neither the file nor the prompts gave.
     /// `storedSecrets` are the secrets already kept in `secrets.env` (a re-run need not ask again).
-    public func missing(storedSecrets: Set<SecretName> = []) -> [String] {
+    public func missing(storedSecrets: Set<AnswerSecret> = []) -> [String] {
         var missing: [String] = []
         if domain == nil { missing.append("domain") }
         if adminEmail == nil { missing.append("admin_email") }

@@ -146,9 +146,9 @@ public enum AnswersFile {
         }
 
         if let secrets = top["secrets"] {
-            let map = reader.mapping(secrets, path: "secrets", allowed: SecretName.allCases.map(\.rawValue))
-            for name in SecretName.allCases {
-                if let source = secret(map[name.rawValue], "secrets.\(name.rawValue)") { answers.secrets[name] = source }
+            let map = reader.mapping(secrets, path: "secrets", allowed: AnswerSecret.secretsSection.map(\.key))
+            for name in AnswerSecret.secretsSection {
+                if let source = secret(map[name.key], name.rawValue) { answers.secrets[name] = source }
             }
         }
 
@@ -294,7 +294,7 @@ public enum AnswersFile {
         }
         if let cert = answers.certFile { out += "  cert_file: \(quote(cert))\n" }
         if let key = answers.keyFile { out += "  key_file: \(quote(key))\n" }
-        let secretLines = SecretName.allCases.compactMap { name in secret(name.answer).map { "  \(name.rawValue): \(quote($0))\n" } }
+        let secretLines = AnswerSecret.secretsSection.compactMap { name in secret(name).map { "  \(name.key): \(quote($0))\n" } }
         if !secretLines.isEmpty { out += "secrets:\n" + secretLines.joined() }
         if !answers.images.isEmpty || answers.imagesArchive != nil {
             out += "images:\n"

@@ -21,7 +21,7 @@ public struct Wizard {
     ///   - storedSecrets: secrets already kept from an earlier run, which need not be asked again.
     /// - Throws: `Declined` when the summary is not confirmed or input ends.
     public func complete(_ answers: Answers, given: Set<String>, previous: Answers?, detectedProfile: String?,
-                         storedSecrets: Set<SecretName>) throws -> Answers {
+                         storedSecrets: Set<AnswerSecret>) throws -> Answers {
         var result = answers
         terminal.write("sbs will install the Small Business Server. Press Enter to accept the value shown; Tab completes choices.\n\n")
 
@@ -98,7 +98,7 @@ public struct Wizard {
     }
 
     /// The answers as a person reads them before confirming; secrets only as given or not.
-    public static func summary(_ answers: Answers, storedSecrets: Set<SecretName> = []) -> String {
+    public static func summary(_ answers: Answers, storedSecrets: Set<AnswerSecret> = []) -> String {
         var lines = ["Summary:"]
         lines.append("  domain            \(answers.domain?.value ?? "(missing)")")
         if !answers.aliases.isEmpty { lines.append("  aliases           \(answers.aliases.map(\.value).joined(separator: ", "))") }
@@ -107,9 +107,9 @@ public struct Wizard {
         lines.append("  TLS               \(answers.tlsMode.rawValue)\(answers.tlsMode == .acme ? " (\(answers.acmeDirectory.text))" : "")")
         lines.append("  ports             http \(answers.httpPort), https \(answers.httpsPort)")
         lines.append("  deploy folder     \(answers.deployDir)")
-        for name in SecretName.allCases {
+        for name in AnswerSecret.secretsSection {
             let state = answers.secrets[name] != nil ? "given" : storedSecrets.contains(name) ? "kept from before" : "not given"
-            lines.append("  \(name.rawValue.padded(to: 18))\(state)")
+            lines.append("  \(name.key.padded(to: 18))\(state)")
         }
         return lines.joined(separator: "\n")
     }

@@ -231,7 +231,7 @@ struct AnswersGenerator {
         if chance() { a.acmeCABundle = "/etc/ssl/ca bundle.pem".replacingOccurrences(of: " ", with: "-") }
         if chance() { a.eabKeyID = "kid-\(next() % 1000)"; a.eabHMACKey = secret() }
         if a.tlsMode == .files { a.certFile = "/etc/ssl/site.pem"; a.keyFile = "/etc/ssl/site.key" }
-        for name in SecretName.allCases where chance() { a.secrets[name] = secret() }
+        for name in AnswerSecret.secretsSection where chance() { a.secrets[name] = secret() }
         let digest = String(repeating: "0123456789abcdef", count: 4)
         for service in StackService.allCases where next() % 4 == 0 {
             a.images[service] = try SafeToken("registry.example.com:5000/\(service.rawValue):1.\(next() % 9)\(chance() ? "@sha256:" + digest : "")", what: "image")
