@@ -18,18 +18,30 @@ env_dir=$demo/pebble
 engine_state=$demo/engine
 
 if [ "${1:-}" = clean ]; then
-    if [ -f "$root/opt/sbs/docker-compose.yml" ] && docker info >/dev/null 2>&1; then
-        project=sbs-$(printf '%s' "$root" | sha256sum | cut -c1-8)
-        docker compose -p "$project" --project-directory "$root/opt/sbs" -f "$root/opt/sbs/docker-compose.yml" \
-            --profile ollama --profile monitoring down --volumes --remove-orphans || true
+    # The stack lives in the engine's storage, not under $demo: after a reboot no engine runs, but its containers,
+    # network and PostgreSQL volume are still there, and a volume left behind stops the next demo at
+    # generate-secrets (its password went with $demo). So the engine is started when none runs (and stopped again
+    # below, as is one the demo started), and the stack is removed by its compose project name and labels: no
+    # compose file is needed, so this also removes a stack whose folder an earlier `clean` removed.
+    project=sbs-$(printf '%s' "$root" | sha256sum | cut -c1-8)
+    if command -v dockerd >/dev/null 2>&1 && scripts/test/docker-env.sh start "$engine_state"; then
+        docker compose -p "$project" down --volumes --remove-orphans || true
+        # What compose leaves when the project has no container any more (removed by hand, say).
+        docker volume ls -q --filter "label=com.docker.compose.project=$project" | xargs -r docker volume rm >/dev/null || true
+        docker network ls -q --filter "label=com.docker.compose.project=$project" | xargs -r docker network rm >/dev/null || true
+        left=$(docker ps -aq --filter "label=com.docker.compose.project=$project"; docker volume ls -q --filter "label=com.docker.compose.project=$project")
+        [ -z "$left" ] || { echo "demo: the stack $project could not be removed: $(echo "$left" | tr '\n' ' ')" >&2; clean_failed=1; }
+    elif command -v docker >/dev/null 2>&1; then
+        echo "demo: no Docker engine could be started: the stack $project (containers and volumes) is left in the engine's storage; run \`scripts/demo.sh clean\` again once an engine runs" >&2
+        clean_failed=1
     fi
     scripts/test/pebble-env.sh stop "$env_dir" || true
     scripts/test/docker-env.sh stop "$engine_state" || true
     rm -rf "$demo"
-    exit 0
+    exit "${clean_failed:-0}"
 fi
 
-scripts/ci-setup.sh   # the tools (libedit, libcurl, Pebble, Docker, compose …); does nothing when they are there
+[ "${SBS_SKIP_SETUP:-0}" = 1 ] || scripts/ci-setup.sh   # the tools (libedit, libcurl, Pebble, Docker, compose …); does nothing when they are there
 swift build --product sbs
 sbs=$(swift build --show-bin-path)/sbs
 mkdir -p "$demo"

@@ -200,18 +200,24 @@ public struct ComposeDriver: Sendable {
         try await runner.run(command(["exec", "-T", service] + argv), timeout: timeout)
     }
 
-    /// Makes a running nginx read its config and certificates again (after a renewal): `nginx -t` first, so a
+    /// The TLS config of the stack's nginx, as its container sees it (the deploy folder's `nginx/` is mounted at
+    /// `/etc/nginx/sbs`).
+    public static let nginxConfig = "/etc/nginx/sbs/nginx.conf"
+
+    /// Makes a running nginx read its config and certificates again (after a renewal, or a certificate installed
+    /// by `sbs install`): `nginx -t` on the stack's TLS config first (it loads the certificate and key), so a
     /// broken file leaves the running nginx as it was, then `nginx -s reload` (graceful: no connection dropped).
     /// - Returns: false when the stack's nginx is not running (nothing to reload).
     /// - Throws: `UserError` with nginx's own words when the test or the reload fails.
     public func reloadNginx() async throws(UserError) -> Bool {
         guard try await project.containers(runner).contains(where: { $0.service == "nginx" && $0.state == "running" }) else { return false }
-        let test = try await exec("nginx", ["nginx", "-t"])
+        // Without -c, nginx would test (and find its pid file through) the image's own config, which names no certificate.
+        let test = try await exec("nginx", ["nginx", "-t", "-c", Self.nginxConfig])
         guard test.status == 0 else {
             throw UserError("nginx does not accept its configuration with the new certificate: \((test.stderr + "\n" + test.stdout).lastLines(3))",
                             remedy: "nginx keeps serving the previous certificate. Check the files under the live folder, then run `docker compose -p \(project.name) exec nginx nginx -s reload` in \(project.directory).")
         }
-        let reload = try await exec("nginx", ["nginx", "-s", "reload"])
+        let reload = try await exec("nginx", ["nginx", "-c", Self.nginxConfig, "-s", "reload"])
         guard reload.status == 0 else {
             throw UserError("nginx did not reload: \((reload.stderr + "\n" + reload.stdout).lastLines(3))",
                             remedy: "Run `docker compose -p \(project.name) restart nginx` in \(project.directory).")

@@ -68,6 +68,8 @@ stop() {
     pid=$(cat "$state/dockerd.pid")
     rm -f "$state/dockerd.pid"
     kill -0 "$pid" 2>/dev/null || return 0
+    # After a reboot the pid file names a process that ended with it; its number may belong to another one now.
+    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dockerd ] || { say "pid $pid is not the dockerd started here any more: nothing to stop"; return 0; }
     say "stopping dockerd (pid $pid)"
     kill -TERM "$pid"
     local waited=0

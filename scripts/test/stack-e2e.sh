@@ -7,7 +7,8 @@
 #   1. minimum profile (no Ollama), the API image pulled from a private registry (a real docker-registry with
 #      basic authentication, credentials from the answers), first with the CA stopped: the install fails at obtain-certificate and says
 #      so; with the CA back, `sbs resume` finishes without re-running what succeeded or changing secrets.env;
-#   2. `sbs install` again: nothing changes and no container restarts;
+#   2. `sbs install` again: nothing changes and no container restarts; `sbs renew --force` and an install that
+#      obtains a new certificate (`--from obtain-certificate`) each make the running nginx serve the new one;
 #   3. a container stopped by hand: `sbs verify` fails and names it;
 #   4. recommended profile (Ollama), its images only in a `docker save` archive (answers images.archive): the
 #      install loads them, pulls nothing, and pulls the profile's model through Ollama's API.
@@ -203,6 +204,22 @@ for _ in $(seq 1 50); do
 done
 [ -n "$served" ] && [ "$served" = "$live" ] && pass "nginx serves the renewed certificate ($live)" || fail "served $served, live $live"
 [ "$before" = "$(containers_of "$root")" ] && pass "no container restarted by the renewal" || fail "the renewal restarted containers"
+
+say "2c. sbs install --from obtain-certificate: a new certificate within an install, no configuration change"
+# Nothing the stack runs from changes, so no container is recreated: the running nginx must be told to reload, or
+# it keeps serving the certificate it loaded (verify would not see it here: the old one is from the same CA).
+before=$(containers_of "$root")
+live_before=$(openssl x509 -in "$root/etc/sbs/ssl/live/shop.e2e.test/cert.pem" -noout -serial)
+"$sbs" install --answers scripts/test/stack/minimum.yaml --non-interactive --root "$root" --from obtain-certificate >"$work/reissue.out" 2>&1 \
+    && pass "install --from obtain-certificate exit 0" || fail "install --from obtain-certificate failed: $(tail -5 "$work/reissue.out")"
+live=$(openssl x509 -in "$root/etc/sbs/ssl/live/shop.e2e.test/cert.pem" -noout -serial)
+[ "$live" != "$live_before" ] && pass "a new certificate is live ($live)" || fail "the live certificate did not change ($live)"
+grep -q "start-stack: .*reloading nginx" "$work/reissue.out" && pass "start-stack reloaded nginx" \
+    || fail "start-stack did not reload nginx: $(grep 'start-stack:' "$work/reissue.out" | tail -3)"
+served=$(echo | openssl s_client -connect 127.0.0.1:443 -servername shop.e2e.test 2>/dev/null | openssl x509 -noout -serial)
+[ -n "$served" ] && [ "$served" = "$live" ] && pass "nginx serves the new certificate ($served) when the install ends" \
+    || fail "nginx serves $served, the live certificate is $live"
+[ "$before" = "$(containers_of "$root")" ] && pass "no container restarted by the new certificate" || fail "the new certificate restarted containers"
 
 say "3. a container stopped by hand: verify names it"
 web=$(docker ps -q --filter "label=com.docker.compose.project=$(project_of "$root")" --filter label=com.docker.compose.service=app-web)

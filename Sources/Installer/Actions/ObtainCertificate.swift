@@ -88,7 +88,8 @@ struct ObtainCertificate: StepAction {
         // What nginx will load: the key belongs to the certificate, and it names every name.
         _ = try LiveFiles.check(live, covering: input.names)
         log.progress("certificate in \(live), valid until \(Self.format(notAfter))")
-        // The stack's nginx reads the files when it starts (start-stack); `sbs renew --post-renew` reloads it later.
+        // The stack's nginx reads the files when it starts; start-stack reloads a running nginx that serves another
+        // certificate (this one replaced it), and `sbs renew` reloads it after a renewal.
         return StepResult(output, products: products)
     }
 

@@ -3,13 +3,17 @@ import FoundationEssentials
 import Processes
 import SBSCore
 import StepGraph
+import Wizard
 
 /// `start-stack`: every service of the profile up and healthy, nginx on its TLS config. Images already on the
 /// engine are used as they are; missing ones are pulled with a line each. The application services come up
 /// first (compose waits along `depends_on: service_healthy`, and each health change is shown); then the TLS
 /// config is checked with `nginx -t` inside the running nginx, where the upstream names resolve, before nginx is
 /// switched to it. It reads the running stack, so it runs on every run: a stopped container is started again, and
-/// on a healthy stack `docker compose up` changes nothing and restarts nothing.
+/// on a healthy stack `docker compose up` changes nothing and restarts nothing. Last, nginx must serve the live
+/// certificate: one installed while nginx ran (a re-issue by `obtain-certificate`, a new CA) changes no
+/// configuration, so nothing above restarts nginx, and nginx serves the certificate it loaded until it is told to
+/// reload (see `ServedCertificate`).
 struct StartStack: StepAction {
     static let name = "start-stack"
     static let observes = true
@@ -20,6 +24,8 @@ struct StartStack: StepAction {
         var stack: StackSource
         var configs: WriteConfigs.Output
         var certificate: ObtainCertificate.Output
+        /// Where nginx's HTTPS server is reached from this server, to read the certificate it serves.
+        var https: HTTPSEndpoint
     }
 
     struct Output: Codable, Hashable, Sendable {
@@ -28,8 +34,12 @@ struct StartStack: StepAction {
     }
 
     func input(_ context: InstallInputs, needs: NeededOutputs) throws -> Input {
-        Input(stack: try StackSource(context, needs: needs), configs: try needs.output(of: WriteConfigs.self),
-              certificate: try needs.output(of: ObtainCertificate.self))
+        guard let domain = context.answers.domain?.value else {
+            throw UserError("The answers give no domain to serve.", remedy: "Add `domain` to the answers and run `sbs install`.")
+        }
+        return Input(stack: try StackSource(context, needs: needs), configs: try needs.output(of: WriteConfigs.self),
+                     certificate: try needs.output(of: ObtainCertificate.self),
+                     https: HTTPSEndpoint(name: domain, port: context.answers.httpsPort.value))
     }
 
     func run(_ input: Input, log: StepLog) async throws -> StepResult<Output> {
@@ -38,6 +48,7 @@ struct StartStack: StepAction {
         let services = hashes.keys.sorted()
         if try await driver.isUpToDate(services, hashes: hashes) {
             log.progress("all \(services.count) services run, are healthy and were started from the current configuration: nothing to change")
+            try await servesLiveCertificate(input, driver: driver, log: log)
             return StepResult(Output(services: services))
         }
         try await input.stack.ensureImages(driver, tools: tools)
@@ -50,7 +61,7 @@ struct StartStack: StepAction {
             try await driver.up(applications, deadline: deadline)
         }
         if try await input.stack.project.containers(tools.commands).contains(where: { $0.service == "nginx" && $0.state == "running" }) {
-            let test = try await driver.exec("nginx", ["nginx", "-t", "-c", "/etc/nginx/sbs/nginx.conf"])
+            let test = try await driver.exec("nginx", ["nginx", "-t", "-c", ComposeDriver.nginxConfig])
             guard test.status == 0 else {
                 throw UserError("The TLS config of nginx does not pass `nginx -t`: \((test.stderr + "\n" + test.stdout).lastLines(3))",
                                 remedy: "Check \(input.configs.deployDir)/nginx/nginx.conf and the certificate in \(input.certificate.liveDirectory); `sbs install --from write-configs` writes the config again. nginx keeps serving its current config meanwhile.")
@@ -61,6 +72,12 @@ struct StartStack: StepAction {
         // compose recreates exactly the services whose files changed.
         try await driver.up(deadline: deadline)
         log.progress("all \(services.count) services are running and healthy")
+        // An nginx that was not recreated above still serves the certificate it loaded when it started.
+        try await servesLiveCertificate(input, driver: driver, log: log)
         return StepResult(Output(services: services))
+    }
+
+    func servesLiveCertificate(_ input: Input, driver: ComposeDriver, log: StepLog) async throws {
+        try await ServedCertificate(endpoint: input.https, liveDirectory: input.certificate.liveDirectory).ensureServed(driver, log: log)
     }
 }
