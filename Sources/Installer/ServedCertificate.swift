@@ -1,6 +1,7 @@
 import ACME
 import Deploy
 import FoundationEssentials
+import HTTPClient
 import SBSCore
 import StepGraph
 import X509
