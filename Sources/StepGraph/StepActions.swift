@@ -3,12 +3,12 @@ import SBSCore
 
 /// The code behind one `action:` name, typed.
 ///
-/// The contract (as in Bazel or Nix): `input` builds the step's `Input` purely — no file, process, clock or network
-/// — from the run's `Context` (the installer's answers) and the outputs of the steps it needs. The executor hashes
-/// the canonical encoding of that Input; `run` receives exactly that Input, decoded from the hashed bytes, and
-/// nothing else that can change between runs. So "same fingerprint ⇒ skip" is sound. Secrets enter an Input only
-/// as keyed digests. Files a step writes are returned as products: a missing or changed product re-runs the step,
-/// as make rebuilds a missing target.
+/// The contract (as in Bazel or Nix): `input` builds the step's `Input` purely — no file, process, clock or network —
+/// from the run's `Context` (the installer's answers) and the outputs of the steps its `needs:` names (see
+/// `NeededOutputs`). The executor hashes the canonical encoding of that Input; `run` receives exactly that Input,
+/// decoded from the hashed bytes, and nothing else that can change between runs. So "same fingerprint ⇒ skip" is sound.
+/// Secrets enter an Input only as keyed digests. Files a step writes are returned as products: a missing or changed
+/// product re-runs the step, as make rebuilds a missing target.
 public protocol StepAction: Sendable {
     /// What every Input is built from, besides needed outputs (the installer's answers and settings).
     associatedtype Context: Sendable
