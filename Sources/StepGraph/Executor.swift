@@ -70,15 +70,16 @@ public struct Executor: Sendable {
         try graph.validate(scope)
     }
 
-    /// The outputs of the steps `step` needs, directly or through others, as the state holds them now.
+    /// The outputs of the steps `step` names in `needs:`, as the state holds them now: a step reads nothing of a
+    /// step it reaches only through another.
     public func neededOutputs(_ step: StepDefinition, state: RunState) -> NeededOutputs {
         var outputs: [String: (step: String, output: JSONValue?)] = [:]
-        for id in graph.closure(of: step.id) where id != step.id {
+        for id in step.needs {
             guard let need = graph[id] else { continue }
             let record = state[id]
             outputs[need.action] = (id, record.status == .succeeded ? record.output : nil)
         }
-        return NeededOutputs(outputs)
+        return NeededOutputs(outputs, reader: step)
     }
 
     /// Facts for `when:`: the base facts and every succeeded step's output fields as `STEP.FIELD`.
@@ -117,7 +118,7 @@ public struct Executor: Sendable {
         } catch {
             return (.run("inputs not known yet"), nil, nil)
         }
-        let fingerprint = Executor.fingerprint(step, input: input)
+        let fingerprint = fingerprint(step, input: input)
         if forced.contains(step.id) { return (.run("--from \(scope.from ?? step.id)"), input, fingerprint) }
         let record = state[step.id]
         switch record.status {
@@ -134,9 +135,11 @@ public struct Executor: Sendable {
     }
 
     /// sha256 over the fields of the step definition that change what it does, and the canonical encoding of its
-    /// Input: exactly what `run` will receive.
-    static func fingerprint(_ step: StepDefinition, input: Data) -> String {
-        var bytes = Data(step.fingerprintText.utf8)
+    /// Input: exactly what `run` will receive. Of the needs, those that order the step count (see
+    /// `Graph.orderingNeeds`): naming a step it already came after, to read its output, changes the Input when
+    /// that output is read, not the step.
+    func fingerprint(_ step: StepDefinition, input: Data) -> String {
+        var bytes = Data(step.fingerprintText(needs: graph.orderingNeeds(of: step)).utf8)
         bytes.append(0)
         bytes.append(input)
         return "sha256:" + SHA256.hash(data: bytes).hex

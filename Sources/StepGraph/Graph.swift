@@ -13,8 +13,8 @@ public struct Graph: Sendable {
     }
 
     /// Builds the graph, reporting every problem at once: duplicate ids, unknown actions or needs, cycles, and
-    /// `when:` keys that are neither base facts nor declared outputs of a step it needs (a typo there would
-    /// otherwise skip the step silently).
+    /// `when:` keys that are neither base facts nor declared outputs of a step named in its `needs:` (a typo there
+    /// would otherwise skip the step silently; a step reached only through another is not read).
     /// - Throws: `GraphError` listing each problem with its file and line.
     public init(_ definitions: [StepDefinition], catalog: ActionCatalog) throws(GraphError) {
         let knownActions = Set(catalog.actions.keys)
@@ -72,10 +72,13 @@ public struct Graph: Sendable {
     /// Why `key` cannot be a fact for `step`'s condition, or nil when it can.
     func whenProblem(_ key: String, in step: StepDefinition, catalog: ActionCatalog) -> String? {
         let parts = key.split(separator: ".", maxSplits: 1).map(String.init)
-        let needed = closure(of: step.id).subtracting([step.id])
+        let needed = Set(step.needs)
         if parts.count == 2, let source = self[parts[0]] {
             guard needed.contains(source.id) else {
-                return "when names '\(key)', but step '\(step.id)' does not need '\(source.id)' (add it to needs)"
+                let through = step.needs.filter { closure(of: $0).contains(source.id) }
+                let reach = through.isEmpty ? "does not need '\(source.id)'"
+                    : "needs '\(source.id)' only through '\(through.joined(separator: "', '"))'"
+                return "when names '\(key)', but step '\(step.id)' \(reach); a step reads only the steps its needs name (add '\(source.id)' to needs)"
             }
             let declared = catalog.actions[source.action] ?? []
             if declared.contains(parts[1]) { return nil }
@@ -101,6 +104,14 @@ public struct Graph: Sendable {
     public func validate(_ scope: RunScope) throws(UserError) {
         for id in [scope.through, scope.from].compactMap({ $0 }) + scope.skip where self[id] == nil {
             throw UserError("There is no step '\(id)'.", remedy: "Steps: \(ids.joined(separator: ", ")).")
+        }
+    }
+
+    /// The needs of `step` that order it: those no other of its needs reaches. A need also reached through
+    /// another (named to read its output) moves the step nowhere, so it changes neither order nor fingerprint.
+    public func orderingNeeds(of step: StepDefinition) -> [String] {
+        step.needs.filter { need in
+            !step.needs.contains { other in other != need && closure(of: other).contains(need) }
         }
     }
 

@@ -3,12 +3,12 @@ import SBSCore
 
 /// The code behind one `action:` name, typed.
 ///
-/// The contract (as in Bazel or Nix): `input` builds the step's `Input` purely — no file, process, clock or network
-/// — from the run's `Context` (the installer's answers) and the outputs of the steps it needs. The executor hashes
-/// the canonical encoding of that Input; `run` receives exactly that Input, decoded from the hashed bytes, and
-/// nothing else that can change between runs. So "same fingerprint ⇒ skip" is sound. Secrets enter an Input only
-/// as keyed digests. Files a step writes are returned as products: a missing or changed product re-runs the step,
-/// as make rebuilds a missing target.
+/// The contract (as in Bazel or Nix): `input` builds the step's `Input` purely — no file, process, clock or network —
+/// from the run's `Context` (the installer's answers) and the outputs of the steps its `needs:` names (see
+/// `NeededOutputs`). The executor hashes the canonical encoding of that Input; `run` receives exactly that Input,
+/// decoded from the hashed bytes, and nothing else that can change between runs. So "same fingerprint ⇒ skip" is sound.
+/// Secrets enter an Input only as keyed digests. Files a step writes are returned as products: a missing or changed
+/// product re-runs the step, as make rebuilds a missing target.
 public protocol StepAction: Sendable {
     /// What every Input is built from, besides needed outputs (the installer's answers and settings).
     associatedtype Context: Sendable
@@ -88,22 +88,26 @@ public struct RecordedProduct: Codable, Hashable, Sendable {
     }
 }
 
-/// The outputs of the steps a step needs (directly or through others), by action.
+/// The outputs of the steps a step names in its `needs:`, by action. Only those: a step reads nothing of a step it
+/// reaches only through another (name it in `needs:` to read it), so its file says everything its Input is built
+/// from.
 public struct NeededOutputs: Sendable {
     /// Action name → (step id, output); nil output: the step has not succeeded.
     let outputs: [String: (step: String, output: JSONValue?)]
+    /// The step whose Input is built, for messages (nil in tests that build an Input by hand).
+    let reader: StepDefinition?
 
-    public init(_ outputs: [String: (step: String, output: JSONValue?)]) {
+    public init(_ outputs: [String: (step: String, output: JSONValue?)], reader: StepDefinition? = nil) {
         self.outputs = outputs
+        self.reader = reader
     }
 
     /// The output of the needed step that runs `A`.
-    /// - Throws: `UserError` when no needed step runs `A`, or it has no output yet (skipped, not run, failed).
+    /// - Throws: `UserError` when the step has no output yet (skipped, not run, failed); an internal error when no
+    ///   step of its `needs:` runs `A` (a defect of the step file or the action, caught by the tests that build
+    ///   every Input of the bundled graph).
     public func output<A: StepAction>(of action: A.Type) throws(UserError) -> A.Output {
-        guard let entry = outputs[A.name] else {
-            throw UserError("This step reads the output of '\(A.name)', which it does not need.",
-                            remedy: "Add the step that runs \(A.name) to its `needs:`.")
-        }
+        guard let entry = outputs[A.name] else { throw notNeeded(A.name) }
         guard let value = entry.output else {
             throw UserError("The step '\(entry.step)' has not finished, and this step needs what it found.",
                             remedy: "Run it first: `sbs install --through \(entry.step)` (or drop `--skip \(entry.step)`).")
@@ -115,9 +119,21 @@ public struct NeededOutputs: Sendable {
     }
 
     /// The output of the needed step that runs `A`, or nil when that step did not run (a `when:` left it out).
+    /// - Throws: as `output(of:)`: reading a step that is not in `needs:` is refused here too.
     public func optionalOutput<A: StepAction>(of action: A.Type) throws(UserError) -> A.Output? {
-        guard outputs[A.name]?.output != nil else { return nil }
+        guard let entry = outputs[A.name] else { throw notNeeded(A.name) }
+        guard entry.output != nil else { return nil }
         return try output(of: action)
+    }
+
+    func notNeeded(_ action: String) -> UserError {
+        let named = reader?.needs ?? outputs.values.map(\.step).sorted()
+        let needs = named.isEmpty ? "it needs no step" : "its needs: [\(named.joined(separator: ", "))]"
+        guard let reader else {
+            return UserError("Internal error: a step reads the output of '\(action)', which is not in its needs (\(needs)).")
+        }
+        return UserError("Internal error: step '\(reader.id)' reads the output of '\(action)', which is not in its needs (\(needs)).",
+                         remedy: "A step reads only the steps it names: add the step that runs \(action) to `needs:` in \(reader.location("needs")).")
     }
 }
 

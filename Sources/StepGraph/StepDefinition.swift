@@ -34,8 +34,9 @@ public struct StepDefinition: Sendable, Equatable {
         "\(file):\(lines[field] ?? lines["id"] ?? 1)"
     }
 
-    /// The fields that change what the step does, as text for fingerprints.
-    var fingerprintText: String {
+    /// The fields that change what the step does, as text for fingerprints, with the needs that order it
+    /// (`Graph.orderingNeeds`).
+    func fingerprintText(needs: [String]) -> String {
         var text = "id=\(id)\naction=\(action)\nneeds=\(needs.joined(separator: ","))\n"
         if let when { text += "when=\(when)\n" }
         return text

@@ -244,7 +244,7 @@ func diamond() throws -> Graph {
         let needs = executor.neededOutputs(try #require(executor.graph["b"]), state: state)
         let built = try actions.input(of: try #require(executor.graph["b"]), needs: needs)
         #expect(actions.lock.withLock { actions.receivedInputs["b"] } == built)
-        #expect(state["b"].fingerprint == Executor.fingerprint(try #require(executor.graph["b"]), input: built))
+        #expect(state["b"].fingerprint == executor.fingerprint(try #require(executor.graph["b"]), input: built))
         #expect(state["a"].output == .object(["port": .string("80")]))
     }
 
@@ -290,7 +290,8 @@ func diamond() throws -> Graph {
         #expect(actions.takeRan() == ["a"])
         actions.outputsByStep["a"] = ["port": "8080"]   // the host changed
         _ = try await run(executor)
-        #expect(Set(actions.takeRan()) == ["a", "b", "c", "d"])
+        // b and c read a and run again; d reads b and c (not a, which it does not name), whose outputs are the same.
+        #expect(Set(actions.takeRan()) == ["a", "b", "c"])
     }
 
     @Test func whenReadsTheOutputsOfNeededSteps() async throws {
@@ -390,5 +391,99 @@ func diamond() throws -> Graph {
             (error as? UserError)?.message.contains("pid \(getpid())") == true
         }
         withExtendedLifetime(first) {}
+    }
+}
+
+/// Typed actions for the rule that a step reads only the steps it names: `a` finds a port, `b` passes, `c` reads
+/// the port of `a`.
+struct FindsPort: StepAction {
+    static let name = "a"
+    struct Output: Codable, Hashable, Sendable { var port: String }
+    func input(_ context: Nothing, needs: NeededOutputs) throws -> Nothing { Nothing() }
+    func run(_ input: Nothing, log: StepLog) async throws -> StepResult<Output> { StepResult(Output(port: "80")) }
+}
+
+struct Passes: StepAction {
+    static let name = "b"
+    func input(_ context: Nothing, needs: NeededOutputs) throws -> Nothing { Nothing() }
+    func run(_ input: Nothing, log: StepLog) async throws -> StepResult<Nothing> { StepResult() }
+}
+
+struct ReadsPort: StepAction {
+    static let name = "c"
+    struct Input: Codable, Hashable, Sendable { var port: String }
+    func input(_ context: Nothing, needs: NeededOutputs) throws -> Input { Input(port: try needs.output(of: FindsPort.self).port) }
+    func run(_ input: Input, log: StepLog) async throws -> StepResult<Nothing> { StepResult() }
+}
+
+@Suite struct StepsReadOnlyTheStepsTheyName {
+    let dir = temporaryDirectory()
+    var store: StateStore { StateStore(path: dir + "/state.json") }
+
+    /// a → b → c, with c naming `cNeeds`.
+    func chain(_ cNeeds: [String]) throws -> Graph {
+        try Graph([
+            StepDefinition(id: "a", title: "A", action: "a", file: "steps/a.yaml", lines: ["id": 1]),
+            StepDefinition(id: "b", title: "B", needs: ["a"], action: "b", file: "steps/b.yaml", lines: ["id": 1, "needs": 3]),
+            StepDefinition(id: "c", title: "C", needs: cNeeds, action: "c", file: "steps/c.yaml", lines: ["id": 1, "needs": 3]),
+        ], knownActions: ["a", "b", "c"])
+    }
+
+    var table: ActionTable<Nothing> {
+        var table = ActionTable(context: Nothing(), baseFacts: [], digester: { _ in nil })
+        table.register(FindsPort())
+        table.register(Passes())
+        table.register(ReadsPort())
+        return table
+    }
+
+    @Test func theNeededOutputsAreThoseOfTheNamedStepsAlone() throws {
+        let executor = Executor(graph: try diamond(), actions: RecordingActions(known: diamondActions), store: store)
+        var state = RunState()
+        for id in diamondActions {
+            state[id].status = .succeeded
+            state[id].output = .object(["port": .string(id)])
+        }
+        let needs = executor.neededOutputs(try #require(executor.graph["d"]), state: state)
+        #expect(Set(needs.outputs.values.map(\.step)) == ["b", "c"], "d needs b and c, and a only through them")
+        #expect(try needs.output(of: Passes.self) == Nothing())
+        #expect(throws: UserError.self) { try needs.output(of: FindsPort.self) }
+        // A read of a step that is not named is refused even where a missing output would read as nil.
+        #expect(throws: UserError.self) { try needs.optionalOutput(of: FindsPort.self) }
+        state["b"].status = .skipped
+        #expect(try executor.neededOutputs(try #require(executor.graph["d"]), state: state).optionalOutput(of: Passes.self) == nil)
+    }
+
+    @Test func aStepThatReadsAStepItDoesNotNameFailsSayingWhichAndWhere() async throws {
+        let executor = Executor(graph: try chain(["b"]), actions: table, store: store)
+        let outcome = try await executor.run(scope: RunScope(), baseFacts: [:], runLog: RunLog(), report: { _ in })
+        guard case .failed(let step, let error) = outcome else { Issue.record("not failed: \(outcome)"); return }
+        #expect(step == "c")
+        #expect(error.contains("Internal error: step 'c' reads the output of 'a', which is not in its needs (its needs: [b])"), "\(error)")
+        #expect(error.contains("add the step that runs a to `needs:` in steps/c.yaml:3"), "\(error)")
+    }
+
+    @Test func namingTheStepLetsItReadIt() async throws {
+        let executor = Executor(graph: try chain(["b", "a"]), actions: table, store: store)
+        #expect(try await executor.run(scope: RunScope(), baseFacts: [:], runLog: RunLog(), report: { _ in }) == .completed)
+        let state = try #require(try store.load())
+        let c = try #require(executor.graph["c"])
+        let input = try table.input(of: c, needs: executor.neededOutputs(c, state: state))
+        #expect(String(decoding: input, as: UTF8.self) == #"{"port":"80"}"#)
+    }
+
+    @Test func aNeedAlsoReachedThroughAnotherLeavesOrderAndFingerprintAsTheyWere() throws {
+        let input = Data(#"{"port":"80"}"#.utf8)
+        let before = Executor(graph: try chain(["b"]), actions: table, store: store)
+        let after = Executor(graph: try chain(["b", "a"]), actions: table, store: store)
+        #expect(before.graph.ids == after.graph.ids)
+        for id in before.graph.ids {
+            let old = try #require(before.graph[id]), new = try #require(after.graph[id])
+            #expect(before.fingerprint(old, input: input) == after.fingerprint(new, input: input), "\(id)")
+        }
+        // A need that orders the step is part of its fingerprint.
+        let reordered = Executor(graph: try chain(["a"]), actions: table, store: store)
+        #expect(reordered.fingerprint(try #require(reordered.graph["c"]), input: input)
+                != before.fingerprint(try #require(before.graph["c"]), input: input))
     }
 }

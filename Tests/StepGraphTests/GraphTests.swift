@@ -31,7 +31,8 @@ let designActions: Set<String> = ["preflight", "detect-hardware", "collect-answe
         #expect(Set(graph.ids) == designActions)
         #expect(graph["write-configs"]?.needs == ["choose-profile", "generate-secrets"])
         #expect(graph["obtain-certificate"]?.needs == ["start-proxy", "check-dns"])
-        #expect(graph["verify"]?.needs == ["start-stack", "pull-models"])
+        #expect(graph["verify"]?.needs == ["start-stack", "pull-models", "choose-profile"])
+        #expect(graph["pull-models"]?.needs == ["start-stack", "choose-profile"])
     }
 
     @Test func orderPutsEveryStepAfterWhatItNeeds() throws {
@@ -134,6 +135,7 @@ let designActions: Set<String> = ["preflight", "detect-hardware", "collect-answe
             "steps/b.yaml": "id: b\ntitle: B\naction: y\nneeds: [a]\nwhen: a.redy && tls.mdoe == acme\n",
             "steps/c.yaml": "id: c\ntitle: C\naction: y\nwhen: a.ready\n",
             "steps/d.yaml": "id: d\ntitle: D\naction: y\nneeds: [b]\nwhen: a.ready && tls.mode == acme\n",
+            "steps/e.yaml": "id: e\ntitle: E\naction: y\nneeds: [b, a]\nwhen: a.ready\n",
         ]
         do {
             _ = try StepLoader.load(files, catalog: catalog)
@@ -142,10 +144,35 @@ let designActions: Set<String> = ["preflight", "detect-hardware", "collect-answe
             #expect(error.problems.sorted() == [
                 "steps/b.yaml:5: when names 'a.redy', which 'a' does not output (did you mean 'a.ready'?)",
                 "steps/b.yaml:5: when names 'tls.mdoe', which is neither an answer nor an output of a step it needs (did you mean 'tls.mode'?)",
-                "steps/c.yaml:4: when names 'a.ready', but step 'c' does not need 'a' (add it to needs)",
-            ], "d reads a through b: a need of a need counts")
+                "steps/c.yaml:4: when names 'a.ready', but step 'c' does not need 'a'; a step reads only the steps its needs name (add 'a' to needs)",
+                "steps/d.yaml:5: when names 'a.ready', but step 'd' needs 'a' only through 'b'; a step reads only the steps its needs name (add 'a' to needs)",
+            ], "d reaches a only through b: a need of a need is not read; e names a and reads it")
         }
     }
+
+    @Test func aNeedAlsoReachedThroughAnotherChangesNeitherOrderNorScope() throws {
+        let graph = try StepLoader.load(try repositorySteps(), catalog: designCatalog)
+        // The graph with only the needs that order each step (its pull-models tests choose-profile's output
+        // without naming it, which only the old rule allowed).
+        let ordering = try Graph(graph.steps.map { step in
+            var step = step
+            step.needs = graph.orderingNeeds(of: step)
+            return step
+        }, catalog: ActionCatalog(actions: designCatalog.actions,
+                                  baseFacts: designCatalog.baseFacts.union(["choose-profile.runsOllama"])))
+        // As the steps were before they named choose-profile, so their fingerprints are the same (verify's
+        // start-stack was already reached through pull-models; verify runs every time).
+        #expect(graph.orderingNeeds(of: try #require(graph["verify"])) == ["pull-models"])
+        #expect(graph.orderingNeeds(of: try #require(graph["pull-models"])) == ["start-stack"])
+        #expect(graph.orderingNeeds(of: try #require(graph["start-stack"])) == ["obtain-certificate"])
+        #expect(graph.orderingNeeds(of: try #require(graph["start-proxy"])) == ["write-configs", "ensure-docker"])
+        #expect(graph.ids == ordering.ids)
+        for id in graph.ids {
+            #expect(graph.closure(of: id) == ordering.closure(of: id), "--through \(id)")
+            #expect(graph.dependents(of: id) == ordering.dependents(of: id), "--from \(id)")
+        }
+    }
+
 
     @Test func badDurationsAndConditionsAreReported() {
         let files = ["steps/a.yaml": "id: a\ntitle: A\naction: x\nwhen: tls.mode == \ntimeout: soon\n"]

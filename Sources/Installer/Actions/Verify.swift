@@ -22,7 +22,6 @@ struct Verify: StepAction {
     }
 
     func input(_ context: InstallInputs, needs: NeededOutputs) throws -> Input {
-        // choose-profile is needed through start-stack → obtain-certificate → start-proxy → write-configs.
         let profile = try needs.output(of: ChooseProfile.self)
         return Input(target: try Verify.target(context.answers, layout: context.layout, profile: profile),
                      reportPath: Verify.reportPath(context.layout))
