@@ -41,23 +41,46 @@ public struct CheckedAnswers: Sendable {
 }
 
 /// One invocation's view of an installation: where it lives, where steps and assets come from, and how to check
-/// answers and run the graph. The commands of `sbs` are thin wrappers around it.
+/// answers and run the graph; and the seams a command acts through (its command runner and its output), real by
+/// default, swapped by tests. The commands of `sbs` are thin wrappers around it.
 public struct InstallSession: Sendable {
     public let layout: Layout
     public let sysroot: String
     public let assets: AssetSnapshot
+    /// Runs host commands (nvidia-smi, docker …) for detection and the steps.
     public let commands: any CommandRunner
+    /// Where the command's results, messages and progress go.
+    public let output: any CommandOutput
+    /// The runner given to `init`, kept for `resuming` (nil: the system's, which depends on the sysroot).
+    private let givenCommands: (any CommandRunner)?
 
-    public init(layout: Layout, sysroot: String?, assetsDirectory: String?) {
+    /// - Parameters:
+    ///   - sysroot: the folder host facts are read under (nil: `/`).
+    ///   - assetsDirectory: a folder holding `steps/` and `assets/` (nil: those built into sbs).
+    ///   - commands: runs host commands; nil for the system's, which for a sysroot other than `/` looks programs up
+    ///     in the fixture tree only.
+    ///   - output: where the command writes (the process's standard output and error by default).
+    public init(layout: Layout, sysroot: String?, assetsDirectory: String?, commands: (any CommandRunner)? = nil,
+                output: any CommandOutput = StandardStreams()) {
         self.layout = layout
         self.sysroot = sysroot ?? "/"
         self.assets = AssetSnapshot(assetsDirectory.map { DirectoryAssetSource(root: $0) as any AssetSource } ?? BundledAssetSource())
-        if let sysroot, sysroot != "/" {
+        self.givenCommands = commands
+        self.output = output
+        if let commands {
+            self.commands = commands
+        } else if let sysroot, sysroot != "/" {
             // Host commands (nvidia-smi, lspci …) come from the fixture tree only, so a test never reads the real host.
-            commands = SystemCommandRunner(searchPath: [sysroot + "/usr/bin", sysroot + "/bin"])
+            self.commands = SystemCommandRunner(searchPath: [sysroot + "/usr/bin", sysroot + "/bin"])
         } else {
-            commands = SystemCommandRunner()
+            self.commands = SystemCommandRunner()
         }
+    }
+
+    /// The same installation and seams with another sysroot and assets folder (a resumed run takes the recorded
+    /// ones).
+    public func with(sysroot: String?, assetsDirectory: String?) -> InstallSession {
+        InstallSession(layout: layout, sysroot: sysroot, assetsDirectory: assetsDirectory, commands: givenCommands, output: output)
     }
 
     public var store: StateStore { StateStore(layout: layout) }

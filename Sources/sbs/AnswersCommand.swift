@@ -26,10 +26,11 @@ struct AnswersCommand: AsyncParsableCommand {
             let answers = try AnswersFile.load(absolute(file))
             // The checks of `sbs install`, before it writes anything: secrets read (env:, file:, stored under
             // --root), names and paths the configuration can carry, TLS files that fit.
-            do { _ = try global.session.check(answers, complete: nonInteractive) } catch {
+            let session = global.session
+            do { _ = try session.check(answers, complete: nonInteractive) } catch {
                 throw UserError("\(file): \(error.message)", remedy: error.remedy)
             }
-            Console.out("\(file): valid.")
+            session.output.out("\(file): valid.")
         }
     }
 
@@ -54,9 +55,9 @@ struct AnswersCommand: AsyncParsableCommand {
             let text = AnswersFile.render(answers, secretValues: includeSecrets ? values : nil)
             if let output {
                 try AtomicFile.write(text, to: absolute(output), mode: 0o600)
-                Console.err("Wrote \(output).")
+                session.output.err("Wrote \(output).")
             } else {
-                Console.write(text)
+                session.output.writeOut(text)
             }
         }
     }

@@ -1,6 +1,7 @@
 import ACME
 import ArgumentParser
 import FoundationEssentials
+import Installer
 import SBSCore
 import Wizard
 
@@ -69,35 +70,37 @@ struct CertCommand: AsyncParsableCommand {
         }
 
         /// The EAB key from `env:NAME`, `file:PATH` or (with a warning) the command line itself.
-        func eabKey() throws -> String {
+        func eabKey(_ output: any CommandOutput) throws -> String {
             let source = SecretSource(eabHmacKey ?? "")
             if case .literal = source {
-                Console.err("sbs: warning: --eab-hmac-key on the command line is visible to other users (/proc) and in the shell history; pass env:NAME or file:PATH.")
+                output.err("sbs: warning: --eab-hmac-key on the command line is visible to other users (/proc) and in the shell history; pass env:NAME or file:PATH.")
             }
             return try source.resolve(stored: { nil })
         }
 
         func run() async throws {
-            let layout = global.layout
+            let session = global.session
+            let output = session.output
+            let layout = session.layout
             let primary = domains[0].lowercased()
             let liveDirectory = out.map(absolute) ?? layout.sslDir + "/live/" + primary
             let quiet = self.quiet
             let started = ContinuousClock.now
             do {
-                let binding = try eabKid.map { try ExternalAccountBinding(keyID: $0, base64urlKey: try eabKey()) }
+                let binding = try eabKid.map { try ExternalAccountBinding(keyID: $0, base64urlKey: try eabKey(output)) }
                 let issued = try await CertificateIssuer().issue(
                     domains: domains, email: email, webroot: absolute(webroot), directory: directory,
                     caBundle: caBundle.map(absolute), accountDirectory: layout.acmeDir, liveDirectory: liveDirectory,
                     profile: profile, externalAccountBinding: binding,
                     selfCheck: selfCheck ? SelfCheck(port: selfCheckPort, resolveTo: selfCheckResolve) : nil,
-                    progress: { event in if !quiet { Console.err("sbs: \(event)") } })
+                    progress: { event in if !quiet { output.err("sbs: \(event)") } })
                 if !quiet {
                     let elapsed = ContinuousClock.now - started
-                    Console.err("sbs: done in \(decimal(elapsed.seconds, digits: 2)) s")
+                    output.err("sbs: done in \(decimal(elapsed.seconds, digits: 2)) s")
                 }
-                print(issued.fullchainPath)
+                output.out(issued.fullchainPath)
             } catch let error as ACMEError {
-                Console.err("sbs: error: \(error.message)\n  → \(error.remedy)")
+                output.err("sbs: error: \(error.message)\n  → \(error.remedy)")
                 throw ExitCode(1)
             }
         }

@@ -50,9 +50,9 @@ struct DetectCommand: AsyncParsableCommand {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            Console.out(String(decoding: try encoder.encode(report), as: UTF8.self))
+            session.output.out(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
-            Console.out(Self.text(report))
+            session.output.out(Self.text(report))
         }
     }
 

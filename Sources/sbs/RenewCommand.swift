@@ -26,7 +26,9 @@ struct RenewCommand: AsyncParsableCommand {
     var quiet = false
 
     func run() async throws {
-        let layout = global.layout
+        let session = global.session
+        let output = session.output
+        let layout = session.layout
         let quiet = self.quiet
         let issuer = CertificateIssuer()
         var renewed = 0
@@ -40,41 +42,41 @@ struct RenewCommand: AsyncParsableCommand {
             .map { liveRoot + "/" + $0 }
             .filter { !keptFolders.contains($0) && !AtomicFile.baseName(of: $0).hasPrefix(".") }
         if kept.isEmpty && others.isEmpty && !quiet {
-            Console.err("sbs: no certificates under \(layout.sslDir)/live and no renewal settings in \(layout.acmeDir)/renewal: nothing to renew")
+            output.err("sbs: no certificates under \(layout.sslDir)/live and no renewal settings in \(layout.acmeDir)/renewal: nothing to renew")
         }
         for config in kept {
             let live = config.liveDirectory
             let name = config.domains.first ?? live
             guard FileManager.default.fileExists(atPath: live + "/cert.pem") else {
-                if !quiet { Console.err("sbs: \(name): skipped — \(live) has no certificate any more (remove \(layout.acmeDir)/renewal's entry for it to stop checking)") }
+                if !quiet { output.err("sbs: \(name): skipped — \(live) has no certificate any more (remove \(layout.acmeDir)/renewal's entry for it to stop checking)") }
                 continue
             }
             do {
                 let outcome = try await issuer.renewIfDue(
                     liveDirectory: live, accountDirectory: layout.acmeDir, force: force,
-                    progress: { event in if !quiet { Console.err("sbs: \(name): \(event)") } })
+                    progress: { event in if !quiet { output.err("sbs: \(name): \(event)") } })
                 switch outcome {
                 case .notDue(let decision):
-                    if !quiet { Console.err("sbs: \(name) (\(live)): not due — \(decision.reason) [\(decision.source.rawValue)]") }
+                    if !quiet { output.err("sbs: \(name) (\(live)): not due — \(decision.reason) [\(decision.source.rawValue)]") }
                 case .renewed(let decision, let issued):
                     renewed += 1
-                    Console.err("sbs: \(name) (\(live)): renewed (\(decision.reason) [\(decision.source.rawValue)]); valid until \(issued.notAfter)")
+                    output.err("sbs: \(name) (\(live)): renewed (\(decision.reason) [\(decision.source.rawValue)]); valid until \(issued.notAfter)")
                 }
             } catch let error as ACMEError {
                 failed += 1
-                Console.err("sbs: \(name) (\(live)): error: \(error.message)\n  → \(error.remedy)")
+                output.err("sbs: \(name) (\(live)): error: \(error.message)\n  → \(error.remedy)")
             }
         }
         for live in others where !quiet {
-            Console.err("sbs: \(AtomicFile.baseName(of: live)): skipped — not issued over ACME by sbs (self-signed or provided files)")
+            output.err("sbs: \(AtomicFile.baseName(of: live)): skipped — not issued over ACME by sbs (self-signed or provided files)")
         }
         // The stack's nginx serves the live folder: it reads the new certificate when reloaded.
-        if renewed > 0, let project = global.session.installedStack() {
+        if renewed > 0, let project = session.installedStack() {
             let driver = ComposeDriver(project: project, runner: SystemCommandRunner(), profiles: []) { _ in }
             do {
-                if try await driver.reloadNginx() { Console.err("sbs: the stack's nginx reloaded with the renewed certificate") }
+                if try await driver.reloadNginx() { output.err("sbs: the stack's nginx reloaded with the renewed certificate") }
             } catch {
-                Console.err("sbs: error: \(error.message)\n  → \(error.remedy ?? "")")
+                output.err("sbs: error: \(error.message)\n  → \(error.remedy ?? "")")
                 failed += 1
             }
         }
@@ -82,7 +84,7 @@ struct RenewCommand: AsyncParsableCommand {
             // Attached, not captured: a reload may start a daemon that keeps its output open (`service nginx reload`).
             let status = try await SystemCommandRunner().runAttached(["/bin/sh", "-c", postRenew])
             if status != 0 {
-                Console.err("sbs: error: the post-renew command exited \(status): \(postRenew)\n  → Fix it and run it by hand; the new certificates are in place.")
+                output.err("sbs: error: the post-renew command exited \(status): \(postRenew)\n  → Fix it and run it by hand; the new certificates are in place.")
                 throw ExitCode(1)
             }
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FoundationEssentials
 import Glibc
+import Installer
 import SBSCore
 
 @main
@@ -53,7 +54,7 @@ struct SBS: AsyncParsableCommand {
         if case .failure(let error) = result, let signal = Interruption.received {
             // install and resume print their own message (with `sbs resume`); others say it here.
             if !(error is ExitCode) {
-                Console.err("\nInterrupted (\(Interruption.name(signal))). Nothing half-written was kept; run the same command again to continue.")
+                StandardStreams().err("\nInterrupted (\(Interruption.name(signal))). Nothing half-written was kept; run the same command again to continue.")
             }
             Glibc.exit(128 + signal)
         }
@@ -61,7 +62,7 @@ struct SBS: AsyncParsableCommand {
         case .success:
             Glibc.exit(0)
         case .failure(let error as UserError) where error.exitStatus != 1:
-            Console.err("Error: \(error)")
+            StandardStreams().err("Error: \(error)")
             Glibc.exit(error.exitStatus)
         case .failure(let error):
             exit(withError: error)

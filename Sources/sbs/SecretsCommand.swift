@@ -1,6 +1,7 @@
 import ArgumentParser
 import FoundationEssentials
 import Glibc
+import Installer
 import Render
 import SBSCore
 
@@ -23,6 +24,7 @@ struct SecretsCommand: AsyncParsableCommand {
 
         func run() async throws {
             // secrets.env is 0600 root: reading it as another user would fail anyway; say why up front.
+            let output = global.session.output
             guard geteuid() == 0 else {
                 throw UserError("Reading the secrets needs root.", remedy: "Run `sudo sbs secrets show\(name.map { " \($0)" } ?? "")`.")
             }
@@ -33,9 +35,9 @@ struct SecretsCommand: AsyncParsableCommand {
             }
             let secrets = try SecretsFile(path: path).load()
             guard let name else {
-                Console.out("Kept in \(path) (0600):")
-                for secret in secrets.names { Console.out("  \(secret.value)") }
-                Console.out("Print one with `sbs secrets show NAME`.")
+                output.out("Kept in \(path) (0600):")
+                for secret in secrets.names { output.out("  \(secret.value)") }
+                output.out("Print one with `sbs secrets show NAME`.")
                 return
             }
             guard let secretName = try? SecretName(name), let value = secrets[secretName] else {
@@ -43,7 +45,7 @@ struct SecretsCommand: AsyncParsableCommand {
                                 remedy: "Kept: \(secrets.names.map(\.value).joined(separator: ", ")).")
             }
             // The value alone on standard output, for a pipe or the person who asked; never in a log.
-            Console.out(value)
+            output.out(value)
         }
     }
 }

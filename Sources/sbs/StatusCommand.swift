@@ -41,26 +41,26 @@ struct StatusCommand: AsyncParsableCommand {
             }
             var object: [String: JSONValue] = ["steps": .array(steps), "completed": .bool(state.completed)]
             if let log = state.log { object["log"] = .string(log) }
-            Console.out(try JSONValue.object(object).prettyPrinted())
+            session.output.out(try JSONValue.object(object).prettyPrinted())
             return
         }
         if state.steps.isEmpty {
-            Console.out("Nothing has run under \(session.layout.root) yet. Start with `sbs install`.")
+            session.output.out("Nothing has run under \(session.layout.root) yet. Start with `sbs install`.")
             return
         }
-        Console.out("STEP                 STATUS      DURATION  LAST ERROR")
+        session.output.out("STEP                 STATUS      DURATION  LAST ERROR")
         for step in graph.steps {
             let record = state[step.id]
             let duration = record.duration.map { decimal($0) + " s" } ?? "-"
             let error = drift[step.id].map { "drift: " + $0.joined(separator: ", ") } ?? record.lastError ?? record.note ?? ""
-            Console.out(step.id.padded(to: 21)
+            session.output.out(step.id.padded(to: 21)
                 + record.status.rawValue.padded(to: 12)
                 + duration.padded(to: 10)
                 + String(error.split(separator: "\n").first ?? ""))
         }
-        if let log = state.log { Console.out("\nLog: \(log)") }
-        if !drift.isEmpty { Console.out("Files changed or removed since they were written: `sbs install` (or `sbs resume`) writes them again, backing up what changed.") }
-        Console.out(state.completed ? "The last run finished." : "The last run did not finish: `sbs resume` continues it.")
+        if let log = state.log { session.output.out("\nLog: \(log)") }
+        if !drift.isEmpty { session.output.out("Files changed or removed since they were written: `sbs install` (or `sbs resume`) writes them again, backing up what changed.") }
+        session.output.out(state.completed ? "The last run finished." : "The last run did not finish: `sbs resume` continues it.")
     }
 }
 
@@ -114,7 +114,7 @@ struct PlanCommand: AsyncParsableCommand {
             for (index, (step, decision)) in plan.enumerated() {
                 let (action, reason) = describe(decision)
                 let needs = step.needs.isEmpty ? "" : "  needs \(step.needs.joined(separator: ", "))"
-                Console.out(String(index + 1).leftPadded(to: 2) + ". " + step.id.padded(to: 20)
+                session.output.out(String(index + 1).leftPadded(to: 2) + ". " + step.id.padded(to: 20)
                     + action.padded(to: 15) + reason + needs)
             }
         case .json:
@@ -127,15 +127,15 @@ struct PlanCommand: AsyncParsableCommand {
                 if let when = step.when { item["when"] = .string(when.description) }
                 return .object(item)
             }
-            Console.out(try JSONValue.object(["steps": .array(steps)]).prettyPrinted())
+            session.output.out(try JSONValue.object(["steps": .array(steps)]).prettyPrinted())
         case .dot:
-            Console.out("digraph sbs {\n  rankdir=LR;")
+            session.output.out("digraph sbs {\n  rankdir=LR;")
             for (step, decision) in plan {
                 let (action, _) = describe(decision)
-                Console.out("  \"\(step.id)\" [label=\"\(step.id)\\n\(action)\"];")
-                for need in step.needs { Console.out("  \"\(need)\" -> \"\(step.id)\";") }
+                session.output.out("  \"\(step.id)\" [label=\"\(step.id)\\n\(action)\"];")
+                for need in step.needs { session.output.out("  \"\(need)\" -> \"\(step.id)\";") }
             }
-            Console.out("}")
+            session.output.out("}")
         }
     }
 }

@@ -23,13 +23,13 @@ struct VerifyCommand: AsyncParsableCommand {
     func run() async throws {
         let session = global.session
         let target = try session.verifyTarget()
-        if !json { Console.err("Verifying \(target.names.joined(separator: ", ")) on \(target.address) …") }
+        if !json { session.output.err("Verifying \(target.names.joined(separator: ", ")) on \(target.address) …") }
         let report = try await session.verify(target)
         if json {
-            Console.write(report.json())
+            session.output.writeOut(report.json())
         } else {
-            Console.out(report.table())
-            Console.out("Report: \(session.verifyReportPath)")
+            session.output.out(report.table())
+            session.output.out("Report: \(session.verifyReportPath)")
         }
         if !report.passed { throw ExitCode(1) }
     }

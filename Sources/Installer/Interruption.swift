@@ -1,46 +1,22 @@
-import FoundationEssentials
 import Glibc
 import Processes
-import SBSCore
-import StepGraph
 import Synchronization
 
-/// What the commands print. Progress goes to standard error so that `--json` output stays clean.
-enum Console {
-    static func out(_ text: String) {
-        write(text + "\n", to: STDOUT_FILENO)
-    }
+/// The signals that stop a run (Ctrl-C, a kill, a closed terminal): sbs's own handlers (`SignalInterruptions`),
+/// or a test's.
+public protocol RunInterruptions: Sendable {
+    /// Runs `handler` once, on the first signal (at once when one has already arrived). Called after the wizard,
+    /// whose prompts restore the default signal actions: the real one installs its handlers again.
+    func onInterrupt(_ handler: @escaping @Sendable () -> Void)
+}
 
-    static func err(_ text: String) {
-        write(text + "\n", to: STDERR_FILENO)
-    }
+/// SIGINT, SIGTERM and SIGHUP, through `Interruption`.
+public struct SignalInterruptions: RunInterruptions {
+    public init() {}
 
-    /// Writes all of `text` to the descriptor, as is (no newline added). A closed pipe (`sbs status | head`) ends
-    /// the writing quietly.
-    static func write(_ text: String, to fd: Int32 = STDOUT_FILENO) {
-        let bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return }
-            offset += n
-        }
-    }
-
-    /// One line per step event.
-    static func show(_ event: StepEvent) {
-        switch event {
-        case .started(let step, let reason):
-            err("▶ \(step.id): \(step.title)" + (reason == "not done yet" ? "" : " (\(reason))"))
-        case .succeeded(let step, let seconds): err("✓ \(step.id) (\(decimal(seconds)) s)")
-        case .upToDate(let step): err("= \(step.id): up to date")
-        case .skipped(let step, let reason): err("– \(step.id): skipped (\(reason))")
-        case .failed(let step, let error): err("✗ \(step.id): \(error)")
-        case .retrying(let step, let attempt, let total, let error, let delay):
-            err("↻ \(step.id): attempt \(attempt) of \(total) failed (\(error)); trying again in \(delay)")
-        case .progress(let step, let message): err("  \(step): \(message)")
-        }
+    public func onInterrupt(_ handler: @escaping @Sendable () -> Void) {
+        Interruption.install()
+        Interruption.onSignal(handler)
     }
 }
 
@@ -52,15 +28,15 @@ enum Console {
 /// A plain handler that writes the signal's number to a pipe, read by a thread of its own: no Dispatch signal
 /// source, whose signalfd sees a signal only when every thread blocks it (threads started earlier do not, and an
 /// ignored signal sent to one of them is lost).
-enum Interruption {
-    static let signals: [Int32] = [SIGINT, SIGTERM, SIGHUP]
+public enum Interruption {
+    public static let signals: [Int32] = [SIGINT, SIGTERM, SIGHUP]
     private static let state = Mutex<(received: Int32?, handlers: [@Sendable () -> Void], watching: Bool)>((nil, [], false))
     /// The pipe's write end, for the handler (async-signal-safe: a plain global, a write(2)).
     nonisolated(unsafe) private static var pipeWrite: Int32 = -1
 
     /// Installs the handlers (again: code that changed a signal's action meanwhile, such as a prompt that restored
     /// the defaults, loses it), and starts the watching thread once.
-    static func install() {
+    public static func install() {
         let start = state.withLock { state -> Bool in
             defer { state.watching = true }
             return !state.watching
@@ -93,10 +69,10 @@ enum Interruption {
     }
 
     /// The first signal received, if any.
-    static var received: Int32? { state.withLock { $0.received } }
+    public static var received: Int32? { state.withLock { $0.received } }
 
     /// Runs `handler` when a signal arrives (at once when one already has).
-    static func onSignal(_ handler: @escaping @Sendable () -> Void) {
+    public static func onSignal(_ handler: @escaping @Sendable () -> Void) {
         let already = state.withLock { state -> Bool in
             state.handlers.append(handler)
             return state.received != nil
@@ -111,13 +87,13 @@ enum Interruption {
             return (true, state.handlers)
         }
         guard first else {
-            Console.err("\nInterrupted again (\(name(number))): stopping now. `sbs resume` continues an install.")
+            StandardStreams().err("\nInterrupted again (\(name(number))): stopping now. `sbs resume` continues an install.")
             _exit(128 + (received ?? number))
         }
         for handler in handlers { handler() }
     }
 
-    static func name(_ number: Int32) -> String {
+    public static func name(_ number: Int32) -> String {
         switch number {
         case SIGINT: return "SIGINT"
         case SIGTERM: return "SIGTERM"
