@@ -33,6 +33,10 @@ struct SBS: AsyncParsableCommand {
     /// Parses, then runs the command in a task that SIGINT, SIGTERM and SIGHUP cancel; the exit status follows
     /// the table in `--help`.
     static func main() async {
+        // A reader that went away (`sbs install | head -n 2`) makes a write fail with EPIPE instead of killing sbs
+        // between two writes of its state: the run goes on and ends as it would have (children get the default
+        // action back, see SystemCommandRunner).
+        signal(SIGPIPE, SIG_IGN)
         Interruption.install()
         let command: any ParsableCommand
         do {
