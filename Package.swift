@@ -151,7 +151,7 @@ let package = Package(
             dependencies: ["Installer", "Deploy", "Host", "Processes", "SBSCore", "StepGraph", "TestSupport", "Verify", "Wizard"]
         ),
         // Drive the built `sbs` binary (it is built because this target depends on it).
-        .testTarget(name: "EndToEndTests", dependencies: ["sbs", "SBSCore", "Processes", "Deploy", "TestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["sbs", "SBSCore", "Processes", "Deploy", "TestSupport", "Yams"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -8,7 +8,7 @@ import Testing
 struct AccountLockTests {
     // Two `cert issue` runs started together on a fresh store: one registers the account, the other waits and
     // reuses it. Without the lock both see no account and both register one.
-    @Test(.enabled(if: Integration.enabled, Integration.skipReason), .timeLimit(.minutes(2)))
+    @Test(.pebble, .timeLimit(.minutes(2)))
     func twoConcurrentIssuesRegisterOneAccount() async throws {
         let env = try await PebbleEnvironment.start()
         defer { env.stop() }

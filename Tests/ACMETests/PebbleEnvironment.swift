@@ -5,23 +5,11 @@ import Foundation
 import SBSCore
 import Testing
 
-/// Gate for the tests that need Pebble, challtestsrv, nginx and openssl. Without them the tests are skipped
-/// with a reason — unless SBS_REQUIRE_INTEGRATION=1 (CI), in which case they run and fail.
-enum Integration {
-    static let tools = ["pebble", "pebble-challtestsrv", "nginx", "openssl", "python3", "curl"]
-
-    static var missingTools: [String] {
-        tools.filter { tool in
-            !["/usr/bin/", "/usr/sbin/", "/usr/local/bin/", "/bin/", "/sbin/"].contains { FileManager.default.isExecutableFile(atPath: $0 + tool) }
-        }
-    }
-
-    static var required: Bool { ProcessInfo.processInfo.environment["SBS_REQUIRE_INTEGRATION"] == "1" }
-
-    static var enabled: Bool { required || missingTools.isEmpty }
-
-    static var skipReason: Comment {
-        "needs \(missingTools.joined(separator: ", ")) (apt-get install -y pebble nginx openssl curl python3); set SBS_REQUIRE_INTEGRATION=1 to make this a failure"
+extension Trait where Self == ConditionTrait {
+    /// Gate for the tests that need Pebble, challtestsrv, nginx and openssl: skipped with the reason without them,
+    /// failed with it under SBS_REQUIRE_INTEGRATION=1 (CI).
+    static var pebble: Self {
+        .requires("pebble", "pebble-challtestsrv", "nginx", "openssl", "python3", "curl", install: "apt-get install -y pebble nginx openssl curl python3")
     }
 }
 

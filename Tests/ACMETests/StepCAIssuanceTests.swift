@@ -8,7 +8,7 @@ import X509
 
 /// Gate for the step-ca tests: Go and Debian's smallstep library (to build step-ca), nginx, openssl, curl, root
 /// (step-ca validates on port 80 and resolves names through /etc/hosts), and port 80 free. Skipped with the reason
-/// otherwise, unless SBS_REQUIRE_INTEGRATION=1 (CI).
+/// otherwise, failed with it under SBS_REQUIRE_INTEGRATION=1 (CI).
 enum StepCAIntegration {
     static var missing: [String] {
         var missing: [String] = []
@@ -21,10 +21,10 @@ enum StepCAIntegration {
         return missing
     }
 
-    static var enabled: Bool { Integration.required || missing.isEmpty }
-
-    static var skipReason: Comment {
-        "needs \(missing.joined(separator: ", ")) (apt-get install -y golang-go golang-github-smallstep-certificates-dev nginx); set SBS_REQUIRE_INTEGRATION=1 to make this a failure"
+    static var gate: ConditionTrait {
+        let missing = missing
+        return .requires(Integration.reason(missing: missing, install: "apt-get install -y golang-go golang-github-smallstep-certificates-dev nginx; run as root"),
+                         when: missing.isEmpty)
     }
 }
 
@@ -64,7 +64,7 @@ final class StepCAEnvironment: Sendable {
 /// Issuance and renewal against smallstep's step-ca, an ACME server that behaves unlike Pebble: it validates during
 /// the challenge POST, sends no Retry-After, returns a leaf and an intermediate, and keeps a failed authorization
 /// `pending` with the challenge's error set. One environment at a time: they share port 80 and /etc/hosts.
-@Suite("ACME against step-ca", .serialized, .enabled(if: StepCAIntegration.enabled, StepCAIntegration.skipReason), .timeLimit(.minutes(5)))
+@Suite("ACME against step-ca", .serialized, StepCAIntegration.gate, .timeLimit(.minutes(5)))
 struct StepCAIssuanceTests {
     func issue(_ env: StepCAEnvironment, _ names: [String], webroot: String? = nil, log: ProgressLog = ProgressLog()) async throws -> IssuedCertificate {
         try await CertificateIssuer().issue(
@@ -119,8 +119,18 @@ struct StepCAIssuanceTests {
             // step-ca keeps the authorization pending with the challenge's error: that error is reported, after a
             // short grace, not after minutes of polling; and no wait is blamed on the CA, which sent no Retry-After.
             #expect(clock.now - started < .seconds(30), "took \(clock.now - started)")
-            #expect(error.message.contains("nothing.stepca.test"), "\(error.message)")
-            #expect(error.message.lowercased().contains("validation target") || error.message.contains("404"), "\(error.message)")
+            // The CA's own words: the problem document step-ca set on the challenge, its detail quoted whole in the
+            // message, for the name it is about; and the same detail reported as soon as the CA set it.
+            let problem = try #require(error.problem, "no problem document from the CA behind: \(error.message)")
+            let detail = try #require(problem.detail, "\(problem)")
+            #expect(!detail.isEmpty && error.message.contains(detail), "\(error.message) does not quote \(detail)")
+            #expect(problem.identifier?.value == "nothing.stepca.test" && error.message.contains("nothing.stepca.test"), "\(error.message)")
+            #expect(["connection", "unauthorized", "incorrectResponse"].contains(problem.acmeType ?? ""), "\(problem)")
+            let reported = log.all.compactMap { event -> String? in
+                if case .validationProblem(domain: "nothing.stepca.test", let detail, _) = event { return detail }
+                return nil
+            }
+            #expect(reported == [detail], "\(log.all)")
             #expect(!log.all.contains { "\($0)".contains("asks to wait") }, "\(log.all)")
         }
     }

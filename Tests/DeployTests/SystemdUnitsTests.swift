@@ -212,13 +212,7 @@ func temporaryFolder(_ name: String) throws -> String {
     static let tool = "/usr/bin/systemd-analyze"
 
     func requireTool() throws {
-        if FileManager.default.isExecutableFile(atPath: Self.tool) { return }
-        let reason = "needs \(Self.tool) (apt-get install systemd), which is not installed"
-        if ProcessInfo.processInfo.environment["SBS_REQUIRE_INTEGRATION"] == "1" {
-            Issue.record("\(reason); SBS_REQUIRE_INTEGRATION=1 requires it")
-            throw UnitFileReader.Malformed(description: reason)
-        }
-        try Test.cancel(Comment(rawValue: reason))
+        try Integration.require(tools: Self.tool, install: "apt-get install systemd")
     }
 
     /// The `sbs` this test run built (beside the test bundle), else any executable that exists.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// The install through obtain-certificate against a real Pebble, with a host nginx serving sbs's webroot in place
 /// of the stack's nginx (the Docker steps are skipped).
@@ -30,7 +31,7 @@ import Testing
     }
 
     @Test func obtainsAVerifiedCertificateThroughTheWebrootAndSkipsItNextTime() async throws {
-        try requireTools("pebble", "openssl", "nginx")
+        try Integration.require(tools: "pebble", "openssl", "nginx", install: "scripts/ci-setup.sh installs it")
         let root = scratchDirectory("cert")
         let webroot = root + "/var/lib/sbs/webroot"
         try FileManager.default.createDirectory(atPath: webroot, withIntermediateDirectories: true)
@@ -62,7 +63,7 @@ import Testing
     }
 
     @Test func aWebrootNobodyServesFailsTheSelfCheckBeforeTheCAIsAsked() async throws {
-        try requireTools("pebble", "openssl", "nginx")
+        try Integration.require(tools: "pebble", "openssl", "nginx", install: "scripts/ci-setup.sh installs it")
         let root = scratchDirectory("selfcheck")
         // nginx serves some other folder: the token sbs writes cannot be fetched.
         let acme = try LocalACME(webroot: scratchDirectory("elsewhere"))
@@ -95,7 +96,7 @@ import Testing
         #expect(run.status == 0, "\(run.stderr)")
         let cert = root + "/etc/sbs/ssl/live/shop.example.test/cert.pem"
         #expect(FileManager.default.fileExists(atPath: cert))
-        try requireTools("openssl")
+        try Integration.require(tools: "openssl", install: "scripts/ci-setup.sh installs it")
         #expect(spawnAndWait(["sh", "-c", "openssl x509 -in \(cert) -noout -ext subjectAltName | grep -q 'DNS:www.shop.example.test'"]) == 0)
 
         // A deleted key is drift: the step runs again and installs a new certificate with its key.

@@ -1,17 +1,14 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `sbs renew` on the built binary against a local Pebble.
 @Suite("sbs renew")
 struct RenewCommandTests {
-    static let toolsPresent = ["pebble", "pebble-challtestsrv", "openssl"].allSatisfy { tool in
-        ["/usr/bin/", "/usr/sbin/", "/usr/local/bin/"].contains { FileManager.default.isExecutableFile(atPath: $0 + tool) }
-    } && ["/usr/sbin/nginx", "/usr/bin/nginx"].contains { FileManager.default.isExecutableFile(atPath: $0) }
-    static let required = ProcessInfo.processInfo.environment["SBS_REQUIRE_INTEGRATION"] == "1"
 
     // Certificates issued with `cert issue --out DIR` are renewed too, each under its own settings: two folders
     // named `out` (…/a/out and …/b/out) used to share one settings file, and renew looked only in live/.
-    @Test(.enabled(if: toolsPresent || required, "needs pebble, nginx and openssl (apt-get install -y pebble nginx openssl); SBS_REQUIRE_INTEGRATION=1 makes this a failure"),
+    @Test(.requires("pebble", "pebble-challtestsrv", "nginx", "openssl", install: "apt-get install -y pebble nginx openssl"),
           .timeLimit(.minutes(3)))
     func renewsEveryCertificateItKeepsSettingsForOutFoldersIncluded() async throws {
         let root = scratchDirectory("renew")

@@ -85,29 +85,6 @@ func waitFor(_ seconds: Double, _ condition: () -> Bool) async -> Bool {
     return condition()
 }
 
-/// Whether a tool is on PATH (or in /usr/sbin, where Debian puts nginx).
-func available(_ tool: String) -> Bool {
-    ((ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin") + ":/usr/sbin").split(separator: ":")
-        .contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(tool)") }
-}
-
-struct MissingTool: Error, CustomStringConvertible {
-    var description: String
-}
-
-/// Skips the test, with the reason, when a tool it needs is missing; with `SBS_REQUIRE_INTEGRATION=1` (as in CI)
-/// a missing tool fails the test instead.
-func requireTools(_ tools: String..., sourceLocation: SourceLocation = #_sourceLocation) throws {
-    let missing = tools.filter { !available($0) }
-    guard !missing.isEmpty else { return }
-    let reason = "needs \(missing.joined(separator: ", ")), which \(missing.count == 1 ? "is" : "are") not installed (scripts/ci-setup.sh installs them)"
-    if ProcessInfo.processInfo.environment["SBS_REQUIRE_INTEGRATION"] == "1" {
-        Issue.record("\(reason); SBS_REQUIRE_INTEGRATION=1 requires it", sourceLocation: sourceLocation)
-        throw MissingTool(description: reason)
-    }
-    try Test.cancel(Comment(rawValue: reason), sourceLocation: sourceLocation)
-}
-
 /// The state file as data that two runs can be compared on: status, fingerprint and output per step.
 func comparableState(_ root: String) throws -> [String: String] {
     let data = try Data(contentsOf: URL(fileURLWithPath: root + "/var/lib/sbs/state.json"))

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// A tmux server of the test's own, with one window running a command in a real pseudo-terminal.
 final class TmuxSession {
@@ -48,7 +49,7 @@ final class TmuxSession {
 
 @Suite(.serialized) struct WizardInATerminal {
     @Test func answersPromptsEditsWithCursorKeysAndRejectsABadDomain() async throws {
-        try requireTools("tmux")
+        try Integration.require(tools: "tmux", install: "scripts/ci-setup.sh installs it")
         let root = scratchDirectory("wizard")
         let secret = "sk-wizard-secret-4711"
         let session = try TmuxSession(command: "\(sbsBinary) install --root \(root) --through collect-answers; echo EXIT=$?; sleep 60")
@@ -117,7 +118,7 @@ final class TmuxSession {
     }
 
     @Test func theLockIsTakenBeforeTheFirstQuestion() async throws {
-        try requireTools("tmux")
+        try Integration.require(tools: "tmux", install: "scripts/ci-setup.sh installs it")
         let root = scratchDirectory("wizard-lock")
         let session = try TmuxSession(command: "\(sbsBinary) install --root \(root); echo EXIT=$?; sleep 60")
         await session.expect("Domain name")
@@ -133,7 +134,7 @@ final class TmuxSession {
     }
 
     @Test func ctrlCLeavesNothingChangedAndSaysHowToStartAgain() async throws {
-        try requireTools("tmux")
+        try Integration.require(tools: "tmux", install: "scripts/ci-setup.sh installs it")
         let root = scratchDirectory("wizard-interrupt")
         let session = try TmuxSession(command: "\(sbsBinary) install --root \(root); echo EXIT=$?; sleep 60")
         await session.expect("Domain name")
@@ -149,7 +150,7 @@ final class TmuxSession {
     }
 
     @Test func ctrlCAtTheHiddenPromptRestoresTheTerminal() async throws {
-        try requireTools("tmux")
+        try Integration.require(tools: "tmux", install: "scripts/ci-setup.sh installs it")
         let root = scratchDirectory("wizard-secret-interrupt")
         let session = try TmuxSession(command: "\(sbsBinary) install --root \(root); echo EXIT=$?; stty -a | tr ' ' '\\n' | grep -x -e echo -e -echo; sleep 60")
         await session.expect("Domain name")
@@ -171,7 +172,7 @@ final class TmuxSession {
 
     @Test(arguments: [(SIGTERM, 143), (SIGHUP, 129)])
     func aKillDuringTheQuestionsExitsWithItsSignalsStatusAndRestoresTheTerminal(_ signal: Int32, _ status: Int) async throws {
-        try requireTools("tmux", "pgrep")
+        try Integration.require(tools: "tmux", "pgrep", install: "scripts/ci-setup.sh installs it")
         let root = scratchDirectory("wizard-signal-\(signal)")
         let session = try TmuxSession(command: "\(sbsBinary) install --root \(root); echo EXIT=$?; stty -a | tr ' ' '\\n' | grep -x -e echo -e -echo; sleep 60")
         await session.expect("Domain name")

@@ -115,7 +115,7 @@ struct PreflightTests {
         #expect(free.status == .pass)
     }
 
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/python3"), "needs /usr/bin/python3 to hold a lock"))
+    @Test(.requires("/usr/bin/python3", install: "apt-get install -y python3; it holds the lock"))
     func lockHeldByAnotherProcessNamesIt() async throws {
         let tree = try TemporaryDirectory()
         try tree.write("var/lib/dpkg/lock", "")

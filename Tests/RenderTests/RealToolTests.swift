@@ -12,7 +12,7 @@ struct RealToolTests {
     /// those paths are mapped into a temporary folder with a throw-away certificate made by openssl. `nginx -t`
     /// binds every address it listens on, so the stack's ports (80, 443, 127.0.0.1:8080) are mapped to free loopback
     /// ports: the host's port 80 belongs to the tests that need it (step-ca's HTTP-01 validation, the end-to-end run).
-    @Test(.enabled(if: Integration.nginxAvailable || Integration.required, "nginx and openssl are not installed (apt-get install nginx openssl)"),
+    @Test(.requires("needs nginx and openssl (apt-get install nginx openssl)", when: RealTools.nginxAvailable),
           arguments: GoldenCase.allCases)
     func nginxAcceptsBothConfigs(_ golden: GoldenCase) throws {
         let (input, secrets) = try golden.input()
@@ -21,7 +21,7 @@ struct RealToolTests {
 
     /// The longest legal name (253 characters) among 100 names, the most the answers allow: nginx's default
     /// server_names hash takes only short names, so this is what the rendered hash sizes are for.
-    @Test(.enabled(if: Integration.nginxAvailable || Integration.required, "nginx and openssl are not installed (apt-get install nginx openssl)"))
+    @Test(.requires("needs nginx and openssl (apt-get install nginx openssl)", when: RealTools.nginxAvailable))
     func nginxAcceptsTheLongestNamesTheAnswersAllow() throws {
         var (input, secrets) = try GoldenCase.minimumBasic.input()
         func name(_ index: Int) throws -> DomainName {
@@ -40,13 +40,12 @@ struct RealToolTests {
     }
 
     func nginxAccepts(_ input: RenderInput, secrets: Secrets, label: String) throws {
-        try Integration.require(Integration.nginxAvailable, "nginx/openssl")
         let files = try ConfigRenderer.render(input, secrets: secrets, templates: Repository.templates())
         let dir = try TemporaryDirectory()
         let live = dir.path + "/ssl/live/\(input.domain.value)"
         try FileManager.default.createDirectory(atPath: live, withIntermediateDirectories: true)
         let names = input.allNames.map { "DNS:\($0.value)" }.joined(separator: ",")
-        let openssl = Integration.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        let openssl = RealTools.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                                        "-days", "1", "-subj", "/CN=sbs-test", "-addext", "subjectAltName=\(names)",
                                        "-keyout", live + "/privkey.pem", "-out", live + "/fullchain.pem"])
         #expect(openssl.status == 0, "\(openssl.output)")
@@ -57,7 +56,7 @@ struct RealToolTests {
                 .replacingOccurrences(of: "/var/run/nginx.pid", with: dir.path + "/nginx.pid"))
             let path = dir.path + "/" + (name as NSString).lastPathComponent
             try mapped.write(toFile: path, atomically: true, encoding: .utf8)
-            let result = Integration.run([Integration.nginx, "-t", "-q", "-p", dir.path, "-c", path])
+            let result = RealTools.run([RealTools.nginx, "-t", "-q", "-p", dir.path, "-c", path])
             #expect(result.status == 0, "nginx -t rejected \(label)/\(name):\n\(result.output)")
         }
     }
@@ -95,10 +94,9 @@ struct RealToolTests {
         }
     }
 
-    @Test(.enabled(if: Integration.composeAvailable || Integration.required, "docker compose is not installed (scripts/test/setup-compose.sh)"),
+    @Test(.requires("needs docker compose (scripts/test/setup-compose.sh)", when: RealTools.composeAvailable),
           arguments: composeCases)
     func composeAcceptsEveryProfileAndFeatureCombination(_ combination: ComposeCase) throws {
-        try Integration.require(Integration.composeAvailable, "docker compose")
         let memory = [ProfileName.minimum: 15872, .recommended: 32000, .optimal: 64256][combination.profile] ?? 15872
         let hostFacts = facts(memoryMiB: memory, cpus: 8, gpuMiB: combination.gpu ? 24564 : nil)
         let request = ProfileChoiceRequest(profile: .named(combination.profile), gpu: combination.gpu ? .on : .off,
@@ -114,16 +112,16 @@ struct RealToolTests {
         _ = try ConfigWriter(deployDirectory: dir.path, backupDirectory: dir.path + "/.backups").write(files)
 
         // As the stack will start: COMPOSE_PROFILES from .env.
-        let quiet = Integration.run(["docker", "compose", "config", "--quiet"], in: dir.path)
+        let quiet = RealTools.run(["docker", "compose", "config", "--quiet"], in: dir.path)
         #expect(quiet.status == 0, "docker compose config rejected \(combination.testDescription):\n\(quiet.output)")
-        let services = Integration.run(["docker", "compose", "config", "--services"], in: dir.path)
+        let services = RealTools.run(["docker", "compose", "config", "--services"], in: dir.path)
         var expected: Set<String> = ["app-db", "app-auth", "app-kong", "app-api", "app-web", "nginx"]
         if profile.runsOllama { expected.insert("ollama") }
         if profile.monitoringEnabled { expected.formUnion(["prometheus", "monitoring"]) }
         #expect(Set(services.output.split(separator: "\n").map(String.init)) == expected)
 
         // Every service, every profile on: check the whole file's shape.
-        let all = Integration.run(["docker", "compose", "--profile", "ollama", "--profile", "gpu", "--profile", "monitoring",
+        let all = RealTools.run(["docker", "compose", "--profile", "ollama", "--profile", "gpu", "--profile", "monitoring",
                                    "config", "--format", "json"], in: dir.path)
         #expect(all.status == 0, "\(all.output)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(all.output.utf8)) as? [String: Any])
@@ -153,15 +151,14 @@ struct RealToolTests {
         #expect(!all.output.contains("certbot"))
     }
 
-    @Test(.enabled(if: Integration.composeAvailable || Integration.required, "docker compose is not installed (scripts/test/setup-compose.sh)"))
+    @Test(.requires("needs docker compose (scripts/test/setup-compose.sh)", when: RealTools.composeAvailable))
     func composeConfigNeedsNoEngine() throws {
-        try Integration.require(Integration.composeAvailable, "docker compose")
         // Pointing DOCKER_HOST at nothing proves `config` never talks to an engine.
         let (input, secrets) = try GoldenCase.minimumBasic.input()
         let dir = try TemporaryDirectory()
         _ = try ConfigWriter(deployDirectory: dir.path, backupDirectory: dir.path + "/.b").write(
             try ConfigRenderer.render(input, secrets: secrets, templates: Repository.templates()))
-        let result = Integration.run(["env", "DOCKER_HOST=unix:///nonexistent.sock", "docker", "compose", "config", "--quiet"], in: dir.path)
+        let result = RealTools.run(["env", "DOCKER_HOST=unix:///nonexistent.sock", "docker", "compose", "config", "--quiet"], in: dir.path)
         #expect(result.status == 0, "\(result.output)")
     }
 }

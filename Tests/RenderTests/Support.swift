@@ -22,11 +22,9 @@ func fileMode(_ path: String) -> Int {
     return stat(path, &info) == 0 ? Int(info.st_mode & 0o7777) : -1
 }
 
-/// Integration tools (nginx, docker compose): a test needing one is skipped with a reason when it is missing,
-/// unless SBS_REQUIRE_INTEGRATION=1 (CI), where the missing tool is a failure.
-enum Integration {
-    static var required: Bool { ProcessInfo.processInfo.environment["SBS_REQUIRE_INTEGRATION"] == "1" }
-
+/// The real tools the rendered files are checked with (nginx, openssl, docker compose); the tests that need one
+/// are gated with `.requires(_:when:)` (TestSupport's Integration).
+enum RealTools {
     static func run(_ argv: [String], in directory: String? = nil) -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -50,20 +48,6 @@ enum Integration {
 
     static var nginx: String {
         ["/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "nginx"
-    }
-
-    struct Missing: Error, CustomStringConvertible { var description: String }
-
-    /// Goes on when the tool is there; otherwise skips the test with the reason, or fails it when the tool is
-    /// required (SBS_REQUIRE_INTEGRATION=1).
-    static func require(_ available: Bool, _ tool: String) throws {
-        if available { return }
-        let reason = "\(tool) is missing: run scripts/test/setup-compose.sh and apt-get install nginx openssl"
-        if required {
-            Issue.record("\(reason) (SBS_REQUIRE_INTEGRATION=1)")
-            throw Missing(description: reason)
-        }
-        try Test.cancel(Comment(rawValue: reason))
     }
 }
 

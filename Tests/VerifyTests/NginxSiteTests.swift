@@ -9,21 +9,9 @@ import Testing
 /// The HTTP and TLS checks against a real nginx on this host, with certificates made here: the checks must pass
 /// on a site served as the stack's nginx.conf serves it, and fail, each for its own reason, on one that is not.
 @Suite(.serialized) struct NginxSiteTests {
-    static let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx"].first { FileManager.default.isExecutableFile(atPath: $0) }
-
-    /// Skips with the reason when nginx is missing; with SBS_REQUIRE_INTEGRATION=1 (CI) that is a failure.
-    static func requireNginx() throws -> String {
-        if let nginx { return nginx }
-        let reason = "needs nginx (apt-get install -y nginx); set SBS_REQUIRE_INTEGRATION=1 to make this a failure"
-        if ProcessInfo.processInfo.environment["SBS_REQUIRE_INTEGRATION"] == "1" {
-            Issue.record("\(reason) (SBS_REQUIRE_INTEGRATION=1)")
-            throw UserError(reason)
-        }
-        try Test.cancel(Comment(rawValue: reason))
-    }
-
-    @Test func theSiteChecksPassAndFailAgainstARealNginx() async throws {
-        let site = try await NginxSite.start(nginx: try Self.requireNginx())
+    @Test(.requires("nginx", install: "apt-get install -y nginx"))
+    func theSiteChecksPassAndFailAgainstARealNginx() async throws {
+        let site = try await NginxSite.start(nginx: try #require(Integration.path(of: "nginx")))
         defer { site.stop() }
         let names = ["shop.test", "www.shop.test"]
 
