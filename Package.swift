@@ -120,10 +120,10 @@ let package = Package(
 
         // What several test targets share: seeded generators, the scratch folder, child processes, free ports, and
         // the fail-closed fakes of the protocols the libraries declare (command runner, HTTP transport, clocks,
-        // stack probe).
+        // resolver, stack probe).
         .target(
             name: "TestSupport",
-            dependencies: ["SBSCore", "Processes", "HTTPClient", "Deploy", "ACME", "Verify"],
+            dependencies: ["SBSCore", "Processes", "HTTPClient", "Host", "Deploy", "ACME", "Verify"],
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "SBSCoreTests", dependencies: ["SBSCore", "Processes", "TestSupport"]),
