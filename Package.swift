@@ -118,8 +118,14 @@ let package = Package(
         // libcurl is loaded on first use (dlopen; see Sources/CCurl/shim.h): only its headers are needed to build.
         .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
-        // What several test targets share: seeded generators, the scratch folder, child processes, free ports.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // What several test targets share: seeded generators, the scratch folder, child processes, free ports, and
+        // the fail-closed fakes of the protocols the libraries declare (command runner, HTTP transport, clocks,
+        // resolver, stack probe).
+        .target(
+            name: "TestSupport",
+            dependencies: ["SBSCore", "Processes", "HTTPClient", "Host", "Deploy", "ACME", "Verify"],
+            path: "Tests/TestSupport"
+        ),
         .testTarget(name: "SBSCoreTests", dependencies: ["SBSCore", "Processes", "TestSupport"]),
         .testTarget(name: "YAMLTests", dependencies: ["YAML", "SBSCore", "TestSupport", "Yams"]),
         .testTarget(name: "ProcessesTests", dependencies: ["Processes", "SBSCore", "TestSupport"]),

@@ -3,26 +3,7 @@ import Foundation
 import HTTPClient
 import Synchronization
 import Testing
-
-/// A clock that never sleeps: it records each requested wait and moves `now` forward by it.
-final class TestClock: ACMEClock {
-    private let state: Mutex<(now: Date, sleeps: [Duration])>
-
-    init(now: Date = Date(timeIntervalSince1970: 1_750_000_000)) {
-        state = Mutex((now, []))
-    }
-
-    var now: Date { state.withLock { $0.now } }
-    var sleeps: [Duration] { state.withLock { $0.sleeps } }
-
-    func sleep(for duration: Duration) async throws {
-        try Task.checkCancellation()
-        state.withLock {
-            $0.sleeps.append(duration)
-            $0.now = $0.now.addingTimeInterval(duration.secondsValue)
-        }
-    }
-}
+import TestSupport
 
 /// The real clock shifted by `offset` (to see a certificate from a later day) that really sleeps.
 struct OffsetClock: ACMEClock {
@@ -31,41 +12,8 @@ struct OffsetClock: ACMEClock {
     func sleep(for duration: Duration) async throws { try await Task.sleep(for: duration) }
 }
 
-extension Duration {
-    var secondsValue: Double {
-        let (whole, atto) = components
-        return Double(whole) + Double(atto) / 1e18
-    }
-}
-
-/// A transport that plays a fixed script of exchanges. It fails closed: a request that does not match the
-/// next step (method and URL), or any request after the script ended, records a test failure and throws.
-final class ScriptedTransport: HTTPTransport {
-    struct Step {
-        var method: HTTPRequest.Method
-        var url: String
-        var response: HTTPResponse
-    }
-
-    private let state: Mutex<(steps: [Step], sent: [HTTPRequest])>
-
-    init(_ steps: [Step]) { state = Mutex((steps, [])) }
-
-    var sent: [HTTPRequest] { state.withLock { $0.sent } }
-    var remaining: Int { state.withLock { $0.steps.count } }
-
-    func send(_ request: HTTPRequest) async throws -> HTTPResponse {
-        let step: Step? = state.withLock { state in
-            state.sent.append(request)
-            return state.steps.isEmpty ? nil : state.steps.removeFirst()
-        }
-        guard let step, step.method == request.method, step.url == request.url else {
-            Issue.record("unexpected request \(request.method.rawValue) \(request.url); script expected \(String(describing: step.map { "\($0.method.rawValue) \($0.url)" }))")
-            throw HTTPTransportError(kind: .other, url: request.url, detail: "unexpected request in test")
-        }
-        return step.response
-    }
-
+/// What ACME sent through a scripted transport, read back.
+extension ScriptedTransport {
     /// The protected header of the JWS in the body of request `index`.
     func protectedHeader(of index: Int) throws -> [String: JSONValue] {
         let body = sent[index].body

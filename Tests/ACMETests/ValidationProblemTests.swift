@@ -2,6 +2,7 @@
 import Crypto
 import Foundation
 import Testing
+import TestSupport
 
 /// How a CA that keeps a failed authorization pending (step-ca) and a CA that sends no Retry-After are reported.
 @Suite("Validation problems and whose delay it is")

@@ -45,7 +45,8 @@ import TestSupport
         """
         func driver(hashes: String, ps: String) -> ComposeDriver {
             ComposeDriver(project: project, runner: ScriptedRunner([
-                "config --hash *": hashes, "ps --all --format json": ps,
+                project.command(["config", "--hash", "*"]): .ok(hashes),
+                project.command(["ps", "--all", "--format", "json"]): .ok(ps),
             ]), profiles: []) { _ in }
         }
         func upToDate(_ driver: ComposeDriver, _ services: [String]) async throws -> Bool {
@@ -98,33 +99,6 @@ import TestSupport
         #expect(lines.count == 1 + 11 + 1, "\(lines)")
         #expect(lines.contains("m: [##########] 100 % of 4.1 GB (sha256:1234)"))
         #expect(lines.contains("m: [#####.....] 50 % of 4.1 GB (sha256:1234)"))
-    }
-}
-
-/// Answers the compose commands it was given (matched on the arguments after the compose file); any other
-/// command fails the test.
-struct ScriptedRunner: CommandRunner {
-    let answers: [String: String]
-    init(_ answers: [String: String]) { self.answers = answers }
-
-    func run(_ argv: [String], timeout: Duration) async throws(UserError) -> CommandResult {
-        guard let file = argv.firstIndex(of: "--file") else {
-            Issue.record("unexpected command \(argv)")
-            return CommandResult(status: 1, stdout: "", stderr: "unexpected")
-        }
-        let rest = argv[(file + 2)...].filter { $0 != "--profile" }.joined(separator: " ")
-        guard let answer = answers[rest] else {
-            Issue.record("unexpected compose command \(rest)")
-            return CommandResult(status: 1, stdout: "", stderr: "unexpected")
-        }
-        return CommandResult(status: 0, stdout: answer, stderr: "")
-    }
-}
-
-struct RefusingRunner: CommandRunner {
-    func run(_ argv: [String], timeout: Duration) async throws(UserError) -> CommandResult {
-        Issue.record("no command was expected: \(argv)")
-        return CommandResult(status: 1, stdout: "", stderr: "")
     }
 }
 

@@ -3,25 +3,7 @@ import Foundation
 import SBSCore
 import Synchronization
 import Testing
-
-/// Answers from a table; a name not in it is an error (fails closed).
-final class TableResolver: DomainResolver {
-    let table: [String: DNSAnswer]
-    let calls = Mutex(0)
-
-    init(_ table: [String: DNSAnswer]) { self.table = table }
-
-    func resolve(_ name: DomainName) async throws(UserError) -> DNSAnswer {
-        calls.withLock { $0 += 1 }
-        guard let answer = table[name.value] else { throw UserError("no answer for \(name) in the test table") }
-        return answer
-    }
-}
-
-struct FixedAddresses: LocalAddressSource {
-    let addresses: [String]
-    func localAddresses() throws(UserError) -> [IPAddress] { try addresses.map { (text: String) throws(UserError) in try IPAddress(text) } }
-}
+import TestSupport
 
 func ips(_ texts: String...) throws -> [IPAddress] { try texts.map { try IPAddress($0) } }
 
@@ -54,7 +36,7 @@ struct DNSCheckTests {
         let resolver = TableResolver([:])
         let report = await DNSCheck(resolver: resolver, localAddresses: host).check(names: [domain], policy: .skip)
         #expect(report.result.status == .skip)
-        #expect(resolver.calls.withLock { $0 } == 0)
+        #expect(resolver.lookups.isEmpty)
     }
 
     @Test func aaaaElsewhereIsCalledOut() async throws {
@@ -85,7 +67,8 @@ struct DNSCheckTests {
     }
 
     @Test func noRecordsLoopbackAndLookupFailures() async throws {
-        let resolver = TableResolver(["shop.example.com": DNSAnswer(), "www.shop.example.com": DNSAnswer(a: try ips("127.0.0.1"))])
+        let resolver = TableResolver(["shop.example.com": DNSAnswer(), "www.shop.example.com": DNSAnswer(a: try ips("127.0.0.1"))],
+                                     failing: ["other.example.com": "no answer for other.example.com from 127.0.0.53: connection timed out"])
         let report = await DNSCheck(resolver: resolver, localAddresses: host).check(names: [domain, www, try DomainName("other.example.com")], policy: .strict)
         #expect(report.result.status == .fail)
         #expect(report.names[0].problems[0].contains("no A or AAAA record"))

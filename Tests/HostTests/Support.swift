@@ -31,20 +31,6 @@ extension TemporaryDirectory {
     }
 }
 
-/// A clock whose sleeps return at once, so waiting loops are tested without waiting.
-struct ImmediateClock: Clock {
-    struct Instant: InstantProtocol {
-        var offset: Duration
-        func advanced(by duration: Duration) -> Instant { Instant(offset: offset + duration) }
-        func duration(to other: Instant) -> Duration { other.offset - offset }
-        static func < (a: Instant, b: Instant) -> Bool { a.offset < b.offset }
-    }
-
-    var now: Instant { Instant(offset: .zero) }
-    var minimumResolution: Duration { .zero }
-    func sleep(until deadline: Instant, tolerance: Duration?) async throws { await Task.yield() }
-}
-
 /// Facts made up for a test, without reading any tree.
 func makeFacts(memoryMiB: Int, cpus: Int = 4, gpuMiB: Int? = nil, cgroupLimitMiB: Int? = nil) -> HostFacts {
     let gpu = gpuMiB.map {

@@ -58,20 +58,6 @@ final class RecordingActions: StepActions, @unchecked Sendable {
     func takeRan() -> [String] { lock.withLock { defer { ran = [] }; return ran } }
 }
 
-/// A clock whose sleeps return at once, so retry delays are tested without waiting.
-struct ImmediateClock: Clock {
-    typealias Duration = Swift.Duration
-    struct Instant: InstantProtocol {
-        var offset: Swift.Duration
-        func advanced(by duration: Swift.Duration) -> Instant { Instant(offset: offset + duration) }
-        func duration(to other: Instant) -> Swift.Duration { other.offset - offset }
-        static func < (a: Instant, b: Instant) -> Bool { a.offset < b.offset }
-    }
-    var now: Instant { Instant(offset: .zero) }
-    var minimumResolution: Swift.Duration { .zero }
-    func sleep(until deadline: Instant, tolerance: Swift.Duration?) async throws { try Task.checkCancellation() }
-}
-
 func temporaryDirectory() -> String {
     let path = Scratch.path("test")
     try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)

@@ -5,6 +5,7 @@ import HTTPClient
 import Processes
 import SBSCore
 import Testing
+import TestSupport
 @testable import Verify
 
 /// The check logic over given HTTP answers and containers (the real exchanges are in NginxSiteTests).

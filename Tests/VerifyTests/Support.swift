@@ -8,54 +8,9 @@ import SBSCore
 import SwiftASN1
 import Synchronization
 import Testing
+import TestSupport
 @testable import Verify
 import X509
-
-/// A transport that answers from a fixed table of URLs. It fails closed: a URL it has no answer for records a
-/// test failure and throws, so a check that asks for something unexpected is caught.
-final class TableTransport: HTTPTransport {
-    enum Answer: Sendable {
-        case response(HTTPResponse)
-        case failure(HTTPTransportError.Kind, String)
-    }
-
-    private let answers: [String: Answer]
-    private let sent = Mutex<[String]>([])
-
-    init(_ answers: [String: Answer]) { self.answers = answers }
-
-    var requested: [String] { sent.withLock { $0 } }
-
-    func send(_ request: HTTPRequest) async throws -> HTTPResponse {
-        sent.withLock { $0.append(request.url) }
-        guard request.method == .get, let answer = answers[request.url] else {
-            Issue.record("unexpected request \(request.method.rawValue) \(request.url)")
-            throw HTTPTransportError(kind: .other, url: request.url, detail: "unexpected request in test")
-        }
-        switch answer {
-        case .response(let response): return response
-        case .failure(let kind, let detail): throw HTTPTransportError(kind: kind, url: request.url, detail: detail)
-        }
-    }
-}
-
-/// A stack probe with fixed containers and fixed command results by service and argv. It fails closed: an exec it
-/// has no answer for records a test failure and throws.
-struct FixedProbe: StackProbe {
-    var list: Result<[ComposeContainer], UserError>
-    var results: [String: CommandResult]
-
-    func containers() async throws(UserError) -> [ComposeContainer] { try list.get() }
-
-    func exec(_ service: String, _ argv: [String]) async throws(UserError) -> CommandResult {
-        let key = ([service] + argv).joined(separator: " ")
-        guard let result = results[key] else {
-            Issue.record("unexpected exec \(key)")
-            throw UserError("unexpected exec in test: \(key)")
-        }
-        return result
-    }
-}
 
 /// Certificates made in-process: a CA and leaves it signs, or a self-signed leaf (as `tls.mode: self-signed`
 /// installs it).

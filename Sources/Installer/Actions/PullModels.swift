@@ -14,6 +14,8 @@ import Synchronization
 struct PullModels: StepAction {
     static let name = "pull-models"
     let tools: InstallTools
+    /// Where Ollama listens in its container (tests point it at a scripted server).
+    var ollamaPort = 11434
 
     struct Input: Codable, Hashable, Sendable {
         var project: ComposeProject
@@ -35,7 +37,7 @@ struct PullModels: StepAction {
             log.progress("the profile names no model to pull")
             return StepResult(Output(models: []))
         }
-        let base = "http://\(try await address(input.project)):11434"
+        let base = "http://\(try await address(input.project)):\(ollamaPort)"
         let http = CurlTransport(options: HTTPOptions(connectTimeout: .seconds(10), timeout: .seconds(7200), userAgent: "sbs"))
         let present = try await tags(http, base)
         let missing = OllamaModels.missing(input.models, present: present)
