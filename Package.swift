@@ -154,7 +154,7 @@ let package = Package(
         ),
         .testTarget(
             name: "InstallerTests",
-            dependencies: ["Installer", "Deploy", "Host", "Processes", "SBSCore", "StepGraph", "TestSupport", "Verify", "Wizard"]
+            dependencies: ["Installer", "ACME", "Deploy", "Host", "HTTPClient", "Processes", "SBSCore", "StepGraph", "TestSupport", "Verify", "Wizard", .product(name: "X509", package: "swift-certificates")]
         ),
         // Drive the built `sbs` binary (it is built because this target depends on it).
         .testTarget(name: "EndToEndTests", dependencies: ["sbs", "SBSCore", "Processes", "Deploy", "TestSupport", "Yams"]),

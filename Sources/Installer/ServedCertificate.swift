@@ -25,6 +25,8 @@ struct ServedCertificate {
     let endpoint: HTTPSEndpoint
     /// The live folder (`cert.pem` is the leaf nginx must serve).
     let liveDirectory: String
+    /// Reads the certificate presented at the endpoint.
+    var probe: any CertificateProbe = TLSCertificateProbe()
     /// How long a reload may take to show (old workers finish their connections while new ones start).
     var settle: Duration = .seconds(30)
 
@@ -78,9 +80,20 @@ struct ServedCertificate {
         }
     }
 
+    func served() async -> Result<Certificate, HTTPTransportError> { await probe.presented(at: endpoint) }
+}
+
+/// What an HTTPS endpoint presents.
+protocol CertificateProbe: Sendable {
+    /// The leaf certificate presented at `endpoint`, or why none could be read (connection refused, TLS failure).
+    func presented(at endpoint: HTTPSEndpoint) async -> Result<Certificate, HTTPTransportError>
+}
+
+/// The real probe: a HEAD request over libcurl to the endpoint's address with its name as SNI.
+struct TLSCertificateProbe: CertificateProbe {
     /// The leaf nginx presents for `endpoint.name`, whoever issued it (the connection trusts any certificate: it
     /// only reads which one is served, and sends nothing).
-    func served() async -> Result<Certificate, HTTPTransportError> {
+    func presented(at endpoint: HTTPSEndpoint) async -> Result<Certificate, HTTPTransportError> {
         let transport = CurlTransport(options: HTTPOptions(resolve: [endpoint.resolve], connectTimeout: .seconds(5), timeout: .seconds(10),
                                                            userAgent: "sbs (certificate check)", maxResponseBytes: 1 << 20,
                                                            certificateChain: true, verifyPeer: false))

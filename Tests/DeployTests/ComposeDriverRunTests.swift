@@ -285,8 +285,8 @@ final class Lines: Sendable {
 
 @Suite struct NginxReload {
     typealias S = ComposeDriverScript
-    static let test = S.compose("exec", "-T", "nginx", "nginx", "-t")
-    static let reload = S.compose("exec", "-T", "nginx", "nginx", "-s", "reload")
+    static let test = S.compose("exec", "-T", "nginx", "nginx", "-t", "-c", "/etc/nginx/sbs/nginx.conf")
+    static let reload = S.compose("exec", "-T", "nginx", "nginx", "-c", "/etc/nginx/sbs/nginx.conf", "-s", "reload")
     static let accepted = "nginx: the configuration file /etc/nginx/nginx.conf syntax is ok\nnginx: configuration file /etc/nginx/nginx.conf test is successful\n"
 
     @Test func aRunningNginxIsTestedThenReloaded() async throws {

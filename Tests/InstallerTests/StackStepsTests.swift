@@ -1,11 +1,14 @@
+import ACME
 import Deploy
 import Foundation
 import Host
+import HTTPClient
 import Processes
 import SBSCore
 import StepGraph
 import Testing
 import Wizard
+import X509
 @testable import Installer
 import TestSupport
 
@@ -22,11 +25,19 @@ struct StackStepFixture {
     static let nginx = "nginx:1.27.3-alpine"
     static let hashes = ["app-db": "aaa1", "app-web": "bbb2", "nginx": "ccc3"]
 
+    /// The live certificate obtain-certificate left (`cert.pem` in the live folder).
+    let live: Certificate
+
     init() throws {
         root = Scratch.path("stack")
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         layout = Layout(root: root)
         project = InstallInputs.project(layout: layout, deployDir: Answers().deployDir)
+        let liveDirectory = layout.root + "/etc/sbs/ssl/live/shop.example.com"
+        try FileManager.default.createDirectory(atPath: liveDirectory, withIntermediateDirectories: true)
+        let pem = try CertificateTools.makeSelfSigned(domains: ["shop.example.com"]).certificatePEM
+        try pem.write(toFile: liveDirectory + "/cert.pem", atomically: true, encoding: .utf8)
+        live = try CertificateTools.parseChain(pem, what: "cert.pem")[0]
     }
 
     var inputs: InstallInputs {
@@ -86,6 +97,23 @@ struct StackStepFixture {
     }
 }
 
+/// An HTTPS endpoint that presents `certificates` one after the other, the last one from then on.
+final class PresentedCertificates: CertificateProbe, @unchecked Sendable {
+    private let lock = NSLock()
+    private var remaining: [Certificate]
+    private(set) var reads = 0
+
+    init(_ certificates: [Certificate]) { remaining = certificates }
+
+    func presented(at endpoint: HTTPSEndpoint) async -> Result<Certificate, HTTPTransportError> {
+        lock.withLock {
+            reads += 1
+            let next = remaining.count > 1 ? remaining.removeFirst() : remaining[0]
+            return .success(next)
+        }
+    }
+}
+
 @Suite struct StartStackRuns {
     typealias F = StackStepFixture
     let f: F
@@ -98,8 +126,10 @@ struct StackStepFixture {
     var upAll: [String] { f.compose("up", "--detach", "--remove-orphans") }
     static let hashOutput = "app-db aaa1\napp-web bbb2\nnginx ccc3\n"
 
-    func run(_ docker: ScriptedRunner, shown: ShownLines = ShownLines()) async throws -> StartStack.Output {
-        let action = StartStack(tools: try f.tools(docker), deadline: .seconds(60))
+    func run(_ docker: ScriptedRunner, shown: ShownLines = ShownLines(), presented: [Certificate]? = nil) async throws -> StartStack.Output {
+        var action = StartStack(tools: try f.tools(docker), deadline: .seconds(60))
+        action.certificateProbe = PresentedCertificates(presented ?? [f.live])
+        action.reloadSettle = .seconds(5)
         return try await action.run(try action.input(try f.inputs, needs: try f.needs()), log: shown.log("start-stack")).output
     }
 
@@ -128,7 +158,8 @@ struct StackStepFixture {
                 == [hashes, images, ["docker", "pull", "--quiet", F.web], upApplications, nginxTest, upAll])
         #expect(shown.text.contains("starting app-db, app-web"))
         #expect(shown.text.contains("nginx -t accepts the TLS config"))
-        #expect(shown.text.hasSuffix("all 3 services are running and healthy"), "\(shown.text)")
+        #expect(shown.text.contains("all 3 services are running and healthy"), "\(shown.text)")
+        #expect(shown.text.hasSuffix("nginx serves the live certificate (serial \(f.live.serialNumber))"), "\(shown.text)")
     }
 
     @Test func aStackUpToDateIsLeftAlone() async throws {
@@ -140,6 +171,41 @@ struct StackStepFixture {
         #expect(try await run(docker, shown: shown).services == ["app-db", "app-web", "nginx"])
         #expect(docker.calls == [hashes, f.ps])
         #expect(shown.text.contains("nothing to change"))
+        #expect(shown.text.contains("nginx serves the live certificate"))
+    }
+
+    /// A certificate installed while nginx ran (a re-issue, a new CA) changes no configuration: the stack is up to
+    /// date, yet nginx serves the old certificate from memory until it reloads.
+    @Test func aStackUpToDateThatServesAnOlderCertificateReloadsNginx() async throws {
+        let old = try CertificateTools.parseChain(try CertificateTools.makeSelfSigned(domains: ["shop.example.com"]).certificatePEM,
+                                                  what: "old")[0]
+        let reload = f.compose("exec", "-T", "nginx", "nginx", "-c", "/etc/nginx/sbs/nginx.conf", "-s", "reload")
+        let docker = ScriptedRunner([
+            hashes: .ok(Self.hashOutput),
+            f.ps: f.containers(F.db(), F.web(), F.nginx()).repeating,
+            nginxTest: .ok(stderr: "nginx: configuration file /etc/nginx/sbs/nginx.conf test is successful\n"),
+            reload: .ok(),
+        ])
+        let shown = ShownLines()
+        #expect(try await run(docker, shown: shown, presented: [old, f.live]).services == ["app-db", "app-web", "nginx"])
+        #expect(docker.calls.filter { $0 != f.ps } == [hashes, nginxTest, reload])
+        #expect(shown.text.contains("reloading nginx"))
+        #expect(shown.text.contains("nginx reloaded: it serves the live certificate"))
+    }
+
+    @Test func nginxStillServingAnotherCertificateAfterItsReloadFailsTheStep() async throws {
+        let old = try CertificateTools.parseChain(try CertificateTools.makeSelfSigned(domains: ["shop.example.com"]).certificatePEM,
+                                                  what: "old")[0]
+        let reload = f.compose("exec", "-T", "nginx", "nginx", "-c", "/etc/nginx/sbs/nginx.conf", "-s", "reload")
+        let docker = ScriptedRunner([
+            hashes: .ok(Self.hashOutput),
+            f.ps: f.containers(F.db(), F.web(), F.nginx()).repeating,
+            nginxTest: .ok(),
+            reload: .ok(),
+        ])
+        let error = await #expect(throws: UserError.self) { try await run(docker, presented: [old]) }
+        #expect(error?.message.contains("nginx still presents the certificate with serial") == true, "\(String(describing: error))")
+        #expect(error?.remedy?.contains("restart nginx") == true)
     }
 
     @Test func aTLSConfigThatFailsNginxTestStopsBeforeNginxIsSwitched() async throws {

@@ -19,6 +19,10 @@ struct StartStack: StepAction {
     static let observes = true
     let tools: InstallTools
     var deadline: Duration = .seconds(900)
+    /// Reads the certificate nginx presents (see `ServedCertificate`).
+    var certificateProbe: any CertificateProbe = TLSCertificateProbe()
+    /// How long a reload of nginx may take to show the live certificate.
+    var reloadSettle: Duration = .seconds(30)
 
     struct Input: Codable, Hashable, Sendable {
         var stack: StackSource
@@ -78,6 +82,7 @@ struct StartStack: StepAction {
     }
 
     func servesLiveCertificate(_ input: Input, driver: ComposeDriver, log: StepLog) async throws {
-        try await ServedCertificate(endpoint: input.https, liveDirectory: input.certificate.liveDirectory).ensureServed(driver, log: log)
+        try await ServedCertificate(endpoint: input.https, liveDirectory: input.certificate.liveDirectory,
+                                    probe: certificateProbe, settle: reloadSettle).ensureServed(driver, log: log)
     }
 }
