@@ -72,11 +72,13 @@ struct Runner {
         // questions come only after the lock (as apt takes its lock before asking): a second run on this root is
         // refused at once, not after the first one's answers were given.
         let (initial, ask) = try initialAnswers(invocation)
-        _ = try session.check(initial, complete: !ask)
+        // The profile is chosen for this host as choose-profile will, so a GPU or memory the host lacks is refused now.
+        let host = try await session.detectHost()
+        _ = try session.check(initial, complete: !ask, host: host)
         let lock = try RunLock(path: session.layout.lockFile)
         defer { withExtendedLifetime(lock) {} }
         let answers = ask ? try await askWizard(initial, invocation: invocation) : initial
-        let checked = try session.check(answers)
+        let checked = try session.check(answers, host: host)
         let runLog = try RunLog(layout: session.layout, command: invocation.command)
         Console.err("Log: \(runLog.path)")
 
