@@ -126,9 +126,15 @@ public struct InstallSession: Sendable {
         return Set(AnswerSecret.secretsSection.filter { stored[$0.variable] != nil })
     }
 
-    /// The host this session installs on, read as `detect-hardware` reads it (memory, CPUs, GPU, OS).
-    public func detectHost() async throws(UserError) -> HostFacts {
-        try await HostDetector(sysroot: Sysroot(sysroot), runner: commands).detect()
+    /// The host this session installs on, as far as the profile choice for `answers` can refuse it: memory (the
+    /// smallest profile's floor) always, the GPU only when the answers turn it on (asking the driver takes up to
+    /// 10 s, and detect-hardware asks again anyway).
+    public func detectHost(for answers: Answers) async throws(UserError) -> HostFacts {
+        let detector = HostDetector(sysroot: Sysroot(sysroot), runner: commands)
+        let gpu = answers.gpu == .on ? await detector.detectGPU()
+            : GPUFacts(vendor: .none, usable: false, reason: "not read: the answers do not turn the GPU on")
+        return HostFacts(memory: try detector.detectMemory(), cpu: detector.detectCPU(), gpu: gpu, os: detector.detectOS(),
+                         architecture: detector.detectArchitecture(), docker: DockerFacts(), disk: nil)
     }
 
     /// Everything an install refuses is refused here, before anything is written: missing answers, secrets that
@@ -136,7 +142,7 @@ public struct InstallSession: Sendable {
     /// fit, a profile or GPU choice the host cannot meet. `sbs answers validate` runs the same.
     /// - Parameters:
     ///   - complete: also refuse missing required answers (an install; `validate --non-interactive`).
-    ///   - host: the host to install on (`detectHost()`): the profile is chosen for it as `choose-profile` will
+    ///   - host: the host to install on (`detectHost(for:)`): the profile is chosen for it as `choose-profile` will
     ///     (`features.gpu: true` without a usable GPU, `profile: auto` below the smallest profile's floor are
     ///     refused). Nil checks only what does not depend on the host (answers for another machine).
     /// - Throws: `UserError` listing every problem.

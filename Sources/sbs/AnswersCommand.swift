@@ -31,7 +31,7 @@ struct AnswersCommand: AsyncParsableCommand {
             // The checks of `sbs install`, before it writes anything: secrets read (env:, file:, stored under
             // --root), names and paths the configuration can carry, TLS files that fit, and the profile chosen for
             // this host (validate runs where the install will, unless told --any-host).
-            let host = anyHost ? nil : try await session.detectHost()
+            let host = anyHost ? nil : try await session.detectHost(for: answers)
             do { _ = try session.check(answers, complete: nonInteractive, host: host) } catch {
                 throw UserError("\(file): \(error.message)", remedy: error.remedy)
             }

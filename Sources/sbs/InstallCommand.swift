@@ -73,12 +73,12 @@ struct Runner {
         // refused at once, not after the first one's answers were given.
         let (initial, ask) = try initialAnswers(invocation)
         // The profile is chosen for this host as choose-profile will, so a GPU or memory the host lacks is refused now.
-        let host = try await session.detectHost()
+        let host = try await session.detectHost(for: initial)
         _ = try session.check(initial, complete: !ask, host: host)
         let lock = try RunLock(path: session.layout.lockFile)
         defer { withExtendedLifetime(lock) {} }
         let answers = ask ? try await askWizard(initial, invocation: invocation) : initial
-        let checked = try session.check(answers, host: host)
+        let checked = try session.check(answers, host: answers.gpu == initial.gpu ? host : try await session.detectHost(for: answers))
         let runLog = try RunLog(layout: session.layout, command: invocation.command)
         Console.err("Log: \(runLog.path)")
 
