@@ -5,57 +5,6 @@ import SBSCore
 import SwiftASN1
 import X509
 
-/// Well-known directories by the names the answers file and the CLI accept.
-public enum ACMEDirectoryName {
-    public static let letsEncrypt = "https://acme-v02.api.letsencrypt.org/directory"
-    public static let letsEncryptStaging = "https://acme-staging-v02.api.letsencrypt.org/directory"
-
-    /// `letsencrypt`, `letsencrypt-staging`, or an https URL as is. A plain `http://` URL only for a loopback
-    /// address (a test CA on this machine): elsewhere the registration and every request would cross the network
-    /// in clear text.
-    /// - Throws: `ACMEError` (`.local`) for anything else.
-    public static func resolve(_ name: String) throws -> String {
-        switch name {
-        case "letsencrypt", "letsencrypt-production", "": return letsEncrypt
-        case "letsencrypt-staging": return letsEncryptStaging
-        default:
-            if name.hasPrefix("http://") {
-                guard isLoopback(host(of: name)) else {
-                    throw ACMEError.local(
-                        "The ACME directory \(name) is plain http:// on a host that is not this machine: the account registration and every request would cross the network unencrypted.",
-                        remedy: "Use the directory's https:// URL (plain http:// is accepted only for 127.0.0.1, ::1 or localhost).")
-                }
-                return name
-            }
-            guard name.hasPrefix("https://") else {
-                throw ACMEError.local(
-                    "\"\(name)\" is not an ACME directory.",
-                    remedy: "Use letsencrypt, letsencrypt-staging, or the directory's https:// URL.")
-            }
-            return name
-        }
-    }
-
-    /// The host of an `http(s)://` URL, without port or brackets, lower-cased.
-    static func host(of url: String) -> String {
-        var rest = Substring(url)
-        if let scheme = rest.firstRange(of: "://") { rest = rest[scheme.upperBound...] }
-        rest = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-        if let at = rest.lastIndex(of: "@") { rest = rest[rest.index(after: at)...] }
-        if rest.hasPrefix("["), let close = rest.firstIndex(of: "]") {
-            return String(rest[rest.index(after: rest.startIndex)..<close]).lowercased()
-        }
-        return String(rest.prefix { $0 != ":" }).lowercased()
-    }
-
-    /// 127.0.0.0/8, ::1 and localhost.
-    static func isLoopback(_ host: String) -> Bool {
-        if host == "localhost" || host == "::1" { return true }
-        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
-        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { part in UInt8(part) != nil }
-    }
-}
-
 /// The HTTP-01 self-check that runs before the CA is asked: can this domain's challenge URL be fetched?
 public struct SelfCheck: Sendable, Equatable {
     /// The port the CA would use (80 for real CAs; a test's nginx port otherwise).
@@ -120,7 +69,7 @@ public struct CertificateIssuer: Sendable {
     ///   - email: the account's contact (optional for most CAs).
     ///   - webroot: the document root the web server serves on port 80; challenge files are written to
     ///     `webroot/.well-known/acme-challenge/TOKEN` (0644, folders 0755) and removed afterwards.
-    ///   - directory: `letsencrypt`, `letsencrypt-staging` or a directory URL.
+    ///   - directory: the CA's directory (`ACMEServer`: Let's Encrypt, its staging, or a URL sbs accepts).
     ///   - caBundle: PEM file of CAs to trust for the ACME server (private CAs, Pebble).
     ///   - accountDirectory: where the account key, account URL and in-flight orders live (`<root>/etc/sbs/acme`).
     ///   - liveDirectory: receives `fullchain.pem`, `privkey.pem` (0600), `cert.pem`, `chain.pem`.
@@ -133,14 +82,14 @@ public struct CertificateIssuer: Sendable {
     ///   `.transport`, `.server`, `.orderFailed`, `.accountSetup`, `.local`; `CancellationError`. The order
     ///   state stays on disk, so the next call resumes.
     public func issue(
-        domains: [String], email: String?, webroot: String, directory: String, caBundle: String? = nil,
+        domains: [String], email: String?, webroot: String, directory: ACMEServer, caBundle: String? = nil,
         accountDirectory: String, liveDirectory: String, profile: String? = nil,
         externalAccountBinding: ExternalAccountBinding? = nil, selfCheck: SelfCheck? = nil,
         replaces: String? = nil, resolve: [String] = [],
         progress: @escaping @Sendable (IssuanceProgress) -> Void = { _ in }
     ) async throws -> IssuedCertificate {
         let domains = try Self.normalize(domains)
-        let directoryURL = try ACMEDirectoryName.resolve(directory)
+        let directoryURL = directory.url
         try Self.checkWebroot(webroot)
         if let caBundle { try Self.checkCABundle(caBundle) }
         return try await withAccountLock(accountDirectory, progress: progress) {

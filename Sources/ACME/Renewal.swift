@@ -1,5 +1,6 @@
 import Crypto
 import FoundationEssentials
+import SBSCore
 import HTTPClient
 import X509
 
@@ -59,7 +60,7 @@ extension CertificateIssuer {
     /// - Throws: `ACMEError` (`.local`) when `cert.pem` is missing or does not parse. ARI failures do not
     ///   throw; they fall back to the lifetime rule.
     public func renewalDecision(
-        liveDirectory: String, directory: String?, caBundle: String?, fraction: Double = Double.random(in: 0..<1)
+        liveDirectory: String, directory: ACMEServer?, caBundle: String?, fraction: Double = Double.random(in: 0..<1)
     ) async throws -> RenewalDecision {
         let path = liveDirectory + "/cert.pem"
         guard let pem = try FileIO.readText(path) else {
@@ -73,7 +74,7 @@ extension CertificateIssuer {
             expired.reason = "expired at \(RFC3339.format(leaf.notValidAfter))"
             return expired
         }
-        guard let directory, let directoryURL = try? ACMEDirectoryName.resolve(directory),
+        guard let directoryURL = directory?.url,
             let certID = try? CertificateTools.certID(of: leaf)
         else { return lifetime }
         // ARI is an unauthenticated GET: no account key is needed; a throw-away key satisfies the client.
@@ -116,7 +117,7 @@ extension CertificateIssuer {
             try config.save(accountDirectory: accountDirectory)
         }
         return try await renewalDecision(
-            liveDirectory: config.liveDirectory, directory: config.directoryURL, caBundle: config.caBundle,
+            liveDirectory: config.liveDirectory, directory: try? ACMEServer(config.directoryURL), caBundle: config.caBundle,
             fraction: fraction)
     }
 
@@ -151,8 +152,13 @@ extension CertificateIssuer {
         var decision = try await keptDecision(config: config, accountDirectory: accountDirectory)
         guard decision.due || force else { return .notDue(decision) }
         if force && !decision.due { decision.reason = "forced (" + decision.reason + ")" }
+        let directory: ACMEServer
+        do { directory = try ACMEServer(config.directoryURL) } catch {
+            throw ACMEError.local("The renewal settings of \(liveDirectory): \(error.message)",
+                                  remedy: error.remedy ?? "Issue the certificate again with `sbs cert issue`.")
+        }
         let issued = try await issue(
-            domains: config.domains, email: config.email, webroot: config.webroot, directory: config.directoryURL,
+            domains: config.domains, email: config.email, webroot: config.webroot, directory: directory,
             caBundle: config.caBundle, accountDirectory: accountDirectory, liveDirectory: liveDirectory,
             profile: config.profile, replaces: decision.source == .ari ? decision.certID : nil, progress: progress)
         return .renewed(decision, issued)

@@ -100,7 +100,9 @@ public struct ComposeDriver: Sendable {
         for (index, image) in missing.enumerated() {
             progress("pulling \(image) (\(index + 1) of \(missing.count))")
             let started = clock.now
-            try await run(pull + [image], timeout: .seconds(3600), what: "Pulling \(image)",
+            // `--` ends docker's options: an image name is never read as one (answers' names are checked
+            // references too, which never start with '-').
+            try await run(pull + ["--", image], timeout: .seconds(3600), what: "Pulling \(image)",
                           remedy: "Check the network and the image name (answers `images:`); a private registry needs answers `registry` (server, user, password); a site without internet gives `images.archive`. Then run `sbs resume`.")
             progress("pulled \(image) in \(Self.seconds(clock.now - started))")
         }
@@ -110,7 +112,7 @@ public struct ComposeDriver: Sendable {
     func absent(_ images: [String]) async throws(UserError) -> [String] {
         var missing: [String] = []
         for image in images {
-            let inspect = try await runner.run(["docker", "image", "inspect", "--format", "{{.Id}}", image], timeout: .seconds(30))
+            let inspect = try await runner.run(["docker", "image", "inspect", "--format", "{{.Id}}", "--", image], timeout: .seconds(30))
             if inspect.status != 0 { missing.append(image) }
         }
         return missing

@@ -17,6 +17,9 @@ public struct InstallInputs: Sendable {
     public var assets: AssetSnapshot
     /// Keyed digests of the answers' secrets, by the variable they are kept under.
     public var secretDigests: [String: KeyedDigest]
+    /// The answers' secrets that could not be read (plan and status only: a run refuses them first), by variable:
+    /// why, naming the key and the variable or file. A step whose Input holds one has no Input yet.
+    public var unreadableSecrets: [String: String] = [:]
     /// The sbs binary the installed timers run (the running one, `InstallInputs.runningExecutable`).
     public var executable: String
 
@@ -28,6 +31,22 @@ public struct InstallInputs: Sendable {
         self.sysroot = sysroot
         self.assets = assets
         self.secretDigests = secretDigests
+    }
+
+    /// Every answer secret's digest, by variable.
+    /// - Throws: `UserError` naming each secret that could not be read (its Input is not known).
+    public func answerSecretDigests() throws(UserError) -> [String: KeyedDigest] {
+        if !unreadableSecrets.isEmpty {
+            throw UserError(unreadableSecrets.sorted { $0.key < $1.key }.map(\.value).joined(separator: "; "))
+        }
+        return secretDigests
+    }
+
+    /// The digest of one answer secret, nil when the answers do not give it.
+    /// - Throws: `UserError` naming it when it could not be read.
+    public func secretDigest(_ secret: AnswerSecret) throws(UserError) -> KeyedDigest? {
+        if let problem = unreadableSecrets[secret.variable] { throw UserError(problem) }
+        return secretDigests[secret.variable]
     }
 
     /// The deploy folder under the root.

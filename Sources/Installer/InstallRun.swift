@@ -65,7 +65,9 @@ public struct InstallRun: Sendable {
         // questions come only after the lock (as apt takes its lock before asking): a second run on this root is
         // refused at once, not after the first one's answers were given.
         let (initial, ask) = try initialAnswers(invocation)
-        _ = try session.check(initial, complete: !ask)
+        // The profile is chosen for this host as choose-profile will, so a GPU or memory the host lacks is refused now.
+        let host = try await session.detectHost(for: initial)
+        _ = try session.check(initial, complete: !ask, host: host)
         let lock = try RunLock(path: session.layout.lockFile)
         defer { withExtendedLifetime(lock) {} }
         let answers: Answers
@@ -75,7 +77,7 @@ public struct InstallRun: Sendable {
         } else {
             answers = initial
         }
-        let checked = try session.check(answers)
+        let checked = try session.check(answers, host: answers.gpu == initial.gpu ? host : try await session.detectHost(for: answers))
         let runLog = try RunLog(layout: session.layout, command: invocation.command)
         output.err("Log: \(runLog.path)")
 

@@ -38,6 +38,15 @@ public struct InstallInvocation: Codable, Sendable, Equatable {
 public struct CheckedAnswers: Sendable {
     public let answers: Answers
     public let secrets: AnswerSecretValues
+    /// For plan and status, which refuse nothing: the secrets that could not be read, and why (by key: the
+    /// variable or file it names). Empty for answers that passed `check`.
+    public let unreadable: [AnswerSecret: String]
+
+    public init(answers: Answers, secrets: AnswerSecretValues, unreadable: [AnswerSecret: String] = [:]) {
+        self.answers = answers
+        self.secrets = secrets
+        self.unreadable = unreadable
+    }
 }
 
 /// One invocation's view of an installation: where it lives, where steps and assets come from, and how to check
@@ -90,7 +99,8 @@ public struct InstallSession: Sendable {
     public func actions(_ checked: CheckedAnswers, createKey: Bool) throws(UserError) -> ActionTable<InstallInputs> {
         let digester = try SecretDigester.load(layout, create: createKey)
         let digests = checked.secrets.byVariable.mapValues { digester.digest($0) }
-        let inputs = InstallInputs(answers: checked.answers, layout: layout, sysroot: sysroot, assets: assets, secretDigests: digests)
+        var inputs = InstallInputs(answers: checked.answers, layout: layout, sysroot: sysroot, assets: assets, secretDigests: digests)
+        inputs.unreadableSecrets = Dictionary(uniqueKeysWithValues: checked.unreadable.map { ($0.key.variable, "\($0.key.rawValue): \($0.value)") })
         return InstallActions.table(inputs, tools: InstallTools(commands: commands, secrets: checked.secrets, digester: digester))
     }
 
@@ -139,12 +149,27 @@ public struct InstallSession: Sendable {
         return Set(AnswerSecret.secretsSection.filter { stored[$0.variable] != nil })
     }
 
+    /// The host this session installs on, as far as the profile choice for `answers` can refuse it: memory (the
+    /// smallest profile's floor) always, the GPU only when the answers turn it on (asking the driver takes up to
+    /// 10 s, and detect-hardware asks again anyway).
+    public func detectHost(for answers: Answers) async throws(UserError) -> HostFacts {
+        let detector = HostDetector(sysroot: Sysroot(sysroot), runner: commands)
+        let gpu = answers.gpu == .on ? await detector.detectGPU()
+            : GPUFacts(vendor: .none, usable: false, reason: "not read: the answers do not turn the GPU on")
+        return HostFacts(memory: try detector.detectMemory(), cpu: detector.detectCPU(), gpu: gpu, os: detector.detectOS(),
+                         architecture: detector.detectArchitecture(), docker: DockerFacts(), disk: nil)
+    }
+
     /// Everything an install refuses is refused here, before anything is written: missing answers, secrets that
     /// cannot be read or break the rules, names or paths the configuration cannot carry, TLS files that do not
-    /// fit. `sbs answers validate` runs the same.
-    /// - Parameter complete: also refuse missing required answers (an install; `validate --non-interactive`).
+    /// fit, a profile or GPU choice the host cannot meet. `sbs answers validate` runs the same.
+    /// - Parameters:
+    ///   - complete: also refuse missing required answers (an install; `validate --non-interactive`).
+    ///   - host: the host to install on (`detectHost(for:)`): the profile is chosen for it as `choose-profile` will
+    ///     (`features.gpu: true` without a usable GPU, `profile: auto` below the smallest profile's floor are
+    ///     refused). Nil checks only what does not depend on the host (answers for another machine).
     /// - Throws: `UserError` listing every problem.
-    public func check(_ answers: Answers, complete: Bool = true) throws(UserError) -> CheckedAnswers {
+    public func check(_ answers: Answers, complete: Bool = true, host: HostFacts? = nil) throws(UserError) -> CheckedAnswers {
         var problems: [String] = []
         let stored = storedSecrets(deployDir: answers.deployDir)
         if complete {
@@ -155,12 +180,27 @@ public struct InstallSession: Sendable {
         do { secrets = try AnswerSecretValues.resolve(answers, stored: stored) } catch {
             problems.append(error.message)
         }
-        if answers.domain != nil, answers.adminEmail != nil {
-            do {
-                let table = try ProfileTable(yaml: assets.text("assets/profiles.yaml"))
-                let profile = try table.choose(for: Self.referenceHost, request: ProfileChoiceRequest(profile: .named(.recommended)))
-                _ = try WriteConfigs.renderInput(answers, layout: layout, profile: profile)
-            } catch {
+        if answers.smtpHost != nil, answers.smtpPassword == nil {
+            problems.append("\(answers.origin.at("smtp"))smtp needs a password (or 'stored', env:NAME, file:/path): the auth service logs in to the relay with it")
+        }
+        var profile: ResolvedProfile?
+        do {
+            let table = try ProfileTable(yaml: assets.text("assets/profiles.yaml"))
+            if let host {
+                // As choose-profile will choose on this host.
+                let request = ProfileChoiceRequest(profile: answers.profile, gpu: answers.gpu, monitoring: answers.monitoring)
+                do { profile = try table.choose(for: host, request: request) } catch {
+                    let key = answers.gpu == .on && !host.gpu.usable ? "features.gpu" : "profile"
+                    problems.append("\(answers.origin.at(key))\(key): \(error.message) (\(error.remedy ?? ""))")
+                }
+            } else {
+                profile = try table.choose(for: Self.referenceHost, request: ProfileChoiceRequest(profile: .named(.recommended)))
+            }
+        } catch {
+            problems.append(error.message)
+        }
+        if answers.domain != nil, answers.adminEmail != nil, let profile {
+            do { _ = try WriteConfigs.renderInput(answers, layout: layout, profile: profile) } catch {
                 problems.append(error.message)
             }
         }
@@ -192,10 +232,13 @@ public struct InstallSession: Sendable {
     public func readable(_ answers: Answers) -> CheckedAnswers {
         let stored = storedSecrets(deployDir: answers.deployDir)
         var values: [AnswerSecret: String] = [:]
+        var unreadable: [AnswerSecret: String] = [:]
         for (name, source) in answers.secretSources {
-            values[name] = try? source.resolve(stored: { stored[name.variable] })
+            do { values[name] = try source.resolve(stored: { stored[name.variable] }) } catch {
+                unreadable[name] = error.message
+            }
         }
-        return CheckedAnswers(answers: answers, secrets: AnswerSecretValues(values))
+        return CheckedAnswers(answers: answers, secrets: AnswerSecretValues(values), unreadable: unreadable)
     }
 
     /// A host for checking that answers render: the numbers do not matter, only that a profile resolves.

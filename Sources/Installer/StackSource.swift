@@ -18,7 +18,7 @@ struct StackSource: Codable, Hashable, Sendable {
         project = context.project
         profiles = try needs.output(of: ChooseProfile.self).composeProfiles
         imagesArchive = context.answers.imagesArchive
-        registry = RegistryAccess(context)
+        registry = try RegistryAccess(context)
     }
 
     func driver(_ tools: InstallTools, log: StepLog) -> ComposeDriver {
@@ -40,10 +40,10 @@ struct RegistryAccess: Codable, Hashable, Sendable {
     /// Where the client config with the credentials goes (`/etc/sbs/docker`).
     var configDirectory: String
 
-    init?(_ context: InstallInputs) {
+    init?(_ context: InstallInputs) throws(UserError) {
         guard let server = context.answers.registryServer, let user = context.answers.registryUser,
-              let digest = context.secretDigests[AnswerSecret.registryPassword.variable] else { return nil }
-        self.server = server
+              let digest = try context.secretDigest(.registryPassword) else { return nil }
+        self.server = server.value
         self.user = user.value
         self.password = digest
         self.configDirectory = context.layout.etcDir + "/docker"

@@ -169,3 +169,238 @@ extension String {
         return out.count > 80 ? String(out.prefix(77)) + "..." : out
     }
 }
+
+/// Which ACME directory certificates come from: `letsencrypt`, `letsencrypt-staging`, a directory's `https://` URL,
+/// or a plain `http://` URL on this machine only (127.0.0.0/8, ::1, localhost: a test CA such as Pebble; elsewhere
+/// the registration and every request would cross the network in clear text). The one rule for the answers'
+/// `tls.acme_directory`, `sbs cert issue --directory`, the install's obtain-certificate step and `sbs renew`.
+public struct ACMEServer: CheckedValue, Hashable, Sendable, CustomStringConvertible {
+    /// As written (`letsencrypt`, `letsencrypt-staging` or the URL): what the answers keep.
+    public let value: String
+
+    public static let letsEncryptURL = "https://acme-v02.api.letsencrypt.org/directory"
+    public static let letsEncryptStagingURL = "https://acme-staging-v02.api.letsencrypt.org/directory"
+
+    private init(known: String) { value = known }
+    public static let letsEncrypt = ACMEServer(known: "letsencrypt")
+    public static let letsEncryptStaging = ACMEServer(known: "letsencrypt-staging")
+
+    public init(_ text: String) throws(UserError) {
+        switch text {
+        case "letsencrypt", "letsencrypt-production": self = .letsEncrypt
+        case "letsencrypt-staging": self = .letsEncryptStaging
+        default:
+            if let problem = Self.problem(text) {
+                throw UserError("\(text.isEmpty ? "An empty ACME directory" : "The ACME directory '\(text.debugSafe)'") \(problem)",
+                                remedy: "Use letsencrypt, letsencrypt-staging, or the directory's https:// URL (plain http:// only for 127.0.0.1, ::1 or localhost).")
+            }
+            value = text
+        }
+    }
+
+    /// The directory's URL.
+    public var url: String {
+        switch value {
+        case "letsencrypt": return Self.letsEncryptURL
+        case "letsencrypt-staging": return Self.letsEncryptStagingURL
+        default: return value
+        }
+    }
+
+    public var description: String { value }
+
+    /// Why `text` is no directory URL sbs uses, or nil.
+    static func problem(_ text: String) -> String? {
+        if text.isEmpty { return "is not a directory: give letsencrypt, letsencrypt-staging or a URL" }
+        if let bad = text.utf8.first(where: { $0 < 0x21 || $0 > 0x7e || $0 == 34 || $0 == 39 || $0 == 92 }) {
+            return "contains \(describeByte(bad))"
+        }
+        let plain: Bool
+        let rest: Substring
+        if text.hasPrefix("https://") { plain = false; rest = text.dropFirst(8) }
+        else if text.hasPrefix("http://") { plain = true; rest = text.dropFirst(7) }
+        else { return "is not letsencrypt, letsencrypt-staging or an https:// URL" }
+        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        if authority.contains("@") { return "names a user (user@host): give the directory's URL without credentials" }
+        guard let (host, port) = HostAndPort.split(authority) else { return "has no valid host[:port] after the scheme" }
+        if let port, HostAndPort.port(port) == nil { return "has the port '\(String(port).debugSafe)': ports run from 1 to 65535" }
+        if HostAndPort.hostProblem(host) != nil { return "has no valid host: '\(String(host).debugSafe)'" }
+        if plain && !Self.isLoopback(host.lowercased()) {
+            return "is plain http:// on a host that is not this machine: the account registration and every request would cross the network unencrypted"
+        }
+        return nil
+    }
+
+    /// 127.0.0.0/8, ::1 (bracketed in a URL) and localhost.
+    static func isLoopback(_ host: String) -> Bool {
+        if host == "localhost" || host == "[::1]" { return true }
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil && ($0 == "0" || !$0.hasPrefix("0")) }
+    }
+}
+
+/// `host[:port]` as docker's reference grammar reads a registry: DNS components of letters, digits and inner
+/// hyphens, an IPv4 address, or a bracketed IPv6 address; a port of digits only, 1–65535.
+enum HostAndPort {
+    /// Splits `host[:port]` (a bracketed IPv6 host keeps its brackets); nil when a ':' leaves an empty side.
+    static func split(_ text: Substring) -> (host: Substring, port: Substring?)? {
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { return nil }
+            let host = text[...close]
+            let after = text[text.index(after: close)...]
+            if after.isEmpty { return (host, nil) }
+            guard after.hasPrefix(":") else { return nil }
+            return (host, after.dropFirst())
+        }
+        guard let colon = text.firstIndex(of: ":") else { return text.isEmpty ? nil : (text, nil) }
+        let host = text[..<colon]
+        if host.isEmpty { return nil }
+        return (host, text[text.index(after: colon)...])
+    }
+
+    /// The port: digits only (no sign), 1–65535.
+    static func port(_ text: Substring) -> Int? {
+        guard !text.isEmpty, text.count <= 5, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let number = Int(text),
+              (1...65535).contains(number) else { return nil }
+        return number
+    }
+
+    /// Why `host` is no registry host, or nil.
+    static func hostProblem(_ host: Substring) -> String? {
+        if host.hasPrefix("[") {
+            let inner = host.dropFirst().dropLast()
+            guard host.hasSuffix("]"), inner.contains(":"),
+                  inner.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }) else { return "not an IPv6 address" }
+            return nil
+        }
+        if host.utf8.count > 253 { return "longer than 253 characters" }
+        for component in host.split(separator: ".", omittingEmptySubsequences: false) {
+            guard !component.isEmpty else { return "an empty component (two dots in a row, or a dot at an end)" }
+            guard component.utf8.allSatisfy({ ($0 >= 97 && $0 <= 122) || ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) || $0 == 45 }) else {
+                return "'\(String(component).debugSafe)' holds a character other than letters, digits and '-'"
+            }
+            if component.hasPrefix("-") || component.hasSuffix("-") { return "'\(component)' starts or ends with '-'" }
+            if component.utf8.count > 63 { return "'\(component)' is longer than 63 characters" }
+        }
+        return nil
+    }
+}
+
+/// A registry as image names start with it: `host[:port]` (`registry.example.com:5000`), no scheme, no path.
+public struct RegistryHost: CheckedValue, Hashable, Sendable, CustomStringConvertible {
+    public let value: String
+
+    public init(_ text: String) throws(UserError) {
+        let remedy = "Give host or host:port as image names start with it (registry.example.com:5000)."
+        guard let (host, port) = HostAndPort.split(Substring(text)) else {
+            throw UserError("'\(text.debugSafe)' is not a registry: \(text.isEmpty ? "it is empty" : "host and port are separated by one ':' with both sides given")", remedy: remedy)
+        }
+        if let problem = HostAndPort.hostProblem(host) {
+            throw UserError("'\(text.debugSafe)' is not a registry: the host has \(problem)", remedy: remedy)
+        }
+        if let port, HostAndPort.port(port) == nil {
+            throw UserError("'\(text.debugSafe)' is not a registry: the port '\(String(port).debugSafe)' is not a number from 1 to 65535", remedy: remedy)
+        }
+        value = text
+    }
+
+    public var description: String { value }
+}
+
+/// An image reference as docker reads it (distribution/reference): `[domain[:port]/]path[:tag][@digest]`. The
+/// first component is the registry when it holds a '.' or a ':' or is `localhost` (docker's rule), and is then a
+/// `RegistryHost`; path components are lowercase letters and digits joined by one '.', one or two '_', or '-'s;
+/// the tag is `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`; the digest `sha256:` (64), `sha384:` (96) or `sha512:` (128)
+/// lowercase hex digits. Nothing else reaches a compose file or a docker command line (so a name never starts with
+/// '-' and never reads as an option).
+public struct ImageReference: CheckedValue, Hashable, Sendable, CustomStringConvertible {
+    public let value: String
+
+    public init(_ text: String) throws(UserError) {
+        if let problem = Self.problem(text) {
+            throw UserError("'\(text.debugSafe)' is not an image name: \(problem)",
+                            remedy: "Write [registry[:port]/]name[:tag][@sha256:digest], the name in lowercase (registry.example.com:5000/org/api:1.0.0).")
+        }
+        value = text
+    }
+
+    public var description: String { value }
+
+    static let digestLengths = ["sha256": 64, "sha384": 96, "sha512": 128]
+
+    static func problem(_ text: String) -> String? {
+        if text.isEmpty { return "it is empty" }
+        // Letters, digits and . _ - / : @ [ ] only (the brackets of an IPv6 registry).
+        if let bad = text.utf8.first(where: { !(($0 >= 48 && $0 <= 58) || ($0 >= 64 && $0 <= 91) || ($0 >= 97 && $0 <= 122) || $0 == 93 || $0 == 95 || $0 == 45 || $0 == 46 || $0 == 47) }) {
+            return "it contains \(describeByte(bad))"
+        }
+        var rest = Substring(text)
+        if let at = rest.firstIndex(of: "@") {
+            let digest = rest[rest.index(after: at)...]
+            let parts = digest.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, let length = digestLengths[String(parts[0])] else {
+                return "a digest is sha256:, sha384: or sha512: and its hex digits"
+            }
+            guard parts[1].count == length, parts[1].utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }) else {
+                return "a \(parts[0]) digest is \(length) lowercase hex digits"
+            }
+            rest = rest[..<at]
+        }
+        // The tag follows the last ':' after the last '/' (a ':' before it belongs to the registry's port).
+        let lastSlash = rest.lastIndex(of: "/")
+        let lastPart = lastSlash.map { rest[rest.index(after: $0)...] } ?? rest
+        if let colon = lastPart.lastIndex(of: ":") {
+            let tag = lastPart[lastPart.index(after: colon)...]
+            if let problem = tagProblem(tag) { return problem }
+            rest = rest[..<colon]
+        }
+        if rest.isEmpty { return "it has no name" }
+        var components = rest.split(separator: "/", omittingEmptySubsequences: false)
+        if components.count > 1, components[0].contains(".") || components[0].contains(":") || components[0] == "localhost"
+            || components[0].hasPrefix("[") {
+            let domain = components.removeFirst()
+            do { _ = try RegistryHost(String(domain)) } catch {
+                return "its registry '\(String(domain).debugSafe)' is not host[:port] with a port from 1 to 65535"
+            }
+        }
+        if rest.utf8.count > 255 { return "the name is longer than 255 characters" }
+        for component in components {
+            if let problem = pathComponentProblem(component) { return problem }
+        }
+        return nil
+    }
+
+    static func tagProblem(_ tag: Substring) -> String? {
+        func word(_ byte: UInt8) -> Bool { (byte >= 48 && byte <= 57) || (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122) || byte == 95 }
+        guard let first = tag.utf8.first, word(first) else {
+            return tag.isEmpty ? "the tag after ':' is empty" : "the tag '\(String(tag).debugSafe)' starts with a letter, digit or '_'"
+        }
+        guard tag.utf8.count <= 128 else { return "the tag is longer than 128 characters" }
+        guard tag.utf8.allSatisfy({ word($0) || $0 == 46 || $0 == 45 }) else {
+            return "the tag '\(String(tag).debugSafe)' may hold letters, digits, '_', '.' and '-' only"
+        }
+        return nil
+    }
+
+    /// `[a-z0-9]+` joined by `.`, `_`, `__` or `-+`.
+    static func pathComponentProblem(_ component: Substring) -> String? {
+        let bytes = Array(component.utf8)
+        func alnum(_ byte: UInt8) -> Bool { (byte >= 97 && byte <= 122) || (byte >= 48 && byte <= 57) }
+        let why = "the path component '\(String(component).debugSafe)' must be lowercase letters and digits joined by '.', '_', '__' or '-'"
+        guard let first = bytes.first, let last = bytes.last, alnum(first), alnum(last) else {
+            return component.isEmpty ? "it has an empty path component ('//' or a '/' at an end)" : why
+        }
+        var index = 0
+        while index < bytes.count {
+            if alnum(bytes[index]) { index += 1; continue }
+            var end = index
+            while end < bytes.count, !alnum(bytes[end]) { end += 1 }
+            let separator = bytes[index..<end]
+            let ok = separator.elementsEqual([46]) || separator.elementsEqual([95]) || separator.elementsEqual([95, 95])
+                || separator.allSatisfy { $0 == 45 }
+            if !ok { return why }
+            index = end
+        }
+        return nil
+    }
+}

@@ -115,6 +115,9 @@ public struct Executor: Sendable {
         let input: Data
         do {
             input = try actions.input(of: step, needs: neededOutputs(step, state: state))
+        } catch let error as UserError {
+            // Say why (an answer's secret that cannot be read names its variable or file).
+            return (.run("inputs not known yet: " + error.message), nil, nil)
         } catch {
             return (.run("inputs not known yet"), nil, nil)
         }

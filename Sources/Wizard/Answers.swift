@@ -132,31 +132,6 @@ public enum AnswerSecret: String, Sendable, CaseIterable, Comparable {
 public enum InstallMode: String, Sendable, CaseIterable { case production, development }
 public enum TLSMode: String, Sendable, CaseIterable { case acme, selfSigned = "self-signed", files }
 
-/// Where certificates come from in `acme` mode.
-public enum ACMEDirectory: Sendable, Equatable {
-    case letsencrypt, letsencryptStaging
-    case url(String)
-
-    public init?(_ text: String) {
-        switch text {
-        case "letsencrypt": self = .letsencrypt
-        case "letsencrypt-staging": self = .letsencryptStaging
-        default:
-            guard text.hasPrefix("https://") || text.hasPrefix("http://"),
-                  text.utf8.allSatisfy({ $0 > 32 && $0 < 127 && $0 != 34 && $0 != 39 }) else { return nil }
-            self = .url(text)
-        }
-    }
-
-    public var text: String {
-        switch self {
-        case .letsencrypt: return "letsencrypt"
-        case .letsencryptStaging: return "letsencrypt-staging"
-        case .url(let url): return url
-        }
-    }
-}
-
 /// Each service of the stack runs an image; the answers (`images:`) may name another.
 extension StackService {
     /// Each pinned to a release tag: a floating tag (`latest`, `alpine`) would make two installs of the same sbs
@@ -188,7 +163,7 @@ public struct Answers: Sendable, Equatable {
     public var backups: FeatureSwitch = .auto
 
     public var tlsMode: TLSMode = .acme
-    public var acmeDirectory: ACMEDirectory = .letsencrypt
+    public var acmeDirectory: ACMEServer = .letsEncrypt
     public var acmeCABundle: String?
     public var eabKeyID: String?
     public var eabHMACKey: SecretSource?
@@ -197,12 +172,12 @@ public struct Answers: Sendable, Equatable {
 
     /// The `secrets:` section (`AnswerSecret.secretsSection`); the other secrets are fields of their own.
     public var secrets: [AnswerSecret: SecretSource] = [:]
-    public var images: [StackService: SafeToken] = [:]
+    public var images: [StackService: ImageReference] = [:]
     /// `images.archive`: a `docker save` tarball holding the stack's images, loaded with `docker load` instead of
     /// pulling anything (a site without internet or registry).
     public var imagesArchive: String?
     /// `registry`: a private registry the images are pulled from, with its credentials (all three or none).
-    public var registryServer: String?
+    public var registryServer: RegistryHost?
     public var registryUser: SafeToken?
     public var registryPassword: SecretSource?
     public var httpPort: SBSCore.Port = .http
@@ -285,12 +260,12 @@ public struct Answers: Sendable, Equatable {
             "features.monitoring": monitoring.rawValue,
             "features.backups": backups.rawValue,
             "tls.mode": tlsMode.rawValue,
-            "tls.acme_directory": acmeDirectory.text,
+            "tls.acme_directory": acmeDirectory.value,
             "tls.acme_ca_bundle": acmeCABundle ?? "",
             "tls.eab.kid": eabKeyID ?? "",
             "tls.eab.hmac_key": eabHMACKey == nil ? "absent" : "given",
             "smtp.password": smtpPassword == nil ? "absent" : "given",
-            "registry.server": registryServer ?? "",
+            "registry.server": registryServer?.value ?? "",
             "registry.user": registryUser?.value ?? "",
             "registry.password": registryPassword == nil ? "absent" : "given",
             "tls.cert_file": certFile ?? "",

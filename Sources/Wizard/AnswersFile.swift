@@ -126,12 +126,9 @@ public enum AnswersFile {
         if let tls = top["tls"] {
             let map = reader.mapping(tls, path: "tls", allowed: ["mode", "acme_directory", "acme_ca_bundle", "eab", "cert_file", "key_file"])
             if let mode = choice(map["mode"], "tls.mode", TLSMode.self) { answers.tlsMode = mode }
-            if let directory = value(map["acme_directory"], "tls.acme_directory", { (text: String) throws(UserError) -> ACMEDirectory in
-                guard let directory = ACMEDirectory(text) else {
-                    throw UserError("must be letsencrypt, letsencrypt-staging or an https:// URL, not '\(text.debugSafe)'")
-                }
-                return directory
-            }) { answers.acmeDirectory = directory }
+            if let directory = value(map["acme_directory"], "tls.acme_directory", { (text: String) throws(UserError) in try ACMEServer(text) }) {
+                answers.acmeDirectory = directory
+            }
             answers.acmeCABundle = path(map["acme_ca_bundle"], "tls.acme_ca_bundle")
             answers.certFile = path(map["cert_file"], "tls.cert_file")
             answers.keyFile = path(map["key_file"], "tls.key_file")
@@ -156,7 +153,7 @@ public enum AnswersFile {
             let map = reader.mapping(images, path: "images", allowed: StackService.allCases.map(\.rawValue) + ["archive"])
             for service in StackService.allCases {
                 answers.images[service] = value(map[service.rawValue], "images.\(service.rawValue)") { (text: String) throws(UserError) in
-                    try Self.imageReference(text)
+                    try ImageReference(text)
                 }
             }
             answers.imagesArchive = path(map["archive"], "images.archive")
@@ -164,17 +161,12 @@ public enum AnswersFile {
 
         if let registry = top["registry"] {
             let map = reader.mapping(registry, path: "registry", allowed: ["server", "user", "password"])
-            answers.registryServer = value(map["server"], "registry.server") { (text: String) throws(UserError) -> String in
-                // host[:port], as an image name starts with it (no scheme, no path).
-                let host = text.split(separator: ":", maxSplits: 1).first.map(String.init) ?? ""
-                let port = text.split(separator: ":", maxSplits: 1).dropFirst().first.map(String.init)
-                guard !host.isEmpty, host.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || ".-".contains($0) }),
-                      port.map({ Int($0).map { (1...65535).contains($0) } ?? false }) ?? true else {
-                    throw UserError("'\(text.debugSafe)' is not a registry: give host or host:port as image names start with it (registry.example.com:5000)")
-                }
-                return text
+            answers.registryServer = value(map["server"], "registry.server") { (text: String) throws(UserError) in try RegistryHost(text) }
+            answers.registryUser = value(map["user"], "registry.user") { (text: String) throws(UserError) -> SafeToken in
+                // docker keeps user:password in one field and splits it at the first ':'.
+                if text.contains(":") { throw UserError("'\(text.debugSafe)' holds a ':', which docker's stored credentials cannot carry in a user name") }
+                return try SafeToken(text, what: "registry user")
             }
-            answers.registryUser = value(map["user"], "registry.user") { (text: String) throws(UserError) in try SafeToken(text, what: "registry user") }
             answers.registryPassword = secret(map["password"], "registry.password")
             if case .mapping = registry, answers.registryServer == nil || answers.registryUser == nil || answers.registryPassword == nil {
                 reader.report(registry, "registry needs server, user and password")
@@ -217,7 +209,13 @@ public enum AnswersFile {
             answers.smtpUser = value(map["user"], "smtp.user") { (text: String) throws(UserError) in try SafeToken(text, what: "SMTP user") }
             answers.smtpPassword = secret(map["password"], "smtp.password")
             answers.smtpSender = value(map["sender"], "smtp.sender") { (text: String) throws(UserError) in try EmailAddress(text) }
-            if answers.smtpHost == nil, case .mapping = smtp { reader.report(smtp, "smtp needs a host") }
+            if case .mapping = smtp {
+                // The auth service logs in to the relay with the password (SMTP_PASSWORD): without it, nothing can be
+                // rendered. `stored` names the one an earlier install kept.
+                let lacking = [answers.smtpHost == nil && map["host"] == nil ? "a host" : nil,
+                               answers.smtpPassword == nil && map["password"] == nil ? "a password (or 'stored', env:NAME, file:/path)" : nil].compactMap { $0 }
+                if !lacking.isEmpty { reader.report(smtp, "smtp needs \(lacking.joined(separator: " and "))") }
+            }
         }
 
         if let network = top["network"] {
@@ -287,7 +285,7 @@ public enum AnswersFile {
         if let email = answers.adminEmail { out += "admin_email: \(quote(email.value))\n" }
         out += "profile: \(answers.profile.rawValue)\n"
         out += "features:\n  gpu: \(answers.gpu.rawValue)\n  monitoring: \(answers.monitoring.rawValue)\n  backups: \(answers.backups.rawValue)\n"
-        out += "tls:\n  mode: \(answers.tlsMode.rawValue)\n  acme_directory: \(quote(answers.acmeDirectory.text))\n"
+        out += "tls:\n  mode: \(answers.tlsMode.rawValue)\n  acme_directory: \(quote(answers.acmeDirectory.value))\n"
         if let bundle = answers.acmeCABundle { out += "  acme_ca_bundle: \(quote(bundle))\n" }
         if let kid = answers.eabKeyID, let hmac = secret(.eabHMACKey) {
             out += "  eab:\n    kid: \(quote(kid))\n    hmac_key: \(quote(hmac))\n"
@@ -302,7 +300,7 @@ public enum AnswersFile {
             if let archive = answers.imagesArchive { out += "  archive: \(quote(archive))\n" }
         }
         if let server = answers.registryServer, let user = answers.registryUser, let password = secret(.registryPassword) {
-            out += "registry:\n  server: \(quote(server))\n  user: \(quote(user.value))\n  password: \(quote(password))\n"
+            out += "registry:\n  server: \(quote(server.value))\n  user: \(quote(user.value))\n  password: \(quote(password))\n"
         }
         out += "ports:\n  http: \(answers.httpPort)\n  https: \(answers.httpsPort)\n"
         out += "paths:\n  deploy_dir: \(quote(answers.deployDir))\n"
@@ -317,38 +315,6 @@ public enum AnswersFile {
         if let ip = answers.publicIP { out += "network:\n  public_ip: \(quote(ip))\n" }
         out += "checks:\n  dns: \(answers.dnsCheck.rawValue)\n"
         return out
-    }
-
-    /// An image reference: `[registry[:port]/]name[:tag][@sha256:DIGEST]`, lowercase where Docker wants it, a tag of
-    /// at most 128 characters, a digest of exactly 64 hex digits.
-    static func imageReference(_ text: String) throws(UserError) -> SafeToken {
-        let token = try SafeToken(text, what: "image name")
-        var rest = Substring(text)
-        if let at = rest.firstIndex(of: "@") {
-            let digest = rest[rest.index(after: at)...]
-            guard digest.hasPrefix("sha256:"), digest.count == 71,
-                  digest.dropFirst(7).allSatisfy({ ("0"..."9").contains($0) || ("a"..."f").contains($0) }) else {
-                throw UserError("'\(text.debugSafe)': a digest is written @sha256: and 64 lowercase hex digits")
-            }
-            rest = rest[..<at]
-        }
-        let lastSlash = rest.lastIndex(of: "/")
-        let nameAndTag = lastSlash.map { rest[rest.index(after: $0)...] } ?? rest
-        var path = rest
-        if let colon = nameAndTag.lastIndex(of: ":") {
-            let tag = nameAndTag[nameAndTag.index(after: colon)...]
-            guard !tag.isEmpty, tag.count <= 128, tag.allSatisfy({ $0.isLetter || $0.isNumber || "._-".contains($0) }) else {
-                throw UserError("'\(text.debugSafe)': the tag '\(String(tag).debugSafe)' may hold letters, digits, '.', '_' and '-' only")
-            }
-            path = rest[..<colon]
-        }
-        // The registry host (with its port) and the repository path: lowercase, digits, '.', '_', '-', '/' (and ':'
-        // before a port); no empty component.
-        guard !path.isEmpty, !path.split(separator: "/", omittingEmptySubsequences: false).contains(where: \.isEmpty),
-              path.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || "._-/:".contains($0) }) else {
-            throw UserError("'\(text.debugSafe)' is not an image name: [registry[:port]/]name[:tag][@sha256:digest], the name in lowercase")
-        }
-        return token
     }
 
     /// A double-quoted YAML scalar.

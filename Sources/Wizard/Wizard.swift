@@ -104,7 +104,7 @@ public struct Wizard {
         if !answers.aliases.isEmpty { lines.append("  aliases           \(answers.aliases.map(\.value).joined(separator: ", "))") }
         lines.append("  admin e-mail      \(answers.adminEmail?.value ?? "(missing)")")
         lines.append("  profile           \(answers.profile.rawValue)")
-        lines.append("  TLS               \(answers.tlsMode.rawValue)\(answers.tlsMode == .acme ? " (\(answers.acmeDirectory.text))" : "")")
+        lines.append("  TLS               \(answers.tlsMode.rawValue)\(answers.tlsMode == .acme ? " (\(answers.acmeDirectory.value))" : "")")
         lines.append("  ports             http \(answers.httpPort), https \(answers.httpsPort)")
         lines.append("  deploy folder     \(answers.deployDir)")
         for name in AnswerSecret.secretsSection {

@@ -22,15 +22,20 @@ struct AnswersCommand: AsyncParsableCommand {
         @Flag(help: "Also list required answers that are missing (as a --non-interactive install would).")
         var nonInteractive = false
 
+        @Flag(help: "The answers are for another machine: skip the checks that depend on this host (the profile's memory floor, features.gpu: true needing a usable GPU). The install checks them on its host before it writes anything.")
+        var anyHost = false
+
         func run() async throws {
             let answers = try AnswersFile.load(absolute(file))
-            // The checks of `sbs install`, before it writes anything: secrets read (env:, file:, stored under
-            // --root), names and paths the configuration can carry, TLS files that fit.
             let session = global.session
-            do { _ = try session.check(answers, complete: nonInteractive) } catch {
+            // The checks of `sbs install`, before it writes anything: secrets read (env:, file:, stored under
+            // --root), names and paths the configuration can carry, TLS files that fit, and the profile chosen for
+            // this host (validate runs where the install will, unless told --any-host).
+            let host = anyHost ? nil : try await session.detectHost(for: answers)
+            do { _ = try session.check(answers, complete: nonInteractive, host: host) } catch {
                 throw UserError("\(file): \(error.message)", remedy: error.remedy)
             }
-            session.output.out("\(file): valid.")
+            session.output.out("\(file): valid\(anyHost ? " (host-dependent checks skipped: --any-host)" : " for this host").")
         }
     }
 

@@ -89,7 +89,7 @@ struct CertCommand: AsyncParsableCommand {
             do {
                 let binding = try eabKid.map { try ExternalAccountBinding(keyID: $0, base64urlKey: try eabKey(output)) }
                 let issued = try await CertificateIssuer().issue(
-                    domains: domains, email: email, webroot: absolute(webroot), directory: directory,
+                    domains: domains, email: email, webroot: absolute(webroot), directory: try ACMEServer(directory),
                     caBundle: caBundle.map(absolute), accountDirectory: layout.acmeDir, liveDirectory: liveDirectory,
                     profile: profile, externalAccountBinding: binding,
                     selfCheck: selfCheck ? SelfCheck(port: selfCheckPort, resolveTo: selfCheckResolve) : nil,

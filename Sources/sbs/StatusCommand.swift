@@ -104,7 +104,7 @@ struct PlanCommand: AsyncParsableCommand {
             case .outOfScope: return ("out-of-scope", "not part of this run")
             case .skip(let reason): return ("skip", reason)
             case .upToDate: return ("up-to-date", "succeeded before with the same inputs")
-            case .run(let reason): return ("run", loaded == nil && reason == "inputs not known yet" ? "answers not given yet" : reason)
+            case .run(let reason): return ("run", loaded == nil && reason.hasPrefix("inputs not known yet") ? "answers not given yet" : reason)
             case .runIfChanged(let needs): return ("run-if-changed", "runs if \(needs.joined(separator: ", ")) change\(needs.count == 1 ? "s" : "") its outputs")
             }
         }

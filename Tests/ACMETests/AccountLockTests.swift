@@ -1,6 +1,7 @@
 @testable import ACME
 import TestSupport
 import Foundation
+import SBSCore
 import Testing
 
 /// One lock per ACME store: concurrent runs wait for each other instead of racing on the account and files.
@@ -20,7 +21,7 @@ struct AccountLockTests {
                 group.addTask {
                     try await CertificateIssuer().issue(
                         domains: [names[index]], email: "ops@example.org", webroot: env.webroot,
-                        directory: env.directoryURL, caBundle: env.caBundle, accountDirectory: root + "/etc/sbs/acme",
+                        directory: try ACMEServer(env.directoryURL), caBundle: env.caBundle, accountDirectory: root + "/etc/sbs/acme",
                         liveDirectory: root + "/etc/sbs/ssl/live/" + names[index], progress: { logs[index].record($0) })
                 }
             }

@@ -2,6 +2,7 @@
 import TestSupport
 import Crypto
 import Foundation
+import SBSCore
 import Testing
 
 @Suite("Problem documents")
@@ -231,7 +232,7 @@ private func issueExpectingError(_ issuer: CertificateIssuer, in dir: TemporaryD
     try? FileManager.default.createDirectory(atPath: dir.path + "/www", withIntermediateDirectories: true)
     return await #expect(throws: ACMEError.self) {
         try await issuer.issue(
-            domains: ["a.example"], email: nil, webroot: dir.path + "/www", directory: "\(Fixture.base)/directory",
+            domains: ["a.example"], email: nil, webroot: dir.path + "/www", directory: try ACMEServer("\(Fixture.base)/directory"),
             accountDirectory: dir.path + "/acme", liveDirectory: dir.path + "/live")
     }
 }

@@ -13,15 +13,15 @@ import TestSupport
 struct InputTests {
     @Test func plainHTTPDirectoriesOnlyOnLoopback() throws {
         for url in ["http://127.0.0.1:14000/dir", "http://localhost/directory", "http://[::1]:8080/acme", "http://127.8.9.1/x"] {
-            #expect(try ACMEDirectoryName.resolve(url) == url)
+            #expect(try ACMEServer(url).url == url)
         }
-        for url in ["http://acme.example.com/directory", "http://10.0.0.5/dir", "http://127.0.0.1.evil.example/dir",
-                    "http://user@example.com/dir"] {
-            #expect { try ACMEDirectoryName.resolve(url) } throws: { error in
-                (error as? ACMEError)?.message.contains("unencrypted") == true
+        for url in ["http://acme.example.com/directory", "http://10.0.0.5/dir", "http://127.0.0.1.evil.example/dir"] {
+            #expect { try ACMEServer(url) } throws: { error in
+                (error as? UserError)?.message.contains("unencrypted") == true
             }
         }
-        #expect(try ACMEDirectoryName.resolve("https://acme.example.com/directory") == "https://acme.example.com/directory")
+        #expect(try ACMEServer("https://acme.example.com/directory").url == "https://acme.example.com/directory")
+        #expect(try ACMEServer("letsencrypt").url == ACMEServer.letsEncryptURL)
     }
 
     @Test(arguments: ["127.0.0.1", "10.1.2.3", "192.168.0.1."])
@@ -56,7 +56,7 @@ struct InputTests {
         // Through the issuer: refused before any connection (were one made, it would meet a closed loopback port).
         let webroot = temporaryFolder()
         await #expect { _ = try await CertificateIssuer().issue(
-            domains: ["shop.example.com"], email: nil, webroot: webroot, directory: "https://127.0.0.1:1/dir",
+            domains: ["shop.example.com"], email: nil, webroot: webroot, directory: try ACMEServer("https://127.0.0.1:1/dir"),
             caBundle: dir + "/garbage.pem", accountDirectory: temporaryFolder(), liveDirectory: temporaryFolder() + "/live")
         } throws: { error in
             (error as? ACMEError)?.message.contains("not a PEM bundle") == true

@@ -1,5 +1,6 @@
 @testable import ACME
 import Foundation
+import SBSCore
 import Synchronization
 import Testing
 import X509
@@ -16,7 +17,7 @@ struct PebbleIssuanceTests {
     ) async throws -> IssuedCertificate {
         try await issuer.issue(
             domains: domains, email: "ops@example.org", webroot: webroot ?? env.webroot,
-            directory: directory ?? env.directoryURL, caBundle: env.caBundle, accountDirectory: root + "/etc/sbs/acme",
+            directory: try ACMEServer(directory ?? env.directoryURL), caBundle: env.caBundle, accountDirectory: root + "/etc/sbs/acme",
             liveDirectory: root + "/etc/sbs/ssl/live/" + domains[0], profile: profile, externalAccountBinding: eab,
             selfCheck: selfCheck, progress: { log.record($0) })
     }
@@ -137,7 +138,7 @@ struct PebbleIssuanceTests {
         let stopped = Mutex(false)
         let error = await #expect(throws: ACMEError.self) {
             try await CertificateIssuer().issue(
-                domains: ["resume.example.com"], email: nil, webroot: env.webroot, directory: env.directoryURL,
+                domains: ["resume.example.com"], email: nil, webroot: env.webroot, directory: try ACMEServer(env.directoryURL),
                 caBundle: env.caBundle, accountDirectory: root + "/etc/sbs/acme",
                 liveDirectory: root + "/live/resume.example.com",
                 progress: { event in
@@ -157,7 +158,7 @@ struct PebbleIssuanceTests {
         try env.startPebble()
         let second = ProgressLog()
         let issued = try await CertificateIssuer().issue(
-            domains: ["resume.example.com"], email: nil, webroot: env.webroot, directory: env.directoryURL,
+            domains: ["resume.example.com"], email: nil, webroot: env.webroot, directory: try ACMEServer(env.directoryURL),
             caBundle: env.caBundle, accountDirectory: root + "/etc/sbs/acme", liveDirectory: root + "/live/resume.example.com",
             progress: { second.record($0) })
         #expect(second.all.contains { if case .accountReRegistered = $0 { return true } else { return false } })
@@ -177,7 +178,7 @@ struct PebbleIssuanceTests {
             // Wait until the handle is stored, so the progress callback can cancel this very task.
             while !go.withLock({ $0 }) { await Task.yield() }
             return try await CertificateIssuer().issue(
-                domains: ["again.example.com"], email: nil, webroot: env.webroot, directory: env.directoryURL,
+                domains: ["again.example.com"], email: nil, webroot: env.webroot, directory: try ACMEServer(env.directoryURL),
                 caBundle: env.caBundle, accountDirectory: root + "/acme", liveDirectory: root + "/live",
                 progress: { event in
                     first.record(event)
@@ -193,7 +194,7 @@ struct PebbleIssuanceTests {
 
         let second = ProgressLog()
         let issued = try await CertificateIssuer().issue(
-            domains: ["again.example.com"], email: nil, webroot: env.webroot, directory: env.directoryURL,
+            domains: ["again.example.com"], email: nil, webroot: env.webroot, directory: try ACMEServer(env.directoryURL),
             caBundle: env.caBundle, accountDirectory: root + "/acme", liveDirectory: root + "/live",
             progress: { second.record($0) })
         #expect(second.all.contains(.orderResumed(url: created, status: "pending")))
@@ -250,7 +251,7 @@ struct PebbleIssuanceTests {
             try info.write(toFile: env.ariDir + "/renewal-info/" + certID, atomically: true, encoding: .utf8)
         }
         try window(30 * 86400, 32 * 86400)
-        let notYet = try await CertificateIssuer().renewalDecision(liveDirectory: issued.liveDirectory, directory: directory, caBundle: env.caBundle)
+        let notYet = try await CertificateIssuer().renewalDecision(liveDirectory: issued.liveDirectory, directory: try ACMEServer(directory), caBundle: env.caBundle)
         #expect(notYet.source == .ari)
         #expect(!notYet.due)
         #expect(notYet.certID == certID)

@@ -1,5 +1,6 @@
 @testable import ACME
 import Foundation
+import SBSCore
 import Testing
 
 /// Renewal settings: one per live folder (its whole path), every one of them renewable, the ARI moment kept.
@@ -47,7 +48,7 @@ struct RenewalSettingsTests {
         let acme = root + "/etc/sbs/acme"
         let live = root + "/certs/out"
         let issued = try await CertificateIssuer().issue(
-            domains: ["kept.example.com"], email: nil, webroot: env.webroot, directory: env.ariBase + "/directory",
+            domains: ["kept.example.com"], email: nil, webroot: env.webroot, directory: try ACMEServer(env.ariBase + "/directory"),
             caBundle: env.caBundle, accountDirectory: acme, liveDirectory: live)
         let certID = try #require(issued.certID)
         let info = #"{"suggestedWindow":{"start":"\#(RFC3339.format(Date().addingTimeInterval(-10 * 86400)))","end":"\#(RFC3339.format(Date().addingTimeInterval(10 * 86400)))"}}"#
@@ -64,7 +65,7 @@ struct RenewalSettingsTests {
 
         // A new certificate chooses again.
         _ = try await CertificateIssuer().issue(
-            domains: ["kept.example.com"], email: nil, webroot: env.webroot, directory: env.ariBase + "/directory",
+            domains: ["kept.example.com"], email: nil, webroot: env.webroot, directory: try ACMEServer(env.ariBase + "/directory"),
             caBundle: env.caBundle, accountDirectory: acme, liveDirectory: live)
         #expect(try RenewalConfig.load(accountDirectory: acme, liveDirectory: live)?.ariFraction == nil)
     }

@@ -68,7 +68,7 @@ final class StepCAEnvironment: Sendable {
 struct StepCAIssuanceTests {
     func issue(_ env: StepCAEnvironment, _ names: [String], webroot: String? = nil, log: ProgressLog = ProgressLog()) async throws -> IssuedCertificate {
         try await CertificateIssuer().issue(
-            domains: names, email: "ops@example.org", webroot: webroot ?? env.webroot, directory: env.directoryURL,
+            domains: names, email: "ops@example.org", webroot: webroot ?? env.webroot, directory: try ACMEServer(env.directoryURL),
             caBundle: env.root, accountDirectory: env.dir.path + "/root/etc/sbs/acme",
             liveDirectory: env.dir.path + "/root/etc/sbs/ssl/live/" + names[0], progress: { log.record($0) })
     }

@@ -51,7 +51,7 @@ struct ComposeDriverScript {
 
     static func logs(_ service: String) -> [String] { compose("logs", "--no-color", "--tail", "10", service) }
 
-    static func inspectImage(_ image: String) -> [String] { ["docker", "image", "inspect", "--format", "{{.Id}}", image] }
+    static func inspectImage(_ image: String) -> [String] { ["docker", "image", "inspect", "--format", "{{.Id}}", "--", image] }
 
     static func noSuchImage(_ image: String) -> ScriptedRunner.Reply {
         .exit(1, stderr: "Error response from daemon: No such image: \(image)\n", stdout: "\n")
@@ -215,12 +215,12 @@ final class Lines: Sendable {
         let docker = ScriptedRunner([
             S.inspectImage(S.db): .ok("sha256:5e7abcd0\n"),
             S.inspectImage(S.nginx): S.noSuchImage(S.nginx),
-            ["docker", "pull", "--quiet", S.nginx]: .ok("docker.io/library/\(S.nginx)\n"),
+            ["docker", "pull", "--quiet", "--", S.nginx]: .ok("docker.io/library/\(S.nginx)\n"),
         ])
         let script = S(docker)
         try await script.driver.ensureImages([S.db, S.nginx])
         #expect(docker.unused.isEmpty)
-        #expect(docker.calls.last == ["docker", "pull", "--quiet", S.nginx])
+        #expect(docker.calls.last == ["docker", "pull", "--quiet", "--", S.nginx])
         #expect(script.lines.all.first == "pulling \(S.nginx) (1 of 1)")
         #expect(script.lines.all.last?.hasPrefix("pulled \(S.nginx) in ") == true, "\(script.lines.all)")
     }
@@ -228,7 +228,7 @@ final class Lines: Sendable {
     @Test func aPullThatFailsNamesTheImageAndQuotesTheRegistry() async throws {
         let docker = ScriptedRunner([
             S.inspectImage("nginx:9.9-alpine"): S.noSuchImage("nginx:9.9-alpine"),
-            ["docker", "pull", "--quiet", "nginx:9.9-alpine"]: .exit(1, stderr: "Error response from daemon: manifest for nginx:9.9-alpine not found: manifest unknown: manifest unknown\n"),
+            ["docker", "pull", "--quiet", "--", "nginx:9.9-alpine"]: .exit(1, stderr: "Error response from daemon: manifest for nginx:9.9-alpine not found: manifest unknown: manifest unknown\n"),
         ])
         let error = await #expect(throws: UserError.self) { try await S(docker).driver.ensureImages(["nginx:9.9-alpine"]) }
         #expect(error?.message == "Pulling nginx:9.9-alpine failed (exit 1): Error response from daemon: manifest for nginx:9.9-alpine not found: manifest unknown: manifest unknown")
@@ -241,7 +241,7 @@ final class Lines: Sendable {
         let image = "registry.example.com/shop/app-web:2.4"
         let docker = ScriptedRunner([
             S.inspectImage(image): S.noSuchImage(image),
-            ["env", "DOCKER_CONFIG=" + folder.path + "/docker", "docker", "pull", "--quiet", image]: .ok(image + "\n"),
+            ["env", "DOCKER_CONFIG=" + folder.path + "/docker", "docker", "pull", "--quiet", "--", image]: .ok(image + "\n"),
         ])
         try await S(docker).driver.ensureImages([image], registry: login)
         #expect(docker.unused.isEmpty)

@@ -120,3 +120,31 @@ import TestSupport
         #expect(fileMode == 0o600 && dirMode == 0o700)
     }
 }
+
+/// Records every command and answers each with `status`.
+final class RecordingRunner: CommandRunner {
+    let commands = Mutex<[[String]]>([])
+    let status: Int32
+    init(status: Int32) { self.status = status }
+
+    func run(_ argv: [String], timeout: Duration) async throws(UserError) -> CommandResult {
+        commands.withLock { $0.append(argv) }
+        return CommandResult(status: status, stdout: "", stderr: "")
+    }
+}
+
+@Suite struct ImageCommandLines {
+    // Issue 15: an image name reaches docker after `--`, so even a name starting with '-' is never an option
+    // (docker's CLI takes `--` as the end of options: `docker pull -- --help` reads --help as the image).
+    @Test func imageNamesFollowTheEndOfOptions() async throws {
+        let inspecting = RecordingRunner(status: 1)
+        let driver = ComposeDriver(project: ComposeProject(name: "sbs", directory: "/opt/sbs"), runner: inspecting, profiles: []) { _ in }
+        await #expect(throws: UserError.self) { try await driver.ensureImages(["--help", "nginx:1"]) }
+        let commands = inspecting.commands.withLock { $0 }
+        #expect(commands.first == ["docker", "image", "inspect", "--format", "{{.Id}}", "--", "--help"], "\(commands)")
+        #expect(commands.contains(["docker", "pull", "--quiet", "--", "--help"]), "\(commands)")
+        for argv in commands where argv.contains("--help") || argv.contains("nginx:1") {
+            #expect(argv[argv.count - 2] == "--", "\(argv)")
+        }
+    }
+}

@@ -122,7 +122,7 @@ import Testing
         "images:\n  nginx: \"nginx:alpine\\ncommand: sh\"",
         "aliases: [\"www.example.com;\"]",
         "paths:\n  deploy_dir: \"/opt/sbs\\\"x\"",
-        "smtp:\n  host: mail.example.com\n  user: \"u{}\"",
+        "smtp:\n  host: mail.example.com\n  password: stored\n  user: \"u{}\"",
     ])
     func aValueThatCouldBreakAGeneratedFileStopsTheInstallBeforeAnythingIsWritten(_ line: String) async throws {
         let dir = scratchDirectory("inject")

@@ -79,7 +79,7 @@ struct StackStepFixture {
         .ok(ComposePS.output(project: project.name, containers))
     }
 
-    static func inspectImage(_ image: String) -> [String] { ["docker", "image", "inspect", "--format", "{{.Id}}", image] }
+    static func inspectImage(_ image: String) -> [String] { ["docker", "image", "inspect", "--format", "{{.Id}}", "--", image] }
     static func present(_ id: String) -> ScriptedRunner.Reply { .ok("sha256:\(id)\n") }
     static func noSuchImage(_ image: String) -> ScriptedRunner.Reply {
         .exit(1, stderr: "Error response from daemon: No such image: \(image)\n", stdout: "\n")
@@ -143,7 +143,7 @@ final class PresentedCertificates: CertificateProbe, @unchecked Sendable {
             F.inspectImage(F.db): F.present("5e7abcd0"),
             F.inspectImage(F.nginx): F.present("9b1e2f30"),
             F.inspectImage(F.web): F.noSuchImage(F.web),
-            ["docker", "pull", "--quiet", F.web]: .ok("docker.io/\(F.web)\n"),
+            ["docker", "pull", "--quiet", "--", F.web]: .ok("docker.io/\(F.web)\n"),
             upApplications: .ok(stderr: " Container \(f.project.name)-app-db-1  Healthy\n Container \(f.project.name)-app-web-1  Started\n")
                 .changing(f.ps, to: f.containers(F.db(), F.web(), F.nginx(hash: "0ld0")).repeating),
             nginxTest: .ok(stderr: "nginx: the configuration file /etc/nginx/sbs/nginx.conf syntax is ok\nnginx: configuration file /etc/nginx/sbs/nginx.conf test is successful\n"),
@@ -155,7 +155,7 @@ final class PresentedCertificates: CertificateProbe, @unchecked Sendable {
         #expect(output.services == ["app-db", "app-web", "nginx"])
         #expect(docker.unused.isEmpty)
         #expect(docker.calls.filter { $0 != f.ps && !$0.starts(with: ["docker", "image"]) }
-                == [hashes, images, ["docker", "pull", "--quiet", F.web], upApplications, nginxTest, upAll])
+                == [hashes, images, ["docker", "pull", "--quiet", "--", F.web], upApplications, nginxTest, upAll])
         #expect(shown.text.contains("starting app-db, app-web"))
         #expect(shown.text.contains("nginx -t accepts the TLS config"))
         #expect(shown.text.contains("all 3 services are running and healthy"), "\(shown.text)")
@@ -292,13 +292,13 @@ final class PresentedCertificates: CertificateProbe, @unchecked Sendable {
             images: .ok("\(F.db)\n\(F.nginx)\n"),
             F.inspectImage(F.db): F.present("5e7abcd0"),
             F.inspectImage(F.nginx): F.noSuchImage(F.nginx),
-            ["docker", "pull", "--quiet", F.nginx]: .ok("docker.io/library/\(F.nginx)\n"),
+            ["docker", "pull", "--quiet", "--", F.nginx]: .ok("docker.io/library/\(F.nginx)\n"),
             upNginx: .ok(stderr: " Container \(f.project.name)-nginx-1  Started\n").changing(f.ps, to: f.containers(F.nginx()).repeating),
         ])
         let shown = ShownLines()
         try await run(docker, shown: shown)
         #expect(docker.unused.isEmpty)
-        #expect(docker.calls.filter { $0 != f.ps && !$0.starts(with: ["docker", "image"]) } == [images, ["docker", "pull", "--quiet", F.nginx], upNginx])
+        #expect(docker.calls.filter { $0 != f.ps && !$0.starts(with: ["docker", "image"]) } == [images, ["docker", "pull", "--quiet", "--", F.nginx], upNginx])
         #expect(shown.text.hasSuffix("nginx serves the ACME webroot"), "\(shown.text)")
     }
 
@@ -316,7 +316,7 @@ final class PresentedCertificates: CertificateProbe, @unchecked Sendable {
             images: .ok("\(F.db)\n\(F.nginx)\n"),
             F.inspectImage(F.db): F.noSuchImage(F.db),
             F.inspectImage(F.nginx): F.present("9b1e2f30"),
-            ["docker", "pull", "--quiet", F.db]: .exit(1, stderr: "Error response from daemon: Get \"https://registry-1.docker.io/v2/\": dial tcp: lookup registry-1.docker.io on 127.0.0.53:53: server misbehaving\n"),
+            ["docker", "pull", "--quiet", "--", F.db]: .exit(1, stderr: "Error response from daemon: Get \"https://registry-1.docker.io/v2/\": dial tcp: lookup registry-1.docker.io on 127.0.0.53:53: server misbehaving\n"),
         ])
         let error = await #expect(throws: UserError.self) { try await run(docker) }
         #expect(error?.message.hasPrefix("Pulling \(F.db) failed (exit 1): Error response from daemon: Get \"https://registry-1.docker.io/v2/\"") == true, "\(String(describing: error))")

@@ -63,7 +63,7 @@ func problems(_ text: String) -> [String] {
         #expect(found.contains { $0.hasPrefix("site.yaml:3:14: admin_email: 'admin-at-example.com' is not a valid e-mail address") })
         #expect(found.contains("site.yaml:6:10: ports.https: 70000 is not a valid port: ports run from 1 to 65535"))
         #expect(found.contains("site.yaml:7:10: profile must be one of auto, minimum, recommended, optimal, not 'huge'"))
-        #expect(found.contains { $0.hasPrefix("site.yaml:9:19: tls.acme_directory: must be letsencrypt") })
+        #expect(found.contains { $0.hasPrefix("site.yaml:9:19: tls.acme_directory: ") && $0.contains("is not letsencrypt, letsencrypt-staging or an https:// URL") })
         #expect(found.contains("site.yaml:11:9: backups.keep must be from 1 to 365"))
     }
 
@@ -95,7 +95,7 @@ func problems(_ text: String) -> [String] {
         ("paths:\n  deploy_dir: \"/opt/sbs dir\"", "a space"),
         ("aliases: [\"www.example.com }\"]", "a space"),
         ("secrets:\n  grafana_password: \"password\\nX=1\"", "line break"),
-        ("smtp:\n  host: mail.example.com\n  user: \"a b\"", "a space"),
+        ("smtp:\n  host: mail.example.com\n  password: stored\n  user: \"a b\"", "a space"),
         ("paths:\n  deploy_dir: /etc", "system folder"),
         ("paths:\n  deploy_dir: /", "system folder"),
         ("paths:\n  deploy_dir: /opt/../etc", "not a plain path"),
@@ -104,6 +104,65 @@ func problems(_ text: String) -> [String] {
         let found = problems("version: 1\n" + line + "\n")
         #expect(found.count == 1, "\(found)")
         #expect(found.first?.contains(reason) == true, "\(found)")
+    }
+
+    // Issue 15: what install refuses, validate refuses, with line and column.
+    @Test func smtpWithoutAPasswordIsRefusedWhereItStands() {
+        let found = problems("version: 1\nsmtp:\n  host: mail.example.com\n  user: mailer\n")
+        #expect(found.count == 1 && found[0].hasPrefix("site.yaml:3:3: smtp needs a password"), "\(found)")
+        #expect(problems("version: 1\nsmtp:\n  host: mail.example.com\n  password: stored\n").isEmpty)
+        #expect(problems("version: 1\nsmtp:\n  password: env:SMTP_PW\n").first?.contains("smtp needs a host") == true)
+    }
+
+    @Test(arguments: [
+        ("http://example.com/dir", "unencrypted"), ("http://10.0.0.5/dir", "unencrypted"),
+        ("http://127.0.0.1.evil.example/dir", "unencrypted"), ("https://user:pw@ca.example.com/dir", "names a user"),
+        ("http://user@127.0.0.1/dir", "names a user"), ("\"\"", "empty"), ("ftp://ca.example.com/dir", "not letsencrypt"),
+        ("https://ca.example.com:0/dir", "port"), ("https://ca.example.com:+443/dir", "port"), ("https:///dir", "host"),
+        ("https://ca_1.example.com/dir", "host"), ("letsencrypt-stagin", "not letsencrypt"),
+    ])
+    func anACMEDirectoryCertIssueWouldRefuseIsRefused(_ directory: String, _ reason: String) throws {
+        let found = problems("version: 1\ntls:\n  acme_directory: \(directory)\n")
+        #expect(found.count == 1 && found[0].hasPrefix("site.yaml:3:19: tls.acme_directory: ") && found[0].contains(reason), "\(found)")
+    }
+
+    @Test func anACMEDirectoryOnLoopbackOrOverHTTPSIsKeptAsWritten() throws {
+        for directory in ["letsencrypt", "letsencrypt-staging", "https://ca.example.com/dir", "http://127.0.0.1:14000/dir",
+                          "http://localhost/directory", "http://[::1]:8080/acme", "https://[2001:db8::1]:14000/dir?x=1"] {
+            let answers = try AnswersFile.parse("version: 1\ntls:\n  acme_directory: \"\(directory)\"\n", file: "site.yaml")
+            #expect(answers.acmeDirectory.value == directory)
+        }
+        #expect(try ACMEServer("letsencrypt-staging").url == ACMEServer.letsEncryptStagingURL)
+    }
+
+    @Test(arguments: [":5000", "registry.example.com:", "reg.example.com:+5000", "-", "...", "reg.example.com:65536",
+                      "reg.example.com:5000:1", "https://reg.example.com", "reg.example.com/v2", "reg_1.example.com",
+                      "-reg.example.com", "reg.example.com.", "[::1", "[zz]:5000", ""])
+    func aRegistryThatIsNotHostAndPortIsRefused(_ server: String) {
+        let found = problems("version: 1\nregistry:\n  server: \"\(server)\"\n  user: deploy\n  password: env:REG_PW\n")
+        #expect(found.contains { $0.hasPrefix("site.yaml:3:11: registry.server: ") }, "\(server): \(found)")
+    }
+
+    @Test func aRegistryUserWithAColonIsRefused() {
+        let found = problems("version: 1\nregistry:\n  server: reg.example.com\n  user: \"bob:admin\"\n  password: env:REG_PW\n")
+        #expect(found.contains { $0.hasPrefix("site.yaml:4:9: registry.user: ") && $0.contains("':'") }, "\(found)")
+    }
+
+    @Test(arguments: ["--help", "-nginx:1", "../../nginx:1", "reg:99999/nginx:1", "localhost:/nginx", "nginx:-1", "nginx:.x",
+                      "nginx:" + String(repeating: "a", count: 129), "ngin_-x", "nginx___x", "nginx.", "/nginx", "nginx/",
+                      "reg.example.com:5000/", "nginx:1@sha256:abc", "nginx@sha256:" + String(repeating: "A", count: 64),
+                      "nginx@md5:" + String(repeating: "0", count: 32), "nginx:1.2+x", "nginx:täg", "ex ample/nginx"])
+    func anImageNameDockerWouldNotParseIsRefused(_ image: String) {
+        let found = problems("version: 1\nimages:\n  nginx: \"\(image)\"\n")
+        #expect(found.count == 1 && found[0].hasPrefix("site.yaml:3:10: images.nginx: "), "\(image): \(found)")
+    }
+
+    @Test(arguments: ["nginx", "nginx:1.27.3-alpine", "library/nginx:_x", "a__b/c-d.e---f:T.1", "localhost/nginx",
+                      "localhost:5000/org/api:1.0.0", "10.0.0.7:5000/x", "[2001:db8::1]:5000/x/y:1", "Reg.Example.com/x",
+                      "nginx@sha512:" + String(repeating: "0", count: 128)])
+    func anImageNameDockerParsesIsKept(_ image: String) throws {
+        let answers = try AnswersFile.parse("version: 1\nimages:\n  nginx: \"\(image)\"\n", file: "site.yaml")
+        #expect(answers.image(.nginx) == image)
     }
 
     @Test func allMissingRequiredAnswersAreListedAtOnce() throws {
@@ -216,6 +275,41 @@ struct AnswersGenerator {
         }
     }
 
+    /// A registry as docker's grammar allows it: DNS components (letters, digits, inner '-'), IPv4, bracketed
+    /// IPv6, `localhost`, with or without a port.
+    mutating func registryHost() -> String {
+        let hosts = ["registry.example.com", "REG-1.Example.org", "localhost", "10.0.0.7", "[2001:db8::5]", "a.b",
+                     "x" + String(repeating: "-", count: Int(next() % 3)) + "9.example"]
+        let host = pick(hosts)
+        return chance() ? host : host + ":" + pick(["1", "5000", "65535", "443"])
+    }
+
+    /// An image reference drawn from docker's grammar: optional registry, 1-3 path components with every kind of
+    /// separator, optional tag (up to 128 characters) and digest.
+    mutating func imageReference() -> String {
+        func component() -> String {
+            let alnum = Array("abcxyz0189")
+            var text = String((0...Int(next() % 4)).map { _ in pick(alnum) })
+            for _ in 0..<Int(next() % 3) {
+                text += pick([".", "_", "__", "-", "--", "---"]) + String((0...Int(next() % 3)).map { _ in pick(alnum) })
+            }
+            return text
+        }
+        // A first component with a '.' (or ':') is a registry to docker: the path's first component has none.
+        var name = ([component().replacingOccurrences(of: ".", with: "-")] + (0..<Int(next() % 3)).map { _ in component() })
+            .joined(separator: "/")
+        if chance() { name = registryHost() + "/" + name }
+        if chance() {
+            let word = Array("aZ09_"), rest = Array("aZ09_.-")
+            name += ":" + String(pick(word)) + String((0..<Int(next() % 128)).map { _ in pick(rest) })
+        }
+        if chance() {
+            let (algorithm, length) = pick([("sha256", 64), ("sha384", 96), ("sha512", 128)])
+            name += "@" + algorithm + ":" + String((0..<length).map { _ in pick(Array("0123456789abcdef")) })
+        }
+        return name
+    }
+
     mutating func answers() throws -> Answers {
         var a = Answers()
         a.mode = pick(InstallMode.allCases)
@@ -227,17 +321,15 @@ struct AnswersGenerator {
         a.monitoring = pick(FeatureSwitch.allCases)
         a.backups = pick(FeatureSwitch.allCases)
         a.tlsMode = pick(TLSMode.allCases)
-        a.acmeDirectory = pick([.letsencrypt, .letsencryptStaging, .url("https://ca.example.net:14000/dir")])
+        a.acmeDirectory = try ACMEServer(pick(["letsencrypt", "letsencrypt-staging", "https://ca.example.net:14000/dir",
+                                               "http://127.0.0.1:14000/dir", "http://[::1]:8080/acme", "https://[2001:db8::1]/directory"]))
         if chance() { a.acmeCABundle = "/etc/ssl/ca bundle.pem".replacingOccurrences(of: " ", with: "-") }
         if chance() { a.eabKeyID = "kid-\(next() % 1000)"; a.eabHMACKey = secret() }
         if a.tlsMode == .files { a.certFile = "/etc/ssl/site.pem"; a.keyFile = "/etc/ssl/site.key" }
         for name in AnswerSecret.secretsSection where chance() { a.secrets[name] = secret() }
-        let digest = String(repeating: "0123456789abcdef", count: 4)
-        for service in StackService.allCases where next() % 4 == 0 {
-            a.images[service] = try SafeToken("registry.example.com:5000/\(service.rawValue):1.\(next() % 9)\(chance() ? "@sha256:" + digest : "")", what: "image")
-        }
+        for service in StackService.allCases where next() % 4 == 0 { a.images[service] = try ImageReference(imageReference()) }
         if chance() { a.imagesArchive = "/srv/images-\(next() % 9).tar" }
-        if chance() { a.registryServer = "registry.example.com:5000"; a.registryUser = try SafeToken("deploy-\(next() % 9)"); a.registryPassword = secret() }
+        if chance() { a.registryServer = try RegistryHost(registryHost()); a.registryUser = try SafeToken("deploy-\(next() % 9)"); a.registryPassword = secret() }
         if chance() { a.httpPort = try Port(8080); a.httpsPort = try Port(8443) }
         if chance() { a.deployDir = "/srv/sbs" }
         if chance() { a.backupDestination = "/mnt/backup"; a.backupKeep = 1 + Int(next() % 365) }
@@ -245,7 +337,7 @@ struct AnswersGenerator {
             a.smtpHost = try DomainName("mail.example.com")
             if chance() { a.smtpPort = try Port(465) }
             if chance() { a.smtpUser = try SafeToken("mailer", what: "user") }
-            if chance() { a.smtpPassword = secret() }
+            a.smtpPassword = secret()
             if chance() { a.smtpSender = try EmailAddress("noreply@example.com") }
         }
         if chance() { a.publicIP = pick(["203.0.113.7", "2001:db8::7"]) }

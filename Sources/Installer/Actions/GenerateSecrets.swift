@@ -29,7 +29,7 @@ struct GenerateSecrets: StepAction {
 
     func input(_ context: InstallInputs, needs: NeededOutputs) throws -> Input {
         Input(secretsFile: context.layout.secretsFile, deployEnvFile: context.deployDir + "/.env",
-              answerSecrets: context.secretDigests, databaseVolume: context.project.volume("postgres_data"))
+              answerSecrets: try context.answerSecretDigests(), databaseVolume: context.project.volume("postgres_data"))
     }
 
     func run(_ input: Input, log: StepLog) async throws -> StepResult<Output> {

@@ -20,7 +20,7 @@ struct ObtainCertificate: StepAction {
         var mode: String
         var names: [String]
         var email: String?
-        var directory: String
+        var directory: ACMEServer
         var caBundle: String?
         var eabKeyID: String?
         var eabKey: KeyedDigest?
@@ -44,8 +44,8 @@ struct ObtainCertificate: StepAction {
             throw UserError("No domain to obtain a certificate for.", remedy: "Add `domain` to the answers and run again.")
         }
         return Input(mode: answers.tlsMode.rawValue, names: answers.certificateNames.map(\.value), email: answers.adminEmail?.value,
-                     directory: answers.acmeDirectory.text, caBundle: answers.acmeCABundle, eabKeyID: answers.eabKeyID,
-                     eabKey: context.secretDigests[AnswerSecret.eabHMACKey.variable], certFile: answers.certFile,
+                     directory: answers.acmeDirectory, caBundle: answers.acmeCABundle, eabKeyID: answers.eabKeyID,
+                     eabKey: try context.secretDigest(.eabHMACKey), certFile: answers.certFile,
                      keyFile: answers.keyFile, httpPort: answers.httpPort.value, publicIP: answers.publicIP,
                      webroot: context.layout.webrootDir, accountDirectory: context.layout.acmeDir,
                      liveDirectory: context.layout.sslDir + "/live/" + domain.value)
