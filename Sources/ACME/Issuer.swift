@@ -15,8 +15,9 @@ public enum ACMEDirectoryName {
     /// in clear text.
     /// - Throws: `ACMEError` (`.local`) for anything else.
     public static func resolve(_ name: String) throws -> String {
+        try refuseUnusable(name)
         switch name {
-        case "letsencrypt", "letsencrypt-production", "": return letsEncrypt
+        case "letsencrypt", "letsencrypt-production": return letsEncrypt
         case "letsencrypt-staging": return letsEncryptStaging
         default:
             if name.hasPrefix("http://") {
@@ -33,6 +34,23 @@ public enum ACMEDirectoryName {
                     remedy: "Use letsencrypt, letsencrypt-staging, or the directory's https:// URL.")
             }
             return name
+        }
+    }
+
+    /// An empty name (it once meant Let's Encrypt production, silently), and a URL with a user name or password:
+    /// ACME authenticates with the account key, and a credential in the URL would be printed, logged and kept
+    /// in the renewal settings. The refusal shows the URL with its userinfo as `***`.
+    /// - Throws: `ACMEError` (`.local`).
+    static func refuseUnusable(_ name: String) throws {
+        if name.isEmpty {
+            throw ACMEError.local(
+                "The ACME directory is empty.",
+                remedy: "Give letsencrypt, letsencrypt-staging, or the directory's https:// URL.")
+        }
+        if URLText.userinfo(of: name) != nil {
+            throw ACMEError.local(
+                "The ACME directory \(URLText.redacted(name)) holds a user name or password: ACME authenticates with the account key, and sbs keeps no credentials in a URL (it would be shown, logged and kept with the renewal settings).",
+                remedy: "Give the directory URL without a user name or password before its host; a CA that needs an account binding takes --eab-kid and --eab-hmac-key.")
         }
     }
 
@@ -141,8 +159,10 @@ public struct CertificateIssuer: Sendable {
     ) async throws -> IssuedCertificate {
         let domains = try Self.normalize(domains)
         let directoryURL = try ACMEDirectoryName.resolve(directory)
+        if let email { try Self.checkEmail(email) }
         try Self.checkWebroot(webroot)
         if let caBundle { try Self.checkCABundle(caBundle) }
+        try LiveFiles.checkReplaceable(liveDirectory)
         return try await withAccountLock(accountDirectory, progress: progress) {
             try await issueHoldingLock(
                 domains: domains, email: email, webroot: webroot, directoryURL: directoryURL, caBundle: caBundle,
@@ -538,8 +558,18 @@ public struct CertificateIssuer: Sendable {
         }
     }
 
+    /// The account's contact must be an address `EmailAddress` accepts (as in the answers): the CA gets it as
+    /// `mailto:` + the text, unescaped.
+    /// - Throws: `ACMEError` (`.local`) with `EmailAddress`'s reason.
+    static func checkEmail(_ email: String) throws {
+        do { _ = try SBSCore.EmailAddress(email) } catch {
+            throw ACMEError.local(error.message, remedy: error.remedy ?? "Use an address such as admin@example.com.")
+        }
+    }
+
     /// Lower-cased, trimmed, duplicates dropped, order kept.
-    /// - Throws: `ACMEError` (`.local`) for an empty list or a name that is not a DNS name.
+    /// - Throws: `ACMEError` (`.local`) for an empty list, more than `CertificateNames.maximum` names, or a name
+    ///   that is not a DNS name.
     static func normalize(_ domains: [String]) throws -> [String] {
         var seen = Set<String>()
         var result: [String] = []
@@ -568,6 +598,11 @@ public struct CertificateIssuer: Sendable {
         }
         guard !result.isEmpty else {
             throw ACMEError.local("No domain given.", remedy: "Pass at least one --domain.")
+        }
+        guard result.count <= CertificateNames.maximum else {
+            throw ACMEError.local(
+                "\(result.count) names were given; at most \(CertificateNames.maximum) fit on one certificate.",
+                remedy: "Split the names over several certificates.")
         }
         return result
     }

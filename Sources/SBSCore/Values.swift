@@ -169,3 +169,28 @@ extension String {
         return out.count > 80 ? String(out.prefix(77)) + "..." : out
     }
 }
+
+/// The most names one certificate may carry (Let's Encrypt's limit): the answers' domain and aliases together,
+/// and the `--domain`s of `sbs cert issue`.
+public enum CertificateNames {
+    public static let maximum = 100
+}
+
+/// URLs as sbs shows them: the userinfo of a URL (`user:password@`) is a credential and is never printed.
+public enum URLText {
+    /// The userinfo of `url` (`user:password` in `https://user:password@host/dir`; also without a scheme), or nil
+    /// when its authority has no `@`.
+    public static func userinfo(of url: String) -> Substring? {
+        var rest = Substring(url)
+        if let scheme = rest.firstRange(of: "://") { rest = rest[scheme.upperBound...] }
+        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        guard let at = authority.lastIndex(of: "@") else { return nil }
+        return authority[..<at]
+    }
+
+    /// `url` with its userinfo, if any, replaced by `***`.
+    public static func redacted(_ url: String) -> String {
+        guard let userinfo = userinfo(of: url) else { return url }
+        return String(url[..<userinfo.startIndex]) + "***" + String(url[userinfo.endIndex...])
+    }
+}

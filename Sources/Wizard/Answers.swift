@@ -142,7 +142,7 @@ public enum ACMEDirectory: Sendable, Equatable {
         case "letsencrypt": self = .letsencrypt
         case "letsencrypt-staging": self = .letsencryptStaging
         default:
-            guard text.hasPrefix("https://") || text.hasPrefix("http://"),
+            guard text.hasPrefix("https://") || text.hasPrefix("http://"), URLText.userinfo(of: text) == nil,
                   text.utf8.allSatisfy({ $0 > 32 && $0 < 127 && $0 != 34 && $0 != 39 }) else { return nil }
             self = .url(text)
         }
@@ -270,8 +270,8 @@ public struct Answers: Sendable, Equatable {
         (domain.map { [$0] } ?? []) + aliases
     }
 
-    /// The most names one certificate may carry (Let's Encrypt's limit).
-    public static let maximumNames = 100
+    /// The most names one certificate may carry (Let's Encrypt's limit; `sbs cert issue` has the same).
+    public static let maximumNames = CertificateNames.maximum
 
     /// The answers as facts for step conditions and fingerprints (no secrets: only whether each is given).
     public var facts: [String: String] {

@@ -128,6 +128,9 @@ public enum AnswersFile {
             if let mode = choice(map["mode"], "tls.mode", TLSMode.self) { answers.tlsMode = mode }
             if let directory = value(map["acme_directory"], "tls.acme_directory", { (text: String) throws(UserError) -> ACMEDirectory in
                 guard let directory = ACMEDirectory(text) else {
+                    if URLText.userinfo(of: text) != nil {
+                        throw UserError("must not hold a user name or password ('\(URLText.redacted(text).debugSafe)'): ACME authenticates with the account key, and a credential in the URL would be kept and shown")
+                    }
                     throw UserError("must be letsencrypt, letsencrypt-staging or an https:// URL, not '\(text.debugSafe)'")
                 }
                 return directory

@@ -24,8 +24,8 @@ struct CertCommand: AsyncParsableCommand {
         @Option(name: .customLong("domain"), help: "A name for the certificate (repeat for more; the first is the primary).")
         var domains: [String] = []
 
-        @Option(help: "Contact e-mail address for the ACME account.")
-        var email: String?
+        @Option(help: "Contact e-mail address for the ACME account.", transform: parseEmail)
+        var email: EmailAddress?
 
         @Option(help: ArgumentHelp("Document root served at http://DOMAIN/ (challenge files go to DIR/.well-known/acme-challenge/).", valueName: "DIR"))
         var webroot: String
@@ -63,6 +63,16 @@ struct CertCommand: AsyncParsableCommand {
 
         func validate() throws {
             if domains.isEmpty { throw ValidationError("Give at least one --domain.") }
+            let distinct = Set(domains.map { $0.trimmed.lowercased() })
+            if distinct.count > CertificateNames.maximum {
+                throw ValidationError("\(distinct.count) --domain names were given; at most \(CertificateNames.maximum) fit on one certificate.")
+            }
+            if directory.trimmed.isEmpty {
+                throw ValidationError("--directory is empty; give letsencrypt, letsencrypt-staging, or the directory's https:// URL.")
+            }
+            if let out, trimmingTrailingSlashes(out).isEmpty {
+                throw ValidationError("--out is empty or /; give the path of the certificate folder.")
+            }
             if (eabKid == nil) != (eabHmacKey == nil) {
                 throw ValidationError("--eab-kid and --eab-hmac-key go together.")
             }
@@ -80,13 +90,13 @@ struct CertCommand: AsyncParsableCommand {
         func run() async throws {
             let layout = global.layout
             let primary = domains[0].lowercased()
-            let liveDirectory = out.map(absolute) ?? layout.sslDir + "/live/" + primary
+            let liveDirectory = out.map { absolute(trimmingTrailingSlashes($0)) } ?? layout.sslDir + "/live/" + primary
             let quiet = self.quiet
             let started = ContinuousClock.now
             do {
                 let binding = try eabKid.map { try ExternalAccountBinding(keyID: $0, base64urlKey: try eabKey()) }
                 let issued = try await CertificateIssuer().issue(
-                    domains: domains, email: email, webroot: absolute(webroot), directory: directory,
+                    domains: domains, email: email?.value, webroot: absolute(webroot), directory: directory,
                     caBundle: caBundle.map(absolute), accountDirectory: layout.acmeDir, liveDirectory: liveDirectory,
                     profile: profile, externalAccountBinding: binding,
                     selfCheck: selfCheck ? SelfCheck(port: selfCheckPort, resolveTo: selfCheckResolve) : nil,
@@ -104,6 +114,18 @@ struct CertCommand: AsyncParsableCommand {
     }
 }
 
+
+/// An e-mail option, checked as the answers' addresses are when the command line is parsed.
+func parseEmail(_ text: String) throws -> EmailAddress {
+    do { return try EmailAddress(text) } catch { throw ValidationError(error.message) }
+}
+
+/// `dir/` and `dir//` are `dir` (the live path is a link named after its last component).
+func trimmingTrailingSlashes(_ path: String) -> String {
+    var path = Substring(path)
+    while path.hasSuffix("/") { path = path.dropLast() }
+    return String(path)
+}
 
 /// A TCP port option, checked (1-65535) when the command line is parsed.
 func parsePort(_ text: String) throws -> Int {

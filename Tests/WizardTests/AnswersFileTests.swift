@@ -67,6 +67,15 @@ func problems(_ text: String) -> [String] {
         #expect(found.contains("site.yaml:11:9: backups.keep must be from 1 to 365"))
     }
 
+    // A user name or password in the directory URL is refused, and the problem does not repeat it: the answers
+    // are kept, shown in the summary and become the certificate step's input.
+    @Test func credentialsInTheACMEDirectoryAreRefusedUnshown() {
+        let found = problems(complete + "\ntls:\n  acme_directory: https://user:s3cret-pass@ca.example/dir\n")
+        #expect(found.count == 1)
+        #expect(found.first?.contains("tls.acme_directory: must not hold a user name or password ('https://***@ca.example/dir')") == true, "\(found)")
+        #expect(!found.joined().contains("s3cret-pass") && !found.joined().contains("user:"))
+    }
+
     @Test func imageReferencesAreCheckedAndAnArchiveIsAnAbsolutePath() {
         let digest = String(repeating: "0123456789abcdef", count: 4)
         for good in ["nginx:1.27.3-alpine", "registry.example.com:5000/org/api:1.0.0", "kong@sha256:" + digest,
