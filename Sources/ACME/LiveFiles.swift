@@ -69,7 +69,7 @@ public enum LiveFiles {
         }
         throw ACMEError.local(
             "sbs will not replace \(live): it is \(what). sbs replaces only a certificate folder or link it made itself.",
-            remedy: "Give a path that does not exist yet (sbs creates it), or move \(live) away yourself and run the same command again.")
+            remedy: "Move \(live) away yourself and run the same command again, or have sbs write to a path that does not exist yet (sbs creates it).")
     }
 
     /// Whether `target` (the link at `live`) is what `write` makes: the relative path to a numbered version in

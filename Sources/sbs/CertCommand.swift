@@ -15,8 +15,10 @@ struct CertCommand: AsyncParsableCommand {
             abstract: "Obtain a certificate over ACME (HTTP-01 through a webroot) and install it.",
             discussion: """
                 Writes fullchain.pem, privkey.pem (0600), cert.pem and chain.pem into --out (default \
-                <root>/etc/sbs/ssl/live/DOMAIN). The account and any stopped order are kept in \
-                <root>/etc/sbs/acme, so running the same command again resumes.
+                <root>/etc/sbs/ssl/live/DOMAIN). --out must not exist yet, or be what sbs made there (its link, \
+                or a folder of exactly those four files): anything else is refused before the CA is asked. \
+                The account and any stopped order are kept in <root>/etc/sbs/acme, so running the same command \
+                again resumes.
                 """)
 
         @OptionGroup var global: GlobalOptions
