@@ -257,7 +257,7 @@ public actor ACMEClient {
         let type = problem.acmeType ?? ""
         let detail = (problem.detail ?? "").lowercased()
         let aboutBinding = type == "unauthorized" || type == "externalAccountRequired"
-            || detail.contains("external account") || detail.contains("eab")
+            || detail.contains("external account")
         if let binding, aboutBinding {
             return ACMEError(
                 .accountSetup,
