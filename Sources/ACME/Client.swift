@@ -233,15 +233,45 @@ public actor ACMEClient {
                 .accountSetup, "The CA at \(directoryURL) requires External Account Binding.",
                 remedy: "Get an EAB key id and HMAC key from the CA and pass them to sbs (`--eab-kid`, `--eab-hmac-key`).")
         }
-        let response = try await post(
-            directory.newAccount, payload: try JSONEncoder.acme.encode(payload).bytes, useJWK: true,
-            while: "registering the account")
+        let response: HTTPResponse
+        do {
+            response = try await post(
+                directory.newAccount, payload: try JSONEncoder.acme.encode(payload).bytes, useJWK: true,
+                while: "registering the account")
+        } catch let error as ACMEError {
+            throw Self.registrationError(error, binding: registration.externalAccountBinding)
+        }
         guard let location = response.header("Location") else {
             throw ACMEError(
                 .server, "The CA created an account but sent no Location header.", remedy: "Report this to the CA.")
         }
         accountURL = location
         return location
+    }
+
+    /// What a refused registration means. `unauthorized` there is about the account, not a domain: with a
+    /// binding, it (and `externalAccountRequired`, or a detail about the binding) means the CA did not accept the
+    /// EAB key id and HMAC key, which the error names (the key id; never the key).
+    static func registrationError(_ error: ACMEError, binding: ExternalAccountBinding?) -> ACMEError {
+        guard let problem = error.problem else { return error }
+        let type = problem.acmeType ?? ""
+        let detail = (problem.detail ?? "").lowercased()
+        let aboutBinding = type == "unauthorized" || type == "externalAccountRequired"
+            || detail.contains("external account")
+        if let binding, aboutBinding {
+            return ACMEError(
+                .accountSetup,
+                "The CA did not accept the External Account Binding with key id \"\(binding.keyID.debugSafe)\" while registering the account: \(problem.summary)",
+                remedy: "Check the EAB credentials: the key id and HMAC key exactly as this CA issued them (--eab-kid and --eab-hmac-key; in the answers tls.eab.kid and tls.eab.hmac_key), for this CA's directory, and not revoked or already used.",
+                problem: problem)
+        }
+        if type == "unauthorized" {
+            return ACMEError(
+                .accountSetup, "The CA refused to register the account: \(problem.summary)",
+                remedy: "Read the CA's detail above; if the CA requires External Account Binding, pass --eab-kid and --eab-hmac-key.",
+                problem: problem)
+        }
+        return error
     }
 
     /// Updates the account's contact addresses.

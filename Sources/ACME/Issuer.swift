@@ -90,8 +90,10 @@ public struct CertificateIssuer: Sendable {
     ) async throws -> IssuedCertificate {
         let domains = try Self.normalize(domains)
         let directoryURL = directory.url
+        if let email { try Self.checkEmail(email) }
         try Self.checkWebroot(webroot)
         if let caBundle { try Self.checkCABundle(caBundle) }
+        try LiveFiles.checkReplaceable(liveDirectory)
         return try await withAccountLock(accountDirectory, progress: progress) {
             try await issueHoldingLock(
                 domains: domains, email: email, webroot: webroot, directoryURL: directoryURL, caBundle: caBundle,
@@ -487,8 +489,18 @@ public struct CertificateIssuer: Sendable {
         }
     }
 
+    /// The account's contact must be an address `EmailAddress` accepts (as in the answers): the CA gets it as
+    /// `mailto:` + the text, unescaped.
+    /// - Throws: `ACMEError` (`.local`) with `EmailAddress`'s reason.
+    static func checkEmail(_ email: String) throws {
+        do { _ = try SBSCore.EmailAddress(email) } catch {
+            throw ACMEError.local(error.message, remedy: error.remedy ?? "Use an address such as admin@example.com.")
+        }
+    }
+
     /// Lower-cased, trimmed, duplicates dropped, order kept.
-    /// - Throws: `ACMEError` (`.local`) for an empty list or a name that is not a DNS name.
+    /// - Throws: `ACMEError` (`.local`) for an empty list, more than `CertificateNames.maximum` names, or a name
+    ///   that is not a DNS name.
     static func normalize(_ domains: [String]) throws -> [String] {
         var seen = Set<String>()
         var result: [String] = []
@@ -517,6 +529,11 @@ public struct CertificateIssuer: Sendable {
         }
         guard !result.isEmpty else {
             throw ACMEError.local("No domain given.", remedy: "Pass at least one --domain.")
+        }
+        guard result.count <= CertificateNames.maximum else {
+            throw ACMEError.local(
+                "\(result.count) names were given; at most \(CertificateNames.maximum) fit on one certificate.",
+                remedy: "Split the names over several certificates.")
         }
         return result
     }

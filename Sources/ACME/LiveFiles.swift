@@ -25,9 +25,74 @@ public enum LiveFiles {
         return parent + "/." + name + ".versions"
     }
 
+    /// The four files of a version, sorted: all sbs writes there, and all it ever deletes from a version folder.
+    public static let fileNames = ["cert.pem", "chain.pem", "fullchain.pem", "privkey.pem"]
+
+    /// Refuses a live path that sbs did not make, before anything is asked of a CA or written: sbs replaces
+    /// only nothing, its own link (into the archive for that path, as `write` makes it), or a folder holding
+    /// exactly the four files (a live folder from before versions, which is moved into the archive). A folder
+    /// with anything else, a file, someone else's link or a device stays as it is.
+    /// - Throws: `ACMEError` (`.local`) naming the path and what is there.
+    public static func checkReplaceable(_ live: String) throws {
+        let name = FileIO.baseName(of: live)
+        guard !name.isEmpty, name != ".", name != ".." else {
+            throw ACMEError.local(
+                "\(live) cannot be a certificate folder: it must end with a folder name.",
+                remedy: "Give the path of the folder to create, such as /etc/ssl/sbs/shop.example.com.")
+        }
+        guard let status = AtomicFile.status(of: live, followingLinks: false) else { return }
+        let what: String
+        switch status.kind {
+        case .link:
+            let target = linkTarget(live)
+            if let target, isOwnLink(live, target: target) { return }
+            what = "a link sbs did not make (to \(target ?? "?"))"
+        case .directory:
+            let names = FileIO.list(live)
+            if names == fileNames,
+                names.allSatisfy({ AtomicFile.status(of: live + "/" + $0, followingLinks: false)?.kind == .file })
+            {
+                return
+            }
+            let others = names.filter { !fileNames.contains($0) }
+            if !others.isEmpty {
+                what = "a folder holding files sbs did not write (\(others.prefix(5).joined(separator: ", "))\(others.count > 5 ? ", …" : ""))"
+            } else if names.isEmpty {
+                what = "an empty folder sbs did not make"
+            } else {
+                what = "a folder whose certificate files are not the four plain files sbs writes"
+            }
+        case .file:
+            what = "a file"
+        case .other:
+            what = "neither a folder nor a link"
+        }
+        throw ACMEError.local(
+            "sbs will not replace \(live): it is \(what). sbs replaces only a certificate folder or link it made itself.",
+            remedy: "Move \(live) away yourself and run the same command again, or have sbs write to a path that does not exist yet (sbs creates it).")
+    }
+
+    /// Whether `target` (the link at `live`) is what `write` makes: the relative path to a numbered version in
+    /// `live`'s archive.
+    static func isOwnLink(_ live: String, target: String) -> Bool {
+        let archive = relativePath(from: FileIO.parent(of: live), to: archiveDirectory(for: live))
+        guard target.hasPrefix(archive + "/") else { return false }
+        let version = target.dropFirst(archive.count + 1)
+        return !version.isEmpty && version.allSatisfy { $0.isASCII && $0.isNumber }
+    }
+
+    static func linkTarget(_ path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: 4097)
+        let count = readlink(path, &buffer, 4096)
+        guard count >= 0 else { return nil }
+        return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// Writes a new version and switches `directory` (the live path) to it.
-    /// - Throws: `ACMEError` (`.local`) when a file cannot be written or the link cannot be switched.
+    /// - Throws: `ACMEError` (`.local`) when `directory` is not sbs's to replace (`checkReplaceable`; nothing is
+    ///   written then), a file cannot be written or the link cannot be switched.
     public static func write(leafPEM: String, chainPEMs: [String], keyPEM: String, to directory: String) throws {
+        try checkReplaceable(directory)
         let archive = archiveDirectory(for: directory)
         try FileIO.makeDirectories(archive, mode: 0o755)
         let version = try makeVersionDirectory(in: archive)
@@ -95,12 +160,16 @@ public enum LiveFiles {
         return (ups + rest).joined(separator: "/")
     }
 
-    /// Removes versions older than the newest `keptVersions` (never `current`).
+    /// Removes versions older than the newest `keptVersions` (never `current`): the four files sbs writes, then
+    /// the folder if that left it empty. Anything else found in a version folder stays.
     static func prune(_ archive: String, keeping current: String) {
         let versions = FileIO.list(archive).compactMap { Int($0) }.sorted()
         for old in versions.dropLast(keptVersions) where "\(old)" != current {
             let path = archive + "/\(old)"
-            for name in FileIO.list(path) { unlink(path + "/" + name) }
+            guard AtomicFile.status(of: path, followingLinks: false)?.kind == .directory else { continue }
+            for name in fileNames where AtomicFile.status(of: path + "/" + name, followingLinks: false)?.kind == .file {
+                unlink(path + "/" + name)
+            }
             rmdir(path)
         }
     }

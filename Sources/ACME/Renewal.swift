@@ -149,6 +149,8 @@ extension CertificateIssuer {
                 "No renewal parameters for \(liveDirectory) (it was not issued by sbs over ACME).",
                 remedy: "Issue it with `sbs cert issue`, or renew it the way it was obtained.")
         }
+        // Before the CA is asked anything (its renewal window included): the live path is still sbs's to replace.
+        try LiveFiles.checkReplaceable(liveDirectory)
         var decision = try await keptDecision(config: config, accountDirectory: accountDirectory)
         guard decision.due || force else { return .notDue(decision) }
         if force && !decision.due { decision.reason = "forced (" + decision.reason + ")" }

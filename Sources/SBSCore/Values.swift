@@ -191,7 +191,7 @@ public struct ACMEServer: CheckedValue, Hashable, Sendable, CustomStringConverti
         case "letsencrypt-staging": self = .letsEncryptStaging
         default:
             if let problem = Self.problem(text) {
-                throw UserError("\(text.isEmpty ? "An empty ACME directory" : "The ACME directory '\(text.debugSafe)'") \(problem)",
+                throw UserError("\(text.isEmpty ? "An empty ACME directory" : "The ACME directory '\(URLText.redacted(text).debugSafe)'") \(problem)",
                                 remedy: "Use letsencrypt, letsencrypt-staging, or the directory's https:// URL (plain http:// only for 127.0.0.1, ::1 or localhost).")
             }
             value = text
@@ -221,7 +221,7 @@ public struct ACMEServer: CheckedValue, Hashable, Sendable, CustomStringConverti
         else if text.hasPrefix("http://") { plain = true; rest = text.dropFirst(7) }
         else { return "is not letsencrypt, letsencrypt-staging or an https:// URL" }
         let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-        if authority.contains("@") { return "names a user (user@host): give the directory's URL without credentials" }
+        if authority.contains("@") { return "holds a user name or password: ACME authenticates with the account key, and a credential in the URL would be kept and shown" }
         guard let (host, port) = HostAndPort.split(authority) else { return "has no valid host[:port] after the scheme" }
         if let port, HostAndPort.port(port) == nil { return "has the port '\(String(port).debugSafe)': ports run from 1 to 65535" }
         if HostAndPort.hostProblem(host) != nil { return "has no valid host: '\(String(host).debugSafe)'" }
@@ -402,5 +402,30 @@ public struct ImageReference: CheckedValue, Hashable, Sendable, CustomStringConv
             index = end
         }
         return nil
+    }
+}
+
+/// The most names one certificate may carry (Let's Encrypt's limit): the answers' domain and aliases together,
+/// and the `--domain`s of `sbs cert issue`.
+public enum CertificateNames {
+    public static let maximum = 100
+}
+
+/// URLs as sbs shows them: the userinfo of a URL (`user:password@`) is a credential and is never printed.
+public enum URLText {
+    /// The userinfo of `url` (`user:password` in `https://user:password@host/dir`; also without a scheme), or nil
+    /// when its authority has no `@`.
+    public static func userinfo(of url: String) -> Substring? {
+        var rest = Substring(url)
+        if let scheme = rest.firstRange(of: "://") { rest = rest[scheme.upperBound...] }
+        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        guard let at = authority.lastIndex(of: "@") else { return nil }
+        return authority[..<at]
+    }
+
+    /// `url` with its userinfo, if any, replaced by `***`.
+    public static func redacted(_ url: String) -> String {
+        guard let userinfo = userinfo(of: url) else { return url }
+        return String(url[..<userinfo.startIndex]) + "***" + String(url[userinfo.endIndex...])
     }
 }

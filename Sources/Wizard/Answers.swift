@@ -245,8 +245,8 @@ public struct Answers: Sendable, Equatable {
         (domain.map { [$0] } ?? []) + aliases
     }
 
-    /// The most names one certificate may carry (Let's Encrypt's limit).
-    public static let maximumNames = 100
+    /// The most names one certificate may carry (Let's Encrypt's limit; `sbs cert issue` has the same).
+    public static let maximumNames = CertificateNames.maximum
 
     /// The answers as facts for step conditions and fingerprints (no secrets: only whether each is given).
     public var facts: [String: String] {

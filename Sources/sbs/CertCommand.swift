@@ -16,8 +16,10 @@ struct CertCommand: AsyncParsableCommand {
             abstract: "Obtain a certificate over ACME (HTTP-01 through a webroot) and install it.",
             discussion: """
                 Writes fullchain.pem, privkey.pem (0600), cert.pem and chain.pem into --out (default \
-                <root>/etc/sbs/ssl/live/DOMAIN). The account and any stopped order are kept in \
-                <root>/etc/sbs/acme, so running the same command again resumes.
+                <root>/etc/sbs/ssl/live/DOMAIN). --out must not exist yet, or be what sbs made there (its link, \
+                or a folder of exactly those four files): anything else is refused before the CA is asked. \
+                The account and any stopped order are kept in <root>/etc/sbs/acme, so running the same command \
+                again resumes.
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -25,8 +27,8 @@ struct CertCommand: AsyncParsableCommand {
         @Option(name: .customLong("domain"), help: "A name for the certificate (repeat for more; the first is the primary).")
         var domains: [String] = []
 
-        @Option(help: "Contact e-mail address for the ACME account.")
-        var email: String?
+        @Option(help: "Contact e-mail address for the ACME account.", transform: parseEmail)
+        var email: EmailAddress?
 
         @Option(help: ArgumentHelp("Document root served at http://DOMAIN/ (challenge files go to DIR/.well-known/acme-challenge/).", valueName: "DIR"))
         var webroot: String
@@ -64,6 +66,16 @@ struct CertCommand: AsyncParsableCommand {
 
         func validate() throws {
             if domains.isEmpty { throw ValidationError("Give at least one --domain.") }
+            let distinct = Set(domains.map { $0.trimmed.lowercased() })
+            if distinct.count > CertificateNames.maximum {
+                throw ValidationError("\(distinct.count) --domain names were given; at most \(CertificateNames.maximum) fit on one certificate.")
+            }
+            if directory.trimmed.isEmpty {
+                throw ValidationError("--directory is empty; give letsencrypt, letsencrypt-staging, or the directory's https:// URL.")
+            }
+            if let out, trimmingTrailingSlashes(out).isEmpty {
+                throw ValidationError("--out is empty or /; give the path of the certificate folder.")
+            }
             if (eabKid == nil) != (eabHmacKey == nil) {
                 throw ValidationError("--eab-kid and --eab-hmac-key go together.")
             }
@@ -83,13 +95,13 @@ struct CertCommand: AsyncParsableCommand {
             let output = session.output
             let layout = session.layout
             let primary = domains[0].lowercased()
-            let liveDirectory = out.map(absolute) ?? layout.sslDir + "/live/" + primary
+            let liveDirectory = out.map { absolute(trimmingTrailingSlashes($0)) } ?? layout.sslDir + "/live/" + primary
             let quiet = self.quiet
             let started = ContinuousClock.now
             do {
                 let binding = try eabKid.map { try ExternalAccountBinding(keyID: $0, base64urlKey: try eabKey(output)) }
                 let issued = try await CertificateIssuer().issue(
-                    domains: domains, email: email, webroot: absolute(webroot), directory: try ACMEServer(directory),
+                    domains: domains, email: email?.value, webroot: absolute(webroot), directory: try ACMEServer(directory),
                     caBundle: caBundle.map(absolute), accountDirectory: layout.acmeDir, liveDirectory: liveDirectory,
                     profile: profile, externalAccountBinding: binding,
                     selfCheck: selfCheck ? SelfCheck(port: selfCheckPort, resolveTo: selfCheckResolve) : nil,
@@ -107,6 +119,18 @@ struct CertCommand: AsyncParsableCommand {
     }
 }
 
+
+/// An e-mail option, checked as the answers' addresses are when the command line is parsed.
+func parseEmail(_ text: String) throws -> EmailAddress {
+    do { return try EmailAddress(text) } catch { throw ValidationError(error.message) }
+}
+
+/// `dir/` and `dir//` are `dir` (the live path is a link named after its last component).
+func trimmingTrailingSlashes(_ path: String) -> String {
+    var path = Substring(path)
+    while path.hasSuffix("/") { path = path.dropLast() }
+    return String(path)
+}
 
 /// A TCP port option, checked (1-65535) when the command line is parsed.
 func parsePort(_ text: String) throws -> Int {

@@ -24,6 +24,68 @@ struct InputTests {
         #expect(try ACMEServer("letsencrypt").url == ACMEServer.letsEncryptURL)
     }
 
+    // An empty directory once meant Let's Encrypt production without a word.
+    @Test func anEmptyDirectoryIsRefused() throws {
+        #expect { try ACMEServer("") } throws: { error in
+            (error as? UserError)?.message.hasPrefix("An empty ACME directory is not a directory") == true
+        }
+    }
+
+    // A user name or password in the directory URL is refused, and the refusal shows neither: ACME needs no
+    // credential there, and one would be printed, logged and kept with the renewal settings.
+    @Test(arguments: ["https://user:password@acme.example.com/dir", "http://user:password@127.0.0.1:14000/dir",
+                      "http://user:password@acme.example.com/dir", "user:password@acme.example.com/dir",
+                      "https://user:password@acme.example.com:8443/dir?x=a@b", "http://user@example.com/dir"])
+    func credentialsInTheDirectoryURLAreRefusedUnshown(_ url: String) throws {
+        #expect { try ACMEServer(url) } throws: { error in
+            guard let error = error as? UserError else { return false }
+            let shown = error.message + (error.remedy ?? "")
+            return !shown.contains("password@")
+                && !shown.contains("user@") && !shown.contains("user:") && shown.contains("***@")
+        }
+    }
+
+    @Test func atMostOneHundredNames() throws {
+        let names = (1...101).map { "n\($0).example.com" }
+        #expect(try CertificateIssuer.normalize(Array(names.prefix(100))).count == 100)
+        #expect { try CertificateIssuer.normalize(names) } throws: { error in
+            (error as? ACMEError)?.message.contains("at most 100") == true
+        }
+        // Duplicates (any letter case) count once.
+        #expect(try CertificateIssuer.normalize(Array(names.prefix(100)) + ["N1.example.com"]).count == 100)
+    }
+
+    // Everything here is refused before any request: were one sent, it would meet a closed loopback port and
+    // the error would say so.
+    func refusedLocally(
+        domains: [String] = ["shop.example.com"], email: String? = nil, liveDirectory: String? = nil,
+        sourceLocation: SourceLocation = #_sourceLocation, _ check: (ACMEError) -> Bool
+    ) async {
+        await #expect(sourceLocation: sourceLocation) {
+            _ = try await CertificateIssuer().issue(
+                domains: domains, email: email, webroot: temporaryFolder(), directory: try ACMEServer("https://127.0.0.1:1/dir"),
+                accountDirectory: temporaryFolder(), liveDirectory: liveDirectory ?? temporaryFolder() + "/live")
+        } throws: { error in
+            guard let error = error as? ACMEError else { return false }
+            return error.kind == .local && check(error)
+        }
+    }
+
+    @Test func theContactAddressIsChecked() async {
+        for bad in ["a b@x.example", "a@b@example.com", "ops@localhost", "ops@example.com\nx", "<ops>@example.com"] {
+            await refusedLocally(email: bad) { $0.message.contains("is not a valid e-mail address") }
+        }
+    }
+
+    @Test func aLivePathSbsDidNotMakeIsRefusedBeforeTheCAIsAsked() async throws {
+        let dir = temporaryFolder()
+        try FileManager.default.createDirectory(atPath: dir + "/d/sub", withIntermediateDirectories: true)
+        try "important\n".write(toFile: dir + "/d/passwd", atomically: true, encoding: .utf8)
+        await refusedLocally(liveDirectory: dir + "/d") { $0.message.contains("sbs will not replace \(dir)/d") }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["d"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/d").sorted() == ["passwd", "sub"])
+    }
+
     @Test(arguments: ["127.0.0.1", "10.1.2.3", "192.168.0.1."])
     func anIPAddressIsNotADomain(_ address: String) {
         #expect { try CertificateIssuer.normalize(["shop.example.com", address]) } throws: { error in

@@ -1,5 +1,6 @@
 @testable import ACME
 import Foundation
+import HTTPClient
 import SBSCore
 import Synchronization
 import Testing
@@ -282,4 +283,70 @@ struct PebbleIssuanceTests {
             env, ["eab.example.com"], root: root, eab: try ExternalAccountBinding(keyID: "kid-sbs", base64urlKey: macKey))
         #expect(try env.verifyChain(liveDirectory: issued.liveDirectory).contains("cert.pem: OK"))
     }
+
+    // An EAB key id the CA does not know was reported as "could not verify control of the domain" with the
+    // HTTP-01 remedy. It is the account binding the CA refused: the error names the key id (never the key) and
+    // says to check the EAB credentials. The same for a known key id with the wrong HMAC key.
+    @Test func aRefusedBindingNamesTheKeyIDAndTheEABCredentials() async throws {
+        let macKey = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"
+        let env = try await PebbleEnvironment.start(["PEBBLE_EAB_KID": "kid-sbs", "PEBBLE_EAB_KEY": macKey])
+        defer { env.stop() }
+        let root = env.path + "/root"
+        let cases = [("kid-unknown", macKey), ("kid-sbs", "d3Jvbmcta2V5LW9mLXRoaXJ0eS10d28tYnl0ZXMtLS0")]
+        for (kid, key) in cases {
+            let error = await #expect(throws: ACMEError.self) {
+                try await issue(env, ["eab.example.com"], root: root, eab: try ExternalAccountBinding(keyID: kid, base64urlKey: key))
+            }
+            let shown = (error?.message ?? "") + "\n" + (error?.remedy ?? "")
+            #expect(error?.kind == .accountSetup, "\(kid): \(shown)")
+            #expect(shown.contains("\"\(kid)\""), "\(kid): \(shown)")
+            #expect(error?.remedy.contains("Check the EAB credentials") == true, "\(kid): \(shown)")
+            #expect(!shown.contains("verify control") && !shown.contains("acme-challenge"), "\(kid): \(shown)")
+            #expect(!shown.contains(key), "the HMAC key is never shown")
+        }
+    }
+
+    // `sbs renew` swaps the live files through the same code: a live path that is no longer sbs's (a folder of the
+    // user's put there since) is refused before the CA is asked anything, its renewal window included.
+    @Test func renewalRefusesALivePathSbsNoLongerOwnsBeforeAskingTheCA() async throws {
+        let env = try await PebbleEnvironment.start()
+        defer { env.stop() }
+        let root = env.path + "/root"
+        let issued = try await issue(env, ["owned.example.com"], root: root)
+        let live = issued.liveDirectory
+        // The user's folder: a copy of the certificate files, and a file of their own.
+        let files = try LiveFiles.fileNames.map { try String(contentsOfFile: live + "/" + $0, encoding: .utf8) }
+        try FileManager.default.removeItem(atPath: live)
+        try FileManager.default.createDirectory(atPath: live, withIntermediateDirectories: true)
+        for (name, text) in zip(LiveFiles.fileNames, files) { try text.write(toFile: live + "/" + name, atomically: true, encoding: .utf8) }
+        try "mine\n".write(toFile: live + "/notes.txt", atomically: true, encoding: .utf8)
+        let counter = RequestCounter()
+        let issuer = CertificateIssuer(transport: { options in counter.wrap(CurlTransport(options: options)) })
+        await #expect {
+            _ = try await issuer.renewIfDue(liveDirectory: live, accountDirectory: root + "/etc/sbs/acme", force: true)
+        } throws: { error in
+            (error as? ACMEError)?.message.contains("sbs will not replace \(live)") == true
+        }
+        #expect(counter.count == 0, "no request reached the CA")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: live).sorted() == (LiveFiles.fileNames + ["notes.txt"]).sorted())
+        #expect(try String(contentsOfFile: live + "/cert.pem", encoding: .utf8) == files[0])
+        #expect(!FileManager.default.fileExists(atPath: root + "/etc/sbs/ssl/archive/owned.example.com/0"))
+    }
+}
+
+/// Counts the requests a real transport sends.
+final class RequestCounter: Sendable {
+    private let sent = Mutex(0)
+    var count: Int { sent.withLock { $0 } }
+
+    struct Counting: HTTPTransport {
+        let inner: any HTTPTransport
+        let counter: RequestCounter
+        func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+            counter.sent.withLock { $0 += 1 }
+            return try await inner.send(request)
+        }
+    }
+
+    func wrap(_ transport: any HTTPTransport) -> any HTTPTransport { Counting(inner: transport, counter: self) }
 }

@@ -72,4 +72,70 @@ struct CertInputTests {
         let literal = try await issue(["--domain", "shop.example.test", "--eab-kid", "kid-1", "--eab-hmac-key", "c2VjcmV0LWtleQ"])
         #expect(literal.stderr.contains("visible to other users"), "\(literal.stderr)")
     }
+
+    // --out names a path sbs did not make: refused before the CA is asked (the closed port is never met), the
+    // path named, nothing moved, written or made beside it.
+    @Test func anOutFolderOfSomeoneElsesIsRefusedAndLeftAsItIs() async throws {
+        let dir = scratchDirectory("cert-out-folder")
+        try FileManager.default.createDirectory(atPath: dir + "/d/sub", withIntermediateDirectories: true)
+        try "important\n".write(toFile: dir + "/d/passwd", atomically: true, encoding: .utf8)
+        let before = try FileManager.default.contentsOfDirectory(atPath: dir).sorted()
+        let run = try await issue(["--domain", "shop.example.test", "--out", dir + "/d/"])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("sbs will not replace \(dir)/d: it is a folder holding files sbs did not write (passwd, sub)"), "\(run.stderr)")
+        #expect(!run.stderr.contains("Could not reach"), "\(run.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == before)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/d").sorted() == ["passwd", "sub"])
+        #expect(read(dir + "/d/passwd") == "important\n")
+    }
+
+    @Test func anOutFileKeepsItsContent() async throws {
+        let dir = scratchDirectory("cert-out-file")
+        try "my own certificate\n".write(toFile: dir + "/server.pem", atomically: true, encoding: .utf8)
+        let run = try await issue(["--domain", "shop.example.test", "--out", dir + "/server.pem"])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("sbs will not replace \(dir)/server.pem: it is a file"), "\(run.stderr)")
+        #expect(read(dir + "/server.pem") == "my own certificate\n")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["server.pem"])
+    }
+
+    // Command-line mistakes are usage errors (64), found before anything else.
+    @Test func anEmptyDirectoryIsRefused() async throws {
+        let dir = scratchDirectory("cert-empty-directory")
+        try? FileManager.default.createDirectory(atPath: dir + "/webroot", withIntermediateDirectories: true)
+        let run = try await sbs(["cert", "issue", "--domain", "shop.example.test", "--webroot", dir + "/webroot",
+                                 "--directory", "", "--root", dir, "--quiet"])
+        #expect(run.status == 64, "\(run.stderr)")
+        #expect(run.stderr.contains("--directory is empty"), "\(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/etc/sbs/acme"))
+    }
+
+    @Test func theEmailIsCheckedAsTheAnswersCheckIt() async throws {
+        for bad in ["a b@x.example", "ops", "ops@localhost"] {
+            let run = try await issue(["--domain", "shop.example.test", "--email", bad])
+            #expect(run.status == 64, "\(bad): \(run.stderr)")
+            #expect(run.stderr.contains("is not a valid e-mail address"), "\(bad): \(run.stderr)")
+        }
+    }
+
+    @Test func atMostOneHundredDomains() async throws {
+        let names = (1...101).flatMap { ["--domain", "n\($0).example.test"] }
+        let run = try await issue(names)
+        #expect(run.status == 64, "\(run.stderr)")
+        #expect(run.stderr.contains("101 --domain names were given; at most 100"), "\(run.stderr)")
+    }
+
+    // A user name and password in the directory URL are never shown: the URL is refused with them as ***.
+    @Test func credentialsInTheDirectoryAreNeverPrinted() async throws {
+        for url in ["https://user:password@127.0.0.1:1/dir", "http://user:password@acme.example.test/dir"] {
+            let dir = scratchDirectory("cert-userinfo")
+            try? FileManager.default.createDirectory(atPath: dir + "/webroot", withIntermediateDirectories: true)
+            let run = try await sbs(["cert", "issue", "--domain", "shop.example.test", "--webroot", dir + "/webroot",
+                                     "--directory", url, "--root", dir])
+            #expect(run.status == 1, "\(url): \(run.stderr)")
+            #expect(run.stderr.contains("holds a user name or password"), "\(url): \(run.stderr)")
+            #expect(!(run.stdout + run.stderr).contains("password@") && !(run.stdout + run.stderr).contains("user:"), "\(url): \(run.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: dir + "/etc/sbs/acme"), "nothing is kept")
+        }
+    }
 }

@@ -67,6 +67,15 @@ func problems(_ text: String) -> [String] {
         #expect(found.contains("site.yaml:11:9: backups.keep must be from 1 to 365"))
     }
 
+    // A user name or password in the directory URL is refused, and the problem does not repeat it: the answers
+    // are kept, shown in the summary and become the certificate step's input.
+    @Test func credentialsInTheACMEDirectoryAreRefusedUnshown() {
+        let found = problems(complete + "\ntls:\n  acme_directory: https://user:s3cret-pass@ca.example/dir\n")
+        #expect(found.count == 1)
+        #expect(found.first?.contains("tls.acme_directory: The ACME directory 'https://***@ca.example/dir' holds a user name or password") == true, "\(found)")
+        #expect(!found.joined().contains("s3cret-pass") && !found.joined().contains("user:"))
+    }
+
     @Test func imageReferencesAreCheckedAndAnArchiveIsAnAbsolutePath() {
         let digest = String(repeating: "0123456789abcdef", count: 4)
         for good in ["nginx:1.27.3-alpine", "registry.example.com:5000/org/api:1.0.0", "kong@sha256:" + digest,
@@ -116,8 +125,8 @@ func problems(_ text: String) -> [String] {
 
     @Test(arguments: [
         ("http://example.com/dir", "unencrypted"), ("http://10.0.0.5/dir", "unencrypted"),
-        ("http://127.0.0.1.evil.example/dir", "unencrypted"), ("https://user:pw@ca.example.com/dir", "names a user"),
-        ("http://user@127.0.0.1/dir", "names a user"), ("\"\"", "empty"), ("ftp://ca.example.com/dir", "not letsencrypt"),
+        ("http://127.0.0.1.evil.example/dir", "unencrypted"), ("https://user:pw@ca.example.com/dir", "holds a user name or password"),
+        ("http://user@127.0.0.1/dir", "holds a user name or password"), ("\"\"", "empty"), ("ftp://ca.example.com/dir", "not letsencrypt"),
         ("https://ca.example.com:0/dir", "port"), ("https://ca.example.com:+443/dir", "port"), ("https:///dir", "host"),
         ("https://ca_1.example.com/dir", "host"), ("letsencrypt-stagin", "not letsencrypt"),
     ])
