@@ -1,4 +1,4 @@
-# Shared by the test environments (pebble-env.sh, stepca-env.sh): sourced, not run.
+# Shared by the test scripts (pebble-env.sh, stepca-env.sh, release-tests.sh, install-sh-tests.sh): sourced, not run.
 
 # stop_pid PIDFILE: TERM the process it names, KILL it after 5 s, remove the file.
 stop_pid() {
@@ -38,5 +38,19 @@ NGINX
     "$nginx_bin" -p "$dir" -c "$dir/nginx.conf" -e "$dir/nginx-error.log" </dev/null >>"$dir/nginx-start.log" 2>&1
     for _ in $(seq 1 200); do [ -s "$dir/nginx.pid" ] && return 0; sleep 0.05; done
     echo "nginx did not start (see $dir/nginx-error.log)" >&2
+    return 1
+}
+
+# start_loopback_http DIR LOG: python's http.server serving DIR on a free port of 127.0.0.1, in the background, its
+# output in LOG. Sets http_pid and http_port; returns non-zero when no port was announced within 5 s.
+start_loopback_http() {
+    python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$1" >"$2" 2>&1 &
+    http_pid=$!
+    http_port=""
+    for _ in $(seq 50); do
+        http_port=$(sed -n 's/.*port \([0-9][0-9]*\).*/\1/p' "$2" | head -n 1)
+        [ -z "$http_port" ] || return 0
+        sleep 0.1
+    done
     return 1
 }

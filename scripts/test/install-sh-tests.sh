@@ -17,6 +17,8 @@
 #   scripts/test/install-sh-tests.sh [INSTALL_SH]     (default: the checkout's install.sh; SBS_KEEP_TEST_DIR=1
 #                                                       keeps the scratch folder)
 set -uo pipefail
+# shellcheck source=scripts/test/env-lib.sh
+. "$(dirname "$0")/env-lib.sh"
 cd "$(dirname "$0")/../.." || exit 1
 script=$(realpath "${1:-install.sh}")
 
@@ -73,15 +75,8 @@ link_folder() { rm -rf "$1" && ln -s "$tmp/outside" "$1"; }
 release linked-folder "$version" link_folder
 
 # --- a loopback server and a PATH that records downloads -----------------------------------------------------------
-python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$www" >"$tmp/http.log" 2>&1 &
-http_pid=$!
-port=""
-for _ in $(seq 50); do
-    port=$(sed -n 's/.*port \([0-9][0-9]*\).*/\1/p' "$tmp/http.log" | head -n 1)
-    [ -z "$port" ] || break
-    sleep 0.1
-done
-[ -n "$port" ] || { fail "loopback HTTP server starts" "$(cat "$tmp/http.log")"; exit 1; }
+start_loopback_http "$www" "$tmp/http.log" || { fail "loopback HTTP server starts" "$(cat "$tmp/http.log")"; exit 1; }
+port=$http_port
 loop=http://127.0.0.1:$port
 
 shims=$tmp/shims

@@ -19,6 +19,8 @@
 #   scripts/test/release-tests.sh          (SBS_SKIP_SETUP=1 skips scripts/ci-setup.sh; SBS_KEEP_TEST_DIR=1 keeps
 #                                           the scratch folder)
 set -uo pipefail
+# shellcheck source=scripts/test/env-lib.sh
+. "$(dirname "$0")/env-lib.sh"
 cd "$(dirname "$0")/../.." || exit 1
 
 passed=0
@@ -127,15 +129,8 @@ else
 fi
 
 # --- a loopback mirror -------------------------------------------------------------------------------------------
-python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$www" >"$tmp/http.log" 2>&1 &
-http_pid=$!
-port=""
-for _ in $(seq 50); do
-    port=$(sed -n 's/.*port \([0-9][0-9]*\).*/\1/p' "$tmp/http.log" | head -n 1)
-    [ -z "$port" ] || break
-    sleep 0.1
-done
-[ -n "$port" ] || { fail "loopback HTTP server starts" "$(cat "$tmp/http.log")"; finish; }
+start_loopback_http "$www" "$tmp/http.log" || { fail "loopback HTTP server starts" "$(cat "$tmp/http.log")"; finish; }
+port=$http_port
 base=http://127.0.0.1:$port
 # Requests for the release itself (install.sh is fetched by the tests' own curl).
 requests() { grep '"GET ' "$tmp/http.log" | grep -vc '/install\.sh '; }
