@@ -122,7 +122,14 @@ public struct InstallSession: Sendable {
     /// - Parameter complete: also refuse missing required answers (an install; `validate --non-interactive`).
     /// - Throws: `UserError` listing every problem.
     public func check(_ answers: Answers, complete: Bool = true) throws(UserError) -> CheckedAnswers {
+        // A root (or a folder of sbs's in it) that another user can change is refused before anything is read in it.
+        try layout.checkTrusted()
         var problems: [String] = []
+        if let problem = DeployFolder.problem(answers.deployDir, under: layout.root) {
+            problems.append("\(answers.origin.at("paths.deploy_dir"))paths.deploy_dir: '\(answers.deployDir)' \(problem); give a folder of its own such as /opt/sbs")
+        } else {
+            do { try AtomicFile.checkTrusted(folder: layout.resolve(answers.deployDir)) } catch { problems.append(error.message) }
+        }
         let stored = storedSecrets(deployDir: answers.deployDir)
         if complete {
             let missing = answers.missing(storedSecrets: storedSecretNames(deployDir: answers.deployDir))
@@ -142,9 +149,13 @@ public struct InstallSession: Sendable {
             }
         }
         if answers.tlsMode == .acme, let bundle = answers.acmeCABundle {
-            let text = (try? AtomicFile.readText(bundle)) ?? nil
-            if text?.contains("-----BEGIN CERTIFICATE-----") != true {
-                problems.append("\(answers.origin.at("tls.acme_ca_bundle"))tls.acme_ca_bundle: \(bundle) \(text == nil ? "does not exist or cannot be read" : "is not a PEM bundle of CA certificates")")
+            do {
+                let text = try AtomicFile.readText(bundle, limit: .caBundle)
+                if text?.contains("-----BEGIN CERTIFICATE-----") != true {
+                    problems.append("\(answers.origin.at("tls.acme_ca_bundle"))tls.acme_ca_bundle: \(bundle) \(text == nil ? "does not exist" : "is not a PEM bundle of CA certificates")")
+                }
+            } catch {
+                problems.append("\(answers.origin.at("tls.acme_ca_bundle"))tls.acme_ca_bundle: \(error.message)")
             }
         }
         if let archive = answers.imagesArchive {
@@ -185,8 +196,8 @@ public struct InstallSession: Sendable {
     /// Why the given certificate and key cannot serve `names`, or nil when they can.
     static func tlsFilesProblem(certificate: String, key: String, names: [String]) -> String? {
         do {
-            guard let chain = try AtomicFile.readText(certificate) else { return "tls.cert_file \(certificate) does not exist" }
-            guard let keyText = try AtomicFile.readText(key) else { return "tls.key_file \(key) does not exist" }
+            guard let chain = try AtomicFile.readText(certificate, limit: .pem) else { return "tls.cert_file \(certificate) does not exist" }
+            guard let keyText = try AtomicFile.readText(key, limit: .pem) else { return "tls.key_file \(key) does not exist" }
             guard let leaf = try? CertificateTools.parseChain(chain, what: certificate).first else {
                 return "tls.cert_file \(certificate) is not a PEM certificate"
             }
