@@ -152,7 +152,7 @@ public struct InstallSession: Sendable {
             do {
                 let text = try AtomicFile.readText(bundle, limit: .caBundle)
                 if text?.contains("-----BEGIN CERTIFICATE-----") != true {
-                    problems.append("\(answers.origin.at("tls.acme_ca_bundle"))tls.acme_ca_bundle: \(bundle) \(text == nil ? "does not exist" : "is not a PEM bundle of CA certificates")")
+                    problems.append("\(answers.origin.at("tls.acme_ca_bundle"))tls.acme_ca_bundle: \(bundle) \(text == nil ? "does not exist or cannot be read" : "is not a PEM bundle of CA certificates")")
                 }
             } catch {
                 problems.append("\(answers.origin.at("tls.acme_ca_bundle"))tls.acme_ca_bundle: \(error.message)")
