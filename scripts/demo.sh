@@ -44,7 +44,15 @@ fi
 [ "${SBS_SKIP_SETUP:-0}" = 1 ] || scripts/ci-setup.sh   # the tools (libedit, libcurl, Pebble, Docker, compose …); does nothing when they are there
 swift build --product sbs
 sbs=$(swift build --show-bin-path)/sbs
-mkdir -p "$demo"
+# /tmp/sbs-demo is a fixed name in a folder every user can write to: another user could make it first (or a link
+# by that name) and receive the demo's secrets and configs. So the demo makes it itself, 0700, and refuses one
+# that is a link or is not this user's.
+mkdir -m 0700 "$demo" 2>/dev/null || true   # checked below, whoever made it
+if [ -L "$demo" ] || [ ! -d "$demo" ] || [ "$(stat -c %u "$demo")" != "$(id -u)" ]; then
+    echo "demo: $demo exists but is not this user's own folder ($(stat -c '%U, %F' "$demo")); remove it (ask who made it) and run the demo again" >&2
+    exit 1
+fi
+chmod 0700 "$demo"
 scripts/test/docker-env.sh start "$engine_state"
 scripts/test/docker-env.sh base-image
 scripts/test/stand-in-images.sh build

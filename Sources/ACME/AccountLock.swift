@@ -57,7 +57,7 @@ final class AccountLock: Sendable {
             try await wait("\(getpid())")
         }
         // …then among processes.
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0o600)
         guard fd >= 0 else {
             _ = held.withLock { $0.remove(path) }
             throw ACMEError.local("open \(path) failed: \(String(cString: strerror(errno)))",

@@ -18,12 +18,12 @@ enum FileIO {
 
     /// The file's bytes, or nil when it does not exist.
     /// - Throws: `ACMEError` (`.local`) for other failures (permissions, a folder in the way).
-    static func read(_ path: String) throws -> [UInt8]? {
-        try local { () throws(UserError) in try AtomicFile.read(path) }
+    static func read(_ path: String, limit: ReadLimit, followingLinks: Bool = true) throws -> [UInt8]? {
+        try local { () throws(UserError) in try AtomicFile.read(path, limit: limit, followingLinks: followingLinks) }
     }
 
-    static func readText(_ path: String) throws -> String? {
-        try read(path).map { String(decoding: $0, as: UTF8.self) }
+    static func readText(_ path: String, limit: ReadLimit, followingLinks: Bool = true) throws -> String? {
+        try read(path, limit: limit, followingLinks: followingLinks).map { String(decoding: $0, as: UTF8.self) }
     }
 
     /// `mkdir -p`; the folders it creates get `mode`.

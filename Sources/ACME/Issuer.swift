@@ -477,7 +477,7 @@ public struct CertificateIssuer: Sendable {
     /// fail with a TLS error that reads like an unreachable CA.
     /// - Throws: `ACMEError` (`.local`) naming the file and what is wrong with it.
     static func checkCABundle(_ path: String) throws {
-        guard let bytes = try FileIO.read(path) else {
+        guard let bytes = try FileIO.read(path, limit: .caBundle) else {
             throw ACMEError.local("The CA bundle \(path) does not exist.", remedy: "Give the path of a PEM file.")
         }
         let text = String(decoding: bytes.prefix(4 << 20), as: UTF8.self)

@@ -187,7 +187,7 @@ public enum LiveFiles {
     @discardableResult
     public static func check(_ directory: String, covering domains: [String]) throws -> Installed {
         func text(_ name: String) throws -> String {
-            guard let value = try FileIO.readText(directory + "/" + name) else {
+            guard let value = try FileIO.readText(directory + "/" + name, limit: .pem) else {
                 throw ACMEError.local("\(directory)/\(name) does not exist.", remedy: "Obtain the certificate again.")
             }
             return value

@@ -1,3 +1,4 @@
+import SBSCore
 import Crypto
 import FoundationEssentials
 import SBSCore
@@ -63,7 +64,7 @@ extension CertificateIssuer {
         liveDirectory: String, directory: ACMEServer?, caBundle: String?, fraction: Double = Double.random(in: 0..<1)
     ) async throws -> RenewalDecision {
         let path = liveDirectory + "/cert.pem"
-        guard let pem = try FileIO.readText(path) else {
+        guard let pem = try FileIO.readText(path, limit: .pem) else {
             throw ACMEError.local("\(path) does not exist.", remedy: "Issue the certificate first (sbs cert issue).")
         }
         let leaf = try CertificateTools.parseChain(pem, what: path)[0]
@@ -188,10 +189,10 @@ public enum ProvidedCertificates {
     public static func installFiles(
         certificatePath: String, keyPath: String, liveDirectory: String, domains: [String] = [], now: Date = Date()
     ) throws -> (notAfter: Date, names: [String]) {
-        guard let chainPEM = try FileIO.readText(certificatePath) else {
+        guard let chainPEM = try FileIO.readText(certificatePath, limit: .pem) else {
             throw ACMEError.local("The certificate file \(certificatePath) does not exist.", remedy: "Give the path of a PEM certificate (full chain).")
         }
-        guard let keyText = try FileIO.readText(keyPath) else {
+        guard let keyText = try FileIO.readText(keyPath, limit: .pem) else {
             throw ACMEError.local("The key file \(keyPath) does not exist.", remedy: "Give the path of the PEM private key.")
         }
         let chain = try CertificateTools.parseChain(chainPEM, what: certificatePath)

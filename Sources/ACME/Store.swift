@@ -1,3 +1,4 @@
+import SBSCore
 import Crypto
 import FoundationEssentials
 
@@ -32,7 +33,7 @@ public struct AccountStore: Sendable {
     /// - Throws: `ACMEError` (`.local`) when the key file is unreadable or not a P-256 key.
     public func loadOrCreateKey() throws -> (key: P256.Signing.PrivateKey, created: Bool) {
         try FileIO.makeDirectories(folder, mode: 0o700)
-        if let pem = try FileIO.readText(keyPath) {
+        if let pem = try FileIO.readText(keyPath, limit: .pem, followingLinks: false) {
             do { return (try P256.Signing.PrivateKey(pemRepresentation: pem), false) } catch {
                 throw ACMEError.local(
                     "\(keyPath) is not a P-256 private key: \(error)",
@@ -51,7 +52,7 @@ public struct AccountStore: Sendable {
     }
 
     public func loadAccount() throws -> AccountRecord? {
-        guard let bytes = try FileIO.read(accountPath) else { return nil }
+        guard let bytes = try FileIO.read(accountPath, limit: .state, followingLinks: false) else { return nil }
         return try? JSONDecoder().decode(AccountRecord.self, from: Data(bytes))
     }
 
@@ -67,7 +68,7 @@ public struct AccountStore: Sendable {
     }
 
     public func loadOrder(for identifiers: [String]) throws -> OrderState? {
-        guard let bytes = try FileIO.read(orderPath(for: identifiers)) else { return nil }
+        guard let bytes = try FileIO.read(orderPath(for: identifiers), limit: .state, followingLinks: false) else { return nil }
         return try? JSONDecoder().decode(OrderState.self, from: Data(bytes))
     }
 
@@ -169,7 +170,7 @@ public struct RenewalConfig: Codable, Sendable, Equatable {
     }
 
     static func load(path: String) throws -> RenewalConfig? {
-        guard let bytes = try FileIO.read(path) else { return nil }
+        guard let bytes = try FileIO.read(path, limit: .state, followingLinks: false) else { return nil }
         do { return try JSONDecoder().decode(RenewalConfig.self, from: Data(bytes)) } catch {
             throw ACMEError.local("\(path) does not parse: \(error)", remedy: "Delete it and issue the certificate again.")
         }

@@ -28,7 +28,7 @@ public struct Sysroot: Sendable, Equatable {
 
     /// The file's text, or nil when it is missing or unreadable (a fact that cannot be read is absent, not fatal).
     public func readText(_ absolute: String) -> String? {
-        guard let bytes = try? AtomicFile.read(resolve(absolute)) else { return nil }
+        guard let bytes = try? AtomicFile.read(resolve(absolute), limit: .hostFact) else { return nil }
         return String(decoding: bytes, as: UTF8.self)
     }
 

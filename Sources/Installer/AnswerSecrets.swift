@@ -37,7 +37,7 @@ public struct AnswerSecretValues: Sendable, CustomStringConvertible, CustomRefle
     /// that was rendered with it (so a lost `secrets.env` is recovered, not asked for again).
     public static func stored(in secretsFile: String, deployEnv: String) -> [String: String] {
         let secrets = (try? SecretsFile(path: secretsFile).load()) ?? Secrets()
-        let rendered = ((try? AtomicFile.readText(deployEnv)) ?? nil).map(DeployEnvFile.secrets(in:)) ?? [:]
+        let rendered = ((try? AtomicFile.read(deployEnv, limit: .secrets, followingLinks: false)) ?? nil).map(DeployEnvFile.secrets(in:)) ?? [:]
         var result: [String: String] = [:]
         for name in AnswerSecret.allCases {
             guard let variable = try? Render.SecretName(name.variable) else { continue }

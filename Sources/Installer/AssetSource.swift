@@ -41,7 +41,7 @@ public struct DirectoryAssetSource: AssetSource {
     }
 
     public func file(_ path: String) -> Data? {
-        FileManager.default.contents(atPath: root + "/" + path)
+        ((try? AtomicFile.read(root + "/" + path, limit: .config)) ?? nil).map { Data($0) }
     }
 
     public func paths(under folder: String) -> [String] {

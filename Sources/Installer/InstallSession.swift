@@ -170,7 +170,14 @@ public struct InstallSession: Sendable {
     ///     refused). Nil checks only what does not depend on the host (answers for another machine).
     /// - Throws: `UserError` listing every problem.
     public func check(_ answers: Answers, complete: Bool = true, host: HostFacts? = nil) throws(UserError) -> CheckedAnswers {
+        // A root (or a folder of sbs's in it) that another user can change is refused before anything is read in it.
+        try layout.checkTrusted()
         var problems: [String] = []
+        if let problem = DeployFolder.problem(answers.deployDir, under: layout.root) {
+            problems.append("\(answers.origin.at("paths.deploy_dir"))paths.deploy_dir: '\(answers.deployDir)' \(problem); give a folder of its own such as /opt/sbs")
+        } else {
+            do { try AtomicFile.checkTrusted(folder: layout.resolve(answers.deployDir)) } catch { problems.append(error.message) }
+        }
         let stored = storedSecrets(deployDir: answers.deployDir)
         if complete {
             let missing = answers.missing(storedSecrets: storedSecretNames(deployDir: answers.deployDir))
@@ -205,9 +212,13 @@ public struct InstallSession: Sendable {
             }
         }
         if answers.tlsMode == .acme, let bundle = answers.acmeCABundle {
-            let text = (try? AtomicFile.readText(bundle)) ?? nil
-            if text?.contains("-----BEGIN CERTIFICATE-----") != true {
-                problems.append("\(answers.origin.at("tls.acme_ca_bundle"))tls.acme_ca_bundle: \(bundle) \(text == nil ? "does not exist or cannot be read" : "is not a PEM bundle of CA certificates")")
+            do {
+                let text = try AtomicFile.readText(bundle, limit: .caBundle)
+                if text?.contains("-----BEGIN CERTIFICATE-----") != true {
+                    problems.append("\(answers.origin.at("tls.acme_ca_bundle"))tls.acme_ca_bundle: \(bundle) \(text == nil ? "does not exist or cannot be read" : "is not a PEM bundle of CA certificates")")
+                }
+            } catch {
+                problems.append("\(answers.origin.at("tls.acme_ca_bundle"))tls.acme_ca_bundle: \(error.message)")
             }
         }
         if let archive = answers.imagesArchive {
@@ -251,8 +262,8 @@ public struct InstallSession: Sendable {
     /// Why the given certificate and key cannot serve `names`, or nil when they can.
     static func tlsFilesProblem(certificate: String, key: String, names: [String]) -> String? {
         do {
-            guard let chain = try AtomicFile.readText(certificate) else { return "tls.cert_file \(certificate) does not exist" }
-            guard let keyText = try AtomicFile.readText(key) else { return "tls.key_file \(key) does not exist" }
+            guard let chain = try AtomicFile.readText(certificate, limit: .pem) else { return "tls.cert_file \(certificate) does not exist" }
+            guard let keyText = try AtomicFile.readText(key, limit: .pem) else { return "tls.key_file \(key) does not exist" }
             guard let leaf = try? CertificateTools.parseChain(chain, what: certificate).first else {
                 return "tls.cert_file \(certificate) is not a PEM certificate"
             }

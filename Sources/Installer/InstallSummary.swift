@@ -55,7 +55,7 @@ public struct InstallSummary: Sendable, Equatable {
 
     /// The counts of `verify.json` (`{"checks": [{"id", "status", …}]}`), naming the checks that failed.
     static func verification(at path: String, record: StepRecord?) -> String {
-        guard let json = (try? AtomicFile.readText(path)) ?? nil else {
+        guard let json = (try? AtomicFile.readText(path, limit: .state)) ?? nil else {
             let status = record?.status == .skipped ? " (the verify step was skipped)" : ""
             return "verification has not run yet\(status); run `sbs verify` to check the stack."
         }
@@ -73,7 +73,7 @@ public struct InstallSummary: Sendable, Equatable {
 
     /// The names in `secrets.env` (`NAME=value` lines), read without keeping any value.
     static func secretNames(in path: String) -> [String]? {
-        guard let text = try? AtomicFile.readText(path) else { return nil }
+        guard let text = try? AtomicFile.readText(path, limit: .state) else { return nil }
         return text.split(separator: "\n").compactMap { line -> String? in
             guard !line.hasPrefix("#"), let equals = line.firstIndex(of: "=") else { return nil }
             let name = String(line[..<equals])

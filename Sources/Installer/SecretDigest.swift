@@ -21,7 +21,7 @@ public struct SecretDigester: Sendable {
     /// - Throws: `UserError` when the key file cannot be read or written.
     public static func load(_ layout: Layout, create: Bool) throws(UserError) -> SecretDigester {
         let path = layout.stateDir + "/fingerprint.key"
-        if let bytes = try AtomicFile.read(path), bytes.count == 32 {
+        if let bytes = try AtomicFile.read(path, limit: .key, followingLinks: false), bytes.count == 32 {
             return SecretDigester(key: bytes)
         }
         let bytes = RandomBytes.make(32)
@@ -44,7 +44,7 @@ public struct SecretDigester: Sendable {
 
     /// A product file's digest as it is now, nil when missing: sha256 of the bytes, or an HMAC for a secret file.
     public func product(_ file: ProductFile) -> String? {
-        guard let bytes = try? AtomicFile.read(file.path) else { return nil }
+        guard let bytes = try? AtomicFile.read(file.path, limit: .config) else { return nil }
         return file.secret ? "hmac:" + digest(bytes).hex : "sha256:" + SHA256.hash(data: bytes).hex
     }
 }

@@ -72,7 +72,7 @@ struct ServedCertificate {
     /// The leaf of `cert.pem` in the live folder.
     func liveCertificate() throws -> Certificate {
         let path = liveDirectory + "/cert.pem"
-        guard let text = try AtomicFile.readText(path) else {
+        guard let text = try AtomicFile.readText(path, limit: .pem) else {
             throw UserError("\(path) does not exist.", remedy: "Obtain a certificate again: `sbs install --from obtain-certificate`.")
         }
         do { return try CertificateTools.parseChain(text, what: path)[0] } catch let error as ACMEError {

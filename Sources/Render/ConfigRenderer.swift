@@ -40,7 +40,7 @@ public struct TemplateSet: Sendable, Equatable {
         var files: [String: String] = [:]
         for relative in ConfigRenderer.templatePaths {
             let path = assetsRoot + "/" + folder + relative
-            guard let text = try AtomicFile.readText(path) else {
+            guard let text = try AtomicFile.readText(path, limit: .config) else {
                 throw UserError("The template \(path) is missing.", remedy: "Check the --assets folder, or drop --assets to use the templates built into sbs.")
             }
             files[folder + relative] = text

@@ -41,7 +41,7 @@ public struct ConfigWriter: Sendable {
         try AtomicFile.makeDirectories(deployDirectory)
         for file in files {
             let path = deployDirectory + "/" + file.relativePath
-            let existing = try AtomicFile.read(path)
+            let existing = try AtomicFile.read(path, limit: .config, followingLinks: false)
             if let existing, existing == file.bytes {
                 if AtomicFile.mode(of: path).map({ UInt32($0) }) == Optional(file.mode) {
                     report.unchanged.append(file.relativePath)

@@ -79,7 +79,10 @@ public struct Secrets: Sendable, Equatable, CustomStringConvertible, CustomDebug
     public var debugDescription: String { description }
     public var customMirror: Mirror { Mirror(self, children: ["names": names.map(\.value)]) }
 
-    public static func == (a: Secrets, b: Secrets) -> Bool { a.names == b.names && a.values == b.values }
+    /// Equal when the names and every value's bytes are (String equality would take "é" and "e\u{301}" as one).
+    public static func == (a: Secrets, b: Secrets) -> Bool {
+        a.names == b.names && a.names.allSatisfy { a.values[$0].map { Array($0.utf8) } == b.values[$0].map { Array($0.utf8) } }
+    }
 
     static func validate(_ value: String, name: SecretName) throws(UserError) {
         do { try SecretText.validate(value) } catch {
@@ -98,23 +101,36 @@ public struct SecretsFile: Sendable {
     }
 
     /// The stored secrets; empty when the file does not exist.
-    /// - Throws: `UserError` when the file cannot be read or has a malformed line (named by number, never by value).
+    ///
+    /// Lines end with LF or CRLF (a file saved on Windows reads the same); each value is exactly the bytes after the
+    /// first `=` of its line, so writing the secrets back never changes one. A line that is not UTF-8 is refused,
+    /// by number, rather than read with a replacement character.
+    /// - Throws: `UserError` when the file cannot be read (not a regular file, a link, larger than
+    ///   `ReadLimit.secrets`) or has a malformed line (named by number, never by value).
     public func load() throws(UserError) -> Secrets {
-        guard let text = try AtomicFile.readText(path) else { return Secrets() }
+        guard let bytes = try AtomicFile.read(path, limit: .secrets, followingLinks: false) else { return Secrets() }
         var secrets = Secrets()
-        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            if line.isEmpty || line.hasPrefix("#") { continue }
-            guard let equals = line.firstIndex(of: "=") else {
+        for (index, raw) in EnvLines.split(bytes).enumerated() {
+            // Split at the first '=' byte, not Character: "=" followed by a combining mark is one Character, and
+            // the value must be the bytes after the '=' exactly.
+            guard String(validating: raw, as: UTF8.self) != nil else {
+                throw UserError("Line \(index + 1) of \(path) is not UTF-8 text.",
+                                remedy: "Save the file as UTF-8 (a value with another encoding would be read as different bytes).")
+            }
+            if raw.isEmpty || raw.first == UInt8(ascii: "#") { continue }
+            guard let equals = raw.firstIndex(of: UInt8(ascii: "=")),
+                  let nameText = String(validating: raw[raw.startIndex..<equals], as: UTF8.self),
+                  let value = String(validating: raw[(equals + 1)...], as: UTF8.self) else {
                 throw UserError("Line \(index + 1) of \(path) is not NAME=value.", remedy: "Fix or remove that line.")
             }
             let name: SecretName
-            do { name = try SecretName(String(line[..<equals])) } catch {
+            do { name = try SecretName(nameText) } catch {
                 throw UserError("Line \(index + 1) of \(path): \(error.message)", remedy: error.remedy)
             }
             if secrets.contains(name) {
                 throw UserError("\(path) names \(name) twice (line \(index + 1)).", remedy: "Keep one of the two lines.")
             }
-            do { try secrets.set(name, String(line[line.index(after: equals)...])) } catch {
+            do { try secrets.set(name, value) } catch {
                 throw UserError("Line \(index + 1) of \(path): \(error.message)", remedy: error.remedy)
             }
         }
@@ -125,7 +141,8 @@ public struct SecretsFile: Sendable {
     /// - Throws: `UserError` when the value is not storable or the file cannot be read or written.
     public func set(_ name: SecretName, to value: String) throws(UserError) {
         var secrets = try load()
-        if secrets[name] == value { return }
+        // Bytes, not String equality: "é" and "e\u{301}" are equal Strings but different secrets.
+        if secrets[name].map({ Array($0.utf8) }) == Array(value.utf8) { return }
         try secrets.set(name, value)
         try save(secrets)
     }
@@ -204,8 +221,8 @@ public struct SecretsFile: Sendable {
         var recovered: [SecretName] = []
         if !missing.isEmpty {
             let bound: [SecretName] = [.postgresPassword, .jwtSecret]
-            if let text = try AtomicFile.readText(deployEnvPath) {
-                let found = DeployEnvFile.secrets(in: text)
+            if let bytes = try AtomicFile.read(deployEnvPath, limit: .secrets, followingLinks: false) {
+                let found = DeployEnvFile.secrets(in: bytes)
                 for name in missing {
                     if let value = found[name] {
                         try secrets.set(name, value)
@@ -246,9 +263,14 @@ public struct SecretsFile: Sendable {
 public enum DeployEnvFile {
     /// The secrets in a rendered `.env`, by name: the inverse of how the template writes them. Lines that are not
     /// `NAME='value'` with a valid secret name and value are passed over.
-    public static func secrets(in text: String) -> [SecretName: String] {
+    public static func secrets(in text: String) -> [SecretName: String] { secrets(in: Array(text.utf8)) }
+
+    /// The secrets in a rendered `.env` read as bytes: lines end at LF or CRLF, and a line that is not UTF-8 is
+    /// passed over (its value would not be the bytes it holds).
+    public static func secrets(in bytes: [UInt8]) -> [SecretName: String] {
         var result: [SecretName: String] = [:]
-        for line in text.split(separator: "\n") {
+        for raw in EnvLines.split(bytes) {
+            guard let line = String(validating: raw, as: UTF8.self) else { continue }
             guard let equals = line.firstIndex(of: "="), let name = try? SecretName(String(line[..<equals])) else { continue }
             let value = line[line.index(after: equals)...]
             guard value.count >= 2, value.first == "'", value.last == "'" else { continue }
@@ -256,5 +278,15 @@ public enum DeployEnvFile {
             if (try? SecretText.validate(inner)) != nil { result[name] = inner }
         }
         return result
+    }
+}
+
+/// The lines of an env file as bytes: split at LF, a CR before the LF dropped (CRLF is a line end too). A `String`
+/// cannot be split this way: "\r\n" is one `Character`, so splitting at "\n" would find no line end at all.
+enum EnvLines {
+    static func split(_ bytes: [UInt8]) -> [ArraySlice<UInt8>] {
+        var lines = bytes.split(separator: 10, omittingEmptySubsequences: false)
+        if lines.last?.isEmpty == true { lines.removeLast() }
+        return lines.map { $0.last == 13 ? $0.dropLast() : $0 }
     }
 }

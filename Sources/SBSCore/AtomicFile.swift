@@ -53,17 +53,47 @@ public enum AtomicFile {
     }
 
     /// The file's bytes, or nil when it does not exist.
-    public static func read(_ path: String) throws(UserError) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+    ///
+    /// Only a regular file of at most `limit` bytes is read, and that is checked on the open descriptor, not on the
+    /// path: it is opened without blocking (a FIFO cannot hang the read), `fstat` must say regular file (a device
+    /// such as /dev/zero, a FIFO, a socket or a folder is refused), and at most `limit + 1` bytes are read (a file
+    /// that grows while read is refused too). With `followingLinks: false` a symbolic link in the last component is
+    /// refused: the files sbs keeps are never links, so one there was put there by someone else.
+    /// - Throws: `UserError` naming the path and why (not a regular file, larger than the limit, a link, the failing
+    ///   system call).
+    public static func read(_ path: String, limit: ReadLimit, followingLinks: Bool = true) throws(UserError) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY | (followingLinks ? 0 : O_NOFOLLOW))
         if fd < 0 {
             if errno == ENOENT { return nil }
+            if errno == ELOOP && !followingLinks {
+                throw UserError("\(path) is a symbolic link; sbs reads it only as a regular file of its own.",
+                                remedy: "Replace the link with the file itself (or move it away).")
+            }
             throw systemError("open", path)
         }
         defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw systemError("fstat", path) }
+        if !followingLinks {
+            // A file sbs keeps: it and its folders must be sbs's own (root's or this user's), not planted by another.
+            try checkTrusted(folder: parentDirectory(of: path))
+            guard trustedOwner(info.st_uid) else {
+                throw UserError("\(path) belongs to user \(info.st_uid), not to root or the user running sbs; sbs does not read a file someone else may have put there.",
+                                remedy: "Check where it came from; if it is yours, `chown` it to root, else remove it.")
+            }
+        }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            throw UserError("\(path) is not a regular file (it is \(describe(info.st_mode))); sbs reads only regular files.",
+                            remedy: "Put the file itself there (or move this away).")
+        }
+        if Int(info.st_size) > limit.bytes { throw tooLarge(path, limit) }
+        // Back to blocking reads: a regular file never blocks, and O_NONBLOCK was only there for the open.
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
         var result: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = buffer.withUnsafeMutableBufferPointer { Glibc.read(fd, $0.baseAddress!, $0.count) }
+        while result.count <= limit.bytes {
+            let want = min(buffer.count, limit.bytes + 1 - result.count)
+            let n = buffer.withUnsafeMutableBufferPointer { Glibc.read(fd, $0.baseAddress!, want) }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw systemError("read", path)
@@ -71,12 +101,31 @@ public enum AtomicFile {
             if n == 0 { break }
             result.append(contentsOf: buffer[0..<n])
         }
+        if result.count > limit.bytes { throw tooLarge(path, limit) }
         return result
     }
 
-    public static func readText(_ path: String) throws(UserError) -> String? {
-        guard let bytes = try read(path) else { return nil }
+    /// The file's text (bytes that are not UTF-8 read as U+FFFD), or nil when it does not exist; see `read`.
+    public static func readText(_ path: String, limit: ReadLimit, followingLinks: Bool = true) throws(UserError) -> String? {
+        guard let bytes = try read(path, limit: limit, followingLinks: followingLinks) else { return nil }
         return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func tooLarge(_ path: String, _ limit: ReadLimit) -> UserError {
+        UserError("\(path) is larger than \(limit.description), the most sbs reads for \(limit.kind).",
+                  remedy: "Check that \(path) is the file meant; move it away if it is not.")
+    }
+
+    static func describe(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFDIR: return "a folder"
+        case S_IFIFO: return "a FIFO"
+        case S_IFCHR: return "a character device"
+        case S_IFBLK: return "a block device"
+        case S_IFSOCK: return "a socket"
+        case S_IFLNK: return "a symbolic link"
+        default: return "not a file"
+        }
     }
 
     /// The permission bits of `path`, or nil when it does not exist.
@@ -119,14 +168,21 @@ public enum AtomicFile {
     }
 
     /// `mkdir -p` with mode 0755 for the folders it creates.
+    /// The folders on the way (those that exist) must be ones no one but root or this user can change (see
+    /// `checkTrusted`): sbs writes secrets and configurations into them.
     public static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws(UserError) {
+        try checkTrusted(folder: path)
+        try makeFolders(path, mode: mode)
+    }
+
+    private static func makeFolders(_ path: String, mode: mode_t) throws(UserError) {
         if path.isEmpty || path == "/" { return }
         var info = stat()
         if stat(path, &info) == 0 {
             if (info.st_mode & S_IFMT) == S_IFDIR { return }
             throw UserError("\(path) exists but is not a folder.", remedy: "Move it away and run sbs again.")
         }
-        try makeDirectories(parentDirectory(of: path), mode: mode)
+        try makeFolders(parentDirectory(of: path), mode: mode)
         if mkdir(path, mode) != 0 && errno != EEXIST { throw systemError("mkdir", path) }
         // mkdir applies the umask; the folder gets the mode asked for.
         chmod(path, mode)
@@ -150,6 +206,60 @@ public enum AtomicFile {
             if pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH { stale.append(name) }
         }
         for name in stale { unlink(dir + "/" + name) }
+    }
+
+    /// Refuses `folder` when it, or any existing folder above it, could be changed by someone other than root or
+    /// the user running sbs: each must be owned by one of them (the link, when it is one, and what it leads to),
+    /// and writable by no one else. Two exceptions the system needs: a folder above `folder` may be world-writable
+    /// when it is root's and sticky (/tmp: no one can rename or replace what another user made in it), and a
+    /// folder's group may write when it is a system group (gid below 1000, such as Ubuntu's /var/log,
+    /// root:syslog 0775). Folders that do not exist yet are fine: sbs makes them.
+    /// With `strict`, `folder` itself gets neither exception: writable by its owner only.
+    /// - Throws: `UserError` naming the folder, its owner and its mode.
+    public static func checkTrusted(folder: String, strict: Bool = false) throws(UserError) {
+        guard folder.hasPrefix("/") else { return try checkTrusted(folder: absolutePath(folder), strict: strict) }
+        var components: [String] = ["/"]
+        var current = ""
+        for part in folder.split(separator: "/") {
+            current += "/" + part
+            components.append(current)
+        }
+        for (index, path) in components.enumerated() {
+            var link = stat(), info = stat()
+            guard lstat(path, &link) == 0 else {
+                if errno == ENOENT { return }
+                throw systemError("lstat", path)
+            }
+            guard stat(path, &info) == 0 else {
+                if errno == ENOENT { return }
+                throw systemError("stat", path)
+            }
+            let isTarget = index == components.count - 1
+            let owners = [link.st_uid, info.st_uid]
+            if let stranger = owners.first(where: { !trustedOwner($0) }) {
+                throw UserError("\(path) belongs to user \(stranger), not to root or the user running sbs: whoever owns it could change what sbs writes there or reads back.",
+                                remedy: "Use a folder owned by root (`chown root:root \(path)`), or another --root.")
+            }
+            let mode = info.st_mode
+            let worldWritable = mode & 0o002 != 0
+            let groupWritable = mode & 0o020 != 0
+            let lenient = !(strict && isTarget)
+            let stickyAbove = lenient && mode & 0o1000 != 0 && info.st_uid == 0
+            let systemGroup = lenient && info.st_gid < 1000
+            if (worldWritable && !stickyAbove) || (groupWritable && !systemGroup && !stickyAbove) {
+                throw UserError("\(path) can be written by \(worldWritable ? "every user" : "group \(info.st_gid)") (mode \(String(mode & 0o7777, radix: 8))): another user could put links or files there that sbs would write through or read.",
+                                remedy: "Make it writable by its owner only (`chmod go-w \(path)`), or use another --root.")
+            }
+        }
+    }
+
+    static func trustedOwner(_ uid: uid_t) -> Bool { uid == 0 || uid == geteuid() }
+
+    static func absolutePath(_ path: String) -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { return "/" + path }
+        let cwd = String(cString: buffer)
+        return (cwd == "/" ? "" : cwd) + "/" + path
     }
 
     public static func parentDirectory(of path: String) -> String {
@@ -176,4 +286,40 @@ public enum AtomicFile {
         if code == ENOSPC { remedy = "Free disk space and run `sbs resume`." }
         return UserError("\(call) \(path) failed: \(reason)", remedy: remedy)
     }
+}
+
+/// The most bytes sbs reads of one file, by kind of file: a file larger than its kind allows is refused, never
+/// read whole into memory.
+public struct ReadLimit: Sendable, Equatable, CustomStringConvertible {
+    public let bytes: Int
+    /// What the limit is for, as a message says it ("a secrets file").
+    public let kind: String
+
+    public init(bytes: Int, kind: String) {
+        self.bytes = bytes
+        self.kind = kind
+    }
+
+    public var description: String {
+        bytes % (1 << 20) == 0 ? "\(bytes >> 20) MiB" : bytes % 1024 == 0 ? "\(bytes >> 10) KiB" : "\(bytes) bytes"
+    }
+
+    /// `secrets.env` and the deploy `.env`: a few dozen lines.
+    public static let secrets = ReadLimit(bytes: 1 << 20, kind: "a secrets file")
+    /// A secret given as `file:PATH`.
+    public static let secretFile = ReadLimit(bytes: 64 << 10, kind: "a secret's file")
+    /// `state.json` and the other records sbs keeps (verify.json, renewal settings).
+    public static let state = ReadLimit(bytes: 16 << 20, kind: "a state file")
+    /// An answers file.
+    public static let answers = ReadLimit(bytes: 256 << 10, kind: "an answers file")
+    /// A certificate chain or a key (PEM).
+    public static let pem = ReadLimit(bytes: 1 << 20, kind: "a certificate or key")
+    /// A bundle of CA certificates (the system's is about 200 KiB).
+    public static let caBundle = ReadLimit(bytes: 4 << 20, kind: "a CA bundle")
+    /// A small key file sbs keeps (the fingerprint key).
+    public static let key = ReadLimit(bytes: 4 << 10, kind: "a key file")
+    /// A file sbs renders or ships (configs, templates, step definitions).
+    public static let config = ReadLimit(bytes: 16 << 20, kind: "a configuration file")
+    /// A host fact (/proc, /sys, /etc/os-release).
+    public static let hostFact = ReadLimit(bytes: 16 << 20, kind: "a host fact")
 }

@@ -28,4 +28,15 @@ public struct Layout: Sendable, Equatable {
     public var backupDir: String { stateDir + "/backups" }
     /// The ACME HTTP-01 webroot nginx serves `/.well-known/acme-challenge/` from.
     public var webrootDir: String { stateDir + "/webroot" }
+
+    /// Refuses a root, or a folder of sbs's under it, that someone other than root or the user running sbs could
+    /// change (see `AtomicFile.checkTrusted`): the root and sbs's folders that exist must be owned by one of them
+    /// and writable by no one else, sticky or not; the folders above the root as `checkTrusted` says.
+    /// - Throws: `UserError` naming the folder.
+    public func checkTrusted() throws(UserError) {
+        for folder in [root, resolve("/etc"), etcDir, resolve("/var"), resolve("/var/lib"), stateDir, resolve("/var/log"), logDir,
+                       resolve("/opt"), resolve("/opt/sbs")] where root != "/" || [etcDir, stateDir, logDir, resolve("/opt/sbs")].contains(folder) {
+            try AtomicFile.checkTrusted(folder: folder, strict: true)
+        }
+    }
 }

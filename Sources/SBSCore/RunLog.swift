@@ -40,12 +40,14 @@ public final class RunLog: Sendable {
     /// Opens (creating) the log file. The folder is 0750 and the file 0640: a log may name hosts and users.
     public init(layout: Layout, command: String, date: Date = Date(),
                 notice: @escaping @Sendable (String) -> Void = RunLog.standardError) throws(UserError) {
+        try layout.checkTrusted()
         try AtomicFile.makeDirectories(layout.logDir, mode: 0o750)
         var format = Date.ISO8601FormatStyle(timeZone: .gmt)
         format = format.dateSeparator(.omitted).timeSeparator(.omitted)
         let stamp = date.formatted(format)
         path = "\(layout.logDir)/\(command)-\(stamp).log"
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
+        // Never through a link, never blocking on a FIFO: the log is a file sbs makes.
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0o640)
         guard fd >= 0 else { throw AtomicFile.systemError("open", path) }
         fchmod(fd, 0o640)
         state = Mutex((fd, Redactor(), nil))

@@ -12,7 +12,7 @@ public final class RunLock: Sendable {
     /// - Throws: `UserError` naming the pid of the run that holds it, or the failing system call.
     public init(path: String) throws(UserError) {
         try AtomicFile.makeDirectories(AtomicFile.parentDirectory(of: path))
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0o644)
         guard fd >= 0 else { throw AtomicFile.systemError("open", path) }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let code = errno

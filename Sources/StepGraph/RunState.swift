@@ -95,7 +95,7 @@ public struct StateStore: Sendable {
     /// The saved state, or nil before the first run.
     /// - Throws: `UserError` when the file exists but cannot be read or is not a state file sbs understands.
     public func load() throws(UserError) -> RunState? {
-        guard let bytes = try AtomicFile.read(path) else { return nil }
+        guard let bytes = try AtomicFile.read(path, limit: .state, followingLinks: false) else { return nil }
         struct Schema: Decodable { var schema: Int? }
         let remedy = "Move it away to start over; finished steps are then checked again."
         do {

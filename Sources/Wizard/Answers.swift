@@ -87,7 +87,7 @@ public enum SecretSource: Sendable, Hashable {
             throw UserError("\(path) is larger than \(SecretSource.fileSizeLimit / 1024) KiB, too large for a secret (named by file:\(path))",
                             remedy: "Name the file that holds just the secret.")
         }
-        guard let bytes = try AtomicFile.read(path) else {
+        guard let bytes = try AtomicFile.read(path, limit: .secretFile) else {
             throw UserError("the file \(path) does not exist (named by file:\(path))")
         }
         return bytes

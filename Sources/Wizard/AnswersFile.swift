@@ -185,11 +185,10 @@ public enum AnswersFile {
         if let paths = top["paths"] {
             let map = reader.mapping(paths, path: "paths", allowed: ["deploy_dir"])
             if let dir = path(map["deploy_dir"], "paths.deploy_dir") {
-                let trimmed = dir.count > 1 && dir.hasSuffix("/") ? String(dir.dropLast()) : dir
-                if systemFolders.contains(trimmed) || dir.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }) {
-                    reader.report(map["deploy_dir"], "paths.deploy_dir: '\(dir)' is a system folder or not a plain path; give a folder of its own such as /opt/sbs")
+                if let problem = DeployFolder.problem(dir) {
+                    reader.report(map["deploy_dir"], "paths.deploy_dir: '\(dir)' \(problem); give a folder of its own such as /opt/sbs")
                 } else {
-                    answers.deployDir = dir
+                    answers.deployDir = DeployFolder.normalized(dir)
                 }
             }
         }
@@ -245,7 +244,7 @@ public enum AnswersFile {
             throw UserError("\(path) is not an answers file: \(status.kind == .file ? "it is larger than \(sizeLimit / 1024) KiB" : "it is not a regular file").",
                             remedy: "Give the YAML answers file (see examples/demo.yaml).")
         }
-        guard let bytes = try AtomicFile.read(path), let text = String(validating: bytes, as: UTF8.self) else {
+        guard let bytes = try AtomicFile.read(path, limit: .answers), let text = String(validating: bytes, as: UTF8.self) else {
             throw UserError("\(path) is not UTF-8 text.", remedy: "Save the answers file as UTF-8.")
         }
         return try parse(text, file: path)
@@ -253,11 +252,6 @@ public enum AnswersFile {
 
     /// An answers file is a page of YAML; anything larger is a mistake (or an attack on the parser).
     public static let sizeLimit = 256 * 1024
-
-    /// Folders the deploy folder may not be: sbs would write its files among the system's own.
-    static let systemFolders: Set<String> = ["/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/opt",
-                                              "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var",
-                                              "/etc/sbs", "/var/lib/sbs", "/var/log/sbs"]
 
     /// The answers as a file that `parse` reads back to the same answers.
     /// - Parameter secretValues: nil to keep secrets out: a literal is written as `stored` (its value is in

@@ -1,4 +1,5 @@
 @testable import ACME
+import SBSCore
 import Foundation
 import HTTPClient
 import SBSCore
@@ -53,14 +54,14 @@ struct PebbleIssuanceTests {
         // A second run reuses the stored account: same key file, same URL, no registration.
         let store = AccountStore(accountDirectory: root + "/etc/sbs/acme", directoryURL: env.directoryURL)
         #expect(FileIO.mode(of: store.keyPath) == 0o600)
-        let keyBefore = try FileIO.read(store.keyPath)
+        let keyBefore = try FileIO.read(store.keyPath, limit: .pem)
         let firstSerial = try leaf(issued).serialNumber
         let second = ProgressLog()
         let again = try await issue(env, ["shop.example.com"], root: root, log: second)
         #expect(again.accountURL == issued.accountURL)
         #expect(second.all.contains(.accountReused(url: issued.accountURL)))
         #expect(!second.all.contains { if case .accountCreated = $0 { return true } else { return false } })
-        #expect(try FileIO.read(store.keyPath) == keyBefore)
+        #expect(try FileIO.read(store.keyPath, limit: .pem) == keyBefore)
         #expect(try leaf(again).serialNumber != firstSerial)
         #expect(try env.verifyChain(liveDirectory: again.liveDirectory).contains("cert.pem: OK"))
     }

@@ -86,7 +86,7 @@ import TestSupport
         let error = await #expect(throws: UserError.self) {
             _ = try await Verify(tools: tools).run(input, log: StepLog(step: "verify", runLog: try RunLog(path: root + "/verify.log", notice: { _ in })))
         }
-        let report = try VerifyReport.decode(try #require(try AtomicFile.readText(layout.stateDir + "/verify.json")))
+        let report = try VerifyReport.decode(try #require(try AtomicFile.readText(layout.stateDir + "/verify.json", limit: .state)))
         #expect(report.checks.map(\.id) == StackVerifier.checkIDs)
         #expect(report.failures.map(\.id) == Array(StackVerifier.checkIDs.prefix(8)), "every HTTP check fails, the Docker ones do not")
         #expect(report["database"]?.detail == "pg_isready: localhost:5432 - accepting connections")

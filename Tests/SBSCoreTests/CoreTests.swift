@@ -1,3 +1,4 @@
+import SBSCore
 import Foundation
 import Processes
 import Testing
@@ -17,7 +18,7 @@ import TestSupport
         let log = try RunLog(layout: Layout(root: root), command: "test")
         log.addSecret("hunter2-very-secret")
         log.write("password is hunter2-very-secret\nsecond line hunter2-very-secret", step: "s")
-        let text = try #require(try AtomicFile.readText(log.path))
+        let text = try #require(try AtomicFile.readText(log.path, limit: .config))
         #expect(!text.contains("hunter2"))
         #expect(text.contains("[s] password is [redacted]"))
         #expect(text.contains("[s] second line [redacted]"))
@@ -139,6 +140,6 @@ import Synchronization
         #expect(!FileManager.default.fileExists(atPath: stale))
         #expect(FileManager.default.fileExists(atPath: live), "a writer that still runs keeps its temporary file")
         #expect(FileManager.default.fileExists(atPath: other), "another file's temporaries wait for that file's next write")
-        #expect(try AtomicFile.readText(dir + "/answers.yaml") == "version: 1\n")
+        #expect(try AtomicFile.readText(dir + "/answers.yaml", limit: .answers) == "version: 1\n")
     }
 }

@@ -127,7 +127,7 @@ final class NginxSite: Sendable {
         let result = try await SystemCommandRunner().run(
             [nginx, "-p", directory, "-c", directory + "/nginx.conf", "-e", directory + "/error.log"], timeout: .seconds(30))
         guard result.status == 0, AtomicFile.exists(directory + "/nginx.pid") else {
-            let log = (try? AtomicFile.readText(directory + "/error.log")) ?? nil
+            let log = (try? AtomicFile.readText(directory + "/error.log", limit: .config)) ?? nil
             stop()
             throw UserError("nginx did not start (exit \(result.status)): \(result.stderr) \(log ?? "")")
         }
@@ -192,7 +192,7 @@ final class NginxSite: Sendable {
     }
 
     func stop() {
-        if let text = try? AtomicFile.readText(directory + "/nginx.pid"), let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+        if let text = try? AtomicFile.readText(directory + "/nginx.pid", limit: .config), let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
             kill(pid, SIGTERM)
             for _ in 0..<100 where AtomicFile.exists(directory + "/nginx.pid") { usleep(20_000) }
         }
