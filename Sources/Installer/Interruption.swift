@@ -1,5 +1,6 @@
 import Glibc
 import Processes
+import SBSCore
 import Synchronization
 
 /// The signals that stop a run (Ctrl-C, a kill, a closed terminal): sbs's own handlers (`SignalInterruptions`),
@@ -88,6 +89,7 @@ public enum Interruption {
         }
         guard first else {
             StandardStreams().err("\nInterrupted again (\(name(number))): stopping now. `sbs resume` continues an install.")
+            AtomicFile.removeTemporariesInFlight()
             _exit(128 + (received ?? number))
         }
         for handler in handlers { handler() }

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Synchronization
 
 /// Writes files so that a reader (or a crash) sees either the old content or the new one, never a part:
 /// temp file in the same folder, fsync, rename, fsync of the folder.
@@ -19,6 +20,8 @@ public enum AtomicFile {
         let temp = dir + "/.\(baseName(of: path)).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         guard fd >= 0 else { throw systemError("create", temp) }
+        temporariesInFlight.withLock { _ = $0.insert(temp) }
+        defer { temporariesInFlight.withLock { _ = $0.remove(temp) } }
         // The mode is set explicitly so that the umask cannot widen or narrow it.
         fchmod(fd, mode)
         var offset = 0
@@ -50,6 +53,15 @@ public enum AtomicFile {
 
     public static func write(_ text: String, to path: String, mode: mode_t = 0o644) throws(UserError) {
         try write(Array(text.utf8), to: path, mode: mode)
+    }
+
+    /// The temporary files being written at this moment (created, not yet renamed or removed).
+    static let temporariesInFlight = Mutex<Set<String>>([])
+
+    /// Removes the temporary files being written at this moment. For a process that ends at once (a second Ctrl-C):
+    /// what it was writing is lost either way, and must not be left beside the file it was to replace.
+    public static func removeTemporariesInFlight() {
+        for temp in temporariesInFlight.withLock({ $0 }) { unlink(temp) }
     }
 
     /// The file's bytes, or nil when it does not exist.
