@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Writes files so that a reader (or a crash) sees either the old content or the new one, never a part:
 /// temp file in the same folder, fsync, rename, fsync of the folder.
@@ -32,14 +33,16 @@ public enum AtomicFile {
             if n < 0 {
                 if errno == EINTR { continue }
                 let error = systemError("write", temp)
-                close(fd); unlink(temp)
+                close(fd)
+                unlink(temp)
                 throw error
             }
             offset += n
         }
         if fsync(fd) != 0 {
             let error = systemError("fsync", temp)
-            close(fd); unlink(temp)
+            close(fd)
+            unlink(temp)
             throw error
         }
         close(fd)
@@ -60,8 +63,9 @@ public enum AtomicFile {
 
     /// Removes the temporary files being written at this moment. For a process that ends at once (a second Ctrl-C):
     /// what it was writing is lost either way, and must not be left beside the file it was to replace.
-    public static func removeTemporariesInFlight() {
-        for temp in temporariesInFlight.withLock({ $0 }) { unlink(temp) }
+    /// - Parameter prefix: only those whose path starts so (the default: all).
+    public static func removeTemporariesInFlight(under prefix: String = "/") {
+        for temp in temporariesInFlight.withLock({ $0 }) where temp.hasPrefix(prefix) { unlink(temp) }
     }
 
     /// The file's bytes, or nil when it does not exist.
@@ -73,13 +77,15 @@ public enum AtomicFile {
     /// refused: the files sbs keeps are never links, so one there was put there by someone else.
     /// - Throws: `UserError` naming the path and why (not a regular file, larger than the limit, a link, the failing
     ///   system call).
-    public static func read(_ path: String, limit: ReadLimit, followingLinks: Bool = true) throws(UserError) -> [UInt8]? {
+    public static func read(_ path: String, limit: ReadLimit, followingLinks: Bool = true) throws(UserError) -> [UInt8]?
+    {
         let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY | (followingLinks ? 0 : O_NOFOLLOW))
         if fd < 0 {
             if errno == ENOENT { return nil }
             if errno == ELOOP && !followingLinks {
-                throw UserError("\(path) is a symbolic link; sbs reads it only as a regular file of its own.",
-                                remedy: "Replace the link with the file itself (or move it away).")
+                throw UserError(
+                    "\(path) is a symbolic link; sbs reads it only as a regular file of its own.",
+                    remedy: "Replace the link with the file itself (or move it away).")
             }
             throw systemError("open", path)
         }
@@ -90,13 +96,15 @@ public enum AtomicFile {
             // A file sbs keeps: it and its folders must be sbs's own (root's or this user's), not planted by another.
             try checkTrusted(folder: parentDirectory(of: path))
             guard trustedOwner(info.st_uid) else {
-                throw UserError("\(path) belongs to user \(info.st_uid), not to root or the user running sbs; sbs does not read a file someone else may have put there.",
-                                remedy: "Check where it came from; if it is yours, `chown` it to root, else remove it.")
+                throw UserError(
+                    "\(path) belongs to user \(info.st_uid), not to root or the user running sbs; sbs does not read a file someone else may have put there.",
+                    remedy: "Check where it came from; if it is yours, `chown` it to root, else remove it.")
             }
         }
         guard (info.st_mode & S_IFMT) == S_IFREG else {
-            throw UserError("\(path) is not a regular file (it is \(describe(info.st_mode))); sbs reads only regular files.",
-                            remedy: "Put the file itself there (or move this away).")
+            throw UserError(
+                "\(path) is not a regular file (it is \(describe(info.st_mode))); sbs reads only regular files.",
+                remedy: "Put the file itself there (or move this away).")
         }
         if Int(info.st_size) > limit.bytes { throw tooLarge(path, limit) }
         // Back to blocking reads: a regular file never blocks, and O_NONBLOCK was only there for the open.
@@ -118,14 +126,17 @@ public enum AtomicFile {
     }
 
     /// The file's text (bytes that are not UTF-8 read as U+FFFD), or nil when it does not exist; see `read`.
-    public static func readText(_ path: String, limit: ReadLimit, followingLinks: Bool = true) throws(UserError) -> String? {
+    public static func readText(_ path: String, limit: ReadLimit, followingLinks: Bool = true) throws(UserError)
+        -> String?
+    {
         guard let bytes = try read(path, limit: limit, followingLinks: followingLinks) else { return nil }
         return String(decoding: bytes, as: UTF8.self)
     }
 
     static func tooLarge(_ path: String, _ limit: ReadLimit) -> UserError {
-        UserError("\(path) is larger than \(limit.description), the most sbs reads for \(limit.kind).",
-                  remedy: "Check that \(path) is the file meant; move it away if it is not.")
+        UserError(
+            "\(path) is larger than \(limit.description), the most sbs reads for \(limit.kind).",
+            remedy: "Check that \(path) is the file meant; move it away if it is not.")
     }
 
     static func describe(_ mode: mode_t) -> String {
@@ -213,7 +224,7 @@ public enum AtomicFile {
                 String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
             }
             guard name.hasPrefix(prefix),
-                  let pid = name.dropFirst(prefix.count).split(separator: "-").first.flatMap({ pid_t($0) }), pid > 0
+                let pid = name.dropFirst(prefix.count).split(separator: "-").first.flatMap({ pid_t($0) }), pid > 0
             else { continue }
             if pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH { stale.append(name) }
         }
@@ -237,7 +248,8 @@ public enum AtomicFile {
             components.append(current)
         }
         for (index, path) in components.enumerated() {
-            var link = stat(), info = stat()
+            var link = stat()
+            var info = stat()
             guard lstat(path, &link) == 0 else {
                 if errno == ENOENT { return }
                 throw systemError("lstat", path)
@@ -249,8 +261,9 @@ public enum AtomicFile {
             let isTarget = index == components.count - 1
             let owners = [link.st_uid, info.st_uid]
             if let stranger = owners.first(where: { !trustedOwner($0) }) {
-                throw UserError("\(path) belongs to user \(stranger), not to root or the user running sbs: whoever owns it could change what sbs writes there or reads back.",
-                                remedy: "Use a folder owned by root (`chown root:root \(path)`), or another --root.")
+                throw UserError(
+                    "\(path) belongs to user \(stranger), not to root or the user running sbs: whoever owns it could change what sbs writes there or reads back.",
+                    remedy: "Use a folder owned by root (`chown root:root \(path)`), or another --root.")
             }
             let mode = info.st_mode
             let worldWritable = mode & 0o002 != 0
@@ -259,8 +272,9 @@ public enum AtomicFile {
             let stickyAbove = lenient && mode & 0o1000 != 0 && info.st_uid == 0
             let systemGroup = lenient && info.st_gid < 1000
             if (worldWritable && !stickyAbove) || (groupWritable && !systemGroup && !stickyAbove) {
-                throw UserError("\(path) can be written by \(worldWritable ? "every user" : "group \(info.st_gid)") (mode \(String(mode & 0o7777, radix: 8))): another user could put links or files there that sbs would write through or read.",
-                                remedy: "Make it writable by its owner only (`chmod go-w \(path)`), or use another --root.")
+                throw UserError(
+                    "\(path) can be written by \(worldWritable ? "every user" : "group \(info.st_gid)") (mode \(String(mode & 0o7777, radix: 8))): another user could put links or files there that sbs would write through or read.",
+                    remedy: "Make it writable by its owner only (`chmod go-w \(path)`), or use another --root.")
             }
         }
     }
@@ -287,7 +301,10 @@ public enum AtomicFile {
 
     public static func syncDirectory(_ dir: String) {
         let fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd >= 0 { fsync(fd); close(fd) }
+        if fd >= 0 {
+            fsync(fd)
+            close(fd)
+        }
     }
 
     public static func systemError(_ call: String, _ path: String) -> UserError {
