@@ -25,7 +25,8 @@ let package = Package(
         .executableTarget(
             name: "sbs",
             dependencies: [
-                "Installer", "ACME", "Deploy", "Host", "Processes", "Render", "SBSCore", "StepGraph", "Verify", "Wizard",
+                "Installer", "ACME", "Deploy", "Host", "Processes", "Render", "SBSCore", "StepGraph", "Verify",
+                "Wizard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: productSettings
@@ -51,7 +52,8 @@ let package = Package(
         ),
 
         // Answers model and file, libedit prompts.
-        .target(name: "Wizard", dependencies: ["SBSCore", "Host", "YAML", "CEditLine"], swiftSettings: productSettings),
+        .target(
+            name: "Wizard", dependencies: ["SBSCore", "Host", "YAML", "CEditLine"], swiftSettings: productSettings),
 
         // Host detection and performance profiles.
         .target(name: "Host", dependencies: ["SBSCore", "Processes", "YAML"], swiftSettings: productSettings),
@@ -101,7 +103,8 @@ let package = Package(
         .target(
             name: "Installer",
             dependencies: [
-                "SBSCore", "Processes", "HTTPClient", "StepGraph", "Wizard", "Host", "Render", "ACME", "Deploy", "Verify",
+                "SBSCore", "Processes", "HTTPClient", "StepGraph", "Wizard", "Host", "Render", "ACME", "Deploy",
+                "Verify",
                 "BundledAssets",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -134,7 +137,9 @@ let package = Package(
         .testTarget(name: "HostTests", dependencies: ["TestSupport", "Host", "Processes", "SBSCore"]),
         .testTarget(
             name: "RenderTests",
-            dependencies: ["TestSupport", "Render", "SBSCore", "Host", "Yams", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "TestSupport", "Render", "SBSCore", "Host", "Yams", .product(name: "Crypto", package: "swift-crypto"),
+            ],
             exclude: ["Golden"]
         ),
         .testTarget(
@@ -149,15 +154,22 @@ let package = Package(
         .testTarget(name: "DeployTests", dependencies: ["Deploy", "Host", "Processes", "SBSCore", "TestSupport"]),
         .testTarget(
             name: "VerifyTests",
-            dependencies: ["TestSupport", "Verify", "ACME", "HTTPClient", "Processes", "Deploy", "SBSCore", .product(name: "X509", package: "swift-certificates"),
-                           .product(name: "Crypto", package: "swift-crypto"), .product(name: "SwiftASN1", package: "swift-asn1")]
+            dependencies: [
+                "TestSupport", "Verify", "ACME", "HTTPClient", "Processes", "Deploy", "SBSCore",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]
         ),
         .testTarget(
             name: "InstallerTests",
-            dependencies: ["Installer", "ACME", "Deploy", "Host", "HTTPClient", "Processes", "SBSCore", "StepGraph", "TestSupport", "Verify", "Wizard", .product(name: "X509", package: "swift-certificates")]
+            dependencies: [
+                "Installer", "ACME", "Deploy", "Host", "HTTPClient", "Processes", "SBSCore", "StepGraph", "TestSupport",
+                "Verify", "Wizard", .product(name: "X509", package: "swift-certificates"),
+            ]
         ),
         // Drive the built `sbs` binary (it is built because this target depends on it).
-        .testTarget(name: "EndToEndTests", dependencies: ["sbs", "SBSCore", "Processes", "Deploy", "TestSupport", "Yams"]),
+        .testTarget(
+            name: "EndToEndTests", dependencies: ["sbs", "SBSCore", "Processes", "Deploy", "TestSupport", "Yams"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,8 +1,9 @@
 import FoundationEssentials
 import SBSCore
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One exclusive lock per ACME store (`ACCOUNT-DIRECTORY/lock`, flock), held by everything that touches the
@@ -42,7 +43,8 @@ final class AccountLock: Sendable {
         var told = false
         func wait(_ holder: String) async throws {
             if !told {
-                waiting("another sbs run (pid \(holder)) is using the ACME account in \(accountDirectory); waiting for it")
+                waiting(
+                    "another sbs run (pid \(holder)) is using the ACME account in \(accountDirectory); waiting for it")
                 told = true
             }
             if ContinuousClock.now - start > patience {
@@ -60,14 +62,17 @@ final class AccountLock: Sendable {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0o600)
         guard fd >= 0 else {
             _ = held.withLock { $0.remove(path) }
-            throw ACMEError.local("open \(path) failed: \(String(cString: strerror(errno)))",
-                                  remedy: "Run sbs as root, or choose a --root you can write to.")
+            throw ACMEError.local(
+                "open \(path) failed: \(String(cString: strerror(errno)))",
+                remedy: "Run sbs as root, or choose a --root you can write to.")
         }
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
             do {
                 guard code == EWOULDBLOCK || code == EINTR else {
-                    throw ACMEError.local("flock \(path) failed: \(String(cString: strerror(code)))", remedy: "Check the file system of \(path).")
+                    throw ACMEError.local(
+                        "flock \(path) failed: \(String(cString: strerror(code)))",
+                        remedy: "Check the file system of \(path).")
                 }
                 try await wait(holderPID(fd))
             } catch {
@@ -105,7 +110,9 @@ extension CertificateIssuer {
     ) async throws -> T {
         let path = accountDirectory + "/lock"
         if AccountLock.heldByTask.contains(path) { return try await body() }
-        let lock = try await AccountLock.acquire(accountDirectory: accountDirectory) { progress(.waitingForLock(reason: $0)) }
+        let lock = try await AccountLock.acquire(accountDirectory: accountDirectory) {
+            progress(.waitingForLock(reason: $0))
+        }
         defer { lock.release() }
         return try await AccountLock.$heldByTask.withValue(AccountLock.heldByTask.union([path])) { try await body() }
     }

@@ -41,11 +41,13 @@ public enum CertificateTools {
     public static func parseChain(_ pem: String, what: String) throws -> [Certificate] {
         let blocks = pemBlocks(in: pem)
         guard !blocks.isEmpty else {
-            throw ACMEError.local("\(what) holds no PEM certificate.", remedy: "Give a PEM file (-----BEGIN CERTIFICATE-----).")
+            throw ACMEError.local(
+                "\(what) holds no PEM certificate.", remedy: "Give a PEM file (-----BEGIN CERTIFICATE-----).")
         }
         return try blocks.map { block in
             do { return try Certificate(pemEncoded: block) } catch {
-                throw ACMEError.local("\(what) holds a certificate that does not parse: \(error)", remedy: "Check the file.")
+                throw ACMEError.local(
+                    "\(what) holds a certificate that does not parse: \(error)", remedy: "Check the file.")
             }
         }
     }
@@ -124,7 +126,8 @@ public enum CertificateTools {
         } catch let error as ACMEError {
             throw error
         } catch {
-            throw ACMEError.local("Could not build the self-signed certificate: \(error)", remedy: "Report this to sbs.")
+            throw ACMEError.local(
+                "Could not build the self-signed certificate: \(error)", remedy: "Report this to sbs.")
         }
     }
 }

@@ -231,7 +231,8 @@ public actor ACMEClient {
         } else if directory.meta?.externalAccountRequired == true {
             throw ACMEError(
                 .accountSetup, "The CA at \(directoryURL) requires External Account Binding.",
-                remedy: "Get an EAB key id and HMAC key from the CA and pass them to sbs (`--eab-kid`, `--eab-hmac-key`).")
+                remedy:
+                    "Get an EAB key id and HMAC key from the CA and pass them to sbs (`--eab-kid`, `--eab-hmac-key`).")
         }
         let response: HTTPResponse
         do {
@@ -256,19 +257,22 @@ public actor ACMEClient {
         guard let problem = error.problem else { return error }
         let type = problem.acmeType ?? ""
         let detail = (problem.detail ?? "").lowercased()
-        let aboutBinding = type == "unauthorized" || type == "externalAccountRequired"
+        let aboutBinding =
+            type == "unauthorized" || type == "externalAccountRequired"
             || detail.contains("external account")
         if let binding, aboutBinding {
             return ACMEError(
                 .accountSetup,
                 "The CA did not accept the External Account Binding with key id \"\(binding.keyID.debugSafe)\" while registering the account: \(problem.summary)",
-                remedy: "Check the EAB credentials: the key id and HMAC key exactly as this CA issued them (--eab-kid and --eab-hmac-key; in the answers tls.eab.kid and tls.eab.hmac_key), for this CA's directory, and not revoked or already used.",
+                remedy:
+                    "Check the EAB credentials: the key id and HMAC key exactly as this CA issued them (--eab-kid and --eab-hmac-key; in the answers tls.eab.kid and tls.eab.hmac_key), for this CA's directory, and not revoked or already used.",
                 problem: problem)
         }
         if type == "unauthorized" {
             return ACMEError(
                 .accountSetup, "The CA refused to register the account: \(problem.summary)",
-                remedy: "Read the CA's detail above; if the CA requires External Account Binding, pass --eab-kid and --eab-hmac-key.",
+                remedy:
+                    "Read the CA's detail above; if the CA requires External Account Binding, pass --eab-kid and --eab-hmac-key.",
                 problem: problem)
         }
         return error
@@ -305,7 +309,8 @@ public actor ACMEClient {
         let response = try await postAsAccount(
             directory.newOrder, payload: try JSONEncoder.acme.encode(payload).bytes, while: "creating the order")
         guard let location = response.header("Location") else {
-            throw ACMEError(.server, "The CA created an order but sent no Location header.", remedy: "Report this to the CA.")
+            throw ACMEError(
+                .server, "The CA created an order but sent no Location header.", remedy: "Report this to the CA.")
         }
         return (location, try decode(ACMEOrder.self, from: response, what: "the new order"))
     }
@@ -329,7 +334,9 @@ public actor ACMEClient {
         return (try decode(ACMEOrder.self, from: response, what: "the order"), response)
     }
 
-    public func fetchAuthorization(_ url: String) async throws -> (authorization: ACMEAuthorization, response: HTTPResponse) {
+    public func fetchAuthorization(_ url: String) async throws -> (
+        authorization: ACMEAuthorization, response: HTTPResponse
+    ) {
         let response = try await postAsAccount(url, payload: nil, while: "fetching an authorization")
         return (try decode(ACMEAuthorization.self, from: response, what: "an authorization"), response)
     }
@@ -339,9 +346,11 @@ public actor ACMEClient {
         _ = try await postAsAccount(challenge.url, payload: Array("{}".utf8), while: "answering the challenge")
     }
 
-    public func finalize(_ order: ACMEOrder, csrDER: [UInt8]) async throws -> (order: ACMEOrder, response: HTTPResponse) {
+    public func finalize(_ order: ACMEOrder, csrDER: [UInt8]) async throws -> (order: ACMEOrder, response: HTTPResponse)
+    {
         let payload = #"{"csr":"\#(Base64URL.encode(csrDER))"}"#
-        let response = try await postAsAccount(order.finalize, payload: Array(payload.utf8), while: "finalizing the order")
+        let response = try await postAsAccount(
+            order.finalize, payload: Array(payload.utf8), while: "finalizing the order")
         return (try decode(ACMEOrder.self, from: response, what: "the finalized order"), response)
     }
 
@@ -396,7 +405,8 @@ public actor ACMEClient {
                             remedy: "Run the same command again later; sbs resumes the order.", url: url)
                     }
                     let resumeAt = clock.now.addingTimeInterval(suggested.seconds)
-                    let limit = suggested > maxPollDelay
+                    let limit =
+                        suggested > maxPollDelay
                         ? "longer than the \(maxPollDelay.formattedSeconds) sbs waits at once"
                         : "past sbs's polling limit of \(pollTimeout.formattedSeconds)"
                     throw ACMEError(

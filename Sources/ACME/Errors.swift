@@ -122,23 +122,27 @@ public struct ACMEError: Error, Sendable, CustomStringConvertible, Equatable {
             return ACMEError(
                 .unauthorized,
                 "The CA could not verify control of the domain\(url.map { " when it fetched \($0)" } ?? ""): \(summary)",
-                remedy: "Make sure http://DOMAIN/.well-known/acme-challenge/ is served from the webroot by this server (no redirect to another host, no other server answering), then retry; `--self-check` tests it.",
+                remedy:
+                    "Make sure http://DOMAIN/.well-known/acme-challenge/ is served from the webroot by this server (no redirect to another host, no other server answering), then retry; `--self-check` tests it.",
                 problem: problem, url: url)
         case "connection", "tls":
             return ACMEError(
                 .connection,
                 "The CA could not connect to this server\(url.map { " at \($0)" } ?? ""): \(summary)",
-                remedy: "Open port 80 to the internet (firewall, cloud security group, router port-forward) and make sure the domain's A/AAAA records point at this server.",
+                remedy:
+                    "Open port 80 to the internet (firewall, cloud security group, router port-forward) and make sure the domain's A/AAAA records point at this server.",
                 problem: problem, url: url)
         case "dns":
             return ACMEError(
                 .dns, "The CA could not resolve the domain\(url.map { " for \($0)" } ?? ""): \(summary)",
-                remedy: "Create the domain's A (and AAAA, if IPv6 is served) record pointing at this server and wait for it to propagate.",
+                remedy:
+                    "Create the domain's A (and AAAA, if IPv6 is served) record pointing at this server and wait for it to propagate.",
                 problem: problem, url: url)
         case "caa":
             return ACMEError(
                 .rejectedIdentifier, "A CAA record forbids this CA to issue for the domain: \(summary)",
-                remedy: "Add a CAA record allowing this CA (for Let's Encrypt: `0 issue \"letsencrypt.org\"`) or remove the restrictive one.",
+                remedy:
+                    "Add a CAA record allowing this CA (for Let's Encrypt: `0 issue \"letsencrypt.org\"`) or remove the restrictive one.",
                 problem: problem)
         case "rejectedIdentifier", "unsupportedIdentifier":
             return ACMEError(
@@ -148,12 +152,14 @@ public struct ACMEError: Error, Sendable, CustomStringConvertible, Equatable {
         case "accountDoesNotExist":
             return ACMEError(
                 .accountDoesNotExist, "The CA does not know the stored ACME account: \(summary)",
-                remedy: "sbs registers the account again on its own; if this persists, delete the account folder and retry.",
+                remedy:
+                    "sbs registers the account again on its own; if this persists, delete the account folder and retry.",
                 problem: problem)
         case "externalAccountRequired":
             return ACMEError(
                 .accountSetup, "The CA requires External Account Binding: \(summary)",
-                remedy: "Get an EAB key id and HMAC key from the CA and pass them to sbs (`--eab-kid`, `--eab-hmac-key`).",
+                remedy:
+                    "Get an EAB key id and HMAC key from the CA and pass them to sbs (`--eab-kid`, `--eab-hmac-key`).",
                 problem: problem)
         case "userActionRequired":
             return ACMEError(
@@ -189,7 +195,8 @@ public struct ACMEError: Error, Sendable, CustomStringConvertible, Equatable {
         default:
             return ACMEError(
                 .server, "The CA rejected the request while \(request): \(summary)",
-                remedy: "Read the CA's detail above; retry once it is fixed. If it looks like a client error, report it to sbs.",
+                remedy:
+                    "Read the CA's detail above; retry once it is fixed. If it looks like a client error, report it to sbs.",
                 problem: problem, retryAfter: retryAfter)
         }
     }
@@ -201,13 +208,16 @@ public struct ACMEError: Error, Sendable, CustomStringConvertible, Equatable {
         case .dns: remedy = "Check the directory URL and this server's DNS resolver."
         case .connect: remedy = "Check that the CA is up and that this server may connect out to it (proxy, firewall)."
         case .tls: remedy = "If the CA uses a private CA certificate, pass it with --ca-bundle FILE."
-        case .timeout: remedy = "The CA did not answer in time; retry later. A stopped order is resumed on the next run."
+        case .timeout:
+            remedy = "The CA did not answer in time; retry later. A stopped order is resumed on the next run."
         case .other: remedy = "Retry later; a stopped order is resumed on the next run."
         case .tooLarge:
-            return ACMEError(.transport, "The server at \(error.url) sent too much while \(request): \(error.detail).",
-                             remedy: "Check the directory URL: that server does not answer like an ACME CA.")
+            return ACMEError(
+                .transport, "The server at \(error.url) sent too much while \(request): \(error.detail).",
+                remedy: "Check the directory URL: that server does not answer like an ACME CA.")
         }
-        return ACMEError(.transport, "Could not reach the CA at \(error.url) while \(request): \(error.detail)", remedy: remedy)
+        return ACMEError(
+            .transport, "Could not reach the CA at \(error.url) while \(request): \(error.detail)", remedy: remedy)
     }
 
     static func local(_ message: String, remedy: String) -> ACMEError { ACMEError(.local, message, remedy: remedy) }

@@ -1,7 +1,8 @@
 import FoundationEssentials
 import SBSCore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// File operations of the ACME library: sbs's atomic files (SBSCore), with their errors as `ACMEError`s.
@@ -37,7 +38,8 @@ enum FileIO {
 
     static func local<T>(_ body: () throws(UserError) -> T) throws -> T {
         do { return try body() } catch {
-            throw ACMEError.local(error.message, remedy: error.remedy ?? "Check the path and the free disk space, then retry.")
+            throw ACMEError.local(
+                error.message, remedy: error.remedy ?? "Check the path and the free disk space, then retry.")
         }
     }
 

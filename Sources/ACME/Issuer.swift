@@ -271,11 +271,14 @@ public struct CertificateIssuer: Sendable {
     }
 
     /// The saved order, if the CA still has it and it can still lead to a certificate.
-    private func resumeOrder(client: ACMEClient, url: String) async throws -> (order: ACMEOrder, response: HTTPResponse)? {
+    private func resumeOrder(client: ACMEClient, url: String) async throws -> (
+        order: ACMEOrder, response: HTTPResponse
+    )? {
         do {
             let fetched = try await client.fetchOrder(url)
             return fetched.order.status == .invalid ? nil : fetched
-        } catch let error as ACMEError where error.kind == .server || error.kind == .accountSetup
+        } catch let error as ACMEError
+            where error.kind == .server || error.kind == .accountSetup
             || error.kind == .orderFailed || error.kind == .unauthorized
         {
             // Unknown order (404 malformed), another account's order (a re-registered account): start over.
@@ -316,10 +319,13 @@ public struct CertificateIssuer: Sendable {
             else {
                 throw ACMEError(
                     .orderFailed, "The CA offers no http-01 challenge for \(domain).",
-                    remedy: "Use a CA that allows HTTP-01 validation (wildcard names need DNS-01, which sbs does not do).")
+                    remedy:
+                        "Use a CA that allows HTTP-01 validation (wildcard names need DNS-01, which sbs does not do).")
             }
             guard !token.isEmpty, token.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
-                throw ACMEError(.server, "The CA sent a challenge token that is not base64url: \(token)", remedy: "Report this to the CA.")
+                throw ACMEError(
+                    .server, "The CA sent a challenge token that is not base64url: \(token)",
+                    remedy: "Report this to the CA.")
             }
             let path = challengeFolder + "/" + token
             try FileIO.writeAtomically(keyAuthorization(token: token, accountKey: accountJWK), to: path, mode: 0o644)
@@ -337,7 +343,8 @@ public struct CertificateIssuer: Sendable {
             let grace = challengeProblemGrace
             let authorization = try await client.poll(item.url, what: "validation of \(item.domain)") {
                 (authorization: ACMEAuthorization) in
-                Self.validationSettled(authorization, problemSince: &problemSince, now: clock.now, grace: grace) { detail in
+                Self.validationSettled(authorization, problemSince: &problemSince, now: clock.now, grace: grace) {
+                    detail in
                     progress(.validationProblem(domain: item.domain, detail: detail, grace: grace))
                 }
             }
@@ -366,9 +373,11 @@ public struct CertificateIssuer: Sendable {
 
     static func authorizationFailed(_ authorization: ACMEAuthorization, url: String) -> ACMEError {
         let domain = authorization.identifier.value
-        let challenge = authorization.challenges.first { $0.error != nil }
+        let challenge =
+            authorization.challenges.first { $0.error != nil }
             ?? authorization.challenges.first { $0.type == "http-01" }
-        let fetched = challenge?.validationRecord?.first?.url
+        let fetched =
+            challenge?.validationRecord?.first?.url
             ?? challenge?.token.map { "http://\(domain)/.well-known/acme-challenge/\($0)" }
         if let problem = challenge?.error {
             var problem = problem
@@ -423,10 +432,13 @@ public struct CertificateIssuer: Sendable {
                 url: url)
         }
         guard response.status == 200, response.bodyText.trimmed == content else {
-            let got = response.status == 200 ? "different content: \(response.bodyText.prefix(80))" : "HTTP \(response.status)"
+            let got =
+                response.status == 200
+                ? "different content: \(response.bodyText.prefix(80))" : "HTTP \(response.status)"
             throw ACMEError(
                 .selfCheckFailed, "Self-check: \(url) returned \(got) instead of the token sbs wrote to \(path).",
-                remedy: "Serve \(webroot) as the document root for /.well-known/acme-challenge/ on \(domain) (no redirect to another host, files readable by the web server's user).",
+                remedy:
+                    "Serve \(webroot) as the document root for /.well-known/acme-challenge/ on \(domain) (no redirect to another host, files readable by the web server's user).",
                 url: url)
         }
         progress(.selfCheck(domain: domain, url: url))
@@ -442,7 +454,9 @@ public struct CertificateIssuer: Sendable {
         let leaf = certificates[0]
         let key = try Certificate.PrivateKey(pemEncoded: keyPEM)
         guard CertificateTools.matches(key, leaf) else {
-            throw ACMEError(.server, "The CA sent a certificate for another key.", remedy: "Run again; report it to the CA if it repeats.")
+            throw ACMEError(
+                .server, "The CA sent a certificate for another key.",
+                remedy: "Run again; report it to the CA if it repeats.")
         }
         let names = Set(CertificateTools.dnsNames(of: leaf).map { $0.lowercased() })
         guard names == Set(domains) else {
@@ -466,7 +480,9 @@ public struct CertificateIssuer: Sendable {
         if FileIO.exists(webroot) {
             throw ACMEError.local(
                 "The webroot \(webroot) is a file, not a folder.",
-                remedy: "Give the folder the web server serves for http://DOMAIN/ (challenge files go to DIR/.well-known/acme-challenge/).")
+                remedy:
+                    "Give the folder the web server serves for http://DOMAIN/ (challenge files go to DIR/.well-known/acme-challenge/)."
+            )
         }
         throw ACMEError.local(
             "The webroot \(webroot) does not exist.",
@@ -538,4 +554,3 @@ public struct CertificateIssuer: Sendable {
         return result
     }
 }
-

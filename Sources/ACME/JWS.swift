@@ -78,8 +78,9 @@ public struct FlattenedJWS: Codable, Sendable, Equatable {
     public static func sign(
         payload: [UInt8]?, url: String, nonce: String?, keyID: String?, key: P256.Signing.PrivateKey
     ) throws -> FlattenedJWS {
-        let header = ProtectedHeader(alg: "ES256", jwk: keyID == nil ? ECPublicJWK(key.publicKey) : nil, kid: keyID,
-                                     nonce: nonce, url: url)
+        let header = ProtectedHeader(
+            alg: "ES256", jwk: keyID == nil ? ECPublicJWK(key.publicKey) : nil, kid: keyID,
+            nonce: nonce, url: url)
         let protected = Base64URL.encode(compactJSON(header))
         let encodedPayload = payload.map { Base64URL.encode($0) } ?? ""
         let signingInput = Array((protected + "." + encodedPayload).utf8)
@@ -119,7 +120,6 @@ public struct FlattenedJWS: Codable, Sendable, Equatable {
         Array(#"{"protected":"\#(protected)","payload":"\#(payload)","signature":"\#(signature)"}"#.utf8)
     }
 }
-
 
 /// Any JSON value, for headers and documents whose shape is not fixed.
 public enum JSONValue: Codable, Sendable, Equatable {

@@ -1,8 +1,9 @@
 import FoundationEssentials
 import SBSCore
 import X509
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The four files nginx and others read: `cert.pem` (leaf), `chain.pem` (intermediates), `fullchain.pem`
@@ -56,7 +57,8 @@ public enum LiveFiles {
             }
             let others = names.filter { !fileNames.contains($0) }
             if !others.isEmpty {
-                what = "a folder holding files sbs did not write (\(others.prefix(5).joined(separator: ", "))\(others.count > 5 ? ", …" : ""))"
+                what =
+                    "a folder holding files sbs did not write (\(others.prefix(5).joined(separator: ", "))\(others.count > 5 ? ", …" : ""))"
             } else if names.isEmpty {
                 what = "an empty folder sbs did not make"
             } else {
@@ -69,7 +71,9 @@ public enum LiveFiles {
         }
         throw ACMEError.local(
             "sbs will not replace \(live): it is \(what). sbs replaces only a certificate folder or link it made itself.",
-            remedy: "Move \(live) away yourself and run the same command again, or have sbs write to a path that does not exist yet (sbs creates it).")
+            remedy:
+                "Move \(live) away yourself and run the same command again, or have sbs write to a path that does not exist yet (sbs creates it)."
+        )
     }
 
     /// Whether `target` (the link at `live`) is what `write` makes: the relative path to a numbered version in
@@ -115,8 +119,9 @@ public enum LiveFiles {
                 return path
             }
             guard errno == EEXIST else {
-                throw ACMEError.local("mkdir \(path) failed: \(String(cString: strerror(errno)))",
-                                      remedy: "Check the permissions and the free space of \(archive).")
+                throw ACMEError.local(
+                    "mkdir \(path) failed: \(String(cString: strerror(errno)))",
+                    remedy: "Check the permissions and the free space of \(archive).")
             }
             next += 1
         }
@@ -130,21 +135,24 @@ public enum LiveFiles {
         if AtomicFile.status(of: live, followingLinks: false)?.kind == .directory {
             let legacy = FileIO.parent(of: version) + "/0"
             if rename(live, legacy) != 0 {
-                throw ACMEError.local("Could not move the folder \(live) to \(legacy): \(String(cString: strerror(errno)))",
-                                      remedy: "Move it away by hand and run the same command again.")
+                throw ACMEError.local(
+                    "Could not move the folder \(live) to \(legacy): \(String(cString: strerror(errno)))",
+                    remedy: "Move it away by hand and run the same command again.")
             }
         }
         let target = relativePath(from: parent, to: version)
         let temp = parent + "/.\(FileIO.baseName(of: live)).link-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         guard symlink(target, temp) == 0 else {
-            throw ACMEError.local("Could not create the link \(temp): \(String(cString: strerror(errno)))",
-                                  remedy: "Check the permissions of \(parent).")
+            throw ACMEError.local(
+                "Could not create the link \(temp): \(String(cString: strerror(errno)))",
+                remedy: "Check the permissions of \(parent).")
         }
         guard rename(temp, live) == 0 else {
             let reason = String(cString: strerror(errno))
             unlink(temp)
-            throw ACMEError.local("Could not switch \(live) to the new certificate: \(reason)",
-                                  remedy: "Check that \(live) is not a file, then run the same command again.")
+            throw ACMEError.local(
+                "Could not switch \(live) to the new certificate: \(reason)",
+                remedy: "Check that \(live) is not a file, then run the same command again.")
         }
         AtomicFile.syncDirectory(parent)
     }
@@ -152,7 +160,8 @@ public enum LiveFiles {
     /// `to` relative to the folder `from` (both absolute), so that the link also resolves where the folder is
     /// mounted elsewhere (the stack's nginx sees `<ssl>` as /etc/nginx/ssl).
     static func relativePath(from: String, to: String) -> String {
-        let a = from.split(separator: "/"), b = to.split(separator: "/")
+        let a = from.split(separator: "/")
+        let b = to.split(separator: "/")
         var common = 0
         while common < a.count && common < b.count && a[common] == b[common] { common += 1 }
         let ups = Array(repeating: "..", count: a.count - common)
@@ -195,18 +204,21 @@ public enum LiveFiles {
         let leaf = try CertificateTools.parseChain(try text("cert.pem"), what: directory + "/cert.pem")[0]
         let full = try CertificateTools.parseChain(try text("fullchain.pem"), what: directory + "/fullchain.pem")
         guard full[0] == leaf else {
-            throw ACMEError.local("\(directory)/fullchain.pem does not start with the certificate in cert.pem.",
-                                  remedy: "Obtain the certificate again.")
+            throw ACMEError.local(
+                "\(directory)/fullchain.pem does not start with the certificate in cert.pem.",
+                remedy: "Obtain the certificate again.")
         }
         let keyText = try text("privkey.pem")
         let key: Certificate.PrivateKey
         do { key = try Certificate.PrivateKey(pemEncoded: keyText) } catch {
-            throw ACMEError.local("\(directory)/privkey.pem is not a private key sbs can read: \(error)",
-                                  remedy: "Obtain the certificate again.")
+            throw ACMEError.local(
+                "\(directory)/privkey.pem is not a private key sbs can read: \(error)",
+                remedy: "Obtain the certificate again.")
         }
         guard CertificateTools.matches(key, leaf) else {
-            throw ACMEError.local("\(directory)/privkey.pem is not the key of the certificate in \(directory)/cert.pem.",
-                                  remedy: "Obtain the certificate again (the files are replaced together).")
+            throw ACMEError.local(
+                "\(directory)/privkey.pem is not the key of the certificate in \(directory)/cert.pem.",
+                remedy: "Obtain the certificate again (the files are replaced together).")
         }
         let names = CertificateTools.dnsNames(of: leaf).map { $0.lowercased() }
         for domain in domains.map({ $0.lowercased() }) where !covers(names, domain) {

@@ -1,8 +1,7 @@
-import SBSCore
 import Crypto
 import FoundationEssentials
-import SBSCore
 import HTTPClient
+import SBSCore
 import X509
 
 /// Whether a certificate should be renewed now, and why.
@@ -97,7 +96,8 @@ extension CertificateIssuer {
     /// and saved with its renewal settings on the first call), without renewing anything.
     /// - Throws: `ACMEError` (`.local`) when no renewal settings are kept for it, or as `renewalDecision`.
     public func plannedRenewal(liveDirectory: String, accountDirectory: String) async throws -> RenewalDecision {
-        guard let config = try RenewalConfig.load(accountDirectory: accountDirectory, liveDirectory: liveDirectory) else {
+        guard let config = try RenewalConfig.load(accountDirectory: accountDirectory, liveDirectory: liveDirectory)
+        else {
             throw ACMEError.local(
                 "No renewal parameters for \(liveDirectory) (it was not issued by sbs over ACME).",
                 remedy: "Issue it with `sbs cert issue`, or renew it the way it was obtained.")
@@ -118,7 +118,8 @@ extension CertificateIssuer {
             try config.save(accountDirectory: accountDirectory)
         }
         return try await renewalDecision(
-            liveDirectory: config.liveDirectory, directory: try? ACMEServer(config.directoryURL), caBundle: config.caBundle,
+            liveDirectory: config.liveDirectory, directory: try? ACMEServer(config.directoryURL),
+            caBundle: config.caBundle,
             fraction: fraction)
     }
 
@@ -135,8 +136,9 @@ extension CertificateIssuer {
         progress: @escaping @Sendable (IssuanceProgress) -> Void = { _ in }
     ) async throws -> RenewalOutcome {
         try await withAccountLock(accountDirectory, progress: progress) {
-            try await renewHoldingLock(liveDirectory: liveDirectory, accountDirectory: accountDirectory, force: force,
-                                       progress: progress)
+            try await renewHoldingLock(
+                liveDirectory: liveDirectory, accountDirectory: accountDirectory, force: force,
+                progress: progress)
         }
     }
 
@@ -157,8 +159,9 @@ extension CertificateIssuer {
         if force && !decision.due { decision.reason = "forced (" + decision.reason + ")" }
         let directory: ACMEServer
         do { directory = try ACMEServer(config.directoryURL) } catch {
-            throw ACMEError.local("The renewal settings of \(liveDirectory): \(error.message)",
-                                  remedy: error.remedy ?? "Issue the certificate again with `sbs cert issue`.")
+            throw ACMEError.local(
+                "The renewal settings of \(liveDirectory): \(error.message)",
+                remedy: error.remedy ?? "Issue the certificate again with `sbs cert issue`.")
         }
         let issued = try await issue(
             domains: config.domains, email: config.email, webroot: config.webroot, directory: directory,
@@ -174,7 +177,9 @@ public enum ProvidedCertificates {
     /// chain.pem is empty).
     /// - Throws: `ACMEError` (`.local`).
     @discardableResult
-    public static func installSelfSigned(domains: [String], liveDirectory: String, days: Int = 397) throws -> (notAfter: Date, certificatePEM: String) {
+    public static func installSelfSigned(domains: [String], liveDirectory: String, days: Int = 397) throws -> (
+        notAfter: Date, certificatePEM: String
+    ) {
         let names = try CertificateIssuer.normalize(domains)
         let made = try CertificateTools.makeSelfSigned(domains: names, days: days)
         try LiveFiles.write(leafPEM: made.certificatePEM, chainPEMs: [], keyPEM: made.keyPEM, to: liveDirectory)
@@ -190,10 +195,13 @@ public enum ProvidedCertificates {
         certificatePath: String, keyPath: String, liveDirectory: String, domains: [String] = [], now: Date = Date()
     ) throws -> (notAfter: Date, names: [String]) {
         guard let chainPEM = try FileIO.readText(certificatePath, limit: .pem) else {
-            throw ACMEError.local("The certificate file \(certificatePath) does not exist.", remedy: "Give the path of a PEM certificate (full chain).")
+            throw ACMEError.local(
+                "The certificate file \(certificatePath) does not exist.",
+                remedy: "Give the path of a PEM certificate (full chain).")
         }
         guard let keyText = try FileIO.readText(keyPath, limit: .pem) else {
-            throw ACMEError.local("The key file \(keyPath) does not exist.", remedy: "Give the path of the PEM private key.")
+            throw ACMEError.local(
+                "The key file \(keyPath) does not exist.", remedy: "Give the path of the PEM private key.")
         }
         let chain = try CertificateTools.parseChain(chainPEM, what: certificatePath)
         let leaf = chain[0]
@@ -206,7 +214,9 @@ public enum ProvidedCertificates {
         guard CertificateTools.matches(key, leaf) else {
             throw ACMEError.local(
                 "The key \(keyPath) does not belong to the certificate \(certificatePath).",
-                remedy: "Give the key that was generated with this certificate's request (compare `openssl x509 -pubkey` and `openssl pkey -pubout`).")
+                remedy:
+                    "Give the key that was generated with this certificate's request (compare `openssl x509 -pubkey` and `openssl pkey -pubout`)."
+            )
         }
         guard now < leaf.notValidAfter else {
             throw ACMEError.local(
@@ -214,13 +224,16 @@ public enum ProvidedCertificates {
                 remedy: "Renew it with its CA and give the new files.")
         }
         let names = CertificateTools.dnsNames(of: leaf).map { $0.lowercased() }
-        for domain in domains.map({ $0.lowercased() }) where !names.contains(domain) && !names.contains(wildcardOf(domain)) {
+        for domain in domains.map({ $0.lowercased() })
+        where !names.contains(domain) && !names.contains(wildcardOf(domain)) {
             throw ACMEError.local(
                 "The certificate \(certificatePath) does not cover \(domain) (it names \(names.joined(separator: ", "))).",
                 remedy: "Give a certificate whose subjectAltName includes \(domain).")
         }
         let blocks = pemBlocks(in: chainPEM)
-        let keyBlocks = ["PRIVATE KEY", "EC PRIVATE KEY", "RSA PRIVATE KEY"].flatMap { pemBlocks(in: keyText, label: $0) }
+        let keyBlocks = ["PRIVATE KEY", "EC PRIVATE KEY", "RSA PRIVATE KEY"].flatMap {
+            pemBlocks(in: keyText, label: $0)
+        }
         try LiveFiles.write(
             leafPEM: blocks[0], chainPEMs: Array(blocks.dropFirst()), keyPEM: keyBlocks.first ?? keyText,
             to: liveDirectory)

@@ -128,7 +128,8 @@ public enum IssuanceProgress: Sendable, Equatable, CustomStringConvertible {
             return "certificate installed in \(directory) (valid until \(RFC3339.format(notAfter)))"
         case .waitingForLock(let reason): return reason
         case .validationProblem(let domain, let detail, let grace):
-            return "http-01 for \(domain): the CA reports \"\(detail)\"; giving it \(grace.formattedSeconds) to validate after all"
+            return
+                "http-01 for \(domain): the CA reports \"\(detail)\"; giving it \(grace.formattedSeconds) to validate after all"
         }
     }
 }

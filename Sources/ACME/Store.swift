@@ -1,6 +1,6 @@
-import SBSCore
 import Crypto
 import FoundationEssentials
+import SBSCore
 
 /// What sbs keeps about one CA in the account folder (`<root>/etc/sbs/acme/<ca>/`):
 /// `account.key` (P-256, PKCS#8 PEM, 0600), `account.json` (its URL and contact) and `orders/<set>.json`
@@ -68,7 +68,9 @@ public struct AccountStore: Sendable {
     }
 
     public func loadOrder(for identifiers: [String]) throws -> OrderState? {
-        guard let bytes = try FileIO.read(orderPath(for: identifiers), limit: .state, followingLinks: false) else { return nil }
+        guard let bytes = try FileIO.read(orderPath(for: identifiers), limit: .state, followingLinks: false) else {
+            return nil
+        }
         return try? JSONDecoder().decode(OrderState.self, from: Data(bytes))
     }
 
@@ -172,7 +174,8 @@ public struct RenewalConfig: Codable, Sendable, Equatable {
     static func load(path: String) throws -> RenewalConfig? {
         guard let bytes = try FileIO.read(path, limit: .state, followingLinks: false) else { return nil }
         do { return try JSONDecoder().decode(RenewalConfig.self, from: Data(bytes)) } catch {
-            throw ACMEError.local("\(path) does not parse: \(error)", remedy: "Delete it and issue the certificate again.")
+            throw ACMEError.local(
+                "\(path) does not parse: \(error)", remedy: "Delete it and issue the certificate again.")
         }
     }
 

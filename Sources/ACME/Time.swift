@@ -1,6 +1,7 @@
 import FoundationEssentials
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Time as the ACME client sees it: the wall clock (for HTTP-dates, certificate lifetimes, rate-limit

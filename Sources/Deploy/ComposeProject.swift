@@ -31,7 +31,8 @@ public struct ComposeProject: Sendable, Hashable, Codable {
     /// `docker compose` with this project's name, folder and file, then `arguments`. Compose reads `.env` from the
     /// project folder itself: no secret is ever in the argv or the environment of the command.
     public func command(_ arguments: [String]) -> [String] {
-        ["docker", "compose", "--project-name", name, "--project-directory", directory, "--file", composeFile] + arguments
+        ["docker", "compose", "--project-name", name, "--project-directory", directory, "--file", composeFile]
+            + arguments
     }
 
     /// Every container of the project, running or not (`docker compose ps --all --format json`).
@@ -39,8 +40,9 @@ public struct ComposeProject: Sendable, Hashable, Codable {
     public func containers(_ runner: any CommandRunner) async throws(UserError) -> [ComposeContainer] {
         let result = try await runner.run(command(["ps", "--all", "--format", "json"]), timeout: .seconds(60))
         guard result.status == 0 else {
-            throw UserError("`docker compose ps` failed (\(result.timedOut ? "timed out" : "exit \(result.status)")): \(result.stderr.lastLines(3))",
-                            remedy: "Check that the Docker engine runs (`docker info`) and that \(composeFile) exists.")
+            throw UserError(
+                "`docker compose ps` failed (\(result.timedOut ? "timed out" : "exit \(result.status)")): \(result.stderr.lastLines(3))",
+                remedy: "Check that the Docker engine runs (`docker info`) and that \(composeFile) exists.")
         }
         return try ComposeContainer.parse(result.stdout)
     }

@@ -57,8 +57,10 @@ public struct ComposeContainer: Codable, Sendable, Hashable {
         case publishers = "Publishers", labels = "Labels"
     }
 
-    public init(service: String, name: String, state: String, health: String, exitCode: Int? = nil,
-                publishers: [Publisher] = [], configHash: String? = nil) {
+    public init(
+        service: String, name: String, state: String, health: String, exitCode: Int? = nil,
+        publishers: [Publisher] = [], configHash: String? = nil
+    ) {
         self.service = service
         self.name = name
         self.state = state
@@ -111,8 +113,9 @@ public struct ComposeContainer: Codable, Sendable, Hashable {
                 try decoder.decode(ComposeContainer.self, from: Data(line.utf8))
             }
         } catch {
-            throw UserError("`docker compose ps --format json` printed something sbs cannot read: \(String(trimmed.prefix(120)).debugSafe)",
-                            remedy: "Check `docker compose version` (compose v2 is needed).")
+            throw UserError(
+                "`docker compose ps --format json` printed something sbs cannot read: \(String(trimmed.prefix(120)).debugSafe)",
+                remedy: "Check `docker compose version` (compose v2 is needed).")
         }
     }
 }

@@ -14,8 +14,9 @@ public enum OllamaModels {
         do {
             return Set(try JSONDecoder().decode(Tags.self, from: Data(body)).models?.map(\.name) ?? [])
         } catch {
-            throw UserError("Ollama's /api/tags answered with something that is not its model list: \(String(decoding: body.prefix(120), as: UTF8.self).debugSafe)",
-                            remedy: "Check the ollama service (`docker compose logs ollama`).")
+            throw UserError(
+                "Ollama's /api/tags answered with something that is not its model list: \(String(decoding: body.prefix(120), as: UTF8.self).debugSafe)",
+                remedy: "Check the ollama service (`docker compose logs ollama`).")
         }
     }
 
@@ -34,7 +35,10 @@ public enum OllamaModels {
         public var completed: Int64?
         public var error: String?
 
-        public init(status: String? = nil, digest: String? = nil, total: Int64? = nil, completed: Int64? = nil, error: String? = nil) {
+        public init(
+            status: String? = nil, digest: String? = nil, total: Int64? = nil, completed: Int64? = nil,
+            error: String? = nil
+        ) {
             self.status = status
             self.digest = digest
             self.total = total
@@ -61,7 +65,10 @@ public enum OllamaModels {
                 if let event = try? JSONDecoder().decode(PullEvent.self, from: Data(line)) {
                     events.append(event)
                 } else {
-                    events.append(PullEvent(error: "unreadable progress line: " + String(decoding: line.prefix(120), as: UTF8.self).debugSafe))
+                    events.append(
+                        PullEvent(
+                            error: "unreadable progress line: "
+                                + String(decoding: line.prefix(120), as: UTF8.self).debugSafe))
                 }
             }
             if pending.count > 64 << 10 { pending.removeAll() }
@@ -100,7 +107,10 @@ public enum OllamaModels {
             let units = ["B", "KB", "MB", "GB", "TB"]
             var value = Double(bytes)
             var unit = 0
-            while value >= 1000 && unit < units.count - 1 { value /= 1000; unit += 1 }
+            while value >= 1000 && unit < units.count - 1 {
+                value /= 1000
+                unit += 1
+            }
             return unit == 0 ? "\(bytes) B" : decimal(value) + " " + units[unit]
         }
     }

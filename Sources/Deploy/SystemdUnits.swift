@@ -66,7 +66,9 @@ public struct SystemdUnits: Sendable, Hashable, Codable {
             try Self.checkProgram(backup.script, what: "backup script")
             try Self.checkPath(backup.destination, what: "backup destination")
             guard (1...365).contains(backup.keep) else {
-                throw UserError("The number of backups to keep must be from 1 to 365, not \(backup.keep).", remedy: "Fix backups.keep in the answers.")
+                throw UserError(
+                    "The number of backups to keep must be from 1 to 365, not \(backup.keep).",
+                    remedy: "Fix backups.keep in the answers.")
             }
         }
         self.executable = executable
@@ -81,27 +83,41 @@ public struct SystemdUnits: Sendable, Hashable, Codable {
     /// The unit files, services before their timers.
     public var units: [SystemdUnit] {
         var units = [
-            SystemdUnit(name: Self.renewService, text: service(
-                description: "Renew the certificates of the Small Business Server (sbs renew)",
-                command: sbs(["renew"]), timeout: "30min")),
-            SystemdUnit(name: Self.renewTimer, text: timer(
-                description: "Check twice a day whether the Small Business Server's certificates are due",
-                schedule: ["OnCalendar=*-*-* 00,12:00:00", "RandomizedDelaySec=12h", "Persistent=true"])),
-            SystemdUnit(name: Self.verifyService, text: service(
-                description: "Verify the running Small Business Server (sbs verify)",
-                command: sbs(["verify", "--json"]), timeout: "15min")),
-            SystemdUnit(name: Self.verifyTimer, text: timer(
-                description: "Verify the Small Business Server every hour",
-                schedule: ["OnCalendar=hourly", "RandomizedDelaySec=10min"])),
+            SystemdUnit(
+                name: Self.renewService,
+                text: service(
+                    description: "Renew the certificates of the Small Business Server (sbs renew)",
+                    command: sbs(["renew"]), timeout: "30min")),
+            SystemdUnit(
+                name: Self.renewTimer,
+                text: timer(
+                    description: "Check twice a day whether the Small Business Server's certificates are due",
+                    schedule: ["OnCalendar=*-*-* 00,12:00:00", "RandomizedDelaySec=12h", "Persistent=true"])),
+            SystemdUnit(
+                name: Self.verifyService,
+                text: service(
+                    description: "Verify the running Small Business Server (sbs verify)",
+                    command: sbs(["verify", "--json"]), timeout: "15min")),
+            SystemdUnit(
+                name: Self.verifyTimer,
+                text: timer(
+                    description: "Verify the Small Business Server every hour",
+                    schedule: ["OnCalendar=hourly", "RandomizedDelaySec=10min"])),
         ]
         if let backup {
-            units.append(SystemdUnit(name: Self.backupService, text: service(
-                description: "Dump the Small Business Server's database (backup/backup.sh)",
-                command: [backup.script, backup.destination, String(backup.keep)], timeout: "6h",
-                writable: [backup.destination])))
-            units.append(SystemdUnit(name: Self.backupTimer, text: timer(
-                description: "Dump the Small Business Server's database every night",
-                schedule: ["OnCalendar=*-*-* 03:15:00", "RandomizedDelaySec=30min", "Persistent=true"])))
+            units.append(
+                SystemdUnit(
+                    name: Self.backupService,
+                    text: service(
+                        description: "Dump the Small Business Server's database (backup/backup.sh)",
+                        command: [backup.script, backup.destination, String(backup.keep)], timeout: "6h",
+                        writable: [backup.destination])))
+            units.append(
+                SystemdUnit(
+                    name: Self.backupTimer,
+                    text: timer(
+                        description: "Dump the Small Business Server's database every night",
+                        schedule: ["OnCalendar=*-*-* 03:15:00", "RandomizedDelaySec=30min", "Persistent=true"])))
         }
         return units
     }
@@ -183,24 +199,32 @@ public struct SystemdUnits: Sendable, Hashable, Codable {
     static func checkPath(_ path: String, what: String) throws(UserError) {
         try checkText(path, what: what)
         guard path.hasPrefix("/") else {
-            throw UserError("The \(what) '\(path.debugSafe)' is not an absolute path; a systemd unit needs one.",
-                            remedy: "Give it as an absolute path.")
+            throw UserError(
+                "The \(what) '\(path.debugSafe)' is not an absolute path; a systemd unit needs one.",
+                remedy: "Give it as an absolute path.")
         }
     }
 
     static func checkProgram(_ path: String, what: String) throws(UserError) {
         try checkPath(path, what: what)
         if let bad = path.first(where: { "\"'\\$".contains($0) }) {
-            throw UserError("The \(what) '\(path.debugSafe)' holds \(bad), which systemd does not accept in the path of a program it runs.",
-                            remedy: "Move it to a folder whose path has no quotes, backslashes or dollar signs (such as /usr/local/bin).")
+            throw UserError(
+                "The \(what) '\(path.debugSafe)' holds \(bad), which systemd does not accept in the path of a program it runs.",
+                remedy:
+                    "Move it to a folder whose path has no quotes, backslashes or dollar signs (such as /usr/local/bin)."
+            )
         }
     }
 
     static func checkText(_ text: String, what: String) throws(UserError) {
-        guard !text.isEmpty, !text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f || (0x80..<0xa0).contains($0.value) })
+        guard !text.isEmpty,
+            !text.unicodeScalars.contains(where: {
+                $0.value < 0x20 || $0.value == 0x7f || (0x80..<0xa0).contains($0.value)
+            })
         else {
-            throw UserError("The \(what) '\(text.debugSafe)' is empty or holds a control character (a line break, a tab …), which cannot go into a systemd unit.",
-                            remedy: "Choose a \(what) without control characters.")
+            throw UserError(
+                "The \(what) '\(text.debugSafe)' is empty or holds a control character (a line break, a tab …), which cannot go into a systemd unit.",
+                remedy: "Choose a \(what) without control characters.")
         }
     }
 }

@@ -36,7 +36,9 @@ public struct HTTPResponse: Sendable {
     /// over HTTPS).
     public var certificates: [String]
 
-    public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = [], certificates: [String] = []) {
+    public init(
+        status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = [], certificates: [String] = []
+    ) {
         self.status = status
         self.headers = headers.map { (name: $0.name.lowercased(), value: $0.value) }
         self.body = body
@@ -151,7 +153,9 @@ public final class CurlTransport: HTTPTransport {
     /// Sends `request` and hands the body to `chunk` as it arrives, on the transfer's thread (a streamed answer:
     /// Ollama's pull progress). The body is not kept nor counted against `maxResponseBytes`; the returned
     /// response has the status and headers. `chunk` returning false stops the transfer.
-    public func stream(_ request: HTTPRequest, chunk: @escaping @Sendable ([UInt8]) -> Bool) async throws -> HTTPResponse {
+    public func stream(_ request: HTTPRequest, chunk: @escaping @Sendable ([UInt8]) -> Bool) async throws
+        -> HTTPResponse
+    {
         try await transfer(request, chunk: chunk)
     }
 
@@ -177,7 +181,10 @@ public final class CurlTransport: HTTPTransport {
         chunk: (@Sendable ([UInt8]) -> Bool)?
     ) -> Result<HTTPResponse, HTTPTransportError> {
         guard let curl = handle.pointer else {
-            return .failure(HTTPTransportError(kind: .other, url: request.url, detail: "libcurl cannot be used: \(String(cString: sbs_curl_load_error())) (install libcurl4)"))
+            return .failure(
+                HTTPTransportError(
+                    kind: .other, url: request.url,
+                    detail: "libcurl cannot be used: \(String(cString: sbs_curl_load_error())) (install libcurl4)"))
         }
         sbs_curl_easy_reset(curl)
         let sink = ResponseSink(limit: options.maxResponseBytes, stop: stop)
@@ -227,7 +234,9 @@ public final class CurlTransport: HTTPTransport {
                 sbs_curl_setopt_offset(curl, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))
                 // COPYPOSTFIELDS copies the bytes, so the Swift array need not outlive this closure.
                 request.body.withUnsafeBytes { bytes in
-                    _ = sbs_curl_setopt_pointer(curl, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1)))
+                    _ = sbs_curl_setopt_pointer(
+                        curl, CURLOPT_COPYPOSTFIELDS,
+                        UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1)))
                 }
             }
             sbs_curl_setopt_callback(curl, CURLOPT_WRITEFUNCTION, curlBodyCallback)
@@ -240,25 +249,32 @@ public final class CurlTransport: HTTPTransport {
             return sbs_curl_easy_perform(curl)
         }
         if sink.overflow {
-            return .failure(HTTPTransportError(
-                kind: .tooLarge, url: request.url,
-                detail: "the response went past \(sink.limit / 1024) KiB and sbs stopped reading it (an ACME response is a few kilobytes)"))
+            return .failure(
+                HTTPTransportError(
+                    kind: .tooLarge, url: request.url,
+                    detail:
+                        "the response went past \(sink.limit / 1024) KiB and sbs stopped reading it (an ACME response is a few kilobytes)"
+                ))
         }
         guard code == CURLE_OK else {
-            let buffered = String(decoding: errorBuffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let buffered = String(
+                decoding: errorBuffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
             let detail = buffered.isEmpty ? String(cString: sbs_curl_easy_strerror(code)) : buffered
             return .failure(HTTPTransportError(kind: kind(of: code), url: request.url, detail: detail))
         }
         var status = 0
         sbs_curl_getinfo_long(curl, CURLINFO_RESPONSE_CODE, &status)
         let certificates = options.certificateChain ? presentedChain(curl) : []
-        return .success(HTTPResponse(status: status, headers: sink.headers, body: sink.body, certificates: certificates))
+        return .success(
+            HTTPResponse(status: status, headers: sink.headers, body: sink.body, certificates: certificates))
     }
 
     /// The `Cert:` entries of CURLINFO_CERTINFO: one PEM per certificate the server sent, leaf first.
     private static func presentedChain(_ curl: UnsafeMutableRawPointer) -> [String] {
         var info: UnsafeMutablePointer<curl_certinfo>? = nil
-        guard sbs_curl_getinfo_certinfo(curl, &info) == CURLE_OK, let info, let lists = info.pointee.certinfo else { return [] }
+        guard sbs_curl_getinfo_certinfo(curl, &info) == CURLE_OK, let info, let lists = info.pointee.certinfo else {
+            return []
+        }
         var chain: [String] = []
         for index in 0..<Int(info.pointee.num_of_certs) {
             var entry = lists[index]
@@ -327,7 +343,9 @@ private let curlBodyCallback: sbs_curl_data_callback = { data, size, count, user
     let sink = Unmanaged<ResponseSink>.fromOpaque(userdata).takeUnretainedValue()
     let length = size * count
     if let chunk = sink.chunk {
-        let bytes = data.withMemoryRebound(to: UInt8.self, capacity: length) { Array(UnsafeBufferPointer(start: $0, count: length)) }
+        let bytes = data.withMemoryRebound(to: UInt8.self, capacity: length) {
+            Array(UnsafeBufferPointer(start: $0, count: length))
+        }
         return chunk(bytes) ? length : 0
     }
     guard sink.accept(length) else { return 0 }

@@ -67,14 +67,15 @@ struct CgroupPaths {
             for folder in folders(mount: mount, path: paths[""]) {
                 // "max 100000" (no quota) or "200000 100000" (2 CPUs).
                 guard let fields = sysroot.readLine(folder + "/cpu.max")?.split(separator: " "), fields.count == 2,
-                      let quota = Double(fields[0]), let period = Double(fields[1]), period > 0 else { continue }
+                    let quota = Double(fields[0]), let period = Double(fields[1]), period > 0
+                else { continue }
                 quotas.append(quota / period)
             }
         }
         for mount in ["/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct"] {
             for folder in folders(mount: mount, path: paths["cpu"]) {
                 guard let quota = sysroot.readLine(folder + "/cpu.cfs_quota_us").flatMap({ Double($0) }), quota > 0,
-                      let period = sysroot.readLine(folder + "/cpu.cfs_period_us").flatMap({ Double($0) }), period > 0
+                    let period = sysroot.readLine(folder + "/cpu.cfs_period_us").flatMap({ Double($0) }), period > 0
                 else { continue }
                 quotas.append(quota / period)
             }

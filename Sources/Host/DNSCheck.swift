@@ -1,9 +1,10 @@
 import Processes
 import SBSCore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The A and AAAA records of a name.
@@ -57,10 +58,12 @@ public struct SystemDomainResolver: DomainResolver {
         // EAI_NODATA (-5, glibc): the name exists but has no address records.
         if status == EAI_NONAME || status == -5 { return DNSAnswer() }
         guard status == 0 else {
-            throw UserError("Looking up \(name) failed: \(String(decoding: Array(UnsafeBufferPointer(start: gai_strerror(status), count: strlen(gai_strerror(status)))).map { UInt8(bitPattern: $0) }, as: UTF8.self)).",
-                            remedy: "Check the server's DNS settings (/etc/resolv.conf) and network.")
+            throw UserError(
+                "Looking up \(name) failed: \(String(decoding: Array(UnsafeBufferPointer(start: gai_strerror(status), count: strlen(gai_strerror(status)))).map { UInt8(bitPattern: $0) }, as: UTF8.self)).",
+                remedy: "Check the server's DNS settings (/etc/resolv.conf) and network.")
         }
-        var v4: Set<IPAddress> = [], v6: Set<IPAddress> = []
+        var v4: Set<IPAddress> = []
+        var v6: Set<IPAddress> = []
         var cursor = list
         while let entry = cursor?.pointee {
             if let address = entry.ai_addr {
@@ -98,10 +101,14 @@ public struct SystemLocalAddresses: LocalAddressSource {
             defer { cursor = entry.ifa_next }
             guard let address = entry.ifa_addr, (entry.ifa_flags & UInt32(IFF_UP)) != 0 else { continue }
             if Int32(address.pointee.sa_family) == AF_INET {
-                let bytes = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { withUnsafeBytes(of: $0.pointee.sin_addr) { Array($0) } }
+                let bytes = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
+                    withUnsafeBytes(of: $0.pointee.sin_addr) { Array($0) }
+                }
                 if let ip = IPAddress(bytes: bytes) { result.insert(ip) }
             } else if Int32(address.pointee.sa_family) == AF_INET6 {
-                let bytes = address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { withUnsafeBytes(of: $0.pointee.sin6_addr) { Array($0) } }
+                let bytes = address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) {
+                    withUnsafeBytes(of: $0.pointee.sin6_addr) { Array($0) }
+                }
                 if let ip = IPAddress(bytes: bytes) { result.insert(ip) }
             }
         }
@@ -137,8 +144,10 @@ public struct DNSCheck: Sendable {
     public let resolver: any DomainResolver
     public let localAddresses: any LocalAddressSource
 
-    public init(resolver: any DomainResolver = SystemDomainResolver(),
-                localAddresses: any LocalAddressSource = SystemLocalAddresses()) {
+    public init(
+        resolver: any DomainResolver = SystemDomainResolver(),
+        localAddresses: any LocalAddressSource = SystemLocalAddresses()
+    ) {
         self.resolver = resolver
         self.localAddresses = localAddresses
     }
@@ -149,14 +158,19 @@ public struct DNSCheck: Sendable {
     /// - Returns: pass when all names point here; otherwise fail under `strict`, warn under `warn`; skip under `skip`.
     public func check(names: [DomainName], publicAddresses: [IPAddress] = [], policy: DNSPolicy) async -> DNSReport {
         guard policy != .skip else {
-            return DNSReport(result: CheckResult(id: "dns", status: .skip, detail: "DNS check skipped (checks.dns: skip)."), names: [])
+            return DNSReport(
+                result: CheckResult(id: "dns", status: .skip, detail: "DNS check skipped (checks.dns: skip)."),
+                names: [])
         }
         let own: Set<IPAddress>
         do {
-            own = Set(try localAddresses.localAddresses().filter { !$0.isLoopback && !$0.isLinkLocal } + publicAddresses)
+            own = Set(
+                try localAddresses.localAddresses().filter { !$0.isLoopback && !$0.isLinkLocal } + publicAddresses)
         } catch {
-            return DNSReport(result: CheckResult(id: "dns", status: policy == .strict ? .fail : .warn,
-                                                 detail: error.message, remedy: error.remedy), names: [])
+            return DNSReport(
+                result: CheckResult(
+                    id: "dns", status: policy == .strict ? .fail : .warn,
+                    detail: error.message, remedy: error.remedy), names: [])
         }
         let hasOwnV6 = own.contains { $0.family == .v6 && !$0.isPrivate }
         var reports: [DNSNameReport] = []
@@ -168,27 +182,36 @@ public struct DNSCheck: Sendable {
                 reports.append(DNSNameReport(name: name.value, answer: DNSAnswer(), problems: [error.message]))
                 continue
             }
-            reports.append(DNSNameReport(name: name.value, answer: answer,
-                                         problems: Self.problems(name: name, answer: answer, own: own, hasOwnV6: hasOwnV6)))
+            reports.append(
+                DNSNameReport(
+                    name: name.value, answer: answer,
+                    problems: Self.problems(name: name, answer: answer, own: own, hasOwnV6: hasOwnV6)))
         }
         let bad = reports.filter { !$0.problems.isEmpty }
         let ownList = own.sorted().map(\.description).joined(separator: ", ")
         if bad.isEmpty {
-            let summary = reports.map { "\($0.name) → \(($0.answer.a + $0.answer.aaaa).map(\.description).joined(separator: ", "))" }
-            return DNSReport(result: CheckResult(id: "dns", status: .pass, detail: "DNS points at this server: \(summary.joined(separator: "; ")).",
-                                                 remedy: nil), names: reports)
+            let summary = reports.map {
+                "\($0.name) → \(($0.answer.a + $0.answer.aaaa).map(\.description).joined(separator: ", "))"
+            }
+            return DNSReport(
+                result: CheckResult(
+                    id: "dns", status: .pass, detail: "DNS points at this server: \(summary.joined(separator: "; ")).",
+                    remedy: nil), names: reports)
         }
-        let detail = bad.map { "\($0.name): \($0.problems.joined(separator: " "))" }.joined(separator: " ")
+        let detail =
+            bad.map { "\($0.name): \($0.problems.joined(separator: " "))" }.joined(separator: " ")
             + " This server's addresses: \(ownList.isEmpty ? "none found" : ownList)."
-        var remedy = "Point the A record\(hasOwnV6 ? " and AAAA record" : "") of each name at this server (and remove AAAA records that point elsewhere), wait for DNS to update, then run `sbs resume`."
+        var remedy =
+            "Point the A record\(hasOwnV6 ? " and AAAA record" : "") of each name at this server (and remove AAAA records that point elsewhere), wait for DNS to update, then run `sbs resume`."
         if own.allSatisfy({ $0.isPrivate }) {
             remedy += " Behind NAT, give the public address as network.public_ip in the answers."
         }
         if policy == .strict {
             remedy += " For a private CA or a test setup, set checks.dns: warn."
         }
-        return DNSReport(result: CheckResult(id: "dns", status: policy == .strict ? .fail : .warn, detail: detail, remedy: remedy),
-                         names: reports)
+        return DNSReport(
+            result: CheckResult(id: "dns", status: policy == .strict ? .fail : .warn, detail: detail, remedy: remedy),
+            names: reports)
     }
 
     static func problems(name: DomainName, answer: DNSAnswer, own: Set<IPAddress>, hasOwnV6: Bool) -> [String] {
@@ -203,13 +226,17 @@ public struct DNSCheck: Sendable {
         }
         if !foreignV6.isEmpty, !foreignV6.allSatisfy(\.isLoopback) {
             let list = foreignV6.filter { !$0.isLoopback }.map(\.description).joined(separator: ", ")
-            problems.append(hasOwnV6
-                ? "has an AAAA record (\(list)) that points elsewhere; Let's Encrypt prefers IPv6 and would validate against that host, not this one."
-                : "has an AAAA record (\(list)) but this server has no public IPv6 address; Let's Encrypt prefers IPv6 and would try that address first. Remove the AAAA record or give this server that address.")
+            problems.append(
+                hasOwnV6
+                    ? "has an AAAA record (\(list)) that points elsewhere; Let's Encrypt prefers IPv6 and would validate against that host, not this one."
+                    : "has an AAAA record (\(list)) but this server has no public IPv6 address; Let's Encrypt prefers IPv6 and would try that address first. Remove the AAAA record or give this server that address."
+            )
         }
         if !foreignV4.isEmpty, !foreignV4.allSatisfy(\.isLoopback) {
             let list = foreignV4.filter { !$0.isLoopback }.map(\.description).joined(separator: ", ")
-            problems.append("has an A record (\(list)) that is not an address of this server, so Let's Encrypt would ask another host.")
+            problems.append(
+                "has an A record (\(list)) that is not an address of this server, so Let's Encrypt would ask another host."
+            )
         }
         return problems
     }

@@ -20,25 +20,33 @@ public struct FirewallCheck: Sendable {
         if let ufw, ufw.status == 0, ufw.stdout.contains("Status: active") {
             let missing = ports.filter { !Self.ufwAllows($0, in: ufw.stdout) }
             if missing.isEmpty {
-                return CheckResult(id: "firewall", status: .pass, detail: "ufw is active and allows ports \(Self.list(ports)).")
+                return CheckResult(
+                    id: "firewall", status: .pass, detail: "ufw is active and allows ports \(Self.list(ports)).")
             }
             return CheckResult(
                 id: "firewall", status: .warn,
-                detail: "ufw is active and does not allow port\(missing.count == 1 ? "" : "s") \(Self.list(missing)); Docker publishes the stack's ports around ufw, so they are open all the same.",
-                remedy: "Make ufw's rules say what is true: " + missing.map { "`ufw allow \($0)/tcp`" }.joined(separator: " and ") + ".")
+                detail:
+                    "ufw is active and does not allow port\(missing.count == 1 ? "" : "s") \(Self.list(missing)); Docker publishes the stack's ports around ufw, so they are open all the same.",
+                remedy: "Make ufw's rules say what is true: "
+                    + missing.map { "`ufw allow \($0)/tcp`" }.joined(separator: " and ") + ".")
         }
         let firewalld = (try? await runner.run(["firewall-cmd", "--state"], timeout: .seconds(10)))
         if let firewalld, firewalld.status == 0, firewalld.stdout.contains("running") {
-            let services = (try? await runner.run(["firewall-cmd", "--list-services"], timeout: .seconds(10)))?.stdout ?? ""
-            let openPorts = (try? await runner.run(["firewall-cmd", "--list-ports"], timeout: .seconds(10)))?.stdout ?? ""
+            let services =
+                (try? await runner.run(["firewall-cmd", "--list-services"], timeout: .seconds(10)))?.stdout ?? ""
+            let openPorts =
+                (try? await runner.run(["firewall-cmd", "--list-ports"], timeout: .seconds(10)))?.stdout ?? ""
             let missing = ports.filter { !Self.firewalldAllows($0, services: services, ports: openPorts) }
             if missing.isEmpty {
-                return CheckResult(id: "firewall", status: .pass, detail: "firewalld is running and allows ports \(Self.list(ports)).")
+                return CheckResult(
+                    id: "firewall", status: .pass, detail: "firewalld is running and allows ports \(Self.list(ports)).")
             }
             return CheckResult(
                 id: "firewall", status: .warn,
-                detail: "firewalld is running and its default zone does not allow port\(missing.count == 1 ? "" : "s") \(Self.list(missing)).",
-                remedy: "Allow them: " + missing.map { "`firewall-cmd --permanent --add-port=\($0)/tcp`" }.joined(separator: " and ")
+                detail:
+                    "firewalld is running and its default zone does not allow port\(missing.count == 1 ? "" : "s") \(Self.list(missing)).",
+                remedy: "Allow them: "
+                    + missing.map { "`firewall-cmd --permanent --add-port=\($0)/tcp`" }.joined(separator: " and ")
                     + ", then `firewall-cmd --reload`.")
         }
         return CheckResult(id: "firewall", status: .pass, detail: "No active ufw or firewalld on this host.")
@@ -51,8 +59,15 @@ public struct FirewallCheck: Sendable {
             let target = line.split(separator: " ", omittingEmptySubsequences: true).first.map(String.init) ?? ""
             let numbers = target.split(separator: "/").first.map { $0.split(separator: ",").map(String.init) } ?? []
             if numbers.contains(String(port)) { return true }
-            if port == 80 && (line.hasPrefix("Nginx Full") || line.hasPrefix("Nginx HTTP") || line.hasPrefix("WWW")) { return true }
-            if port == 443 && (line.hasPrefix("Nginx Full") || line.hasPrefix("Nginx HTTPS") || line.hasPrefix("WWW Full") || line.hasPrefix("WWW Secure")) { return true }
+            if port == 80 && (line.hasPrefix("Nginx Full") || line.hasPrefix("Nginx HTTP") || line.hasPrefix("WWW")) {
+                return true
+            }
+            if port == 443
+                && (line.hasPrefix("Nginx Full") || line.hasPrefix("Nginx HTTPS") || line.hasPrefix("WWW Full")
+                    || line.hasPrefix("WWW Secure"))
+            {
+                return true
+            }
         }
         return false
     }

@@ -1,9 +1,10 @@
 import Processes
 import SBSCore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Reads the host's facts through a sysroot and a command runner. Nothing here changes the machine.
@@ -33,8 +34,9 @@ public struct HostDetector: Sendable {
         let gpu = await detectGPU()
         let docker = await detectDocker()
         let disk = deployDirectory.flatMap { DiskSpace.free(under: $0) }
-        return HostFacts(memory: memory, cpu: cpu, gpu: gpu, os: os, architecture: detectArchitecture(),
-                         docker: docker, disk: disk)
+        return HostFacts(
+            memory: memory, cpu: cpu, gpu: gpu, os: os, architecture: detectArchitecture(),
+            docker: docker, disk: disk)
     }
 
     // MARK: Memory
@@ -43,9 +45,11 @@ public struct HostDetector: Sendable {
     /// - Throws: `UserError` when `/proc/meminfo` is missing or has no MemTotal line.
     public func detectMemory() throws(UserError) -> MemoryFacts {
         guard let meminfo = sysroot.readText("/proc/meminfo"),
-              let totalKiB = Self.meminfoValueKiB(meminfo, key: "MemTotal") else {
-            throw UserError("Could not read MemTotal from \(sysroot.resolve("/proc/meminfo")).",
-                            remedy: "sbs needs /proc mounted to size the stack; run it on the host, not in a restricted sandbox.")
+            let totalKiB = Self.meminfoValueKiB(meminfo, key: "MemTotal")
+        else {
+            throw UserError(
+                "Could not read MemTotal from \(sysroot.resolve("/proc/meminfo")).",
+                remedy: "sbs needs /proc mounted to size the stack; run it on the host, not in a restricted sandbox.")
         }
         let totalBytes = totalKiB * 1024
         let cgroups = CgroupPaths(sysroot: sysroot)
@@ -54,8 +58,9 @@ public struct HostDetector: Sendable {
             if let current = limit, current.bytes <= value { continue }
             limit = (value, file)
         }
-        return MemoryFacts(totalMiB: totalBytes / 1_048_576, cgroupLimitMiB: limit.map { $0.bytes / 1_048_576 },
-                           limitSource: limit?.source)
+        return MemoryFacts(
+            totalMiB: totalBytes / 1_048_576, cgroupLimitMiB: limit.map { $0.bytes / 1_048_576 },
+            limitSource: limit?.source)
     }
 
     static func meminfoValueKiB(_ text: String, key: String) -> Int? {
@@ -78,7 +83,9 @@ public struct HostDetector: Sendable {
         var affinity = onlineCount
         if let status = sysroot.readText("/proc/self/status") {
             for line in status.split(separator: "\n") where line.hasPrefix("Cpus_allowed_list:") {
-                if let count = Self.countCPUList(String(line.dropFirst("Cpus_allowed_list:".count))) { affinity = count }
+                if let count = Self.countCPUList(String(line.dropFirst("Cpus_allowed_list:".count))) {
+                    affinity = count
+                }
             }
         }
         let quota = CgroupPaths(sysroot: sysroot).cpuQuota()
@@ -90,9 +97,13 @@ public struct HostDetector: Sendable {
         var count = 0
         for part in text.trimmingSpaces.split(separator: ",") {
             let bounds = part.split(separator: "-")
-            if bounds.count == 1, Int(bounds[0]) != nil { count += 1 }
-            else if bounds.count == 2, let low = Int(bounds[0]), let high = Int(bounds[1]), high >= low { count += high - low + 1 }
-            else { return nil }
+            if bounds.count == 1, Int(bounds[0]) != nil {
+                count += 1
+            } else if bounds.count == 2, let low = Int(bounds[0]), let high = Int(bounds[1]), high >= low {
+                count += high - low + 1
+            } else {
+                return nil
+            }
         }
         return count > 0 ? count : nil
     }
@@ -147,12 +158,17 @@ public struct HostDetector: Sendable {
             return facts
         }
         // "Docker version 28.2.2, build e6534b4"
-        facts.clientVersion = client.stdout.split(separator: " ").dropFirst(2).first.map { String($0.trimmingCharacters(",")) }
-        let engine = try? await runner.run(["docker", "version", "--format", "{{.Server.Version}}"], timeout: toolTimeout)
+        facts.clientVersion = client.stdout.split(separator: " ").dropFirst(2).first.map {
+            String($0.trimmingCharacters(","))
+        }
+        let engine = try? await runner.run(
+            ["docker", "version", "--format", "{{.Server.Version}}"], timeout: toolTimeout)
         if let engine, engine.status == 0, !engine.stdout.trimmingSpaces.isEmpty {
             facts.engineVersion = engine.stdout.trimmingSpaces
         } else {
-            let why = engine.map { $0.timedOut ? "it did not answer in time" : Self.firstLine($0.stderr + $0.stdout) } ?? "it could not be started"
+            let why =
+                engine.map { $0.timedOut ? "it did not answer in time" : Self.firstLine($0.stderr + $0.stdout) }
+                ?? "it could not be started"
             facts.notes.append("No Docker engine answered: \(why)")
         }
         let compose = try? await runner.run(["docker", "compose", "version", "--short"], timeout: toolTimeout)
@@ -176,7 +192,14 @@ extension String {
         var out = ""
         var escaped = false
         for character in self {
-            if escaped { out.append(character); escaped = false } else if character == "\\" { escaped = true } else { out.append(character) }
+            if escaped {
+                out.append(character)
+                escaped = false
+            } else if character == "\\" {
+                escaped = true
+            } else {
+                out.append(character)
+            }
         }
         return out
     }

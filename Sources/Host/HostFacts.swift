@@ -10,8 +10,10 @@ public struct HostFacts: Codable, Sendable, Hashable {
     /// Free space for the deploy folder; drifts by itself, so it never enters `stableFacts`.
     public var disk: DiskFacts?
 
-    public init(memory: MemoryFacts, cpu: CPUFacts, gpu: GPUFacts, os: OSFacts, architecture: String,
-                docker: DockerFacts, disk: DiskFacts?) {
+    public init(
+        memory: MemoryFacts, cpu: CPUFacts, gpu: GPUFacts, os: OSFacts, architecture: String,
+        docker: DockerFacts, disk: DiskFacts?
+    ) {
         self.memory = memory
         self.cpu = cpu
         self.gpu = gpu
@@ -113,8 +115,10 @@ public struct GPUFacts: Codable, Sendable, Hashable {
     /// Why the GPU is (not) usable, in a sentence.
     public var reason: String
 
-    public init(vendor: GPUVendor, usable: Bool, name: String? = nil, memoryMiB: Int? = nil, driverVersion: String? = nil,
-                count: Int = 0, rocm: Bool = false, pciDisplayDevices: [String] = [], reason: String) {
+    public init(
+        vendor: GPUVendor, usable: Bool, name: String? = nil, memoryMiB: Int? = nil, driverVersion: String? = nil,
+        count: Int = 0, rocm: Bool = false, pciDisplayDevices: [String] = [], reason: String
+    ) {
         self.vendor = vendor
         self.usable = usable
         self.name = name
@@ -135,7 +139,9 @@ public struct OSFacts: Codable, Sendable, Hashable {
     public var versionCodename: String?
     public var prettyName: String
 
-    public init(id: String, idLike: [String] = [], versionID: String, versionCodename: String? = nil, prettyName: String) {
+    public init(
+        id: String, idLike: [String] = [], versionID: String, versionCodename: String? = nil, prettyName: String
+    ) {
         self.id = id
         self.idLike = idLike
         self.versionID = versionID
@@ -154,7 +160,9 @@ public struct DockerFacts: Codable, Sendable, Hashable {
     /// Why the engine or compose are missing, when they are.
     public var notes: [String]
 
-    public init(clientVersion: String? = nil, engineVersion: String? = nil, composeVersion: String? = nil, notes: [String] = []) {
+    public init(
+        clientVersion: String? = nil, engineVersion: String? = nil, composeVersion: String? = nil, notes: [String] = []
+    ) {
         self.clientVersion = clientVersion
         self.engineVersion = engineVersion
         self.composeVersion = composeVersion

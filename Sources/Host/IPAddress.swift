@@ -1,8 +1,9 @@
 import SBSCore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// An IPv4 or IPv6 address in canonical text form (`inet_ntop`), so that equal addresses compare equal.
@@ -23,7 +24,9 @@ public struct IPAddress: CheckedValue, Hashable, Sendable, Comparable, CustomStr
         } else if inet_pton(AF_INET6, text, &v6) == 1 {
             self.init(uncheckedBytes: withUnsafeBytes(of: &v6) { Array($0) })
         } else {
-            throw UserError("'\(text.debugSafe)' is not an IP address.", remedy: "Use an address such as 203.0.113.7 or 2001:db8::1.")
+            throw UserError(
+                "'\(text.debugSafe)' is not an IP address.",
+                remedy: "Use an address such as 203.0.113.7 or 2001:db8::1.")
         }
     }
 
@@ -66,7 +69,8 @@ public struct IPAddress: CheckedValue, Hashable, Sendable, Comparable, CustomStr
     public var isPrivate: Bool {
         switch family {
         case .v4:
-            return bytes[0] == 10 || (bytes[0] == 172 && (bytes[1] & 0xf0) == 16) || (bytes[0] == 192 && bytes[1] == 168)
+            return bytes[0] == 10 || (bytes[0] == 172 && (bytes[1] & 0xf0) == 16)
+                || (bytes[0] == 192 && bytes[1] == 168)
                 || (bytes[0] == 100 && (bytes[1] & 0xc0) == 64)
         case .v6:
             return (bytes[0] & 0xfe) == 0xfc

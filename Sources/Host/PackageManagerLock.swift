@@ -1,8 +1,9 @@
 import SBSCore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Who holds a lock file.
@@ -86,29 +87,39 @@ extension PreflightChecks {
         while true {
             var held: (String, LockHolder)?
             for path in Self.packageManagerLocks {
-                if let holder = probe.holder(of: sysroot.resolve(path)) { held = (path, holder); break }
+                if let holder = probe.holder(of: sysroot.resolve(path)) {
+                    held = (path, holder)
+                    break
+                }
             }
             guard let (path, holder) = held else {
-                let detail = waited == .zero
+                let detail =
+                    waited == .zero
                     ? "No package manager is running."
                     : "The package manager finished after \(waited.components.seconds) s of waiting."
                 return CheckResult(id: "package-lock", status: .pass, detail: detail)
             }
             let description = "\(holder.description) holds \(path)"
             if waited >= timeout {
-                return CheckResult(id: "package-lock", status: .fail,
-                                   detail: "The package manager is still busy after \(timeout.components.seconds) s: \(description).",
-                                   remedy: "Wait for it to finish (`journalctl -fu unattended-upgrades` shows progress), then run `sbs resume`. Do not delete the lock file.")
+                return CheckResult(
+                    id: "package-lock", status: .fail,
+                    detail: "The package manager is still busy after \(timeout.components.seconds) s: \(description).",
+                    remedy:
+                        "Wait for it to finish (`journalctl -fu unattended-upgrades` shows progress), then run `sbs resume`. Do not delete the lock file."
+                )
             }
             if description != lastHolder {
-                progress("Waiting for the package manager: \(description). A fresh server installs updates on its first boot; sbs waits up to \(timeout.components.seconds / 60) min.")
+                progress(
+                    "Waiting for the package manager: \(description). A fresh server installs updates on its first boot; sbs waits up to \(timeout.components.seconds / 60) min."
+                )
                 lastHolder = description
             }
             do { try await clock.sleep(for: pollInterval) } catch {
                 // Ctrl-C: stop waiting now, rather than spin through the remaining polls.
-                return CheckResult(id: "package-lock", status: .fail,
-                                   detail: "Interrupted while waiting for the package manager (\(description)).",
-                                   remedy: "Run `sbs resume` when you want to go on.")
+                return CheckResult(
+                    id: "package-lock", status: .fail,
+                    detail: "Interrupted while waiting for the package manager (\(description)).",
+                    remedy: "Run `sbs resume` when you want to go on.")
             }
             waited += pollInterval
         }

@@ -33,7 +33,8 @@ public struct PortListenerTable: Sendable {
                 guard fields.count >= 10, fields[3] == "0A" else { continue }
                 let local = fields[1].split(separator: ":")
                 guard local.count == 2, let localPort = Int(local[1], radix: 16), localPort == port,
-                      let inode = Int(fields[9]) else { continue }
+                    let inode = Int(fields[9])
+                else { continue }
                 let address = Self.decodeAddress(String(local[0]), v6: v6) ?? String(local[0])
                 found.append(PortListener(port: port, address: address, inode: inode))
             }
@@ -57,8 +58,9 @@ public struct PortListenerTable: Sendable {
             guard let pid = Int(entry) else { continue }
             for fd in sysroot.list("/proc/\(entry)/fd") {
                 guard let target = sysroot.readLink("/proc/\(entry)/fd/\(fd)"), target.hasPrefix("socket:["),
-                      let inode = Int(target.dropFirst("socket:[".count).dropLast()), inodes.contains(inode),
-                      owners[inode] == nil else { continue }
+                    let inode = Int(target.dropFirst("socket:[".count).dropLast()), inodes.contains(inode),
+                    owners[inode] == nil
+                else { continue }
                 owners[inode] = pid
             }
         }

@@ -31,9 +31,13 @@ public enum ProfileRequest: Sendable, Hashable, Codable, CaseIterable, RawRepres
     /// Parses `auto|minimum|recommended|optimal`.
     /// - Throws: `UserError` naming the accepted words.
     public init(_ text: String) throws(UserError) {
-        if text == "auto" { self = .auto; return }
+        if text == "auto" {
+            self = .auto
+            return
+        }
         guard let name = ProfileName(rawValue: text) else {
-            throw UserError("'\(text.debugSafe)' is not a profile.", remedy: "Use auto, minimum, recommended or optimal.")
+            throw UserError(
+                "'\(text.debugSafe)' is not a profile.", remedy: "Use auto, minimum, recommended or optimal.")
         }
         self = .named(name)
     }
@@ -56,7 +60,10 @@ public enum ProfileRequest: Sendable, Hashable, Codable, CaseIterable, RawRepres
 
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
-        do { self = try ProfileRequest(text) } catch { throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.description)) }
+        do { self = try ProfileRequest(text) } catch {
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: error.description))
+        }
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -100,7 +107,10 @@ public struct PostgresSettings: Codable, Sendable, Hashable {
     public var maintenanceWorkMemMiB: Int
     public var maxConnections: Int
 
-    public init(sharedBuffersMiB: Int, effectiveCacheSizeMiB: Int, workMemMiB: Int, maintenanceWorkMemMiB: Int, maxConnections: Int) {
+    public init(
+        sharedBuffersMiB: Int, effectiveCacheSizeMiB: Int, workMemMiB: Int, maintenanceWorkMemMiB: Int,
+        maxConnections: Int
+    ) {
         self.sharedBuffersMiB = sharedBuffersMiB
         self.effectiveCacheSizeMiB = effectiveCacheSizeMiB
         self.workMemMiB = workMemMiB
@@ -148,7 +158,6 @@ public struct ResolvedProfile: Codable, Sendable, Hashable {
 
     public func memoryLimitMiB(for service: StackService) -> Int { memoryLimitsMiB[service.rawValue] ?? 256 }
 }
-
 
 /// One profile as the table states it (rules, not yet applied to a host).
 public struct ProfileRule: Sendable, Equatable {

@@ -9,9 +9,13 @@ extension ProfileTable {
         let memory = facts.memory.effectiveMiB
         var reasons: [String] = []
         if let limit = facts.memory.cgroupLimitMiB {
-            reasons.append("Usable memory \(Self.gib(memory)): MemTotal is \(Self.gib(facts.memory.totalMiB)) but a cgroup limits this system to \(Self.gib(limit)).")
+            reasons.append(
+                "Usable memory \(Self.gib(memory)): MemTotal is \(Self.gib(facts.memory.totalMiB)) but a cgroup limits this system to \(Self.gib(limit))."
+            )
         } else {
-            reasons.append("Usable memory \(Self.gib(memory)) (MemTotal), \(facts.cpu.effective) CPU\(facts.cpu.effective == 1 ? "" : "s").")
+            reasons.append(
+                "Usable memory \(Self.gib(memory)) (MemTotal), \(facts.cpu.effective) CPU\(facts.cpu.effective == 1 ? "" : "s")."
+            )
         }
 
         let rule: ProfileRule
@@ -21,19 +25,29 @@ extension ProfileTable {
                 let minimum = profiles[0]
                 throw UserError(
                     "This host has \(Self.gib(memory)) of usable memory; the smallest profile (\(minimum.name.rawValue), \(minimum.nominal)) needs at least \(Self.gib(minimum.memoryFloorMiB)).",
-                    remedy: "Give the machine more memory\(facts.memory.cgroupLimitMiB != nil ? " (or raise the container's memory limit)" : ""), or set `profile: minimum` in the answers file to install anyway, at the risk of running out of memory.")
+                    remedy:
+                        "Give the machine more memory\(facts.memory.cgroupLimitMiB != nil ? " (or raise the container's memory limit)" : ""), or set `profile: minimum` in the answers file to install anyway, at the risk of running out of memory."
+                )
             }
             rule = fitting
             if let next = profiles.first(where: { $0.memoryFloorMiB > memory }) {
-                reasons.append("Profile \(rule.name.rawValue) (\(rule.nominal)): the host meets its floor of \(Self.gib(rule.memoryFloorMiB)) but not \(next.name.rawValue)'s \(Self.gib(next.memoryFloorMiB)).")
+                reasons.append(
+                    "Profile \(rule.name.rawValue) (\(rule.nominal)): the host meets its floor of \(Self.gib(rule.memoryFloorMiB)) but not \(next.name.rawValue)'s \(Self.gib(next.memoryFloorMiB))."
+                )
             } else {
-                reasons.append("Profile \(rule.name.rawValue) (\(rule.nominal)): the host meets its floor of \(Self.gib(rule.memoryFloorMiB)), the largest profile.")
+                reasons.append(
+                    "Profile \(rule.name.rawValue) (\(rule.nominal)): the host meets its floor of \(Self.gib(rule.memoryFloorMiB)), the largest profile."
+                )
             }
         case .named(let name):
-            guard let named = self.rule(name) else { throw UserError("The profiles table has no '\(name.rawValue)' profile.") }
+            guard let named = self.rule(name) else {
+                throw UserError("The profiles table has no '\(name.rawValue)' profile.")
+            }
             rule = named
             if memory < named.memoryFloorMiB {
-                reasons.append("Profile \(name.rawValue) was chosen in the answers although the host has \(Self.gib(memory)), below its floor of \(Self.gib(named.memoryFloorMiB)): the limits below are scaled to the host and services may run out of memory.")
+                reasons.append(
+                    "Profile \(name.rawValue) was chosen in the answers although the host has \(Self.gib(memory)), below its floor of \(Self.gib(named.memoryFloorMiB)): the limits below are scaled to the host and services may run out of memory."
+                )
             } else {
                 reasons.append("Profile \(name.rawValue) was chosen in the answers.")
             }
@@ -48,8 +62,9 @@ extension ProfileTable {
             if facts.gpu.usable { reasons.append("GPU: turned off in the answers; Ollama (if it runs) uses the CPU.") }
         case .on:
             guard facts.gpu.usable else {
-                throw UserError("The answers turn the GPU feature on, but this host has no usable GPU. \(facts.gpu.reason)",
-                                remedy: "Fix the NVIDIA driver and container toolkit, or set `features.gpu: auto` (or false).")
+                throw UserError(
+                    "The answers turn the GPU feature on, but this host has no usable GPU. \(facts.gpu.reason)",
+                    remedy: "Fix the NVIDIA driver and container toolkit, or set `features.gpu: auto` (or false).")
             }
             gpu = true
         case .auto:
@@ -57,34 +72,45 @@ extension ProfileTable {
             reasons.append("GPU: \(facts.gpu.reason)")
         }
         let ollamaGPUMemory = gpu ? gpuMemory : 0
-        let runsOllama = rule.ollama.run || (gpu && rule.ollama.runWithGPUMemoryMiBAtLeast > 0 && ollamaGPUMemory >= rule.ollama.runWithGPUMemoryMiBAtLeast)
+        let runsOllama =
+            rule.ollama.run
+            || (gpu && rule.ollama.runWithGPUMemoryMiBAtLeast > 0
+                && ollamaGPUMemory >= rule.ollama.runWithGPUMemoryMiBAtLeast)
         var models: [String] = []
         if runsOllama {
-            let tier = rule.ollama.models.first { ollamaGPUMemory >= $0.gpuMemoryMiBAtLeast && ($0.gpuMemoryMiBAtLeast == 0 || gpu) }
+            let tier = rule.ollama.models.first {
+                ollamaGPUMemory >= $0.gpuMemoryMiBAtLeast && ($0.gpuMemoryMiBAtLeast == 0 || gpu)
+            }
             models = tier?.pull ?? []
             if !rule.ollama.run {
-                reasons.append("Ollama: the \(rule.name.rawValue) profile runs no local models, but the GPU's \(Self.gib(ollamaGPUMemory)) hold \(models.joined(separator: ", ")).")
+                reasons.append(
+                    "Ollama: the \(rule.name.rawValue) profile runs no local models, but the GPU's \(Self.gib(ollamaGPUMemory)) hold \(models.joined(separator: ", "))."
+                )
             } else if gpu {
-                reasons.append("Ollama: models \(models.joined(separator: ", ")) fit the GPU's \(Self.gib(ollamaGPUMemory)).")
+                reasons.append(
+                    "Ollama: models \(models.joined(separator: ", ")) fit the GPU's \(Self.gib(ollamaGPUMemory)).")
             } else {
                 reasons.append("Ollama: no GPU in use, so CPU-sized models: \(models.joined(separator: ", ")).")
             }
         } else {
-            reasons.append("Ollama: not run locally on the \(rule.name.rawValue) profile; AI requests go to the Anthropic API.")
+            reasons.append(
+                "Ollama: not run locally on the \(rule.name.rawValue) profile; AI requests go to the Anthropic API.")
             if gpu { reasons.append("GPU: unused, since no local models run.") }
             gpu = false
         }
 
         // Monitoring.
-        var monitoring = MonitoringSettings(level: rule.monitoring.level, retentionDays: rule.monitoring.retentionDays,
-                                            scrapeIntervalSeconds: rule.monitoring.scrapeIntervalSeconds)
+        var monitoring = MonitoringSettings(
+            level: rule.monitoring.level, retentionDays: rule.monitoring.retentionDays,
+            scrapeIntervalSeconds: rule.monitoring.scrapeIntervalSeconds)
         let monitoringEnabled: Bool
         switch request.monitoring {
         case .auto:
             monitoringEnabled = monitoring.level != .basic
-            reasons.append(monitoringEnabled
-                ? "Monitoring: \(monitoring.level.rawValue) (Prometheus + Grafana, \(monitoring.retentionDays) days of metrics)."
-                : "Monitoring: basic (healthchecks and rotated logs; Prometheus and Grafana stay off).")
+            reasons.append(
+                monitoringEnabled
+                    ? "Monitoring: \(monitoring.level.rawValue) (Prometheus + Grafana, \(monitoring.retentionDays) days of metrics)."
+                    : "Monitoring: basic (healthchecks and rotated logs; Prometheus and Grafana stay off).")
         case .on:
             monitoringEnabled = true
             if monitoring.level == .basic { monitoring.level = .full }
@@ -108,11 +134,15 @@ extension ProfileTable {
             sharedBuffersMiB: sharedBuffers,
             effectiveCacheSizeMiB: Int(Double(dbLimit) * p.effectiveCacheSizeShare),
             workMemMiB: workMem,
-            maintenanceWorkMemMiB: min(max(Int(Double(dbLimit) * p.maintenanceWorkMem.share), p.maintenanceWorkMem.minMiB), p.maintenanceWorkMem.maxMiB),
+            maintenanceWorkMemMiB: min(
+                max(Int(Double(dbLimit) * p.maintenanceWorkMem.share), p.maintenanceWorkMem.minMiB),
+                p.maintenanceWorkMem.maxMiB),
             maxConnections: p.maxConnections)
         let cpus = facts.cpu.effective
         let workers = min(max(Int(Double(cpus) * rule.apiWorkers.perCPU), rule.apiWorkers.min), rule.apiWorkers.max)
-        reasons.append("API workers: \(workers) for \(cpus) CPU\(cpus == 1 ? "" : "s"); PostgreSQL shared_buffers \(postgres.sharedBuffersMiB) MiB of app-db's \(dbLimit) MiB.")
+        reasons.append(
+            "API workers: \(workers) for \(cpus) CPU\(cpus == 1 ? "" : "s"); PostgreSQL shared_buffers \(postgres.sharedBuffersMiB) MiB of app-db's \(dbLimit) MiB."
+        )
 
         var composeProfiles: [String] = []
         if runsOllama { composeProfiles.append("ollama") }

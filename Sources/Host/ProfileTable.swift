@@ -13,8 +13,9 @@ public struct ProfileTable: Sendable, Equatable {
         let reader = YAMLReader(file: "assets/profiles.yaml")
         let file = reader.parse(yaml).flatMap { ProfilesFile($0, reader: reader) }
         guard let file, reader.problems.isEmpty else {
-            throw UserError("The profiles table does not parse: \(reader.problems.map(\.description).joined(separator: "; "))",
-                            remedy: "Fix the file, or drop --assets to use the table built into sbs.")
+            throw UserError(
+                "The profiles table does not parse: \(reader.problems.map(\.description).joined(separator: "; "))",
+                remedy: "Fix the file, or drop --assets to use the table built into sbs.")
         }
         guard file.version == 1 else {
             throw UserError("The profiles table has version \(file.version); this sbs reads version 1.")
@@ -31,7 +32,9 @@ public struct ProfileTable: Sendable, Equatable {
         }
         let sorted = file.profiles.sorted { $0.name < $1.name }
         for (lower, higher) in zip(sorted, sorted.dropFirst()) where lower.memoryFloorMiB >= higher.memoryFloorMiB {
-            throw UserError("The profiles table's memory floors are out of order: \(lower.name.rawValue) ≥ \(higher.name.rawValue).")
+            throw UserError(
+                "The profiles table's memory floors are out of order: \(lower.name.rawValue) ≥ \(higher.name.rawValue)."
+            )
         }
         self.profiles = sorted
     }
@@ -61,8 +64,12 @@ struct ProfilesFile {
 
 extension ProfileRule {
     init?(_ node: YAMLNode, reader: YAMLReader, path: String) {
-        let fields = reader.fields(node, path: path, keys: ["name", "nominal", "memory_floor_mib", "disk_required_gib",
-                                                            "api_workers", "postgres", "memory_limits", "monitoring", "ollama"])
+        let fields = reader.fields(
+            node, path: path,
+            keys: [
+                "name", "nominal", "memory_floor_mib", "disk_required_gib",
+                "api_workers", "postgres", "memory_limits", "monitoring", "ollama",
+            ])
         let name = fields.read("name") { reader.choice($0, path: $1, ProfileName.self) }
         let nominal = fields.string("nominal")
         let memoryFloor = fields.int("memory_floor_mib")
@@ -72,22 +79,28 @@ extension ProfileRule {
         let limits = fields.read("memory_limits") { node, path in
             let services = reader.fields(node, path: path, keys: StackService.allCases.map(\.rawValue))
             return StackService.allCases.reduce(into: [String: MemoryLimitRule]()) { limits, service in
-                limits[service.rawValue] = services.read(service.rawValue) { MemoryLimitRule($0, reader: reader, path: $1) }
+                limits[service.rawValue] = services.read(service.rawValue) {
+                    MemoryLimitRule($0, reader: reader, path: $1)
+                }
             }
         }
         let monitoring = fields.read("monitoring") { MonitoringRule($0, reader: reader, path: $1) }
         let ollama = fields.read("ollama") { OllamaRule($0, reader: reader, path: $1) }
         guard let name, let nominal, let memoryFloor, let diskRequired, let workers, let postgres, let limits,
-              let monitoring, let ollama else { return nil }
-        self.init(name: name, nominal: nominal, memoryFloorMiB: memoryFloor, diskRequiredGiB: diskRequired,
-                  apiWorkers: workers, postgres: postgres, memoryLimits: limits, monitoring: monitoring, ollama: ollama)
+            let monitoring, let ollama
+        else { return nil }
+        self.init(
+            name: name, nominal: nominal, memoryFloorMiB: memoryFloor, diskRequiredGiB: diskRequired,
+            apiWorkers: workers, postgres: postgres, memoryLimits: limits, monitoring: monitoring, ollama: ollama)
     }
 }
 
 extension ProfileRule.WorkerRule {
     init?(_ node: YAMLNode, reader: YAMLReader, path: String) {
         let fields = reader.fields(node, path: path, keys: ["per_cpu", "min", "max"])
-        let perCPU = fields.number("per_cpu"), min = fields.int("min"), max = fields.int("max")
+        let perCPU = fields.number("per_cpu")
+        let min = fields.int("min")
+        let max = fields.int("max")
         guard let perCPU, let min, let max else { return nil }
         self.init(perCPU: perCPU, min: min, max: max)
     }
@@ -96,7 +109,8 @@ extension ProfileRule.WorkerRule {
 extension ProfileRule.Range {
     init?(_ node: YAMLNode, reader: YAMLReader, path: String) {
         let fields = reader.fields(node, path: path, keys: ["min", "max"])
-        let min = fields.int("min"), max = fields.int("max")
+        let min = fields.int("min")
+        let max = fields.int("max")
         guard let min, let max else { return nil }
         self.init(min: min, max: max)
     }
@@ -105,7 +119,9 @@ extension ProfileRule.Range {
 extension ProfileRule.ShareRule {
     init?(_ node: YAMLNode, reader: YAMLReader, path: String) {
         let fields = reader.fields(node, path: path, keys: ["share", "min_mib", "max_mib"])
-        let share = fields.number("share"), minMiB = fields.int("min_mib"), maxMiB = fields.int("max_mib")
+        let share = fields.number("share")
+        let minMiB = fields.int("min_mib")
+        let maxMiB = fields.int("max_mib")
         guard let share, let minMiB, let maxMiB else { return nil }
         self.init(share: share, minMiB: minMiB, maxMiB: maxMiB)
     }
@@ -113,16 +129,26 @@ extension ProfileRule.ShareRule {
 
 extension ProfileRule.PostgresRule {
     init?(_ node: YAMLNode, reader: YAMLReader, path: String) {
-        let fields = reader.fields(node, path: path, keys: ["max_connections", "shared_buffers_share",
-                                                            "effective_cache_size_share", "work_mem_mib", "maintenance_work_mem"])
+        let fields = reader.fields(
+            node, path: path,
+            keys: [
+                "max_connections", "shared_buffers_share",
+                "effective_cache_size_share", "work_mem_mib", "maintenance_work_mem",
+            ])
         let maxConnections = fields.int("max_connections")
         let sharedBuffers = fields.number("shared_buffers_share")
         let effectiveCacheSize = fields.number("effective_cache_size_share")
         let workMem = fields.read("work_mem_mib") { ProfileRule.Range($0, reader: reader, path: $1) }
-        let maintenanceWorkMem = fields.read("maintenance_work_mem") { ProfileRule.ShareRule($0, reader: reader, path: $1) }
-        guard let maxConnections, let sharedBuffers, let effectiveCacheSize, let workMem, let maintenanceWorkMem else { return nil }
-        self.init(maxConnections: maxConnections, sharedBuffersShare: sharedBuffers, effectiveCacheSizeShare: effectiveCacheSize,
-                  workMemMiB: workMem, maintenanceWorkMem: maintenanceWorkMem)
+        let maintenanceWorkMem = fields.read("maintenance_work_mem") {
+            ProfileRule.ShareRule($0, reader: reader, path: $1)
+        }
+        guard let maxConnections, let sharedBuffers, let effectiveCacheSize, let workMem, let maintenanceWorkMem else {
+            return nil
+        }
+        self.init(
+            maxConnections: maxConnections, sharedBuffersShare: sharedBuffers,
+            effectiveCacheSizeShare: effectiveCacheSize,
+            workMemMiB: workMem, maintenanceWorkMem: maintenanceWorkMem)
     }
 }
 
@@ -130,7 +156,8 @@ extension ProfileRule.MonitoringRule {
     init?(_ node: YAMLNode, reader: YAMLReader, path: String) {
         let fields = reader.fields(node, path: path, keys: ["level", "retention_days", "scrape_interval_seconds"])
         let level = fields.read("level") { reader.choice($0, path: $1, MonitoringLevel.self) }
-        let retentionDays = fields.int("retention_days"), scrapeInterval = fields.int("scrape_interval_seconds")
+        let retentionDays = fields.int("retention_days")
+        let scrapeInterval = fields.int("scrape_interval_seconds")
         guard let level, let retentionDays, let scrapeInterval else { return nil }
         self.init(level: level, retentionDays: retentionDays, scrapeIntervalSeconds: scrapeInterval)
     }

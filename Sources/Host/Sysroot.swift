@@ -1,8 +1,9 @@
 import SBSCore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The tree host facts are read from: `/` on a real host, a fixture folder in tests (`--sysroot`).
@@ -83,8 +84,12 @@ extension StringProtocol {
     /// The text without leading and trailing spaces, tabs and line ends.
     var trimmingSpaces: String {
         var scalars = Substring(self).unicodeScalars[...]
-        while let first = scalars.first, first == " " || first == "\t" || first == "\n" || first == "\r" { scalars.removeFirst() }
-        while let last = scalars.last, last == " " || last == "\t" || last == "\n" || last == "\r" { scalars.removeLast() }
+        while let first = scalars.first, first == " " || first == "\t" || first == "\n" || first == "\r" {
+            scalars.removeFirst()
+        }
+        while let last = scalars.last, last == " " || last == "\t" || last == "\n" || last == "\r" {
+            scalars.removeLast()
+        }
         return String(String.UnicodeScalarView(scalars))
     }
 }

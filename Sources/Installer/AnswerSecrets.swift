@@ -14,21 +14,25 @@ public struct AnswerSecretValues: Sendable, CustomStringConvertible, CustomRefle
     /// Reads every secret the answers give; every problem at once, each with its place in the file.
     /// - Parameter stored: the values an earlier run kept in `secrets.env`, by variable.
     /// - Throws: `UserError` listing each secret that cannot be read or breaks the rules.
-    public static func resolve(_ answers: Answers, stored: [String: String],
-                               environment: (String) -> [UInt8]? = SecretSource.processEnvironment) throws(UserError) -> AnswerSecretValues {
+    public static func resolve(
+        _ answers: Answers, stored: [String: String],
+        environment: (String) -> [UInt8]? = SecretSource.processEnvironment
+    ) throws(UserError) -> AnswerSecretValues {
         var values: [AnswerSecret: String] = [:]
         var problems: [String] = []
         for (name, source) in answers.secretSources.sorted(by: { $0.key < $1.key }) {
             do {
                 values[name] = try source.resolve(environment: environment, stored: { stored[name.variable] })
             } catch {
-                problems.append("\(answers.origin.at(name.rawValue))\(name.rawValue): \(error.message)"
-                                + (error.remedy.map { " (\($0))" } ?? ""))
+                problems.append(
+                    "\(answers.origin.at(name.rawValue))\(name.rawValue): \(error.message)"
+                        + (error.remedy.map { " (\($0))" } ?? ""))
             }
         }
         if !problems.isEmpty {
-            throw UserError("Some secrets cannot be used:\n  " + problems.joined(separator: "\n  "),
-                            remedy: "Fix them in the answers (or the variables and files they name), then run again.")
+            throw UserError(
+                "Some secrets cannot be used:\n  " + problems.joined(separator: "\n  "),
+                remedy: "Fix them in the answers (or the variables and files they name), then run again.")
         }
         return AnswerSecretValues(values)
     }
@@ -37,7 +41,9 @@ public struct AnswerSecretValues: Sendable, CustomStringConvertible, CustomRefle
     /// that was rendered with it (so a lost `secrets.env` is recovered, not asked for again).
     public static func stored(in secretsFile: String, deployEnv: String) -> [String: String] {
         let secrets = (try? SecretsFile(path: secretsFile).load()) ?? Secrets()
-        let rendered = ((try? AtomicFile.read(deployEnv, limit: .secrets, followingLinks: false)) ?? nil).map(DeployEnvFile.secrets(in:)) ?? [:]
+        let rendered =
+            ((try? AtomicFile.read(deployEnv, limit: .secrets, followingLinks: false)) ?? nil).map(
+                DeployEnvFile.secrets(in:)) ?? [:]
         var result: [String: String] = [:]
         for name in AnswerSecret.allCases {
             guard let variable = try? Render.SecretName(name.variable) else { continue }
@@ -54,6 +60,8 @@ public struct AnswerSecretValues: Sendable, CustomStringConvertible, CustomRefle
     }
 
     public var allValues: [String] { Array(values.values) }
-    public var description: String { "AnswerSecretValues(\(values.keys.sorted().map(\.rawValue).joined(separator: ", ")))" }
+    public var description: String {
+        "AnswerSecretValues(\(values.keys.sorted().map(\.rawValue).joined(separator: ", ")))"
+    }
     public var customMirror: Mirror { Mirror(self, children: ["names": values.keys.sorted().map(\.rawValue)]) }
 }

@@ -15,13 +15,13 @@ extension AssetSource {
     /// - Throws: `UserError` naming the missing file.
     public func text(_ path: String) throws(UserError) -> String {
         guard let data = file(path) else {
-            throw UserError("The asset \(path) is missing.", remedy: "Reinstall sbs, or check the folder given with --assets.")
+            throw UserError(
+                "The asset \(path) is missing.", remedy: "Reinstall sbs, or check the folder given with --assets.")
         }
         return String(decoding: data, as: UTF8.self)
     }
 
 }
-
 
 /// The files compiled into sbs.
 public struct BundledAssetSource: AssetSource {

@@ -23,8 +23,10 @@ public struct InstallInputs: Sendable {
     /// The sbs binary the installed timers run (the running one, `InstallInputs.runningExecutable`).
     public var executable: String
 
-    public init(answers: Answers, layout: Layout, sysroot: String, assets: AssetSnapshot,
-                secretDigests: [String: KeyedDigest], executable: String = InstallInputs.runningExecutable) {
+    public init(
+        answers: Answers, layout: Layout, sysroot: String, assets: AssetSnapshot,
+        secretDigests: [String: KeyedDigest], executable: String = InstallInputs.runningExecutable
+    ) {
         self.executable = executable
         self.answers = answers
         self.layout = layout
@@ -94,8 +96,9 @@ extension InstallTools {
 /// The actions of the install, by name: the link from `steps/*.yaml` (`action:`) to code in `Actions/`.
 public enum InstallActions {
     public static func table(_ inputs: InstallInputs, tools: InstallTools) -> ActionTable<InstallInputs> {
-        var table = ActionTable(context: inputs, baseFacts: Set(Answers().facts.keys),
-                                digester: { [digester = tools.digester] in digester.product($0) })
+        var table = ActionTable(
+            context: inputs, baseFacts: Set(Answers().facts.keys),
+            digester: { [digester = tools.digester] in digester.product($0) })
         table.register(Preflight(tools: tools))
         table.register(DetectHardware(tools: tools))
         table.register(CollectAnswers(tools: tools))
@@ -118,7 +121,8 @@ public enum InstallActions {
     public static func loadGraph(_ assets: AssetSnapshot, catalog: ActionCatalog) throws -> Graph {
         let files = assets.files(under: "steps/").filter { $0.key.hasSuffix(".yaml") }
         if files.isEmpty {
-            throw UserError("No step files were found.", remedy: "Reinstall sbs, or check the folder given with --assets.")
+            throw UserError(
+                "No step files were found.", remedy: "Reinstall sbs, or check the folder given with --assets.")
         }
         return try StepLoader.load(files, catalog: catalog)
     }
@@ -131,7 +135,9 @@ public struct AssetSnapshot: Sendable, Equatable {
     public init(_ source: any AssetSource) {
         var files: [String: String] = [:]
         for folder in ["steps/", "assets/"] {
-            for path in source.paths(under: folder) { files[path] = source.file(path).map { String(decoding: $0, as: UTF8.self) } }
+            for path in source.paths(under: folder) {
+                files[path] = source.file(path).map { String(decoding: $0, as: UTF8.self) }
+            }
         }
         self.files = files
     }
@@ -144,7 +150,8 @@ public struct AssetSnapshot: Sendable, Equatable {
     /// - Throws: `UserError` naming the missing file.
     public func text(_ path: String) throws(UserError) -> String {
         guard let text = files[path] else {
-            throw UserError("The asset \(path) is missing.", remedy: "Reinstall sbs, or check the folder given with --assets.")
+            throw UserError(
+                "The asset \(path) is missing.", remedy: "Reinstall sbs, or check the folder given with --assets.")
         }
         return text
     }

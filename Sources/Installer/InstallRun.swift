@@ -12,8 +12,10 @@ public struct InstallRun: Sendable {
     /// Opens the terminal the wizard asks on (only when something must be asked).
     public let terminal: @Sendable () throws -> any Terminal
 
-    public init(session: InstallSession, interruptions: any RunInterruptions = SignalInterruptions(),
-                terminal: @escaping @Sendable () throws -> any Terminal = { try EditLineTerminal() }) {
+    public init(
+        session: InstallSession, interruptions: any RunInterruptions = SignalInterruptions(),
+        terminal: @escaping @Sendable () throws -> any Terminal = { try EditLineTerminal() }
+    ) {
         self.session = session
         self.interruptions = interruptions
         self.terminal = terminal
@@ -44,12 +46,14 @@ public struct InstallRun: Sendable {
     /// - Throws: `UserError` when there is no run to resume, or as `install` does.
     public func resume(sysroot: String?, assets: String?) async throws -> Ending {
         guard let state = try session.store.load() else {
-            throw UserError("There is no run to resume under \(session.layout.root).", remedy: "Start one with `sbs install`.")
+            throw UserError(
+                "There is no run to resume under \(session.layout.root).", remedy: "Start one with `sbs install`.")
         }
         var invocation = InstallInvocation(state.scope)
         invocation.command = "resume"
-        let resumed = InstallRun(session: session.with(sysroot: sysroot ?? invocation.sysroot, assetsDirectory: assets ?? invocation.assets),
-                                 interruptions: interruptions, terminal: terminal)
+        let resumed = InstallRun(
+            session: session.with(sysroot: sysroot ?? invocation.sysroot, assetsDirectory: assets ?? invocation.assets),
+            interruptions: interruptions, terminal: terminal)
         return try await resumed.install(scope: state.scope, invocation: invocation)
     }
 
@@ -77,7 +81,8 @@ public struct InstallRun: Sendable {
         } else {
             answers = initial
         }
-        let checked = try session.check(answers, host: answers.gpu == initial.gpu ? host : try await session.detectHost(for: answers))
+        let checked = try session.check(
+            answers, host: answers.gpu == initial.gpu ? host : try await session.detectHost(for: answers))
         let runLog = try RunLog(layout: session.layout, command: invocation.command)
         output.err("Log: \(runLog.path)")
 
@@ -96,19 +101,27 @@ public struct InstallRun: Sendable {
         switch try await task.value {
         case .completed:
             let ran = ran.withLock { $0 }
-            output.err("Done\(scope.through.map { " through \($0)" } ?? ""): \(ran) step\(ran == 1 ? "" : "s") ran, the rest were up to date or skipped.")
+            output.err(
+                "Done\(scope.through.map { " through \($0)" } ?? ""): \(ran) step\(ran == 1 ? "" : "s") ran, the rest were up to date or skipped."
+            )
             output.err("State: \(session.layout.stateFile)")
             // The end of a whole install (not of a `--through` run): where it answers and where its keys are.
             if let graph = try? session.graph(), InstallSummary.coversWholeGraph(scope, graph: graph),
-               let state = try? session.store.load() {
-                for line in InstallSummary(layout: session.layout, answers: checked.answers, state: state).lines { output.out(line) }
+                let state = try? session.store.load()
+            {
+                for line in InstallSummary(layout: session.layout, answers: checked.answers, state: state).lines {
+                    output.out(line)
+                }
             }
             return .completed(ran: ran)
         case .failed(let step, let error):
             output.err("\nStep \(step) failed: \(error)")
             output.err("Log: \(runLog.path)")
-            output.err("Fix the cause, then run `sbs resume\(rootFlag)` to continue from \(step) with the same answers.")
-            output.err("If the answers were the cause, run `sbs install\(rootFlag) --answers FIXED.yaml` instead: only the steps the changed answers affect run again.")
+            output.err(
+                "Fix the cause, then run `sbs resume\(rootFlag)` to continue from \(step) with the same answers.")
+            output.err(
+                "If the answers were the cause, run `sbs install\(rootFlag) --answers FIXED.yaml` instead: only the steps the changed answers affect run again."
+            )
             return .failed(step: step)
         case .interrupted(let step):
             output.err("\nInterrupted\(step.map { " during \($0)" } ?? ""). Nothing finished was lost.")
@@ -152,8 +165,11 @@ public struct InstallRun: Sendable {
         let detected = answers.given.contains("profile") ? nil : await session.recommendedProfile()
         let wizard = Wizard(terminal: terminal)
         do {
-            return try withInterruptMessage("\nInterrupted: nothing was changed. Run `sbs install\(rootFlag)` again to start over.\n") {
-                try wizard.complete(answers, given: answers.given, previous: saved, detectedProfile: detected, storedSecrets: stored)
+            return try withInterruptMessage(
+                "\nInterrupted: nothing was changed. Run `sbs install\(rootFlag)` again to start over.\n"
+            ) {
+                try wizard.complete(
+                    answers, given: answers.given, previous: saved, detectedProfile: detected, storedSecrets: stored)
             }
         } catch is Wizard.Declined {
             session.output.err("Nothing was changed.")

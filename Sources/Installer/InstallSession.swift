@@ -19,8 +19,10 @@ public struct InstallInvocation: Codable, Sendable, Equatable {
     public var sysroot: String?
     public var assets: String?
 
-    public init(command: String = "install", answersFile: String? = nil, interactive: Bool = false,
-                sysroot: String? = nil, assets: String? = nil) {
+    public init(
+        command: String = "install", answersFile: String? = nil, interactive: Bool = false,
+        sysroot: String? = nil, assets: String? = nil
+    ) {
         self.command = command
         self.answersFile = answersFile
         self.interactive = interactive
@@ -69,11 +71,14 @@ public struct InstallSession: Sendable {
     ///   - commands: runs host commands; nil for the system's, which for a sysroot other than `/` looks programs up
     ///     in the fixture tree only.
     ///   - output: where the command writes (the process's standard output and error by default).
-    public init(layout: Layout, sysroot: String?, assetsDirectory: String?, commands: (any CommandRunner)? = nil,
-                output: any CommandOutput = StandardStreams()) {
+    public init(
+        layout: Layout, sysroot: String?, assetsDirectory: String?, commands: (any CommandRunner)? = nil,
+        output: any CommandOutput = StandardStreams()
+    ) {
         self.layout = layout
         self.sysroot = sysroot ?? "/"
-        self.assets = AssetSnapshot(assetsDirectory.map { DirectoryAssetSource(root: $0) as any AssetSource } ?? BundledAssetSource())
+        self.assets = AssetSnapshot(
+            assetsDirectory.map { DirectoryAssetSource(root: $0) as any AssetSource } ?? BundledAssetSource())
         self.givenCommands = commands
         self.output = output
         if let commands {
@@ -89,7 +94,8 @@ public struct InstallSession: Sendable {
     /// The same installation and seams with another sysroot and assets folder (a resumed run takes the recorded
     /// ones).
     public func with(sysroot: String?, assetsDirectory: String?) -> InstallSession {
-        InstallSession(layout: layout, sysroot: sysroot, assetsDirectory: assetsDirectory, commands: givenCommands, output: output)
+        InstallSession(
+            layout: layout, sysroot: sysroot, assetsDirectory: assetsDirectory, commands: givenCommands, output: output)
     }
 
     public var store: StateStore { StateStore(layout: layout) }
@@ -99,27 +105,35 @@ public struct InstallSession: Sendable {
     public func actions(_ checked: CheckedAnswers, createKey: Bool) throws(UserError) -> ActionTable<InstallInputs> {
         let digester = try SecretDigester.load(layout, create: createKey)
         let digests = checked.secrets.byVariable.mapValues { digester.digest($0) }
-        var inputs = InstallInputs(answers: checked.answers, layout: layout, sysroot: sysroot, assets: assets, secretDigests: digests)
-        inputs.unreadableSecrets = Dictionary(uniqueKeysWithValues: checked.unreadable.map { ($0.key.variable, "\($0.key.rawValue): \($0.value)") })
-        return InstallActions.table(inputs, tools: InstallTools(commands: commands, secrets: checked.secrets, digester: digester))
+        var inputs = InstallInputs(
+            answers: checked.answers, layout: layout, sysroot: sysroot, assets: assets, secretDigests: digests)
+        inputs.unreadableSecrets = Dictionary(
+            uniqueKeysWithValues: checked.unreadable.map { ($0.key.variable, "\($0.key.rawValue): \($0.value)") })
+        return InstallActions.table(
+            inputs, tools: InstallTools(commands: commands, secrets: checked.secrets, digester: digester))
     }
 
     /// The validated step graph.
     public func graph() throws -> Graph {
-        try InstallActions.loadGraph(assets, catalog: try actions(CheckedAnswers(answers: Answers(), secrets: AnswerSecretValues()), createKey: false).catalog)
+        try InstallActions.loadGraph(
+            assets,
+            catalog: try actions(CheckedAnswers(answers: Answers(), secrets: AnswerSecretValues()), createKey: false)
+                .catalog)
     }
 
     public func executor(_ checked: CheckedAnswers, createKey: Bool) throws -> Executor {
         let actions = try actions(checked, createKey: createKey)
-        return Executor(graph: try InstallActions.loadGraph(assets, catalog: actions.catalog), actions: actions, store: store)
+        return Executor(
+            graph: try InstallActions.loadGraph(assets, catalog: actions.catalog), actions: actions, store: store)
     }
 
     /// The profile detection recommends for this host (the wizard's default), or nil when it cannot tell.
     public func recommendedProfile() async -> String? {
         let detector = HostDetector(sysroot: Sysroot(sysroot), runner: commands)
         guard let facts = try? await detector.detect(),
-              let table = try? ProfileTable(yaml: assets.text("assets/profiles.yaml")),
-              let profile = try? table.choose(for: facts, request: ProfileChoiceRequest()) else { return nil }
+            let table = try? ProfileTable(yaml: assets.text("assets/profiles.yaml")),
+            let profile = try? table.choose(for: facts, request: ProfileChoiceRequest())
+        else { return nil }
         return profile.name.rawValue
     }
 
@@ -154,10 +168,13 @@ public struct InstallSession: Sendable {
     /// 10 s, and detect-hardware asks again anyway).
     public func detectHost(for answers: Answers) async throws(UserError) -> HostFacts {
         let detector = HostDetector(sysroot: Sysroot(sysroot), runner: commands)
-        let gpu = answers.gpu == .on ? await detector.detectGPU()
+        let gpu =
+            answers.gpu == .on
+            ? await detector.detectGPU()
             : GPUFacts(vendor: .none, usable: false, reason: "not read: the answers do not turn the GPU on")
-        return HostFacts(memory: try detector.detectMemory(), cpu: detector.detectCPU(), gpu: gpu, os: detector.detectOS(),
-                         architecture: detector.detectArchitecture(), docker: DockerFacts(), disk: nil)
+        return HostFacts(
+            memory: try detector.detectMemory(), cpu: detector.detectCPU(), gpu: gpu, os: detector.detectOS(),
+            architecture: detector.detectArchitecture(), docker: DockerFacts(), disk: nil)
     }
 
     /// Everything an install refuses is refused here, before anything is written: missing answers, secrets that
@@ -169,14 +186,20 @@ public struct InstallSession: Sendable {
     ///     (`features.gpu: true` without a usable GPU, `profile: auto` below the smallest profile's floor are
     ///     refused). Nil checks only what does not depend on the host (answers for another machine).
     /// - Throws: `UserError` listing every problem.
-    public func check(_ answers: Answers, complete: Bool = true, host: HostFacts? = nil) throws(UserError) -> CheckedAnswers {
+    public func check(_ answers: Answers, complete: Bool = true, host: HostFacts? = nil) throws(UserError)
+        -> CheckedAnswers
+    {
         // A root (or a folder of sbs's in it) that another user can change is refused before anything is read in it.
         try layout.checkTrusted()
         var problems: [String] = []
         if let problem = DeployFolder.problem(answers.deployDir, under: layout.root) {
-            problems.append("\(answers.origin.at("paths.deploy_dir"))paths.deploy_dir: '\(answers.deployDir)' \(problem); give a folder of its own such as /opt/sbs")
+            problems.append(
+                "\(answers.origin.at("paths.deploy_dir"))paths.deploy_dir: '\(answers.deployDir)' \(problem); give a folder of its own such as /opt/sbs"
+            )
         } else {
-            do { try AtomicFile.checkTrusted(folder: layout.resolve(answers.deployDir)) } catch { problems.append(error.message) }
+            do { try AtomicFile.checkTrusted(folder: layout.resolve(answers.deployDir)) } catch {
+                problems.append(error.message)
+            }
         }
         let stored = storedSecrets(deployDir: answers.deployDir)
         if complete {
@@ -188,20 +211,24 @@ public struct InstallSession: Sendable {
             problems.append(error.message)
         }
         if answers.smtpHost != nil, answers.smtpPassword == nil {
-            problems.append("\(answers.origin.at("smtp"))smtp needs a password (or 'stored', env:NAME, file:/path): the auth service logs in to the relay with it")
+            problems.append(
+                "\(answers.origin.at("smtp"))smtp needs a password (or 'stored', env:NAME, file:/path): the auth service logs in to the relay with it"
+            )
         }
         var profile: ResolvedProfile?
         do {
             let table = try ProfileTable(yaml: assets.text("assets/profiles.yaml"))
             if let host {
                 // As choose-profile will choose on this host.
-                let request = ProfileChoiceRequest(profile: answers.profile, gpu: answers.gpu, monitoring: answers.monitoring)
+                let request = ProfileChoiceRequest(
+                    profile: answers.profile, gpu: answers.gpu, monitoring: answers.monitoring)
                 do { profile = try table.choose(for: host, request: request) } catch {
                     let key = answers.gpu == .on && !host.gpu.usable ? "features.gpu" : "profile"
                     problems.append("\(answers.origin.at(key))\(key): \(error.message) (\(error.remedy ?? ""))")
                 }
             } else {
-                profile = try table.choose(for: Self.referenceHost, request: ProfileChoiceRequest(profile: .named(.recommended)))
+                profile = try table.choose(
+                    for: Self.referenceHost, request: ProfileChoiceRequest(profile: .named(.recommended)))
             }
         } catch {
             problems.append(error.message)
@@ -215,7 +242,9 @@ public struct InstallSession: Sendable {
             do {
                 let text = try AtomicFile.readText(bundle, limit: .caBundle)
                 if text?.contains("-----BEGIN CERTIFICATE-----") != true {
-                    problems.append("\(answers.origin.at("tls.acme_ca_bundle"))tls.acme_ca_bundle: \(bundle) \(text == nil ? "does not exist or cannot be read" : "is not a PEM bundle of CA certificates")")
+                    problems.append(
+                        "\(answers.origin.at("tls.acme_ca_bundle"))tls.acme_ca_bundle: \(bundle) \(text == nil ? "does not exist or cannot be read" : "is not a PEM bundle of CA certificates")"
+                    )
                 }
             } catch {
                 problems.append("\(answers.origin.at("tls.acme_ca_bundle"))tls.acme_ca_bundle: \(error.message)")
@@ -223,17 +252,24 @@ public struct InstallSession: Sendable {
         }
         if let archive = answers.imagesArchive {
             if AtomicFile.kind(of: archive) != .file || access(archive, R_OK) != 0 {
-                problems.append("\(answers.origin.at("images.archive"))images.archive: \(archive) is not a readable file")
+                problems.append(
+                    "\(answers.origin.at("images.archive"))images.archive: \(archive) is not a readable file")
             }
         }
         if answers.tlsMode == .files, let cert = answers.certFile, let key = answers.keyFile {
-            if let problem = Self.tlsFilesProblem(certificate: cert, key: key, names: answers.certificateNames.map(\.value)) {
+            if let problem = Self.tlsFilesProblem(
+                certificate: cert, key: key, names: answers.certificateNames.map(\.value))
+            {
                 problems.append("\(answers.origin.at("tls.cert_file"))\(problem)")
             }
         }
         if !problems.isEmpty {
-            throw UserError(problems.count == 1 ? problems[0] : "The answers cannot be installed:\n  - " + problems.joined(separator: "\n  - "),
-                            remedy: "Fix the answers file (`sbs answers validate FILE` lists every problem), or run without --non-interactive to be asked. Nothing was changed.")
+            throw UserError(
+                problems.count == 1
+                    ? problems[0] : "The answers cannot be installed:\n  - " + problems.joined(separator: "\n  - "),
+                remedy:
+                    "Fix the answers file (`sbs answers validate FILE` lists every problem), or run without --non-interactive to be asked. Nothing was changed."
+            )
         }
         return CheckedAnswers(answers: answers, secrets: secrets)
     }
@@ -255,22 +291,29 @@ public struct InstallSession: Sendable {
     /// A host for checking that answers render: the numbers do not matter, only that a profile resolves.
     static let referenceHost = HostFacts(
         memory: MemoryFacts(totalMiB: 16384, cgroupLimitMiB: nil, limitSource: nil),
-        cpu: CPUFacts(online: 4, affinity: 4, cgroupQuota: nil), gpu: GPUFacts(vendor: .none, usable: false, reason: "none"),
+        cpu: CPUFacts(online: 4, affinity: 4, cgroupQuota: nil),
+        gpu: GPUFacts(vendor: .none, usable: false, reason: "none"),
         os: OSFacts(id: "debian", versionID: "12", prettyName: "Debian GNU/Linux 12"), architecture: "x86_64",
         docker: DockerFacts(), disk: nil)
 
     /// Why the given certificate and key cannot serve `names`, or nil when they can.
     static func tlsFilesProblem(certificate: String, key: String, names: [String]) -> String? {
         do {
-            guard let chain = try AtomicFile.readText(certificate, limit: .pem) else { return "tls.cert_file \(certificate) does not exist" }
-            guard let keyText = try AtomicFile.readText(key, limit: .pem) else { return "tls.key_file \(key) does not exist" }
+            guard let chain = try AtomicFile.readText(certificate, limit: .pem) else {
+                return "tls.cert_file \(certificate) does not exist"
+            }
+            guard let keyText = try AtomicFile.readText(key, limit: .pem) else {
+                return "tls.key_file \(key) does not exist"
+            }
             guard let leaf = try? CertificateTools.parseChain(chain, what: certificate).first else {
                 return "tls.cert_file \(certificate) is not a PEM certificate"
             }
             guard let privateKey = try? Certificate.PrivateKey(pemEncoded: keyText) else {
                 return "tls.key_file \(key) is not an unencrypted PEM private key"
             }
-            if !CertificateTools.matches(privateKey, leaf) { return "tls.key_file \(key) does not belong to \(certificate)" }
+            if !CertificateTools.matches(privateKey, leaf) {
+                return "tls.key_file \(key) does not belong to \(certificate)"
+            }
             let covered = Set(CertificateTools.dnsNames(of: leaf).map { $0.lowercased() })
             let uncovered = names.filter { name in
                 !covered.contains(name) && !covered.contains("*" + name.drop(while: { $0 != "." }))
@@ -286,8 +329,10 @@ public struct InstallSession: Sendable {
     /// Runs the graph for `scope` with `checked` answers, reporting progress through `report`. The caller holds
     /// the run lock (taken before any question is asked).
     /// - Throws: `UserError` when the run cannot start (state unreadable, graph invalid).
-    public func run(scope: RunScope, checked: CheckedAnswers, runLog: RunLog,
-                    report: @escaping @Sendable (StepEvent) -> Void) async throws -> RunOutcome {
+    public func run(
+        scope: RunScope, checked: CheckedAnswers, runLog: RunLog,
+        report: @escaping @Sendable (StepEvent) -> Void
+    ) async throws -> RunOutcome {
         let executor = try executor(checked, createKey: true)
         for value in checked.secrets.allValues { runLog.addSecret(value) }
         if let stored = try? SecretsFile(path: layout.secretsFile).load() {
@@ -295,7 +340,9 @@ public struct InstallSession: Sendable {
         }
         try executor.validate(scope)
         let invocation = InstallInvocation(scope)
-        runLog.write("sbs \(invocation.command): root \(layout.root), answers \(invocation.answersFile ?? "(saved or prompted)"), through \(scope.through ?? "-"), from \(scope.from ?? "-"), skip \(scope.skip.joined(separator: ","))")
+        runLog.write(
+            "sbs \(invocation.command): root \(layout.root), answers \(invocation.answersFile ?? "(saved or prompted)"), through \(scope.through ?? "-"), from \(scope.from ?? "-"), skip \(scope.skip.joined(separator: ","))"
+        )
         return try await executor.run(scope: scope, baseFacts: checked.answers.facts, runLog: runLog, report: report)
     }
 }

@@ -33,19 +33,24 @@ public struct InstallSummary: Sendable, Equatable {
         url = "https://" + domain + (answers.httpsPort.value == 443 ? "" : ":\(answers.httpsPort.value)")
         verification = Self.verification(at: layout.stateDir + "/verify.json", record: state.steps["verify"])
         secretsFile = layout.secretsFile
-        deployEnv = layout.resolve(answers.deployDir.hasPrefix("/") ? answers.deployDir : "/" + answers.deployDir) + "/.env"
+        deployEnv =
+            layout.resolve(answers.deployDir.hasPrefix("/") ? answers.deployDir : "/" + answers.deployDir) + "/.env"
         secretNames = Self.secretNames(in: layout.secretsFile)
         timers = Self.timers(state.steps[InstallTimers.name])
         rootFlag = layout.root == "/" ? "" : " --root \(layout.root)"
     }
 
     public var lines: [String] {
-        var lines = ["", "Your Small Business Server is installed: \(url)", "Verified: \(verification)",
-                     "Credentials: \(secretsFile) (0600, root only) and \(deployEnv)"]
+        var lines = [
+            "", "Your Small Business Server is installed: \(url)", "Verified: \(verification)",
+            "Credentials: \(secretsFile) (0600, root only) and \(deployEnv)",
+        ]
         if let names = secretNames, !names.isEmpty {
             lines.append("  kept: \(names.joined(separator: ", "))")
             let example = names.contains("GRAFANA_ADMIN_PASSWORD") ? "GRAFANA_ADMIN_PASSWORD" : names[0]
-            lines.append("  read one with `sudo sbs secrets show NAME\(rootFlag)` (root only), e.g. `sbs secrets show \(example)\(rootFlag)`")
+            lines.append(
+                "  read one with `sudo sbs secrets show NAME\(rootFlag)` (root only), e.g. `sbs secrets show \(example)\(rootFlag)`"
+            )
         } else {
             lines.append("  list them with `sudo sbs secrets show\(rootFlag)` (root only)")
         }
@@ -65,7 +70,8 @@ public struct InstallSummary: Sendable, Equatable {
         let failed = report.failures.map(\.id)
         let passed = report.checks.filter { $0.status == .pass }.count
         let skipped = report.checks.filter { $0.status == .skip }.count
-        var text = "\(passed) check\(passed == 1 ? "" : "s") passed, \(failed.count) failed"
+        var text =
+            "\(passed) check\(passed == 1 ? "" : "s") passed, \(failed.count) failed"
             + (failed.isEmpty ? "" : " (\(failed.joined(separator: ", ")))") + ", \(skipped) skipped"
         text += failed.isEmpty ? "." : "; `sbs verify` shows what to do."
         return text
@@ -82,11 +88,15 @@ public struct InstallSummary: Sendable, Equatable {
     }
 
     static func timers(_ record: StepRecord?) -> String {
-        guard let record, record.status == .succeeded, let output = try? record.output?.decode(InstallTimers.Output.self) else {
-            return "not installed (install-timers \(record?.status == .skipped ? "was skipped" : "did not run")); certificates are renewed only by `sbs renew`."
+        guard let record, record.status == .succeeded,
+            let output = try? record.output?.decode(InstallTimers.Output.self)
+        else {
+            return
+                "not installed (install-timers \(record?.status == .skipped ? "was skipped" : "did not run")); certificates are renewed only by `sbs renew`."
         }
         let names = output.timers.joined(separator: ", ")
-        return output.enabled ? "\(names) (enabled)"
+        return output.enabled
+            ? "\(names) (enabled)"
             : "\(names) written to \(output.unitDirectory), not enabled (systemd does not manage them here)."
     }
 }

@@ -31,7 +31,8 @@ public struct SignalInterruptions: RunInterruptions {
 /// ignored signal sent to one of them is lost).
 public enum Interruption {
     public static let signals: [Int32] = [SIGINT, SIGTERM, SIGHUP]
-    private static let state = Mutex<(received: Int32?, handlers: [@Sendable () -> Void], watching: Bool)>((nil, [], false))
+    private static let state = Mutex<(received: Int32?, handlers: [@Sendable () -> Void], watching: Bool)>(
+        (nil, [], false))
     /// The pipe's write end, for the handler (async-signal-safe: a plain global, a write(2)).
     nonisolated(unsafe) private static var pipeWrite: Int32 = -1
 
@@ -88,7 +89,8 @@ public enum Interruption {
             return (true, state.handlers)
         }
         guard first else {
-            StandardStreams().err("\nInterrupted again (\(name(number))): stopping now. `sbs resume` continues an install.")
+            StandardStreams().err(
+                "\nInterrupted again (\(name(number))): stopping now. `sbs resume` continues an install.")
             AtomicFile.removeTemporariesInFlight()
             _exit(128 + (received ?? number))
         }

@@ -55,4 +55,3 @@ enum RandomBytes {
         return (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
     }
 }
-

@@ -41,13 +41,20 @@ struct ServedCertificate {
             log.progress("nginx serves the live certificate (serial \(live.serialNumber))")
             return
         case .success(let served):
-            log.progress("nginx serves the certificate with serial \(served.serialNumber) (\(served.issuer)); the live one is serial \(live.serialNumber) (\(live.issuer)): reloading nginx")
+            log.progress(
+                "nginx serves the certificate with serial \(served.serialNumber) (\(served.issuer)); the live one is serial \(live.serialNumber) (\(live.issuer)): reloading nginx"
+            )
         case .failure(let failure):
-            log.progress("the certificate nginx serves could not be read (\(failure.detail)): reloading nginx so that it reads the live one")
+            log.progress(
+                "the certificate nginx serves could not be read (\(failure.detail)): reloading nginx so that it reads the live one"
+            )
         }
         guard try await driver.reloadNginx() else {
-            throw UserError("The stack's nginx is not running, so it cannot serve the certificate in \(liveDirectory).",
-                            remedy: "Look at `\(driver.command(["logs", "--tail", "50", "nginx"]).joined(separator: " "))`, then run `sbs resume`.")
+            throw UserError(
+                "The stack's nginx is not running, so it cannot serve the certificate in \(liveDirectory).",
+                remedy:
+                    "Look at `\(driver.command(["logs", "--tail", "50", "nginx"]).joined(separator: " "))`, then run `sbs resume`."
+            )
         }
         let clock = ContinuousClock()
         let end = clock.now.advanced(by: settle)
@@ -58,22 +65,29 @@ struct ServedCertificate {
                 log.progress("nginx reloaded: it serves the live certificate (serial \(live.serialNumber))")
                 return
             }
-            do { try await Task.sleep(for: .milliseconds(500)) } catch { throw UserError("Interrupted while waiting for nginx to reload.") }
+            do { try await Task.sleep(for: .milliseconds(500)) } catch {
+                throw UserError("Interrupted while waiting for nginx to reload.")
+            }
         } while clock.now < end
         let seen: String
         switch last {
         case .success(let served): seen = "the certificate with serial \(served.serialNumber) (\(served.issuer))"
         case .failure(let failure): seen = "no certificate that could be read (\(failure.detail))"
         }
-        throw UserError("\(settle) after a reload, nginx still presents \(seen) on \(endpoint.url), not the live one in \(liveDirectory) (serial \(live.serialNumber)).",
-                        remedy: "Restart nginx (`\(driver.command(["restart", "nginx"]).joined(separator: " "))` in \(driver.project.directory)), then run `sbs resume`.")
+        throw UserError(
+            "\(settle) after a reload, nginx still presents \(seen) on \(endpoint.url), not the live one in \(liveDirectory) (serial \(live.serialNumber)).",
+            remedy:
+                "Restart nginx (`\(driver.command(["restart", "nginx"]).joined(separator: " "))` in \(driver.project.directory)), then run `sbs resume`."
+        )
     }
 
     /// The leaf of `cert.pem` in the live folder.
     func liveCertificate() throws -> Certificate {
         let path = liveDirectory + "/cert.pem"
         guard let text = try AtomicFile.readText(path, limit: .pem) else {
-            throw UserError("\(path) does not exist.", remedy: "Obtain a certificate again: `sbs install --from obtain-certificate`.")
+            throw UserError(
+                "\(path) does not exist.",
+                remedy: "Obtain a certificate again: `sbs install --from obtain-certificate`.")
         }
         do { return try CertificateTools.parseChain(text, what: path)[0] } catch let error as ACMEError {
             throw UserError(error.message, remedy: error.remedy)
@@ -94,13 +108,18 @@ struct TLSCertificateProbe: CertificateProbe {
     /// The leaf nginx presents for `endpoint.name`, whoever issued it (the connection trusts any certificate: it
     /// only reads which one is served, and sends nothing).
     func presented(at endpoint: HTTPSEndpoint) async -> Result<Certificate, HTTPTransportError> {
-        let transport = CurlTransport(options: HTTPOptions(resolve: [endpoint.resolve], connectTimeout: .seconds(5), timeout: .seconds(10),
-                                                           userAgent: "sbs (certificate check)", maxResponseBytes: 1 << 20,
-                                                           certificateChain: true, verifyPeer: false))
+        let transport = CurlTransport(
+            options: HTTPOptions(
+                resolve: [endpoint.resolve], connectTimeout: .seconds(5), timeout: .seconds(10),
+                userAgent: "sbs (certificate check)", maxResponseBytes: 1 << 20,
+                certificateChain: true, verifyPeer: false))
         do {
             let response = try await transport.send(HTTPRequest(method: .head, url: endpoint.url))
-            guard let pem = response.certificates.first, let leaf = try? CertificateTools.parseChain(pem, what: "the presented certificate").first else {
-                return .failure(HTTPTransportError(kind: .tls, url: endpoint.url, detail: "no readable certificate was presented"))
+            guard let pem = response.certificates.first,
+                let leaf = try? CertificateTools.parseChain(pem, what: "the presented certificate").first
+            else {
+                return .failure(
+                    HTTPTransportError(kind: .tls, url: endpoint.url, detail: "no readable certificate was presented"))
             }
             return .success(leaf)
         } catch let error as HTTPTransportError {

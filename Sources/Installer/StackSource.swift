@@ -27,7 +27,8 @@ struct StackSource: Codable, Hashable, Sendable {
 
     /// Every image of the stack present on the engine (see `ComposeDriver.ensureImages`).
     func ensureImages(_ driver: ComposeDriver, tools: InstallTools) async throws {
-        try await driver.ensureImages(try await driver.images(), archive: imagesArchive, registry: try registry?.login(tools))
+        try await driver.ensureImages(
+            try await driver.images(), archive: imagesArchive, registry: try registry?.login(tools))
     }
 }
 
@@ -42,7 +43,8 @@ struct RegistryAccess: Codable, Hashable, Sendable {
 
     init?(_ context: InstallInputs) throws(UserError) {
         guard let server = context.answers.registryServer, let user = context.answers.registryUser,
-              let digest = try context.secretDigest(.registryPassword) else { return nil }
+            let digest = try context.secretDigest(.registryPassword)
+        else { return nil }
         self.server = server.value
         self.user = user.value
         self.password = digest

@@ -51,9 +51,12 @@ public struct SystemCommandRunner: CommandRunner {
     /// The variables passed on from sbs's environment when set: the search path, the locale, home and terminal.
     public static let inheritedVariables = ["PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TERM"]
 
-    public init(searchPath: [String]? = nil, environment: [String: String] = [:],
-                terminationGrace: Duration = .seconds(1), drainGrace: Duration = .milliseconds(500)) {
-        self.searchPath = searchPath
+    public init(
+        searchPath: [String]? = nil, environment: [String: String] = [:],
+        terminationGrace: Duration = .seconds(1), drainGrace: Duration = .milliseconds(500)
+    ) {
+        self.searchPath =
+            searchPath
             ?? (ProcessInfo.processInfo.environment["PATH"] ?? Self.defaultPath)
             .split(separator: ":").map(String.init)
         self.environment = environment
@@ -104,16 +107,18 @@ public struct SystemCommandRunner: CommandRunner {
             return CommandResult(status: 127, stdout: "", stderr: "\(program): command not found")
         }
         let child = try SpawnedProcess(path: path, argv: argv, environment: childEnvironment)
-        let supervisor = Supervisor(child: child, timeout: timeout, grace: terminationGrace, drain: drainGrace,
-                                    maxOutput: maxOutputBytes)
+        let supervisor = Supervisor(
+            child: child, timeout: timeout, grace: terminationGrace, drain: drainGrace,
+            maxOutput: maxOutputBytes)
         // Interrupting the run (Ctrl-C) stops the program too (TERM, then KILL), rather than waiting it out.
         let outcome = await withTaskCancellationHandler {
             await onOwnThread { supervisor.wait() }
         } onCancel: {
             supervisor.interrupt()
         }
-        return CommandResult(status: outcome.status, stdout: String(decoding: outcome.stdout, as: UTF8.self),
-                             stderr: String(decoding: outcome.stderr, as: UTF8.self), timedOut: outcome.timedOut)
+        return CommandResult(
+            status: outcome.status, stdout: String(decoding: outcome.stdout, as: UTF8.self),
+            stderr: String(decoding: outcome.stderr, as: UTF8.self), timedOut: outcome.timedOut)
     }
 }
 
@@ -132,7 +137,8 @@ final class SpawnedProcess: Sendable {
         // Socket pairs rather than pipes: created close-on-exec in one call (pipe2 is not visible from Swift), so no
         // child that another thread starts meanwhile inherits them and holds them open past this one's exit.
         // dup2 in the child clears the flag on its own copies.
-        var out: [Int32] = [-1, -1], err: [Int32] = [-1, -1]
+        var out: [Int32] = [-1, -1]
+        var err: [Int32] = [-1, -1]
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -153,7 +159,8 @@ final class SpawnedProcess: Sendable {
             let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
             guard socketpair(AF_UNIX, type, 0, &out) == 0 else { throw AtomicFile.systemError("socketpair", path) }
             guard socketpair(AF_UNIX, type, 0, &err) == 0 else {
-                close(out[0]); close(out[1])
+                close(out[0])
+                close(out[1])
                 throw AtomicFile.systemError("socketpair", path)
             }
             posix_spawn_file_actions_adddup2(&actions, out[1], 1)
@@ -173,9 +180,15 @@ final class SpawnedProcess: Sendable {
             usleep(50_000)
             result = posix_spawn(&pid, path, &actions, &attributes, &cArgs, &cEnv)
         }
-        if capture { close(out[1]); close(err[1]) }
+        if capture {
+            close(out[1])
+            close(err[1])
+        }
         guard result == 0 else {
-            if capture { close(out[0]); close(err[0]) }
+            if capture {
+                close(out[0])
+                close(err[0])
+            }
             errno = result
             throw AtomicFile.systemError("spawn", path)
         }
@@ -254,7 +267,8 @@ final class Supervisor: @unchecked Sendable {
 
     /// Blocks until the child has exited and its output is read (or the drain deadline passed).
     func wait() -> Outcome {
-        var stdout: [UInt8] = [], stderr: [UInt8] = []
+        var stdout: [UInt8] = []
+        var stderr: [UInt8] = []
         var open: [Int32] = [child.stdoutFD, child.stderrFD].filter { $0 >= 0 }
         let start = Self.now()
         let timeoutDeadline = timeout.map { start + $0.seconds }
@@ -287,7 +301,8 @@ final class Supervisor: @unchecked Sendable {
             if status != nil && (open.isEmpty || (drainDeadline.map { now >= $0 } ?? false)) { break }
 
             // Sleep in poll until output arrives, the child exits, or the next deadline.
-            let deadlines = [status == nil && !terminated ? timeoutDeadline : nil, killDeadline, drainDeadline].compactMap { $0 }
+            let deadlines = [status == nil && !terminated ? timeoutDeadline : nil, killDeadline, drainDeadline]
+                .compactMap { $0 }
             let waitMs = deadlines.min().map { max(0, Int32(min(($0 - now) * 1000 + 1, 60_000))) } ?? -1
             var fds = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
             if wakeRead >= 0 { fds.append(pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)) }

@@ -61,12 +61,14 @@ private final class ContinuationSlot<T: Sendable>: @unchecked Sendable {
 public func detachThread(_ body: @escaping @Sendable () -> Void) {
     let box = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
     var thread = pthread_t()
-    let started = pthread_create(&thread, nil, { raw in
-        guard let raw else { return nil }
-        let body = Unmanaged<ThreadBody>.fromOpaque(raw).takeRetainedValue()
-        body.run()
-        return nil
-    }, box)
+    let started = pthread_create(
+        &thread, nil,
+        { raw in
+            guard let raw else { return nil }
+            let body = Unmanaged<ThreadBody>.fromOpaque(raw).takeRetainedValue()
+            body.run()
+            return nil
+        }, box)
     if started == 0 {
         pthread_detach(thread)
     } else {

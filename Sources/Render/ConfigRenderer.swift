@@ -41,7 +41,9 @@ public struct TemplateSet: Sendable, Equatable {
         for relative in ConfigRenderer.templatePaths {
             let path = assetsRoot + "/" + folder + relative
             guard let text = try AtomicFile.readText(path, limit: .config) else {
-                throw UserError("The template \(path) is missing.", remedy: "Check the --assets folder, or drop --assets to use the templates built into sbs.")
+                throw UserError(
+                    "The template \(path) is missing.",
+                    remedy: "Check the --assets folder, or drop --assets to use the templates built into sbs.")
             }
             files[folder + relative] = text
         }
@@ -68,35 +70,46 @@ public enum ConfigRenderer {
     ]
 
     /// The services that mount rendered files, with the folder those files are in (`configDigestNginx` …).
-    static let mountedConfigs = [("Nginx", "nginx/"), ("Kong", "kong/"), ("Prometheus", "monitoring/prometheus/"),
-                                 ("Monitoring", "monitoring/grafana/")]
+    static let mountedConfigs = [
+        ("Nginx", "nginx/"), ("Kong", "kong/"), ("Prometheus", "monitoring/prometheus/"),
+        ("Monitoring", "monitoring/grafana/"),
+    ]
 
     /// Secrets that reach `.env`, in this order; the first five are required.
-    public static let envSecrets: [SecretName] = SecretName.generated + [.anthropicAPIKey, .openaiAPIKey, .smtpPassword]
+    public static let envSecrets: [SecretName] =
+        SecretName.generated + [.anthropicAPIKey, .openaiAPIKey, .smtpPassword]
 
     /// - Returns: the files, sorted by path.
     /// - Throws: `UserError` when a template is missing, does not parse or cannot be rendered with these values
     ///   (a name without a value, a value its content type refuses: see `TemplateLibrary.render`), a generated secret is missing
     ///   (generate-secrets must run first), `SMTP_PASSWORD` is missing while SMTP is configured, or
     ///   `POSTGRES_PASSWORD` holds characters that would break the database URLs.
-    public static func render(_ input: RenderInput, secrets: Secrets, templates: TemplateSet) throws(UserError) -> [RenderedFile] {
+    public static func render(_ input: RenderInput, secrets: Secrets, templates: TemplateSet) throws(UserError)
+        -> [RenderedFile]
+    {
         try input.validate()
         for name in SecretName.generated where !secrets.contains(name) {
-            throw UserError("The secret \(name) is missing.", remedy: "Run the generate-secrets step first (`sbs resume`).")
+            throw UserError(
+                "The secret \(name) is missing.", remedy: "Run the generate-secrets step first (`sbs resume`).")
         }
         if input.smtp != nil && !secrets.contains(.smtpPassword) {
-            throw UserError("SMTP is configured but the secret SMTP_PASSWORD is missing.", remedy: "Give smtp.password in the answers.")
+            throw UserError(
+                "SMTP is configured but the secret SMTP_PASSWORD is missing.",
+                remedy: "Give smtp.password in the answers.")
         }
         let unreserved = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~".utf8)
         if let password = secrets[.postgresPassword], !password.utf8.allSatisfy(unreserved.contains) {
-            throw UserError("POSTGRES_PASSWORD contains characters that are not allowed in a database URL.",
-                            remedy: "Use letters, digits and - . _ ~ only in POSTGRES_PASSWORD (secrets.env).")
+            throw UserError(
+                "POSTGRES_PASSWORD contains characters that are not allowed in a database URL.",
+                remedy: "Use letters, digits and - . _ ~ only in POSTGRES_PASSWORD (secrets.env).")
         }
 
         var library = TemplateLibrary()
         for path in templatePaths {
             guard let text = templates.templates[path] else {
-                throw UserError("The template assets/deploy/\(path) is missing.", remedy: "Rebuild sbs, or check the --assets folder.")
+                throw UserError(
+                    "The template assets/deploy/\(path) is missing.",
+                    remedy: "Rebuild sbs, or check the --assets folder.")
             }
             do {
                 try library.register(text, named: String(path.dropLast(".mustache".count)))
@@ -132,8 +145,11 @@ public enum ConfigRenderer {
             do {
                 text = try library.render(values, withTemplate: path)
             } catch {
-                throw UserError("The template assets/deploy/\(error.template).mustache cannot be rendered: \(error)",
-                                remedy: "Each name a template uses is set in templateValues (Sources/Render/ConfigRenderer.swift); check the --assets folder, or rebuild sbs.")
+                throw UserError(
+                    "The template assets/deploy/\(error.template).mustache cannot be rendered: \(error)",
+                    remedy:
+                        "Each name a template uses is set in templateValues (Sources/Render/ConfigRenderer.swift); check the --assets folder, or rebuild sbs."
+                )
             }
             guard let text else { throw UserError("The template for \(path) is missing.") }
             return text
@@ -144,7 +160,8 @@ public enum ConfigRenderer {
         var files: [RenderedFile] = []
         var composeValues = values
         for (path, mode) in outputs.sorted(by: { $0.0 < $1.0 }) where path != "docker-compose.yml" {
-            files.append(RenderedFile(relativePath: path, bytes: Array(try rendered(path, with: values).utf8), mode: mode))
+            files.append(
+                RenderedFile(relativePath: path, bytes: Array(try rendered(path, with: values).utf8), mode: mode))
         }
         for (service, prefix) in mountedConfigs {
             var hasher = SHA256()
@@ -220,13 +237,17 @@ public enum ConfigRenderer {
         }
         values["tlsDirectory"] = .optional(tlsDirectory)
         values["tlsFiles"] = .optional(tlsFiles)
-        values["smtp"] = .optional(input.smtp.map { smtp in
-            ["host": .text(smtp.host.value), "port": .number(smtp.port.value), "user": .text(smtp.user.value),
-             "sender": .text(smtp.sender.value)]
-        })
-        values["secrets"] = .list(envSecrets.compactMap { name in
-            secrets[name].map { .record(["name": .text(name.value), "value": .text($0)]) }
-        })
+        values["smtp"] = .optional(
+            input.smtp.map { smtp in
+                [
+                    "host": .text(smtp.host.value), "port": .number(smtp.port.value), "user": .text(smtp.user.value),
+                    "sender": .text(smtp.sender.value),
+                ]
+            })
+        values["secrets"] = .list(
+            envSecrets.compactMap { name in
+                secrets[name].map { .record(["name": .text(name.value), "value": .text($0)]) }
+            })
         return values
     }
 }

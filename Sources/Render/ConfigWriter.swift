@@ -1,8 +1,9 @@
 import SBSCore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// What `ConfigWriter.write` did, by relative path.

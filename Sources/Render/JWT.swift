@@ -1,8 +1,9 @@
 import Crypto
+
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import FoundationEssentials
+    import FoundationEssentials
 #endif
 
 /// HS256 JSON Web Tokens as Supabase reads them: signed with the JWT secret's *text* (its UTF-8 bytes) as the
@@ -28,7 +29,8 @@ public enum SupabaseJWT {
         let header = #"{"alg":"HS256","typ":"JWT"}"#
         let payload = #"{"role":"\#(claims.role)","iss":"\#(claims.iss)","iat":\#(claims.iat),"exp":\#(claims.exp)}"#
         let signingInput = base64URL(Array(header.utf8)) + "." + base64URL(Array(payload.utf8))
-        let mac = HMAC<SHA256>.authenticationCode(for: Array(signingInput.utf8), using: SymmetricKey(data: Array(secret.utf8)))
+        let mac = HMAC<SHA256>.authenticationCode(
+            for: Array(signingInput.utf8), using: SymmetricKey(data: Array(secret.utf8)))
         return signingInput + "." + base64URL(Array(mac))
     }
 
@@ -37,14 +39,19 @@ public enum SupabaseJWT {
     public static func verify(_ token: String, secret: String) -> Claims? {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3,
-              let headerBytes = decodeBase64URL(String(parts[0])),
-              let payloadBytes = decodeBase64URL(String(parts[1])),
-              let signature = decodeBase64URL(String(parts[2])) else { return nil }
+            let headerBytes = decodeBase64URL(String(parts[0])),
+            let payloadBytes = decodeBase64URL(String(parts[1])),
+            let signature = decodeBase64URL(String(parts[2]))
+        else { return nil }
         guard let header = try? JSONDecoder().decode([String: String].self, from: Data(headerBytes)),
-              header["alg"] == "HS256" else { return nil }
+            header["alg"] == "HS256"
+        else { return nil }
         let signingInput = Array((parts[0] + "." + parts[1]).utf8)
-        guard HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: signingInput,
-                                                     using: SymmetricKey(data: Array(secret.utf8))) else { return nil }
+        guard
+            HMAC<SHA256>.isValidAuthenticationCode(
+                signature, authenticating: signingInput,
+                using: SymmetricKey(data: Array(secret.utf8)))
+        else { return nil }
         return try? JSONDecoder().decode(Claims.self, from: Data(payloadBytes))
     }
 

@@ -14,8 +14,10 @@ public struct StackImages: Sendable, Hashable, Codable {
     public var monitoring: SafeToken
     public var prometheus: SafeToken
 
-    public init(appDB: SafeToken, appAuth: SafeToken, appAPI: SafeToken, appWeb: SafeToken, appKong: SafeToken,
-                nginx: SafeToken, ollama: SafeToken, monitoring: SafeToken, prometheus: SafeToken) {
+    public init(
+        appDB: SafeToken, appAuth: SafeToken, appAPI: SafeToken, appWeb: SafeToken, appKong: SafeToken,
+        nginx: SafeToken, ollama: SafeToken, monitoring: SafeToken, prometheus: SafeToken
+    ) {
         self.appDB = appDB
         self.appAuth = appAuth
         self.appAPI = appAPI
@@ -103,9 +105,11 @@ public struct RenderInput: Sendable, Hashable, Codable {
 
     /// - Throws: `UserError` when a host path is not absolute, an alias repeats the domain or another alias, the two
     ///   ports are equal, or an Ollama model name from the profile is not a plain token.
-    public init(mode: Mode, domain: DomainName, aliases: [DomainName] = [], adminEmail: EmailAddress,
-                httpPort: Port, httpsPort: Port, images: StackImages, tls: TLSSource, acmeWebroot: SafeToken,
-                profile: ResolvedProfile, backups: Bool, smtp: SMTPSettings? = nil) throws(UserError) {
+    public init(
+        mode: Mode, domain: DomainName, aliases: [DomainName] = [], adminEmail: EmailAddress,
+        httpPort: Port, httpsPort: Port, images: StackImages, tls: TLSSource, acmeWebroot: SafeToken,
+        profile: ResolvedProfile, backups: Bool, smtp: SMTPSettings? = nil
+    ) throws(UserError) {
         self.mode = mode
         self.domain = domain
         self.aliases = aliases
@@ -125,22 +129,29 @@ public struct RenderInput: Sendable, Hashable, Codable {
         var seen: Set<DomainName> = [domain]
         for alias in aliases {
             guard seen.insert(alias).inserted else {
-                throw UserError("The name \(alias) is listed twice (domain and aliases).", remedy: "List each name once.")
+                throw UserError(
+                    "The name \(alias) is listed twice (domain and aliases).", remedy: "List each name once.")
             }
         }
         if httpPort == httpsPort {
-            throw UserError("The http and https ports are both \(httpPort).", remedy: "Choose two different ports (80 and 443).")
+            throw UserError(
+                "The http and https ports are both \(httpPort).", remedy: "Choose two different ports (80 and 443).")
         }
         var paths: [(String, SafeToken)] = [("ACME webroot", acmeWebroot)]
         switch tls {
         case .acme(let directory), .selfSigned(let directory): paths.append(("certificate folder", directory))
         case .files(let certificate, let key): paths += [("certificate file", certificate), ("key file", key)]
         }
-        guard !projectName.isEmpty, projectName.utf8.allSatisfy({ (97...122).contains($0) || (48...57).contains($0) || $0 == 45 }) else {
-            throw UserError("'\(projectName.debugSafe)' is not a compose project name.", remedy: "Use lowercase letters, digits and '-'.")
+        guard !projectName.isEmpty,
+            projectName.utf8.allSatisfy({ (97...122).contains($0) || (48...57).contains($0) || $0 == 45 })
+        else {
+            throw UserError(
+                "'\(projectName.debugSafe)' is not a compose project name.",
+                remedy: "Use lowercase letters, digits and '-'.")
         }
         for (what, path) in paths where !path.value.hasPrefix("/") {
-            throw UserError("The \(what) '\(path.value)' is not an absolute path.", remedy: "Give a path starting with /.")
+            throw UserError(
+                "The \(what) '\(path.value)' is not an absolute path.", remedy: "Give a path starting with /.")
         }
         for model in profile.ollamaModels {
             _ = try SafeToken(model, what: "Ollama model name")

@@ -1,11 +1,12 @@
 import SBSCore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import FoundationEssentials
+    import FoundationEssentials
 #endif
 
 /// The name of a secret: an environment-variable name, `[A-Z][A-Z0-9_]*`, at most 64 characters.
@@ -15,11 +16,13 @@ public struct SecretName: CheckedValue, Hashable, Sendable, Comparable, CustomSt
     /// - Throws: `UserError` when the name is not an upper-case environment-variable name.
     public init(_ text: String) throws(UserError) {
         let bytes = Array(text.utf8)
-        let valid = !bytes.isEmpty && bytes.count <= 64 && (65...90).contains(bytes[0])
+        let valid =
+            !bytes.isEmpty && bytes.count <= 64 && (65...90).contains(bytes[0])
             && bytes.allSatisfy { (65...90).contains($0) || (48...57).contains($0) || $0 == 95 }
         guard valid else {
-            throw UserError("'\(text.debugSafe)' is not a valid secret name.",
-                            remedy: "Use upper-case letters, digits and underscores, starting with a letter (ANTHROPIC_API_KEY).")
+            throw UserError(
+                "'\(text.debugSafe)' is not a valid secret name.",
+                remedy: "Use upper-case letters, digits and underscores, starting with a letter (ANTHROPIC_API_KEY).")
         }
         self.value = text
     }
@@ -42,7 +45,9 @@ public struct SecretName: CheckedValue, Hashable, Sendable, Comparable, CustomSt
     public static let smtpPassword = SecretName(known: "SMTP_PASSWORD")
 
     /// What `generate-secrets` creates when absent.
-    public static let generated: [SecretName] = [.postgresPassword, .jwtSecret, .supabaseAnonKey, .supabaseServiceRoleKey, .grafanaAdminPassword]
+    public static let generated: [SecretName] = [
+        .postgresPassword, .jwtSecret, .supabaseAnonKey, .supabaseServiceRoleKey, .grafanaAdminPassword,
+    ]
 
 }
 
@@ -81,7 +86,8 @@ public struct Secrets: Sendable, Equatable, CustomStringConvertible, CustomDebug
 
     /// Equal when the names and every value's bytes are (String equality would take "é" and "e\u{301}" as one).
     public static func == (a: Secrets, b: Secrets) -> Bool {
-        a.names == b.names && a.names.allSatisfy { a.values[$0].map { Array($0.utf8) } == b.values[$0].map { Array($0.utf8) } }
+        a.names == b.names
+            && a.names.allSatisfy { a.values[$0].map { Array($0.utf8) } == b.values[$0].map { Array($0.utf8) } }
     }
 
     static func validate(_ value: String, name: SecretName) throws(UserError) {
@@ -114,13 +120,15 @@ public struct SecretsFile: Sendable {
             // Split at the first '=' byte, not Character: "=" followed by a combining mark is one Character, and
             // the value must be the bytes after the '=' exactly.
             guard String(validating: raw, as: UTF8.self) != nil else {
-                throw UserError("Line \(index + 1) of \(path) is not UTF-8 text.",
-                                remedy: "Save the file as UTF-8 (a value with another encoding would be read as different bytes).")
+                throw UserError(
+                    "Line \(index + 1) of \(path) is not UTF-8 text.",
+                    remedy: "Save the file as UTF-8 (a value with another encoding would be read as different bytes).")
             }
             if raw.isEmpty || raw.first == UInt8(ascii: "#") { continue }
             guard let equals = raw.firstIndex(of: UInt8(ascii: "=")),
-                  let nameText = String(validating: raw[raw.startIndex..<equals], as: UTF8.self),
-                  let value = String(validating: raw[(equals + 1)...], as: UTF8.self) else {
+                let nameText = String(validating: raw[raw.startIndex..<equals], as: UTF8.self),
+                let value = String(validating: raw[(equals + 1)...], as: UTF8.self)
+            else {
                 throw UserError("Line \(index + 1) of \(path) is not NAME=value.", remedy: "Fix or remove that line.")
             }
             let name: SecretName
@@ -128,7 +136,8 @@ public struct SecretsFile: Sendable {
                 throw UserError("Line \(index + 1) of \(path): \(error.message)", remedy: error.remedy)
             }
             if secrets.contains(name) {
-                throw UserError("\(path) names \(name) twice (line \(index + 1)).", remedy: "Keep one of the two lines.")
+                throw UserError(
+                    "\(path) names \(name) twice (line \(index + 1)).", remedy: "Keep one of the two lines.")
             }
             do { try secrets.set(name, value) } catch {
                 throw UserError("Line \(index + 1) of \(path): \(error.message)", remedy: error.remedy)
@@ -178,8 +187,11 @@ public struct SecretsFile: Sendable {
         let keyRoles: [(SecretName, String)] = [(.supabaseAnonKey, "anon"), (.supabaseServiceRoleKey, "service_role")]
         if secrets[.jwtSecret] == nil {
             if let orphan = keyRoles.first(where: { secrets.contains($0.0) }) {
-                throw UserError("\(path) holds \(orphan.0) but no JWT_SECRET it was signed with.",
-                                remedy: "Restore JWT_SECRET, or delete SUPABASE_ANON_KEY and SUPABASE_SERVICE_ROLE_KEY as well so that sbs signs new keys (clients with the old keys must then be updated).")
+                throw UserError(
+                    "\(path) holds \(orphan.0) but no JWT_SECRET it was signed with.",
+                    remedy:
+                        "Restore JWT_SECRET, or delete SUPABASE_ANON_KEY and SUPABASE_SERVICE_ROLE_KEY as well so that sbs signs new keys (clients with the old keys must then be updated)."
+                )
             }
             // 48 random bytes (≥ 32 required), base64url: 64 characters, safe everywhere without quoting.
             try add(.jwtSecret, SupabaseJWT.base64URL(RandomToken.bytes(48)))
@@ -189,8 +201,9 @@ public struct SecretsFile: Sendable {
         for (name, role) in keyRoles {
             if let existing = secrets[name] {
                 guard let claims = SupabaseJWT.verify(existing, secret: jwtSecret), claims.role == role else {
-                    throw UserError("\(name) in \(path) is not a \(role) key signed with its JWT_SECRET.",
-                                    remedy: "Restore the matching JWT_SECRET, or delete \(name) so that sbs signs a new one.")
+                    throw UserError(
+                        "\(name) in \(path) is not a \(role) key signed with its JWT_SECRET.",
+                        remedy: "Restore the matching JWT_SECRET, or delete \(name) so that sbs signs a new one.")
                 }
                 continue
             }
@@ -212,8 +225,11 @@ public struct SecretsFile: Sendable {
     ///   - databaseVolume: the database volume's name when it exists (its password is fixed at creation), else nil.
     /// - Returns: as `generateMissing`, and the names recovered from `.env`.
     /// - Throws: `UserError` with a remedy when a secret the stack depends on can be found nowhere.
-    public func ensure(given: [SecretName: String] = [:], deployEnvPath: String, databaseVolume: String?, now: Date = Date())
-        throws(UserError) -> (secrets: Secrets, generated: [SecretName], recovered: [SecretName]) {
+    public func ensure(
+        given: [SecretName: String] = [:], deployEnvPath: String, databaseVolume: String?, now: Date = Date()
+    )
+        throws(UserError) -> (secrets: Secrets, generated: [SecretName], recovered: [SecretName])
+    {
         var secrets = try load()
         let before = secrets
         for (name, value) in given.sorted(by: { $0.key < $1.key }) { try secrets.set(name, value) }
@@ -228,13 +244,19 @@ public struct SecretsFile: Sendable {
                         try secrets.set(name, value)
                         recovered.append(name)
                     } else if bound.contains(name) {
-                        throw UserError("\(path) has no \(name), and the deploy file \(deployEnvPath) has none either; a new value would not match what the stack was set up with.",
-                                        remedy: "Restore \(path) (or \(deployEnvPath)) from a backup; earlier .env files are kept under /var/lib/sbs/backups/. To start over instead, remove \(deployEnvPath) and the database volume (`docker volume ls` lists it as …_postgres_data).")
+                        throw UserError(
+                            "\(path) has no \(name), and the deploy file \(deployEnvPath) has none either; a new value would not match what the stack was set up with.",
+                            remedy:
+                                "Restore \(path) (or \(deployEnvPath)) from a backup; earlier .env files are kept under /var/lib/sbs/backups/. To start over instead, remove \(deployEnvPath) and the database volume (`docker volume ls` lists it as …_postgres_data)."
+                        )
                     }
                 }
             } else if let volume = databaseVolume, missing.contains(.postgresPassword) {
-                throw UserError("\(path) has no POSTGRES_PASSWORD, but the database volume \(volume) exists and was initialised with one; there is no deploy .env to recover it from.",
-                                remedy: "Restore \(path) from a backup. To start over instead, remove the volume (docker volume rm \(volume)): its data is lost.")
+                throw UserError(
+                    "\(path) has no POSTGRES_PASSWORD, but the database volume \(volume) exists and was initialised with one; there is no deploy .env to recover it from.",
+                    remedy:
+                        "Restore \(path) from a backup. To start over instead, remove the volume (docker volume rm \(volume)): its data is lost."
+                )
             }
         }
         if secrets != before { try save(secrets) }
@@ -271,7 +293,9 @@ public enum DeployEnvFile {
         var result: [SecretName: String] = [:]
         for raw in EnvLines.split(bytes) {
             guard let line = String(validating: raw, as: UTF8.self) else { continue }
-            guard let equals = line.firstIndex(of: "="), let name = try? SecretName(String(line[..<equals])) else { continue }
+            guard let equals = line.firstIndex(of: "="), let name = try? SecretName(String(line[..<equals])) else {
+                continue
+            }
             let value = line[line.index(after: equals)...]
             guard value.count >= 2, value.first == "'", value.last == "'" else { continue }
             let inner = String(value.dropFirst().dropLast())

@@ -48,10 +48,12 @@ public enum ContentType: String, Sendable, CaseIterable {
         }
         for scalar in text.unicodeScalars {
             if scalar.value < 0x20 || scalar.value == 0x7f {
-                return "the value holds a control character (U+\(hex4(scalar.value))), which \(rawValue) templates cannot carry"
+                return
+                    "the value holds a control character (U+\(hex4(scalar.value))), which \(rawValue) templates cannot carry"
             }
             if refused.unicodeScalars.contains(scalar) {
-                return "the value holds `\(scalar)`, which \(rawValue) templates cannot carry (values are written as they are, never escaped)"
+                return
+                    "the value holds `\(scalar)`, which \(rawValue) templates cannot carry (values are written as they are, never escaped)"
             }
         }
         return nil
@@ -96,7 +98,8 @@ public enum TemplateValue: Sendable, Equatable {
 }
 
 extension TemplateValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, ExpressibleByArrayLiteral,
-    ExpressibleByDictionaryLiteral {
+    ExpressibleByDictionaryLiteral
+{
     public init(stringLiteral value: String) { self = .text(value) }
     public init(booleanLiteral value: Bool) { self = .flag(value) }
     public init(arrayLiteral elements: TemplateValue...) { self = .list(elements) }
@@ -134,8 +137,10 @@ struct Template: Sendable {
         self.name = name
         let pieces = try Self.pieces(of: Array(text.utf8), template: name)
         guard case .tag(let first)? = pieces.first, case .pragma(let contentType) = first.kind else {
-            throw TemplateError(template: name, line: 1, problem: "the first line does not declare the content type: "
-                                + "make it {{% CONTENT_TYPE: TYPE}}, TYPE one of \(Self.contentTypeNames)")
+            throw TemplateError(
+                template: name, line: 1,
+                problem: "the first line does not declare the content type: "
+                    + "make it {{% CONTENT_TYPE: TYPE}}, TYPE one of \(Self.contentTypeNames)")
         }
         self.contentType = contentType
         (nodes, partials) = try Self.nest(Self.removingStandaloneLines(pieces).dropFirst(), template: name)
@@ -164,12 +169,16 @@ public struct TemplateLibrary: Sendable {
         for template in templates.values.sorted(by: { $0.name < $1.name }) {
             for use in template.partials {
                 guard let partial = templates[use.name] else {
-                    throw TemplateError(template: template.name, line: use.line,
-                                        problem: "the partial {{> \(use.name)}} names no template")
+                    throw TemplateError(
+                        template: template.name, line: use.line,
+                        problem: "the partial {{> \(use.name)}} names no template")
                 }
                 guard partial.contentType == template.contentType else {
-                    throw TemplateError(template: template.name, line: use.line,
-                                        problem: "the partial {{> \(use.name)}} is \(partial.contentType.rawValue), this template \(template.contentType.rawValue)")
+                    throw TemplateError(
+                        template: template.name, line: use.line,
+                        problem:
+                            "the partial {{> \(use.name)}} is \(partial.contentType.rawValue), this template \(template.contentType.rawValue)"
+                    )
                 }
             }
         }
@@ -194,8 +203,10 @@ public struct TemplateLibrary: Sendable {
 
     /// Appends `nodes` (of `template`) rendered to `output`; text written where `output` is at the start of a line
     /// is indented by `indentation` (the blanks before the standalone partials being rendered).
-    private func render(_ nodes: [Node], of template: Template, stack: [TemplateValue], indentation: String,
-                        into output: inout String) throws(TemplateError) {
+    private func render(
+        _ nodes: [Node], of template: Template, stack: [TemplateValue], indentation: String,
+        into output: inout String
+    ) throws(TemplateError) {
         func write(_ text: String) {
             if !indentation.isEmpty, !text.isEmpty, output.utf8.last == UInt8(ascii: "\n") { output += indentation }
             output += text
@@ -230,7 +241,9 @@ public struct TemplateLibrary: Sendable {
             case .partial(let name, let partialIndentation):
                 // Every partial is registered: `render(_:withTemplate:)` checked before rendering.
                 if let partial = templates[name] {
-                    try render(partial.nodes, of: partial, stack: stack, indentation: indentation + partialIndentation, into: &output)
+                    try render(
+                        partial.nodes, of: partial, stack: stack, indentation: indentation + partialIndentation,
+                        into: &output)
                 }
             }
         }
@@ -327,13 +340,19 @@ extension Template {
                 let contentStart = index + (triple ? 3 : 2)
                 // A `{{` inside means that this tag's `}}` is missing (`{{domain} … {{next}}`); a comment may hold one.
                 guard let contentEnd = firstIndex(of: close, in: bytes[contentStart...]),
-                      bytes[contentStart...].first == UInt8(ascii: "!") || firstIndex(of: open, in: bytes[contentStart..<contentEnd]) == nil
+                    bytes[contentStart...].first == UInt8(ascii: "!")
+                        || firstIndex(of: open, in: bytes[contentStart..<contentEnd]) == nil
                 else {
-                    throw TemplateError(template: template, line: line,
-                                        problem: "a tag opened with \(triple ? "{{{" : "{{") is not closed with \(triple ? "}}}" : "}}")")
+                    throw TemplateError(
+                        template: template, line: line,
+                        problem:
+                            "a tag opened with \(triple ? "{{{" : "{{") is not closed with \(triple ? "}}}" : "}}")")
                 }
                 let content = bytes[contentStart..<contentEnd]
-                pieces.append(.tag(try tag(String(decoding: content, as: UTF8.self), triple: triple, line: line, template: template)))
+                pieces.append(
+                    .tag(
+                        try tag(
+                            String(decoding: content, as: UTF8.self), triple: triple, line: line, template: template)))
                 line += content.count(where: { $0 == UInt8(ascii: "\n") })
                 index = contentEnd + close.count
                 textStart = index
@@ -352,10 +371,14 @@ extension Template {
     /// The tag whose text between the braces is `content`.
     private static func tag(_ content: String, triple: Bool, line: Int, template: String) throws(TemplateError) -> Tag {
         let written = triple ? "{{{\(content)}}}" : "{{\(content)}}"
-        func fail(_ problem: String) -> TemplateError { TemplateError(template: template, line: line, problem: "\(written) \(problem)") }
+        func fail(_ problem: String) -> TemplateError {
+            TemplateError(template: template, line: line, problem: "\(written) \(problem)")
+        }
         func named(_ kind: Tag.Kind, _ text: Substring) throws(TemplateError) -> Tag {
             let name = trimmed(text)
-            guard kind == .partial ? isPartialName(name) : isValueName(name) else { throw fail("does not hold a valid name") }
+            guard kind == .partial ? isPartialName(name) : isValueName(name) else {
+                throw fail("does not hold a valid name")
+            }
             return Tag(kind: kind, name: name, line: line)
         }
         let unescaped = "is an unescaped variable; sbs never escapes, so write {{name}}"
@@ -372,7 +395,8 @@ extension Template {
         case "/": return try named(.close, content.dropFirst())
         case ">": return try named(.partial, content.dropFirst())
         case "&": throw fail(unescaped)
-        case "=", "<", "$": throw fail("is a Mustache tag that sbs does not support (set delimiters, blocks and parents)")
+        case "=", "<", "$":
+            throw fail("is a Mustache tag that sbs does not support (set delimiters, blocks and parents)")
         default: return try named(.variable, Substring(content))
         }
     }
@@ -394,9 +418,10 @@ extension Template {
 
     /// `.`, or words of letters, digits, `_` and `-` joined by dots.
     private static func isValueName(_ name: String) -> Bool {
-        name == "." || name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { word in
-            !word.isEmpty && word.utf8.allSatisfy { isNameByte($0) }
-        }
+        name == "."
+            || name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { word in
+                !word.isEmpty && word.utf8.allSatisfy { isNameByte($0) }
+            }
     }
 
     /// A template's name: letters, digits, `_`, `-`, `.` and `/` (`nginx/_common-http.conf`).
@@ -406,8 +431,10 @@ extension Template {
 
     private static func isNameByte(_ byte: UInt8) -> Bool {
         switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-             UInt8(ascii: "_"), UInt8(ascii: "-"): true
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"),
+            UInt8(ascii: "_"), UInt8(ascii: "-"):
+            true
         default: false
         }
     }
@@ -423,9 +450,9 @@ extension Template {
             lineStart = lineEnd + 1
             let tagIndices = line.indices.filter { if case .tag = line[$0] { true } else { false } }
             guard tagIndices.count == 1, let tagIndex = tagIndices.first, case .tag(var tag) = line[tagIndex],
-                  tag.kind.canStandAlone,
-                  line.allSatisfy({ if case .text(let text) = $0 { isBlank(text) } else { true } }),
-                  tagIndex == lineEnd || line[lineEnd].endsLine
+                tag.kind.canStandAlone,
+                line.allSatisfy({ if case .text(let text) = $0 { isBlank(text) } else { true } }),
+                tagIndex == lineEnd || line[lineEnd].endsLine
             else {
                 result += line
                 continue
@@ -448,7 +475,9 @@ extension Template {
     }
 
     /// Nests sections and drops comments: the template's nodes and its partials (`pieces`: after the declaration).
-    private static func nest(_ pieces: ArraySlice<Piece>, template: String) throws(TemplateError) -> ([Node], [PartialUse]) {
+    private static func nest(_ pieces: ArraySlice<Piece>, template: String) throws(TemplateError) -> (
+        [Node], [PartialUse]
+    ) {
         func path(_ name: String) -> [String] { name == "." ? [] : name.split(separator: ".").map(String.init) }
         var open: [(tag: Tag, outer: [Node])] = []
         var nodes: [Node] = []
@@ -470,27 +499,37 @@ extension Template {
                 nodes = []
             case .close:
                 guard let section = open.popLast() else {
-                    throw TemplateError(template: template, line: tag.line, problem: "{{/\(tag.name)}} closes no section")
+                    throw TemplateError(
+                        template: template, line: tag.line, problem: "{{/\(tag.name)}} closes no section")
                 }
                 guard section.tag.name == tag.name else {
-                    throw TemplateError(template: template, line: tag.line,
-                                        problem: "{{/\(tag.name)}} does not close {{\(section.tag.sectionOpening)}} (line \(section.tag.line))")
+                    throw TemplateError(
+                        template: template, line: tag.line,
+                        problem:
+                            "{{/\(tag.name)}} does not close {{\(section.tag.sectionOpening)}} (line \(section.tag.line))"
+                    )
                 }
-                nodes = section.outer + [.section(name: path(tag.name), inverted: section.tag.kind == .inverted, body: nodes,
-                                                  line: section.tag.line)]
+                nodes =
+                    section.outer + [
+                        .section(
+                            name: path(tag.name), inverted: section.tag.kind == .inverted, body: nodes,
+                            line: section.tag.line)
+                    ]
             case .comment:
                 break
             case .partial:
                 nodes.append(.partial(name: tag.name, indentation: tag.indentation))
                 partials.append(PartialUse(name: tag.name, line: tag.line))
             case .pragma:
-                throw TemplateError(template: template, line: tag.line,
-                                    problem: "{{% CONTENT_TYPE}} is declared again: only the first line declares it")
+                throw TemplateError(
+                    template: template, line: tag.line,
+                    problem: "{{% CONTENT_TYPE}} is declared again: only the first line declares it")
             }
         }
         if let section = open.last {
-            throw TemplateError(template: template, line: section.tag.line,
-                                problem: "{{\(section.tag.sectionOpening)}} is never closed with {{/\(section.tag.name)}}")
+            throw TemplateError(
+                template: template, line: section.tag.line,
+                problem: "{{\(section.tag.sectionOpening)}} is never closed with {{/\(section.tag.name)}}")
         }
         return (nodes, partials)
     }

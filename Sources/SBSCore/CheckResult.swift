@@ -21,8 +21,12 @@ public struct CheckResult: Codable, Sendable, Hashable {
         self.remedy = remedy
     }
 
-    public static func pass(_ id: String, _ detail: String) -> CheckResult { CheckResult(id: id, status: .pass, detail: detail) }
-    public static func skip(_ id: String, _ detail: String) -> CheckResult { CheckResult(id: id, status: .skip, detail: detail) }
+    public static func pass(_ id: String, _ detail: String) -> CheckResult {
+        CheckResult(id: id, status: .pass, detail: detail)
+    }
+    public static func skip(_ id: String, _ detail: String) -> CheckResult {
+        CheckResult(id: id, status: .skip, detail: detail)
+    }
     public static func fail(_ id: String, _ detail: String, remedy: String) -> CheckResult {
         CheckResult(id: id, status: .fail, detail: detail, remedy: remedy)
     }

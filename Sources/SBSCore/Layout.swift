@@ -34,8 +34,10 @@ public struct Layout: Sendable, Equatable {
     /// and writable by no one else, sticky or not; the folders above the root as `checkTrusted` says.
     /// - Throws: `UserError` naming the folder.
     public func checkTrusted() throws(UserError) {
-        for folder in [root, resolve("/etc"), etcDir, resolve("/var"), resolve("/var/lib"), stateDir, resolve("/var/log"), logDir,
-                       resolve("/opt"), resolve("/opt/sbs")] where root != "/" || [etcDir, stateDir, logDir, resolve("/opt/sbs")].contains(folder) {
+        for folder in [
+            root, resolve("/etc"), etcDir, resolve("/var"), resolve("/var/lib"), stateDir, resolve("/var/log"), logDir,
+            resolve("/opt"), resolve("/opt/sbs"),
+        ] where root != "/" || [etcDir, stateDir, logDir, resolve("/opt/sbs")].contains(folder) {
             try AtomicFile.checkTrusted(folder: folder, strict: true)
         }
     }

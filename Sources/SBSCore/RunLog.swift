@@ -38,8 +38,10 @@ public final class RunLog: Sendable {
     private let notice: @Sendable (String) -> Void
 
     /// Opens (creating) the log file. The folder is 0750 and the file 0640: a log may name hosts and users.
-    public init(layout: Layout, command: String, date: Date = Date(),
-                notice: @escaping @Sendable (String) -> Void = RunLog.standardError) throws(UserError) {
+    public init(
+        layout: Layout, command: String, date: Date = Date(),
+        notice: @escaping @Sendable (String) -> Void = RunLog.standardError
+    ) throws(UserError) {
         try layout.checkTrusted()
         try AtomicFile.makeDirectories(layout.logDir, mode: 0o750)
         var format = Date.ISO8601FormatStyle(timeZone: .gmt)
@@ -105,12 +107,15 @@ public final class RunLog: Sendable {
             let bytes = Array(lines.utf8)
             var offset = 0
             while offset < bytes.count {
-                let n = bytes.withUnsafeBufferPointer { Glibc.write(state.fd, $0.baseAddress! + offset, $0.count - offset) }
+                let n = bytes.withUnsafeBufferPointer {
+                    Glibc.write(state.fd, $0.baseAddress! + offset, $0.count - offset)
+                }
                 if n < 0 && errno == EINTR { continue }
                 if n <= 0 {
                     let error = AtomicFile.systemError("write", path)
-                    state.failure = UserError("The run log \(path) cannot be written (\(error.message)); the run goes on without it.",
-                                              remedy: "Free space where the log lives (df -h \(AtomicFile.parentDirectory(of: path))).")
+                    state.failure = UserError(
+                        "The run log \(path) cannot be written (\(error.message)); the run goes on without it.",
+                        remedy: "Free space where the log lives (df -h \(AtomicFile.parentDirectory(of: path))).")
                     return state.failure
                 }
                 offset += n

@@ -11,21 +11,27 @@ public enum SecretText {
         let count = value.utf8.count
         if count == 0 { throw UserError("the secret is empty") }
         if count < minimumLength {
-            throw UserError("the secret is shorter than \(minimumLength) characters",
-                            remedy: "Use the full key or a longer password.")
+            throw UserError(
+                "the secret is shorter than \(minimumLength) characters",
+                remedy: "Use the full key or a longer password.")
         }
         if count > maximumLength { throw UserError("the secret is longer than \(maximumLength) bytes") }
-        if value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f || (0x80..<0xa0).contains($0.value) }) {
-            throw UserError("the secret contains a line break or another control character",
-                            remedy: "Give the value on one line, without control characters.")
+        if value.unicodeScalars.contains(where: {
+            $0.value < 0x20 || $0.value == 0x7f || (0x80..<0xa0).contains($0.value)
+        }) {
+            throw UserError(
+                "the secret contains a line break or another control character",
+                remedy: "Give the value on one line, without control characters.")
         }
         if value.contains("'") || value.contains("\"") {
-            throw UserError("the secret contains a quote, which the .env file cannot carry",
-                            remedy: "Choose a value without quotes.")
+            throw UserError(
+                "the secret contains a quote, which the .env file cannot carry",
+                remedy: "Choose a value without quotes.")
         }
         if value.hasSuffix("\\") {
-            throw UserError("the secret ends with a backslash, which the .env file cannot carry",
-                            remedy: "Choose a value that does not end with \\.")
+            throw UserError(
+                "the secret ends with a backslash, which the .env file cannot carry",
+                remedy: "Choose a value that does not end with \\.")
         }
     }
 

@@ -31,8 +31,9 @@ public struct DomainName: CheckedValue, Hashable, Sendable, CustomStringConverti
     public init(_ text: String) throws(UserError) {
         let name = text.lowercased()
         if let reason = DomainName.problem(name) {
-            throw UserError("'\(text.debugSafe)' is not a valid domain name: \(reason)",
-                            remedy: "Use a fully qualified name such as shop.example.com.")
+            throw UserError(
+                "'\(text.debugSafe)' is not a valid domain name: \(reason)",
+                remedy: "Use a fully qualified name such as shop.example.com.")
         }
         self.value = name
     }
@@ -52,7 +53,9 @@ public struct DomainName: CheckedValue, Hashable, Sendable, CustomStringConverti
                     return "it contains \(describeByte(byte)); only letters, digits, hyphens and dots are allowed"
                 }
             }
-            if label.hasPrefix("-") || label.hasSuffix("-") { return "the label '\(label)' starts or ends with a hyphen" }
+            if label.hasPrefix("-") || label.hasSuffix("-") {
+                return "the label '\(label)' starts or ends with a hyphen"
+            }
         }
         if let last = labels.last, last.allSatisfy({ $0.isNumber }) { return "the top-level domain is numeric" }
         return nil
@@ -70,24 +73,30 @@ public struct EmailAddress: CheckedValue, Hashable, Sendable, CustomStringConver
     public init(_ text: String) throws(UserError) {
         let parts = text.split(separator: "@", omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[0].isEmpty else {
-            throw UserError("'\(text.debugSafe)' is not a valid e-mail address: it needs exactly one '@' with a name before it",
-                            remedy: "Use an address such as admin@example.com.")
+            throw UserError(
+                "'\(text.debugSafe)' is not a valid e-mail address: it needs exactly one '@' with a name before it",
+                remedy: "Use an address such as admin@example.com.")
         }
         let local = parts[0]
         let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.!#$%&'*+/=?^_`|~-".utf8)
-        if local.utf8.count > 64 || local.utf8.contains(where: { !allowed.contains($0) || $0 == 39 || $0 == 96 || $0 == 36 }) {
-            throw UserError("'\(text.debugSafe)' is not a valid e-mail address: the part before '@' may hold letters, digits and . _ + - only",
-                            remedy: "Use an address such as admin@example.com.")
+        if local.utf8.count > 64
+            || local.utf8.contains(where: { !allowed.contains($0) || $0 == 39 || $0 == 96 || $0 == 36 })
+        {
+            throw UserError(
+                "'\(text.debugSafe)' is not a valid e-mail address: the part before '@' may hold letters, digits and . _ + - only",
+                remedy: "Use an address such as admin@example.com.")
         }
         if local.hasPrefix(".") || local.hasSuffix(".") || local.contains("..") {
-            throw UserError("'\(text.debugSafe)' is not a valid e-mail address: misplaced dot before '@'",
-                            remedy: "Use an address such as admin@example.com.")
+            throw UserError(
+                "'\(text.debugSafe)' is not a valid e-mail address: misplaced dot before '@'",
+                remedy: "Use an address such as admin@example.com.")
         }
         do {
             _ = try DomainName(String(parts[1]))
         } catch {
-            throw UserError("'\(text.debugSafe)' is not a valid e-mail address: its domain is invalid (\(error.message))",
-                            remedy: "Use an address such as admin@example.com.")
+            throw UserError(
+                "'\(text.debugSafe)' is not a valid e-mail address: its domain is invalid (\(error.message))",
+                remedy: "Use an address such as admin@example.com.")
         }
         self.value = String(local) + "@" + parts[1].lowercased()
     }
@@ -127,8 +136,9 @@ public struct SafeToken: CheckedValue, Hashable, Sendable, CustomStringConvertib
     public init(_ text: String, what: String) throws(UserError) {
         if text.isEmpty { throw UserError("The \(what) is empty.") }
         if let bad = text.utf8.first(where: { $0 < 0x21 || $0 > 0x7e || SafeToken.forbidden.contains($0) }) {
-            throw UserError("The \(what) '\(text.debugSafe)' contains \(describeByte(bad)), which could break a generated file.",
-                            remedy: "Use printable characters without quotes, spaces, '$', ';', '#', braces or backslashes.")
+            throw UserError(
+                "The \(what) '\(text.debugSafe)' contains \(describeByte(bad)), which could break a generated file.",
+                remedy: "Use printable characters without quotes, spaces, '$', ';', '#', braces or backslashes.")
         }
         self.value = text
     }
@@ -163,7 +173,11 @@ extension String {
             case "\r": out += "\\r"
             case "\t": out += "\\t"
             default:
-                if scalar.value < 32 || scalar.value == 127 { out += "\\u{\(String(scalar.value, radix: 16))}" } else { out.unicodeScalars.append(scalar) }
+                if scalar.value < 32 || scalar.value == 127 {
+                    out += "\\u{\(String(scalar.value, radix: 16))}"
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
             }
         }
         return out.count > 80 ? String(out.prefix(77)) + "..." : out
@@ -191,8 +205,11 @@ public struct ACMEServer: CheckedValue, Hashable, Sendable, CustomStringConverti
         case "letsencrypt-staging": self = .letsEncryptStaging
         default:
             if let problem = Self.problem(text) {
-                throw UserError("\(text.isEmpty ? "An empty ACME directory" : "The ACME directory '\(URLText.redacted(text).debugSafe)'") \(problem)",
-                                remedy: "Use letsencrypt, letsencrypt-staging, or the directory's https:// URL (plain http:// only for 127.0.0.1, ::1 or localhost).")
+                throw UserError(
+                    "\(text.isEmpty ? "An empty ACME directory" : "The ACME directory '\(URLText.redacted(text).debugSafe)'") \(problem)",
+                    remedy:
+                        "Use letsencrypt, letsencrypt-staging, or the directory's https:// URL (plain http:// only for 127.0.0.1, ::1 or localhost)."
+                )
             }
             value = text
         }
@@ -217,16 +234,30 @@ public struct ACMEServer: CheckedValue, Hashable, Sendable, CustomStringConverti
         }
         let plain: Bool
         let rest: Substring
-        if text.hasPrefix("https://") { plain = false; rest = text.dropFirst(8) }
-        else if text.hasPrefix("http://") { plain = true; rest = text.dropFirst(7) }
-        else { return "is not letsencrypt, letsencrypt-staging or an https:// URL" }
+        if text.hasPrefix("https://") {
+            plain = false
+            rest = text.dropFirst(8)
+        } else if text.hasPrefix("http://") {
+            plain = true
+            rest = text.dropFirst(7)
+        } else {
+            return "is not letsencrypt, letsencrypt-staging or an https:// URL"
+        }
         let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-        if authority.contains("@") { return "holds a user name or password: ACME authenticates with the account key, and a credential in the URL would be kept and shown" }
-        guard let (host, port) = HostAndPort.split(authority) else { return "has no valid host[:port] after the scheme" }
-        if let port, HostAndPort.port(port) == nil { return "has the port '\(String(port).debugSafe)': ports run from 1 to 65535" }
+        if authority.contains("@") {
+            return
+                "holds a user name or password: ACME authenticates with the account key, and a credential in the URL would be kept and shown"
+        }
+        guard let (host, port) = HostAndPort.split(authority) else {
+            return "has no valid host[:port] after the scheme"
+        }
+        if let port, HostAndPort.port(port) == nil {
+            return "has the port '\(String(port).debugSafe)': ports run from 1 to 65535"
+        }
         if HostAndPort.hostProblem(host) != nil { return "has no valid host: '\(String(host).debugSafe)'" }
         if plain && !Self.isLoopback(host.lowercased()) {
-            return "is plain http:// on a host that is not this machine: the account registration and every request would cross the network unencrypted"
+            return
+                "is plain http:// on a host that is not this machine: the account registration and every request would cross the network unencrypted"
         }
         return nil
     }
@@ -235,7 +266,8 @@ public struct ACMEServer: CheckedValue, Hashable, Sendable, CustomStringConverti
     static func isLoopback(_ host: String) -> Bool {
         if host == "localhost" || host == "[::1]" { return true }
         let parts = host.split(separator: ".", omittingEmptySubsequences: false)
-        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil && ($0 == "0" || !$0.hasPrefix("0")) }
+        return parts.count == 4 && parts[0] == "127"
+            && parts.allSatisfy { UInt8($0) != nil && ($0 == "0" || !$0.hasPrefix("0")) }
     }
 }
 
@@ -261,7 +293,8 @@ enum HostAndPort {
     /// The port: digits only (no sign), 1–65535.
     static func port(_ text: Substring) -> Int? {
         guard !text.isEmpty, text.count <= 5, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let number = Int(text),
-              (1...65535).contains(number) else { return nil }
+            (1...65535).contains(number)
+        else { return nil }
         return number
     }
 
@@ -270,13 +303,18 @@ enum HostAndPort {
         if host.hasPrefix("[") {
             let inner = host.dropFirst().dropLast()
             guard host.hasSuffix("]"), inner.contains(":"),
-                  inner.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }) else { return "not an IPv6 address" }
+                inner.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." })
+            else { return "not an IPv6 address" }
             return nil
         }
         if host.utf8.count > 253 { return "longer than 253 characters" }
         for component in host.split(separator: ".", omittingEmptySubsequences: false) {
             guard !component.isEmpty else { return "an empty component (two dots in a row, or a dot at an end)" }
-            guard component.utf8.allSatisfy({ ($0 >= 97 && $0 <= 122) || ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) || $0 == 45 }) else {
+            guard
+                component.utf8.allSatisfy({
+                    ($0 >= 97 && $0 <= 122) || ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) || $0 == 45
+                })
+            else {
                 return "'\(String(component).debugSafe)' holds a character other than letters, digits and '-'"
             }
             if component.hasPrefix("-") || component.hasSuffix("-") { return "'\(component)' starts or ends with '-'" }
@@ -293,13 +331,17 @@ public struct RegistryHost: CheckedValue, Hashable, Sendable, CustomStringConver
     public init(_ text: String) throws(UserError) {
         let remedy = "Give host or host:port as image names start with it (registry.example.com:5000)."
         guard let (host, port) = HostAndPort.split(Substring(text)) else {
-            throw UserError("'\(text.debugSafe)' is not a registry: \(text.isEmpty ? "it is empty" : "host and port are separated by one ':' with both sides given")", remedy: remedy)
+            throw UserError(
+                "'\(text.debugSafe)' is not a registry: \(text.isEmpty ? "it is empty" : "host and port are separated by one ':' with both sides given")",
+                remedy: remedy)
         }
         if let problem = HostAndPort.hostProblem(host) {
             throw UserError("'\(text.debugSafe)' is not a registry: the host has \(problem)", remedy: remedy)
         }
         if let port, HostAndPort.port(port) == nil {
-            throw UserError("'\(text.debugSafe)' is not a registry: the port '\(String(port).debugSafe)' is not a number from 1 to 65535", remedy: remedy)
+            throw UserError(
+                "'\(text.debugSafe)' is not a registry: the port '\(String(port).debugSafe)' is not a number from 1 to 65535",
+                remedy: remedy)
         }
         value = text
     }
@@ -318,8 +360,11 @@ public struct ImageReference: CheckedValue, Hashable, Sendable, CustomStringConv
 
     public init(_ text: String) throws(UserError) {
         if let problem = Self.problem(text) {
-            throw UserError("'\(text.debugSafe)' is not an image name: \(problem)",
-                            remedy: "Write [registry[:port]/]name[:tag][@sha256:digest], the name in lowercase (registry.example.com:5000/org/api:1.0.0).")
+            throw UserError(
+                "'\(text.debugSafe)' is not an image name: \(problem)",
+                remedy:
+                    "Write [registry[:port]/]name[:tag][@sha256:digest], the name in lowercase (registry.example.com:5000/org/api:1.0.0)."
+            )
         }
         value = text
     }
@@ -331,7 +376,10 @@ public struct ImageReference: CheckedValue, Hashable, Sendable, CustomStringConv
     static func problem(_ text: String) -> String? {
         if text.isEmpty { return "it is empty" }
         // Letters, digits and . _ - / : @ [ ] only (the brackets of an IPv6 registry).
-        if let bad = text.utf8.first(where: { !(($0 >= 48 && $0 <= 58) || ($0 >= 64 && $0 <= 91) || ($0 >= 97 && $0 <= 122) || $0 == 93 || $0 == 95 || $0 == 45 || $0 == 46 || $0 == 47) }) {
+        if let bad = text.utf8.first(where: {
+            !(($0 >= 48 && $0 <= 58) || ($0 >= 64 && $0 <= 91) || ($0 >= 97 && $0 <= 122) || $0 == 93 || $0 == 95
+                || $0 == 45 || $0 == 46 || $0 == 47)
+        }) {
             return "it contains \(describeByte(bad))"
         }
         var rest = Substring(text)
@@ -341,7 +389,9 @@ public struct ImageReference: CheckedValue, Hashable, Sendable, CustomStringConv
             guard parts.count == 2, let length = digestLengths[String(parts[0])] else {
                 return "a digest is sha256:, sha384: or sha512: and its hex digits"
             }
-            guard parts[1].count == length, parts[1].utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }) else {
+            guard parts[1].count == length,
+                parts[1].utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) })
+            else {
                 return "a \(parts[0]) digest is \(length) lowercase hex digits"
             }
             rest = rest[..<at]
@@ -356,8 +406,10 @@ public struct ImageReference: CheckedValue, Hashable, Sendable, CustomStringConv
         }
         if rest.isEmpty { return "it has no name" }
         var components = rest.split(separator: "/", omittingEmptySubsequences: false)
-        if components.count > 1, components[0].contains(".") || components[0].contains(":") || components[0] == "localhost"
-            || components[0].hasPrefix("[") {
+        if components.count > 1,
+            components[0].contains(".") || components[0].contains(":") || components[0] == "localhost"
+                || components[0].hasPrefix("[")
+        {
             let domain = components.removeFirst()
             do { _ = try RegistryHost(String(domain)) } catch {
                 return "its registry '\(String(domain).debugSafe)' is not host[:port] with a port from 1 to 65535"
@@ -371,9 +423,12 @@ public struct ImageReference: CheckedValue, Hashable, Sendable, CustomStringConv
     }
 
     static func tagProblem(_ tag: Substring) -> String? {
-        func word(_ byte: UInt8) -> Bool { (byte >= 48 && byte <= 57) || (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122) || byte == 95 }
+        func word(_ byte: UInt8) -> Bool {
+            (byte >= 48 && byte <= 57) || (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122) || byte == 95
+        }
         guard let first = tag.utf8.first, word(first) else {
-            return tag.isEmpty ? "the tag after ':' is empty" : "the tag '\(String(tag).debugSafe)' starts with a letter, digit or '_'"
+            return tag.isEmpty
+                ? "the tag after ':' is empty" : "the tag '\(String(tag).debugSafe)' starts with a letter, digit or '_'"
         }
         guard tag.utf8.count <= 128 else { return "the tag is longer than 128 characters" }
         guard tag.utf8.allSatisfy({ word($0) || $0 == 46 || $0 == 45 }) else {
@@ -386,17 +441,22 @@ public struct ImageReference: CheckedValue, Hashable, Sendable, CustomStringConv
     static func pathComponentProblem(_ component: Substring) -> String? {
         let bytes = Array(component.utf8)
         func alnum(_ byte: UInt8) -> Bool { (byte >= 97 && byte <= 122) || (byte >= 48 && byte <= 57) }
-        let why = "the path component '\(String(component).debugSafe)' must be lowercase letters and digits joined by '.', '_', '__' or '-'"
+        let why =
+            "the path component '\(String(component).debugSafe)' must be lowercase letters and digits joined by '.', '_', '__' or '-'"
         guard let first = bytes.first, let last = bytes.last, alnum(first), alnum(last) else {
             return component.isEmpty ? "it has an empty path component ('//' or a '/' at an end)" : why
         }
         var index = 0
         while index < bytes.count {
-            if alnum(bytes[index]) { index += 1; continue }
+            if alnum(bytes[index]) {
+                index += 1
+                continue
+            }
             var end = index
             while end < bytes.count, !alnum(bytes[end]) { end += 1 }
             let separator = bytes[index..<end]
-            let ok = separator.elementsEqual([46]) || separator.elementsEqual([95]) || separator.elementsEqual([95, 95])
+            let ok =
+                separator.elementsEqual([46]) || separator.elementsEqual([95]) || separator.elementsEqual([95, 95])
                 || separator.allSatisfy { $0 == 45 }
             if !ok { return why }
             index = end

@@ -44,8 +44,10 @@ public struct Executor: Sendable {
     public let clock: any Clock<Duration>
     public let maxConcurrent: Int
 
-    public init(graph: Graph, actions: any StepActions, store: StateStore,
-                clock: any Clock<Duration> = ContinuousClock(), maxConcurrent: Int = 2) {
+    public init(
+        graph: Graph, actions: any StepActions, store: StateStore,
+        clock: any Clock<Duration> = ContinuousClock(), maxConcurrent: Int = 2
+    ) {
         self.graph = graph
         self.actions = actions
         self.store = store
@@ -105,8 +107,10 @@ public struct Executor: Sendable {
 
     /// The decision for one step whose needs are settled, given the state now; with it, the Input's canonical
     /// encoding and fingerprint when they could be built.
-    func decide(_ step: StepDefinition, state: RunState, baseFacts: [String: String], scope: RunScope,
-                inScope: Set<String>, forced: Set<String>) -> (Decision, input: Data?, fingerprint: String?) {
+    func decide(
+        _ step: StepDefinition, state: RunState, baseFacts: [String: String], scope: RunScope,
+        inScope: Set<String>, forced: Set<String>
+    ) -> (Decision, input: Data?, fingerprint: String?) {
         if !inScope.contains(step.id) { return (.outOfScope, nil, nil) }
         if scope.skip.contains(step.id) { return (.skip("--skip"), nil, nil) }
         if let when = step.when, !when.holds(in: facts(state, base: baseFacts)) {
@@ -126,7 +130,9 @@ public struct Executor: Sendable {
         let record = state[step.id]
         switch record.status {
         case .succeeded where record.fingerprint == fingerprint:
-            if actions.catalog.observing.contains(step.action) { return (.run("observes the system: runs every time"), input, fingerprint) }
+            if actions.catalog.observing.contains(step.action) {
+                return (.run("observes the system: runs every time"), input, fingerprint)
+            }
             let drift = self.drift(of: record)
             if !drift.isEmpty { return (.run("drift: " + drift.joined(separator: ", ")), input, fingerprint) }
             return (.upToDate, input, fingerprint)
@@ -151,12 +157,14 @@ public struct Executor: Sendable {
     /// What a run with this scope would do, without running anything (it reads product files to find drift).
     /// Outputs are assumed unchanged.
     public func plan(state: RunState, scope: RunScope, baseFacts: [String: String]) -> [(StepDefinition, Decision)] {
-        let scopeSet = inScope(scope), forced = self.forced(scope)
+        let scopeSet = inScope(scope)
+        let forced = self.forced(scope)
         var willRun = Set<String>()
         var result: [(StepDefinition, Decision)] = []
         for step in graph.steps {
-            var (decision, _, _) = decide(step, state: state, baseFacts: baseFacts, scope: scope,
-                                          inScope: scopeSet, forced: forced)
+            var (decision, _, _) = decide(
+                step, state: state, baseFacts: baseFacts, scope: scope,
+                inScope: scopeSet, forced: forced)
             let changedNeeds = step.needs.filter(willRun.contains)
             if decision == .upToDate, !changedNeeds.isEmpty { decision = .runIfChanged(changedNeeds) }
             if case .run = decision { willRun.insert(step.id) }
@@ -168,8 +176,10 @@ public struct Executor: Sendable {
 
     /// Runs the scope. `report` sees every event; the state file is saved after every transition.
     /// - Throws: `UserError` only when the state cannot be saved; step failures are in the outcome.
-    public func run(scope: RunScope, baseFacts: [String: String], runLog: RunLog,
-                    report: @escaping @Sendable (StepEvent) -> Void) async throws(UserError) -> RunOutcome {
+    public func run(
+        scope: RunScope, baseFacts: [String: String], runLog: RunLog,
+        report: @escaping @Sendable (StepEvent) -> Void
+    ) async throws(UserError) -> RunOutcome {
         try validate(scope)
         var state = try store.load() ?? RunState()
         state.scope = scope
@@ -179,8 +189,9 @@ public struct Executor: Sendable {
         state.log = runLog.path
         try store.save(state)
 
-        let scopeSet = inScope(scope), forced = self.forced(scope)
-        var settled = Set<String>()          // done for this run: succeeded, up to date or skipped
+        let scopeSet = inScope(scope)
+        let forced = self.forced(scope)
+        var settled = Set<String>()  // done for this run: succeeded, up to date or skipped
         var started = Set<String>()
         var running: [String: String] = [:]  // id → fingerprint
         var outcome: RunOutcome = .completed
@@ -194,10 +205,13 @@ public struct Executor: Sendable {
                     progressed = false
                     for step in graph.steps where !started.contains(step.id) && scopeSet.contains(step.id) {
                         guard running.count < maxConcurrent else { return }
-                        guard step.needs.allSatisfy({ settled.contains($0) || !scopeSet.contains($0) }) else { continue }
+                        guard step.needs.allSatisfy({ settled.contains($0) || !scopeSet.contains($0) }) else {
+                            continue
+                        }
                         started.insert(step.id)
-                        let (decision, input, fingerprint) = decide(step, state: state, baseFacts: baseFacts, scope: scope,
-                                                                    inScope: scopeSet, forced: forced)
+                        let (decision, input, fingerprint) = decide(
+                            step, state: state, baseFacts: baseFacts, scope: scope,
+                            inScope: scopeSet, forced: forced)
                         switch decision {
                         case .outOfScope, .runIfChanged:
                             settled.insert(step.id)
@@ -288,9 +302,12 @@ public struct Executor: Sendable {
 
     /// Runs one step with its retry policy and timeout. An Input that could not be built before (a needed output
     /// was missing) is built again here, so that the step fails with the reason.
-    func attempt(_ step: StepDefinition, input: Data?, needs: NeededOutputs, runLog: RunLog,
-                 report: @escaping @Sendable (StepEvent) -> Void) async -> (id: String, value: StepOutcomeValue?, error: String?, cancelled: Bool) {
-        let log = StepLog(step: step.id, runLog: runLog) { id, message in report(.progress(step: id, message: message)) }
+    func attempt(
+        _ step: StepDefinition, input: Data?, needs: NeededOutputs, runLog: RunLog,
+        report: @escaping @Sendable (StepEvent) -> Void
+    ) async -> (id: String, value: StepOutcomeValue?, error: String?, cancelled: Bool) {
+        let log = StepLog(step: step.id, runLog: runLog) { id, message in report(.progress(step: id, message: message))
+        }
         var attempt = 1
         while true {
             do {
@@ -308,7 +325,8 @@ public struct Executor: Sendable {
                 if Task.isCancelled { return (step.id, nil, "interrupted", true) }
                 guard attempt < step.retry.attempts else { return (step.id, nil, message, false) }
                 runLog.write("attempt \(attempt) of \(step.retry.attempts) failed: \(message)", step: step.id)
-                report(.retrying(step, attempt: attempt, of: step.retry.attempts, error: message, delay: step.retry.delay))
+                report(
+                    .retrying(step, attempt: attempt, of: step.retry.attempts, error: message, delay: step.retry.delay))
                 do { try await clock.sleep(for: step.retry.delay, tolerance: nil) } catch {
                     return (step.id, nil, "interrupted", true)
                 }
@@ -317,8 +335,10 @@ public struct Executor: Sendable {
         }
     }
 
-    func withTimeout(_ limit: Duration?, step: StepDefinition,
-                     _ body: @escaping @Sendable () async throws -> StepOutcomeValue) async throws -> StepOutcomeValue {
+    func withTimeout(
+        _ limit: Duration?, step: StepDefinition,
+        _ body: @escaping @Sendable () async throws -> StepOutcomeValue
+    ) async throws -> StepOutcomeValue {
         guard let limit else { return try await body() }
         return try await withThrowingTaskGroup(of: StepOutcomeValue?.self) { group in
             group.addTask { try await body() }
@@ -329,8 +349,9 @@ public struct Executor: Sendable {
             defer { group.cancelAll() }
             guard let first = try await group.next() else { throw CancellationError() }
             guard let outputs = first else {
-                throw UserError("Step '\(step.id)' did not finish within its timeout of \(limit) (\(step.file)).",
-                                remedy: "Look at the log for what it was waiting on, then run `sbs resume`.")
+                throw UserError(
+                    "Step '\(step.id)' did not finish within its timeout of \(limit) (\(step.file)).",
+                    remedy: "Look at the log for what it was waiting on, then run `sbs resume`.")
             }
             return outputs
         }

@@ -8,7 +8,9 @@ public struct Graph: Sendable {
     private let index: [String: Int]
 
     /// Builds the graph with actions that declare no condition facts (tests).
-    public init(_ definitions: [StepDefinition], knownActions: Set<String>, baseFacts: Set<String> = []) throws(GraphError) {
+    public init(_ definitions: [StepDefinition], knownActions: Set<String>, baseFacts: Set<String> = [])
+        throws(GraphError)
+    {
         try self.init(definitions, catalog: ActionCatalog(names: knownActions, baseFacts: baseFacts))
     }
 
@@ -23,17 +25,22 @@ public struct Graph: Sendable {
         let declared = Set(definitions.map(\.id))
         for step in definitions {
             if let first = seen[step.id] {
-                problems.append("\(step.location("id")): duplicate step id '\(step.id)' (also declared in \(first.location("id")))")
+                problems.append(
+                    "\(step.location("id")): duplicate step id '\(step.id)' (also declared in \(first.location("id")))")
             } else {
                 seen[step.id] = step
             }
             if !knownActions.contains(step.action) {
-                problems.append("\(step.location("action")): unknown action '\(step.action)' (known: \(knownActions.sorted().joined(separator: ", ")))")
+                problems.append(
+                    "\(step.location("action")): unknown action '\(step.action)' (known: \(knownActions.sorted().joined(separator: ", ")))"
+                )
             }
             for need in step.needs where !declared.contains(need) {
                 problems.append("\(step.location("needs")): step '\(step.id)' needs '\(need)', which no step declares")
             }
-            if step.needs.contains(step.id) { problems.append("\(step.location("needs")): step '\(step.id)' needs itself") }
+            if step.needs.contains(step.id) {
+                problems.append("\(step.location("needs")): step '\(step.id)' needs itself")
+            }
         }
         if !problems.isEmpty { throw GraphError(problems: problems) }
 
@@ -46,12 +53,15 @@ public struct Graph: Sendable {
             let ready = remaining.indices.filter { remaining[$0].needs.allSatisfy { depth[$0] != nil } }
             guard !ready.isEmpty else {
                 let cycle = Graph.findCycle(in: remaining)
-                throw GraphError(problems: ["the steps form a cycle: \(cycle.joined(separator: " → ")) (files: \(remaining.filter { cycle.contains($0.id) }.map(\.file).sorted().joined(separator: ", ")))"])
+                throw GraphError(problems: [
+                    "the steps form a cycle: \(cycle.joined(separator: " → ")) (files: \(remaining.filter { cycle.contains($0.id) }.map(\.file).sorted().joined(separator: ", ")))"
+                ])
             }
             func level(_ step: StepDefinition) -> Int { (step.needs.compactMap { depth[$0] }.max() ?? -1) + 1 }
-            let next = ready.min { a, b in
-                (level(remaining[a]), remaining[a].id) < (level(remaining[b]), remaining[b].id)
-            } ?? ready[0]
+            let next =
+                ready.min { a, b in
+                    (level(remaining[a]), remaining[a].id) < (level(remaining[b]), remaining[b].id)
+                } ?? ready[0]
             let step = remaining.remove(at: next)
             depth[step.id] = level(step)
             ordered.append(step)
@@ -76,19 +86,25 @@ public struct Graph: Sendable {
         if parts.count == 2, let source = self[parts[0]] {
             guard needed.contains(source.id) else {
                 let through = step.needs.filter { closure(of: $0).contains(source.id) }
-                let reach = through.isEmpty ? "does not need '\(source.id)'"
+                let reach =
+                    through.isEmpty
+                    ? "does not need '\(source.id)'"
                     : "needs '\(source.id)' only through '\(through.joined(separator: "', '"))'"
-                return "when names '\(key)', but step '\(step.id)' \(reach); a step reads only the steps its needs name (add '\(source.id)' to needs)"
+                return
+                    "when names '\(key)', but step '\(step.id)' \(reach); a step reads only the steps its needs name (add '\(source.id)' to needs)"
             }
             let declared = catalog.actions[source.action] ?? []
             if declared.contains(parts[1]) { return nil }
-            let near = YAMLReader.nearest(parts[1], in: declared.sorted()).map { " (did you mean '\(source.id).\($0)'?)" }
+            let near =
+                YAMLReader.nearest(parts[1], in: declared.sorted()).map { " (did you mean '\(source.id).\($0)'?)" }
                 ?? " (it declares: \(declared.sorted().joined(separator: ", ")))"
             return "when names '\(key)', which '\(source.id)' does not output\(near)"
         }
-        let candidates = catalog.baseFacts.sorted() + needed.sorted().flatMap { id in
-            (catalog.actions[self[id]?.action ?? ""] ?? []).sorted().map { "\(id).\($0)" }
-        }
+        let candidates =
+            catalog.baseFacts.sorted()
+            + needed.sorted().flatMap { id in
+                (catalog.actions[self[id]?.action ?? ""] ?? []).sorted().map { "\(id).\($0)" }
+            }
         let near = YAMLReader.nearest(key, in: candidates).map { " (did you mean '\($0)'?)" } ?? ""
         return "when names '\(key)', which is neither an answer nor an output of a step it needs\(near)"
     }
@@ -164,7 +180,9 @@ public enum StepLoader {
 
     /// Parses and validates every step file; `files` maps a path (for messages) to its text.
     /// - Throws: `GraphError` with every problem of every file, each with file, line and column.
-    public static func load(_ files: [String: String], knownActions: Set<String>, baseFacts: Set<String> = []) throws(GraphError) -> Graph {
+    public static func load(_ files: [String: String], knownActions: Set<String>, baseFacts: Set<String> = [])
+        throws(GraphError) -> Graph
+    {
         try load(files, catalog: ActionCatalog(names: knownActions, baseFacts: baseFacts))
     }
 
@@ -176,7 +194,8 @@ public enum StepLoader {
         for (path, text) in files.sorted(by: { $0.key < $1.key }) {
             let reader = YAMLReader(file: path)
             if let node = reader.parse(text), let step = definition(node, reader: reader, path: path),
-               reader.problems.isEmpty {
+                reader.problems.isEmpty
+            {
                 definitions.append(step)
             }
             problems += reader.problems.map(\.description)
@@ -204,7 +223,9 @@ public enum StepLoader {
                 reader.report(idNode, "step id '\(id)' may hold only lower-case letters, digits and '-'")
             }
             let expected = AtomicFile.baseName(of: path).replacing(".yaml", with: "")
-            if expected != id { reader.report(idNode, "step id '\(id)' does not match its file name (\(expected).yaml)") }
+            if expected != id {
+                reader.report(idNode, "step id '\(id)' does not match its file name (\(expected).yaml)")
+            }
         }
         let needs = map["needs"].map { reader.strings($0, path: "needs").map(\.0) } ?? []
         var when: Condition?
@@ -215,26 +236,33 @@ public enum StepLoader {
         if let retryNode = map["retry"] {
             let fields = reader.mapping(retryNode, path: "retry", allowed: ["attempts", "delay"])
             if let attempts = fields["attempts"].flatMap({ reader.int($0, path: "retry.attempts") }) {
-                if (1...20).contains(attempts) { retry.attempts = attempts } else {
+                if (1...20).contains(attempts) {
+                    retry.attempts = attempts
+                } else {
                     reader.report(fields["attempts"], "retry.attempts must be from 1 to 20")
                 }
             }
             if let delayNode = fields["delay"], let text = reader.string(delayNode, path: "retry.delay") {
-                if let delay = parseDuration(text) { retry.delay = delay } else {
+                if let delay = parseDuration(text) {
+                    retry.delay = delay
+                } else {
                     reader.report(delayNode, "retry.delay '\(text)' is not a duration such as 5s or 1m")
                 }
             }
         }
         var timeout: Duration?
         if let timeoutNode = map["timeout"], let text = reader.string(timeoutNode, path: "timeout") {
-            if let value = parseDuration(text), value > .zero { timeout = value } else {
+            if let value = parseDuration(text), value > .zero {
+                timeout = value
+            } else {
                 reader.report(timeoutNode, "timeout '\(text)' is not a duration such as 30s or 10m")
             }
         }
         guard let id, let title, let action else { return nil }
         var lines: [String: Int] = [:]
         for (key, value) in map { lines[key] = value.mark.line }
-        return StepDefinition(id: id, title: title, needs: needs, action: action, when: when, retry: retry,
-                              timeout: timeout, file: path, lines: lines)
+        return StepDefinition(
+            id: id, title: title, needs: needs, action: action, when: when, retry: retry,
+            timeout: timeout, file: path, lines: lines)
     }
 }

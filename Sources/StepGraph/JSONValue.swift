@@ -12,12 +12,19 @@ public enum JSONValue: Codable, Hashable, Sendable {
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
-        if container.decodeNil() { self = .null }
-        else if let value = try? container.decode(Bool.self) { self = .bool(value) }
-        else if let value = try? container.decode(Double.self) { self = .number(value) }
-        else if let value = try? container.decode(String.self) { self = .string(value) }
-        else if let value = try? container.decode([JSONValue].self) { self = .array(value) }
-        else { self = .object(try container.decode([String: JSONValue].self)) }
+        if container.decodeNil() {
+            self = .null
+        } else if let value = try? container.decode(Bool.self) {
+            self = .bool(value)
+        } else if let value = try? container.decode(Double.self) {
+            self = .number(value)
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
+        } else if let value = try? container.decode([JSONValue].self) {
+            self = .array(value)
+        } else {
+            self = .object(try container.decode([String: JSONValue].self))
+        }
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -50,8 +57,9 @@ public enum JSONValue: Codable, Hashable, Sendable {
         guard case .object(let fields) = self else { return [:] }
         var facts: [String: String] = [:]
         for (key, value) in fields {
-            if let text = value.scalarText { facts[key] = text }
-            else if case .array(let items) = value {
+            if let text = value.scalarText {
+                facts[key] = text
+            } else if case .array(let items) = value {
                 let texts = items.compactMap(\.scalarText)
                 if texts.count == items.count { facts[key] = texts.joined(separator: ",") }
             }

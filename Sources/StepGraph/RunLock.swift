@@ -21,8 +21,9 @@ public final class RunLock: Sendable {
             close(fd)
             if code == EWOULDBLOCK {
                 let holder = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self).trimmed : "unknown"
-                throw UserError.refused("Another sbs run (pid \(holder)) is working on this installation.",
-                                remedy: "Wait for it to finish, or stop it, then run `sbs resume`.")
+                throw UserError.refused(
+                    "Another sbs run (pid \(holder)) is working on this installation.",
+                    remedy: "Wait for it to finish, or stop it, then run `sbs resume`.")
             }
             errno = code
             throw AtomicFile.systemError("flock", path)

@@ -101,8 +101,9 @@ public struct StateStore: Sendable {
         do {
             let schema = try StateStore.decoder.decode(Schema.self, from: Data(bytes)).schema ?? 1
             if schema > RunState.currentSchema {
-                throw UserError("\(path) was written by a newer sbs (schema \(schema)).",
-                                remedy: "Use that sbs version, or move the file away to start over.")
+                throw UserError(
+                    "\(path) was written by a newer sbs (schema \(schema)).",
+                    remedy: "Use that sbs version, or move the file away to start over.")
             }
             if schema < RunState.currentSchema {
                 // An older sbs kept untyped outputs: every step is checked again (each is idempotent).

@@ -109,12 +109,14 @@ public struct NeededOutputs: Sendable {
     public func output<A: StepAction>(of action: A.Type) throws(UserError) -> A.Output {
         guard let entry = outputs[A.name] else { throw notNeeded(A.name) }
         guard let value = entry.output else {
-            throw UserError("The step '\(entry.step)' has not finished, and this step needs what it found.",
-                            remedy: "Run it first: `sbs install --through \(entry.step)` (or drop `--skip \(entry.step)`).")
+            throw UserError(
+                "The step '\(entry.step)' has not finished, and this step needs what it found.",
+                remedy: "Run it first: `sbs install --through \(entry.step)` (or drop `--skip \(entry.step)`).")
         }
         do { return try value.decode(A.Output.self) } catch {
-            throw UserError("The saved output of '\(entry.step)' is not what this sbs expects (\(describe(error))).",
-                            remedy: "Run it again: `sbs install --from \(entry.step)`.")
+            throw UserError(
+                "The saved output of '\(entry.step)' is not what this sbs expects (\(describe(error))).",
+                remedy: "Run it again: `sbs install --from \(entry.step)`.")
         }
     }
 
@@ -130,10 +132,14 @@ public struct NeededOutputs: Sendable {
         let named = reader?.needs ?? outputs.values.map(\.step).sorted()
         let needs = named.isEmpty ? "it needs no step" : "its needs: [\(named.joined(separator: ", "))]"
         guard let reader else {
-            return UserError("Internal error: a step reads the output of '\(action)', which is not in its needs (\(needs)).")
+            return UserError(
+                "Internal error: a step reads the output of '\(action)', which is not in its needs (\(needs)).")
         }
-        return UserError("Internal error: step '\(reader.id)' reads the output of '\(action)', which is not in its needs (\(needs)).",
-                         remedy: "A step reads only the steps it names: add the step that runs \(action) to `needs:` in \(reader.location("needs")).")
+        return UserError(
+            "Internal error: step '\(reader.id)' reads the output of '\(action)', which is not in its needs (\(needs)).",
+            remedy:
+                "A step reads only the steps it names: add the step that runs \(action) to `needs:` in \(reader.location("needs"))."
+        )
     }
 }
 
@@ -222,8 +228,9 @@ public struct ActionTable<Context: Sendable>: StepActions {
     }
 
     public var catalog: ActionCatalog {
-        ActionCatalog(actions: entries.mapValues(\.facts), baseFacts: baseFacts,
-                      observing: Set(entries.filter(\.value.observes).keys))
+        ActionCatalog(
+            actions: entries.mapValues(\.facts), baseFacts: baseFacts,
+            observing: Set(entries.filter(\.value.observes).keys))
     }
 
     public func input(of step: StepDefinition, needs: NeededOutputs) throws -> Data {
@@ -239,8 +246,10 @@ public struct ActionTable<Context: Sendable>: StepActions {
             guard let digest = digester(product) else {
                 throw UserError("Step '\(step.id)' reported \(product.path) as written, but it is not there.")
             }
-            recorded.append(RecordedProduct(path: product.path, secret: product.secret,
-                                            digest: product.presence ? RecordedProduct.presence : digest))
+            recorded.append(
+                RecordedProduct(
+                    path: product.path, secret: product.secret,
+                    digest: product.presence ? RecordedProduct.presence : digest))
         }
         return StepOutcomeValue(output: output, products: recorded)
     }

@@ -16,8 +16,10 @@ public struct StepDefinition: Sendable, Equatable {
     public var file: String
     public var lines: [String: Int]
 
-    public init(id: String, title: String, needs: [String] = [], action: String, when: Condition? = nil,
-                retry: RetryPolicy = .none, timeout: Duration? = nil, file: String = "", lines: [String: Int] = [:]) {
+    public init(
+        id: String, title: String, needs: [String] = [], action: String, when: Condition? = nil,
+        retry: RetryPolicy = .none, timeout: Duration? = nil, file: String = "", lines: [String: Int] = [:]
+    ) {
         self.id = id
         self.title = title
         self.needs = needs
@@ -81,9 +83,13 @@ public struct Condition: Sendable, Equatable, CustomStringConvertible {
             let clause = part.trimmed
             if clause.isEmpty { throw UserError("empty condition in '\(text)'") }
             if let range = clause.firstRange(of: "!=") {
-                clauses.append(.differs(try Condition.key(clause[..<range.lowerBound]), Condition.value(clause[range.upperBound...])))
+                clauses.append(
+                    .differs(
+                        try Condition.key(clause[..<range.lowerBound]), Condition.value(clause[range.upperBound...])))
             } else if let range = clause.firstRange(of: "==") {
-                clauses.append(.equals(try Condition.key(clause[..<range.lowerBound]), Condition.value(clause[range.upperBound...])))
+                clauses.append(
+                    .equals(
+                        try Condition.key(clause[..<range.lowerBound]), Condition.value(clause[range.upperBound...])))
             } else if clause.hasPrefix("!") {
                 clauses.append(.isFalse(try Condition.key(clause.dropFirst())))
             } else {

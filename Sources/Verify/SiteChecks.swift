@@ -23,12 +23,14 @@ public struct SiteTransports: Sendable {
     /// libcurl transports for `target`: redirects not followed, short timeouts, the chain kept.
     public static func curl(for target: VerifyTarget) -> SiteTransports {
         func options(verify: Bool) -> HTTPOptions {
-            HTTPOptions(caBundle: verify ? target.trust.caFile : nil, resolve: target.resolve, connectTimeout: .seconds(5),
-                        timeout: .seconds(20), userAgent: "sbs-verify (libcurl)", maxResponseBytes: 1 << 20,
-                        certificateChain: true, verifyPeer: verify)
+            HTTPOptions(
+                caBundle: verify ? target.trust.caFile : nil, resolve: target.resolve, connectTimeout: .seconds(5),
+                timeout: .seconds(20), userAgent: "sbs-verify (libcurl)", maxResponseBytes: 1 << 20,
+                certificateChain: true, verifyPeer: verify)
         }
-        return SiteTransports(verifying: CurlTransport(options: options(verify: true)),
-                              inspecting: CurlTransport(options: options(verify: false)))
+        return SiteTransports(
+            verifying: CurlTransport(options: options(verify: true)),
+            inspecting: CurlTransport(options: options(verify: false)))
     }
 }
 
@@ -50,11 +52,16 @@ struct SiteChecks: Sendable {
         var checks = [try await redirect()]
         let web = try await fetch(transports.verifying, target.httpsURL(target.domain, "/"))
         checks.append(status("web-app", path: "/", web, services: ["app-web"]))
-        checks.append(status("api-health", path: "/api/health", try await fetch(transports.verifying, target.httpsURL(target.domain, "/api/health")),
-                             services: ["app-api"]))
-        checks.append(status("auth-health", path: "/auth/v1/health",
-                             try await fetch(transports.verifying, target.httpsURL(target.domain, "/auth/v1/health")),
-                             services: ["app-kong", "app-auth"]))
+        checks.append(
+            status(
+                "api-health", path: "/api/health",
+                try await fetch(transports.verifying, target.httpsURL(target.domain, "/api/health")),
+                services: ["app-api"]))
+        checks.append(
+            status(
+                "auth-health", path: "/auth/v1/health",
+                try await fetch(transports.verifying, target.httpsURL(target.domain, "/auth/v1/health")),
+                services: ["app-kong", "app-auth"]))
         checks += headers(web)
         checks.append(try await certificate())
         return checks
@@ -82,72 +89,99 @@ struct SiteChecks: Sendable {
         let expected = target.httpsURL(target.domain, "/")
         switch try await fetch(transports.verifying, url) {
         case .failure(let failure):
-            return .fail("http-redirect", "GET \(url) got no answer: \(failure.detail)",
-                         remedy: "Check that nginx runs and publishes port \(target.httpPort) (\(logs("nginx"))), and that no firewall drops it.")
+            return .fail(
+                "http-redirect", "GET \(url) got no answer: \(failure.detail)",
+                remedy:
+                    "Check that nginx runs and publishes port \(target.httpPort) (\(logs("nginx"))), and that no firewall drops it."
+            )
         case .success(let response):
             let location = response.header("Location")
-            if [301, 308].contains(response.status), let location, location.lowercased().hasPrefix(expected.lowercased()) {
+            if [301, 308].contains(response.status), let location,
+                location.lowercased().hasPrefix(expected.lowercased())
+            {
                 return .pass("http-redirect", "GET \(url) → \(response.status) \(location)")
             }
-            return .fail("http-redirect",
-                         "GET \(url) → \(response.status)\(location.map { " \($0)" } ?? " without a Location"); expected 301 or 308 to \(expected)…",
-                         remedy: "nginx's port-\(target.httpPort) server must redirect to HTTPS. Write the configuration again (`sbs install --from write-configs`) and check that nginx runs nginx.conf, not bootstrap.conf (NGINX_CONF in \(target.project.directory)/.env).")
+            return .fail(
+                "http-redirect",
+                "GET \(url) → \(response.status)\(location.map { " \($0)" } ?? " without a Location"); expected 301 or 308 to \(expected)…",
+                remedy:
+                    "nginx's port-\(target.httpPort) server must redirect to HTTPS. Write the configuration again (`sbs install --from write-configs`) and check that nginx runs nginx.conf, not bootstrap.conf (NGINX_CONF in \(target.project.directory)/.env)."
+            )
         }
     }
 
     /// An HTTPS endpoint of the domain must answer 200.
-    func status(_ id: String, path: String, _ result: Result<HTTPResponse, FetchFailure>, services: [String]) -> VerifyCheck {
+    func status(_ id: String, path: String, _ result: Result<HTTPResponse, FetchFailure>, services: [String])
+        -> VerifyCheck
+    {
         let url = target.httpsURL(target.domain, path)
         let serviceLogs = services.map(logs).joined(separator: " and ")
         switch result {
         case .failure(let failure):
-            return .fail(id, "GET \(url) got no answer: \(failure.detail)",
-                         remedy: failure.kind == .tls
-                            ? "The TLS handshake failed: see tls-certificate."
-                            : "Check that nginx runs and publishes port \(target.httpsPort) (\(logs("nginx"))).")
+            return .fail(
+                id, "GET \(url) got no answer: \(failure.detail)",
+                remedy: failure.kind == .tls
+                    ? "The TLS handshake failed: see tls-certificate."
+                    : "Check that nginx runs and publishes port \(target.httpsPort) (\(logs("nginx"))).")
         case .success(let response) where response.status == 200:
             return .pass(id, "GET \(url) → 200")
         case .success(let response):
-            return .fail(id, "GET \(url) → \(response.status); expected 200",
-                         remedy: response.status == 502 || response.status == 503 || response.status == 504
-                            ? "nginx cannot reach \(services.joined(separator: "/")): look at \(serviceLogs), and `sbs verify` again once it is healthy."
-                            : "Look at \(serviceLogs) and \(logs("nginx")).")
+            return .fail(
+                id, "GET \(url) → \(response.status); expected 200",
+                remedy: response.status == 502 || response.status == 503 || response.status == 504
+                    ? "nginx cannot reach \(services.joined(separator: "/")): look at \(serviceLogs), and `sbs verify` again once it is healthy."
+                    : "Look at \(serviceLogs) and \(logs("nginx")).")
         }
     }
 
     /// The security headers on the web app's HTTPS response (nginx adds them to every response, errors included).
     func headers(_ web: Result<HTTPResponse, FetchFailure>) -> [VerifyCheck] {
-        let remedy = "nginx's HTTPS server sends it (`add_header … always`): write the configuration again (`sbs install --from write-configs`) and restart nginx."
+        let remedy =
+            "nginx's HTTPS server sends it (`add_header … always`): write the configuration again (`sbs install --from write-configs`) and restart nginx."
         let ids = ["header-hsts", "header-x-frame-options", "header-x-content-type-options"]
         guard case .success(let response) = web else {
             return ids.map { id in
-                if id == "header-hsts" && !target.expectHSTS { return .skip(id, "development installs do not send HSTS") }
+                if id == "header-hsts" && !target.expectHSTS {
+                    return .skip(id, "development installs do not send HSTS")
+                }
                 return .fail(id, "no HTTPS response to read it from (see web-app)", remedy: "Make web-app pass first.")
             }
         }
         var checks: [VerifyCheck] = []
         let hsts = response.header("Strict-Transport-Security")
         if !target.expectHSTS {
-            checks.append(.skip(ids[0], "development installs do not send HSTS" + (hsts.map { " (it is sent: \($0))" } ?? "")))
+            checks.append(
+                .skip(ids[0], "development installs do not send HSTS" + (hsts.map { " (it is sent: \($0))" } ?? "")))
         } else if let hsts, let maxAge = Self.maxAge(hsts), maxAge > 0 {
             checks.append(.pass(ids[0], "Strict-Transport-Security: \(hsts)"))
         } else {
-            checks.append(.fail(ids[0], hsts.map { "Strict-Transport-Security: \($0) has no positive max-age" } ?? "no Strict-Transport-Security header",
-                                remedy: remedy))
+            checks.append(
+                .fail(
+                    ids[0],
+                    hsts.map { "Strict-Transport-Security: \($0) has no positive max-age" }
+                        ?? "no Strict-Transport-Security header",
+                    remedy: remedy))
         }
         let frame = response.header("X-Frame-Options")
         if let frame, ["deny", "sameorigin"].contains(frame.lowercased()) {
             checks.append(.pass(ids[1], "X-Frame-Options: \(frame)"))
         } else {
-            checks.append(.fail(ids[1], frame.map { "X-Frame-Options: \($0); expected DENY or SAMEORIGIN" } ?? "no X-Frame-Options header",
-                                remedy: remedy))
+            checks.append(
+                .fail(
+                    ids[1],
+                    frame.map { "X-Frame-Options: \($0); expected DENY or SAMEORIGIN" } ?? "no X-Frame-Options header",
+                    remedy: remedy))
         }
         let sniff = response.header("X-Content-Type-Options")
         if let sniff, sniff.lowercased() == "nosniff" {
             checks.append(.pass(ids[2], "X-Content-Type-Options: \(sniff)"))
         } else {
-            checks.append(.fail(ids[2], sniff.map { "X-Content-Type-Options: \($0); expected nosniff" } ?? "no X-Content-Type-Options header",
-                                remedy: remedy))
+            checks.append(
+                .fail(
+                    ids[2],
+                    sniff.map { "X-Content-Type-Options: \($0); expected nosniff" }
+                        ?? "no X-Content-Type-Options header",
+                    remedy: remedy))
         }
         return checks
     }
@@ -179,16 +213,22 @@ struct SiteChecks: Sendable {
                 if leaf.notValidAfter <= now {
                     failed = true
                     let ago = Int((now.timeIntervalSince(leaf.notValidAfter) / 86400).rounded(.down))
-                    lines.append("\(name): expired \(ago) day\(ago == 1 ? "" : "s") ago (\(Self.format(leaf.notValidAfter)))")
+                    lines.append(
+                        "\(name): expired \(ago) day\(ago == 1 ? "" : "s") ago (\(Self.format(leaf.notValidAfter)))")
                 } else {
-                    lines.append("\(name): valid, \(days) day\(days == 1 ? "" : "s") left (until \(Self.format(leaf.notValidAfter)))")
+                    lines.append(
+                        "\(name): valid, \(days) day\(days == 1 ? "" : "s") left (until \(Self.format(leaf.notValidAfter)))"
+                    )
                 }
             case .failure(let failure):
                 failed = true
                 var line = "\(name): refused (\(failure.detail))"
-                if failure.kind == .tls, case .success(let seen) = try await fetch(transports.inspecting, url), let leaf = Self.leaf(seen) {
+                if failure.kind == .tls, case .success(let seen) = try await fetch(transports.inspecting, url),
+                    let leaf = Self.leaf(seen)
+                {
                     let names = CertificateTools.dnsNames(of: leaf)
-                    line += "; it presents a certificate for \(names.isEmpty ? "no DNS name" : names.joined(separator: ", ")) from \(leaf.issuer), \(daysLeft(leaf)) days left"
+                    line +=
+                        "; it presents a certificate for \(names.isEmpty ? "no DNS name" : names.joined(separator: ", ")) from \(leaf.issuer), \(daysLeft(leaf)) days left"
                 }
                 lines.append(line)
             }
@@ -198,11 +238,18 @@ struct SiteChecks: Sendable {
         let remedy: String
         switch target.trust {
         case .installedCertificate:
-            remedy = "nginx must serve the installed certificate for every name: restart it (`" + target.project.command(["restart", "nginx"]).joined(separator: " ") + "`), or make a new one with `sbs install --from obtain-certificate`."
+            remedy =
+                "nginx must serve the installed certificate for every name: restart it (`"
+                + target.project.command(["restart", "nginx"]).joined(separator: " ")
+                + "`), or make a new one with `sbs install --from obtain-certificate`."
         case .bundle(let path):
-            remedy = "Obtain a certificate for every name from the CA whose root is in \(path) (`sbs install --from obtain-certificate`), then restart nginx (`" + target.project.command(["restart", "nginx"]).joined(separator: " ") + "`)."
+            remedy =
+                "Obtain a certificate for every name from the CA whose root is in \(path) (`sbs install --from obtain-certificate`), then restart nginx (`"
+                + target.project.command(["restart", "nginx"]).joined(separator: " ") + "`)."
         case .system:
-            remedy = "Obtain a certificate for every name from a public CA (`sbs install --from obtain-certificate`; letsencrypt-staging certificates are not trusted), then restart nginx (`" + target.project.command(["restart", "nginx"]).joined(separator: " ") + "`)."
+            remedy =
+                "Obtain a certificate for every name from a public CA (`sbs install --from obtain-certificate`; letsencrypt-staging certificates are not trusted), then restart nginx (`"
+                + target.project.command(["restart", "nginx"]).joined(separator: " ") + "`)."
         }
         return .fail("tls-certificate", detail, remedy: remedy)
     }

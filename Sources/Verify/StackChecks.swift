@@ -50,7 +50,10 @@ struct StackChecks: Sendable {
     func run() async -> [VerifyCheck] {
         let containers: Result<[ComposeContainer], UserError>
         do { containers = .success(try await probe.containers()) } catch { containers = .failure(error) }
-        return [await database(), self.containers(containers), await models(), grafana(containers), publishedPorts(containers)]
+        return [
+            await database(), self.containers(containers), await models(), grafana(containers),
+            publishedPorts(containers),
+        ]
     }
 
     func command(_ arguments: [String]) -> String {
@@ -63,12 +66,18 @@ struct StackChecks: Sendable {
     func database() async -> VerifyCheck {
         let result: CommandResult
         do { result = try await probe.exec("app-db", ["pg_isready", "-U", "postgres", "-h", "localhost"]) } catch {
-            return .fail("database", "pg_isready could not be run: \(error.message)", remedy: error.remedy ?? "Check that Docker runs (`docker info`).")
+            return .fail(
+                "database", "pg_isready could not be run: \(error.message)",
+                remedy: error.remedy ?? "Check that Docker runs (`docker info`).")
         }
         let output = (result.stdout + "\n" + result.stderr).lastLines(2)
-        if result.status == 0 { return .pass("database", "pg_isready: \(output.isEmpty ? "accepting connections" : output)") }
-        return .fail("database", "pg_isready in app-db: \(result.timedOut ? "timed out" : "exit \(result.status)")\(output.isEmpty ? "" : ": \(output)")",
-                     remedy: "Look at \(command(["logs", "--tail", "50", "app-db"])); once it is healthy, `sbs verify` again.")
+        if result.status == 0 {
+            return .pass("database", "pg_isready: \(output.isEmpty ? "accepting connections" : output)")
+        }
+        return .fail(
+            "database",
+            "pg_isready in app-db: \(result.timedOut ? "timed out" : "exit \(result.status)")\(output.isEmpty ? "" : ": \(output)")",
+            remedy: "Look at \(command(["logs", "--tail", "50", "app-db"])); once it is healthy, `sbs verify` again.")
     }
 
     /// Every container of the project is running, and healthy when it has a healthcheck.
@@ -76,54 +85,77 @@ struct StackChecks: Sendable {
         let list: [ComposeContainer]
         switch containers {
         case .failure(let error):
-            return .fail("containers", "the containers could not be listed: \(error.message)", remedy: error.remedy ?? "Check that Docker runs (`docker info`).")
+            return .fail(
+                "containers", "the containers could not be listed: \(error.message)",
+                remedy: error.remedy ?? "Check that Docker runs (`docker info`).")
         case .success(let found): list = found
         }
         if list.isEmpty {
-            return .fail("containers", "the compose project \(target.project.name) has no containers",
-                         remedy: "Start the stack: `sbs install --from start-stack`.")
+            return .fail(
+                "containers", "the compose project \(target.project.name) has no containers",
+                remedy: "Start the stack: `sbs install --from start-stack`.")
         }
         let unready = list.filter { !$0.isReady }
         if unready.isEmpty {
             let checked = list.filter { !$0.health.isEmpty }.count
-            return .pass("containers", "\(list.count) running (\(checked) healthy by their healthcheck): \(list.map(\.service).sorted().joined(separator: ", "))")
+            return .pass(
+                "containers",
+                "\(list.count) running (\(checked) healthy by their healthcheck): \(list.map(\.service).sorted().joined(separator: ", "))"
+            )
         }
         let described = unready.map { container in
             "\(container.name) (\(container.state)\(container.health.isEmpty ? "" : ", \(container.health)")\(container.exitCode.map { $0 != 0 && container.state == "exited" ? ", exit \($0)" : "" } ?? ""))"
         }
         let services = unready.map(\.service).sorted()
-        return .fail("containers", "not running and healthy: \(described.joined(separator: ", ")); \(list.count - unready.count) of \(list.count) are",
-                     remedy: "Look at \(command(["logs", "--tail", "50"] + services)), then \(command(["up", "-d", "--wait"])) or `sbs install --from start-stack`.")
+        return .fail(
+            "containers",
+            "not running and healthy: \(described.joined(separator: ", ")); \(list.count - unready.count) of \(list.count) are",
+            remedy:
+                "Look at \(command(["logs", "--tail", "50"] + services)), then \(command(["up", "-d", "--wait"])) or `sbs install --from start-stack`."
+        )
     }
 
     /// `ollama list` holds every model of the profile.
     func models() async -> VerifyCheck {
         guard let profile = target.profile else {
-            return .fail("models", "the profile is not known (choose-profile has not run)", remedy: remedyProfileUnknown)
+            return .fail(
+                "models", "the profile is not known (choose-profile has not run)", remedy: remedyProfileUnknown)
         }
         guard let wanted = profile.ollamaModels else { return .skip("models", "this profile runs no local Ollama") }
         let result: CommandResult
         do { result = try await probe.exec("ollama", ["ollama", "list"]) } catch {
-            return .fail("models", "ollama list could not be run: \(error.message)", remedy: error.remedy ?? "Check that Docker runs (`docker info`).")
+            return .fail(
+                "models", "ollama list could not be run: \(error.message)",
+                remedy: error.remedy ?? "Check that Docker runs (`docker info`).")
         }
         guard result.status == 0 else {
-            return .fail("models", "ollama list in the ollama container: \(result.timedOut ? "timed out" : "exit \(result.status)"): \((result.stderr + "\n" + result.stdout).lastLines(2))",
-                         remedy: "Look at \(command(["logs", "--tail", "50", "ollama"])).")
+            return .fail(
+                "models",
+                "ollama list in the ollama container: \(result.timedOut ? "timed out" : "exit \(result.status)"): \((result.stderr + "\n" + result.stdout).lastLines(2))",
+                remedy: "Look at \(command(["logs", "--tail", "50", "ollama"])).")
         }
         let present = Self.modelNames(result.stdout)
         let missing = OllamaModels.missing(wanted, present: Set(present))
         if missing.isEmpty {
-            return .pass("models", wanted.isEmpty ? "the profile pulls no models; ollama answers" : "present: \(wanted.joined(separator: ", "))")
+            return .pass(
+                "models",
+                wanted.isEmpty
+                    ? "the profile pulls no models; ollama answers" : "present: \(wanted.joined(separator: ", "))")
         }
-        return .fail("models", "missing: \(missing.joined(separator: ", ")) (ollama has \(present.isEmpty ? "none" : present.joined(separator: ", ")))",
-                     remedy: "Pull them: `sbs install --from pull-models`, or \(command(["exec", "ollama", "ollama", "pull", missing[0]]))\(missing.count > 1 ? " for each" : "").")
+        return .fail(
+            "models",
+            "missing: \(missing.joined(separator: ", ")) (ollama has \(present.isEmpty ? "none" : present.joined(separator: ", ")))",
+            remedy:
+                "Pull them: `sbs install --from pull-models`, or \(command(["exec", "ollama", "ollama", "pull", missing[0]]))\(missing.count > 1 ? " for each" : "")."
+        )
     }
 
     /// The NAME column of `ollama list` (header line skipped).
     static func modelNames(_ output: String) -> [String] {
         output.split(separator: "\n").compactMap { line -> String? in
             guard let first = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).first.map(String.init),
-                  first != "NAME" else { return nil }
+                first != "NAME"
+            else { return nil }
             return first
         }
     }
@@ -131,24 +163,32 @@ struct StackChecks: Sendable {
     /// Grafana (the `monitoring` service) reports healthy, when the profile runs monitoring.
     func grafana(_ containers: Result<[ComposeContainer], UserError>) -> VerifyCheck {
         guard let profile = target.profile else {
-            return .fail("grafana", "the profile is not known (choose-profile has not run)", remedy: remedyProfileUnknown)
+            return .fail(
+                "grafana", "the profile is not known (choose-profile has not run)", remedy: remedyProfileUnknown)
         }
         guard profile.monitoring else { return .skip("grafana", "monitoring is off in this profile") }
         let list: [ComposeContainer]
         switch containers {
         case .failure(let error):
-            return .fail("grafana", "the containers could not be listed: \(error.message)", remedy: error.remedy ?? "Check that Docker runs (`docker info`).")
+            return .fail(
+                "grafana", "the containers could not be listed: \(error.message)",
+                remedy: error.remedy ?? "Check that Docker runs (`docker info`).")
         case .success(let found): list = found
         }
         guard let grafana = list.first(where: { $0.service == "monitoring" }) else {
-            return .fail("grafana", "no monitoring container in the project \(target.project.name)",
-                         remedy: "Start it: `sbs install --from start-stack` (COMPOSE_PROFILES in \(target.project.directory)/.env must include monitoring).")
+            return .fail(
+                "grafana", "no monitoring container in the project \(target.project.name)",
+                remedy:
+                    "Start it: `sbs install --from start-stack` (COMPOSE_PROFILES in \(target.project.directory)/.env must include monitoring)."
+            )
         }
         if grafana.state == "running" && grafana.health == "healthy" {
             return .pass("grafana", "\(grafana.name): running, healthy")
         }
-        return .fail("grafana", "\(grafana.name): \(grafana.state)\(grafana.health.isEmpty ? ", no health reported" : ", \(grafana.health)")",
-                     remedy: "Look at \(command(["logs", "--tail", "50", "monitoring"])).")
+        return .fail(
+            "grafana",
+            "\(grafana.name): \(grafana.state)\(grafana.health.isEmpty ? ", no health reported" : ", \(grafana.health)")",
+            remedy: "Look at \(command(["logs", "--tail", "50", "monitoring"])).")
     }
 
     /// Only nginx publishes ports on public addresses, and only its 80 and 443 (TCP).
@@ -156,7 +196,9 @@ struct StackChecks: Sendable {
         let list: [ComposeContainer]
         switch containers {
         case .failure(let error):
-            return .fail("published-ports", "the containers could not be listed: \(error.message)", remedy: error.remedy ?? "Check that Docker runs (`docker info`).")
+            return .fail(
+                "published-ports", "the containers could not be listed: \(error.message)",
+                remedy: error.remedy ?? "Check that Docker runs (`docker info`).")
         case .success(let found): list = found
         }
         var allowed: [String] = []
@@ -173,10 +215,17 @@ struct StackChecks: Sendable {
             }
         }
         if refused.isEmpty {
-            return .pass("published-ports", allowed.isEmpty ? "nothing is published on a public address" : "only \(allowed.joined(separator: ", "))")
+            return .pass(
+                "published-ports",
+                allowed.isEmpty ? "nothing is published on a public address" : "only \(allowed.joined(separator: ", "))"
+            )
         }
         let services = Set(refused.map { String($0.prefix { $0 != " " }) }).sorted()
-        return .fail("published-ports", "published on public addresses besides nginx's 80 and 443: \(refused.joined(separator: ", "))",
-                     remedy: "Remove the `ports:` of \(services.joined(separator: ", ")) from \(target.project.composeFile) (sbs writes none: `sbs install --from write-configs` restores it), or bind them to 127.0.0.1; then \(command(["up", "-d"])).")
+        return .fail(
+            "published-ports",
+            "published on public addresses besides nginx's 80 and 443: \(refused.joined(separator: ", "))",
+            remedy:
+                "Remove the `ports:` of \(services.joined(separator: ", ")) from \(target.project.composeFile) (sbs writes none: `sbs install --from write-configs` restores it), or bind them to 127.0.0.1; then \(command(["up", "-d"]))."
+        )
     }
 }

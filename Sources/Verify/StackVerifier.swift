@@ -11,8 +11,10 @@ public struct StackVerifier: Sendable {
     /// Days left are counted from here.
     public var now: @Sendable () -> Date
 
-    public init(target: VerifyTarget, transports: SiteTransports, probe: any StackProbe,
-                now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(
+        target: VerifyTarget, transports: SiteTransports, probe: any StackProbe,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
         self.target = target
         self.transports = transports
         self.probe = probe

@@ -20,8 +20,10 @@ public struct VerifyReport: Codable, Sendable, Hashable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         checks = try container.decode([VerifyCheck].self, forKey: .checks)
         if let index = checks.firstIndex(where: { $0.status == .warn }) {
-            throw DecodingError.dataCorrupted(.init(
-                codingPath: [CodingKeys.checks], debugDescription: "check \(index) has status 'warn'; verify's are pass, fail or skip"))
+            throw DecodingError.dataCorrupted(
+                .init(
+                    codingPath: [CodingKeys.checks],
+                    debugDescription: "check \(index) has status 'warn'; verify's are pass, fail or skip"))
         }
     }
 
@@ -58,7 +60,9 @@ public struct VerifyReport: Codable, Sendable, Hashable {
         var lines = [pad("CHECK", idWidth) + pad("STATUS", statusWidth) + "DETAIL"]
         for check in checks {
             let detailLines = check.detail.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-            lines.append(pad(check.id, idWidth) + pad(check.status.rawValue.uppercased(), statusWidth) + (detailLines.first ?? ""))
+            lines.append(
+                pad(check.id, idWidth) + pad(check.status.rawValue.uppercased(), statusWidth)
+                    + (detailLines.first ?? ""))
             for more in detailLines.dropFirst() { lines.append(indent + more) }
             if check.status == .fail, let remedy = check.remedy {
                 let remedyLines = remedy.split(separator: "\n", omittingEmptySubsequences: false)
@@ -66,7 +70,9 @@ public struct VerifyReport: Codable, Sendable, Hashable {
                 for more in remedyLines.dropFirst() { lines.append(indent + "  " + more) }
             }
         }
-        let words: [(VerifyCheck.Status, String)] = [(.pass, "passed"), (.warn, "warned"), (.fail, "failed"), (.skip, "skipped")]
+        let words: [(VerifyCheck.Status, String)] = [
+            (.pass, "passed"), (.warn, "warned"), (.fail, "failed"), (.skip, "skipped"),
+        ]
         let summary = words.map { status, word in (checks.filter { $0.status == status }.count, word) }
             .filter { $0.0 > 0 }.map { "\($0.0) \($0.1)" }
         lines.append("")

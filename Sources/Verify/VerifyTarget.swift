@@ -59,8 +59,10 @@ public struct VerifyTarget: Codable, Sendable, Hashable {
     public var project: ComposeProject
     public var profile: ProfileExpectation?
 
-    public init(domain: String, names: [String], httpPort: Int = 80, httpsPort: Int = 443, address: String = "127.0.0.1",
-                expectHSTS: Bool = true, trust: Trust = .system, project: ComposeProject, profile: ProfileExpectation?) {
+    public init(
+        domain: String, names: [String], httpPort: Int = 80, httpsPort: Int = 443, address: String = "127.0.0.1",
+        expectHSTS: Bool = true, trust: Trust = .system, project: ComposeProject, profile: ProfileExpectation?
+    ) {
         self.domain = domain
         self.names = names.isEmpty ? [domain] : names
         self.httpPort = httpPort

@@ -1,8 +1,9 @@
 import FoundationEssentials
 import Host
 import SBSCore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A secret as the answers file gives it: the value itself, where to read it, or `stored` (the value an earlier
@@ -18,10 +19,15 @@ public enum SecretSource: Sendable, Hashable {
 
     /// Reads `env:NAME`, `file:/path`, `stored` or a literal.
     public init(_ text: String) {
-        if text.hasPrefix("env:") { self = .environment(String(text.dropFirst(4))) }
-        else if text.hasPrefix("file:") { self = .file(String(text.dropFirst(5))) }
-        else if text == "stored" { self = .stored }
-        else { self = .literal(text) }
+        if text.hasPrefix("env:") {
+            self = .environment(String(text.dropFirst(4)))
+        } else if text.hasPrefix("file:") {
+            self = .file(String(text.dropFirst(5)))
+        } else if text == "stored" {
+            self = .stored
+        } else {
+            self = .literal(text)
+        }
     }
 
     /// The reference as written in a file; nil for a literal, which sbs writes only when asked to.
@@ -43,16 +49,19 @@ public enum SecretSource: Sendable, Hashable {
     ///   - stored: the value kept in `secrets.env` for this secret.
     /// - Throws: `UserError` naming the variable or file that is missing, not a regular file, too large, or a
     ///   value that breaks `SecretText.validate`.
-    public func resolve(environment: (String) -> [UInt8]? = SecretSource.processEnvironment,
-                        stored: () -> String?) throws(UserError) -> String {
+    public func resolve(
+        environment: (String) -> [UInt8]? = SecretSource.processEnvironment,
+        stored: () -> String?
+    ) throws(UserError) -> String {
         switch self {
         case .literal(let value):
             try SecretText.validate(value)
             return value
         case .environment(let name):
             guard let bytes = environment(name), !bytes.isEmpty else {
-                throw UserError("the environment variable \(name) is not set (named by env:\(name))",
-                                remedy: "Export \(name) before running sbs, or change the answer.")
+                throw UserError(
+                    "the environment variable \(name) is not set (named by env:\(name))",
+                    remedy: "Export \(name) before running sbs, or change the answer.")
             }
             do { return try SecretText.decode(bytes) } catch {
                 throw UserError("env:\(name): \(error.message)", remedy: error.remedy)
@@ -67,8 +76,9 @@ public enum SecretSource: Sendable, Hashable {
             }
         case .stored:
             guard let value = stored() else {
-                throw UserError("'stored' names a value kept from an earlier install, but /etc/sbs/secrets.env has none",
-                                remedy: "Give the secret itself (or env:NAME, file:/path) instead of 'stored'.")
+                throw UserError(
+                    "'stored' names a value kept from an earlier install, but /etc/sbs/secrets.env has none",
+                    remedy: "Give the secret itself (or env:NAME, file:/path) instead of 'stored'.")
             }
             return value
         }
@@ -77,15 +87,18 @@ public enum SecretSource: Sendable, Hashable {
     /// Reads a regular file of at most `fileSizeLimit` bytes.
     static func readSecretFile(_ path: String) throws(UserError) -> [UInt8] {
         guard let status = AtomicFile.status(of: path) else {
-            throw UserError("the file \(path) does not exist or cannot be read (named by file:\(path))",
-                            remedy: "Create it with the secret as its only line, or change the answer.")
+            throw UserError(
+                "the file \(path) does not exist or cannot be read (named by file:\(path))",
+                remedy: "Create it with the secret as its only line, or change the answer.")
         }
         guard status.kind == .file else {
-            throw UserError("\(path) is not a regular file (named by file:\(path))", remedy: "Name a file that holds the secret.")
+            throw UserError(
+                "\(path) is not a regular file (named by file:\(path))", remedy: "Name a file that holds the secret.")
         }
         guard status.size <= SecretSource.fileSizeLimit else {
-            throw UserError("\(path) is larger than \(SecretSource.fileSizeLimit / 1024) KiB, too large for a secret (named by file:\(path))",
-                            remedy: "Name the file that holds just the secret.")
+            throw UserError(
+                "\(path) is larger than \(SecretSource.fileSizeLimit / 1024) KiB, too large for a secret (named by file:\(path))",
+                remedy: "Name the file that holds just the secret.")
         }
         guard let bytes = try AtomicFile.read(path, limit: .secretFile) else {
             throw UserError("the file \(path) does not exist (named by file:\(path))")

@@ -15,8 +15,10 @@ public struct AnswersError: Error, Sendable, CustomStringConvertible {
 
 /// Reads and writes answers files (`version: 1`).
 public enum AnswersFile {
-    static let topKeys = ["version", "mode", "domain", "aliases", "admin_email", "profile", "features", "tls", "secrets",
-                          "images", "registry", "ports", "paths", "backups", "smtp", "network", "checks"]
+    static let topKeys = [
+        "version", "mode", "domain", "aliases", "admin_email", "profile", "features", "tls", "secrets",
+        "images", "registry", "ports", "paths", "backups", "smtp", "network", "checks",
+    ]
 
     /// Parses and validates an answers file, collecting every problem.
     /// - Throws: `AnswersError` listing each problem with line and column.
@@ -30,14 +32,19 @@ public enum AnswersFile {
             answers.origin.locations[key] = "\(file):\(node.mark.line):\(node.mark.column)"
         }
         for (key, node) in top { locate(key, node) }
-        for section in ["features", "tls", "secrets", "images", "registry", "ports", "paths", "backups", "smtp", "network", "checks"] {
+        for section in [
+            "features", "tls", "secrets", "images", "registry", "ports", "paths", "backups", "smtp", "network",
+            "checks",
+        ] {
             if case .mapping(let mapping)? = top[section] {
                 for (keyNode, node) in mapping {
                     guard let key = keyNode.string else { continue }
                     answers.given.insert("\(section).\(key)")
                     locate("\(section).\(key)", node)
                     if case .mapping(let inner) = node {
-                        for (innerKey, innerNode) in inner { if let name = innerKey.string { locate("\(section).\(key).\(name)", innerNode) } }
+                        for (innerKey, innerNode) in inner {
+                            if let name = innerKey.string { locate("\(section).\(key).\(name)", innerNode) }
+                        }
                     }
                 }
             }
@@ -50,10 +57,14 @@ public enum AnswersFile {
                 return nil
             }
         }
-        func choice<T: RawRepresentable & CaseIterable>(_ node: YAMLNode?, _ path: String, _: T.Type) -> T? where T.RawValue == String {
+        func choice<T: RawRepresentable & CaseIterable>(_ node: YAMLNode?, _ path: String, _: T.Type) -> T?
+        where T.RawValue == String {
             guard let node, let text = reader.string(node, path: path) else { return nil }
             guard let result = T(rawValue: text) else {
-                reader.report(node, "\(path) must be one of \(T.allCases.map(\.rawValue).joined(separator: ", ")), not '\(text.debugSafe)'")
+                reader.report(
+                    node,
+                    "\(path) must be one of \(T.allCases.map(\.rawValue).joined(separator: ", ")), not '\(text.debugSafe)'"
+                )
                 return nil
             }
             return result
@@ -76,7 +87,11 @@ public enum AnswersFile {
                 if text.isEmpty { throw UserError("the secret is empty") }
                 let source = SecretSource(text)
                 switch source {
-                case .environment(let name) where name.isEmpty || !name.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_") }):
+                case .environment(let name)
+                where name.isEmpty
+                    || !name.unicodeScalars.allSatisfy({
+                        $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_")
+                    }):
                     throw UserError("'env:\(name.debugSafe)' does not name an environment variable")
                 case .file(let file) where !file.hasPrefix("/"):
                     throw UserError("'file:\(file.debugSafe)' must name an absolute path")
@@ -99,34 +114,48 @@ public enum AnswersFile {
         answers.domain = value(top["domain"], "domain") { (text: String) throws(UserError) in try DomainName(text) }
         if let aliases = top["aliases"] {
             for (text, node) in reader.strings(aliases, path: "aliases") {
-                guard let name = value(node, "aliases", { (_: String) throws(UserError) in try DomainName(text) }) else { continue }
+                guard let name = value(node, "aliases", { (_: String) throws(UserError) in try DomainName(text) })
+                else { continue }
                 // DomainName is lower-case: `Shop.Example.com` and `shop.example.com` are one name, as in DNS.
                 if name == answers.domain {
                     reader.report(node, "aliases: '\(text.debugSafe)' is the domain itself; list each name once")
                 } else if answers.aliases.contains(name) {
                     reader.report(node, "aliases: '\(text.debugSafe)' is listed twice; list each name once")
                 } else if answers.aliases.count + 1 >= Answers.maximumNames {
-                    reader.report(node, "aliases: at most \(Answers.maximumNames) names fit on one certificate (the domain and \(Answers.maximumNames - 1) aliases)")
+                    reader.report(
+                        node,
+                        "aliases: at most \(Answers.maximumNames) names fit on one certificate (the domain and \(Answers.maximumNames - 1) aliases)"
+                    )
                     break
                 } else {
                     answers.aliases.append(name)
                 }
             }
         }
-        answers.adminEmail = value(top["admin_email"], "admin_email") { (text: String) throws(UserError) in try EmailAddress(text) }
+        answers.adminEmail = value(top["admin_email"], "admin_email") { (text: String) throws(UserError) in
+            try EmailAddress(text)
+        }
         if let profile = choice(top["profile"], "profile", ProfileRequest.self) { answers.profile = profile }
 
         if let features = top["features"] {
             let map = reader.mapping(features, path: "features", allowed: ["gpu", "monitoring", "backups"])
             if let gpu = choice(map["gpu"], "features.gpu", FeatureSwitch.self) { answers.gpu = gpu }
-            if let monitoring = choice(map["monitoring"], "features.monitoring", FeatureSwitch.self) { answers.monitoring = monitoring }
-            if let backups = choice(map["backups"], "features.backups", FeatureSwitch.self) { answers.backups = backups }
+            if let monitoring = choice(map["monitoring"], "features.monitoring", FeatureSwitch.self) {
+                answers.monitoring = monitoring
+            }
+            if let backups = choice(map["backups"], "features.backups", FeatureSwitch.self) {
+                answers.backups = backups
+            }
         }
 
         if let tls = top["tls"] {
-            let map = reader.mapping(tls, path: "tls", allowed: ["mode", "acme_directory", "acme_ca_bundle", "eab", "cert_file", "key_file"])
+            let map = reader.mapping(
+                tls, path: "tls", allowed: ["mode", "acme_directory", "acme_ca_bundle", "eab", "cert_file", "key_file"])
             if let mode = choice(map["mode"], "tls.mode", TLSMode.self) { answers.tlsMode = mode }
-            if let directory = value(map["acme_directory"], "tls.acme_directory", { (text: String) throws(UserError) in try ACMEServer(text) }) {
+            if let directory = value(
+                map["acme_directory"], "tls.acme_directory",
+                { (text: String) throws(UserError) in try ACMEServer(text) })
+            {
                 answers.acmeDirectory = directory
             }
             answers.acmeCABundle = path(map["acme_ca_bundle"], "tls.acme_ca_bundle")
@@ -134,7 +163,9 @@ public enum AnswersFile {
             answers.keyFile = path(map["key_file"], "tls.key_file")
             if let eab = map["eab"] {
                 let fields = reader.mapping(eab, path: "tls.eab", allowed: ["kid", "hmac_key"])
-                answers.eabKeyID = value(fields["kid"], "tls.eab.kid") { (text: String) throws(UserError) in try SafeToken(text, what: "EAB key id").value }
+                answers.eabKeyID = value(fields["kid"], "tls.eab.kid") { (text: String) throws(UserError) in
+                    try SafeToken(text, what: "EAB key id").value
+                }
                 answers.eabHMACKey = secret(fields["hmac_key"], "tls.eab.hmac_key")
                 if (answers.eabKeyID == nil) != (answers.eabHMACKey == nil), case .mapping = eab {
                     reader.report(eab, "tls.eab needs both kid and hmac_key")
@@ -150,9 +181,11 @@ public enum AnswersFile {
         }
 
         if let images = top["images"] {
-            let map = reader.mapping(images, path: "images", allowed: StackService.allCases.map(\.rawValue) + ["archive"])
+            let map = reader.mapping(
+                images, path: "images", allowed: StackService.allCases.map(\.rawValue) + ["archive"])
             for service in StackService.allCases {
-                answers.images[service] = value(map[service.rawValue], "images.\(service.rawValue)") { (text: String) throws(UserError) in
+                answers.images[service] = value(map[service.rawValue], "images.\(service.rawValue)") {
+                    (text: String) throws(UserError) in
                     try ImageReference(text)
                 }
             }
@@ -161,14 +194,23 @@ public enum AnswersFile {
 
         if let registry = top["registry"] {
             let map = reader.mapping(registry, path: "registry", allowed: ["server", "user", "password"])
-            answers.registryServer = value(map["server"], "registry.server") { (text: String) throws(UserError) in try RegistryHost(text) }
-            answers.registryUser = value(map["user"], "registry.user") { (text: String) throws(UserError) -> SafeToken in
+            answers.registryServer = value(map["server"], "registry.server") { (text: String) throws(UserError) in
+                try RegistryHost(text)
+            }
+            answers.registryUser = value(map["user"], "registry.user") {
+                (text: String) throws(UserError) -> SafeToken in
                 // docker keeps user:password in one field and splits it at the first ':'.
-                if text.contains(":") { throw UserError("'\(text.debugSafe)' holds a ':', which docker's stored credentials cannot carry in a user name") }
+                if text.contains(":") {
+                    throw UserError(
+                        "'\(text.debugSafe)' holds a ':', which docker's stored credentials cannot carry in a user name"
+                    )
+                }
                 return try SafeToken(text, what: "registry user")
             }
             answers.registryPassword = secret(map["password"], "registry.password")
-            if case .mapping = registry, answers.registryServer == nil || answers.registryUser == nil || answers.registryPassword == nil {
+            if case .mapping = registry,
+                answers.registryServer == nil || answers.registryUser == nil || answers.registryPassword == nil
+            {
                 reader.report(registry, "registry needs server, user and password")
             }
         }
@@ -186,7 +228,9 @@ public enum AnswersFile {
             let map = reader.mapping(paths, path: "paths", allowed: ["deploy_dir"])
             if let dir = path(map["deploy_dir"], "paths.deploy_dir") {
                 if let problem = DeployFolder.problem(dir) {
-                    reader.report(map["deploy_dir"], "paths.deploy_dir: '\(dir)' \(problem); give a folder of its own such as /opt/sbs")
+                    reader.report(
+                        map["deploy_dir"],
+                        "paths.deploy_dir: '\(dir)' \(problem); give a folder of its own such as /opt/sbs")
                 } else {
                     answers.deployDir = DeployFolder.normalized(dir)
                 }
@@ -195,31 +239,47 @@ public enum AnswersFile {
 
         if let backups = top["backups"] {
             let map = reader.mapping(backups, path: "backups", allowed: ["destination", "keep"])
-            if let destination = path(map["destination"], "backups.destination") { answers.backupDestination = destination }
+            if let destination = path(map["destination"], "backups.destination") {
+                answers.backupDestination = destination
+            }
             if let keepNode = map["keep"], let keep = reader.int(keepNode, path: "backups.keep") {
-                if (1...365).contains(keep) { answers.backupKeep = keep } else { reader.report(keepNode, "backups.keep must be from 1 to 365") }
+                if (1...365).contains(keep) {
+                    answers.backupKeep = keep
+                } else {
+                    reader.report(keepNode, "backups.keep must be from 1 to 365")
+                }
             }
         }
 
         if let smtp = top["smtp"] {
             let map = reader.mapping(smtp, path: "smtp", allowed: ["host", "port", "user", "password", "sender"])
-            answers.smtpHost = value(map["host"], "smtp.host") { (text: String) throws(UserError) in try DomainName(text) }
+            answers.smtpHost = value(map["host"], "smtp.host") { (text: String) throws(UserError) in
+                try DomainName(text)
+            }
             answers.smtpPort = port(map["port"], "smtp.port")
-            answers.smtpUser = value(map["user"], "smtp.user") { (text: String) throws(UserError) in try SafeToken(text, what: "SMTP user") }
+            answers.smtpUser = value(map["user"], "smtp.user") { (text: String) throws(UserError) in
+                try SafeToken(text, what: "SMTP user")
+            }
             answers.smtpPassword = secret(map["password"], "smtp.password")
-            answers.smtpSender = value(map["sender"], "smtp.sender") { (text: String) throws(UserError) in try EmailAddress(text) }
+            answers.smtpSender = value(map["sender"], "smtp.sender") { (text: String) throws(UserError) in
+                try EmailAddress(text)
+            }
             if case .mapping = smtp {
                 // The auth service logs in to the relay with the password (SMTP_PASSWORD): without it, nothing can be
                 // rendered. `stored` names the one an earlier install kept.
-                let lacking = [answers.smtpHost == nil && map["host"] == nil ? "a host" : nil,
-                               answers.smtpPassword == nil && map["password"] == nil ? "a password (or 'stored', env:NAME, file:/path)" : nil].compactMap { $0 }
+                let lacking = [
+                    answers.smtpHost == nil && map["host"] == nil ? "a host" : nil,
+                    answers.smtpPassword == nil && map["password"] == nil
+                        ? "a password (or 'stored', env:NAME, file:/path)" : nil,
+                ].compactMap { $0 }
                 if !lacking.isEmpty { reader.report(smtp, "smtp needs \(lacking.joined(separator: " and "))") }
             }
         }
 
         if let network = top["network"] {
             let map = reader.mapping(network, path: "network", allowed: ["public_ip"])
-            answers.publicIP = value(map["public_ip"], "network.public_ip") { (text: String) throws(UserError) -> String in
+            answers.publicIP = value(map["public_ip"], "network.public_ip") {
+                (text: String) throws(UserError) -> String in
                 guard isIPAddress(text) else { throw UserError("'\(text.debugSafe)' is not an IPv4 or IPv6 address") }
                 return text
             }
@@ -241,10 +301,13 @@ public enum AnswersFile {
             throw UserError("The answers file \(path) does not exist.", remedy: "Check the path given to --answers.")
         }
         guard status.kind == .file, status.size <= sizeLimit else {
-            throw UserError("\(path) is not an answers file: \(status.kind == .file ? "it is larger than \(sizeLimit / 1024) KiB" : "it is not a regular file").",
-                            remedy: "Give the YAML answers file (see examples/demo.yaml).")
+            throw UserError(
+                "\(path) is not an answers file: \(status.kind == .file ? "it is larger than \(sizeLimit / 1024) KiB" : "it is not a regular file").",
+                remedy: "Give the YAML answers file (see examples/demo.yaml).")
         }
-        guard let bytes = try AtomicFile.read(path, limit: .answers), let text = String(validating: bytes, as: UTF8.self) else {
+        guard let bytes = try AtomicFile.read(path, limit: .answers),
+            let text = String(validating: bytes, as: UTF8.self)
+        else {
             throw UserError("\(path) is not UTF-8 text.", remedy: "Save the answers file as UTF-8.")
         }
         return try parse(text, file: path)
@@ -278,7 +341,8 @@ public enum AnswersFile {
         if !answers.aliases.isEmpty { out += "aliases: [\(answers.aliases.map(\.value).joined(separator: ", "))]\n" }
         if let email = answers.adminEmail { out += "admin_email: \(quote(email.value))\n" }
         out += "profile: \(answers.profile.rawValue)\n"
-        out += "features:\n  gpu: \(answers.gpu.rawValue)\n  monitoring: \(answers.monitoring.rawValue)\n  backups: \(answers.backups.rawValue)\n"
+        out +=
+            "features:\n  gpu: \(answers.gpu.rawValue)\n  monitoring: \(answers.monitoring.rawValue)\n  backups: \(answers.backups.rawValue)\n"
         out += "tls:\n  mode: \(answers.tlsMode.rawValue)\n  acme_directory: \(quote(answers.acmeDirectory.value))\n"
         if let bundle = answers.acmeCABundle { out += "  acme_ca_bundle: \(quote(bundle))\n" }
         if let kid = answers.eabKeyID, let hmac = secret(.eabHMACKey) {
@@ -286,15 +350,22 @@ public enum AnswersFile {
         }
         if let cert = answers.certFile { out += "  cert_file: \(quote(cert))\n" }
         if let key = answers.keyFile { out += "  key_file: \(quote(key))\n" }
-        let secretLines = AnswerSecret.secretsSection.compactMap { name in secret(name).map { "  \(name.key): \(quote($0))\n" } }
+        let secretLines = AnswerSecret.secretsSection.compactMap { name in
+            secret(name).map { "  \(name.key): \(quote($0))\n" }
+        }
         if !secretLines.isEmpty { out += "secrets:\n" + secretLines.joined() }
         if !answers.images.isEmpty || answers.imagesArchive != nil {
             out += "images:\n"
-            for service in StackService.allCases { if let image = answers.images[service] { out += "  \(service.rawValue): \(quote(image.value))\n" } }
+            for service in StackService.allCases {
+                if let image = answers.images[service] { out += "  \(service.rawValue): \(quote(image.value))\n" }
+            }
             if let archive = answers.imagesArchive { out += "  archive: \(quote(archive))\n" }
         }
-        if let server = answers.registryServer, let user = answers.registryUser, let password = secret(.registryPassword) {
-            out += "registry:\n  server: \(quote(server.value))\n  user: \(quote(user.value))\n  password: \(quote(password))\n"
+        if let server = answers.registryServer, let user = answers.registryUser,
+            let password = secret(.registryPassword)
+        {
+            out +=
+                "registry:\n  server: \(quote(server.value))\n  user: \(quote(user.value))\n  password: \(quote(password))\n"
         }
         out += "ports:\n  http: \(answers.httpPort)\n  https: \(answers.httpsPort)\n"
         out += "paths:\n  deploy_dir: \(quote(answers.deployDir))\n"
@@ -316,6 +387,7 @@ public enum AnswersFile {
 }
 
 func isIPAddress(_ text: String) -> Bool {
-    var v4 = in_addr(), v6 = in6_addr()
+    var v4 = in_addr()
+    var v6 = in6_addr()
     return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
 }

@@ -1,6 +1,7 @@
 import SBSCore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The rule for `paths.deploy_dir`: a folder of its own, never one that the system or sbs owns, nor one mounted
@@ -11,10 +12,12 @@ public enum DeployFolder {
     /// `/var/lib/sbs`, `/var/log/sbs`), those of other services (`/var/lib/docker`), kernel interfaces, folders
     /// everyone may write to, and the folders the compose file mounts into containers (`/etc/sbs/ssl` into nginx,
     /// the ACME webroot `/var/lib/sbs/webroot`), all of which lie in these trees.
-    static let ownedTrees: [String] = ["/etc", "/proc", "/sys", "/dev", "/run", "/boot", "/usr", "/bin", "/sbin", "/lib",
-                                       "/lib32", "/lib64", "/libx32", "/root", "/tmp", "/snap", "/lost+found",
-                                       "/var/lib", "/var/log", "/var/cache", "/var/spool", "/var/run", "/var/lock",
-                                       "/var/tmp", "/var/backups", "/var/mail", "/var/opt", "/var/local"]
+    static let ownedTrees: [String] = [
+        "/etc", "/proc", "/sys", "/dev", "/run", "/boot", "/usr", "/bin", "/sbin", "/lib",
+        "/lib32", "/lib64", "/libx32", "/root", "/tmp", "/snap", "/lost+found",
+        "/var/lib", "/var/log", "/var/cache", "/var/spool", "/var/run", "/var/lock",
+        "/var/tmp", "/var/backups", "/var/mail", "/var/opt", "/var/local",
+    ]
     /// Folders that hold other folders: the deploy folder may be inside them (`/opt/sbs`, `/srv/sbs`), not one of them.
     static let containers: [String] = ["/", "/home", "/opt", "/srv", "/var", "/mnt", "/media", "/usr/local"]
 
@@ -24,7 +27,10 @@ public enum DeployFolder {
         var parts: [Substring] = []
         for part in path.split(separator: "/") {
             if part == "." { continue }
-            if part == ".." { if !parts.isEmpty { parts.removeLast() }; continue }
+            if part == ".." {
+                if !parts.isEmpty { parts.removeLast() }
+                continue
+            }
             parts.append(part)
         }
         return "/" + parts.joined(separator: "/")
@@ -33,7 +39,9 @@ public enum DeployFolder {
     /// Why `path` (as the answers give it) cannot be the deploy folder, or nil when it can.
     public static func problem(_ path: String) -> String? {
         guard path.hasPrefix("/") else { return "is not an absolute path" }
-        if path.split(separator: "/").contains(where: { $0 == "." || $0 == ".." }) { return "is not a plain path (. or ..)" }
+        if path.split(separator: "/").contains(where: { $0 == "." || $0 == ".." }) {
+            return "is not a plain path (. or ..)"
+        }
         let folder = normalized(path)
         if let tree = ownedTrees.first(where: { folder == $0 || folder.hasPrefix($0 + "/") }) {
             return "is \(folder == tree ? "" : "inside ")\(tree), a system folder or one sbs owns"
@@ -54,7 +62,10 @@ public enum DeployFolder {
         var rest: [Substring] = []
         var resolved: String? = nil
         while true {
-            if let real = realPath(existing) { resolved = real; break }
+            if let real = realPath(existing) {
+                resolved = real
+                break
+            }
             if existing == "/" { break }
             rest.insert(Substring(AtomicFile.baseName(of: existing)), at: 0)
             existing = AtomicFile.parentDirectory(of: existing)

@@ -41,12 +41,14 @@ public final class EditLineTerminal: Terminal {
             fd = fileno(tty)
             ownsFile = true
         } else {
-            throw UserError("There is no terminal to ask questions on.",
-                            remedy: "Give the answers with --answers FILE --non-interactive (see `sbs answers validate`).")
+            throw UserError(
+                "There is no terminal to ask questions on.",
+                remedy: "Give the answers with --answers FILE --non-interactive (see `sbs answers validate`).")
         }
         guard let editLine = el_init("sbs", input, output, sbs_stderr()) else {
-            throw UserError("libedit could not start on this terminal.",
-                            remedy: "Give the answers with --answers FILE --non-interactive.")
+            throw UserError(
+                "libedit could not start on this terminal.",
+                remedy: "Give the answers with --answers FILE --non-interactive.")
         }
         self.editLine = editLine
         history = sbs_history_init()
@@ -129,8 +131,10 @@ public final class EditLineTerminal: Terminal {
     /// Tab: completes the line to the longest common prefix of the matching choices, or lists them.
     fileprivate func complete() -> UInt8 {
         guard let info = el_line(editLine)?.pointee else { return UInt8(CC_ERROR) }
-        let typed = String(decoding: UnsafeBufferPointer(start: UnsafeRawPointer(info.buffer).assumingMemoryBound(to: UInt8.self),
-                                                         count: info.lastchar - info.buffer), as: UTF8.self)
+        let typed = String(
+            decoding: UnsafeBufferPointer(
+                start: UnsafeRawPointer(info.buffer).assumingMemoryBound(to: UInt8.self),
+                count: info.lastchar - info.buffer), as: UTF8.self)
         let matches = completions.filter { $0.hasPrefix(typed) }
         guard let first = matches.first else { return UInt8(CC_REFRESH_BEEP) }
         var common = first

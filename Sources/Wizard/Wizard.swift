@@ -20,19 +20,26 @@ public struct Wizard {
     ///   - detectedProfile: the profile detection recommends, offered as the default for `profile`.
     ///   - storedSecrets: secrets already kept from an earlier run, which need not be asked again.
     /// - Throws: `Declined` when the summary is not confirmed or input ends.
-    public func complete(_ answers: Answers, given: Set<String>, previous: Answers?, detectedProfile: String?,
-                         storedSecrets: Set<AnswerSecret>) throws -> Answers {
+    public func complete(
+        _ answers: Answers, given: Set<String>, previous: Answers?, detectedProfile: String?,
+        storedSecrets: Set<AnswerSecret>
+    ) throws -> Answers {
         var result = answers
-        terminal.write("sbs will install the Small Business Server. Press Enter to accept the value shown; Tab completes choices.\n\n")
+        terminal.write(
+            "sbs will install the Small Business Server. Press Enter to accept the value shown; Tab completes choices.\n\n"
+        )
 
         if !given.contains("domain") {
-            result.domain = try ask("Domain name (DNS must point at this server)", initial: previous?.domain?.value ?? "") { text throws(UserError) in
+            result.domain = try ask(
+                "Domain name (DNS must point at this server)", initial: previous?.domain?.value ?? ""
+            ) { text throws(UserError) in
                 try DomainName(text)
             }
         }
         if !given.contains("admin_email") {
             let suggestion = previous?.adminEmail?.value ?? result.domain.map { "admin@\($0.value)" } ?? ""
-            result.adminEmail = try ask("Administrator e-mail (for Let's Encrypt and alerts)", initial: suggestion) { text throws(UserError) in
+            result.adminEmail = try ask("Administrator e-mail (for Let's Encrypt and alerts)", initial: suggestion) {
+                text throws(UserError) in
                 try EmailAddress(text)
             }
         }
@@ -40,27 +47,44 @@ public struct Wizard {
             let choices = ProfileRequest.allCases.map(\.rawValue)
             let initial = previous?.profile.rawValue ?? "auto"
             let hint = detectedProfile.map { " (detected: \($0))" } ?? ""
-            result.profile = try ask("Performance profile [\(choices.joined(separator: "|"))]\(hint)", initial: initial, completions: choices) { text throws(UserError) in
+            result.profile = try ask(
+                "Performance profile [\(choices.joined(separator: "|"))]\(hint)", initial: initial, completions: choices
+            ) { text throws(UserError) in
                 guard let profile = ProfileRequest(rawValue: text) else {
-                    throw UserError("'\(text.debugSafe)' is not a profile; choose one of \(choices.joined(separator: ", "))")
+                    throw UserError(
+                        "'\(text.debugSafe)' is not a profile; choose one of \(choices.joined(separator: ", "))")
                 }
                 return profile
             }
         }
         if !given.contains("tls.mode") {
             let choices = TLSMode.allCases.map(\.rawValue)
-            result.tlsMode = try ask("TLS certificates [\(choices.joined(separator: "|"))]", initial: previous?.tlsMode.rawValue ?? "acme", completions: choices) { text throws(UserError) in
+            result.tlsMode = try ask(
+                "TLS certificates [\(choices.joined(separator: "|"))]", initial: previous?.tlsMode.rawValue ?? "acme",
+                completions: choices
+            ) { text throws(UserError) in
                 guard let mode = TLSMode(rawValue: text) else {
-                    throw UserError("'\(text.debugSafe)' is not a TLS mode; choose one of \(choices.joined(separator: ", "))")
+                    throw UserError(
+                        "'\(text.debugSafe)' is not a TLS mode; choose one of \(choices.joined(separator: ", "))")
                 }
                 return mode
             }
         }
-        if result.mode == .production, result.secrets[.anthropicAPIKey] == nil, !storedSecrets.contains(.anthropicAPIKey) {
+        if result.mode == .production, result.secrets[.anthropicAPIKey] == nil,
+            !storedSecrets.contains(.anthropicAPIKey)
+        {
             while true {
-                guard let key = try terminal.readSecret(prompt: "Anthropic API key (input hidden): ") else { throw Declined() }
-                if key.isEmpty { terminal.write("  ✗ The key is needed: the minimum profile answers through the API.\n"); continue }
-                if key.contains(where: { $0.isWhitespace }) { terminal.write("  ✗ The key contains white space; paste it again.\n"); continue }
+                guard let key = try terminal.readSecret(prompt: "Anthropic API key (input hidden): ") else {
+                    throw Declined()
+                }
+                if key.isEmpty {
+                    terminal.write("  ✗ The key is needed: the minimum profile answers through the API.\n")
+                    continue
+                }
+                if key.contains(where: { $0.isWhitespace }) {
+                    terminal.write("  ✗ The key contains white space; paste it again.\n")
+                    continue
+                }
                 do { try SecretText.validate(key) } catch {
                     terminal.write("  ✗ The key is not usable: \(error.message).\n")
                     continue
@@ -72,7 +96,10 @@ public struct Wizard {
 
         terminal.write("\n" + Wizard.summary(result, storedSecrets: storedSecrets) + "\n")
         while true {
-            guard let reply = terminal.readLine(prompt: "Proceed with these answers? [Y/n] ", initial: "", completions: ["yes", "no"]) else {
+            guard
+                let reply = terminal.readLine(
+                    prompt: "Proceed with these answers? [Y/n] ", initial: "", completions: ["yes", "no"])
+            else {
                 throw Declined()
             }
             switch reply.lowercased() {
@@ -83,10 +110,13 @@ public struct Wizard {
         }
     }
 
-    func ask<T>(_ question: String, initial: String, completions: [String] = [],
-                _ parse: (String) throws(UserError) -> T) throws -> T {
+    func ask<T>(
+        _ question: String, initial: String, completions: [String] = [],
+        _ parse: (String) throws(UserError) -> T
+    ) throws -> T {
         while true {
-            guard let line = terminal.readLine(prompt: "\(question): ", initial: initial, completions: completions) else {
+            guard let line = terminal.readLine(prompt: "\(question): ", initial: initial, completions: completions)
+            else {
                 throw Declined()
             }
             do {
@@ -101,14 +131,19 @@ public struct Wizard {
     public static func summary(_ answers: Answers, storedSecrets: Set<AnswerSecret> = []) -> String {
         var lines = ["Summary:"]
         lines.append("  domain            \(answers.domain?.value ?? "(missing)")")
-        if !answers.aliases.isEmpty { lines.append("  aliases           \(answers.aliases.map(\.value).joined(separator: ", "))") }
+        if !answers.aliases.isEmpty {
+            lines.append("  aliases           \(answers.aliases.map(\.value).joined(separator: ", "))")
+        }
         lines.append("  admin e-mail      \(answers.adminEmail?.value ?? "(missing)")")
         lines.append("  profile           \(answers.profile.rawValue)")
-        lines.append("  TLS               \(answers.tlsMode.rawValue)\(answers.tlsMode == .acme ? " (\(answers.acmeDirectory.value))" : "")")
+        lines.append(
+            "  TLS               \(answers.tlsMode.rawValue)\(answers.tlsMode == .acme ? " (\(answers.acmeDirectory.value))" : "")"
+        )
         lines.append("  ports             http \(answers.httpPort), https \(answers.httpsPort)")
         lines.append("  deploy folder     \(answers.deployDir)")
         for name in AnswerSecret.secretsSection {
-            let state = answers.secrets[name] != nil ? "given" : storedSecrets.contains(name) ? "kept from before" : "not given"
+            let state =
+                answers.secrets[name] != nil ? "given" : storedSecrets.contains(name) ? "kept from before" : "not given"
             lines.append("  \(name.key.padded(to: 18))\(state)")
         }
         return lines.joined(separator: "\n")

@@ -170,7 +170,9 @@ enum YAMLCoreSchema {
     }
 
     private static func digits(_ text: Substring, radix: Int) -> Int? {
-        guard !text.isEmpty, text.allSatisfy({ $0.isASCII && $0.hexDigitValue.map { $0 < radix } == true }) else { return nil }
+        guard !text.isEmpty, text.allSatisfy({ $0.isASCII && $0.hexDigitValue.map { $0 < radix } == true }) else {
+            return nil
+        }
         return Int(text, radix: radix)
     }
 

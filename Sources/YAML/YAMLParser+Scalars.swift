@@ -18,7 +18,8 @@ extension YAMLParser {
                 end = position
             }
             guard Self.isBlank(current) || current == "\n",
-                  try skipPlainScalarGap(&text, parentIndent: parentIndent, inFlow: inFlow) else { break }
+                try skipPlainScalarGap(&text, parentIndent: parentIndent, inFlow: inFlow)
+            else { break }
         }
         position = end
         return YAMLScalar(text.result, style: .plain, mark: start)
@@ -32,7 +33,9 @@ extension YAMLParser {
 
     /// Skips the blanks and line ends between two runs of a plain scalar; false when the scalar ends here.
     /// - Throws: `YAMLSyntaxError` at a tab that indents a continuation line in block context.
-    mutating func skipPlainScalarGap(_ text: inout FoldedText, parentIndent: Int, inFlow: Bool) throws(YAMLSyntaxError) -> Bool {
+    mutating func skipPlainScalarGap(_ text: inout FoldedText, parentIndent: Int, inFlow: Bool) throws(YAMLSyntaxError)
+        -> Bool
+    {
         while let scalar = current, Self.isBlank(scalar) || scalar == "\n" {
             if scalar == "\n" {
                 text.addLineBreak()
@@ -64,8 +67,9 @@ extension YAMLParser {
         var text = FoldedText()
         while true {
             guard let scalar = current, !atDocumentMarker("-"), !atDocumentMarker(".") else {
-                throw YAMLSyntaxError("unterminated \(double ? "double" : "single")-quoted value: this quote has no closing one",
-                                      at: start)
+                throw YAMLSyntaxError(
+                    "unterminated \(double ? "double" : "single")-quoted value: this quote has no closing one",
+                    at: start)
             }
             switch scalar {
             case "\n":
@@ -118,18 +122,23 @@ extension YAMLParser {
         case "u": return try parseHexEscape(code: "u", digits: 4, at: start)
         case "U": return try parseHexEscape(code: "U", digits: 8, at: start)
         default:
-            throw YAMLSyntaxError("invalid escape '\\\(code.map { String($0) } ?? "")' in a double-quoted value", at: start)
+            throw YAMLSyntaxError(
+                "invalid escape '\\\(code.map { String($0) } ?? "")' in a double-quoted value", at: start)
         }
     }
 
     /// The `digits` hexadecimal digits after `\x`, `\u` or `\U`, as a Unicode scalar.
-    mutating func parseHexEscape(code: Character, digits: Int, at start: YAMLMark) throws(YAMLSyntaxError) -> Unicode.Scalar {
+    mutating func parseHexEscape(code: Character, digits: Int, at start: YAMLMark) throws(YAMLSyntaxError)
+        -> Unicode.Scalar
+    {
         var value: UInt32 = 0
         var written = "\\\(code)"
         for _ in 0..<digits {
-            guard let scalar = current, scalar != "\n", let digit = Character(scalar).hexDigitValue, scalar.isASCII else {
+            guard let scalar = current, scalar != "\n", let digit = Character(scalar).hexDigitValue, scalar.isASCII
+            else {
                 if let scalar = current, scalar != "\n", scalar != "\"" { written.unicodeScalars.append(scalar) }
-                throw YAMLSyntaxError("invalid escape '\(written.debugSafe)': \\\(code) takes \(digits) hexadecimal digits", at: start)
+                throw YAMLSyntaxError(
+                    "invalid escape '\(written.debugSafe)': \\\(code) takes \(digits) hexadecimal digits", at: start)
             }
             written.unicodeScalars.append(scalar)
             value = value * 16 + UInt32(digit)
@@ -209,7 +218,8 @@ extension YAMLParser {
         skipBlanks()
         if atComment { skipComment() }
         guard current == nil || current == "\n" else {
-            throw error("'\(indicator)' may be followed only by '+' or '-', a digit from 1 to 9 and a comment on its line")
+            throw error(
+                "'\(indicator)' may be followed only by '+' or '-', a digit from 1 to 9 and a comment on its line")
         }
         return (chomping ?? .clip, increment)
     }
@@ -218,7 +228,9 @@ extension YAMLParser {
     /// passed and the scalar's indentation: `indent` when known, else that of the deepest of these lines (at least
     /// one more than `parentIndent`).
     /// - Throws: `YAMLSyntaxError` at a tab in a line's indentation.
-    mutating func skipBlockScalarEmptyLines(indent: Int?, parentIndent: Int) throws(YAMLSyntaxError) -> (lineBreaks: Int, indent: Int) {
+    mutating func skipBlockScalarEmptyLines(indent: Int?, parentIndent: Int) throws(YAMLSyntaxError) -> (
+        lineBreaks: Int, indent: Int
+    ) {
         var lineBreaks = 0
         var deepest = 0
         while true {

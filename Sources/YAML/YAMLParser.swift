@@ -104,7 +104,9 @@ struct YAMLParser {
             pairs.append((key, try parseMappingValue(indent: indent)))
             try skipToContent()
             guard current != nil, !atDocumentMarker("-"), !atDocumentMarker("."), column >= indent else { break }
-            if column > indent { throw error("bad indentation of a mapping entry: its key is not under the keys above") }
+            if column > indent {
+                throw error("bad indentation of a mapping entry: its key is not under the keys above")
+            }
             if atIndicator("-") { throw error("a list item cannot follow a mapping entry at the same indentation") }
             key = try parseBlockKey(indent: indent)
         }
@@ -151,16 +153,19 @@ struct YAMLParser {
     /// A value that shares its line with the key before it (or with `---`): a block scalar, a flow collection or
     /// a scalar. A block collection cannot start there.
     mutating func parseInlineValue(parentIndent: Int) throws(YAMLSyntaxError) -> YAMLNode {
-        if atIndicator("-") { throw error("a list cannot start on the line of its key: put its items on the lines below") }
+        if atIndicator("-") {
+            throw error("a list cannot start on the line of its key: put its items on the lines below")
+        }
         if atIndicator("?") { throw error(Self.explicitKey) }
         if current == "|" || current == ">" { return .scalar(try parseBlockScalar(parentIndent: parentIndent)) }
         let start = position
         let node = try parseInlineNode(parentIndent: parentIndent, inFlow: false)
         skipBlanks()
         if atIndicator(":") {
-            throw error(start.line == position.line
-                ? "a mapping cannot start on the line of its key: put its entries on the lines below"
-                : "bad indentation of a mapping entry: its key is indented more than the keys above")
+            throw error(
+                start.line == position.line
+                    ? "a mapping cannot start on the line of its key: put its entries on the lines below"
+                    : "bad indentation of a mapping entry: its key is indented more than the keys above")
         }
         try expectLineEnd()
         return node
@@ -209,7 +214,8 @@ struct YAMLParser {
         default: break
         }
         if let first = current, "-?:".unicodeScalars.contains(first),
-           isSeparator(at: 1) || (inFlow && atFlowIndicator(after: 1)) {
+            isSeparator(at: 1) || (inFlow && atFlowIndicator(after: 1))
+        {
             let followers = inFlow ? "a space, a comma or a bracket" : "a space"
             throw error("a plain value cannot start with '\(first)' followed by \(followers): quote it")
         }
@@ -322,8 +328,9 @@ struct KeyRegister {
     mutating func add(_ key: YAMLNode) throws(YAMLSyntaxError) {
         let text = key.string ?? ""
         if let first = seen[text] {
-            throw YAMLSyntaxError("duplicate key '\(text.debugSafe)' (first at line \(first.line), column \(first.column))",
-                                  at: key.mark)
+            throw YAMLSyntaxError(
+                "duplicate key '\(text.debugSafe)' (first at line \(first.line), column \(first.column))",
+                at: key.mark)
         }
         seen[text] = key.mark
     }
@@ -415,8 +422,9 @@ extension YAMLParser {
         guard current != nil else { return }
         let indentation = text[position.lineStart..<position.index]
         if indentation.allSatisfy(Self.isBlank), let tab = indentation.firstIndex(of: "\t") {
-            throw YAMLSyntaxError("a tab indents this line: indent YAML with spaces",
-                                  at: YAMLMark(line: position.line, column: tab - position.lineStart + 1))
+            throw YAMLSyntaxError(
+                "a tab indents this line: indent YAML with spaces",
+                at: YAMLMark(line: position.line, column: tab - position.lineStart + 1))
         }
     }
 
@@ -448,8 +456,9 @@ extension YAMLParser {
             if (control && scalar != "\t") || value == 0xFFFE || value == 0xFFFF {
                 let code = String(value, radix: 16, uppercase: true)
                 let name = "U+" + String(repeating: "0", count: max(0, 4 - code.count)) + code
-                throw YAMLSyntaxError("control character \(name) is not allowed: write it as an escape in double quotes",
-                                      at: YAMLMark(line: line, column: index - lineStart + 1))
+                throw YAMLSyntaxError(
+                    "control character \(name) is not allowed: write it as an escape in double quotes",
+                    at: YAMLMark(line: line, column: index - lineStart + 1))
             }
         }
     }

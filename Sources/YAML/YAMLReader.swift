@@ -124,7 +124,10 @@ public final class YAMLReader {
     where T.RawValue == String {
         guard let text = string(node, path: path) else { return nil }
         guard let value = T(rawValue: text) else {
-            report(node, "'\(path)' must be one of \(T.allCases.map(\.rawValue).joined(separator: ", ")), not '\(text.debugSafe)'")
+            report(
+                node,
+                "'\(path)' must be one of \(T.allCases.map(\.rawValue).joined(separator: ", ")), not '\(text.debugSafe)'"
+            )
             return nil
         }
         return value

@@ -22,7 +22,10 @@ struct AnswersCommand: AsyncParsableCommand {
         @Flag(help: "Also list required answers that are missing (as a --non-interactive install would).")
         var nonInteractive = false
 
-        @Flag(help: "The answers are for another machine: skip the checks that depend on this host (the profile's memory floor, features.gpu: true needing a usable GPU). The install checks them on its host before it writes anything.")
+        @Flag(
+            help:
+                "The answers are for another machine: skip the checks that depend on this host (the profile's memory floor, features.gpu: true needing a usable GPU). The install checks them on its host before it writes anything."
+        )
         var anyHost = false
 
         func run() async throws {
@@ -35,16 +38,20 @@ struct AnswersCommand: AsyncParsableCommand {
             do { _ = try session.check(answers, complete: nonInteractive, host: host) } catch {
                 throw UserError("\(file): \(error.message)", remedy: error.remedy)
             }
-            session.output.out("\(file): valid\(anyHost ? " (host-dependent checks skipped: --any-host)" : " for this host").")
+            session.output.out(
+                "\(file): valid\(anyHost ? " (host-dependent checks skipped: --any-host)" : " for this host").")
         }
     }
 
     struct Export: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Write the answers of the last run as a file for another install.")
+        static let configuration = CommandConfiguration(
+            abstract: "Write the answers of the last run as a file for another install.")
 
         @OptionGroup var global: GlobalOptions
 
-        @Option(name: .shortAndLong, help: ArgumentHelp("Write to FILE (0600) instead of standard output.", valueName: "FILE"))
+        @Option(
+            name: .shortAndLong,
+            help: ArgumentHelp("Write to FILE (0600) instead of standard output.", valueName: "FILE"))
         var output: String?
 
         @Flag(help: "Include secret values kept in secrets.env (references such as env:NAME are always kept).")
@@ -56,7 +63,8 @@ struct AnswersCommand: AsyncParsableCommand {
                 throw UserError("No answers are kept under \(session.layout.root).", remedy: "Run `sbs install` first.")
             }
             let secrets = session.readable(answers).secrets
-            let values = Dictionary(uniqueKeysWithValues: AnswerSecret.allCases.compactMap { name in secrets[name].map { (name, $0) } })
+            let values = Dictionary(
+                uniqueKeysWithValues: AnswerSecret.allCases.compactMap { name in secrets[name].map { (name, $0) } })
             let text = AnswersFile.render(answers, secretValues: includeSecrets ? values : nil)
             if let output {
                 try AtomicFile.write(text, to: absolute(output), mode: 0o600)

@@ -24,13 +24,18 @@ struct CertCommand: AsyncParsableCommand {
 
         @OptionGroup var global: GlobalOptions
 
-        @Option(name: .customLong("domain"), help: "A name for the certificate (repeat for more; the first is the primary).")
+        @Option(
+            name: .customLong("domain"), help: "A name for the certificate (repeat for more; the first is the primary)."
+        )
         var domains: [String] = []
 
         @Option(help: "Contact e-mail address for the ACME account.", transform: parseEmail)
         var email: EmailAddress?
 
-        @Option(help: ArgumentHelp("Document root served at http://DOMAIN/ (challenge files go to DIR/.well-known/acme-challenge/).", valueName: "DIR"))
+        @Option(
+            help: ArgumentHelp(
+                "Document root served at http://DOMAIN/ (challenge files go to DIR/.well-known/acme-challenge/).",
+                valueName: "DIR"))
         var webroot: String
 
         @Option(help: ArgumentHelp("letsencrypt, letsencrypt-staging, or a directory URL.", valueName: "URL"))
@@ -45,11 +50,14 @@ struct CertCommand: AsyncParsableCommand {
         @Flag(help: "Fetch a random token through http://DOMAIN/ before asking the CA.")
         var selfCheck = false
 
-        @Option(help: ArgumentHelp("Port for the self-check (the CA's HTTP-01 port; 80 for real CAs).", valueName: "PORT"),
-                transform: parsePort)
+        @Option(
+            help: ArgumentHelp("Port for the self-check (the CA's HTTP-01 port; 80 for real CAs).", valueName: "PORT"),
+            transform: parsePort)
         var selfCheckPort: Int = 80
 
-        @Option(help: ArgumentHelp("Connect the self-check to ADDRESS instead of resolving the domain.", valueName: "ADDRESS"))
+        @Option(
+            help: ArgumentHelp(
+                "Connect the self-check to ADDRESS instead of resolving the domain.", valueName: "ADDRESS"))
         var selfCheckResolve: String?
 
         @Option(help: "Certificate profile to request (checked against the CA's directory).")
@@ -58,7 +66,10 @@ struct CertCommand: AsyncParsableCommand {
         @Option(help: "External Account Binding key id (when the CA requires one).")
         var eabKid: String?
 
-        @Option(help: ArgumentHelp("External Account Binding HMAC key (base64url): env:NAME or file:PATH (a key written on the command line is visible in /proc and the shell history).", valueName: "KEY"))
+        @Option(
+            help: ArgumentHelp(
+                "External Account Binding HMAC key (base64url): env:NAME or file:PATH (a key written on the command line is visible in /proc and the shell history).",
+                valueName: "KEY"))
         var eabHmacKey: String?
 
         @Flag(help: "No progress lines.")
@@ -68,10 +79,13 @@ struct CertCommand: AsyncParsableCommand {
             if domains.isEmpty { throw ValidationError("Give at least one --domain.") }
             let distinct = Set(domains.map { $0.trimmed.lowercased() })
             if distinct.count > CertificateNames.maximum {
-                throw ValidationError("\(distinct.count) --domain names were given; at most \(CertificateNames.maximum) fit on one certificate.")
+                throw ValidationError(
+                    "\(distinct.count) --domain names were given; at most \(CertificateNames.maximum) fit on one certificate."
+                )
             }
             if directory.trimmed.isEmpty {
-                throw ValidationError("--directory is empty; give letsencrypt, letsencrypt-staging, or the directory's https:// URL.")
+                throw ValidationError(
+                    "--directory is empty; give letsencrypt, letsencrypt-staging, or the directory's https:// URL.")
             }
             if let out, trimmingTrailingSlashes(out).isEmpty {
                 throw ValidationError("--out is empty or /; give the path of the certificate folder.")
@@ -85,7 +99,9 @@ struct CertCommand: AsyncParsableCommand {
         func eabKey(_ output: any CommandOutput) throws -> String {
             let source = SecretSource(eabHmacKey ?? "")
             if case .literal = source {
-                output.err("sbs: warning: --eab-hmac-key on the command line is visible to other users (/proc) and in the shell history; pass env:NAME or file:PATH.")
+                output.err(
+                    "sbs: warning: --eab-hmac-key on the command line is visible to other users (/proc) and in the shell history; pass env:NAME or file:PATH."
+                )
             }
             return try source.resolve(stored: { nil })
         }
@@ -101,7 +117,8 @@ struct CertCommand: AsyncParsableCommand {
             do {
                 let binding = try eabKid.map { try ExternalAccountBinding(keyID: $0, base64urlKey: try eabKey(output)) }
                 let issued = try await CertificateIssuer().issue(
-                    domains: domains, email: email?.value, webroot: absolute(webroot), directory: try ACMEServer(directory),
+                    domains: domains, email: email?.value, webroot: absolute(webroot),
+                    directory: try ACMEServer(directory),
                     caBundle: caBundle.map(absolute), accountDirectory: layout.acmeDir, liveDirectory: liveDirectory,
                     profile: profile, externalAccountBinding: binding,
                     selfCheck: selfCheck ? SelfCheck(port: selfCheckPort, resolveTo: selfCheckResolve) : nil,
@@ -118,7 +135,6 @@ struct CertCommand: AsyncParsableCommand {
         }
     }
 }
-
 
 /// An e-mail option, checked as the answers' addresses are when the command line is parsed.
 func parseEmail(_ text: String) throws -> EmailAddress {

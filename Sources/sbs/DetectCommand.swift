@@ -16,7 +16,8 @@ struct DetectCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON: {facts, stableFacts, profile, refusal}.")
     var json = false
 
-    @Option(help: ArgumentHelp("Choose as the answers would: auto, minimum, recommended or optimal.", valueName: "PROFILE"))
+    @Option(
+        help: ArgumentHelp("Choose as the answers would: auto, minimum, recommended or optimal.", valueName: "PROFILE"))
     var profile: String = "auto"
 
     @Option(help: ArgumentHelp("Where free disk space is measured (default <root>/opt/sbs).", valueName: "DIR"))
@@ -71,16 +72,25 @@ struct DetectCommand: AsyncParsableCommand {
         var cpu = "CPUs:     \(facts.cpu.effective)"
         if facts.cpu.effective != facts.cpu.online { cpu += " of \(facts.cpu.online) online" }
         lines.append(cpu)
-        lines.append("GPU:      \(facts.gpu.usable ? "\(facts.gpu.name ?? "GPU"), \(gib(facts.gpu.memoryMiB ?? 0))" : "none usable") — \(facts.gpu.reason)")
+        lines.append(
+            "GPU:      \(facts.gpu.usable ? "\(facts.gpu.name ?? "GPU"), \(gib(facts.gpu.memoryMiB ?? 0))" : "none usable") — \(facts.gpu.reason)"
+        )
         lines.append("System:   \(facts.os.prettyName), \(facts.architecture)")
         let docker = facts.docker
-        lines.append("Docker:   client \(docker.clientVersion ?? "missing"), engine \(docker.engineVersion ?? "not running"), compose \(docker.composeVersion ?? "missing")")
+        lines.append(
+            "Docker:   client \(docker.clientVersion ?? "missing"), engine \(docker.engineVersion ?? "not running"), compose \(docker.composeVersion ?? "missing")"
+        )
         if let disk = facts.disk { lines.append("Disk:     \(gib(disk.freeMiB)) free under \(disk.path)") }
         lines.append("")
         if let profile = report.profile {
-            lines.append("Profile:  \(profile.name.rawValue)\(profile.explicit ? " (as asked)" : " (chosen for this host)")")
-            lines.append("  PostgreSQL: shared_buffers \(profile.postgres.sharedBuffersMiB) MB, effective_cache_size \(profile.postgres.effectiveCacheSizeMiB) MB, work_mem \(profile.postgres.workMemMiB) MB, max_connections \(profile.postgres.maxConnections)")
-            lines.append("  API workers: \(profile.apiWorkers); compose profiles: \(profile.composeProfiles.isEmpty ? "none" : profile.composeProfiles.joined(separator: ", "))")
+            lines.append(
+                "Profile:  \(profile.name.rawValue)\(profile.explicit ? " (as asked)" : " (chosen for this host)")")
+            lines.append(
+                "  PostgreSQL: shared_buffers \(profile.postgres.sharedBuffersMiB) MB, effective_cache_size \(profile.postgres.effectiveCacheSizeMiB) MB, work_mem \(profile.postgres.workMemMiB) MB, max_connections \(profile.postgres.maxConnections)"
+            )
+            lines.append(
+                "  API workers: \(profile.apiWorkers); compose profiles: \(profile.composeProfiles.isEmpty ? "none" : profile.composeProfiles.joined(separator: ", "))"
+            )
             if profile.runsOllama { lines.append("  Ollama models: \(profile.ollamaModels.joined(separator: ", "))") }
             let running = StackService.allCases.filter { service in
                 switch service {

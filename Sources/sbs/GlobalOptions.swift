@@ -8,7 +8,10 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Keep everything sbs writes under DIR (default /).", valueName: "DIR"))
     var root: String = "/"
 
-    @Option(help: ArgumentHelp("Read host facts (/proc, /sys, /etc/os-release, nvidia-smi …) from DIR instead of the system (for tests).", valueName: "DIR"))
+    @Option(
+        help: ArgumentHelp(
+            "Read host facts (/proc, /sys, /etc/os-release, nvidia-smi …) from DIR instead of the system (for tests).",
+            valueName: "DIR"))
     var sysroot: String?
 
     @Option(help: ArgumentHelp("Use steps/ and assets/ from DIR instead of those built into sbs.", valueName: "DIR"))

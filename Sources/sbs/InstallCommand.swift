@@ -27,8 +27,9 @@ struct InstallCommand: AsyncParsableCommand {
     var skip: [String] = []
 
     func run() async throws {
-        let invocation = InstallInvocation(command: "install", answersFile: answers.map(absolute), interactive: !nonInteractive,
-                                           sysroot: global.sysroot.map(absolute), assets: global.assets.map(absolute))
+        let invocation = InstallInvocation(
+            command: "install", answersFile: answers.map(absolute), interactive: !nonInteractive,
+            sysroot: global.sysroot.map(absolute), assets: global.assets.map(absolute))
         let ending = try await InstallRun(session: global.session)
             .install(scope: try invocation.scope(through: through, from: from, skip: skip), invocation: invocation)
         if ending.exitStatus != 0 { throw ExitCode(ending.exitStatus) }

@@ -19,7 +19,9 @@ struct RenewCommand: AsyncParsableCommand {
     @Flag(help: "Renew even when not due.")
     var force = false
 
-    @Option(help: ArgumentHelp("Shell command to run after at least one certificate was renewed (e.g. reload nginx).", valueName: "CMD"))
+    @Option(
+        help: ArgumentHelp(
+            "Shell command to run after at least one certificate was renewed (e.g. reload nginx).", valueName: "CMD"))
     var postRenew: String?
 
     @Flag(help: "No progress lines.")
@@ -42,13 +44,19 @@ struct RenewCommand: AsyncParsableCommand {
             .map { liveRoot + "/" + $0 }
             .filter { !keptFolders.contains($0) && !AtomicFile.baseName(of: $0).hasPrefix(".") }
         if kept.isEmpty && others.isEmpty && !quiet {
-            output.err("sbs: no certificates under \(layout.sslDir)/live and no renewal settings in \(layout.acmeDir)/renewal: nothing to renew")
+            output.err(
+                "sbs: no certificates under \(layout.sslDir)/live and no renewal settings in \(layout.acmeDir)/renewal: nothing to renew"
+            )
         }
         for config in kept {
             let live = config.liveDirectory
             let name = config.domains.first ?? live
             guard FileManager.default.fileExists(atPath: live + "/cert.pem") else {
-                if !quiet { output.err("sbs: \(name): skipped — \(live) has no certificate any more (remove \(layout.acmeDir)/renewal's entry for it to stop checking)") }
+                if !quiet {
+                    output.err(
+                        "sbs: \(name): skipped — \(live) has no certificate any more (remove \(layout.acmeDir)/renewal's entry for it to stop checking)"
+                    )
+                }
                 continue
             }
             do {
@@ -57,10 +65,14 @@ struct RenewCommand: AsyncParsableCommand {
                     progress: { event in if !quiet { output.err("sbs: \(name): \(event)") } })
                 switch outcome {
                 case .notDue(let decision):
-                    if !quiet { output.err("sbs: \(name) (\(live)): not due — \(decision.reason) [\(decision.source.rawValue)]") }
+                    if !quiet {
+                        output.err("sbs: \(name) (\(live)): not due — \(decision.reason) [\(decision.source.rawValue)]")
+                    }
                 case .renewed(let decision, let issued):
                     renewed += 1
-                    output.err("sbs: \(name) (\(live)): renewed (\(decision.reason) [\(decision.source.rawValue)]); valid until \(issued.notAfter)")
+                    output.err(
+                        "sbs: \(name) (\(live)): renewed (\(decision.reason) [\(decision.source.rawValue)]); valid until \(issued.notAfter)"
+                    )
                 }
             } catch let error as ACMEError {
                 failed += 1
@@ -68,13 +80,17 @@ struct RenewCommand: AsyncParsableCommand {
             }
         }
         for live in others where !quiet {
-            output.err("sbs: \(AtomicFile.baseName(of: live)): skipped — not issued over ACME by sbs (self-signed or provided files)")
+            output.err(
+                "sbs: \(AtomicFile.baseName(of: live)): skipped — not issued over ACME by sbs (self-signed or provided files)"
+            )
         }
         // The stack's nginx serves the live folder: it reads the new certificate when reloaded.
         if renewed > 0, let project = session.installedStack() {
             let driver = ComposeDriver(project: project, runner: SystemCommandRunner(), profiles: []) { _ in }
             do {
-                if try await driver.reloadNginx() { output.err("sbs: the stack's nginx reloaded with the renewed certificate") }
+                if try await driver.reloadNginx() {
+                    output.err("sbs: the stack's nginx reloaded with the renewed certificate")
+                }
             } catch {
                 output.err("sbs: error: \(error.message)\n  → \(error.remedy ?? "")")
                 failed += 1
@@ -84,7 +100,9 @@ struct RenewCommand: AsyncParsableCommand {
             // Attached, not captured: a reload may start a daemon that keeps its output open (`service nginx reload`).
             let status = try await SystemCommandRunner().runAttached(["/bin/sh", "-c", postRenew])
             if status != 0 {
-                output.err("sbs: error: the post-renew command exited \(status): \(postRenew)\n  → Fix it and run it by hand; the new certificates are in place.")
+                output.err(
+                    "sbs: error: the post-renew command exited \(status): \(postRenew)\n  → Fix it and run it by hand; the new certificates are in place."
+                )
                 throw ExitCode(1)
             }
         }

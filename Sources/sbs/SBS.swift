@@ -58,7 +58,9 @@ struct SBS: AsyncParsableCommand {
         if case .failure(let error) = result, let signal = Interruption.received {
             // install and resume print their own message (with `sbs resume`); others say it here.
             if !(error is ExitCode) {
-                StandardStreams().err("\nInterrupted (\(Interruption.name(signal))). Nothing half-written was kept; run the same command again to continue.")
+                StandardStreams().err(
+                    "\nInterrupted (\(Interruption.name(signal))). Nothing half-written was kept; run the same command again to continue."
+                )
             }
             Glibc.exit(128 + signal)
         }

@@ -26,12 +26,15 @@ struct SecretsCommand: AsyncParsableCommand {
             // secrets.env is 0600 root: reading it as another user would fail anyway; say why up front.
             let output = global.session.output
             guard geteuid() == 0 else {
-                throw UserError("Reading the secrets needs root.", remedy: "Run `sudo sbs secrets show\(name.map { " \($0)" } ?? "")`.")
+                throw UserError(
+                    "Reading the secrets needs root.",
+                    remedy: "Run `sudo sbs secrets show\(name.map { " \($0)" } ?? "")`.")
             }
             let path = global.layout.secretsFile
             guard AtomicFile.exists(path) else {
-                throw UserError("No secrets are kept under \(global.layout.root) (\(path) does not exist).",
-                                remedy: "Run `sbs install` first.")
+                throw UserError(
+                    "No secrets are kept under \(global.layout.root) (\(path) does not exist).",
+                    remedy: "Run `sbs install` first.")
             }
             let secrets = try SecretsFile(path: path).load()
             guard let name else {
@@ -41,8 +44,9 @@ struct SecretsCommand: AsyncParsableCommand {
                 return
             }
             guard let secretName = try? SecretName(name), let value = secrets[secretName] else {
-                throw UserError("There is no secret '\(name.debugSafe)' in \(path).",
-                                remedy: "Kept: \(secrets.names.map(\.value).joined(separator: ", ")).")
+                throw UserError(
+                    "There is no secret '\(name.debugSafe)' in \(path).",
+                    remedy: "Kept: \(secrets.names.map(\.value).joined(separator: ", ")).")
             }
             // The value alone on standard output, for a pipe or the person who asked; never in a log.
             output.out(value)

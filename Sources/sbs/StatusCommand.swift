@@ -21,7 +21,8 @@ struct StatusCommand: AsyncParsableCommand {
         let graph = try session.graph()
         let state = try session.store.load() ?? RunState()
         // Files a finished step wrote that are gone or changed since: the next run writes them again.
-        let executor = try session.executor(session.readable(((try? session.savedAnswers()) ?? nil) ?? Answers()), createKey: false)
+        let executor = try session.executor(
+            session.readable(((try? session.savedAnswers()) ?? nil) ?? Answers()), createKey: false)
         var drift: [String: [String]] = [:]
         for step in graph.steps where state[step.id].status == .succeeded {
             let found = executor.drift(of: state[step.id])
@@ -52,15 +53,22 @@ struct StatusCommand: AsyncParsableCommand {
         for step in graph.steps {
             let record = state[step.id]
             let duration = record.duration.map { decimal($0) + " s" } ?? "-"
-            let error = drift[step.id].map { "drift: " + $0.joined(separator: ", ") } ?? record.lastError ?? record.note ?? ""
-            session.output.out(step.id.padded(to: 21)
-                + record.status.rawValue.padded(to: 12)
-                + duration.padded(to: 10)
-                + String(error.split(separator: "\n").first ?? ""))
+            let error =
+                drift[step.id].map { "drift: " + $0.joined(separator: ", ") } ?? record.lastError ?? record.note ?? ""
+            session.output.out(
+                step.id.padded(to: 21)
+                    + record.status.rawValue.padded(to: 12)
+                    + duration.padded(to: 10)
+                    + String(error.split(separator: "\n").first ?? ""))
         }
         if let log = state.log { session.output.out("\nLog: \(log)") }
-        if !drift.isEmpty { session.output.out("Files changed or removed since they were written: `sbs install` (or `sbs resume`) writes them again, backing up what changed.") }
-        session.output.out(state.completed ? "The last run finished." : "The last run did not finish: `sbs resume` continues it.")
+        if !drift.isEmpty {
+            session.output.out(
+                "Files changed or removed since they were written: `sbs install` (or `sbs resume`) writes them again, backing up what changed."
+            )
+        }
+        session.output.out(
+            state.completed ? "The last run finished." : "The last run did not finish: `sbs resume` continues it.")
     }
 }
 
@@ -104,8 +112,15 @@ struct PlanCommand: AsyncParsableCommand {
             case .outOfScope: return ("out-of-scope", "not part of this run")
             case .skip(let reason): return ("skip", reason)
             case .upToDate: return ("up-to-date", "succeeded before with the same inputs")
-            case .run(let reason): return ("run", loaded == nil && reason.hasPrefix("inputs not known yet") ? "answers not given yet" : reason)
-            case .runIfChanged(let needs): return ("run-if-changed", "runs if \(needs.joined(separator: ", ")) change\(needs.count == 1 ? "s" : "") its outputs")
+            case .run(let reason):
+                return (
+                    "run", loaded == nil && reason.hasPrefix("inputs not known yet") ? "answers not given yet" : reason
+                )
+            case .runIfChanged(let needs):
+                return (
+                    "run-if-changed",
+                    "runs if \(needs.joined(separator: ", ")) change\(needs.count == 1 ? "s" : "") its outputs"
+                )
             }
         }
 
@@ -114,14 +129,16 @@ struct PlanCommand: AsyncParsableCommand {
             for (index, (step, decision)) in plan.enumerated() {
                 let (action, reason) = describe(decision)
                 let needs = step.needs.isEmpty ? "" : "  needs \(step.needs.joined(separator: ", "))"
-                session.output.out(String(index + 1).leftPadded(to: 2) + ". " + step.id.padded(to: 20)
-                    + action.padded(to: 15) + reason + needs)
+                session.output.out(
+                    String(index + 1).leftPadded(to: 2) + ". " + step.id.padded(to: 20)
+                        + action.padded(to: 15) + reason + needs)
             }
         case .json:
             let steps: [JSONValue] = plan.map { step, decision in
                 let (action, reason) = describe(decision)
                 var item: [String: JSONValue] = [
-                    "id": .string(step.id), "title": .string(step.title), "needs": .array(step.needs.map(JSONValue.string)),
+                    "id": .string(step.id), "title": .string(step.title),
+                    "needs": .array(step.needs.map(JSONValue.string)),
                     "action": .string(step.action), "decision": .string(action), "reason": .string(reason),
                 ]
                 if let when = step.when { item["when"] = .string(when.description) }

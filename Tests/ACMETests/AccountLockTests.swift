@@ -1,8 +1,9 @@
-@testable import ACME
-import TestSupport
 import Foundation
 import SBSCore
+import TestSupport
 import Testing
+
+@testable import ACME
 
 /// One lock per ACME store: concurrent runs wait for each other instead of racing on the account and files.
 @Suite("ACME store lock")
@@ -21,7 +22,8 @@ struct AccountLockTests {
                 group.addTask {
                     try await CertificateIssuer().issue(
                         domains: [names[index]], email: "ops@example.org", webroot: env.webroot,
-                        directory: try ACMEServer(env.directoryURL), caBundle: env.caBundle, accountDirectory: root + "/etc/sbs/acme",
+                        directory: try ACMEServer(env.directoryURL), caBundle: env.caBundle,
+                        accountDirectory: root + "/etc/sbs/acme",
                         liveDirectory: root + "/etc/sbs/ssl/live/" + names[index], progress: { logs[index].record($0) })
                 }
             }
@@ -53,7 +55,11 @@ struct AccountLockTests {
     func waitingForTheLockEndsWhenCancelled() async throws {
         let dir = temporaryFolder()
         let holder = try startLockHolder(dir + "/lock")
-        defer { kill(-holder, SIGKILL); var s: Int32 = 0; waitpid(holder, &s, 0) }
+        defer {
+            kill(-holder, SIGKILL)
+            var s: Int32 = 0
+            waitpid(holder, &s, 0)
+        }
         let said = ProgressLog()
         let waiter = Task {
             try await CertificateIssuer().withAccountLock(dir, progress: { said.record($0) }) { 1 }

@@ -1,14 +1,19 @@
-@testable import ACME
-import TestSupport
 import Crypto
 import Foundation
 import SBSCore
+import TestSupport
 import Testing
+
+@testable import ACME
 
 @Suite("Problem documents")
 struct ProblemMappingTests {
     @Test func rateLimitedCarriesTheRetryTime() throws {
-        let problem = try JSONDecoder().decode(ProblemDocument.self, from: Data(#"{"type":"urn:ietf:params:acme:error:rateLimited","detail":"too many certificates (5) already issued for this exact set of identifiers","status":429}"#.utf8))
+        let problem = try JSONDecoder().decode(
+            ProblemDocument.self,
+            from: Data(
+                #"{"type":"urn:ietf:params:acme:error:rateLimited","detail":"too many certificates (5) already issued for this exact set of identifiers","status":429}"#
+                    .utf8))
         let when = Date(timeIntervalSince1970: 1_750_003_600)
         let error = ACMEError.from(problem: problem, while: "creating the order", retryAfter: when)
         #expect(error.kind == .rateLimited)
@@ -19,7 +24,8 @@ struct ProblemMappingTests {
 
     @Test func validationProblemsNameTheURL() throws {
         let url = "http://shop.example.com/.well-known/acme-challenge/tok"
-        for (type, kind) in [("unauthorized", ACMEError.Kind.unauthorized), ("connection", .connection), ("dns", .dns)] {
+        for (type, kind) in [("unauthorized", ACMEError.Kind.unauthorized), ("connection", .connection), ("dns", .dns)]
+        {
             let error = ACMEError.from(
                 problem: ProblemDocument(type: "urn:ietf:params:acme:error:\(type)", detail: "got 404"),
                 while: "validating shop.example.com", url: url)
@@ -45,8 +51,12 @@ struct ProblemMappingTests {
     }
 
     @Test func otherTypes() {
-        #expect(ACMEError.from(problem: .init(type: "urn:ietf:params:acme:error:accountDoesNotExist"), while: "x").kind == .accountDoesNotExist)
-        #expect(ACMEError.from(problem: .init(type: "urn:ietf:params:acme:error:externalAccountRequired"), while: "x").kind == .accountSetup)
+        #expect(
+            ACMEError.from(problem: .init(type: "urn:ietf:params:acme:error:accountDoesNotExist"), while: "x").kind
+                == .accountDoesNotExist)
+        #expect(
+            ACMEError.from(problem: .init(type: "urn:ietf:params:acme:error:externalAccountRequired"), while: "x").kind
+                == .accountSetup)
         let unknown = ACMEError.from(problem: .init(type: "about:blank", detail: "teapot"), while: "brewing")
         #expect(unknown.kind == .server)
         #expect(unknown.message.contains("teapot"))
@@ -58,7 +68,9 @@ struct ClientBehaviourTests {
     typealias Step = ScriptedTransport.Step
     let base = Fixture.base
 
-    func client(_ transport: ScriptedTransport, clock: TestClock, accountURL: String? = "\(Fixture.base)/acct/1") -> ACMEClient {
+    func client(_ transport: ScriptedTransport, clock: TestClock, accountURL: String? = "\(Fixture.base)/acct/1")
+        -> ACMEClient
+    {
         ACMEClient(
             directoryURL: "\(base)/directory", accountKey: P256.Signing.PrivateKey(), accountURL: accountURL,
             registration: AccountRegistration(email: "ops@example.org"), transport: transport, clock: clock)
@@ -69,9 +81,15 @@ struct ClientBehaviourTests {
             Fixture.directory,
             Fixture.nonce("n1"),
             Step(method: .post, url: "\(base)/order/1", response: Fixture.problem("badNonce", "stale", nonce: "n2")),
-            Step(method: .post, url: "\(base)/order/1", response: Fixture.json(200, #"{"status":"valid","identifiers":[],"authorizations":[],"finalize":"f"}"#, nonce: "n3")),
+            Step(
+                method: .post, url: "\(base)/order/1",
+                response: Fixture.json(
+                    200, #"{"status":"valid","identifiers":[],"authorizations":[],"finalize":"f"}"#, nonce: "n3")),
             // The next request uses n3 from the success without another HEAD.
-            Step(method: .post, url: "\(base)/order/1", response: Fixture.json(200, #"{"status":"valid","identifiers":[],"authorizations":[],"finalize":"f"}"#, nonce: "n4")),
+            Step(
+                method: .post, url: "\(base)/order/1",
+                response: Fixture.json(
+                    200, #"{"status":"valid","identifiers":[],"authorizations":[],"finalize":"f"}"#, nonce: "n4")),
         ])
         let clock = TestClock()
         let acme = client(transport, clock: clock)
@@ -91,7 +109,10 @@ struct ClientBehaviourTests {
     @Test func badNonceRetriesAreBoundedAndBackOff() async throws {
         var steps = [Fixture.directory, Fixture.nonce("n0")]
         for index in 0...10 {
-            steps.append(Step(method: .post, url: "\(base)/order/1", response: Fixture.problem("badNonce", "no", nonce: "n\(index + 1)")))
+            steps.append(
+                Step(
+                    method: .post, url: "\(base)/order/1",
+                    response: Fixture.problem("badNonce", "no", nonce: "n\(index + 1)")))
         }
         let transport = ScriptedTransport(steps)
         let clock = TestClock()
@@ -110,8 +131,12 @@ struct ClientBehaviourTests {
         let transport = ScriptedTransport([
             Fixture.directory,
             Fixture.nonce("n1"),
-            Step(method: .post, url: "\(base)/authz/1", response: Fixture.problem("malformed", "no such authorization", status: 404, nonce: "from-error")),
-            Step(method: .post, url: "\(base)/authz/1", response: Fixture.problem("malformed", "still no", status: 404, nonce: nil)),
+            Step(
+                method: .post, url: "\(base)/authz/1",
+                response: Fixture.problem("malformed", "no such authorization", status: 404, nonce: "from-error")),
+            Step(
+                method: .post, url: "\(base)/authz/1",
+                response: Fixture.problem("malformed", "still no", status: 404, nonce: nil)),
         ])
         let acme = client(transport, clock: TestClock())
         await #expect(throws: ACMEError.self) { try await acme.fetchAuthorization("\(base)/authz/1") }
@@ -121,13 +146,22 @@ struct ClientBehaviourTests {
     }
 
     @Test func forgottenAccountIsRegisteredAgainAndTheRequestRepeated() async throws {
-        let order = #"{"status":"pending","identifiers":[{"type":"dns","value":"a.example"}],"authorizations":[],"finalize":"f"}"#
+        let order =
+            #"{"status":"pending","identifiers":[{"type":"dns","value":"a.example"}],"authorizations":[],"finalize":"f"}"#
         let transport = ScriptedTransport([
             Fixture.directory,
             Fixture.nonce("n1"),
-            Step(method: .post, url: "\(base)/order", response: Fixture.problem("accountDoesNotExist", "unknown account", status: 400, nonce: "n2")),
-            Step(method: .post, url: "\(base)/account", response: Fixture.json(201, #"{"status":"valid"}"#, nonce: "n3", headers: [(name: "Location", value: "\(base)/acct/2")])),
-            Step(method: .post, url: "\(base)/order", response: Fixture.json(201, order, nonce: "n4", headers: [(name: "Location", value: "\(base)/order/9")])),
+            Step(
+                method: .post, url: "\(base)/order",
+                response: Fixture.problem("accountDoesNotExist", "unknown account", status: 400, nonce: "n2")),
+            Step(
+                method: .post, url: "\(base)/account",
+                response: Fixture.json(
+                    201, #"{"status":"valid"}"#, nonce: "n3", headers: [(name: "Location", value: "\(base)/acct/2")])),
+            Step(
+                method: .post, url: "\(base)/order",
+                response: Fixture.json(201, order, nonce: "n4", headers: [(name: "Location", value: "\(base)/order/9")])
+            ),
         ])
         let acme = client(transport, clock: TestClock())
         let created = try await acme.newOrder(identifiers: ["a.example"], replaces: "aki.serial", profile: "classic")
@@ -137,13 +171,17 @@ struct ClientBehaviourTests {
         #expect(registration["jwk"] != nil && registration["kid"] == nil, "newAccount is signed with jwk")
         #expect(try transport.payload(of: 3) == #"{"contact":["mailto:ops@example.org"],"termsOfServiceAgreed":true}"#)
         #expect(try transport.protectedHeader(of: 4)["kid"] == .string("\(base)/acct/2"))
-        #expect(try transport.payload(of: 4) == #"{"identifiers":[{"type":"dns","value":"a.example"}],"profile":"classic","replaces":"aki.serial"}"#)
+        #expect(
+            try transport.payload(of: 4)
+                == #"{"identifiers":[{"type":"dns","value":"a.example"}],"profile":"classic","replaces":"aki.serial"}"#)
     }
 
     @Test func profileIsCheckedAgainstTheDirectory() async throws {
         let transport = ScriptedTransport([Fixture.directory])
         let acme = client(transport, clock: TestClock())
-        let error = await #expect(throws: ACMEError.self) { try await acme.newOrder(identifiers: ["a.example"], profile: "tlsserver") }
+        let error = await #expect(throws: ACMEError.self) {
+            try await acme.newOrder(identifiers: ["a.example"], profile: "tlsserver")
+        }
         #expect(error?.kind == .local)
         #expect(error?.message.contains("classic, shortlived") == true)
         #expect(transport.sent.count == 1, "nothing is sent to the CA for an unknown profile")
@@ -157,13 +195,20 @@ struct ClientBehaviourTests {
         let transport = ScriptedTransport([
             Fixture.directory,
             Fixture.nonce("n1"),
-            Step(method: .post, url: "\(base)/order/1", response: Fixture.json(200, processing, nonce: "n2", headers: [(name: "Retry-After", value: "3")])),
-            Step(method: .post, url: "\(base)/order/1", response: Fixture.json(200, processing, nonce: "n3", headers: [(name: "Retry-After", value: inTwelveSeconds)])),
+            Step(
+                method: .post, url: "\(base)/order/1",
+                response: Fixture.json(200, processing, nonce: "n2", headers: [(name: "Retry-After", value: "3")])),
+            Step(
+                method: .post, url: "\(base)/order/1",
+                response: Fixture.json(
+                    200, processing, nonce: "n3", headers: [(name: "Retry-After", value: inTwelveSeconds)])),
             Step(method: .post, url: "\(base)/order/1", response: Fixture.json(200, processing, nonce: "n4")),
             Step(method: .post, url: "\(base)/order/1", response: Fixture.json(200, valid, nonce: "n5")),
         ])
         let acme = client(transport, clock: clock)
-        let order: ACMEOrder = try await acme.poll("\(base)/order/1", what: "issuance") { (order: ACMEOrder) in order.status == .valid }
+        let order: ACMEOrder = try await acme.poll("\(base)/order/1", what: "issuance") { (order: ACMEOrder) in
+            order.status == .valid
+        }
         #expect(order.certificate == "c")
         // 3 s, then 12 s measured from the clock's now after the first wait (so 9 s), then the default backoff.
         #expect(clock.sleeps == [.seconds(3), .seconds(9), .milliseconds(200)])
@@ -175,11 +220,15 @@ struct ClientBehaviourTests {
         let transport = ScriptedTransport([
             Fixture.directory,
             Fixture.nonce("n1"),
-            Step(method: .post, url: "\(base)/order/1", response: Fixture.json(200, processing, nonce: "n2", headers: [(name: "Retry-After", value: "3600")])),
+            Step(
+                method: .post, url: "\(base)/order/1",
+                response: Fixture.json(200, processing, nonce: "n2", headers: [(name: "Retry-After", value: "3600")])),
         ])
         let acme = client(transport, clock: clock)
         let error = await #expect(throws: ACMEError.self) {
-            let _: ACMEOrder = try await acme.poll("\(base)/order/1", what: "issuance") { (order: ACMEOrder) in order.status == .valid }
+            let _: ACMEOrder = try await acme.poll("\(base)/order/1", what: "issuance") { (order: ACMEOrder) in
+                order.status == .valid
+            }
         }
         #expect(error?.kind == .orderFailed)
         #expect(error?.retryAfter == clock.now.addingTimeInterval(3600))
@@ -209,12 +258,17 @@ struct ClientBehaviourTests {
         let transport = ScriptedTransport([
             Fixture.directory,
             Fixture.nonce("n1"),
-            Step(method: .post, url: "\(base)/account", response: Fixture.json(201, #"{"status":"valid"}"#, nonce: "n2", headers: [(name: "Location", value: "\(base)/acct/1")])),
-            Step(method: .post, url: "\(base)/order", response: {
-                var response = Fixture.problem("rateLimited", "too many new orders", status: 429, nonce: "n3")
-                response.headers.append((name: "retry-after", value: "7200"))
-                return response
-            }()),
+            Step(
+                method: .post, url: "\(base)/account",
+                response: Fixture.json(
+                    201, #"{"status":"valid"}"#, nonce: "n2", headers: [(name: "Location", value: "\(base)/acct/1")])),
+            Step(
+                method: .post, url: "\(base)/order",
+                response: {
+                    var response = Fixture.problem("rateLimited", "too many new orders", status: 429, nonce: "n3")
+                    response.headers.append((name: "retry-after", value: "7200"))
+                    return response
+                }()),
         ])
         let issuer = CertificateIssuer(transport: { _ in transport }, clock: clock)
         let error = await issueExpectingError(issuer, in: dir)
@@ -232,7 +286,8 @@ private func issueExpectingError(_ issuer: CertificateIssuer, in dir: TemporaryD
     try? FileManager.default.createDirectory(atPath: dir.path + "/www", withIntermediateDirectories: true)
     return await #expect(throws: ACMEError.self) {
         try await issuer.issue(
-            domains: ["a.example"], email: nil, webroot: dir.path + "/www", directory: try ACMEServer("\(Fixture.base)/directory"),
+            domains: ["a.example"], email: nil, webroot: dir.path + "/www",
+            directory: try ACMEServer("\(Fixture.base)/directory"),
             accountDirectory: dir.path + "/acme", liveDirectory: dir.path + "/live")
     }
 }

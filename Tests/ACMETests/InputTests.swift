@@ -1,18 +1,21 @@
-@testable import ACME
 import Crypto
 import Foundation
 import HTTPClient
 import Processes
 import SBSCore
-import Testing
 import TestSupport
+import Testing
+
+@testable import ACME
 
 /// What sbs refuses before asking a CA, and what it does with a CA that misbehaves: each message says what is
 /// wrong.
 @Suite("Inputs refused with a reason")
 struct InputTests {
     @Test func plainHTTPDirectoriesOnlyOnLoopback() throws {
-        for url in ["http://127.0.0.1:14000/dir", "http://localhost/directory", "http://[::1]:8080/acme", "http://127.8.9.1/x"] {
+        for url in [
+            "http://127.0.0.1:14000/dir", "http://localhost/directory", "http://[::1]:8080/acme", "http://127.8.9.1/x",
+        ] {
             #expect(try ACMEServer(url).url == url)
         }
         for url in ["http://acme.example.com/directory", "http://10.0.0.5/dir", "http://127.0.0.1.evil.example/dir"] {
@@ -33,9 +36,11 @@ struct InputTests {
 
     // A user name or password in the directory URL is refused, and the refusal shows neither: ACME needs no
     // credential there, and one would be printed, logged and kept with the renewal settings.
-    @Test(arguments: ["https://user:password@acme.example.com/dir", "http://user:password@127.0.0.1:14000/dir",
-                      "http://user:password@acme.example.com/dir", "user:password@acme.example.com/dir",
-                      "https://user:password@acme.example.com:8443/dir?x=a@b", "http://user@example.com/dir"])
+    @Test(arguments: [
+        "https://user:password@acme.example.com/dir", "http://user:password@127.0.0.1:14000/dir",
+        "http://user:password@acme.example.com/dir", "user:password@acme.example.com/dir",
+        "https://user:password@acme.example.com:8443/dir?x=a@b", "http://user@example.com/dir",
+    ])
     func credentialsInTheDirectoryURLAreRefusedUnshown(_ url: String) throws {
         #expect { try ACMEServer(url) } throws: { error in
             guard let error = error as? UserError else { return false }
@@ -63,7 +68,8 @@ struct InputTests {
     ) async {
         await #expect(sourceLocation: sourceLocation) {
             _ = try await CertificateIssuer().issue(
-                domains: domains, email: email, webroot: temporaryFolder(), directory: try ACMEServer("https://127.0.0.1:1/dir"),
+                domains: domains, email: email, webroot: temporaryFolder(),
+                directory: try ACMEServer("https://127.0.0.1:1/dir"),
                 accountDirectory: temporaryFolder(), liveDirectory: liveDirectory ?? temporaryFolder() + "/live")
         } throws: { error in
             guard let error = error as? ACMEError else { return false }
@@ -109,7 +115,8 @@ struct InputTests {
     @Test func aGarbageCABundleIsNotAPEMBundle() async throws {
         let dir = temporaryFolder()
         try "this is not a certificate\n".write(toFile: dir + "/garbage.pem", atomically: true, encoding: .utf8)
-        try "-----BEGIN CERTIFICATE-----\nbm90IGRlcg==\n-----END CERTIFICATE-----\n".write(toFile: dir + "/broken.pem", atomically: true, encoding: .utf8)
+        try "-----BEGIN CERTIFICATE-----\nbm90IGRlcg==\n-----END CERTIFICATE-----\n".write(
+            toFile: dir + "/broken.pem", atomically: true, encoding: .utf8)
         for name in ["garbage.pem", "broken.pem"] {
             #expect { try CertificateIssuer.checkCABundle(dir + "/" + name) } throws: { error in
                 (error as? ACMEError)?.message.contains("is not a PEM bundle") == true
@@ -117,9 +124,12 @@ struct InputTests {
         }
         // Through the issuer: refused before any connection (were one made, it would meet a closed loopback port).
         let webroot = temporaryFolder()
-        await #expect { _ = try await CertificateIssuer().issue(
-            domains: ["shop.example.com"], email: nil, webroot: webroot, directory: try ACMEServer("https://127.0.0.1:1/dir"),
-            caBundle: dir + "/garbage.pem", accountDirectory: temporaryFolder(), liveDirectory: temporaryFolder() + "/live")
+        await #expect {
+            _ = try await CertificateIssuer().issue(
+                domains: ["shop.example.com"], email: nil, webroot: webroot,
+                directory: try ACMEServer("https://127.0.0.1:1/dir"),
+                caBundle: dir + "/garbage.pem", accountDirectory: temporaryFolder(),
+                liveDirectory: temporaryFolder() + "/live")
         } throws: { error in
             (error as? ACMEError)?.message.contains("not a PEM bundle") == true
         }
@@ -138,12 +148,14 @@ struct InputTests {
             return error.kind == .tooLarge && error.url == url && error.detail.contains("1024 KiB")
         }
         // Through the client: an ACME error that names the URL and says what to check.
-        let client = ACMEClient(directoryURL: url, accountKey: .init(), accountURL: nil,
-                                registration: AccountRegistration(email: nil), transport: CurlTransport(options: HTTPOptions()),
-                                clock: SystemACMEClock(), progress: { _ in })
+        let client = ACMEClient(
+            directoryURL: url, accountKey: .init(), accountURL: nil,
+            registration: AccountRegistration(email: nil), transport: CurlTransport(options: HTTPOptions()),
+            clock: SystemACMEClock(), progress: { _ in })
         await #expect { _ = try await client.loadDirectory() } throws: { error in
             guard let error = error as? ACMEError else { return false }
-            return error.message.contains(url) && error.message.contains("4096 KiB") && error.remedy.contains("directory URL")
+            return error.message.contains(url) && error.message.contains("4096 KiB")
+                && error.remedy.contains("directory URL")
         }
     }
 
@@ -158,13 +170,21 @@ struct InputTests {
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = 0
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
         try #require(bound == 0 && listen(listener, 8) == 0)
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
+        }
         let port = Int(UInt16(bigEndian: address.sin_port))
         let transport = CurlTransport(options: HTTPOptions(timeout: .seconds(45)))
-        let request = Task { try await transport.send(HTTPRequest(method: .get, url: "http://127.0.0.1:\(port)/directory")) }
+        let request = Task {
+            try await transport.send(HTTPRequest(method: .get, url: "http://127.0.0.1:\(port)/directory"))
+        }
         defer { request.cancel() }
         // Cancelled once the request has arrived (the transfer is waiting for the answer), not after a guessed delay.
         let connection = await onOwnThread { Self.acceptRequest(on: listener, within: 20_000) }
@@ -190,7 +210,10 @@ struct InputTests {
         while !String(decoding: received, as: UTF8.self).contains("\r\n\r\n") {
             var readable = pollfd(fd: connection, events: Int16(POLLIN), revents: 0)
             let count = poll(&readable, 1, milliseconds) == 1 ? read(connection, &buffer, buffer.count) : -1
-            guard count > 0 else { close(connection); return -1 }
+            guard count > 0 else {
+                close(connection)
+                return -1
+            }
             received += buffer[..<count]
         }
         return connection
@@ -230,7 +253,8 @@ struct EndlessServer {
         }
         for _ in 0..<200 {
             if let text = try? String(contentsOfFile: portFile, encoding: .utf8), text.hasSuffix("\n"),
-               let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
+            {
                 return EndlessServer(pid: pid, port: port)
             }
             try await Task.sleep(for: .milliseconds(25))

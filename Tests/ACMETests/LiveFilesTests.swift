@@ -1,6 +1,7 @@
-@testable import ACME
 import Foundation
 import Testing
+
+@testable import ACME
 
 /// The certbot layout: versions in the archive, the live path a link switched with one rename.
 @Suite("Live certificate files")
@@ -32,7 +33,10 @@ struct LiveFilesTests {
             try LiveFiles.write(leafPEM: next.cert, chainPEMs: [], keyPEM: next.key, to: live)
         }
         #expect(FileManager.default.fileExists(atPath: ssl + "/archive/shop.example.com/6/cert.pem"))
-        #expect(try FileManager.default.contentsOfDirectory(atPath: ssl + "/archive/shop.example.com").sorted() == ["4", "5", "6"])
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: ssl + "/archive/shop.example.com").sorted() == [
+                "4", "5", "6",
+            ])
     }
 
     @Test func aLiveFolderFromBeforeVersionsIsMovedIntoTheArchive() throws {
@@ -41,7 +45,8 @@ struct LiveFilesTests {
         let old = try material(["shop.example.com"])
         try FileManager.default.createDirectory(atPath: live, withIntermediateDirectories: true)
         for name in ["cert.pem", "chain.pem", "fullchain.pem", "privkey.pem"] {
-            try (name == "privkey.pem" ? old.key : old.cert).write(toFile: live + "/" + name, atomically: true, encoding: .utf8)
+            try (name == "privkey.pem" ? old.key : old.cert).write(
+                toFile: live + "/" + name, atomically: true, encoding: .utf8)
         }
         let new = try material(["shop.example.com"])
         try LiveFiles.write(leafPEM: new.cert, chainPEMs: [], keyPEM: new.key, to: live)
@@ -70,13 +75,16 @@ struct LiveFilesTests {
                 try LiveFiles.write(leafPEM: set.cert, chainPEMs: [], keyPEM: set.key, to: live)
             }
         }
-        var mismatches = 0, reads = 0
+        var mismatches = 0
+        var reads = 0
         for _ in 0..<5000 where reads < 300 {
             // Resolved once; a live path that is a plain folder (files replaced in place) is read as it is.
-            let folder = (try? FileManager.default.destinationOfSymbolicLink(atPath: live))
+            let folder =
+                (try? FileManager.default.destinationOfSymbolicLink(atPath: live))
                 .map { (live as NSString).deletingLastPathComponent + "/" + $0 } ?? live
             guard let cert = try? String(contentsOfFile: folder + "/cert.pem", encoding: .utf8),
-                  let key = try? String(contentsOfFile: folder + "/privkey.pem", encoding: .utf8) else { continue }
+                let key = try? String(contentsOfFile: folder + "/privkey.pem", encoding: .utf8)
+            else { continue }
             reads += 1
             if !sets.contains(where: { $0.cert == cert && $0.key == key }) { mismatches += 1 }
             await Task.yield()
@@ -88,7 +96,8 @@ struct LiveFilesTests {
 
     @Test func checkFindsAKeyOfAnotherCertificateAndAMissingName() throws {
         let live = temporaryFolder() + "/live/shop.example.com"
-        let a = try material(["shop.example.com"]), b = try material(["shop.example.com"])
+        let a = try material(["shop.example.com"])
+        let b = try material(["shop.example.com"])
         try LiveFiles.write(leafPEM: a.cert, chainPEMs: [], keyPEM: b.key, to: live)
         #expect { try LiveFiles.check(live, covering: ["shop.example.com"]) } throws: { error in
             (error as? ACMEError)?.message.contains("privkey.pem is not the key of the certificate") == true
@@ -118,16 +127,21 @@ struct LiveFilesTests {
         }
         for name in (manager.subpaths(atPath: path) ?? []).sorted() {
             let full = path + "/" + name
-            if let target = try? manager.destinationOfSymbolicLink(atPath: full) { result[name] = "-> " + target }
-            else if let data = manager.contents(atPath: full) { result[name] = String(decoding: data, as: UTF8.self) }
-            else { result[name] = "<dir>" }
+            if let target = try? manager.destinationOfSymbolicLink(atPath: full) {
+                result[name] = "-> " + target
+            } else if let data = manager.contents(atPath: full) {
+                result[name] = String(decoding: data, as: UTF8.self)
+            } else {
+                result[name] = "<dir>"
+            }
         }
         return result
     }
 
     func expectRefused(_ out: String, saying words: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
         let before = snapshot(out)
-        let siblings = try FileManager.default.contentsOfDirectory(atPath: (out as NSString).deletingLastPathComponent).sorted()
+        let siblings = try FileManager.default.contentsOfDirectory(atPath: (out as NSString).deletingLastPathComponent)
+            .sorted()
         let made = try material(["shop.example.com"])
         #expect(sourceLocation: sourceLocation) {
             try LiveFiles.write(leafPEM: made.cert, chainPEMs: [], keyPEM: made.key, to: out)
@@ -136,8 +150,10 @@ struct LiveFilesTests {
             return message.contains("sbs will not replace \(out)") && message.contains(words)
         }
         #expect(snapshot(out) == before, sourceLocation: sourceLocation)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: (out as NSString).deletingLastPathComponent).sorted() == siblings,
-                "no archive or link made beside it", sourceLocation: sourceLocation)
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: (out as NSString).deletingLastPathComponent).sorted()
+                == siblings,
+            "no archive or link made beside it", sourceLocation: sourceLocation)
     }
 
     @Test func aFolderWithOtherFilesIsRefusedAndLeftAsItIs() throws {
@@ -149,11 +165,15 @@ struct LiveFilesTests {
         // The four names and one more is not sbs's either, nor the four with one of them a link.
         let mixed = dir + "/mixed"
         try FileManager.default.createDirectory(atPath: mixed, withIntermediateDirectories: true)
-        for name in LiveFiles.fileNames + ["notes.txt"] { try name.write(toFile: mixed + "/" + name, atomically: true, encoding: .utf8) }
+        for name in LiveFiles.fileNames + ["notes.txt"] {
+            try name.write(toFile: mixed + "/" + name, atomically: true, encoding: .utf8)
+        }
         try expectRefused(mixed, saying: "notes.txt")
         let linked = dir + "/linked"
         try FileManager.default.createDirectory(atPath: linked, withIntermediateDirectories: true)
-        for name in LiveFiles.fileNames.dropLast() { try name.write(toFile: linked + "/" + name, atomically: true, encoding: .utf8) }
+        for name in LiveFiles.fileNames.dropLast() {
+            try name.write(toFile: linked + "/" + name, atomically: true, encoding: .utf8)
+        }
         try FileManager.default.createSymbolicLink(atPath: linked + "/privkey.pem", withDestinationPath: "/etc/passwd")
         try expectRefused(linked, saying: "not the four plain files")
         // An empty folder is not one sbs made.
@@ -212,7 +232,9 @@ struct LiveFilesTests {
         let live = temporaryFolder() + "/live/shop.example.com"
         try FileManager.default.createDirectory(atPath: live, withIntermediateDirectories: true)
         try "mine\n".write(toFile: live + "/notes.txt", atomically: true, encoding: .utf8)
-        #expect { try ProvidedCertificates.installSelfSigned(domains: ["shop.example.com"], liveDirectory: live) } throws: { error in
+        #expect {
+            try ProvidedCertificates.installSelfSigned(domains: ["shop.example.com"], liveDirectory: live)
+        } throws: { error in
             (error as? ACMEError)?.message.contains("sbs will not replace \(live)") == true
         }
         #expect(snapshot(live) == ["notes.txt": "mine\n"])

@@ -1,15 +1,19 @@
-@testable import ACME
-import Processes
-import TestSupport
 import Foundation
+import Processes
 import SBSCore
+import Synchronization
+import TestSupport
 import Testing
+
+@testable import ACME
 
 extension Trait where Self == ConditionTrait {
     /// Gate for the tests that need Pebble, challtestsrv, nginx and openssl: skipped with the reason without them,
     /// failed with it under SBS_REQUIRE_INTEGRATION=1 (CI).
     static var pebble: Self {
-        .requires("pebble", "pebble-challtestsrv", "nginx", "openssl", "python3", "curl", install: "apt-get install -y pebble nginx openssl curl python3")
+        .requires(
+            "pebble", "pebble-challtestsrv", "nginx", "openssl", "python3", "curl",
+            install: "apt-get install -y pebble nginx openssl curl python3")
     }
 }
 
@@ -84,12 +88,17 @@ final class PebbleEnvironment: Sendable {
         return values
     }
 
-    func stopPebble() throws { _ = try Self.run([Self.script, "stop-pebble", dir.path + "/env"], environment: extraEnvironment) }
-    func startPebble() throws { _ = try Self.run([Self.script, "start-pebble", dir.path + "/env"], environment: extraEnvironment) }
+    func stopPebble() throws {
+        _ = try Self.run([Self.script, "stop-pebble", dir.path + "/env"], environment: extraEnvironment)
+    }
+    func startPebble() throws {
+        _ = try Self.run([Self.script, "start-pebble", dir.path + "/env"], environment: extraEnvironment)
+    }
 
     /// Stops nginx so that HTTP-01 validation finds nothing listening.
     func stopNginx() throws {
-        let pid = try String(contentsOfFile: dir.path + "/env/nginx.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let pid = try String(contentsOfFile: dir.path + "/env/nginx.pid", encoding: .utf8).trimmingCharacters(
+            in: .whitespacesAndNewlines)
         _ = try Self.run(["/bin/kill", pid], environment: [:])
         for _ in 0..<100 where FileManager.default.fileExists(atPath: dir.path + "/env/nginx.pid") { usleep(20_000) }
     }
@@ -105,7 +114,10 @@ final class PebbleEnvironment: Sendable {
     func verifyChain(liveDirectory: String) throws -> String {
         let root = try fetchRoot()
         return try Self.run(
-            ["openssl", "verify", "-CAfile", root, "-untrusted", liveDirectory + "/chain.pem", liveDirectory + "/cert.pem"],
+            [
+                "openssl", "verify", "-CAfile", root, "-untrusted", liveDirectory + "/chain.pem",
+                liveDirectory + "/cert.pem",
+            ],
             environment: [:])
     }
 
@@ -147,7 +159,8 @@ final class PebbleEnvironment: Sendable {
         let code = (status >> 8) & 0xff
         guard exited && code == 0 else {
             let stderr = (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? ""
-            throw ACMEError.local("\(argv.joined(separator: " ")) exited \(code) (status \(status)): \(stderr) \(text)", remedy: "")
+            throw ACMEError.local(
+                "\(argv.joined(separator: " ")) exited \(code) (status \(status)): \(stderr) \(text)", remedy: "")
         }
         return text
     }
@@ -159,5 +172,3 @@ final class ProgressLog: Sendable {
     var all: [IssuanceProgress] { events.withLock { $0 } }
     func record(_ event: IssuanceProgress) { events.withLock { $0.append(event) } }
 }
-
-import Synchronization

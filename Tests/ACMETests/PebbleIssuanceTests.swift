@@ -1,5 +1,3 @@
-@testable import ACME
-import SBSCore
 import Foundation
 import HTTPClient
 import SBSCore
@@ -7,19 +5,23 @@ import Synchronization
 import Testing
 import X509
 
+@testable import ACME
+
 /// Issuance against a real Pebble with nginx serving the webroot. Every test starts its own environment on
 /// free loopback ports, so the tests run in parallel.
 @Suite("ACME against Pebble", .pebble, .timeLimit(.minutes(2)))
 struct PebbleIssuanceTests {
     /// Issues with the real transport and clock.
     func issue(
-        _ env: PebbleEnvironment, _ domains: [String], root: String, webroot: String? = nil, issuer: CertificateIssuer = CertificateIssuer(),
+        _ env: PebbleEnvironment, _ domains: [String], root: String, webroot: String? = nil,
+        issuer: CertificateIssuer = CertificateIssuer(),
         directory: String? = nil, profile: String? = nil, eab: ExternalAccountBinding? = nil,
         selfCheck: SelfCheck? = nil, log: ProgressLog = ProgressLog()
     ) async throws -> IssuedCertificate {
         try await issuer.issue(
             domains: domains, email: "ops@example.org", webroot: webroot ?? env.webroot,
-            directory: try ACMEServer(directory ?? env.directoryURL), caBundle: env.caBundle, accountDirectory: root + "/etc/sbs/acme",
+            directory: try ACMEServer(directory ?? env.directoryURL), caBundle: env.caBundle,
+            accountDirectory: root + "/etc/sbs/acme",
             liveDirectory: root + "/etc/sbs/ssl/live/" + domains[0], profile: profile, externalAccountBinding: eab,
             selfCheck: selfCheck, progress: { log.record($0) })
     }
@@ -45,7 +47,8 @@ struct PebbleIssuanceTests {
         let chain = try String(contentsOfFile: issued.chainPath, encoding: .utf8)
         #expect(fullchain == cert + chain)
         #expect(CertificateTools.dnsNames(of: try leaf(issued)) == ["shop.example.com"])
-        let key = try Certificate.PrivateKey(pemEncoded: try String(contentsOfFile: issued.privateKeyPath, encoding: .utf8))
+        let key = try Certificate.PrivateKey(
+            pemEncoded: try String(contentsOfFile: issued.privateKeyPath, encoding: .utf8))
         #expect(CertificateTools.matches(key, try leaf(issued)))
         #expect(FileIO.list(env.webroot + "/.well-known/acme-challenge").isEmpty, "challenge files are removed")
         #expect(first.all.contains { if case .selfCheck = $0 { return true } else { return false } })
@@ -70,7 +73,8 @@ struct PebbleIssuanceTests {
         let env = try await PebbleEnvironment.start()
         defer { env.stop() }
         let log = ProgressLog()
-        let issued = try await issue(env, ["shop.example.com", "www.shop.example.com"], root: env.path + "/root", log: log)
+        let issued = try await issue(
+            env, ["shop.example.com", "www.shop.example.com"], root: env.path + "/root", log: log)
         #expect(Set(CertificateTools.dnsNames(of: try leaf(issued))) == ["shop.example.com", "www.shop.example.com"])
         #expect(log.all.filter { if case .orderCreated = $0 { return true } else { return false } }.count == 1)
         #expect(log.all.filter { if case .challengeTriggered = $0 { return true } else { return false } }.count == 2)
@@ -86,7 +90,8 @@ struct PebbleIssuanceTests {
         // at least one was retried (and at least 3 runs), so the retry path is known to have been taken.
         while runs < 3 || (retries == 0 && runs < 8) {
             runs += 1
-            let issued = try await issue(env, ["n\(runs).example.com", "m\(runs).example.com"], root: env.path + "/root")
+            let issued = try await issue(
+                env, ["n\(runs).example.com", "m\(runs).example.com"], root: env.path + "/root")
             retries += issued.badNonceRetries
             #expect(try env.verifyChain(liveDirectory: issued.liveDirectory).contains("cert.pem: OK"))
         }
@@ -102,13 +107,18 @@ struct PebbleIssuanceTests {
 
         // The self-check catches it before the CA is asked: no account is even created.
         let selfCheck = await #expect(throws: ACMEError.self) {
-            try await issue(env, ["lost.example.com"], root: root, webroot: elsewhere,
-                            selfCheck: SelfCheck(port: env.httpPort, resolveTo: "127.0.0.1"))
+            try await issue(
+                env, ["lost.example.com"], root: root, webroot: elsewhere,
+                selfCheck: SelfCheck(port: env.httpPort, resolveTo: "127.0.0.1"))
         }
         #expect(selfCheck?.kind == .selfCheckFailed)
-        #expect(selfCheck?.message.contains("http://lost.example.com:\(env.httpPort)/.well-known/acme-challenge/sbs-self-check-") == true)
+        #expect(
+            selfCheck?.message.contains(
+                "http://lost.example.com:\(env.httpPort)/.well-known/acme-challenge/sbs-self-check-") == true)
         #expect(selfCheck?.message.contains("HTTP 404") == true)
-        #expect(!FileManager.default.fileExists(atPath: root + "/etc/sbs/acme/" + AccountStore.folderName(for: env.directoryURL) + "/account.json"))
+        #expect(
+            !FileManager.default.fileExists(
+                atPath: root + "/etc/sbs/acme/" + AccountStore.folderName(for: env.directoryURL) + "/account.json"))
 
         // Without it, the CA fetches the token, gets a 404, and the error names the URL it tried.
         let unauthorized = await #expect(throws: ACMEError.self) {
@@ -129,7 +139,8 @@ struct PebbleIssuanceTests {
             try await issue(env, ["gone.example.com"], root: root)
         }
         #expect(connection?.kind == .connection)
-        #expect(connection?.message.contains("http://gone.example.com:\(env.httpPort)/.well-known/acme-challenge/") == true)
+        #expect(
+            connection?.message.contains("http://gone.example.com:\(env.httpPort)/.well-known/acme-challenge/") == true)
     }
 
     @Test func aStoppedCAMidOrderIsCompletedByALaterRun() async throws {
@@ -140,7 +151,8 @@ struct PebbleIssuanceTests {
         let stopped = Mutex(false)
         let error = await #expect(throws: ACMEError.self) {
             try await CertificateIssuer().issue(
-                domains: ["resume.example.com"], email: nil, webroot: env.webroot, directory: try ACMEServer(env.directoryURL),
+                domains: ["resume.example.com"], email: nil, webroot: env.webroot,
+                directory: try ACMEServer(env.directoryURL),
                 caBundle: env.caBundle, accountDirectory: root + "/etc/sbs/acme",
                 liveDirectory: root + "/live/resume.example.com",
                 progress: { event in
@@ -160,8 +172,10 @@ struct PebbleIssuanceTests {
         try env.startPebble()
         let second = ProgressLog()
         let issued = try await CertificateIssuer().issue(
-            domains: ["resume.example.com"], email: nil, webroot: env.webroot, directory: try ACMEServer(env.directoryURL),
-            caBundle: env.caBundle, accountDirectory: root + "/etc/sbs/acme", liveDirectory: root + "/live/resume.example.com",
+            domains: ["resume.example.com"], email: nil, webroot: env.webroot,
+            directory: try ACMEServer(env.directoryURL),
+            caBundle: env.caBundle, accountDirectory: root + "/etc/sbs/acme",
+            liveDirectory: root + "/live/resume.example.com",
             progress: { second.record($0) })
         #expect(second.all.contains { if case .accountReRegistered = $0 { return true } else { return false } })
         #expect(try env.verifyChain(liveDirectory: issued.liveDirectory).contains("cert.pem: OK"))
@@ -180,7 +194,8 @@ struct PebbleIssuanceTests {
             // Wait until the handle is stored, so the progress callback can cancel this very task.
             while !go.withLock({ $0 }) { await Task.yield() }
             return try await CertificateIssuer().issue(
-                domains: ["again.example.com"], email: nil, webroot: env.webroot, directory: try ACMEServer(env.directoryURL),
+                domains: ["again.example.com"], email: nil, webroot: env.webroot,
+                directory: try ACMEServer(env.directoryURL),
                 caBundle: env.caBundle, accountDirectory: root + "/acme", liveDirectory: root + "/live",
                 progress: { event in
                     first.record(event)
@@ -190,13 +205,15 @@ struct PebbleIssuanceTests {
         handle.withLock { $0 = task }
         go.withLock { $0 = true }
         await #expect(throws: CancellationError.self) { try await task.value }
-        let created = try #require(first.all.compactMap { event -> String? in
-            if case .orderCreated(let url) = event { return url } else { return nil }
-        }.first)
+        let created = try #require(
+            first.all.compactMap { event -> String? in
+                if case .orderCreated(let url) = event { return url } else { return nil }
+            }.first)
 
         let second = ProgressLog()
         let issued = try await CertificateIssuer().issue(
-            domains: ["again.example.com"], email: nil, webroot: env.webroot, directory: try ACMEServer(env.directoryURL),
+            domains: ["again.example.com"], email: nil, webroot: env.webroot,
+            directory: try ACMEServer(env.directoryURL),
             caBundle: env.caBundle, accountDirectory: root + "/acme", liveDirectory: root + "/live",
             progress: { second.record($0) })
         #expect(second.all.contains(.orderResumed(url: created, status: "pending")))
@@ -211,8 +228,12 @@ struct PebbleIssuanceTests {
         let issued = try await issue(env, ["renew.example.com"], root: root)
         let acme = root + "/etc/sbs/acme"
 
-        let today = try await CertificateIssuer().renewIfDue(liveDirectory: issued.liveDirectory, accountDirectory: acme)
-        guard case .notDue(let decision) = today else { Issue.record("renewed a fresh certificate"); return }
+        let today = try await CertificateIssuer().renewIfDue(
+            liveDirectory: issued.liveDirectory, accountDirectory: acme)
+        guard case .notDue(let decision) = today else {
+            Issue.record("renewed a fresh certificate")
+            return
+        }
         #expect(decision.source == .lifetime, "Debian's Pebble offers no ARI")
 
         // Seen from the day when only a quarter of the lifetime is left, it is due.
@@ -220,7 +241,10 @@ struct PebbleIssuanceTests {
         let later = issued.notBefore.addingTimeInterval(lifetime * 0.75).timeIntervalSince(Date())
         let outcome = try await CertificateIssuer(clock: OffsetClock(offset: later))
             .renewIfDue(liveDirectory: issued.liveDirectory, accountDirectory: acme)
-        guard case .renewed(let due, let renewed) = outcome else { Issue.record("not renewed: \(outcome)"); return }
+        guard case .renewed(let due, let renewed) = outcome else {
+            Issue.record("not renewed: \(outcome)")
+            return
+        }
         #expect(due.source == .lifetime)
         #expect(due.due)
         #expect(renewed.certID != issued.certID)
@@ -232,7 +256,8 @@ struct PebbleIssuanceTests {
         defer { env.stop() }
         // Debian's Pebble has no ARI and no profiles: a stand-in directory (served by the environment's nginx
         // over HTTPS) lists Pebble's own endpoints plus renewalInfo and meta.profiles of the stand-in.
-        let pebbleDirectory = try PebbleEnvironment.run(["curl", "-fsS", "--cacert", env.caBundle, env.directoryURL], environment: [:])
+        let pebbleDirectory = try PebbleEnvironment.run(
+            ["curl", "-fsS", "--cacert", env.caBundle, env.directoryURL], environment: [:])
         var fields = try #require(try JSONSerialization.jsonObject(with: Data(pebbleDirectory.utf8)) as? [String: Any])
         fields["renewalInfo"] = env.ariBase + "/renewal-info"
         fields["meta"] = ["profiles": ["classic": "the usual", "shortlived": "six days"]]
@@ -249,18 +274,24 @@ struct PebbleIssuanceTests {
         let certID = try #require(issued.certID)
 
         func window(_ start: TimeInterval, _ end: TimeInterval) throws {
-            let info = #"{"suggestedWindow":{"start":"\#(RFC3339.format(Date().addingTimeInterval(start)))","end":"\#(RFC3339.format(Date().addingTimeInterval(end)))"}}"#
+            let info =
+                #"{"suggestedWindow":{"start":"\#(RFC3339.format(Date().addingTimeInterval(start)))","end":"\#(RFC3339.format(Date().addingTimeInterval(end)))"}}"#
             try info.write(toFile: env.ariDir + "/renewal-info/" + certID, atomically: true, encoding: .utf8)
         }
         try window(30 * 86400, 32 * 86400)
-        let notYet = try await CertificateIssuer().renewalDecision(liveDirectory: issued.liveDirectory, directory: try ACMEServer(directory), caBundle: env.caBundle)
+        let notYet = try await CertificateIssuer().renewalDecision(
+            liveDirectory: issued.liveDirectory, directory: try ACMEServer(directory), caBundle: env.caBundle)
         #expect(notYet.source == .ari)
         #expect(!notYet.due)
         #expect(notYet.certID == certID)
 
         try window(-2 * 86400, -86400)
-        let outcome = try await CertificateIssuer().renewIfDue(liveDirectory: issued.liveDirectory, accountDirectory: root + "/etc/sbs/acme")
-        guard case .renewed(let decision, let renewed) = outcome else { Issue.record("not renewed: \(outcome)"); return }
+        let outcome = try await CertificateIssuer().renewIfDue(
+            liveDirectory: issued.liveDirectory, accountDirectory: root + "/etc/sbs/acme")
+        guard case .renewed(let decision, let renewed) = outcome else {
+            Issue.record("not renewed: \(outcome)")
+            return
+        }
         #expect(decision.source == .ari)
         #expect(decision.certID == certID)
         #expect(renewed.certID != certID)
@@ -277,11 +308,15 @@ struct PebbleIssuanceTests {
         let missing = await #expect(throws: ACMEError.self) { try await issue(env, ["eab.example.com"], root: root) }
         #expect(missing?.kind == .accountSetup)
         let wrong = await #expect(throws: ACMEError.self) {
-            try await issue(env, ["eab.example.com"], root: root, eab: try ExternalAccountBinding(keyID: "kid-sbs", base64urlKey: "d3Jvbmcta2V5LW9mLXRoaXJ0eS10d28tYnl0ZXMtLS0"))
+            try await issue(
+                env, ["eab.example.com"], root: root,
+                eab: try ExternalAccountBinding(
+                    keyID: "kid-sbs", base64urlKey: "d3Jvbmcta2V5LW9mLXRoaXJ0eS10d28tYnl0ZXMtLS0"))
         }
         #expect(wrong?.kind != nil)
         let issued = try await issue(
-            env, ["eab.example.com"], root: root, eab: try ExternalAccountBinding(keyID: "kid-sbs", base64urlKey: macKey))
+            env, ["eab.example.com"], root: root,
+            eab: try ExternalAccountBinding(keyID: "kid-sbs", base64urlKey: macKey))
         #expect(try env.verifyChain(liveDirectory: issued.liveDirectory).contains("cert.pem: OK"))
     }
 
@@ -296,7 +331,9 @@ struct PebbleIssuanceTests {
         let cases = [("kid-unknown", macKey), ("kid-sbs", "d3Jvbmcta2V5LW9mLXRoaXJ0eS10d28tYnl0ZXMtLS0")]
         for (kid, key) in cases {
             let error = await #expect(throws: ACMEError.self) {
-                try await issue(env, ["eab.example.com"], root: root, eab: try ExternalAccountBinding(keyID: kid, base64urlKey: key))
+                try await issue(
+                    env, ["eab.example.com"], root: root, eab: try ExternalAccountBinding(keyID: kid, base64urlKey: key)
+                )
             }
             let shown = (error?.message ?? "") + "\n" + (error?.remedy ?? "")
             #expect(error?.kind == .accountSetup, "\(kid): \(shown)")
@@ -319,7 +356,9 @@ struct PebbleIssuanceTests {
         let files = try LiveFiles.fileNames.map { try String(contentsOfFile: live + "/" + $0, encoding: .utf8) }
         try FileManager.default.removeItem(atPath: live)
         try FileManager.default.createDirectory(atPath: live, withIntermediateDirectories: true)
-        for (name, text) in zip(LiveFiles.fileNames, files) { try text.write(toFile: live + "/" + name, atomically: true, encoding: .utf8) }
+        for (name, text) in zip(LiveFiles.fileNames, files) {
+            try text.write(toFile: live + "/" + name, atomically: true, encoding: .utf8)
+        }
         try "mine\n".write(toFile: live + "/notes.txt", atomically: true, encoding: .utf8)
         let counter = RequestCounter()
         let issuer = CertificateIssuer(transport: { options in counter.wrap(CurlTransport(options: options)) })
@@ -329,7 +368,9 @@ struct PebbleIssuanceTests {
             (error as? ACMEError)?.message.contains("sbs will not replace \(live)") == true
         }
         #expect(counter.count == 0, "no request reached the CA")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: live).sorted() == (LiveFiles.fileNames + ["notes.txt"]).sorted())
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: live).sorted()
+                == (LiveFiles.fileNames + ["notes.txt"]).sorted())
         #expect(try String(contentsOfFile: live + "/cert.pem", encoding: .utf8) == files[0])
         #expect(!FileManager.default.fileExists(atPath: root + "/etc/sbs/ssl/archive/owned.example.com/0"))
     }

@@ -1,10 +1,11 @@
-@testable import ACME
-import TestSupport
 import Crypto
 import Foundation
 import SwiftASN1
+import TestSupport
 import Testing
 import X509
+
+@testable import ACME
 
 @Suite("JWK, JWS, key authorization")
 struct JOSETests {
@@ -22,7 +23,8 @@ struct JOSETests {
         // RFC 7638 section 3.1: the RSA example key and its thumbprint.
         let jwk = RSAPublicJWK(
             e: "AQAB",
-            n: "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw"
+            n:
+                "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw"
         )
         #expect(jwk.canonicalJSON.hasPrefix(#"{"e":"AQAB","kty":"RSA","n":"0vx7"#))
         #expect(jwk.thumbprint == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs")
@@ -34,8 +36,9 @@ struct JOSETests {
         #expect(jwk.y == Self.rfcY)
         #expect(jwk.canonicalJSON == #"{"crv":"P-256","kty":"EC","x":"\#(Self.rfcX)","y":"\#(Self.rfcY)"}"#)
         #expect(jwk.thumbprint == "oKIywvGUpTVTyxMQ3bwIIeQUudfr_CkLMjCE19ECD-U")
-        #expect(keyAuthorization(token: "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA", accountKey: jwk)
-            == "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA.oKIywvGUpTVTyxMQ3bwIIeQUudfr_CkLMjCE19ECD-U")
+        #expect(
+            keyAuthorization(token: "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA", accountKey: jwk)
+                == "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA.oKIywvGUpTVTyxMQ3bwIIeQUudfr_CkLMjCE19ECD-U")
     }
 
     @Test func rfc7515ES256ExampleVerifies() throws {
@@ -85,7 +88,10 @@ struct JOSETests {
         let macKey = Array("a shared secret of the test CA!!".utf8)
         let eab = FlattenedJWS.externalAccountBinding(
             accountKey: key.publicKey, keyID: "kid-1", macKey: macKey, url: "https://ca.test/new-acct")
-        #expect(eab.protectedHeader == ["alg": .string("HS256"), "kid": .string("kid-1"), "url": .string("https://ca.test/new-acct")])
+        #expect(
+            eab.protectedHeader == [
+                "alg": .string("HS256"), "kid": .string("kid-1"), "url": .string("https://ca.test/new-acct"),
+            ])
         #expect(Base64URL.decode(eab.payload) == Array(ECPublicJWK(key.publicKey).canonicalJSON.utf8))
         let expected = HMAC<SHA256>.authenticationCode(
             for: Array((eab.protected + "." + eab.payload).utf8), using: SymmetricKey(data: macKey))
@@ -157,7 +163,10 @@ struct CertificateTests {
 
     @Test func ariCertIDMatchesRFC9773Example() throws {
         // RFC 9773 section 4.1: AKI 69:88:5B:…:D4 and serial 00:87:65:43:21 → aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE
-        let aki: [UInt8] = [0x69, 0x88, 0x5B, 0x6B, 0x87, 0x46, 0x40, 0x41, 0xE1, 0xB3, 0x7B, 0x84, 0x7B, 0xA0, 0xAE, 0x2C, 0xDE, 0x01, 0xC8, 0xD4]
+        let aki: [UInt8] = [
+            0x69, 0x88, 0x5B, 0x6B, 0x87, 0x46, 0x40, 0x41, 0xE1, 0xB3, 0x7B, 0x84, 0x7B, 0xA0, 0xAE, 0x2C, 0xDE, 0x01,
+            0xC8, 0xD4,
+        ]
         let key = P256.Signing.PrivateKey()
         let name = try DistinguishedName { CommonName("ari.example") }
         let certificate = try Certificate(
@@ -173,11 +182,13 @@ struct CertificateTests {
     @Test func selfSignedAndFilesModes() throws {
         let dir = try TemporaryDirectory("acme")
         let live = dir.path + "/live/lan.example"
-        let made = try ProvidedCertificates.installSelfSigned(domains: ["lan.example", "www.lan.example"], liveDirectory: live)
+        let made = try ProvidedCertificates.installSelfSigned(
+            domains: ["lan.example", "www.lan.example"], liveDirectory: live)
         let leaf = try Certificate(pemEncoded: try String(contentsOfFile: live + "/cert.pem", encoding: .utf8))
         #expect(CertificateTools.dnsNames(of: leaf) == ["lan.example", "www.lan.example"])
         #expect(leaf.notValidAfter == made.notAfter)
-        let key = try Certificate.PrivateKey(pemEncoded: try String(contentsOfFile: live + "/privkey.pem", encoding: .utf8))
+        let key = try Certificate.PrivateKey(
+            pemEncoded: try String(contentsOfFile: live + "/privkey.pem", encoding: .utf8))
         #expect(CertificateTools.matches(key, leaf))
         #expect(FileIO.mode(of: live + "/privkey.pem") == 0o600)
         #expect(try String(contentsOfFile: live + "/fullchain.pem", encoding: .utf8) == made.certificatePEM)
@@ -191,24 +202,28 @@ struct CertificateTests {
         #expect(FileIO.mode(of: target + "/privkey.pem") == 0o600)
         #expect(try String(contentsOfFile: target + "/cert.pem", encoding: .utf8) == made.certificatePEM)
 
-        try P256.Signing.PrivateKey().pemRepresentation.write(toFile: dir.path + "/other.key", atomically: true, encoding: .utf8)
+        try P256.Signing.PrivateKey().pemRepresentation.write(
+            toFile: dir.path + "/other.key", atomically: true, encoding: .utf8)
         let mismatch = #expect(throws: ACMEError.self) {
             try ProvidedCertificates.installFiles(
-                certificatePath: live + "/fullchain.pem", keyPath: dir.path + "/other.key", liveDirectory: dir.path + "/live/bad")
+                certificatePath: live + "/fullchain.pem", keyPath: dir.path + "/other.key",
+                liveDirectory: dir.path + "/live/bad")
         }
         #expect(mismatch?.message.contains("does not belong to the certificate") == true)
         #expect(!FileManager.default.fileExists(atPath: dir.path + "/live/bad/privkey.pem"))
         let wrongName = #expect(throws: ACMEError.self) {
             try ProvidedCertificates.installFiles(
-                certificatePath: live + "/fullchain.pem", keyPath: live + "/privkey.pem", liveDirectory: dir.path + "/live/x",
+                certificatePath: live + "/fullchain.pem", keyPath: live + "/privkey.pem",
+                liveDirectory: dir.path + "/live/x",
                 domains: ["shop.example.com"])
         }
         #expect(wrongName?.message.contains("does not cover shop.example.com") == true)
     }
 
     @Test func domainNormalization() throws {
-        #expect(try CertificateIssuer.normalize(["Shop.Example.com.", "shop.example.com", "www.shop.example.com"])
-            == ["shop.example.com", "www.shop.example.com"])
+        #expect(
+            try CertificateIssuer.normalize(["Shop.Example.com.", "shop.example.com", "www.shop.example.com"])
+                == ["shop.example.com", "www.shop.example.com"])
         #expect(throws: ACMEError.self) { try CertificateIssuer.normalize(["https://shop.example.com"]) }
         #expect(throws: ACMEError.self) { try CertificateIssuer.normalize(["*.example.com"]) }
         #expect(throws: ACMEError.self) { try CertificateIssuer.normalize([]) }
@@ -221,10 +236,12 @@ struct RenewalPolicyTests {
 
     @Test func lifetimeRuleRenewsWithAThirdLeft() {
         let notAfter = issued.addingTimeInterval(90 * 86400)
-        let early = RenewalPolicy.lifetime(notBefore: issued, notAfter: notAfter, now: issued.addingTimeInterval(59 * 86400))
+        let early = RenewalPolicy.lifetime(
+            notBefore: issued, notAfter: notAfter, now: issued.addingTimeInterval(59 * 86400))
         #expect(!early.due)
         #expect(early.renewAt == issued.addingTimeInterval(60 * 86400))
-        let late = RenewalPolicy.lifetime(notBefore: issued, notAfter: notAfter, now: issued.addingTimeInterval(61 * 86400))
+        let late = RenewalPolicy.lifetime(
+            notBefore: issued, notAfter: notAfter, now: issued.addingTimeInterval(61 * 86400))
         #expect(late.due)
         #expect(late.source == .lifetime)
     }
@@ -233,11 +250,14 @@ struct RenewalPolicyTests {
         let info = RenewalInfo(
             suggestedWindow: .init(start: "2025-01-02T00:00:00Z", end: "2025-01-03T00:00:00Z"), explanationURL: nil)
         let start = try #require(RFC3339.parse("2025-01-02T00:00:00Z"))
-        let before = try #require(RenewalPolicy.ari(info, certID: "a.b", now: start.addingTimeInterval(-1), fraction: 0))
+        let before = try #require(
+            RenewalPolicy.ari(info, certID: "a.b", now: start.addingTimeInterval(-1), fraction: 0))
         #expect(!before.due)
-        let middle = try #require(RenewalPolicy.ari(info, certID: "a.b", now: start.addingTimeInterval(43_000), fraction: 0.5))
+        let middle = try #require(
+            RenewalPolicy.ari(info, certID: "a.b", now: start.addingTimeInterval(43_000), fraction: 0.5))
         #expect(!middle.due, "the chosen time (noon) has not come")
-        let after = try #require(RenewalPolicy.ari(info, certID: "a.b", now: start.addingTimeInterval(43_201), fraction: 0.5))
+        let after = try #require(
+            RenewalPolicy.ari(info, certID: "a.b", now: start.addingTimeInterval(43_201), fraction: 0.5))
         #expect(after.due)
         #expect(after.certID == "a.b")
         #expect(after.renewAt == start.addingTimeInterval(43_200))
@@ -245,4 +265,3 @@ struct RenewalPolicyTests {
         #expect(RenewalPolicy.ari(inverted, certID: "a.b", now: start) == nil)
     }
 }
-

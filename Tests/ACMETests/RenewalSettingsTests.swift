@@ -1,14 +1,16 @@
-@testable import ACME
 import Foundation
 import SBSCore
 import Testing
+
+@testable import ACME
 
 /// Renewal settings: one per live folder (its whole path), every one of them renewable, the ARI moment kept.
 @Suite("Renewal settings")
 struct RenewalSettingsTests {
     func config(_ live: String, domain: String = "shop.example.com") -> RenewalConfig {
-        RenewalConfig(domains: [domain], email: nil, webroot: "/srv/www", directoryURL: "https://ca.example/dir",
-                      caBundle: nil, profile: nil, liveDirectory: live)
+        RenewalConfig(
+            domains: [domain], email: nil, webroot: "/srv/www", directoryURL: "https://ca.example/dir",
+            caBundle: nil, profile: nil, liveDirectory: live)
     }
 
     // `cert issue --out …/a/out` and `--out …/b/out` used to share `renewal/out.json`, the second overwriting the first.
@@ -16,8 +18,10 @@ struct RenewalSettingsTests {
         let acme = temporaryFolder()
         try config("/srv/a/out", domain: "a.example.com").save(accountDirectory: acme)
         try config("/srv/b/out", domain: "b.example.com").save(accountDirectory: acme)
-        #expect(try RenewalConfig.load(accountDirectory: acme, liveDirectory: "/srv/a/out")?.domains == ["a.example.com"])
-        #expect(try RenewalConfig.load(accountDirectory: acme, liveDirectory: "/srv/b/out")?.domains == ["b.example.com"])
+        #expect(
+            try RenewalConfig.load(accountDirectory: acme, liveDirectory: "/srv/a/out")?.domains == ["a.example.com"])
+        #expect(
+            try RenewalConfig.load(accountDirectory: acme, liveDirectory: "/srv/b/out")?.domains == ["b.example.com"])
         #expect(try RenewalConfig.all(accountDirectory: acme).map(\.liveDirectory) == ["/srv/a/out", "/srv/b/out"])
     }
 
@@ -39,7 +43,8 @@ struct RenewalSettingsTests {
     func theARIMomentIsChosenOnceAndKept() async throws {
         let env = try await PebbleEnvironment.start()
         defer { env.stop() }
-        let pebbleDirectory = try PebbleEnvironment.run(["curl", "-fsS", "--cacert", env.caBundle, env.directoryURL], environment: [:])
+        let pebbleDirectory = try PebbleEnvironment.run(
+            ["curl", "-fsS", "--cacert", env.caBundle, env.directoryURL], environment: [:])
         var fields = try #require(try JSONSerialization.jsonObject(with: Data(pebbleDirectory.utf8)) as? [String: Any])
         fields["renewalInfo"] = env.ariBase + "/renewal-info"
         try JSONSerialization.data(withJSONObject: fields).write(to: URL(fileURLWithPath: env.ariDir + "/directory"))
@@ -48,10 +53,12 @@ struct RenewalSettingsTests {
         let acme = root + "/etc/sbs/acme"
         let live = root + "/certs/out"
         let issued = try await CertificateIssuer().issue(
-            domains: ["kept.example.com"], email: nil, webroot: env.webroot, directory: try ACMEServer(env.ariBase + "/directory"),
+            domains: ["kept.example.com"], email: nil, webroot: env.webroot,
+            directory: try ACMEServer(env.ariBase + "/directory"),
             caBundle: env.caBundle, accountDirectory: acme, liveDirectory: live)
         let certID = try #require(issued.certID)
-        let info = #"{"suggestedWindow":{"start":"\#(RFC3339.format(Date().addingTimeInterval(-10 * 86400)))","end":"\#(RFC3339.format(Date().addingTimeInterval(10 * 86400)))"}}"#
+        let info =
+            #"{"suggestedWindow":{"start":"\#(RFC3339.format(Date().addingTimeInterval(-10 * 86400)))","end":"\#(RFC3339.format(Date().addingTimeInterval(10 * 86400)))"}}"#
         try info.write(toFile: env.ariDir + "/renewal-info/" + certID, atomically: true, encoding: .utf8)
 
         var moments: Set<Date> = []
@@ -65,7 +72,8 @@ struct RenewalSettingsTests {
 
         // A new certificate chooses again.
         _ = try await CertificateIssuer().issue(
-            domains: ["kept.example.com"], email: nil, webroot: env.webroot, directory: try ACMEServer(env.ariBase + "/directory"),
+            domains: ["kept.example.com"], email: nil, webroot: env.webroot,
+            directory: try ACMEServer(env.ariBase + "/directory"),
             caBundle: env.caBundle, accountDirectory: acme, liveDirectory: live)
         #expect(try RenewalConfig.load(accountDirectory: acme, liveDirectory: live)?.ariFraction == nil)
     }

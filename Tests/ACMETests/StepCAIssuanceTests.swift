@@ -1,10 +1,11 @@
-@testable import ACME
-import Processes
-import TestSupport
 import Foundation
+import Processes
 import SBSCore
+import TestSupport
 import Testing
 import X509
+
+@testable import ACME
 
 /// Gate for the step-ca tests: Go and Debian's smallstep library (to build step-ca), nginx, openssl, curl, root
 /// (step-ca validates on port 80 and resolves names through /etc/hosts), and port 80 free. Skipped with the reason
@@ -23,8 +24,11 @@ enum StepCAIntegration {
 
     static var gate: ConditionTrait {
         let missing = missing
-        return .requires(Integration.reason(missing: missing, install: "apt-get install -y golang-go golang-github-smallstep-certificates-dev nginx; run as root"),
-                         when: missing.isEmpty)
+        return .requires(
+            Integration.reason(
+                missing: missing,
+                install: "apt-get install -y golang-go golang-github-smallstep-certificates-dev nginx; run as root"),
+            when: missing.isEmpty)
     }
 }
 
@@ -66,9 +70,12 @@ final class StepCAEnvironment: Sendable {
 /// `pending` with the challenge's error set. One environment at a time: they share port 80 and /etc/hosts.
 @Suite("ACME against step-ca", .serialized, StepCAIntegration.gate, .timeLimit(.minutes(5)))
 struct StepCAIssuanceTests {
-    func issue(_ env: StepCAEnvironment, _ names: [String], webroot: String? = nil, log: ProgressLog = ProgressLog()) async throws -> IssuedCertificate {
+    func issue(_ env: StepCAEnvironment, _ names: [String], webroot: String? = nil, log: ProgressLog = ProgressLog())
+        async throws -> IssuedCertificate
+    {
         try await CertificateIssuer().issue(
-            domains: names, email: "ops@example.org", webroot: webroot ?? env.webroot, directory: try ACMEServer(env.directoryURL),
+            domains: names, email: "ops@example.org", webroot: webroot ?? env.webroot,
+            directory: try ACMEServer(env.directoryURL),
             caBundle: env.root, accountDirectory: env.dir.path + "/root/etc/sbs/acme",
             liveDirectory: env.dir.path + "/root/etc/sbs/ssl/live/" + names[0], progress: { log.record($0) })
     }
@@ -84,19 +91,23 @@ struct StepCAIssuanceTests {
         let fullchain = try String(contentsOfFile: issued.fullchainPath, encoding: .utf8)
         #expect(fullchain.components(separatedBy: "-----BEGIN CERTIFICATE-----").count - 1 == 2)
         let verified = try PebbleEnvironment.run(
-            ["openssl", "verify", "-CAfile", env.root, "-untrusted", issued.chainPath, issued.certificatePath], environment: [:])
+            ["openssl", "verify", "-CAfile", env.root, "-untrusted", issued.chainPath, issued.certificatePath],
+            environment: [:])
         #expect(verified.contains("cert.pem: OK"))
-        let key = try Certificate.PrivateKey(pemEncoded: try String(contentsOfFile: issued.privateKeyPath, encoding: .utf8))
+        let key = try Certificate.PrivateKey(
+            pemEncoded: try String(contentsOfFile: issued.privateKeyPath, encoding: .utf8))
         #expect(CertificateTools.matches(key, leaf))
 
         // A forced renewal with the kept settings: a new certificate for the same names, through the same account.
         let outcome = try await CertificateIssuer().renewIfDue(
-            liveDirectory: issued.liveDirectory, accountDirectory: env.dir.path + "/root/etc/sbs/acme", force: true, progress: { _ in })
+            liveDirectory: issued.liveDirectory, accountDirectory: env.dir.path + "/root/etc/sbs/acme", force: true,
+            progress: { _ in })
         guard case .renewed(_, let renewed) = outcome else {
             Issue.record("a forced renewal did not renew: \(outcome)")
             return
         }
-        let renewedLeaf = try Certificate(pemEncoded: try String(contentsOfFile: renewed.certificatePath, encoding: .utf8))
+        let renewedLeaf = try Certificate(
+            pemEncoded: try String(contentsOfFile: renewed.certificatePath, encoding: .utf8))
         #expect(renewedLeaf.serialNumber != leaf.serialNumber)
         #expect(Set(CertificateTools.dnsNames(of: renewedLeaf)) == Set(names))
         #expect(renewed.accountURL == issued.accountURL)
@@ -124,7 +135,9 @@ struct StepCAIssuanceTests {
             let problem = try #require(error.problem, "no problem document from the CA behind: \(error.message)")
             let detail = try #require(problem.detail, "\(problem)")
             #expect(!detail.isEmpty && error.message.contains(detail), "\(error.message) does not quote \(detail)")
-            #expect(problem.identifier?.value == "nothing.stepca.test" && error.message.contains("nothing.stepca.test"), "\(error.message)")
+            #expect(
+                problem.identifier?.value == "nothing.stepca.test" && error.message.contains("nothing.stepca.test"),
+                "\(error.message)")
             #expect(["connection", "unauthorized", "incorrectResponse"].contains(problem.acmeType ?? ""), "\(problem)")
             let reported = log.all.compactMap { event -> String? in
                 if case .validationProblem(domain: "nothing.stepca.test", let detail, _) = event { return detail }

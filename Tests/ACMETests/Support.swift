@@ -1,9 +1,10 @@
-@testable import ACME
 import Foundation
 import HTTPClient
 import Synchronization
-import Testing
 import TestSupport
+import Testing
+
+@testable import ACME
 
 /// The real clock shifted by `offset` (to see a certificate from a later day) that really sleeps.
 struct OffsetClock: ACMEClock {
@@ -34,7 +35,9 @@ enum Fixture {
          "renewalInfo":"\(base)/ari","meta":{"termsOfService":"\(base)/tos","profiles":{"classic":"90 days","shortlived":"6 days"}}}
         """
 
-    static func json(_ status: Int, _ body: String, nonce: String?, headers: [(name: String, value: String)] = []) -> HTTPResponse {
+    static func json(_ status: Int, _ body: String, nonce: String?, headers: [(name: String, value: String)] = [])
+        -> HTTPResponse
+    {
         var all = headers
         all.append((name: "Content-Type", value: status >= 400 ? "application/problem+json" : "application/json"))
         if let nonce { all.append((name: "Replay-Nonce", value: nonce)) }
@@ -42,13 +45,17 @@ enum Fixture {
     }
 
     static func problem(_ type: String, _ detail: String, status: Int = 400, nonce: String?) -> HTTPResponse {
-        json(status, #"{"type":"urn:ietf:params:acme:error:\#(type)","detail":"\#(detail)","status":\#(status)}"#, nonce: nonce)
+        json(
+            status, #"{"type":"urn:ietf:params:acme:error:\#(type)","detail":"\#(detail)","status":\#(status)}"#,
+            nonce: nonce)
     }
 
     static var directory: ScriptedTransport.Step {
         .init(method: .get, url: "\(base)/directory", response: json(200, directoryJSON, nonce: nil))
     }
     static func nonce(_ value: String) -> ScriptedTransport.Step {
-        .init(method: .head, url: "\(base)/nonce", response: HTTPResponse(status: 200, headers: [(name: "Replay-Nonce", value: value)]))
+        .init(
+            method: .head, url: "\(base)/nonce",
+            response: HTTPResponse(status: 200, headers: [(name: "Replay-Nonce", value: value)]))
     }
 }

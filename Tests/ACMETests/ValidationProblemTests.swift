@@ -1,8 +1,9 @@
-@testable import ACME
 import Crypto
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
+@testable import ACME
 
 /// How a CA that keeps a failed authorization pending (step-ca) and a CA that sends no Retry-After are reported.
 @Suite("Validation problems and whose delay it is")
@@ -27,21 +28,31 @@ struct ValidationProblemTests {
         let clock = TestClock()
         var steps = [Fixture.directory, Fixture.nonce("n0")]
         for index in 1...12 {
-            steps.append(Step(method: .post, url: "\(base)/authz/1", response: Fixture.json(200, Self.pendingWithError, nonce: "n\(index)")))
+            steps.append(
+                Step(
+                    method: .post, url: "\(base)/authz/1",
+                    response: Fixture.json(200, Self.pendingWithError, nonce: "n\(index)")))
         }
         let transport = ScriptedTransport(steps)
         let acme = client(transport, clock: clock)
         var problemSince: Date?
         var reports: [String] = []
         let start = clock.now
-        let authorization: ACMEAuthorization = try await acme.poll("\(base)/authz/1", what: "validation of shop.example.com") {
+        let authorization: ACMEAuthorization = try await acme.poll(
+            "\(base)/authz/1", what: "validation of shop.example.com"
+        ) {
             (authorization: ACMEAuthorization) in
-            CertificateIssuer.validationSettled(authorization, problemSince: &problemSince, now: clock.now, grace: .seconds(5)) {
+            CertificateIssuer.validationSettled(
+                authorization, problemSince: &problemSince, now: clock.now, grace: .seconds(5)
+            ) {
                 reports.append($0)
             }
         }
         // Reported once, at the first poll, with the CA's own words; polling ended once the grace was over.
-        #expect(reports == ["error doing http GET for url http://shop.example.com/.well-known/acme-challenge/tok: connection refused"])
+        #expect(
+            reports == [
+                "error doing http GET for url http://shop.example.com/.well-known/acme-challenge/tok: connection refused"
+            ])
         #expect(problemSince == start)
         #expect(clock.now.timeIntervalSince(start) >= 5 && clock.now.timeIntervalSince(start) < 10)
         #expect(transport.remaining > 0, "it stopped long before sbs's polling limit")
@@ -52,10 +63,13 @@ struct ValidationProblemTests {
     }
 
     @Test func aPendingAuthorizationWithoutAnErrorIsPolledOn() throws {
-        let json = #"{"identifier":{"type":"dns","value":"a.example.com"},"status":"pending","challenges":[{"type":"http-01","url":"u","status":"processing","token":"t"}]}"#
+        let json =
+            #"{"identifier":{"type":"dns","value":"a.example.com"},"status":"pending","challenges":[{"type":"http-01","url":"u","status":"processing","token":"t"}]}"#
         let pending = try JSONDecoder().decode(ACMEAuthorization.self, from: Data(json.utf8))
         var since: Date?
-        #expect(!CertificateIssuer.validationSettled(pending, problemSince: &since, now: Date(), grace: .seconds(5)) { _ in })
+        #expect(
+            !CertificateIssuer.validationSettled(pending, problemSince: &since, now: Date(), grace: .seconds(5)) { _ in
+            })
         #expect(since == nil)
     }
 
@@ -65,27 +79,41 @@ struct ValidationProblemTests {
         let processing = #"{"status":"processing","identifiers":[],"authorizations":[],"finalize":"f"}"#
         var steps = [Fixture.directory, Fixture.nonce("n0")]
         for index in 1...40 {
-            steps.append(Step(method: .post, url: "\(base)/order/1", response: Fixture.json(200, processing, nonce: "n\(index)")))
+            steps.append(
+                Step(method: .post, url: "\(base)/order/1", response: Fixture.json(200, processing, nonce: "n\(index)"))
+            )
         }
         let acme = client(ScriptedTransport(steps), clock: clock)
         await acme.setPolling(maxDelay: .seconds(60), timeout: .seconds(10))
         let error = await #expect(throws: ACMEError.self) {
-            let _: ACMEOrder = try await acme.poll("\(base)/order/1", what: "issuance") { (order: ACMEOrder) in order.status == .valid }
+            let _: ACMEOrder = try await acme.poll("\(base)/order/1", what: "issuance") { (order: ACMEOrder) in
+                order.status == .valid
+            }
         }
-        #expect(error?.message.contains("sbs's polling limit; the CA sent no Retry-After") == true, "\(String(describing: error?.message))")
+        #expect(
+            error?.message.contains("sbs's polling limit; the CA sent no Retry-After") == true,
+            "\(String(describing: error?.message))")
         #expect(error?.message.contains("asks to wait") == false)
     }
 
     @Test func aRetryAfterTooLongIsSaidToBeTheCAs() async throws {
         let clock = TestClock()
         let processing = #"{"status":"processing","identifiers":[],"authorizations":[],"finalize":"f"}"#
-        let acme = client(ScriptedTransport([
-            Fixture.directory, Fixture.nonce("n0"),
-            Step(method: .post, url: "\(base)/order/1", response: Fixture.json(200, processing, nonce: "n1", headers: [(name: "Retry-After", value: "3600")])),
-        ]), clock: clock)
+        let acme = client(
+            ScriptedTransport([
+                Fixture.directory, Fixture.nonce("n0"),
+                Step(
+                    method: .post, url: "\(base)/order/1",
+                    response: Fixture.json(
+                        200, processing, nonce: "n1", headers: [(name: "Retry-After", value: "3600")])),
+            ]), clock: clock)
         let error = await #expect(throws: ACMEError.self) {
-            let _: ACMEOrder = try await acme.poll("\(base)/order/1", what: "issuance") { (order: ACMEOrder) in order.status == .valid }
+            let _: ACMEOrder = try await acme.poll("\(base)/order/1", what: "issuance") { (order: ACMEOrder) in
+                order.status == .valid
+            }
         }
-        #expect(error?.message.contains("its Retry-After asks to wait 3600.0s") == true, "\(String(describing: error?.message))")
+        #expect(
+            error?.message.contains("its Retry-After asks to wait 3600.0s") == true,
+            "\(String(describing: error?.message))")
     }
 }

@@ -3,8 +3,8 @@ import Foundation
 import Processes
 import SBSCore
 import Synchronization
-import Testing
 import TestSupport
+import Testing
 
 /// What `ComposeDriver` does with what `docker` answers: the commands it runs (exact argv), and what it makes of
 /// their exit status and output. `docker` is a script of recorded answers; the real runs are in the end-to-end
@@ -41,17 +41,23 @@ struct ComposeDriverScript {
     }
 
     static func nginx(_ state: String = "running", health: String = "healthy") -> ComposePS.Container {
-        ComposePS.Container("nginx", image: nginx, state: state, health: health,
-                            ports: [("0.0.0.0", 80, 80), ("0.0.0.0", 443, 443), ("::", 80, 80), ("::", 443, 443)])
+        ComposePS.Container(
+            "nginx", image: nginx, state: state, health: health,
+            ports: [("0.0.0.0", 80, 80), ("0.0.0.0", 443, 443), ("::", 80, 80), ("::", 443, 443)])
     }
 
     static func healthLog(_ name: String) -> [String] {
-        ["docker", "inspect", "--format", "{{if .State.Health}}{{range .State.Health.Log}}{{.ExitCode}}: {{.Output}}{{end}}{{end}}", name]
+        [
+            "docker", "inspect", "--format",
+            "{{if .State.Health}}{{range .State.Health.Log}}{{.ExitCode}}: {{.Output}}{{end}}{{end}}", name,
+        ]
     }
 
     static func logs(_ service: String) -> [String] { compose("logs", "--no-color", "--tail", "10", service) }
 
-    static func inspectImage(_ image: String) -> [String] { ["docker", "image", "inspect", "--format", "{{.Id}}", "--", image] }
+    static func inspectImage(_ image: String) -> [String] {
+        ["docker", "image", "inspect", "--format", "{{.Id}}", "--", image]
+    }
 
     static func noSuchImage(_ image: String) -> ScriptedRunner.Reply {
         .exit(1, stderr: "Error response from daemon: No such image: \(image)\n", stdout: "\n")
@@ -112,9 +118,12 @@ final class Lines: Sendable {
             ["env", "NGINX_CONF=bootstrap.conf"] + up: .timedOut(stderr: " Container sbs-nginx-1  Creating\n"),
         ])
         let error = await #expect(throws: UserError.self) {
-            try await S(docker).driver.up(["nginx"], noDeps: true, variables: ["NGINX_CONF=bootstrap.conf"], deadline: .seconds(30))
+            try await S(docker).driver.up(
+                ["nginx"], noDeps: true, variables: ["NGINX_CONF=bootstrap.conf"], deadline: .seconds(30))
         }
-        #expect(error?.message.hasPrefix("`docker compose up` failed (timed out): Container sbs-nginx-1  Creating") == true, "\(String(describing: error))")
+        #expect(
+            error?.message.hasPrefix("`docker compose up` failed (timed out): Container sbs-nginx-1  Creating") == true,
+            "\(String(describing: error))")
         #expect(docker.unused.isEmpty)
     }
 
@@ -124,13 +133,20 @@ final class Lines: Sendable {
             S.ps: S.containers(S.db("created", health: ""), S.nginx("created", health: "")).repeating,
             up: .ok().changing(S.ps, to: S.containers(S.db(health: "unhealthy"), S.nginx()).repeating),
             S.healthLog("sbs-app-db-1"): .ok("1: localhost:5432 - no response\n1: localhost:5432 - no response\n"),
-            S.logs("app-db"): .ok("app-db-1  | FATAL:  could not map anonymous shared memory: Cannot allocate memory\n"),
+            S.logs("app-db"): .ok(
+                "app-db-1  | FATAL:  could not map anonymous shared memory: Cannot allocate memory\n"),
         ])
         let error = await #expect(throws: UserError.self) { try await S(docker).driver.up(deadline: .seconds(30)) }
         let message = try #require(error).message
-        #expect(message.hasPrefix("app-db did not become healthy within 30.0 seconds: app-db running/unhealthy\n  app-db (sbs-app-db-1): running, unhealthy\n"), "\(message)")
-        #expect(message.contains("last healthchecks: 1: localhost:5432 - no response | 1: localhost:5432 - no response"), "\(message)")
-        #expect(message.contains("last log lines: app-db-1  | FATAL:  could not map anonymous shared memory"), "\(message)")
+        #expect(
+            message.hasPrefix(
+                "app-db did not become healthy within 30.0 seconds: app-db running/unhealthy\n  app-db (sbs-app-db-1): running, unhealthy\n"
+            ), "\(message)")
+        #expect(
+            message.contains("last healthchecks: 1: localhost:5432 - no response | 1: localhost:5432 - no response"),
+            "\(message)")
+        #expect(
+            message.contains("last log lines: app-db-1  | FATAL:  could not map anonymous shared memory"), "\(message)")
         #expect(docker.unused.isEmpty)
     }
 }
@@ -152,7 +168,8 @@ final class Lines: Sendable {
         let docker = ScriptedRunner([
             S.ps: S.containers(S.db(), S.nginx(health: "starting")).repeating,
             S.healthLog("sbs-nginx-1"): .ok("1: wget: can't connect to remote host (127.0.0.1): Connection refused\n"),
-            S.logs("nginx"): .ok("nginx-1  | 2025/06/02 09:14:05 [emerg] 1#1: host not found in upstream \"app-web:3000\"\n"),
+            S.logs("nginx"): .ok(
+                "nginx-1  | 2025/06/02 09:14:05 [emerg] 1#1: host not found in upstream \"app-web:3000\"\n"),
         ])
         let started = ContinuousClock.now
         let error = await #expect(throws: UserError.self) {
@@ -161,8 +178,13 @@ final class Lines: Sendable {
         #expect(ContinuousClock.now - started >= .milliseconds(100), "it waited the whole deadline")
         #expect(docker.calls.filter { $0 == S.ps }.count > 2, "it polled more than once")
         let message = try #require(error).message
-        #expect(message.hasPrefix("nginx did not become healthy within 0.1 seconds: nginx running/starting\n"), "\(message)")
-        #expect(message.contains("last healthchecks: 1: wget: can't connect to remote host (127.0.0.1): Connection refused"), "\(message)")
+        #expect(
+            message.hasPrefix("nginx did not become healthy within 0.1 seconds: nginx running/starting\n"), "\(message)"
+        )
+        #expect(
+            message.contains(
+                "last healthchecks: 1: wget: can't connect to remote host (127.0.0.1): Connection refused"),
+            "\(message)")
         #expect(message.contains(#"host not found in upstream "app-web:3000""#), "\(message)")
         #expect(error?.remedy?.contains("logs nginx") == true)
     }
@@ -173,13 +195,17 @@ final class Lines: Sendable {
             S.ps: S.containers(S.db("exited", health: "", exitCode: 1), S.nginx()),
             S.ps: S.containers(S.db("exited", health: "", exitCode: 1), S.nginx()),
             S.healthLog("sbs-app-db-1"): .ok(""),
-            S.logs("app-db"): .ok("app-db-1  | initdb: error: directory \"/var/lib/postgresql/data\" exists but is not empty\n"),
+            S.logs("app-db"): .ok(
+                "app-db-1  | initdb: error: directory \"/var/lib/postgresql/data\" exists but is not empty\n"),
         ])
         let error = await #expect(throws: UserError.self) {
             try await S(docker).driver.waitReady([], deadline: .seconds(600))
         }
         let message = try #require(error).message
-        #expect(message.hasPrefix("app-db did not become healthy within 600.0 seconds: app-db exited\n  app-db (sbs-app-db-1): exited\n"), "\(message)")
+        #expect(
+            message.hasPrefix(
+                "app-db did not become healthy within 600.0 seconds: app-db exited\n  app-db (sbs-app-db-1): exited\n"),
+            "\(message)")
         #expect(message.contains("exists but is not empty"), "\(message)")
         #expect(!message.contains("last healthchecks"), "no healthcheck ran: nothing to show")
         #expect(docker.unused.isEmpty)
@@ -187,12 +213,13 @@ final class Lines: Sendable {
 
     @Test func aServiceWithoutAContainerIsNamed() async throws {
         let docker = ScriptedRunner([
-            S.ps: S.containers(S.db()).repeating,
+            S.ps: S.containers(S.db()).repeating
         ])
         let error = await #expect(throws: UserError.self) {
             try await S(docker).driver.waitReady(["app-db", "nginx"], deadline: .milliseconds(20))
         }
-        #expect(error?.message.hasPrefix("nginx did not become healthy within ") == true, "\(String(describing: error))")
+        #expect(
+            error?.message.hasPrefix("nginx did not become healthy within ") == true, "\(String(describing: error))")
         #expect(error?.message.contains("no container for nginx") == true, "\(String(describing: error))")
     }
 }
@@ -228,20 +255,32 @@ final class Lines: Sendable {
     @Test func aPullThatFailsNamesTheImageAndQuotesTheRegistry() async throws {
         let docker = ScriptedRunner([
             S.inspectImage("nginx:9.9-alpine"): S.noSuchImage("nginx:9.9-alpine"),
-            ["docker", "pull", "--quiet", "--", "nginx:9.9-alpine"]: .exit(1, stderr: "Error response from daemon: manifest for nginx:9.9-alpine not found: manifest unknown: manifest unknown\n"),
+            ["docker", "pull", "--quiet", "--", "nginx:9.9-alpine"]: .exit(
+                1,
+                stderr:
+                    "Error response from daemon: manifest for nginx:9.9-alpine not found: manifest unknown: manifest unknown\n"
+            ),
         ])
-        let error = await #expect(throws: UserError.self) { try await S(docker).driver.ensureImages(["nginx:9.9-alpine"]) }
-        #expect(error?.message == "Pulling nginx:9.9-alpine failed (exit 1): Error response from daemon: manifest for nginx:9.9-alpine not found: manifest unknown: manifest unknown")
+        let error = await #expect(throws: UserError.self) {
+            try await S(docker).driver.ensureImages(["nginx:9.9-alpine"])
+        }
+        #expect(
+            error?.message
+                == "Pulling nginx:9.9-alpine failed (exit 1): Error response from daemon: manifest for nginx:9.9-alpine not found: manifest unknown: manifest unknown"
+        )
         #expect(error?.remedy?.contains("images.archive") == true)
     }
 
     @Test func aPrivateRegistryIsPulledFromWithItsOwnClientConfig() async throws {
         let folder = try TemporaryDirectory("registry")
-        let login = RegistryLogin(server: "registry.example.com", user: "deploy", password: "s3cret", configDirectory: folder.path + "/docker")
+        let login = RegistryLogin(
+            server: "registry.example.com", user: "deploy", password: "s3cret", configDirectory: folder.path + "/docker"
+        )
         let image = "registry.example.com/shop/app-web:2.4"
         let docker = ScriptedRunner([
             S.inspectImage(image): S.noSuchImage(image),
-            ["env", "DOCKER_CONFIG=" + folder.path + "/docker", "docker", "pull", "--quiet", "--", image]: .ok(image + "\n"),
+            ["env", "DOCKER_CONFIG=" + folder.path + "/docker", "docker", "pull", "--quiet", "--", image]: .ok(
+                image + "\n"),
         ])
         try await S(docker).driver.ensureImages([image], registry: login)
         #expect(docker.unused.isEmpty)
@@ -270,7 +309,9 @@ final class Lines: Sendable {
             S.inspectImage(S.db): .ok("sha256:5e7abcd0\n"),
             S.inspectImage(S.nginx): S.noSuchImage(S.nginx),
         ])
-        let error = await #expect(throws: UserError.self) { try await S(short).driver.ensureImages([S.db, S.nginx], archive: archive) }
+        let error = await #expect(throws: UserError.self) {
+            try await S(short).driver.ensureImages([S.db, S.nginx], archive: archive)
+        }
         #expect(error?.message == "\(archive) does not hold \(S.nginx); with images.archive nothing is pulled.")
         #expect(short.unused.isEmpty)
 
@@ -278,8 +319,13 @@ final class Lines: Sendable {
             S.inspectImage(S.db): S.noSuchImage(S.db),
             load: .exit(1, stderr: "open /srv/images/sbs-images.tar: no such file or directory\n"),
         ])
-        let failed = await #expect(throws: UserError.self) { try await S(broken).driver.ensureImages([S.db], archive: archive) }
-        #expect(failed?.message == "`docker load --input \(archive)` failed (exit 1): open /srv/images/sbs-images.tar: no such file or directory")
+        let failed = await #expect(throws: UserError.self) {
+            try await S(broken).driver.ensureImages([S.db], archive: archive)
+        }
+        #expect(
+            failed?.message
+                == "`docker load --input \(archive)` failed (exit 1): open /srv/images/sbs-images.tar: no such file or directory"
+        )
     }
 }
 
@@ -287,7 +333,8 @@ final class Lines: Sendable {
     typealias S = ComposeDriverScript
     static let test = S.compose("exec", "-T", "nginx", "nginx", "-t", "-c", "/etc/nginx/sbs/nginx.conf")
     static let reload = S.compose("exec", "-T", "nginx", "nginx", "-c", "/etc/nginx/sbs/nginx.conf", "-s", "reload")
-    static let accepted = "nginx: the configuration file /etc/nginx/nginx.conf syntax is ok\nnginx: configuration file /etc/nginx/nginx.conf test is successful\n"
+    static let accepted =
+        "nginx: the configuration file /etc/nginx/nginx.conf syntax is ok\nnginx: configuration file /etc/nginx/nginx.conf test is successful\n"
 
     @Test func aRunningNginxIsTestedThenReloaded() async throws {
         let docker = ScriptedRunner([
@@ -308,15 +355,20 @@ final class Lines: Sendable {
     @Test func aConfigThatFailsTheTestIsNotReloadedAndNginxSaysWhy() async throws {
         let docker = ScriptedRunner([
             S.ps: S.containers(S.nginx()),
-            Self.test: .exit(1, stderr: """
-                nginx: [emerg] cannot load certificate "/etc/nginx/ssl/live/shop.example.com/fullchain.pem": PEM_read_bio_X509_AUX() failed (SSL: error:0480006C:PEM routines::no start line:Expecting: TRUSTED CERTIFICATE)
-                nginx: configuration file /etc/nginx/nginx.conf test failed
+            Self.test: .exit(
+                1,
+                stderr: """
+                    nginx: [emerg] cannot load certificate "/etc/nginx/ssl/live/shop.example.com/fullchain.pem": PEM_read_bio_X509_AUX() failed (SSL: error:0480006C:PEM routines::no start line:Expecting: TRUSTED CERTIFICATE)
+                    nginx: configuration file /etc/nginx/nginx.conf test failed
 
-                """),
+                    """),
         ])
         let error = await #expect(throws: UserError.self) { try await S(docker).driver.reloadNginx() }
         let message = try #require(error).message
-        #expect(message.hasPrefix("nginx does not accept its configuration with the new certificate: nginx: [emerg] cannot load certificate"), "\(message)")
+        #expect(
+            message.hasPrefix(
+                "nginx does not accept its configuration with the new certificate: nginx: [emerg] cannot load certificate"
+            ), "\(message)")
         #expect(message.hasSuffix("nginx: configuration file /etc/nginx/nginx.conf test failed"), "\(message)")
         #expect(error?.remedy?.hasPrefix("nginx keeps serving the previous certificate.") == true)
         #expect(!docker.calls.contains(Self.reload))

@@ -1,7 +1,7 @@
 import Deploy
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The registry credentials are written as docker's client reads them: `{"auths": {SERVER: {"auth":
 /// base64(user:password)}}}`, whatever characters the server, user or password hold.

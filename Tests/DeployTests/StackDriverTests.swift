@@ -3,17 +3,25 @@ import Foundation
 import Processes
 import SBSCore
 import Synchronization
-import Testing
 import TestSupport
+import Testing
 
 @Suite struct ComposeCommandLines {
     let project = ComposeProject(name: "sbs", directory: "/opt/sbs")
 
     @Test func everyCommandNamesTheProjectItsFolderAndFile() {
-        #expect(project.command(["ps"]) == ["docker", "compose", "--project-name", "sbs", "--project-directory", "/opt/sbs",
-                                            "--file", "/opt/sbs/docker-compose.yml", "ps"])
-        let driver = ComposeDriver(project: project, runner: RefusingRunner(), profiles: ["monitoring", "ollama"]) { _ in }
-        #expect(driver.command(["up", "--detach"]).suffix(6) == ["--profile", "monitoring", "--profile", "ollama", "up", "--detach"])
+        #expect(
+            project.command(["ps"]) == [
+                "docker", "compose", "--project-name", "sbs", "--project-directory", "/opt/sbs",
+                "--file", "/opt/sbs/docker-compose.yml", "ps",
+            ])
+        let driver = ComposeDriver(project: project, runner: RefusingRunner(), profiles: ["monitoring", "ollama"]) {
+            _ in
+        }
+        #expect(
+            driver.command(["up", "--detach"]).suffix(6) == [
+                "--profile", "monitoring", "--profile", "ollama", "up", "--detach",
+            ])
         #expect(project.volume("postgres_data") == "sbs_postgres_data")
     }
 
@@ -28,7 +36,8 @@ import TestSupport
     }
 
     @Test func theConfigHashIsReadFromTheLabels() throws {
-        let line = #"{"Service":"nginx","Name":"sbs-nginx-1","State":"running","Health":"healthy","Labels":"com.docker.compose.depends_on=app-db:service_healthy:false,app-kong:service_healthy:false,com.docker.compose.config-hash=19293875713c03947228eb2f704208e739e7ef42862332e4e998ebb8ba8127e3,com.docker.compose.project=sbs"}"#
+        let line =
+            #"{"Service":"nginx","Name":"sbs-nginx-1","State":"running","Health":"healthy","Labels":"com.docker.compose.depends_on=app-db:service_healthy:false,app-kong:service_healthy:false,com.docker.compose.config-hash=19293875713c03947228eb2f704208e739e7ef42862332e4e998ebb8ba8127e3,com.docker.compose.project=sbs"}"#
         let container = try #require(try ComposeContainer.parse(line).first)
         #expect(container.configHash == "19293875713c03947228eb2f704208e739e7ef42862332e4e998ebb8ba8127e3")
         let none = try #require(try ComposeContainer.parse(#"{"Service":"web","State":"running"}"#).first)
@@ -40,48 +49,68 @@ import TestSupport
 
     @Test func anUpToDateStackIsOnlyOneWhoseEveryServiceRunsHealthyFromTheCurrentSettings() async throws {
         let ps = """
-        {"Service":"app-db","Name":"db","State":"running","Health":"healthy","Labels":"com.docker.compose.config-hash=aaa1"}
-        {"Service":"nginx","Name":"nx","State":"running","Health":"healthy","Labels":"com.docker.compose.config-hash=bbb2"}
-        """
+            {"Service":"app-db","Name":"db","State":"running","Health":"healthy","Labels":"com.docker.compose.config-hash=aaa1"}
+            {"Service":"nginx","Name":"nx","State":"running","Health":"healthy","Labels":"com.docker.compose.config-hash=bbb2"}
+            """
         func driver(hashes: String, ps: String) -> ComposeDriver {
-            ComposeDriver(project: project, runner: ScriptedRunner([
-                project.command(["config", "--hash", "*"]): .ok(hashes),
-                project.command(["ps", "--all", "--format", "json"]): .ok(ps),
-            ]), profiles: []) { _ in }
+            ComposeDriver(
+                project: project,
+                runner: ScriptedRunner([
+                    project.command(["config", "--hash", "*"]): .ok(hashes),
+                    project.command(["ps", "--all", "--format", "json"]): .ok(ps),
+                ]), profiles: []
+            ) { _ in }
         }
         func upToDate(_ driver: ComposeDriver, _ services: [String]) async throws -> Bool {
             try await driver.isUpToDate(services, hashes: try await driver.configHashes())
         }
         #expect(try await upToDate(driver(hashes: "app-db aaa1\nnginx bbb2\n", ps: ps), ["app-db", "nginx"]))
-        #expect(try await !upToDate(driver(hashes: "app-db aaa1\nnginx ccc3\n", ps: ps), ["app-db", "nginx"]), "a changed setting")
-        #expect(try await !upToDate(driver(hashes: "app-db aaa1\nnginx bbb2\nweb ddd4\n", ps: ps), ["app-db", "nginx", "web"]), "a service without a container")
-        let unhealthy = ps.replacingOccurrences(of: #""Name":"nx","State":"running","Health":"healthy""#, with: #""Name":"nx","State":"running","Health":"unhealthy""#)
-        #expect(try await !upToDate(driver(hashes: "app-db aaa1\nnginx bbb2\n", ps: unhealthy), ["app-db", "nginx"]), "an unhealthy one")
+        #expect(
+            try await !upToDate(driver(hashes: "app-db aaa1\nnginx ccc3\n", ps: ps), ["app-db", "nginx"]),
+            "a changed setting")
+        #expect(
+            try await !upToDate(
+                driver(hashes: "app-db aaa1\nnginx bbb2\nweb ddd4\n", ps: ps), ["app-db", "nginx", "web"]),
+            "a service without a container")
+        let unhealthy = ps.replacingOccurrences(
+            of: #""Name":"nx","State":"running","Health":"healthy""#,
+            with: #""Name":"nx","State":"running","Health":"unhealthy""#)
+        #expect(
+            try await !upToDate(driver(hashes: "app-db aaa1\nnginx bbb2\n", ps: unhealthy), ["app-db", "nginx"]),
+            "an unhealthy one")
     }
 }
 
 @Suite struct OllamaPullProgress {
     @Test func modelsAlreadyPresentAreNotPulledAndANameWithoutATagIsLatest() throws {
-        let present = try OllamaModels.names(inTags: Array(#"{"models":[{"name":"mistral:7b","size":1},{"name":"phi3:latest"}]}"#.utf8))
+        let present = try OllamaModels.names(
+            inTags: Array(#"{"models":[{"name":"mistral:7b","size":1},{"name":"phi3:latest"}]}"#.utf8))
         #expect(present == ["mistral:7b", "phi3:latest"])
         #expect(OllamaModels.missing(["mistral:7b", "phi3", "llama3.1:8b"], present: present) == ["llama3.1:8b"])
         #expect(throws: UserError.self) { try OllamaModels.names(inTags: Array("<html>".utf8)) }
     }
 
     @Test func linesSplitAcrossChunksAreReadWhole() {
-        let body = #"{"status":"pulling manifest"}"# + "\n" + #"{"status":"pulling sha256:abc","digest":"sha256:abc","total":1000,"completed":500}"# + "\n"
+        let body =
+            #"{"status":"pulling manifest"}"# + "\n"
+            + #"{"status":"pulling sha256:abc","digest":"sha256:abc","total":1000,"completed":500}"# + "\n"
             + #"{"error":"pull model manifest: file does not exist"}"# + "\n" + "not json\n"
         let bytes = Array(body.utf8)
         // Every split point gives the same events.
         var whole = OllamaModels.PullStream()
         let expected = whole.feed(bytes)
         #expect(expected.count == 4)
-        #expect(expected[1] == OllamaModels.PullEvent(status: "pulling sha256:abc", digest: "sha256:abc", total: 1000, completed: 500))
+        #expect(
+            expected[1]
+                == OllamaModels.PullEvent(
+                    status: "pulling sha256:abc", digest: "sha256:abc", total: 1000, completed: 500))
         #expect(expected[2].error == "pull model manifest: file does not exist")
         #expect(expected[3].error?.hasPrefix("unreadable progress line") == true)
         for split in 1..<bytes.count {
             var stream = OllamaModels.PullStream()
-            #expect(stream.feed(Array(bytes[..<split])) + stream.feed(Array(bytes[split...])) == expected, "split at \(split)")
+            #expect(
+                stream.feed(Array(bytes[..<split])) + stream.feed(Array(bytes[split...])) == expected,
+                "split at \(split)")
         }
     }
 
@@ -90,7 +119,8 @@ import TestSupport
         var lines: [String] = []
         if let line = reporter.line(for: .init(status: "pulling manifest"), model: "m") { lines.append(line) }
         for completed in stride(from: Int64(0), through: 4_100_000_000, by: 10_000_000) {
-            let event = OllamaModels.PullEvent(status: "pulling sha256:1234", digest: "sha256:1234", total: 4_100_000_000, completed: completed)
+            let event = OllamaModels.PullEvent(
+                status: "pulling sha256:1234", digest: "sha256:1234", total: 4_100_000_000, completed: completed)
             if let line = reporter.line(for: event, model: "m") { lines.append(line) }
         }
         if let line = reporter.line(for: .init(status: "success"), model: "m") { lines.append(line) }
@@ -107,16 +137,20 @@ import TestSupport
         let dir = Scratch.path("registry")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let password = "p@ss:word \"quoted\" ü"
-        let login = RegistryLogin(server: "registry.example.com:5000", user: "deploy", password: password, configDirectory: dir + "/docker")
+        let login = RegistryLogin(
+            server: "registry.example.com:5000", user: "deploy", password: password, configDirectory: dir + "/docker")
         try login.writeConfig()
         let text = try String(contentsOfFile: dir + "/docker/config.json", encoding: .utf8)
         #expect(!text.contains(password))
-        let json = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: [String: [String: String]]])
+        let json = try #require(
+            try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: [String: [String: String]]])
         #expect(Array(json["auths"]?.keys ?? [:].keys) == ["registry.example.com:5000"])
         let auth = try #require(json["auths"]?["registry.example.com:5000"]?["auth"])
         #expect(String(decoding: try #require(Data(base64Encoded: auth)), as: UTF8.self) == "deploy:" + password)
-        let fileMode = try #require(try FileManager.default.attributesOfItem(atPath: dir + "/docker/config.json")[.posixPermissions] as? Int)
-        let dirMode = try #require(try FileManager.default.attributesOfItem(atPath: dir + "/docker")[.posixPermissions] as? Int)
+        let fileMode = try #require(
+            try FileManager.default.attributesOfItem(atPath: dir + "/docker/config.json")[.posixPermissions] as? Int)
+        let dirMode = try #require(
+            try FileManager.default.attributesOfItem(atPath: dir + "/docker")[.posixPermissions] as? Int)
         #expect(fileMode == 0o600 && dirMode == 0o700)
     }
 }
@@ -138,7 +172,9 @@ final class RecordingRunner: CommandRunner {
     // (docker's CLI takes `--` as the end of options: `docker pull -- --help` reads --help as the image).
     @Test func imageNamesFollowTheEndOfOptions() async throws {
         let inspecting = RecordingRunner(status: 1)
-        let driver = ComposeDriver(project: ComposeProject(name: "sbs", directory: "/opt/sbs"), runner: inspecting, profiles: []) { _ in }
+        let driver = ComposeDriver(
+            project: ComposeProject(name: "sbs", directory: "/opt/sbs"), runner: inspecting, profiles: []
+        ) { _ in }
         await #expect(throws: UserError.self) { try await driver.ensureImages(["--help", "nginx:1"]) }
         let commands = inspecting.commands.withLock { $0 }
         #expect(commands.first == ["docker", "image", "inspect", "--format", "{{.Id}}", "--", "--help"], "\(commands)")

@@ -1,8 +1,9 @@
 import Foundation
 import SBSCore
-import Testing
-@testable import Deploy
 import TestSupport
+import Testing
+
+@testable import Deploy
 
 /// A unit file read back as systemd reads it: `[Section]` headers and `Key=Value` lines, comments (`#`, `;`) and
 /// blank lines ignored. Anything else (a line that is neither, a key before any section, a continuation line) is
@@ -16,9 +17,13 @@ struct UnitFileReader {
         for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = raw.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
-            if line.hasSuffix("\\") { throw Malformed(description: "line \(number + 1) continues onto the next: \(line)") }
+            if line.hasSuffix("\\") {
+                throw Malformed(description: "line \(number + 1) continues onto the next: \(line)")
+            }
             if line.hasPrefix("[") {
-                guard line.hasSuffix("]"), line.count > 2 else { throw Malformed(description: "line \(number + 1): bad section \(line)") }
+                guard line.hasSuffix("]"), line.count > 2 else {
+                    throw Malformed(description: "line \(number + 1): bad section \(line)")
+                }
                 sections.append((String(line.dropFirst().dropLast()), []))
                 continue
             }
@@ -26,8 +31,11 @@ struct UnitFileReader {
                 throw Malformed(description: "line \(number + 1) is not Key=Value in a section: \(line)")
             }
             let key = line[..<equals].trimmingCharacters(in: .whitespaces)
-            guard !key.isEmpty, key.allSatisfy({ $0.isLetter || $0.isNumber }) else { throw Malformed(description: "line \(number + 1): bad key \(key)") }
-            sections[sections.count - 1].entries.append((key, String(line[line.index(after: equals)...]).trimmingCharacters(in: .whitespaces)))
+            guard !key.isEmpty, key.allSatisfy({ $0.isLetter || $0.isNumber }) else {
+                throw Malformed(description: "line \(number + 1): bad key \(key)")
+            }
+            sections[sections.count - 1].entries.append(
+                (key, String(line[line.index(after: equals)...]).trimmingCharacters(in: .whitespaces)))
         }
     }
 
@@ -58,7 +66,9 @@ struct UnitFileReader {
                 quote = quote == nil ? c : nil
                 current = current ?? ""
             case "%", "$":
-                guard characters.first == c else { throw Malformed(description: "a lone \(c) would be expanded: \(text)") }
+                guard characters.first == c else {
+                    throw Malformed(description: "a lone \(c) would be expanded: \(text)")
+                }
                 characters.removeFirst()
                 current = (current ?? "") + String(c)
             case " " where quote == nil:
@@ -98,8 +108,11 @@ func temporaryFolder(_ name: String) throws -> String {
 @Suite struct SystemdUnitRendering {
     let project = ComposeProject(name: "sbs", directory: "/opt/sbs")
 
-    func units(executable: String = "/usr/local/bin/sbs", root: String = "/", project: ComposeProject? = nil,
-               backup: SystemdUnits.Backup? = .init(script: "/opt/sbs/backup/backup.sh", destination: "/var/backups/sbs", keep: 7)) throws -> SystemdUnits {
+    func units(
+        executable: String = "/usr/local/bin/sbs", root: String = "/", project: ComposeProject? = nil,
+        backup: SystemdUnits.Backup? = .init(
+            script: "/opt/sbs/backup/backup.sh", destination: "/var/backups/sbs", keep: 7)
+    ) throws -> SystemdUnits {
         try SystemdUnits(executable: executable, root: root, project: project ?? self.project, backup: backup)
     }
 
@@ -110,8 +123,11 @@ func temporaryFolder(_ name: String) throws -> String {
 
     @Test func everyUnitParsesBackWithItsSectionsAndKeys() throws {
         let units = try units()
-        #expect(units.units.map(\.name) == ["sbs-renew.service", "sbs-renew.timer", "sbs-verify.service", "sbs-verify.timer",
-                                            "sbs-backup.service", "sbs-backup.timer"])
+        #expect(
+            units.units.map(\.name) == [
+                "sbs-renew.service", "sbs-renew.timer", "sbs-verify.service", "sbs-verify.timer",
+                "sbs-backup.service", "sbs-backup.timer",
+            ])
         for unit in units.units {
             let file = try UnitFileReader(unit.text)
             // Round trip: every line that is not a comment or blank is exactly one section or one Key=Value.
@@ -141,28 +157,36 @@ func temporaryFolder(_ name: String) throws -> String {
 
     @Test func theServicesRunSbsWithItsFlagsAndTheRootOnlyWhenNotSlash() throws {
         let onSlash = try units()
-        let renew = try UnitFileReader.words(try #require(unit(onSlash, "sbs-renew.service").values("Service", "ExecStart").first))
+        let renew = try UnitFileReader.words(
+            try #require(unit(onSlash, "sbs-renew.service").values("Service", "ExecStart").first))
         // `sbs renew` reloads the stack's nginx itself (nginx -t first) after a renewal.
         #expect(renew == ["/usr/local/bin/sbs", "renew"])
-        let verify = try UnitFileReader.words(try #require(unit(onSlash, "sbs-verify.service").values("Service", "ExecStart").first))
+        let verify = try UnitFileReader.words(
+            try #require(unit(onSlash, "sbs-verify.service").values("Service", "ExecStart").first))
         #expect(verify == ["/usr/local/bin/sbs", "verify", "--json"])
-        let backup = try UnitFileReader.words(try #require(unit(onSlash, "sbs-backup.service").values("Service", "ExecStart").first))
+        let backup = try UnitFileReader.words(
+            try #require(unit(onSlash, "sbs-backup.service").values("Service", "ExecStart").first))
         #expect(backup == ["/opt/sbs/backup/backup.sh", "/var/backups/sbs", "7"])
         // sbs writes its own folders; /etc stays read-only otherwise.
-        #expect(try unit(onSlash, "sbs-renew.service").values("Service", "ReadWritePaths")
+        #expect(
+            try unit(onSlash, "sbs-renew.service").values("Service", "ReadWritePaths")
                 == ["-\"/etc/sbs\" -\"/var/lib/sbs\" -\"/var/log/sbs\""])
 
         // A root in /tmp would be hidden by a private /tmp.
         #expect(try units(root: "/tmp/demo").units[0].text.contains("PrivateTmp") == false)
 
         let underRoot = try units(root: "/srv/demo")
-        let verifyUnderRoot = try UnitFileReader.words(try #require(unit(underRoot, "sbs-verify.service").values("Service", "ExecStart").first))
+        let verifyUnderRoot = try UnitFileReader.words(
+            try #require(unit(underRoot, "sbs-verify.service").values("Service", "ExecStart").first))
         #expect(verifyUnderRoot == ["/usr/local/bin/sbs", "verify", "--json", "--root", "/srv/demo"])
     }
 
     @Test func withoutBackupsThereAreNoBackupUnits() throws {
         let units = try units(backup: nil)
-        #expect(units.units.map(\.name) == ["sbs-renew.service", "sbs-renew.timer", "sbs-verify.service", "sbs-verify.timer"])
+        #expect(
+            units.units.map(\.name) == [
+                "sbs-renew.service", "sbs-renew.timer", "sbs-verify.service", "sbs-verify.timer",
+            ])
         #expect(units.timers == ["sbs-renew.timer", "sbs-verify.timer"])
         #expect(!units.units.contains { $0.text.contains("backup.sh") })
     }
@@ -173,35 +197,51 @@ func temporaryFolder(_ name: String) throws -> String {
         let executable = "/opt/my tools/100%/sbs"
         let root = "/srv/a b%n"
         let project = ComposeProject(name: "sbs-1234abcd", directory: root + "/opt/it's here")
-        let units = try units(executable: executable, root: root, project: project,
-                              backup: .init(script: root + "/opt/sbs/backup/backup.sh", destination: root + "/var/backups/$x 'q'", keep: 3))
-        let renew = try UnitFileReader.words(try #require(unit(units, "sbs-renew.service").values("Service", "ExecStart").first))
+        let units = try units(
+            executable: executable, root: root, project: project,
+            backup: .init(
+                script: root + "/opt/sbs/backup/backup.sh", destination: root + "/var/backups/$x 'q'", keep: 3))
+        let renew = try UnitFileReader.words(
+            try #require(unit(units, "sbs-renew.service").values("Service", "ExecStart").first))
         #expect(renew == [executable, "renew", "--root", root])
-        let backup = try UnitFileReader.words(try #require(unit(units, "sbs-backup.service").values("Service", "ExecStart").first))
+        let backup = try UnitFileReader.words(
+            try #require(unit(units, "sbs-backup.service").values("Service", "ExecStart").first))
         #expect(backup == [root + "/opt/sbs/backup/backup.sh", root + "/var/backups/$x 'q'", "3"])
     }
 
-    @Test(arguments: ["/usr/bin/sbs\nExecStartPre=/bin/rm -rf /", "/usr/bin/sbs\r", "/usr/\tbin/sbs", "/usr/bin/sbs\u{7f}",
-                      "/usr/bin/\u{85}sbs", "sbs", "", "relative/sbs"])
+    @Test(arguments: [
+        "/usr/bin/sbs\nExecStartPre=/bin/rm -rf /", "/usr/bin/sbs\r", "/usr/\tbin/sbs", "/usr/bin/sbs\u{7f}",
+        "/usr/bin/\u{85}sbs", "sbs", "", "relative/sbs",
+    ])
     func hostilePathsAreRefused(_ path: String) throws {
         #expect(throws: UserError.self) { try units(executable: path) }
         #expect(throws: UserError.self) { try units(root: path) }
         #expect(throws: UserError.self) { try units(project: ComposeProject(name: "sbs", directory: path)) }
-        #expect(throws: UserError.self) { try units(backup: .init(script: path, destination: "/var/backups/sbs", keep: 7)) }
-        #expect(throws: UserError.self) { try units(backup: .init(script: "/opt/sbs/backup/backup.sh", destination: path, keep: 7)) }
+        #expect(throws: UserError.self) {
+            try units(backup: .init(script: path, destination: "/var/backups/sbs", keep: 7))
+        }
+        #expect(throws: UserError.self) {
+            try units(backup: .init(script: "/opt/sbs/backup/backup.sh", destination: path, keep: 7))
+        }
     }
 
     @Test(arguments: ["/opt/\"q\"/sbs", "/opt/it's/sbs", "/opt/back\\slash/sbs", "/opt/$HOME/sbs"])
     func aProgramPathSystemdWouldRefuseOrReadDifferentlyIsRefused(_ path: String) throws {
         #expect(throws: UserError.self) { try units(executable: path) }
-        #expect(throws: UserError.self) { try units(backup: .init(script: path, destination: "/var/backups/sbs", keep: 7)) }
+        #expect(throws: UserError.self) {
+            try units(backup: .init(script: path, destination: "/var/backups/sbs", keep: 7))
+        }
         // The same characters are fine elsewhere: they are quoted.
         #expect(throws: Never.self) { try units(root: path) }
     }
 
     @Test func aProjectNameWithALineBreakOrAnOutOfRangeKeepIsRefused() throws {
-        #expect(throws: UserError.self) { try units(project: ComposeProject(name: "sbs\n[Service]", directory: "/opt/sbs")) }
-        #expect(throws: UserError.self) { try units(backup: .init(script: "/opt/sbs/backup/backup.sh", destination: "/b", keep: 0)) }
+        #expect(throws: UserError.self) {
+            try units(project: ComposeProject(name: "sbs\n[Service]", directory: "/opt/sbs"))
+        }
+        #expect(throws: UserError.self) {
+            try units(backup: .init(script: "/opt/sbs/backup/backup.sh", destination: "/b", keep: 0))
+        }
     }
 }
 
@@ -236,12 +276,15 @@ func temporaryFolder(_ name: String) throws -> String {
         chmod(deploy + "/backup/backup.sh", 0o755)
         // The root is only ever an argument and a writable path (which need not exist): every kind of quoting is
         // needed there. Not in /tmp, so that the services keep their private /tmp.
-        let units = try SystemdUnits(executable: binFolder + "/" + executableName, root: "/srv/sbs root 50% $HOME \"q\" it's \\",
-                                     project: ComposeProject(name: "sbs-test", directory: deploy),
-                                     backup: .init(script: deploy + "/backup/backup.sh", destination: folder + "/var/backups/sbs", keep: 7))
+        let units = try SystemdUnits(
+            executable: binFolder + "/" + executableName, root: "/srv/sbs root 50% $HOME \"q\" it's \\",
+            project: ComposeProject(name: "sbs-test", directory: deploy),
+            backup: .init(script: deploy + "/backup/backup.sh", destination: folder + "/var/backups/sbs", keep: 7))
         let unitFolder = folder + "/etc/systemd/system"
         try FileManager.default.createDirectory(atPath: unitFolder, withIntermediateDirectories: true)
-        for unit in units.units { try unit.text.write(toFile: unitFolder + "/" + unit.name, atomically: true, encoding: .utf8) }
+        for unit in units.units {
+            try unit.text.write(toFile: unitFolder + "/" + unit.name, atomically: true, encoding: .utf8)
+        }
         return (units.units, units.units.map { unitFolder + "/" + $0.name })
     }
 

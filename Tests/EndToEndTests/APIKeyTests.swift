@@ -20,12 +20,17 @@ import Testing
         checks:
           dns: skip
         """.write(toFile: root + "/site.yaml", atomically: true, encoding: .utf8)
-        let run = try await sbs(["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "write-configs",
-                                 "--root", root, "--sysroot", host], environment: environment)
+        let run = try await sbs(
+            [
+                "install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "write-configs",
+                "--root", root, "--sysroot", host,
+            ], environment: environment)
         #expect(run.status == 0, "\(run.stderr)")
 
         // Kept in secrets.env and rendered into the deploy .env, both 0600, read back line by line.
-        func mode(_ path: String) -> Int? { try? FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int }
+        func mode(_ path: String) -> Int? {
+            try? FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
+        }
         func lines(_ path: String) -> [String] { (read(path) ?? "").split(separator: "\n").map(String.init) }
         let secretsFile = root + "/etc/sbs/secrets.env"
         let deployEnv = root + "/opt/sbs/.env"
@@ -35,9 +40,14 @@ import Testing
         #expect(lines(deployEnv).filter { $0.hasPrefix("OPENAI_API_KEY=") } == ["OPENAI_API_KEY='\(openai)'"])
 
         // Never printed, logged or kept in the state; the compose file names the variable, never the value.
-        var elsewhere = ["stdout": run.stdout, "stderr": run.stderr, "docker-compose.yml": read(root + "/opt/sbs/docker-compose.yml") ?? ""]
+        var elsewhere = [
+            "stdout": run.stdout, "stderr": run.stderr,
+            "docker-compose.yml": read(root + "/opt/sbs/docker-compose.yml") ?? "",
+        ]
         for folder in ["/var/log/sbs", "/var/lib/sbs"] {
-            for path in FileManager.default.subpaths(atPath: root + folder) ?? [] { elsewhere[folder + "/" + path] = read(root + folder + "/" + path) }
+            for path in FileManager.default.subpaths(atPath: root + folder) ?? [] {
+                elsewhere[folder + "/" + path] = read(root + folder + "/" + path)
+            }
         }
         for (name, text) in elsewhere { #expect(!text.contains("sk-proj-e2e-openai"), "\(name) holds the OpenAI key") }
         #expect(elsewhere["docker-compose.yml"]?.contains("OPENAI_API_KEY: \"${OPENAI_API_KEY:-}\"") == true)

@@ -12,13 +12,20 @@ import Testing
     @Test func smtpWithoutAPasswordIsRefusedByValidateAndByTheInstallBeforeAnythingIsWritten() async throws {
         let dir = scratchDirectory("smtp")
         try writeAnswers(dir + "/site.yaml", extra: "smtp:\n  host: mail.example.test\n  user: mailer\n")
-        let validate = try await sbs(["answers", "validate", dir + "/site.yaml", "--sysroot", repositoryRoot + "/Tests/Fixtures/hosts/vm-16g-no-gpu"],
-                                     environment: testEnvironment)
+        let validate = try await sbs(
+            [
+                "answers", "validate", dir + "/site.yaml", "--sysroot",
+                repositoryRoot + "/Tests/Fixtures/hosts/vm-16g-no-gpu",
+            ],
+            environment: testEnvironment)
         #expect(validate.status == 1)
         #expect(validate.stderr.contains("site.yaml:14:3: smtp needs a password"), "\(validate.stderr)")
         let root = dir + "/root"
-        let install = try await sbs(["install", "--answers", dir + "/site.yaml", "--non-interactive", "--through", "write-configs",
-                                     "--root", root, "--sysroot", try fixtureHost("vm-16g-no-gpu")], environment: testEnvironment)
+        let install = try await sbs(
+            [
+                "install", "--answers", dir + "/site.yaml", "--non-interactive", "--through", "write-configs",
+                "--root", root, "--sysroot", try fixtureHost("vm-16g-no-gpu"),
+            ], environment: testEnvironment)
         #expect(install.status == 1)
         #expect(install.stderr.contains("smtp needs a password"), "\(install.stderr)")
         #expect(written(root).isEmpty, "\(written(root))")
@@ -28,24 +35,37 @@ import Testing
         let dir = scratchDirectory("gpu")
         try writeAnswers(dir + "/site.yaml", extra: "profile: recommended\n")
         var text = try #require(read(dir + "/site.yaml"))
-        text = text.replacingOccurrences(of: "features:\n  monitoring: true\n", with: "features:\n  monitoring: true\n  gpu: true\n")
+        text = text.replacingOccurrences(
+            of: "features:\n  monitoring: true\n", with: "features:\n  monitoring: true\n  gpu: true\n")
         try text.write(toFile: dir + "/site.yaml", atomically: true, encoding: .utf8)
         let noGPU = repositoryRoot + "/Tests/Fixtures/hosts/vm-16g-no-gpu"
         // validate checks against the host it runs on (here the fixture's), as the install on it will ...
-        let validate = try await sbs(["answers", "validate", dir + "/site.yaml", "--sysroot", noGPU], environment: testEnvironment)
+        let validate = try await sbs(
+            ["answers", "validate", dir + "/site.yaml", "--sysroot", noGPU], environment: testEnvironment)
         #expect(validate.status == 1)
-        #expect(validate.stderr.contains("site.yaml:7:8: features.gpu: The answers turn the GPU feature on, but this host has no usable GPU"), "\(validate.stderr)")
+        #expect(
+            validate.stderr.contains(
+                "site.yaml:7:8: features.gpu: The answers turn the GPU feature on, but this host has no usable GPU"),
+            "\(validate.stderr)")
         // ... on a host with a GPU the same answers are valid ...
-        let withGPU = try await sbs(["answers", "validate", dir + "/site.yaml", "--sysroot", repositoryRoot + "/Tests/Fixtures/hosts/nvidia-64g"],
-                                    environment: testEnvironment)
+        let withGPU = try await sbs(
+            [
+                "answers", "validate", dir + "/site.yaml", "--sysroot",
+                repositoryRoot + "/Tests/Fixtures/hosts/nvidia-64g",
+            ],
+            environment: testEnvironment)
         #expect(withGPU.status == 0, "\(withGPU.stderr)")
         // ... and for answers written for another machine, --any-host leaves the host's checks to the install.
-        let anyHost = try await sbs(["answers", "validate", dir + "/site.yaml", "--any-host", "--sysroot", noGPU], environment: testEnvironment)
+        let anyHost = try await sbs(
+            ["answers", "validate", dir + "/site.yaml", "--any-host", "--sysroot", noGPU], environment: testEnvironment)
         #expect(anyHost.status == 0, "\(anyHost.stderr)")
         #expect(anyHost.stdout.contains("--any-host"), "\(anyHost.stdout)")
         let root = dir + "/root"
-        let install = try await sbs(["install", "--answers", dir + "/site.yaml", "--non-interactive", "--root", root,
-                                     "--sysroot", try fixtureHost("vm-16g-no-gpu")], environment: testEnvironment)
+        let install = try await sbs(
+            [
+                "install", "--answers", dir + "/site.yaml", "--non-interactive", "--root", root,
+                "--sysroot", try fixtureHost("vm-16g-no-gpu"),
+            ], environment: testEnvironment)
         #expect(install.status == 1)
         #expect(install.stderr.contains("features.gpu: The answers turn the GPU feature on"), "\(install.stderr)")
         #expect(written(root).isEmpty, "\(written(root))")
@@ -56,11 +76,15 @@ import Testing
         let root = dir + "/root"
         try writeAnswers(dir + "/site.yaml")
         let host = try fixtureHost("vm-16g-no-gpu")
-        let install = try await sbs(["install", "--answers", dir + "/site.yaml", "--non-interactive", "--through", "generate-secrets",
-                                     "--root", root, "--sysroot", host], environment: testEnvironment)
+        let install = try await sbs(
+            [
+                "install", "--answers", dir + "/site.yaml", "--non-interactive", "--through", "generate-secrets",
+                "--root", root, "--sysroot", host,
+            ], environment: testEnvironment)
         #expect(install.status == 0, "\(install.stderr)")
-        let plan = try await sbs(["plan", "--answers", dir + "/site.yaml", "--root", root, "--sysroot", host],
-                                 environment: ["SBS_TEST_ANTHROPIC_KEY": ""])
+        let plan = try await sbs(
+            ["plan", "--answers", dir + "/site.yaml", "--root", root, "--sysroot", host],
+            environment: ["SBS_TEST_ANTHROPIC_KEY": ""])
         #expect(plan.status == 0, "\(plan.stderr)")
         let line = plan.stdout.split(separator: "\n").first { $0.contains("generate-secrets") }.map(String.init) ?? ""
         #expect(line.contains("SBS_TEST_ANTHROPIC_KEY is not set"), "\(plan.stdout)")

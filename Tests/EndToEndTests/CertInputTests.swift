@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `sbs cert issue` refuses what it cannot use before it contacts any CA, and says what is wrong.
 @Suite("cert issue inputs")
@@ -10,8 +10,11 @@ struct CertInputTests {
         let webrootPath = webroot ?? dir + "/webroot"
         try? FileManager.default.createDirectory(atPath: dir + "/webroot", withIntermediateDirectories: true)
         // Every case is refused before the first request; were one sent, it would meet a closed loopback port.
-        return try await sbs(["cert", "issue", "--webroot", webrootPath, "--directory", "https://127.0.0.1:1/directory",
-                              "--root", dir, "--quiet"] + extra, environment: environment)
+        return try await sbs(
+            [
+                "cert", "issue", "--webroot", webrootPath, "--directory", "https://127.0.0.1:1/directory",
+                "--root", dir, "--quiet",
+            ] + extra, environment: environment)
     }
 
     @Test func anIPAddressIsRefusedLocally() async throws {
@@ -23,9 +26,11 @@ struct CertInputTests {
     @Test func portsAreCheckedWhenParsed() async throws {
         // The argument parser's error line: "Error: The value 'V' is invalid for '--self-check-port <PORT>': REASON",
         // the reason sbs's own, naming the value and the range.
-        let reasons = ["0": "0 is not a valid port: ports run from 1 to 65535",
-                       "70000": "70000 is not a valid port: ports run from 1 to 65535",
-                       "http": "'http' is not a port number (1-65535)."]
+        let reasons = [
+            "0": "0 is not a valid port: ports run from 1 to 65535",
+            "70000": "70000 is not a valid port: ports run from 1 to 65535",
+            "http": "'http' is not a port number (1-65535).",
+        ]
         for (bad, reason) in reasons {
             let run = try await issue(["--domain", "shop.example.test", "--self-check", "--self-check-port", bad])
             #expect(run.status == 64, "\(bad): \(run.stderr)")
@@ -55,21 +60,30 @@ struct CertInputTests {
     @Test func plainHTTPToAnotherHostIsRefused() async throws {
         let dir = scratchDirectory("cert-http")
         try? FileManager.default.createDirectory(atPath: dir + "/webroot", withIntermediateDirectories: true)
-        let run = try await sbs(["cert", "issue", "--domain", "shop.example.test", "--webroot", dir + "/webroot",
-                                 "--directory", "http://acme.invalid/directory", "--root", dir, "--quiet"])
+        let run = try await sbs([
+            "cert", "issue", "--domain", "shop.example.test", "--webroot", dir + "/webroot",
+            "--directory", "http://acme.invalid/directory", "--root", dir, "--quiet",
+        ])
         #expect(run.status == 1)
         #expect(run.stderr.contains("unencrypted"), "\(run.stderr)")
-        #expect(!FileManager.default.fileExists(atPath: dir + "/etc/sbs/acme"), "nothing is kept for a refused directory")
+        #expect(
+            !FileManager.default.fileExists(atPath: dir + "/etc/sbs/acme"), "nothing is kept for a refused directory")
     }
 
     // The EAB key is read from env:NAME or file:PATH (never needed on the command line); a missing one is named.
     @Test func theEABKeyComesFromTheEnvironmentOrAFile() async throws {
-        let unset = try await issue(["--domain", "shop.example.test", "--eab-kid", "kid-1", "--eab-hmac-key", "env:SBS_TEST_EAB_UNSET"])
+        let unset = try await issue([
+            "--domain", "shop.example.test", "--eab-kid", "kid-1", "--eab-hmac-key", "env:SBS_TEST_EAB_UNSET",
+        ])
         #expect(unset.status == 1)
         #expect(unset.stderr.contains("SBS_TEST_EAB_UNSET is not set"), "\(unset.stderr)")
-        let missing = try await issue(["--domain", "shop.example.test", "--eab-kid", "kid-1", "--eab-hmac-key", "file:/nonexistent/eab"])
+        let missing = try await issue([
+            "--domain", "shop.example.test", "--eab-kid", "kid-1", "--eab-hmac-key", "file:/nonexistent/eab",
+        ])
         #expect(missing.stderr.contains("/nonexistent/eab does not exist"), "\(missing.stderr)")
-        let literal = try await issue(["--domain", "shop.example.test", "--eab-kid", "kid-1", "--eab-hmac-key", "c2VjcmV0LWtleQ"])
+        let literal = try await issue([
+            "--domain", "shop.example.test", "--eab-kid", "kid-1", "--eab-hmac-key", "c2VjcmV0LWtleQ",
+        ])
         #expect(literal.stderr.contains("visible to other users"), "\(literal.stderr)")
     }
 
@@ -82,7 +96,10 @@ struct CertInputTests {
         let before = try FileManager.default.contentsOfDirectory(atPath: dir).sorted()
         let run = try await issue(["--domain", "shop.example.test", "--out", dir + "/d/"])
         #expect(run.status == 1)
-        #expect(run.stderr.contains("sbs will not replace \(dir)/d: it is a folder holding files sbs did not write (passwd, sub)"), "\(run.stderr)")
+        #expect(
+            run.stderr.contains(
+                "sbs will not replace \(dir)/d: it is a folder holding files sbs did not write (passwd, sub)"),
+            "\(run.stderr)")
         #expect(!run.stderr.contains("Could not reach"), "\(run.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == before)
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/d").sorted() == ["passwd", "sub"])
@@ -103,8 +120,10 @@ struct CertInputTests {
     @Test func anEmptyDirectoryIsRefused() async throws {
         let dir = scratchDirectory("cert-empty-directory")
         try? FileManager.default.createDirectory(atPath: dir + "/webroot", withIntermediateDirectories: true)
-        let run = try await sbs(["cert", "issue", "--domain", "shop.example.test", "--webroot", dir + "/webroot",
-                                 "--directory", "", "--root", dir, "--quiet"])
+        let run = try await sbs([
+            "cert", "issue", "--domain", "shop.example.test", "--webroot", dir + "/webroot",
+            "--directory", "", "--root", dir, "--quiet",
+        ])
         #expect(run.status == 64, "\(run.stderr)")
         #expect(run.stderr.contains("--directory is empty"), "\(run.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir + "/etc/sbs/acme"))
@@ -130,11 +149,15 @@ struct CertInputTests {
         for url in ["https://user:password@127.0.0.1:1/dir", "http://user:password@acme.example.test/dir"] {
             let dir = scratchDirectory("cert-userinfo")
             try? FileManager.default.createDirectory(atPath: dir + "/webroot", withIntermediateDirectories: true)
-            let run = try await sbs(["cert", "issue", "--domain", "shop.example.test", "--webroot", dir + "/webroot",
-                                     "--directory", url, "--root", dir])
+            let run = try await sbs([
+                "cert", "issue", "--domain", "shop.example.test", "--webroot", dir + "/webroot",
+                "--directory", url, "--root", dir,
+            ])
             #expect(run.status == 1, "\(url): \(run.stderr)")
             #expect(run.stderr.contains("holds a user name or password"), "\(url): \(run.stderr)")
-            #expect(!(run.stdout + run.stderr).contains("password@") && !(run.stdout + run.stderr).contains("user:"), "\(url): \(run.stderr)")
+            #expect(
+                !(run.stdout + run.stderr).contains("password@") && !(run.stdout + run.stderr).contains("user:"),
+                "\(url): \(run.stderr)")
             #expect(!FileManager.default.fileExists(atPath: dir + "/etc/sbs/acme"), "nothing is kept")
         }
     }

@@ -10,10 +10,14 @@ import Testing
         let steps = try #require(object?["steps"] as? [[String: Any]])
         #expect(steps.count == 14)
         let ids = steps.compactMap { $0["id"] as? String }
-        #expect(Set(ids) == ["preflight", "detect-hardware", "collect-answers", "choose-profile", "check-dns",
-                             "generate-secrets", "write-configs", "ensure-docker", "start-proxy", "obtain-certificate",
-                             "start-stack", "pull-models", "verify", "install-timers"])
-        let needs = Dictionary(uniqueKeysWithValues: steps.map { ($0["id"] as? String ?? "", $0["needs"] as? [String] ?? []) })
+        #expect(
+            Set(ids) == [
+                "preflight", "detect-hardware", "collect-answers", "choose-profile", "check-dns",
+                "generate-secrets", "write-configs", "ensure-docker", "start-proxy", "obtain-certificate",
+                "start-stack", "pull-models", "verify", "install-timers",
+            ])
+        let needs = Dictionary(
+            uniqueKeysWithValues: steps.map { ($0["id"] as? String ?? "", $0["needs"] as? [String] ?? []) })
         #expect(needs["obtain-certificate"] == ["start-proxy", "check-dns"])
         #expect(!FileManager.default.fileExists(atPath: root + "/var/lib"), "plan wrote under the root")
     }
@@ -36,7 +40,8 @@ import Testing
     @Test func answersValidateListsEveryProblemAndExitsNonZero() async throws {
         let dir = scratchDirectory("validate")
         let file = dir + "/site.yaml"
-        try "version: 1\ndomian: shop.example.com\nadmin_email: nobody\nports:\n  http: 0\n".write(toFile: file, atomically: true, encoding: .utf8)
+        try "version: 1\ndomian: shop.example.com\nadmin_email: nobody\nports:\n  http: 0\n".write(
+            toFile: file, atomically: true, encoding: .utf8)
         let run = try await sbs(["answers", "validate", file])
         #expect(run.status != 0)
         #expect(run.stderr.contains("site.yaml:2:1: unknown key 'domian' (did you mean 'domain'?)"))
@@ -48,21 +53,31 @@ import Testing
         let demo = try #require(read(repositoryRoot + "/examples/demo.yaml"))
         #expect(demo.contains("acme_ca_bundle: /tmp/sbs-demo/pebble/bundle.pem\n"))
         let demoHere = dir + "/demo.yaml"
-        try demo.replacingOccurrences(of: "/tmp/sbs-demo/pebble/bundle.pem", with: repositoryRoot + "/Tests/Fixtures/ca/test-ca.pem")
-            .write(toFile: demoHere, atomically: true, encoding: .utf8)
-        let good = try await sbs(["answers", "validate", demoHere], environment: ["SBS_DEMO_ANTHROPIC_KEY": "sk-demo-key-0001"])
+        try demo.replacingOccurrences(
+            of: "/tmp/sbs-demo/pebble/bundle.pem", with: repositoryRoot + "/Tests/Fixtures/ca/test-ca.pem"
+        )
+        .write(toFile: demoHere, atomically: true, encoding: .utf8)
+        let good = try await sbs(
+            ["answers", "validate", demoHere], environment: ["SBS_DEMO_ANTHROPIC_KEY": "sk-demo-key-0001"])
         #expect(good.status == 0, "\(good.stderr)")
         // What an install would refuse, validate refuses: the variable a secret names is not set ...
         let unset = try await sbs(["answers", "validate", demoHere], environment: ["SBS_DEMO_ANTHROPIC_KEY": ""])
         #expect(unset.status != 0)
-        #expect(unset.stderr.contains("demo.yaml:19:22: secrets.anthropic_api_key: the environment variable SBS_DEMO_ANTHROPIC_KEY is not set"), "\(unset.stderr)")
+        #expect(
+            unset.stderr.contains(
+                "demo.yaml:19:22: secrets.anthropic_api_key: the environment variable SBS_DEMO_ANTHROPIC_KEY is not set"
+            ), "\(unset.stderr)")
         // ... and a CA bundle that does not exist.
         let noBundle = dir + "/no-bundle.yaml"
         try demo.replacingOccurrences(of: "/tmp/sbs-demo/pebble/bundle.pem", with: dir + "/absent/ca.pem")
             .write(toFile: noBundle, atomically: true, encoding: .utf8)
-        let missing = try await sbs(["answers", "validate", noBundle], environment: ["SBS_DEMO_ANTHROPIC_KEY": "sk-demo-key-0001"])
+        let missing = try await sbs(
+            ["answers", "validate", noBundle], environment: ["SBS_DEMO_ANTHROPIC_KEY": "sk-demo-key-0001"])
         #expect(missing.status != 0)
-        #expect(missing.stderr.contains("no-bundle.yaml:17:19: tls.acme_ca_bundle: \(dir)/absent/ca.pem does not exist or cannot be read"), "\(missing.stderr)")
+        #expect(
+            missing.stderr.contains(
+                "no-bundle.yaml:17:19: tls.acme_ca_bundle: \(dir)/absent/ca.pem does not exist or cannot be read"),
+            "\(missing.stderr)")
     }
 
     @Test func aNonInteractiveInstallListsAllMissingAnswersBeforeChangingAnything() async throws {
@@ -78,20 +93,26 @@ import Testing
     @Test func anUnknownStepOrAnOversizedAnswersFileIsRefusedBeforeAnythingIsWritten() async throws {
         let root = scratchDirectory("scope")
         try writeAnswers(root + "/site.yaml")
-        let run = try await sbs(["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "nope",
-                                 "--root", root + "/r"], environment: testEnvironment)
+        let run = try await sbs(
+            [
+                "install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "nope",
+                "--root", root + "/r",
+            ], environment: testEnvironment)
         #expect(run.status != 0)
         #expect(run.stderr.contains("There is no step 'nope'."))
         try Data(count: 300 * 1024).write(to: URL(fileURLWithPath: root + "/huge.yaml"))
-        let huge = try await sbs(["install", "--answers", root + "/huge.yaml", "--non-interactive", "--root", root + "/r"])
+        let huge = try await sbs([
+            "install", "--answers", root + "/huge.yaml", "--non-interactive", "--root", root + "/r",
+        ])
         #expect(huge.stderr.contains("is larger than 256 KiB"), "\(huge.stderr)")
         #expect(!FileManager.default.fileExists(atPath: root + "/r"), "a refused install wrote files")
     }
 
     @Test func anUnsetSecretVariableIsReportedBeforeAnythingRuns() async throws {
         let root = scratchDirectory("unset")
-        let run = try await sbs(["install", "--answers", repositoryRoot + "/examples/demo.yaml", "--non-interactive", "--root", root],
-                          environment: ["SBS_DEMO_ANTHROPIC_KEY": ""])
+        let run = try await sbs(
+            ["install", "--answers", repositoryRoot + "/examples/demo.yaml", "--non-interactive", "--root", root],
+            environment: ["SBS_DEMO_ANTHROPIC_KEY": ""])
         #expect(run.status != 0)
         #expect(run.stderr.contains("SBS_DEMO_ANTHROPIC_KEY is not set"))
         #expect(!FileManager.default.fileExists(atPath: root + "/var/lib/sbs/state.json"))
@@ -136,10 +157,12 @@ import Testing
         // The injected key replaces the base one where both are given.
         var text = (read(dir + "/base.yaml") ?? "")
         let key = String(line.prefix { $0 != ":" })
-        text = text.split(separator: "\n").filter { !$0.hasPrefix(key + ":") }.joined(separator: "\n") + "\n" + line + "\n"
+        text =
+            text.split(separator: "\n").filter { !$0.hasPrefix(key + ":") }.joined(separator: "\n") + "\n" + line + "\n"
         try text.write(toFile: dir + "/site.yaml", atomically: true, encoding: .utf8)
-        let run = try await sbs(["install", "--answers", dir + "/site.yaml", "--non-interactive", "--root", dir + "/root"],
-                          environment: ["SBS_TEST_ANTHROPIC_KEY": "sk-x-1234"])
+        let run = try await sbs(
+            ["install", "--answers", dir + "/site.yaml", "--non-interactive", "--root", dir + "/root"],
+            environment: ["SBS_TEST_ANTHROPIC_KEY": "sk-x-1234"])
         #expect(run.status != 0)
         #expect(run.stderr.contains("site.yaml:"), "\(run.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir + "/root"), "files were written")

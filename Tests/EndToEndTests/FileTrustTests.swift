@@ -1,7 +1,7 @@
 import Foundation
 import Processes
-import Testing
 import TestSupport
+import Testing
 
 /// Runs the built `sbs` under `timeout -s KILL`: a run that hangs (on a FIFO, say) ends with 124 instead of
 /// hanging the test.
@@ -12,7 +12,8 @@ func sbsWithin(_ seconds: Int, _ arguments: [String], environment: [String: Stri
             process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
             process.arguments = ["-s", "KILL", "\(seconds)", sbsBinary] + arguments
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-            let out = Pipe(), err = Pipe()
+            let out = Pipe()
+            let err = Pipe()
             process.standardOutput = out
             process.standardError = err
             process.standardInput = FileHandle.nullDevice
@@ -20,19 +21,22 @@ func sbsWithin(_ seconds: Int, _ arguments: [String], environment: [String: Stri
             let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
             let stderrData = err.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
-            return Run(status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
-                       stderr: String(decoding: stderrData, as: UTF8.self))
+            return Run(
+                status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
+                stderr: String(decoding: stderrData, as: UTF8.self))
         }
     }.get()
 }
 
 private func fifo(_ path: String) throws {
-    try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    try? FileManager.default.createDirectory(
+        atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
     guard mkfifo(path, 0o600) == 0 else { throw CocoaError(.fileWriteUnknown) }
 }
 
 private func link(_ path: String, to target: String) throws {
-    try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    try? FileManager.default.createDirectory(
+        atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
     try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: target)
 }
 
@@ -45,7 +49,9 @@ private func link(_ path: String, to target: String) throws {
         let show = try await sbsWithin(20, ["secrets", "show", "--root", root])
         #expect(show.status != 124, "secrets show hung on a FIFO secrets.env")
         #expect(show.status != 0)
-        #expect(show.stderr.contains(root + "/etc/sbs/secrets.env") && show.stderr.contains("not a regular file"), "\(show.stderr)")
+        #expect(
+            show.stderr.contains(root + "/etc/sbs/secrets.env") && show.stderr.contains("not a regular file"),
+            "\(show.stderr)")
 
         let stateRoot = scratchDirectory("fifo-state")
         try fifo(stateRoot + "/var/lib/sbs/state.json")
@@ -53,7 +59,9 @@ private func link(_ path: String, to target: String) throws {
             let run = try await sbsWithin(20, command + ["--root", stateRoot])
             #expect(run.status != 124, "\(command[0]) hung on a FIFO state.json")
             #expect(run.status != 0)
-            #expect(run.stderr.contains(stateRoot + "/var/lib/sbs/state.json") && run.stderr.contains("not a regular file"), "\(command[0]): \(run.stderr)")
+            #expect(
+                run.stderr.contains(stateRoot + "/var/lib/sbs/state.json") && run.stderr.contains("not a regular file"),
+                "\(command[0]): \(run.stderr)")
         }
     }
 
@@ -62,8 +70,12 @@ private func link(_ path: String, to target: String) throws {
         let root = scratchDirectory("fifo-install")
         try writeAnswers(root + "/site.yaml")
         try fifo(root + "/etc/sbs/secrets.env")
-        let install = try await sbsWithin(60, ["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "generate-secrets",
-                                               "--root", root, "--sysroot", host], environment: testEnvironment)
+        let install = try await sbsWithin(
+            60,
+            [
+                "install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "generate-secrets",
+                "--root", root, "--sysroot", host,
+            ], environment: testEnvironment)
         #expect(install.status != 124, "install hung on a FIFO secrets.env")
         #expect(install.status != 0)
         #expect(install.stderr.contains(root + "/etc/sbs/secrets.env"), "\(install.stderr)")
@@ -82,18 +94,27 @@ private func link(_ path: String, to target: String) throws {
         checks:
           dns: skip
         """.write(toFile: certRoot + "/site.yaml", atomically: true, encoding: .utf8)
-        let files = try await sbsWithin(60, ["install", "--answers", certRoot + "/site.yaml", "--non-interactive", "--through", "generate-secrets",
-                                             "--root", certRoot + "/r", "--sysroot", host])
+        let files = try await sbsWithin(
+            60,
+            [
+                "install", "--answers", certRoot + "/site.yaml", "--non-interactive", "--through", "generate-secrets",
+                "--root", certRoot + "/r", "--sysroot", host,
+            ])
         #expect(files.status != 124, "install hung on a FIFO tls.cert_file")
         #expect(files.status != 0)
         #expect(files.stderr.contains(certRoot + "/in/cert.pem"), "\(files.stderr)")
 
         let zeroRoot = scratchDirectory("zero-bundle")
         try writeAnswers(zeroRoot + "/site.yaml", extra: "")
-        let answers = try #require(read(zeroRoot + "/site.yaml")).replacingOccurrences(of: "  mode: acme\n", with: "  mode: acme\n  acme_ca_bundle: /dev/zero\n")
+        let answers = try #require(read(zeroRoot + "/site.yaml")).replacingOccurrences(
+            of: "  mode: acme\n", with: "  mode: acme\n  acme_ca_bundle: /dev/zero\n")
         try answers.write(toFile: zeroRoot + "/site.yaml", atomically: true, encoding: .utf8)
-        let zero = try await sbsWithin(60, ["install", "--answers", zeroRoot + "/site.yaml", "--non-interactive", "--through", "generate-secrets",
-                                            "--root", zeroRoot + "/r", "--sysroot", host], environment: testEnvironment)
+        let zero = try await sbsWithin(
+            60,
+            [
+                "install", "--answers", zeroRoot + "/site.yaml", "--non-interactive", "--through", "generate-secrets",
+                "--root", zeroRoot + "/r", "--sysroot", host,
+            ], environment: testEnvironment)
         #expect(zero.status != 124 && !zero.stderr.contains("failed to allocate"), "\(zero.stderr.suffix(300))")
         #expect(zero.status == 2 || zero.status == 1, "\(zero.status)")
         #expect(zero.stderr.contains("/dev/zero") && zero.stderr.contains("not a regular file"), "\(zero.stderr)")
@@ -115,9 +136,13 @@ private func link(_ path: String, to target: String) throws {
         close(fd)
         let started = Date()
         let big = try await sbsWithin(30, ["secrets", "show", "--root", huge])
-        #expect(Date().timeIntervalSince(started) < 10, "reading a 1 GiB secrets.env took \(Date().timeIntervalSince(started)) s")
+        #expect(
+            Date().timeIntervalSince(started) < 10,
+            "reading a 1 GiB secrets.env took \(Date().timeIntervalSince(started)) s")
         #expect(big.status == 1, "\(big.status)")
-        #expect(big.stderr.contains(huge + "/etc/sbs/secrets.env") && big.stderr.contains("larger than 1 MiB"), "\(big.stderr)")
+        #expect(
+            big.stderr.contains(huge + "/etc/sbs/secrets.env") && big.stderr.contains("larger than 1 MiB"),
+            "\(big.stderr)")
     }
 }
 
@@ -128,8 +153,10 @@ private func link(_ path: String, to target: String) throws {
         let host = try fixtureHost()
         let root = scratchDirectory("crlf")
         try writeAnswers(root + "/site.yaml")
-        let arguments = ["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "write-configs",
-                         "--root", root, "--sysroot", host]
+        let arguments = [
+            "install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "write-configs",
+            "--root", root, "--sysroot", host,
+        ]
         let first = try await sbsWithin(120, arguments, environment: testEnvironment)
         #expect(first.status == 0, "\(first.stderr)")
         let path = root + "/etc/sbs/secrets.env"
@@ -138,8 +165,10 @@ private func link(_ path: String, to target: String) throws {
         try crlf.write(toFile: path, atomically: true, encoding: .utf8)
         let list = try await sbsWithin(20, ["secrets", "show", "--root", root])
         #expect(list.status == 0, "\(list.stderr)")
-        #expect(list.stdout.contains("  POSTGRES_PASSWORD\n") && list.stdout.contains("  JWT_SECRET\n"), "\(list.stdout)")
-        let password = try #require(original.split(separator: "\n").first { $0.hasPrefix("POSTGRES_PASSWORD=") }?.dropFirst(18))
+        #expect(
+            list.stdout.contains("  POSTGRES_PASSWORD\n") && list.stdout.contains("  JWT_SECRET\n"), "\(list.stdout)")
+        let password = try #require(
+            original.split(separator: "\n").first { $0.hasPrefix("POSTGRES_PASSWORD=") }?.dropFirst(18))
         let one = try await sbsWithin(20, ["secrets", "show", "POSTGRES_PASSWORD", "--root", root])
         #expect(one.stdout == password + "\n")
 
@@ -169,11 +198,17 @@ private func link(_ path: String, to target: String) throws {
 
         let host = try fixtureHost()
         try writeAnswers(root + "/site.yaml")
-        let install = try await sbsWithin(60, ["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "generate-secrets",
-                                               "--root", root, "--sysroot", host], environment: testEnvironment)
+        let install = try await sbsWithin(
+            60,
+            [
+                "install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "generate-secrets",
+                "--root", root, "--sysroot", host,
+            ], environment: testEnvironment)
         #expect(install.status != 0)
         bytes = Array(bytes)
-        #expect(FileManager.default.contents(atPath: root + "/etc/sbs/secrets.env") == Data(bytes), "secrets.env was rewritten")
+        #expect(
+            FileManager.default.contents(atPath: root + "/etc/sbs/secrets.env") == Data(bytes),
+            "secrets.env was rewritten")
     }
 }
 
@@ -195,11 +230,20 @@ func asNobody(_ script: String) -> Int32 {
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         #expect(chown(root, 65534, 65534) == 0)
         let planted = "JWT_SECRET=known-to-nobody-0123456789abcdef0123456789abcdef"
-        #expect(asNobody("mkdir -p '\(root)/etc/sbs' && printf '%s\\n' '\(planted)' > '\(root)/etc/sbs/secrets.env' && chmod 600 '\(root)/etc/sbs/secrets.env'") == 0)
-        let install = try await sbsWithin(60, ["install", "--answers", dir + "/site.yaml", "--non-interactive", "--through", "write-configs",
-                                               "--root", root, "--sysroot", host], environment: testEnvironment)
+        #expect(
+            asNobody(
+                "mkdir -p '\(root)/etc/sbs' && printf '%s\\n' '\(planted)' > '\(root)/etc/sbs/secrets.env' && chmod 600 '\(root)/etc/sbs/secrets.env'"
+            ) == 0)
+        let install = try await sbsWithin(
+            60,
+            [
+                "install", "--answers", dir + "/site.yaml", "--non-interactive", "--through", "write-configs",
+                "--root", root, "--sysroot", host,
+            ], environment: testEnvironment)
         #expect(install.status != 0, "an install adopted a root that nobody owns")
-        #expect(install.stderr.contains(root) && install.stderr.contains("not to root or the user running sbs"), "\(install.stderr)")
+        #expect(
+            install.stderr.contains(root) && install.stderr.contains("not to root or the user running sbs"),
+            "\(install.stderr)")
         #expect(read(root + "/etc/sbs/secrets.env") == planted + "\n")
         #expect(!FileManager.default.fileExists(atPath: root + "/opt/sbs/.env"))
         let show = try await sbsWithin(20, ["secrets", "show", "JWT_SECRET", "--root", root])
@@ -212,14 +256,19 @@ func asNobody(_ script: String) -> Int32 {
         let host = try fixtureHost()
         let dir = scratchDirectory("victim")
         try writeAnswers(dir + "/site.yaml")
-        let root = dir + "/root", victim = dir + "/victim"
+        let root = dir + "/root"
+        let victim = dir + "/victim"
         try FileManager.default.createDirectory(atPath: root + "/opt", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: victim, withIntermediateDirectories: true)
         chmod(root + "/opt", 0o777)
         chmod(victim, 0o777)
         #expect(asNobody("ln -s '\(victim)' '\(root)/opt/sbs'") == 0)
-        let install = try await sbsWithin(60, ["install", "--answers", dir + "/site.yaml", "--non-interactive", "--through", "write-configs",
-                                               "--root", root, "--sysroot", host], environment: testEnvironment)
+        let install = try await sbsWithin(
+            60,
+            [
+                "install", "--answers", dir + "/site.yaml", "--non-interactive", "--through", "write-configs",
+                "--root", root, "--sysroot", host,
+            ], environment: testEnvironment)
         #expect(install.status != 0, "the install wrote through nobody's link")
         #expect(install.stderr.contains(root + "/opt"), "\(install.stderr)")
         #expect((try FileManager.default.contentsOfDirectory(atPath: victim)).isEmpty, "written into the victim folder")
@@ -228,10 +277,15 @@ func asNobody(_ script: String) -> Int32 {
         let open = dir + "/open"
         try FileManager.default.createDirectory(atPath: open, withIntermediateDirectories: true)
         chmod(open, 0o1777)
-        let sticky = try await sbsWithin(60, ["install", "--answers", dir + "/site.yaml", "--non-interactive", "--through", "write-configs",
-                                              "--root", open, "--sysroot", host], environment: testEnvironment)
+        let sticky = try await sbsWithin(
+            60,
+            [
+                "install", "--answers", dir + "/site.yaml", "--non-interactive", "--through", "write-configs",
+                "--root", open, "--sysroot", host,
+            ], environment: testEnvironment)
         #expect(sticky.status != 0)
-        #expect(sticky.stderr.contains(open) && sticky.stderr.contains("can be written by every user"), "\(sticky.stderr)")
+        #expect(
+            sticky.stderr.contains(open) && sticky.stderr.contains("can be written by every user"), "\(sticky.stderr)")
         #expect((try FileManager.default.contentsOfDirectory(atPath: open)).isEmpty)
     }
 }

@@ -2,8 +2,8 @@ import Deploy
 import Foundation
 import Processes
 import SBSCore
-import Testing
 import TestSupport
+import Testing
 import Yams
 
 /// An answers file for these tests: everything given, DNS checks off (no network here), secrets by reference.
@@ -38,11 +38,11 @@ func fixtureHost(_ name: String = "nvidia-64g", slowSeconds: Int? = nil, everyCa
     copy.waitUntilExit()
     if let slowSeconds {
         let script = """
-        #!/bin/sh
-        marker="$(dirname "$0")/../../slow-once"
-        if [ \(everyCall ? "1" : "0") = 1 ] || [ ! -e "$marker" ]; then touch "$marker"; sleep \(slowSeconds); fi
-        echo "NVIDIA GeForce RTX 4090, 24564 MiB, 550.54.14"
-        """
+            #!/bin/sh
+            marker="$(dirname "$0")/../../slow-once"
+            if [ \(everyCall ? "1" : "0") = 1 ] || [ ! -e "$marker" ]; then touch "$marker"; sleep \(slowSeconds); fi
+            echo "NVIDIA GeForce RTX 4090, 24564 MiB, 550.54.14"
+            """
         let path = dir + "/host/usr/bin/nvidia-smi"
         try script.write(toFile: path, atomically: true, encoding: .utf8)
         chmod(path, 0o755)
@@ -68,7 +68,8 @@ struct SavedState: Decodable {
 }
 
 func savedState(_ root: String) throws -> SavedState {
-    try JSONDecoder().decode(SavedState.self, from: Data(contentsOf: URL(fileURLWithPath: root + "/var/lib/sbs/state.json")))
+    try JSONDecoder().decode(
+        SavedState.self, from: Data(contentsOf: URL(fileURLWithPath: root + "/var/lib/sbs/state.json")))
 }
 
 /// The image of each service in a compose file, read as YAML (anchors and aliases resolved).
@@ -80,8 +81,9 @@ func composeImages(_ path: String) throws -> [String: String] {
 
 func stateStatus(_ root: String, _ step: String) -> String? {
     guard let data = FileManager.default.contents(atPath: root + "/var/lib/sbs/state.json"),
-          let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-          let steps = object["steps"] as? [String: [String: Any]] else { return nil }
+        let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+        let steps = object["steps"] as? [String: [String: Any]]
+    else { return nil }
     return steps[step]?["status"] as? String
 }
 
@@ -90,34 +92,51 @@ func stateStatus(_ root: String, _ step: String) -> String? {
         let root = scratchDirectory("through")
         let host = try fixtureHost()
         try writeAnswers(root + "/site.yaml")
-        let first = try await sbs(["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "write-configs",
-                             "--root", root, "--sysroot", host], environment: testEnvironment)
+        let first = try await sbs(
+            [
+                "install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "write-configs",
+                "--root", root, "--sysroot", host,
+            ], environment: testEnvironment)
         #expect(first.status == 0, "\(first.stderr)")
-        #expect(ranSteps(first) == ["choose-profile", "collect-answers", "detect-hardware", "generate-secrets", "write-configs"])
+        #expect(
+            ranSteps(first) == [
+                "choose-profile", "collect-answers", "detect-hardware", "generate-secrets", "write-configs",
+            ])
         #expect(first.stderr.contains("profile optimal"))
         for file in ["docker-compose.yml", ".env", "nginx/nginx.conf", "nginx/bootstrap.conf", "kong/kong.yml"] {
             #expect(FileManager.default.fileExists(atPath: root + "/opt/sbs/" + file), "\(file) missing")
         }
         #expect(stateStatus(root, "preflight") == nil || stateStatus(root, "preflight") == "pending")
         let before = tree(root + "/opt/sbs")
-        let modified = try FileManager.default.attributesOfItem(atPath: root + "/opt/sbs/docker-compose.yml")[.modificationDate] as? Date
+        let modified =
+            try FileManager.default.attributesOfItem(atPath: root + "/opt/sbs/docker-compose.yml")[.modificationDate]
+            as? Date
 
-        let second = try await sbs(["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "write-configs",
-                              "--root", root, "--sysroot", host], environment: testEnvironment)
+        let second = try await sbs(
+            [
+                "install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "write-configs",
+                "--root", root, "--sysroot", host,
+            ], environment: testEnvironment)
         #expect(second.status == 0, "\(second.stderr)")
         // Only detection runs again (it reads the host); its output is the same, so nothing after it runs.
         #expect(ranSteps(second) == ["detect-hardware"], "\(second.stderr)")
-        #expect(second.stderr.contains("▶ detect-hardware: Detect memory, CPUs, GPU and disk (observes the system: runs every time)"))
+        #expect(
+            second.stderr.contains(
+                "▶ detect-hardware: Detect memory, CPUs, GPU and disk (observes the system: runs every time)"))
         #expect(second.stderr.contains("= choose-profile: up to date"))
         #expect(second.stderr.contains("1 step ran"))
         #expect(tree(root + "/opt/sbs") == before)
-        #expect(try FileManager.default.attributesOfItem(atPath: root + "/opt/sbs/docker-compose.yml")[.modificationDate] as? Date == modified)
+        #expect(
+            try FileManager.default.attributesOfItem(atPath: root + "/opt/sbs/docker-compose.yml")[.modificationDate]
+                as? Date == modified)
 
         // The secret went to secrets.env and .env (0600), never to the state, the answers copy or the log.
         let secret = testEnvironment["SBS_TEST_ANTHROPIC_KEY"] ?? ""
         #expect(read(root + "/etc/sbs/secrets.env")?.contains(secret) == true)
         #expect(read(root + "/opt/sbs/.env")?.contains(secret) == true)
-        for path in ["/var/lib/sbs/state.json", "/etc/sbs/answers.yaml"] { #expect(read(root + path)?.contains(secret) == false, "\(path)") }
+        for path in ["/var/lib/sbs/state.json", "/etc/sbs/answers.yaml"] {
+            #expect(read(root + path)?.contains(secret) == false, "\(path)")
+        }
         for log in (try? FileManager.default.contentsOfDirectory(atPath: root + "/var/log/sbs")) ?? [] {
             #expect(read(root + "/var/log/sbs/" + log)?.contains(secret) == false)
         }
@@ -128,8 +147,10 @@ func stateStatus(_ root: String, _ step: String) -> String? {
         let root = scratchDirectory("changed")
         let host = try fixtureHost()
         try writeAnswers(root + "/site.yaml")
-        let arguments = ["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "write-configs",
-                         "--root", root, "--sysroot", host]
+        let arguments = [
+            "install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "write-configs",
+            "--root", root, "--sysroot", host,
+        ]
         #expect(try await sbs(arguments, environment: testEnvironment).status == 0)
         let secretsBefore = read(root + "/etc/sbs/secrets.env")
 
@@ -155,11 +176,14 @@ func stateStatus(_ root: String, _ step: String) -> String? {
         _ = try await sbs(arguments, environment: testEnvironment)
         let meminfo = host + "/proc/meminfo"
         let text = try #require(read(meminfo))
-        let upgraded = text.split(separator: "\n").map { $0.hasPrefix("MemTotal:") ? "MemTotal:       16318412 kB" : String($0) }.joined(separator: "\n") + "\n"
+        let upgraded =
+            text.split(separator: "\n").map { $0.hasPrefix("MemTotal:") ? "MemTotal:       16318412 kB" : String($0) }
+            .joined(separator: "\n") + "\n"
         try upgraded.write(toFile: meminfo, atomically: true, encoding: .utf8)
         let hardwareRun = try await sbs(arguments, environment: testEnvironment)
         #expect(hardwareRun.status == 0, "\(hardwareRun.stderr)")
-        #expect(ranSteps(hardwareRun) == ["choose-profile", "detect-hardware", "write-configs"], "\(hardwareRun.stderr)")
+        #expect(
+            ranSteps(hardwareRun) == ["choose-profile", "detect-hardware", "write-configs"], "\(hardwareRun.stderr)")
         #expect(read(root + "/opt/sbs/docker-compose.yml") != compose)
         #expect(read(root + "/etc/sbs/secrets.env") == secretsBefore)
     }
@@ -169,16 +193,22 @@ func stateStatus(_ root: String, _ step: String) -> String? {
         let clean = scratchDirectory("clean")
         let cleanHost = try fixtureHost()
         try writeAnswers(clean + "/site.yaml")
-        let uninterrupted = try await sbs(["install", "--answers", clean + "/site.yaml", "--non-interactive", "--through", "write-configs",
-                                     "--root", clean, "--sysroot", cleanHost], environment: testEnvironment)
+        let uninterrupted = try await sbs(
+            [
+                "install", "--answers", clean + "/site.yaml", "--non-interactive", "--through", "write-configs",
+                "--root", clean, "--sysroot", cleanHost,
+            ], environment: testEnvironment)
         #expect(uninterrupted.status == 0, "\(uninterrupted.stderr)")
 
         // The same install, killed with SIGKILL while detect-hardware waits on a stuck nvidia-smi.
         let root = scratchDirectory("killed")
         let host = try fixtureHost(slowSeconds: 8)
         try writeAnswers(root + "/site.yaml")
-        let process = try startSBS(["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "write-configs",
-                                    "--root", root, "--sysroot", host], environment: testEnvironment)
+        let process = try startSBS(
+            [
+                "install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "write-configs",
+                "--root", root, "--sysroot", host,
+            ], environment: testEnvironment)
         // Killed while nvidia-smi holds detect-hardware (8 s): once the steps beside detection are done, or after 4 s
         // of detection whatever they are doing. Watched from a thread of its own: the suite's other tests can keep
         // the task pool busy for longer than the window lasts.
@@ -191,7 +221,9 @@ func stateStatus(_ root: String, _ step: String) -> String? {
                 if stateStatus(root, "detect-hardware") == "running" {
                     let since = detectionSince ?? clock.now
                     detectionSince = since
-                    let besideDone = stateStatus(root, "collect-answers") == "succeeded" && stateStatus(root, "generate-secrets") == "succeeded"
+                    let besideDone =
+                        stateStatus(root, "collect-answers") == "succeeded"
+                        && stateStatus(root, "generate-secrets") == "succeeded"
                     if besideDone || clock.now - since > .seconds(4) { break }
                 }
                 usleep(20_000)
@@ -228,7 +260,10 @@ func stateStatus(_ root: String, _ step: String) -> String? {
                 text = text.replacingOccurrences(of: ComposeProject.name(forRoot: base), with: "sbs-ROOT")
                 // Generated secrets differ between two installs by design: compare the keys of such lines.
                 text = text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
-                    for key in ["POSTGRES_PASSWORD=", "JWT_SECRET=", "SUPABASE_ANON_KEY=", "SUPABASE_SERVICE_ROLE_KEY=", "GRAFANA_ADMIN_PASSWORD="]
+                    for key in [
+                        "POSTGRES_PASSWORD=", "JWT_SECRET=", "SUPABASE_ANON_KEY=", "SUPABASE_SERVICE_ROLE_KEY=",
+                        "GRAFANA_ADMIN_PASSWORD=",
+                    ]
                     where line.hasPrefix(key) { return key }
                     return String(line)
                 }.joined(separator: "\n")
@@ -237,18 +272,27 @@ func stateStatus(_ root: String, _ step: String) -> String? {
         }
         #expect(normalized(root) == normalized(clean))
         // generate-secrets outputs a digest of the secrets, which two installs generate differently by design.
-        let killedState = try comparableState(root).mapValues { $0.replacingOccurrences(of: root, with: "ROOT") }.filter { $0.key != "generate-secrets" }
-        let cleanState = try comparableState(clean).mapValues { $0.replacingOccurrences(of: clean, with: "ROOT") }.filter { $0.key != "generate-secrets" }
-        #expect(killedState.mapValues { $0.split(separator: " ").first.map(String.init) } == cleanState.mapValues { $0.split(separator: " ").first.map(String.init) })
-        #expect(killedState.mapValues { $0.split(separator: " ").dropFirst(2).joined() } == cleanState.mapValues { $0.split(separator: " ").dropFirst(2).joined() })
+        let killedState = try comparableState(root).mapValues { $0.replacingOccurrences(of: root, with: "ROOT") }.filter
+        { $0.key != "generate-secrets" }
+        let cleanState = try comparableState(clean).mapValues { $0.replacingOccurrences(of: clean, with: "ROOT") }
+            .filter { $0.key != "generate-secrets" }
+        #expect(
+            killedState.mapValues { $0.split(separator: " ").first.map(String.init) }
+                == cleanState.mapValues { $0.split(separator: " ").first.map(String.init) })
+        #expect(
+            killedState.mapValues { $0.split(separator: " ").dropFirst(2).joined() }
+                == cleanState.mapValues { $0.split(separator: " ").dropFirst(2).joined() })
     }
 
     @Test func ctrlCDuringAStepStopsTheRunAndResumeFinishesIt() async throws {
         let root = scratchDirectory("sigint")
         let host = try fixtureHost(slowSeconds: 60)
         try writeAnswers(root + "/site.yaml")
-        let process = try startSBS(["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "write-configs",
-                                    "--root", root, "--sysroot", host], environment: testEnvironment)
+        let process = try startSBS(
+            [
+                "install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "write-configs",
+                "--root", root, "--sysroot", host,
+            ], environment: testEnvironment)
         #expect(await waitFor(20) { stateStatus(root, "detect-hardware") == "running" })
         kill(process.processIdentifier, SIGINT)
         // The stuck nvidia-smi is killed with the run rather than waited out (it would sleep 60 s).
@@ -267,13 +311,17 @@ func stateStatus(_ root: String, _ step: String) -> String? {
         let root = scratchDirectory("concurrent")
         let host = try fixtureHost(slowSeconds: 6, everyCall: true)
         try writeAnswers(root + "/site.yaml")
-        let arguments = ["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "write-configs",
-                         "--root", root, "--sysroot", host]
+        let arguments = [
+            "install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "write-configs",
+            "--root", root, "--sysroot", host,
+        ]
         let first = try startSBS(arguments, environment: testEnvironment)
         #expect(await waitFor(20) { stateStatus(root, "detect-hardware") == "running" })
         let second = try await sbs(arguments, environment: testEnvironment)
         #expect(second.status != 0)
-        #expect(second.stderr.contains("Another sbs run (pid \(first.processIdentifier)) is working on this installation."), "\(second.stderr)")
+        #expect(
+            second.stderr.contains("Another sbs run (pid \(first.processIdentifier)) is working on this installation."),
+            "\(second.stderr)")
         #expect(await waitFor(60) { !first.isRunning })
         #expect(first.terminationStatus == 0)
         #expect(stateStatus(root, "write-configs") == "succeeded")
@@ -283,17 +331,26 @@ func stateStatus(_ root: String, _ step: String) -> String? {
         let root = scratchDirectory("export")
         let host = try fixtureHost()
         try writeAnswers(root + "/site.yaml")
-        #expect(try await sbs(["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "collect-answers",
-                         "--root", root, "--sysroot", host], environment: testEnvironment).status == 0)
+        #expect(
+            try await sbs(
+                [
+                    "install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "collect-answers",
+                    "--root", root, "--sysroot", host,
+                ], environment: testEnvironment
+            ).status == 0)
         let export = try await sbs(["answers", "export", "--root", root])
         #expect(export.status == 0)
         #expect(export.stdout.contains("domain: shop.example.test"))
         #expect(export.stdout.contains("anthropic_api_key: \"env:SBS_TEST_ANTHROPIC_KEY\""))
         try export.stdout.write(toFile: root + "/exported.yaml", atomically: true, encoding: .utf8)
-        #expect(try await sbs(["answers", "validate", root + "/exported.yaml"], environment: testEnvironment).status == 0)
-        let withSecrets = try await sbs(["answers", "export", "--root", root, "-o", root + "/with-secrets.yaml", "--include-secrets"])
+        #expect(
+            try await sbs(["answers", "validate", root + "/exported.yaml"], environment: testEnvironment).status == 0)
+        let withSecrets = try await sbs([
+            "answers", "export", "--root", root, "-o", root + "/with-secrets.yaml", "--include-secrets",
+        ])
         #expect(withSecrets.status == 0)
-        let mode = try FileManager.default.attributesOfItem(atPath: root + "/with-secrets.yaml")[.posixPermissions] as? Int
+        let mode =
+            try FileManager.default.attributesOfItem(atPath: root + "/with-secrets.yaml")[.posixPermissions] as? Int
         #expect(mode == 0o600)
     }
 
@@ -301,9 +358,13 @@ func stateStatus(_ root: String, _ step: String) -> String? {
         let root = scratchDirectory("notbuilt")
         let host = try fixtureHost()
         try writeAnswers(root + "/site.yaml")
-        let run = try await sbs(["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "start-stack",
-                           "--skip", "preflight", "--skip", "ensure-docker", "--skip", "start-proxy", "--skip", "obtain-certificate",
-                           "--root", root, "--sysroot", host], environment: testEnvironment)
+        let run = try await sbs(
+            [
+                "install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "start-stack",
+                "--skip", "preflight", "--skip", "ensure-docker", "--skip", "start-proxy", "--skip",
+                "obtain-certificate",
+                "--root", root, "--sysroot", host,
+            ], environment: testEnvironment)
         #expect(run.status == 1)
         #expect(run.stderr.contains("Step start-stack failed"))
         #expect(run.stderr.contains("The step 'obtain-certificate' has not finished"), "\(run.stderr)")

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `sbs renew` on the built binary against a local Pebble.
 @Suite("sbs renew")
@@ -8,18 +8,23 @@ struct RenewCommandTests {
 
     // Certificates issued with `cert issue --out DIR` are renewed too, each under its own settings: two folders
     // named `out` (…/a/out and …/b/out) used to share one settings file, and renew looked only in live/.
-    @Test(.requires("pebble", "pebble-challtestsrv", "nginx", "openssl", install: "apt-get install -y pebble nginx openssl"),
-          .timeLimit(.minutes(3)))
+    @Test(
+        .requires(
+            "pebble", "pebble-challtestsrv", "nginx", "openssl", install: "apt-get install -y pebble nginx openssl"),
+        .timeLimit(.minutes(3)))
     func renewsEveryCertificateItKeepsSettingsForOutFoldersIncluded() async throws {
         let root = scratchDirectory("renew")
         let webroot = root + "/webroot"
         try FileManager.default.createDirectory(atPath: webroot, withIntermediateDirectories: true)
         let acme = try LocalACME(webroot: webroot)
         func issue(_ domain: String, out: String) async throws -> Run {
-            try await sbs(["cert", "issue", "--domain", domain, "--webroot", webroot, "--directory", acme["PEBBLE_DIRECTORY"],
-                           "--ca-bundle", acme["PEBBLE_CA_BUNDLE"], "--out", out, "--root", root, "--quiet"])
+            try await sbs([
+                "cert", "issue", "--domain", domain, "--webroot", webroot, "--directory", acme["PEBBLE_DIRECTORY"],
+                "--ca-bundle", acme["PEBBLE_CA_BUNDLE"], "--out", out, "--root", root, "--quiet",
+            ])
         }
-        let a = root + "/a/out", b = root + "/b/out"
+        let a = root + "/a/out"
+        let b = root + "/b/out"
         let first = try await issue("a.example.com", out: a)
         #expect(first.status == 0, "\(first.stderr)")
         let second = try await issue("b.example.com", out: b)
@@ -32,8 +37,14 @@ struct RenewCommandTests {
         #expect(renew.stderr.contains("b.example.com (\(b)): renewed"), "\(renew.stderr)")
         #expect(read(a + "/cert.pem") != before[0] && read(b + "/cert.pem") != before[1])
         // Each folder still holds its own name.
-        #expect(spawnAndWait(["sh", "-c", "openssl x509 -noout -ext subjectAltName -in \(a)/cert.pem | grep -q a.example.com"]) == 0)
-        #expect(spawnAndWait(["sh", "-c", "openssl x509 -noout -ext subjectAltName -in \(b)/cert.pem | grep -q b.example.com"]) == 0)
+        #expect(
+            spawnAndWait([
+                "sh", "-c", "openssl x509 -noout -ext subjectAltName -in \(a)/cert.pem | grep -q a.example.com",
+            ]) == 0)
+        #expect(
+            spawnAndWait([
+                "sh", "-c", "openssl x509 -noout -ext subjectAltName -in \(b)/cert.pem | grep -q b.example.com",
+            ]) == 0)
 
         // Without --force: each is checked and said to be not due.
         let check = try await sbs(["renew", "--root", root])

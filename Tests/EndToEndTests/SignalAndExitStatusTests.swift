@@ -6,8 +6,10 @@ import Testing
 /// Polls `condition` on a thread of its own and runs `action` there the moment it holds: a task pool stalled by
 /// other tests' blocking calls (seen for 15-30 s on a first run) can then neither make the poll miss a short
 /// window nor delay the action past it.
-func whenTrue(within seconds: Double, _ condition: @escaping @Sendable () -> Bool,
-              then action: @escaping @Sendable () -> Void) async -> Bool {
+func whenTrue(
+    within seconds: Double, _ condition: @escaping @Sendable () -> Bool,
+    then action: @escaping @Sendable () -> Void
+) async -> Bool {
     await onOwnThread {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
@@ -32,7 +34,8 @@ func fixtureHostOffThePool(slowSeconds: Int, everyCall: Bool = false) async thro
 struct SignalAndExitStatusTests {
     /// Starts an install that waits in detect-hardware (a stuck nvidia-smi), sends `signal`, and returns the exit
     /// status and standard error.
-    func interruptedInstall(_ signal: Int32, name: String) async throws -> (status: Int32, stderr: String, root: String) {
+    func interruptedInstall(_ signal: Int32, name: String) async throws -> (status: Int32, stderr: String, root: String)
+    {
         let root = scratchDirectory(name)
         let host = try await fixtureHostOffThePool(slowSeconds: 60)
         try writeAnswers(root + "/site.yaml")
@@ -40,8 +43,10 @@ struct SignalAndExitStatusTests {
         FileManager.default.createFile(atPath: errPath, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: sbsBinary)
-        process.arguments = ["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "write-configs",
-                             "--root", root, "--sysroot", host]
+        process.arguments = [
+            "install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "write-configs",
+            "--root", root, "--sysroot", host,
+        ]
         var env = ProcessInfo.processInfo.environment
         for (key, value) in testEnvironment { env[key] = value }
         process.environment = env
@@ -50,7 +55,9 @@ struct SignalAndExitStatusTests {
         process.standardInput = FileHandle.nullDevice
         try process.run()
         let pid = process.processIdentifier
-        #expect(await whenTrue(within: 60, { stateStatus(root, "detect-hardware") == "running" }, then: { kill(pid, signal) }))
+        #expect(
+            await whenTrue(
+                within: 60, { stateStatus(root, "detect-hardware") == "running" }, then: { kill(pid, signal) }))
         // The stuck nvidia-smi (60 s) is stopped with the run rather than waited out (the time limit would end the
         // test otherwise); waited for off the task pool.
         let box = ProcessBox(process)
@@ -83,16 +90,21 @@ struct SignalAndExitStatusTests {
         let root = scratchDirectory("lock75")
         let host = try await fixtureHostOffThePool(slowSeconds: 30, everyCall: true)
         try writeAnswers(root + "/site.yaml")
-        let arguments = ["install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "write-configs",
-                         "--root", root, "--sysroot", host]
+        let arguments = [
+            "install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "write-configs",
+            "--root", root, "--sysroot", host,
+        ]
         let first = try startSBS(arguments, environment: testEnvironment)
         defer { kill(first.processIdentifier, SIGKILL) }
         // The second run starts (on the polling thread) the moment the first is inside a step, holding the lock.
         let second = SecondRun()
         let env = testEnvironment
-        #expect(await whenTrue(within: 60, { stateStatus(root, "detect-hardware") == "running" }, then: {
-            second.set(try? sbsBlocking(arguments, environment: env))
-        }))
+        #expect(
+            await whenTrue(
+                within: 60, { stateStatus(root, "detect-hardware") == "running" },
+                then: {
+                    second.set(try? sbsBlocking(arguments, environment: env))
+                }))
         let run = try #require(second.run)
         #expect(run.status == 75, "\(run.stderr)")
         #expect(run.stderr.contains("Another sbs run (pid \(first.processIdentifier))"), "\(run.stderr)")

@@ -1,7 +1,7 @@
-import Processes
-import TestSupport
 import Foundation
+import Processes
 import SBSCore
+import TestSupport
 import Testing
 
 /// The `sbs` binary this test run built (beside the test bundle), or `SBS_BINARY`.
@@ -43,7 +43,8 @@ func sbsProcess(_ arguments: [String], environment: [String: String]) -> Process
 
 func sbsBlocking(_ arguments: [String], environment: [String: String]) throws -> Run {
     let process = sbsProcess(arguments, environment: environment)
-    let out = Pipe(), err = Pipe()
+    let out = Pipe()
+    let err = Pipe()
     process.standardOutput = out
     process.standardError = err
     process.standardInput = FileHandle.nullDevice
@@ -51,8 +52,9 @@ func sbsBlocking(_ arguments: [String], environment: [String: String]) throws ->
     let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
     let stderrData = err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    return Run(status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
-               stderr: String(decoding: stderrData, as: UTF8.self))
+    return Run(
+        status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
+        stderr: String(decoding: stderrData, as: UTF8.self))
 }
 
 /// Starts `sbs` without waiting (for kill and lock tests).
@@ -92,7 +94,13 @@ func comparableState(_ root: String) throws -> [String: String] {
     let steps = object["steps"] as? [String: [String: Any]] ?? [:]
     var result: [String: String] = [:]
     for (id, record) in steps {
-        let output = try record["output"].map { String(decoding: try JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes]), as: UTF8.self) } ?? "-"
+        let output =
+            try record["output"].map {
+                String(
+                    decoding: try JSONSerialization.data(
+                        withJSONObject: $0, options: [.sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes]),
+                    as: UTF8.self)
+            } ?? "-"
         result[id] = "\(record["status"] ?? "-") \(record["fingerprint"] ?? "-") \(output)"
     }
     return result
@@ -105,7 +113,9 @@ func tree(_ root: String, excluding: (String) -> Bool = { _ in false }) -> [Stri
     while let relative = walker.nextObject() as? String {
         var isDirectory: ObjCBool = false
         let path = root + "/" + relative
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue, !excluding(relative) {
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
+            !excluding(relative)
+        {
             result[relative] = FileManager.default.contents(atPath: path)
         }
     }
@@ -126,10 +136,13 @@ final class LocalACME {
 
     init(webroot: String) throws {
         dir = scratchDirectory("pebble")
-        let status = spawnAndWait([repositoryRoot + "/scripts/test/pebble-env.sh", "start", dir],
-                                  environment: ["PEBBLE_ENV_WEBROOT": webroot])
+        let status = spawnAndWait(
+            [repositoryRoot + "/scripts/test/pebble-env.sh", "start", dir],
+            environment: ["PEBBLE_ENV_WEBROOT": webroot])
         guard status == 0, let text = read(dir + "/env") else {
-            throw NSError(domain: "LocalACME", code: Int(status), userInfo: [NSLocalizedDescriptionKey: "pebble-env.sh start failed (\(status)); logs in \(dir)"])
+            throw NSError(
+                domain: "LocalACME", code: Int(status),
+                userInfo: [NSLocalizedDescriptionKey: "pebble-env.sh start failed (\(status)); logs in \(dir)"])
         }
         var values: [String: String] = [:]
         for line in text.split(separator: "\n") {

@@ -19,24 +19,33 @@ import Testing
         let readme = try Self.readmeReference(try #require(read(repositoryRoot + "/README.md")))
 
         #expect(help.commands.count >= 11, "--help was not read: \(help.commands.keys.sorted())")
-        #expect(Set(readme.commands.keys) == Set(help.commands.keys),
-                "commands only in --help: \(Set(help.commands.keys).subtracting(readme.commands.keys).sorted()); only in the README: \(Set(readme.commands.keys).subtracting(help.commands.keys).sorted())")
-        #expect(readme.global == help.global, "options every command takes: --help \(help.global.sorted()), README \(readme.global.sorted())")
+        #expect(
+            Set(readme.commands.keys) == Set(help.commands.keys),
+            "commands only in --help: \(Set(help.commands.keys).subtracting(readme.commands.keys).sorted()); only in the README: \(Set(readme.commands.keys).subtracting(help.commands.keys).sorted())"
+        )
+        #expect(
+            readme.global == help.global,
+            "options every command takes: --help \(help.global.sorted()), README \(readme.global.sorted())")
 
         for (name, helped) in help.commands.sorted(by: { $0.key < $1.key }) {
             guard let written = readme.commands[name] else { continue }
             let spelled = Set(written.options.flatMap { $0 })
-            let missing = helped.options.filter { $0.isDisjoint(with: spelled) }.map { $0.sorted().joined(separator: ", ") }
+            let missing = helped.options.filter { $0.isDisjoint(with: spelled) }.map {
+                $0.sorted().joined(separator: ", ")
+            }
             let unknown = spelled.filter { spelling in !helped.options.contains { $0.contains(spelling) } }
             #expect(missing.isEmpty, "sbs \(name): the README lacks \(missing.sorted()), which --help lists")
             #expect(unknown.isEmpty, "sbs \(name): the README names \(unknown.sorted()), which --help does not list")
-            #expect(written.arguments == helped.arguments, "sbs \(name): arguments in --help \(helped.arguments), in the README \(written.arguments)")
+            #expect(
+                written.arguments == helped.arguments,
+                "sbs \(name): arguments in --help \(helped.arguments), in the README \(written.arguments)")
         }
     }
 
     /// The parsers see what is there: a reference of a few lines, read both ways.
     @Test func theReadersFindCommandsOptionsAndArguments() throws {
-        let readme = try Self.readmeReference("""
+        let readme = try Self.readmeReference(
+            """
             # sbs
 
             ## Using sbs
@@ -54,12 +63,14 @@ import Testing
             ## Next
             """)
         #expect(readme.global == ["--root", "--assets"])
-        #expect(readme.commands == [
-            "plan": Command(options: [["--format"], ["-o"]]),
-            "answers validate": Command(arguments: ["file"]),
-            "cert issue": Command(options: [["--domain"], ["--eab-kid"], ["--eab-hmac-key"]]),
-        ])
-        let help = Self.helpSections("""
+        #expect(
+            readme.commands == [
+                "plan": Command(options: [["--format"], ["-o"]]),
+                "answers validate": Command(arguments: ["file"]),
+                "cert issue": Command(options: [["--domain"], ["--eab-kid"], ["--eab-hmac-key"]]),
+            ])
+        let help = Self.helpSections(
+            """
             USAGE: sbs answers export [--root <DIR>] [--output <FILE>]
 
             ARGUMENTS:
@@ -77,7 +88,11 @@ import Testing
               show (default)          List the kept secrets.
               export                  Write the answers.
             """)
-        #expect(help.command == Command(options: [["--root"], ["-o", "--output"], ["--self-check-port"], ["-h", "--help"]], arguments: ["file"]))
+        #expect(
+            help.command
+                == Command(
+                    options: [["--root"], ["-o", "--output"], ["--self-check-port"], ["-h", "--help"]],
+                    arguments: ["file"]))
         #expect(help.subcommands == ["show", "export"])
     }
 
@@ -146,15 +161,18 @@ import Testing
     /// takes. An entry is a line `sbs COMMAND SYNOPSIS  description`, continued by indented lines that go on
     /// with the synopsis (they start with `[` or `-`) or with the description; the synopsis ends at two spaces.
     static func readmeReference(_ readme: String) throws -> (commands: [String: Command], global: Set<String>) {
-        let section = try #require(readme.components(separatedBy: "\n## Using sbs\n").dropFirst().first?
-            .components(separatedBy: "\n#").first, "README has no section \"Using sbs\"")
+        let section = try #require(
+            readme.components(separatedBy: "\n## Using sbs\n").dropFirst().first?
+                .components(separatedBy: "\n#").first, "README has no section \"Using sbs\"")
         let parts = section.components(separatedBy: "```")
         try #require(parts.count >= 3, "the section has no code block")
         var synopses: [(name: String, words: [String])] = []
         for line in parts[1].split(separator: "\n") {
             if line.hasPrefix("sbs ") {
                 let synopsis = line.components(separatedBy: "  ")[0].split(separator: " ").dropFirst().map(String.init)
-                let name = synopsis.prefix { $0.first?.isLetter == true && $0.allSatisfy { $0.isLowercase || $0 == "-" } }
+                let name = synopsis.prefix {
+                    $0.first?.isLetter == true && $0.allSatisfy { $0.isLowercase || $0 == "-" }
+                }
                 synopses.append((name.joined(separator: " "), Array(synopsis.dropFirst(name.count))))
             } else if let last = synopses.indices.last {
                 let text = line.trimmingCharacters(in: .whitespaces)
@@ -171,7 +189,8 @@ import Testing
         // "Every command takes `--root DIR`: …": the options in backquotes of the paragraph after the block.
         let paragraph = parts[2].trimmingCharacters(in: .whitespacesAndNewlines).components(separatedBy: "\n\n")[0]
         let quoted = paragraph.components(separatedBy: "`").enumerated().filter { $0.offset % 2 == 1 }.map(\.element)
-        let global = Set(quoted.compactMap { $0.split(separator: " ").first.map(String.init) }.filter { $0.hasPrefix("--") })
+        let global = Set(
+            quoted.compactMap { $0.split(separator: " ").first.map(String.init) }.filter { $0.hasPrefix("--") })
         return (commands, global)
     }
 

@@ -4,24 +4,27 @@ import Testing
 /// `sbs verify` as a person runs it, on an install whose stack is not there: HTTP ports nothing listens on and a
 /// `docker` (first on PATH) that cannot reach an engine, so the host's own Docker is never asked.
 @Suite struct VerifyCommandTests {
-    static let ids = ["http-redirect", "web-app", "api-health", "auth-health", "header-hsts", "header-x-frame-options",
-                      "header-x-content-type-options", "tls-certificate", "database", "containers", "models", "grafana",
-                      "published-ports"]
+    static let ids = [
+        "http-redirect", "web-app", "api-health", "auth-health", "header-hsts", "header-x-frame-options",
+        "header-x-content-type-options", "tls-certificate", "database", "containers", "models", "grafana",
+        "published-ports",
+    ]
 
     func installedRoot() throws -> (root: String, environment: [String: String]) {
         let root = scratchDirectory("verify")
         try FileManager.default.createDirectory(atPath: root + "/etc/sbs", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: root + "/bin", withIntermediateDirectories: true)
         try """
-            version: 1
-            domain: shop.example.test
-            aliases: [www.shop.example.test]
-            admin_email: admin@example.test
-            ports:
-              http: 1
-              https: 2
-            """.write(toFile: root + "/etc/sbs/answers.yaml", atomically: true, encoding: .utf8)
-        try "#!/bin/sh\necho \"Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\" >&2\nexit 1\n"
+        version: 1
+        domain: shop.example.test
+        aliases: [www.shop.example.test]
+        admin_email: admin@example.test
+        ports:
+          http: 1
+          https: 2
+        """.write(toFile: root + "/etc/sbs/answers.yaml", atomically: true, encoding: .utf8)
+        try
+            "#!/bin/sh\necho \"Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\" >&2\nexit 1\n"
             .write(toFile: root + "/bin/docker", atomically: true, encoding: .utf8)
         chmod(root + "/bin/docker", 0o755)
         return (root, ["PATH": root + "/bin:/usr/bin:/bin"])
@@ -31,7 +34,8 @@ import Testing
         let (root, environment) = try installedRoot()
         let run = try await sbs(["verify", "--json", "--root", root], environment: environment)
         #expect(run.status == 1, "\(run.stderr)")
-        let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any], "\(run.stdout)")
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any], "\(run.stdout)")
         let checks = try #require(object["checks"] as? [[String: Any]])
         #expect(checks.map { $0["id"] as? String } == Self.ids)
         for check in checks {

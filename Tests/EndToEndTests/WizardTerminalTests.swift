@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// A tmux server of the test's own, with one window running a command in a real pseudo-terminal.
 final class TmuxSession {
@@ -52,7 +52,8 @@ final class TmuxSession {
         try Integration.require(tools: "tmux", install: "scripts/ci-setup.sh installs it")
         let root = scratchDirectory("wizard")
         let secret = "sk-wizard-secret-4711"
-        let session = try TmuxSession(command: "\(sbsBinary) install --root \(root) --through collect-answers; echo EXIT=$?; sleep 60")
+        let session = try TmuxSession(
+            command: "\(sbsBinary) install --root \(root) --through collect-answers; echo EXIT=$?; sleep 60")
 
         await session.expect("Domain name")
         try session.type("bad domain.com")
@@ -112,7 +113,10 @@ final class TmuxSession {
         #expect(resume.status == 0, "\(resume.stderr)")
         #expect(resume.stderr.contains("= collect-answers: up to date"), "\(resume.stderr)")
         try export.stdout.write(toFile: root + "/exported.yaml", atomically: true, encoding: .utf8)
-        let again = try await sbs(["install", "--root", root, "--answers", root + "/exported.yaml", "--non-interactive", "--through", "generate-secrets"])
+        let again = try await sbs([
+            "install", "--root", root, "--answers", root + "/exported.yaml", "--non-interactive", "--through",
+            "generate-secrets",
+        ])
         #expect(again.status == 0, "\(again.stderr)")
         #expect(read(root + "/etc/sbs/secrets.env")?.contains("ANTHROPIC_API_KEY=\(secret)\n") == true)
     }
@@ -125,9 +129,12 @@ final class TmuxSession {
         let holder = try #require(read(root + "/var/lib/sbs/lock")?.trimmingCharacters(in: .whitespacesAndNewlines))
         let file = root + "/site.yaml"
         try writeAnswers(file)
-        let second = try await sbs(["install", "--root", root, "--answers", file, "--non-interactive"], environment: testEnvironment)
+        let second = try await sbs(
+            ["install", "--root", root, "--answers", file, "--non-interactive"], environment: testEnvironment)
         #expect(second.status == 75, "\(second.stderr)")
-        #expect(second.stderr.contains("Another sbs run (pid \(holder)) is working on this installation."), "\(second.stderr)")
+        #expect(
+            second.stderr.contains("Another sbs run (pid \(holder)) is working on this installation."),
+            "\(second.stderr)")
         #expect(!FileManager.default.fileExists(atPath: root + "/var/lib/sbs/state.json"), "the second run ran steps")
         try session.keys("C-c")
         await session.expect("EXIT=130")
@@ -152,7 +159,10 @@ final class TmuxSession {
     @Test func ctrlCAtTheHiddenPromptRestoresTheTerminal() async throws {
         try Integration.require(tools: "tmux", install: "scripts/ci-setup.sh installs it")
         let root = scratchDirectory("wizard-secret-interrupt")
-        let session = try TmuxSession(command: "\(sbsBinary) install --root \(root); echo EXIT=$?; stty -a | tr ' ' '\\n' | grep -x -e echo -e -echo; sleep 60")
+        let session = try TmuxSession(
+            command:
+                "\(sbsBinary) install --root \(root); echo EXIT=$?; stty -a | tr ' ' '\\n' | grep -x -e echo -e -echo; sleep 60"
+        )
         await session.expect("Domain name")
         try session.type("shop.example.com")
         try session.keys("Enter")
@@ -171,10 +181,15 @@ final class TmuxSession {
     }
 
     @Test(arguments: [(SIGTERM, 143), (SIGHUP, 129)])
-    func aKillDuringTheQuestionsExitsWithItsSignalsStatusAndRestoresTheTerminal(_ signal: Int32, _ status: Int) async throws {
+    func aKillDuringTheQuestionsExitsWithItsSignalsStatusAndRestoresTheTerminal(_ signal: Int32, _ status: Int)
+        async throws
+    {
         try Integration.require(tools: "tmux", "pgrep", install: "scripts/ci-setup.sh installs it")
         let root = scratchDirectory("wizard-signal-\(signal)")
-        let session = try TmuxSession(command: "\(sbsBinary) install --root \(root); echo EXIT=$?; stty -a | tr ' ' '\\n' | grep -x -e echo -e -echo; sleep 60")
+        let session = try TmuxSession(
+            command:
+                "\(sbsBinary) install --root \(root); echo EXIT=$?; stty -a | tr ' ' '\\n' | grep -x -e echo -e -echo; sleep 60"
+        )
         await session.expect("Domain name")
         try session.type("shop.exa")
         let pids = Process()
@@ -184,11 +199,15 @@ final class TmuxSession {
         pids.standardOutput = out
         try pids.run()
         pids.waitUntilExit()
-        let pid = try #require(Int32(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            .split(separator: "\n").first.map(String.init) ?? ""))
+        let pid = try #require(
+            Int32(
+                String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                    .split(separator: "\n").first.map(String.init) ?? ""))
         #expect(kill(pid, signal) == 0)
         await session.expect("EXIT=\(status)")
         await session.expect("\necho\n")
-        #expect(!FileManager.default.fileExists(atPath: root + "/var/lib/sbs/state.json"), "a run stopped during the questions wrote a state")
+        #expect(
+            !FileManager.default.fileExists(atPath: root + "/var/lib/sbs/state.json"),
+            "a run stopped during the questions wrote a state")
     }
 }

@@ -1,9 +1,10 @@
 import Foundation
-@testable import Host
 import SBSCore
 import Synchronization
-import Testing
 import TestSupport
+import Testing
+
+@testable import Host
 
 func ips(_ texts: String...) throws -> [IPAddress] { try texts.map { try IPAddress($0) } }
 
@@ -14,9 +15,12 @@ struct DNSCheckTests {
     let host = FixedAddresses(addresses: ["127.0.0.1", "::1", "203.0.113.7", "2001:db8::7", "fe80::1"])
 
     @Test func pointsHere() async throws {
-        let resolver = TableResolver(["shop.example.com": DNSAnswer(a: try ips("203.0.113.7"), aaaa: try ips("2001:db8::7")),
-                                      "www.shop.example.com": DNSAnswer(a: try ips("203.0.113.7"))])
-        let report = await DNSCheck(resolver: resolver, localAddresses: host).check(names: [domain, www], policy: .strict)
+        let resolver = TableResolver([
+            "shop.example.com": DNSAnswer(a: try ips("203.0.113.7"), aaaa: try ips("2001:db8::7")),
+            "www.shop.example.com": DNSAnswer(a: try ips("203.0.113.7")),
+        ])
+        let report = await DNSCheck(resolver: resolver, localAddresses: host).check(
+            names: [domain, www], policy: .strict)
         #expect(report.result.status == .pass)
         #expect(report.names.allSatisfy { $0.problems.isEmpty })
     }
@@ -40,7 +44,9 @@ struct DNSCheckTests {
     }
 
     @Test func aaaaElsewhereIsCalledOut() async throws {
-        let resolver = TableResolver(["shop.example.com": DNSAnswer(a: try ips("203.0.113.7"), aaaa: try ips("2001:db8::99"))])
+        let resolver = TableResolver([
+            "shop.example.com": DNSAnswer(a: try ips("203.0.113.7"), aaaa: try ips("2001:db8::99"))
+        ])
         let report = await DNSCheck(resolver: resolver, localAddresses: host).check(names: [domain], policy: .strict)
         #expect(report.result.status == .fail)
         #expect(report.names[0].problems.count == 1)
@@ -50,7 +56,9 @@ struct DNSCheckTests {
 
     @Test func aaaaWithoutIPv6OnThisHost() async throws {
         let v4Only = FixedAddresses(addresses: ["203.0.113.7"])
-        let resolver = TableResolver(["shop.example.com": DNSAnswer(a: try ips("203.0.113.7"), aaaa: try ips("2001:db8::7"))])
+        let resolver = TableResolver([
+            "shop.example.com": DNSAnswer(a: try ips("203.0.113.7"), aaaa: try ips("2001:db8::7"))
+        ])
         let report = await DNSCheck(resolver: resolver, localAddresses: v4Only).check(names: [domain], policy: .strict)
         #expect(report.result.status == .fail)
         #expect(report.names[0].problems[0].contains("no public IPv6 address"))
@@ -62,14 +70,17 @@ struct DNSCheckTests {
         let without = await DNSCheck(resolver: resolver, localAddresses: natted).check(names: [domain], policy: .strict)
         #expect(without.result.status == .fail)
         #expect(without.result.remedy?.contains("network.public_ip") == true)
-        let with = await DNSCheck(resolver: resolver, localAddresses: natted).check(names: [domain], publicAddresses: try ips("203.0.113.7"), policy: .strict)
+        let with = await DNSCheck(resolver: resolver, localAddresses: natted).check(
+            names: [domain], publicAddresses: try ips("203.0.113.7"), policy: .strict)
         #expect(with.result.status == .pass)
     }
 
     @Test func noRecordsLoopbackAndLookupFailures() async throws {
-        let resolver = TableResolver(["shop.example.com": DNSAnswer(), "www.shop.example.com": DNSAnswer(a: try ips("127.0.0.1"))],
-                                     failing: ["other.example.com": "no answer for other.example.com from 127.0.0.53: connection timed out"])
-        let report = await DNSCheck(resolver: resolver, localAddresses: host).check(names: [domain, www, try DomainName("other.example.com")], policy: .strict)
+        let resolver = TableResolver(
+            ["shop.example.com": DNSAnswer(), "www.shop.example.com": DNSAnswer(a: try ips("127.0.0.1"))],
+            failing: ["other.example.com": "no answer for other.example.com from 127.0.0.53: connection timed out"])
+        let report = await DNSCheck(resolver: resolver, localAddresses: host).check(
+            names: [domain, www, try DomainName("other.example.com")], policy: .strict)
         #expect(report.result.status == .fail)
         #expect(report.names[0].problems[0].contains("no A or AAAA record"))
         #expect(report.names[1].problems[0].contains("loopback"))
@@ -81,8 +92,11 @@ struct DNSCheckTests {
         #expect(try IPAddress("2001:db8::1") == IPAddress("2001:0db8:0000::0001"))
         #expect(throws: UserError.self) { try IPAddress("203.0.113.256") }
         #expect(throws: UserError.self) { try IPAddress("shop.example.com") }
-        #expect(try IPAddress("10.1.2.3").isPrivate && IPAddress("fd00::1").isPrivate && !IPAddress("203.0.113.7").isPrivate)
-        #expect(try IPAddress("::1").isLoopback && IPAddress("127.0.0.2").isLoopback && IPAddress("fe80::1").isLinkLocal)
+        #expect(
+            try IPAddress("10.1.2.3").isPrivate && IPAddress("fd00::1").isPrivate && !IPAddress("203.0.113.7").isPrivate
+        )
+        #expect(
+            try IPAddress("::1").isLoopback && IPAddress("127.0.0.2").isLoopback && IPAddress("fe80::1").isLinkLocal)
     }
 
     @Test func theSystemListsItsLoopbackAddress() throws {

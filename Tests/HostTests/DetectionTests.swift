@@ -1,8 +1,9 @@
-import TestSupport
 import Foundation
-@testable import Host
 import SBSCore
+import TestSupport
 import Testing
+
+@testable import Host
 
 @Suite("Host detection from fixture trees")
 struct DetectionTests {
@@ -151,7 +152,9 @@ struct DetectionTests {
 
     @Test func lspciIsTheFallbackWithoutSysfs() async throws {
         let tree = try TemporaryDirectory()
-        try tree.write("usr/bin/lspci", "#!/bin/sh\necho '00:00.0 0600: 1022:1480'\necho '03:00.0 0300: 1002:73bf (rev c1)'\n", mode: 0o755)
+        try tree.write(
+            "usr/bin/lspci", "#!/bin/sh\necho '00:00.0 0600: 1022:1480'\necho '03:00.0 0300: 1002:73bf (rev c1)'\n",
+            mode: 0o755)
         try tree.write("dev/kfd", "")
         let gpu = await HostDetector(sysroot: Sysroot(tree.path)).detectGPU()
         #expect(gpu.vendor == .amd && gpu.rocm && !gpu.usable)
@@ -160,10 +163,18 @@ struct DetectionTests {
     }
 
     @Test func nvidiaSmiOutputParsing() {
-        #expect(HostDetector.parseNvidiaSmi("A100, 81920 MiB, 535.1\nT4, 15360 MiB, 535.1\n")
-                == .success([.init(name: "A100", memoryMiB: 81920, driver: "535.1"), .init(name: "T4", memoryMiB: 15360, driver: "535.1")]))
+        #expect(
+            HostDetector.parseNvidiaSmi("A100, 81920 MiB, 535.1\nT4, 15360 MiB, 535.1\n")
+                == .success([
+                    .init(name: "A100", memoryMiB: 81920, driver: "535.1"),
+                    .init(name: "T4", memoryMiB: 15360, driver: "535.1"),
+                ]))
         #expect(HostDetector.parseNvidiaSmi("") == .failure("listed no GPU"))
-        if case .failure(let why) = HostDetector.parseNvidiaSmi("GPU, [N/A], 535\n") { #expect(why.contains("no memory size")) } else { Issue.record("parsed [N/A]") }
+        if case .failure(let why) = HostDetector.parseNvidiaSmi("GPU, [N/A], 535\n") {
+            #expect(why.contains("no memory size"))
+        } else {
+            Issue.record("parsed [N/A]")
+        }
         if case .failure = HostDetector.parseNvidiaSmi("garbage\n") {} else { Issue.record("parsed garbage") }
     }
 
@@ -181,7 +192,8 @@ struct DetectionTests {
         #expect(first.stableFacts["memory.effective_mib"] == "64256")
         #expect(first.stableFacts["gpu.memory_mib"] == "24564")
         #expect(first.stableFacts["os.id"] == "ubuntu")
-        #expect(!first.stableFacts.keys.contains { $0.contains("disk") || $0.contains("free") || $0.contains("docker") })
+        #expect(
+            !first.stableFacts.keys.contains { $0.contains("disk") || $0.contains("free") || $0.contains("docker") })
         #expect(first.disk != nil)
 
         let json = try JSONEncoder().encode(first)

@@ -1,8 +1,9 @@
-import Processes
-import TestSupport
 import Foundation
+import Processes
 import SBSCore
+import TestSupport
 import Testing
+
 @testable import Host
 
 /// Fake ufw / firewall-cmd programs in a fixture tree, run through the real command runner. The check holds
@@ -12,7 +13,8 @@ func firewallCheck(_ programs: [String: String]) throws -> FirewallCheckOnTree {
     for (name, output) in programs {
         try tree.write("usr/bin/\(name)", "#!/bin/sh\n\(output)\n", mode: 0o755)
     }
-    return FirewallCheckOnTree(tree: tree, check: FirewallCheck(runner: SystemCommandRunner(searchPath: [tree.path + "/usr/bin"])))
+    return FirewallCheckOnTree(
+        tree: tree, check: FirewallCheck(runner: SystemCommandRunner(searchPath: [tree.path + "/usr/bin"])))
 }
 
 struct FirewallCheckOnTree {
@@ -36,12 +38,14 @@ struct FirewallCheckOnTree {
     }
 
     @Test func inactiveUfwPasses() async throws {
-        let result = await (try firewallCheck(["ufw": "echo 'Status: inactive'"])).check(httpPort: http, httpsPort: https)
+        let result = await (try firewallCheck(["ufw": "echo 'Status: inactive'"])).check(
+            httpPort: http, httpsPort: https)
         #expect(result.status == .pass)
     }
 
     @Test func activeUfwWithoutTheWebPortsWarnsWithTheCommands() async throws {
-        let ufw = "printf 'Status: active\\n\\nTo                         Action      From\\n--                         ------      ----\\n22/tcp                     ALLOW       Anywhere\\n80/tcp                     ALLOW       Anywhere\\n'"
+        let ufw =
+            "printf 'Status: active\\n\\nTo                         Action      From\\n--                         ------      ----\\n22/tcp                     ALLOW       Anywhere\\n80/tcp                     ALLOW       Anywhere\\n'"
         let result = await (try firewallCheck(["ufw": ufw])).check(httpPort: http, httpsPort: https)
         #expect(result.status == .warn)
         #expect(result.detail.contains("does not allow port 443"))
@@ -58,17 +62,18 @@ struct FirewallCheckOnTree {
 
     @Test func firewalldWithoutHTTPSWarns() async throws {
         let cmd = """
-        case "$1" in
-          --state) echo running ;;
-          --list-services) echo "ssh dhcpv6-client http" ;;
-          --list-ports) echo "" ;;
-        esac
-        """
+            case "$1" in
+              --state) echo running ;;
+              --list-services) echo "ssh dhcpv6-client http" ;;
+              --list-ports) echo "" ;;
+            esac
+            """
         let result = await (try firewallCheck(["firewall-cmd": cmd])).check(httpPort: http, httpsPort: https)
         #expect(result.status == .warn)
         #expect(result.remedy?.contains("firewall-cmd --permanent --add-port=443/tcp") == true)
         let customPorts = cmd.replacingOccurrences(of: "echo \"\" ;;", with: "echo \"8443/tcp\" ;;")
-        let custom = await (try firewallCheck(["firewall-cmd": customPorts])).check(httpPort: http, httpsPort: try SBSCore.Port(8443))
+        let custom = await (try firewallCheck(["firewall-cmd": customPorts])).check(
+            httpPort: http, httpsPort: try SBSCore.Port(8443))
         #expect(custom.status == .pass)
     }
 }

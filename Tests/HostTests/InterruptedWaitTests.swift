@@ -1,7 +1,8 @@
-import TestSupport
 import Foundation
-@testable import Host
+import TestSupport
 import Testing
+
+@testable import Host
 
 @Suite("Waits that Ctrl-C ends")
 struct InterruptedWaitTests {
@@ -31,19 +32,25 @@ struct MisbehavingNvidiaSmiTests {
     func anNvidiaSmiThatLeavesADaemonBehindIsReadWhenItExits() async throws {
         let tree = try TemporaryDirectory()
         let marker = tree.path + "/daemon.pid"
-        try tree.write("usr/bin/nvidia-smi", """
+        try tree.write(
+            "usr/bin/nvidia-smi",
+            """
             #!/bin/sh
             setsid sh -c 'echo $$ > \(marker); exec sleep 300' &
             echo 'Tesla T4, 15360 MiB, 535.1'
             """, mode: 0o755)
         defer {
-            if let text = try? String(contentsOfFile: marker, encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+            if let text = try? String(contentsOfFile: marker, encoding: .utf8),
+                let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+            {
                 kill(pid, SIGKILL)
             }
         }
         let gpu = await HostDetector(sysroot: Sysroot(tree.path)).detectGPU()
         #expect(gpu.memoryMiB == 15360, "\(gpu.reason)")
         #expect(!gpu.reason.contains("did not answer"))
-        for _ in 0..<100 where !FileManager.default.fileExists(atPath: marker) { try await Task.sleep(for: .milliseconds(20)) }
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: marker) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
     }
 }

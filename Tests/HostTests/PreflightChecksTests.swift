@@ -1,9 +1,10 @@
-import TestSupport
 import Foundation
-@testable import Host
 import SBSCore
 import Synchronization
+import TestSupport
 import Testing
+
+@testable import Host
 
 @Suite("PreflightChecks checks")
 struct PreflightTests {
@@ -25,7 +26,8 @@ struct PreflightTests {
         #expect(PortListenerTable(sysroot: Fixtures.host("vm-16g-no-gpu")).listeners(on: 80).count == 1)
         #expect(preflight.checkPort(try Port(8080), purpose: "http").status == .pass)
         #expect(preflight.checkPort(try Port(80), purpose: "http", acceptingOwners: ["apache2"]).status == .pass)
-        #expect(PortListenerTable(sysroot: Fixtures.host("vm-16g-no-gpu")).listeners(on: 631).first?.address == "127.0.0.1")
+        #expect(
+            PortListenerTable(sysroot: Fixtures.host("vm-16g-no-gpu")).listeners(on: 631).first?.address == "127.0.0.1")
     }
 
     @Test func aRealListenerOnThisMachineIsFound() throws {
@@ -35,11 +37,17 @@ struct PreflightTests {
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = 0
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
         #expect(bound == 0)
         #expect(listen(fd, 1) == 0)
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
         let port = Int(UInt16(bigEndian: address.sin_port))
         let result = PreflightChecks().checkPort(try Port(port), purpose: "http")
         #expect(result.status == .fail)
@@ -60,13 +68,30 @@ struct PreflightTests {
 
     @Test func operatingSystems() {
         let preflight = PreflightChecks()
-        #expect(preflight.checkOperatingSystem(OSFacts(id: "debian", versionID: "12", prettyName: "Debian 12"), architecture: "x86_64").status == .pass)
-        #expect(preflight.checkOperatingSystem(OSFacts(id: "ubuntu", versionID: "24.04", prettyName: "Ubuntu"), architecture: "aarch64").status == .pass)
-        let old = preflight.checkOperatingSystem(OSFacts(id: "debian", versionID: "10", prettyName: "Debian 10"), architecture: "x86_64")
+        #expect(
+            preflight.checkOperatingSystem(
+                OSFacts(id: "debian", versionID: "12", prettyName: "Debian 12"), architecture: "x86_64"
+            ).status == .pass)
+        #expect(
+            preflight.checkOperatingSystem(
+                OSFacts(id: "ubuntu", versionID: "24.04", prettyName: "Ubuntu"), architecture: "aarch64"
+            ).status == .pass)
+        let old = preflight.checkOperatingSystem(
+            OSFacts(id: "debian", versionID: "10", prettyName: "Debian 10"), architecture: "x86_64")
         #expect(old.status == .fail && old.remedy?.contains("Debian 11/12/13") == true)
-        #expect(preflight.checkOperatingSystem(OSFacts(id: "linuxmint", idLike: ["ubuntu", "debian"], versionID: "21", prettyName: "Mint"), architecture: "x86_64").status == .warn)
-        #expect(preflight.checkOperatingSystem(OSFacts(id: "fedora", versionID: "40", prettyName: "Fedora"), architecture: "x86_64").status == .fail)
-        #expect(preflight.checkOperatingSystem(OSFacts(id: "debian", versionID: "12", prettyName: "Debian"), architecture: "riscv64").status == .fail)
+        #expect(
+            preflight.checkOperatingSystem(
+                OSFacts(id: "linuxmint", idLike: ["ubuntu", "debian"], versionID: "21", prettyName: "Mint"),
+                architecture: "x86_64"
+            ).status == .warn)
+        #expect(
+            preflight.checkOperatingSystem(
+                OSFacts(id: "fedora", versionID: "40", prettyName: "Fedora"), architecture: "x86_64"
+            ).status == .fail)
+        #expect(
+            preflight.checkOperatingSystem(
+                OSFacts(id: "debian", versionID: "12", prettyName: "Debian"), architecture: "riscv64"
+            ).status == .fail)
     }
 
     @Test func diskSpace() {
@@ -122,11 +147,18 @@ struct PreflightTests {
         let lockPath = tree.path + "/var/lib/dpkg/lock"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = ["-c", "import fcntl,sys,time\nf=open(sys.argv[1],'w')\nfcntl.lockf(f,fcntl.LOCK_EX)\nprint('locked',flush=True)\ntime.sleep(30)", lockPath]
+        process.arguments = [
+            "-c",
+            "import fcntl,sys,time\nf=open(sys.argv[1],'w')\nfcntl.lockf(f,fcntl.LOCK_EX)\nprint('locked',flush=True)\ntime.sleep(30)",
+            lockPath,
+        ]
         let output = Pipe()
         process.standardOutput = output
         try process.run()
-        defer { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+        defer {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
         _ = output.fileHandleForReading.availableData  // waits for "locked"
         let holder = FcntlLockProbe().holder(of: lockPath)
         #expect(holder?.pid == process.processIdentifier)
@@ -144,7 +176,9 @@ struct PreflightTests {
                 }
             }
         }
-        let result = await PreflightChecks().waitForPackageManagerLock(probe: CountingProbe(), pollInterval: .seconds(5), clock: ImmediateClock()) { _ in }
+        let result = await PreflightChecks().waitForPackageManagerLock(
+            probe: CountingProbe(), pollInterval: .seconds(5), clock: ImmediateClock()
+        ) { _ in }
         #expect(result.status == .pass)
         #expect(result.detail.contains("15 s"))
     }

@@ -1,7 +1,8 @@
 import Foundation
-@testable import Host
 import SBSCore
 import Testing
+
+@testable import Host
 
 @Suite("Profiles table and choice")
 struct ProfileTests {
@@ -18,14 +19,18 @@ struct ProfileTests {
     }
 
     @Test(arguments: [
-        (15872, ProfileName.minimum), (28672, .recommended), (32000, .recommended), (57344, .optimal), (128_000, .optimal),
+        (15872, ProfileName.minimum), (28672, .recommended), (32000, .recommended), (57344, .optimal),
+        (128_000, .optimal),
     ])
     func autoPicksTheLargestProfileTheHostMeets(memory: Int, expected: ProfileName) throws {
-        let profile = try Fixtures.profileTable().choose(for: makeFacts(memoryMiB: memory), request: ProfileChoiceRequest())
+        let profile = try Fixtures.profileTable().choose(
+            for: makeFacts(memoryMiB: memory), request: ProfileChoiceRequest())
         #expect(profile.name == expected)
         #expect(!profile.explicit)
         // Limits never exceed what the host has.
-        let total = StackService.allCases.filter { $0 != .ollama || profile.runsOllama }.map { profile.memoryLimitMiB(for: $0) }.reduce(0, +)
+        let total = StackService.allCases.filter { $0 != .ollama || profile.runsOllama }.map {
+            profile.memoryLimitMiB(for: $0)
+        }.reduce(0, +)
         #expect(total < memory)
     }
 
@@ -39,7 +44,8 @@ struct ProfileTests {
     }
 
     @Test func aLargeGPURunsModelsEvenOnTheMinimumProfile() throws {
-        let profile = try Fixtures.profileTable().choose(for: makeFacts(memoryMiB: 15872, gpuMiB: 24564), request: ProfileChoiceRequest())
+        let profile = try Fixtures.profileTable().choose(
+            for: makeFacts(memoryMiB: 15872, gpuMiB: 24564), request: ProfileChoiceRequest())
         #expect(profile.name == .minimum)
         #expect(profile.runsOllama && profile.gpu)
         #expect(profile.ollamaModels == ["llama3.1:8b"])
@@ -49,7 +55,8 @@ struct ProfileTests {
     @Test func gpuMemoryDecidesModelSize() throws {
         let table = try Fixtures.profileTable()
         func models(_ gpu: Int?) throws -> [String] {
-            try table.choose(for: makeFacts(memoryMiB: 64256, gpuMiB: gpu), request: ProfileChoiceRequest()).ollamaModels
+            try table.choose(for: makeFacts(memoryMiB: 64256, gpuMiB: gpu), request: ProfileChoiceRequest())
+                .ollamaModels
         }
         #expect(try models(nil) == ["qwen2.5:14b"])
         #expect(try models(8192) == ["qwen2.5:14b"])
@@ -65,7 +72,8 @@ struct ProfileTests {
         #expect(!noGPU.gpu && !noGPU.monitoringEnabled && noGPU.runsOllama)
         #expect(noGPU.composeProfiles == ["ollama"])
         #expect(noGPU.ollamaModels == ["qwen2.5:14b"])
-        let monitored = try table.choose(for: makeFacts(memoryMiB: 15872), request: ProfileChoiceRequest(monitoring: .on))
+        let monitored = try table.choose(
+            for: makeFacts(memoryMiB: 15872), request: ProfileChoiceRequest(monitoring: .on))
         #expect(monitored.monitoringEnabled && monitored.monitoring.level == .full)
         #expect(monitored.composeProfiles == ["monitoring"])
     }
@@ -73,7 +81,9 @@ struct ProfileTests {
     @Test func choiceIsDeterministic() throws {
         let table = try Fixtures.profileTable()
         let facts = makeFacts(memoryMiB: 32000, cpus: 6)
-        #expect(try table.choose(for: facts, request: ProfileChoiceRequest()) == table.choose(for: facts, request: ProfileChoiceRequest()))
+        #expect(
+            try table.choose(for: facts, request: ProfileChoiceRequest())
+                == table.choose(for: facts, request: ProfileChoiceRequest()))
     }
 
     @Test func profileRequestParsing() throws {
@@ -84,7 +94,8 @@ struct ProfileTests {
     }
 
     @Test func postgresNumbersFollowTheDatabaseLimit() throws {
-        let profile = try Fixtures.profileTable().choose(for: makeFacts(memoryMiB: 32000, cpus: 8), request: ProfileChoiceRequest())
+        let profile = try Fixtures.profileTable().choose(
+            for: makeFacts(memoryMiB: 32000, cpus: 8), request: ProfileChoiceRequest())
         let db = profile.memoryLimitMiB(for: .appDB)
         #expect(db == 6400)
         #expect(profile.postgres.sharedBuffersMiB == db / 4)
@@ -104,9 +115,13 @@ struct ProfileTableValidationTests {
         let error = #expect(throws: UserError.self) { try ProfileTable(yaml: text) }
         let message = error?.message ?? ""
         #expect(message.hasPrefix("The profiles table does not parse: "))
-        #expect(message.contains("assets/profiles.yaml:19:5: unknown key 'profiles[0].memory_flor_mib' (did you mean 'profiles[0].memory_floor_mib'?)"))
+        #expect(
+            message.contains(
+                "assets/profiles.yaml:19:5: unknown key 'profiles[0].memory_flor_mib' (did you mean 'profiles[0].memory_floor_mib'?)"
+            ))
         #expect(message.contains("assets/profiles.yaml:16:5: missing required field 'profiles[0].memory_floor_mib'"))
-        #expect(message.contains("assets/profiles.yaml:41:12: 'profiles[0].ollama.run' must be true or false, not 'nope'"))
+        #expect(
+            message.contains("assets/profiles.yaml:41:12: 'profiles[0].ollama.run' must be true or false, not 'nope'"))
     }
 
     @Test func aServiceWithoutAMemoryLimitIsRefused() throws {

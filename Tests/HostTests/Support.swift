@@ -1,7 +1,7 @@
-import TestSupport
 import Foundation
 import Host
 import SBSCore
+import TestSupport
 import Testing
 
 enum Fixtures {
@@ -12,7 +12,8 @@ enum Fixtures {
     }
 
     static var repositoryRoot: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
     }
 
     static func profileTable() throws -> ProfileTable {
@@ -25,7 +26,8 @@ extension TemporaryDirectory {
     /// Writes `text` at `relative` below the folder with `mode`, creating the folders on the way.
     func write(_ relative: String, _ text: String, mode: Int = 0o644) throws {
         let full = path + "/" + relative
-        try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try text.write(toFile: full, atomically: false, encoding: .utf8)
         chmod(full, mode_t(mode))
     }
@@ -33,9 +35,12 @@ extension TemporaryDirectory {
 
 /// Facts made up for a test, without reading any tree.
 func makeFacts(memoryMiB: Int, cpus: Int = 4, gpuMiB: Int? = nil, cgroupLimitMiB: Int? = nil) -> HostFacts {
-    let gpu = gpuMiB.map {
-        GPUFacts(vendor: .nvidia, usable: true, name: "Test GPU", memoryMiB: $0, driverVersion: "550", count: 1, reason: "test GPU")
-    } ?? GPUFacts(vendor: .none, usable: false, reason: "No GPU found.")
+    let gpu =
+        gpuMiB.map {
+            GPUFacts(
+                vendor: .nvidia, usable: true, name: "Test GPU", memoryMiB: $0, driverVersion: "550", count: 1,
+                reason: "test GPU")
+        } ?? GPUFacts(vendor: .none, usable: false, reason: "No GPU found.")
     return HostFacts(
         memory: MemoryFacts(totalMiB: memoryMiB, cgroupLimitMiB: cgroupLimitMiB, limitSource: nil),
         cpu: CPUFacts(online: cpus, affinity: cpus, cgroupQuota: nil),

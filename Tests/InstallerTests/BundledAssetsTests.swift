@@ -1,11 +1,12 @@
 import Foundation
+import Host
 import SBSCore
 import StepGraph
-import Testing
-import Host
-import Wizard
-@testable import Installer
 import TestSupport
+import Testing
+import Wizard
+
+@testable import Installer
 
 let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().path
@@ -17,7 +18,8 @@ let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().del
         for prefix in ["steps/", "assets/"] {
             let paths = folder.paths(under: prefix)
             #expect(!paths.isEmpty)
-            #expect(bundled.paths(under: prefix) == paths, "rebuild: the embedded \(prefix) differs from the repository")
+            #expect(
+                bundled.paths(under: prefix) == paths, "rebuild: the embedded \(prefix) differs from the repository")
             for path in paths { #expect(bundled.file(path) == folder.file(path), "\(path) differs") }
         }
     }
@@ -39,7 +41,9 @@ let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().del
         #expect {
             try InstallSession(layout: Layout(root: "/tmp/unused"), sysroot: nil, assetsDirectory: dir).graph()
         } throws: { error in
-            String(describing: error).contains("steps/pull-models.yaml:5: when names 'choose-profile.runOllama', which 'choose-profile' does not output (did you mean 'choose-profile.runsOllama'?)")
+            String(describing: error).contains(
+                "steps/pull-models.yaml:5: when names 'choose-profile.runOllama', which 'choose-profile' does not output (did you mean 'choose-profile.runsOllama'?)"
+            )
         }
         // An answer key misspelt is caught the same way.
         try text.replacingOccurrences(of: "when: choose-profile.runsOllama", with: "when: features.monitorng")
@@ -64,14 +68,17 @@ let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().del
         #expect(try SecretDigester.load(layout, create: false).digest("sk-secret-value") == first)
         #expect(digester.digest("sk-other-value") != first)
         #expect(throwAway.digest("sk-secret-value") != first)
-        let mode = try FileManager.default.attributesOfItem(atPath: root + "/var/lib/sbs/fingerprint.key")[.posixPermissions] as? Int
+        let mode =
+            try FileManager.default.attributesOfItem(atPath: root + "/var/lib/sbs/fingerprint.key")[.posixPermissions]
+            as? Int
         #expect(mode == 0o600)
     }
 
     @Test func buildingEveryInputIsPureAndTheSameTwice() throws {
         let root = Scratch.path("pure")
         let session = InstallSession(layout: Layout(root: root), sysroot: nil, assetsDirectory: nil)
-        var answers = try AnswersFile.parse("""
+        var answers = try AnswersFile.parse(
+            """
             version: 1
             domain: shop.example.com
             admin_email: admin@example.com
@@ -100,7 +107,9 @@ let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().del
         try done("write-configs", WriteConfigs.self, .init(deployDir: root + "/opt/sbs"))
         try done("ensure-docker", EnsureDocker.self, .init(engineVersion: "20.10", composeVersion: "2.40"))
         try done("start-proxy", StartProxy.self, Nothing())
-        try done("obtain-certificate", ObtainCertificate.self, .init(liveDirectory: root + "/etc/sbs/ssl/live/shop.example.com", mode: "acme"))
+        try done(
+            "obtain-certificate", ObtainCertificate.self,
+            .init(liveDirectory: root + "/etc/sbs/ssl/live/shop.example.com", mode: "acme"))
         try done("start-stack", StartStack.self, .init(services: ["app-db", "nginx"]))
         try done("pull-models", PullModels.self, .init(models: []))
         for step in executor.graph.steps {
@@ -108,7 +117,9 @@ let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().del
             let first = try table.input(of: step, needs: needs)
             #expect(try table.input(of: step, needs: needs) == first, "\(step.id)")
             let text = String(decoding: first, as: UTF8.self)
-            #expect(!text.contains("sk-literal-value") && !text.contains("eab-hmac-key-value"), "\(step.id) holds a secret in the clear")
+            #expect(
+                !text.contains("sk-literal-value") && !text.contains("eab-hmac-key-value"),
+                "\(step.id) holds a secret in the clear")
         }
         #expect(!FileManager.default.fileExists(atPath: root), "building inputs wrote under the root")
     }

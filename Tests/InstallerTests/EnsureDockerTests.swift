@@ -3,9 +3,10 @@ import Host
 import Processes
 import SBSCore
 import StepGraph
-import Testing
-@testable import Installer
 import TestSupport
+import Testing
+
+@testable import Installer
 
 /// ensure-docker's decisions on a fixture host whose `docker`, `systemctl` and `service` are scripts: they answer
 /// only the calls the step is meant to make (anything else exits 2), and record each call. The host's own Docker
@@ -28,7 +29,9 @@ struct FixtureDockerHost {
         if engineUp { fm.createFile(atPath: root + "/state/engine-up", contents: nil) }
         let log = "echo \"$(basename \"$0\") $*\" >> \"\(root)/state/calls\""
         if docker {
-            try script("docker", """
+            try script(
+                "docker",
+                """
                 \(log)
                 case "$*" in
                   "version --format {{.Client.Version}}") echo 28.2.2 ;;
@@ -38,7 +41,9 @@ struct FixtureDockerHost {
                 esac
                 """)
         }
-        try script("systemctl", """
+        try script(
+            "systemctl",
+            """
             \(log)
             [ "$*" = "enable --now docker" ] || exit 2
             touch "\(root)/state/engine-up"
@@ -53,12 +58,14 @@ struct FixtureDockerHost {
     }
 
     var calls: [String] {
-        ((try? String(contentsOfFile: root + "/state/calls", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        ((try? String(contentsOfFile: root + "/state/calls", encoding: .utf8)) ?? "").split(separator: "\n").map(
+            String.init)
     }
 
     func action() throws -> EnsureDocker {
-        let tools = InstallTools(commands: SystemCommandRunner(searchPath: [root + "/usr/bin"]), secrets: AnswerSecretValues(),
-                                 digester: try SecretDigester.load(Layout(root: root + "/sbs"), create: false))
+        let tools = InstallTools(
+            commands: SystemCommandRunner(searchPath: [root + "/usr/bin"]), secrets: AnswerSecretValues(),
+            digester: try SecretDigester.load(Layout(root: root + "/sbs"), create: false))
         return EnsureDocker(tools: tools, startDeadline: .seconds(5))
     }
 }
@@ -83,17 +90,24 @@ struct FixtureDockerHost {
 
     @Test func anEngineThatNeverAnswersFailsWithWhatItSaid() async throws {
         let host = try FixtureDockerHost(engineUp: false, systemd: false)
-        let error = await #expect(throws: UserError.self) { try await host.action().run(.init(sysroot: host.root), log: log()) }
+        let error = await #expect(throws: UserError.self) {
+            try await host.action().run(.init(sysroot: host.root), log: log())
+        }
         // Without systemd the SysV script is used; this one fails, and the step says so.
         #expect(host.calls.contains("service docker start"))
-        #expect(error?.message.contains("`service docker start` failed (exit 2)") == true, "\(String(describing: error))")
+        #expect(
+            error?.message.contains("`service docker start` failed (exit 2)") == true, "\(String(describing: error))")
     }
 
     @Test func noDockerStartsTheInstallPlanAndFailsClosedWhereItCannotRun() async throws {
         let host = try FixtureDockerHost(engineUp: false, docker: false)
-        let error = await #expect(throws: UserError.self) { try await host.action().run(.init(sysroot: host.root), log: log()) }
+        let error = await #expect(throws: UserError.self) {
+            try await host.action().run(.init(sysroot: host.root), log: log())
+        }
         // The fixture has no apt-get: the first command of the Debian plan cannot run, and nothing else is tried.
-        #expect(error?.message.hasPrefix("`env DEBIAN_FRONTEND=noninteractive apt-get update -q` failed (exit 127)") == true, "\(String(describing: error))")
+        #expect(
+            error?.message.hasPrefix("`env DEBIAN_FRONTEND=noninteractive apt-get update -q` failed (exit 127)")
+                == true, "\(String(describing: error))")
         #expect(!FileManager.default.fileExists(atPath: host.root + "/etc/apt/sources.list.d/docker.list"))
     }
 }

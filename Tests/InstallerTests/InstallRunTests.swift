@@ -3,14 +3,16 @@ import Processes
 import SBSCore
 import StepGraph
 import Synchronization
-import Testing
-@testable import Installer
 import TestSupport
+import Testing
+
+@testable import Installer
 
 /// `sbs install` and `sbs resume` in this process: the steps that need no Docker, on a fixture host, with every
 /// host command scripted (an unexpected one fails the test) and every line the run says recorded.
 @Suite struct InstallRunReporting {
-    static let hosts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().path + "/Fixtures/hosts"
+    static let hosts =
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().path + "/Fixtures/hosts"
 
     /// What detection runs on vm-16g-no-gpu (a fixture without nvidia-smi or docker), and generate-secrets' look
     /// for an existing database volume, answered with `volumeExists`.
@@ -21,7 +23,8 @@ import TestSupport
             ["docker", "--version"]: .notFound,
             ["docker", "volume", "inspect", volume]: volumeExists
                 ? CommandResult(status: 0, stdout: "[{\"Name\": \"\(volume)\"}]\n", stderr: "")
-                : CommandResult(status: 1, stdout: "[]\n", stderr: "Error response from daemon: get \(volume): no such volume\n"),
+                : CommandResult(
+                    status: 1, stdout: "[]\n", stderr: "Error response from daemon: get \(volume): no such volume\n"),
         ]
     }
 
@@ -31,31 +34,42 @@ import TestSupport
         let root = try Scratch.folder("install-run")
         let answers = root + "/site.yaml"
         try """
-            version: 1
-            domain: shop.example.test
-            admin_email: admin@example.test
-            tls:
-              mode: acme
-            secrets:
-              anthropic_api_key: sk-test-anthropic-0042
-            checks:
-              dns: skip
-            """.write(toFile: answers, atomically: true, encoding: .utf8)
-        return (root, InstallInvocation(command: "install", answersFile: answers, interactive: false,
-                                        sysroot: hosts + "/vm-16g-no-gpu", assets: nil))
+        version: 1
+        domain: shop.example.test
+        admin_email: admin@example.test
+        tls:
+          mode: acme
+        secrets:
+          anthropic_api_key: sk-test-anthropic-0042
+        checks:
+          dns: skip
+        """.write(toFile: answers, atomically: true, encoding: .utf8)
+        return (
+            root,
+            InstallInvocation(
+                command: "install", answersFile: answers, interactive: false,
+                sysroot: hosts + "/vm-16g-no-gpu", assets: nil)
+        )
     }
 
-    fileprivate static func run(root: String, invocation: InstallInvocation, runner: FailClosedRunner, output: RecordedOutput,
-                    interruptions: any RunInterruptions = NoSignals()) -> InstallRun {
-        let session = InstallSession(layout: Layout(root: root), sysroot: invocation.sysroot, assetsDirectory: nil,
-                                     commands: runner, output: output)
-        return InstallRun(session: session, interruptions: interruptions, terminal: {
-            Issue.record("the wizard opened a terminal in a non-interactive run")
-            throw UserError("no terminal in tests")
-        })
+    fileprivate static func run(
+        root: String, invocation: InstallInvocation, runner: FailClosedRunner, output: RecordedOutput,
+        interruptions: any RunInterruptions = NoSignals()
+    ) -> InstallRun {
+        let session = InstallSession(
+            layout: Layout(root: root), sysroot: invocation.sysroot, assetsDirectory: nil,
+            commands: runner, output: output)
+        return InstallRun(
+            session: session, interruptions: interruptions,
+            terminal: {
+                Issue.record("the wizard opened a terminal in a non-interactive run")
+                throw UserError("no terminal in tests")
+            })
     }
 
-    static let throughWriteConfigs = ["collect-answers", "detect-hardware", "choose-profile", "generate-secrets", "write-configs"]
+    static let throughWriteConfigs = [
+        "collect-answers", "detect-hardware", "choose-profile", "generate-secrets", "write-configs",
+    ]
 
     @Test func aThroughRunSaysWhatRanAndWhereTheStateIs() async throws {
         let (root, invocation) = try Self.prepare()
@@ -69,18 +83,27 @@ import TestSupport
         #expect(err.first?.hasPrefix("Log: \(root)/var/log/sbs/install-") == true, "\(err)")
         for step in Self.throughWriteConfigs {
             #expect(err.contains { $0.hasPrefix("▶ \(step): ") }, "no start line for \(step): \(err)")
-            #expect(err.contains { $0.hasPrefix("✓ \(step) (") && $0.hasSuffix(" s)") }, "no success line for \(step): \(err)")
+            #expect(
+                err.contains { $0.hasPrefix("✓ \(step) (") && $0.hasSuffix(" s)") },
+                "no success line for \(step): \(err)")
         }
         #expect(err.contains { $0.hasPrefix("  generate-secrets: generated ") }, "\(err)")
-        #expect(!err.contains { $0.contains("preflight") || $0.contains("ensure-docker") }, "a step outside the scope was reported: \(err)")
-        #expect(Array(err.suffix(2)) == [
-            "Done through write-configs: 5 steps ran, the rest were up to date or skipped.",
-            "State: \(root)/var/lib/sbs/state.json",
-        ])
+        #expect(
+            !err.contains { $0.contains("preflight") || $0.contains("ensure-docker") },
+            "a step outside the scope was reported: \(err)")
+        #expect(
+            Array(err.suffix(2)) == [
+                "Done through write-configs: 5 steps ran, the rest were up to date or skipped.",
+                "State: \(root)/var/lib/sbs/state.json",
+            ])
         // A run that stops short of the whole graph prints no summary on standard output.
         #expect(output.outLines.isEmpty, "\(output.outLines)")
         #expect(runner.unexpected.isEmpty)
-        #expect(runner.calls.contains(["docker", "volume", "inspect", InstallInputs.project(layout: Layout(root: root), deployDir: "/opt/sbs").volume("postgres_data")]))
+        #expect(
+            runner.calls.contains([
+                "docker", "volume", "inspect",
+                InstallInputs.project(layout: Layout(root: root), deployDir: "/opt/sbs").volume("postgres_data"),
+            ]))
 
         // Again: only detect-hardware (which reads the host on every run) runs; the rest are up to date.
         let again = RecordedOutput()
@@ -90,16 +113,20 @@ import TestSupport
         for step in ["collect-answers", "choose-profile", "generate-secrets", "write-configs"] {
             #expect(again.errLines.contains("= \(step): up to date"), "\(again.errLines)")
         }
-        #expect(again.errLines.contains("Done through write-configs: 1 step ran, the rest were up to date or skipped."), "\(again.errLines)")
+        #expect(
+            again.errLines.contains("Done through write-configs: 1 step ran, the rest were up to date or skipped."),
+            "\(again.errLines)")
     }
 
     @Test func aFailedStepNamesItselfTheLogAndTheResumeCommandThenResumeFinishes() async throws {
         let (root, invocation) = try Self.prepare()
         // A database volume exists while no secrets are kept: generate-secrets refuses to make new ones.
         let output = RecordedOutput()
-        let ending = try await Self.run(root: root, invocation: invocation,
-                                        runner: FailClosedRunner(Self.hostCommands(root: root, volumeExists: true)), output: output)
-            .install(scope: invocation.scope(through: "write-configs"), invocation: invocation)
+        let ending = try await Self.run(
+            root: root, invocation: invocation,
+            runner: FailClosedRunner(Self.hostCommands(root: root, volumeExists: true)), output: output
+        )
+        .install(scope: invocation.scope(through: "write-configs"), invocation: invocation)
 
         #expect(ending == .failed(step: "generate-secrets"))
         #expect(ending.exitStatus == 1)
@@ -107,12 +134,15 @@ import TestSupport
         let log = try #require(err.first { $0.hasPrefix("Log: ") })
         let failure = try #require(err.firstIndex { $0.hasPrefix("Step generate-secrets failed: ") }, "\(err)")
         #expect(err[failure - 1] == "", "the failure is set apart by an empty line: \(err)")
-        #expect(err[failure + 1].hasPrefix("  → Restore \(root)/etc/sbs/secrets.env from a backup."), "the error's remedy follows it: \(err)")
-        #expect(Array(err.suffix(3)) == [
-            log,
-            "Fix the cause, then run `sbs resume --root \(root)` to continue from generate-secrets with the same answers.",
-            "If the answers were the cause, run `sbs install --root \(root) --answers FIXED.yaml` instead: only the steps the changed answers affect run again.",
-        ])
+        #expect(
+            err[failure + 1].hasPrefix("  → Restore \(root)/etc/sbs/secrets.env from a backup."),
+            "the error's remedy follows it: \(err)")
+        #expect(
+            Array(err.suffix(3)) == [
+                log,
+                "Fix the cause, then run `sbs resume --root \(root)` to continue from generate-secrets with the same answers.",
+                "If the answers were the cause, run `sbs install --root \(root) --answers FIXED.yaml` instead: only the steps the changed answers affect run again.",
+            ])
         #expect(err.contains { $0.hasPrefix("✗ generate-secrets: ") }, "\(err)")
         #expect(!err.contains { $0.hasPrefix("Done") || $0.hasPrefix("▶ write-configs") }, "\(err)")
         #expect(output.outLines.isEmpty)
@@ -120,7 +150,8 @@ import TestSupport
 
         // Steps beside generate-secrets may or may not have finished before it failed (they run concurrently).
         let state = try #require(try StateStore(layout: Layout(root: root)).load())
-        let finished = Set(Self.throughWriteConfigs.filter { state[$0].status == .succeeded && $0 != "detect-hardware" })
+        let finished = Set(
+            Self.throughWriteConfigs.filter { state[$0].status == .succeeded && $0 != "detect-hardware" })
         #expect(!finished.contains("generate-secrets") && !finished.contains("write-configs"))
         #expect(finished.contains("collect-answers"))
 
@@ -135,7 +166,10 @@ import TestSupport
         #expect(resumed.errLines.contains("= collect-answers: up to date"))
         for step in finished { #expect(resumed.errLines.contains("= \(step): up to date"), "\(resumed.errLines)") }
         #expect(resumed.errLines.contains { $0.hasPrefix("✓ write-configs (") })
-        #expect(resumed.errLines.contains("Done through write-configs: \(toRun) steps ran, the rest were up to date or skipped."), "\(resumed.errLines)")
+        #expect(
+            resumed.errLines.contains(
+                "Done through write-configs: \(toRun) steps ran, the rest were up to date or skipped."),
+            "\(resumed.errLines)")
         // The recorded fixture host was read again (this machine's own /proc says otherwise).
         #expect(resumed.errLines.contains(detected), "\(detected) / \(resumed.errLines)")
         #expect(runner.unexpected.isEmpty)
@@ -149,8 +183,10 @@ import TestSupport
             if argv.first == "nvidia-smi" { signals.send() }
         }
         let output = RecordedOutput()
-        let ending = try await Self.run(root: root, invocation: invocation, runner: runner, output: output, interruptions: signals)
-            .install(scope: invocation.scope(through: "write-configs"), invocation: invocation)
+        let ending = try await Self.run(
+            root: root, invocation: invocation, runner: runner, output: output, interruptions: signals
+        )
+        .install(scope: invocation.scope(through: "write-configs"), invocation: invocation)
 
         guard case .interrupted = ending else {
             Issue.record("not interrupted: \(ending), \(output.errLines)")

@@ -1,14 +1,15 @@
-import Host
 import Deploy
 import Foundation
+import Host
 import Processes
 import SBSCore
 import StepGraph
 import Synchronization
+import TestSupport
 import Testing
 import Wizard
+
 @testable import Installer
-import TestSupport
 
 /// install-timers on a scratch root, with a fixture host whose `systemctl` is a script that records each call
 /// (the machine's own systemd is never touched).
@@ -25,7 +26,8 @@ struct TimersFixture {
         try fm.createDirectory(atPath: host + "/usr/bin", withIntermediateDirectories: true)
         if systemd { try fm.createDirectory(atPath: host + "/run/systemd/system", withIntermediateDirectories: true) }
         let path = host + "/usr/bin/systemctl"
-        try "#!/bin/sh\necho \"systemctl $*\" >> \"\(host)/calls\"\n".write(toFile: path, atomically: true, encoding: .utf8)
+        try "#!/bin/sh\necho \"systemctl $*\" >> \"\(host)/calls\"\n".write(
+            toFile: path, atomically: true, encoding: .utf8)
         chmod(path, 0o755)
     }
 
@@ -36,8 +38,10 @@ struct TimersFixture {
     }
 
     func action() throws -> InstallTimers {
-        InstallTimers(tools: InstallTools(commands: SystemCommandRunner(searchPath: [host + "/usr/bin"]), secrets: AnswerSecretValues(),
-                                          digester: try SecretDigester.load(Layout(root: root), create: false)))
+        InstallTimers(
+            tools: InstallTools(
+                commands: SystemCommandRunner(searchPath: [host + "/usr/bin"]), secrets: AnswerSecretValues(),
+                digester: try SecretDigester.load(Layout(root: root), create: false)))
     }
 
     func answers(backups: FeatureSwitch) throws -> Answers {
@@ -48,8 +52,9 @@ struct TimersFixture {
     }
 
     func inputs(backups: FeatureSwitch, sysroot: String? = nil) throws -> InstallInputs {
-        InstallInputs(answers: try answers(backups: backups), layout: Layout(root: root), sysroot: sysroot ?? host,
-                      assets: AssetSnapshot(files: [:]), secretDigests: [:], executable: "/usr/local/bin/sbs")
+        InstallInputs(
+            answers: try answers(backups: backups), layout: Layout(root: root), sysroot: sysroot ?? host,
+            assets: AssetSnapshot(files: [:]), secretDigests: [:], executable: "/usr/local/bin/sbs")
     }
 
     func input(backups: FeatureSwitch, sysroot: String? = nil) throws -> InstallTimers.Input {
@@ -72,15 +77,26 @@ final class ShownLines: Sendable {
         let input = try fixture.input(backups: .on)
         #expect(input.unitDirectory == fixture.root + "/etc/systemd/system")
         let result = try await fixture.action().run(input, log: ShownLines().log("install-timers"))
-        let names = ["sbs-renew.service", "sbs-renew.timer", "sbs-verify.service", "sbs-verify.timer", "sbs-backup.service", "sbs-backup.timer"]
-        for name in names { #expect(FileManager.default.fileExists(atPath: fixture.unitDirectory + "/" + name), "\(name)") }
+        let names = [
+            "sbs-renew.service", "sbs-renew.timer", "sbs-verify.service", "sbs-verify.timer", "sbs-backup.service",
+            "sbs-backup.timer",
+        ]
+        for name in names {
+            #expect(FileManager.default.fileExists(atPath: fixture.unitDirectory + "/" + name), "\(name)")
+        }
         #expect(result.products.map(\.path) == names.map { fixture.unitDirectory + "/" + $0 })
         #expect(result.output.enabled)
-        #expect(fixture.calls == ["systemctl daemon-reload", "systemctl enable --now sbs-renew.timer sbs-verify.timer sbs-backup.timer"])
+        #expect(
+            fixture.calls == [
+                "systemctl daemon-reload", "systemctl enable --now sbs-renew.timer sbs-verify.timer sbs-backup.timer",
+            ])
         // The services run the given sbs with this root.
         let verify = try String(contentsOfFile: fixture.unitDirectory + "/sbs-verify.service", encoding: .utf8)
-        #expect(verify.contains("ExecStart=\"/usr/local/bin/sbs\" \"verify\" \"--json\" \"--root\" \"\(fixture.root)\""))
-        let mode = try FileManager.default.attributesOfItem(atPath: fixture.unitDirectory + "/sbs-renew.timer")[.posixPermissions] as? Int
+        #expect(
+            verify.contains("ExecStart=\"/usr/local/bin/sbs\" \"verify\" \"--json\" \"--root\" \"\(fixture.root)\""))
+        let mode =
+            try FileManager.default.attributesOfItem(atPath: fixture.unitDirectory + "/sbs-renew.timer")[
+                .posixPermissions] as? Int
         #expect(mode == 0o644)
     }
 
@@ -91,7 +107,9 @@ final class ShownLines: Sendable {
         #expect(!result.output.enabled)
         #expect(fixture.calls.isEmpty)
         #expect(FileManager.default.fileExists(atPath: fixture.unitDirectory + "/sbs-renew.timer"))
-        #expect(shown.text.contains("systemd does not run on this host: the units were written but not enabled"), "\(shown.text)")
+        #expect(
+            shown.text.contains("systemd does not run on this host: the units were written but not enabled"),
+            "\(shown.text)")
         #expect(shown.text.contains("systemctl enable --now sbs-renew.timer sbs-verify.timer sbs-backup.timer"))
     }
 
@@ -100,19 +118,27 @@ final class ShownLines: Sendable {
         _ = try await fixture.action().run(try fixture.input(backups: .on), log: ShownLines().log("install-timers"))
         #expect(FileManager.default.fileExists(atPath: fixture.unitDirectory + "/sbs-backup.timer"))
         // A link `systemctl enable` made (by hand, say) goes with it.
-        try FileManager.default.createDirectory(atPath: fixture.unitDirectory + "/timers.target.wants", withIntermediateDirectories: true)
-        try FileManager.default.createSymbolicLink(atPath: fixture.unitDirectory + "/timers.target.wants/sbs-backup.timer",
-                                                   withDestinationPath: fixture.unitDirectory + "/sbs-backup.timer")
+        try FileManager.default.createDirectory(
+            atPath: fixture.unitDirectory + "/timers.target.wants", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(
+            atPath: fixture.unitDirectory + "/timers.target.wants/sbs-backup.timer",
+            withDestinationPath: fixture.unitDirectory + "/sbs-backup.timer")
 
         let off = try fixture.input(backups: .off)
         #expect(off.units.backup == nil)
         let result = try await fixture.action().run(off, log: ShownLines().log("install-timers"))
-        #expect(result.output.units == ["sbs-renew.service", "sbs-renew.timer", "sbs-verify.service", "sbs-verify.timer"])
+        #expect(
+            result.output.units == ["sbs-renew.service", "sbs-renew.timer", "sbs-verify.service", "sbs-verify.timer"])
         #expect(!FileManager.default.fileExists(atPath: fixture.unitDirectory + "/sbs-backup.timer"))
         #expect(!FileManager.default.fileExists(atPath: fixture.unitDirectory + "/sbs-backup.service"))
-        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: fixture.unitDirectory + "/timers.target.wants/sbs-backup.timer")) == nil)
-        #expect(fixture.calls.suffix(3) == ["systemctl disable --now sbs-backup.timer", "systemctl daemon-reload",
-                                            "systemctl enable --now sbs-renew.timer sbs-verify.timer"])
+        #expect(
+            (try? FileManager.default.destinationOfSymbolicLink(
+                atPath: fixture.unitDirectory + "/timers.target.wants/sbs-backup.timer")) == nil)
+        #expect(
+            fixture.calls.suffix(3) == [
+                "systemctl disable --now sbs-backup.timer", "systemctl daemon-reload",
+                "systemctl enable --now sbs-renew.timer sbs-verify.timer",
+            ])
     }
 
     @Test func underAnotherRootTheRealHostsSystemdIsLeftAlone() throws {
@@ -129,20 +155,27 @@ final class ShownLines: Sendable {
         let error = await #expect(throws: UserError.self) {
             try await fixture.action().run(try fixture.input(backups: .off), log: ShownLines().log("install-timers"))
         }
-        #expect(error?.message.contains("`systemctl daemon-reload` failed (exit 1): Failed to connect to bus") == true, "\(String(describing: error))")
+        #expect(
+            error?.message.contains("`systemctl daemon-reload` failed (exit 1): Failed to connect to bus") == true,
+            "\(String(describing: error))")
     }
 }
 
 @Suite struct InstallSummaryText {
-    func install(https: Int = 8443, verifyJSON: String?, timers: InstallTimers.Output?) throws -> (InstallSummary, Layout, [String]) {
+    func install(https: Int = 8443, verifyJSON: String?, timers: InstallTimers.Output?) throws -> (
+        InstallSummary, Layout, [String]
+    ) {
         let root = Scratch.path("summary")
         let layout = Layout(root: root)
         try FileManager.default.createDirectory(atPath: layout.stateDir, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: layout.etcDir, withIntermediateDirectories: true)
         let values = ["p0stgres-Secret-value-1", "jwt-Secret-value-2", "grafana-Secret-value-3"]
-        try "# kept by sbs\nPOSTGRES_PASSWORD=\(values[0])\nJWT_SECRET=\(values[1])\nGRAFANA_ADMIN_PASSWORD=\(values[2])\n"
+        try
+            "# kept by sbs\nPOSTGRES_PASSWORD=\(values[0])\nJWT_SECRET=\(values[1])\nGRAFANA_ADMIN_PASSWORD=\(values[2])\n"
             .write(toFile: layout.secretsFile, atomically: true, encoding: .utf8)
-        if let verifyJSON { try verifyJSON.write(toFile: layout.stateDir + "/verify.json", atomically: true, encoding: .utf8) }
+        if let verifyJSON {
+            try verifyJSON.write(toFile: layout.stateDir + "/verify.json", atomically: true, encoding: .utf8)
+        }
         var answers = Answers()
         answers.domain = try DomainName("shop.example.test")
         answers.httpsPort = try SBSCore.Port(https)
@@ -157,13 +190,19 @@ final class ShownLines: Sendable {
     }
 
     @Test func namesTheURLTheChecksTheCredentialsAndTheTimersButNoSecretValue() throws {
-        let report = #"{"checks":[{"id":"https","status":"pass","detail":"ok","remedy":""},{"id":"api","status":"pass","detail":"ok","remedy":""},{"id":"tls-chain","status":"fail","detail":"x","remedy":"y"},{"id":"gpu","status":"skip","detail":"none","remedy":""}]}"#
-        let (summary, layout, values) = try install(verifyJSON: report, timers: .init(
-            unitDirectory: "/etc/systemd/system", units: [], timers: ["sbs-renew.timer", "sbs-verify.timer"], enabled: true))
+        let report =
+            #"{"checks":[{"id":"https","status":"pass","detail":"ok","remedy":""},{"id":"api","status":"pass","detail":"ok","remedy":""},{"id":"tls-chain","status":"fail","detail":"x","remedy":"y"},{"id":"gpu","status":"skip","detail":"none","remedy":""}]}"#
+        let (summary, layout, values) = try install(
+            verifyJSON: report,
+            timers: .init(
+                unitDirectory: "/etc/systemd/system", units: [], timers: ["sbs-renew.timer", "sbs-verify.timer"],
+                enabled: true))
         let text = summary.lines.joined(separator: "\n")
         #expect(text.contains("installed: https://shop.example.test:8443\n"), "\(text)")
         #expect(text.contains("Verified: 2 checks passed, 1 failed (tls-chain), 1 skipped"), "\(text)")
-        #expect(text.contains("Credentials: \(layout.secretsFile) (0600, root only) and \(layout.root)/opt/sbs/.env"), "\(text)")
+        #expect(
+            text.contains("Credentials: \(layout.secretsFile) (0600, root only) and \(layout.root)/opt/sbs/.env"),
+            "\(text)")
         #expect(text.contains("kept: GRAFANA_ADMIN_PASSWORD, JWT_SECRET, POSTGRES_PASSWORD"), "\(text)")
         #expect(text.contains("`sudo sbs secrets show NAME --root \(layout.root)` (root only)"), "\(text)")
         #expect(text.contains("Timers: sbs-renew.timer, sbs-verify.timer (enabled)"), "\(text)")
@@ -171,8 +210,10 @@ final class ShownLines: Sendable {
     }
 
     @Test func onPort443TheURLHasNoPortAndAMissingReportSaysVerificationHasNotRun() throws {
-        let (summary, _, _) = try install(https: 443, verifyJSON: nil, timers: .init(
-            unitDirectory: "/r/etc/systemd/system", units: [], timers: ["sbs-renew.timer"], enabled: false))
+        let (summary, _, _) = try install(
+            https: 443, verifyJSON: nil,
+            timers: .init(
+                unitDirectory: "/r/etc/systemd/system", units: [], timers: ["sbs-renew.timer"], enabled: false))
         #expect(summary.url == "https://shop.example.test")
         #expect(summary.verification.hasPrefix("verification has not run yet"))
         #expect(summary.timers.contains("written to /r/etc/systemd/system, not enabled"))
@@ -181,8 +222,10 @@ final class ShownLines: Sendable {
     }
 
     @Test func onlyARunOfTheWholeGraphEndsWithTheSummary() throws {
-        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-        let graph = try InstallSession(layout: Layout(root: "/nonexistent"), sysroot: nil, assetsDirectory: repository).graph()
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
+        let graph = try InstallSession(layout: Layout(root: "/nonexistent"), sysroot: nil, assetsDirectory: repository)
+            .graph()
         #expect(InstallSummary.coversWholeGraph(RunScope(), graph: graph))
         #expect(InstallSummary.coversWholeGraph(RunScope(through: "install-timers"), graph: graph))
         #expect(!InstallSummary.coversWholeGraph(RunScope(through: "write-configs"), graph: graph))

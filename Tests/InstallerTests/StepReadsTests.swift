@@ -2,10 +2,11 @@ import Foundation
 import Host
 import SBSCore
 import StepGraph
+import TestSupport
 import Testing
 import Wizard
+
 @testable import Installer
-import TestSupport
 
 /// A step reads only the steps its file names in `needs:`. Reads are code (`needs.output(of:)`), so the loader
 /// cannot see them: these tests build every Input of the bundled graph, with an output for every step in the
@@ -14,7 +15,8 @@ import TestSupport
     /// An output for every step of the bundled graph, as a run that got that far leaves it, for this profile.
     static func representativeState(_ session: InstallSession, root: String, profile: String) throws -> RunState {
         let resolved = try ProfileTable(yaml: session.assets.text("assets/profiles.yaml"))
-            .choose(for: InstallSession.referenceHost, request: ProfileChoiceRequest(profile: try ProfileRequest(profile)))
+            .choose(
+                for: InstallSession.referenceHost, request: ProfileChoiceRequest(profile: try ProfileRequest(profile)))
         let outputs: [String: JSONValue] = [
             "preflight": try JSONValue(encoding: Nothing()),
             "detect-hardware": try JSONValue(encoding: InstallSession.referenceHost),
@@ -23,15 +25,19 @@ import TestSupport
             "check-dns": try JSONValue(encoding: Nothing()),
             "generate-secrets": .object(["secrets": .object(["hex": .string("00")])]),
             "write-configs": try JSONValue(encoding: WriteConfigs.Output(deployDir: root + "/opt/sbs")),
-            "ensure-docker": try JSONValue(encoding: EnsureDocker.Output(engineVersion: "27.3", composeVersion: "2.40")),
+            "ensure-docker": try JSONValue(
+                encoding: EnsureDocker.Output(engineVersion: "27.3", composeVersion: "2.40")),
             "start-proxy": try JSONValue(encoding: Nothing()),
-            "obtain-certificate": try JSONValue(encoding: ObtainCertificate.Output(
-                liveDirectory: root + "/etc/sbs/ssl/live/shop.example.com", mode: "acme")),
+            "obtain-certificate": try JSONValue(
+                encoding: ObtainCertificate.Output(
+                    liveDirectory: root + "/etc/sbs/ssl/live/shop.example.com", mode: "acme")),
             "start-stack": try JSONValue(encoding: StartStack.Output(services: ["app-db", "nginx"])),
             "pull-models": try JSONValue(encoding: PullModels.Output(models: resolved.ollamaModels)),
             "verify": try JSONValue(encoding: Nothing()),
-            "install-timers": try JSONValue(encoding: InstallTimers.Output(
-                unitDirectory: root + "/etc/systemd/system", units: ["sbs-renew.service"], timers: ["sbs-renew.timer"], enabled: true)),
+            "install-timers": try JSONValue(
+                encoding: InstallTimers.Output(
+                    unitDirectory: root + "/etc/systemd/system", units: ["sbs-renew.service"],
+                    timers: ["sbs-renew.timer"], enabled: true)),
         ]
         var state = RunState()
         for (step, output) in outputs {
@@ -43,7 +49,8 @@ import TestSupport
 
     static func session(root: String, assets: String? = nil) throws -> (InstallSession, CheckedAnswers) {
         let session = InstallSession(layout: Layout(root: root), sysroot: nil, assetsDirectory: assets)
-        let answers = try AnswersFile.parse("""
+        let answers = try AnswersFile.parse(
+            """
             version: 1
             domain: shop.example.com
             admin_email: admin@example.com
@@ -76,8 +83,10 @@ import TestSupport
         try FileManager.default.copyItem(atPath: repository + "/assets", toPath: dir + "/assets")
         let file = dir + "/steps/verify.yaml"
         let text = try String(contentsOfFile: file, encoding: .utf8)
-        try text.replacingOccurrences(of: "needs: [start-stack, pull-models, choose-profile]", with: "needs: [start-stack, pull-models]")
-            .write(toFile: file, atomically: true, encoding: .utf8)
+        try text.replacingOccurrences(
+            of: "needs: [start-stack, pull-models, choose-profile]", with: "needs: [start-stack, pull-models]"
+        )
+        .write(toFile: file, atomically: true, encoding: .utf8)
         let root = Scratch.path("reads")
         let (session, checked) = try Self.session(root: root, assets: dir)
         let executor = try session.executor(checked, createKey: false)
@@ -89,7 +98,9 @@ import TestSupport
             try table.input(of: verify, needs: executor.neededOutputs(verify, state: state))
         } throws: { error in
             let text = String(describing: error)
-            return text.contains("Internal error: step 'verify' reads the output of 'choose-profile', which is not in its needs (its needs: [start-stack, pull-models])")
+            return text.contains(
+                "Internal error: step 'verify' reads the output of 'choose-profile', which is not in its needs (its needs: [start-stack, pull-models])"
+            )
                 && text.contains("steps/verify.yaml:3")
         }
     }
@@ -107,7 +118,9 @@ import TestSupport
         #expect {
             try InstallSession(layout: Layout(root: "/tmp/unused"), sysroot: nil, assetsDirectory: dir).graph()
         } throws: { error in
-            String(describing: error).contains("steps/pull-models.yaml:5: when names 'choose-profile.runsOllama', but step 'pull-models' needs 'choose-profile' only through 'start-stack'")
+            String(describing: error).contains(
+                "steps/pull-models.yaml:5: when names 'choose-profile.runsOllama', but step 'pull-models' needs 'choose-profile' only through 'start-stack'"
+            )
         }
     }
 }

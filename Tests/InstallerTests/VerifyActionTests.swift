@@ -4,11 +4,12 @@ import Host
 import Processes
 import SBSCore
 import StepGraph
+import TestSupport
 import Testing
 import Verify
 import Wizard
+
 @testable import Installer
-import TestSupport
 
 /// The verify step: its Input from the answers and the chosen profile, and a run against this host with a
 /// fixture `docker` (a script answering only the calls the checks make) and HTTP ports nothing listens on.
@@ -32,26 +33,41 @@ import TestSupport
 
     @Test func theTargetFollowsTheAnswersAndTheProfile() throws {
         let layout = Layout(root: "/tmp/sbs-root")
-        let acme = try Verify.target(try Self.answers(), layout: layout, profile: try Self.profile(ollama: true, monitoring: false))
+        let acme = try Verify.target(
+            try Self.answers(), layout: layout, profile: try Self.profile(ollama: true, monitoring: false))
         #expect(acme.domain == "shop.example.com" && acme.names == ["shop.example.com", "www.shop.example.com"])
-        #expect(acme.trust == .system && acme.expectHSTS && acme.httpPort == 80 && acme.httpsPort == 443 && acme.address == "127.0.0.1")
+        #expect(
+            acme.trust == .system && acme.expectHSTS && acme.httpPort == 80 && acme.httpsPort == 443
+                && acme.address == "127.0.0.1")
         #expect(acme.profile == .init(ollamaModels: ["llama3.1:8b"], monitoring: false))
-        #expect(acme.project == ComposeProject(name: ComposeProject.name(forRoot: "/tmp/sbs-root"), directory: "/tmp/sbs-root/opt/sbs"))
-        #expect(acme.resolve.contains("www.shop.example.com:443:127.0.0.1") && acme.resolve.contains("shop.example.com:80:127.0.0.1"))
+        #expect(
+            acme.project
+                == ComposeProject(
+                    name: ComposeProject.name(forRoot: "/tmp/sbs-root"), directory: "/tmp/sbs-root/opt/sbs"))
+        #expect(
+            acme.resolve.contains("www.shop.example.com:443:127.0.0.1")
+                && acme.resolve.contains("shop.example.com:80:127.0.0.1"))
 
-        let bundle = try Verify.target(try Self.answers { $0.acmeCABundle = "/etc/private-ca.pem"; $0.httpsPort = try Port(8443); $0.mode = .development },
-                                            layout: layout, profile: try Self.profile(ollama: false, monitoring: true))
+        let bundle = try Verify.target(
+            try Self.answers {
+                $0.acmeCABundle = "/etc/private-ca.pem"
+                $0.httpsPort = try Port(8443)
+                $0.mode = .development
+            },
+            layout: layout, profile: try Self.profile(ollama: false, monitoring: true))
         #expect(bundle.trust == .bundle("/etc/private-ca.pem") && !bundle.expectHSTS && bundle.httpsPort == 8443)
         #expect(bundle.profile == .init(ollamaModels: nil, monitoring: true))
 
         let selfSigned = try Verify.target(try Self.answers { $0.tlsMode = .selfSigned }, layout: layout, profile: nil)
-        #expect(selfSigned.trust == .installedCertificate("/tmp/sbs-root/etc/sbs/ssl/live/shop.example.com/fullchain.pem"))
+        #expect(
+            selfSigned.trust == .installedCertificate("/tmp/sbs-root/etc/sbs/ssl/live/shop.example.com/fullchain.pem"))
         #expect(selfSigned.profile == nil)
         #expect(throws: UserError.self) { try Verify.target(Answers(), layout: layout, profile: nil) }
     }
 
     @Test func theStepIsRegisteredAndRunsEveryTime() throws {
-        let session = InstallSession(layout: Layout(root: "/tmp/sbs-verify-\(UUID().uuidString)"), sysroot: nil, assetsDirectory: nil)
+        let session = InstallSession(
+            layout: Layout(root: "/tmp/sbs-verify-\(UUID().uuidString)"), sysroot: nil, assetsDirectory: nil)
         let catalog = try session.actions(session.readable(Answers()), createKey: false).catalog
         #expect(catalog.observing.contains("verify"))
         #expect(catalog.actions["verify"] != nil)
@@ -63,8 +79,12 @@ import TestSupport
         try FileManager.default.createDirectory(atPath: root + "/bin", withIntermediateDirectories: true)
         // Ports 1 and 2 on loopback: nothing listens, so every HTTP check fails with "connection refused".
         let layout = Layout(root: root + "/sbs")
-        let target = try Verify.target(try Self.answers { $0.httpPort = try Port(1); $0.httpsPort = try Port(2) },
-                                            layout: layout, profile: try Self.profile(ollama: false, monitoring: false))
+        let target = try Verify.target(
+            try Self.answers {
+                $0.httpPort = try Port(1)
+                $0.httpsPort = try Port(2)
+            },
+            layout: layout, profile: try Self.profile(ollama: false, monitoring: false))
         let prefix = target.project.command([]).dropFirst().joined(separator: " ")
         let docker = """
             #!/bin/sh
@@ -79,23 +99,30 @@ import TestSupport
             """
         try docker.write(toFile: root + "/bin/docker", atomically: true, encoding: .utf8)
         chmod(root + "/bin/docker", 0o755)
-        let tools = InstallTools(commands: SystemCommandRunner(searchPath: [root + "/bin"]), secrets: AnswerSecretValues(),
-                                 digester: try SecretDigester.load(layout, create: true))
+        let tools = InstallTools(
+            commands: SystemCommandRunner(searchPath: [root + "/bin"]), secrets: AnswerSecretValues(),
+            digester: try SecretDigester.load(layout, create: true))
         let input = Verify.Input(target: target, reportPath: Verify.reportPath(layout))
 
         let error = await #expect(throws: UserError.self) {
-            _ = try await Verify(tools: tools).run(input, log: StepLog(step: "verify", runLog: try RunLog(path: root + "/verify.log", notice: { _ in })))
+            _ = try await Verify(tools: tools).run(
+                input, log: StepLog(step: "verify", runLog: try RunLog(path: root + "/verify.log", notice: { _ in })))
         }
-        let report = try VerifyReport.decode(try #require(try AtomicFile.readText(layout.stateDir + "/verify.json", limit: .state)))
+        let report = try VerifyReport.decode(
+            try #require(try AtomicFile.readText(layout.stateDir + "/verify.json", limit: .state)))
         #expect(report.checks.map(\.id) == StackVerifier.checkIDs)
-        #expect(report.failures.map(\.id) == Array(StackVerifier.checkIDs.prefix(8)), "every HTTP check fails, the Docker ones do not")
+        #expect(
+            report.failures.map(\.id) == Array(StackVerifier.checkIDs.prefix(8)),
+            "every HTTP check fails, the Docker ones do not")
         #expect(report["database"]?.detail == "pg_isready: localhost:5432 - accepting connections")
         #expect(report["containers"]?.status == .pass && report["published-ports"]?.status == .pass)
         #expect(report["models"]?.status == .skip && report["grafana"]?.status == .skip)
         let message = try #require(error).message
         #expect(message.hasPrefix("8 of 13 verification checks failed:"))
         for failure in report.failures {
-            #expect(message.contains("  - \(failure.id): \(failure.detail)\n    → \(failure.remedy ?? "-")"), "\(failure.id)")
+            #expect(
+                message.contains("  - \(failure.id): \(failure.detail)\n    → \(failure.remedy ?? "-")"),
+                "\(failure.id)")
         }
         #expect(try #require(error).remedy?.contains("sbs verify") == true)
         let calls = ((try? String(contentsOfFile: root + "/calls", encoding: .utf8)) ?? "").split(separator: "\n")

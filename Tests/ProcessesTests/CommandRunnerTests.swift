@@ -1,12 +1,14 @@
 import Foundation
-@testable import Processes
-import Testing
 import SBSCore
 import TestSupport
+import Testing
+
+@testable import Processes
 
 @Suite struct CommandRunning {
     @Test func outputAndStatusAreCaptured() async throws {
-        let result = try await SystemCommandRunner().run(["sh", "-c", "echo out; echo err >&2; exit 4"], timeout: .seconds(30))
+        let result = try await SystemCommandRunner().run(
+            ["sh", "-c", "echo out; echo err >&2; exit 4"], timeout: .seconds(30))
         #expect(result == CommandResult(status: 4, stdout: "out\n", stderr: "err\n"))
         #expect(try await SystemCommandRunner().run(["no-such-program-sbs"], timeout: .seconds(5)).status == 127)
     }
@@ -25,7 +27,8 @@ import TestSupport
     @Test(.timeLimit(.minutes(1)))
     func aCommandThatIgnoresTERMIsKilledAfterTheGrace() async throws {
         let runner = SystemCommandRunner(terminationGrace: .milliseconds(500))
-        let result = try await runner.run(["sh", "-c", "trap '' TERM; echo ready; while :; do sleep 1; done"], timeout: .seconds(1))
+        let result = try await runner.run(
+            ["sh", "-c", "trap '' TERM; echo ready; while :; do sleep 1; done"], timeout: .seconds(1))
         #expect(result.timedOut)
         #expect(result.status == 128 + SIGKILL)
         #expect(result.stdout == "ready\n")
@@ -39,7 +42,8 @@ import TestSupport
         let daemon = DaemonMarker()
         defer { daemon.kill() }
         let result = try await SystemCommandRunner().run(
-            ["sh", "-c", "setsid sh -c 'echo $$ > \(daemon.path); exec sleep 300' & echo started"], timeout: .seconds(30))
+            ["sh", "-c", "setsid sh -c 'echo $$ > \(daemon.path); exec sleep 300' & echo started"],
+            timeout: .seconds(30))
         #expect(result == CommandResult(status: 0, stdout: "started\n", stderr: ""))
         #expect(try await daemon.pid() != nil, "the detached daemon should have started")
     }
@@ -75,7 +79,9 @@ import TestSupport
     // Ctrl-C (the task cancelled) stops the command at once with TERM instead of waiting it out.
     @Test(.timeLimit(.minutes(1)))
     func cancellingTheRunStopsTheCommand() async throws {
-        let task = Task { try await SystemCommandRunner().run(["sh", "-c", "echo started; sleep 300"], timeout: .seconds(600)) }
+        let task = Task {
+            try await SystemCommandRunner().run(["sh", "-c", "echo started; sleep 300"], timeout: .seconds(600))
+        }
         try await Task.sleep(for: .milliseconds(300))
         task.cancel()
         let result = try await task.value
@@ -88,7 +94,8 @@ import TestSupport
     func outputIsBounded() async throws {
         var runner = SystemCommandRunner()
         runner.maxOutputBytes = 1 << 20
-        let result = try await runner.run(["sh", "-c", "head -c 5000000 /dev/zero; echo done >&2"], timeout: .seconds(30))
+        let result = try await runner.run(
+            ["sh", "-c", "head -c 5000000 /dev/zero; echo done >&2"], timeout: .seconds(30))
         #expect(result.status == 0)
         #expect(result.stdout.utf8.count == 1 << 20)
         #expect(result.stderr == "done\n")
@@ -100,8 +107,12 @@ import TestSupport
         let own = Set(ProcessInfo.processInfo.environment.keys)
         let allowed = Set(SystemCommandRunner.inheritedVariables + ["SBS_NEEDED"])
         try #require(!own.subtracting(allowed).isEmpty, "the test process has only allowed variables")
-        let result = try await SystemCommandRunner(environment: ["SBS_NEEDED": "yes"]).run(["env"], timeout: .seconds(30))
-        let names = Set(result.stdout.split(separator: "\n").compactMap { $0.split(separator: "=", maxSplits: 1).first.map(String.init) })
+        let result = try await SystemCommandRunner(environment: ["SBS_NEEDED": "yes"]).run(
+            ["env"], timeout: .seconds(30))
+        let names = Set(
+            result.stdout.split(separator: "\n").compactMap {
+                $0.split(separator: "=", maxSplits: 1).first.map(String.init)
+            })
         #expect(names.isSubset(of: allowed), "unexpected: \(names.subtracting(allowed).sorted())")
         #expect(result.stdout.contains("SBS_NEEDED=yes\n"))
         #expect(names.contains("PATH"))
@@ -117,7 +128,9 @@ import TestSupport
         #expect(status == 3)
         var daemon: Int32?
         for _ in 0..<200 where daemon == nil {
-            daemon = (try? String(contentsOfFile: marker, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            daemon = (try? String(contentsOfFile: marker, encoding: .utf8)).flatMap {
+                Int32($0.trimmingCharacters(in: .whitespacesAndNewlines))
+            }
             if daemon == nil { try await Task.sleep(for: .milliseconds(25)) }
         }
         let pid = try #require(daemon, "the daemon never started")
@@ -133,7 +146,10 @@ final class DaemonMarker: Sendable {
     func pid() async throws -> Int32? {
         for _ in 0..<200 {
             if let text = try? String(contentsOfFile: path, encoding: .utf8),
-               let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) { return pid }
+                let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+            {
+                return pid
+            }
             try await Task.sleep(for: .milliseconds(25))
         }
         return nil
@@ -141,7 +157,10 @@ final class DaemonMarker: Sendable {
 
     func kill() {
         if let text = try? String(contentsOfFile: path, encoding: .utf8),
-           let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) { Foundation.kill(pid, SIGKILL) }
+            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        {
+            Foundation.kill(pid, SIGKILL)
+        }
         unlink(path)
     }
 }
@@ -162,7 +181,12 @@ final class BlockableExecutor: TaskExecutor, @unchecked Sendable {
     // caller goes on with CancellationError; the thread ends on its own.
     @Test(.timeLimit(.minutes(1)))
     func aCancelledWaitReturnsAtOnce() async throws {
-        let task = Task { try await onOwnThreadUnlessCancelled { sleep(90); return 1 } }
+        let task = Task {
+            try await onOwnThreadUnlessCancelled {
+                sleep(90)
+                return 1
+            }
+        }
         try await Task.sleep(for: .milliseconds(100))
         task.cancel()
         await #expect(throws: CancellationError.self) { _ = try await task.value }

@@ -1,9 +1,10 @@
 import Foundation
 import Host
-@testable import Render
 import SBSCore
 import Testing
 import Yams
+
+@testable import Render
 
 /// Named render inputs whose output is kept as golden files under Tests/RenderTests/Golden/NAME/.
 enum GoldenCase: String, CaseIterable, Sendable {
@@ -20,20 +21,36 @@ enum GoldenCase: String, CaseIterable, Sendable {
             return (try makeInput(profile: profile), try fixedSecrets())
         case .recommendedCPU:
             let profile = try table.choose(for: facts(memoryMiB: 32000, cpus: 8), request: ProfileChoiceRequest())
-            return (try makeInput(profile: profile, aliases: ["www.shop.example.com"], backups: true),
-                    try fixedSecrets(extra: [(.anthropicAPIKey, "sk-ant-api03-golden"), (.openaiAPIKey, "sk-proj-golden-openai")]))
+            return (
+                try makeInput(profile: profile, aliases: ["www.shop.example.com"], backups: true),
+                try fixedSecrets(extra: [
+                    (.anthropicAPIKey, "sk-ant-api03-golden"), (.openaiAPIKey, "sk-proj-golden-openai"),
+                ])
+            )
         case .optimalGPUFilesSMTP:
-            let profile = try table.choose(for: facts(memoryMiB: 64256, cpus: 16, gpuMiB: 24564), request: ProfileChoiceRequest())
-            let smtp = SMTPSettings(host: try DomainName("smtp.example.com"), port: try Port(587), user: try SafeToken("mailer"),
-                                    sender: try EmailAddress("noreply@example.com"))
-            return (try makeInput(profile: profile, tls: .files(certificate: try SafeToken("/srv/certs/shop.pem"), key: try SafeToken("/srv/certs/shop.key")),
-                                  backups: true, smtp: smtp),
-                    try fixedSecrets(extra: [(.smtpPassword, "smtp secret with $ and #")]))
+            let profile = try table.choose(
+                for: facts(memoryMiB: 64256, cpus: 16, gpuMiB: 24564), request: ProfileChoiceRequest())
+            let smtp = SMTPSettings(
+                host: try DomainName("smtp.example.com"), port: try Port(587), user: try SafeToken("mailer"),
+                sender: try EmailAddress("noreply@example.com"))
+            return (
+                try makeInput(
+                    profile: profile,
+                    tls: .files(
+                        certificate: try SafeToken("/srv/certs/shop.pem"), key: try SafeToken("/srv/certs/shop.key")),
+                    backups: true, smtp: smtp),
+                try fixedSecrets(extra: [(.smtpPassword, "smtp secret with $ and #")])
+            )
         case .developmentSelfSignedPort8443:
-            let profile = try table.choose(for: facts(memoryMiB: 15872), request: ProfileChoiceRequest(profile: .named(.recommended), monitoring: .off))
-            return (try makeInput(profile: profile, mode: .development, domain: "sbs.lan.example", httpsPort: 8443,
-                                  tls: .selfSigned(directory: try SafeToken("/srv/sbs/etc/sbs/ssl"))),
-                    try fixedSecrets())
+            let profile = try table.choose(
+                for: facts(memoryMiB: 15872),
+                request: ProfileChoiceRequest(profile: .named(.recommended), monitoring: .off))
+            return (
+                try makeInput(
+                    profile: profile, mode: .development, domain: "sbs.lan.example", httpsPort: 8443,
+                    tls: .selfSigned(directory: try SafeToken("/srv/sbs/etc/sbs/ssl"))),
+                try fixedSecrets()
+            )
         }
     }
 }
@@ -51,19 +68,26 @@ struct RenderTests {
             try? FileManager.default.removeItem(atPath: folder)
             for file in files {
                 let path = folder + "/" + file.relativePath
-                try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try FileManager.default.createDirectory(
+                    atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
                 try Data(file.bytes).write(to: URL(fileURLWithPath: path))
             }
             return
         }
         let expectedPaths = try FileManager.default.subpathsOfDirectory(atPath: folder).filter {
             var isDirectory: ObjCBool = false
-            return FileManager.default.fileExists(atPath: folder + "/" + $0, isDirectory: &isDirectory) && !isDirectory.boolValue
+            return FileManager.default.fileExists(atPath: folder + "/" + $0, isDirectory: &isDirectory)
+                && !isDirectory.boolValue
         }.sorted()
         #expect(files.map(\.relativePath) == expectedPaths, "re-record with RECORD_GOLDEN=1 if the change is intended")
         for file in files {
-            let expected = FileManager.default.contents(atPath: folder + "/" + file.relativePath).map { String(decoding: $0, as: UTF8.self) }
-            #expect(file.text == expected, "\(golden.rawValue)/\(file.relativePath) differs from its golden file; re-record with RECORD_GOLDEN=1 if intended")
+            let expected = FileManager.default.contents(atPath: folder + "/" + file.relativePath).map {
+                String(decoding: $0, as: UTF8.self)
+            }
+            #expect(
+                file.text == expected,
+                "\(golden.rawValue)/\(file.relativePath) differs from its golden file; re-record with RECORD_GOLDEN=1 if intended"
+            )
         }
     }
 
@@ -71,7 +95,8 @@ struct RenderTests {
         for golden in GoldenCase.allCases {
             let (input, secrets) = try golden.input()
             let templates = try Repository.templates()
-            #expect(try ConfigRenderer.render(input, secrets: secrets, templates: templates)
+            #expect(
+                try ConfigRenderer.render(input, secrets: secrets, templates: templates)
                     == ConfigRenderer.render(input, secrets: secrets, templates: templates))
         }
     }
@@ -86,7 +111,9 @@ struct RenderTests {
         #expect(modes["monitoring/prometheus/prometheus.yml"] == 0o644)
 
         let (minimum, minimumSecrets) = try GoldenCase.minimumBasic.input()
-        let minimumFiles = try ConfigRenderer.render(minimum, secrets: minimumSecrets, templates: Repository.templates()).map(\.relativePath)
+        let minimumFiles = try ConfigRenderer.render(
+            minimum, secrets: minimumSecrets, templates: Repository.templates()
+        ).map(\.relativePath)
         #expect(!minimumFiles.contains { $0.hasPrefix("monitoring/") || $0.hasPrefix("backup/") })
     }
 
@@ -95,7 +122,9 @@ struct RenderTests {
         let (input, secrets) = try golden.input()
         let files = try ConfigRenderer.render(input, secrets: secrets, templates: Repository.templates())
         for file in files where file.relativePath != ".env" {
-            for value in secrets.allValues { #expect(!file.text.contains(value), "\(file.relativePath) holds a secret") }
+            for value in secrets.allValues {
+                #expect(!file.text.contains(value), "\(file.relativePath) holds a secret")
+            }
         }
         let env = try DotEnv(try #require(files.first { $0.relativePath == ".env" }).text)
         for name in secrets.names { #expect(env.values[name.value] == secrets[name], "\(name)") }
@@ -121,7 +150,8 @@ struct RenderTests {
         }
         let openai = "sk-proj-A1b2_C3d4-$HOME #not-a-comment {x}"
         let anthropic = "sk-ant-api03-xyz"
-        #expect(try apiKeys(try fixedSecrets(extra: [(.anthropicAPIKey, anthropic), (.openaiAPIKey, openai)]))
+        #expect(
+            try apiKeys(try fixedSecrets(extra: [(.anthropicAPIKey, anthropic), (.openaiAPIKey, openai)]))
                 == ["OPENAI_API_KEY": openai, "ANTHROPIC_API_KEY": anthropic])
         // Without a key, the variable is empty (`${…:-}`), and compose starts the stack without it.
         #expect(try apiKeys(try fixedSecrets()) == ["OPENAI_API_KEY": "", "ANTHROPIC_API_KEY": ""])
@@ -134,14 +164,17 @@ struct RenderTests {
 
     @Test func everyTemplateUnderAssetsDeclaresTheContentTypeOfItsFile() throws {
         let assets = Repository.root + "/assets"
-        let paths = try FileManager.default.subpathsOfDirectory(atPath: assets).filter { $0.hasSuffix(".mustache") }.sorted()
+        let paths = try FileManager.default.subpathsOfDirectory(atPath: assets).filter { $0.hasSuffix(".mustache") }
+            .sorted()
         // Each is one that sbs renders or includes (and embeds): none is left out silently.
         #expect(paths == ConfigRenderer.templatePaths.map { "deploy/" + $0 })
         for path in paths {
             let output = String(path.dropLast(".mustache".count))
             var library = TemplateLibrary()
             try library.register(String(contentsOfFile: assets + "/" + path, encoding: .utf8), named: output)
-            let expected = try #require(Self.contentTypes.first { output.hasSuffix($0.suffix) }?.type, "\(path): no content type for this kind of file")
+            let expected = try #require(
+                Self.contentTypes.first { output.hasSuffix($0.suffix) }?.type,
+                "\(path): no content type for this kind of file")
             #expect(library.contentType(of: output) == expected, "\(path)")
         }
     }
@@ -150,27 +183,39 @@ struct RenderTests {
     func everyTemplateRendersForEveryProfileAndOption(_ profileName: ProfileName) throws {
         // Every section of every template is reached here, both ways: a name without a value anywhere stops rendering.
         let table = try Repository.profileTable()
-        let smtp = SMTPSettings(host: try DomainName("smtp.example.com"), port: try Port(587), user: try SafeToken("mailer"),
-                                sender: try EmailAddress("noreply@example.com"))
-        let tlsSources: [TLSSource] = [.acme(directory: try SafeToken("/etc/sbs/ssl")), .selfSigned(directory: try SafeToken("/srv/ssl")),
-                                       .files(certificate: try SafeToken("/srv/c.pem"), key: try SafeToken("/srv/k.pem"))]
+        let smtp = SMTPSettings(
+            host: try DomainName("smtp.example.com"), port: try Port(587), user: try SafeToken("mailer"),
+            sender: try EmailAddress("noreply@example.com"))
+        let tlsSources: [TLSSource] = [
+            .acme(directory: try SafeToken("/etc/sbs/ssl")), .selfSigned(directory: try SafeToken("/srv/ssl")),
+            .files(certificate: try SafeToken("/srv/c.pem"), key: try SafeToken("/srv/k.pem")),
+        ]
         var rendered: Set<String> = []
         for gpu in [false, true] {
             for monitoring in [false, true] {
-                let request = ProfileChoiceRequest(profile: .named(profileName), gpu: gpu ? .on : .off, monitoring: monitoring ? .on : .off)
-                let profile = try table.choose(for: facts(memoryMiB: 64256, cpus: 16, gpuMiB: gpu ? 24564 : nil), request: request)
+                let request = ProfileChoiceRequest(
+                    profile: .named(profileName), gpu: gpu ? .on : .off, monitoring: monitoring ? .on : .off)
+                let profile = try table.choose(
+                    for: facts(memoryMiB: 64256, cpus: 16, gpuMiB: gpu ? 24564 : nil), request: request)
                 for tls in tlsSources {
-                    for (mode, smtpSettings, backups, port) in [(RenderInput.Mode.production, smtp, true, 443), (.development, nil, false, 8443)] {
-                        let input = try makeInput(profile: profile, mode: mode, aliases: ["www.shop.example.com"], httpsPort: port, tls: tls,
-                                                  backups: backups, smtp: smtpSettings)
-                        let secrets = try fixedSecrets(extra: smtpSettings == nil ? [] : [(.smtpPassword, "smtp-password-1")])
-                        let files = try ConfigRenderer.render(input, secrets: secrets, templates: Repository.templates())
+                    for (mode, smtpSettings, backups, port) in [
+                        (RenderInput.Mode.production, smtp, true, 443), (.development, nil, false, 8443),
+                    ] {
+                        let input = try makeInput(
+                            profile: profile, mode: mode, aliases: ["www.shop.example.com"], httpsPort: port, tls: tls,
+                            backups: backups, smtp: smtpSettings)
+                        let secrets = try fixedSecrets(
+                            extra: smtpSettings == nil ? [] : [(.smtpPassword, "smtp-password-1")])
+                        let files = try ConfigRenderer.render(
+                            input, secrets: secrets, templates: Repository.templates())
                         rendered.formUnion(files.map(\.relativePath))
                     }
                 }
             }
         }
-        let outputs = ConfigRenderer.templatePaths.map { String($0.dropLast(".mustache".count)) }.filter { !$0.contains("/_") }
+        let outputs = ConfigRenderer.templatePaths.map { String($0.dropLast(".mustache".count)) }.filter {
+            !$0.contains("/_")
+        }
         #expect(rendered == Set(outputs))
     }
 
@@ -188,20 +233,29 @@ struct RenderTests {
             return result
         }
         let (input, secrets) = try GoldenCase.recommendedCPU.input()
-        let before = try digests(try ConfigRenderer.render(input, secrets: secrets, templates: try Repository.templates()))
+        let before = try digests(
+            try ConfigRenderer.render(input, secrets: secrets, templates: try Repository.templates()))
         #expect(before.count == 4 && before.values.allSatisfy { $0.count == 16 }, "\(before)")
         var templates = try Repository.templates().templates
         templates["nginx/nginx.conf.mustache"]! += "\n# a changed line\n"
-        let after = try digests(try ConfigRenderer.render(input, secrets: secrets, templates: TemplateSet(files: Dictionary(uniqueKeysWithValues: templates.map { (TemplateSet.folder + $0.key, $0.value) }))))
+        let after = try digests(
+            try ConfigRenderer.render(
+                input, secrets: secrets,
+                templates: TemplateSet(
+                    files: Dictionary(uniqueKeysWithValues: templates.map { (TemplateSet.folder + $0.key, $0.value) })))
+        )
         #expect(after["nginx"] != before["nginx"])
-        for service in ["app-kong", "prometheus", "monitoring"] { #expect(after[service] == before[service], "\(service)") }
+        for service in ["app-kong", "prometheus", "monitoring"] {
+            #expect(after[service] == before[service], "\(service)")
+        }
     }
 
     @Test func theComposeProjectNameIsCheckedBeforeItReachesTheComposeFile() throws {
         var (input, secrets) = try GoldenCase.minimumBasic.input()
         input.projectName = "sbs-0a1b2c3d"
-        let compose = try #require(try ConfigRenderer.render(input, secrets: secrets, templates: try Repository.templates())
-            .first { $0.relativePath == "docker-compose.yml" })
+        let compose = try #require(
+            try ConfigRenderer.render(input, secrets: secrets, templates: try Repository.templates())
+                .first { $0.relativePath == "docker-compose.yml" })
         #expect(compose.text.contains("\nname: sbs-0a1b2c3d\n"))
         for hostile in ["", "sbs\nservices: {}", "SBS", "sbs x", "sbs;rm"] {
             input.projectName = hostile
@@ -213,11 +267,17 @@ struct RenderTests {
 
     @Test func missingSecretsStopRendering() throws {
         let (input, _) = try GoldenCase.minimumBasic.input()
-        #expect(throws: UserError.self) { try ConfigRenderer.render(input, secrets: Secrets(), templates: Repository.templates()) }
+        #expect(throws: UserError.self) {
+            try ConfigRenderer.render(input, secrets: Secrets(), templates: Repository.templates())
+        }
         let (smtpInput, _) = try GoldenCase.optimalGPUFilesSMTP.input()
-        #expect(throws: UserError.self) { try ConfigRenderer.render(smtpInput, secrets: fixedSecrets(), templates: Repository.templates()) }
+        #expect(throws: UserError.self) {
+            try ConfigRenderer.render(smtpInput, secrets: fixedSecrets(), templates: Repository.templates())
+        }
         var badPassword = try fixedSecrets()
         try badPassword.set(.postgresPassword, "has@at-sign-password")
-        #expect(throws: UserError.self) { try ConfigRenderer.render(input, secrets: badPassword, templates: Repository.templates()) }
+        #expect(throws: UserError.self) {
+            try ConfigRenderer.render(input, secrets: badPassword, templates: Repository.templates())
+        }
     }
 }

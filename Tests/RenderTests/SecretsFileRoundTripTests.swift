@@ -1,8 +1,9 @@
-import TestSupport
 import Foundation
-@testable import Render
 import SBSCore
+import TestSupport
 import Testing
+
+@testable import Render
 
 /// `secrets.env` read as the bytes it holds: LF or CRLF line ends, UTF-8 or refused, and a value written back is
 /// byte for byte the value read.
@@ -11,8 +12,11 @@ struct SecretsFileRoundTripTests {
     @Test func crlfLineEndsAreLineEnds() throws {
         let dir = try TemporaryDirectory()
         let path = dir.path + "/secrets.env"
-        try Data("# saved on Windows\r\nPOSTGRES_PASSWORD=abcdefgh12345678\r\nJWT_SECRET=0123456789abcdef0123456789abcdef\r\n".utf8)
-            .write(to: URL(fileURLWithPath: path))
+        try Data(
+            "# saved on Windows\r\nPOSTGRES_PASSWORD=abcdefgh12345678\r\nJWT_SECRET=0123456789abcdef0123456789abcdef\r\n"
+                .utf8
+        )
+        .write(to: URL(fileURLWithPath: path))
         let secrets = try SecretsFile(path: path).load()
         #expect(secrets.names.map(\.value) == ["POSTGRES_PASSWORD", "JWT_SECRET"])
         #expect(secrets[.postgresPassword] == "abcdefgh12345678")
@@ -21,8 +25,11 @@ struct SecretsFileRoundTripTests {
     @Test func aLineThatIsNotUTF8IsRefusedWithItsNumber() throws {
         let dir = try TemporaryDirectory()
         let path = dir.path + "/secrets.env"
-        try Data(Array("# one\nPOSTGRES_PASSWORD=abcdefgh12345678\nGRAFANA_ADMIN_PASSWORD=caf".utf8) + [0xE9] + Array("12345678\n".utf8))
-            .write(to: URL(fileURLWithPath: path))
+        try Data(
+            Array("# one\nPOSTGRES_PASSWORD=abcdefgh12345678\nGRAFANA_ADMIN_PASSWORD=caf".utf8) + [0xE9]
+                + Array("12345678\n".utf8)
+        )
+        .write(to: URL(fileURLWithPath: path))
         #expect { try SecretsFile(path: path).load() } throws: { error in
             (error as? UserError)?.message == "Line 3 of \(path) is not UTF-8 text."
         }
@@ -50,13 +57,19 @@ struct SecretsFileRoundTripTests {
     @Test func generatedFilesReadAsTheirBytesOrAreRefused() throws {
         let dir = try TemporaryDirectory()
         let path = dir.path + "/secrets.env"
-        let names = ["POSTGRES_PASSWORD", "JWT_SECRET", "GRAFANA_ADMIN_PASSWORD", "ANTHROPIC_API_KEY", "OPENAI_API_KEY", "SMTP_PASSWORD"]
+        let names = [
+            "POSTGRES_PASSWORD", "JWT_SECRET", "GRAFANA_ADMIN_PASSWORD", "ANTHROPIC_API_KEY", "OPENAI_API_KEY",
+            "SMTP_PASSWORD",
+        ]
         let pieces: [[UInt8]] = [
-            Array("abc".utf8), Array("XYZ09".utf8), Array("-_.+/".utf8), Array("=".utf8), Array(" ".utf8), Array("#".utf8),
-            Array("é".utf8), Array("e\u{301}".utf8), Array("\u{301}".utf8), Array("€".utf8), Array("😀".utf8), Array("\u{200D}".utf8),
+            Array("abc".utf8), Array("XYZ09".utf8), Array("-_.+/".utf8), Array("=".utf8), Array(" ".utf8),
+            Array("#".utf8),
+            Array("é".utf8), Array("e\u{301}".utf8), Array("\u{301}".utf8), Array("€".utf8), Array("😀".utf8),
+            Array("\u{200D}".utf8),
             [0xE9], [0xFF], [0xC3], [0x80], [0x0D], [0x09],
         ]
-        var accepted = 0, refused = 0
+        var accepted = 0
+        var refused = 0
         for seed in UInt64(1)...400 {
             var random = SeededGenerator(seed: seed)
             var file: [UInt8] = []
@@ -67,10 +80,14 @@ struct SecretsFileRoundTripTests {
                 case 0: file += Array("# a comment é".utf8)
                 case 1: break
                 default:
-                    guard let name = names.filter({ !used.contains($0) }).randomElement(using: &random) else { continue }
+                    guard let name = names.filter({ !used.contains($0) }).randomElement(using: &random) else {
+                        continue
+                    }
                     used.insert(name)
                     var value: [UInt8] = Array("seed\(seed)".utf8)
-                    for _ in 0..<Int.random(in: 1...8, using: &random) { value += pieces.randomElement(using: &random)! }
+                    for _ in 0..<Int.random(in: 1...8, using: &random) {
+                        value += pieces.randomElement(using: &random)!
+                    }
                     file += Array(name.utf8) + [UInt8(ascii: "=")] + value
                     // A CR just before the line end is part of the line end (CRLF), not of the value.
                     expected.append((name, value.last == 13 ? Array(value.dropLast()) : value))

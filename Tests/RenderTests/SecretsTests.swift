@@ -1,9 +1,10 @@
-import TestSupport
 import Crypto
 import Foundation
-@testable import Render
 import SBSCore
+import TestSupport
 import Testing
+
+@testable import Render
 
 @Suite("Secrets and Supabase JWTs")
 struct SecretsTests {
@@ -25,11 +26,16 @@ struct SecretsTests {
             // Verify independently of SupabaseJWT.verify: HMAC-SHA256 over header.payload with the secret's text.
             let parts = token.split(separator: ".").map(String.init)
             #expect(parts.count == 3)
-            let mac = HMAC<SHA256>.authenticationCode(for: Data((parts[0] + "." + parts[1]).utf8), using: SymmetricKey(data: Data(jwtSecret.utf8)))
+            let mac = HMAC<SHA256>.authenticationCode(
+                for: Data((parts[0] + "." + parts[1]).utf8), using: SymmetricKey(data: Data(jwtSecret.utf8)))
             #expect(SupabaseJWT.base64URL(Array(mac)) == parts[2])
-            let header = try JSONSerialization.jsonObject(with: Data(try #require(SupabaseJWT.decodeBase64URL(parts[0])))) as? [String: Any]
+            let header =
+                try JSONSerialization.jsonObject(with: Data(try #require(SupabaseJWT.decodeBase64URL(parts[0]))))
+                as? [String: Any]
             #expect(header?["alg"] as? String == "HS256")
-            let claims = try JSONSerialization.jsonObject(with: Data(try #require(SupabaseJWT.decodeBase64URL(parts[1])))) as? [String: Any]
+            let claims =
+                try JSONSerialization.jsonObject(with: Data(try #require(SupabaseJWT.decodeBase64URL(parts[1]))))
+                as? [String: Any]
             #expect(claims?["role"] as? String == role)
             #expect(claims?["iss"] as? String == "supabase")
             #expect(claims?["iat"] as? Int == 1_767_225_600)
@@ -86,7 +92,10 @@ struct SecretsTests {
     @Test func unstorableValuesAndNamesAreRejected() throws {
         let dir = try TemporaryDirectory()
         let file = SecretsFile(path: dir.path + "/secrets.env")
-        for bad in ["line\nbreak-long", "quote'd-value", "double\"quote", "", "short", "ends-with\\", "tab\there-long", String(repeating: "x", count: 5000)] {
+        for bad in [
+            "line\nbreak-long", "quote'd-value", "double\"quote", "", "short", "ends-with\\", "tab\there-long",
+            String(repeating: "x", count: 5000),
+        ] {
             #expect(throws: UserError.self) { try file.set(.anthropicAPIKey, to: bad) }
         }
         for bad in ["lower", "1ABC", "A-B", "A B", ""] {
@@ -98,7 +107,8 @@ struct SecretsTests {
     @Test func malformedFileErrorsNameTheLineNotTheValue() throws {
         let dir = try TemporaryDirectory()
         let path = dir.path + "/secrets.env"
-        try "# comment\nGOOD=value-long-enough\nthis line has the secret hunter2 but no equals\n".write(toFile: path, atomically: true, encoding: .utf8)
+        try "# comment\nGOOD=value-long-enough\nthis line has the secret hunter2 but no equals\n".write(
+            toFile: path, atomically: true, encoding: .utf8)
         let error = #expect(throws: UserError.self) { try SecretsFile(path: path).load() }
         #expect(error?.message.contains("Line 3") == true)
         #expect(error?.description.contains("hunter2") == false)
@@ -106,7 +116,9 @@ struct SecretsTests {
 
     @Test func theDeployEnvReadsBackEverySecretItWasRenderedWith() throws {
         let (input, _) = try GoldenCase.optimalGPUFilesSMTP.input()
-        let secrets = try fixedSecrets(extra: [(.anthropicAPIKey, "sk-ant-$HOME #not-a-comment {x}"), (.smtpPassword, "smtp pass: with spaces")])
+        let secrets = try fixedSecrets(extra: [
+            (.anthropicAPIKey, "sk-ant-$HOME #not-a-comment {x}"), (.smtpPassword, "smtp pass: with spaces"),
+        ])
         let files = try ConfigRenderer.render(input, secrets: secrets, templates: Repository.templates())
         let env = try #require(files.first { $0.relativePath == ".env" })
         let parsed = DeployEnvFile.secrets(in: env.text)
@@ -118,11 +130,15 @@ struct SecretsTests {
         let file = SecretsFile(path: dir.path + "/secrets.env")
         let (original, _) = try file.generateMissing()
         let (input, _) = try GoldenCase.minimumBasic.input()
-        let env = try #require(try ConfigRenderer.render(input, secrets: original, templates: Repository.templates()).first { $0.relativePath == ".env" })
+        let env = try #require(
+            try ConfigRenderer.render(input, secrets: original, templates: Repository.templates()).first {
+                $0.relativePath == ".env"
+            })
         try env.text.write(toFile: dir.path + "/.env", atomically: true, encoding: .utf8)
 
         try FileManager.default.removeItem(atPath: file.path)
-        let (recovered, generated, from) = try file.ensure(deployEnvPath: dir.path + "/.env", databaseVolume: "sbs_postgres_data")
+        let (recovered, generated, from) = try file.ensure(
+            deployEnvPath: dir.path + "/.env", databaseVolume: "sbs_postgres_data")
         #expect(generated.isEmpty)
         #expect(Set(from) == Set(SecretName.generated))
         for name in SecretName.generated { #expect(recovered[name] == original[name], "\(name)") }
@@ -130,18 +146,24 @@ struct SecretsTests {
 
         // The database password is in neither file: refused, with what to do, rather than a new password.
         try FileManager.default.removeItem(atPath: file.path)
-        let withoutPassword = env.text.split(separator: "\n").filter { !$0.hasPrefix("POSTGRES_PASSWORD=") }.joined(separator: "\n")
+        let withoutPassword = env.text.split(separator: "\n").filter { !$0.hasPrefix("POSTGRES_PASSWORD=") }.joined(
+            separator: "\n")
         try withoutPassword.write(toFile: dir.path + "/.env", atomically: true, encoding: .utf8)
-        let refusal = #expect(throws: UserError.self) { try file.ensure(deployEnvPath: dir.path + "/.env", databaseVolume: nil) }
+        let refusal = #expect(throws: UserError.self) {
+            try file.ensure(deployEnvPath: dir.path + "/.env", databaseVolume: nil)
+        }
         #expect(refusal?.message.contains("POSTGRES_PASSWORD") == true)
         #expect(refusal?.remedy?.contains("backup") == true)
         #expect(!FileManager.default.fileExists(atPath: file.path))
 
         // No .env, but the database volume exists: refused too.
         try FileManager.default.removeItem(atPath: dir.path + "/.env")
-        #expect(throws: UserError.self) { try file.ensure(deployEnvPath: dir.path + "/.env", databaseVolume: "sbs_postgres_data") }
+        #expect(throws: UserError.self) {
+            try file.ensure(deployEnvPath: dir.path + "/.env", databaseVolume: "sbs_postgres_data")
+        }
         // Neither: a first install, which generates.
-        let (fresh, made, _) = try file.ensure(given: [.anthropicAPIKey: "sk-given-by-answers"], deployEnvPath: dir.path + "/.env", databaseVolume: nil)
+        let (fresh, made, _) = try file.ensure(
+            given: [.anthropicAPIKey: "sk-given-by-answers"], deployEnvPath: dir.path + "/.env", databaseVolume: nil)
         #expect(Set(made) == Set(SecretName.generated))
         #expect(fresh[.anthropicAPIKey] == "sk-given-by-answers")
         #expect(fresh[.postgresPassword] != original[.postgresPassword])
@@ -172,7 +194,9 @@ struct SecretsTests {
         let token = SupabaseJWT.sign(.init(role: "anon", iat: 1, exp: 2), secret: "s3cret-s3cret-s3cret-s3cret-s3cret")
         let parts = token.split(separator: ".").map(String.init)
         let forged = SupabaseJWT.base64URL(Array(#"{"role":"service_role","iss":"supabase","iat":1,"exp":2}"#.utf8))
-        #expect(SupabaseJWT.verify(parts[0] + "." + forged + "." + parts[2], secret: "s3cret-s3cret-s3cret-s3cret-s3cret") == nil)
+        #expect(
+            SupabaseJWT.verify(parts[0] + "." + forged + "." + parts[2], secret: "s3cret-s3cret-s3cret-s3cret-s3cret")
+                == nil)
         let none = SupabaseJWT.base64URL(Array(#"{"alg":"none","typ":"JWT"}"#.utf8))
         #expect(SupabaseJWT.verify(none + "." + parts[1] + ".", secret: "s3cret-s3cret-s3cret-s3cret-s3cret") == nil)
         #expect(SupabaseJWT.verify("not a token", secret: "x") == nil)

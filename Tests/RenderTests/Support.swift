@@ -6,7 +6,8 @@ import Testing
 
 enum Repository {
     static var root: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
     }
 
     static func templates() throws -> TemplateSet { try TemplateSet.load(assetsRoot: root) }
@@ -15,7 +16,6 @@ enum Repository {
         try ProfileTable(yaml: String(contentsOfFile: root + "/assets/profiles.yaml", encoding: .utf8))
     }
 }
-
 
 func fileMode(_ path: String) -> Int {
     var info = stat()
@@ -47,26 +47,38 @@ enum RealTools {
     static let composeAvailable: Bool = run(["docker", "compose", "version"]).status == 0
 
     static var nginx: String {
-        ["/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "nginx"
+        ["/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx"].first {
+            FileManager.default.isExecutableFile(atPath: $0)
+        } ?? "nginx"
     }
 }
 
 /// Fixed secrets, so golden files do not change between runs.
 func fixedSecrets(extra: [(SecretName, String)] = []) throws -> Secrets {
     let jwtSecret = "test-jwt-secret-0123456789abcdefghijklmnopqrstuvwxyz-ABCDEFGHIJKL"
-    return try Secrets([
-        (.postgresPassword, "PgPassw0rdForGoldenFiles1234567"),
-        (.jwtSecret, jwtSecret),
-        (.supabaseAnonKey, SupabaseJWT.sign(.init(role: "anon", iat: 1_767_225_600, exp: 2_082_585_600), secret: jwtSecret)),
-        (.supabaseServiceRoleKey, SupabaseJWT.sign(.init(role: "service_role", iat: 1_767_225_600, exp: 2_082_585_600), secret: jwtSecret)),
-        (.grafanaAdminPassword, "GrafanaGoldenPassw0rd123"),
-    ] + extra)
+    return try Secrets(
+        [
+            (.postgresPassword, "PgPassw0rdForGoldenFiles1234567"),
+            (.jwtSecret, jwtSecret),
+            (
+                .supabaseAnonKey,
+                SupabaseJWT.sign(.init(role: "anon", iat: 1_767_225_600, exp: 2_082_585_600), secret: jwtSecret)
+            ),
+            (
+                .supabaseServiceRoleKey,
+                SupabaseJWT.sign(.init(role: "service_role", iat: 1_767_225_600, exp: 2_082_585_600), secret: jwtSecret)
+            ),
+            (.grafanaAdminPassword, "GrafanaGoldenPassw0rd123"),
+        ] + extra)
 }
 
 func facts(memoryMiB: Int, cpus: Int = 4, gpuMiB: Int? = nil) -> HostFacts {
-    let gpu = gpuMiB.map {
-        GPUFacts(vendor: .nvidia, usable: true, name: "Test GPU", memoryMiB: $0, driverVersion: "550", count: 1, reason: "test GPU")
-    } ?? GPUFacts(vendor: .none, usable: false, reason: "No GPU found.")
+    let gpu =
+        gpuMiB.map {
+            GPUFacts(
+                vendor: .nvidia, usable: true, name: "Test GPU", memoryMiB: $0, driverVersion: "550", count: 1,
+                reason: "test GPU")
+        } ?? GPUFacts(vendor: .none, usable: false, reason: "No GPU found.")
     return HostFacts(
         memory: MemoryFacts(totalMiB: memoryMiB, cgroupLimitMiB: nil, limitSource: nil),
         cpu: CPUFacts(online: cpus, affinity: cpus, cgroupQuota: nil), gpu: gpu,
@@ -80,9 +92,11 @@ let defaultImages = try! StackImages(
     appKong: SafeToken("kong:2.8-alpine"), nginx: SafeToken("nginx:alpine"), ollama: SafeToken("ollama/ollama:latest"),
     monitoring: SafeToken("grafana/grafana:latest"), prometheus: SafeToken("prom/prometheus:latest"))
 
-func makeInput(profile: ResolvedProfile, mode: RenderInput.Mode = .production, domain: String = "shop.example.com",
-               aliases: [String] = [], httpsPort: Int = 443, tls: TLSSource? = nil, backups: Bool = false,
-               smtp: SMTPSettings? = nil) throws -> RenderInput {
+func makeInput(
+    profile: ResolvedProfile, mode: RenderInput.Mode = .production, domain: String = "shop.example.com",
+    aliases: [String] = [], httpsPort: Int = 443, tls: TLSSource? = nil, backups: Bool = false,
+    smtp: SMTPSettings? = nil
+) throws -> RenderInput {
     try RenderInput(
         mode: mode, domain: DomainName(domain), aliases: aliases.map { try DomainName($0) },
         adminEmail: EmailAddress("admin@example.com"), httpPort: Port(80), httpsPort: Port(httpsPort),
@@ -104,7 +118,8 @@ struct DotEnv {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
             guard let equals = line.firstIndex(of: "="),
-                  line[..<equals].allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }), equals > line.startIndex
+                line[..<equals].allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }),
+                equals > line.startIndex
             else { throw Malformed(description: "line \(index + 1) is not NAME=value") }
             let name = String(line[..<equals])
             let raw = line[line.index(after: equals)...]
@@ -115,22 +130,30 @@ struct DotEnv {
                 }
                 value = String(raw.dropFirst().dropLast())
             } else {
-                guard raw.first != "\"" else { throw Malformed(description: "line \(index + 1): double quotes are not a form sbs writes") }
+                guard raw.first != "\"" else {
+                    throw Malformed(description: "line \(index + 1): double quotes are not a form sbs writes")
+                }
                 value = String(raw.components(separatedBy: " #")[0]).trimmingCharacters(in: .whitespaces)
             }
-            guard values.updateValue(value, forKey: name) == nil else { throw Malformed(description: "\(name) is set twice") }
+            guard values.updateValue(value, forKey: name) == nil else {
+                throw Malformed(description: "\(name) is set twice")
+            }
         }
     }
 
     /// A compose value that is one `${NAME}`, `${NAME:-default}` or `${NAME:?message}`, resolved with these values
     /// (as compose does: an empty value counts as unset for `:-` and `:?`).
     func interpolate(_ reference: String) throws -> String {
-        guard reference.hasPrefix("${"), reference.hasSuffix("}") else { throw Malformed(description: "\(reference) is not one ${…}") }
+        guard reference.hasPrefix("${"), reference.hasSuffix("}") else {
+            throw Malformed(description: "\(reference) is not one ${…}")
+        }
         let inner = reference.dropFirst(2).dropLast()
         for (separator, required) in [(":-", false), (":?", true)] {
             if let range = inner.range(of: separator) {
                 let value = values[String(inner[..<range.lowerBound])] ?? ""
-                if value.isEmpty && required { throw Malformed(description: "\(reference): unset, compose would refuse to start") }
+                if value.isEmpty && required {
+                    throw Malformed(description: "\(reference): unset, compose would refuse to start")
+                }
                 return value.isEmpty ? String(inner[range.upperBound...]) : value
             }
         }

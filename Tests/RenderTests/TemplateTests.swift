@@ -1,9 +1,12 @@
-@testable import Render
 import SBSCore
 import Testing
 
+@testable import Render
+
 /// Renders `name` from a library holding `templates` (each declares its own content type).
-private func render(_ templates: [String: String], _ name: String = "t", _ values: [String: TemplateValue] = [:]) throws -> String? {
+private func render(_ templates: [String: String], _ name: String = "t", _ values: [String: TemplateValue] = [:]) throws
+    -> String?
+{
     var library = TemplateLibrary()
     for (templateName, text) in templates { try library.register(text, named: templateName) }
     return try library.render(values, withTemplate: name)
@@ -47,8 +50,10 @@ struct TemplateTests {
         #expect(try render("{{#on}}on{{/on}}{{#off}}off{{/off}}", ["on": true, "off": false]) == "on")
         #expect(try render("{{#list}}[{{.}}]{{/list}}", ["list": ["a", "b"]]) == "[a][b]")
         #expect(try render("{{#list}}[{{.}}]{{/list}}", ["list": []]) == "")
-        #expect(try render("{{#rows}}{{name}}={{value}};{{/rows}}",
-                           ["rows": [["name": "A", "value": "1"], ["name": "B", "value": "2"]]]) == "A=1;B=2;")
+        #expect(
+            try render(
+                "{{#rows}}{{name}}={{value}};{{/rows}}",
+                ["rows": [["name": "A", "value": "1"], ["name": "B", "value": "2"]]]) == "A=1;B=2;")
         // An optional record is a list of zero or one.
         let mail = "{{#smtp}}{{host}}:{{port}}{{/smtp}}"
         #expect(try render(mail, ["smtp": .optional(["host": "mail", "port": .number(587)])]) == "mail:587")
@@ -72,20 +77,36 @@ struct TemplateTests {
         let template = "{{#outer}}{{#inner}}{{name}}@{{domain}};{{/inner}}{{/outer}}"
         #expect(try render(template, values) == "first@example.com;outer@example.com;")
         #expect(try render("{{record.name}} {{record.nested.deep}}", values) == "x y")
-        #expect(try render("{{#production}}{{logLevel}}{{/production}}", ["production": true, "logLevel": "info"]) == "info")
+        #expect(
+            try render("{{#production}}{{logLevel}}{{/production}}", ["production": true, "logLevel": "info"]) == "info"
+        )
     }
 
     @Test func aNameWithoutAValueIsAnErrorNamingTheTemplateTheLineAndTheTag() throws {
-        let values: [String: TemplateValue] = ["domain": "example.com", "record": ["name": "x"], "list": [["name": "y"]]]
-        #expect(renderError("a\n{{domian}}\n", values) == TemplateError(template: "t", line: 3, problem: "{{domian}} names no value"))
-        #expect(renderError("{{#smpt}}\nx\n{{/smpt}}", values) == TemplateError(template: "t", line: 2, problem: "{{#smpt}} names no value"))
-        #expect(renderError("\n\n{{^smpt}}x{{/smpt}}", values) == TemplateError(template: "t", line: 4, problem: "{{^smpt}} names no value"))
+        let values: [String: TemplateValue] = [
+            "domain": "example.com", "record": ["name": "x"], "list": [["name": "y"]],
+        ]
+        #expect(
+            renderError("a\n{{domian}}\n", values)
+                == TemplateError(template: "t", line: 3, problem: "{{domian}} names no value"))
+        #expect(
+            renderError("{{#smpt}}\nx\n{{/smpt}}", values)
+                == TemplateError(template: "t", line: 2, problem: "{{#smpt}} names no value"))
+        #expect(
+            renderError("\n\n{{^smpt}}x{{/smpt}}", values)
+                == TemplateError(template: "t", line: 4, problem: "{{^smpt}} names no value"))
         // Only the first part of a dotted name walks outwards: `record.domain` does not find the top-level domain.
-        #expect(renderError("{{record.domain}}", values) == TemplateError(template: "t", line: 2, problem: "{{record.domain}} names no value"))
-        #expect(renderError("{{#list}}\n{{nmae}}\n{{/list}}", values) == TemplateError(template: "t", line: 3, problem: "{{nmae}} names no value"))
+        #expect(
+            renderError("{{record.domain}}", values)
+                == TemplateError(template: "t", line: 2, problem: "{{record.domain}} names no value"))
+        #expect(
+            renderError("{{#list}}\n{{nmae}}\n{{/list}}", values)
+                == TemplateError(template: "t", line: 3, problem: "{{nmae}} names no value"))
         // In a partial: the partial and its own line.
         let templates = ["t": "{{% CONTENT_TYPE: INI}}\n{{> p}}\n", "p": "{{% CONTENT_TYPE: INI}}\nok\n{{hots}}\n"]
-        #expect(throws: TemplateError(template: "p", line: 3, problem: "{{hots}} names no value")) { try render(templates, "t", values) }
+        #expect(throws: TemplateError(template: "p", line: 3, problem: "{{hots}} names no value")) {
+            try render(templates, "t", values)
+        }
         // A section that does not render is not looked into.
         #expect(try render("{{#list}}{{name}}{{/list}}{{^list}}{{missing}}{{/list}}", values) == "y")
     }
@@ -96,25 +117,42 @@ struct TemplateTests {
         #expect(renderError("{{list}}", values)?.problem == "{{list}} is a list: a variable writes text only")
         #expect(renderError("{{record}}", values)?.problem == "{{record}} is a record: a variable writes text only")
         #expect(renderError("{{.}}", values)?.problem == "{{.}} is a record: a variable writes text only")
-        #expect(renderError("{{#text}}x{{/text}}", values)?.problem == "{{#text}} is text: a section takes a flag or a list")
-        #expect(renderError("{{^record}}x{{/record}}", values)?.problem == "{{^record}} is a record: a section takes a flag or a list")
+        #expect(
+            renderError("{{#text}}x{{/text}}", values)?.problem == "{{#text}} is text: a section takes a flag or a list"
+        )
+        #expect(
+            renderError("{{^record}}x{{/record}}", values)?.problem
+                == "{{^record}} is a record: a section takes a flag or a list")
     }
 
     @Test func valuesAreWrittenAsTheyAreNeverEscaped() throws {
-        #expect(try render(["t": "{{% CONTENT_TYPE: YAML}}\nurl: \"{{v}}\"\n"], "t", ["v": "https://a.example/?x=1&y=<2>"])
+        #expect(
+            try render(["t": "{{% CONTENT_TYPE: YAML}}\nurl: \"{{v}}\"\n"], "t", ["v": "https://a.example/?x=1&y=<2>"])
                 == "url: \"https://a.example/?x=1&y=<2>\"\n")
-        #expect(try render(["t": "{{% CONTENT_TYPE: ENV}}\nK='{{v}}'\n"], "t", ["v": "$HOME #x \"y\" \\z {}"])
+        #expect(
+            try render(["t": "{{% CONTENT_TYPE: ENV}}\nK='{{v}}'\n"], "t", ["v": "$HOME #x \"y\" \\z {}"])
                 == "K='$HOME #x \"y\" \\z {}'\n")
     }
 
     @Test(arguments: [
-        (ContentType.yaml, "a\"b", "`\"`"), (.yaml, "a'b", "`'`"), (.yaml, "a\\b", "`\\`"), (.yaml, "a #b", "`#`"), (.yaml, "${X}", "`$`"),
-        (.nginx, "a;b", "`;`"), (.nginx, "a{b", "`{`"), (.nginx, "a}b", "`}`"), (.nginx, "$host", "`$`"), (.nginx, "a\"b", "`\"`"),
-        (.nginx, "a#b", "`#`"), (.env, "it's", "`'`"), (.ini, "a;b", "`;`"), (.ini, "a#b", "`#`"), (.ini, "$__env{X}", "`$`"),
+        (ContentType.yaml, "a\"b", "`\"`"), (.yaml, "a'b", "`'`"), (.yaml, "a\\b", "`\\`"), (.yaml, "a #b", "`#`"),
+        (.yaml, "${X}", "`$`"),
+        (.nginx, "a;b", "`;`"), (.nginx, "a{b", "`{`"), (.nginx, "a}b", "`}`"), (.nginx, "$host", "`$`"),
+        (.nginx, "a\"b", "`\"`"),
+        (.nginx, "a#b", "`#`"), (.env, "it's", "`'`"), (.ini, "a;b", "`;`"), (.ini, "a#b", "`#`"),
+        (.ini, "$__env{X}", "`$`"),
     ])
-    func eachContentTypeRefusesTheCharactersThatWouldChangeItsFile(_ type: ContentType, _ value: String, _ shown: String) {
+    func eachContentTypeRefusesTheCharactersThatWouldChangeItsFile(
+        _ type: ContentType, _ value: String, _ shown: String
+    ) {
         let text = "{{% CONTENT_TYPE: \(type.rawValue)}}\nfine {{ok}}\nkey {{v}}\n"
-        #expect(throws: TemplateError(template: "t", line: 3, problem: "{{v}}: the value holds \(shown), which \(type.rawValue) templates cannot carry (values are written as they are, never escaped)")) {
+        #expect(
+            throws: TemplateError(
+                template: "t", line: 3,
+                problem:
+                    "{{v}}: the value holds \(shown), which \(type.rawValue) templates cannot carry (values are written as they are, never escaped)"
+            )
+        ) {
             try render(["t": text], "t", ["v": .text(value), "ok": "a-b_c.d/e:f@g"])
         }
     }
@@ -122,30 +160,46 @@ struct TemplateTests {
     @Test(arguments: ContentType.allCases)
     func noContentTypeTakesALineBreakInAValue(_ type: ContentType) throws {
         let text = "{{% CONTENT_TYPE: \(type.rawValue)}}\n{{v}}\n"
-        let expected = type.refusedCharacters == nil ? "{{v}}: \(type.rawValue) templates take no values (sbs has no quoting rules for \(type.rawValue))"
-                                                     : "{{v}}: the value holds a control character (U+000A), which \(type.rawValue) templates cannot carry"
-        #expect(throws: TemplateError(template: "t", line: 2, problem: expected)) { try render(["t": text], "t", ["v": "a\nINJECTED=1"]) }
+        let expected =
+            type.refusedCharacters == nil
+            ? "{{v}}: \(type.rawValue) templates take no values (sbs has no quoting rules for \(type.rawValue))"
+            : "{{v}}: the value holds a control character (U+000A), which \(type.rawValue) templates cannot carry"
+        #expect(throws: TemplateError(template: "t", line: 2, problem: expected)) {
+            try render(["t": text], "t", ["v": "a\nINJECTED=1"])
+        }
         if type.refusedCharacters != nil {
             #expect(try render(["t": text], "t", ["v": "plain-value_1.2:3/4@5"]) == "plain-value_1.2:3/4@5\n")
         }
     }
 
     @Test func sqlAndShellTemplatesTakeSectionsButNoValues() throws {
-        #expect(try render(["t": "{{% CONTENT_TYPE: SHELL}}\n{{#on}}\nset -eu\n{{/on}}\n"], "t", ["on": true]) == "set -eu\n")
-        #expect(throws: TemplateError(template: "t", line: 2, problem: "{{v}}: SQL templates take no values (sbs has no quoting rules for SQL)")) {
+        #expect(
+            try render(["t": "{{% CONTENT_TYPE: SHELL}}\n{{#on}}\nset -eu\n{{/on}}\n"], "t", ["on": true])
+                == "set -eu\n")
+        #expect(
+            throws: TemplateError(
+                template: "t", line: 2,
+                problem: "{{v}}: SQL templates take no values (sbs has no quoting rules for SQL)")
+        ) {
             try render(["t": "{{% CONTENT_TYPE: SQL}}\nSELECT '{{v}}';\n"], "t", ["v": "x"])
         }
     }
 
     @Test func partialsRenderWithTheCurrentContext() throws {
-        let templates = ["t": "{{% CONTENT_TYPE: NGINX}}\n{{#smtp}}[{{> mail/_line.conf}}]{{/smtp}}",
-                         "mail/_line.conf": "{{% CONTENT_TYPE: NGINX}}\n{{host}} for {{domain}}"]
-        #expect(try render(templates, "t", ["smtp": .optional(["host": "mx"]), "domain": "example.com"]) == "[mx for example.com]")
+        let templates = [
+            "t": "{{% CONTENT_TYPE: NGINX}}\n{{#smtp}}[{{> mail/_line.conf}}]{{/smtp}}",
+            "mail/_line.conf": "{{% CONTENT_TYPE: NGINX}}\n{{host}} for {{domain}}",
+        ]
+        #expect(
+            try render(templates, "t", ["smtp": .optional(["host": "mx"]), "domain": "example.com"])
+                == "[mx for example.com]")
     }
 
     @Test func aPartialOfAnotherContentTypeIsAnError() {
         let templates = ["t": "{{% CONTENT_TYPE: YAML}}\na: b\n{{> p}}\n", "p": "{{% CONTENT_TYPE: NGINX}}\nx;\n"]
-        #expect(throws: TemplateError(template: "t", line: 3, problem: "the partial {{> p}} is NGINX, this template YAML")) {
+        #expect(
+            throws: TemplateError(template: "t", line: 3, problem: "the partial {{> p}} is NGINX, this template YAML")
+        ) {
             try render(templates, "t")
         }
     }
@@ -156,10 +210,13 @@ struct TemplateTests {
             "inner": "{{% CONTENT_TYPE: INI}}\none\n{{x}}\n{{#list}}\n- {{.}}\n{{/list}}\n\t{{> leaf}}\n",
             "leaf": "{{% CONTENT_TYPE: INI}}\nleaf\nleaf\n",
         ]
-        #expect(try render(templates, "t", ["x": "X", "list": ["a", "b"]])
+        #expect(
+            try render(templates, "t", ["x": "X", "list": ["a", "b"]])
                 == "begin\n  one\n  X\n  - a\n  - b\n  \tleaf\n  \tleaf\nend\n")
         // Not standalone: no indentation, and the line keeps its break.
-        #expect(try render(["t": "{{% CONTENT_TYPE: INI}}\n> {{> leaf}}<\n", "leaf": "{{% CONTENT_TYPE: INI}}\na\nb"]) == "> a\nb<\n")
+        #expect(
+            try render(["t": "{{% CONTENT_TYPE: INI}}\n> {{> leaf}}<\n", "leaf": "{{% CONTENT_TYPE: INI}}\na\nb"])
+                == "> a\nb<\n")
     }
 
     @Test func commentsRenderNothing() throws {
@@ -186,9 +243,15 @@ struct TemplateTests {
         ("{{> }}", 2, "{{> }} does not hold a valid name"),
         ("{{{raw}}}", 2, "{{{raw}}} is an unescaped variable; sbs never escapes, so write {{name}}"),
         ("{{& raw}}", 2, "{{& raw}} is an unescaped variable; sbs never escapes, so write {{name}}"),
-        ("{{% CONTENT_TYPE: JSON}}", 2, "{{% CONTENT_TYPE: JSON}} is not a known pragma: use {{% CONTENT_TYPE: TYPE}}, TYPE one of YAML, NGINX, ENV, INI, SQL, SHELL"),
+        (
+            "{{% CONTENT_TYPE: JSON}}", 2,
+            "{{% CONTENT_TYPE: JSON}} is not a known pragma: use {{% CONTENT_TYPE: TYPE}}, TYPE one of YAML, NGINX, ENV, INI, SQL, SHELL"
+        ),
         ("x\n{{% CONTENT_TYPE: YAML}}\n", 3, "{{% CONTENT_TYPE}} is declared again: only the first line declares it"),
-        ("{{=<% %>=}}", 2, "{{=<% %>=}} is a Mustache tag that sbs does not support (set delimiters, blocks and parents)"),
+        (
+            "{{=<% %>=}}", 2,
+            "{{=<% %>=}} is a Mustache tag that sbs does not support (set delimiters, blocks and parents)"
+        ),
     ])
     func templatesThatDoNotParseAreErrorsWithTheirLine(_ text: String, _ line: Int, _ problem: String) {
         #expect(throws: TemplateError(template: "broken", line: line, problem: problem)) {
@@ -197,17 +260,32 @@ struct TemplateTests {
         }
     }
 
-    @Test(arguments: ["", "key: value\n", "\n{{% CONTENT_TYPE: YAML}}\n", " {{% CONTENT_TYPE: YAML}}\n", "{{! yaml }}\n{{% CONTENT_TYPE: YAML}}\n"])
+    @Test(arguments: [
+        "", "key: value\n", "\n{{% CONTENT_TYPE: YAML}}\n", " {{% CONTENT_TYPE: YAML}}\n",
+        "{{! yaml }}\n{{% CONTENT_TYPE: YAML}}\n",
+    ])
     func aTemplateWhoseFirstLineDoesNotDeclareItsContentTypeDoesNotParse(_ text: String) {
-        #expect(throws: TemplateError(template: "t", line: 1, problem: "the first line does not declare the content type: make it {{% CONTENT_TYPE: TYPE}}, TYPE one of YAML, NGINX, ENV, INI, SQL, SHELL")) {
+        #expect(
+            throws: TemplateError(
+                template: "t", line: 1,
+                problem:
+                    "the first line does not declare the content type: make it {{% CONTENT_TYPE: TYPE}}, TYPE one of YAML, NGINX, ENV, INI, SQL, SHELL"
+            )
+        ) {
             var library = TemplateLibrary()
             try library.register(text, named: "t")
         }
     }
 
     @Test func aPartialThatNamesNoTemplateIsAnErrorEvenWhereNoValueReachesIt() {
-        let templates = ["t": "{{% CONTENT_TYPE: INI}}\nfine", "uses": "{{% CONTENT_TYPE: INI}}\nx\n{{#never}}\n{{> nginx/_missing.conf}}\n{{/never}}\n"]
-        #expect(throws: TemplateError(template: "uses", line: 4, problem: "the partial {{> nginx/_missing.conf}} names no template")) {
+        let templates = [
+            "t": "{{% CONTENT_TYPE: INI}}\nfine",
+            "uses": "{{% CONTENT_TYPE: INI}}\nx\n{{#never}}\n{{> nginx/_missing.conf}}\n{{/never}}\n",
+        ]
+        #expect(
+            throws: TemplateError(
+                template: "uses", line: 4, problem: "the partial {{> nginx/_missing.conf}} names no template")
+        ) {
             try render(templates, "t", ["never": false])
         }
     }
@@ -218,19 +296,36 @@ struct TemplateTests {
         func renderWith(nginx: String) throws -> [RenderedFile] {
             var files = original
             files["nginx/nginx.conf.mustache"] = nginx
-            return try ConfigRenderer.render(input, secrets: secrets, templates: TemplateSet(files: Dictionary(
-                uniqueKeysWithValues: files.map { (TemplateSet.folder + $0.key, $0.value) })))
+            return try ConfigRenderer.render(
+                input, secrets: secrets,
+                templates: TemplateSet(
+                    files: Dictionary(
+                        uniqueKeysWithValues: files.map { (TemplateSet.folder + $0.key, $0.value) })))
         }
-        #expect(throws: UserError("The template assets/deploy/nginx/nginx.conf.mustache does not parse: nginx/nginx.conf, line 3: {{/smpt}} does not close {{#smtp}} (line 2)")) {
+        #expect(
+            throws: UserError(
+                "The template assets/deploy/nginx/nginx.conf.mustache does not parse: nginx/nginx.conf, line 3: {{/smpt}} does not close {{#smtp}} (line 2)"
+            )
+        ) {
             try renderWith(nginx: "{{% CONTENT_TYPE: NGINX}}\n{{#smtp}}\n{{/smpt}}\n")
         }
-        #expect(throws: UserError("The template assets/deploy/nginx/nginx.conf.mustache does not parse: nginx/nginx.conf, line 2: the partial {{> nginx/_commn-http.conf}} names no template")) {
+        #expect(
+            throws: UserError(
+                "The template assets/deploy/nginx/nginx.conf.mustache does not parse: nginx/nginx.conf, line 2: the partial {{> nginx/_commn-http.conf}} names no template"
+            )
+        ) {
             try renderWith(nginx: "{{% CONTENT_TYPE: NGINX}}\n{{> nginx/_commn-http.conf}}\n")
         }
         let misspelt = #expect(throws: UserError.self) {
-            try renderWith(nginx: "{{% CONTENT_TYPE: NGINX}}\nserver_name {{serverNames}};\nssl_certificate /etc/nginx/ssl/live/{{domian}}/fullchain.pem;\n")
+            try renderWith(
+                nginx:
+                    "{{% CONTENT_TYPE: NGINX}}\nserver_name {{serverNames}};\nssl_certificate /etc/nginx/ssl/live/{{domian}}/fullchain.pem;\n"
+            )
         }
-        #expect(misspelt?.message == "The template assets/deploy/nginx/nginx.conf.mustache cannot be rendered: nginx/nginx.conf, line 3: {{domian}} names no value")
+        #expect(
+            misspelt?.message
+                == "The template assets/deploy/nginx/nginx.conf.mustache cannot be rendered: nginx/nginx.conf, line 3: {{domian}} names no value"
+        )
         #expect(misspelt?.remedy?.contains("templateValues") == true)
     }
 }

@@ -1,9 +1,10 @@
-import TestSupport
 import Foundation
 import Host
-@testable import Render
 import SBSCore
+import TestSupport
 import Testing
+
+@testable import Render
 
 @Suite("Writing the deploy folder")
 struct WriterTests {
@@ -64,10 +65,12 @@ struct WriterTests {
         changed.profile.monitoringEnabled = false
         changed.profile.composeProfiles = ["ollama"]
         let files = try ConfigRenderer.render(changed, secrets: fixedSecrets(), templates: Repository.templates())
-        let report = try ConfigWriter(deployDirectory: deploy, backupDirectory: dir.path + "/backups/run-2").write(files)
+        let report = try ConfigWriter(deployDirectory: deploy, backupDirectory: dir.path + "/backups/run-2").write(
+            files)
         #expect(report.backedUp.sorted() == [".env", "docker-compose.yml"])
         #expect(report.written.sorted() == [".env", "docker-compose.yml"])
-        #expect(try String(contentsOfFile: dir.path + "/backups/run-2/docker-compose.yml", encoding: .utf8) == oldCompose)
+        #expect(
+            try String(contentsOfFile: dir.path + "/backups/run-2/docker-compose.yml", encoding: .utf8) == oldCompose)
         #expect(try String(contentsOfFile: dir.path + "/backups/run-2/.env", encoding: .utf8) == oldEnv)
         #expect(fileMode(dir.path + "/backups/run-2/.env") == 0o600)
         #expect(fileMode(dir.path + "/backups/run-2") == 0o700)
@@ -89,7 +92,9 @@ struct WriterTests {
         let dir = try TemporaryDirectory()
         let writer = ConfigWriter(deployDirectory: dir.path + "/deploy", backupDirectory: dir.path + "/backups")
         for path in ["../escape", "/etc/passwd", "a/../../b", "", "a//b"] {
-            #expect(throws: UserError.self) { try writer.write([RenderedFile(relativePath: path, bytes: [], mode: 0o644)]) }
+            #expect(throws: UserError.self) {
+                try writer.write([RenderedFile(relativePath: path, bytes: [], mode: 0o644)])
+            }
         }
         #expect(!FileManager.default.fileExists(atPath: dir.path + "/deploy"))
     }
@@ -112,19 +117,23 @@ struct InjectionTests {
 
     @Test(arguments: attacks)
     func everyFreeTextInputRejectsIt(_ attack: String) throws {
-        #expect(throws: UserError.self) { try DomainName(attack) }                    // domain, aliases, SMTP host
+        #expect(throws: UserError.self) { try DomainName(attack) }  // domain, aliases, SMTP host
         // '#' is legal in an address's local part, and harmless where addresses go (double-quoted YAML scalars).
         if attack != "x#comment" {
-            #expect(throws: UserError.self) { try EmailAddress("admin" + attack + "@example.com") }  // admin e-mail, sender
+            // The admin e-mail and the sender.
+            #expect(throws: UserError.self) { try EmailAddress("admin" + attack + "@example.com") }
         }
         #expect(throws: UserError.self) { try EmailAddress("admin@" + attack) }
-        #expect(throws: UserError.self) { try SafeToken("nginx:alpine" + attack) }     // images, paths, SMTP user
+        #expect(throws: UserError.self) { try SafeToken("nginx:alpine" + attack) }  // images, paths, SMTP user
         #expect(throws: UserError.self) { try SafeToken("/etc/sbs/ssl" + attack) }
     }
 
     @Test func structuralProblemsAreRejectedByTheInput() throws {
-        let profile = try Repository.profileTable().choose(for: facts(memoryMiB: 15872), request: ProfileChoiceRequest())
-        #expect(throws: UserError.self) { try makeInput(profile: profile, tls: .acme(directory: try SafeToken("relative/ssl"))) }
+        let profile = try Repository.profileTable().choose(
+            for: facts(memoryMiB: 15872), request: ProfileChoiceRequest())
+        #expect(throws: UserError.self) {
+            try makeInput(profile: profile, tls: .acme(directory: try SafeToken("relative/ssl")))
+        }
         #expect(throws: UserError.self) { try makeInput(profile: profile, aliases: ["shop.example.com"]) }
         #expect(throws: UserError.self) { try makeInput(profile: profile, httpsPort: 80) }
         var bad = profile

@@ -1,9 +1,11 @@
-import SBSCore
 import Foundation
 import Processes
-import Testing
-@testable import SBSCore
+import SBSCore
+import Synchronization
 import TestSupport
+import Testing
+
+@testable import SBSCore
 
 @Suite struct Redaction {
     @Test func everyKnownSecretIsReplacedLongestFirst() {
@@ -46,7 +48,10 @@ import TestSupport
 
     @Test func emailsAreCheckedOnBothSides() throws {
         #expect(try EmailAddress("Admin@Example.COM").value == "Admin@example.com")
-        for bad in ["admin", "a@b@c.com", "@example.com", "ad min@example.com", "admin@localhost", "a\"b@example.com", "a;b@example.com"] {
+        for bad in [
+            "admin", "a@b@c.com", "@example.com", "ad min@example.com", "admin@localhost", "a\"b@example.com",
+            "a;b@example.com",
+        ] {
             #expect(throws: UserError.self) { try EmailAddress(bad) }
         }
     }
@@ -67,19 +72,27 @@ import TestSupport
         struct Holder: Codable, Equatable {
             var domain: DomainName, email: EmailAddress, port: SBSCore.Port, token: SafeToken
         }
-        let holder = Holder(domain: try DomainName("Shop.Example.com"), email: try EmailAddress("a@example.com"),
-                            port: try SBSCore.Port(8443), token: try SafeToken("nginx:1.27.3-alpine"))
+        let holder = Holder(
+            domain: try DomainName("Shop.Example.com"), email: try EmailAddress("a@example.com"),
+            port: try SBSCore.Port(8443), token: try SafeToken("nginx:1.27.3-alpine"))
         let json = try JSONEncoder().encode(holder)
         let object = try JSONSerialization.jsonObject(with: json) as? [String: Any]
         #expect(object?["domain"] as? String == "shop.example.com")
         #expect(object?["port"] as? Int == 8443)
         #expect(try JSONDecoder().decode(Holder.self, from: json) == holder)
         for (field, bad) in [("domain", "\"localhost\""), ("email", "\"a@b@c\""), ("port", "0"), ("token", "\"a b\"")] {
-            var fields = ["domain": "\"shop.example.com\"", "email": "\"a@example.com\"", "port": "443", "token": "\"x\""]
+            var fields = [
+                "domain": "\"shop.example.com\"", "email": "\"a@example.com\"", "port": "443", "token": "\"x\"",
+            ]
             fields[field] = bad
             let text = "{" + fields.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ",") + "}"
-            let error = #expect(throws: DecodingError.self, "\(field) = \(bad)") { try JSONDecoder().decode(Holder.self, from: Data(text.utf8)) }
-            guard case .dataCorrupted(let context)? = error else { Issue.record("\(String(describing: error))"); continue }
+            let error = #expect(throws: DecodingError.self, "\(field) = \(bad)") {
+                try JSONDecoder().decode(Holder.self, from: Data(text.utf8))
+            }
+            guard case .dataCorrupted(let context)? = error else {
+                Issue.record("\(String(describing: error))")
+                continue
+            }
             #expect(context.codingPath.map(\.stringValue) == [field])
         }
     }
@@ -91,7 +104,9 @@ import TestSupport
         try AtomicFile.write("x", to: dir + "/a/b/file", mode: 0o666)
         try AtomicFile.write("secret", to: dir + "/a/b/secret", mode: 0o600)
         try AtomicFile.makeDirectories(dir + "/c", mode: 0o777)
-        let attributes = { (path: String) in try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int }
+        let attributes = { (path: String) in
+            try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
+        }
         #expect(try attributes(dir + "/a/b/file") == 0o666)
         #expect(try attributes(dir + "/a/b/secret") == 0o600)
         #expect(try attributes(dir + "/c") == 0o777)
@@ -121,8 +136,6 @@ final class NoticeLog: Sendable {
     var all: [String] { lines.withLock { $0 } }
 }
 
-import Synchronization
-
 @Suite struct StaleTemporaries {
     // A run killed between creating and renaming a temporary file (`.answers.yaml.tmp-PID-N`) leaves it behind;
     // the next write of the same file removes it, and leaves alone the temporaries of writers that still run.
@@ -139,7 +152,8 @@ import Synchronization
         try AtomicFile.write("version: 1\n", to: dir + "/answers.yaml", mode: 0o600)
         #expect(!FileManager.default.fileExists(atPath: stale))
         #expect(FileManager.default.fileExists(atPath: live), "a writer that still runs keeps its temporary file")
-        #expect(FileManager.default.fileExists(atPath: other), "another file's temporaries wait for that file's next write")
+        #expect(
+            FileManager.default.fileExists(atPath: other), "another file's temporaries wait for that file's next write")
         #expect(try AtomicFile.readText(dir + "/answers.yaml", limit: .answers) == "version: 1\n")
     }
 }

@@ -1,8 +1,8 @@
 import Foundation
 import Processes
 import SBSCore
-import Testing
 import TestSupport
+import Testing
 
 /// The shared fakes fail closed: what their script does not hold fails the test and throws, never succeeds.
 @Suite struct FakesFailClosed {
@@ -61,7 +61,9 @@ import TestSupport
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
         }
         try #require(connected)
         let text = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n"
@@ -80,7 +82,8 @@ import TestSupport
         if parts[0].contains("Transfer-Encoding: chunked") {
             var joined = ""
             var rest = Substring(body)
-            while let newline = rest.range(of: "\r\n"), let size = Int(rest[..<newline.lowerBound], radix: 16), size > 0 {
+            while let newline = rest.range(of: "\r\n"), let size = Int(rest[..<newline.lowerBound], radix: 16), size > 0
+            {
                 let start = newline.upperBound
                 let end = rest.utf8.index(start, offsetBy: size)
                 joined += rest[start..<end]

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The tests' scratch folder: one per test process, and the folders of test processes that are gone are removed.
 @Suite struct ScratchFolder {

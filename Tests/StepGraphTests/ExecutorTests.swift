@@ -1,9 +1,10 @@
 import Foundation
 import SBSCore
 import Synchronization
-import Testing
-@testable import StepGraph
 import TestSupport
+import Testing
+
+@testable import StepGraph
 
 /// Actions whose inputs, outputs and products the test sets, recording what ran and with which Input. Each step
 /// runs the action named like it; an action the test did not declare fails the run (fail closed). As real actions
@@ -13,7 +14,7 @@ final class RecordingActions: StepActions, @unchecked Sendable {
     var inputsByStep: [String: [String: String]] = [:]
     var outputsByStep: [String: [String: String]] = [:]
     var productsByStep: [String: [String]] = [:]
-    var failures: [String: Int] = [:]   // step → how many more times it fails
+    var failures: [String: Int] = [:]  // step → how many more times it fails
     var ran: [String] = []
     var receivedInputs: [String: Data] = [:]
     let names: Set<String>
@@ -21,7 +22,11 @@ final class RecordingActions: StepActions, @unchecked Sendable {
 
     init(known: Set<String>) { self.names = known }
 
-    var catalog: ActionCatalog { lock.withLock { ActionCatalog(actions: Dictionary(uniqueKeysWithValues: names.map { ($0, ["port"]) }), observing: observing) } }
+    var catalog: ActionCatalog {
+        lock.withLock {
+            ActionCatalog(actions: Dictionary(uniqueKeysWithValues: names.map { ($0, ["port"]) }), observing: observing)
+        }
+    }
 
     struct Input: Codable {
         var own: [String: String]
@@ -32,7 +37,8 @@ final class RecordingActions: StepActions, @unchecked Sendable {
         guard names.contains(step.action) else { throw UserError("undeclared action \(step.action)") }
         var needed: [String: JSONValue] = [:]
         for (_, entry) in needs.outputs { needed[entry.step] = entry.output ?? .null }
-        return try JSONValue.canonicalEncoder.encode(Input(own: lock.withLock { inputsByStep[step.id] ?? [:] }, needs: needed))
+        return try JSONValue.canonicalEncoder.encode(
+            Input(own: lock.withLock { inputsByStep[step.id] ?? [:] }, needs: needed))
     }
 
     func run(_ step: StepDefinition, input: Data, log: StepLog) async throws -> StepOutcomeValue {
@@ -55,7 +61,12 @@ final class RecordingActions: StepActions, @unchecked Sendable {
         FileManager.default.contents(atPath: product.path).map { "bytes:" + $0.base64EncodedString() }
     }
 
-    func takeRan() -> [String] { lock.withLock { defer { ran = [] }; return ran } }
+    func takeRan() -> [String] {
+        lock.withLock {
+            defer { ran = [] }
+            return ran
+        }
+    }
 }
 
 func temporaryDirectory() -> String {
@@ -68,13 +79,14 @@ let diamondActions: Set<String> = ["a", "b", "c", "d", "e"]
 
 /// a → b → d, a → c → d, and e alone; each step runs the action of its own name.
 func diamond() throws -> Graph {
-    try Graph([
-        StepDefinition(id: "a", title: "A", action: "a"),
-        StepDefinition(id: "b", title: "B", needs: ["a"], action: "b"),
-        StepDefinition(id: "c", title: "C", needs: ["a"], action: "c"),
-        StepDefinition(id: "d", title: "D", needs: ["b", "c"], action: "d"),
-        StepDefinition(id: "e", title: "E", action: "e"),
-    ], knownActions: diamondActions)
+    try Graph(
+        [
+            StepDefinition(id: "a", title: "A", action: "a"),
+            StepDefinition(id: "b", title: "B", needs: ["a"], action: "b"),
+            StepDefinition(id: "c", title: "C", needs: ["a"], action: "c"),
+            StepDefinition(id: "d", title: "D", needs: ["b", "c"], action: "d"),
+            StepDefinition(id: "e", title: "E", action: "e"),
+        ], knownActions: diamondActions)
 }
 
 @Suite struct ExecutorRuns {
@@ -170,21 +182,24 @@ func diamond() throws -> Graph {
         _ = try await run(executor)
         _ = actions.takeRan()
         var state = try #require(try store.load())
-        state["c"].status = .running   // as a kill -9 leaves it
+        state["c"].status = .running  // as a kill -9 leaves it
         try store.save(state)
         _ = try await run(executor)
         #expect(actions.takeRan() == ["c"])
     }
 
     @Test func retriesWaitOnTheInjectedClock() async throws {
-        let graph = try Graph([StepDefinition(id: "a", title: "A", action: "a", retry: RetryPolicy(attempts: 3, delay: .seconds(3600)))],
-                              knownActions: ["a"])
+        let graph = try Graph(
+            [StepDefinition(id: "a", title: "A", action: "a", retry: RetryPolicy(attempts: 3, delay: .seconds(3600)))],
+            knownActions: ["a"])
         let actions = RecordingActions(known: ["a"])
         actions.failures["a"] = 2
         let events = Mutex<[String]>([])
         let executor = Executor(graph: graph, actions: actions, store: store, clock: ImmediateClock())
         let outcome = try await executor.run(scope: RunScope(), baseFacts: [:], runLog: RunLog()) { event in
-            if case .retrying(_, let attempt, _, _, let delay) = event { events.withLock { $0.append("retry \(attempt) after \(delay)") } }
+            if case .retrying(_, let attempt, _, _, let delay) = event {
+                events.withLock { $0.append("retry \(attempt) after \(delay)") }
+            }
         }
         #expect(outcome == .completed)
         #expect(actions.takeRan() == ["a", "a", "a"])
@@ -192,14 +207,17 @@ func diamond() throws -> Graph {
     }
 
     @Test func whenFalseSkipsWithTheReason() async throws {
-        let graph = try Graph([StepDefinition(id: "a", title: "A", action: "a", when: try Condition(parsing: "features.gpu"))],
-                              knownActions: ["a"], baseFacts: ["features.gpu"])
+        let graph = try Graph(
+            [StepDefinition(id: "a", title: "A", action: "a", when: try Condition(parsing: "features.gpu"))],
+            knownActions: ["a"], baseFacts: ["features.gpu"])
         let actions = RecordingActions(known: ["a"])
         let executor = Executor(graph: graph, actions: actions, store: store)
-        _ = try await executor.run(scope: RunScope(), baseFacts: ["features.gpu": "false"], runLog: RunLog(), report: { _ in })
+        _ = try await executor.run(
+            scope: RunScope(), baseFacts: ["features.gpu": "false"], runLog: RunLog(), report: { _ in })
         #expect(actions.takeRan().isEmpty)
         #expect(try store.load()?["a"].note == "when features.gpu is false")
-        _ = try await executor.run(scope: RunScope(), baseFacts: ["features.gpu": "true"], runLog: RunLog(), report: { _ in })
+        _ = try await executor.run(
+            scope: RunScope(), baseFacts: ["features.gpu": "true"], runLog: RunLog(), report: { _ in })
         #expect(actions.takeRan() == ["a"])
     }
 
@@ -213,9 +231,14 @@ func diamond() throws -> Graph {
             }
             func digest(of product: ProductFile) -> String? { nil }
         }
-        let graph = try Graph([StepDefinition(id: "a", title: "A", action: "x", timeout: .milliseconds(50))], knownActions: ["x"])
-        let outcome = try await Executor(graph: graph, actions: Slow(), store: store).run(scope: RunScope(), baseFacts: [:], runLog: RunLog(), report: { _ in })
-        guard case .failed(let step, let error) = outcome else { Issue.record("not failed: \(outcome)"); return }
+        let graph = try Graph(
+            [StepDefinition(id: "a", title: "A", action: "x", timeout: .milliseconds(50))], knownActions: ["x"])
+        let outcome = try await Executor(graph: graph, actions: Slow(), store: store).run(
+            scope: RunScope(), baseFacts: [:], runLog: RunLog(), report: { _ in })
+        guard case .failed(let step, let error) = outcome else {
+            Issue.record("not failed: \(outcome)")
+            return
+        }
         #expect(step == "a")
         #expect(error.contains("did not finish within its timeout"))
     }
@@ -259,7 +282,7 @@ func diamond() throws -> Graph {
         try FileManager.default.removeItem(atPath: product)
         let plan = executor.plan(state: try #require(try store.load()), scope: RunScope(), baseFacts: [:])
         #expect(plan.first { $0.0.id == "c" }?.1 == .run("drift: \(product) missing"))
-        actions.productsByStep["c"] = []   // this time the step does not write it again
+        actions.productsByStep["c"] = []  // this time the step does not write it again
         _ = try await executor.run(scope: RunScope(), baseFacts: [:], runLog: RunLog(), report: events)
         #expect(reasons.withLock { $0["c"] } == "drift: \(product) missing")
         #expect(try store.load()?["c"].products.isEmpty == true)
@@ -274,17 +297,19 @@ func diamond() throws -> Graph {
         _ = actions.takeRan()
         _ = try await run(executor)
         #expect(actions.takeRan() == ["a"])
-        actions.outputsByStep["a"] = ["port": "8080"]   // the host changed
+        actions.outputsByStep["a"] = ["port": "8080"]  // the host changed
         _ = try await run(executor)
         // b and c read a and run again; d reads b and c (not a, which it does not name), whose outputs are the same.
         #expect(Set(actions.takeRan()) == ["a", "b", "c"])
     }
 
     @Test func whenReadsTheOutputsOfNeededSteps() async throws {
-        let graph = try Graph([
-            StepDefinition(id: "a", title: "A", action: "a"),
-            StepDefinition(id: "b", title: "B", needs: ["a"], action: "b", when: try Condition(parsing: "a.port == 80")),
-        ], catalog: ActionCatalog(actions: ["a": ["port"], "b": []]))
+        let graph = try Graph(
+            [
+                StepDefinition(id: "a", title: "A", action: "a"),
+                StepDefinition(
+                    id: "b", title: "B", needs: ["a"], action: "b", when: try Condition(parsing: "a.port == 80")),
+            ], catalog: ActionCatalog(actions: ["a": ["port"], "b": []]))
         let actions = RecordingActions(known: ["a", "b"])
         actions.outputsByStep["a"] = ["port": "8080"]
         let executor = Executor(graph: graph, actions: actions, store: store)
@@ -336,7 +361,9 @@ func diamond() throws -> Graph {
         let store = StateStore(path: dir + "/state.json")
         var state = RunState()
         // Large enough that a plain rewrite would be seen half-done now and then.
-        for index in 0..<400 { state["step-\(index)"].output = .object(["value": .string(String(repeating: "x", count: 200))]) }
+        for index in 0..<400 {
+            state["step-\(index)"].output = .object(["value": .string(String(repeating: "x", count: 200))])
+        }
         try store.save(state)
         let writer = Task.detached {
             for round in 0..<60 {
@@ -346,7 +373,7 @@ func diamond() throws -> Graph {
             }
         }
         for _ in 0..<200 {
-            let loaded = try store.load()   // throws "is damaged" on a torn read
+            let loaded = try store.load()  // throws "is damaged" on a torn read
             #expect(loaded?.steps.count == 400)
             await Task.yield()
         }
@@ -366,7 +393,8 @@ func diamond() throws -> Graph {
             .write(toFile: dir + "/state.json", atomically: true, encoding: .utf8)
         #expect { try StateStore(path: dir + "/state.json").load() } throws: { error in
             let message = (error as? UserError)?.message ?? ""
-            return message.contains("'steps.preflight.status'") && !message.contains("DecodingError") && !message.contains("codingPath")
+            return message.contains("'steps.preflight.status'") && !message.contains("DecodingError")
+                && !message.contains("codingPath")
         }
     }
 
@@ -398,7 +426,9 @@ struct Passes: StepAction {
 struct ReadsPort: StepAction {
     static let name = "c"
     struct Input: Codable, Hashable, Sendable { var port: String }
-    func input(_ context: Nothing, needs: NeededOutputs) throws -> Input { Input(port: try needs.output(of: FindsPort.self).port) }
+    func input(_ context: Nothing, needs: NeededOutputs) throws -> Input {
+        Input(port: try needs.output(of: FindsPort.self).port)
+    }
     func run(_ input: Input, log: StepLog) async throws -> StepResult<Nothing> { StepResult() }
 }
 
@@ -408,11 +438,14 @@ struct ReadsPort: StepAction {
 
     /// a → b → c, with c naming `cNeeds`.
     func chain(_ cNeeds: [String]) throws -> Graph {
-        try Graph([
-            StepDefinition(id: "a", title: "A", action: "a", file: "steps/a.yaml", lines: ["id": 1]),
-            StepDefinition(id: "b", title: "B", needs: ["a"], action: "b", file: "steps/b.yaml", lines: ["id": 1, "needs": 3]),
-            StepDefinition(id: "c", title: "C", needs: cNeeds, action: "c", file: "steps/c.yaml", lines: ["id": 1, "needs": 3]),
-        ], knownActions: ["a", "b", "c"])
+        try Graph(
+            [
+                StepDefinition(id: "a", title: "A", action: "a", file: "steps/a.yaml", lines: ["id": 1]),
+                StepDefinition(
+                    id: "b", title: "B", needs: ["a"], action: "b", file: "steps/b.yaml", lines: ["id": 1, "needs": 3]),
+                StepDefinition(
+                    id: "c", title: "C", needs: cNeeds, action: "c", file: "steps/c.yaml", lines: ["id": 1, "needs": 3]),
+            ], knownActions: ["a", "b", "c"])
     }
 
     var table: ActionTable<Nothing> {
@@ -437,21 +470,30 @@ struct ReadsPort: StepAction {
         // A read of a step that is not named is refused even where a missing output would read as nil.
         #expect(throws: UserError.self) { try needs.optionalOutput(of: FindsPort.self) }
         state["b"].status = .skipped
-        #expect(try executor.neededOutputs(try #require(executor.graph["d"]), state: state).optionalOutput(of: Passes.self) == nil)
+        #expect(
+            try executor.neededOutputs(try #require(executor.graph["d"]), state: state).optionalOutput(of: Passes.self)
+                == nil)
     }
 
     @Test func aStepThatReadsAStepItDoesNotNameFailsSayingWhichAndWhere() async throws {
         let executor = Executor(graph: try chain(["b"]), actions: table, store: store)
         let outcome = try await executor.run(scope: RunScope(), baseFacts: [:], runLog: RunLog(), report: { _ in })
-        guard case .failed(let step, let error) = outcome else { Issue.record("not failed: \(outcome)"); return }
+        guard case .failed(let step, let error) = outcome else {
+            Issue.record("not failed: \(outcome)")
+            return
+        }
         #expect(step == "c")
-        #expect(error.contains("Internal error: step 'c' reads the output of 'a', which is not in its needs (its needs: [b])"), "\(error)")
+        #expect(
+            error.contains(
+                "Internal error: step 'c' reads the output of 'a', which is not in its needs (its needs: [b])"),
+            "\(error)")
         #expect(error.contains("add the step that runs a to `needs:` in steps/c.yaml:3"), "\(error)")
     }
 
     @Test func namingTheStepLetsItReadIt() async throws {
         let executor = Executor(graph: try chain(["b", "a"]), actions: table, store: store)
-        #expect(try await executor.run(scope: RunScope(), baseFacts: [:], runLog: RunLog(), report: { _ in }) == .completed)
+        #expect(
+            try await executor.run(scope: RunScope(), baseFacts: [:], runLog: RunLog(), report: { _ in }) == .completed)
         let state = try #require(try store.load())
         let c = try #require(executor.graph["c"])
         let input = try table.input(of: c, needs: executor.neededOutputs(c, state: state))
@@ -464,12 +506,14 @@ struct ReadsPort: StepAction {
         let after = Executor(graph: try chain(["b", "a"]), actions: table, store: store)
         #expect(before.graph.ids == after.graph.ids)
         for id in before.graph.ids {
-            let old = try #require(before.graph[id]), new = try #require(after.graph[id])
+            let old = try #require(before.graph[id])
+            let new = try #require(after.graph[id])
             #expect(before.fingerprint(old, input: input) == after.fingerprint(new, input: input), "\(id)")
         }
         // A need that orders the step is part of its fingerprint.
         let reordered = Executor(graph: try chain(["a"]), actions: table, store: store)
-        #expect(reordered.fingerprint(try #require(reordered.graph["c"]), input: input)
+        #expect(
+            reordered.fingerprint(try #require(reordered.graph["c"]), input: input)
                 != before.fingerprint(try #require(before.graph["c"]), input: input))
     }
 }

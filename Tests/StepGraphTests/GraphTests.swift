@@ -1,11 +1,13 @@
 import Foundation
 import SBSCore
 import Testing
+
 @testable import StepGraph
 
 /// The repository's `steps/` folder, read as the binary would read its embedded copy.
 func repositorySteps() throws -> [String: String] {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
     let folder = root.appendingPathComponent("steps")
     var files: [String: String] = [:]
     for name in try FileManager.default.contentsOfDirectory(atPath: folder.path) where name.hasSuffix(".yaml") {
@@ -21,9 +23,11 @@ var designCatalog: ActionCatalog {
     return ActionCatalog(actions: actions, baseFacts: ["checks.dns", "tls.mode"])
 }
 
-let designActions: Set<String> = ["preflight", "detect-hardware", "collect-answers", "choose-profile", "check-dns",
-                                  "generate-secrets", "write-configs", "ensure-docker", "start-proxy",
-                                  "obtain-certificate", "start-stack", "pull-models", "verify", "install-timers"]
+let designActions: Set<String> = [
+    "preflight", "detect-hardware", "collect-answers", "choose-profile", "check-dns",
+    "generate-secrets", "write-configs", "ensure-docker", "start-proxy",
+    "obtain-certificate", "start-stack", "pull-models", "verify", "install-timers",
+]
 
 @Suite struct GraphLoading {
     @Test func theRepositoryDeclaresTheFourteenStepsOfTheDesign() throws {
@@ -47,8 +51,11 @@ let designActions: Set<String> = ["preflight", "detect-hardware", "collect-answe
 
     @Test func throughIsTheStepAndWhatItNeedsTransitively() throws {
         let graph = try StepLoader.load(try repositorySteps(), catalog: designCatalog)
-        #expect(graph.closure(of: "write-configs") == ["write-configs", "choose-profile", "generate-secrets",
-                                                       "detect-hardware", "collect-answers"])
+        #expect(
+            graph.closure(of: "write-configs") == [
+                "write-configs", "choose-profile", "generate-secrets",
+                "detect-hardware", "collect-answers",
+            ])
         #expect(graph.dependents(of: "start-stack") == ["start-stack", "pull-models", "verify", "install-timers"])
     }
 
@@ -77,7 +84,10 @@ let designActions: Set<String> = ["preflight", "detect-hardware", "collect-answe
             #expect(problems.contains("steps/c.yaml:1:1: missing required field 'title'"))
         }
         // Once the files parse, the graph checks report needs and actions with their lines.
-        let parsed = ["steps/a.yaml": "id: a\ntitle: A\naction: x\nneeds: [ghost]\n", "steps/b.yaml": "id: b\ntitle: B\naction: nope\n"]
+        let parsed = [
+            "steps/a.yaml": "id: a\ntitle: A\naction: x\nneeds: [ghost]\n",
+            "steps/b.yaml": "id: b\ntitle: B\naction: nope\n",
+        ]
         do {
             _ = try StepLoader.load(parsed, knownActions: ["x"])
             Issue.record("an invalid graph loaded")
@@ -119,8 +129,12 @@ let designActions: Set<String> = ["preflight", "detect-hardware", "collect-answe
     }
 
     @Test func retryTimeoutAndWhenAreRead() throws {
-        let files = ["steps/a.yaml": "id: a\ntitle: A\naction: x\nwhen: tls.mode == acme && !features.gpu\nretry:\n  attempts: 3\n  delay: 2m\ntimeout: 90s\n"]
-        let step = try #require(try StepLoader.load(files, knownActions: ["x"], baseFacts: ["tls.mode", "features.gpu"])["a"])
+        let files = [
+            "steps/a.yaml":
+                "id: a\ntitle: A\naction: x\nwhen: tls.mode == acme && !features.gpu\nretry:\n  attempts: 3\n  delay: 2m\ntimeout: 90s\n"
+        ]
+        let step = try #require(
+            try StepLoader.load(files, knownActions: ["x"], baseFacts: ["tls.mode", "features.gpu"])["a"])
         #expect(step.retry == RetryPolicy(attempts: 3, delay: .seconds(120)))
         #expect(step.timeout == .seconds(90))
         #expect(step.when?.holds(in: ["tls.mode": "acme", "features.gpu": "false"]) == true)
@@ -141,12 +155,13 @@ let designActions: Set<String> = ["preflight", "detect-hardware", "collect-answe
             _ = try StepLoader.load(files, catalog: catalog)
             Issue.record("loaded")
         } catch {
-            #expect(error.problems.sorted() == [
-                "steps/b.yaml:5: when names 'a.redy', which 'a' does not output (did you mean 'a.ready'?)",
-                "steps/b.yaml:5: when names 'tls.mdoe', which is neither an answer nor an output of a step it needs (did you mean 'tls.mode'?)",
-                "steps/c.yaml:4: when names 'a.ready', but step 'c' does not need 'a'; a step reads only the steps its needs name (add 'a' to needs)",
-                "steps/d.yaml:5: when names 'a.ready', but step 'd' needs 'a' only through 'b'; a step reads only the steps its needs name (add 'a' to needs)",
-            ], "d reaches a only through b: a need of a need is not read; e names a and reads it")
+            #expect(
+                error.problems.sorted() == [
+                    "steps/b.yaml:5: when names 'a.redy', which 'a' does not output (did you mean 'a.ready'?)",
+                    "steps/b.yaml:5: when names 'tls.mdoe', which is neither an answer nor an output of a step it needs (did you mean 'tls.mode'?)",
+                    "steps/c.yaml:4: when names 'a.ready', but step 'c' does not need 'a'; a step reads only the steps its needs name (add 'a' to needs)",
+                    "steps/d.yaml:5: when names 'a.ready', but step 'd' needs 'a' only through 'b'; a step reads only the steps its needs name (add 'a' to needs)",
+                ], "d reaches a only through b: a need of a need is not read; e names a and reads it")
         }
     }
 
@@ -154,12 +169,15 @@ let designActions: Set<String> = ["preflight", "detect-hardware", "collect-answe
         let graph = try StepLoader.load(try repositorySteps(), catalog: designCatalog)
         // The graph with only the needs that order each step (its pull-models tests choose-profile's output
         // without naming it, which only the old rule allowed).
-        let ordering = try Graph(graph.steps.map { step in
-            var step = step
-            step.needs = graph.orderingNeeds(of: step)
-            return step
-        }, catalog: ActionCatalog(actions: designCatalog.actions,
-                                  baseFacts: designCatalog.baseFacts.union(["choose-profile.runsOllama"])))
+        let ordering = try Graph(
+            graph.steps.map { step in
+                var step = step
+                step.needs = graph.orderingNeeds(of: step)
+                return step
+            },
+            catalog: ActionCatalog(
+                actions: designCatalog.actions,
+                baseFacts: designCatalog.baseFacts.union(["choose-profile.runsOllama"])))
         // As the steps were before they named choose-profile, so their fingerprints are the same (verify's
         // start-stack was already reached through pull-models; verify runs every time).
         #expect(graph.orderingNeeds(of: try #require(graph["verify"])) == ["pull-models"])
@@ -172,7 +190,6 @@ let designActions: Set<String> = ["preflight", "detect-hardware", "collect-answe
             #expect(graph.dependents(of: id) == ordering.dependents(of: id), "--from \(id)")
         }
     }
-
 
     @Test func badDurationsAndConditionsAreReported() {
         let files = ["steps/a.yaml": "id: a\ntitle: A\naction: x\nwhen: tls.mode == \ntimeout: soon\n"]

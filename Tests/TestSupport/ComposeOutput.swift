@@ -15,9 +15,11 @@ public enum ComposePS {
         /// (host address, host port, container port); a host port of 0 is only exposed.
         public var ports: [(url: String, published: Int, target: Int)]
 
-        public init(_ service: String, image: String, state: String = "running", health: String = "healthy", exitCode: Int = 0,
-                    configHash: String = "0f3c5a1e9d4b2c7a8e6f1d0b3a5c7e9f2d4b6a8c0e1f3a5b7c9d1e3f5a7b9c1d",
-                    ports: [(url: String, published: Int, target: Int)] = []) {
+        public init(
+            _ service: String, image: String, state: String = "running", health: String = "healthy", exitCode: Int = 0,
+            configHash: String = "0f3c5a1e9d4b2c7a8e6f1d0b3a5c7e9f2d4b6a8c0e1f3a5b7c9d1e3f5a7b9c1d",
+            ports: [(url: String, published: Int, target: Int)] = []
+        ) {
             self.service = service
             self.image = image
             self.state = state
@@ -37,7 +39,10 @@ public enum ComposePS {
         let name = "\(project)-\(c.service)-1"
         let status: String
         switch c.state {
-        case "running": status = "Up 2 minutes" + (c.health.isEmpty ? "" : c.health == "starting" ? " (health: starting)" : " (\(c.health))")
+        case "running":
+            status =
+                "Up 2 minutes"
+                + (c.health.isEmpty ? "" : c.health == "starting" ? " (health: starting)" : " (\(c.health))")
         case "exited": status = "Exited (\(c.exitCode)) 12 seconds ago"
         case "restarting": status = "Restarting (\(c.exitCode)) 3 seconds ago"
         default: status = "Created"
@@ -49,7 +54,8 @@ public enum ComposePS {
             "Health": c.health,
             "ID": String(repeating: String(c.service.count, radix: 16), count: 64).prefix(64),
             "Image": c.image,
-            "Labels": "com.docker.compose.config-hash=\(c.configHash),com.docker.compose.container-number=1,com.docker.compose.depends_on=,"
+            "Labels":
+                "com.docker.compose.config-hash=\(c.configHash),com.docker.compose.container-number=1,com.docker.compose.depends_on=,"
                 + "com.docker.compose.image=sha256:5e7abcd0,com.docker.compose.oneoff=False,com.docker.compose.project=\(project),"
                 + "com.docker.compose.service=\(c.service),com.docker.compose.version=2.40.3",
             "LocalVolumes": "0",
@@ -57,17 +63,22 @@ public enum ComposePS {
             "Name": name,
             "Names": name,
             "Networks": "\(project)_backend,\(project)_egress",
-            "Ports": c.ports.filter { $0.published != 0 }.map { "\($0.url):\($0.published)->\($0.target)/tcp" }.joined(separator: ", "),
+            "Ports": c.ports.filter { $0.published != 0 }.map { "\($0.url):\($0.published)->\($0.target)/tcp" }.joined(
+                separator: ", "),
             "Project": project,
-            "Publishers": c.ports.map { ["URL": $0.url, "TargetPort": $0.target, "PublishedPort": $0.published, "Protocol": "tcp"] as [String: Any] },
+            "Publishers": c.ports.map {
+                ["URL": $0.url, "TargetPort": $0.target, "PublishedPort": $0.published, "Protocol": "tcp"]
+                    as [String: Any]
+            },
             "RunningFor": "2 minutes ago",
             "Service": c.service,
             "Size": "0B",
             "State": c.state,
             "Status": status,
         ]
-        let data = try! JSONSerialization.data(withJSONObject: object.mapValues { ($0 as? Substring).map(String.init) ?? $0 },
-                                              options: [.sortedKeys, .withoutEscapingSlashes])
+        let data = try! JSONSerialization.data(
+            withJSONObject: object.mapValues { ($0 as? Substring).map(String.init) ?? $0 },
+            options: [.sortedKeys, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self)
     }
 }

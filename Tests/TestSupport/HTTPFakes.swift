@@ -69,8 +69,9 @@ public final class ScriptedTransport: HTTPTransport {
             return state.steps.isEmpty ? nil : state.steps.removeFirst()
         }
         guard let step, step.method == request.method, step.url == request.url else {
-            Issue.record("unexpected request \(request.method.rawValue) \(request.url); script expected \(step.map { "\($0.method.rawValue) \($0.url)" } ?? "nothing")",
-                         sourceLocation: sourceLocation)
+            Issue.record(
+                "unexpected request \(request.method.rawValue) \(request.url); script expected \(step.map { "\($0.method.rawValue) \($0.url)" } ?? "nothing")",
+                sourceLocation: sourceLocation)
             throw HTTPTransportError(kind: .other, url: request.url, detail: "unexpected request in test")
         }
         return step.response

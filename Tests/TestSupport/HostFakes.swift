@@ -12,7 +12,9 @@ public final class TableResolver: DomainResolver {
     private let asked = Mutex<[String]>([])
     private let sourceLocation: SourceLocation
 
-    public init(_ table: [String: DNSAnswer], failing: [String: String] = [:], sourceLocation: SourceLocation = #_sourceLocation) {
+    public init(
+        _ table: [String: DNSAnswer], failing: [String: String] = [:], sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         self.table = table
         self.failing = failing
         self.sourceLocation = sourceLocation

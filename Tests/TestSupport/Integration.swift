@@ -14,8 +14,12 @@ public enum Integration {
 
     /// Where tools are looked for: PATH, then the sbin folders (Debian puts nginx in /usr/sbin).
     public static var searchPath: [String] {
-        let path = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":").map(String.init)
-        return path + ["/usr/local/bin", "/usr/bin", "/bin", "/usr/local/sbin", "/usr/sbin", "/sbin"].filter { !path.contains($0) }
+        let path = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":")
+            .map(String.init)
+        return path
+            + ["/usr/local/bin", "/usr/bin", "/bin", "/usr/local/sbin", "/usr/sbin", "/sbin"].filter {
+                !path.contains($0)
+            }
     }
 
     /// The executable `tool` names: itself when it is a path, else the first match on the search path.
@@ -46,19 +50,26 @@ public enum Integration {
 
     /// Goes on when `available`; otherwise skips the test with `reason`, or, with SBS_REQUIRE_INTEGRATION=1,
     /// records `reason` as a failure and throws.
-    public static func require(_ available: Bool, _ reason: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    public static func require(_ available: Bool, _ reason: String, sourceLocation: SourceLocation = #_sourceLocation)
+        throws
+    {
         switch decide(available: available) {
         case .run: return
         case .fail:
-            Issue.record(Comment(rawValue: "\(reason); SBS_REQUIRE_INTEGRATION=1 requires it"), sourceLocation: sourceLocation)
+            Issue.record(
+                Comment(rawValue: "\(reason); SBS_REQUIRE_INTEGRATION=1 requires it"), sourceLocation: sourceLocation)
             throw Unavailable(description: reason)
         case .skip:
-            try Test.cancel(Comment(rawValue: "\(reason); set SBS_REQUIRE_INTEGRATION=1 to make this a failure"), sourceLocation: sourceLocation)
+            try Test.cancel(
+                Comment(rawValue: "\(reason); set SBS_REQUIRE_INTEGRATION=1 to make this a failure"),
+                sourceLocation: sourceLocation)
         }
     }
 
     /// Goes on when every tool of `tools` is installed (see `require(_:_:)` otherwise).
-    public static func require(tools: String..., install: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    public static func require(
+        tools: String..., install: String? = nil, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         let missing = missing(tools)
         try require(missing.isEmpty, reason(missing: missing, install: install), sourceLocation: sourceLocation)
     }
@@ -68,17 +79,25 @@ extension Trait where Self == ConditionTrait {
     /// Runs the test (every test of the suite) only where `tools` are installed. Without them it is skipped with
     /// the reason, or, with SBS_REQUIRE_INTEGRATION=1, fails with it (the condition throws, which Swift Testing
     /// records as an issue of the test).
-    public static func requires(_ tools: String..., install: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) -> Self {
+    public static func requires(
+        _ tools: String..., install: String? = nil, sourceLocation: SourceLocation = #_sourceLocation
+    ) -> Self {
         let missing = Integration.missing(tools)
-        return requires(Integration.reason(missing: missing, install: install), when: missing.isEmpty, sourceLocation: sourceLocation)
+        return requires(
+            Integration.reason(missing: missing, install: install), when: missing.isEmpty,
+            sourceLocation: sourceLocation)
     }
 
     /// Runs the test only when `available` (evaluated when the test is about to run); skipped with `reason`
     /// otherwise, failed with it under SBS_REQUIRE_INTEGRATION=1.
     public static func requires(
-        _ reason: String, when available: @autoclosure @escaping @Sendable () -> Bool, sourceLocation: SourceLocation = #_sourceLocation
+        _ reason: String, when available: @autoclosure @escaping @Sendable () -> Bool,
+        sourceLocation: SourceLocation = #_sourceLocation
     ) -> Self {
-        .enabled(Comment(rawValue: "\(reason); set SBS_REQUIRE_INTEGRATION=1 to make this a failure"), sourceLocation: sourceLocation) {
+        .enabled(
+            Comment(rawValue: "\(reason); set SBS_REQUIRE_INTEGRATION=1 to make this a failure"),
+            sourceLocation: sourceLocation
+        ) {
             switch Integration.decide(available: available()) {
             case .run: return true
             case .skip: return false

@@ -56,7 +56,9 @@ public final class ScriptedHTTPServer: Sendable {
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+            }
         }
         guard bound, listen(fd, 8) == 0 else {
             close(fd)
@@ -76,7 +78,10 @@ public final class ScriptedHTTPServer: Sendable {
 
     /// Stops accepting connections.
     public func stop() {
-        let first = done.withLock { stopped in defer { stopped = true }; return !stopped }
+        let first = done.withLock { stopped in
+            defer { stopped = true }
+            return !stopped
+        }
         if first {
             shutdown(listener, Int32(SHUT_RDWR))
             close(listener)
@@ -107,7 +112,9 @@ public final class ScriptedHTTPServer: Sendable {
             state.pending[request.key] = responses
             return first
         }
-        let reply = response ?? Response(status: 599, contentType: "text/plain", chunks: ["unexpected request in test: \(request.key)"])
+        let reply =
+            response
+            ?? Response(status: 599, contentType: "text/plain", chunks: ["unexpected request in test: \(request.key)"])
         var head = "HTTP/1.1 \(reply.status) Scripted\r\nContent-Type: \(reply.contentType)\r\nConnection: close\r\n"
         if reply.chunks.count == 1 {
             head += "Content-Length: \(reply.chunks[0].utf8.count)\r\n\r\n" + reply.chunks[0]
@@ -139,8 +146,9 @@ public final class ScriptedHTTPServer: Sendable {
                 let head = String(decoding: bytes[..<end], as: UTF8.self)
                 let words = head.split(separator: " ", maxSplits: 2)
                 guard words.count >= 2 else { return nil }
-                return Request(method: String(words[0]), path: String(words[1]),
-                               body: String(decoding: bytes[end..<(end + bodyLength)], as: UTF8.self))
+                return Request(
+                    method: String(words[0]), path: String(words[1]),
+                    body: String(decoding: bytes[end..<(end + bodyLength)], as: UTF8.self))
             }
             let count = recv(connection, &buffer, buffer.count, 0)
             if count <= 0 { return nil }

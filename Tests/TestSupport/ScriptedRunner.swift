@@ -97,7 +97,9 @@ public final class ScriptedRunner: CommandRunner {
         }
         guard let reply else {
             let scripted = state.withLock { $0.order.contains(argv) }
-            Issue.record("\(scripted ? "one call too many" : "unexpected command"): \(argv.joined(separator: " "))", sourceLocation: sourceLocation)
+            Issue.record(
+                "\(scripted ? "one call too many" : "unexpected command"): \(argv.joined(separator: " "))",
+                sourceLocation: sourceLocation)
             throw UserError("The test's script has no answer for \(argv.joined(separator: " ")).")
         }
         return reply.result

@@ -5,7 +5,8 @@ import Foundation
 /// Foundation's Process: a daemon the program leaves behind would inherit the descriptor Process uses to notice
 /// its child's exit, and waitUntilExit would never return. `ownProcessGroup` puts it in a group of its own, so
 /// that a signal to the test's group does not reach it.
-public func spawnQuietly(_ argv: [String], environment: [String: String] = [:], ownProcessGroup: Bool = false) -> pid_t? {
+public func spawnQuietly(_ argv: [String], environment: [String: String] = [:], ownProcessGroup: Bool = false) -> pid_t?
+{
     var pid: pid_t = 0
     var cArgs = argv.map { strdup($0) } + [nil]
     let env = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
@@ -24,7 +25,9 @@ public func spawnQuietly(_ argv: [String], environment: [String: String] = [:], 
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
         posix_spawnattr_setpgroup(&attributes, 0)
     }
-    guard let program = argv.first, posix_spawnp(&pid, program, &actions, &attributes, &cArgs, &cEnv) == 0 else { return nil }
+    guard let program = argv.first, posix_spawnp(&pid, program, &actions, &attributes, &cArgs, &cEnv) == 0 else {
+        return nil
+    }
     return pid
 }
 

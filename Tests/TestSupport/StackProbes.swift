@@ -11,7 +11,10 @@ public struct FixedProbe: StackProbe {
     public var results: [String: CommandResult]
     private let sourceLocation: SourceLocation
 
-    public init(list: Result<[ComposeContainer], UserError>, results: [String: CommandResult], sourceLocation: SourceLocation = #_sourceLocation) {
+    public init(
+        list: Result<[ComposeContainer], UserError>, results: [String: CommandResult],
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         self.list = list
         self.results = results
         self.sourceLocation = sourceLocation

@@ -6,7 +6,8 @@ import Foundation
 /// or stopped by a time limit before they could remove theirs) are removed when it is made.
 public enum Scratch {
     public static let root: String = {
-        let base = NSTemporaryDirectory().hasSuffix("/") ? String(NSTemporaryDirectory().dropLast()) : NSTemporaryDirectory()
+        let base =
+            NSTemporaryDirectory().hasSuffix("/") ? String(NSTemporaryDirectory().dropLast()) : NSTemporaryDirectory()
         removeFoldersOfEndedProcesses(in: base)
         var template = Array((base + "/sbs-tests.\(getpid()).XXXXXX").utf8CString)
         guard let made = mkdtemp(&template) else { fatalError("mkdtemp under \(base) failed: errno \(errno)") }
@@ -27,7 +28,9 @@ public enum Scratch {
     public static func folder(_ label: String) throws -> String {
         var template = Array((root + "/\(label)-XXXXXX").utf8CString)
         guard let made = mkdtemp(&template) else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "mkdtemp under \(root) failed: errno \(errno)"])
+            throw CocoaError(
+                .fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "mkdtemp under \(root) failed: errno \(errno)"]
+            )
         }
         let path = String(cString: made)
         chmod(path, 0o755)
@@ -35,7 +38,8 @@ public enum Scratch {
     }
 
     public static func removeFoldersOfEndedProcesses(in base: String) {
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? [] where name.hasPrefix("sbs-tests.") {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []
+        where name.hasPrefix("sbs-tests.") {
             let parts = name.split(separator: ".")
             guard parts.count == 3, let pid = pid_t(parts[1]), pid > 0 else { continue }
             if kill(pid, 0) != 0 && errno == ESRCH { try? FileManager.default.removeItem(atPath: base + "/" + name) }

@@ -1,11 +1,12 @@
-@testable import ACME
 import Deploy
 import Foundation
 import HTTPClient
 import Processes
 import SBSCore
-import Testing
 import TestSupport
+import Testing
+
+@testable import ACME
 @testable import Verify
 
 /// The check logic over given HTTP answers and containers (the real exchanges are in NginxSiteTests).
@@ -16,12 +17,17 @@ import TestSupport
     ]
 
     /// A healthy site for `target`: each name presents `chain`.
-    static func healthy(_ target: VerifyTarget, chain: [String], headers: [(name: String, value: String)] = headers,
-                        overriding: [String: TableTransport.Answer] = [:]) -> [String: TableTransport.Answer] {
+    static func healthy(
+        _ target: VerifyTarget, chain: [String], headers: [(name: String, value: String)] = headers,
+        overriding: [String: TableTransport.Answer] = [:]
+    ) -> [String: TableTransport.Answer] {
         var answers: [String: TableTransport.Answer] = [
-            target.httpURL(target.domain): .response(HTTPResponse(status: 301, headers: [(name: "Location", value: target.httpsURL(target.domain))])),
-            target.httpsURL(target.domain, "/api/health"): .response(HTTPResponse(status: 200, headers: headers, certificates: chain)),
-            target.httpsURL(target.domain, "/auth/v1/health"): .response(HTTPResponse(status: 200, headers: headers, certificates: chain)),
+            target.httpURL(target.domain): .response(
+                HTTPResponse(status: 301, headers: [(name: "Location", value: target.httpsURL(target.domain))])),
+            target.httpsURL(target.domain, "/api/health"): .response(
+                HTTPResponse(status: 200, headers: headers, certificates: chain)),
+            target.httpsURL(target.domain, "/auth/v1/health"): .response(
+                HTTPResponse(status: 200, headers: headers, certificates: chain)),
         ]
         for name in target.names {
             answers[target.httpsURL(name)] = .response(HTTPResponse(status: 200, headers: headers, certificates: chain))
@@ -29,10 +35,15 @@ import TestSupport
         return answers.merging(overriding) { $1 }
     }
 
-    static func run(_ target: VerifyTarget, _ answers: [String: TableTransport.Answer],
-                    inspecting: [String: TableTransport.Answer] = [:], now: Date = Date()) async throws -> [VerifyCheck] {
-        try await SiteChecks(target: target, transports: SiteTransports(verifying: TableTransport(answers), inspecting: TableTransport(inspecting)),
-                             now: now).run()
+    static func run(
+        _ target: VerifyTarget, _ answers: [String: TableTransport.Answer],
+        inspecting: [String: TableTransport.Answer] = [:], now: Date = Date()
+    ) async throws -> [VerifyCheck] {
+        try await SiteChecks(
+            target: target,
+            transports: SiteTransports(verifying: TableTransport(answers), inspecting: TableTransport(inspecting)),
+            now: now
+        ).run()
     }
 
     @Test func aHealthySitePassesEverySiteCheckWithWhatWasSeen() async throws {
@@ -46,7 +57,9 @@ import TestSupport
         #expect(checks["api-health"]?.detail == "GET https://shop.test:8443/api/health → 200")
         #expect(checks["header-hsts"]?.detail == "Strict-Transport-Security: max-age=31536000; includeSubDomains")
         let tls = try #require(checks["tls-certificate"])
-        #expect(tls.detail.contains("shop.test: valid, 60 days left") && tls.detail.contains("www.shop.test: valid, 60 days left"), "\(tls.detail)")
+        #expect(
+            tls.detail.contains("shop.test: valid, 60 days left")
+                && tls.detail.contains("www.shop.test: valid, 60 days left"), "\(tls.detail)")
     }
 
     @Test func aRedirectThatIsMissingOrGoesElsewhereFails() async throws {
@@ -54,38 +67,70 @@ import TestSupport
         let chain = [try CertificateTools.makeSelfSigned(domains: target.names).certificatePEM]
         let cases: [(HTTPResponse, String)] = [
             (HTTPResponse(status: 200), "GET http://shop.test/ → 200 without a Location"),
-            (HTTPResponse(status: 302, headers: [(name: "Location", value: "https://shop.test/")]), "→ 302 https://shop.test/"),
-            (HTTPResponse(status: 301, headers: [(name: "Location", value: "http://shop.test/")]), "→ 301 http://shop.test/"),
-            (HTTPResponse(status: 301, headers: [(name: "Location", value: "https://evil.test/")]), "→ 301 https://evil.test/"),
+            (
+                HTTPResponse(status: 302, headers: [(name: "Location", value: "https://shop.test/")]),
+                "→ 302 https://shop.test/"
+            ),
+            (
+                HTTPResponse(status: 301, headers: [(name: "Location", value: "http://shop.test/")]),
+                "→ 301 http://shop.test/"
+            ),
+            (
+                HTTPResponse(status: 301, headers: [(name: "Location", value: "https://evil.test/")]),
+                "→ 301 https://evil.test/"
+            ),
             // The port matters: the stack on 443 must not send clients to another port.
-            (HTTPResponse(status: 308, headers: [(name: "Location", value: "https://shop.test:8443/")]), "→ 308 https://shop.test:8443/"),
+            (
+                HTTPResponse(status: 308, headers: [(name: "Location", value: "https://shop.test:8443/")]),
+                "→ 308 https://shop.test:8443/"
+            ),
         ]
         for (response, seen) in cases {
-            let checks = try await Self.run(target, Self.healthy(target, chain: chain, overriding: [target.httpURL(target.domain): .response(response)]))
+            let checks = try await Self.run(
+                target,
+                Self.healthy(target, chain: chain, overriding: [target.httpURL(target.domain): .response(response)]))
             let check = try #require(checks["http-redirect"])
-            #expect(check.status == .fail && check.detail.contains(seen) && check.detail.contains("expected 301 or 308 to https://shop.test/"), "\(check.detail)")
+            #expect(
+                check.status == .fail && check.detail.contains(seen)
+                    && check.detail.contains("expected 301 or 308 to https://shop.test/"), "\(check.detail)")
             #expect(check.remedy?.contains("write-configs") == true)
         }
         // 308 with the host in capitals and a path is a redirect to HTTPS all the same.
-        let checks = try await Self.run(target, Self.healthy(target, chain: chain, overriding: [
-            target.httpURL(target.domain): .response(HTTPResponse(status: 308, headers: [(name: "location", value: "https://SHOP.test/index.html")])),
-        ]))
+        let checks = try await Self.run(
+            target,
+            Self.healthy(
+                target, chain: chain,
+                overriding: [
+                    target.httpURL(target.domain): .response(
+                        HTTPResponse(status: 308, headers: [(name: "location", value: "https://SHOP.test/index.html")]))
+                ]))
         #expect(checks["http-redirect"]?.status == .pass)
     }
 
     @Test func endpointsThatDoNotAnswer200FailAndNameTheServiceToLookAt() async throws {
         let target = makeTarget()
         let chain = [try CertificateTools.makeSelfSigned(domains: target.names).certificatePEM]
-        let checks = try await Self.run(target, Self.healthy(target, chain: chain, overriding: [
-            target.httpsURL(target.domain, "/api/health"): .response(HTTPResponse(status: 502, headers: Self.headers)),
-            target.httpsURL(target.domain, "/auth/v1/health"): .failure(.connect, "Failed to connect to shop.test port 443: Connection refused"),
-            target.httpsURL(target.domain): .response(HTTPResponse(status: 404, headers: Self.headers, certificates: chain)),
-        ]))
+        let checks = try await Self.run(
+            target,
+            Self.healthy(
+                target, chain: chain,
+                overriding: [
+                    target.httpsURL(target.domain, "/api/health"): .response(
+                        HTTPResponse(status: 502, headers: Self.headers)),
+                    target.httpsURL(target.domain, "/auth/v1/health"): .failure(
+                        .connect, "Failed to connect to shop.test port 443: Connection refused"),
+                    target.httpsURL(target.domain): .response(
+                        HTTPResponse(status: 404, headers: Self.headers, certificates: chain)),
+                ]))
         let api = try #require(checks["api-health"])
         #expect(api.status == .fail && api.detail == "GET https://shop.test/api/health → 502; expected 200")
-        #expect(api.remedy?.contains("logs --tail 50 app-api") == true && api.remedy?.contains("--project-name sbs-test") == true)
+        #expect(
+            api.remedy?.contains("logs --tail 50 app-api") == true
+                && api.remedy?.contains("--project-name sbs-test") == true)
         let auth = try #require(checks["auth-health"])
-        #expect(auth.status == .fail && auth.detail.contains("Connection refused") && auth.remedy?.contains("nginx") == true)
+        #expect(
+            auth.status == .fail && auth.detail.contains("Connection refused") && auth.remedy?.contains("nginx") == true
+        )
         #expect(checks["web-app"]?.status == .fail && checks["web-app"]?.detail.contains("→ 404") == true)
         // The headers are read from the web app's answer whatever its status.
         #expect(checks["header-x-frame-options"]?.status == .pass)
@@ -94,35 +139,59 @@ import TestSupport
     @Test func missingOrWeakSecurityHeadersFailEachOnItsOwn() async throws {
         let target = makeTarget()
         let chain = [try CertificateTools.makeSelfSigned(domains: target.names).certificatePEM]
-        let weak: [(name: String, value: String)] = [(name: "Strict-Transport-Security", value: "max-age=0"), (name: "X-Frame-Options", value: "ALLOW-FROM https://x.test")]
+        let weak: [(name: String, value: String)] = [
+            (name: "Strict-Transport-Security", value: "max-age=0"),
+            (name: "X-Frame-Options", value: "ALLOW-FROM https://x.test"),
+        ]
         let checks = try await Self.run(target, Self.healthy(target, chain: chain, headers: weak))
-        #expect(checks["header-hsts"]?.status == .fail && checks["header-hsts"]?.detail == "Strict-Transport-Security: max-age=0 has no positive max-age")
-        #expect(checks["header-x-frame-options"]?.status == .fail && checks["header-x-frame-options"]?.detail.contains("expected DENY or SAMEORIGIN") == true)
+        #expect(
+            checks["header-hsts"]?.status == .fail
+                && checks["header-hsts"]?.detail == "Strict-Transport-Security: max-age=0 has no positive max-age")
+        #expect(
+            checks["header-x-frame-options"]?.status == .fail
+                && checks["header-x-frame-options"]?.detail.contains("expected DENY or SAMEORIGIN") == true)
         #expect(checks["header-x-content-type-options"]?.detail == "no X-Content-Type-Options header")
         for id in ["header-hsts", "header-x-frame-options", "header-x-content-type-options"] {
             #expect(checks[id]?.remedy?.contains("add_header") == true)
         }
         // Development installs send no HSTS on purpose: skipped, with the reason.
         let development = makeTarget(expectHSTS: false)
-        let dev = try await Self.run(development, Self.healthy(development, chain: chain, headers: Array(Self.headers.dropFirst())))
-        #expect(dev["header-hsts"]?.status == .skip && dev["header-hsts"]?.detail == "development installs do not send HSTS")
+        let dev = try await Self.run(
+            development, Self.healthy(development, chain: chain, headers: Array(Self.headers.dropFirst())))
+        #expect(
+            dev["header-hsts"]?.status == .skip && dev["header-hsts"]?.detail == "development installs do not send HSTS"
+        )
         #expect(dev["header-x-frame-options"]?.status == .pass)
         // No HTTPS answer at all: the header checks fail and point at web-app.
-        let down = try await Self.run(target, Self.healthy(target, chain: chain, overriding: [target.httpsURL(target.domain): .failure(.connect, "refused")]))
-        #expect(down["header-x-content-type-options"]?.status == .fail && down["header-x-content-type-options"]?.detail.contains("see web-app") == true)
+        let down = try await Self.run(
+            target,
+            Self.healthy(
+                target, chain: chain, overriding: [target.httpsURL(target.domain): .failure(.connect, "refused")]))
+        #expect(
+            down["header-x-content-type-options"]?.status == .fail
+                && down["header-x-content-type-options"]?.detail.contains("see web-app") == true)
     }
 
     @Test func aNameTheServerRefusesFailsWithWhatItPresentsInstead() async throws {
         let target = makeTarget(names: ["shop.test", "www.shop.test", "other.test"], trust: .bundle("/etc/ca.pem"))
         let now = wholeSecond()
-        let chain = [try CertificateTools.makeSelfSigned(domains: ["shop.test", "www.shop.test"], days: 30, now: now).certificatePEM]
+        let chain = [
+            try CertificateTools.makeSelfSigned(domains: ["shop.test", "www.shop.test"], days: 30, now: now)
+                .certificatePEM
+        ]
         let refused = "SSL: no alternative certificate subject name matches target host name 'other.test'"
-        let checks = try await Self.run(target, Self.healthy(target, chain: chain, overriding: [target.httpsURL("other.test"): .failure(.tls, refused)]),
-                                        inspecting: [target.httpsURL("other.test"): .response(HTTPResponse(status: 200, certificates: chain))], now: now)
+        let checks = try await Self.run(
+            target,
+            Self.healthy(target, chain: chain, overriding: [target.httpsURL("other.test"): .failure(.tls, refused)]),
+            inspecting: [target.httpsURL("other.test"): .response(HTTPResponse(status: 200, certificates: chain))],
+            now: now)
         let tls = try #require(checks["tls-certificate"])
         #expect(tls.status == .fail)
         #expect(tls.detail.contains("shop.test: valid, 30 days left") && tls.detail.contains("www.shop.test: valid"))
-        #expect(tls.detail.contains("other.test: refused (\(refused)); it presents a certificate for shop.test, www.shop.test"), "\(tls.detail)")
+        #expect(
+            tls.detail.contains(
+                "other.test: refused (\(refused)); it presents a certificate for shop.test, www.shop.test"),
+            "\(tls.detail)")
         #expect(tls.detail.hasSuffix("trusting the CA bundle /etc/ca.pem"))
         #expect(tls.remedy?.contains("obtain-certificate") == true && tls.remedy?.contains("/etc/ca.pem") == true)
     }
@@ -133,18 +202,25 @@ import TestSupport
         let chain = [try CertificateTools.makeSelfSigned(domains: ["shop.test"], days: 10, now: now).certificatePEM]
         let later = now.addingTimeInterval(20 * 86400)
         let expired = try await Self.run(target, Self.healthy(target, chain: chain), now: later)
-        #expect(expired["tls-certificate"]?.status == .fail && expired["tls-certificate"]?.detail.contains("shop.test: expired 10 days ago") == true)
+        #expect(
+            expired["tls-certificate"]?.status == .fail
+                && expired["tls-certificate"]?.detail.contains("shop.test: expired 10 days ago") == true)
         let unread = try await Self.run(target, Self.healthy(target, chain: []))
-        #expect(unread["tls-certificate"]?.status == .fail && unread["tls-certificate"]?.detail.contains("could not be read") == true)
+        #expect(
+            unread["tls-certificate"]?.status == .fail
+                && unread["tls-certificate"]?.detail.contains("could not be read") == true)
     }
 }
 
 @Suite struct StackCheckLogicTests {
     static let pgReady = "app-db pg_isready -U postgres -h localhost"
 
-    static func container(_ service: String, state: String = "running", health: String = "healthy",
-                          publishers: [ComposeContainer.Publisher] = []) -> ComposeContainer {
-        ComposeContainer(service: service, name: "sbs-test-\(service)-1", state: state, health: health, publishers: publishers)
+    static func container(
+        _ service: String, state: String = "running", health: String = "healthy",
+        publishers: [ComposeContainer.Publisher] = []
+    ) -> ComposeContainer {
+        ComposeContainer(
+            service: service, name: "sbs-test-\(service)-1", state: state, health: health, publishers: publishers)
     }
 
     static let nginxPorts = [
@@ -153,9 +229,12 @@ import TestSupport
     ]
 
     static var healthyStack: [ComposeContainer] {
-        [container("app-db", publishers: [.init(url: "", targetPort: 5432, publishedPort: 0)]), container("app-auth"), container("app-api"),
-         container("app-web"), container("app-kong", health: ""), container("nginx", publishers: nginxPorts),
-         container("ollama"), container("monitoring"), container("prometheus")]
+        [
+            container("app-db", publishers: [.init(url: "", targetPort: 5432, publishedPort: 0)]),
+            container("app-auth"), container("app-api"),
+            container("app-web"), container("app-kong", health: ""), container("nginx", publishers: nginxPorts),
+            container("ollama"), container("monitoring"), container("prometheus"),
+        ]
     }
 
     static func run(_ target: VerifyTarget, _ probe: FixedProbe) async -> [VerifyCheck] {
@@ -164,14 +243,18 @@ import TestSupport
 
     @Test func aHealthyStackPassesAndSaysWhatItSaw() async {
         let target = makeTarget(profile: .init(ollamaModels: ["llama3.1:8b", "nomic-embed-text"], monitoring: true))
-        let probe = FixedProbe(list: .success(Self.healthyStack), results: [
-            Self.pgReady: CommandResult(status: 0, stdout: "localhost:5432 - accepting connections\n", stderr: ""),
-            "ollama ollama list": CommandResult(status: 0, stdout: """
-                NAME                    ID              SIZE    MODIFIED
-                llama3.1:8b             42182419e950    4.7 GB  2 hours ago
-                nomic-embed-text:latest 0a109f422b47    274 MB  2 hours ago
-                """, stderr: ""),
-        ])
+        let probe = FixedProbe(
+            list: .success(Self.healthyStack),
+            results: [
+                Self.pgReady: CommandResult(status: 0, stdout: "localhost:5432 - accepting connections\n", stderr: ""),
+                "ollama ollama list": CommandResult(
+                    status: 0,
+                    stdout: """
+                        NAME                    ID              SIZE    MODIFIED
+                        llama3.1:8b             42182419e950    4.7 GB  2 hours ago
+                        nomic-embed-text:latest 0a109f422b47    274 MB  2 hours ago
+                        """, stderr: ""),
+            ])
         let checks = await Self.run(target, probe)
         #expect(checks.map(\.id) == Array(StackVerifier.checkIDs.suffix(5)))
         for check in checks { #expect(check.status == .pass, "\(check)") }
@@ -192,32 +275,52 @@ import TestSupport
         // Loopback-only publishing is not public.
         stack[8].publishers = [.init(url: "127.0.0.1", targetPort: 9090, publishedPort: 9090)]
         stack[5].publishers += [.init(url: "0.0.0.0", targetPort: 8080, publishedPort: 8080)]
-        let probe = FixedProbe(list: .success(stack), results: [
-            Self.pgReady: CommandResult(status: 2, stdout: "localhost:5432 - no response\n", stderr: ""),
-            "ollama ollama list": CommandResult(status: 0, stdout: "NAME ID SIZE MODIFIED\nllama3.1:8b 42182419e950 4.7 GB 1 hour ago\n", stderr: ""),
-        ])
+        let probe = FixedProbe(
+            list: .success(stack),
+            results: [
+                Self.pgReady: CommandResult(status: 2, stdout: "localhost:5432 - no response\n", stderr: ""),
+                "ollama ollama list": CommandResult(
+                    status: 0, stdout: "NAME ID SIZE MODIFIED\nllama3.1:8b 42182419e950 4.7 GB 1 hour ago\n", stderr: ""
+                ),
+            ])
         let checks = await Self.run(target, probe)
-        #expect(checks["database"]?.status == .fail && checks["database"]?.detail == "pg_isready in app-db: exit 2: localhost:5432 - no response")
+        #expect(
+            checks["database"]?.status == .fail
+                && checks["database"]?.detail == "pg_isready in app-db: exit 2: localhost:5432 - no response")
         let containers = checks["containers"]
         #expect(containers?.status == .fail)
-        #expect(containers?.detail == "not running and healthy: sbs-test-app-auth-1 (restarting), sbs-test-app-api-1 (running, unhealthy), sbs-test-monitoring-1 (running, starting); 6 of 9 are")
+        #expect(
+            containers?.detail
+                == "not running and healthy: sbs-test-app-auth-1 (restarting), sbs-test-app-api-1 (running, unhealthy), sbs-test-monitoring-1 (running, starting); 6 of 9 are"
+        )
         #expect(containers?.remedy?.contains("logs --tail 50 app-api app-auth monitoring") == true)
-        #expect(checks["models"]?.status == .fail && checks["models"]?.detail == "missing: mistral:7b (ollama has llama3.1:8b)")
+        #expect(
+            checks["models"]?.status == .fail
+                && checks["models"]?.detail == "missing: mistral:7b (ollama has llama3.1:8b)")
         #expect(checks["models"]?.remedy?.contains("exec ollama ollama pull mistral:7b") == true)
-        #expect(checks["grafana"]?.status == .fail && checks["grafana"]?.detail == "sbs-test-monitoring-1: running, starting")
+        #expect(
+            checks["grafana"]?.status == .fail
+                && checks["grafana"]?.detail == "sbs-test-monitoring-1: running, starting")
         let ports = checks["published-ports"]
         #expect(ports?.status == .fail)
-        #expect(ports?.detail == "published on public addresses besides nginx's 80 and 443: app-db 0.0.0.0:5432→5432/tcp, nginx 0.0.0.0:8080→8080/tcp")
+        #expect(
+            ports?.detail
+                == "published on public addresses besides nginx's 80 and 443: app-db 0.0.0.0:5432→5432/tcp, nginx 0.0.0.0:8080→8080/tcp"
+        )
         #expect(ports?.remedy?.contains("app-db, nginx") == true)
-        for check in checks where check.status == .fail { #expect(check.remedy?.isEmpty == false, "\(check.id) fails without a remedy") }
+        for check in checks where check.status == .fail {
+            #expect(check.remedy?.isEmpty == false, "\(check.id) fails without a remedy")
+        }
     }
 
     @Test func checksThatDoNotApplyAreSkippedWithTheReason() async {
         // No Ollama, no monitoring: neither `ollama list` nor Grafana is asked for (the probe fails closed).
         let target = makeTarget(profile: .init(ollamaModels: nil, monitoring: false))
-        let probe = FixedProbe(list: .success(Array(Self.healthyStack.prefix(6))), results: [
-            Self.pgReady: CommandResult(status: 0, stdout: "", stderr: ""),
-        ])
+        let probe = FixedProbe(
+            list: .success(Array(Self.healthyStack.prefix(6))),
+            results: [
+                Self.pgReady: CommandResult(status: 0, stdout: "", stderr: "")
+            ])
         let checks = await Self.run(target, probe)
         #expect(checks["models"] == .skip("models", "this profile runs no local Ollama"))
         #expect(checks["grafana"] == .skip("grafana", "monitoring is off in this profile"))
@@ -225,28 +328,43 @@ import TestSupport
     }
 
     @Test func dockerThatDoesNotAnswerFailsEveryDockerCheckWithTheError() async {
-        let error = UserError("`docker compose ps` failed (exit 1): Cannot connect to the Docker daemon", remedy: "Check that the Docker engine runs (`docker info`).")
-        let probe = FixedProbe(list: .failure(error), results: [
-            Self.pgReady: CommandResult(status: 1, stdout: "", stderr: "Cannot connect to the Docker daemon at unix:///var/run/docker.sock"),
-            "ollama ollama list": CommandResult(status: 1, stdout: "", stderr: "Cannot connect to the Docker daemon"),
-        ])
+        let error = UserError(
+            "`docker compose ps` failed (exit 1): Cannot connect to the Docker daemon",
+            remedy: "Check that the Docker engine runs (`docker info`).")
+        let probe = FixedProbe(
+            list: .failure(error),
+            results: [
+                Self.pgReady: CommandResult(
+                    status: 1, stdout: "", stderr: "Cannot connect to the Docker daemon at unix:///var/run/docker.sock"),
+                "ollama ollama list": CommandResult(
+                    status: 1, stdout: "", stderr: "Cannot connect to the Docker daemon"),
+            ])
         let checks = await Self.run(makeTarget(profile: .init(ollamaModels: [], monitoring: true)), probe)
         #expect(checks.count == 5)
         for check in checks {
-            #expect(check.status == .fail && check.detail.contains("Cannot connect to the Docker daemon") && check.remedy != nil, "\(check)")
+            #expect(
+                check.status == .fail && check.detail.contains("Cannot connect to the Docker daemon")
+                    && check.remedy != nil, "\(check)")
         }
         // An unknown profile (choose-profile never ran) is a failure, not a silent skip.
-        let unknown = await Self.run(makeTarget(profile: nil), FixedProbe(list: .success(Self.healthyStack), results: [
-            Self.pgReady: CommandResult(status: 0, stdout: "", stderr: ""),
-        ]))
+        let unknown = await Self.run(
+            makeTarget(profile: nil),
+            FixedProbe(
+                list: .success(Self.healthyStack),
+                results: [
+                    Self.pgReady: CommandResult(status: 0, stdout: "", stderr: "")
+                ]))
         #expect(unknown["models"]?.status == .fail && unknown["grafana"]?.status == .fail)
         #expect(unknown["models"]?.detail == "the profile is not known (choose-profile has not run)")
     }
 
     @Test func theExecCommandIsComposeExecWithoutATerminal() {
-        #expect(ComposeStackProbe.execCommand(testProject, "app-db", ["pg_isready", "-U", "postgres"]) ==
-                ["docker", "compose", "--project-name", "sbs-test", "--project-directory", "/opt/sbs", "--file", "/opt/sbs/docker-compose.yml",
-                 "exec", "-T", "app-db", "pg_isready", "-U", "postgres"])
+        #expect(
+            ComposeStackProbe.execCommand(testProject, "app-db", ["pg_isready", "-U", "postgres"]) == [
+                "docker", "compose", "--project-name", "sbs-test", "--project-directory", "/opt/sbs", "--file",
+                "/opt/sbs/docker-compose.yml",
+                "exec", "-T", "app-db", "pg_isready", "-U", "postgres",
+            ])
     }
 
     @Test func publishersAreReadFromComposeAndTheirAbsenceIsTolerated() throws {
@@ -257,7 +375,11 @@ import TestSupport
             {"Service":"app-api","State":"running","Publishers":[{"TargetPort":4000}]}
             """
         let containers = try ComposeContainer.parse(lines)
-        #expect(containers[0].publishers == [.init(url: "0.0.0.0", targetPort: 443, publishedPort: 443), .init(url: "::", targetPort: 80, publishedPort: 80)])
+        #expect(
+            containers[0].publishers == [
+                .init(url: "0.0.0.0", targetPort: 443, publishedPort: 443),
+                .init(url: "::", targetPort: 80, publishedPort: 80),
+            ])
         #expect(containers[1].publishers.isEmpty && containers[2].publishers.isEmpty)
         #expect(containers[3].publishers == [.init(url: "", targetPort: 4000, publishedPort: 0)])
         #expect(ComposeContainer.Publisher(url: "127.0.0.1", targetPort: 1, publishedPort: 1).isLoopback)

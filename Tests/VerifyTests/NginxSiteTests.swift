@@ -1,9 +1,10 @@
-@testable import ACME
 import Foundation
 import Processes
 import SBSCore
 import TestSupport
 import Testing
+
+@testable import ACME
 @testable import Verify
 
 /// The HTTP and TLS checks against a real nginx on this host, with certificates made here: the checks must pass
@@ -15,7 +16,9 @@ import Testing
         defer { site.stop() }
         let names = ["shop.test", "www.shop.test"]
 
-        func checks(_ ports: (http: Int, https: Int), names: [String] = names, trust: VerifyTarget.Trust) async throws -> [VerifyCheck] {
+        func checks(_ ports: (http: Int, https: Int), names: [String] = names, trust: VerifyTarget.Trust) async throws
+            -> [VerifyCheck]
+        {
             let target = makeTarget(names: names, httpPort: ports.http, httpsPort: ports.https, trust: trust)
             return try await SiteChecks(target: target, transports: .curl(for: target), now: Date()).run()
         }
@@ -25,15 +28,21 @@ import Testing
         let good = try await checks(site.stackLike, trust: .bundle(site.caFile))
         #expect(good.map(\.id) == Array(StackVerifier.checkIDs.prefix(8)))
         for check in good { #expect(check.status == .pass, "\(check.id): \(check.detail)") }
-        #expect(good["http-redirect"]?.detail == "GET http://shop.test:\(site.stackLike.http)/ → 301 https://shop.test:\(site.stackLike.https)/")
+        #expect(
+            good["http-redirect"]?.detail
+                == "GET http://shop.test:\(site.stackLike.http)/ → 301 https://shop.test:\(site.stackLike.https)/")
         let tls = try #require(good["tls-certificate"])
-        #expect(tls.detail.contains("shop.test: valid, 90 days left") && tls.detail.contains("www.shop.test: valid, 90 days left"), "\(tls.detail)")
+        #expect(
+            tls.detail.contains("shop.test: valid, 90 days left")
+                && tls.detail.contains("www.shop.test: valid, 90 days left"), "\(tls.detail)")
 
         // A name the certificate does not carry: nginx refuses the handshake for it (ssl_reject_handshake), and
         // only that name fails.
         let wrongName = try await checks(site.stackLike, names: names + ["other.test"], trust: .bundle(site.caFile))
         let refused = try #require(wrongName["tls-certificate"])
-        #expect(refused.status == .fail && refused.detail.contains("other.test: refused (") && refused.detail.contains("www.shop.test: valid"), "\(refused.detail)")
+        #expect(
+            refused.status == .fail && refused.detail.contains("other.test: refused (")
+                && refused.detail.contains("www.shop.test: valid"), "\(refused.detail)")
         #expect(refused.remedy?.contains("obtain-certificate") == true)
         #expect(wrongName.filter { $0.status == .fail }.map(\.id) == ["tls-certificate"])
 
@@ -41,24 +50,40 @@ import Testing
         // server presented (read without verification).
         let untrusted = try await checks(site.stackLike, trust: .system)
         let system = try #require(untrusted["tls-certificate"])
-        #expect(system.status == .fail && system.detail.contains("it presents a certificate for shop.test, www.shop.test from CN=sbs verify test CA"), "\(system.detail)")
-        #expect(untrusted["web-app"]?.status == .fail && untrusted["web-app"]?.remedy == "The TLS handshake failed: see tls-certificate.")
+        #expect(
+            system.status == .fail
+                && system.detail.contains(
+                    "it presents a certificate for shop.test, www.shop.test from CN=sbs verify test CA"),
+            "\(system.detail)")
+        #expect(
+            untrusted["web-app"]?.status == .fail
+                && untrusted["web-app"]?.remedy == "The TLS handshake failed: see tls-certificate.")
         #expect(untrusted["http-redirect"]?.status == .pass, "plain HTTP needs no trust")
 
         // A misconfigured site: no redirect, no security headers, the API down, and a certificate served for any
         // name (so the wrong name shows what it got instead).
         let broken = try await checks(site.broken, names: ["shop.test", "other.test"], trust: .bundle(site.caFile))
-        #expect(broken["http-redirect"]?.status == .fail && broken["http-redirect"]?.detail.contains("→ 200 without a Location") == true)
+        #expect(
+            broken["http-redirect"]?.status == .fail
+                && broken["http-redirect"]?.detail.contains("→ 200 without a Location") == true)
         #expect(broken["web-app"]?.status == .pass)
-        #expect(broken["api-health"]?.status == .fail && broken["api-health"]?.detail.hasSuffix("/api/health → 502; expected 200") == true)
+        #expect(
+            broken["api-health"]?.status == .fail
+                && broken["api-health"]?.detail.hasSuffix("/api/health → 502; expected 200") == true)
         #expect(broken["auth-health"]?.status == .fail && broken["auth-health"]?.detail.contains("→ 404") == true)
         for id in ["header-hsts", "header-x-frame-options", "header-x-content-type-options"] {
-            #expect(broken[id]?.status == .fail && broken[id]?.detail.hasPrefix("no ") == true, "\(id): \(broken[id]?.detail ?? "-")")
+            #expect(
+                broken[id]?.status == .fail && broken[id]?.detail.hasPrefix("no ") == true,
+                "\(id): \(broken[id]?.detail ?? "-")")
         }
         let anyName = try #require(broken["tls-certificate"])
-        #expect(anyName.detail.contains("shop.test: valid") && anyName.detail.contains("other.test: refused (")
-                && anyName.detail.contains("it presents a certificate for shop.test, www.shop.test"), "\(anyName.detail)")
-        for check in broken where check.status == .fail { #expect(check.remedy?.isEmpty == false, "\(check.id) fails without a remedy") }
+        #expect(
+            anyName.detail.contains("shop.test: valid") && anyName.detail.contains("other.test: refused (")
+                && anyName.detail.contains("it presents a certificate for shop.test, www.shop.test"),
+            "\(anyName.detail)")
+        for check in broken where check.status == .fail {
+            #expect(check.remedy?.isEmpty == false, "\(check.id) fails without a remedy")
+        }
 
         // Self-signed (tls.mode self-signed): trusting the installed certificate, the site passes; trusting another
         // self-signed certificate for the same names (what is on disk is not what is served), it fails.
@@ -67,8 +92,10 @@ import Testing
         let otherFile = site.directory + "/other-self-signed.pem"
         try AtomicFile.write(try CertificateTools.makeSelfSigned(domains: names).certificatePEM, to: otherFile)
         let mismatch = try await checks(site.selfSigned, trust: .installedCertificate(otherFile))
-        #expect(mismatch["tls-certificate"]?.status == .fail && mismatch["tls-certificate"]?.detail.contains("shop.test: refused (") == true,
-                "\(mismatch["tls-certificate"]?.detail ?? "-")")
+        #expect(
+            mismatch["tls-certificate"]?.status == .fail
+                && mismatch["tls-certificate"]?.detail.contains("shop.test: refused (") == true,
+            "\(mismatch["tls-certificate"]?.detail ?? "-")")
     }
 
     @Test func nothingListeningIsAFailureWithTheErrorNotACrash() async throws {
@@ -125,7 +152,8 @@ final class NginxSite: Sendable {
         try AtomicFile.write(config, to: directory + "/nginx.conf")
         // nginx forks its master and returns; the runner gives up the output the daemon keeps open.
         let result = try await SystemCommandRunner().run(
-            [nginx, "-p", directory, "-c", directory + "/nginx.conf", "-e", directory + "/error.log"], timeout: .seconds(30))
+            [nginx, "-p", directory, "-c", directory + "/nginx.conf", "-e", directory + "/error.log"],
+            timeout: .seconds(30))
         guard result.status == 0, AtomicFile.exists(directory + "/nginx.pid") else {
             let log = (try? AtomicFile.readText(directory + "/error.log", limit: .config)) ?? nil
             stop()
@@ -133,8 +161,10 @@ final class NginxSite: Sendable {
         }
     }
 
-    static func config(directory: String, stackLike: (http: Int, https: Int), selfSigned: (http: Int, https: Int),
-                       broken: (http: Int, https: Int)) -> String {
+    static func config(
+        directory: String, stackLike: (http: Int, https: Int), selfSigned: (http: Int, https: Int),
+        broken: (http: Int, https: Int)
+    ) -> String {
         func served(_ ports: (http: Int, https: Int), certificate: String) -> String {
             """
                 server {
@@ -192,7 +222,9 @@ final class NginxSite: Sendable {
     }
 
     func stop() {
-        if let text = try? AtomicFile.readText(directory + "/nginx.pid", limit: .config), let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+        if let text = try? AtomicFile.readText(directory + "/nginx.pid", limit: .config),
+            let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        {
             kill(pid, SIGTERM)
             for _ in 0..<100 where AtomicFile.exists(directory + "/nginx.pid") { usleep(20_000) }
         }

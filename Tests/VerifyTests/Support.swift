@@ -1,4 +1,3 @@
-@testable import ACME
 import Crypto
 import Deploy
 import Foundation
@@ -7,10 +6,12 @@ import Processes
 import SBSCore
 import SwiftASN1
 import Synchronization
-import Testing
 import TestSupport
-@testable import Verify
+import Testing
 import X509
+
+@testable import ACME
+@testable import Verify
 
 /// Certificates made in-process: a CA and leaves it signs, or a self-signed leaf (as `tls.mode: self-signed`
 /// installs it).
@@ -60,11 +61,14 @@ struct TestPKI {
 
 let testProject = ComposeProject(name: "sbs-test", directory: "/opt/sbs")
 
-func makeTarget(names: [String] = ["shop.test", "www.shop.test"], httpPort: Int = 80, httpsPort: Int = 443,
-            expectHSTS: Bool = true, trust: VerifyTarget.Trust = .system,
-            profile: VerifyTarget.ProfileExpectation? = .init(ollamaModels: nil, monitoring: false)) -> VerifyTarget {
-    VerifyTarget(domain: names[0], names: names, httpPort: httpPort, httpsPort: httpsPort, expectHSTS: expectHSTS,
-                 trust: trust, project: testProject, profile: profile)
+func makeTarget(
+    names: [String] = ["shop.test", "www.shop.test"], httpPort: Int = 80, httpsPort: Int = 443,
+    expectHSTS: Bool = true, trust: VerifyTarget.Trust = .system,
+    profile: VerifyTarget.ProfileExpectation? = .init(ollamaModels: nil, monitoring: false)
+) -> VerifyTarget {
+    VerifyTarget(
+        domain: names[0], names: names, httpPort: httpPort, httpsPort: httpsPort, expectHSTS: expectHSTS,
+        trust: trust, project: testProject, profile: profile)
 }
 
 extension VerifyReport {

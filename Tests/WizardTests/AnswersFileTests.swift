@@ -1,8 +1,9 @@
-import Host
-import TestSupport
 import Foundation
+import Host
 import SBSCore
+import TestSupport
 import Testing
+
 @testable import Wizard
 
 func problems(_ text: String) -> [String] {
@@ -45,7 +46,8 @@ func problems(_ text: String) -> [String] {
     }
 
     @Test func invalidValuesSayWhy() {
-        let found = problems("""
+        let found = problems(
+            """
             version: 1
             domain: shop_example.com
             admin_email: admin-at-example.com
@@ -59,11 +61,22 @@ func problems(_ text: String) -> [String] {
               keep: 0
             """)
         #expect(found.count == 6)
-        #expect(found.contains { $0.hasPrefix("site.yaml:2:9: domain: 'shop_example.com' is not a valid domain name: it contains '_'") })
-        #expect(found.contains { $0.hasPrefix("site.yaml:3:14: admin_email: 'admin-at-example.com' is not a valid e-mail address") })
+        #expect(
+            found.contains {
+                $0.hasPrefix("site.yaml:2:9: domain: 'shop_example.com' is not a valid domain name: it contains '_'")
+            })
+        #expect(
+            found.contains {
+                $0.hasPrefix("site.yaml:3:14: admin_email: 'admin-at-example.com' is not a valid e-mail address")
+            })
         #expect(found.contains("site.yaml:6:10: ports.https: 70000 is not a valid port: ports run from 1 to 65535"))
-        #expect(found.contains("site.yaml:7:10: profile must be one of auto, minimum, recommended, optimal, not 'huge'"))
-        #expect(found.contains { $0.hasPrefix("site.yaml:9:19: tls.acme_directory: ") && $0.contains("is not letsencrypt, letsencrypt-staging or an https:// URL") })
+        #expect(
+            found.contains("site.yaml:7:10: profile must be one of auto, minimum, recommended, optimal, not 'huge'"))
+        #expect(
+            found.contains {
+                $0.hasPrefix("site.yaml:9:19: tls.acme_directory: ")
+                    && $0.contains("is not letsencrypt, letsencrypt-staging or an https:// URL")
+            })
         #expect(found.contains("site.yaml:11:9: backups.keep must be from 1 to 365"))
     }
 
@@ -72,24 +85,39 @@ func problems(_ text: String) -> [String] {
     @Test func credentialsInTheACMEDirectoryAreRefusedUnshown() {
         let found = problems(complete + "\ntls:\n  acme_directory: https://user:s3cret-pass@ca.example/dir\n")
         #expect(found.count == 1)
-        #expect(found.first?.contains("tls.acme_directory: The ACME directory 'https://***@ca.example/dir' holds a user name or password") == true, "\(found)")
+        #expect(
+            found.first?.contains(
+                "tls.acme_directory: The ACME directory 'https://***@ca.example/dir' holds a user name or password")
+                == true, "\(found)")
         #expect(!found.joined().contains("s3cret-pass") && !found.joined().contains("user:"))
     }
 
     @Test func imageReferencesAreCheckedAndAnArchiveIsAnAbsolutePath() {
         let digest = String(repeating: "0123456789abcdef", count: 4)
-        for good in ["nginx:1.27.3-alpine", "registry.example.com:5000/org/api:1.0.0", "kong@sha256:" + digest,
-                     "ghcr.io/orchestrator-ai/web:1.0.0@sha256:" + digest, "postgres"] {
+        for good in [
+            "nginx:1.27.3-alpine", "registry.example.com:5000/org/api:1.0.0", "kong@sha256:" + digest,
+            "ghcr.io/orchestrator-ai/web:1.0.0@sha256:" + digest, "postgres",
+        ] {
             #expect(problems("version: 1\nimages:\n  nginx: \"\(good)\"\n").isEmpty, "\(good)")
         }
-        for bad in ["Nginx:1.27", "nginx:1.27@sha256:abc", "nginx@md5:" + digest, "nginx:", "org//api:1", "nginx:1.2+x"] {
+        for bad in [
+            "Nginx:1.27", "nginx:1.27@sha256:abc", "nginx@md5:" + digest, "nginx:", "org//api:1", "nginx:1.2+x",
+        ] {
             let found = problems("version: 1\nimages:\n  nginx: \"\(bad)\"\n")
             #expect(found.count == 1 && found[0].contains("images.nginx"), "\(bad): \(found)")
         }
         #expect(problems("version: 1\nimages:\n  archive: /srv/images.tar\n").isEmpty)
-        #expect(problems("version: 1\nregistry:\n  server: registry.example.com:5000\n  user: deploy\n  password: env:REG_PW\n").isEmpty)
-        #expect(problems("version: 1\nregistry:\n  server: registry.example.com\n").first?.contains("registry needs server, user and password") == true)
-        #expect(problems("version: 1\nregistry:\n  server: https://registry.example.com/v2\n  user: deploy\n  password: env:REG_PW\n")
+        #expect(
+            problems(
+                "version: 1\nregistry:\n  server: registry.example.com:5000\n  user: deploy\n  password: env:REG_PW\n"
+            ).isEmpty)
+        #expect(
+            problems("version: 1\nregistry:\n  server: registry.example.com\n").first?.contains(
+                "registry needs server, user and password") == true)
+        #expect(
+            problems(
+                "version: 1\nregistry:\n  server: https://registry.example.com/v2\n  user: deploy\n  password: env:REG_PW\n"
+            )
             .first?.contains("registry.server") == true)
         #expect(problems("version: 1\nimages:\n  archive: images.tar\n").first?.contains("images.archive") == true)
     }
@@ -125,50 +153,64 @@ func problems(_ text: String) -> [String] {
 
     @Test(arguments: [
         ("http://example.com/dir", "unencrypted"), ("http://10.0.0.5/dir", "unencrypted"),
-        ("http://127.0.0.1.evil.example/dir", "unencrypted"), ("https://user:pw@ca.example.com/dir", "holds a user name or password"),
-        ("http://user@127.0.0.1/dir", "holds a user name or password"), ("\"\"", "empty"), ("ftp://ca.example.com/dir", "not letsencrypt"),
+        ("http://127.0.0.1.evil.example/dir", "unencrypted"),
+        ("https://user:pw@ca.example.com/dir", "holds a user name or password"),
+        ("http://user@127.0.0.1/dir", "holds a user name or password"), ("\"\"", "empty"),
+        ("ftp://ca.example.com/dir", "not letsencrypt"),
         ("https://ca.example.com:0/dir", "port"), ("https://ca.example.com:+443/dir", "port"), ("https:///dir", "host"),
         ("https://ca_1.example.com/dir", "host"), ("letsencrypt-stagin", "not letsencrypt"),
     ])
     func anACMEDirectoryCertIssueWouldRefuseIsRefused(_ directory: String, _ reason: String) throws {
         let found = problems("version: 1\ntls:\n  acme_directory: \(directory)\n")
-        #expect(found.count == 1 && found[0].hasPrefix("site.yaml:3:19: tls.acme_directory: ") && found[0].contains(reason), "\(found)")
+        #expect(
+            found.count == 1 && found[0].hasPrefix("site.yaml:3:19: tls.acme_directory: ") && found[0].contains(reason),
+            "\(found)")
     }
 
     @Test func anACMEDirectoryOnLoopbackOrOverHTTPSIsKeptAsWritten() throws {
-        for directory in ["letsencrypt", "letsencrypt-staging", "https://ca.example.com/dir", "http://127.0.0.1:14000/dir",
-                          "http://localhost/directory", "http://[::1]:8080/acme", "https://[2001:db8::1]:14000/dir?x=1"] {
-            let answers = try AnswersFile.parse("version: 1\ntls:\n  acme_directory: \"\(directory)\"\n", file: "site.yaml")
+        for directory in [
+            "letsencrypt", "letsencrypt-staging", "https://ca.example.com/dir", "http://127.0.0.1:14000/dir",
+            "http://localhost/directory", "http://[::1]:8080/acme", "https://[2001:db8::1]:14000/dir?x=1",
+        ] {
+            let answers = try AnswersFile.parse(
+                "version: 1\ntls:\n  acme_directory: \"\(directory)\"\n", file: "site.yaml")
             #expect(answers.acmeDirectory.value == directory)
         }
         #expect(try ACMEServer("letsencrypt-staging").url == ACMEServer.letsEncryptStagingURL)
     }
 
-    @Test(arguments: [":5000", "registry.example.com:", "reg.example.com:+5000", "-", "...", "reg.example.com:65536",
-                      "reg.example.com:5000:1", "https://reg.example.com", "reg.example.com/v2", "reg_1.example.com",
-                      "-reg.example.com", "reg.example.com.", "[::1", "[zz]:5000", ""])
+    @Test(arguments: [
+        ":5000", "registry.example.com:", "reg.example.com:+5000", "-", "...", "reg.example.com:65536",
+        "reg.example.com:5000:1", "https://reg.example.com", "reg.example.com/v2", "reg_1.example.com",
+        "-reg.example.com", "reg.example.com.", "[::1", "[zz]:5000", "",
+    ])
     func aRegistryThatIsNotHostAndPortIsRefused(_ server: String) {
         let found = problems("version: 1\nregistry:\n  server: \"\(server)\"\n  user: deploy\n  password: env:REG_PW\n")
         #expect(found.contains { $0.hasPrefix("site.yaml:3:11: registry.server: ") }, "\(server): \(found)")
     }
 
     @Test func aRegistryUserWithAColonIsRefused() {
-        let found = problems("version: 1\nregistry:\n  server: reg.example.com\n  user: \"bob:admin\"\n  password: env:REG_PW\n")
+        let found = problems(
+            "version: 1\nregistry:\n  server: reg.example.com\n  user: \"bob:admin\"\n  password: env:REG_PW\n")
         #expect(found.contains { $0.hasPrefix("site.yaml:4:9: registry.user: ") && $0.contains("':'") }, "\(found)")
     }
 
-    @Test(arguments: ["--help", "-nginx:1", "../../nginx:1", "reg:99999/nginx:1", "localhost:/nginx", "nginx:-1", "nginx:.x",
-                      "nginx:" + String(repeating: "a", count: 129), "ngin_-x", "nginx___x", "nginx.", "/nginx", "nginx/",
-                      "reg.example.com:5000/", "nginx:1@sha256:abc", "nginx@sha256:" + String(repeating: "A", count: 64),
-                      "nginx@md5:" + String(repeating: "0", count: 32), "nginx:1.2+x", "nginx:täg", "ex ample/nginx"])
+    @Test(arguments: [
+        "--help", "-nginx:1", "../../nginx:1", "reg:99999/nginx:1", "localhost:/nginx", "nginx:-1", "nginx:.x",
+        "nginx:" + String(repeating: "a", count: 129), "ngin_-x", "nginx___x", "nginx.", "/nginx", "nginx/",
+        "reg.example.com:5000/", "nginx:1@sha256:abc", "nginx@sha256:" + String(repeating: "A", count: 64),
+        "nginx@md5:" + String(repeating: "0", count: 32), "nginx:1.2+x", "nginx:täg", "ex ample/nginx",
+    ])
     func anImageNameDockerWouldNotParseIsRefused(_ image: String) {
         let found = problems("version: 1\nimages:\n  nginx: \"\(image)\"\n")
         #expect(found.count == 1 && found[0].hasPrefix("site.yaml:3:10: images.nginx: "), "\(image): \(found)")
     }
 
-    @Test(arguments: ["nginx", "nginx:1.27.3-alpine", "library/nginx:_x", "a__b/c-d.e---f:T.1", "localhost/nginx",
-                      "localhost:5000/org/api:1.0.0", "10.0.0.7:5000/x", "[2001:db8::1]:5000/x/y:1", "Reg.Example.com/x",
-                      "nginx@sha512:" + String(repeating: "0", count: 128)])
+    @Test(arguments: [
+        "nginx", "nginx:1.27.3-alpine", "library/nginx:_x", "a__b/c-d.e---f:T.1", "localhost/nginx",
+        "localhost:5000/org/api:1.0.0", "10.0.0.7:5000/x", "[2001:db8::1]:5000/x/y:1", "Reg.Example.com/x",
+        "nginx@sha512:" + String(repeating: "0", count: 128),
+    ])
     func anImageNameDockerParsesIsKept(_ image: String) throws {
         let answers = try AnswersFile.parse("version: 1\nimages:\n  nginx: \"\(image)\"\n", file: "site.yaml")
         #expect(answers.image(.nginx) == image)
@@ -182,7 +224,8 @@ func problems(_ text: String) -> [String] {
 
     @Test func versionIsRequiredAndChecked() {
         #expect(problems("domain: shop.example.com\n").contains("site.yaml:1:1: missing 'version: 1' at the top"))
-        #expect(problems("version: 2\n").contains("site.yaml:1:10: version 2 is not supported; this sbs reads version 1"))
+        #expect(
+            problems("version: 2\n").contains("site.yaml:1:10: version 2 is not supported; this sbs reads version 1"))
     }
 
     @Test func secretReferencesResolveOrSayWhatIsMissing() throws {
@@ -192,7 +235,9 @@ func problems(_ text: String) -> [String] {
         #expect(throws: UserError.self) { try SecretSource("file:/nonexistent/secret").resolve(stored: { nil }) }
         #expect(try SecretSource("stored").resolve(stored: { "kept-from-before" }) == "kept-from-before")
         #expect(throws: UserError.self) { try SecretSource("stored").resolve(stored: { nil }) }
-        #expect(problems("version: 1\nsecrets:\n  anthropic_api_key: file:relative\n").first?.contains("absolute path") == true)
+        #expect(
+            problems("version: 1\nsecrets:\n  anthropic_api_key: file:relative\n").first?.contains("absolute path")
+                == true)
     }
 
     @Test func aSecretIsExactlyTheBytesGivenOrRefused() throws {
@@ -216,25 +261,35 @@ func problems(_ text: String) -> [String] {
             (.literal(String(repeating: "a", count: 4097)), "longer than 4096"),
             (.literal("with\u{7f}delete"), "control character"),
         ]
-        let env: (String) -> [UInt8]? = { $0 == "SBS_TEST_INVALID_UTF8" ? [0x61, 0x62, 0x63, 0xff, 0x64, 0x65, 0x66, 0x67] : nil }
+        let env: (String) -> [UInt8]? = {
+            $0 == "SBS_TEST_INVALID_UTF8" ? [0x61, 0x62, 0x63, 0xff, 0x64, 0x65, 0x66, 0x67] : nil
+        }
         for (source, reason) in refused {
             #expect { try source.resolve(environment: env, stored: { nil }) } throws: { error in
                 (error as? UserError)?.message.contains(reason) == true
             }
         }
-        for (line, reason) in [("anthropic_api_key: \"sk-1\"", "shorter than 8"), ("anthropic_api_key: \"ab\\\"cdefgh\"", "quote"),
-                               ("anthropic_api_key: \"abcdefgh\\\\\"", "backslash")] {
+        for (line, reason) in [
+            ("anthropic_api_key: \"sk-1\"", "shorter than 8"), ("anthropic_api_key: \"ab\\\"cdefgh\"", "quote"),
+            ("anthropic_api_key: \"abcdefgh\\\\\"", "backslash"),
+        ] {
             let found = problems("version: 1\nsecrets:\n  \(line)\n")
             #expect(found.count == 1 && found[0].hasPrefix("site.yaml:3:22: ") && found[0].contains(reason), "\(found)")
         }
     }
 
     @Test func eachNameOnTheCertificateOnceWhateverItsCaseAndAtMostAHundred() throws {
-        let found = problems("version: 1\ndomain: shop.example.com\naliases: [Shop.Example.COM, www.example.com, WWW.example.com]\n")
-        #expect(found == ["site.yaml:3:11: aliases: 'Shop.Example.COM' is the domain itself; list each name once",
-                          "site.yaml:3:46: aliases: 'WWW.example.com' is listed twice; list each name once"])
+        let found = problems(
+            "version: 1\ndomain: shop.example.com\naliases: [Shop.Example.COM, www.example.com, WWW.example.com]\n")
+        #expect(
+            found == [
+                "site.yaml:3:11: aliases: 'Shop.Example.COM' is the domain itself; list each name once",
+                "site.yaml:3:46: aliases: 'WWW.example.com' is listed twice; list each name once",
+            ])
         let ninetyNine = (1...99).map { "n\($0).example.com" }.joined(separator: ", ")
-        #expect(try AnswersFile.parse("version: 1\ndomain: shop.example.com\naliases: [\(ninetyNine)]\n", file: "a").certificateNames.count == 100)
+        #expect(
+            try AnswersFile.parse("version: 1\ndomain: shop.example.com\naliases: [\(ninetyNine)]\n", file: "a")
+                .certificateNames.count == 100)
         let tooMany = problems("version: 1\ndomain: shop.example.com\naliases: [\(ninetyNine), n100.example.com]\n")
         #expect(tooMany.count == 1 && tooMany[0].contains("at most 100 names"), "\(tooMany)")
     }
@@ -269,7 +324,9 @@ struct AnswersGenerator {
         let alphabet = Array("abcXYZ019 -_.:#&*!?%@$/{}[]|>~=+,;`^éß€")
         let length = 8 + Int(next() % 40)
         var text = String((0..<length).map { _ in pick(alphabet) })
-        while text.hasPrefix(" ") || text.hasSuffix(" ") || text.hasPrefix("env:") || text.hasPrefix("file:") || text == "stored" {
+        while text.hasPrefix(" ") || text.hasSuffix(" ") || text.hasPrefix("env:") || text.hasPrefix("file:")
+            || text == "stored"
+        {
             text = "k" + text.trimmingCharacters(in: .whitespaces) + "k"
         }
         return text
@@ -287,8 +344,10 @@ struct AnswersGenerator {
     /// A registry as docker's grammar allows it: DNS components (letters, digits, inner '-'), IPv4, bracketed
     /// IPv6, `localhost`, with or without a port.
     mutating func registryHost() -> String {
-        let hosts = ["registry.example.com", "REG-1.Example.org", "localhost", "10.0.0.7", "[2001:db8::5]", "a.b",
-                     "x" + String(repeating: "-", count: Int(next() % 3)) + "9.example"]
+        let hosts = [
+            "registry.example.com", "REG-1.Example.org", "localhost", "10.0.0.7", "[2001:db8::5]", "a.b",
+            "x" + String(repeating: "-", count: Int(next() % 3)) + "9.example",
+        ]
         let host = pick(hosts)
         return chance() ? host : host + ":" + pick(["1", "5000", "65535", "443"])
     }
@@ -300,16 +359,19 @@ struct AnswersGenerator {
             let alnum = Array("abcxyz0189")
             var text = String((0...Int(next() % 4)).map { _ in pick(alnum) })
             for _ in 0..<Int(next() % 3) {
-                text += pick([".", "_", "__", "-", "--", "---"]) + String((0...Int(next() % 3)).map { _ in pick(alnum) })
+                text +=
+                    pick([".", "_", "__", "-", "--", "---"]) + String((0...Int(next() % 3)).map { _ in pick(alnum) })
             }
             return text
         }
         // A first component with a '.' (or ':') is a registry to docker: the path's first component has none.
-        var name = ([component().replacingOccurrences(of: ".", with: "-")] + (0..<Int(next() % 3)).map { _ in component() })
+        var name =
+            ([component().replacingOccurrences(of: ".", with: "-")] + (0..<Int(next() % 3)).map { _ in component() })
             .joined(separator: "/")
         if chance() { name = registryHost() + "/" + name }
         if chance() {
-            let word = Array("aZ09_"), rest = Array("aZ09_.-")
+            let word = Array("aZ09_")
+            let rest = Array("aZ09_.-")
             name += ":" + String(pick(word)) + String((0..<Int(next() % 128)).map { _ in pick(rest) })
         }
         if chance() {
@@ -322,7 +384,8 @@ struct AnswersGenerator {
     mutating func answers() throws -> Answers {
         var a = Answers()
         a.mode = pick(InstallMode.allCases)
-        a.domain = try DomainName(pick(["shop.example.com", "a.b", String(repeating: "x", count: 63) + ".example.org"]))
+        a.domain = try DomainName(
+            pick(["shop.example.com", "a.b", String(repeating: "x", count: 63) + ".example.org"]))
         a.aliases = try (0..<Int(next() % 4)).map { try DomainName("n\($0).example.net") }
         a.adminEmail = try EmailAddress(pick(["admin@example.com", "o.p+tag@mail.example.org"]))
         a.profile = pick(ProfileRequest.allCases)
@@ -330,18 +393,39 @@ struct AnswersGenerator {
         a.monitoring = pick(FeatureSwitch.allCases)
         a.backups = pick(FeatureSwitch.allCases)
         a.tlsMode = pick(TLSMode.allCases)
-        a.acmeDirectory = try ACMEServer(pick(["letsencrypt", "letsencrypt-staging", "https://ca.example.net:14000/dir",
-                                               "http://127.0.0.1:14000/dir", "http://[::1]:8080/acme", "https://[2001:db8::1]/directory"]))
+        a.acmeDirectory = try ACMEServer(
+            pick([
+                "letsencrypt", "letsencrypt-staging", "https://ca.example.net:14000/dir",
+                "http://127.0.0.1:14000/dir", "http://[::1]:8080/acme", "https://[2001:db8::1]/directory",
+            ]))
         if chance() { a.acmeCABundle = "/etc/ssl/ca bundle.pem".replacingOccurrences(of: " ", with: "-") }
-        if chance() { a.eabKeyID = "kid-\(next() % 1000)"; a.eabHMACKey = secret() }
-        if a.tlsMode == .files { a.certFile = "/etc/ssl/site.pem"; a.keyFile = "/etc/ssl/site.key" }
+        if chance() {
+            a.eabKeyID = "kid-\(next() % 1000)"
+            a.eabHMACKey = secret()
+        }
+        if a.tlsMode == .files {
+            a.certFile = "/etc/ssl/site.pem"
+            a.keyFile = "/etc/ssl/site.key"
+        }
         for name in AnswerSecret.secretsSection where chance() { a.secrets[name] = secret() }
-        for service in StackService.allCases where next() % 4 == 0 { a.images[service] = try ImageReference(imageReference()) }
+        for service in StackService.allCases where next() % 4 == 0 {
+            a.images[service] = try ImageReference(imageReference())
+        }
         if chance() { a.imagesArchive = "/srv/images-\(next() % 9).tar" }
-        if chance() { a.registryServer = try RegistryHost(registryHost()); a.registryUser = try SafeToken("deploy-\(next() % 9)"); a.registryPassword = secret() }
-        if chance() { a.httpPort = try Port(8080); a.httpsPort = try Port(8443) }
+        if chance() {
+            a.registryServer = try RegistryHost(registryHost())
+            a.registryUser = try SafeToken("deploy-\(next() % 9)")
+            a.registryPassword = secret()
+        }
+        if chance() {
+            a.httpPort = try Port(8080)
+            a.httpsPort = try Port(8443)
+        }
         if chance() { a.deployDir = "/srv/sbs" }
-        if chance() { a.backupDestination = "/mnt/backup"; a.backupKeep = 1 + Int(next() % 365) }
+        if chance() {
+            a.backupDestination = "/mnt/backup"
+            a.backupKeep = 1 + Int(next() % 365)
+        }
         if chance() {
             a.smtpHost = try DomainName("mail.example.com")
             if chance() { a.smtpPort = try Port(465) }
@@ -367,7 +451,9 @@ struct AnswersGenerator {
             let parsed = try AnswersFile.parse(withValues, file: "round-\(round).yaml")
             #expect(parsed == answers, "round \(round):\n\(withValues)")
             let kept = AnswersFile.render(answers)
-            #expect(try AnswersFile.parse(kept, file: "kept-\(round).yaml") == answers.storingLiterals, "round \(round):\n\(kept)")
+            #expect(
+                try AnswersFile.parse(kept, file: "kept-\(round).yaml") == answers.storingLiterals,
+                "round \(round):\n\(kept)")
             for case .literal(let value) in answers.secretSources.values { #expect(!kept.contains(value)) }
         }
     }
@@ -416,8 +502,9 @@ final class ScriptedTerminal: Terminal {
             ("Anthropic API key", "sk-test-key"),
             ("Proceed", "y"),
         ])
-        let result = try Wizard(terminal: terminal).complete(answers, given: ["admin_email"], previous: nil,
-                                                             detectedProfile: "minimum", storedSecrets: [])
+        let result = try Wizard(terminal: terminal).complete(
+            answers, given: ["admin_email"], previous: nil,
+            detectedProfile: "minimum", storedSecrets: [])
         #expect(result.domain?.value == "shop.example.com")
         #expect(result.profile == .named(.recommended))
         #expect(result.secrets[.anthropicAPIKey] == .literal("sk-test-key"))
@@ -439,8 +526,9 @@ final class ScriptedTerminal: Terminal {
             ("Proceed", "n"),
         ])
         #expect(throws: Wizard.Declined.self) {
-            try Wizard(terminal: terminal).complete(Answers(), given: [], previous: previous, detectedProfile: nil,
-                                                    storedSecrets: [.anthropicAPIKey])
+            try Wizard(terminal: terminal).complete(
+                Answers(), given: [], previous: previous, detectedProfile: nil,
+                storedSecrets: [.anthropicAPIKey])
         }
         #expect(terminal.initials.first { $0.key.hasPrefix("Domain") }?.value == "old.example.com")
         #expect(terminal.written.contains("anthropic_api_key kept from before"))

@@ -20,14 +20,15 @@ func outline(_ node: Yams.Node) -> String {
     let mark = node.mark.map { "@\($0.line):\($0.column)" } ?? "@?"
     switch node {
     case .scalar(let scalar):
-        let style: YAMLScalar.Style? = switch scalar.style {
-        case .plain: .plain
-        case .singleQuoted: .singleQuoted
-        case .doubleQuoted: .doubleQuoted
-        case .literal: .literal
-        case .folded: .folded
-        case .any: nil
-        }
+        let style: YAMLScalar.Style? =
+            switch scalar.style {
+            case .plain: .plain
+            case .singleQuoted: .singleQuoted
+            case .doubleQuoted: .doubleQuoted
+            case .literal: .literal
+            case .folded: .folded
+            case .any: nil
+            }
         return "\(style.map { "\($0)" } ?? "any")\(mark)\(String(reflecting: scalar.string))"
     case .sequence(let sequence): return "[\(mark) " + sequence.map(outline).joined(separator: ", ") + "]"
     case .mapping(let mapping):
@@ -61,7 +62,9 @@ struct YAMLDifferentialTests {
     /// Every construct the reader supports, written by hand.
     static let handWritten: [YAMLSample] = [
         YAMLSample("block mapping", "a: 1\nb: two\n"),
-        YAMLSample("nested block mappings and sequences", """
+        YAMLSample(
+            "nested block mappings and sequences",
+            """
             a:
               b: c
               d:
@@ -78,32 +81,41 @@ struct YAMLDifferentialTests {
         YAMLSample("indented top level", "  a: 1\n  b: 2\n"),
         YAMLSample("deeper indentation", "a:\n    b: 1\n    c: 2\nd: 3\n"),
         YAMLSample("empty values", "key:\nother: ~\nlist:\n- \n-\n- a\n"),
-        YAMLSample("plain scalars with ':' and '#'",
-                   "url: http://example.com:8080/x#frag\nmodel: llama3.1:8b\ntag: a#b\nc: x # comment\nd: a:b\n"),
+        YAMLSample(
+            "plain scalars with ':' and '#'",
+            "url: http://example.com:8080/x#frag\nmodel: llama3.1:8b\ntag: a#b\nc: x # comment\nd: a:b\n"),
         YAMLSample("plain scalars starting with indicators", "a: -1\nb: -x\nc: :x\nd: ?x\ne: x?\n"),
         YAMLSample("core schema scalars", "x: 1.5e3\ny: 0x1F\nz: ~\nw: null\nv: true\nu: 0o17\nt: +1\ns: .5\n"),
         YAMLSample("multi-line plain scalar", "plain: this is\n  a multi line\n  \n  plain scalar\nnext: 1\n"),
         YAMLSample("multi-line plain scalar in a list", "- a\n b\n- c\n"),
         YAMLSample("plain scalar with inner blanks", "a: a    b\nb: a \t b\n"),
         YAMLSample("single quotes", "s: 'it''s'\nt: ''\nu: '# not a comment'\n'quoted key': 1\n"),
-        YAMLSample("double-quote escapes", #"""
+        YAMLSample(
+            "double-quote escapes",
+            #"""
             d: "a\tb\n\"q\" \\ \/ \x41 \u00e9 \U0001F600 \0 \a \b \e \f \r \v \N \_ \L \P \ x"
             """#),
         YAMLSample("multi-line quoted scalars", "q: \"multi\n  line\n\n  quoted\"\ns: 'single\n  multi'\n"),
         YAMLSample("escaped line breaks", "a: \"a  \\\n   b\"\nb: \"a\\\n\n   b\"\nc: \"a \\\n b\"\n"),
         YAMLSample("blanks kept inside quotes", "a: \"  lead\"\nb: \"\n  x\n  \"\nc: '\n\n'\n"),
         YAMLSample("flow collections", "f: [a, b, {c: 1, d: [x, y]}, [], {}]\n"),
-        YAMLSample("flow collections over lines", "a: [\n  b,  # comment\n  c\n]\nd: {\n  e: 1,\n  f: [x, {g: h}]\n}\n"),
+        YAMLSample(
+            "flow collections over lines", "a: [\n  b,  # comment\n  c\n]\nd: {\n  e: 1,\n  f: [x, {g: h}]\n}\n"),
         YAMLSample("flow trailing commas and empty values", "a: [a, b, ]\nb: {a: 1, }\nc: {a, b: }\n"),
         YAMLSample("flow pairs and JSON-like keys", "a: [a: b, c]\nb: {\"a\":1}\nc: [\"a\":b]\n"),
         YAMLSample("flow plain scalars", "a: [a b, c d]\nb: {a: b c, d: e}\nc: [a\n  b, c]\n"),
         YAMLSample("deep flow nesting", "[[1, 2], [3, [4, [5]]]]\n"),
         YAMLSample("literal block scalar", "lit: |\n  line1\n   indented\n  line3\n\nafter: 1\n"),
         YAMLSample("folded block scalar", "fold: >\n  folded\n  text\n\n  para\n   more\n  end\n"),
-        YAMLSample("chomping indicators", "strip: |-\n  x\n\nkeep: |+\n  y\n\n\nclip: |\n  z\n\n\nfolded: >-\n  a\n  b\n"),
+        YAMLSample(
+            "chomping indicators", "strip: |-\n  x\n\nkeep: |+\n  y\n\n\nclip: |\n  z\n\n\nfolded: >-\n  a\n  b\n"),
         YAMLSample("indentation indicator", "ind: |2\n    two extra\n  base\nlater: >1-\n  x\n"),
-        YAMLSample("block scalar with a comment and leading empty lines", "a: |   # comment\n\n  x\nb: |\n  x\n# comment\nc: 2\n"),
-        YAMLSample("folding of more-indented lines", "a: >\n\n folded\n line\n\n next\n line\n   * bullet\n\n   * list\n\n last\n"),
+        YAMLSample(
+            "block scalar with a comment and leading empty lines",
+            "a: |   # comment\n\n  x\nb: |\n  x\n# comment\nc: 2\n"),
+        YAMLSample(
+            "folding of more-indented lines",
+            "a: >\n\n folded\n line\n\n next\n line\n   * bullet\n\n   * list\n\n last\n"),
         YAMLSample("block scalars in a list", "- |\n  x\n- >\n  y\n  z\n- a: |\n    text\n  b: 1\n"),
         YAMLSample("block scalar at the end without a line break", "a: |\n  x\n  y"),
         YAMLSample("top-level block scalar", "--- |\n  foo\n"),

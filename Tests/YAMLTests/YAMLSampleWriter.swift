@@ -25,7 +25,9 @@ struct YAMLSampleWriter {
             let (first, further) = flow(depth: 0, indent: 0)
             lines += [first] + further
         case 2:
-            if case .inline(let first, let further) = scalar(parentIndent: -1) { lines += [first.isEmpty ? "~" : first] + further }
+            if case .inline(let first, let further) = scalar(parentIndent: -1) {
+                lines += [first.isEmpty ? "~" : first] + further
+            }
         default: lines += blockMapping(indent: chance(0.1) ? 2 : 0, depth: 0)
         }
         if chance(0.1) { lines.append("...") }
@@ -42,7 +44,8 @@ struct YAMLSampleWriter {
             lines += spacer(indent: indent)
             switch value(parentIndent: indent, depth: depth, mappingValue: true) {
             case .inline(let text, let further):
-                lines.append(pad(indent) + key + ":" + (text.isEmpty ? "" : " " + text) + (further.isEmpty ? comment() : ""))
+                lines.append(
+                    pad(indent) + key + ":" + (text.isEmpty ? "" : " " + text) + (further.isEmpty ? comment() : ""))
                 lines += further
             case .block(let block):
                 lines.append(pad(indent) + key + ":" + comment())
@@ -105,7 +108,9 @@ struct YAMLSampleWriter {
     mutating func flowNode(depth: Int, indent: Int) -> String {
         let roll = Int.random(in: 0..<10, using: &random)
         if depth < 6 && roll < 3 {
-            let items = (0..<Int.random(in: 0...4, using: &random)).map { _ in flowItem(depth: depth + 1, indent: indent) }
+            let items = (0..<Int.random(in: 0...4, using: &random)).map { _ in
+                flowItem(depth: depth + 1, indent: indent)
+            }
             return "[" + joinFlow(items, indent: indent) + "]"
         }
         if depth < 6 && roll < 5 {
@@ -155,20 +160,29 @@ struct YAMLSampleWriter {
 
     /// Words that read as plain scalars anywhere, `:` and `#` inside them included. (`?x` and `:x` are left out:
     /// libyaml reads a `?` or `:` that starts a token inside brackets as an indicator, unlike YAML 1.2.)
-    static let flowWords = ["a", "value", "llama3.1:8b", "a#b", "x-y", "-x", "1", "-2", "3.5", "1e3", "0x1F", "0o17",
-                            "true", "False", "~", "null", "yes", "é", "日本", "a:b", "x?", "x!", "x&y", "x*y", "it's",
-                            "x\"q\"", "50%", "x|y", "x>y", "x@y", ".5", "+1", "a\\b"]
+    static let flowWords = [
+        "a", "value", "llama3.1:8b", "a#b", "x-y", "-x", "1", "-2", "3.5", "1e3", "0x1F", "0o17",
+        "true", "False", "~", "null", "yes", "é", "日本", "a:b", "x?", "x!", "x&y", "x*y", "it's",
+        "x\"q\"", "50%", "x|y", "x>y", "x@y", ".5", "+1", "a\\b",
+    ]
     /// Words that read as plain scalars in block context only.
-    static let blockWords = flowWords + ["http://example.com:8080/x?q=1#frag", "a,b", "a[0]", "y{x}", "f(x)", "?x", ":x"]
+    static let blockWords =
+        flowWords + ["http://example.com:8080/x?q=1#frag", "a,b", "a[0]", "y{x}", "f(x)", "?x", ":x"]
 
     mutating func scalar(parentIndent: Int) -> Written {
         switch Int.random(in: 0..<12, using: &random) {
         case 0: return .inline("", further: [])
-        case 1, 2: let (first, further) = singleQuoted(parentIndent: parentIndent); return .inline(first, further: further)
-        case 3, 4: let (first, further) = doubleQuoted(parentIndent: parentIndent); return .inline(first, further: further)
+        case 1, 2:
+            let (first, further) = singleQuoted(parentIndent: parentIndent)
+            return .inline(first, further: further)
+        case 3, 4:
+            let (first, further) = doubleQuoted(parentIndent: parentIndent)
+            return .inline(first, further: further)
         case 5: return blockScalar(parentIndent: parentIndent, literal: true)
         case 6: return blockScalar(parentIndent: parentIndent, literal: false)
-        case 7: return .inline(words(from: Self.blockWords), further: continuation(parentIndent: parentIndent, Self.blockWords))
+        case 7:
+            return .inline(
+                words(from: Self.blockWords), further: continuation(parentIndent: parentIndent, Self.blockWords))
         default: return .inline(words(from: Self.blockWords), further: [])
         }
     }
@@ -186,8 +200,10 @@ struct YAMLSampleWriter {
     }
 
     mutating func doubleQuoted(parentIndent: Int) -> (String, [String]) {
-        let pieces = ["a", "b c", "'", "\\\"", "\\\\", "\\/", "\\n", "\\t", "\\0", "\\a", "\\b", "\\e", "\\f", "\\r",
-                      "\\v", "\\ ", "\\N", "\\_", "\\L", "\\P", "\\x41", "\\u00e9", "\\U0001F600", "#", ": ", "  ", "\\\t"]
+        let pieces = [
+            "a", "b c", "'", "\\\"", "\\\\", "\\/", "\\n", "\\t", "\\0", "\\a", "\\b", "\\e", "\\f", "\\r",
+            "\\v", "\\ ", "\\N", "\\_", "\\L", "\\P", "\\x41", "\\u00e9", "\\U0001F600", "#", ": ", "  ", "\\\t",
+        ]
         return quoted("\"", pieces: pieces, parentIndent: parentIndent)
     }
 
@@ -217,7 +233,8 @@ struct YAMLSampleWriter {
         for index in 0..<Int.random(in: 0...5, using: &random) {
             switch Int.random(in: 0..<8, using: &random) {
             case 0: contentLines.append("")
-            case 1 where index > 0: contentLines.append(pad(indent + Int.random(in: 1...2, using: &random)) + words(from: Self.blockWords))
+            case 1 where index > 0:
+                contentLines.append(pad(indent + Int.random(in: 1...2, using: &random)) + words(from: Self.blockWords))
             case 2: contentLines.append(pad(indent) + words(from: Self.blockWords) + "  ")
             default: contentLines.append(pad(indent) + words(from: Self.blockWords))
             }
@@ -225,7 +242,9 @@ struct YAMLSampleWriter {
         if chance(0.3) { contentLines += Array(repeating: "", count: Int.random(in: 1...2, using: &random)) }
         let chomping = ["", "-", "+"].randomElement(using: &random) ?? ""
         let digit = chance(0.3) || contentLines.first == "" ? String(step) : ""
-        let header = (literal ? "|" : ">") + (chance(0.5) ? chomping + digit : digit + chomping) + (chance(0.2) ? " # header" : "")
+        let header =
+            (literal ? "|" : ">") + (chance(0.5) ? chomping + digit : digit + chomping)
+            + (chance(0.2) ? " # header" : "")
         return .inline(header, further: contentLines)
     }
 

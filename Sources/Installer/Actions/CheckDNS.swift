@@ -15,7 +15,9 @@ struct CheckDNS: StepAction {
     }
 
     func input(_ context: InstallInputs, needs: NeededOutputs) throws -> Input {
-        Input(names: context.answers.certificateNames, publicIP: context.answers.publicIP, policy: context.answers.dnsCheck.rawValue)
+        Input(
+            names: context.answers.certificateNames, publicIP: context.answers.publicIP,
+            policy: context.answers.dnsCheck.rawValue)
     }
 
     func run(_ input: Input, log: StepLog) async throws -> StepResult<Nothing> {
@@ -23,7 +25,9 @@ struct CheckDNS: StepAction {
         let publicAddresses = try input.publicIP.map { [try IPAddress($0)] } ?? []
         let report = await DNSCheck().check(names: input.names, publicAddresses: publicAddresses, policy: policy)
         for name in report.names {
-            log.progress("\(name.name): A \(name.answer.a.map(\.description).joined(separator: ", ")) AAAA \(name.answer.aaaa.map(\.description).joined(separator: ", "))\(name.problems.isEmpty ? "" : " — " + name.problems.joined(separator: "; "))")
+            log.progress(
+                "\(name.name): A \(name.answer.a.map(\.description).joined(separator: ", ")) AAAA \(name.answer.aaaa.map(\.description).joined(separator: ", "))\(name.problems.isEmpty ? "" : " — " + name.problems.joined(separator: "; "))"
+            )
         }
         switch report.result.status {
         case .fail: throw report.result.userError

@@ -19,15 +19,18 @@ struct ChooseProfile: StepAction {
 
     func input(_ context: InstallInputs, needs: NeededOutputs) throws -> Input {
         let answers = context.answers
-        return Input(host: try needs.output(of: DetectHardware.self), profilesTable: try context.assets.text("assets/profiles.yaml"),
-                     profile: answers.profile.rawValue, gpu: answers.gpu.rawValue, monitoring: answers.monitoring.rawValue)
+        return Input(
+            host: try needs.output(of: DetectHardware.self),
+            profilesTable: try context.assets.text("assets/profiles.yaml"),
+            profile: answers.profile.rawValue, gpu: answers.gpu.rawValue, monitoring: answers.monitoring.rawValue)
     }
 
     func run(_ input: Input, log: StepLog) async throws -> StepResult<ResolvedProfile> {
         let table = try ProfileTable(yaml: input.profilesTable)
-        let request = ProfileChoiceRequest(profile: try ProfileRequest(input.profile),
-                                           gpu: FeatureSwitch(rawValue: input.gpu) ?? .auto,
-                                           monitoring: FeatureSwitch(rawValue: input.monitoring) ?? .auto)
+        let request = ProfileChoiceRequest(
+            profile: try ProfileRequest(input.profile),
+            gpu: FeatureSwitch(rawValue: input.gpu) ?? .auto,
+            monitoring: FeatureSwitch(rawValue: input.monitoring) ?? .auto)
         let profile = try table.choose(for: input.host, request: request)
         log.progress("profile \(profile.name.rawValue): \(profile.reasons.joined(separator: " "))")
         return StepResult(profile)

@@ -21,8 +21,9 @@ struct CollectAnswers: StepAction {
     }
 
     func input(_ context: InstallInputs, needs: NeededOutputs) throws -> Input {
-        Input(answersFile: context.layout.answersFile, answersText: AnswersFile.render(context.answers.storingLiterals),
-              secretsFile: context.layout.secretsFile, secrets: try context.answerSecretDigests())
+        Input(
+            answersFile: context.layout.answersFile, answersText: AnswersFile.render(context.answers.storingLiterals),
+            secretsFile: context.layout.secretsFile, secrets: try context.answerSecretDigests())
     }
 
     func run(_ input: Input, log: StepLog) async throws -> StepResult<Nothing> {

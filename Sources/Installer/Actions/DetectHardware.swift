@@ -23,7 +23,9 @@ struct DetectHardware: StepAction {
         let detector = HostDetector(sysroot: Sysroot(input.sysroot), runner: tools.commands)
         log.progress("reading memory, CPUs, GPU (nvidia-smi answers within 10 s or counts as no GPU) and disk")
         var host = try await detector.detect(deployDirectory: input.deployDir)
-        let gpu = host.gpu.usable ? "\(host.gpu.name ?? host.gpu.vendor.rawValue) (\(host.gpu.memoryMiB.map { "\($0) MiB" } ?? "memory unknown"))"
+        let gpu =
+            host.gpu.usable
+            ? "\(host.gpu.name ?? host.gpu.vendor.rawValue) (\(host.gpu.memoryMiB.map { "\($0) MiB" } ?? "memory unknown"))"
             : "none usable (\(host.gpu.reason))"
         log.progress("\(host.memory.effectiveMiB / 1024) GiB memory, \(host.cpu.effective) CPUs, GPU: \(gpu)")
         host.disk = nil

@@ -37,7 +37,9 @@ struct EnsureDocker: StepAction {
             let detector = HostDetector(sysroot: sysroot, runner: tools.commands)
             let os = detector.detectOS()
             let plan = try DockerInstallPlan.steps(for: os, architecture: detector.detectArchitecture())
-            log.progress("Docker \(found.client == nil ? "is not installed" : "has no compose v2"): installing it on \(os.prettyName) (\(plan.count) steps)")
+            log.progress(
+                "Docker \(found.client == nil ? "is not installed" : "has no compose v2"): installing it on \(os.prettyName) (\(plan.count) steps)"
+            )
             for action in plan { try await perform(action, sysroot: input.sysroot, log: log) }
             found = await probe()
         }
@@ -53,8 +55,11 @@ struct EnsureDocker: StepAction {
             }
         }
         guard let engine = found.engine, let compose = found.compose else {
-            throw UserError("Docker is not usable: \(found.engine == nil ? "the engine does not answer `docker info`" : "`docker compose version` fails")\(found.detail.isEmpty ? "" : " (\(found.detail))").",
-                            remedy: "Check `systemctl status docker` and `docker compose version`, fix what they report, then run `sbs resume`.")
+            throw UserError(
+                "Docker is not usable: \(found.engine == nil ? "the engine does not answer `docker info`" : "`docker compose version` fails")\(found.detail.isEmpty ? "" : " (\(found.detail))").",
+                remedy:
+                    "Check `systemctl status docker` and `docker compose version`, fix what they report, then run `sbs resume`."
+            )
         }
         log.progress("Docker engine \(engine), compose \(compose)")
         return StepResult(Output(engineVersion: engine, composeVersion: compose))
@@ -63,7 +68,9 @@ struct EnsureDocker: StepAction {
     /// The client, engine and compose versions, nil where a command failed; `detail` is the last error.
     func probe() async -> (client: String?, engine: String?, compose: String?, detail: String) {
         func version(_ argv: [String]) async -> (String?, String) {
-            guard let result = try? await tools.commands.run(argv, timeout: .seconds(20)) else { return (nil, "could not run \(argv[0])") }
+            guard let result = try? await tools.commands.run(argv, timeout: .seconds(20)) else {
+                return (nil, "could not run \(argv[0])")
+            }
             let text = result.stdout.trimmed
             if result.status == 0 && !text.isEmpty { return (text, "") }
             return (nil, result.stderr.split(separator: "\n").last.map(String.init) ?? "exit \(result.status)")
@@ -82,8 +89,11 @@ struct EnsureDocker: StepAction {
             let result = try await tools.commands.run(argv, timeout: timeout)
             guard result.status == 0 else {
                 let tail = (result.stderr + result.stdout).split(separator: "\n").suffix(3).joined(separator: " | ")
-                throw UserError("`\(action)` failed (\(result.timedOut ? "timed out" : "exit \(result.status)")): \(tail)",
-                                remedy: "Fix the cause (network, package sources, a held package lock), then run `sbs resume`; or install Docker by hand (https://docs.docker.com/engine/install/).")
+                throw UserError(
+                    "`\(action)` failed (\(result.timedOut ? "timed out" : "exit \(result.status)")): \(tail)",
+                    remedy:
+                        "Fix the cause (network, package sources, a held package lock), then run `sbs resume`; or install Docker by hand (https://docs.docker.com/engine/install/)."
+                )
             }
         case .write(let path, let text, let mode):
             try AtomicFile.write(text, to: sysroot == "/" ? path : sysroot + path, mode: mode_t(mode))

@@ -28,26 +28,34 @@ struct GenerateSecrets: StepAction {
     }
 
     func input(_ context: InstallInputs, needs: NeededOutputs) throws -> Input {
-        Input(secretsFile: context.layout.secretsFile, deployEnvFile: context.deployDir + "/.env",
-              answerSecrets: try context.answerSecretDigests(), databaseVolume: context.project.volume("postgres_data"))
+        Input(
+            secretsFile: context.layout.secretsFile, deployEnvFile: context.deployDir + "/.env",
+            answerSecrets: try context.answerSecretDigests(), databaseVolume: context.project.volume("postgres_data"))
     }
 
     func run(_ input: Input, log: StepLog) async throws -> StepResult<Output> {
         let given = try tools.verifiedSecrets(input.answerSecrets)
-        let volume = try await tools.commands.run(["docker", "volume", "inspect", input.databaseVolume], timeout: .seconds(20))
+        let volume = try await tools.commands.run(
+            ["docker", "volume", "inspect", input.databaseVolume], timeout: .seconds(20))
         let (secrets, generated, recovered) = try SecretsFile(path: input.secretsFile)
-            .ensure(given: given, deployEnvPath: input.deployEnvFile,
-                    databaseVolume: volume.status == 0 ? input.databaseVolume : nil)
+            .ensure(
+                given: given, deployEnvPath: input.deployEnvFile,
+                databaseVolume: volume.status == 0 ? input.databaseVolume : nil)
         for value in secrets.allValues { log.runLog.addSecret(value) }
         if !recovered.isEmpty {
-            log.progress("recovered \(recovered.map(\.value).joined(separator: ", ")) from \(input.deployEnvFile) into \(input.secretsFile): the stack keeps the values it was set up with")
+            log.progress(
+                "recovered \(recovered.map(\.value).joined(separator: ", ")) from \(input.deployEnvFile) into \(input.secretsFile): the stack keeps the values it was set up with"
+            )
         }
         if !generated.isEmpty || recovered.isEmpty {
-            log.progress(generated.isEmpty ? "all secrets were already there; none replaced"
-                                           : "generated \(generated.map(\.value).joined(separator: ", ")) in \(input.secretsFile) (0600)")
+            log.progress(
+                generated.isEmpty
+                    ? "all secrets were already there; none replaced"
+                    : "generated \(generated.map(\.value).joined(separator: ", ")) in \(input.secretsFile) (0600)")
         }
         var values: [String: String] = [:]
         for name in secrets.names { values[name.value] = secrets[name] }
-        return StepResult(Output(secrets: tools.digester.digest(values)), products: [ProductFile(input.secretsFile, secret: true)])
+        return StepResult(
+            Output(secrets: tools.digester.digest(values)), products: [ProductFile(input.secretsFile, secret: true)])
     }
 }

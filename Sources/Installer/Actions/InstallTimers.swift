@@ -42,16 +42,20 @@ struct InstallTimers: StepAction {
         var backup: SystemdUnits.Backup?
         if answers.backups != .off {
             guard answers.backupDestination.hasPrefix("/") else {
-                throw UserError("backups.destination '\(answers.backupDestination.debugSafe)' is not an absolute path.",
-                                remedy: "Give an absolute path in the answers.")
+                throw UserError(
+                    "backups.destination '\(answers.backupDestination.debugSafe)' is not an absolute path.",
+                    remedy: "Give an absolute path in the answers.")
             }
-            backup = .init(script: context.deployDir + "/backup/backup.sh",
-                           destination: context.layout.resolve(answers.backupDestination), keep: answers.backupKeep)
+            backup = .init(
+                script: context.deployDir + "/backup/backup.sh",
+                destination: context.layout.resolve(answers.backupDestination), keep: answers.backupKeep)
         }
-        let units = try SystemdUnits(executable: context.executable, root: context.layout.root,
-                                     project: context.project, backup: backup)
-        return Input(units: units, unitDirectory: context.layout.resolve(SystemdUnits.directory), sysroot: context.sysroot,
-                     systemctlAllowed: context.layout.root == "/" || context.sysroot != "/")
+        let units = try SystemdUnits(
+            executable: context.executable, root: context.layout.root,
+            project: context.project, backup: backup)
+        return Input(
+            units: units, unitDirectory: context.layout.resolve(SystemdUnits.directory), sysroot: context.sysroot,
+            systemctlAllowed: context.layout.root == "/" || context.sysroot != "/")
     }
 
     func run(_ input: Input, log: StepLog) async throws -> StepResult<Output> {
@@ -82,12 +86,17 @@ struct InstallTimers: StepAction {
             try await systemctl(["enable", "--now"] + timers, log: log)
             log.progress("timers enabled and started (`systemctl list-timers 'sbs-*'` shows when they run next)")
         } else if !systemd {
-            log.progress("systemd does not run on this host: the units were written but not enabled. Where systemd runs, enable them with `systemctl daemon-reload && systemctl enable --now \(timers.joined(separator: " "))`.")
+            log.progress(
+                "systemd does not run on this host: the units were written but not enabled. Where systemd runs, enable them with `systemctl daemon-reload && systemctl enable --now \(timers.joined(separator: " "))`."
+            )
         } else {
-            log.progress("the units are under \(directory), not where this host's systemd reads them, so they were not enabled. To run them on this host: `cp \(directory)/sbs-* /etc/systemd/system/ && systemctl daemon-reload && systemctl enable --now \(timers.joined(separator: " "))`.")
+            log.progress(
+                "the units are under \(directory), not where this host's systemd reads them, so they were not enabled. To run them on this host: `cp \(directory)/sbs-* /etc/systemd/system/ && systemctl daemon-reload && systemctl enable --now \(timers.joined(separator: " "))`."
+            )
         }
-        return StepResult(Output(unitDirectory: directory, units: units.map(\.name), timers: timers, enabled: manage),
-                          products: units.map { ProductFile(directory + "/" + $0.name) })
+        return StepResult(
+            Output(unitDirectory: directory, units: units.map(\.name), timers: timers, enabled: manage),
+            products: units.map { ProductFile(directory + "/" + $0.name) })
     }
 
     func systemctl(_ arguments: [String], log: StepLog) async throws {
@@ -95,8 +104,9 @@ struct InstallTimers: StepAction {
         log.info(argv.joined(separator: " "))
         let result = try await tools.commands.run(argv, timeout: .seconds(120))
         guard result.status == 0 else {
-            throw UserError("`\(argv.joined(separator: " "))` failed (\(result.timedOut ? "timed out" : "exit \(result.status)")): \((result.stderr + result.stdout).lastLines(3))",
-                            remedy: "Check `systemctl status` and `journalctl -xe`, fix what they report, then run `sbs resume`.")
+            throw UserError(
+                "`\(argv.joined(separator: " "))` failed (\(result.timedOut ? "timed out" : "exit \(result.status)")): \((result.stderr + result.stdout).lastLines(3))",
+                remedy: "Check `systemctl status` and `journalctl -xe`, fix what they report, then run `sbs resume`.")
         }
     }
 
@@ -114,7 +124,9 @@ extension InstallInputs {
         (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")).map { link in
             link.hasSuffix(" (deleted)") ? String(link.dropLast(" (deleted)".count)) : link
         }
-            ?? CommandLine.arguments.first.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }
+            ?? CommandLine.arguments.first.map {
+                $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0
+            }
             ?? "/usr/local/bin/sbs"
     }()
 }

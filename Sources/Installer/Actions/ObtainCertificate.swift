@@ -41,31 +41,44 @@ struct ObtainCertificate: StepAction {
     func input(_ context: InstallInputs, needs: NeededOutputs) throws -> Input {
         let answers = context.answers
         guard let domain = answers.domain else {
-            throw UserError("No domain to obtain a certificate for.", remedy: "Add `domain` to the answers and run again.")
+            throw UserError(
+                "No domain to obtain a certificate for.", remedy: "Add `domain` to the answers and run again.")
         }
-        return Input(mode: answers.tlsMode.rawValue, names: answers.certificateNames.map(\.value), email: answers.adminEmail?.value,
-                     directory: answers.acmeDirectory, caBundle: answers.acmeCABundle, eabKeyID: answers.eabKeyID,
-                     eabKey: try context.secretDigest(.eabHMACKey), certFile: answers.certFile,
-                     keyFile: answers.keyFile, httpPort: answers.httpPort.value, publicIP: answers.publicIP,
-                     webroot: context.layout.webrootDir, accountDirectory: context.layout.acmeDir,
-                     liveDirectory: context.layout.sslDir + "/live/" + domain.value)
+        return Input(
+            mode: answers.tlsMode.rawValue, names: answers.certificateNames.map(\.value),
+            email: answers.adminEmail?.value,
+            directory: answers.acmeDirectory, caBundle: answers.acmeCABundle, eabKeyID: answers.eabKeyID,
+            eabKey: try context.secretDigest(.eabHMACKey), certFile: answers.certFile,
+            keyFile: answers.keyFile, httpPort: answers.httpPort.value, publicIP: answers.publicIP,
+            webroot: context.layout.webrootDir, accountDirectory: context.layout.acmeDir,
+            liveDirectory: context.layout.sslDir + "/live/" + domain.value)
     }
 
     func run(_ input: Input, log: StepLog) async throws -> StepResult<Output> {
         let live = input.liveDirectory
-        let products = [ProductFile(live + "/fullchain.pem", presence: true), ProductFile(live + "/privkey.pem", secret: true, presence: true)]
+        let products = [
+            ProductFile(live + "/fullchain.pem", presence: true),
+            ProductFile(live + "/privkey.pem", secret: true, presence: true),
+        ]
         let output = Output(liveDirectory: live, mode: input.mode)
         let notAfter: Date
         switch TLSMode(rawValue: input.mode) ?? .acme {
         case .selfSigned:
             notAfter = try ProvidedCertificates.installSelfSigned(domains: input.names, liveDirectory: live).notAfter
-            log.progress("self-signed certificate for \(input.names.joined(separator: ", ")) (browsers will warn; for LAN-only installs)")
+            log.progress(
+                "self-signed certificate for \(input.names.joined(separator: ", ")) (browsers will warn; for LAN-only installs)"
+            )
         case .files:
             guard let cert = input.certFile, let key = input.keyFile else {
-                throw UserError("tls.mode files needs tls.cert_file and tls.key_file.", remedy: "Add both to the answers.")
+                throw UserError(
+                    "tls.mode files needs tls.cert_file and tls.key_file.", remedy: "Add both to the answers.")
             }
-            notAfter = try ProvidedCertificates.installFiles(certificatePath: cert, keyPath: key, liveDirectory: live, domains: input.names).notAfter
-            log.progress("installed \(cert) and its key after checking they match and cover \(input.names.joined(separator: ", "))")
+            notAfter = try ProvidedCertificates.installFiles(
+                certificatePath: cert, keyPath: key, liveDirectory: live, domains: input.names
+            ).notAfter
+            log.progress(
+                "installed \(cert) and its key after checking they match and cover \(input.names.joined(separator: ", "))"
+            )
         case .acme:
             var binding: ExternalAccountBinding?
             if let kid = input.eabKeyID, let digest = input.eabKey {

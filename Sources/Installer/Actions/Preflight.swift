@@ -21,8 +21,9 @@ struct Preflight: StepAction {
 
     func input(_ context: InstallInputs, needs: NeededOutputs) throws -> Input {
         let table = try ProfileTable(yaml: context.assets.text("assets/profiles.yaml"))
-        return Input(httpPort: context.answers.httpPort, httpsPort: context.answers.httpsPort, deployDir: context.deployDir,
-                     sysroot: context.sysroot, diskRequiredGiB: table.rule(.minimum)?.diskRequiredGiB ?? 20)
+        return Input(
+            httpPort: context.answers.httpPort, httpsPort: context.answers.httpsPort, deployDir: context.deployDir,
+            sysroot: context.sysroot, diskRequiredGiB: table.rule(.minimum)?.diskRequiredGiB ?? 20)
     }
 
     func run(_ input: Input, log: StepLog) async throws -> StepResult<Nothing> {
@@ -33,24 +34,32 @@ struct Preflight: StepAction {
             preflight.checkRoot(),
             preflight.checkOperatingSystem(detector.detectOS(), architecture: detector.detectArchitecture()),
             // A re-run finds the stack's own nginx (published through docker-proxy) on these ports.
-            preflight.checkPort(input.httpPort, purpose: "HTTP (ACME challenges and redirects)", acceptingOwners: ["docker-proxy"]),
+            preflight.checkPort(
+                input.httpPort, purpose: "HTTP (ACME challenges and redirects)", acceptingOwners: ["docker-proxy"]),
             preflight.checkPort(input.httpsPort, purpose: "HTTPS", acceptingOwners: ["docker-proxy"]),
             preflight.checkDiskSpace(DiskSpace.free(under: input.deployDir), requiredGiB: input.diskRequiredGiB),
             preflight.checkClock(now: Date()),
         ]
-        results.append(await FirewallCheck(runner: tools.commands).check(httpPort: input.httpPort, httpsPort: input.httpsPort))
-        results.append(await preflight.waitForPackageManagerLock(probe: FcntlLockProbe(sysroot: sysroot)) { message in
-            log.progress(message)
-        })
+        results.append(
+            await FirewallCheck(runner: tools.commands).check(httpPort: input.httpPort, httpsPort: input.httpsPort))
+        results.append(
+            await preflight.waitForPackageManagerLock(probe: FcntlLockProbe(sysroot: sysroot)) { message in
+                log.progress(message)
+            })
         for result in results {
             log.info("\(result.id): \(result.status.rawValue): \(result.detail)")
-            if result.status == .warn { log.progress("warning: \(result.detail)\(result.remedy.map { " (\($0))" } ?? "")") }
+            if result.status == .warn {
+                log.progress("warning: \(result.detail)\(result.remedy.map { " (\($0))" } ?? "")")
+            }
         }
         let failures = results.filter { $0.status == .fail }
         if failures.count == 1, let failure = failures.first { throw failure.userError }
         if !failures.isEmpty {
-            throw UserError("The host is not ready:\n" + failures.map { "  - \($0.detail)\($0.remedy.map { "\n    → \($0)" } ?? "")" }.joined(separator: "\n"),
-                            remedy: "Fix these, then run `sbs resume`.")
+            throw UserError(
+                "The host is not ready:\n"
+                    + failures.map { "  - \($0.detail)\($0.remedy.map { "\n    → \($0)" } ?? "")" }.joined(
+                        separator: "\n"),
+                remedy: "Fix these, then run `sbs resume`.")
         }
         return StepResult()
     }

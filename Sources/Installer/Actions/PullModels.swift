@@ -1,7 +1,7 @@
 import Deploy
 import FoundationEssentials
-import Host
 import HTTPClient
+import Host
 import Processes
 import SBSCore
 import StepGraph
@@ -28,8 +28,9 @@ struct PullModels: StepAction {
     }
 
     func input(_ context: InstallInputs, needs: NeededOutputs) throws -> Input {
-        Input(project: context.project, models: try needs.output(of: ChooseProfile.self).ollamaModels,
-              stack: try needs.output(of: StartStack.self))
+        Input(
+            project: context.project, models: try needs.output(of: ChooseProfile.self).ollamaModels,
+            stack: try needs.output(of: StartStack.self))
     }
 
     func run(_ input: Input, log: StepLog) async throws -> StepResult<Output> {
@@ -38,7 +39,8 @@ struct PullModels: StepAction {
             return StepResult(Output(models: []))
         }
         let base = "http://\(try await address(input.project)):\(ollamaPort)"
-        let http = CurlTransport(options: HTTPOptions(connectTimeout: .seconds(10), timeout: .seconds(7200), userAgent: "sbs"))
+        let http = CurlTransport(
+            options: HTTPOptions(connectTimeout: .seconds(10), timeout: .seconds(7200), userAgent: "sbs"))
         let present = try await tags(http, base)
         let missing = OllamaModels.missing(input.models, present: present)
         let kept = input.models.filter { !missing.contains($0) }
@@ -49,8 +51,9 @@ struct PullModels: StepAction {
         let after = try await tags(http, base)
         let stillMissing = OllamaModels.missing(input.models, present: after)
         guard stillMissing.isEmpty else {
-            throw UserError("Ollama reported the pull of \(stillMissing.joined(separator: ", ")) done, but does not list it.",
-                            remedy: "Check `docker compose logs ollama`, then run `sbs resume`.")
+            throw UserError(
+                "Ollama reported the pull of \(stillMissing.joined(separator: ", ")) done, but does not list it.",
+                remedy: "Check `docker compose logs ollama`, then run `sbs resume`.")
         }
         log.progress("models present: \(input.models.joined(separator: ", "))")
         return StepResult(Output(models: input.models.sorted()))
@@ -58,39 +61,67 @@ struct PullModels: StepAction {
 
     /// The Ollama container's address on the project's `egress` network.
     func address(_ project: ComposeProject) async throws(UserError) -> String {
-        guard let container = try await project.containers(tools.commands).first(where: { $0.service == "ollama" && $0.state == "running" }) else {
-            throw UserError("The ollama service is not running.", remedy: "Run `sbs resume` (start-stack starts it); `docker compose logs ollama` shows why it stopped.")
+        guard
+            let container = try await project.containers(tools.commands).first(where: {
+                $0.service == "ollama" && $0.state == "running"
+            })
+        else {
+            throw UserError(
+                "The ollama service is not running.",
+                remedy: "Run `sbs resume` (start-stack starts it); `docker compose logs ollama` shows why it stopped.")
         }
-        let result = try await tools.commands.run(["docker", "inspect", "--format", "{{json .NetworkSettings.Networks}}", container.name], timeout: .seconds(20))
+        let result = try await tools.commands.run(
+            ["docker", "inspect", "--format", "{{json .NetworkSettings.Networks}}", container.name],
+            timeout: .seconds(20))
         struct Network: Decodable { var IPAddress: String? }
-        guard result.status == 0, let networks = try? JSONDecoder().decode([String: Network].self, from: Data(result.stdout.utf8)),
-              let address = networks[project.name + "_egress"]?.IPAddress, !address.isEmpty else {
-            throw UserError("sbs cannot find the address of \(container.name) on the network \(project.name)_egress: \(result.stderr.lastLines(2))",
-                            remedy: "Check `docker inspect \(container.name)`; `sbs install --from start-stack` recreates the stack's networks.")
+        guard result.status == 0,
+            let networks = try? JSONDecoder().decode([String: Network].self, from: Data(result.stdout.utf8)),
+            let address = networks[project.name + "_egress"]?.IPAddress, !address.isEmpty
+        else {
+            throw UserError(
+                "sbs cannot find the address of \(container.name) on the network \(project.name)_egress: \(result.stderr.lastLines(2))",
+                remedy:
+                    "Check `docker inspect \(container.name)`; `sbs install --from start-stack` recreates the stack's networks."
+            )
         }
         return address
     }
 
     func tags(_ http: CurlTransport, _ base: String) async throws -> Set<String> {
         let response: HTTPResponse
-        do { response = try await http.send(HTTPRequest(method: .get, url: base + "/api/tags")) } catch let error as HTTPTransportError {
-            throw UserError("Ollama does not answer at \(base): \(error.detail)", remedy: "Check `docker compose logs ollama`, then run `sbs resume`.")
+        do { response = try await http.send(HTTPRequest(method: .get, url: base + "/api/tags")) } catch let error
+            as HTTPTransportError
+        {
+            throw UserError(
+                "Ollama does not answer at \(base): \(error.detail)",
+                remedy: "Check `docker compose logs ollama`, then run `sbs resume`.")
         }
         guard response.status == 200 else {
-            throw UserError("Ollama answered /api/tags with HTTP \(response.status).", remedy: "Check `docker compose logs ollama`, then run `sbs resume`.")
+            throw UserError(
+                "Ollama answered /api/tags with HTTP \(response.status).",
+                remedy: "Check `docker compose logs ollama`, then run `sbs resume`.")
         }
         return try OllamaModels.names(inTags: response.body)
     }
 
     func pull(_ model: String, http: CurlTransport, base: String, log: StepLog) async throws {
         log.progress("pulling \(model)")
-        struct PullRequest: Encodable { let model: String; let stream = true }
+        struct PullRequest: Encodable {
+            let model: String
+            let stream = true
+        }
         let body = try JSONEncoder().encode(PullRequest(model: model))
-        let state = Mutex<(stream: OllamaModels.PullStream, reporter: OllamaModels.ProgressReporter, error: String?, success: Bool)>(
+        let state = Mutex<
+            (stream: OllamaModels.PullStream, reporter: OllamaModels.ProgressReporter, error: String?, success: Bool)
+        >(
             (OllamaModels.PullStream(), OllamaModels.ProgressReporter(), nil, false))
         let response: HTTPResponse
         do {
-            response = try await http.stream(HTTPRequest(method: .post, url: base + "/api/pull", headers: [("Content-Type", "application/json")], body: Array(body))) { bytes in
+            response = try await http.stream(
+                HTTPRequest(
+                    method: .post, url: base + "/api/pull", headers: [("Content-Type", "application/json")],
+                    body: Array(body))
+            ) { bytes in
                 let lines: [String] = state.withLock { state in
                     var lines: [String] = []
                     for event in state.stream.feed(bytes) {
@@ -104,14 +135,22 @@ struct PullModels: StepAction {
                 return true
             }
         } catch let error as HTTPTransportError {
-            throw UserError("Pulling \(model) from Ollama failed: \(error.detail)", remedy: "Check the network and `docker compose logs ollama`, then run `sbs resume` (what was downloaded is kept).")
+            throw UserError(
+                "Pulling \(model) from Ollama failed: \(error.detail)",
+                remedy:
+                    "Check the network and `docker compose logs ollama`, then run `sbs resume` (what was downloaded is kept)."
+            )
         }
         let (error, success) = state.withLock { ($0.error, $0.success) }
         if let error {
-            throw UserError("Ollama could not pull \(model): \(error)", remedy: "Check the model name in assets/profiles.yaml and the network, then run `sbs resume`.")
+            throw UserError(
+                "Ollama could not pull \(model): \(error)",
+                remedy: "Check the model name in assets/profiles.yaml and the network, then run `sbs resume`.")
         }
         guard response.status == 200, success else {
-            throw UserError("Ollama did not finish pulling \(model) (HTTP \(response.status)).", remedy: "Run `sbs resume`; the download continues where it stopped.")
+            throw UserError(
+                "Ollama did not finish pulling \(model) (HTTP \(response.status)).",
+                remedy: "Run `sbs resume`; the download continues where it stopped.")
         }
     }
 }

@@ -25,8 +25,12 @@ struct StartProxy: StepAction {
 
     func run(_ input: Input, log: StepLog) async throws -> StepResult<Nothing> {
         let driver = input.stack.driver(tools, log: log)
-        if let nginx = try await input.stack.project.containers(tools.commands).first(where: { $0.service == "nginx" && $0.state == "running" }) {
-            log.progress("nginx already runs (\(nginx.name), \(nginx.health.isEmpty ? nginx.state : nginx.health)); it serves the ACME webroot as it is")
+        if let nginx = try await input.stack.project.containers(tools.commands).first(where: {
+            $0.service == "nginx" && $0.state == "running"
+        }) {
+            log.progress(
+                "nginx already runs (\(nginx.name), \(nginx.health.isEmpty ? nginx.state : nginx.health)); it serves the ACME webroot as it is"
+            )
             return StepResult()
         }
         // Every image of the stack, not nginx's alone: a missing or unreachable image fails here, before the CA is

@@ -39,11 +39,13 @@ struct StartStack: StepAction {
 
     func input(_ context: InstallInputs, needs: NeededOutputs) throws -> Input {
         guard let domain = context.answers.domain?.value else {
-            throw UserError("The answers give no domain to serve.", remedy: "Add `domain` to the answers and run `sbs install`.")
+            throw UserError(
+                "The answers give no domain to serve.", remedy: "Add `domain` to the answers and run `sbs install`.")
         }
-        return Input(stack: try StackSource(context, needs: needs), configs: try needs.output(of: WriteConfigs.self),
-                     certificate: try needs.output(of: ObtainCertificate.self),
-                     https: HTTPSEndpoint(name: domain, port: context.answers.httpsPort.value))
+        return Input(
+            stack: try StackSource(context, needs: needs), configs: try needs.output(of: WriteConfigs.self),
+            certificate: try needs.output(of: ObtainCertificate.self),
+            https: HTTPSEndpoint(name: domain, port: context.answers.httpsPort.value))
     }
 
     func run(_ input: Input, log: StepLog) async throws -> StepResult<Output> {
@@ -51,7 +53,9 @@ struct StartStack: StepAction {
         let hashes = try await driver.configHashes()
         let services = hashes.keys.sorted()
         if try await driver.isUpToDate(services, hashes: hashes) {
-            log.progress("all \(services.count) services run, are healthy and were started from the current configuration: nothing to change")
+            log.progress(
+                "all \(services.count) services run, are healthy and were started from the current configuration: nothing to change"
+            )
             try await servesLiveCertificate(input, driver: driver, log: log)
             return StepResult(Output(services: services))
         }
@@ -64,11 +68,16 @@ struct StartStack: StepAction {
             log.progress("starting \(applications.joined(separator: ", "))")
             try await driver.up(applications, deadline: deadline)
         }
-        if try await input.stack.project.containers(tools.commands).contains(where: { $0.service == "nginx" && $0.state == "running" }) {
+        if try await input.stack.project.containers(tools.commands).contains(where: {
+            $0.service == "nginx" && $0.state == "running"
+        }) {
             let test = try await driver.exec("nginx", ["nginx", "-t", "-c", ComposeDriver.nginxConfig])
             guard test.status == 0 else {
-                throw UserError("The TLS config of nginx does not pass `nginx -t`: \((test.stderr + "\n" + test.stdout).lastLines(3))",
-                                remedy: "Check \(input.configs.deployDir)/nginx/nginx.conf and the certificate in \(input.certificate.liveDirectory); `sbs install --from write-configs` writes the config again. nginx keeps serving its current config meanwhile.")
+                throw UserError(
+                    "The TLS config of nginx does not pass `nginx -t`: \((test.stderr + "\n" + test.stdout).lastLines(3))",
+                    remedy:
+                        "Check \(input.configs.deployDir)/nginx/nginx.conf and the certificate in \(input.certificate.liveDirectory); `sbs install --from write-configs` writes the config again. nginx keeps serving its current config meanwhile."
+                )
             }
             log.progress("nginx -t accepts the TLS config")
         }
@@ -82,7 +91,9 @@ struct StartStack: StepAction {
     }
 
     func servesLiveCertificate(_ input: Input, driver: ComposeDriver, log: StepLog) async throws {
-        try await ServedCertificate(endpoint: input.https, liveDirectory: input.certificate.liveDirectory,
-                                    probe: certificateProbe, settle: reloadSettle).ensureServed(driver, log: log)
+        try await ServedCertificate(
+            endpoint: input.https, liveDirectory: input.certificate.liveDirectory,
+            probe: certificateProbe, settle: reloadSettle
+        ).ensureServed(driver, log: log)
     }
 }

@@ -23,8 +23,9 @@ struct Verify: StepAction {
 
     func input(_ context: InstallInputs, needs: NeededOutputs) throws -> Input {
         let profile = try needs.output(of: ChooseProfile.self)
-        return Input(target: try Verify.target(context.answers, layout: context.layout, profile: profile),
-                     reportPath: Verify.reportPath(context.layout))
+        return Input(
+            target: try Verify.target(context.answers, layout: context.layout, profile: profile),
+            reportPath: Verify.reportPath(context.layout))
     }
 
     func run(_ input: Input, log: StepLog) async throws -> StepResult<Nothing> {
@@ -40,7 +41,9 @@ struct Verify: StepAction {
 
     /// The checks as they run on a server: HTTP over libcurl to `target.address`, Docker through `commands`.
     static func verifier(_ target: VerifyTarget, commands: any CommandRunner) -> StackVerifier {
-        StackVerifier(target: target, transports: .curl(for: target), probe: ComposeStackProbe(project: target.project, runner: commands))
+        StackVerifier(
+            target: target, transports: .curl(for: target),
+            probe: ComposeStackProbe(project: target.project, runner: commands))
     }
 
     /// The report kept by the step and by `sbs verify`.
@@ -50,16 +53,21 @@ struct Verify: StepAction {
     static func failure(_ report: VerifyReport, reportPath: String) -> UserError {
         let failures = report.failures
         let lines = failures.map { "  - \($0.id): \($0.detail)\n    → \($0.remedy ?? "")" }
-        return UserError("\(failures.count) of \(report.checks.count) verification checks failed:\n" + lines.joined(separator: "\n"),
-                         remedy: "Do what each check says, then `sbs verify` to check again (`sbs resume` to finish the install). The report is in \(reportPath).")
+        return UserError(
+            "\(failures.count) of \(report.checks.count) verification checks failed:\n" + lines.joined(separator: "\n"),
+            remedy:
+                "Do what each check says, then `sbs verify` to check again (`sbs resume` to finish the install). The report is in \(reportPath)."
+        )
     }
 
     /// What to verify for these answers: the names and ports they give, the trust their TLS mode implies, the
     /// stack's compose project, and what `profile` runs (nil: not chosen yet).
     /// - Throws: `UserError` when the answers give no domain.
-    static func target(_ answers: Answers, layout: Layout, profile: ResolvedProfile?) throws(UserError) -> VerifyTarget {
+    static func target(_ answers: Answers, layout: Layout, profile: ResolvedProfile?) throws(UserError) -> VerifyTarget
+    {
         guard let domain = answers.domain?.value else {
-            throw UserError("The answers give no domain to verify.", remedy: "Add `domain` to the answers and run `sbs install`.")
+            throw UserError(
+                "The answers give no domain to verify.", remedy: "Add `domain` to the answers and run `sbs install`.")
         }
         let trust: VerifyTarget.Trust
         if answers.tlsMode == .selfSigned {
@@ -70,11 +78,13 @@ struct Verify: StepAction {
             trust = .system
         }
         let expectation = profile.map {
-            VerifyTarget.ProfileExpectation(ollamaModels: $0.runsOllama ? $0.ollamaModels : nil, monitoring: $0.monitoringEnabled)
+            VerifyTarget.ProfileExpectation(
+                ollamaModels: $0.runsOllama ? $0.ollamaModels : nil, monitoring: $0.monitoringEnabled)
         }
-        return VerifyTarget(domain: domain, names: answers.certificateNames.map(\.value), httpPort: answers.httpPort.value,
-                            httpsPort: answers.httpsPort.value, expectHSTS: answers.mode == .production, trust: trust,
-                            project: InstallInputs.project(layout: layout, deployDir: answers.deployDir), profile: expectation)
+        return VerifyTarget(
+            domain: domain, names: answers.certificateNames.map(\.value), httpPort: answers.httpPort.value,
+            httpsPort: answers.httpsPort.value, expectHSTS: answers.mode == .production, trust: trust,
+            project: InstallInputs.project(layout: layout, deployDir: answers.deployDir), profile: expectation)
     }
 }
 
@@ -83,8 +93,9 @@ extension InstallSession {
     /// - Throws: `UserError` when nothing was installed under the root (no kept answers), or they give no domain.
     public func verifyTarget() throws -> VerifyTarget {
         guard let answers = try savedAnswers() else {
-            throw UserError("Nothing was installed under \(layout.root) (\(layout.answersFile) does not exist).",
-                            remedy: "Run `sbs install` first.")
+            throw UserError(
+                "Nothing was installed under \(layout.root) (\(layout.answersFile) does not exist).",
+                remedy: "Run `sbs install` first.")
         }
         var profile: ResolvedProfile?
         if let state = try store.load(), state["choose-profile"].status == .succeeded {

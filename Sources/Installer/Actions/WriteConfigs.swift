@@ -29,23 +29,32 @@ struct WriteConfigs: StepAction {
     }
 
     func input(_ context: InstallInputs, needs: NeededOutputs) throws -> Input {
-        Input(render: try Self.renderInput(context.answers, layout: context.layout, profile: try needs.output(of: ChooseProfile.self)),
-              templates: context.assets.files(under: TemplateSet.folder), deployDir: context.deployDir,
-              backupDir: context.layout.backupDir, secretsFile: context.layout.secretsFile,
-              secrets: try needs.output(of: GenerateSecrets.self).secrets,
-              folders: [context.layout.webrootDir, context.layout.sslDir])
+        Input(
+            render: try Self.renderInput(
+                context.answers, layout: context.layout, profile: try needs.output(of: ChooseProfile.self)),
+            templates: context.assets.files(under: TemplateSet.folder), deployDir: context.deployDir,
+            backupDir: context.layout.backupDir, secretsFile: context.layout.secretsFile,
+            secrets: try needs.output(of: GenerateSecrets.self).secrets,
+            folders: [context.layout.webrootDir, context.layout.sslDir])
     }
 
     func run(_ input: Input, log: StepLog) async throws -> StepResult<Output> {
         let secrets = try SecretsFile(path: input.secretsFile).load()
         for value in secrets.allValues { log.runLog.addSecret(value) }
-        let files = try ConfigRenderer.render(input.render, secrets: secrets, templates: TemplateSet(files: input.templates))
-        let stamp = Date().formatted(Date.ISO8601FormatStyle(timeZone: .gmt).dateSeparator(.omitted).timeSeparator(.omitted))
-        let writer = ConfigWriter(deployDirectory: input.deployDir, backupDirectory: input.backupDir + "/configs-" + stamp)
+        let files = try ConfigRenderer.render(
+            input.render, secrets: secrets, templates: TemplateSet(files: input.templates))
+        let stamp = Date().formatted(
+            Date.ISO8601FormatStyle(timeZone: .gmt).dateSeparator(.omitted).timeSeparator(.omitted))
+        let writer = ConfigWriter(
+            deployDirectory: input.deployDir, backupDirectory: input.backupDir + "/configs-" + stamp)
         let report = try writer.write(files)
         for folder in input.folders { try AtomicFile.makeDirectories(folder) }
-        log.progress("\(files.count) files in \(input.deployDir): \(report.written.count) written, \(report.unchanged.count) unchanged"
-            + (report.backedUp.isEmpty ? "" : ", previous versions of \(report.backedUp.joined(separator: ", ")) backed up to \(writer.backupDirectory)"))
+        log.progress(
+            "\(files.count) files in \(input.deployDir): \(report.written.count) written, \(report.unchanged.count) unchanged"
+                + (report.backedUp.isEmpty
+                    ? ""
+                    : ", previous versions of \(report.backedUp.joined(separator: ", ")) backed up to \(writer.backupDirectory)")
+        )
         let products = files.map { ProductFile(input.deployDir + "/" + $0.relativePath, secret: $0.mode & 0o077 == 0) }
         return StepResult(Output(deployDir: input.deployDir), products: products)
     }
@@ -53,24 +62,32 @@ struct WriteConfigs: StepAction {
     /// The answers and the chosen profile as the renderer's input. Values were validated when the answers were
     /// read; this only changes their types (and `sbs answers validate` runs it too, so what it refuses is refused
     /// before anything is written).
-    static func renderInput(_ answers: Answers, layout: Layout, profile: ResolvedProfile) throws(UserError) -> RenderInput {
+    static func renderInput(_ answers: Answers, layout: Layout, profile: ResolvedProfile) throws(UserError)
+        -> RenderInput
+    {
         guard let domain = answers.domain, let email = answers.adminEmail else {
-            throw UserError("The domain and the administrator e-mail are needed to write the configuration.",
-                            remedy: "Add them to the answers, then run again.")
+            throw UserError(
+                "The domain and the administrator e-mail are needed to write the configuration.",
+                remedy: "Add them to the answers, then run again.")
         }
-        func image(_ service: StackService) throws(UserError) -> SafeToken { try SafeToken(answers.image(service), what: "image name") }
-        let images = StackImages(appDB: try image(.appDB), appAuth: try image(.appAuth), appAPI: try image(.appAPI),
-                                 appWeb: try image(.appWeb), appKong: try image(.appKong), nginx: try image(.nginx),
-                                 ollama: try image(.ollama), monitoring: try image(.monitoring), prometheus: try image(.prometheus))
+        func image(_ service: StackService) throws(UserError) -> SafeToken {
+            try SafeToken(answers.image(service), what: "image name")
+        }
+        let images = StackImages(
+            appDB: try image(.appDB), appAuth: try image(.appAuth), appAPI: try image(.appAPI),
+            appWeb: try image(.appWeb), appKong: try image(.appKong), nginx: try image(.nginx),
+            ollama: try image(.ollama), monitoring: try image(.monitoring), prometheus: try image(.prometheus))
         let tls: TLSSource
         switch answers.tlsMode {
         case .acme: tls = .acme(directory: try SafeToken(layout.sslDir, what: "certificate folder"))
         case .selfSigned: tls = .selfSigned(directory: try SafeToken(layout.sslDir, what: "certificate folder"))
         case .files:
             guard let cert = answers.certFile, let key = answers.keyFile else {
-                throw UserError("tls.mode files needs tls.cert_file and tls.key_file.", remedy: "Add both to the answers.")
+                throw UserError(
+                    "tls.mode files needs tls.cert_file and tls.key_file.", remedy: "Add both to the answers.")
             }
-            tls = .files(certificate: try SafeToken(cert, what: "certificate file"), key: try SafeToken(key, what: "key file"))
+            tls = .files(
+                certificate: try SafeToken(cert, what: "certificate file"), key: try SafeToken(key, what: "key file"))
         }
         var smtp: SMTPSettings?
         if let host = answers.smtpHost {
@@ -81,11 +98,12 @@ struct WriteConfigs: StepAction {
             if user == nil { user = try SafeToken(sender.value, what: "SMTP user") }
             if let port, let user { smtp = SMTPSettings(host: host, port: port, user: user, sender: sender) }
         }
-        var input = try RenderInput(mode: answers.mode == .development ? .development : .production, domain: domain,
-                               aliases: answers.aliases, adminEmail: email,
-                               httpPort: answers.httpPort, httpsPort: answers.httpsPort, images: images, tls: tls,
-                               acmeWebroot: try SafeToken(layout.webrootDir, what: "ACME webroot"),
-                               profile: profile, backups: answers.backups != .off, smtp: smtp)
+        var input = try RenderInput(
+            mode: answers.mode == .development ? .development : .production, domain: domain,
+            aliases: answers.aliases, adminEmail: email,
+            httpPort: answers.httpPort, httpsPort: answers.httpsPort, images: images, tls: tls,
+            acmeWebroot: try SafeToken(layout.webrootDir, what: "ACME webroot"),
+            profile: profile, backups: answers.backups != .off, smtp: smtp)
         input.projectName = ComposeProject.name(forRoot: layout.root)
         return input
     }
