@@ -206,38 +206,39 @@ final class PresentedCertificates: CertificateProbe, @unchecked Sendable {
         #expect(shown.text.contains("nginx serves the live certificate"))
     }
 
-    /// A certificate installed while nginx ran (a re-issue, a new CA) changes no configuration: the stack is up to
-    /// date, yet nginx serves the old certificate from memory until it reloads.
-    @Test func aStackUpToDateThatServesAnOlderCertificateReloadsNginx() async throws {
+    static func reload(_ f: F) -> [String] {
+        f.compose("exec", "-T", "nginx", "nginx", "-c", "/etc/nginx/sbs/nginx.conf", "-s", "reload")
+    }
+
+    /// An up-to-date stack whose nginx accepts its config and reloads, and a certificate other than the live one.
+    static func upToDateStackToReload(_ f: F) throws -> (old: Certificate, docker: ScriptedRunner) {
         let old = try CertificateTools.parseChain(
             try CertificateTools.makeSelfSigned(domains: ["shop.example.com"]).certificatePEM,
             what: "old")[0]
-        let reload = f.compose("exec", "-T", "nginx", "nginx", "-c", "/etc/nginx/sbs/nginx.conf", "-s", "reload")
         let docker = ScriptedRunner([
-            hashes: .ok(Self.hashOutput),
+            f.compose("config", "--hash", "*"): .ok(hashOutput),
             f.ps: f.containers(F.db(), F.web(), F.nginx()).repeating,
-            nginxTest: .ok(stderr: "nginx: configuration file /etc/nginx/sbs/nginx.conf test is successful\n"),
-            reload: .ok(),
+            f.compose("exec", "-T", "nginx", "nginx", "-t", "-c", "/etc/nginx/sbs/nginx.conf"): .ok(
+                stderr: "nginx: configuration file /etc/nginx/sbs/nginx.conf test is successful\n"),
+            reload(f): .ok(),
         ])
+        return (old, docker)
+    }
+
+    /// A certificate installed while nginx ran (a re-issue, a new CA) changes no configuration: the stack is up to
+    /// date, yet nginx serves the old certificate from memory until it reloads.
+    @Test func aStackUpToDateThatServesAnOlderCertificateReloadsNginx() async throws {
+        let (old, docker) = try Self.upToDateStackToReload(f)
         let shown = ShownLines()
         #expect(
             try await run(docker, shown: shown, presented: [old, f.live]).services == ["app-db", "app-web", "nginx"])
-        #expect(docker.calls.filter { $0 != f.ps } == [hashes, nginxTest, reload])
+        #expect(docker.calls.filter { $0 != f.ps } == [hashes, nginxTest, Self.reload(f)])
         #expect(shown.text.contains("reloading nginx"))
         #expect(shown.text.contains("nginx reloaded: it serves the live certificate"))
     }
 
     @Test func nginxStillServingAnotherCertificateAfterItsReloadFailsTheStep() async throws {
-        let old = try CertificateTools.parseChain(
-            try CertificateTools.makeSelfSigned(domains: ["shop.example.com"]).certificatePEM,
-            what: "old")[0]
-        let reload = f.compose("exec", "-T", "nginx", "nginx", "-c", "/etc/nginx/sbs/nginx.conf", "-s", "reload")
-        let docker = ScriptedRunner([
-            hashes: .ok(Self.hashOutput),
-            f.ps: f.containers(F.db(), F.web(), F.nginx()).repeating,
-            nginxTest: .ok(),
-            reload: .ok(),
-        ])
+        let (old, docker) = try Self.upToDateStackToReload(f)
         let error = await #expect(throws: UserError.self) { try await run(docker, presented: [old]) }
         #expect(
             error?.message.contains("nginx still presents the certificate with serial") == true,

@@ -1,7 +1,8 @@
 import FoundationEssentials
 
 /// Any JSON value. The state keeps step outputs and the installer's own part of a run's scope in this form, so the
-/// generic graph code stores them without knowing their types.
+/// generic graph code stores them without knowing their types; ACME reads headers and documents whose shape is not
+/// fixed through it.
 public enum JSONValue: Codable, Hashable, Sendable {
     case null
     case bool(Bool)
@@ -91,5 +92,15 @@ public enum JSONValue: Codable, Hashable, Sendable {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
         return encoder
+    }
+
+    public var stringValue: String? {
+        if case .string(let value) = self { return value }
+        return nil
+    }
+
+    public var objectValue: [String: JSONValue]? {
+        if case .object(let value) = self { return value }
+        return nil
     }
 }
