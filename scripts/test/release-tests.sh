@@ -226,8 +226,13 @@ refused() {
 variant() { rm -rf "${www:?}/$1"; cp -r "$mirror" "$www/$1"; }
 
 variant bad-tarball
-# One byte changed in the middle of the tarball.
-printf 'X' | dd of="$www/bad-tarball/sbs-$v1-linux-x86_64.tar.gz" bs=1 seek=$(($(stat -c %s "$tarball") / 2)) conv=notrunc status=none
+# One byte changed in the middle of the tarball (to another value than it had: writing a fixed 'X' left the file as it
+# was whenever that byte already was one).
+middle=$(($(stat -c %s "$tarball") / 2))
+byte=$(dd if="$tarball" bs=1 skip="$middle" count=1 status=none | od -An -tu1 | tr -d ' ')
+# shellcheck disable=SC2059 # the format is the octal escape of the new byte
+printf "\\$(printf %o $(((byte + 1) % 256)))" | dd of="$www/bad-tarball/sbs-$v1-linux-x86_64.tar.gz" bs=1 seek="$middle" conv=notrunc status=none
+if cmp -s "$tarball" "$www/bad-tarball/sbs-$v1-linux-x86_64.tar.gz"; then fail "tampered tarball differs"; fi
 refused "tampered tarball" "checksum mismatch" "$base/bad-tarball" "$v1"
 
 variant bad-sum
