@@ -3,27 +3,19 @@ import Processes
 import TestSupport
 import Testing
 
-/// Runs the built `sbs` under `timeout -s KILL`: a run that hangs (on a FIFO, say) ends with 124 instead of
-/// hanging the test.
+/// Runs the built `sbs` under `timeout -s KILL`: a run that hangs (on a FIFO, say) is killed and ends with
+/// `killedByTimeout` instead of hanging the test.
+/// The status `timeout -s KILL` reports for a command it had to kill: 128 + SIGKILL (not 124, which it reports
+/// for a command ended by its default TERM).
+let killedByTimeout: Int32 = 137
+
 func sbsWithin(_ seconds: Int, _ arguments: [String], environment: [String: String] = [:]) async throws -> Run {
     try await onOwnThread {
         Result {
-            let process = Process()
+            let process = sbsProcess(arguments, environment: environment)
             process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
             process.arguments = ["-s", "KILL", "\(seconds)", sbsBinary] + arguments
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-            let out = Pipe()
-            let err = Pipe()
-            process.standardOutput = out
-            process.standardError = err
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
-            let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
-            let stderrData = err.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return Run(
-                status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
-                stderr: String(decoding: stderrData, as: UTF8.self))
+            return try runCapturing(process)
         }
     }.get()
 }
@@ -47,7 +39,7 @@ private func link(_ path: String, to target: String) throws {
         let root = scratchDirectory("fifo-secrets")
         try fifo(root + "/etc/sbs/secrets.env")
         let show = try await sbsWithin(20, ["secrets", "show", "--root", root])
-        #expect(show.status != 124, "secrets show hung on a FIFO secrets.env")
+        #expect(show.status != killedByTimeout, "secrets show hung on a FIFO secrets.env")
         #expect(show.status != 0)
         #expect(
             show.stderr.contains(root + "/etc/sbs/secrets.env") && show.stderr.contains("not a regular file"),
@@ -57,7 +49,7 @@ private func link(_ path: String, to target: String) throws {
         try fifo(stateRoot + "/var/lib/sbs/state.json")
         for command in [["status"], ["plan"]] {
             let run = try await sbsWithin(20, command + ["--root", stateRoot])
-            #expect(run.status != 124, "\(command[0]) hung on a FIFO state.json")
+            #expect(run.status != killedByTimeout, "\(command[0]) hung on a FIFO state.json")
             #expect(run.status != 0)
             #expect(
                 run.stderr.contains(stateRoot + "/var/lib/sbs/state.json") && run.stderr.contains("not a regular file"),
@@ -76,7 +68,7 @@ private func link(_ path: String, to target: String) throws {
                 "install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "generate-secrets",
                 "--root", root, "--sysroot", host,
             ], environment: testEnvironment)
-        #expect(install.status != 124, "install hung on a FIFO secrets.env")
+        #expect(install.status != killedByTimeout, "install hung on a FIFO secrets.env")
         #expect(install.status != 0)
         #expect(install.stderr.contains(root + "/etc/sbs/secrets.env"), "\(install.stderr)")
 
@@ -100,7 +92,7 @@ private func link(_ path: String, to target: String) throws {
                 "install", "--answers", certRoot + "/site.yaml", "--non-interactive", "--through", "generate-secrets",
                 "--root", certRoot + "/r", "--sysroot", host,
             ])
-        #expect(files.status != 124, "install hung on a FIFO tls.cert_file")
+        #expect(files.status != killedByTimeout, "install hung on a FIFO tls.cert_file")
         #expect(files.status != 0)
         #expect(files.stderr.contains(certRoot + "/in/cert.pem"), "\(files.stderr)")
 
@@ -115,7 +107,8 @@ private func link(_ path: String, to target: String) throws {
                 "install", "--answers", zeroRoot + "/site.yaml", "--non-interactive", "--through", "generate-secrets",
                 "--root", zeroRoot + "/r", "--sysroot", host,
             ], environment: testEnvironment)
-        #expect(zero.status != 124 && !zero.stderr.contains("failed to allocate"), "\(zero.stderr.suffix(300))")
+        #expect(
+            zero.status != killedByTimeout && !zero.stderr.contains("failed to allocate"), "\(zero.stderr.suffix(300))")
         #expect(zero.status == 2 || zero.status == 1, "\(zero.status)")
         #expect(zero.stderr.contains("/dev/zero") && zero.stderr.contains("not a regular file"), "\(zero.stderr)")
     }
@@ -124,7 +117,9 @@ private func link(_ path: String, to target: String) throws {
         let root = scratchDirectory("zero-secrets")
         try link(root + "/etc/sbs/secrets.env", to: "/dev/zero")
         let linked = try await sbsWithin(20, ["secrets", "show", "--root", root])
-        #expect(linked.status != 124 && !linked.stderr.contains("failed to allocate"), "\(linked.stderr.suffix(300))")
+        #expect(
+            linked.status != killedByTimeout && !linked.stderr.contains("failed to allocate"),
+            "\(linked.stderr.suffix(300))")
         #expect(linked.status == 1, "\(linked.status)")
         #expect(linked.stderr.contains(root + "/etc/sbs/secrets.env"), "\(linked.stderr)")
 

@@ -42,7 +42,11 @@ func sbsProcess(_ arguments: [String], environment: [String: String]) -> Process
 }
 
 func sbsBlocking(_ arguments: [String], environment: [String: String]) throws -> Run {
-    let process = sbsProcess(arguments, environment: environment)
+    try runCapturing(sbsProcess(arguments, environment: environment))
+}
+
+/// Runs `process` with no standard input and waits for it, returning its status and both outputs.
+func runCapturing(_ process: Process) throws -> Run {
     let out = Pipe()
     let err = Pipe()
     process.standardOutput = out
