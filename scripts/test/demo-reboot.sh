@@ -13,8 +13,11 @@
 #   4. scripts/demo.sh: a new install from scratch (a volume left by clean would stop it at generate-secrets).
 # The reboot stops the Docker engine: it is done only with an engine this run may stop — none, the demo's own, or
 # one whose pid file is under a STATE_DIR given as argument (scripts/test.sh passes the one it started) — and with
-# no container of another project on it. Otherwise, or when /tmp/sbs-demo exists (someone's demo) or the demo's
-# ports are taken, it is skipped with the reason (a failure when SBS_REQUIRE_INTEGRATION=1, as in CI).
+# no container of another project on it. Otherwise, or when the demo's ports are taken by something else than a
+# demo, it is skipped with the reason (a failure when SBS_REQUIRE_INTEGRATION=1, as in CI).
+# A demo that is already here (the README's first command run before its second, as a newcomer and CI do) is taken
+# over: step 1 is then its second run, and the run ends with the demo installed again, on the demo's own engine,
+# as it was found. Without one, the run ends with `scripts/demo.sh clean`.
 #
 #   scripts/test/demo-reboot.sh [ENGINE_STATE_DIR…]
 set -euo pipefail
@@ -82,7 +85,9 @@ project_leftovers() { # the demo project's containers, volumes and networks on t
 cleanup() {
     local status=$?
     set +e
-    scripts/demo.sh clean >"$work/final-clean.out" 2>&1 || show "$work/final-clean.out"
+    if [ "$found" = 0 ]; then
+        scripts/demo.sh clean >"$work/final-clean.out" 2>&1 || show "$work/final-clean.out"
+    fi
     scripts/test/docker-env.sh stop "$work/engine" >/dev/null 2>&1
     rm -rf "$work"
     echo "demo-reboot: $failures failed checks; $(($(date +%s) - started)) s in all"
@@ -90,11 +95,20 @@ cleanup() {
     exit "$status"
 }
 
-[ ! -e "$demo" ] || skip "$demo exists (a demo runs here; \`scripts/demo.sh clean\` removes it)"
-port_busy() { ss -Hltn "sport = :$1" | grep -q .; }
-for port in 5002 5443 14000 15000 5001 8053 8055 14443; do
-    port_busy "$port" && skip "port $port is in use ($(ss -Hltnp "sport = :$port" | head -1)); the demo needs 5002, 5443 and Pebble's ports"
-done
+found=0
+if [ -e "$demo" ]; then
+    # Only this user's own demo folder is taken over (demo.sh refuses any other, and so would step 1).
+    [ -d "$demo" ] && [ ! -L "$demo" ] && [ "$(stat -c %u "$demo")" = "$(id -u)" ] \
+        || skip "$demo exists and is not this user's demo folder ($(stat -c '%U, %F' "$demo"))"
+    found=1
+    echo "demo-reboot: $demo is here: it is taken over, and left installed at the end"
+else
+    # Without a demo, the demo's ports must be free (with one, they are its own: step 1 fails if not).
+    port_busy() { ss -Hltn "sport = :$1" | grep -q .; }
+    for port in 5002 5443 14000 15000 5001 8053 8055 14443; do
+        port_busy "$port" && skip "port $port is in use ($(ss -Hltnp "sport = :$port" | head -1)); the demo needs 5002, 5443 and Pebble's ports"
+    done
+fi
 may_reboot
 trap cleanup EXIT
 
@@ -121,6 +135,8 @@ if scripts/demo.sh clean >"$work/clean.out" 2>&1; then pass "clean exit 0"; else
 scripts/test/docker-env.sh start "$work/engine" 2>/dev/null
 left=$(project_leftovers)
 [ -z "$left" ] && pass "no container, volume or network of $project is left in the engine" || fail "clean left $left"
+# The demo starts its own engine in step 4, as after a reboot: it outlives this run when the demo was found here.
+scripts/test/docker-env.sh stop "$work/engine" >/dev/null 2>&1
 
 say "4. scripts/demo.sh: a new install"
 if scripts/demo.sh >"$work/demo3.out" 2>&1; then pass "the demo installs again after clean"; else show "$work/demo3.out"; fail "the demo after clean failed"; fi
