@@ -169,7 +169,8 @@ let package = Package(
         ),
         // Drive the built `sbs` binary (it is built because this target depends on it).
         .testTarget(
-            name: "EndToEndTests", dependencies: ["sbs", "SBSCore", "Processes", "Deploy", "TestSupport", "Yams"]),
+            name: "EndToEndTests",
+            dependencies: ["sbs", "SBSCore", "Processes", "Deploy", "StepGraph", "TestSupport", "Yams"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -87,7 +87,7 @@ public struct SystemdUnits: Sendable, Hashable, Codable {
                 name: Self.renewService,
                 text: service(
                     description: "Renew the certificates of the Small Business Server (sbs renew)",
-                    command: sbs(["renew"]), timeout: "30min")),
+                    command: sbs(["renew", "--wait-for-lock", "900"]), timeout: "45min")),
             SystemdUnit(
                 name: Self.renewTimer,
                 text: timer(
@@ -110,7 +110,8 @@ public struct SystemdUnits: Sendable, Hashable, Codable {
                     name: Self.backupService,
                     text: service(
                         description: "Dump the Small Business Server's database (backup/backup.sh)",
-                        command: [backup.script, backup.destination, String(backup.keep)], timeout: "6h",
+                        command: Self.waitForLock(lockFile) + [backup.script, backup.destination, String(backup.keep)],
+                        timeout: "6h",
                         writable: [backup.destination])))
             units.append(
                 SystemdUnit(
@@ -125,6 +126,15 @@ public struct SystemdUnits: Sendable, Hashable, Codable {
     /// `sbs ARGS [--root ROOT]`.
     func sbs(_ arguments: [String]) -> [String] {
         [executable] + arguments + (root == "/" ? [] : ["--root", root])
+    }
+
+    /// The installation's run lock (`RunLock`): the backup script takes it through flock(1), as sbs itself does.
+    var lockFile: String { (root == "/" ? "" : root) + "/var/lib/sbs/lock" }
+
+    /// flock(1) before a command that is not sbs: it waits up to 15 minutes for an install or renewal that holds
+    /// the run lock, then gives up with exit status 75 (what sbs exits with when it finds the lock held).
+    static func waitForLock(_ lockFile: String) -> [String] {
+        ["/usr/bin/flock", "--wait", "900", "--conflict-exit-code", "75", lockFile]
     }
 
     /// Folders the services write (everything else of /usr, /boot and /etc is read-only to them).

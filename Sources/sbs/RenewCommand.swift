@@ -5,6 +5,7 @@ import FoundationEssentials
 import Installer
 import Processes
 import SBSCore
+import StepGraph
 
 /// `sbs renew`: renews every certificate whose renewal settings sbs keeps (the install's, and each `sbs cert issue`,
 /// `--out` folders included) that is due: ARI when the CA offers it (at a moment in the CA's window chosen once
@@ -27,10 +28,32 @@ struct RenewCommand: AsyncParsableCommand {
     @Flag(help: "No progress lines.")
     var quiet = false
 
+    @Option(
+        help: ArgumentHelp(
+            "When another sbs run (an install) holds the installation's lock, wait this long for it before giving up with exit status 75 (the renewal timer waits 900).",
+            valueName: "SECONDS"))
+    var waitForLock: Int = 0
+
+    func validate() throws {
+        guard (0...86_400).contains(waitForLock) else {
+            throw ValidationError("--wait-for-lock must be from 0 to 86400 seconds.")
+        }
+    }
+
     func run() async throws {
         let session = global.session
         let output = session.output
         let layout = session.layout
+        // A renewal writes the live certificate and reloads the stack's nginx: never while an install or another
+        // renewal works on the same installation. Without an installation (no state folder) there is none to
+        // protect, and no folder is made for the lock.
+        var lock: RunLock?
+        if AtomicFile.exists(layout.stateDir) {
+            lock = try await RunLock.waiting(
+                path: layout.lockFile, atMost: .seconds(waitForLock),
+                remedy: "The renewal runs again at its next time; run `sbs renew` by hand once the other run ended.")
+        }
+        defer { withExtendedLifetime(lock) {} }
         let quiet = self.quiet
         let issuer = CertificateIssuer()
         var renewed = 0

@@ -159,14 +159,21 @@ func temporaryFolder(_ name: String) throws -> String {
         let onSlash = try units()
         let renew = try UnitFileReader.words(
             try #require(unit(onSlash, "sbs-renew.service").values("Service", "ExecStart").first))
-        // `sbs renew` reloads the stack's nginx itself (nginx -t first) after a renewal.
-        #expect(renew == ["/usr/local/bin/sbs", "renew"])
+        // `sbs renew` reloads the stack's nginx itself (nginx -t first) after a renewal; it waits for an install
+        // that holds the lock rather than failing the timer at once.
+        #expect(renew == ["/usr/local/bin/sbs", "renew", "--wait-for-lock", "900"])
         let verify = try UnitFileReader.words(
             try #require(unit(onSlash, "sbs-verify.service").values("Service", "ExecStart").first))
         #expect(verify == ["/usr/local/bin/sbs", "verify", "--json"])
         let backup = try UnitFileReader.words(
             try #require(unit(onSlash, "sbs-backup.service").values("Service", "ExecStart").first))
-        #expect(backup == ["/opt/sbs/backup/backup.sh", "/var/backups/sbs", "7"])
+        // The nightly dump waits for the run lock as sbs does (an install recreating the database must not be
+        // dumped half-way), then gives up with 75.
+        #expect(
+            backup == [
+                "/usr/bin/flock", "--wait", "900", "--conflict-exit-code", "75", "/var/lib/sbs/lock",
+                "/opt/sbs/backup/backup.sh", "/var/backups/sbs", "7",
+            ])
         // sbs writes its own folders; /etc stays read-only otherwise.
         #expect(
             try unit(onSlash, "sbs-renew.service").values("Service", "ReadWritePaths")
@@ -203,10 +210,14 @@ func temporaryFolder(_ name: String) throws -> String {
                 script: root + "/opt/sbs/backup/backup.sh", destination: root + "/var/backups/$x 'q'", keep: 3))
         let renew = try UnitFileReader.words(
             try #require(unit(units, "sbs-renew.service").values("Service", "ExecStart").first))
-        #expect(renew == [executable, "renew", "--root", root])
+        #expect(renew == [executable, "renew", "--wait-for-lock", "900", "--root", root])
         let backup = try UnitFileReader.words(
             try #require(unit(units, "sbs-backup.service").values("Service", "ExecStart").first))
-        #expect(backup == [root + "/opt/sbs/backup/backup.sh", root + "/var/backups/$x 'q'", "3"])
+        #expect(
+            backup == [
+                "/usr/bin/flock", "--wait", "900", "--conflict-exit-code", "75", root + "/var/lib/sbs/lock",
+                root + "/opt/sbs/backup/backup.sh", root + "/var/backups/$x 'q'", "3",
+            ])
     }
 
     @Test(arguments: [

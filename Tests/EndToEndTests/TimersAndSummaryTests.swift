@@ -49,11 +49,12 @@ import Testing
         // The services run this very binary, for this root.
         let binary = URL(fileURLWithPath: sbsBinary).resolvingSymlinksInPath().path
         let renew = read(units + "/sbs-renew.service") ?? ""
-        #expect(renew.contains("ExecStart=\"\(binary)\" \"renew\" \"--root\""), "\(renew)")
+        #expect(renew.contains("ExecStart=\"\(binary)\" \"renew\" \"--wait-for-lock\" \"900\" \"--root\""), "\(renew)")
         #expect(renew.contains("\"--root\" \"\(root)\""))
         #expect(
             read(units + "/sbs-backup.service")?.contains(
-                "ExecStart=\"\(root)/opt/sbs/backup/backup.sh\" \"\(root)/var/backups/sbs\" \"7\"") == true)
+                "\"\(root)/var/lib/sbs/lock\" \"\(root)/opt/sbs/backup/backup.sh\" \"\(root)/var/backups/sbs\" \"7\"")
+                == true)
 
         // The end of the install: URL, verification, where the credentials are, how to read one; no value.
         #expect(

@@ -253,10 +253,14 @@ struct RenderTests {
     @Test func theComposeProjectNameIsCheckedBeforeItReachesTheComposeFile() throws {
         var (input, secrets) = try GoldenCase.minimumBasic.input()
         input.projectName = "sbs-0a1b2c3d"
-        let compose = try #require(
-            try ConfigRenderer.render(input, secrets: secrets, templates: try Repository.templates())
-                .first { $0.relativePath == "docker-compose.yml" })
+        let files = try ConfigRenderer.render(input, secrets: secrets, templates: try Repository.templates())
+        let compose = try #require(files.first { $0.relativePath == "docker-compose.yml" })
         #expect(compose.text.contains("\nname: sbs-0a1b2c3d\n"))
+        // `docker compose` typed by hand in the deploy folder reads .env's COMPOSE_PROJECT_NAME, which wins over
+        // the file's `name:`: both must name the same project, or the hand-typed command addresses another stack.
+        let env = try #require(files.first { $0.relativePath == ".env" })
+        let names = env.text.split(separator: "\n").filter { $0.hasPrefix("COMPOSE_PROJECT_NAME=") }
+        #expect(names == ["COMPOSE_PROJECT_NAME=sbs-0a1b2c3d"])
         for hostile in ["", "sbs\nservices: {}", "SBS", "sbs x", "sbs;rm"] {
             input.projectName = hostile
             #expect(throws: UserError.self, "\(hostile.debugDescription)") {

@@ -221,6 +221,43 @@ served=$(echo | openssl s_client -connect 127.0.0.1:443 -servername shop.e2e.tes
     || fail "nginx serves $served, the live certificate is $live"
 [ "$before" = "$(containers_of "$root")" ] && pass "no container restarted by the new certificate" || fail "the new certificate restarted containers"
 
+say "2d. by hand in the deploy folder: docker compose, and the nightly dump (backup/backup.sh)"
+# `docker compose` typed in the deploy folder (as the README suggests) must address this stack: .env's
+# COMPOSE_PROJECT_NAME wins over the compose file's name, so both must be the project sbs runs.
+deploy=$root/opt/sbs
+by_hand=$(cd "$deploy" && docker compose ps -q | sort)
+[ -n "$by_hand" ] && [ "$by_hand" = "$(docker ps -q --no-trunc --filter "label=com.docker.compose.project=$(project_of "$root")" | sort)" ] \
+    && pass "docker compose in $deploy addresses this stack ($(echo "$by_hand" | wc -l) containers)" \
+    || fail "docker compose in $deploy lists [$by_hand], not the stack $(project_of "$root")"
+dumps=$work/dumps
+dump_count() { find "$dumps" -maxdepth 1 -name 'db-*.sql.gz' | wc -l; }
+for i in 1 2; do
+    "$deploy/backup/backup.sh" "$dumps" 2 >"$work/backup$i.out" 2>&1 || fail "backup.sh failed: $(cat "$work/backup$i.out")"
+    sleep 1 # one dump per second: names are stamped to the second
+done
+newest=$(find "$dumps" -maxdepth 1 -name 'db-*.sql.gz' | sort | tail -1)
+[ "$(dump_count)" = 2 ] && gzip -dc "$newest" | grep -q '^CREATE ROLE' && gzip -dc "$newest" | tail -n 5 | grep -q 'dump complete' \
+    && pass "backup.sh keeps complete dumps ($(dump_count), the newest with the roles and the end marker)" \
+    || fail "backup.sh dumps: $(dump_count) in $dumps; $(cat "$work/backup2.out")"
+# The database down: pg_dumpall fails inside a pipeline into gzip. Each failed run must exit non-zero and keep the
+# older dumps (with keep=2, a failed run that counted as a dump would rotate a good one out).
+before_dumps=$(find "$dumps" -maxdepth 1 -type f | sort)
+docker compose -p "$(project_of "$root")" stop app-db >/dev/null 2>&1
+for i in 1 2 3; do
+    if "$deploy/backup/backup.sh" "$dumps" 2 >"$work/backup-down$i.out" 2>&1; then fail "backup.sh exit 0 with the database stopped"; fi
+    sleep 1
+done
+grep -q "pg_dumpall failed" "$work/backup-down1.out" && pass "backup.sh says the dump failed: $(tail -1 "$work/backup-down1.out")" \
+    || fail "backup.sh with the database stopped: $(cat "$work/backup-down1.out")"
+[ "$(find "$dumps" -maxdepth 1 -type f | sort)" = "$before_dumps" ] \
+    && pass "three failed dumps left the two good ones untouched and no partial file" \
+    || fail "failed dumps changed $dumps: $(ls -l "$dumps")"
+docker compose -p "$(project_of "$root")" start app-db >/dev/null 2>&1
+for _ in $(seq 1 60); do
+    [ "$(docker inspect --format '{{.State.Health.Status}}' "$(docker compose -p "$(project_of "$root")" ps -q app-db)")" = healthy ] && break
+    sleep 1
+done
+
 say "3. a container stopped by hand: verify names it"
 web=$(docker ps -q --filter "label=com.docker.compose.project=$(project_of "$root")" --filter label=com.docker.compose.service=app-web)
 docker stop "$web" >/dev/null
