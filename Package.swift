@@ -25,8 +25,8 @@ let package = Package(
         .executableTarget(
             name: "sbs",
             dependencies: [
-                "Installer", "ACME", "Deploy", "Host", "Processes", "Render", "SBSCore", "StepGraph", "Verify",
-                "Wizard",
+                "Installer", "ACME", "Backups", "Deploy", "Host", "Processes", "Render", "SBSCore", "StepGraph",
+                "Verify", "Wizard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: productSettings
@@ -68,6 +68,10 @@ let package = Package(
             ],
             swiftSettings: productSettings
         ),
+
+        // Backups with restic: the database streamed from its container, the files, the manifest, retention.
+        .target(
+            name: "Backups", dependencies: ["SBSCore", "Processes", "Deploy"], swiftSettings: productSettings),
 
         // RFC 8555 client. No step-graph code inside: it serves `sbs cert` as well as the obtain-certificate step.
         .target(
@@ -132,6 +136,7 @@ let package = Package(
         .testTarget(name: "SBSCoreTests", dependencies: ["SBSCore", "Processes", "TestSupport"]),
         .testTarget(name: "YAMLTests", dependencies: ["YAML", "SBSCore", "TestSupport", "Yams"]),
         .testTarget(name: "ProcessesTests", dependencies: ["Processes", "SBSCore", "TestSupport"]),
+        .testTarget(name: "BackupsTests", dependencies: ["Backups", "Deploy", "Processes", "SBSCore", "TestSupport"]),
         .testTarget(name: "StepGraphTests", dependencies: ["StepGraph", "SBSCore", "TestSupport"]),
         .testTarget(name: "WizardTests", dependencies: ["TestSupport", "Wizard", "Host", "SBSCore"]),
         .testTarget(name: "HostTests", dependencies: ["TestSupport", "Host", "Processes", "SBSCore"]),
@@ -170,7 +175,7 @@ let package = Package(
         // Drive the built `sbs` binary (it is built because this target depends on it).
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["sbs", "SBSCore", "Processes", "Deploy", "StepGraph", "TestSupport", "Yams"]),
+            dependencies: ["sbs", "SBSCore", "Processes", "Deploy", "Render", "StepGraph", "TestSupport", "Yams"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,5 +1,6 @@
 import Deploy
 import FoundationEssentials
+import Host
 import Render
 import SBSCore
 import StepGraph
@@ -18,6 +19,8 @@ public struct InstallSummary: Sendable, Equatable {
     /// The names of the kept secrets, sorted; nil when the file could not be read.
     public var secretNames: [String]?
     public var timers: String
+    /// Where `sbs backup` keeps its backups; nil when backups are off.
+    public var backupRepository: String?
     /// ` --root ROOT` when the root is not `/`, for the commands shown.
     public var rootFlag: String
 
@@ -38,6 +41,7 @@ public struct InstallSummary: Sendable, Equatable {
         secretNames = Self.secretNames(in: layout.secretsFile)
         timers = Self.timers(state.steps[InstallTimers.name])
         rootFlag = layout.root == "/" ? "" : " --root \(layout.root)"
+        backupRepository = answers.backups == .off ? nil : answers.backupRepository.location(in: layout)
     }
 
     public var lines: [String] {
@@ -55,6 +59,11 @@ public struct InstallSummary: Sendable, Equatable {
             lines.append("  list them with `sudo sbs secrets show\(rootFlag)` (root only)")
         }
         lines.append("Timers: \(timers)")
+        if let backupRepository {
+            lines.append(
+                "Backups: `sbs backup\(rootFlag)` stores encrypted backups in \(backupRepository). Keep a copy of BACKUP_PASSWORD away from this server (`sbs secrets show BACKUP_PASSWORD\(rootFlag)`): without it no backup can be read."
+            )
+        }
         return lines
     }
 

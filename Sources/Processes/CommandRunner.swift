@@ -122,6 +122,79 @@ public struct SystemCommandRunner: CommandRunner {
     }
 }
 
+extension SystemCommandRunner {
+    /// What each side of a pipeline left behind (the producer's standard output went to the consumer).
+    public struct PipelineResult: Sendable, Equatable {
+        public var producer: CommandResult
+        public var consumer: CommandResult
+    }
+
+    /// Runs `producer` with its standard output connected to the standard input of `consumer` (`pg_dump | restic
+    /// backup --stdin`): the data streams from one to the other and never passes through sbs, its memory or a
+    /// file. Both are waited for, each with its own exit status (a shell pipeline would give only the last one's);
+    /// past `timeout`, or when the task is cancelled, both are stopped (TERM, then KILL).
+    /// - Throws: `UserError` when either program cannot be found or started (then neither runs on).
+    public func runPipeline(_ producer: [String], into consumer: [String], timeout: Duration)
+        async throws(UserError) -> PipelineResult
+    {
+        guard let producerProgram = producer.first, let consumerProgram = consumer.first else {
+            throw UserError("No command given.")
+        }
+        for program in [producerProgram, consumerProgram] where locate(program) == nil {
+            throw UserError("\(program): command not found.", remedy: "Install it, then run the command again.")
+        }
+        var pair: [Int32] = [-1, -1]
+        let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+        guard socketpair(AF_UNIX, type, 0, &pair) == 0 else { throw AtomicFile.systemError("socketpair", "pipeline") }
+        // The consumer's input ends when the producer (the only other holder of the writing end) exits.
+        shutdown(pair[0], Int32(SHUT_WR))
+        shutdown(pair[1], Int32(SHUT_RD))
+        let consumerChild: SpawnedProcess
+        do {
+            consumerChild = try SpawnedProcess(
+                path: locate(consumerProgram) ?? consumerProgram, argv: consumer, environment: childEnvironment,
+                standardInput: pair[0])
+        } catch {
+            close(pair[0])
+            close(pair[1])
+            throw error
+        }
+        close(pair[0])
+        let producerChild: SpawnedProcess
+        do {
+            producerChild = try SpawnedProcess(
+                path: locate(producerProgram) ?? producerProgram, argv: producer, environment: childEnvironment,
+                standardOutput: pair[1])
+        } catch {
+            close(pair[1])
+            consumerChild.send(SIGTERM)
+            _ = await onOwnThread {
+                Supervisor(child: consumerChild, timeout: terminationGrace, grace: terminationGrace, drain: drainGrace)
+                    .wait()
+            }
+            throw error
+        }
+        close(pair[1])
+        let supervisors = [producerChild, consumerChild].map {
+            Supervisor(
+                child: $0, timeout: timeout, grace: terminationGrace, drain: drainGrace, maxOutput: maxOutputBytes)
+        }
+        let outcomes = await withTaskCancellationHandler {
+            async let first = onOwnThread { supervisors[0].wait() }
+            async let second = onOwnThread { supervisors[1].wait() }
+            return await [first, second]
+        } onCancel: {
+            for supervisor in supervisors { supervisor.interrupt() }
+        }
+        let results = outcomes.map {
+            CommandResult(
+                status: $0.status, stdout: String(decoding: $0.stdout, as: UTF8.self),
+                stderr: String(decoding: $0.stderr, as: UTF8.self), timedOut: $0.timedOut)
+        }
+        return PipelineResult(producer: results[0], consumer: results[1])
+    }
+}
+
 /// A child started with posix_spawn: captured ones run in a process group of their own with standard output and
 /// error on socket pairs; attached ones share the caller's terminal and process group.
 final class SpawnedProcess: Sendable {
@@ -131,9 +204,15 @@ final class SpawnedProcess: Sendable {
     /// Whether the child leads a process group of its own (then signals go to the whole group).
     let ownGroup: Bool
 
-    /// - Parameter capture: false leaves standard output and error to the caller's (a command a person watches,
-    ///   which may start daemons that keep them open).
-    init(path: String, argv: [String], environment: [String: String], capture: Bool = true) throws(UserError) {
+    /// - Parameters:
+    ///   - capture: false leaves standard output and error to the caller's (a command a person watches,
+    ///     which may start daemons that keep them open).
+    ///   - standardInput: a descriptor the child reads as its standard input (else /dev/null).
+    ///   - standardOutput: a descriptor the child writes its standard output to, instead of one captured.
+    init(
+        path: String, argv: [String], environment: [String: String], capture: Bool = true,
+        standardInput: Int32? = nil, standardOutput: Int32? = nil
+    ) throws(UserError) {
         // Socket pairs rather than pipes: created close-on-exec in one call (pipe2 is not visible from Swift), so no
         // child that another thread starts meanwhile inherits them and holds them open past this one's exit.
         // dup2 in the child clears the flag on its own copies.
@@ -145,7 +224,11 @@ final class SpawnedProcess: Sendable {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if let standardInput {
+            posix_spawn_file_actions_adddup2(&actions, standardInput, 0)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
         // Signals sbs ignores or blocks while it waits are back to their defaults in the child.
         var defaults = sigset_t()
         sigemptyset(&defaults)
@@ -157,13 +240,17 @@ final class SpawnedProcess: Sendable {
         var flags = Int32(POSIX_SPAWN_SETSIGDEF) | Int32(POSIX_SPAWN_SETSIGMASK)
         if capture {
             let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
-            guard socketpair(AF_UNIX, type, 0, &out) == 0 else { throw AtomicFile.systemError("socketpair", path) }
+            if standardOutput == nil {
+                guard socketpair(AF_UNIX, type, 0, &out) == 0 else {
+                    throw AtomicFile.systemError("socketpair", path)
+                }
+            }
             guard socketpair(AF_UNIX, type, 0, &err) == 0 else {
-                close(out[0])
-                close(out[1])
+                if out[0] >= 0 { close(out[0]) }
+                if out[1] >= 0 { close(out[1]) }
                 throw AtomicFile.systemError("socketpair", path)
             }
-            posix_spawn_file_actions_adddup2(&actions, out[1], 1)
+            posix_spawn_file_actions_adddup2(&actions, standardOutput ?? out[1], 1)
             posix_spawn_file_actions_adddup2(&actions, err[1], 2)
             flags |= Int32(POSIX_SPAWN_SETPGROUP)
             posix_spawnattr_setpgroup(&attributes, 0)
@@ -181,12 +268,12 @@ final class SpawnedProcess: Sendable {
             result = posix_spawn(&pid, path, &actions, &attributes, &cArgs, &cEnv)
         }
         if capture {
-            close(out[1])
+            if out[1] >= 0 { close(out[1]) }
             close(err[1])
         }
         guard result == 0 else {
             if capture {
-                close(out[0])
+                if out[0] >= 0 { close(out[0]) }
                 close(err[0])
             }
             errno = result

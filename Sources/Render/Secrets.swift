@@ -44,9 +44,15 @@ public struct SecretName: CheckedValue, Hashable, Sendable, Comparable, CustomSt
     /// User-provided, optional (the auth service's mail relay).
     public static let smtpPassword = SecretName(known: "SMTP_PASSWORD")
 
-    /// What `generate-secrets` creates when absent.
+    /// The password of the backup repository (`sbs backup`): given by `backups.password`, else generated. restic
+    /// reads it through `sbs secrets show`; the deploy `.env` keeps a copy as of every generated secret (no service
+    /// is given it), so that a lost `secrets.env` is recovered with the value the repository was made with.
+    public static let backupPassword = SecretName(known: "BACKUP_PASSWORD")
+
+    /// What `generate-secrets` creates when absent (and renders into the stack's `.env`).
     public static let generated: [SecretName] = [
         .postgresPassword, .jwtSecret, .supabaseAnonKey, .supabaseServiceRoleKey, .grafanaAdminPassword,
+        .backupPassword,
     ]
 
 }
@@ -211,6 +217,8 @@ public struct SecretsFile: Sendable {
             try add(name, SupabaseJWT.sign(claims, secret: jwtSecret))
         }
         if !secrets.contains(.grafanaAdminPassword) { try add(.grafanaAdminPassword, RandomToken.alphanumeric(24)) }
+        // Without it no backup can be read: the install's summary says to keep a copy away from this server.
+        if !secrets.contains(.backupPassword) { try add(.backupPassword, RandomToken.alphanumeric(40)) }
 
         if !generated.isEmpty { try save(secrets) } else { try tightenMode() }
         return (secrets, generated)
@@ -236,6 +244,8 @@ public struct SecretsFile: Sendable {
         let missing = SecretName.generated.filter { !secrets.contains($0) }
         var recovered: [SecretName] = []
         if !missing.isEmpty {
+            // BACKUP_PASSWORD is not among them: an installation made before sbs had backups has none anywhere,
+            // and gets one; the deploy .env of every later one keeps a copy.
             let bound: [SecretName] = [.postgresPassword, .jwtSecret]
             if let bytes = try AtomicFile.read(deployEnvPath, limit: .secrets, followingLinks: false) {
                 let found = DeployEnvFile.secrets(in: bytes)

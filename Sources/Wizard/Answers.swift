@@ -121,6 +121,7 @@ public enum AnswerSecret: String, Sendable, CaseIterable, Comparable {
     case smtpPassword = "smtp.password"
     case eabHMACKey = "tls.eab.hmac_key"
     case registryPassword = "registry.password"
+    case backupPassword = "backups.password"
 
     public var variable: String {
         switch self {
@@ -130,6 +131,7 @@ public enum AnswerSecret: String, Sendable, CaseIterable, Comparable {
         case .smtpPassword: return "SMTP_PASSWORD"
         case .eabHMACKey: return "ACME_EAB_HMAC_KEY"
         case .registryPassword: return "REGISTRY_PASSWORD"
+        case .backupPassword: return "BACKUP_PASSWORD"
         }
     }
 
@@ -197,7 +199,14 @@ public struct Answers: Sendable, Equatable {
     public var httpsPort: SBSCore.Port = .https
     public var deployDir: String = "/opt/sbs"
     public var backupDestination: String = "/var/backups/sbs"
+    /// Daily dumps (backup.sh) and daily snapshots (restic) kept.
     public var backupKeep: Int = 7
+    public var backupKeepWeekly: Int = 4
+    public var backupKeepMonthly: Int = 6
+    /// The restic repository of `sbs backup`.
+    public var backupRepository: BackupRepository = .onThisServer
+    /// The repository's password; generated into secrets.env (BACKUP_PASSWORD) when not given.
+    public var backupPassword: SecretSource?
 
     public var smtpHost: DomainName?
     public var smtpPort: SBSCore.Port?
@@ -227,6 +236,7 @@ public struct Answers: Sendable, Equatable {
             result[.smtpPassword] = smtpPassword
             result[.eabHMACKey] = eabHMACKey
             result[.registryPassword] = registryPassword
+            result[.backupPassword] = backupPassword
             return result
         }
         set {
@@ -234,6 +244,7 @@ public struct Answers: Sendable, Equatable {
             smtpPassword = newValue[.smtpPassword]
             eabHMACKey = newValue[.eabHMACKey]
             registryPassword = newValue[.registryPassword]
+            backupPassword = newValue[.backupPassword]
         }
     }
 
@@ -288,6 +299,10 @@ public struct Answers: Sendable, Equatable {
             "paths.deploy_dir": deployDir,
             "backups.destination": backupDestination,
             "backups.keep": String(backupKeep),
+            "backups.keep.weekly": String(backupKeepWeekly),
+            "backups.keep.monthly": String(backupKeepMonthly),
+            "backups.repository": backupRepository.value,
+            "backups.password": backupPassword == nil ? "absent" : "given",
             "smtp.host": smtpHost?.value ?? "",
             "smtp.port": smtpPort?.description ?? "",
             "smtp.user": smtpUser?.value ?? "",

@@ -238,17 +238,38 @@ public enum AnswersFile {
         }
 
         if let backups = top["backups"] {
-            let map = reader.mapping(backups, path: "backups", allowed: ["destination", "keep"])
+            let map = reader.mapping(
+                backups, path: "backups", allowed: ["destination", "keep", "repository", "password"])
             if let destination = path(map["destination"], "backups.destination") {
                 answers.backupDestination = destination
             }
-            if let keepNode = map["keep"], let keep = reader.int(keepNode, path: "backups.keep") {
-                if (1...365).contains(keep) {
-                    answers.backupKeep = keep
-                } else {
-                    reader.report(keepNode, "backups.keep must be from 1 to 365")
+            // keep: N (daily), or {daily, weekly, monthly}.
+            func count(_ node: YAMLNode?, _ key: String, _ range: ClosedRange<Int>) -> Int? {
+                guard let node, let number = reader.int(node, path: key) else { return nil }
+                guard range.contains(number) else {
+                    reader.report(node, "\(key) must be from \(range.lowerBound) to \(range.upperBound)")
+                    return nil
+                }
+                return number
+            }
+            if let keepNode = map["keep"] {
+                if case .mapping = keepNode {
+                    let keep = reader.mapping(keepNode, path: "backups.keep", allowed: ["daily", "weekly", "monthly"])
+                    if let daily = count(keep["daily"], "backups.keep.daily", 1...365) { answers.backupKeep = daily }
+                    if let weekly = count(keep["weekly"], "backups.keep.weekly", 0...520) {
+                        answers.backupKeepWeekly = weekly
+                    }
+                    if let monthly = count(keep["monthly"], "backups.keep.monthly", 0...1200) {
+                        answers.backupKeepMonthly = monthly
+                    }
+                } else if let daily = count(keepNode, "backups.keep", 1...365) {
+                    answers.backupKeep = daily
                 }
             }
+            if let repository = value(map["repository"], "backups.repository", BackupRepository.init) {
+                answers.backupRepository = repository
+            }
+            answers.backupPassword = secret(map["password"], "backups.password")
         }
 
         if let smtp = top["smtp"] {
@@ -369,7 +390,11 @@ public enum AnswersFile {
         }
         out += "ports:\n  http: \(answers.httpPort)\n  https: \(answers.httpsPort)\n"
         out += "paths:\n  deploy_dir: \(quote(answers.deployDir))\n"
-        out += "backups:\n  destination: \(quote(answers.backupDestination))\n  keep: \(answers.backupKeep)\n"
+        out += "backups:\n  destination: \(quote(answers.backupDestination))\n"
+        out += "  repository: \(quote(answers.backupRepository.value))\n"
+        out +=
+            "  keep:\n    daily: \(answers.backupKeep)\n    weekly: \(answers.backupKeepWeekly)\n    monthly: \(answers.backupKeepMonthly)\n"
+        if let password = secret(.backupPassword) { out += "  password: \(quote(password))\n" }
         if let host = answers.smtpHost {
             out += "smtp:\n  host: \(host)\n"
             if let port = answers.smtpPort { out += "  port: \(port)\n" }

@@ -27,6 +27,7 @@ struct SBS: AsyncParsableCommand {
             AnswersCommand.self,
             SecretsCommand.self,
             VerifyCommand.self,
+            BackupCommand.self,
         ]
     )
 

@@ -1,6 +1,7 @@
 import Deploy
 import Foundation
 import Processes
+import Render
 import SBSCore
 import TestSupport
 import Testing
@@ -260,10 +261,7 @@ func stateStatus(_ root: String, _ step: String) -> String? {
                 text = text.replacingOccurrences(of: ComposeProject.name(forRoot: base), with: "sbs-ROOT")
                 // Generated secrets differ between two installs by design: compare the keys of such lines.
                 text = text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
-                    for key in [
-                        "POSTGRES_PASSWORD=", "JWT_SECRET=", "SUPABASE_ANON_KEY=", "SUPABASE_SERVICE_ROLE_KEY=",
-                        "GRAFANA_ADMIN_PASSWORD=",
-                    ]
+                    for key in SecretName.generated.map({ $0.value + "=" })
                     where line.hasPrefix(key) { return key }
                     return String(line)
                 }.joined(separator: "\n")

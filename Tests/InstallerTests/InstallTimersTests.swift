@@ -206,6 +206,13 @@ final class ShownLines: Sendable {
         #expect(text.contains("kept: GRAFANA_ADMIN_PASSWORD, JWT_SECRET, POSTGRES_PASSWORD"), "\(text)")
         #expect(text.contains("`sudo sbs secrets show NAME --root \(layout.root)` (root only)"), "\(text)")
         #expect(text.contains("Timers: sbs-renew.timer, sbs-verify.timer (enabled)"), "\(text)")
+        // Backups are on by default: where they go, and that the repository password must be kept elsewhere.
+        #expect(summary.backupRepository == layout.root + "/var/backups/sbs/restic")
+        #expect(
+            text.contains(
+                "Keep a copy of BACKUP_PASSWORD away from this server (`sbs secrets show BACKUP_PASSWORD --root \(layout.root)`)"
+            ),
+            "\(text)")
         for value in values { #expect(!text.contains(value)) }
     }
 

@@ -69,6 +69,7 @@ func fixedSecrets(extra: [(SecretName, String)] = []) throws -> Secrets {
                 SupabaseJWT.sign(.init(role: "service_role", iat: 1_767_225_600, exp: 2_082_585_600), secret: jwtSecret)
             ),
             (.grafanaAdminPassword, "GrafanaGoldenPassw0rd123"),
+            (.backupPassword, "BackupGoldenPassw0rd4567890"),
         ] + extra)
 }
 

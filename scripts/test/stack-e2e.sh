@@ -258,6 +258,58 @@ for _ in $(seq 1 60); do
     sleep 1
 done
 
+say "2e. sbs backup into restic: rows written, backed up, restored into a scratch database; a failed dump keeps the repository as it was"
+project=$(project_of "$root")
+psql_db() { docker compose -p "$project" exec -T app-db psql -U postgres -At "$@"; }
+psql_db -c "CREATE TABLE e2e_orders (id serial PRIMARY KEY, item text NOT NULL); INSERT INTO e2e_orders (item) SELECT 'order ' || n FROM generate_series(1, 250) n;" >/dev/null
+repository=$root/var/backups/sbs/restic
+restic_e2e() { restic --repo "$repository" --password-command "\"$sbs\" secrets show BACKUP_PASSWORD --root \"$root\"" --cache-dir "$work/restic-cache" "$@"; }
+snapshot_count() { restic_e2e snapshots --json | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))'; }
+if "$sbs" backup --root "$root" >"$work/backup.out" 2>&1; then pass "sbs backup exit 0: $(tail -1 "$work/backup.out")"; else fail "sbs backup failed: $(tail -5 "$work/backup.out")"; fi
+"$sbs" backup list --root "$root" --json >"$work/backups.json" 2>&1 || fail "sbs backup list failed: $(cat "$work/backups.json")"
+python3 - "$work/backups.json" <<'PY' && pass "sbs backup list: one backup with the roles, each database and the files" || fail "backup list: $(cat "$work/backups.json")"
+import json, sys
+entries = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+assert len(entries) == 1, entries
+names = [p["name"] for p in entries[0]["parts"]]
+assert names[0] == "db/globals.sql" and "db/postgres.dump" in names and names[-1] == "files", names
+PY
+postgres_snapshot=$(python3 -c 'import json, sys; print([p["snapshot"] for p in json.loads(open(sys.argv[1]).readline())["parts"] if p["name"] == "db/postgres.dump"][0])' "$work/backups.json")
+psql_db -c "CREATE DATABASE e2e_restored" >/dev/null
+restic_e2e dump "$postgres_snapshot" /db/postgres.dump | docker compose -p "$project" exec -T app-db pg_restore -U postgres -d e2e_restored >"$work/pg_restore.out" 2>&1 \
+    || fail "pg_restore of the backed-up dump failed: $(tail -5 "$work/pg_restore.out")"
+[ "$(psql_db -d e2e_restored -c 'SELECT count(*) FROM e2e_orders')" = 250 ] \
+    && pass "the dump restored from the repository holds the 250 rows written before the backup" \
+    || fail "restored rows: $(psql_db -d e2e_restored -c 'SELECT count(*) FROM e2e_orders' 2>&1)"
+psql_db -c "DROP DATABASE e2e_restored" >/dev/null
+backup_password=$("$sbs" secrets show BACKUP_PASSWORD --root "$root")
+[ -n "$backup_password" ] && [ "$(grep -rlF -- "$backup_password" "$root/opt/sbs")" = "$root/opt/sbs/.env" ] \
+    && ! grep -rqF -- "$backup_password" "$root/var/log" "$root/var/lib/sbs" "$work/backup.out" \
+    && pass "BACKUP_PASSWORD is kept in secrets.env and the deploy .env only (not in the logs, the state or the output)" \
+    || fail "BACKUP_PASSWORD found outside secrets.env and .env"
+# The database down: the dump fails; the run exits 1 naming it and leaves the repository's snapshots as they were.
+before_snapshots=$(snapshot_count)
+docker compose -p "$project" stop app-db >/dev/null 2>&1
+if "$sbs" backup --root "$root" >"$work/backup-down.out" 2>&1; then fail "sbs backup exit 0 with the database stopped"; else pass "sbs backup fails with the database stopped: $(grep -m1 -i 'error\|failed' "$work/backup-down.out")"; fi
+[ "$(snapshot_count)" = "$before_snapshots" ] && pass "the failed backup left the repository's $before_snapshots snapshots as they were" \
+    || fail "snapshots before $before_snapshots, after $(snapshot_count)"
+docker compose -p "$project" start app-db >/dev/null 2>&1
+for _ in $(seq 1 60); do
+    [ "$(docker inspect --format '{{.State.Health.Status}}' "$(docker compose -p "$project" ps -q app-db)")" = healthy ] && break
+    sleep 1
+done
+# An install (or any run) holding the lock: a backup waits, then gives up with 75.
+flock "$root/var/lib/sbs/lock" sleep 6 &
+holder=$!
+sleep 0.5
+set +e
+"$sbs" backup --root "$root" --wait-for-lock 1 >"$work/backup-locked.out" 2>&1
+status=$?
+set -e
+wait "$holder"
+[ "$status" = 75 ] && pass "a backup finding the lock held waits, then exits 75: $(grep -m1 'Another' "$work/backup-locked.out")" \
+    || fail "backup with the lock held: exit $status: $(cat "$work/backup-locked.out")"
+
 say "3. a container stopped by hand: verify names it"
 web=$(docker ps -q --filter "label=com.docker.compose.project=$(project_of "$root")" --filter label=com.docker.compose.service=app-web)
 docker stop "$web" >/dev/null

@@ -1,0 +1,149 @@
+import ArgumentParser
+import Backups
+import Deploy
+import FoundationEssentials
+import Glibc
+import Host
+import Installer
+import Processes
+import Render
+import SBSCore
+import StepGraph
+import Wizard
+
+/// `sbs backup`: an encrypted, deduplicated backup of the installation into its restic repository; `sbs backup
+/// list`: the backups there.
+struct BackupCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup",
+        abstract: "Back up the database, the configuration and the certificates into the restic repository.",
+        discussion: """
+            The database is streamed from the app-db container into restic (pg_dumpall --globals-only, then \
+            pg_dump -Fc per database), then /etc/sbs and the deploy folder; old snapshots are removed as \
+            backups.keep says. The repository (backups.repository, default /var/backups/sbs/restic) is encrypted \
+            with BACKUP_PASSWORD from secrets.env: keep a copy of it away from this server \
+            (`sbs secrets show BACKUP_PASSWORD`), or no backup can be read.
+            """,
+        subcommands: [Create.self, List.self],
+        defaultSubcommand: Create.self)
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "create", abstract: "Make a backup now (what `sbs backup` alone does).")
+
+        @OptionGroup var global: GlobalOptions
+
+        @Option(
+            help: ArgumentHelp(
+                "When another sbs run holds the installation's lock, wait this long for it before giving up with exit status 75.",
+                valueName: "SECONDS"))
+        var waitForLock: Int = 0
+
+        func validate() throws {
+            guard (0...86_400).contains(waitForLock) else {
+                throw ValidationError("--wait-for-lock must be from 0 to 86400 seconds.")
+            }
+        }
+
+        func run() async throws {
+            let setup = try BackupSetup(global)
+            let output = setup.session.output
+            let lock = try await RunLock.waiting(
+                path: setup.layout.lockFile, atMost: .seconds(waitForLock),
+                remedy: "Run `sbs backup` again once the other run ended (the nightly backup runs at its next time).")
+            defer { withExtendedLifetime(lock) {} }
+            let answers = setup.answers
+            let stamp = Date().formatted(
+                Date.ISO8601FormatStyle(timeZone: .gmt).dateSeparator(.omitted).timeSeparator(.omitted))
+            var images: [String: String] = [:]
+            for service in StackService.allCases { images[service.rawValue] = answers.image(service) }
+            let manifest = BackupManifest(
+                run: stamp, sbsVersion: BuildVersion.version, domain: setup.host, images: images, parts: [])
+            let job = BackupJob(
+                restic: setup.restic, project: setup.project, host: setup.host,
+                paths: [setup.layout.etcDir, setup.project.directory], manifest: manifest,
+                keep: .init(
+                    daily: answers.backupKeep, weekly: answers.backupKeepWeekly, monthly: answers.backupKeepMonthly),
+                runner: SystemCommandRunner(), progress: { output.err("sbs backup: \($0)") })
+            output.err("sbs backup: backup \(stamp) into \(setup.restic.location)")
+            let done = try await job.run()
+            try AtomicFile.write(done.encoded() + "\n", to: setup.layout.stateDir + "/last-backup.json", mode: 0o600)
+            output.out(
+                "Backup \(done.run) complete: \(done.parts.count) parts, \(done.bytes) bytes read, in \(setup.restic.location)."
+            )
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the backups in the restic repository.")
+
+        @OptionGroup var global: GlobalOptions
+
+        @Flag(help: "Print the manifests as JSON lines.")
+        var json = false
+
+        func run() async throws {
+            let setup = try BackupSetup(global)
+            let output = setup.session.output
+            let entries = try await BackupCatalog(restic: setup.restic, runner: SystemCommandRunner()).entries()
+            if json {
+                for entry in entries { output.out(entry.manifest.encoded()) }
+                return
+            }
+            guard !entries.isEmpty else {
+                output.out("No backups in \(setup.restic.location) yet; make one with `sbs backup`.")
+                return
+            }
+            output.out("Backups in \(setup.restic.location), newest first:")
+            for entry in entries {
+                let manifest = entry.manifest
+                output.out(
+                    "  \(manifest.run)  \(manifest.bytes) bytes  sbs \(manifest.sbsVersion)  \(manifest.parts.map(\.name).joined(separator: ", "))"
+                )
+            }
+        }
+    }
+}
+
+/// What both subcommands need: the installation's answers, stack and repository.
+struct BackupSetup {
+    let session: InstallSession
+    let layout: Layout
+    let answers: Answers
+    let project: ComposeProject
+    let restic: Restic
+    let host: String
+
+    init(_ global: GlobalOptions) throws {
+        session = global.session
+        layout = global.layout
+        guard let answers = try session.savedAnswers(), let project = session.installedStack() else {
+            throw UserError(
+                "There is no installation under \(layout.root) to back up (no answers or no deploy folder).",
+                remedy: "Run `sbs install` first.")
+        }
+        guard answers.backups != .off else {
+            throw UserError(
+                "Backups are off for this installation (features.backups: false in \(layout.answersFile)).",
+                remedy: "Turn them on in the answers and run `sbs install --answers FILE`.")
+        }
+        guard geteuid() == 0 else {
+            throw UserError("Backups read the secrets and the database, which needs root.", remedy: "Run it with sudo.")
+        }
+        let secrets = try SecretsFile(path: layout.secretsFile).load()
+        guard secrets.contains(.backupPassword) else {
+            throw UserError(
+                "\(layout.secretsFile) has no BACKUP_PASSWORD (it was installed by an sbs without backups).",
+                remedy: "Run `sbs install --root \(layout.root)` again: it generates one (or give backups.password).")
+        }
+        let executable =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        self.answers = answers
+        self.project = project
+        host = answers.domain?.value ?? "sbs"
+        restic = try Restic(
+            location: answers.backupRepository.location(in: layout),
+            passwordCommand: [executable, "secrets", "show", "BACKUP_PASSWORD", "--root", layout.root],
+            cacheDirectory: layout.stateDir + "/restic-cache")
+    }
+}
