@@ -12,8 +12,8 @@ public struct SystemdUnit: Sendable, Hashable, Codable {
 }
 
 /// The systemd services and timers that keep an install healthy after `sbs install` ends: `sbs renew` twice a
-/// day (reloading the stack's nginx after a renewal), `sbs verify --json` every hour, and the database dump of
-/// `backup/backup.sh` every night when backups are on. Pure: values in, unit texts out; the install-timers step
+/// day (reloading the stack's nginx after a renewal), `sbs verify --json` every hour, and `sbs backup` (restic)
+/// every night when backups are on. Pure: values in, unit texts out; the install-timers step
 /// writes them.
 ///
 /// Every value that lands in a unit is checked (absolute, no control characters: a line break would start a new
@@ -33,52 +33,30 @@ public struct SystemdUnits: Sendable, Hashable, Codable {
     /// Every name this type may write: what a step removes is chosen from these only.
     public static let allNames = [renewService, renewTimer, verifyService, verifyTimer, backupService, backupTimer]
 
-    /// The nightly database dump: the rendered script, where dumps go, how many are kept.
-    public struct Backup: Sendable, Hashable, Codable {
-        public var script: String
-        public var destination: String
-        public var keep: Int
-
-        public init(script: String, destination: String, keep: Int) {
-            self.script = script
-            self.destination = destination
-            self.keep = keep
-        }
-    }
-
     /// The sbs binary the services run.
     public let executable: String
     /// The install's root: `--root ROOT` is passed to sbs only when it is not `/`.
     public let root: String
     /// The stack, for the nginx reload after a renewal.
     public let project: ComposeProject
-    /// nil when backups are off.
-    public let backup: Backup?
+    /// Whether the nightly `sbs backup` runs.
+    public let backups: Bool
 
     /// - Throws: `UserError` when a path is not absolute or holds a control character (it could not be written
-    ///   into a unit file safely), or `keep` is out of 1…365.
-    public init(executable: String, root: String, project: ComposeProject, backup: Backup?) throws(UserError) {
+    ///   into a unit file safely).
+    public init(executable: String, root: String, project: ComposeProject, backups: Bool) throws(UserError) {
         try Self.checkProgram(executable, what: "sbs executable")
         try Self.checkPath(root, what: "install root")
         try Self.checkPath(project.directory, what: "deploy folder")
         try Self.checkText(project.name, what: "compose project name")
-        if let backup {
-            try Self.checkProgram(backup.script, what: "backup script")
-            try Self.checkPath(backup.destination, what: "backup destination")
-            guard (1...365).contains(backup.keep) else {
-                throw UserError(
-                    "The number of backups to keep must be from 1 to 365, not \(backup.keep).",
-                    remedy: "Fix backups.keep in the answers.")
-            }
-        }
         self.executable = executable
         self.root = root
         self.project = project
-        self.backup = backup
+        self.backups = backups
     }
 
     /// The timers, in the order they are enabled.
-    public var timers: [String] { [Self.renewTimer, Self.verifyTimer] + (backup == nil ? [] : [Self.backupTimer]) }
+    public var timers: [String] { [Self.renewTimer, Self.verifyTimer] + (backups ? [Self.backupTimer] : []) }
 
     /// The unit files, services before their timers.
     public var units: [SystemdUnit] {
@@ -104,20 +82,20 @@ public struct SystemdUnits: Sendable, Hashable, Codable {
                     description: "Verify the Small Business Server every hour",
                     schedule: ["OnCalendar=hourly", "RandomizedDelaySec=10min"])),
         ]
-        if let backup {
+        if backups {
+            // The repository may be anywhere (a mounted disk, sftp): sbs backup writes it, so the service may write
+            // what is not the system's own (ProtectSystem=full keeps /usr, /boot and /etc read-only).
             units.append(
                 SystemdUnit(
                     name: Self.backupService,
                     text: service(
-                        description: "Dump the Small Business Server's database (backup/backup.sh)",
-                        command: Self.waitForLock(lockFile) + [backup.script, backup.destination, String(backup.keep)],
-                        timeout: "6h",
-                        writable: [backup.destination])))
+                        description: "Back up the Small Business Server into its restic repository (sbs backup)",
+                        command: sbs(["backup", "--wait-for-lock", "900"]), timeout: "6h")))
             units.append(
                 SystemdUnit(
                     name: Self.backupTimer,
                     text: timer(
-                        description: "Dump the Small Business Server's database every night",
+                        description: "Back up the Small Business Server every night",
                         schedule: ["OnCalendar=*-*-* 03:15:00", "RandomizedDelaySec=30min", "Persistent=true"])))
         }
         return units
@@ -126,15 +104,6 @@ public struct SystemdUnits: Sendable, Hashable, Codable {
     /// `sbs ARGS [--root ROOT]`.
     func sbs(_ arguments: [String]) -> [String] {
         [executable] + arguments + (root == "/" ? [] : ["--root", root])
-    }
-
-    /// The installation's run lock (`RunLock`): the backup script takes it through flock(1), as sbs itself does.
-    var lockFile: String { (root == "/" ? "" : root) + "/var/lib/sbs/lock" }
-
-    /// flock(1) before a command that is not sbs: it waits up to 15 minutes for an install or renewal that holds
-    /// the run lock, then gives up with exit status 75 (what sbs exits with when it finds the lock held).
-    static func waitForLock(_ lockFile: String) -> [String] {
-        ["/usr/bin/flock", "--wait", "900", "--conflict-exit-code", "75", lockFile]
     }
 
     /// Folders the services write (everything else of /usr, /boot and /etc is read-only to them).

@@ -108,6 +108,7 @@ public enum InstallActions {
         table.register(WriteConfigs())
         table.register(ObtainCertificate(tools: tools))
         table.register(EnsureDocker(tools: tools))
+        table.register(EnsureRestic(tools: tools))
         table.register(StartProxy(tools: tools))
         table.register(StartStack(tools: tools))
         table.register(PullModels(tools: tools))

@@ -110,10 +110,9 @@ func temporaryFolder(_ name: String) throws -> String {
 
     func units(
         executable: String = "/usr/local/bin/sbs", root: String = "/", project: ComposeProject? = nil,
-        backup: SystemdUnits.Backup? = .init(
-            script: "/opt/sbs/backup/backup.sh", destination: "/var/backups/sbs", keep: 7)
+        backups: Bool = true
     ) throws -> SystemdUnits {
-        try SystemdUnits(executable: executable, root: root, project: project ?? self.project, backup: backup)
+        try SystemdUnits(executable: executable, root: root, project: project ?? self.project, backups: backups)
     }
 
     func unit(_ units: SystemdUnits, _ name: String) throws -> UnitFileReader {
@@ -167,13 +166,9 @@ func temporaryFolder(_ name: String) throws -> String {
         #expect(verify == ["/usr/local/bin/sbs", "verify", "--json"])
         let backup = try UnitFileReader.words(
             try #require(unit(onSlash, "sbs-backup.service").values("Service", "ExecStart").first))
-        // The nightly dump waits for the run lock as sbs does (an install recreating the database must not be
-        // dumped half-way), then gives up with 75.
-        #expect(
-            backup == [
-                "/usr/bin/flock", "--wait", "900", "--conflict-exit-code", "75", "/var/lib/sbs/lock",
-                "/opt/sbs/backup/backup.sh", "/var/backups/sbs", "7",
-            ])
+        // The nightly backup waits for the run lock (an install recreating the database must not be backed up
+        // half-way), then gives up with 75.
+        #expect(backup == ["/usr/local/bin/sbs", "backup", "--wait-for-lock", "900"])
         // sbs writes its own folders; /etc stays read-only otherwise.
         #expect(
             try unit(onSlash, "sbs-renew.service").values("Service", "ReadWritePaths")
@@ -189,13 +184,13 @@ func temporaryFolder(_ name: String) throws -> String {
     }
 
     @Test func withoutBackupsThereAreNoBackupUnits() throws {
-        let units = try units(backup: nil)
+        let units = try units(backups: false)
         #expect(
             units.units.map(\.name) == [
                 "sbs-renew.service", "sbs-renew.timer", "sbs-verify.service", "sbs-verify.timer",
             ])
         #expect(units.timers == ["sbs-renew.timer", "sbs-verify.timer"])
-        #expect(!units.units.contains { $0.text.contains("backup.sh") })
+        #expect(!units.units.contains { $0.text.contains("backup") })
     }
 
     @Test func awkwardPathsAreQuotedSoEveryWordComesBackAsItWas() throws {
@@ -204,20 +199,13 @@ func temporaryFolder(_ name: String) throws -> String {
         let executable = "/opt/my tools/100%/sbs"
         let root = "/srv/a b%n"
         let project = ComposeProject(name: "sbs-1234abcd", directory: root + "/opt/it's here")
-        let units = try units(
-            executable: executable, root: root, project: project,
-            backup: .init(
-                script: root + "/opt/sbs/backup/backup.sh", destination: root + "/var/backups/$x 'q'", keep: 3))
+        let units = try units(executable: executable, root: root, project: project)
         let renew = try UnitFileReader.words(
             try #require(unit(units, "sbs-renew.service").values("Service", "ExecStart").first))
         #expect(renew == [executable, "renew", "--wait-for-lock", "900", "--root", root])
         let backup = try UnitFileReader.words(
             try #require(unit(units, "sbs-backup.service").values("Service", "ExecStart").first))
-        #expect(
-            backup == [
-                "/usr/bin/flock", "--wait", "900", "--conflict-exit-code", "75", root + "/var/lib/sbs/lock",
-                root + "/opt/sbs/backup/backup.sh", root + "/var/backups/$x 'q'", "3",
-            ])
+        #expect(backup == [executable, "backup", "--wait-for-lock", "900", "--root", root])
     }
 
     @Test(arguments: [
@@ -228,30 +216,18 @@ func temporaryFolder(_ name: String) throws -> String {
         #expect(throws: UserError.self) { try units(executable: path) }
         #expect(throws: UserError.self) { try units(root: path) }
         #expect(throws: UserError.self) { try units(project: ComposeProject(name: "sbs", directory: path)) }
-        #expect(throws: UserError.self) {
-            try units(backup: .init(script: path, destination: "/var/backups/sbs", keep: 7))
-        }
-        #expect(throws: UserError.self) {
-            try units(backup: .init(script: "/opt/sbs/backup/backup.sh", destination: path, keep: 7))
-        }
     }
 
     @Test(arguments: ["/opt/\"q\"/sbs", "/opt/it's/sbs", "/opt/back\\slash/sbs", "/opt/$HOME/sbs"])
     func aProgramPathSystemdWouldRefuseOrReadDifferentlyIsRefused(_ path: String) throws {
         #expect(throws: UserError.self) { try units(executable: path) }
-        #expect(throws: UserError.self) {
-            try units(backup: .init(script: path, destination: "/var/backups/sbs", keep: 7))
-        }
         // The same characters are fine elsewhere: they are quoted.
         #expect(throws: Never.self) { try units(root: path) }
     }
 
-    @Test func aProjectNameWithALineBreakOrAnOutOfRangeKeepIsRefused() throws {
+    @Test func aProjectNameWithALineBreakIsRefused() throws {
         #expect(throws: UserError.self) {
             try units(project: ComposeProject(name: "sbs\n[Service]", directory: "/opt/sbs"))
-        }
-        #expect(throws: UserError.self) {
-            try units(backup: .init(script: "/opt/sbs/backup/backup.sh", destination: "/b", keep: 0))
         }
     }
 }
@@ -290,7 +266,7 @@ func temporaryFolder(_ name: String) throws -> String {
         let units = try SystemdUnits(
             executable: binFolder + "/" + executableName, root: "/srv/sbs root 50% $HOME \"q\" it's \\",
             project: ComposeProject(name: "sbs-test", directory: deploy),
-            backup: .init(script: deploy + "/backup/backup.sh", destination: folder + "/var/backups/sbs", keep: 7))
+            backups: true)
         let unitFolder = folder + "/etc/systemd/system"
         try FileManager.default.createDirectory(atPath: unitFolder, withIntermediateDirectories: true)
         for unit in units.units {

@@ -6,7 +6,9 @@ import Testing
 /// host has no `/run/systemd/system`, so the units are written and not enabled.
 @Suite(.serialized) struct TimersAndSummary {
     static let skipped = [
-        "preflight", "ensure-docker", "start-proxy", "obtain-certificate", "start-stack", "pull-models", "verify",
+        "preflight", "ensure-docker", "ensure-restic", "start-proxy", "obtain-certificate", "start-stack",
+        "pull-models",
+        "verify",
     ]
 
     func install(_ root: String, _ host: String, answers: String, through: String = "install-timers") async throws
@@ -53,8 +55,7 @@ import Testing
         #expect(renew.contains("\"--root\" \"\(root)\""))
         #expect(
             read(units + "/sbs-backup.service")?.contains(
-                "\"\(root)/var/lib/sbs/lock\" \"\(root)/opt/sbs/backup/backup.sh\" \"\(root)/var/backups/sbs\" \"7\"")
-                == true)
+                "ExecStart=\"\(binary)\" \"backup\" \"--wait-for-lock\" \"900\" \"--root\" \"\(root)\"") == true)
 
         // The end of the install: URL, verification, where the credentials are, how to read one; no value.
         #expect(

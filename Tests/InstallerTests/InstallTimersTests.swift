@@ -125,7 +125,7 @@ final class ShownLines: Sendable {
             withDestinationPath: fixture.unitDirectory + "/sbs-backup.timer")
 
         let off = try fixture.input(backups: .off)
-        #expect(off.units.backup == nil)
+        #expect(!off.units.backups)
         let result = try await fixture.action().run(off, log: ShownLines().log("install-timers"))
         #expect(
             result.output.units == ["sbs-renew.service", "sbs-renew.timer", "sbs-verify.service", "sbs-verify.timer"])

@@ -34,6 +34,7 @@ import Wizard
             "start-stack": try JSONValue(encoding: StartStack.Output(services: ["app-db", "nginx"])),
             "pull-models": try JSONValue(encoding: PullModels.Output(models: resolved.ollamaModels)),
             "verify": try JSONValue(encoding: Nothing()),
+            "ensure-restic": try JSONValue(encoding: EnsureRestic.Output(version: "restic 0.14.0")),
             "install-timers": try JSONValue(
                 encoding: InstallTimers.Output(
                     unitDirectory: root + "/etc/systemd/system", units: ["sbs-renew.service"],

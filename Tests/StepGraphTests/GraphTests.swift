@@ -20,23 +20,24 @@ func repositorySteps() throws -> [String: String] {
 var designCatalog: ActionCatalog {
     var actions = Dictionary(uniqueKeysWithValues: designActions.map { ($0, Set<String>()) })
     actions["choose-profile"] = ["runsOllama"]
-    return ActionCatalog(actions: actions, baseFacts: ["checks.dns", "tls.mode"])
+    return ActionCatalog(actions: actions, baseFacts: ["checks.dns", "tls.mode", "features.backups"])
 }
 
 let designActions: Set<String> = [
     "preflight", "detect-hardware", "collect-answers", "choose-profile", "check-dns",
     "generate-secrets", "write-configs", "ensure-docker", "start-proxy",
-    "obtain-certificate", "start-stack", "pull-models", "verify", "install-timers",
+    "obtain-certificate", "start-stack", "pull-models", "verify", "ensure-restic", "install-timers",
 ]
 
 @Suite struct GraphLoading {
-    @Test func theRepositoryDeclaresTheFourteenStepsOfTheDesign() throws {
+    @Test func theRepositoryDeclaresTheStepsOfTheDesign() throws {
         let graph = try StepLoader.load(try repositorySteps(), catalog: designCatalog)
         #expect(Set(graph.ids) == designActions)
         #expect(graph["write-configs"]?.needs == ["choose-profile", "generate-secrets"])
         #expect(graph["obtain-certificate"]?.needs == ["start-proxy", "check-dns"])
         #expect(graph["verify"]?.needs == ["start-stack", "pull-models", "choose-profile"])
         #expect(graph["pull-models"]?.needs == ["start-stack", "choose-profile"])
+        #expect(graph["install-timers"]?.needs == ["verify", "ensure-restic"])
     }
 
     @Test func orderPutsEveryStepAfterWhatItNeeds() throws {

@@ -8,7 +8,7 @@ import StepGraph
 import Wizard
 
 /// `install-timers`: the systemd units that keep the server healthy after the install (`sbs renew` twice a day,
-/// `sbs verify --json` every hour, the nightly database dump when backups are on; see `SystemdUnits`). They are
+/// `sbs verify --json` every hour, `sbs backup` every night when backups are on; see `SystemdUnits`). They are
 /// written atomically to `ROOT/etc/systemd/system` and recorded as products (a deleted or edited unit is drift: the
 /// next run writes it again); `sbs-backup.*` is removed when backups were turned off. Where systemd runs, the
 /// timers are enabled and started; where it does not (a container, a chroot), the step succeeds and says how to
@@ -38,21 +38,9 @@ struct InstallTimers: StepAction {
     }
 
     func input(_ context: InstallInputs, needs: NeededOutputs) throws -> Input {
-        let answers = context.answers
-        var backup: SystemdUnits.Backup?
-        if answers.backups != .off {
-            guard answers.backupDestination.hasPrefix("/") else {
-                throw UserError(
-                    "backups.destination '\(answers.backupDestination.debugSafe)' is not an absolute path.",
-                    remedy: "Give an absolute path in the answers.")
-            }
-            backup = .init(
-                script: context.deployDir + "/backup/backup.sh",
-                destination: context.layout.resolve(answers.backupDestination), keep: answers.backupKeep)
-        }
         let units = try SystemdUnits(
             executable: context.executable, root: context.layout.root,
-            project: context.project, backup: backup)
+            project: context.project, backups: context.answers.backups != .off)
         return Input(
             units: units, unitDirectory: context.layout.resolve(SystemdUnits.directory), sysroot: context.sysroot,
             systemctlAllowed: context.layout.root == "/" || context.sysroot != "/")
