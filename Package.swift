@@ -96,7 +96,7 @@ let package = Package(
         .target(
             name: "Verify",
             dependencies: [
-                "SBSCore", "ACME", "HTTPClient", "Processes", "Deploy",
+                "SBSCore", "ACME", "Backups", "HTTPClient", "Processes", "Deploy",
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
@@ -107,7 +107,8 @@ let package = Package(
         .target(
             name: "Installer",
             dependencies: [
-                "SBSCore", "Processes", "HTTPClient", "StepGraph", "Wizard", "Host", "Render", "ACME", "Deploy",
+                "SBSCore", "Processes", "HTTPClient", "StepGraph", "Wizard", "Host", "Render", "ACME", "Backups",
+                "Deploy",
                 "Verify",
                 "BundledAssets",
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -160,7 +161,7 @@ let package = Package(
         .testTarget(
             name: "VerifyTests",
             dependencies: [
-                "TestSupport", "Verify", "ACME", "HTTPClient", "Processes", "Deploy", "SBSCore",
+                "TestSupport", "Verify", "ACME", "Backups", "HTTPClient", "Processes", "Deploy", "SBSCore",
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "SwiftASN1", package: "swift-asn1"),
             ]

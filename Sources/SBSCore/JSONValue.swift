@@ -49,7 +49,7 @@ public enum JSONValue: Codable, Hashable, Sendable {
     /// The typed value this JSON holds.
     /// - Throws: `DecodingError` naming the field that does not fit.
     public func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        try JSONDecoder().decode(type, from: JSONValue.canonicalEncoder.encode(self))
+        try JSONValue.canonicalDecoder.decode(type, from: JSONValue.canonicalEncoder.encode(self))
     }
 
     /// The top-level scalar fields of an object as text (`true`/`false`, numbers without a trailing `.0`, strings,
@@ -92,6 +92,13 @@ public enum JSONValue: Codable, Hashable, Sendable {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
         return encoder
+    }
+
+    /// Reads what `canonicalEncoder` wrote (dates as ISO 8601 text, as it writes them).
+    public static var canonicalDecoder: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
     }
 
     public var stringValue: String? {

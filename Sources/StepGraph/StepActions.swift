@@ -197,6 +197,7 @@ public struct ActionTable<Context: Sendable>: StepActions {
         var observes: Bool
         var input: @Sendable (Context, NeededOutputs) throws -> Data
         var run: @Sendable (Data, StepLog) async throws -> (JSONValue, [ProductFile])
+        var decode: @Sendable (Data) throws -> Void
     }
 
     public let context: Context
@@ -219,12 +220,13 @@ public struct ActionTable<Context: Sendable>: StepActions {
             input: { context, needs in try JSONValue.canonicalEncoder.encode(try action.input(context, needs: needs)) },
             run: { data, log in
                 let input: A.Input
-                do { input = try JSONDecoder().decode(A.Input.self, from: data) } catch {
+                do { input = try JSONValue.canonicalDecoder.decode(A.Input.self, from: data) } catch {
                     throw UserError("Internal error: the input of \(A.name) does not decode (\(describe(error))).")
                 }
                 let result = try await action.run(input, log: log)
                 return (try JSONValue(encoding: result.output), result.products)
-            })
+            },
+            decode: { data in _ = try JSONValue.canonicalDecoder.decode(A.Input.self, from: data) })
     }
 
     public var catalog: ActionCatalog {
@@ -236,6 +238,13 @@ public struct ActionTable<Context: Sendable>: StepActions {
     public func input(of step: StepDefinition, needs: NeededOutputs) throws -> Data {
         guard let entry = entries[step.action] else { throw UserError("unknown action \(step.action)") }
         return try entry.input(context, needs)
+    }
+
+    /// Reads `input` back as the step's action will before it runs, without running it: what `input(of:)` writes
+    /// must decode (a test checks it for every step).
+    public func decodeInput(of step: StepDefinition, _ input: Data) throws {
+        guard let entry = entries[step.action] else { throw UserError("unknown action \(step.action)") }
+        try entry.decode(input)
     }
 
     public func run(_ step: StepDefinition, input: Data, log: StepLog) async throws -> StepOutcomeValue {

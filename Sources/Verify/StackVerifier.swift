@@ -25,7 +25,7 @@ public struct StackVerifier: Sendable {
     public static let checkIDs = [
         "http-redirect", "web-app", "api-health", "auth-health",
         "header-hsts", "header-x-frame-options", "header-x-content-type-options", "tls-certificate",
-        "database", "containers", "models", "grafana", "published-ports",
+        "database", "containers", "models", "grafana", "published-ports", "backup",
     ]
 
     /// - Throws: only `CancellationError` (Ctrl-C); every other problem is a failed check.
@@ -34,6 +34,6 @@ public struct StackVerifier: Sendable {
         try Task.checkCancellation()
         let stack = await StackChecks(target: target, probe: probe).run()
         try Task.checkCancellation()
-        return VerifyReport(checks: site + stack)
+        return VerifyReport(checks: site + stack + [BackupCheck.check(target.backup, now: now())])
     }
 }

@@ -58,10 +58,13 @@ public struct VerifyTarget: Codable, Sendable, Hashable {
     public var trust: Trust
     public var project: ComposeProject
     public var profile: ProfileExpectation?
+    /// nil when backups are off.
+    public var backup: BackupExpectation?
 
     public init(
         domain: String, names: [String], httpPort: Int = 80, httpsPort: Int = 443, address: String = "127.0.0.1",
-        expectHSTS: Bool = true, trust: Trust = .system, project: ComposeProject, profile: ProfileExpectation?
+        expectHSTS: Bool = true, trust: Trust = .system, project: ComposeProject, profile: ProfileExpectation?,
+        backup: BackupExpectation? = nil
     ) {
         self.domain = domain
         self.names = names.isEmpty ? [domain] : names
@@ -72,6 +75,7 @@ public struct VerifyTarget: Codable, Sendable, Hashable {
         self.trust = trust
         self.project = project
         self.profile = profile
+        self.backup = backup
     }
 
     /// `http://NAME[:PORT]PATH`, the port left out when it is the scheme's default (so Host carries no port).

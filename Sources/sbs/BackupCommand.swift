@@ -67,7 +67,9 @@ struct BackupCommand: AsyncParsableCommand {
                 runner: SystemCommandRunner(), progress: { output.err("sbs backup: \($0)") })
             output.err("sbs backup: backup \(stamp) into \(setup.restic.location)")
             let done = try await job.run()
-            try AtomicFile.write(done.encoded() + "\n", to: setup.layout.stateDir + "/last-backup.json", mode: 0o600)
+            try AtomicFile.write(
+                LastBackup(finished: Date(), repository: setup.restic.location, manifest: done).encoded(),
+                to: LastBackup.path(in: setup.layout), mode: 0o600)
             output.out(
                 "Backup \(done.run) complete: \(done.parts.count) parts, \(done.bytes) bytes read, in \(setup.restic.location)."
             )

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Backups
 import FoundationEssentials
 import Installer
 import SBSCore
@@ -28,6 +29,8 @@ struct StatusCommand: AsyncParsableCommand {
             let found = executor.drift(of: state[step.id])
             if !found.isEmpty { drift[step.id] = found }
         }
+        // The last backup `sbs backup` finished (its record; the repository itself is not asked).
+        let lastBackup = try? LastBackup.read(LastBackup.path(in: session.layout))
         if json {
             var steps: [JSONValue] = []
             for step in graph.steps {
@@ -42,6 +45,12 @@ struct StatusCommand: AsyncParsableCommand {
             }
             var object: [String: JSONValue] = ["steps": .array(steps), "completed": .bool(state.completed)]
             if let log = state.log { object["log"] = .string(log) }
+            if let last = lastBackup ?? nil {
+                object["last_backup"] = .object([
+                    "run": .string(last.manifest.run), "finished": .string(last.finished.formatted(.iso8601)),
+                    "bytes": .number(Double(last.manifest.bytes)), "repository": .string(last.repository),
+                ])
+            }
             session.output.out(try JSONValue.object(object).prettyPrinted())
             return
         }
@@ -62,6 +71,12 @@ struct StatusCommand: AsyncParsableCommand {
                     + String(error.split(separator: "\n").first ?? ""))
         }
         if let log = state.log { session.output.out("\nLog: \(log)") }
+        if let last = lastBackup ?? nil {
+            let hours = Int(Date().timeIntervalSince(last.finished) / 3600)
+            session.output.out(
+                "Last backup: \(last.manifest.run), \(hours) h ago, \(last.manifest.bytes) bytes, in \(last.repository) (`sbs backup list` shows them all)"
+            )
+        }
         if !drift.isEmpty {
             session.output.out(
                 "Files changed or removed since they were written: `sbs install` (or `sbs resume`) writes them again, backing up what changed."

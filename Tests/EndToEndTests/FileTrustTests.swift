@@ -129,11 +129,10 @@ private func link(_ path: String, to target: String) throws {
         let fd = open(huge + "/etc/sbs/secrets.env", O_WRONLY | O_CREAT, 0o600)
         #expect(ftruncate(fd, 1 << 30) == 0)
         close(fd)
-        let started = Date()
+        // Refused by its size before it is read (the message names the cap); no timed assertion, which a loaded
+        // machine fails: the 30 s limit is the bound, and a reader that read the gigabyte would not say the cap.
         let big = try await sbsWithin(30, ["secrets", "show", "--root", huge])
-        #expect(
-            Date().timeIntervalSince(started) < 10,
-            "reading a 1 GiB secrets.env took \(Date().timeIntervalSince(started)) s")
+        #expect(big.status != killedByTimeout)
         #expect(big.status == 1, "\(big.status)")
         #expect(
             big.stderr.contains(huge + "/etc/sbs/secrets.env") && big.stderr.contains("larger than 1 MiB"),

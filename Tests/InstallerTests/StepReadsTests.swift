@@ -62,6 +62,9 @@ import Wizard
     @Test(arguments: ["minimum", "recommended", "optimal"])
     func everyInputOfTheBundledGraphIsBuiltFromItsNeedsAlone(profile: String) throws {
         let root = Scratch.path("reads")
+        // A kept secrets file: verify's input then carries a date (backups due since it was made).
+        try FileManager.default.createDirectory(atPath: root + "/etc/sbs", withIntermediateDirectories: true)
+        try "".write(toFile: root + "/etc/sbs/secrets.env", atomically: true, encoding: .utf8)
         let (session, checked) = try Self.session(root: root)
         let executor = try session.executor(checked, createKey: false)
         let table = try session.actions(checked, createKey: false)
@@ -69,7 +72,11 @@ import Wizard
         for step in executor.graph.steps {
             #expect(state[step.id].status == .succeeded, "give step '\(step.id)' a representative output in this test")
             do {
-                _ = try table.input(of: step, needs: executor.neededOutputs(step, state: state))
+                let input = try table.input(of: step, needs: executor.neededOutputs(step, state: state))
+                // What the executor writes, the action reads back before it runs.
+                do { try table.decodeInput(of: step, input) } catch {
+                    Issue.record("the Input of '\(step.id)' does not decode as its action reads it: \(error)")
+                }
             } catch {
                 Issue.record("the Input of '\(step.id)' cannot be built from the steps it needs: \(error)")
             }

@@ -274,6 +274,13 @@ assert len(entries) == 1, entries
 names = [p["name"] for p in entries[0]["parts"]]
 assert names[0] == "db/globals.sql" and "db/postgres.dump" in names and names[-1] == "files", names
 PY
+"$sbs" verify --json --root "$root" >"$work/verify-backup.json" 2>/dev/null
+python3 - "$work/verify-backup.json" <<'PY' && pass "verify's backup check passes with the backup just made" || fail "verify's backup check: $(grep -o '"id": "backup"[^}]*' "$work/verify-backup.json")"
+import json, sys
+checks = {c["id"]: c for c in json.load(open(sys.argv[1]))["checks"]}
+assert checks["backup"]["status"] == "pass" and " min ago" in checks["backup"]["detail"], checks["backup"]
+PY
+"$sbs" status --root "$root" | grep -q "^Last backup: " && pass "sbs status names the last backup" || fail "sbs status does not name the last backup"
 postgres_snapshot=$(python3 -c 'import json, sys; print([p["snapshot"] for p in json.loads(open(sys.argv[1]).readline())["parts"] if p["name"] == "db/postgres.dump"][0])' "$work/backups.json")
 psql_db -c "CREATE DATABASE e2e_restored" >/dev/null
 restic_e2e dump "$postgres_snapshot" /db/postgres.dump | docker compose -p "$project" exec -T app-db pg_restore -U postgres -d e2e_restored >"$work/pg_restore.out" 2>&1 \

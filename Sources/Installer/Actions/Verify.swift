@@ -1,3 +1,4 @@
+import Backups
 import FoundationEssentials
 import Host
 import Processes
@@ -81,10 +82,20 @@ struct Verify: StepAction {
             VerifyTarget.ProfileExpectation(
                 ollamaModels: $0.runsOllama ? $0.ollamaModels : nil, monitoring: $0.monitoringEnabled)
         }
+        // Backups are due from when the installation's secrets were made (secrets.env is written again only when
+        // a secret changes).
+        let backup =
+            answers.backups == .off
+            ? nil
+            : BackupExpectation(
+                lastBackupFile: LastBackup.path(in: layout),
+                since: (try? FileManager.default.attributesOfItem(atPath: layout.secretsFile))?[.modificationDate]
+                    as? Date)
         return VerifyTarget(
             domain: domain, names: answers.certificateNames.map(\.value), httpPort: answers.httpPort.value,
             httpsPort: answers.httpsPort.value, expectHSTS: answers.mode == .production, trust: trust,
-            project: InstallInputs.project(layout: layout, deployDir: answers.deployDir), profile: expectation)
+            project: InstallInputs.project(layout: layout, deployDir: answers.deployDir), profile: expectation,
+            backup: backup)
     }
 }
 
