@@ -65,6 +65,7 @@ public struct BackupJob: Sendable {
     /// - Throws: `UserError` naming the part that failed.
     public func run() async throws(UserError) -> BackupManifest {
         try await ensureRepository()
+        try await removeStaleLocks()
         var manifest = self.manifest
         var made: [String] = []
         do throws(UserError) {
@@ -122,6 +123,17 @@ public struct BackupJob: Sendable {
         }
         progress(
             "created the restic repository \(restic.location): without BACKUP_PASSWORD no backup in it can be read")
+    }
+
+    /// `restic unlock`: a restic killed with its backup (kill -9, a power cut) leaves its lock in the repository,
+    /// and the next prune would refuse to start. Only stale locks go (of processes that no longer run here, or
+    /// older than 30 minutes); sbs's own run lock keeps any other sbs backup out meanwhile.
+    func removeStaleLocks() async throws(UserError) {
+        let result = try await runner.run(restic.command(["unlock"]), timeout: .seconds(300))
+        guard result.status == 0 else {
+            throw Restic.failure(
+                "Removing stale locks from \(restic.location)", status: result.status, stderr: result.stderr)
+        }
     }
 
     /// The databases to dump: every one that takes connections, templates aside.

@@ -58,6 +58,23 @@ struct BackupJobTests {
                 keep: keep, runner: runner, progress: { _ in })
         }
 
+        /// Starts `argv` (restic from the search path) with `path` opened read-write as its standard input.
+        func spawnWithStandardInput(_ path: String, _ argv: [String]) -> pid_t? {
+            var pid: pid_t = 0
+            var actions = posix_spawn_file_actions_t()
+            posix_spawn_file_actions_init(&actions)
+            defer { posix_spawn_file_actions_destroy(&actions) }
+            posix_spawn_file_actions_addopen(&actions, 0, path, O_RDWR, 0)
+            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+            posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+            var cArgs = argv.map { strdup($0) } + [nil]
+            let pathVariable = "PATH=" + runner.searchPath.joined(separator: ":")
+            var cEnv: [UnsafeMutablePointer<CChar>?] = [strdup(pathVariable), nil]
+            defer { for pointer in cArgs + cEnv { free(pointer) } }
+            guard posix_spawnp(&pid, argv[0], &actions, nil, &cArgs, &cEnv) == 0 else { return nil }
+            return pid
+        }
+
         func restic(_ arguments: [String]) async throws -> CommandResult {
             try await runner.run(restic.command(arguments), timeout: .seconds(120))
         }
@@ -106,6 +123,33 @@ struct BackupJobTests {
         #expect(try await catalog.entries().map(\.manifest) == [second, first])
         let third = try await fixture.job(run: "20261204T031500Z", keep: .init(daily: 1, weekly: 0, monthly: 0)).run()
         #expect(try await catalog.entries().map(\.manifest) == [third, second])
+    }
+
+    // A restic killed in the middle of a backup (kill -9, a power cut) leaves its lock in the repository; the next
+    // backup removes it as stale instead of failing at the prune, and the repository checks clean.
+    @Test(.requires("restic", install: "apt-get install -y restic"), .timeLimit(.minutes(2)))
+    func aBackupKilledHalfWayLeavesNothingThatStopsTheNext() async throws {
+        let fixture = try Fixture()
+        let first = try await fixture.job(run: "20261201T031500Z").run()
+        // restic reading a FIFO it holds open itself: it takes its lock, then waits for input that never comes.
+        let fifo = fixture.dir + "/stdin"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let killed = try #require(fixture.spawnWithStandardInput(fifo, fixture.restic.command(["backup", "--stdin"])))
+        let locks = fixture.dir + "/repository/locks"
+        for _ in 0..<200 where ((try? FileManager.default.contentsOfDirectory(atPath: locks)) ?? []).isEmpty {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: locks).count == 1, "restic took no lock")
+        kill(killed, SIGKILL)
+        // Reaped here: a killed process nobody reaps still counts as running, and its lock as not stale.
+        #expect(waitForExit(killed) == 128 + SIGKILL)
+        let second = try await fixture.job(run: "20261202T031500Z").run()
+        #expect(
+            try await BackupCatalog(restic: fixture.restic, runner: fixture.runner).entries().map(\.manifest) == [
+                second, first,
+            ])
+        let check = try await fixture.restic(["check"])
+        #expect(check.status == 0, "\(check.stderr)")
     }
 
     @Test(.requires("restic", install: "apt-get install -y restic"), .timeLimit(.minutes(2)))

@@ -294,6 +294,19 @@ backup_password=$("$sbs" secrets show BACKUP_PASSWORD --root "$root")
     && ! grep -rqF -- "$backup_password" "$root/var/log" "$root/var/lib/sbs" "$work/backup.out" \
     && pass "BACKUP_PASSWORD is kept in secrets.env and the deploy .env only (not in the logs, the state or the output)" \
     || fail "BACKUP_PASSWORD found outside secrets.env and .env"
+# kill -9 in the middle of a backup (sbs and the restic and docker it runs, as a power cut would): the repository
+# stays sound, the next backup runs (the killed restic's stale lock is removed), and the killed run is not listed.
+"$sbs" backup --root "$root" >"$work/backup-killed.out" 2>&1 &
+killed_sbs=$!
+for _ in $(seq 1 200); do pgrep -f "restic --repo $repository .*backup" >/dev/null && break; sleep 0.05; done
+kill -9 "$killed_sbs" $(pgrep -f "restic --repo $repository") $(pgrep -f "docker compose .*$project.* exec") 2>/dev/null
+wait "$killed_sbs" 2>/dev/null || true
+restic_e2e check >"$work/restic-check.out" 2>&1 && pass "restic check passes after a backup killed half-way" \
+    || fail "restic check after the kill: $(tail -3 "$work/restic-check.out")"
+"$sbs" backup --root "$root" >"$work/backup-after-kill.out" 2>&1 && pass "the next backup runs after the kill" \
+    || fail "sbs backup after the kill: $(tail -3 "$work/backup-after-kill.out")"
+[ "$("$sbs" backup list --root "$root" --json | wc -l)" = 2 ] && pass "sbs backup list shows the two finished backups, not the killed one" \
+    || fail "backup list after the kill: $("$sbs" backup list --root "$root" 2>&1)"
 # The database down: the dump fails; the run exits 1 naming it and leaves the repository's snapshots as they were.
 before_snapshots=$(snapshot_count)
 docker compose -p "$project" stop app-db >/dev/null 2>&1
