@@ -39,6 +39,12 @@ struct BackupCommand: AsyncParsableCommand {
                 valueName: "SECONDS"))
         var waitForLock: Int = 0
 
+        @Flag(
+            help:
+                "Instead of a backup: restic check, then restore the newest backup's databases into scratch databases and compare every table's row count with the live one (exit 1 when one differs)."
+        )
+        var check = false
+
         func validate() throws {
             guard (0...86_400).contains(waitForLock) else {
                 throw ValidationError("--wait-for-lock must be from 0 to 86400 seconds.")
@@ -52,6 +58,7 @@ struct BackupCommand: AsyncParsableCommand {
                 path: setup.layout.lockFile, atMost: .seconds(waitForLock),
                 remedy: "Run `sbs backup` again once the other run ended (the nightly backup runs at its next time).")
             defer { withExtendedLifetime(lock) {} }
+            if check { return try await BackupCommand.runCheck(setup) }
             let answers = setup.answers
             let stamp = Date().formatted(
                 Date.ISO8601FormatStyle(timeZone: .gmt).dateSeparator(.omitted).timeSeparator(.omitted))
@@ -74,6 +81,32 @@ struct BackupCommand: AsyncParsableCommand {
                 "Backup \(done.run) complete: \(done.parts.count) parts, \(done.bytes) bytes read, in \(setup.restic.location)."
             )
         }
+    }
+
+    /// `--check` of `sbs backup`.
+    static func runCheck(_ setup: BackupSetup) async throws {
+        let output = setup.session.output
+        let runner = SystemCommandRunner()
+        guard let newest = try await BackupCatalog(restic: setup.restic, runner: runner).entries().first else {
+            throw UserError(
+                "There is no backup in \(setup.restic.location) to check.", remedy: "Run `sbs backup` first.")
+        }
+        output.err("sbs backup: checking backup \(newest.manifest.run) in \(setup.restic.location)")
+        let results = try await BackupTrial(
+            restic: setup.restic, project: setup.project, runner: runner, progress: { output.err("sbs backup: \($0)") }
+        ).run(newest)
+        let differing = results.flatMap { result in result.differences.map { "\(result.database): \($0)" } }
+        guard differing.isEmpty else {
+            throw UserError(
+                "Backup \(newest.manifest.run) restores, but \(differing.count) table(s) differ from the live database:\n  "
+                    + differing.joined(separator: "\n  "),
+                remedy:
+                    "Rows written since the backup differ too: run `sbs backup`, then `sbs backup --check` at once; a difference then means the backup misses data."
+            )
+        }
+        output.out(
+            "Backup \(newest.manifest.run) restores: \(results.map { "\($0.database) (\($0.summary))" }.joined(separator: ", ")), every table's row count as in the live database."
+        )
     }
 
     struct List: AsyncParsableCommand {

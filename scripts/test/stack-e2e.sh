@@ -281,6 +281,21 @@ checks = {c["id"]: c for c in json.load(open(sys.argv[1]))["checks"]}
 assert checks["backup"]["status"] == "pass" and " min ago" in checks["backup"]["detail"], checks["backup"]
 PY
 "$sbs" status --root "$root" | grep -q "^Last backup: " && pass "sbs status names the last backup" || fail "sbs status does not name the last backup"
+# The trial restore: right after the backup every table's count is as live; a row written since makes it fail,
+# naming the table; the scratch databases are gone either way.
+"$sbs" backup --check --root "$root" >"$work/backup-check.out" 2>&1 \
+    && grep -q "every table's row count as in the live database" "$work/backup-check.out" \
+    && pass "sbs backup --check: $(tail -1 "$work/backup-check.out")" || fail "sbs backup --check: $(tail -5 "$work/backup-check.out")"
+psql_db -c "INSERT INTO e2e_orders (item) VALUES ('written after the backup')" >/dev/null
+if "$sbs" backup --check --root "$root" >"$work/backup-check2.out" 2>&1; then
+    fail "sbs backup --check exit 0 with a row written since the backup"
+else
+    grep -q "public.e2e_orders: restored 250, live 251" "$work/backup-check2.out" \
+        && pass "sbs backup --check fails naming the table written since the backup" || fail "backup --check: $(tail -5 "$work/backup-check2.out")"
+fi
+psql_db -c "DELETE FROM e2e_orders WHERE item = 'written after the backup'" >/dev/null
+[ -z "$(psql_db -c "SELECT datname FROM pg_database WHERE datname LIKE 'sbs_check_%'")" ] \
+    && pass "no scratch database is left" || fail "scratch databases left: $(psql_db -c "SELECT datname FROM pg_database WHERE datname LIKE 'sbs_check_%'")"
 postgres_snapshot=$(python3 -c 'import json, sys; print([p["snapshot"] for p in json.loads(open(sys.argv[1]).readline())["parts"] if p["name"] == "db/postgres.dump"][0])' "$work/backups.json")
 psql_db -c "CREATE DATABASE e2e_restored" >/dev/null
 restic_e2e dump "$postgres_snapshot" /db/postgres.dump | docker compose -p "$project" exec -T app-db pg_restore -U postgres -d e2e_restored >"$work/pg_restore.out" 2>&1 \
