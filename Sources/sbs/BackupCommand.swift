@@ -33,11 +33,7 @@ struct BackupCommand: AsyncParsableCommand {
 
         @OptionGroup var global: GlobalOptions
 
-        @Option(
-            help: ArgumentHelp(
-                "When another sbs run holds the installation's lock, wait this long for it before giving up with exit status 75.",
-                valueName: "SECONDS"))
-        var waitForLock: Int = 0
+        @OptionGroup var lockWait: LockWaitOption
 
         @Flag(
             help:
@@ -45,17 +41,11 @@ struct BackupCommand: AsyncParsableCommand {
         )
         var check = false
 
-        func validate() throws {
-            guard (0...86_400).contains(waitForLock) else {
-                throw ValidationError("--wait-for-lock must be from 0 to 86400 seconds.")
-            }
-        }
-
         func run() async throws {
             let setup = try BackupSetup(global)
             let output = setup.session.output
             let lock = try await RunLock.waiting(
-                path: setup.layout.lockFile, atMost: .seconds(waitForLock),
+                path: setup.layout.lockFile, atMost: lockWait.duration,
                 remedy: "Run `sbs backup` again once the other run ended (the nightly backup runs at its next time).")
             defer { withExtendedLifetime(lock) {} }
             if check { return try await BackupCommand.runCheck(setup) }
@@ -171,14 +161,14 @@ struct BackupSetup {
                 "\(layout.secretsFile) has no BACKUP_PASSWORD (it was installed by an sbs without backups).",
                 remedy: "Run `sbs install --root \(layout.root)` again: it generates one (or give backups.password).")
         }
-        let executable =
-            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         self.answers = answers
         self.project = project
         host = answers.domain?.value ?? "sbs"
         restic = try Restic(
             location: answers.backupRepository.location(in: layout),
-            passwordCommand: [executable, "secrets", "show", "BACKUP_PASSWORD", "--root", layout.root],
+            passwordCommand: [
+                InstallInputs.runningExecutable, "secrets", "show", "BACKUP_PASSWORD", "--root", layout.root,
+            ],
             cacheDirectory: layout.stateDir + "/restic-cache")
     }
 }

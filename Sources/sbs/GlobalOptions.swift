@@ -32,3 +32,20 @@ extension GlobalOptions {
         InstallSession(layout: layout, sysroot: sysroot.map(absolute), assetsDirectory: assets.map(absolute))
     }
 }
+
+/// `--wait-for-lock SECONDS`, for the commands a timer runs (renew, backup).
+struct LockWaitOption: ParsableArguments {
+    @Option(
+        help: ArgumentHelp(
+            "When another sbs run holds the installation's lock, wait this long for it before giving up with exit status 75 (the timers wait 900).",
+            valueName: "SECONDS"))
+    var waitForLock: Int = 0
+
+    func validate() throws {
+        guard (0...86_400).contains(waitForLock) else {
+            throw ValidationError("--wait-for-lock must be from 0 to 86400 seconds.")
+        }
+    }
+
+    var duration: Duration { .seconds(waitForLock) }
+}

@@ -28,17 +28,7 @@ struct RenewCommand: AsyncParsableCommand {
     @Flag(help: "No progress lines.")
     var quiet = false
 
-    @Option(
-        help: ArgumentHelp(
-            "When another sbs run (an install) holds the installation's lock, wait this long for it before giving up with exit status 75 (the renewal timer waits 900).",
-            valueName: "SECONDS"))
-    var waitForLock: Int = 0
-
-    func validate() throws {
-        guard (0...86_400).contains(waitForLock) else {
-            throw ValidationError("--wait-for-lock must be from 0 to 86400 seconds.")
-        }
-    }
+    @OptionGroup var lockWait: LockWaitOption
 
     func run() async throws {
         let session = global.session
@@ -50,7 +40,7 @@ struct RenewCommand: AsyncParsableCommand {
         var lock: RunLock?
         if AtomicFile.exists(layout.stateDir) {
             lock = try await RunLock.waiting(
-                path: layout.lockFile, atMost: .seconds(waitForLock),
+                path: layout.lockFile, atMost: lockWait.duration,
                 remedy: "The renewal runs again at its next time; run `sbs renew` by hand once the other run ended.")
         }
         defer { withExtendedLifetime(lock) {} }

@@ -425,6 +425,13 @@ struct AnswersGenerator {
         if chance() {
             a.backupDestination = "/mnt/backup"
             a.backupKeep = 1 + Int(next() % 365)
+            a.backupKeepWeekly = Int(next() % 521)
+            a.backupKeepMonthly = Int(next() % 1201)
+        }
+        if chance() {
+            a.backupRepository = try BackupRepository(
+                pick(["/srv/restic", "sftp:backup@nas.example.com:/srv/sbs", "sftp:nas:backups"]))
+            a.backupPassword = secret()
         }
         if chance() {
             a.smtpHost = try DomainName("mail.example.com")
