@@ -12,9 +12,9 @@ public struct BackupCatalog: Sendable {
     }
 
     public let restic: Restic
-    public let runner: SystemCommandRunner
+    public let runner: any PipelineRunner
 
-    public init(restic: Restic, runner: SystemCommandRunner) {
+    public init(restic: Restic, runner: any PipelineRunner) {
         self.restic = restic
         self.runner = runner
     }

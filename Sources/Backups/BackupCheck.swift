@@ -11,11 +11,11 @@ import SBSCore
 public struct BackupTrial: Sendable {
     public var restic: Restic
     public var project: ComposeProject
-    public var runner: SystemCommandRunner
+    public var runner: any PipelineRunner
     public var progress: @Sendable (String) -> Void
 
     public init(
-        restic: Restic, project: ComposeProject, runner: SystemCommandRunner,
+        restic: Restic, project: ComposeProject, runner: any PipelineRunner,
         progress: @escaping @Sendable (String) -> Void
     ) {
         self.restic = restic

@@ -17,7 +17,10 @@ public struct BackupJob: Sendable {
     public var paths: [String]
     public var manifest: BackupManifest
     public var keep: Retention
-    public var runner: SystemCommandRunner
+    /// Whether the run ends with retention (`forget --prune`); not for the backup `sbs restore` makes of what it
+    /// replaces, which must not prune the backup being restored.
+    public var prune = true
+    public var runner: any PipelineRunner
     public var progress: @Sendable (String) -> Void
 
     /// How many snapshots of each part `restic forget` keeps.
@@ -47,7 +50,7 @@ public struct BackupJob: Sendable {
 
     public init(
         restic: Restic, project: ComposeProject, host: String, paths: [String], manifest: BackupManifest,
-        keep: Retention, runner: SystemCommandRunner, progress: @escaping @Sendable (String) -> Void
+        keep: Retention, runner: any PipelineRunner, progress: @escaping @Sendable (String) -> Void
     ) {
         self.restic = restic
         self.project = project
@@ -105,7 +108,7 @@ public struct BackupJob: Sendable {
             await forget(made)
             throw error
         }
-        try await prune()
+        if prune { try await applyRetention() }
         return manifest
     }
 
@@ -204,7 +207,7 @@ public struct BackupJob: Sendable {
     }
 
     /// Retention over sbs's snapshots, each part on its own (`--group-by host,paths`), then prune.
-    func prune() async throws(UserError) {
+    func applyRetention() async throws(UserError) {
         let result = try await runner.run(
             restic.command(
                 ["forget", "--prune", "--tag", "sbs", "--host", host, "--group-by", "host,paths"] + keep.arguments),

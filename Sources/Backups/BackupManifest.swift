@@ -6,7 +6,7 @@ import SBSCore
 /// its manifest did not finish and is not a backup.
 public struct BackupManifest: Codable, Sendable, Equatable {
     /// One snapshot of the run.
-    public struct Part: Codable, Sendable, Equatable {
+    public struct Part: Codable, Sendable, Hashable {
         /// What it holds: `db/globals.sql`, `db/NAME.dump`, or `files`.
         public var name: String
         public var snapshot: String

@@ -4,7 +4,7 @@ import SBSCore
 /// restic as sbs runs it: one repository, its password read by a command restic runs itself (`sbs secrets show
 /// BACKUP_PASSWORD`), so the password is in no argv and no environment of any process; restic's cache under sbs's
 /// state folder.
-public struct Restic: Sendable, Equatable {
+public struct Restic: Sendable, Hashable, Codable {
     /// The repository as restic is given it (`--repo`).
     public let location: String
     /// The command restic runs to read the password, word by word.

@@ -1,4 +1,5 @@
 import Host
+import Processes
 import SBSCore
 
 /// How restic is installed on a distribution: its own package (Debian, Ubuntu, Fedora; EPEL on the RHEL family).
@@ -28,5 +29,43 @@ public enum ResticInstallPlan {
             remedy:
                 "Install restic by hand (https://restic.readthedocs.io/), check `restic version`, then run `sbs resume`."
         )
+    }
+}
+
+extension ResticInstallPlan {
+    /// `restic version`'s first line, after installing restic from the distribution's packages when it is missing.
+    /// - Parameter remedy: what to do after fixing a failed installation (`sbs resume`, or the command again).
+    /// - Throws: `UserError` naming the command that failed.
+    public static func ensure(
+        commands: any CommandRunner, sysroot: String, remedy: String, progress: (String) -> Void
+    ) async throws(UserError) -> String {
+        if let version = await version(commands) { return version }
+        let os = HostDetector(sysroot: Sysroot(sysroot), runner: commands).detectOS()
+        let plan = try steps(for: os)
+        progress("restic is not installed: installing it on \(os.prettyName)")
+        for action in plan {
+            progress(action.description)
+            guard case .run(let argv, let timeout) = action else { continue }
+            let result = try await commands.run(argv, timeout: timeout)
+            guard result.status == 0 else {
+                throw UserError(
+                    "`\(action)` failed (\(result.timedOut ? "timed out" : "exit \(result.status)")): \((result.stderr + result.stdout).lastLines(3))",
+                    remedy:
+                        "Fix the cause (network, package sources, a held package lock), then \(remedy); or install restic by hand."
+                )
+            }
+        }
+        guard let version = await version(commands) else {
+            throw UserError(
+                "restic was installed but `restic version` does not answer.",
+                remedy: "Check `restic version`, fix what it reports, then \(remedy).")
+        }
+        return version
+    }
+
+    static func version(_ commands: any CommandRunner) async -> String? {
+        guard let result = try? await commands.run(["restic", "version"], timeout: .seconds(20)), result.status == 0
+        else { return nil }
+        return result.stdout.split(separator: "\n").first.map { String($0).trimmed }
     }
 }

@@ -69,11 +69,18 @@ public struct InstallTools: Sendable {
     public var commands: any CommandRunner
     public var secrets: AnswerSecretValues
     public var digester: SecretDigester
+    /// Connects two programs (restic into the database); nil where `commands` cannot (a test's scripted runner):
+    /// a step that needs it then fails.
+    public var pipelines: (any PipelineRunner)?
 
-    public init(commands: any CommandRunner, secrets: AnswerSecretValues, digester: SecretDigester) {
+    public init(
+        commands: any CommandRunner, secrets: AnswerSecretValues, digester: SecretDigester,
+        pipelines: (any PipelineRunner)? = nil
+    ) {
         self.commands = commands
         self.secrets = secrets
         self.digester = digester
+        self.pipelines = pipelines
     }
 }
 
@@ -109,6 +116,7 @@ public enum InstallActions {
         table.register(ObtainCertificate(tools: tools))
         table.register(EnsureDocker(tools: tools))
         table.register(EnsureRestic(tools: tools))
+        table.register(RestoreDatabase(tools: tools))
         table.register(StartProxy(tools: tools))
         table.register(StartStack(tools: tools))
         table.register(PullModels(tools: tools))

@@ -1,3 +1,4 @@
+import Backups
 import FoundationEssentials
 import SBSCore
 import StepGraph
@@ -11,14 +12,18 @@ public struct InstallRun: Sendable {
     public let interruptions: any RunInterruptions
     /// Opens the terminal the wizard asks on (only when something must be asked).
     public let terminal: @Sendable () throws -> any Terminal
+    /// The run lock when the caller holds it already (`sbs restore` runs the steps under the lock it took); nil:
+    /// the run takes it.
+    public let heldLock: RunLock?
 
     public init(
         session: InstallSession, interruptions: any RunInterruptions = SignalInterruptions(),
-        terminal: @escaping @Sendable () throws -> any Terminal = { try EditLineTerminal() }
+        terminal: @escaping @Sendable () throws -> any Terminal = { try EditLineTerminal() }, heldLock: RunLock? = nil
     ) {
         self.session = session
         self.interruptions = interruptions
         self.terminal = terminal
+        self.heldLock = heldLock
     }
 
     /// How a run ended; each ending has been reported through the session's output.
@@ -72,7 +77,7 @@ public struct InstallRun: Sendable {
         // The profile is chosen for this host as choose-profile will, so a GPU or memory the host lacks is refused now.
         let host = try await session.detectHost(for: initial)
         _ = try session.check(initial, complete: !ask, host: host)
-        let lock = try RunLock(path: session.layout.lockFile)
+        let lock = try heldLock ?? RunLock(path: session.layout.lockFile)
         defer { withExtendedLifetime(lock) {} }
         let answers: Answers
         if ask {
@@ -109,6 +114,10 @@ public struct InstallRun: Sendable {
             if let graph = try? session.graph(), InstallSummary.coversWholeGraph(scope, graph: graph),
                 let state = try? session.store.load()
             {
+                // A restore is over once every step has run after its database came back.
+                if let restore = try? PendingRestore.load(in: session.layout), restore.databaseRestored {
+                    try? PendingRestore.remove(in: session.layout)
+                }
                 for line in InstallSummary(layout: session.layout, answers: checked.answers, state: state).lines {
                     output.out(line)
                 }

@@ -110,7 +110,10 @@ public struct InstallSession: Sendable {
         inputs.unreadableSecrets = Dictionary(
             uniqueKeysWithValues: checked.unreadable.map { ($0.key.variable, "\($0.key.rawValue): \($0.value)") })
         return InstallActions.table(
-            inputs, tools: InstallTools(commands: commands, secrets: checked.secrets, digester: digester))
+            inputs,
+            tools: InstallTools(
+                commands: commands, secrets: checked.secrets, digester: digester,
+                pipelines: commands as? any PipelineRunner))
     }
 
     /// The validated step graph.

@@ -27,6 +27,19 @@ public protocol CommandRunner: Sendable {
     func run(_ argv: [String], timeout: Duration) async throws(UserError) -> CommandResult
 }
 
+/// A runner that also connects two programs, the first one's output into the second one's input (see
+/// `SystemCommandRunner.runPipeline`).
+public protocol PipelineRunner: CommandRunner {
+    func runPipeline(_ producer: [String], into consumer: [String], timeout: Duration)
+        async throws(UserError) -> PipelineResult
+}
+
+/// The exit status and output of each side of a pipeline.
+public struct PipelineResult: Sendable, Equatable {
+    public var producer: CommandResult
+    public var consumer: CommandResult
+}
+
 /// Runs programs (posix_spawn, each in a process group of its own), looked up in `searchPath` (the PATH by
 /// default).
 ///
@@ -34,7 +47,7 @@ public protocol CommandRunner: Sendable {
 /// those threads too: a task pool held up by other work delays only when the caller resumes, never the verdict.
 /// The child is reaped while its output is read; once it has exited (or was stopped), output still held open by a
 /// process it left behind (`setsid daemon &`) is read for `drainGrace` at most, then closed.
-public struct SystemCommandRunner: CommandRunner {
+public struct SystemCommandRunner: PipelineRunner {
     public var searchPath: [String]
     /// Variables a command needs beyond `inheritedVariables` (a proxy, `DOCKER_HOST`). Nothing else of sbs's own
     /// environment reaches a child: not the variables that `env:` secrets were read from.
@@ -124,11 +137,6 @@ public struct SystemCommandRunner: CommandRunner {
 
 extension SystemCommandRunner {
     /// What each side of a pipeline left behind (the producer's standard output went to the consumer).
-    public struct PipelineResult: Sendable, Equatable {
-        public var producer: CommandResult
-        public var consumer: CommandResult
-    }
-
     /// Runs `producer` with its standard output connected to the standard input of `consumer` (`pg_dump | restic
     /// backup --stdin`): the data streams from one to the other and never passes through sbs, its memory or a
     /// file. Both are waited for, each with its own exit status (a shell pipeline would give only the last one's);

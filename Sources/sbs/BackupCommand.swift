@@ -49,28 +49,37 @@ struct BackupCommand: AsyncParsableCommand {
                 remedy: "Run `sbs backup` again once the other run ended (the nightly backup runs at its next time).")
             defer { withExtendedLifetime(lock) {} }
             if check { return try await BackupCommand.runCheck(setup) }
-            let answers = setup.answers
-            let stamp = Date().formatted(
-                Date.ISO8601FormatStyle(timeZone: .gmt).dateSeparator(.omitted).timeSeparator(.omitted))
-            var images: [String: String] = [:]
-            for service in StackService.allCases { images[service.rawValue] = answers.image(service) }
-            let manifest = BackupManifest(
-                run: stamp, sbsVersion: BuildVersion.version, domain: setup.host, images: images, parts: [])
-            let job = BackupJob(
-                restic: setup.restic, project: setup.project, host: setup.host,
-                paths: [setup.layout.etcDir, setup.project.directory], manifest: manifest,
-                keep: .init(
-                    daily: answers.backupKeep, weekly: answers.backupKeepWeekly, monthly: answers.backupKeepMonthly),
-                runner: SystemCommandRunner(), progress: { output.err("sbs backup: \($0)") })
-            output.err("sbs backup: backup \(stamp) into \(setup.restic.location)")
-            let done = try await job.run()
-            try AtomicFile.write(
-                LastBackup(finished: Date(), repository: setup.restic.location, manifest: done).encoded(),
-                to: LastBackup.path(in: setup.layout), mode: 0o600)
+            let done = try await BackupCommand.backUp(setup, prune: true)
             output.out(
                 "Backup \(done.run) complete: \(done.parts.count) parts, \(done.bytes) bytes read, in \(setup.restic.location)."
             )
         }
+    }
+
+    /// One backup of the installation (the caller holds the run lock), recorded in `last-backup.json`.
+    /// - Parameter prune: apply retention afterwards (not for the backup `sbs restore` makes first).
+    static func backUp(_ setup: BackupSetup, prune: Bool) async throws -> BackupManifest {
+        let output = setup.session.output
+        let answers = setup.answers
+        let stamp = Date().formatted(
+            Date.ISO8601FormatStyle(timeZone: .gmt).dateSeparator(.omitted).timeSeparator(.omitted))
+        var images: [String: String] = [:]
+        for service in StackService.allCases { images[service.rawValue] = answers.image(service) }
+        let manifest = BackupManifest(
+            run: stamp, sbsVersion: BuildVersion.version, domain: setup.host, images: images, parts: [])
+        var job = BackupJob(
+            restic: setup.restic, project: setup.project, host: setup.host,
+            paths: [setup.layout.etcDir, setup.project.directory], manifest: manifest,
+            keep: .init(
+                daily: answers.backupKeep, weekly: answers.backupKeepWeekly, monthly: answers.backupKeepMonthly),
+            runner: SystemCommandRunner(), progress: { output.err("sbs backup: \($0)") })
+        job.prune = prune
+        output.err("sbs backup: backup \(stamp) into \(setup.restic.location)")
+        let done = try await job.run()
+        try AtomicFile.write(
+            LastBackup(finished: Date(), repository: setup.restic.location, manifest: done).encoded(),
+            to: LastBackup.path(in: setup.layout), mode: 0o600)
+        return done
     }
 
     /// `--check` of `sbs backup`.

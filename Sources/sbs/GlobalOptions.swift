@@ -2,6 +2,7 @@ import ArgumentParser
 import FoundationEssentials
 import Installer
 import SBSCore
+import Wizard
 
 /// Options every command takes.
 struct GlobalOptions: ParsableArguments {
@@ -48,4 +49,33 @@ struct LockWaitOption: ParsableArguments {
     }
 
     var duration: Duration { .seconds(waitForLock) }
+}
+
+/// A destructive command's confirmation: the domain given with `--confirm`, else typed on the terminal.
+struct DomainConfirmation {
+    let domain: String
+    let given: String?
+    let warning: String
+
+    func check() throws {
+        if let given {
+            guard given == domain else {
+                throw UserError(
+                    "--confirm \(given.debugSafe) is not this installation's domain; nothing was changed.",
+                    remedy: "Give --confirm \(domain) to go on.")
+            }
+            return
+        }
+        let terminal: EditLineTerminal
+        do { terminal = try EditLineTerminal() } catch {
+            throw UserError(
+                "This needs the domain \(domain) typed as confirmation, and there is no terminal; nothing was changed.",
+                remedy: "Give --confirm \(domain).")
+        }
+        terminal.write(warning + "\n")
+        guard terminal.readLine(prompt: "Type the domain to go on: ", initial: "", completions: [])?.trimmed == domain
+        else {
+            throw UserError("The domain was not typed as it is; nothing was changed.")
+        }
+    }
 }

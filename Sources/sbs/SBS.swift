@@ -28,6 +28,8 @@ struct SBS: AsyncParsableCommand {
             SecretsCommand.self,
             VerifyCommand.self,
             BackupCommand.self,
+            RestoreCommand.self,
+            UninstallCommand.self,
         ]
     )
 

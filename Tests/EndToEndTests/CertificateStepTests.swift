@@ -5,7 +5,9 @@ import Testing
 /// The install through obtain-certificate against a real Pebble, with a host nginx serving sbs's webroot in place
 /// of the stack's nginx (the Docker steps are skipped).
 @Suite(.serialized) struct CertificateStep {
-    static let dockerSteps = ["--skip", "preflight", "--skip", "ensure-docker", "--skip", "start-proxy"]
+    static let dockerSteps = [
+        "--skip", "preflight", "--skip", "ensure-docker", "--skip", "restore-database", "--skip", "start-proxy",
+    ]
 
     func answers(_ root: String, acme: LocalACME?, tls: String) -> String {
         var text = """

@@ -2,19 +2,19 @@ import Foundation
 import Testing
 
 @Suite struct Commands {
-    @Test func planShowsAllFifteenStepsAsJSON() async throws {
+    @Test func planShowsAllSixteenStepsAsJSON() async throws {
         let root = scratchDirectory("plan")
         let run = try await sbs(["plan", "--format", "json", "--root", root])
         #expect(run.status == 0, "\(run.stderr)")
         let object = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
         let steps = try #require(object?["steps"] as? [[String: Any]])
-        #expect(steps.count == 15)
+        #expect(steps.count == 16)
         let ids = steps.compactMap { $0["id"] as? String }
         #expect(
             Set(ids) == [
                 "preflight", "detect-hardware", "collect-answers", "choose-profile", "check-dns",
                 "generate-secrets", "write-configs", "ensure-docker", "start-proxy", "obtain-certificate",
-                "start-stack", "pull-models", "verify", "ensure-restic", "install-timers",
+                "start-stack", "pull-models", "verify", "ensure-restic", "install-timers", "restore-database",
             ])
         let needs = Dictionary(
             uniqueKeysWithValues: steps.map { ($0["id"] as? String ?? "", $0["needs"] as? [String] ?? []) })
@@ -28,7 +28,7 @@ import Testing
         #expect(dot.stdout.hasPrefix("digraph sbs {"))
         #expect(dot.stdout.contains("\"start-proxy\" -> \"obtain-certificate\";"))
         let text = try await sbs(["plan", "--root", root])
-        #expect(text.stdout.split(separator: "\n").count == 15)
+        #expect(text.stdout.split(separator: "\n").count == 16)
     }
 
     @Test func versionPrints() async throws {

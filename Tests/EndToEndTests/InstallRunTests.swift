@@ -359,8 +359,8 @@ func stateStatus(_ root: String, _ step: String) -> String? {
         let run = try await sbs(
             [
                 "install", "--answers", root + "/site.yaml", "--non-interactive", "--through", "start-stack",
-                "--skip", "preflight", "--skip", "ensure-docker", "--skip", "start-proxy", "--skip",
-                "obtain-certificate",
+                "--skip", "preflight", "--skip", "ensure-docker", "--skip", "restore-database", "--skip",
+                "start-proxy", "--skip", "obtain-certificate",
                 "--root", root, "--sysroot", host,
             ], environment: testEnvironment)
         #expect(run.status == 1)

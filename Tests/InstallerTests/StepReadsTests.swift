@@ -1,3 +1,4 @@
+import Backups
 import Foundation
 import Host
 import SBSCore
@@ -27,6 +28,7 @@ import Wizard
             "write-configs": try JSONValue(encoding: WriteConfigs.Output(deployDir: root + "/opt/sbs")),
             "ensure-docker": try JSONValue(
                 encoding: EnsureDocker.Output(engineVersion: "27.3", composeVersion: "2.40")),
+            "restore-database": try JSONValue(encoding: Nothing()),
             "start-proxy": try JSONValue(encoding: Nothing()),
             "obtain-certificate": try JSONValue(
                 encoding: ObtainCertificate.Output(
@@ -65,6 +67,12 @@ import Wizard
         // A kept secrets file: verify's input then carries a date (backups due since it was made).
         try FileManager.default.createDirectory(atPath: root + "/etc/sbs", withIntermediateDirectories: true)
         try "".write(toFile: root + "/etc/sbs/secrets.env", atomically: true, encoding: .utf8)
+        // A restore under way: restore-database's input then carries it and the repository it reads.
+        try PendingRestore(
+            run: "20261205T031500Z", repository: "/var/backups/sbs/restic",
+            databaseParts: [.init(name: "db/postgres.dump", snapshot: "0123abcd", bytes: 1)],
+            requested: "20261206T010203Z", filesRestored: true
+        ).save(in: Layout(root: root))
         let (session, checked) = try Self.session(root: root)
         let executor = try session.executor(checked, createKey: false)
         let table = try session.actions(checked, createKey: false)

@@ -27,6 +27,7 @@ let designActions: Set<String> = [
     "preflight", "detect-hardware", "collect-answers", "choose-profile", "check-dns",
     "generate-secrets", "write-configs", "ensure-docker", "start-proxy",
     "obtain-certificate", "start-stack", "pull-models", "verify", "ensure-restic", "install-timers",
+    "restore-database",
 ]
 
 @Suite struct GraphLoading {
@@ -38,6 +39,8 @@ let designActions: Set<String> = [
         #expect(graph["verify"]?.needs == ["start-stack", "pull-models", "choose-profile"])
         #expect(graph["pull-models"]?.needs == ["start-stack", "choose-profile"])
         #expect(graph["install-timers"]?.needs == ["verify", "ensure-restic"])
+        #expect(
+            graph["start-proxy"]?.needs == ["write-configs", "ensure-docker", "choose-profile", "restore-database"])
     }
 
     @Test func orderPutsEveryStepAfterWhatItNeeds() throws {
@@ -184,7 +187,8 @@ let designActions: Set<String> = [
         #expect(graph.orderingNeeds(of: try #require(graph["verify"])) == ["pull-models"])
         #expect(graph.orderingNeeds(of: try #require(graph["pull-models"])) == ["start-stack"])
         #expect(graph.orderingNeeds(of: try #require(graph["start-stack"])) == ["obtain-certificate"])
-        #expect(graph.orderingNeeds(of: try #require(graph["start-proxy"])) == ["write-configs", "ensure-docker"])
+        // start-proxy waits for restore-database, which needs write-configs and ensure-docker itself.
+        #expect(graph.orderingNeeds(of: try #require(graph["start-proxy"])) == ["restore-database"])
         #expect(graph.ids == ordering.ids)
         for id in graph.ids {
             #expect(graph.closure(of: id) == ordering.closure(of: id), "--through \(id)")

@@ -9,7 +9,10 @@
 #      so; with the CA back, `sbs resume` finishes without re-running what succeeded or changing secrets.env;
 #   2. `sbs install` again: nothing changes and no container restarts; `sbs renew --force` and an install that
 #      obtains a new certificate (`--from obtain-certificate`) each make the running nginx serve the new one;
+#   2d-2f. backups: backup.sh by hand, `sbs backup` into restic (checked, killed, failing), `sbs restore` onto a
+#      new root after the installation was destroyed, then over a running one (--force, killed, run again);
 #   3. a container stopped by hand: `sbs verify` fails and names it;
+#   3b. `sbs uninstall` and `sbs uninstall --purge`;
 #   4. recommended profile (Ollama), its images only in a `docker save` archive (answers images.archive): the
 #      install loads them, pulls nothing, and pulls the profile's model through Ollama's API.
 # Everything started here (stacks, Pebble, the engine if it was not running) is stopped by pid or by name at the
@@ -345,6 +348,81 @@ wait "$holder"
 [ "$status" = 75 ] && pass "a backup finding the lock held waits, then exits 75: $(grep -m1 'Another' "$work/backup-locked.out")" \
     || fail "backup with the lock held: exit $status: $(cat "$work/backup-locked.out")"
 
+say "2f. sbs restore on a new root: the installation destroyed, restored from a copy of the repository kept elsewhere"
+anon_before=$("$sbs" secrets show SUPABASE_ANON_KEY --root "$root")
+serial_before=$(openssl x509 -in "$root/etc/sbs/ssl/live/shop.e2e.test/cert.pem" -noout -serial)
+# What a consultant keeps away from the server: the repository's password, and the repository (here a copy of it,
+# as another disk or an sftp server would hold it).
+(umask 077 && "$sbs" secrets show BACKUP_PASSWORD --root "$root" >"$work/backup-password")
+cp -a "$repository" "$work/offsite-repository"
+down "$root"
+rm -rf "$root"
+restored=$work/root-restored
+if "$sbs" restore --root "$restored" --repository "$work/offsite-repository" --password-file "$work/backup-password" \
+        >"$work/restore.out" 2>&1; then
+    pass "sbs restore on an empty root exit 0: $(tail -1 "$work/restore.out")"
+else
+    fail "sbs restore failed: $(tail -8 "$work/restore.out")"
+fi
+restored_project=$(project_of "$restored")
+psql_restored() { docker compose -p "$restored_project" exec -T app-db psql -U postgres -At "$@"; }
+[ "$(psql_restored -c 'SELECT count(*) FROM e2e_orders' 2>&1)" = 250 ] \
+    && pass "the restored database holds the 250 rows written before the backup" \
+    || fail "rows after the restore: $(psql_restored -c 'SELECT count(*) FROM e2e_orders' 2>&1)"
+[ "$("$sbs" secrets show SUPABASE_ANON_KEY --root "$restored")" = "$anon_before" ] && [ -n "$anon_before" ] \
+    && pass "the anon key is the one of the destroyed installation" || fail "the anon key changed with the restore"
+[ "$(openssl x509 -in "$restored/etc/sbs/ssl/live/shop.e2e.test/cert.pem" -noout -serial)" = "$serial_before" ] \
+    && pass "the certificate came back from the backup (no new one was ordered)" || fail "the certificate differs after the restore"
+"$sbs" verify --json --root "$restored" >"$work/verify-restored.json" 2>/dev/null \
+    && pass "verify passes on the restored installation" || fail "verify after the restore: $(cat "$work/verify-restored.json")"
+[ ! -e "$restored/var/lib/sbs/restore.json" ] && [ ! -e "$restored/var/lib/sbs/restore-files" ] \
+    && pass "the restore's record and staging folder are gone" || fail "restore leftovers in $restored/var/lib/sbs"
+# The deploy .env holds every secret; the one it replaced (rendered for the old root's compose project) is kept
+# with the earlier configs under var/lib/sbs/backups, 0700 like /etc/sbs.
+! grep -rqF --exclude-dir=backups -- "$(cat "$work/backup-password")" "$work/restore.out" "$restored/var/log" "$restored/var/lib/sbs" \
+    && [ "$(stat -c %a "$restored/var/lib/sbs/backups")" = 700 ] \
+    && pass "the repository's password is in no output, log or state of the restore (earlier .env files kept 0700)" || fail "BACKUP_PASSWORD leaked by the restore"
+# Over a running installation: refused without --force, and with a wrong confirmation; nothing changes.
+psql_restored -c "INSERT INTO e2e_orders (item) VALUES ('written after the backup')" >/dev/null
+set +e
+"$sbs" restore --root "$restored" --repository "$work/offsite-repository" --password-file "$work/backup-password" >"$work/restore-refused.out" 2>&1
+status=$?
+"$sbs" restore --root "$restored" --repository "$work/offsite-repository" --password-file "$work/backup-password" --force --confirm other.example >"$work/restore-wrong.out" 2>&1
+status_wrong=$?
+set -e
+[ "$status" = 1 ] && grep -q -- "--force" "$work/restore-refused.out" && [ "$status_wrong" = 1 ] && grep -q "not this installation's domain" "$work/restore-wrong.out" \
+    && [ "$(psql_restored -c 'SELECT count(*) FROM e2e_orders')" = 251 ] \
+    && pass "a restore over a running installation is refused without --force and with a wrong domain; the database is untouched" \
+    || fail "restore over an installation: exit $status/$status_wrong: $(tail -2 "$work/restore-refused.out") / $(tail -2 "$work/restore-wrong.out")"
+# --force with the domain: what it replaces is backed up first (the row written since), then the backup's data is back.
+# kill -9 in the middle (during the database's restore): `sbs restore` again finishes the same restore.
+backups_before=$({ "$sbs" backup list --root "$restored" --json 2>/dev/null || true; } | wc -l)
+"$sbs" restore --root "$restored" --repository "$work/offsite-repository" --password-file "$work/backup-password" --force --confirm shop.e2e.test \
+    >"$work/restore-killed.out" 2>&1 &
+killed_sbs=$!
+for _ in $(seq 1 1200); do pgrep -f "pg_restore -U postgres -d template1" >/dev/null && break; sleep 0.1; done
+pgrep -f "pg_restore -U postgres -d template1" >/dev/null && pass "the forced restore reached the database's restore" || fail "pg_restore never ran: $(tail -5 "$work/restore-killed.out")"
+kill -9 "$killed_sbs" $(pgrep -f "restic --repo $work/offsite-repository") $(pgrep -f "docker compose .*$restored_project.* exec") 2>/dev/null
+wait "$killed_sbs" 2>/dev/null || true
+restic --repo "$work/offsite-repository" --password-file "$work/backup-password" --cache-dir "$work/restic-cache" check >"$work/restic-check2.out" 2>&1 \
+    && pass "restic check passes after a restore killed half-way" || fail "restic check after the killed restore: $(tail -3 "$work/restic-check2.out")"
+if "$sbs" restore --root "$restored" --repository "$work/offsite-repository" --password-file "$work/backup-password" >"$work/restore-again.out" 2>&1; then
+    pass "sbs restore again after the kill: exit 0"
+else
+    fail "sbs restore after the kill: $(tail -8 "$work/restore-again.out")"
+fi
+[ "$(psql_restored -c 'SELECT count(*) FROM e2e_orders' 2>&1)" = 250 ] \
+    && pass "after the forced restore the database is the backup's again (250 rows)" \
+    || fail "rows after the forced restore: $(psql_restored -c 'SELECT count(*) FROM e2e_orders' 2>&1)"
+grep -q "backing up the installation it replaces first" "$work/restore-killed.out" \
+    && [ "$({ "$sbs" backup list --root "$restored" --json 2>/dev/null || true; } | wc -l)" -gt "$backups_before" ] \
+    && pass "the forced restore backed up what it replaced first" || fail "no backup before the forced restore: $(head -5 "$work/restore-killed.out")"
+ls -d "$restored"/var/lib/sbs/replaced-*/etc-sbs >/dev/null 2>&1 \
+    && pass "the replaced /etc/sbs is kept aside ($(ls -d "$restored"/var/lib/sbs/replaced-* | head -1))" || fail "no replaced folder kept"
+"$sbs" verify --json --root "$restored" >"$work/verify-restored2.json" 2>/dev/null \
+    && pass "verify passes after the forced restore" || fail "verify after the forced restore: $(cat "$work/verify-restored2.json")"
+root=$restored
+
 say "3. a container stopped by hand: verify names it"
 web=$(docker ps -q --filter "label=com.docker.compose.project=$(project_of "$root")" --filter label=com.docker.compose.service=app-web)
 docker stop "$web" >/dev/null
@@ -355,6 +433,27 @@ set -e
 cat "$work/verify-stopped.out"
 [ $status -ne 0 ] && pass "verify exits $status" || fail "verify exit 0 with app-web stopped"
 grep -q "app-web" "$work/verify-stopped.out" && pass "verify names app-web" || fail "verify does not name app-web"
+
+say "3b. sbs uninstall keeps the data; --purge removes it after the domain, never the backups"
+project=$(project_of "$root")
+"$sbs" uninstall --root "$root" >"$work/uninstall.out" 2>&1 && pass "sbs uninstall exit 0" || fail "sbs uninstall: $(tail -3 "$work/uninstall.out")"
+[ -z "$(docker ps -aq --filter "label=com.docker.compose.project=$project")" ] && [ ! -e "$root/etc/systemd/system/sbs-backup.timer" ] \
+    && docker volume inspect "${project}_postgres_data" >/dev/null 2>&1 && [ -f "$root/etc/sbs/secrets.env" ] \
+    && pass "uninstall removed the containers and units, kept the database volume and /etc/sbs: $(grep -m1 '^kept' "$work/uninstall.out")" \
+    || fail "after uninstall: $(docker ps -a --filter "label=com.docker.compose.project=$project" --format '{{.Names}}'), $(ls "$root/etc/systemd/system" 2>&1)"
+set +e
+"$sbs" uninstall --root "$root" --purge </dev/null >"$work/purge-refused.out" 2>&1
+status=$?
+set -e
+[ "$status" = 1 ] && [ -f "$root/etc/sbs/secrets.env" ] && docker volume inspect "${project}_postgres_data" >/dev/null 2>&1 \
+    && pass "--purge without the domain typed is refused, nothing removed: $(grep -m1 Error "$work/purge-refused.out")" \
+    || fail "--purge without confirmation: exit $status"
+"$sbs" uninstall --root "$root" --purge --confirm shop.e2e.test >"$work/purge.out" 2>&1 && pass "sbs uninstall --purge exit 0" || fail "purge: $(tail -3 "$work/purge.out")"
+! docker volume inspect "${project}_postgres_data" >/dev/null 2>&1 && [ ! -e "$root/etc/sbs" ] && [ ! -e "$root/var/lib/sbs" ] && [ ! -e "$root/opt/sbs" ] \
+    && pass "--purge removed the volumes, /etc/sbs, /var/lib/sbs and the deploy folder" || fail "after purge: $(ls -R "$root" | head -20)"
+restic --repo "$root/var/backups/sbs/restic" --password-file "$work/backup-password" --cache-dir "$work/restic-cache" snapshots --json \
+    | python3 -c 'import json, sys; assert len(json.load(sys.stdin)) > 0' \
+    && pass "the backup repository is still there after --purge" || fail "the backups are gone after --purge"
 down "$root"
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
 import ACME
+import Backups
 import FoundationEssentials
 import SBSCore
 import StepGraph
@@ -31,6 +32,9 @@ struct ObtainCertificate: StepAction {
         var webroot: String
         var accountDirectory: String
         var liveDirectory: String
+        /// The backup `sbs restore` brought back (its database is back): a valid certificate restored with it is
+        /// kept rather than ordered again. Absent otherwise (so the fingerprint of an ordinary run is unchanged).
+        var restoredBackup: String?
     }
 
     struct Output: Codable, Hashable, Sendable {
@@ -51,7 +55,8 @@ struct ObtainCertificate: StepAction {
             eabKey: try context.secretDigest(.eabHMACKey), certFile: answers.certFile,
             keyFile: answers.keyFile, httpPort: answers.httpPort.value, publicIP: answers.publicIP,
             webroot: context.layout.webrootDir, accountDirectory: context.layout.acmeDir,
-            liveDirectory: context.layout.sslDir + "/live/" + domain.value)
+            liveDirectory: context.layout.sslDir + "/live/" + domain.value,
+            restoredBackup: try PendingRestore.load(in: context.layout).flatMap { $0.databaseRestored ? $0.run : nil })
     }
 
     func run(_ input: Input, log: StepLog) async throws -> StepResult<Output> {
@@ -80,6 +85,15 @@ struct ObtainCertificate: StepAction {
                 "installed \(cert) and its key after checking they match and cover \(input.names.joined(separator: ", "))"
             )
         case .acme:
+            // After a restore: the certificate that came back is served while it is valid (more than 30 days
+            // left), rather than ordered again from the CA (whose rate limits count every duplicate).
+            if let backup = input.restoredBackup, let kept = try? LiveFiles.check(live, covering: input.names),
+                kept.notAfter > Date().addingTimeInterval(30 * 86400)
+            {
+                log.progress(
+                    "kept the certificate restored from backup \(backup) (valid until \(Self.format(kept.notAfter)))")
+                return StepResult(output, products: products)
+            }
             var binding: ExternalAccountBinding?
             if let kid = input.eabKeyID, let digest = input.eabKey {
                 guard let key = tools.secrets[.eabHMACKey], tools.digester.digest(key) == digest else {

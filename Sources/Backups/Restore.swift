@@ -1,0 +1,149 @@
+import Deploy
+import FoundationEssentials
+import Glibc
+import Processes
+import SBSCore
+
+/// A restore under way, kept by `sbs restore` in `/var/lib/sbs/restore.json` (0600) from before it changes
+/// anything until the install's steps have all finished after it: a restore killed half-way is found again
+/// (`sbs restore` goes on with the files, `sbs resume` with the steps), the step `restore-database` knows what to
+/// restore, and `obtain-certificate` keeps the restored certificate while it is valid.
+public struct PendingRestore: Codable, Sendable, Hashable {
+    /// The backup's run id (`20261205T031500Z`).
+    public var run: String
+    /// The repository restored from (`--repository`, or the answers' one).
+    public var repository: String
+    /// The database parts of the backup, `db/globals.sql` first.
+    public var databaseParts: [BackupManifest.Part]
+    /// When `sbs restore` was started: two restores of the same backup are two runs of the step.
+    public var requested: String
+    /// True once `/etc/sbs` and the deploy folder are back in place.
+    public var filesRestored: Bool
+    /// True once the database is back (step `restore-database`); the record is removed when the install's steps
+    /// have all finished after it.
+    public var databaseRestored: Bool
+
+    public init(
+        run: String, repository: String, databaseParts: [BackupManifest.Part], requested: String,
+        filesRestored: Bool = false, databaseRestored: Bool = false
+    ) {
+        self.run = run
+        self.repository = repository
+        self.databaseParts = databaseParts
+        self.requested = requested
+        self.filesRestored = filesRestored
+        self.databaseRestored = databaseRestored
+    }
+
+    public static func path(in layout: Layout) -> String { layout.stateDir + "/restore.json" }
+
+    public func save(in layout: Layout) throws(UserError) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let text = String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self) + "\n"
+        try AtomicFile.write(text, to: Self.path(in: layout), mode: 0o600)
+    }
+
+    /// The restore under way under `layout`; nil when there is none.
+    /// - Throws: `UserError` when the file cannot be read or parsed.
+    public static func load(in layout: Layout) throws(UserError) -> PendingRestore? {
+        let path = Self.path(in: layout)
+        guard let text = try AtomicFile.readText(path, limit: .state) else { return nil }
+        do { return try JSONDecoder().decode(PendingRestore.self, from: Data(text.utf8)) } catch {
+            throw UserError(
+                "\(path) cannot be read: \(error)",
+                remedy: "Run `sbs restore` again: it starts the restore over (nothing is lost while the file is there)."
+            )
+        }
+    }
+
+    public static func remove(in layout: Layout) throws(UserError) {
+        let path = Self.path(in: layout)
+        guard unlink(path) == 0 || errno == ENOENT else { throw AtomicFile.systemError("unlink", path) }
+        AtomicFile.syncDirectory(layout.stateDir)
+    }
+}
+
+/// The database of a backup put back into the stack's app-db, which runs alone on a fresh volume: the roles
+/// (`db/globals.sql` through psql, where the roles the image creates itself already exist), then every database
+/// dropped and recreated from its dump (`pg_restore --create --exit-on-error`), streamed from restic and never
+/// through sbs's memory or a file. Each table's rows are counted afterwards and reported.
+public struct DatabaseRestore: Sendable {
+    public var restic: Restic
+    public var project: ComposeProject
+    public var parts: [BackupManifest.Part]
+    public var runner: any PipelineRunner
+    public var progress: @Sendable (String) -> Void
+
+    public init(
+        restic: Restic, project: ComposeProject, parts: [BackupManifest.Part], runner: any PipelineRunner,
+        progress: @escaping @Sendable (String) -> Void
+    ) {
+        self.restic = restic
+        self.project = project
+        self.parts = parts
+        self.runner = runner
+        self.progress = progress
+    }
+
+    static let timeout: Duration = .seconds(6 * 3600)
+
+    /// - Returns: each database with its tables and rows as restored.
+    /// - Throws: `UserError` naming the part that did not restore.
+    public func run() async throws(UserError) -> [BackupTrial.DatabaseResult] {
+        let remedy =
+            "Fix the cause, then run `sbs resume`: the database is restored again from the start (the backup is untouched)."
+        if let globals = parts.first(where: { $0.name == "db/globals.sql" }) {
+            let result = try await runner.runPipeline(
+                restic.command(["dump", globals.snapshot, "/" + globals.name]),
+                into: project.command([
+                    "exec", "-T", "app-db", "psql", "-U", "postgres", "-d", "template1", "-X", "-q",
+                ]), timeout: Self.timeout)
+            try check(result, part: globals, remedy: remedy)
+            // psql goes on after an error: the roles the image created itself already exist, which is expected;
+            // any other error is not.
+            let errors = result.consumer.stderr.split(separator: "\n").filter {
+                $0.contains("ERROR:") && !$0.contains("already exists")
+            }
+            guard errors.isEmpty else {
+                throw UserError(
+                    "Restoring the roles (db/globals.sql) failed: \(errors.prefix(3).joined(separator: "; "))",
+                    remedy: remedy)
+            }
+            progress("db/globals.sql: the roles restored")
+        }
+        let trial = BackupTrial(restic: restic, project: project, runner: runner, progress: progress)
+        var results: [BackupTrial.DatabaseResult] = []
+        for part in parts where part.name.hasPrefix("db/") && part.name.hasSuffix(".dump") {
+            let database = String(part.name.dropFirst("db/".count).dropLast(".dump".count))
+            try await trial.psql("template1", "DROP DATABASE IF EXISTS \"\(database)\" WITH (FORCE)")
+            let result = try await runner.runPipeline(
+                restic.command(["dump", part.snapshot, "/" + part.name]),
+                into: project.command([
+                    "exec", "-T", "app-db", "pg_restore", "-U", "postgres", "-d", "template1", "--create",
+                    "--exit-on-error",
+                ]), timeout: Self.timeout)
+            try check(result, part: part, remedy: remedy)
+            let counts = try await trial.counts(database)
+            let restored = BackupTrial.DatabaseResult(
+                database: database, tables: counts.count, rows: counts.values.reduce(0, +), differences: [])
+            progress("\(part.name): restored, \(restored.summary)")
+            results.append(restored)
+        }
+        guard !results.isEmpty else { throw UserError("The backup holds no database dump to restore.") }
+        return results
+    }
+
+    func check(_ result: PipelineResult, part: BackupManifest.Part, remedy: String) throws(UserError) {
+        guard result.producer.status == 0 else {
+            throw Restic.failure(
+                "Reading \(part.name) from snapshot \(part.snapshot.prefix(8))", status: result.producer.status,
+                stderr: result.producer.stderr)
+        }
+        guard result.consumer.status == 0 else {
+            throw UserError(
+                "Restoring \(part.name) failed (exit \(result.consumer.status)): \(result.consumer.stderr.lastLines(3))",
+                remedy: remedy)
+        }
+    }
+}

@@ -1,0 +1,219 @@
+import ArgumentParser
+import Backups
+import Deploy
+import FoundationEssentials
+import Glibc
+import Installer
+import Processes
+import Render
+import SBSCore
+import StepGraph
+import Wizard
+
+/// `sbs restore`: a backup put back onto this server or a new one: `/etc/sbs` (answers, secrets, certificates, ACME
+/// account) and the deploy folder from the backup's files, then the install's steps, where `restore-database`
+/// puts the database into a fresh volume before any service that uses it starts; then the stack comes up and is
+/// verified as after an install.
+struct RestoreCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore",
+        abstract: "Restore a backup: configuration, secrets, certificates and database; then bring the stack up.",
+        discussion: """
+            On a new server: install sbs (install.sh --no-run), then `sbs restore --repository REPOSITORY \
+            --password-file FILE` (or type the password when asked). On a server that already runs an \
+            installation, the restore replaces its database and configuration: it needs --force and the domain \
+            typed as confirmation, and it backs up what it replaces first. The same secrets come back, so the \
+            Supabase keys and sessions stay valid.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "The backup to restore, by its run id as `sbs backup list` shows it (default: the newest).")
+    var backup: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "The restic repository to restore from: a folder or sftp:user@host:/path (default: the installation's backups.repository).",
+            valueName: "REPOSITORY"))
+    var repository: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Read the repository's password from FILE (default: the installation's BACKUP_PASSWORD; else it is asked on the terminal).",
+            valueName: "FILE"))
+    var passwordFile: String?
+
+    @Flag(help: "Replace the database and configuration of the installation this server runs.")
+    var force = false
+
+    @Option(
+        help: ArgumentHelp(
+            "With --force: the installation's domain, as the confirmation that would be typed (for scripts).",
+            valueName: "DOMAIN"))
+    var confirm: String?
+
+    @Flag(help: "With --force: do not back up the installation the restore replaces (when it cannot be backed up).")
+    var skipBackup = false
+
+    func run() async throws {
+        let session = global.session
+        let layout = global.layout
+        let output = session.output
+        guard geteuid() == 0 else {
+            throw UserError(
+                "A restore writes /etc/sbs and the stack's database, which needs root.", remedy: "Run it with sudo.")
+        }
+        let lock = try RunLock(path: layout.lockFile)
+        defer { withExtendedLifetime(lock) {} }
+        let runner = SystemCommandRunner()
+        // A restore stopped half-way (its record names the backup) goes on without asking again; once its
+        // database is back, with the install's steps alone.
+        let resuming = try PendingRestore.load(in: layout).flatMap { $0.run == (backup ?? $0.run) ? $0 : nil }
+        let saved = try session.savedAnswers()
+
+        let location: String
+        if let repository {
+            let checked = try BackupRepository(repository)
+            location = checked.value
+        } else if let resuming {
+            location = resuming.repository
+        } else if let saved {
+            location = saved.backupRepository.location(in: layout)
+        } else {
+            throw ValidationError(
+                "There is no installation under \(layout.root): name the repository with --repository.")
+        }
+        let password = try PasswordSource(passwordFile: passwordFile.map(absolute), layout: layout)
+        defer { password.cleanUp() }
+        let restic = try Restic(
+            location: location, passwordCommand: password.command,
+            cacheDirectory: layout.stateDir + "/restic-cache")
+        _ = try await ResticInstallPlan.ensure(
+            commands: runner, sysroot: "/", remedy: "run `sbs restore` again",
+            progress: { output.err("sbs restore: \($0)") })
+
+        let entries = try await BackupCatalog(restic: restic, runner: runner).entries()
+        let wanted = backup ?? resuming?.run
+        guard let entry = wanted.map({ name in entries.first { $0.manifest.run == name } }) ?? entries.first else {
+            throw UserError(
+                wanted.map { "There is no backup \($0) in \(location)." } ?? "There is no backup in \(location).",
+                remedy: "`sbs backup list --root \(layout.root)` (or restic snapshots) lists the backups there.")
+        }
+        let manifest = entry.manifest
+        guard let files = manifest.parts.first(where: { $0.name == "files" }) else {
+            throw UserError("Backup \(manifest.run) holds no files part (/etc/sbs and the deploy folder).")
+        }
+        output.err(
+            "sbs restore: backup \(manifest.run) of \(manifest.domain) (sbs \(manifest.sbsVersion)) from \(location)")
+
+        // An installation here is replaced only when asked to, confirmed, and backed up first; a restore that was
+        // interrupted goes on without asking again.
+        var replaced: String?
+        if resuming == nil, let project = try await existingInstallation(saved, runner: runner) {
+            let domain = saved?.domain?.value ?? manifest.domain
+            guard force else {
+                throw UserError(
+                    "\(layout.root) holds an installation (\(domain), compose project \(project.name)); a restore would replace its database and configuration.",
+                    remedy:
+                        "Run `sbs restore --force` to replace it (it asks for the domain and backs it up first), or restore onto a new server."
+                )
+            }
+            try DomainConfirmation(
+                domain: domain, given: confirm,
+                warning:
+                    "The restore replaces the database and configuration of \(domain) (a backup of them is made first)."
+            ).check()
+            if !skipBackup {
+                output.err("sbs restore: backing up the installation it replaces first")
+                let setup = try BackupSetup(global)
+                let safety = try await BackupCommand.backUp(setup, prune: false)
+                replaced = "\(safety.run) in \(setup.restic.location)"
+            }
+        }
+
+        var aside: String?
+        if resuming?.databaseRestored == true {
+            output.err(
+                "sbs restore: the database of backup \(manifest.run) is back already; the install's steps finish the restore"
+            )
+        } else {
+            let stamp = Date().formatted(
+                Date.ISO8601FormatStyle(timeZone: .gmt).dateSeparator(.omitted).timeSeparator(.omitted))
+            var record = PendingRestore(
+                run: manifest.run, repository: location,
+                databaseParts: manifest.parts.filter { $0.name.hasPrefix("db/") }, requested: stamp)
+            try record.save(in: layout)
+            aside = try await FileRestore(
+                layout: layout, restic: restic, runner: runner, previousDeployDir: saved?.deployDir, stamp: stamp,
+                progress: { output.err("sbs restore: \($0)") }
+            ).run(snapshot: files.snapshot)
+            record.filesRestored = true
+            try record.save(in: layout)
+            output.err(
+                "sbs restore: the files are back; the install's steps restore the database and bring the stack up")
+        }
+        let invocation = InstallInvocation(
+            command: "install", answersFile: layout.answersFile, interactive: false,
+            sysroot: global.sysroot.map(absolute), assets: global.assets.map(absolute))
+        let ending = try await InstallRun(session: session, heldLock: lock)
+            .install(scope: try invocation.scope(), invocation: invocation)
+        guard ending.exitStatus == 0 else { throw ExitCode(ending.exitStatus) }
+        output.out(
+            "Restored backup \(manifest.run) from \(location): the database, /etc/sbs and the deploy folder."
+                + (aside.map { " What it replaced is kept in \($0)" } ?? "")
+                + (replaced.map { " and in backup \($0)." } ?? (aside == nil ? "" : ".")))
+    }
+
+    /// The stack's project when an installation lives under the root: kept answers, or a database volume.
+    func existingInstallation(_ saved: Answers?, runner: SystemCommandRunner) async throws -> ComposeProject? {
+        let project = InstallInputs.project(
+            layout: global.layout, deployDir: saved?.deployDir ?? Answers().deployDir)
+        if saved != nil { return project }
+        let volume = try await runner.run(
+            ["docker", "volume", "inspect", project.volume("postgres_data")], timeout: .seconds(60))
+        return volume.status == 0 ? project : nil
+    }
+}
+
+/// Where restic reads the repository's password: the file given, the installation's BACKUP_PASSWORD, or what was
+/// typed (kept for the restore in a 0600 file of sbs's state, removed afterwards). Never in an argv or environment.
+struct PasswordSource {
+    let command: [String]
+    private let typedFile: String?
+
+    init(passwordFile: String?, layout: Layout) throws {
+        if let passwordFile {
+            guard let text = try AtomicFile.readText(passwordFile, limit: .secretFile), !text.trimmed.isEmpty else {
+                throw ValidationError("--password-file \(passwordFile) does not exist or is empty.")
+            }
+            command = ["cat", passwordFile]
+            typedFile = nil
+            return
+        }
+        if let secrets = try? SecretsFile(path: layout.secretsFile).load(), secrets.contains(.backupPassword) {
+            command = [
+                InstallInputs.runningExecutable, "secrets", "show", "BACKUP_PASSWORD", "--root", layout.root,
+            ]
+            typedFile = nil
+            return
+        }
+        let terminal: EditLineTerminal
+        do { terminal = try EditLineTerminal() } catch {
+            throw UserError(
+                "The repository's password is needed, and there is no terminal to type it on.",
+                remedy: "Give it with --password-file FILE (the BACKUP_PASSWORD kept away from the old server).")
+        }
+        guard let typed = try terminal.readSecret(prompt: "The backup repository's password (BACKUP_PASSWORD): "),
+            !typed.isEmpty
+        else { throw UserError("No password was typed; nothing was changed.") }
+        let path = layout.stateDir + "/restore-password"
+        try AtomicFile.makeDirectories(layout.stateDir, mode: 0o700)
+        try AtomicFile.write(typed, to: path, mode: 0o600)
+        command = ["cat", path]
+        typedFile = path
+    }
+
+    func cleanUp() {
+        if let typedFile { unlink(typedFile) }
+    }
+}
