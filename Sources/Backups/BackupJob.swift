@@ -141,6 +141,13 @@ public struct BackupJob: Sendable {
 
     /// The databases to dump: every one that takes connections, templates aside.
     func databaseNames() async throws(UserError) -> [String] {
+        try await Self.databaseNames(project: project, runner: runner)
+    }
+
+    /// The databases of the stack's app-db that take connections, templates aside.
+    public static func databaseNames(project: ComposeProject, runner: any CommandRunner) async throws(UserError)
+        -> [String]
+    {
         let query = "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY 1"
         let result = try await runner.run(
             project.command(["exec", "-T", "app-db", "psql", "-U", "postgres", "-At", "-c", query]),

@@ -10,11 +10,15 @@ public struct Restic: Sendable, Hashable, Codable {
     /// The command restic runs to read the password, word by word.
     public let passwordCommand: [String]
     public let cacheDirectory: String
+    /// Extended options (`-o NAME=VALUE`): `sftp.command` for an sftp repository (see `SFTPAccess`).
+    public let options: [String]
 
     /// - Throws: `UserError` when a word of the password command holds a double quote, a backslash or a control
     ///   character: restic splits the command it is given as a shell would, and such a word could not be quoted.
-    public init(location: String, passwordCommand: [String], cacheDirectory: String) throws(UserError) {
-        for word in passwordCommand + [cacheDirectory]
+    public init(location: String, passwordCommand: [String], cacheDirectory: String, options: [String] = [])
+        throws(UserError)
+    {
+        for word in passwordCommand + [cacheDirectory] + options
         where word.isEmpty || word.unicodeScalars.contains(where: { $0 == "\"" || $0 == "\\" || $0.value < 32 }) {
             throw UserError(
                 "The path '\(word.debugSafe)' holds a double quote, a backslash or a control character; restic could not be given it.",
@@ -23,6 +27,7 @@ public struct Restic: Sendable, Hashable, Codable {
         self.location = location
         self.passwordCommand = passwordCommand
         self.cacheDirectory = cacheDirectory
+        self.options = options
     }
 
     /// `restic` with the repository, the password command and the cache, then `arguments`.
@@ -30,7 +35,7 @@ public struct Restic: Sendable, Hashable, Codable {
         [
             "restic", "--repo", location, "--password-command",
             passwordCommand.map { "\"\($0)\"" }.joined(separator: " "), "--cache-dir", cacheDirectory,
-        ] + arguments
+        ] + options.flatMap { ["-o", $0] } + arguments
     }
 
     /// What restic's standard error says went wrong, with what to do: the last lines that carry a message.

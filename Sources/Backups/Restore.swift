@@ -11,8 +11,10 @@ import SBSCore
 public struct PendingRestore: Codable, Sendable, Hashable {
     /// The backup's run id (`20261205T031500Z`).
     public var run: String
-    /// The repository restored from (`--repository`, or the answers' one).
+    /// The repository restored from (`--repository`, or the answers' one), and restic's options for it (how ssh
+    /// reaches an sftp repository).
     public var repository: String
+    public var resticOptions: [String]
     /// The database parts of the backup, `db/globals.sql` first.
     public var databaseParts: [BackupManifest.Part]
     /// When `sbs restore` was started: two restores of the same backup are two runs of the step.
@@ -24,11 +26,12 @@ public struct PendingRestore: Codable, Sendable, Hashable {
     public var databaseRestored: Bool
 
     public init(
-        run: String, repository: String, databaseParts: [BackupManifest.Part], requested: String,
-        filesRestored: Bool = false, databaseRestored: Bool = false
+        run: String, repository: String, resticOptions: [String] = [], databaseParts: [BackupManifest.Part],
+        requested: String, filesRestored: Bool = false, databaseRestored: Bool = false
     ) {
         self.run = run
         self.repository = repository
+        self.resticOptions = resticOptions
         self.databaseParts = databaseParts
         self.requested = requested
         self.filesRestored = filesRestored

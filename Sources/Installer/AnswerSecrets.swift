@@ -54,6 +54,15 @@ public struct AnswerSecretValues: Sendable, CustomStringConvertible, CustomRefle
 
     public subscript(name: AnswerSecret) -> String? { values[name] }
 
+    /// `answers` with each secret whose value is `kept` (by variable, see `stored(in:deployEnv:)`) named `stored`.
+    public static func namingStored(_ answers: Answers, kept: [String: String]) -> Answers {
+        var rewritten = answers
+        rewritten.secretSources = answers.secretSources.reduce(into: [:]) { sources, entry in
+            sources[entry.key] = kept[entry.key.variable] != nil ? .stored : entry.value
+        }
+        return rewritten
+    }
+
     /// Values by the variable they are kept under.
     public var byVariable: [String: String] {
         Dictionary(uniqueKeysWithValues: values.map { ($0.key.variable, $0.value) })

@@ -88,11 +88,8 @@ public struct FileRestore: Sendable {
     /// server may not have; their values came back in `secrets.env`, so each one kept there is named `stored`.
     func keepSecretsAsStored(deployDir: String) throws {
         let answers = try AnswersFile.load(layout.answersFile)
-        let stored = AnswerSecretValues.stored(in: layout.secretsFile, deployEnv: deployDir + "/.env")
-        var rewritten = answers
-        rewritten.secretSources = answers.secretSources.reduce(into: [:]) { sources, entry in
-            sources[entry.key] = stored[entry.key.variable] != nil ? .stored : entry.value
-        }
+        let rewritten = AnswerSecretValues.namingStored(
+            answers, kept: AnswerSecretValues.stored(in: layout.secretsFile, deployEnv: deployDir + "/.env"))
         guard rewritten.secretSources != answers.secretSources else { return }
         try AtomicFile.write(AnswersFile.render(rewritten), to: layout.answersFile, mode: 0o600)
         progress("the answers' secrets are read from the restored secrets.env (`stored`)")

@@ -160,6 +160,11 @@ public struct InstallSession: Sendable {
         AnswerSecretValues.stored(in: layout.secretsFile, deployEnv: layout.resolve(deployDir) + "/.env")
     }
 
+    /// `answers` with every secret an earlier run kept named `stored` (see `AnswerSecretValues.namingStored`).
+    public func namingKeptSecretsStored(_ answers: Answers) -> Answers {
+        AnswerSecretValues.namingStored(answers, kept: storedSecrets(deployDir: answers.deployDir))
+    }
+
     /// Which of the answers file's own secrets (`secrets.*`) an earlier run kept: the wizard need not ask again.
     public func storedSecretNames(deployDir: String = Answers().deployDir) -> Set<AnswerSecret> {
         let stored = storedSecrets(deployDir: deployDir)

@@ -60,3 +60,43 @@ public struct BackupRepository: CheckedValue, Hashable, Sendable, CustomStringCo
     /// The default: a folder on this server's disk (the summary says to copy it elsewhere or name another).
     public static let onThisServer = try! BackupRepository("/var/backups/sbs/restic")
 }
+
+extension BackupRepository {
+    /// `user@host` of an sftp repository, nil for a folder.
+    public var sftpDestination: String? {
+        guard kind == .sftp else { return nil }
+        let rest = value.dropFirst("sftp:".count)
+        return rest.firstIndex(of: ":").map { String(rest[..<$0]) }
+    }
+}
+
+/// How restic's ssh reaches an sftp repository: the port, the private key and the host's known key, each given
+/// (answers `backups.sftp`), so that nothing of root's own ssh configuration is needed or read. restic runs
+/// `ssh -p PORT -i KEY -o UserKnownHostsFile=KNOWN -o StrictHostKeyChecking=yes -o BatchMode=yes … USER@HOST -s sftp`:
+/// an unknown host key or a key that is refused fails at once, never waiting on a question.
+public struct SFTPAccess: Sendable, Hashable, Codable {
+    public let port: Int
+    public let identityFile: String
+    public let knownHosts: String
+
+    /// - Throws: `UserError` when a path is not absolute or holds what restic's word splitting would break
+    ///   (spaces, quotes, backslashes; see `SafeToken`).
+    public init(port: Port = Port.ssh, identityFile: String, knownHosts: String) throws(UserError) {
+        for (path, what) in [(identityFile, "identity_file"), (knownHosts, "known_hosts")] {
+            guard path.hasPrefix("/") else {
+                throw UserError("backups.sftp.\(what) '\(path.debugSafe)' must be an absolute path")
+            }
+            _ = try SafeToken(path, what: "backups.sftp.\(what)")
+        }
+        self.port = port.value
+        self.identityFile = identityFile
+        self.knownHosts = knownHosts
+    }
+
+    /// restic's `-o sftp.command=…` for `repository`; nil when it is not an sftp repository.
+    public func resticOption(for repository: BackupRepository) -> String? {
+        guard let destination = repository.sftpDestination else { return nil }
+        return "sftp.command=ssh -p \(port) -i \(identityFile) -o UserKnownHostsFile=\(knownHosts)"
+            + " -o StrictHostKeyChecking=yes -o BatchMode=yes -o IdentitiesOnly=yes \(destination) -s sftp"
+    }
+}

@@ -119,6 +119,7 @@ public struct Port: CheckedValue, Hashable, Sendable, CustomStringConvertible {
     private init(known: Int) { value = known }
     public static let http = Port(known: 80)
     public static let https = Port(known: 443)
+    public static let ssh = Port(known: 22)
 
     public var description: String { String(value) }
 
@@ -370,6 +371,16 @@ public struct ImageReference: CheckedValue, Hashable, Sendable, CustomStringConv
     }
 
     public var description: String { value }
+
+    /// The same repository with `tag` in place of its tag and digest (`orchestrator-ai/api:1.0.0` → `…:1.1.0`).
+    /// - Throws: `UserError` when `tag` is not a tag.
+    public func withTag(_ tag: String) throws(UserError) -> ImageReference {
+        var name = Substring(value)
+        if let at = name.firstIndex(of: "@") { name = name[..<at] }
+        // The tag follows the last ':' after the last '/' (a ':' before it belongs to the registry's port).
+        if let colon = name.lastIndex(of: ":"), !name[colon...].contains("/") { name = name[..<colon] }
+        return try ImageReference("\(name):\(tag)")
+    }
 
     static let digestLengths = ["sha256": 64, "sha384": 96, "sha512": 128]
 

@@ -205,6 +205,8 @@ public struct Answers: Sendable, Equatable {
     public var backupKeepMonthly: Int = 6
     /// The restic repository of `sbs backup`.
     public var backupRepository: BackupRepository = .onThisServer
+    /// How restic's ssh reaches an sftp repository (`backups.sftp`); nil: root's own ssh configuration.
+    public var backupSFTP: SFTPAccess?
     /// The repository's password; generated into secrets.env (BACKUP_PASSWORD) when not given.
     public var backupPassword: SecretSource?
 
@@ -302,6 +304,7 @@ public struct Answers: Sendable, Equatable {
             "backups.keep.weekly": String(backupKeepWeekly),
             "backups.keep.monthly": String(backupKeepMonthly),
             "backups.repository": backupRepository.value,
+            "backups.sftp": backupSFTP.map { "\($0.port) \($0.identityFile) \($0.knownHosts)" } ?? "absent",
             "backups.password": backupPassword == nil ? "absent" : "given",
             "smtp.host": smtpHost?.value ?? "",
             "smtp.port": smtpPort?.description ?? "",
@@ -346,4 +349,9 @@ public struct AnswersOrigin: Sendable, Equatable {
 
     /// `file:line:column: ` for `key`, or empty.
     public func at(_ key: String) -> String { locations[key].map { $0 + ": " } ?? "" }
+}
+
+extension Answers {
+    /// restic's extended options for the answers' repository: `sftp.command` when `backups.sftp` is given.
+    public var resticOptions: [String] { backupSFTP?.resticOption(for: backupRepository).map { [$0] } ?? [] }
 }

@@ -239,7 +239,7 @@ public enum AnswersFile {
 
         if let backups = top["backups"] {
             let map = reader.mapping(
-                backups, path: "backups", allowed: ["destination", "keep", "repository", "password"])
+                backups, path: "backups", allowed: ["destination", "keep", "repository", "password", "sftp"])
             if let destination = path(map["destination"], "backups.destination") {
                 answers.backupDestination = destination
             }
@@ -270,6 +270,24 @@ public enum AnswersFile {
                 answers.backupRepository = repository
             }
             answers.backupPassword = secret(map["password"], "backups.password")
+            if let sftpNode = map["sftp"] {
+                let sftp = reader.mapping(
+                    sftpNode, path: "backups.sftp", allowed: ["port", "identity_file", "known_hosts"])
+                let sftpPort = port(sftp["port"], "backups.sftp.port")
+                let identity = path(sftp["identity_file"], "backups.sftp.identity_file")
+                let known = path(sftp["known_hosts"], "backups.sftp.known_hosts")
+                if case .mapping = sftpNode, sftp["identity_file"] == nil || sftp["known_hosts"] == nil {
+                    reader.report(sftpNode, "backups.sftp needs identity_file and known_hosts (absolute paths)")
+                } else if let identity, let known {
+                    do {
+                        answers.backupSFTP = try SFTPAccess(
+                            port: sftpPort ?? .ssh, identityFile: identity, knownHosts: known)
+                    } catch { reader.report(sftpNode, error.message) }
+                }
+                if answers.backupRepository.kind != .sftp {
+                    reader.report(sftpNode, "backups.sftp applies to an sftp:user@host:/path repository only")
+                }
+            }
         }
 
         if let smtp = top["smtp"] {
@@ -395,6 +413,10 @@ public enum AnswersFile {
         out +=
             "  keep:\n    daily: \(answers.backupKeep)\n    weekly: \(answers.backupKeepWeekly)\n    monthly: \(answers.backupKeepMonthly)\n"
         if let password = secret(.backupPassword) { out += "  password: \(quote(password))\n" }
+        if let sftp = answers.backupSFTP {
+            out +=
+                "  sftp:\n    port: \(sftp.port)\n    identity_file: \(quote(sftp.identityFile))\n    known_hosts: \(quote(sftp.knownHosts))\n"
+        }
         if let host = answers.smtpHost {
             out += "smtp:\n  host: \(host)\n"
             if let port = answers.smtpPort { out += "  port: \(port)\n" }

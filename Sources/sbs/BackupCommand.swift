@@ -42,44 +42,18 @@ struct BackupCommand: AsyncParsableCommand {
         var check = false
 
         func run() async throws {
-            let setup = try BackupSetup(global)
+            let setup = try BackupSetup(global.session)
             let output = setup.session.output
             let lock = try await RunLock.waiting(
                 path: setup.layout.lockFile, atMost: lockWait.duration,
                 remedy: "Run `sbs backup` again once the other run ended (the nightly backup runs at its next time).")
             defer { withExtendedLifetime(lock) {} }
             if check { return try await BackupCommand.runCheck(setup) }
-            let done = try await BackupCommand.backUp(setup, prune: true)
+            let done = try await setup.backUp(prune: true, sbsVersion: BuildVersion.version)
             output.out(
                 "Backup \(done.run) complete: \(done.parts.count) parts, \(done.bytes) bytes read, in \(setup.restic.location)."
             )
         }
-    }
-
-    /// One backup of the installation (the caller holds the run lock), recorded in `last-backup.json`.
-    /// - Parameter prune: apply retention afterwards (not for the backup `sbs restore` makes first).
-    static func backUp(_ setup: BackupSetup, prune: Bool) async throws -> BackupManifest {
-        let output = setup.session.output
-        let answers = setup.answers
-        let stamp = Date().formatted(
-            Date.ISO8601FormatStyle(timeZone: .gmt).dateSeparator(.omitted).timeSeparator(.omitted))
-        var images: [String: String] = [:]
-        for service in StackService.allCases { images[service.rawValue] = answers.image(service) }
-        let manifest = BackupManifest(
-            run: stamp, sbsVersion: BuildVersion.version, domain: setup.host, images: images, parts: [])
-        var job = BackupJob(
-            restic: setup.restic, project: setup.project, host: setup.host,
-            paths: [setup.layout.etcDir, setup.project.directory], manifest: manifest,
-            keep: .init(
-                daily: answers.backupKeep, weekly: answers.backupKeepWeekly, monthly: answers.backupKeepMonthly),
-            runner: SystemCommandRunner(), progress: { output.err("sbs backup: \($0)") })
-        job.prune = prune
-        output.err("sbs backup: backup \(stamp) into \(setup.restic.location)")
-        let done = try await job.run()
-        try AtomicFile.write(
-            LastBackup(finished: Date(), repository: setup.restic.location, manifest: done).encoded(),
-            to: LastBackup.path(in: setup.layout), mode: 0o600)
-        return done
     }
 
     /// `--check` of `sbs backup`.
@@ -117,7 +91,7 @@ struct BackupCommand: AsyncParsableCommand {
         var json = false
 
         func run() async throws {
-            let setup = try BackupSetup(global)
+            let setup = try BackupSetup(global.session)
             let output = setup.session.output
             let entries = try await BackupCatalog(restic: setup.restic, runner: SystemCommandRunner()).entries()
             if json {
@@ -136,48 +110,5 @@ struct BackupCommand: AsyncParsableCommand {
                 )
             }
         }
-    }
-}
-
-/// What both subcommands need: the installation's answers, stack and repository.
-struct BackupSetup {
-    let session: InstallSession
-    let layout: Layout
-    let answers: Answers
-    let project: ComposeProject
-    let restic: Restic
-    let host: String
-
-    init(_ global: GlobalOptions) throws {
-        session = global.session
-        layout = global.layout
-        guard let answers = try session.savedAnswers(), let project = session.installedStack() else {
-            throw UserError(
-                "There is no installation under \(layout.root) to back up (no answers or no deploy folder).",
-                remedy: "Run `sbs install` first.")
-        }
-        guard answers.backups != .off else {
-            throw UserError(
-                "Backups are off for this installation (features.backups: false in \(layout.answersFile)).",
-                remedy: "Turn them on in the answers and run `sbs install --answers FILE`.")
-        }
-        guard geteuid() == 0 else {
-            throw UserError("Backups read the secrets and the database, which needs root.", remedy: "Run it with sudo.")
-        }
-        let secrets = try SecretsFile(path: layout.secretsFile).load()
-        guard secrets.contains(.backupPassword) else {
-            throw UserError(
-                "\(layout.secretsFile) has no BACKUP_PASSWORD (it was installed by an sbs without backups).",
-                remedy: "Run `sbs install --root \(layout.root)` again: it generates one (or give backups.password).")
-        }
-        self.answers = answers
-        self.project = project
-        host = answers.domain?.value ?? "sbs"
-        restic = try Restic(
-            location: answers.backupRepository.location(in: layout),
-            passwordCommand: [
-                InstallInputs.runningExecutable, "secrets", "show", "BACKUP_PASSWORD", "--root", layout.root,
-            ],
-            cacheDirectory: layout.stateDir + "/restic-cache")
     }
 }

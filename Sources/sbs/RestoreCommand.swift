@@ -43,6 +43,20 @@ struct RestoreCommand: AsyncParsableCommand {
             valueName: "FILE"))
     var passwordFile: String?
 
+    @Option(help: ArgumentHelp("With an sftp repository: the ssh port (default 22).", valueName: "PORT"))
+    var sftpPort: Int?
+
+    @Option(
+        help: ArgumentHelp(
+            "With an sftp repository: the private key ssh logs in with (else root's ssh configuration is used).",
+            valueName: "FILE"))
+    var sftpIdentityFile: String?
+
+    @Option(
+        help: ArgumentHelp("With an sftp repository: the known_hosts file holding the server's key.", valueName: "FILE")
+    )
+    var sftpKnownHosts: String?
+
     @Flag(help: "Replace the database and configuration of the installation this server runs.")
     var force = false
 
@@ -72,13 +86,27 @@ struct RestoreCommand: AsyncParsableCommand {
         let saved = try session.savedAnswers()
 
         let location: String
+        var options: [String] = []
         if let repository {
             let checked = try BackupRepository(repository)
             location = checked.value
+            if let sftpIdentityFile, let sftpKnownHosts {
+                let access = try SFTPAccess(
+                    port: try Port(sftpPort ?? 22), identityFile: absolute(sftpIdentityFile),
+                    knownHosts: absolute(sftpKnownHosts))
+                guard let option = access.resticOption(for: checked) else {
+                    throw ValidationError("--sftp-* options apply to an sftp:user@host:/path repository only.")
+                }
+                options = [option]
+            } else if sftpIdentityFile != nil || sftpKnownHosts != nil || sftpPort != nil {
+                throw ValidationError("Give --sftp-identity-file and --sftp-known-hosts together (and --sftp-port).")
+            }
         } else if let resuming {
             location = resuming.repository
+            options = resuming.resticOptions
         } else if let saved {
             location = saved.backupRepository.location(in: layout)
+            options = saved.resticOptions
         } else {
             throw ValidationError(
                 "There is no installation under \(layout.root): name the repository with --repository.")
@@ -87,7 +115,7 @@ struct RestoreCommand: AsyncParsableCommand {
         defer { password.cleanUp() }
         let restic = try Restic(
             location: location, passwordCommand: password.command,
-            cacheDirectory: layout.stateDir + "/restic-cache")
+            cacheDirectory: layout.stateDir + "/restic-cache", options: options)
         _ = try await ResticInstallPlan.ensure(
             commands: runner, sysroot: "/", remedy: "run `sbs restore` again",
             progress: { output.err("sbs restore: \($0)") })
@@ -125,8 +153,8 @@ struct RestoreCommand: AsyncParsableCommand {
             ).check()
             if !skipBackup {
                 output.err("sbs restore: backing up the installation it replaces first")
-                let setup = try BackupSetup(global)
-                let safety = try await BackupCommand.backUp(setup, prune: false)
+                let setup = try BackupSetup(session)
+                let safety = try await setup.backUp(prune: false, sbsVersion: BuildVersion.version)
                 replaced = "\(safety.run) in \(setup.restic.location)"
             }
         }
@@ -140,7 +168,7 @@ struct RestoreCommand: AsyncParsableCommand {
             let stamp = Date().formatted(
                 Date.ISO8601FormatStyle(timeZone: .gmt).dateSeparator(.omitted).timeSeparator(.omitted))
             var record = PendingRestore(
-                run: manifest.run, repository: location,
+                run: manifest.run, repository: location, resticOptions: options,
                 databaseParts: manifest.parts.filter { $0.name.hasPrefix("db/") }, requested: stamp)
             try record.save(in: layout)
             aside = try await FileRestore(

@@ -30,6 +30,7 @@ struct SBS: AsyncParsableCommand {
             BackupCommand.self,
             RestoreCommand.self,
             UninstallCommand.self,
+            UpgradeCommand.self,
         ]
     )
 

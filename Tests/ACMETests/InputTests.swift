@@ -195,7 +195,9 @@ struct InputTests {
         request.cancel()
         await #expect(throws: CancellationError.self) { _ = try await request.value }
         let took = clock.now - cancelled
-        #expect(took < .seconds(5), "the cancelled transfer went on for \(took)")
+        // Far below the 45 s timeout it would otherwise wait for, with room for a loaded machine (6.5 s was seen
+        // while another build ran beside the tests).
+        #expect(took < .seconds(20), "the cancelled transfer went on for \(took)")
     }
 
     /// Accepts one connection on `listener` and reads from it until the end of a request's headers; the connected

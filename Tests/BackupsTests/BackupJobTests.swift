@@ -194,4 +194,20 @@ struct BackupJobTests {
         #expect(BackupRepository.onThisServer.location(in: Layout(root: "/tmp/r")) == "/tmp/r/var/backups/sbs/restic")
         #expect(try BackupRepository("sftp:h:/p").location(in: Layout(root: "/tmp/r")) == "sftp:h:/p")
     }
+
+    /// The ssh that restic runs for an sftp repository: the answers' port, key and known hosts, questions refused.
+    @Test func anSFTPRepositoryIsReachedWithTheGivenKeyAndKnownHosts() throws {
+        let access = try SFTPAccess(
+            port: try Port(2222), identityFile: "/root/.ssh/sbs-backup", knownHosts: "/etc/sbs/known_hosts")
+        #expect(
+            access.resticOption(for: try BackupRepository("sftp:backup@nas.example.com:/srv/sbs"))
+                == "sftp.command=ssh -p 2222 -i /root/.ssh/sbs-backup -o UserKnownHostsFile=/etc/sbs/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes -o IdentitiesOnly=yes backup@nas.example.com -s sftp"
+        )
+        #expect(access.resticOption(for: try BackupRepository("/srv/restic")) == nil)
+        for (identity, known) in [("relative/key", "/k"), ("/k", "/a b"), ("/k\"x", "/k"), ("/k", "/k;rm")] {
+            #expect(throws: UserError.self, "\(identity) \(known)") {
+                try SFTPAccess(identityFile: identity, knownHosts: known)
+            }
+        }
+    }
 }

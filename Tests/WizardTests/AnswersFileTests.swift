@@ -80,6 +80,31 @@ func problems(_ text: String) -> [String] {
         #expect(found.contains("site.yaml:11:9: backups.keep must be from 1 to 365"))
     }
 
+    @Test func sftpAccessNeedsAnSFTPRepositoryAKeyAndKnownHosts() throws {
+        let local = problems(
+            complete + "\nbackups:\n  sftp:\n    identity_file: /root/.ssh/k\n    known_hosts: /root/.ssh/known_hosts\n"
+        )
+        #expect(
+            local.contains { $0.contains("backups.sftp applies to an sftp:user@host:/path repository only") },
+            "\(local)")
+        let lacking = problems(
+            complete + "\nbackups:\n  repository: sftp:backup@nas:/srv\n  sftp:\n    port: 2222\n")
+        #expect(lacking.contains { $0.contains("backups.sftp needs identity_file and known_hosts") }, "\(lacking)")
+        let relative = problems(
+            complete
+                + "\nbackups:\n  repository: sftp:backup@nas:/srv\n  sftp:\n    identity_file: k\n    known_hosts: /kh\n"
+        )
+        #expect(relative.contains { $0.contains("must be an absolute path") }, "\(relative)")
+        let good = try AnswersFile.parse(
+            complete
+                + "\nbackups:\n  repository: sftp:backup@nas:/srv\n  sftp:\n    port: 2222\n    identity_file: /root/.ssh/k\n    known_hosts: /root/.ssh/kh\n",
+            file: "site.yaml")
+        #expect(
+            good.backupSFTP
+                == (try SFTPAccess(port: try Port(2222), identityFile: "/root/.ssh/k", knownHosts: "/root/.ssh/kh")))
+        #expect(good.resticOptions.first?.hasSuffix("backup@nas -s sftp") == true)
+    }
+
     // A user name or password in the directory URL is refused, and the problem does not repeat it: the answers
     // are kept, shown in the summary and become the certificate step's input.
     @Test func credentialsInTheACMEDirectoryAreRefusedUnshown() {
@@ -432,6 +457,11 @@ struct AnswersGenerator {
             a.backupRepository = try BackupRepository(
                 pick(["/srv/restic", "sftp:backup@nas.example.com:/srv/sbs", "sftp:nas:backups"]))
             a.backupPassword = secret()
+            if a.backupRepository.kind == .sftp && chance() {
+                a.backupSFTP = try SFTPAccess(
+                    port: try Port(pick([22, 2222])), identityFile: "/root/.ssh/sbs-backup",
+                    knownHosts: pick(["/root/.ssh/known_hosts", "/etc/sbs/backup-known-hosts"]))
+            }
         }
         if chance() {
             a.smtpHost = try DomainName("mail.example.com")

@@ -11,6 +11,7 @@
 #      obtains a new certificate (`--from obtain-certificate`) each make the running nginx serve the new one;
 #   2d-2f. backups: backup.sh by hand, `sbs backup` into restic (checked, killed, failing), `sbs restore` onto a
 #      new root after the installation was destroyed, then over a running one (--force, killed, run again);
+#   2g. `sbs upgrade` to new images, then to broken ones with a migrating database: rolled back, data restored;
 #   3. a container stopped by hand: `sbs verify` fails and names it;
 #   3b. `sbs uninstall` and `sbs uninstall --purge`;
 #   4. recommended profile (Ollama), its images only in a `docker save` archive (answers images.archive): the
@@ -59,6 +60,7 @@ clean_leftovers() {
     down_all "that an earlier run left"
     scripts/test/pebble-env.sh stop "$pebble_dir" >/dev/null 2>&1 || true
     if [ -f "$work/registry/pid" ]; then kill "$(cat "$work/registry/pid")" 2>/dev/null || true; fi
+    if [ -f "$work/ssh/sshd.pid" ]; then kill "$(cat "$work/ssh/sshd.pid")" 2>/dev/null || true; fi
     rm -rf "$work"
 }
 if [ "${1:-}" = clean ]; then
@@ -77,6 +79,7 @@ cleanup() {
     down_all ""
     scripts/test/pebble-env.sh stop "$pebble_dir" >/dev/null 2>&1
     [ -f "$work/registry/pid" ] && kill "$(cat "$work/registry/pid")" 2>/dev/null
+    [ -f "$work/ssh/sshd.pid" ] && kill "$(cat "$work/ssh/sshd.pid")" 2>/dev/null
     scripts/test/docker-env.sh stop "$engine_state" >/dev/null 2>&1
     echo "stack-e2e: $((failures)) failed checks; $(($(date +%s) - started)) s in all"
     [ "$failures" -eq 0 ] || status=1
@@ -134,6 +137,33 @@ docker rmi 127.0.0.1:14210/orchestrator-ai/api:1.0.0 >/dev/null
 containers_of() { # root → "name started-at" lines, sorted
     docker ps -q --filter "label=com.docker.compose.project=$(project_of "$1")" \
         | xargs -r docker inspect --format '{{.Name}} {{.State.StartedAt}}' | sort
+}
+
+say "An sftp server on 127.0.0.1:14220 for the backups (this machine's sshd, its keys made here)"
+mkdir -p "$work/ssh" /run/sshd
+ssh-keygen -q -t ed25519 -N '' -f "$work/ssh/host_key"
+ssh-keygen -q -t ed25519 -N '' -f "$work/ssh/id"
+cp "$work/ssh/id.pub" "$work/ssh/authorized_keys"
+printf '[127.0.0.1]:14220 %s\n' "$(cut -d' ' -f1,2 "$work/ssh/host_key.pub")" >"$work/ssh/known_hosts"
+cat >"$work/ssh/sshd_config" <<SSHD
+Port 14220
+ListenAddress 127.0.0.1
+HostKey $work/ssh/host_key
+AuthorizedKeysFile $work/ssh/authorized_keys
+PidFile $work/ssh/sshd.pid
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+Subsystem sftp internal-sftp
+SSHD
+/usr/sbin/sshd -f "$work/ssh/sshd_config" -E "$work/ssh/sshd.log"
+sftp_repository="sftp:root@127.0.0.1:$work/sftp-repository"
+sftp_options=(--sftp-port 14220 --sftp-identity-file "$work/ssh/id" --sftp-known-hosts "$work/ssh/known_hosts")
+restic_sftp() { # the sftp repository by hand, as sbs reaches it
+    restic --repo "$sftp_repository" --password-file "$work/backup-password" --cache-dir "$work/restic-cache" \
+        -o "sftp.command=ssh -p 14220 -i $work/ssh/id -o UserKnownHostsFile=$work/ssh/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes root@127.0.0.1 -s sftp" "$@"
 }
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -348,17 +378,23 @@ wait "$holder"
 [ "$status" = 75 ] && pass "a backup finding the lock held waits, then exits 75: $(grep -m1 'Another' "$work/backup-locked.out")" \
     || fail "backup with the lock held: exit $status: $(cat "$work/backup-locked.out")"
 
-say "2f. sbs restore on a new root: the installation destroyed, restored from a copy of the repository kept elsewhere"
+say "2f. backups to an sftp server; the installation destroyed, sbs restore on a new root from there"
 anon_before=$("$sbs" secrets show SUPABASE_ANON_KEY --root "$root")
 serial_before=$(openssl x509 -in "$root/etc/sbs/ssl/live/shop.e2e.test/cert.pem" -noout -serial)
-# What a consultant keeps away from the server: the repository's password, and the repository (here a copy of it,
-# as another disk or an sftp server would hold it).
+# What a consultant keeps away from the server: the repository's password (and the repository, on the sftp server).
 (umask 077 && "$sbs" secrets show BACKUP_PASSWORD --root "$root" >"$work/backup-password")
-cp -a "$repository" "$work/offsite-repository"
+cp scripts/test/stack/minimum.yaml "$work/minimum-sftp.yaml"
+printf 'backups:\n  repository: %s\n  sftp:\n    port: 14220\n    identity_file: %s\n    known_hosts: %s\n' \
+    "$sftp_repository" "$work/ssh/id" "$work/ssh/known_hosts" >>"$work/minimum-sftp.yaml"
+"$sbs" install --answers "$work/minimum-sftp.yaml" --non-interactive --root "$root" >"$work/install-sftp.out" 2>&1 \
+    && pass "the installation now backs up to $sftp_repository" || fail "install with the sftp repository: $(tail -5 "$work/install-sftp.out")"
+if "$sbs" backup --root "$root" >"$work/backup-sftp.out" 2>&1; then pass "sbs backup over sftp: $(tail -1 "$work/backup-sftp.out")"; else fail "sbs backup over sftp: $(tail -5 "$work/backup-sftp.out")"; fi
+[ "$(restic_sftp snapshots --json --tag sbs-manifest | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')" = 1 ] \
+    && pass "the sftp repository holds the backup (restic through the answers' key and known hosts)" || fail "no backup in the sftp repository"
 down "$root"
 rm -rf "$root"
 restored=$work/root-restored
-if "$sbs" restore --root "$restored" --repository "$work/offsite-repository" --password-file "$work/backup-password" \
+if "$sbs" restore --root "$restored" --repository "$sftp_repository" "${sftp_options[@]}" --password-file "$work/backup-password" \
         >"$work/restore.out" 2>&1; then
     pass "sbs restore on an empty root exit 0: $(tail -1 "$work/restore.out")"
 else
@@ -376,7 +412,8 @@ psql_restored() { docker compose -p "$restored_project" exec -T app-db psql -U p
 "$sbs" verify --json --root "$restored" >"$work/verify-restored.json" 2>/dev/null \
     && pass "verify passes on the restored installation" || fail "verify after the restore: $(cat "$work/verify-restored.json")"
 [ ! -e "$restored/var/lib/sbs/restore.json" ] && [ ! -e "$restored/var/lib/sbs/restore-files" ] \
-    && pass "the restore's record and staging folder are gone" || fail "restore leftovers in $restored/var/lib/sbs"
+    && grep -qF "$sftp_repository" "$restored/etc/sbs/answers.yaml" \
+    && pass "the restore's record and staging folder are gone; the restored answers back up to the sftp server" || fail "restore leftovers in $restored/var/lib/sbs, or answers: $(grep -A5 '^backups' "$restored/etc/sbs/answers.yaml")"
 # The deploy .env holds every secret; the one it replaced (rendered for the old root's compose project) is kept
 # with the earlier configs under var/lib/sbs/backups, 0700 like /etc/sbs.
 ! grep -rqF --exclude-dir=backups -- "$(cat "$work/backup-password")" "$work/restore.out" "$restored/var/log" "$restored/var/lib/sbs" \
@@ -385,9 +422,9 @@ psql_restored() { docker compose -p "$restored_project" exec -T app-db psql -U p
 # Over a running installation: refused without --force, and with a wrong confirmation; nothing changes.
 psql_restored -c "INSERT INTO e2e_orders (item) VALUES ('written after the backup')" >/dev/null
 set +e
-"$sbs" restore --root "$restored" --repository "$work/offsite-repository" --password-file "$work/backup-password" >"$work/restore-refused.out" 2>&1
+"$sbs" restore --root "$restored" --repository "$sftp_repository" "${sftp_options[@]}" --password-file "$work/backup-password" >"$work/restore-refused.out" 2>&1
 status=$?
-"$sbs" restore --root "$restored" --repository "$work/offsite-repository" --password-file "$work/backup-password" --force --confirm other.example >"$work/restore-wrong.out" 2>&1
+"$sbs" restore --root "$restored" --repository "$sftp_repository" "${sftp_options[@]}" --password-file "$work/backup-password" --force --confirm other.example >"$work/restore-wrong.out" 2>&1
 status_wrong=$?
 set -e
 [ "$status" = 1 ] && grep -q -- "--force" "$work/restore-refused.out" && [ "$status_wrong" = 1 ] && grep -q "not this installation's domain" "$work/restore-wrong.out" \
@@ -397,16 +434,16 @@ set -e
 # --force with the domain: what it replaces is backed up first (the row written since), then the backup's data is back.
 # kill -9 in the middle (during the database's restore): `sbs restore` again finishes the same restore.
 backups_before=$({ "$sbs" backup list --root "$restored" --json 2>/dev/null || true; } | wc -l)
-"$sbs" restore --root "$restored" --repository "$work/offsite-repository" --password-file "$work/backup-password" --force --confirm shop.e2e.test \
+"$sbs" restore --root "$restored" --repository "$sftp_repository" "${sftp_options[@]}" --password-file "$work/backup-password" --force --confirm shop.e2e.test \
     >"$work/restore-killed.out" 2>&1 &
 killed_sbs=$!
 for _ in $(seq 1 1200); do pgrep -f "pg_restore -U postgres -d template1" >/dev/null && break; sleep 0.1; done
 pgrep -f "pg_restore -U postgres -d template1" >/dev/null && pass "the forced restore reached the database's restore" || fail "pg_restore never ran: $(tail -5 "$work/restore-killed.out")"
-kill -9 "$killed_sbs" $(pgrep -f "restic --repo $work/offsite-repository") $(pgrep -f "docker compose .*$restored_project.* exec") 2>/dev/null
+kill -9 "$killed_sbs" $(pgrep -f "restic --repo $sftp_repository") $(pgrep -f "docker compose .*$restored_project.* exec") 2>/dev/null
 wait "$killed_sbs" 2>/dev/null || true
-restic --repo "$work/offsite-repository" --password-file "$work/backup-password" --cache-dir "$work/restic-cache" check >"$work/restic-check2.out" 2>&1 \
+restic_sftp check >"$work/restic-check2.out" 2>&1 \
     && pass "restic check passes after a restore killed half-way" || fail "restic check after the killed restore: $(tail -3 "$work/restic-check2.out")"
-if "$sbs" restore --root "$restored" --repository "$work/offsite-repository" --password-file "$work/backup-password" >"$work/restore-again.out" 2>&1; then
+if "$sbs" restore --root "$restored" --repository "$sftp_repository" "${sftp_options[@]}" --password-file "$work/backup-password" >"$work/restore-again.out" 2>&1; then
     pass "sbs restore again after the kill: exit 0"
 else
     fail "sbs restore after the kill: $(tail -8 "$work/restore-again.out")"
@@ -422,6 +459,51 @@ ls -d "$restored"/var/lib/sbs/replaced-*/etc-sbs >/dev/null 2>&1 \
 "$sbs" verify --json --root "$restored" >"$work/verify-restored2.json" 2>/dev/null \
     && pass "verify passes after the forced restore" || fail "verify after the forced restore: $(cat "$work/verify-restored2.json")"
 root=$restored
+
+say "2g. sbs upgrade: to a working web 2.0.0, then to a broken one with a migrating database: back on the previous images and data, exit 1"
+project=$(project_of "$root")
+image_of() { docker inspect --format '{{.Config.Image}}' "$(docker compose -p "$project" ps -q "$1")"; }
+# The new versions, built FROM the stand-ins on this engine (no registry): a web 2.0.0 that works; a web 2.0.1 that
+# answers 500 to everything (never healthy); an app-db whose entrypoint adds a column once PostgreSQL answers, as a
+# new version's migration would.
+DOCKER_BUILDKIT=0 docker build -q -t orchestrator-ai/web:2.0.0 - >/dev/null <<'DOCKERFILE'
+FROM orchestrator-ai/web:1.0.0
+LABEL sbs.e2e.version=2.0.0
+DOCKERFILE
+DOCKER_BUILDKIT=0 docker build -q -t orchestrator-ai/web:2.0.1 - >/dev/null <<'DOCKERFILE'
+FROM orchestrator-ai/web:1.0.0
+ENTRYPOINT ["node", "-e", "require('http').createServer((request, response) => { response.statusCode = 500; response.end('broken'); }).listen(3000)"]
+DOCKERFILE
+DOCKER_BUILDKIT=0 docker build -q -t supabase/postgres:15.1.0.117-migrating - >/dev/null <<'DOCKERFILE'
+FROM supabase/postgres:15.1.0.117
+RUN printf '#!/bin/sh\n(until pg_isready -q; do sleep 1; done; psql -U postgres -c "ALTER TABLE e2e_orders ADD COLUMN IF NOT EXISTS v2_note text") >/tmp/migration.log 2>&1 &\nexec docker-entrypoint.sh "$@"\n' >/usr/local/bin/migrate-then-start.sh \
+    && chmod 755 /usr/local/bin/migrate-then-start.sh
+ENTRYPOINT ["migrate-then-start.sh"]
+DOCKERFILE
+printf 'version: 1\nimages:\n  app-web: orchestrator-ai/web:2.0.0\n' >"$work/upgrade-good.yaml"
+"$sbs" upgrade --root "$root" --images "$work/upgrade-good.yaml" >"$work/upgrade.out" 2>&1 \
+    && pass "sbs upgrade to web 2.0.0: $(tail -1 "$work/upgrade.out")" || fail "sbs upgrade to web 2.0.0: $(tail -8 "$work/upgrade.out")"
+[ "$(image_of app-web)" = orchestrator-ai/web:2.0.0 ] && grep -q "sbs upgrade: backing up the installation first" "$work/upgrade.out" \
+    && pass "app-web runs 2.0.0, after a backup" || fail "app-web runs $(image_of app-web)"
+"$sbs" upgrade --root "$root" --images "$work/upgrade-good.yaml" 2>&1 | grep -q "nothing to upgrade" \
+    && pass "the same upgrade again changes nothing" || fail "a second upgrade to the same images did something"
+printf 'version: 1\nimages:\n  app-web: orchestrator-ai/web:2.0.1\n  app-db: supabase/postgres:15.1.0.117-migrating\n' >"$work/upgrade-broken.yaml"
+set +e
+"$sbs" upgrade --root "$root" --images "$work/upgrade-broken.yaml" >"$work/upgrade-broken.out" 2>&1
+status=$?
+set -e
+[ "$status" = 1 ] && grep -q "The upgrade failed at start-stack" "$work/upgrade-broken.out" && grep -q "app-web.*unhealthy" "$work/upgrade-broken.out" \
+    && pass "the broken upgrade exits 1 naming the step and the service: $(grep -m1 -o 'app-web[^|]*unhealthy' "$work/upgrade-broken.out")" \
+    || fail "broken upgrade: exit $status: $(tail -8 "$work/upgrade-broken.out")"
+grep -q "schema changed during the upgrade: it is restored from backup" "$work/upgrade-broken.out" \
+    && pass "the rollback says the migrated database is restored from the backup made first" || fail "no database restore announced: $(grep 'sbs upgrade' "$work/upgrade-broken.out")"
+[ "$(image_of app-web)" = orchestrator-ai/web:2.0.0 ] && [ "$(image_of app-db)" = supabase/postgres:15.1.0.117 ] \
+    && pass "the stack runs the previous images again (web 2.0.0, postgres 15.1.0.117)" || fail "after the rollback: app-web $(image_of app-web), app-db $(image_of app-db)"
+[ "$(psql_restored -c "SELECT count(*) FROM information_schema.columns WHERE table_name = 'e2e_orders' AND column_name = 'v2_note'")" = 0 ] \
+    && [ "$(psql_restored -c 'SELECT count(*) FROM e2e_orders')" = 250 ] \
+    && pass "the database is as before the upgrade: 250 rows, no migrated column" \
+    || fail "after the rollback: $(psql_restored -c '\d e2e_orders' 2>&1 | tail -3)"
+"$sbs" verify --root "$root" >/dev/null 2>&1 && pass "verify passes after the rollback" || fail "verify fails after the rollback"
 
 say "3. a container stopped by hand: verify names it"
 web=$(docker ps -q --filter "label=com.docker.compose.project=$(project_of "$root")" --filter label=com.docker.compose.service=app-web)
@@ -451,7 +533,7 @@ set -e
 "$sbs" uninstall --root "$root" --purge --confirm shop.e2e.test >"$work/purge.out" 2>&1 && pass "sbs uninstall --purge exit 0" || fail "purge: $(tail -3 "$work/purge.out")"
 ! docker volume inspect "${project}_postgres_data" >/dev/null 2>&1 && [ ! -e "$root/etc/sbs" ] && [ ! -e "$root/var/lib/sbs" ] && [ ! -e "$root/opt/sbs" ] \
     && pass "--purge removed the volumes, /etc/sbs, /var/lib/sbs and the deploy folder" || fail "after purge: $(ls -R "$root" | head -20)"
-restic --repo "$root/var/backups/sbs/restic" --password-file "$work/backup-password" --cache-dir "$work/restic-cache" snapshots --json \
+restic_sftp snapshots --json \
     | python3 -c 'import json, sys; assert len(json.load(sys.stdin)) > 0' \
     && pass "the backup repository is still there after --purge" || fail "the backups are gone after --purge"
 down "$root"

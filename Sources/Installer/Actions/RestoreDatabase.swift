@@ -36,7 +36,7 @@ struct RestoreDatabase: StepAction {
                     location: pending.repository,
                     passwordCommand: [
                         context.executable, "secrets", "show", "BACKUP_PASSWORD", "--root", context.layout.root,
-                    ], cacheDirectory: context.layout.stateDir + "/restic-cache")
+                    ], cacheDirectory: context.layout.stateDir + "/restic-cache", options: pending.resticOptions)
             })
     }
 

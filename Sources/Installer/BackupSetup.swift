@@ -1,0 +1,81 @@
+import Backups
+import Deploy
+import FoundationEssentials
+import Glibc
+import Host
+import Processes
+import Render
+import SBSCore
+import Wizard
+
+/// What backing up an installation needs: its answers, stack and repository (`sbs backup`, and the backup that
+/// `sbs restore` and `sbs upgrade` make first).
+public struct BackupSetup: Sendable {
+    public let session: InstallSession
+    public let layout: Layout
+    public let answers: Answers
+    public let project: ComposeProject
+    public let restic: Restic
+    public let host: String
+
+    /// - Throws: `UserError` when there is no installation, backups are off, sbs is not root, or there is no
+    ///   BACKUP_PASSWORD.
+    public init(_ session: InstallSession) throws {
+        self.session = session
+        layout = session.layout
+        guard let answers = try session.savedAnswers(), let project = session.installedStack() else {
+            throw UserError(
+                "There is no installation under \(layout.root) to back up (no answers or no deploy folder).",
+                remedy: "Run `sbs install` first.")
+        }
+        guard answers.backups != .off else {
+            throw UserError(
+                "Backups are off for this installation (features.backups: false in \(layout.answersFile)).",
+                remedy: "Turn them on in the answers and run `sbs install --answers FILE`.")
+        }
+        guard geteuid() == 0 else {
+            throw UserError("Backups read the secrets and the database, which needs root.", remedy: "Run it with sudo.")
+        }
+        let secrets = try SecretsFile(path: layout.secretsFile).load()
+        guard secrets.contains(.backupPassword) else {
+            throw UserError(
+                "\(layout.secretsFile) has no BACKUP_PASSWORD (it was installed by an sbs without backups).",
+                remedy: "Run `sbs install --root \(layout.root)` again: it generates one (or give backups.password).")
+        }
+        self.answers = answers
+        self.project = project
+        host = answers.domain?.value ?? "sbs"
+        restic = try Restic(
+            location: answers.backupRepository.location(in: layout),
+            passwordCommand: [
+                InstallInputs.runningExecutable, "secrets", "show", "BACKUP_PASSWORD", "--root", layout.root,
+            ],
+            cacheDirectory: layout.stateDir + "/restic-cache", options: answers.resticOptions)
+    }
+
+    /// One backup of the installation (the caller holds the run lock), recorded in `last-backup.json`.
+    /// - Parameter prune: apply retention afterwards (not for the backup made before a restore or an upgrade,
+    ///   which must not prune what it may have to restore).
+    public func backUp(prune: Bool, sbsVersion: String) async throws -> BackupManifest {
+        let output = session.output
+        let stamp = Date().formatted(
+            Date.ISO8601FormatStyle(timeZone: .gmt).dateSeparator(.omitted).timeSeparator(.omitted))
+        var images: [String: String] = [:]
+        for service in StackService.allCases { images[service.rawValue] = answers.image(service) }
+        let manifest = BackupManifest(
+            run: stamp, sbsVersion: sbsVersion, domain: host, images: images, parts: [])
+        var job = BackupJob(
+            restic: restic, project: project, host: host, paths: [layout.etcDir, project.directory],
+            manifest: manifest,
+            keep: .init(
+                daily: answers.backupKeep, weekly: answers.backupKeepWeekly, monthly: answers.backupKeepMonthly),
+            runner: SystemCommandRunner(), progress: { output.err("sbs backup: \($0)") })
+        job.prune = prune
+        output.err("sbs backup: backup \(stamp) into \(restic.location)")
+        let done = try await job.run()
+        try AtomicFile.write(
+            LastBackup(finished: Date(), repository: restic.location, manifest: done).encoded(),
+            to: LastBackup.path(in: layout), mode: 0o600)
+        return done
+    }
+}
