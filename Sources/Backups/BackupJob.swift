@@ -80,9 +80,14 @@ public struct BackupJob: Sendable {
                 made: &made)
             manifest.parts.append(globals)
             for database in databases {
+                // Uncompressed (-Z0): restic compresses and deduplicates what it stores, and an unchanged database
+                // then dumps to the same chunks; pg_dump's own zlib would cost most of the backup's time every night
+                // and hide the unchanged parts from deduplication.
                 let part = try await streamPart(
                     "db/\(database).dump",
-                    from: project.command(["exec", "-T", "app-db", "pg_dump", "-Fc", "-U", "postgres", "-d", database]),
+                    from: project.command([
+                        "exec", "-T", "app-db", "pg_dump", "-Fc", "-U", "postgres", "-d", database, "--compress=0",
+                    ]),
                     made: &made)
                 manifest.parts.append(part)
             }

@@ -100,6 +100,8 @@ struct RestoreCommand: AsyncParsableCommand {
                 options = [option]
             } else if sftpIdentityFile != nil || sftpKnownHosts != nil || sftpPort != nil {
                 throw ValidationError("Give --sftp-identity-file and --sftp-known-hosts together (and --sftp-port).")
+            } else if let saved, saved.backupRepository == checked {
+                options = saved.resticOptions
             }
         } else if let resuming {
             location = resuming.repository

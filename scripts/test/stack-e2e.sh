@@ -378,6 +378,42 @@ wait "$holder"
 [ "$status" = 75 ] && pass "a backup finding the lock held waits, then exits 75: $(grep -m1 'Another' "$work/backup-locked.out")" \
     || fail "backup with the lock held: exit $status: $(cat "$work/backup-locked.out")"
 
+# Two backups at once (the nightly timer and one by hand): without waiting, one runs and the other gives up with 75;
+# waiting, the second runs after the first. Never two runs' dumps in one backup.
+race() { # wait-seconds → "status status" of two backups started together
+    local first second s1 s2
+    "$sbs" backup --root "$root" --wait-for-lock "$1" >"$work/race1.out" 2>&1 &
+    first=$!
+    "$sbs" backup --root "$root" --wait-for-lock "$1" >"$work/race2.out" 2>&1 &
+    second=$!
+    set +e
+    wait "$first"; s1=$?
+    wait "$second"; s2=$?
+    set -e
+    printf '%s\n%s\n' "$s1" "$s2" | sort -n | tr '\n' ' ' | sed 's/ $//'
+}
+runs() { "$sbs" backup list --root "$root" --json | python3 -c 'import json, sys; print(" ".join(json.loads(l)["run"] for l in sys.stdin if l.strip()))'; }
+new_runs() { # runs-before → how many of the listed backups are new (retention keeps the two newest of a day)
+    comm -13 <(tr ' ' '\n' <<<"$1" | sort) <(runs | tr ' ' '\n' | sort) | grep -c . || true
+}
+runs_before=$(runs)
+statuses=$(race 0)
+[ "$statuses" = "0 75" ] && [ "$(new_runs "$runs_before")" = 1 ] \
+    && pass "two backups at once without waiting: one runs, the other exits 75: $(grep -m1 Another "$work/race1.out" "$work/race2.out" | cut -d: -f2- | cut -c1-90)" \
+    || fail "two backups at once: exit statuses $statuses, $(new_runs "$runs_before") new"
+runs_before=$(runs)
+statuses=$(race 300)
+"$sbs" backup list --root "$root" --json >"$work/backups-raced.json"
+python3 - "$work/backups-raced.json" <<'PY' && [ "$statuses" = "0 0" ] && [ "$(new_runs "$runs_before")" = 2 ] \
+    && pass "two backups at once, waiting: both run, one after the other, each with its own dumps" || fail "two waiting backups: $statuses; $(new_runs "$runs_before") new"
+import json, sys
+entries = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+snapshots = [p["snapshot"] for e in entries for p in e["parts"]]
+assert len(snapshots) == len(set(snapshots)), "a snapshot in two backups"
+for e in entries:
+    assert [p["name"] for p in e["parts"]].count("db/postgres.dump") == 1, e
+PY
+
 say "2f. backups to an sftp server; the installation destroyed, sbs restore on a new root from there"
 anon_before=$("$sbs" secrets show SUPABASE_ANON_KEY --root "$root")
 serial_before=$(openssl x509 -in "$root/etc/sbs/ssl/live/shop.e2e.test/cert.pem" -noout -serial)
