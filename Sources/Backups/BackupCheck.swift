@@ -62,18 +62,9 @@ public struct BackupTrial: Sendable {
             try await psql("postgres", "DROP DATABASE IF EXISTS \(scratch)")
             try await psql("postgres", "CREATE DATABASE \(scratch)")
             do throws(UserError) {
-                let restored = try await runner.runPipeline(
-                    restic.command(["dump", part.snapshot, "/" + part.name]),
-                    into: project.command(["exec", "-T", "app-db", "pg_restore", "-U", "postgres", "-d", scratch]),
-                    timeout: Self.timeout)
-                guard restored.producer.status == 0 else {
-                    throw Restic.failure(
-                        "Reading \(part.name) from snapshot \(part.snapshot)", status: restored.producer.status,
-                        stderr: restored.producer.stderr)
-                }
-                guard restored.consumer.status == 0 else {
-                    throw UserError(
-                        "The dump \(part.name) of backup \(entry.manifest.run) does not restore: pg_restore exited \(restored.consumer.status): \(restored.consumer.stderr.lastLines(3))",
+                _ = try await stream(part, into: ["pg_restore", "-U", "postgres", "-d", scratch]) { restored in
+                    UserError(
+                        "The dump \(part.name) of backup \(entry.manifest.run) does not restore: pg_restore exited \(restored.status): \(restored.stderr.lastLines(3))",
                         remedy:
                             "Make a new backup now (`sbs backup`) and check it; keep the older ones until one restores."
                     )
@@ -103,6 +94,25 @@ public struct BackupTrial: Sendable {
             throw UserError("Backup \(entry.manifest.run) holds no database dump to restore.")
         }
         return results
+    }
+
+    /// `part` streamed from restic into `command` run in app-db (`pg_restore …`, `psql …`), never through sbs's
+    /// memory or a file.
+    /// - Returns: what the command printed, when restic read the part and the command exited 0.
+    /// - Throws: restic's failure, or `failed` of the command's result.
+    func stream(
+        _ part: BackupManifest.Part, into command: [String], failed: (CommandResult) -> UserError
+    ) async throws(UserError) -> CommandResult {
+        let result = try await runner.runPipeline(
+            restic.command(["dump", part.snapshot, "/" + part.name]),
+            into: project.command(["exec", "-T", "app-db"] + command), timeout: Self.timeout)
+        guard result.producer.status == 0 else {
+            throw Restic.failure(
+                "Reading \(part.name) from snapshot \(part.snapshot.prefix(8))", status: result.producer.status,
+                stderr: result.producer.stderr)
+        }
+        guard result.consumer.status == 0 else { throw failed(result.consumer) }
+        return result.consumer
     }
 
     func psql(_ database: String, _ statement: String) async throws(UserError) {

@@ -4,10 +4,11 @@ import Processes
 import SBSCore
 
 /// `sbs backup`: the database streamed from the app-db container into restic (`pg_dumpall --globals-only`, then
-/// `pg_dump -Fc` per database: never through sbs's memory or an unencrypted file), then the configuration, the
-/// deploy folder and the certificates as one snapshot, then the manifest that makes the run a backup; then
-/// retention (`restic forget --prune`). A part that fails fails the run: the snapshots this run made are forgotten
-/// again and every older one is left as it was.
+/// `pg_dump -Fc` per database: never through sbs's memory or an unencrypted file) and, meanwhile, the
+/// configuration, the deploy folder and the certificates as one snapshot; then the manifest that makes the run a
+/// backup; then retention (`Retention`). When the database has not changed since the previous backup dumped it
+/// (`DatabaseState`), that backup's dumps are kept instead of reading the database again. A part that fails fails
+/// the run: the snapshots this run made are forgotten again and every older one is left as it was.
 public struct BackupJob: Sendable {
     public var restic: Restic
     public var project: ComposeProject
@@ -17,33 +18,14 @@ public struct BackupJob: Sendable {
     public var paths: [String]
     public var manifest: BackupManifest
     public var keep: Retention
+    /// The last backup that finished into this repository (`last-backup.json`): its dumps are kept when the
+    /// database is in the state they were taken in.
+    public var previous: BackupManifest?
     /// Whether the run ends with retention (`forget --prune`); not for the backup `sbs restore` makes of what it
     /// replaces, which must not prune the backup being restored.
     public var prune = true
     public var runner: any PipelineRunner
     public var progress: @Sendable (String) -> Void
-
-    /// How many snapshots of each part `restic forget` keeps.
-    public struct Retention: Sendable, Equatable {
-        public var daily: Int
-        public var weekly: Int
-        public var monthly: Int
-
-        public init(daily: Int, weekly: Int, monthly: Int) {
-            self.daily = daily
-            self.weekly = weekly
-            self.monthly = monthly
-        }
-
-        /// Beside the newest snapshot of each of the last `daily` days (and weeks, months), the two newest whatever
-        /// their day: a backup made by hand before an upgrade is not pruned by the same night's.
-        var arguments: [String] {
-            [
-                "--keep-last", "2", "--keep-daily", String(daily), "--keep-weekly", String(weekly), "--keep-monthly",
-                String(monthly),
-            ]
-        }
-    }
 
     /// A dump can take hours on a large database.
     static let partTimeout: Duration = .seconds(6 * 3600)
@@ -62,68 +44,182 @@ public struct BackupJob: Sendable {
         self.progress = progress
     }
 
-    var tags: [String] { ["sbs", "sbs-run:\(manifest.run)", "sbs-version:\(manifest.sbsVersion)"] }
+    static let runTag = "sbs-run:"
+    /// On a manifest: a snapshot of an earlier run that the backup uses (a kept dump), by its id as the manifest has it.
+    static let usesTag = "sbs-uses:"
+
+    var tags: [String] { ["sbs", Self.runTag + manifest.run, "sbs-version:\(manifest.sbsVersion)"] }
 
     /// - Returns: the manifest with every part's snapshot.
     /// - Throws: `UserError` naming the part that failed.
     public func run() async throws(UserError) -> BackupManifest {
-        try await ensureRepository()
-        try await removeStaleLocks()
+        // Three things at once, none waiting for another: restic's stale locks removed (the repository created
+        // when there is none), the repository's snapshots listed (without a lock: whether the previous backup's
+        // dumps are still there, and what retention forgets afterwards), the database's state read.
+        let opened = Task { await Self.attempt { () async throws(UserError) in try await self.openRepository() } }
+        let listing = Task {
+            let listed = await self.listSnapshots()
+            guard case .failure = listed else { return listed }
+            _ = await opened.value  // the repository created meanwhile: listed again
+            return await self.listSnapshots()
+        }
+        async let files = filesPart(opened: opened)
+        let database = await databaseParts(listing: listing, opened: opened)
+        let filesOutcome = await files
+        var made = database.made + filesOutcome.made
         var manifest = self.manifest
-        var made: [String] = []
         do throws(UserError) {
-            let databases = try await databaseNames()
-            progress("databases: \(databases.joined(separator: ", "))")
-            let globals = try await streamPart(
-                "db/globals.sql",
-                from: project.command(["exec", "-T", "app-db", "pg_dumpall", "-U", "postgres", "--globals-only"]),
-                made: &made)
-            manifest.parts.append(globals)
-            for database in databases {
-                // Uncompressed (-Z0): restic compresses and deduplicates what it stores, and an unchanged database
-                // then dumps to the same chunks; pg_dump's own zlib would cost most of the backup's time every night
-                // and hide the unchanged parts from deduplication.
-                let part = try await streamPart(
-                    "db/\(database).dump",
-                    from: project.command([
-                        "exec", "-T", "app-db", "pg_dump", "-Fc", "-U", "postgres", "-d", database, "--compress=0",
-                    ]),
-                    made: &made)
-                manifest.parts.append(part)
-            }
-            let files = paths.filter { AtomicFile.exists($0) }
-            let result = try await runner.run(
-                restic.command(
-                    ["backup", "--json", "--host", host] + tags.flatMap { ["--tag", $0] } + ["--"] + files),
-                timeout: Self.partTimeout)
-            guard result.status == 0, let summary = ResticBackupSummary.find(in: result.stdout) else {
-                if let summary = ResticBackupSummary.find(in: result.stdout) { made.append(summary.snapshotID) }
-                throw Restic.failure(
-                    "Backing up \(files.joined(separator: ", "))", status: result.status, stderr: result.stderr)
-            }
-            made.append(summary.snapshotID)
-            manifest.parts.append(
-                .init(name: "files", snapshot: summary.snapshotID, bytes: summary.totalBytesProcessed))
-            progress(
-                "files: \(files.count) folders, \(summary.totalBytesProcessed) bytes (snapshot \(summary.snapshotID))")
+            try await opened.value.get()
+            let dumps = try database.result.get()
+            manifest.parts = dumps.parts + [try filesOutcome.result.get()]
+            manifest.databaseState = dumps.state?.text
+            manifest.dumpsFrom = dumps.from
+            let used = dumps.parts.map(\.snapshot).filter { !made.contains($0) }
             _ = try await streamPart(
                 BackupManifest.fileName, from: ["printf", "%s", manifest.encoded()], made: &made,
-                extraTags: [BackupManifest.tag])
+                extraTags: [BackupManifest.tag] + used.map { Self.usesTag + $0 })
         } catch {
             await forget(made)
             throw error
         }
-        if prune { try await applyRetention() }
+        if prune { try await applyRetention(await listing.value) }
         return manifest
     }
 
-    /// `restic init` when the repository does not exist yet (a folder on this server; an sftp one too).
-    func ensureRepository() async throws(UserError) {
-        let config = try await runner.run(restic.command(["cat", "config"]), timeout: .seconds(120))
-        if config.status == 0 { return }
-        guard config.stderr.contains("Is there a repository at the following location?") else {
+    static func attempt<T>(_ body: () async throws(UserError) -> T) async -> Result<T, UserError> {
+        do { return .success(try await body()) } catch { return .failure(error) }
+    }
+
+    /// The database's parts, with the snapshots made for them (also when one failed: they are forgotten).
+    struct DatabaseParts {
+        var parts: [BackupManifest.Part]
+        var state: DatabaseState?
+        /// The backup that dumped them, when they are kept from an earlier one.
+        var from: String?
+    }
+
+    /// The previous backup's dumps when the database is in the state they were taken in and they are all still in
+    /// the repository (`listing`); otherwise the database dumped, once the repository is `opened`.
+    func databaseParts(
+        listing: Task<Result<[ResticSnapshot], UserError>, Never>, opened: Task<Result<Void, UserError>, Never>
+    ) async -> (made: [String], result: Result<DatabaseParts, UserError>) {
+        var known: (databases: [String], state: DatabaseState)?
+        if let previous, let previousState = previous.databaseState, let databases = previous.dumpedDatabases,
+            let state = await DatabaseState.read(databases: databases, project: project, runner: runner)
+        {
+            // Read: the databases are those the previous backup dumped.
+            known = (databases, state)
+            if state.text == previousState {
+                if case .success(let snapshots) = await listing.value,
+                    previous.databaseParts.allSatisfy({ dump in snapshots.contains { $0.isNamed(by: dump.snapshot) } })
+                {
+                    let from = previous.dumpsFrom ?? previous.run
+                    progress(
+                        "the database has not changed since backup \(previous.run): its \(previous.databaseParts.count) dumps (of backup \(from)) are kept, not read again"
+                    )
+                    return ([], .success(DatabaseParts(parts: previous.databaseParts, state: state, from: from)))
+                }
+                progress(
+                    "the database is as backup \(previous.run) dumped it, but its dumps are not all in the repository")
+            }
+        }
+        if case .failure(let error) = await opened.value { return ([], .failure(error)) }
+        var made: [String] = []
+        do throws(UserError) {
+            let databases: [String]
+            if let known { databases = known.databases } else { databases = try await databaseNames() }
+            progress("databases: \(databases.joined(separator: ", "))")
+            // Read before the dumps start: a change made while they run shows at the next backup.
+            var state = known?.state
+            if state == nil { state = await DatabaseState.read(databases: databases, project: project, runner: runner) }
+            var parts = [
+                try await streamPart(
+                    "db/globals.sql",
+                    from: project.command(["exec", "-T", "app-db", "pg_dumpall", "-U", "postgres", "--globals-only"]),
+                    made: &made)
+            ]
+            for database in databases {
+                // Uncompressed (-Z0): restic compresses and deduplicates what it stores, and an unchanged database
+                // then dumps to the same chunks; pg_dump's own zlib would cost most of the backup's time every night
+                // and hide the unchanged parts from deduplication.
+                parts.append(
+                    try await streamPart(
+                        "db/\(database).dump",
+                        from: project.command([
+                            "exec", "-T", "app-db", "pg_dump", "-Fc", "-U", "postgres", "-d", database, "--compress=0",
+                        ]),
+                        made: &made))
+            }
+            return (made, .success(DatabaseParts(parts: parts, state: state)))
+        } catch {
+            return (made, .failure(error))
+        }
+    }
+
+    /// The configuration, the deploy folder and the certificates (those of `paths` that exist) as one snapshot.
+    /// Started without waiting for the repository to be `opened` (restic's start alone takes half a second); when
+    /// that first try fails (no repository yet, a stale exclusive lock), it is tried again once it is.
+    func filesPart(opened: Task<Result<Void, UserError>, Never>) async -> (
+        made: [String], result: Result<BackupManifest.Part, UserError>
+    ) {
+        let files = paths.filter { AtomicFile.exists($0) }
+        var made: [String] = []
+        for attempt in 1...2 {
+            if attempt == 2, case .failure(let error) = await opened.value { return (made, .failure(error)) }
+            let result: CommandResult
+            do {
+                result = try await runner.run(
+                    restic.command(
+                        ["backup", "--json", "--host", host] + tags.flatMap { ["--tag", $0] } + ["--"] + files),
+                    timeout: Self.partTimeout)
+            } catch { return (made, .failure(error)) }
+            let summary = ResticBackupSummary.find(in: result.stdout)
+            if let summary { made.append(summary.snapshotID) }
+            guard result.status == 0, let summary else {
+                if attempt == 1 { continue }
+                return (
+                    made,
+                    .failure(
+                        Restic.failure(
+                            "Backing up \(files.joined(separator: ", "))", status: result.status, stderr: result.stderr)
+                    )
+                )
+            }
+            progress(
+                "files: \(files.count) folders, \(summary.totalBytesProcessed) bytes (snapshot \(summary.snapshotID))")
+            return (
+                made, .success(.init(name: "files", snapshot: summary.snapshotID, bytes: summary.totalBytesProcessed))
+            )
+        }
+        return (made, .failure(UserError("Backing up \(files.joined(separator: ", ")) failed.")))
+    }
+
+    /// sbs's snapshots of this host, listed without taking restic's lock.
+    func listSnapshots() async -> Result<[ResticSnapshot], UserError> {
+        do throws(UserError) {
+            let listed = try await runner.run(
+                restic.command(["snapshots", "--no-lock", "--json", "--tag", "sbs", "--host", host]),
+                timeout: .seconds(300))
+            guard listed.status == 0 else {
+                throw Restic.failure(
+                    "Listing the snapshots in \(restic.location)", status: listed.status, stderr: listed.stderr)
+            }
+            return .success(try ResticSnapshot.list(listed.stdout))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// `restic unlock`, or `restic init` when the repository does not exist yet (a folder on this server; an sftp
+    /// one too). A restic killed with its backup (kill -9, a power cut) leaves its lock in the repository, and the
+    /// next prune would refuse to start: `unlock` removes stale locks only (of processes that no longer run here,
+    /// or older than 30 minutes); sbs's own run lock keeps any other sbs backup out meanwhile.
+    func openRepository() async throws(UserError) {
+        let unlocked = try await runner.run(restic.command(["unlock"]), timeout: .seconds(300))
+        if unlocked.status == 0 { return }
+        guard unlocked.stderr.contains("Is there a repository at the following location?") else {
             throw Restic.failure(
-                "Opening the repository \(restic.location)", status: config.status, stderr: config.stderr)
+                "Opening the repository \(restic.location)", status: unlocked.status, stderr: unlocked.stderr)
         }
         let made = try await runner.run(restic.command(["init"]), timeout: .seconds(300))
         guard made.status == 0 else {
@@ -131,17 +227,6 @@ public struct BackupJob: Sendable {
         }
         progress(
             "created the restic repository \(restic.location): without BACKUP_PASSWORD no backup in it can be read")
-    }
-
-    /// `restic unlock`: a restic killed with its backup (kill -9, a power cut) leaves its lock in the repository,
-    /// and the next prune would refuse to start. Only stale locks go (of processes that no longer run here, or
-    /// older than 30 minutes); sbs's own run lock keeps any other sbs backup out meanwhile.
-    func removeStaleLocks() async throws(UserError) {
-        let result = try await runner.run(restic.command(["unlock"]), timeout: .seconds(300))
-        guard result.status == 0 else {
-            throw Restic.failure(
-                "Removing stale locks from \(restic.location)", status: result.status, stderr: result.stderr)
-        }
     }
 
     /// The databases to dump: every one that takes connections, templates aside.
@@ -218,15 +303,21 @@ public struct BackupJob: Sendable {
         }
     }
 
-    /// Retention over sbs's snapshots, each part on its own (`--group-by host,paths`), then prune.
-    func applyRetention() async throws(UserError) {
-        let result = try await runner.run(
-            restic.command(
-                ["forget", "--prune", "--tag", "sbs", "--host", host, "--group-by", "host,paths"] + keep.arguments),
-            timeout: Self.partTimeout)
+    /// Retention (`Retention.forgettable`) over the snapshots listed before this run, then `restic forget --prune`
+    /// of what it does not keep; nothing when it keeps everything.
+    func applyRetention(_ listing: Result<[ResticSnapshot], UserError>) async throws(UserError) {
+        let snapshots: [ResticSnapshot]
+        do throws(UserError) { snapshots = try listing.get() } catch {
+            throw UserError(
+                "The backup is complete, but old backups were not removed: \(error.message)", remedy: error.remedy)
+        }
+        let forgotten = keep.forgettable(snapshots, current: manifest.run, now: Date())
+        guard !forgotten.isEmpty else { return }
+        let result = try await runner.run(restic.command(["forget", "--prune"] + forgotten), timeout: Self.partTimeout)
         guard result.status == 0 else {
             throw Restic.failure(
                 "The backup is complete, but removing old snapshots", status: result.status, stderr: result.stderr)
         }
+        progress("retention: \(forgotten.count) snapshot(s) of older backups forgotten and pruned")
     }
 }

@@ -96,16 +96,18 @@ public struct DatabaseRestore: Sendable {
     public func run() async throws(UserError) -> [BackupTrial.DatabaseResult] {
         let remedy =
             "Fix the cause, then run `sbs resume`: the database is restored again from the start (the backup is untouched)."
+        let failed = { (part: BackupManifest.Part, result: CommandResult) in
+            UserError(
+                "Restoring \(part.name) failed (exit \(result.status)): \(result.stderr.lastLines(3))", remedy: remedy)
+        }
+        let trial = BackupTrial(restic: restic, project: project, runner: runner, progress: progress)
         if let globals = parts.first(where: { $0.name == "db/globals.sql" }) {
-            let result = try await runner.runPipeline(
-                restic.command(["dump", globals.snapshot, "/" + globals.name]),
-                into: project.command([
-                    "exec", "-T", "app-db", "psql", "-U", "postgres", "-d", "template1", "-X", "-q",
-                ]), timeout: Self.timeout)
-            try check(result, part: globals, remedy: remedy)
+            let restored = try await trial.stream(
+                globals, into: ["psql", "-U", "postgres", "-d", "template1", "-X", "-q"],
+                failed: { failed(globals, $0) })
             // psql goes on after an error: the roles the image created itself already exist, which is expected;
             // any other error is not.
-            let errors = result.consumer.stderr.split(separator: "\n").filter {
+            let errors = restored.stderr.split(separator: "\n").filter {
                 $0.contains("ERROR:") && !$0.contains("already exists")
             }
             guard errors.isEmpty else {
@@ -115,18 +117,13 @@ public struct DatabaseRestore: Sendable {
             }
             progress("db/globals.sql: the roles restored")
         }
-        let trial = BackupTrial(restic: restic, project: project, runner: runner, progress: progress)
         var results: [BackupTrial.DatabaseResult] = []
         for part in parts where part.name.hasPrefix("db/") && part.name.hasSuffix(".dump") {
             let database = String(part.name.dropFirst("db/".count).dropLast(".dump".count))
             try await trial.psql("template1", "DROP DATABASE IF EXISTS \"\(database)\" WITH (FORCE)")
-            let result = try await runner.runPipeline(
-                restic.command(["dump", part.snapshot, "/" + part.name]),
-                into: project.command([
-                    "exec", "-T", "app-db", "pg_restore", "-U", "postgres", "-d", "template1", "--create",
-                    "--exit-on-error",
-                ]), timeout: Self.timeout)
-            try check(result, part: part, remedy: remedy)
+            _ = try await trial.stream(
+                part, into: ["pg_restore", "-U", "postgres", "-d", "template1", "--create", "--exit-on-error"],
+                failed: { failed(part, $0) })
             let counts = try await trial.counts(database)
             let restored = BackupTrial.DatabaseResult(
                 database: database, tables: counts.count, rows: counts.values.reduce(0, +), differences: [])
@@ -135,18 +132,5 @@ public struct DatabaseRestore: Sendable {
         }
         guard !results.isEmpty else { throw UserError("The backup holds no database dump to restore.") }
         return results
-    }
-
-    func check(_ result: PipelineResult, part: BackupManifest.Part, remedy: String) throws(UserError) {
-        guard result.producer.status == 0 else {
-            throw Restic.failure(
-                "Reading \(part.name) from snapshot \(part.snapshot.prefix(8))", status: result.producer.status,
-                stderr: result.producer.stderr)
-        }
-        guard result.consumer.status == 0 else {
-            throw UserError(
-                "Restoring \(part.name) failed (exit \(result.consumer.status)): \(result.consumer.stderr.lastLines(3))",
-                remedy: remedy)
-        }
     }
 }

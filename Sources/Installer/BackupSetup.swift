@@ -71,6 +71,10 @@ public struct BackupSetup: Sendable {
                 daily: answers.backupKeep, weekly: answers.backupKeepWeekly, monthly: answers.backupKeepMonthly),
             runner: SystemCommandRunner(), progress: { output.err("sbs backup: \($0)") })
         job.prune = prune
+        // The last backup into this repository, whose dumps an unchanged database keeps (an unreadable record: none).
+        if let last = try? LastBackup.read(LastBackup.path(in: layout)), last.repository == restic.location {
+            job.previous = last.manifest
+        }
         output.err("sbs backup: backup \(stamp) into \(restic.location)")
         let done = try await job.run()
         try AtomicFile.write(

@@ -15,6 +15,9 @@ public struct InstallRun: Sendable {
     /// The run lock when the caller holds it already (`sbs restore` runs the steps under the lock it took); nil:
     /// the run takes it.
     public let heldLock: RunLock?
+    /// Whether a failed step's report ends with what to run next (`sbs resume`); not when the run is part of a
+    /// command that goes on by itself after a failure (`sbs upgrade` rolls back, then says what to do).
+    public var suggestsNextRun = true
 
     public init(
         session: InstallSession, interruptions: any RunInterruptions = SignalInterruptions(),
@@ -93,9 +96,13 @@ public struct InstallRun: Sendable {
 
         let ran = Mutex(0)
         let task = Task { [session] in
-            try await session.run(scope: scope, checked: checked, runLog: runLog) { event in
+            try await session.run(scope: scope, checked: checked, runLog: runLog) { [suggestsNextRun] event in
                 if case .succeeded = event { ran.withLock { $0 += 1 } }
-                output.show(event)
+                if !suggestsNextRun, case .failed(let step, let error) = event {
+                    output.show(.failed(step, error: Self.withoutResume(error)))
+                } else {
+                    output.show(event)
+                }
             }
         }
         // After the wizard, which restores the default signal actions when it is done.
@@ -124,8 +131,9 @@ public struct InstallRun: Sendable {
             }
             return .completed(ran: ran)
         case .failed(let step, let error):
-            output.err("\nStep \(step) failed: \(error)")
+            output.err("\nStep \(step) failed: \(suggestsNextRun ? error : Self.withoutResume(error))")
             output.err("Log: \(runLog.path)")
+            guard suggestsNextRun else { return .failed(step: step) }
             output.err(
                 "Fix the cause, then run `sbs resume\(rootFlag)` to continue from \(step) with the same answers.")
             output.err(
@@ -137,6 +145,13 @@ public struct InstallRun: Sendable {
             output.err("Run `sbs resume\(rootFlag)` to continue.")
             return .interrupted(step: step)
         }
+    }
+
+    /// A step's error without its advice to run `sbs resume` (its remedies end so), for a run whose command goes on
+    /// by itself after a failure.
+    static func withoutResume(_ error: String) -> String {
+        error.replacing(", then run `sbs resume`", with: "")
+            .replacing("then run `sbs resume`", with: "then run the command again")
     }
 
     /// ` --root DIR` when the installation is not at `/`, for the commands a message suggests.

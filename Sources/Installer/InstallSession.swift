@@ -1,4 +1,5 @@
 import ACME
+import Backups
 import Deploy
 import FoundationEssentials
 import Glibc
@@ -218,6 +219,13 @@ public struct InstallSession: Sendable {
         do { secrets = try AnswerSecretValues.resolve(answers, stored: stored) } catch {
             problems.append(error.message)
         }
+        if let given = secrets[.backupPassword], let current = stored[AnswerSecret.backupPassword.variable],
+            given != current, backupsExist(answers)
+        {
+            problems.append(
+                "\(answers.origin.at("backups.password"))backups.password differs from the BACKUP_PASSWORD this installation's backups are encrypted with: with it, no backup made so far could be read. Keep the current one (remove backups.password, or write 'stored'), or first add the new password to the repository (`restic key add`, README: Backups and restore), then give it"
+            )
+        }
         if answers.smtpHost != nil, answers.smtpPassword == nil {
             problems.append(
                 "\(answers.origin.at("smtp"))smtp needs a password (or 'stored', env:NAME, file:/path): the auth service logs in to the relay with it"
@@ -280,6 +288,14 @@ public struct InstallSession: Sendable {
             )
         }
         return CheckedAnswers(answers: answers, secrets: secrets)
+    }
+
+    /// Whether a backup was made under this root (`last-backup.json`), or the answers' repository is a folder here
+    /// that restic has set up: then BACKUP_PASSWORD is bound to it.
+    func backupsExist(_ answers: Answers) -> Bool {
+        if AtomicFile.exists(LastBackup.path(in: layout)) { return true }
+        let repository = answers.backupRepository
+        return repository.kind == .local && AtomicFile.exists(repository.location(in: layout) + "/config")
     }
 
     /// The answers as they are, with the secrets that can be read (for `sbs plan` and `sbs status`, which show

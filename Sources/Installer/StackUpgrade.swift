@@ -131,8 +131,9 @@ public struct StackUpgrade: Sendable {
     func install(_ answersFile: String, lock: RunLock) async throws -> InstallRun.Ending {
         let invocation = InstallInvocation(
             command: "install", answersFile: answersFile, interactive: false, sysroot: sysroot, assets: assets)
-        return try await InstallRun(session: session, heldLock: lock)
-            .install(scope: try invocation.scope(), invocation: invocation)
+        var run = InstallRun(session: session, heldLock: lock)
+        run.suggestsNextRun = false  // the upgrade rolls back, then says what to do
+        return try await run.install(scope: try invocation.scope(), invocation: invocation)
     }
 
     var rootFlag: String { session.layout.root == "/" ? "" : " --root \(session.layout.root)" }

@@ -51,7 +51,7 @@ struct BackupCommand: AsyncParsableCommand {
             if check { return try await BackupCommand.runCheck(setup) }
             let done = try await setup.backUp(prune: true, sbsVersion: BuildVersion.version)
             output.out(
-                "Backup \(done.run) complete: \(done.parts.count) parts, \(done.bytes) bytes read, in \(setup.restic.location)."
+                "Backup \(done.run) complete: \(done.parts.count) parts\(done.dumpsFrom.map { " (the database's dumps kept from backup \($0))" } ?? ""), \(done.bytesRead) bytes read, in \(setup.restic.location)."
             )
         }
     }
@@ -106,7 +106,7 @@ struct BackupCommand: AsyncParsableCommand {
             for entry in entries {
                 let manifest = entry.manifest
                 output.out(
-                    "  \(manifest.run)  \(manifest.bytes) bytes  sbs \(manifest.sbsVersion)  \(manifest.parts.map(\.name).joined(separator: ", "))"
+                    "  \(manifest.run)  \(manifest.bytes) bytes  sbs \(manifest.sbsVersion)  \(manifest.parts.map(\.name).joined(separator: ", "))\(manifest.dumpsFrom.map { "  (database as dumped by \($0))" } ?? "")"
                 )
             }
         }

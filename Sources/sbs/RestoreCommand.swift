@@ -122,7 +122,15 @@ struct RestoreCommand: AsyncParsableCommand {
             commands: runner, sysroot: "/", remedy: "run `sbs restore` again",
             progress: { output.err("sbs restore: \($0)") })
 
-        let entries = try await BackupCatalog(restic: restic, runner: runner).entries()
+        let entries: [BackupCatalog.Entry]
+        do { entries = try await BackupCatalog(restic: restic, runner: runner).entries() } catch {
+            guard error.message.contains("wrong password") else { throw error }
+            throw UserError(
+                "The password does not open the repository \(location) (restic: wrong password or no key found); nothing was changed.",
+                remedy:
+                    "Run `sbs restore` again with the BACKUP_PASSWORD kept away from the old server (typed, or --password-file FILE)."
+            )
+        }
         let wanted = backup ?? resuming?.run
         guard let entry = wanted.map({ name in entries.first { $0.manifest.run == name } }) ?? entries.first else {
             throw UserError(

@@ -31,6 +31,8 @@ struct StatusCommand: AsyncParsableCommand {
         }
         // The last backup `sbs backup` finished (its record; the repository itself is not asked).
         let lastBackup = try? LastBackup.read(LastBackup.path(in: session.layout))
+        // A restore that has not finished (`sbs restore` killed, or a step failed after it).
+        let restore = (try? PendingRestore.load(in: session.layout)) ?? nil
         if json {
             var steps: [JSONValue] = []
             for step in graph.steps {
@@ -51,8 +53,20 @@ struct StatusCommand: AsyncParsableCommand {
                     "bytes": .number(Double(last.manifest.bytes)), "repository": .string(last.repository),
                 ])
             }
+            if let restore {
+                object["restore"] = .object([
+                    "run": .string(restore.run), "repository": .string(restore.repository),
+                    "files_restored": .bool(restore.filesRestored),
+                    "database_restored": .bool(restore.databaseRestored),
+                ])
+            }
             session.output.out(try JSONValue.object(object).prettyPrinted())
             return
+        }
+        if let restore {
+            session.output.out(
+                "A restore of backup \(restore.run) from \(restore.repository) is under way (files \(restore.filesRestored ? "back" : "not back yet"), database \(restore.databaseRestored ? "back" : "not back yet")): \(restore.filesRestored ? "`sbs resume`" : "`sbs restore`") finishes it."
+            )
         }
         if state.steps.isEmpty {
             session.output.out("Nothing has run under \(session.layout.root) yet. Start with `sbs install`.")

@@ -9,6 +9,7 @@ import Testing
 
 /// `BackupJob` against a real restic repository. The database side is a stand-in `docker` (the real one, with a
 /// real PostgreSQL, is scripts/test/stack-e2e.sh's): it answers `compose … exec -T app-db psql|pg_dumpall|pg_dump`
+/// (the database state query with the file `state`, failing when there is none), logs each pg_dump to `dumped`,
 /// and fails pg_dump of the database named in a flag file, after printing part of a dump.
 @Suite("Backups into a real restic repository")
 struct BackupJobTests {
@@ -26,17 +27,20 @@ struct BackupJobTests {
                 #!/bin/sh
                 while [ "$1" != exec ]; do shift; done
                 shift 3
+                case "$*" in *pg_control_system*) exec cat \(dir)/state ;; esac
                 case "$1" in
                 psql) printf 'app\\npostgres\\n' ;;
                 pg_dumpall) printf -- '-- roles of the cluster\\nCREATE ROLE authenticator;\\n' ;;
                 pg_dump)
+                    echo "$6" >>\(dir)/dumped
                     printf 'PGDMP dump of %s\\n' "$6"
                     if [ "$(cat \(dir)/fail 2>/dev/null)" = "$6" ]; then echo "pg_dump: error: connection lost" >&2; exit 1; fi ;;
                 *) echo "unexpected: $*" >&2; exit 2 ;;
                 esac
                 """
-            try docker.write(toFile: bin + "/docker", atomically: true, encoding: .utf8)
-            chmod(bin + "/docker", 0o755)
+            // Written with O_CLOEXEC: a descriptor open for writing that leaks into a child another test spawns
+            // meanwhile makes exec of the script fail with ETXTBSY while that child runs.
+            try AtomicFile.write(docker, to: bin + "/docker", mode: 0o755)
             try "correct horse battery staple\n".write(toFile: dir + "/password", atomically: true, encoding: .utf8)
             for folder in ["etc", "deploy"] {
                 try FileManager.default.createDirectory(atPath: dir + "/" + folder, withIntermediateDirectories: true)
@@ -49,13 +53,43 @@ struct BackupJobTests {
             project = ComposeProject(name: "sbs-test", directory: dir + "/deploy")
         }
 
-        func job(run: String, keep: BackupJob.Retention = .init(daily: 7, weekly: 4, monthly: 6)) -> BackupJob {
-            BackupJob(
+        func job(
+            run: String, keep: BackupJob.Retention = .init(daily: 7, weekly: 4, monthly: 6),
+            previous: BackupManifest? = nil
+        ) -> BackupJob {
+            var job = BackupJob(
                 restic: restic, project: project, host: "shop.example.test", paths: [dir + "/etc", dir + "/deploy"],
                 manifest: BackupManifest(
                     run: run, sbsVersion: "1.2.3", domain: "shop.example.test", images: ["app-db": "postgres:15"],
                     parts: []),
                 keep: keep, runner: runner, progress: { _ in })
+            job.previous = previous
+            return job
+        }
+
+        /// What the state query prints: the cluster line, then each database's (`unlogged` tables in `app`).
+        func setState(wal: String, unlogged: Int = 0) throws {
+            let text = """
+                7123456789012345678|\(wal)|app,postgres
+                app|\(unlogged)|0123456789abcdef0123456789abcdef
+                postgres|0|d41d8cd98f00b204e9800998ecf8427e
+
+                """
+            try text.write(toFile: dir + "/state", atomically: true, encoding: .utf8)
+        }
+
+        /// The databases pg_dump ran for since the last call.
+        func dumped() -> [String] {
+            let path = dir + "/dumped"
+            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            try? FileManager.default.removeItem(atPath: path)
+            return text.split(separator: "\n").map(String.init)
+        }
+
+        func snapshots() async throws -> [ResticSnapshot] {
+            let listed = try await restic(["snapshots", "--json"])
+            #expect(listed.status == 0, "\(listed.stderr)")
+            return try ResticSnapshot.list(listed.stdout)
         }
 
         /// Starts `argv` (restic from the search path) with `path` opened read-write as its standard input.
@@ -176,7 +210,9 @@ struct BackupJobTests {
             let manifest = BackupManifest(
                 run: "2026120\(Int.random(in: 1...9, using: &generator))T031500Z", sbsVersion: "0.1.0-dev",
                 domain: "shop.example.test", images: ["app-db": "supabase/postgres:15.1.0.117", "x": "a\"b\\c"],
-                parts: parts)
+                parts: parts,
+                databaseState: Bool.random(using: &generator) ? nil : "71234|0/1A|app\napp|0|\"x\"",
+                dumpsFrom: Bool.random(using: &generator) ? nil : "20261201T031500Z")
             #expect(try BackupManifest.decode(manifest.encoded()) == manifest)
         }
     }
@@ -208,6 +244,183 @@ struct BackupJobTests {
             #expect(throws: UserError.self, "\(identity) \(known)") {
                 try SFTPAccess(identityFile: identity, knownHosts: known)
             }
+        }
+    }
+
+    static func databaseParts(_ manifest: BackupManifest) -> [BackupManifest.Part] {
+        manifest.parts.filter { $0.name.hasPrefix("db/") }
+    }
+
+    // The database unchanged since the last backup (the same state): the new backup keeps that backup's dumps, and
+    // retention keeps them as long as a kept backup uses them, then forgets them.
+    @Test(.requires("restic", install: "apt-get install -y restic"), .timeLimit(.minutes(3)))
+    func anUnchangedDatabaseKeepsTheDumpsOfThePreviousBackup() async throws {
+        let fixture = try Fixture()
+        let keepOne = BackupJob.Retention(daily: 1, weekly: 0, monthly: 0)
+        try fixture.setState(wal: "0/1A2B3C4")
+        let first = try await fixture.job(run: "20261201T031500Z", keep: keepOne).run()
+        #expect(fixture.dumped() == ["app", "postgres"])
+        #expect(first.databaseState?.hasPrefix("7123456789012345678|0/1A2B3C4|app,postgres\napp|0|") == true)
+
+        let second = try await fixture.job(run: "20261202T031500Z", keep: keepOne, previous: first).run()
+        #expect(fixture.dumped() == [], "pg_dump ran for an unchanged database")
+        #expect(Self.databaseParts(second) == Self.databaseParts(first))
+        #expect(second.parts.last?.name == "files" && second.parts.last?.snapshot != first.parts.last?.snapshot)
+        #expect(second.databaseState == first.databaseState)
+        #expect(first.dumpsFrom == nil && second.dumpsFrom == first.run)
+        #expect(second.bytesRead == second.parts.last?.bytes)
+        let manifests = try await fixture.snapshots().filter { $0.tags?.contains(BackupManifest.tag) == true }
+        let uses = manifests.first { $0.tags?.contains("sbs-run:20261202T031500Z") == true }?.tags?.filter {
+            $0.hasPrefix("sbs-uses:")
+        }
+        #expect(Set(uses ?? []) == Set(Self.databaseParts(first).map { "sbs-uses:" + $0.snapshot }))
+
+        // The log moved on: dumped again.
+        try fixture.setState(wal: "0/1A2B3D0")
+        let third = try await fixture.job(run: "20261203T031500Z", keep: keepOne, previous: second).run()
+        #expect(fixture.dumped() == ["app", "postgres"])
+        #expect(
+            Set(Self.databaseParts(third).map(\.snapshot)).isDisjoint(with: Self.databaseParts(first).map(\.snapshot)))
+        // Retention keeps the two newest backups: the first one's manifest and files go, its dumps stay for the
+        // second, which still restores.
+        let catalog = BackupCatalog(restic: fixture.restic, runner: fixture.runner)
+        #expect(try await catalog.entries().map(\.manifest) == [third, second])
+        var ids = Set(try await fixture.snapshots().map { String($0.id.prefix(8)) })
+        #expect(ids.isSuperset(of: Self.databaseParts(first).map(\.snapshot)))
+        #expect(!ids.contains(try #require(first.parts.last).snapshot))
+        let app = try #require(second.parts.first { $0.name == "db/app.dump" })
+        #expect(try await fixture.restic(["dump", app.snapshot, "/db/app.dump"]).stdout == "PGDMP dump of app\n")
+
+        // A fourth backup keeps the third's dumps; the second goes, and with it the dumps no kept backup uses.
+        let fourth = try await fixture.job(run: "20261204T031500Z", keep: keepOne, previous: third).run()
+        #expect(fixture.dumped() == [])
+        #expect(Self.databaseParts(fourth) == Self.databaseParts(third))
+        #expect(third.dumpsFrom == nil && fourth.dumpsFrom == third.run)
+        #expect(try await catalog.entries().map(\.manifest) == [fourth, third])
+        ids = Set(try await fixture.snapshots().map { String($0.id.prefix(8)) })
+        #expect(ids.isDisjoint(with: Self.databaseParts(first).map(\.snapshot)))
+        // The third backup's three dumps, files and manifest; the fourth's files and manifest.
+        #expect(ids.count == 7, "\(ids.count) snapshots")
+        let check = try await fixture.restic(["check"])
+        #expect(check.status == 0, "\(check.stderr)")
+    }
+
+    // What the state cannot vouch for is dumped again: unlogged tables, a state that cannot be read, dumps of the
+    // previous backup that are no longer in the repository.
+    @Test(.requires("restic", install: "apt-get install -y restic"), .timeLimit(.minutes(3)))
+    func aDatabaseIsDumpedAgainWhenItsStateCannotVouchForTheOldDumps() async throws {
+        let fixture = try Fixture()
+        try fixture.setState(wal: "0/10")
+        let first = try await fixture.job(run: "20261201T031500Z").run()
+        #expect(fixture.dumped() == ["app", "postgres"])
+        try fixture.setState(wal: "0/10", unlogged: 1)
+        let unlogged = try await fixture.job(run: "20261202T031500Z", previous: first).run()
+        #expect(fixture.dumped() == ["app", "postgres"], "an unlogged table's changes do not show in the log")
+        #expect(unlogged.databaseState == nil)
+        try FileManager.default.removeItem(atPath: fixture.dir + "/state")
+        _ = try await fixture.job(run: "20261203T031500Z", previous: first).run()
+        #expect(fixture.dumped() == ["app", "postgres"], "the state could not be read")
+        try fixture.setState(wal: "0/10")
+        let forgotten = try await fixture.restic(["forget"] + Self.databaseParts(first).map(\.snapshot))
+        #expect(forgotten.status == 0, "\(forgotten.stderr)")
+        let last = try await fixture.job(run: "20261204T031500Z", previous: first).run()
+        #expect(fixture.dumped() == ["app", "postgres"], "the old dumps are gone from the repository")
+        let app = try #require(last.parts.first { $0.name == "db/app.dump" })
+        #expect(try await fixture.restic(["dump", app.snapshot, "/db/app.dump"]).stdout == "PGDMP dump of app\n")
+    }
+
+    // The parts of a run that never wrote its manifest (killed) are forgotten once they are two days old; younger
+    // ones may be a backup still running on another server into the same repository, and stay.
+    @Test(.requires("restic", install: "apt-get install -y restic"), .timeLimit(.minutes(2)))
+    func theLeftoversOfAKilledRunAreForgottenOnceOld() async throws {
+        let fixture = try Fixture()
+        let recent = Date().addingTimeInterval(-3600).formatted(
+            Date.ISO8601FormatStyle(timeZone: .gmt).dateSeparator(.omitted).timeSeparator(.omitted))
+        _ = try await fixture.job(run: "20261201T031500Z").run()
+        for run in ["20200101T000000Z", recent] {
+            let made = try await fixture.runner.runPipeline(
+                ["printf", "%s", "half a dump"],
+                into: fixture.restic.command([
+                    "backup", "--stdin", "--stdin-filename", "db/globals.sql", "--host", "shop.example.test", "--tag",
+                    "sbs", "--tag", "sbs-run:\(run)",
+                ]), timeout: .seconds(120))
+            #expect(made.consumer.status == 0, "\(made.consumer.stderr)")
+        }
+        _ = try await fixture.job(run: "20261202T031500Z").run()
+        let runs = Set(try await fixture.snapshots().compactMap(\.run))
+        #expect(runs == ["20261201T031500Z", "20261202T031500Z", recent])
+    }
+
+    // sbs's own keep rules against restic's: manifests at generated times, `restic forget --dry-run` with the same
+    // rules, the same backups kept.
+    @Test(.requires("restic", install: "apt-get install -y restic"), .timeLimit(.minutes(3)))
+    func retentionKeepsTheBackupsResticWouldKeep() async throws {
+        let fixture = try Fixture()
+        let runner = SystemCommandRunner(environment: ["TZ": "UTC"])
+        #expect(try await runner.run(fixture.restic.command(["init"]), timeout: .seconds(60)).status == 0)
+        var generator = SeededGenerator(seed: 18)
+        var time = Date(timeIntervalSince1970: 1_785_568_500)  // 2026-08-01T07:15:00Z
+        var runs: [String] = []
+        let style = Date.ISO8601FormatStyle(timeZone: .gmt).dateSeparator(.omitted).timeSeparator(.omitted)
+        for _ in 0..<24 {
+            time += Double.random(in: 0.05...9, using: &generator) * 86400
+            let run = time.formatted(style)
+            runs.append(run)
+            let dashed = time.formatted(Date.ISO8601FormatStyle(timeZone: .gmt).dateTimeSeparator(.space))
+            let made = try await runner.runPipeline(
+                ["printf", "%s", run],
+                into: fixture.restic.command([
+                    "backup", "--stdin", "--stdin-filename", BackupManifest.fileName, "--host", "h", "--time",
+                    String(dashed.prefix(19)), "--tag", "sbs", "--tag", BackupManifest.tag, "--tag", "sbs-run:\(run)",
+                ]), timeout: .seconds(120))
+            #expect(made.consumer.status == 0, "\(made.consumer.stderr)")
+        }
+        struct Group: Decodable {
+            struct Snapshot: Decodable { var tags: [String] }
+            var keep: [Snapshot]
+        }
+        for (daily, weekly, monthly) in [(1, 0, 0), (3, 2, 2), (7, 4, 6), (0, 5, 0), (0, 0, 3), (2, 8, 1), (0, 0, 0)] {
+            let keep = BackupJob.Retention(daily: daily, weekly: weekly, monthly: monthly)
+            let dry = try await runner.run(
+                fixture.restic.command([
+                    "forget", "--dry-run", "--json", "--tag", BackupManifest.tag, "--host", "h", "--group-by", "host",
+                    "--keep-last", "2", "--keep-daily", "\(daily)", "--keep-weekly", "\(weekly)", "--keep-monthly",
+                    "\(monthly)",
+                ]), timeout: .seconds(120))
+            #expect(dry.status == 0, "\(dry.stderr)")
+            let groups = try JSONDecoder().decode([Group].self, from: Data(dry.stdout.utf8))
+            let resticKept = Set(
+                groups.flatMap(\.keep).flatMap(\.tags).filter { $0.hasPrefix("sbs-run:") }.map {
+                    String($0.dropFirst("sbs-run:".count))
+                })
+            #expect(keep.keptRuns(runs) == resticKept, "daily \(daily) weekly \(weekly) monthly \(monthly)")
+        }
+    }
+
+    @Test func theStateIsOnlyTakenWhenEveryLineIsThere() {
+        let good =
+            "7123|0/1A|app,postgres\napp|0|0123456789abcdef0123456789abcdef\npostgres|0|d41d8cd98f00b204e9800998ecf8427e\n"
+        #expect(DatabaseState.parse(good, databases: ["app", "postgres"])?.text == good.trimmed)
+        for bad in [
+            "", "7123|0/1A|app,postgres\n", good.replacingOccurrences(of: "app|0|", with: "app|2|"),
+            good.replacingOccurrences(of: "app,postgres", with: "app,other,postgres"),
+            good.replacingOccurrences(of: "|0/1A|", with: "||"), good + "extra|0|0123456789abcdef0123456789abcdef\n",
+            good.replacingOccurrences(of: "d41d8cd98f00b204e9800998ecf8427e", with: "d41d"),
+        ] {
+            #expect(DatabaseState.parse(bad, databases: ["app", "postgres"]) == nil, "\(bad.debugDescription)")
+        }
+        #expect(DatabaseState.parse(good, databases: ["postgres", "app"]) == nil)
+    }
+
+    @Test func runIdsReadAsDaysWeeksAndTimes() {
+        #expect(BackupJob.Retention.isoWeek("20261231T235959Z") == "2026-W53")
+        #expect(BackupJob.Retention.isoWeek("20270101T000000Z") == "2026-W53")
+        #expect(BackupJob.Retention.isoWeek("20270104T031500Z") == "2027-W01")
+        #expect(BackupJob.Retention.runDate("20261205T031500Z") == Date(timeIntervalSince1970: 1_796_440_500))
+        for bad in [
+            "", "20261305T031500Z", "20261205 031500Z", "2026120T031500Z", "20261205T031500", "abcdefghTijklmnZ",
+        ] {
+            #expect(BackupJob.Retention.runDate(bad) == nil, "\(bad)")
         }
     }
 }

@@ -31,6 +31,44 @@ import Testing
         #expect(written(root).isEmpty, "\(written(root))")
     }
 
+    /// A new backups.password once backups exist would make every backup made so far unreadable: refused before
+    /// anything changes. Before any backup it is taken, and 'stored' keeps the current one.
+    @Test func aNewBackupPasswordIsRefusedOnceTheRepositoryExists() async throws {
+        let dir = scratchDirectory("backup-password")
+        let root = dir + "/root"
+        let host = try fixtureHost("vm-16g-no-gpu")
+        func install(_ password: String) async throws -> (status: Int32, stderr: String) {
+            try writeAnswers(dir + "/site.yaml", extra: "backups:\n  password: \(password)\n")
+            let result = try await sbs(
+                [
+                    "install", "--answers", dir + "/site.yaml", "--non-interactive", "--through", "write-configs",
+                    "--root", root, "--sysroot", host,
+                ], environment: testEnvironment)
+            return (result.status, result.stderr)
+        }
+        func current() async throws -> String {
+            try await sbs(["secrets", "show", "BACKUP_PASSWORD", "--root", root]).stdout
+        }
+        #expect(try await install("first-password-0001").status == 0)
+        let second = try await install("second-password-0002")
+        #expect(second.status == 0, "no backup yet: a new password is taken (\(second.stderr))")
+        #expect(try await current() == "second-password-0002\n")
+        // restic set the repository up (its config file): the password is bound to it.
+        try FileManager.default.createDirectory(
+            atPath: root + "/var/backups/sbs/restic", withIntermediateDirectories: true)
+        try "restic config\n".write(toFile: root + "/var/backups/sbs/restic/config", atomically: true, encoding: .utf8)
+        let before = read(root + "/etc/sbs/secrets.env")
+        let refused = try await install("third-password-0003")
+        #expect(refused.status == 1)
+        #expect(
+            refused.stderr.contains(
+                "site.yaml:14:13: backups.password differs from the BACKUP_PASSWORD this installation's backups are encrypted with"
+            ), "\(refused.stderr)")
+        #expect(read(root + "/etc/sbs/secrets.env") == before && before != nil)
+        #expect(try await install("stored").status == 0)
+        #expect(try await current() == "second-password-0002\n")
+    }
+
     @Test func theGPUFeatureOnAHostWithoutAGPUIsRefusedBeforeAnythingIsWritten() async throws {
         let dir = scratchDirectory("gpu")
         try writeAnswers(dir + "/site.yaml", extra: "profile: recommended\n")

@@ -405,14 +405,51 @@ runs_before=$(runs)
 statuses=$(race 300)
 "$sbs" backup list --root "$root" --json >"$work/backups-raced.json"
 python3 - "$work/backups-raced.json" <<'PY' && [ "$statuses" = "0 0" ] && [ "$(new_runs "$runs_before")" = 2 ] \
-    && pass "two backups at once, waiting: both run, one after the other, each with its own dumps" || fail "two waiting backups: $statuses; $(new_runs "$runs_before") new"
+    && pass "two backups at once, waiting: both run, one after the other, each with its own parts" || fail "two waiting backups: $statuses; $(new_runs "$runs_before") new"
 import json, sys
 entries = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
-snapshots = [p["snapshot"] for e in entries for p in e["parts"]]
-assert len(snapshots) == len(set(snapshots)), "a snapshot in two backups"
+files = [p["snapshot"] for e in entries for p in e["parts"] if p["name"] == "files"]
+assert len(files) == len(entries) == len(set(files)), "a files snapshot in two backups"
 for e in entries:
-    assert [p["name"] for p in e["parts"]].count("db/postgres.dump") == 1, e
+    names = [p["name"] for p in e["parts"]]
+    assert len(names) == len(set(names)) and names.count("db/postgres.dump") == 1, e
+# A dump is in two backups only when the database was in the same state for both (kept, not dumped again).
+for a in entries:
+    for b in entries:
+        shared = {p["snapshot"] for p in a["parts"]} & {p["snapshot"] for p in b["parts"]}
+        assert a is b or not shared or (a.get("databaseState") and a.get("databaseState") == b.get("databaseState")), (a, b)
 PY
+
+# An unchanged database is not read again: once nothing writes to it, a backup keeps the previous backup's dumps
+# (the same snapshots, restored by backup --check); a row written, the next backup dumps again.
+wal_idle() { # waits until app-db's write-ahead log has not moved for 16 s (at most 120 s)
+    local last="" same=0
+    for _ in $(seq 1 60); do
+        lsn=$(psql_db -c "SELECT pg_current_wal_lsn()")
+        if [ "$lsn" = "$last" ]; then same=$((same + 1)); [ "$same" -ge 8 ] && return 0; else same=0; last=$lsn; fi
+        sleep 2
+    done
+    return 1
+}
+wal_idle || fail "app-db's write-ahead log kept moving for 120 s"
+"$sbs" backup --root "$root" >"$work/backup-idle1.out" 2>&1 || fail "sbs backup (idle): $(tail -3 "$work/backup-idle1.out")"
+"$sbs" backup --root "$root" >"$work/backup-idle2.out" 2>&1 || fail "sbs backup (unchanged): $(tail -3 "$work/backup-idle2.out")"
+"$sbs" backup list --root "$root" --json >"$work/backups-idle.json"
+grep -q "has not changed since backup" "$work/backup-idle2.out" && ! grep -q "db/postgres.dump:" "$work/backup-idle2.out" \
+    && python3 - "$work/backups-idle.json" <<'PY' && pass "an unchanged database: the backup keeps the previous backup's dumps ($(grep -o "its [0-9]* dumps (of backup [0-9TZ]*) are kept" "$work/backup-idle2.out"))" \
+    || fail "unchanged database dumped again: $(grep -v '^sbs backup: files' "$work/backup-idle2.out" | tail -4)"
+import json, sys
+newest, previous = [json.loads(line) for line in open(sys.argv[1]) if line.strip()][:2]
+dumps = lambda e: [(p["name"], p["snapshot"]) for p in e["parts"] if p["name"].startswith("db/")]
+assert dumps(newest) == dumps(previous) and len(dumps(newest)) >= 2, (newest, previous)
+PY
+"$sbs" backup --check --root "$root" >"$work/backup-check-kept.out" 2>&1 \
+    && pass "sbs backup --check restores the kept dumps: $(tail -1 "$work/backup-check-kept.out")" || fail "backup --check of kept dumps: $(tail -5 "$work/backup-check-kept.out")"
+psql_db -c "UPDATE e2e_orders SET item = item || ' (changed)' WHERE id = 1" >/dev/null
+"$sbs" backup --root "$root" >"$work/backup-changed.out" 2>&1 && grep -q "db/postgres.dump:" "$work/backup-changed.out" \
+    && ! grep -q "has not changed" "$work/backup-changed.out" && pass "a row changed: the next backup dumps the database again" \
+    || fail "backup after a change: $(tail -4 "$work/backup-changed.out")"
+psql_db -c "UPDATE e2e_orders SET item = 'order 1' WHERE id = 1" >/dev/null
 
 say "2f. backups to an sftp server; the installation destroyed, sbs restore on a new root from there"
 anon_before=$("$sbs" secrets show SUPABASE_ANON_KEY --root "$root")
@@ -479,6 +516,8 @@ kill -9 "$killed_sbs" $(pgrep -f "restic --repo $sftp_repository") $(pgrep -f "d
 wait "$killed_sbs" 2>/dev/null || true
 restic_sftp check >"$work/restic-check2.out" 2>&1 \
     && pass "restic check passes after a restore killed half-way" || fail "restic check after the killed restore: $(tail -3 "$work/restic-check2.out")"
+"$sbs" status --root "$restored" 2>&1 | grep -q "^A restore of backup [0-9TZ]* from .* is under way (files back, database not back yet)" \
+    && pass "sbs status says the killed restore is under way and what finishes it" || fail "status after the killed restore: $("$sbs" status --root "$restored" 2>&1 | head -3)"
 if "$sbs" restore --root "$restored" --repository "$sftp_repository" "${sftp_options[@]}" --password-file "$work/backup-password" >"$work/restore-again.out" 2>&1; then
     pass "sbs restore again after the kill: exit 0"
 else
@@ -529,6 +568,7 @@ set +e
 status=$?
 set -e
 [ "$status" = 1 ] && grep -q "The upgrade failed at start-stack" "$work/upgrade-broken.out" && grep -q "app-web.*unhealthy" "$work/upgrade-broken.out" \
+    && ! grep -q "sbs resume" "$work/upgrade-broken.out" \
     && pass "the broken upgrade exits 1 naming the step and the service: $(grep -m1 -o 'app-web[^|]*unhealthy' "$work/upgrade-broken.out")" \
     || fail "broken upgrade: exit $status: $(tail -8 "$work/upgrade-broken.out")"
 grep -q "schema changed during the upgrade: it is restored from backup" "$work/upgrade-broken.out" \
