@@ -77,9 +77,21 @@ public struct BackupSetup: Sendable {
         }
         output.err("sbs backup: backup \(stamp) into \(restic.location)")
         let done = try await job.run()
+        let finished = Date()
         try AtomicFile.write(
-            LastBackup(finished: Date(), repository: restic.location, manifest: done).encoded(),
+            LastBackup(finished: finished, repository: restic.location, manifest: done).encoded(),
             to: LastBackup.path(in: layout), mode: 0o600)
+        do {
+            try TextfileMetrics.write(
+                [
+                    .init(
+                        "sbs_backup_last_success_timestamp_seconds", help: "When the last good sbs backup finished.",
+                        value: finished.timeIntervalSince1970.rounded(.down)),
+                    .init(
+                        "sbs_backup_last_size_bytes", help: "Bytes of the last good backup's parts.",
+                        value: Double(done.bytes)),
+                ], job: "backup", in: layout)
+        } catch { output.err("sbs backup: warning: its metrics were not written: \(error.message)") }
         return done
     }
 }

@@ -63,6 +63,7 @@ public enum ConfigRenderer {
         "kong/kong.yml.mustache",
         "monitoring/grafana/grafana.ini.mustache",
         "monitoring/grafana/provisioning/datasources/prometheus.yml.mustache",
+        "monitoring/prometheus/alerts.yml.mustache",
         "monitoring/prometheus/prometheus.yml.mustache",
         "nginx/_common-http.conf.mustache",
         "nginx/bootstrap.conf.mustache",
@@ -134,6 +135,7 @@ public enum ConfigRenderer {
             outputs += [
                 ("monitoring/grafana/grafana.ini", 0o644),
                 ("monitoring/grafana/provisioning/datasources/prometheus.yml", 0o644),
+                ("monitoring/prometheus/alerts.yml", 0o644),
                 ("monitoring/prometheus/prometheus.yml", 0o644),
             ]
         }
@@ -226,6 +228,7 @@ public enum ConfigRenderer {
             "advanced": .flag(profile.monitoring.level == .advanced),
             "retentionDays": .number(profile.monitoring.retentionDays),
             "scrapeInterval": .number(profile.monitoring.scrapeIntervalSeconds),
+            "backups": .flag(input.backups),
         ]
         var tlsDirectory: [String: TemplateValue]?
         var tlsFiles: [String: TemplateValue]?

@@ -120,5 +120,17 @@ struct RenewCommand: AsyncParsableCommand {
             }
         }
         if failed > 0 { throw ExitCode(1) }
+        do {
+            try TextfileMetrics.write(
+                [
+                    .init(
+                        "sbs_renew_last_success_timestamp_seconds",
+                        help: "When sbs renew last checked every certificate without an error.",
+                        value: Date().timeIntervalSince1970.rounded(.down)),
+                    .init(
+                        "sbs_renew_certificates_renewed", help: "Certificates the last successful sbs renew renewed.",
+                        value: Double(renewed)),
+                ], job: "renew", in: layout)
+        } catch { output.err("sbs: warning: the renewal's metrics were not written: \(error.message)") }
     }
 }

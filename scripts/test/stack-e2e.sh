@@ -314,6 +314,24 @@ checks = {c["id"]: c for c in json.load(open(sys.argv[1]))["checks"]}
 assert checks["backup"]["status"] == "pass" and " min ago" in checks["backup"]["detail"], checks["backup"]
 PY
 "$sbs" status --root "$root" | grep -q "^Last backup: " && pass "sbs status names the last backup" || fail "sbs status does not name the last backup"
+# sbs's own metrics for node_exporter's textfile collector: the renewal (step 2b), the backup and this verify, in
+# the text format promtool reads, with what the alert rules look for.
+metrics=$root/var/lib/sbs/metrics
+for job in renew backup verify; do
+    promtool check metrics <"$metrics/sbs-$job.prom" >"$work/metrics-$job.out" 2>&1 || fail "sbs-$job.prom: $(cat "$work/metrics-$job.out")"
+done
+python3 - "$metrics" <<'PY' && pass "sbs writes its metrics: the last backup and renewal times, each verify check (promtool reads them)" || fail "metrics in $metrics: $(cat "$metrics"/*.prom 2>&1 | head -20)"
+import re, sys, time
+folder = sys.argv[1]
+def value(job, sample):
+    match = re.search(r"^" + re.escape(sample) + r" (\S+)$", open(f"{folder}/sbs-{job}.prom").read(), re.M)
+    return float(match.group(1))
+assert time.time() - value("backup", "sbs_backup_last_success_timestamp_seconds") < 900
+assert value("backup", "sbs_backup_last_size_bytes") > 0
+assert time.time() - value("renew", "sbs_renew_last_success_timestamp_seconds") < 3600
+assert value("verify", 'sbs_verify_check_passed{check="backup"}') == 1
+assert value("verify", 'sbs_verify_check_passed{check="web-app"}') == 1
+PY
 # The trial restore: right after the backup every table's count is as live; a row written since makes it fail,
 # naming the table; the scratch databases are gone either way.
 "$sbs" backup --check --root "$root" >"$work/backup-check.out" 2>&1 \

@@ -120,6 +120,18 @@ extension InstallSession {
     public func verify(_ target: VerifyTarget) async throws -> VerifyReport {
         let report = try await Verify.verifier(target, commands: commands).run()
         try AtomicFile.write(report.json(), to: Verify.reportPath(layout))
+        // Each check that ran, 1 passed (or warned), 0 failed; skipped ones are left out.
+        let checks = report.checks.filter { $0.status != .skip }.map {
+            TextfileMetrics.Sample(
+                "sbs_verify_check_passed", help: "Whether the check of the last sbs verify passed (1) or failed (0).",
+                labels: [("check", $0.id)], value: $0.status == .fail ? 0 : 1)
+        }
+        try TextfileMetrics.write(
+            checks + [
+                .init(
+                    "sbs_verify_last_run_timestamp_seconds", help: "When sbs verify last ran.",
+                    value: Date().timeIntervalSince1970.rounded(.down))
+            ], job: "verify", in: layout)
         return report
     }
 
