@@ -146,7 +146,7 @@ let package = Package(
             dependencies: [
                 "TestSupport", "Render", "SBSCore", "Host", "Yams", .product(name: "Crypto", package: "swift-crypto"),
             ],
-            exclude: ["Golden"]
+            exclude: ["Golden", "AlertRules"]
         ),
         .testTarget(
             name: "ACMETests",
