@@ -2,11 +2,27 @@ import FoundationEssentials
 import SBSCore
 
 /// restic as sbs runs it: one repository, its password read by a command restic runs itself (`sbs secrets show
-/// BACKUP_PASSWORD`), so the password is in no argv and no environment of any process; restic's cache under sbs's
-/// state folder.
+/// BACKUP_PASSWORD`), so the password is in no argv and no environment of any process; the credentials of an S3
+/// or REST repository read from a 0600 file (see `RepositoryCredentials`); restic's cache under sbs's state folder.
 public struct Restic: Sendable, Hashable, Codable {
-    /// The repository as restic is given it (`--repo`).
+    /// The repository as restic is given it (`--repo`), and as messages name it: never with a credential in it.
     public let location: String
+    /// How restic reads an S3 or REST repository's credentials; nil for a folder or sftp.
+    public let access: Access?
+
+    /// The file restic reads an S3 or REST repository's credentials from (`RepositoryCredentials.write`).
+    public enum Access: Sendable, Hashable, Codable {
+        /// An AWS credentials file, named to restic's S3 client by `AWS_SHARED_CREDENTIALS_FILE`.
+        case s3CredentialsFile(String)
+        /// The repository's URL with its user and password (`--repository-file`), used instead of `location`.
+        case repositoryFile(String)
+
+        var path: String {
+            switch self {
+            case .s3CredentialsFile(let path), .repositoryFile(let path): return path
+            }
+        }
+    }
     /// The command restic runs to read the password, word by word.
     public let passwordCommand: [String]
     public let cacheDirectory: String
@@ -15,10 +31,11 @@ public struct Restic: Sendable, Hashable, Codable {
 
     /// - Throws: `UserError` when a word of the password command holds a double quote, a backslash or a control
     ///   character: restic splits the command it is given as a shell would, and such a word could not be quoted.
-    public init(location: String, passwordCommand: [String], cacheDirectory: String, options: [String] = [])
-        throws(UserError)
-    {
-        for word in passwordCommand + [cacheDirectory] + options
+    public init(
+        location: String, passwordCommand: [String], cacheDirectory: String, options: [String] = [],
+        access: Access? = nil
+    ) throws(UserError) {
+        for word in passwordCommand + [cacheDirectory] + options + [access?.path].compactMap({ $0 })
         where word.isEmpty || word.unicodeScalars.contains(where: { $0 == "\"" || $0 == "\\" || $0.value < 32 }) {
             throw UserError(
                 "The path '\(word.debugSafe)' holds a double quote, a backslash or a control character; restic could not be given it.",
@@ -28,13 +45,23 @@ public struct Restic: Sendable, Hashable, Codable {
         self.passwordCommand = passwordCommand
         self.cacheDirectory = cacheDirectory
         self.options = options
+        self.access = access
     }
 
-    /// `restic` with the repository, the password command and the cache, then `arguments`.
+    /// `restic` with the repository, the password command and the cache, then `arguments`; for an S3 repository
+    /// through `env`, which sets `AWS_SHARED_CREDENTIALS_FILE` (and the profile, so that no other one is read).
     public func command(_ arguments: [String]) -> [String] {
-        [
-            "restic", "--repo", location, "--password-command",
-            passwordCommand.map { "\"\($0)\"" }.joined(separator: " "), "--cache-dir", cacheDirectory,
+        var prefix = ["restic", "--repo", location]
+        switch access {
+        case .s3CredentialsFile(let path):
+            prefix = ["env", "AWS_SHARED_CREDENTIALS_FILE=\(path)", "AWS_PROFILE=default"] + prefix
+        case .repositoryFile(let path):
+            prefix = ["restic", "--repository-file", path]
+        case nil: break
+        }
+        return prefix + [
+            "--password-command", passwordCommand.map { "\"\($0)\"" }.joined(separator: " "), "--cache-dir",
+            cacheDirectory,
         ] + options.flatMap { ["-o", $0] } + arguments
     }
 
@@ -50,6 +77,17 @@ public struct Restic: Sendable, Hashable, Codable {
         }
         if status == 127 {
             return UserError("\(what): restic is not installed.", remedy: "Install it: `apt-get install restic`.")
+        }
+        let refusals = [
+            "signature we calculated does not match", "InvalidAccessKeyId", "Access Denied", "AccessDenied",
+            "401 Unauthorized", "403 Forbidden",
+        ]
+        if refusals.contains(where: { stderr.contains($0) }) {
+            return UserError(
+                "\(what): the repository's server refused restic's credentials (\(said)).",
+                remedy:
+                    "Check backups.s3 (access_key_id, secret_access_key) or backups.rest (user, password) in the answers, then run `sbs install --answers FILE`; earlier snapshots are untouched."
+            )
         }
         return UserError(
             "\(what) failed (restic exit \(status)): \(said.isEmpty ? "no message" : said)",

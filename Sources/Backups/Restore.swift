@@ -15,6 +15,8 @@ public struct PendingRestore: Codable, Sendable, Hashable {
     /// reaches an sftp repository).
     public var repository: String
     public var resticOptions: [String]
+    /// Where restic reads an S3 or REST repository's credentials (a 0600 file under sbs's state folder).
+    public var resticAccess: Restic.Access?
     /// The database parts of the backup, `db/globals.sql` first.
     public var databaseParts: [BackupManifest.Part]
     /// When `sbs restore` was started: two restores of the same backup are two runs of the step.
@@ -26,12 +28,14 @@ public struct PendingRestore: Codable, Sendable, Hashable {
     public var databaseRestored: Bool
 
     public init(
-        run: String, repository: String, resticOptions: [String] = [], databaseParts: [BackupManifest.Part],
-        requested: String, filesRestored: Bool = false, databaseRestored: Bool = false
+        run: String, repository: String, resticOptions: [String] = [], resticAccess: Restic.Access? = nil,
+        databaseParts: [BackupManifest.Part], requested: String, filesRestored: Bool = false,
+        databaseRestored: Bool = false
     ) {
         self.run = run
         self.repository = repository
         self.resticOptions = resticOptions
+        self.resticAccess = resticAccess
         self.databaseParts = databaseParts
         self.requested = requested
         self.filesRestored = filesRestored

@@ -45,12 +45,52 @@ public struct BackupSetup: Sendable {
         self.answers = answers
         self.project = project
         host = answers.domain?.value ?? "sbs"
-        restic = try Restic(
-            location: answers.backupRepository.location(in: layout),
+        restic = try Self.restic(
+            for: answers, layout: layout, secrets: secrets,
             passwordCommand: [
                 InstallInputs.runningExecutable, "secrets", "show", "BACKUP_PASSWORD", "--root", layout.root,
-            ],
-            cacheDirectory: layout.stateDir + "/restic-cache", options: answers.resticOptions)
+            ])
+    }
+
+    /// restic for the answers' repository: its password read by `passwordCommand`, an S3 or REST repository's
+    /// credentials (`backups.s3`, `backups.rest`, their secrets from `secrets`) written where restic reads them.
+    /// - Throws: `UserError` when an S3 repository's keys are missing from the answers or `secrets.env`.
+    public static func restic(for answers: Answers, layout: Layout, secrets: Secrets, passwordCommand: [String])
+        throws -> Restic
+    {
+        let repository = answers.backupRepository
+        var access: Restic.Access?
+        if let credentials = try credentials(for: answers, secrets: secrets) {
+            access = try credentials.write(for: repository, in: layout.stateDir + "/restic-access")
+        }
+        return try Restic(
+            location: repository.location(in: layout), passwordCommand: passwordCommand,
+            cacheDirectory: layout.stateDir + "/restic-cache", options: answers.resticOptions, access: access)
+    }
+
+    static func credentials(for answers: Answers, secrets: Secrets) throws -> RepositoryCredentials? {
+        func stored(_ secret: AnswerSecret) throws -> String? { secrets[try SecretName(secret.variable)] }
+        switch answers.backupRepository.kind {
+        case .s3:
+            guard let id = answers.backupS3AccessKeyID, let key = try stored(.backupS3SecretKey) else {
+                throw UserError(
+                    "The S3 repository \(answers.backupRepository) has no access key (backups.s3 in the answers, BACKUP_S3_SECRET_ACCESS_KEY in secrets.env).",
+                    remedy:
+                        "Give backups.s3.access_key_id and backups.s3.secret_access_key, then run `sbs install --answers FILE`."
+                )
+            }
+            return try RepositoryCredentials.checkedS3(accessKeyID: id.value, secretAccessKey: key)
+        case .rest:
+            guard let user = answers.backupRESTUser else { return nil }
+            guard let password = try stored(.backupRESTPassword) else {
+                throw UserError(
+                    "secrets.env has no BACKUP_REST_PASSWORD for backups.rest.user \(user).",
+                    remedy: "Give backups.rest.password, then run `sbs install --answers FILE`.")
+            }
+            return .rest(user: user.value, password: password)
+        case .local, .sftp:
+            return nil
+        }
     }
 
     /// One backup of the installation (the caller holds the run lock), recorded in `last-backup.json`.

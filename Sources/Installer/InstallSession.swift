@@ -226,6 +226,17 @@ public struct InstallSession: Sendable {
                 "\(answers.origin.at("backups.password"))backups.password differs from the BACKUP_PASSWORD this installation's backups are encrypted with: with it, no backup made so far could be read. Keep the current one (remove backups.password, or write 'stored'), or first add the new password to the repository (`restic key add`, README: Backups and restore), then give it"
             )
         }
+        if answers.backupRepository.kind == .s3 {
+            if let id = answers.backupS3AccessKeyID, let key = secrets[.backupS3SecretKey] {
+                do { _ = try RepositoryCredentials.checkedS3(accessKeyID: id.value, secretAccessKey: key) } catch {
+                    problems.append("\(answers.origin.at("backups.s3"))\(error.message)")
+                }
+            } else {
+                problems.append(
+                    "\(answers.origin.at("backups.repository"))the S3 repository \(answers.backupRepository) needs backups.s3 with access_key_id and secret_access_key"
+                )
+            }
+        }
         if answers.smtpHost != nil, answers.smtpPassword == nil {
             problems.append(
                 "\(answers.origin.at("smtp"))smtp needs a password (or 'stored', env:NAME, file:/path): the auth service logs in to the relay with it"

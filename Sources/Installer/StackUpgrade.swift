@@ -77,10 +77,11 @@ public struct StackUpgrade: Sendable {
         try AtomicFile.write(AnswersFile.render(before), to: previousFile, mode: 0o600)
         try AtomicFile.write(AnswersFile.render(after), to: nextFile, mode: 0o600)
 
-        var safety: BackupManifest?
+        var safety: (manifest: BackupManifest, restic: Restic)?
         if !skipBackup {
             output.err("sbs upgrade: backing up the installation first")
-            safety = try await BackupSetup(session).backUp(prune: false, sbsVersion: sbsVersion)
+            let setup = try BackupSetup(session)
+            safety = (try await setup.backUp(prune: false, sbsVersion: sbsVersion), setup.restic)
         }
         let runner = SystemCommandRunner()
         let schemaBefore = try await SchemaFingerprint.read(project: project, runner: runner)
@@ -102,22 +103,24 @@ public struct StackUpgrade: Sendable {
             let schemaAfter = try? await SchemaFingerprint.read(project: project, runner: runner)
             if schemaAfter != schemaBefore, let safety {
                 output.err(
-                    "sbs upgrade: the database's schema \(schemaAfter == nil ? "could not be read" : "changed") during the upgrade: it is restored from backup \(safety.run), made before it (rows written since then are in no backup)"
+                    "sbs upgrade: the database's schema \(schemaAfter == nil ? "could not be read" : "changed") during the upgrade: it is restored from backup \(safety.manifest.run), made before it (rows written since then are in no backup)"
                 )
+                // The repository as the backup was made into it: its options and where restic reads its
+                // credentials.
                 try PendingRestore(
-                    run: safety.run, repository: before.backupRepository.location(in: layout),
-                    resticOptions: before.resticOptions,
-                    databaseParts: safety.parts.filter { $0.name.hasPrefix("db/") }, requested: safety.run,
-                    filesRestored: true
+                    run: safety.manifest.run, repository: safety.restic.location, resticOptions: safety.restic.options,
+                    resticAccess: safety.restic.access,
+                    databaseParts: safety.manifest.parts.filter { $0.name.hasPrefix("db/") },
+                    requested: safety.manifest.run, filesRestored: true
                 ).save(in: layout)
-                restored = safety.run
+                restored = safety.manifest.run
             }
             let rolledBack = try await install(previousFile, lock: lock)
             guard case .completed = rolledBack else {
                 throw UserError(
                     "The upgrade failed at \(step), and going back to the previous images failed too (see above).",
                     remedy: safety.map {
-                        "Fix the cause, then run `sbs install --answers \(previousFile)\(rootFlag)`; `sbs restore \($0.run) --force\(rootFlag)` brings back the installation as it was before the upgrade."
+                        "Fix the cause, then run `sbs install --answers \(previousFile)\(rootFlag)`; `sbs restore \($0.manifest.run) --force\(rootFlag)` brings back the installation as it was before the upgrade."
                     } ?? "Fix the cause, then run `sbs install --answers \(previousFile)\(rootFlag)`.")
             }
             throw UserError(

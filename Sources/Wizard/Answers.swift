@@ -122,6 +122,8 @@ public enum AnswerSecret: String, Sendable, CaseIterable, Comparable {
     case eabHMACKey = "tls.eab.hmac_key"
     case registryPassword = "registry.password"
     case backupPassword = "backups.password"
+    case backupS3SecretKey = "backups.s3.secret_access_key"
+    case backupRESTPassword = "backups.rest.password"
 
     public var variable: String {
         switch self {
@@ -132,6 +134,8 @@ public enum AnswerSecret: String, Sendable, CaseIterable, Comparable {
         case .eabHMACKey: return "ACME_EAB_HMAC_KEY"
         case .registryPassword: return "REGISTRY_PASSWORD"
         case .backupPassword: return "BACKUP_PASSWORD"
+        case .backupS3SecretKey: return "BACKUP_S3_SECRET_ACCESS_KEY"
+        case .backupRESTPassword: return "BACKUP_REST_PASSWORD"
         }
     }
 
@@ -209,6 +213,13 @@ public struct Answers: Sendable, Equatable {
     public var backupSFTP: SFTPAccess?
     /// The repository's password; generated into secrets.env (BACKUP_PASSWORD) when not given.
     public var backupPassword: SecretSource?
+    /// An S3 repository's access key (`backups.s3`): its id, and the secret key (BACKUP_S3_SECRET_ACCESS_KEY).
+    public var backupS3AccessKeyID: SafeToken?
+    public var backupS3SecretKey: SecretSource?
+    /// A REST repository's login (`backups.rest`), absent for a server without one: the user, and the password
+    /// (BACKUP_REST_PASSWORD).
+    public var backupRESTUser: SafeToken?
+    public var backupRESTPassword: SecretSource?
 
     public var smtpHost: DomainName?
     public var smtpPort: SBSCore.Port?
@@ -239,6 +250,8 @@ public struct Answers: Sendable, Equatable {
             result[.eabHMACKey] = eabHMACKey
             result[.registryPassword] = registryPassword
             result[.backupPassword] = backupPassword
+            result[.backupS3SecretKey] = backupS3SecretKey
+            result[.backupRESTPassword] = backupRESTPassword
             return result
         }
         set {
@@ -247,6 +260,8 @@ public struct Answers: Sendable, Equatable {
             eabHMACKey = newValue[.eabHMACKey]
             registryPassword = newValue[.registryPassword]
             backupPassword = newValue[.backupPassword]
+            backupS3SecretKey = newValue[.backupS3SecretKey]
+            backupRESTPassword = newValue[.backupRESTPassword]
         }
     }
 
@@ -306,6 +321,10 @@ public struct Answers: Sendable, Equatable {
             "backups.repository": backupRepository.value,
             "backups.sftp": backupSFTP.map { "\($0.port) \($0.identityFile) \($0.knownHosts)" } ?? "absent",
             "backups.password": backupPassword == nil ? "absent" : "given",
+            "backups.s3.access_key_id": backupS3AccessKeyID?.value ?? "",
+            "backups.s3.secret_access_key": backupS3SecretKey == nil ? "absent" : "given",
+            "backups.rest.user": backupRESTUser?.value ?? "",
+            "backups.rest.password": backupRESTPassword == nil ? "absent" : "given",
             "smtp.host": smtpHost?.value ?? "",
             "smtp.port": smtpPort?.description ?? "",
             "smtp.user": smtpUser?.value ?? "",

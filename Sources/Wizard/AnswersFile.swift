@@ -239,7 +239,8 @@ public enum AnswersFile {
 
         if let backups = top["backups"] {
             let map = reader.mapping(
-                backups, path: "backups", allowed: ["destination", "keep", "repository", "password", "sftp"])
+                backups, path: "backups",
+                allowed: ["destination", "keep", "repository", "password", "sftp", "s3", "rest"])
             if let destination = path(map["destination"], "backups.destination") {
                 answers.backupDestination = destination
             }
@@ -286,6 +287,35 @@ public enum AnswersFile {
                 }
                 if answers.backupRepository.kind != .sftp {
                     reader.report(sftpNode, "backups.sftp applies to an sftp:user@host:/path repository only")
+                }
+            }
+            if let s3Node = map["s3"] {
+                let s3 = reader.mapping(s3Node, path: "backups.s3", allowed: ["access_key_id", "secret_access_key"])
+                answers.backupS3AccessKeyID = value(s3["access_key_id"], "backups.s3.access_key_id") {
+                    (text: String) throws(UserError) in try SafeToken(text, what: "backups.s3.access_key_id")
+                }
+                answers.backupS3SecretKey = secret(s3["secret_access_key"], "backups.s3.secret_access_key")
+                if case .mapping = s3Node, s3["access_key_id"] == nil || s3["secret_access_key"] == nil {
+                    reader.report(s3Node, "backups.s3 needs access_key_id and secret_access_key")
+                }
+                if answers.backupRepository.kind != .s3 {
+                    reader.report(s3Node, "backups.s3 applies to an s3:https://host/bucket repository only")
+                }
+            } else if answers.backupRepository.kind == .s3, let node = map["repository"] {
+                reader.report(node, "an s3: repository needs backups.s3 with access_key_id and secret_access_key")
+            }
+            if let restNode = map["rest"] {
+                let rest = reader.mapping(restNode, path: "backups.rest", allowed: ["user", "password"])
+                answers.backupRESTUser = value(rest["user"], "backups.rest.user") {
+                    (text: String) throws(UserError) in try SafeToken(text, what: "backups.rest.user")
+                }
+                answers.backupRESTPassword = secret(rest["password"], "backups.rest.password")
+                if case .mapping = restNode, rest["user"] == nil || rest["password"] == nil {
+                    reader.report(
+                        restNode, "backups.rest needs user and password (or leave it out for a server without a login)")
+                }
+                if answers.backupRepository.kind != .rest {
+                    reader.report(restNode, "backups.rest applies to a rest:https://host:port/ repository only")
                 }
             }
         }
@@ -416,6 +446,12 @@ public enum AnswersFile {
         if let sftp = answers.backupSFTP {
             out +=
                 "  sftp:\n    port: \(sftp.port)\n    identity_file: \(quote(sftp.identityFile))\n    known_hosts: \(quote(sftp.knownHosts))\n"
+        }
+        if let id = answers.backupS3AccessKeyID, let key = secret(.backupS3SecretKey) {
+            out += "  s3:\n    access_key_id: \(quote(id.value))\n    secret_access_key: \(quote(key))\n"
+        }
+        if let user = answers.backupRESTUser, let password = secret(.backupRESTPassword) {
+            out += "  rest:\n    user: \(quote(user.value))\n    password: \(quote(password))\n"
         }
         if let host = answers.smtpHost {
             out += "smtp:\n  host: \(host)\n"

@@ -33,7 +33,7 @@ struct RestoreCommand: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "The restic repository to restore from: a folder or sftp:user@host:/path (default: the installation's backups.repository).",
+            "The restic repository to restore from: a folder, sftp:user@host:/path, s3:https://host/bucket or rest:https://host:port/ (default: the installation's backups.repository).",
             valueName: "REPOSITORY"))
     var repository: String?
 
@@ -56,6 +56,24 @@ struct RestoreCommand: AsyncParsableCommand {
         help: ArgumentHelp("With an sftp repository: the known_hosts file holding the server's key.", valueName: "FILE")
     )
     var sftpKnownHosts: String?
+
+    @Option(help: ArgumentHelp("With an S3 repository: the access key's id.", valueName: "ID"))
+    var s3AccessKeyID: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "With an S3 repository: read the secret access key from FILE (else it is asked on the terminal).",
+            valueName: "FILE"))
+    var s3SecretKeyFile: String?
+
+    @Option(help: ArgumentHelp("With a REST repository that asks for a login: the user.", valueName: "USER"))
+    var restUser: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "With a REST repository: read the user's password from FILE (else it is asked on the terminal).",
+            valueName: "FILE"))
+    var restPasswordFile: String?
 
     @Flag(help: "Replace the database and configuration of the installation this server runs.")
     var force = false
@@ -85,39 +103,42 @@ struct RestoreCommand: AsyncParsableCommand {
         let resuming = try PendingRestore.load(in: layout).flatMap { $0.run == (backup ?? $0.run) ? $0 : nil }
         let saved = try session.savedAnswers()
 
-        let location: String
-        var options: [String] = []
-        if let repository {
-            let checked = try BackupRepository(repository)
-            location = checked.value
-            if let sftpIdentityFile, let sftpKnownHosts {
-                let access = try SFTPAccess(
-                    port: try Port(sftpPort ?? 22), identityFile: absolute(sftpIdentityFile),
-                    knownHosts: absolute(sftpKnownHosts))
-                guard let option = access.resticOption(for: checked) else {
-                    throw ValidationError("--sftp-* options apply to an sftp:user@host:/path repository only.")
-                }
-                options = [option]
-            } else if sftpIdentityFile != nil || sftpKnownHosts != nil || sftpPort != nil {
-                throw ValidationError("Give --sftp-identity-file and --sftp-known-hosts together (and --sftp-port).")
-            } else if let saved, saved.backupRepository == checked {
-                options = saved.resticOptions
+        // The repository and the options that go with it are checked before any question.
+        let named = try repository.map { text throws(UserError) in try BackupRepository(text) }
+        let sftpOption = try named.flatMap(sftpOption(for:))
+        try checkCredentialOptions(for: named, saved: saved)
+        let password = try PasswordSource(passwordFile: passwordFile.map(absolute), layout: layout)
+        defer { password.cleanUp() }
+        let storedSecrets = try? SecretsFile(path: layout.secretsFile).load()
+        let restic: Restic
+        if let checked = named {
+            var options = sftpOption.map { [$0] } ?? []
+            var access: Restic.Access?
+            if let credentials = try givenCredentials(for: checked) {
+                access = try credentials.write(for: checked, in: layout.stateDir + "/restic-access")
+            } else if let saved, saved.backupRepository == checked, let storedSecrets {
+                // The installation's own repository: its options and credentials.
+                let own = try BackupSetup.restic(
+                    for: saved, layout: layout, secrets: storedSecrets, passwordCommand: password.command)
+                if sftpOption == nil { options = own.options }
+                access = own.access
             }
+            restic = try Restic(
+                location: checked.value, passwordCommand: password.command,
+                cacheDirectory: layout.stateDir + "/restic-cache", options: options, access: access)
         } else if let resuming {
-            location = resuming.repository
-            options = resuming.resticOptions
+            restic = try Restic(
+                location: resuming.repository, passwordCommand: password.command,
+                cacheDirectory: layout.stateDir + "/restic-cache", options: resuming.resticOptions,
+                access: resuming.resticAccess)
         } else if let saved {
-            location = saved.backupRepository.location(in: layout)
-            options = saved.resticOptions
+            restic = try BackupSetup.restic(
+                for: saved, layout: layout, secrets: storedSecrets ?? Secrets(), passwordCommand: password.command)
         } else {
             throw ValidationError(
                 "There is no installation under \(layout.root): name the repository with --repository.")
         }
-        let password = try PasswordSource(passwordFile: passwordFile.map(absolute), layout: layout)
-        defer { password.cleanUp() }
-        let restic = try Restic(
-            location: location, passwordCommand: password.command,
-            cacheDirectory: layout.stateDir + "/restic-cache", options: options)
+        let location = restic.location
         _ = try await ResticInstallPlan.ensure(
             commands: runner, sysroot: "/", remedy: "run `sbs restore` again",
             progress: { output.err("sbs restore: \($0)") })
@@ -178,7 +199,7 @@ struct RestoreCommand: AsyncParsableCommand {
             let stamp = Date().formatted(
                 Date.ISO8601FormatStyle(timeZone: .gmt).dateSeparator(.omitted).timeSeparator(.omitted))
             var record = PendingRestore(
-                run: manifest.run, repository: location, resticOptions: options,
+                run: manifest.run, repository: location, resticOptions: restic.options, resticAccess: restic.access,
                 databaseParts: manifest.parts.filter { $0.name.hasPrefix("db/") }, requested: stamp)
             try record.save(in: layout)
             aside = try await FileRestore(
@@ -200,6 +221,66 @@ struct RestoreCommand: AsyncParsableCommand {
             "Restored backup \(manifest.run) from \(location): the database, /etc/sbs and the deploy folder."
                 + (aside.map { " What it replaced is kept in \($0)" } ?? "")
                 + (replaced.map { " and in backup \($0)." } ?? (aside == nil ? "" : ".")))
+    }
+
+    /// restic's `sftp.command` from the `--sftp-*` options; nil without them.
+    func sftpOption(for repository: BackupRepository) throws -> String? {
+        guard let sftpIdentityFile, let sftpKnownHosts else {
+            guard sftpIdentityFile == nil, sftpKnownHosts == nil, sftpPort == nil else {
+                throw ValidationError("Give --sftp-identity-file and --sftp-known-hosts together (and --sftp-port).")
+            }
+            return nil
+        }
+        let sftp = try SFTPAccess(
+            port: try Port(sftpPort ?? 22), identityFile: absolute(sftpIdentityFile),
+            knownHosts: absolute(sftpKnownHosts))
+        guard let option = sftp.resticOption(for: repository) else {
+            throw ValidationError("--sftp-* options apply to an sftp:user@host:/path repository only.")
+        }
+        return option
+    }
+
+    /// The `--s3-*` and `--rest-*` options fit the repository: each with its kind, the key's id or the user among
+    /// them, and an S3 repository other than the installation's own has them.
+    func checkCredentialOptions(for repository: BackupRepository?, saved: Answers?) throws {
+        let s3Given = s3AccessKeyID != nil || s3SecretKeyFile != nil
+        let restGiven = restUser != nil || restPasswordFile != nil
+        guard let repository else {
+            if s3Given || restGiven || sftpIdentityFile != nil || sftpKnownHosts != nil || sftpPort != nil {
+                throw ValidationError("The --sftp-*, --s3-* and --rest-* options go with --repository.")
+            }
+            return
+        }
+        if s3Given, repository.kind != .s3 || s3AccessKeyID == nil {
+            throw ValidationError("--s3-* options apply to an s3: repository, with --s3-access-key-id.")
+        }
+        if restGiven, repository.kind != .rest || restUser == nil {
+            throw ValidationError("--rest-* options apply to a rest: repository, with --rest-user.")
+        }
+        if let s3AccessKeyID { _ = try SafeToken(s3AccessKeyID, what: "--s3-access-key-id") }
+        if let restUser { _ = try SafeToken(restUser, what: "--rest-user") }
+        if repository.kind == .s3, !s3Given, saved?.backupRepository != repository {
+            throw ValidationError(
+                "An S3 repository needs --s3-access-key-id (and the secret key, typed or --s3-secret-key-file).")
+        }
+    }
+
+    /// The credentials the `--s3-*` or `--rest-*` options give for `repository` (checked by
+    /// `checkCredentialOptions`; a secret from its file, or typed hidden); nil when none is given.
+    func givenCredentials(for repository: BackupRepository) throws -> RepositoryCredentials? {
+        if repository.kind == .s3, let s3AccessKeyID {
+            let key = try SecretInput.read(
+                file: s3SecretKeyFile.map(absolute), option: "--s3-secret-key-file",
+                prompt: "The S3 secret access key for \(s3AccessKeyID): ")
+            return try RepositoryCredentials.checkedS3(accessKeyID: s3AccessKeyID, secretAccessKey: key)
+        }
+        if repository.kind == .rest, let restUser {
+            let password = try SecretInput.read(
+                file: restPasswordFile.map(absolute), option: "--rest-password-file",
+                prompt: "The REST server's password for \(restUser): ")
+            return .rest(user: restUser, password: password)
+        }
+        return nil
     }
 
     /// The stack's project when an installation lives under the root: kept answers, or a database volume.
@@ -253,5 +334,27 @@ struct PasswordSource {
 
     func cleanUp() {
         if let typedFile { unlink(typedFile) }
+    }
+}
+
+/// A secret for `sbs restore`: the file's first line, or typed hidden on the terminal.
+enum SecretInput {
+    static func read(file: String?, option: String, prompt: String) throws -> String {
+        if let file {
+            guard let text = try AtomicFile.readText(file, limit: .secretFile),
+                let line = text.split(separator: "\n").first.map(String.init), !line.isEmpty
+            else { throw ValidationError("\(option) \(file) does not exist or is empty.") }
+            return line
+        }
+        let terminal: EditLineTerminal
+        do { terminal = try EditLineTerminal() } catch {
+            throw UserError(
+                "A secret is needed (\(prompt.trimmed)) and there is no terminal to type it on.",
+                remedy: "Give it with \(option) FILE.")
+        }
+        guard let typed = try terminal.readSecret(prompt: prompt), !typed.isEmpty else {
+            throw UserError("Nothing was typed; nothing was changed.")
+        }
+        return typed
     }
 }

@@ -19,7 +19,9 @@ struct BackupJobTests {
         let runner: SystemCommandRunner
         let project: ComposeProject
 
-        init() throws {
+        /// - Parameter repository: the restic to back up with, given the fixture's folder (its password file is
+        ///   `password` there); default: a repository in that folder.
+        init(repository: ((String) throws -> Restic)? = nil) throws {
             dir = try Scratch.folder("backup")
             let bin = dir + "/bin"
             try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
@@ -46,9 +48,11 @@ struct BackupJobTests {
                 try FileManager.default.createDirectory(atPath: dir + "/" + folder, withIntermediateDirectories: true)
                 try "kept in \(folder)\n".write(toFile: dir + "/\(folder)/file", atomically: true, encoding: .utf8)
             }
-            restic = try Restic(
-                location: dir + "/repository", passwordCommand: ["cat", dir + "/password"],
-                cacheDirectory: dir + "/cache")
+            restic =
+                try repository?(dir)
+                ?? Restic(
+                    location: dir + "/repository", passwordCommand: ["cat", dir + "/password"],
+                    cacheDirectory: dir + "/cache")
             runner = SystemCommandRunner(searchPath: [bin] + SystemCommandRunner().searchPath)
             project = ComposeProject(name: "sbs-test", directory: dir + "/deploy")
         }
@@ -218,15 +222,35 @@ struct BackupJobTests {
     }
 
     @Test func repositoriesSbsCannotUseAreRefusedWithTheReason() throws {
-        for good in ["/var/backups/sbs/restic", "sftp:backup@nas.example.com:/srv/sbs", "sftp:nas:backups"] {
+        let kinds: [(String, BackupRepository.Kind)] = [
+            ("/var/backups/sbs/restic", .local), ("sftp:backup@nas.example.com:/srv/sbs", .sftp),
+            ("sftp:nas:backups", .sftp),
+            ("s3:s3.amazonaws.com/bucket", .s3), ("s3:https://s3.eu-central-003.backblazeb2.com/acme-backups/sbs", .s3),
+            ("s3:http://127.0.0.1:9000/sbs-backups", .s3), ("s3:https://[2001:db8::1]:9000/bkt", .s3),
+            ("rest:https://backup.example.com:8000/sbs/", .rest), ("rest:http://localhost:8000/", .rest),
+            ("rest:https://h/", .rest),
+        ]
+        for (good, kind) in kinds {
             #expect(try BackupRepository(good).value == good)
+            #expect(try BackupRepository(good).kind == kind, "\(good)")
         }
         for bad in [
             "", "relative/path", "/a b", "/a\"b", "/a'b", "/a\\b", "/x/../etc", "sftp:", "sftp:host", "sftp::/p",
-            "sftp:-oProxyCommand=x:/p", "s3:s3.amazonaws.com/bucket", "rest:https://h/", "/a\nb",
+            "sftp:-oProxyCommand=x:/p", "/a\nb",
+            // S3 without a bucket, with the keys in the name, plain http to another machine, a bad port.
+            "s3:", "s3:https://s3.amazonaws.com", "s3:https://s3.amazonaws.com/", "s3:https://s3.amazonaws.com/ab",
+            "s3:https://KEY:SECRET@s3.amazonaws.com/bucket", "s3:http://s3.example.com/bucket",
+            "s3:https://s3.example.com:0/bucket", "s3:https://s3.example.com:99999/bucket", "s3:https://:9000/bucket",
+            "s3:https://s3.example.com/bucket/../x",
+            // REST without a scheme, with a login in the URL, plain http to another machine.
+            "rest:", "rest:backup.example.com/", "rest:https://sbs:pw@backup.example.com/",
+            "rest:http://10.0.0.5:8000/",
+            "rest:https:///", "b2:bucket:sbs", "azure:c:/", "gs:b:/", "rclone:remote:x", "swift:c:/",
         ] {
             #expect(throws: UserError.self, "\(bad.debugDescription)") { try BackupRepository(bad) }
         }
+        let b2 = #expect(throws: UserError.self) { try BackupRepository("b2:bucket:sbs") }
+        #expect(b2?.remedy?.contains("s3:https://s3.REGION.backblazeb2.com/BUCKET") == true)
         #expect(BackupRepository.onThisServer.location(in: Layout(root: "/tmp/r")) == "/tmp/r/var/backups/sbs/restic")
         #expect(try BackupRepository("sftp:h:/p").location(in: Layout(root: "/tmp/r")) == "sftp:h:/p")
     }

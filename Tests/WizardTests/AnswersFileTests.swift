@@ -105,6 +105,35 @@ func problems(_ text: String) -> [String] {
         #expect(good.resticOptions.first?.hasSuffix("backup@nas -s sftp") == true)
     }
 
+    @Test func s3AndRESTCredentialsStandBesideTheirRepositoryAndNeverInItsName() throws {
+        let missing = problems(complete + "\nbackups:\n  repository: s3:https://s3.example.com/acme\n")
+        #expect(missing.contains { $0.contains("an s3: repository needs backups.s3") }, "\(missing)")
+        let half = problems(
+            complete + "\nbackups:\n  repository: s3:https://s3.example.com/acme\n  s3:\n    access_key_id: AKIA1\n")
+        #expect(half.contains { $0.contains("backups.s3 needs access_key_id and secret_access_key") }, "\(half)")
+        let elsewhere = problems(
+            complete
+                + "\nbackups:\n  rest:\n    user: sbs\n    password: env:REST_PW\n  s3:\n    access_key_id: A\n    secret_access_key: env:K\n"
+        )
+        #expect(elsewhere.contains { $0.contains("backups.rest applies to a rest:") }, "\(elsewhere)")
+        #expect(elsewhere.contains { $0.contains("backups.s3 applies to an s3:") }, "\(elsewhere)")
+        // Keys typed into the repository's name are refused without being repeated.
+        let inName = problems(
+            complete + "\nbackups:\n  repository: \"rest:https://sbs:Hunter2-secret@backup.example.com/\"\n")
+        #expect(inName.contains { $0.contains("rest:https://***@backup.example.com/") }, "\(inName)")
+        #expect(!inName.joined().contains("Hunter2"), "\(inName)")
+        let spaced = problems(complete + "\nbackups:\n  repository: \"s3:https://AK:Hunter2 x@s3.example.com/b\"\n")
+        #expect(!spaced.isEmpty && !spaced.joined().contains("Hunter2"), "\(spaced)")
+
+        let good = try AnswersFile.parse(
+            complete
+                + "\nbackups:\n  repository: s3:https://s3.example.com/acme/sbs\n  s3:\n    access_key_id: AKIA1\n    secret_access_key: env:S3_KEY\n",
+            file: "site.yaml")
+        #expect(good.backupS3AccessKeyID?.value == "AKIA1")
+        #expect(good.backupS3SecretKey == .environment("S3_KEY"))
+        #expect(good.secretSources[.backupS3SecretKey] == .environment("S3_KEY"))
+    }
+
     // A user name or password in the directory URL is refused, and the problem does not repeat it: the answers
     // are kept, shown in the summary and become the certificate step's input.
     @Test func credentialsInTheACMEDirectoryAreRefusedUnshown() {
@@ -455,8 +484,20 @@ struct AnswersGenerator {
         }
         if chance() {
             a.backupRepository = try BackupRepository(
-                pick(["/srv/restic", "sftp:backup@nas.example.com:/srv/sbs", "sftp:nas:backups"]))
+                pick([
+                    "/srv/restic", "sftp:backup@nas.example.com:/srv/sbs", "sftp:nas:backups",
+                    "s3:https://s3.eu-central-003.backblazeb2.com/acme/sbs", "s3:s3.amazonaws.com/acme-backups",
+                    "rest:https://backup.example.com:8000/sbs/", "rest:http://127.0.0.1:8000/",
+                ]))
             a.backupPassword = secret()
+            if a.backupRepository.kind == .s3 {
+                a.backupS3AccessKeyID = try SafeToken(pick(["AKIAIOSFODNN7EXAMPLE", "0031a2b3c4d5e6f0000000001"]))
+                a.backupS3SecretKey = secret()
+            }
+            if a.backupRepository.kind == .rest && chance() {
+                a.backupRESTUser = try SafeToken(pick(["sbs", "shop-backup"]))
+                a.backupRESTPassword = secret()
+            }
             if a.backupRepository.kind == .sftp && chance() {
                 a.backupSFTP = try SFTPAccess(
                     port: try Port(pick([22, 2222])), identityFile: "/root/.ssh/sbs-backup",

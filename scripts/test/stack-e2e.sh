@@ -61,6 +61,7 @@ clean_leftovers() {
     scripts/test/pebble-env.sh stop "$pebble_dir" >/dev/null 2>&1 || true
     if [ -f "$work/registry/pid" ]; then kill "$(cat "$work/registry/pid")" 2>/dev/null || true; fi
     if [ -f "$work/ssh/sshd.pid" ]; then kill "$(cat "$work/ssh/sshd.pid")" 2>/dev/null || true; fi
+    if [ -f "$work/rclone.pid" ]; then kill "$(cat "$work/rclone.pid")" 2>/dev/null || true; fi
     rm -rf "$work"
 }
 if [ "${1:-}" = clean ]; then
@@ -80,6 +81,7 @@ cleanup() {
     scripts/test/pebble-env.sh stop "$pebble_dir" >/dev/null 2>&1
     [ -f "$work/registry/pid" ] && kill "$(cat "$work/registry/pid")" 2>/dev/null
     [ -f "$work/ssh/sshd.pid" ] && kill "$(cat "$work/ssh/sshd.pid")" 2>/dev/null
+    [ -f "$work/rclone.pid" ] && kill "$(cat "$work/rclone.pid")" 2>/dev/null
     scripts/test/docker-env.sh stop "$engine_state" >/dev/null 2>&1
     echo "stack-e2e: $((failures)) failed checks; $(($(date +%s) - started)) s in all"
     [ "$failures" -eq 0 ] || status=1
@@ -92,7 +94,7 @@ scripts/test/docker-env.sh start "$engine_state"
 clean_leftovers
 port_busy() { ss -Hltn "sport = :$1" | grep -q .; }
 # 80 and 443 for the stack; Pebble's fixed ports and the registry's, which the answers files name.
-for port in 80 443 14200 14201 14202 14203 14204 14205 14210; do
+for port in 80 443 14200 14201 14202 14203 14204 14205 14210 14230; do
     if port_busy "$port"; then
         echo "stack-e2e: port $port is in use on this machine ($(ss -Hltnp "sport = :$port" | head -1)); the end-to-end install needs 80, 443 and 14200-14210" >&2
         [ "${SBS_REQUIRE_INTEGRATION:-0}" = 1 ] && exit 1
@@ -552,6 +554,33 @@ ls -d "$restored"/var/lib/sbs/replaced-*/etc-sbs >/dev/null 2>&1 \
 "$sbs" verify --json --root "$restored" >"$work/verify-restored2.json" 2>/dev/null \
     && pass "verify passes after the forced restore" || fail "verify after the forced restore: $(cat "$work/verify-restored2.json")"
 root=$restored
+
+say "2f2. backups to restic's REST server with a login (rclone serve restic on 127.0.0.1:14230); the upgrade below backs up and restores through it"
+rest_password="rest-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+(umask 077 && printf '%s\n' "$rest_password" >"$work/rest-password")
+setsid rclone serve restic --addr 127.0.0.1:14230 --user sbs --pass "$rest_password" "$work/rest-served" \
+    >"$work/rclone.log" 2>&1 </dev/null &
+echo $! >"$work/rclone.pid"
+for _ in $(seq 1 50); do curl -s -o /dev/null http://127.0.0.1:14230/ && break; sleep 0.1; done
+rest_repository="rest:http://127.0.0.1:14230/shop/"
+restic_rest() { # the REST repository by hand, the login in its URL
+    restic --repo "rest:http://sbs:$rest_password@127.0.0.1:14230/shop/" --password-file "$work/backup-password" \
+        --cache-dir "$work/restic-cache" "$@"
+}
+cp scripts/test/stack/minimum.yaml "$work/minimum-rest.yaml"
+printf 'backups:\n  repository: %s\n  rest:\n    user: sbs\n    password: file:%s\n' "$rest_repository" "$work/rest-password" \
+    >>"$work/minimum-rest.yaml"
+"$sbs" install --answers "$work/minimum-rest.yaml" --non-interactive --root "$root" >"$work/install-rest.out" 2>&1 \
+    && pass "the installation now backs up to $rest_repository" || fail "install with the REST repository: $(tail -5 "$work/install-rest.out")"
+if "$sbs" backup --root "$root" >"$work/backup-rest.out" 2>&1; then pass "sbs backup to the REST server: $(tail -1 "$work/backup-rest.out")"; else fail "sbs backup to the REST server: $(tail -5 "$work/backup-rest.out")"; fi
+[ "$(restic_rest snapshots --json --tag sbs-manifest | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')" = 1 ] \
+    && pass "the REST server holds the backup, behind its login" || fail "no backup on the REST server"
+# The login's password: in secrets.env and the 0600 file restic reads, nowhere else (outputs, logs, state, deploy folder).
+holders=$(grep -rlF -- "$rest_password" "$root" "$work"/install-rest.out "$work"/backup-rest.out 2>/dev/null | sort | tr '\n' ' ')
+access_file=$(ls "$root"/var/lib/sbs/restic-access/rest-* 2>/dev/null | head -1)
+[ "$holders" = "$root/etc/sbs/secrets.env $access_file " ] && [ "$(stat -c %a "$access_file")" = 600 ] \
+    && ! pgrep -af restic | grep -qF -- "$rest_password" \
+    && pass "the REST password is only in secrets.env and $(basename "$access_file") (0600)" || fail "the REST password is in: $holders"
 
 say "2g. sbs upgrade: to a working web 2.0.0, then to a broken one with a migrating database: back on the previous images and data, exit 1"
 project=$(project_of "$root")

@@ -36,7 +36,8 @@ struct RestoreDatabase: StepAction {
                     location: pending.repository,
                     passwordCommand: [
                         context.executable, "secrets", "show", "BACKUP_PASSWORD", "--root", context.layout.root,
-                    ], cacheDirectory: context.layout.stateDir + "/restic-cache", options: pending.resticOptions)
+                    ], cacheDirectory: context.layout.stateDir + "/restic-cache", options: pending.resticOptions,
+                    access: pending.resticAccess)
             })
     }
 
