@@ -14,7 +14,6 @@ import SBSCore
 public struct DatabaseState: Sendable, Equatable {
     /// The lines psql printed, as the manifest keeps them (`BackupManifest.databaseState`).
     public var text: String
-    public var databases: [String]
 
     /// The state of `databases` (the names `BackupJob.databaseNames` lists).
     /// - Returns: nil when it cannot be read, when the database list is not `databases`, or when a database has an
@@ -52,6 +51,6 @@ public struct DatabaseState: Sendable, Equatable {
                 return nil
             }
         }
-        return Self(text: lines.joined(separator: "\n"), databases: databases)
+        return Self(text: lines.joined(separator: "\n"))
     }
 }
