@@ -1,4 +1,5 @@
 import FoundationEssentials
+import SBSCore
 
 extension BackupJob {
     /// Which backups stay: restic's keep rules (`--keep-last 2 --keep-daily N --keep-weekly N --keep-monthly N`)
@@ -47,30 +48,12 @@ extension BackupJob {
 
         /// The ISO week of a run id (`2026-W49`); nil when it is not one.
         static func isoWeek(_ run: String) -> String? {
-            guard let date = runDate(run) else { return nil }
+            guard let date = RunStamp.date(run) else { return nil }
             var calendar = Calendar(identifier: .iso8601)
             calendar.timeZone = .gmt
             let parts = calendar.dateComponents([.yearForWeekOfYear, .weekOfYear], from: date)
             guard let year = parts.yearForWeekOfYear, let week = parts.weekOfYear else { return nil }
             return "\(year)-W\(week < 10 ? "0" : "")\(week)"
-        }
-
-        /// The time a run id names (`20261205T031500Z`, UTC); nil when it is not one.
-        static func runDate(_ run: String) -> Date? {
-            let digits = Array(run.utf8)
-            guard digits.count == 16, digits[8] == UInt8(ascii: "T"), digits[15] == UInt8(ascii: "Z") else {
-                return nil
-            }
-            func number(_ range: Range<Int>) -> Int? { Int(String(decoding: digits[range], as: UTF8.self)) }
-            guard let year = number(0..<4), let month = number(4..<6), let day = number(6..<8),
-                let hour = number(9..<11), let minute = number(11..<13), let second = number(13..<15)
-            else { return nil }
-            var calendar = Calendar(identifier: .gregorian)
-            calendar.timeZone = .gmt
-            let components = DateComponents(
-                year: year, month: month, day: day, hour: hour, minute: minute, second: second)
-            guard components.isValidDate(in: calendar) else { return nil }
-            return calendar.date(from: components)
         }
 
         /// The snapshots of `snapshots` (sbs's, of this host) that retention forgets, the backup `current` aside:
@@ -90,7 +73,7 @@ extension BackupJob {
                     return false
                 }
                 if finished.contains(run) { return true }
-                guard let started = Self.runDate(run) else { return false }
+                guard let started = RunStamp.date(run) else { return false }
                 return now.timeIntervalSince(started) > Self.unfinishedAge
             }.map(\.id)
         }

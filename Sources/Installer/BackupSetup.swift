@@ -98,8 +98,7 @@ public struct BackupSetup: Sendable {
     ///   which must not prune what it may have to restore).
     public func backUp(prune: Bool, sbsVersion: String) async throws -> BackupManifest {
         let output = session.output
-        let stamp = Date().formatted(
-            Date.ISO8601FormatStyle(timeZone: .gmt).dateSeparator(.omitted).timeSeparator(.omitted))
+        let stamp = RunStamp.make()
         var images: [String: String] = [:]
         for service in StackService.allCases { images[service.rawValue] = answers.image(service) }
         let manifest = BackupManifest(

@@ -358,8 +358,7 @@ struct BackupJobTests {
     @Test(.requires("restic", install: "apt-get install -y restic"), .timeLimit(.minutes(2)))
     func theLeftoversOfAKilledRunAreForgottenOnceOld() async throws {
         let fixture = try Fixture()
-        let recent = Date().addingTimeInterval(-3600).formatted(
-            Date.ISO8601FormatStyle(timeZone: .gmt).dateSeparator(.omitted).timeSeparator(.omitted))
+        let recent = RunStamp.make(Date().addingTimeInterval(-3600))
         _ = try await fixture.job(run: "20261201T031500Z").run()
         for run in ["20200101T000000Z", recent] {
             let made = try await fixture.runner.runPipeline(
@@ -385,10 +384,9 @@ struct BackupJobTests {
         var generator = SeededGenerator(seed: 18)
         var time = Date(timeIntervalSince1970: 1_785_568_500)  // 2026-08-01T07:15:00Z
         var runs: [String] = []
-        let style = Date.ISO8601FormatStyle(timeZone: .gmt).dateSeparator(.omitted).timeSeparator(.omitted)
         for _ in 0..<24 {
             time += Double.random(in: 0.05...9, using: &generator) * 86400
-            let run = time.formatted(style)
+            let run = RunStamp.make(time)
             runs.append(run)
             let dashed = time.formatted(Date.ISO8601FormatStyle(timeZone: .gmt).dateTimeSeparator(.space))
             let made = try await runner.runPipeline(
@@ -440,11 +438,17 @@ struct BackupJobTests {
         #expect(BackupJob.Retention.isoWeek("20261231T235959Z") == "2026-W53")
         #expect(BackupJob.Retention.isoWeek("20270101T000000Z") == "2026-W53")
         #expect(BackupJob.Retention.isoWeek("20270104T031500Z") == "2027-W01")
-        #expect(BackupJob.Retention.runDate("20261205T031500Z") == Date(timeIntervalSince1970: 1_796_440_500))
+        #expect(RunStamp.date("20261205T031500Z") == Date(timeIntervalSince1970: 1_796_440_500))
+        // What is made reads back as the same second.
+        for seconds in stride(from: 0.0, to: 4e9, by: 97_654_321.0) {
+            let date = Date(timeIntervalSince1970: seconds)
+            #expect(RunStamp.date(RunStamp.make(date)) == date, "\(date)")
+        }
         for bad in [
             "", "20261305T031500Z", "20261205 031500Z", "2026120T031500Z", "20261205T031500", "abcdefghTijklmnZ",
+            "20261205T031500Zx", "+2026120T031500Z", "2026-205T031500Z", "20260230T031500Z", "20261205T246000Z",
         ] {
-            #expect(BackupJob.Retention.runDate(bad) == nil, "\(bad)")
+            #expect(RunStamp.date(bad) == nil, "\(bad)")
         }
     }
 }

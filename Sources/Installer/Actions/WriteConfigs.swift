@@ -43,8 +43,7 @@ struct WriteConfigs: StepAction {
         for value in secrets.allValues { log.runLog.addSecret(value) }
         let files = try ConfigRenderer.render(
             input.render, secrets: secrets, templates: TemplateSet(files: input.templates))
-        let stamp = Date().formatted(
-            Date.ISO8601FormatStyle(timeZone: .gmt).dateSeparator(.omitted).timeSeparator(.omitted))
+        let stamp = RunStamp.make()
         let writer = ConfigWriter(
             deployDirectory: input.deployDir, backupDirectory: input.backupDir + "/configs-" + stamp)
         let report = try writer.write(files)
