@@ -10,10 +10,8 @@ import SBSCore
 import StepGraph
 import Wizard
 
-/// `sbs restore`: a backup put back onto this server or a new one: `/etc/sbs` (answers, secrets, certificates, ACME
-/// account) and the deploy folder from the backup's files, then the install's steps, where `restore-database`
-/// puts the database into a fresh volume before any service that uses it starts; then the stack comes up and is
-/// verified as after an install.
+/// `sbs restore`: the repository and its credentials from the options (or the installation's answers), the
+/// password from a file or typed; then `StackRestore`.
 struct RestoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore",
@@ -97,7 +95,6 @@ struct RestoreCommand: AsyncParsableCommand {
         }
         let lock = try RunLock(path: layout.lockFile)
         defer { withExtendedLifetime(lock) {} }
-        let runner = SystemCommandRunner()
         // A restore stopped half-way (its record names the backup) goes on without asking again; once its
         // database is back, with the install's steps alone.
         let resuming = try PendingRestore.load(in: layout).flatMap { $0.run == (backup ?? $0.run) ? $0 : nil }
@@ -138,89 +135,19 @@ struct RestoreCommand: AsyncParsableCommand {
             throw ValidationError(
                 "There is no installation under \(layout.root): name the repository with --repository.")
         }
-        let location = restic.location
-        _ = try await ResticInstallPlan.ensure(
-            commands: runner, sysroot: "/", remedy: "run `sbs restore` again",
-            progress: { output.err("sbs restore: \($0)") })
-
-        let entries: [BackupCatalog.Entry]
-        do { entries = try await BackupCatalog(restic: restic, runner: runner).entries() } catch {
-            guard error.message.contains("wrong password") else { throw error }
-            throw UserError(
-                "The password does not open the repository \(location) (restic: wrong password or no key found); nothing was changed.",
-                remedy:
-                    "Run `sbs restore` again with the BACKUP_PASSWORD kept away from the old server (typed, or --password-file FILE)."
-            )
-        }
-        let wanted = backup ?? resuming?.run
-        guard let entry = wanted.map({ name in entries.first { $0.manifest.run == name } }) ?? entries.first else {
-            throw UserError(
-                wanted.map { "There is no backup \($0) in \(location)." } ?? "There is no backup in \(location).",
-                remedy: "`sbs backup list --root \(layout.root)` (or restic snapshots) lists the backups there.")
-        }
-        let manifest = entry.manifest
-        guard let files = manifest.parts.first(where: { $0.name == "files" }) else {
-            throw UserError("Backup \(manifest.run) holds no files part (/etc/sbs and the deploy folder).")
-        }
-        output.err(
-            "sbs restore: backup \(manifest.run) of \(manifest.domain) (sbs \(manifest.sbsVersion)) from \(location)")
-
-        // An installation here is replaced only when asked to, confirmed, and backed up first; a restore that was
-        // interrupted goes on without asking again.
-        var replaced: String?
-        if resuming == nil, let project = try await existingInstallation(saved, runner: runner) {
-            let domain = saved?.domain?.value ?? manifest.domain
-            guard force else {
-                throw UserError(
-                    "\(layout.root) holds an installation (\(domain), compose project \(project.name)); a restore would replace its database and configuration.",
-                    remedy:
-                        "Run `sbs restore --force` to replace it (it asks for the domain and backs it up first), or restore onto a new server."
-                )
-            }
-            try DomainConfirmation(
-                domain: domain, given: confirm,
-                warning:
-                    "The restore replaces the database and configuration of \(domain) (a backup of them is made first)."
-            ).check()
-            if !skipBackup {
-                output.err("sbs restore: backing up the installation it replaces first")
-                let setup = try BackupSetup(session)
-                let safety = try await setup.backUp(prune: false, sbsVersion: BuildVersion.version)
-                replaced = "\(safety.run) in \(setup.restic.location)"
-            }
-        }
-
-        var aside: String?
-        if resuming?.databaseRestored == true {
-            output.err(
-                "sbs restore: the database of backup \(manifest.run) is back already; the install's steps finish the restore"
-            )
-        } else {
-            let stamp = Date().formatted(
-                Date.ISO8601FormatStyle(timeZone: .gmt).dateSeparator(.omitted).timeSeparator(.omitted))
-            var record = PendingRestore(
-                run: manifest.run, repository: location, resticOptions: restic.options, resticAccess: restic.access,
-                databaseParts: manifest.parts.filter { $0.name.hasPrefix("db/") }, requested: stamp)
-            try record.save(in: layout)
-            aside = try await FileRestore(
-                layout: layout, restic: restic, runner: runner, previousDeployDir: saved?.deployDir, stamp: stamp,
-                progress: { output.err("sbs restore: \($0)") }
-            ).run(snapshot: files.snapshot)
-            record.filesRestored = true
-            try record.save(in: layout)
-            output.err(
-                "sbs restore: the files are back; the install's steps restore the database and bring the stack up")
-        }
-        let invocation = InstallInvocation(
-            command: "install", answersFile: layout.answersFile, interactive: false,
-            sysroot: global.sysroot.map(absolute), assets: global.assets.map(absolute))
-        let ending = try await InstallRun(session: session, heldLock: lock)
-            .install(scope: try invocation.scope(), invocation: invocation)
-        guard ending.exitStatus == 0 else { throw ExitCode(ending.exitStatus) }
-        output.out(
-            "Restored backup \(manifest.run) from \(location): the database, /etc/sbs and the deploy folder."
-                + (aside.map { " What it replaced is kept in \($0)" } ?? "")
-                + (replaced.map { " and in backup \($0)." } ?? (aside == nil ? "" : ".")))
+        let status = try await StackRestore(
+            session: session, sbsVersion: BuildVersion.version, sysroot: global.sysroot.map(absolute),
+            assets: global.assets.map(absolute), force: force, skipBackup: skipBackup
+        ).run(
+            restic: restic, backup: backup, resuming: resuming, saved: saved, lock: lock,
+            confirm: { domain in
+                try DomainConfirmation(
+                    domain: domain, given: confirm,
+                    warning:
+                        "The restore replaces the database and configuration of \(domain) (a backup of them is made first)."
+                ).check()
+            })
+        guard status == 0 else { throw ExitCode(status) }
     }
 
     /// restic's `sftp.command` from the `--sftp-*` options; nil without them.
@@ -281,16 +208,6 @@ struct RestoreCommand: AsyncParsableCommand {
             return .rest(user: restUser, password: password)
         }
         return nil
-    }
-
-    /// The stack's project when an installation lives under the root: kept answers, or a database volume.
-    func existingInstallation(_ saved: Answers?, runner: SystemCommandRunner) async throws -> ComposeProject? {
-        let project = InstallInputs.project(
-            layout: global.layout, deployDir: saved?.deployDir ?? Answers().deployDir)
-        if saved != nil { return project }
-        let volume = try await runner.run(
-            ["docker", "volume", "inspect", project.volume("postgres_data")], timeout: .seconds(60))
-        return volume.status == 0 ? project : nil
     }
 }
 
