@@ -99,7 +99,7 @@ public struct DatabaseRestore: Sendable {
     /// - Throws: `UserError` naming the part that did not restore.
     public func run() async throws(UserError) -> [BackupTrial.DatabaseResult] {
         let remedy =
-            "Fix the cause, then run `sbs resume`: the database is restored again from the start (the backup is untouched)."
+            "Fix the cause: the next run restores the database again from the start (the backup is untouched)."
         let failed = { (part: BackupManifest.Part, result: CommandResult) in
             UserError(
                 "Restoring \(part.name) failed (exit \(result.status)): \(result.stderr.lastLines(3))", remedy: remedy)

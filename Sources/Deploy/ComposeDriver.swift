@@ -97,14 +97,14 @@ public struct ComposeDriver: Sendable {
                 ["docker", "load", "--quiet", "--input", archive], timeout: .seconds(3600),
                 what: "`docker load --input \(archive)`",
                 remedy:
-                    "Check that \(archive) is a `docker save` archive of the stack's images (images.archive), then run `sbs resume`."
+                    "Check that \(archive) is a `docker save` archive of the stack's images (images.archive)."
             )
             missing = try await absent(missing)
             guard missing.isEmpty else {
                 throw UserError(
                     "\(archive) does not hold \(missing.joined(separator: ", ")); with images.archive nothing is pulled.",
                     remedy:
-                        "Save those images into the archive too (`docker save -o \(archive) IMAGE…` on a machine that has them), or remove images.archive to pull them; then run `sbs resume`."
+                        "Save those images into the archive too (`docker save -o \(archive) IMAGE…` on a machine that has them), or remove images.archive to pull them."
                 )
             }
             progress("loaded in \(Self.seconds(clock.now - started))")
@@ -123,7 +123,7 @@ public struct ComposeDriver: Sendable {
             try await run(
                 pull + ["--", image], timeout: .seconds(3600), what: "Pulling \(image)",
                 remedy:
-                    "Check the network and the image name (answers `images:`); a private registry needs answers `registry` (server, user, password); a site without internet gives `images.archive`. Then run `sbs resume`."
+                    "Check the network and the image name (answers `images:`); a private registry needs answers `registry` (server, user, password); a site without internet gives `images.archive`."
             )
             progress("pulled \(image) in \(Self.seconds(clock.now - started))")
         }
@@ -161,7 +161,7 @@ public struct ComposeDriver: Sendable {
             throw UserError(
                 "`docker compose up` failed (\(result.timedOut ? "timed out" : "exit \(result.status)")): \((result.stderr + "\n" + result.stdout).lastLines(3))\(diagnosis)",
                 remedy:
-                    "Fix what the log above shows (`docker compose -p \(project.name) logs SERVICE` in \(project.directory) shows more), then run `sbs resume`."
+                    "Fix what the log above shows (`docker compose -p \(project.name) logs SERVICE` in \(project.directory) shows more)."
             )
         }
         try await waitReady(services, deadline: deadline)
@@ -192,7 +192,7 @@ public struct ComposeDriver: Sendable {
         throw UserError(
             "\(names.isEmpty ? "The stack" : names.joined(separator: ", ")) did not become healthy within \(deadline): \(last.filter { !$0.isReady }.map { "\($0.service) \($0.state)\($0.health.isEmpty ? "" : "/" + $0.health)" }.joined(separator: ", "))\(missing.isEmpty ? "" : "; no container for \(missing.joined(separator: ", "))")\(diagnosis)",
             remedy:
-                "Read the service's log (`docker compose -p \(project.name) logs \(names.first ?? "SERVICE")` in \(project.directory)), fix the cause (memory, a wrong image, a port in use), then run `sbs resume`."
+                "Read the service's log (`docker compose -p \(project.name) logs \(names.first ?? "SERVICE")` in \(project.directory)), fix the cause (memory, a wrong image, a port in use)."
         )
     }
 

@@ -116,7 +116,7 @@ public enum DockerInstallPlan {
         UserError(
             "sbs cannot install Docker on \(os.prettyName): \(why).",
             remedy:
-                "Install Docker Engine and the compose v2 plugin by hand (https://docs.docker.com/engine/install/), check `docker compose version`, then run `sbs resume`."
+                "Install Docker Engine and the compose v2 plugin by hand (https://docs.docker.com/engine/install/), and check `docker compose version`."
         )
     }
 }

@@ -27,19 +27,21 @@ public enum ResticInstallPlan {
         throw UserError(
             "sbs cannot install restic on \(os.prettyName): it knows Debian, Ubuntu and the RHEL family only.",
             remedy:
-                "Install restic by hand (https://restic.readthedocs.io/), check `restic version`, then run `sbs resume`."
+                "Install restic by hand (https://restic.readthedocs.io/), and check `restic version`."
         )
     }
 }
 
 extension ResticInstallPlan {
     /// `restic version`'s first line, after installing restic from the distribution's packages when it is missing.
-    /// - Parameter remedy: what to do after fixing a failed installation (`sbs resume`, or the command again).
+    /// - Parameter remedy: what to do after fixing a failed installation (the command again); nil within the
+    ///   install's steps, whose run says what to run next.
     /// - Throws: `UserError` naming the command that failed.
     public static func ensure(
-        commands: any CommandRunner, sysroot: String, remedy: String, progress: (String) -> Void
+        commands: any CommandRunner, sysroot: String, remedy: String?, progress: (String) -> Void
     ) async throws(UserError) -> String {
         if let version = await version(commands) { return version }
+        let next = remedy.map { ", then \($0)" } ?? ""
         let os = HostDetector(sysroot: Sysroot(sysroot), runner: commands).detectOS()
         let plan = try steps(for: os)
         progress("restic is not installed: installing it on \(os.prettyName)")
@@ -51,14 +53,14 @@ extension ResticInstallPlan {
                 throw UserError(
                     "`\(action)` failed (\(result.timedOut ? "timed out" : "exit \(result.status)")): \((result.stderr + result.stdout).lastLines(3))",
                     remedy:
-                        "Fix the cause (network, package sources, a held package lock), then \(remedy); or install restic by hand."
+                        "Fix the cause (network, package sources, a held package lock)\(next); or install restic by hand."
                 )
             }
         }
         guard let version = await version(commands) else {
             throw UserError(
                 "restic was installed but `restic version` does not answer.",
-                remedy: "Check `restic version`, fix what it reports, then \(remedy).")
+                remedy: "Check `restic version` and fix what it reports\(next).")
         }
         return version
     }

@@ -202,7 +202,7 @@ public struct DNSCheck: Sendable {
             bad.map { "\($0.name): \($0.problems.joined(separator: " "))" }.joined(separator: " ")
             + " This server's addresses: \(ownList.isEmpty ? "none found" : ownList)."
         var remedy =
-            "Point the A record\(hasOwnV6 ? " and AAAA record" : "") of each name at this server (and remove AAAA records that point elsewhere), wait for DNS to update, then run `sbs resume`."
+            "Point the A record\(hasOwnV6 ? " and AAAA record" : "") of each name at this server (and remove AAAA records that point elsewhere), and wait for DNS to update."
         if own.allSatisfy({ $0.isPrivate }) {
             remedy += " Behind NAT, give the public address as network.public_ip in the answers."
         }

@@ -105,7 +105,7 @@ extension PreflightChecks {
                     id: "package-lock", status: .fail,
                     detail: "The package manager is still busy after \(timeout.components.seconds) s: \(description).",
                     remedy:
-                        "Wait for it to finish (`journalctl -fu unattended-upgrades` shows progress), then run `sbs resume`. Do not delete the lock file."
+                        "Wait for it to finish (`journalctl -fu unattended-upgrades` shows progress). Do not delete the lock file."
                 )
             }
             if description != lastHolder {
@@ -119,7 +119,7 @@ extension PreflightChecks {
                 return CheckResult(
                     id: "package-lock", status: .fail,
                     detail: "Interrupted while waiting for the package manager (\(description)).",
-                    remedy: "Run `sbs resume` when you want to go on.")
+                    remedy: "Run again when you want to go on.")
             }
             waited += pollInterval
         }

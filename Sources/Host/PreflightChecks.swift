@@ -118,7 +118,7 @@ public struct PreflightChecks: Sendable {
             id: "disk", status: .fail,
             detail:
                 "Only \(freeGiB) GiB free under \(disk.path); the stack needs \(requiredGiB) GiB for images, models and data.",
-            remedy: "Free space (`docker system prune`, old logs) or grow the disk, then run `sbs resume`.")
+            remedy: "Free space (`docker system prune`, old logs) or grow the disk.")
     }
 
     /// The earliest plausible time: certificates and JWTs issued by a clock before this are surely wrong.

@@ -96,13 +96,9 @@ public struct InstallRun: Sendable {
 
         let ran = Mutex(0)
         let task = Task { [session] in
-            try await session.run(scope: scope, checked: checked, runLog: runLog) { [suggestsNextRun] event in
+            try await session.run(scope: scope, checked: checked, runLog: runLog) { event in
                 if case .succeeded = event { ran.withLock { $0 += 1 } }
-                if !suggestsNextRun, case .failed(let step, let error) = event {
-                    output.show(.failed(step, error: Self.withoutResume(error)))
-                } else {
-                    output.show(event)
-                }
+                output.show(event)
             }
         }
         // After the wizard, which restores the default signal actions when it is done.
@@ -131,7 +127,8 @@ public struct InstallRun: Sendable {
             }
             return .completed(ran: ran)
         case .failed(let step, let error):
-            output.err("\nStep \(step) failed: \(suggestsNextRun ? error : Self.withoutResume(error))")
+            // A step's error says what failed and what to fix; the command says what to run next.
+            output.err("\nStep \(step) failed: \(error)")
             output.err("Log: \(runLog.path)")
             guard suggestsNextRun else { return .failed(step: step) }
             output.err(
@@ -145,13 +142,6 @@ public struct InstallRun: Sendable {
             output.err("Run `sbs resume\(rootFlag)` to continue.")
             return .interrupted(step: step)
         }
-    }
-
-    /// A step's error without its advice to run `sbs resume` (its remedies end so), for a run whose command goes on
-    /// by itself after a failure.
-    static func withoutResume(_ error: String) -> String {
-        error.replacing(", then run `sbs resume`", with: "")
-            .replacing("then run `sbs resume`", with: "then run the command again")
     }
 
     /// ` --root DIR` when the installation is not at `/`, for the commands a message suggests.

@@ -53,7 +53,7 @@ struct ServedCertificate {
             throw UserError(
                 "The stack's nginx is not running, so it cannot serve the certificate in \(liveDirectory).",
                 remedy:
-                    "Look at `\(driver.command(["logs", "--tail", "50", "nginx"]).joined(separator: " "))`, then run `sbs resume`."
+                    "Look at `\(driver.command(["logs", "--tail", "50", "nginx"]).joined(separator: " "))`."
             )
         }
         let clock = ContinuousClock()
@@ -77,7 +77,7 @@ struct ServedCertificate {
         throw UserError(
             "\(settle) after a reload, nginx still presents \(seen) on \(endpoint.url), not the live one in \(liveDirectory) (serial \(live.serialNumber)).",
             remedy:
-                "Restart nginx (`\(driver.command(["restart", "nginx"]).joined(separator: " "))` in \(driver.project.directory)), then run `sbs resume`."
+                "Restart nginx (`\(driver.command(["restart", "nginx"]).joined(separator: " "))` in \(driver.project.directory))."
         )
     }
 

@@ -91,7 +91,7 @@ public enum ConfigRenderer {
         try input.validate()
         for name in SecretName.generated where !secrets.contains(name) {
             throw UserError(
-                "The secret \(name) is missing.", remedy: "Run the generate-secrets step first (`sbs resume`).")
+                "The secret \(name) is missing.", remedy: "Run the generate-secrets step first.")
         }
         if input.smtp != nil && !secrets.contains(.smtpPassword) {
             throw UserError(

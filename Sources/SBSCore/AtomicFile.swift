@@ -312,7 +312,7 @@ public enum AtomicFile {
         let reason = String(cString: strerror(code))
         var remedy: String? = nil
         if code == EACCES || code == EPERM { remedy = "Run sbs as root, or choose a --root you can write to." }
-        if code == ENOSPC { remedy = "Free disk space and run `sbs resume`." }
+        if code == ENOSPC { remedy = "Free disk space, then run the command again." }
         return UserError("\(call) \(path) failed: \(reason)", remedy: remedy)
     }
 }

@@ -351,7 +351,7 @@ public struct Executor: Sendable {
             guard let outputs = first else {
                 throw UserError(
                     "Step '\(step.id)' did not finish within its timeout of \(limit) (\(step.file)).",
-                    remedy: "Look at the log for what it was waiting on, then run `sbs resume`.")
+                    remedy: "Look at the log for what it was waiting on.")
             }
             return outputs
         }

@@ -107,7 +107,9 @@ final class Lines: Sendable {
         #expect(message.contains("Bind for 0.0.0.0:80 failed: port is already allocated"), "\(message)")
         #expect(message.contains("\n  nginx (sbs-nginx-1): created"), "\(message)")
         #expect(!message.contains("app-db ("), "a healthy service is not diagnosed")
-        #expect(error?.remedy?.contains("sbs resume") == true)
+        // What to look at and fix; what to run next is the command's to say (`sbs resume`, or sbs upgrade's rollback).
+        #expect(error?.remedy?.hasPrefix("Fix what the log above shows") == true)
+        #expect(error?.remedy?.contains("sbs resume") == false)
         #expect(docker.unused.isEmpty)
     }
 

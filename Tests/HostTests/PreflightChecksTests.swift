@@ -130,7 +130,9 @@ struct PreflightTests {
         ) { message in messages.withLock { $0.append(message) } }
         #expect(result.status == .fail)
         #expect(result.detail.contains("/var/lib/dpkg/lock-frontend"))
-        #expect(result.remedy?.contains("sbs resume") == true)
+        // What to do about the lock; what to run next is the command's to say (sbs install: `sbs resume`).
+        #expect(result.remedy?.contains("Do not delete the lock file") == true)
+        #expect(result.remedy?.contains("sbs resume") == false)
         #expect(messages.withLock { $0.count } == 1)
         #expect(messages.withLock { $0.first?.contains("Waiting for the package manager") } == true)
 

@@ -58,7 +58,7 @@ struct EnsureDocker: StepAction {
             throw UserError(
                 "Docker is not usable: \(found.engine == nil ? "the engine does not answer `docker info`" : "`docker compose version` fails")\(found.detail.isEmpty ? "" : " (\(found.detail))").",
                 remedy:
-                    "Check `systemctl status docker` and `docker compose version`, fix what they report, then run `sbs resume`."
+                    "Check `systemctl status docker` and `docker compose version`, and fix what they report."
             )
         }
         log.progress("Docker engine \(engine), compose \(compose)")
@@ -92,7 +92,7 @@ struct EnsureDocker: StepAction {
                 throw UserError(
                     "`\(action)` failed (\(result.timedOut ? "timed out" : "exit \(result.status)")): \(tail)",
                     remedy:
-                        "Fix the cause (network, package sources, a held package lock), then run `sbs resume`; or install Docker by hand (https://docs.docker.com/engine/install/)."
+                        "Fix the cause (network, package sources, a held package lock), or install Docker by hand (https://docs.docker.com/engine/install/)."
                 )
             }
         case .write(let path, let text, let mode):

@@ -28,7 +28,7 @@ struct EnsureRestic: StepAction {
 
     func run(_ input: Input, log: StepLog) async throws -> StepResult<Output> {
         let version = try await ResticInstallPlan.ensure(
-            commands: tools.commands, sysroot: input.sysroot, remedy: "run `sbs resume`", progress: { log.progress($0) }
+            commands: tools.commands, sysroot: input.sysroot, remedy: nil, progress: { log.progress($0) }
         )
         log.progress(version)
         return StepResult(Output(version: version))

@@ -94,7 +94,7 @@ struct InstallTimers: StepAction {
         guard result.status == 0 else {
             throw UserError(
                 "`\(argv.joined(separator: " "))` failed (\(result.timedOut ? "timed out" : "exit \(result.status)")): \((result.stderr + result.stdout).lastLines(3))",
-                remedy: "Check `systemctl status` and `journalctl -xe`, fix what they report, then run `sbs resume`.")
+                remedy: "Check `systemctl status` and `journalctl -xe`, and fix what they report.")
         }
     }
 

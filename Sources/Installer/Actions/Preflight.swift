@@ -59,7 +59,7 @@ struct Preflight: StepAction {
                 "The host is not ready:\n"
                     + failures.map { "  - \($0.detail)\($0.remedy.map { "\n    → \($0)" } ?? "")" }.joined(
                         separator: "\n"),
-                remedy: "Fix these, then run `sbs resume`.")
+                remedy: "Fix these.")
         }
         return StepResult()
     }

@@ -53,7 +53,7 @@ struct PullModels: StepAction {
         guard stillMissing.isEmpty else {
             throw UserError(
                 "Ollama reported the pull of \(stillMissing.joined(separator: ", ")) done, but does not list it.",
-                remedy: "Check `docker compose logs ollama`, then run `sbs resume`.")
+                remedy: "Check `docker compose logs ollama`.")
         }
         log.progress("models present: \(input.models.joined(separator: ", "))")
         return StepResult(Output(models: input.models.sorted()))
@@ -68,7 +68,8 @@ struct PullModels: StepAction {
         else {
             throw UserError(
                 "The ollama service is not running.",
-                remedy: "Run `sbs resume` (start-stack starts it); `docker compose logs ollama` shows why it stopped.")
+                remedy:
+                    "start-stack starts it again on the next run; `docker compose logs ollama` shows why it stopped.")
         }
         let result = try await tools.commands.run(
             ["docker", "inspect", "--format", "{{json .NetworkSettings.Networks}}", container.name],
@@ -94,12 +95,12 @@ struct PullModels: StepAction {
         {
             throw UserError(
                 "Ollama does not answer at \(base): \(error.detail)",
-                remedy: "Check `docker compose logs ollama`, then run `sbs resume`.")
+                remedy: "Check `docker compose logs ollama`.")
         }
         guard response.status == 200 else {
             throw UserError(
                 "Ollama answered /api/tags with HTTP \(response.status).",
-                remedy: "Check `docker compose logs ollama`, then run `sbs resume`.")
+                remedy: "Check `docker compose logs ollama`.")
         }
         return try OllamaModels.names(inTags: response.body)
     }
@@ -138,19 +139,19 @@ struct PullModels: StepAction {
             throw UserError(
                 "Pulling \(model) from Ollama failed: \(error.detail)",
                 remedy:
-                    "Check the network and `docker compose logs ollama`, then run `sbs resume` (what was downloaded is kept)."
+                    "Check the network and `docker compose logs ollama` (what was downloaded is kept)."
             )
         }
         let (error, success) = state.withLock { ($0.error, $0.success) }
         if let error {
             throw UserError(
                 "Ollama could not pull \(model): \(error)",
-                remedy: "Check the model name in assets/profiles.yaml and the network, then run `sbs resume`.")
+                remedy: "Check the model name in assets/profiles.yaml and the network.")
         }
         guard response.status == 200, success else {
             throw UserError(
                 "Ollama did not finish pulling \(model) (HTTP \(response.status)).",
-                remedy: "Run `sbs resume`; the download continues where it stopped.")
+                remedy: "The next run continues the download where it stopped.")
         }
     }
 }

@@ -59,7 +59,7 @@ struct RestoreDatabase: StepAction {
         guard down.status == 0 else {
             throw UserError(
                 "`docker compose down` failed (exit \(down.status)): \(down.stderr.lastLines(3))",
-                remedy: "Check the Docker engine (`docker info`), then run `sbs resume`.")
+                remedy: "Check the Docker engine (`docker info`).")
         }
         let volume = project.volume("postgres_data")
         let removed = try await tools.commands.run(
@@ -68,7 +68,7 @@ struct RestoreDatabase: StepAction {
             throw UserError(
                 "Removing the database volume \(volume) failed (exit \(removed.status)): \(removed.stderr.lastLines(3))",
                 remedy:
-                    "Remove it by hand (`docker volume rm \(volume)`: the backup holds its data), then run `sbs resume`."
+                    "Remove it by hand (`docker volume rm \(volume)`: the backup holds its data)."
             )
         }
         try await driver.up(["app-db"], noDeps: true, deadline: deadline)

@@ -57,7 +57,7 @@ struct Verify: StepAction {
         return UserError(
             "\(failures.count) of \(report.checks.count) verification checks failed:\n" + lines.joined(separator: "\n"),
             remedy:
-                "Do what each check says, then `sbs verify` to check again (`sbs resume` to finish the install). The report is in \(reportPath)."
+                "Do what each check says, then `sbs verify` to check again. The report is in \(reportPath)."
         )
     }
 
