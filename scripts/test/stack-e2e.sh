@@ -11,7 +11,9 @@
 #      obtains a new certificate (`--from obtain-certificate`) each make the running nginx serve the new one;
 #   2d-2f. backups: backup.sh by hand, `sbs backup` into restic (checked, killed, failing), `sbs restore` onto a
 #      new root after the installation was destroyed, then over a running one (--force, killed, run again);
-#   2g. `sbs upgrade` to new images, then to broken ones with a migrating database: rolled back, data restored;
+#      then backups to a REST server with a login;
+#   2g. `sbs upgrade --to` a version, then `--images` to broken ones with a migrating database: rolled back,
+#      data restored (from the REST server);
 #   3. a container stopped by hand: `sbs verify` fails and names it;
 #   3b. `sbs uninstall` and `sbs uninstall --purge`;
 #   4. recommended profile (Ollama), its images only in a `docker save` archive (answers images.archive): the
@@ -577,11 +579,11 @@ if "$sbs" backup --root "$root" >"$work/backup-rest.out" 2>&1; then pass "sbs ba
     && pass "the REST server holds the backup, behind its login" || fail "no backup on the REST server"
 # The login's password: in secrets.env and the 0600 file restic reads, nowhere else (outputs, logs, state, deploy folder).
 holders=$(grep -rlF -- "$rest_password" "$root" "$work"/install-rest.out "$work"/backup-rest.out 2>/dev/null | sort | tr '\n' ' ')
-access_file=$(ls "$root"/var/lib/sbs/restic-access/rest-* 2>/dev/null | head -1)
+access_file=$(find "$root/var/lib/sbs/restic-access" -name "rest-*" 2>/dev/null | head -1)
 [ "$holders" = "$root/etc/sbs/secrets.env $access_file " ] && [ "$(stat -c %a "$access_file")" = 600 ] \
     && pass "the REST password is only in secrets.env and $(basename "$access_file") (0600)" || fail "the REST password is in: $holders"
 
-say "2g. sbs upgrade: to a working web 2.0.0, then to a broken one with a migrating database: back on the previous images and data, exit 1"
+say "2g. sbs upgrade --to 2.0.0 (web, and the API from the private registry), then to a broken web with a migrating database: back on the previous images and data, exit 1"
 project=$(project_of "$root")
 image_of() { docker inspect --format '{{.Config.Image}}' "$(docker compose -p "$project" ps -q "$1")"; }
 # The new versions, built FROM the stand-ins on this engine (no registry): a web 2.0.0 that works; a web 2.0.1 that
@@ -601,13 +603,21 @@ RUN printf '#!/bin/sh\n(until pg_isready -q; do sleep 1; done; psql -U postgres 
     && chmod 755 /usr/local/bin/migrate-then-start.sh
 ENTRYPOINT ["migrate-then-start.sh"]
 DOCKERFILE
-printf 'version: 1\nimages:\n  app-web: orchestrator-ai/web:2.0.0\n' >"$work/upgrade-good.yaml"
-"$sbs" upgrade --root "$root" --images "$work/upgrade-good.yaml" >"$work/upgrade.out" 2>&1 \
-    && pass "sbs upgrade to web 2.0.0: $(tail -1 "$work/upgrade.out")" || fail "sbs upgrade to web 2.0.0: $(tail -8 "$work/upgrade.out")"
-[ "$(image_of app-web)" = orchestrator-ai/web:2.0.0 ] && grep -q "sbs upgrade: backing up the installation first" "$work/upgrade.out" \
-    && pass "app-web runs 2.0.0, after a backup" || fail "app-web runs $(image_of app-web)"
-"$sbs" upgrade --root "$root" --images "$work/upgrade-good.yaml" 2>&1 | grep -q "nothing to upgrade" \
-    && pass "the same upgrade again changes nothing" || fail "a second upgrade to the same images did something"
+# The API's 2.0.0 only in the private registry: `sbs upgrade --to 2.0.0` pulls it with the answers' credentials.
+DOCKER_BUILDKIT=0 docker build -q -t 127.0.0.1:14210/orchestrator-ai/api:2.0.0 - >/dev/null <<'DOCKERFILE'
+FROM orchestrator-ai/api:1.0.0
+LABEL sbs.e2e.version=2.0.0
+DOCKERFILE
+DOCKER_CONFIG=$registry/client docker push --quiet 127.0.0.1:14210/orchestrator-ai/api:2.0.0 >/dev/null
+docker rmi 127.0.0.1:14210/orchestrator-ai/api:2.0.0 >/dev/null
+"$sbs" upgrade --root "$root" --to 2.0.0 >"$work/upgrade.out" 2>&1 \
+    && pass "sbs upgrade --to 2.0.0: $(tail -1 "$work/upgrade.out")" || fail "sbs upgrade --to 2.0.0: $(tail -8 "$work/upgrade.out")"
+[ "$(image_of app-web)" = orchestrator-ai/web:2.0.0 ] && [ "$(image_of app-api)" = 127.0.0.1:14210/orchestrator-ai/api:2.0.0 ] \
+    && grep -q "sbs upgrade: backing up the installation first" "$work/upgrade.out" \
+    && pass "app-web and app-api run 2.0.0 (the API pulled from the private registry), after a backup" \
+    || fail "after --to 2.0.0: app-web $(image_of app-web), app-api $(image_of app-api)"
+"$sbs" upgrade --root "$root" --to 2.0.0 2>&1 | grep -q "nothing to upgrade" \
+    && pass "the same upgrade again changes nothing" || fail "a second upgrade to the same version did something"
 printf 'version: 1\nimages:\n  app-web: orchestrator-ai/web:2.0.1\n  app-db: supabase/postgres:15.1.0.117-migrating\n' >"$work/upgrade-broken.yaml"
 set +e
 "$sbs" upgrade --root "$root" --images "$work/upgrade-broken.yaml" >"$work/upgrade-broken.out" 2>&1
