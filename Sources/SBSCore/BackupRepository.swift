@@ -5,7 +5,7 @@
 /// systemd unit: printable ASCII, no spaces, quotes or backslashes.
 ///
 /// The credentials of S3 and REST repositories are never part of the repository: they are answers of their own
-/// (`backups.s3`, `backups.rest`), kept as secrets and given to restic in a 0600 file (see `ResticAccess`).
+/// (`backups.s3`, `backups.rest`), kept as secrets and given to restic in a 0600 file (see `RepositoryCredentials`).
 /// Plain `http://` is accepted for a loopback host only: a REST password would cross the network in clear.
 /// restic's `b2:` backend is refused: it reads its keys from its environment, and sbs passes no secret through a
 /// child's environment; Backblaze's S3 endpoint serves the same buckets with the same keys.
@@ -115,14 +115,21 @@ public struct BackupRepository: CheckedValue, Hashable, Sendable, CustomStringCo
             )
         }
         let host: Substring
+        let port: Substring
         if authority.hasPrefix("[") {
             host = authority.dropFirst().prefix { $0 != "]" }
+            // An IPv6 address closes its bracket.
+            port = authority.dropFirst(host.count + 1).hasPrefix("]") ? authority.dropFirst(host.count + 2) : "?"
         } else {
             host = authority.prefix { $0 != ":" }
+            port = authority.dropFirst(host.count)
         }
-        let port = authority.dropFirst(host.count + (authority.hasPrefix("[") ? 2 : 0))
+        let digits = port.dropFirst()
         guard !host.isEmpty,
-            port.isEmpty || (port.hasPrefix(":") && Int(port.dropFirst()).map { (1...65535).contains($0) } == true)
+            port.isEmpty
+                || (port.hasPrefix(":") && !digits.isEmpty && digits.allSatisfy({ $0.isASCII && $0.isNumber })
+                    && digits.count <= 5
+                    && (1...65535).contains(Int(digits) ?? 0))
         else {
             throw UserError(
                 "The backup repository '\(Self.shown(text))' does not name a host (and port).",

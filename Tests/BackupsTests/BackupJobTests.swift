@@ -241,6 +241,8 @@ struct BackupJobTests {
             "s3:", "s3:https://s3.amazonaws.com", "s3:https://s3.amazonaws.com/", "s3:https://s3.amazonaws.com/ab",
             "s3:https://KEY:SECRET@s3.amazonaws.com/bucket", "s3:http://s3.example.com/bucket",
             "s3:https://s3.example.com:0/bucket", "s3:https://s3.example.com:99999/bucket", "s3:https://:9000/bucket",
+            "s3:https://s3.example.com:+80/bucket", "s3:https://s3.example.com:/bucket", "s3:https://[::1/bucket",
+            "s3:https://[::1]x/bucket",
             "s3:https://s3.example.com/bucket/../x",
             // REST without a scheme, with a login in the URL, plain http to another machine.
             "rest:", "rest:backup.example.com/", "rest:https://sbs:pw@backup.example.com/",
