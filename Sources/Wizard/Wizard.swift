@@ -70,6 +70,9 @@ public struct Wizard {
                 return mode
             }
         }
+        if result.backups != .off, !given.contains("backups.repository") {
+            try askBackups(&result, previous: previous, storedSecrets: storedSecrets)
+        }
         if result.mode == .production, result.secrets[.anthropicAPIKey] == nil,
             !storedSecrets.contains(.anthropicAPIKey)
         {
@@ -110,6 +113,64 @@ public struct Wizard {
         }
     }
 
+    /// Where the backups go, and the credentials an S3 or REST repository needs (secrets hidden, not asked again
+    /// when kept from before for the same repository).
+    func askBackups(_ result: inout Answers, previous: Answers?, storedSecrets: Set<AnswerSecret>) throws {
+        let initial = (previous ?? result).backupRepository.value
+        result.backupRepository = try ask(
+            "Backups go to (a folder, sftp:user@host:/path, s3:https://host/bucket or rest:https://host:port/)",
+            initial: initial
+        ) { text throws(UserError) in try BackupRepository(text) }
+        let same = previous?.backupRepository == result.backupRepository
+        switch result.backupRepository.kind {
+        case .local:
+            terminal.write(
+                "  A folder on this server protects against a broken database, not a lost disk: copy it elsewhere.\n")
+        case .sftp:
+            terminal.write(
+                "  restic reaches it with root's ssh configuration (its key, the host's known key); an answers file can name others (backups.sftp).\n"
+            )
+        case .s3:
+            result.backupS3AccessKeyID = try ask(
+                "S3 access key id", initial: (same ? previous?.backupS3AccessKeyID?.value : nil) ?? ""
+            ) { text throws(UserError) in try SafeToken(text, what: "access key id") }
+            let kept =
+                same && result.backupS3AccessKeyID == previous?.backupS3AccessKeyID
+                && storedSecrets.contains(.backupS3SecretKey)
+            result.backupS3SecretKey =
+                kept ? .stored : .literal(try askSecret("S3 secret access key (input hidden): "))
+        case .rest:
+            let user = try ask(
+                "REST server user (empty: the server asks for no login)",
+                initial: (same ? previous?.backupRESTUser?.value : nil) ?? ""
+            ) { text throws(UserError) in text.isEmpty ? nil : try SafeToken(text, what: "user") }
+            result.backupRESTUser = user
+            if user == nil {
+                result.backupRESTPassword = nil
+            } else if same, user == previous?.backupRESTUser, storedSecrets.contains(.backupRESTPassword) {
+                result.backupRESTPassword = .stored
+            } else {
+                result.backupRESTPassword = .literal(try askSecret("REST server password (input hidden): "))
+            }
+        }
+    }
+
+    /// A secret typed hidden, asked again while it is empty or not storable.
+    func askSecret(_ prompt: String) throws -> String {
+        while true {
+            guard let value = try terminal.readSecret(prompt: prompt) else { throw Declined() }
+            if value.isEmpty {
+                terminal.write("  ✗ It is needed to reach the repository.\n")
+                continue
+            }
+            do { try SecretText.validate(value) } catch {
+                terminal.write("  ✗ It is not usable: \(error.message).\n")
+                continue
+            }
+            return value
+        }
+    }
+
     func ask<T>(
         _ question: String, initial: String, completions: [String] = [],
         _ parse: (String) throws(UserError) -> T
@@ -122,7 +183,7 @@ public struct Wizard {
             do {
                 return try parse(line.trimmed)
             } catch {
-                terminal.write("  ✗ \(error.message)\n")
+                terminal.write("  ✗ \(error.message)\n" + (error.remedy.map { "    \($0)\n" } ?? ""))
             }
         }
     }
@@ -141,6 +202,7 @@ public struct Wizard {
         )
         lines.append("  ports             http \(answers.httpPort), https \(answers.httpsPort)")
         lines.append("  deploy folder     \(answers.deployDir)")
+        lines.append("  backups           \(answers.backups == .off ? "off" : answers.backupRepository.value)")
         for name in AnswerSecret.secretsSection {
             let state =
                 answers.secrets[name] != nil ? "given" : storedSecrets.contains(name) ? "kept from before" : "not given"

@@ -81,6 +81,8 @@ final class TmuxSession {
 
         await session.expect("TLS certificates")
         try session.keys("Enter")
+        await session.expect("Backups go to")
+        try session.keys("Enter")
 
         await session.expect("Anthropic API key (input hidden)")
         try session.type(secret)
@@ -171,6 +173,8 @@ final class TmuxSession {
         await session.expect("Performance profile")
         try session.keys("Enter")
         await session.expect("TLS certificates")
+        try session.keys("Enter")
+        await session.expect("Backups go to")
         try session.keys("Enter")
         await session.expect("Anthropic API key (input hidden)")
         try session.type("sk-partial")

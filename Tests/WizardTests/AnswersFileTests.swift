@@ -576,6 +576,7 @@ final class ScriptedTerminal: Terminal {
             ("Domain name", "shop.example.com"),
             ("Performance profile", "recommended"),
             ("TLS certificates", "acme"),
+            ("Backups go to", "/var/backups/sbs/restic"),
             ("Anthropic API key", "sk-1"),
             ("Anthropic API key", "sk-test-key"),
             ("Proceed", "y"),
@@ -601,6 +602,7 @@ final class ScriptedTerminal: Terminal {
             ("Administrator e-mail", "old@example.com"),
             ("Performance profile", "auto"),
             ("TLS certificates", "self-signed"),
+            ("Backups go to", "/var/backups/sbs/restic"),
             ("Proceed", "n"),
         ])
         #expect(throws: Wizard.Declined.self) {
@@ -610,5 +612,67 @@ final class ScriptedTerminal: Terminal {
         }
         #expect(terminal.initials.first { $0.key.hasPrefix("Domain") }?.value == "old.example.com")
         #expect(terminal.written.contains("anthropic_api_key kept from before"))
+    }
+
+    /// Where backups go, re-asked while it is not a repository sbs can use; an S3 repository's keys and a REST
+    /// server's login asked with it (secrets hidden), not again when kept for the same repository; not asked at all
+    /// when the answers file names the repository or backups are off.
+    @Test func theBackupRepositoryIsAskedWithWhatItNeeds() throws {
+        func run(
+            _ script: [(String, String?)], given: Set<String> = [], previous: Answers? = nil,
+            stored: Set<AnswerSecret> = [], backups: FeatureSwitch = .auto
+        ) throws -> (Answers, ScriptedTerminal) {
+            var answers = Answers()
+            answers.domain = try DomainName("shop.example.com")
+            answers.adminEmail = try EmailAddress("ops@example.com")
+            answers.backups = backups
+            let terminal = ScriptedTerminal(
+                [("Performance profile", "auto"), ("TLS certificates", "acme")] + script + [("Proceed", "y")])
+            let result = try Wizard(terminal: terminal).complete(
+                answers, given: given.union(["domain", "admin_email"]), previous: previous, detectedProfile: nil,
+                storedSecrets: stored.union([.anthropicAPIKey]))
+            #expect(terminal.script.isEmpty, "prompts left: \(terminal.script.map(\.prompt))")
+            return (result, terminal)
+        }
+        let (s3, s3Terminal) = try run([
+            ("Backups go to", "b2:acme:sbs"),
+            ("Backups go to", "s3:https://s3.eu-central-003.backblazeb2.com/acme/sbs"),
+            ("S3 access key id", "0031a2b3c4d5e6f"),
+            ("S3 secret access key (input hidden)", ""),
+            ("S3 secret access key (input hidden)", "K003-secret-key-value"),
+        ])
+        #expect(s3.backupRepository.kind == .s3)
+        #expect(s3.backupS3AccessKeyID?.value == "0031a2b3c4d5e6f")
+        #expect(s3.backupS3SecretKey == .literal("K003-secret-key-value"))
+        #expect(s3Terminal.written.contains("s3:https://s3.REGION.backblazeb2.com/BUCKET"))
+        #expect(!s3Terminal.written.contains("K003-secret-key-value"))
+        #expect(s3Terminal.written.contains("backups           s3:https://s3.eu-central-003.backblazeb2.com/acme/sbs"))
+
+        // The same repository and key again: the kept secret key is not asked for.
+        let (again, _) = try run(
+            [("Backups go to", s3.backupRepository.value), ("S3 access key id", "0031a2b3c4d5e6f")],
+            previous: s3, stored: [.backupS3SecretKey])
+        #expect(again.backupS3SecretKey == .stored)
+
+        let (rest, _) = try run([
+            ("Backups go to", "rest:https://backup.example.com:8000/shop/"),
+            ("REST server user", "sbs"),
+            ("REST server password (input hidden)", "rest-password-1"),
+        ])
+        #expect(rest.backupRESTUser?.value == "sbs" && rest.backupRESTPassword == .literal("rest-password-1"))
+        let (open, _) = try run([
+            ("Backups go to", "rest:https://backup.example.com:8000/shop/"), ("REST server user", ""),
+        ])
+        #expect(open.backupRESTUser == nil && open.backupRESTPassword == nil)
+
+        let (sftp, sftpTerminal) = try run([("Backups go to", "sftp:backup@nas.example.com:/srv/sbs")])
+        #expect(sftp.backupRepository.kind == .sftp)
+        #expect(sftpTerminal.written.contains("root's ssh configuration"))
+
+        // Named by the file, or backups off: no question.
+        _ = try run([], given: ["backups.repository"])
+        let (off, offTerminal) = try run([], backups: .off)
+        #expect(off.backupRepository == .onThisServer)
+        #expect(offTerminal.written.contains("backups           off"))
     }
 }
