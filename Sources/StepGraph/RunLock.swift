@@ -13,6 +13,11 @@ public final class RunLock: Sendable {
     /// The remedy an install's refusal gives.
     public static let resumeRemedy = "Wait for it to finish, or stop it, then run `sbs resume`."
 
+    /// The remedy of another command's refusal: `command` again.
+    public static func rerunRemedy(_ command: String) -> String {
+        "Wait for it to finish, or stop it, then run `\(command)` again."
+    }
+
     /// Takes the lock or refuses at once.
     /// - Throws: `UserError` (exit status 75) naming the pid of the run that holds it, or the failing system call.
     public convenience init(path: String, remedy: String = RunLock.resumeRemedy) throws(UserError) {

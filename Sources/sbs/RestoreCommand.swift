@@ -93,7 +93,7 @@ struct RestoreCommand: AsyncParsableCommand {
             throw UserError(
                 "A restore writes /etc/sbs and the stack's database, which needs root.", remedy: "Run it with sudo.")
         }
-        let lock = try RunLock(path: layout.lockFile)
+        let lock = try RunLock(path: layout.lockFile, remedy: RunLock.rerunRemedy("sbs restore"))
         defer { withExtendedLifetime(lock) {} }
         // A restore stopped half-way (its record names the backup) goes on without asking again; once its
         // database is back, with the install's steps alone.

@@ -34,7 +34,7 @@ struct UninstallCommand: AsyncParsableCommand {
             throw UserError(
                 "Uninstalling removes containers and sbs's files, which needs root.", remedy: "Run it with sudo.")
         }
-        let lock = try RunLock(path: session.layout.lockFile)
+        let lock = try RunLock(path: session.layout.lockFile, remedy: RunLock.rerunRemedy("sbs uninstall"))
         defer { withExtendedLifetime(lock) {} }
         let uninstall = Installer.Uninstall(session: session, purge: purge)
         let target = try uninstall.target()

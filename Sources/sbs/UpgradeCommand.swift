@@ -44,7 +44,7 @@ struct UpgradeCommand: AsyncParsableCommand {
             throw UserError(
                 "An upgrade changes the stack and reads its secrets, which needs root.", remedy: "Run it with sudo.")
         }
-        let lock = try RunLock(path: session.layout.lockFile)
+        let lock = try RunLock(path: session.layout.lockFile, remedy: RunLock.rerunRemedy("sbs upgrade"))
         defer { withExtendedLifetime(lock) {} }
         let target: StackUpgrade.Target
         if let images {

@@ -40,6 +40,21 @@ struct RunLockCommandTests {
         #expect(run.stderr.contains("nothing to renew"), "\(run.stderr)")
     }
 
+    /// A command refused because another run holds the lock says to run that command again, not `sbs resume`.
+    @Test func aRefusedCommandSaysToRunItselfAgain() async throws {
+        let root = scratchDirectory("lock-rerun")
+        let layout = Layout(root: root)
+        try FileManager.default.createDirectory(atPath: layout.stateDir, withIntermediateDirectories: true)
+        let holder = try Holder(layout.lockFile)
+        for command in [["uninstall"], ["upgrade", "--to", "2.0.0"], ["restore", "--repository", "/srv/restic"]] {
+            let refused = try await sbs(command + ["--root", root])
+            #expect(refused.status == 75, "\(command): \(refused.stderr)")
+            #expect(refused.stderr.contains("then run `sbs \(command[0])` again"), "\(command): \(refused.stderr)")
+            #expect(!refused.stderr.contains("sbs resume"), "\(command): \(refused.stderr)")
+        }
+        holder.release()
+    }
+
     @Test func aRenewalWithoutAnInstallationMakesNoLockFolder() async throws {
         let root = scratchDirectory("renew-nothing")
         let run = try await sbs(["renew", "--root", root])
