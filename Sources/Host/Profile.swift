@@ -12,6 +12,8 @@ public enum StackService: String, Codable, Sendable, CaseIterable, Comparable {
     /// Grafana (the seed's name for it).
     case monitoring
     case prometheus
+    /// Where Prometheus's alerts go, and from there to a person (answers `alerts:`).
+    case alertmanager
 
     public static func < (a: StackService, b: StackService) -> Bool { a.rawValue < b.rawValue }
 }

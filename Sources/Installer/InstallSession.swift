@@ -260,6 +260,16 @@ public struct InstallSession: Sendable {
         } catch {
             problems.append(error.message)
         }
+        if !answers.alertEmails.isEmpty || answers.alertWebhook != nil, let profile,
+            !profile.monitoringEnabled
+        {
+            problems.append(
+                "\(answers.origin.at("alerts"))alerts: the \(profile.name.rawValue) profile runs no monitoring to send them; turn it on (features.monitoring: true) or leave alerts out"
+            )
+        }
+        if let url = secrets[.alertsWebhook], let problem = Self.webhookProblem(url) {
+            problems.append("\(answers.origin.at("alerts.webhook"))alerts.webhook: \(problem)")
+        }
         if answers.domain != nil, answers.adminEmail != nil, let profile {
             do { _ = try WriteConfigs.renderInput(answers, layout: layout, profile: profile) } catch {
                 problems.append(error.message)
@@ -299,6 +309,21 @@ public struct InstallSession: Sendable {
             )
         }
         return CheckedAnswers(answers: answers, secrets: secrets)
+    }
+
+    /// Why `url` cannot be Alertmanager's webhook, or nil: https (plain http to this server only), and none of
+    /// the characters its configuration file could not carry as they are. Never repeats the URL (a credential).
+    static func webhookProblem(_ url: String) -> String? {
+        let loopback = ["http://localhost:", "http://localhost/", "http://127.0.0.1:", "http://127.0.0.1/"]
+        guard url.hasPrefix("https://") || loopback.contains(where: { url.hasPrefix($0) }) else {
+            return "the URL must start with https:// (plain http only to this server)"
+        }
+        guard url.count > "https://".count, !url.contains(where: { $0.isWhitespace || "\"'\\#$".contains($0) })
+        else {
+            return
+                "the URL holds white space, a quote, a backslash, # or $, which Alertmanager's configuration cannot carry as it is"
+        }
+        return nil
     }
 
     /// Whether a backup was made under this root (`last-backup.json`), or the answers' repository is a folder here

@@ -9,11 +9,15 @@ public struct RenderedFile: Sendable, Equatable {
     public var bytes: [UInt8]
     /// Permission bits (`0o600` for `.env`).
     public var mode: UInt32
+    /// The group the file belongs to when a service's user reads it through its group (Alertmanager's nogroup for
+    /// a file that holds a credential); nil: root's.
+    public var group: UInt32?
 
-    public init(relativePath: String, bytes: [UInt8], mode: UInt32) {
+    public init(relativePath: String, bytes: [UInt8], mode: UInt32, group: UInt32? = nil) {
         self.relativePath = relativePath
         self.bytes = bytes
         self.mode = mode
+        self.group = group
     }
 
     public var text: String { String(decoding: bytes, as: UTF8.self) }
@@ -61,6 +65,7 @@ public enum ConfigRenderer {
         "db/roles.sql.mustache",
         "docker-compose.yml.mustache",
         "kong/kong.yml.mustache",
+        "monitoring/alertmanager/alertmanager.yml.mustache",
         "monitoring/grafana/grafana.ini.mustache",
         "monitoring/grafana/provisioning/datasources/prometheus.yml.mustache",
         "monitoring/prometheus/alerts.yml.mustache",
@@ -73,8 +78,11 @@ public enum ConfigRenderer {
     /// The services that mount rendered files, with the folder those files are in (`configDigestNginx` …).
     static let mountedConfigs = [
         ("Nginx", "nginx/"), ("Kong", "kong/"), ("Prometheus", "monitoring/prometheus/"),
-        ("Monitoring", "monitoring/grafana/"),
+        ("Monitoring", "monitoring/grafana/"), ("Alertmanager", "monitoring/alertmanager/"),
     ]
+
+    /// The group of Alertmanager's user (`nobody:nogroup`, 65534, in prom/alertmanager and in Debian).
+    public static let alertmanagerGroup: UInt32 = 65534
 
     /// Secrets that reach `.env`, in this order; the first five are required.
     public static let envSecrets: [SecretName] =
@@ -92,6 +100,11 @@ public enum ConfigRenderer {
         for name in SecretName.generated where !secrets.contains(name) {
             throw UserError(
                 "The secret \(name) is missing.", remedy: "Run the generate-secrets step first.")
+        }
+        if input.alerts?.webhook == true, !secrets.contains(.alertsWebhookURL) {
+            throw UserError(
+                "Alerts are to be posted to a webhook, but the secret ALERTS_WEBHOOK_URL is missing.",
+                remedy: "Give alerts.webhook in the answers.")
         }
         if input.smtp != nil && !secrets.contains(.smtpPassword) {
             throw UserError(
@@ -139,6 +152,9 @@ public enum ConfigRenderer {
                 ("monitoring/prometheus/prometheus.yml", 0o644),
             ]
         }
+        // Alertmanager's configuration may hold the webhook's URL (a credential): 0640, readable by the group of
+        // Alertmanager's user (nobody:nogroup in its image) and root only.
+        let alertmanagerFiles = input.profile.monitoringEnabled ? ["monitoring/alertmanager/alertmanager.yml"] : []
         if input.backups { outputs.append(("backup/backup.sh", 0o755)) }
 
         /// The output `path` rendered by its template.
@@ -164,6 +180,20 @@ public enum ConfigRenderer {
         for (path, mode) in outputs.sorted(by: { $0.0 < $1.0 }) where path != "docker-compose.yml" {
             files.append(
                 RenderedFile(relativePath: path, bytes: Array(try rendered(path, with: values).utf8), mode: mode))
+        }
+        for path in alertmanagerFiles {
+            files.append(
+                RenderedFile(
+                    relativePath: path, bytes: Array(try rendered(path, with: values).utf8), mode: 0o640,
+                    group: alertmanagerGroup))
+        }
+        // The relay's password as a file of its own (smtp_auth_password_file): written as it is, whatever it holds.
+        if input.profile.monitoringEnabled, input.alerts?.emails.isEmpty == false, let password = secrets[.smtpPassword]
+        {
+            files.append(
+                RenderedFile(
+                    relativePath: "monitoring/alertmanager/smtp_password", bytes: Array(password.utf8), mode: 0o640,
+                    group: alertmanagerGroup))
         }
         for (service, prefix) in mountedConfigs {
             var hasher = SHA256()
@@ -216,11 +246,13 @@ public enum ConfigRenderer {
             "memAppDB": mem(.appDB), "memAppAuth": mem(.appAuth), "memAppAPI": mem(.appAPI),
             "memAppWeb": mem(.appWeb), "memAppKong": mem(.appKong), "memNginx": mem(.nginx),
             "memOllama": mem(.ollama), "memMonitoring": mem(.monitoring), "memPrometheus": mem(.prometheus),
+            "memAlertmanager": mem(.alertmanager),
             "imageAppDB": .text(input.images.appDB.value), "imageAppAuth": .text(input.images.appAuth.value),
             "imageAppAPI": .text(input.images.appAPI.value), "imageAppWeb": .text(input.images.appWeb.value),
             "imageAppKong": .text(input.images.appKong.value), "imageNginx": .text(input.images.nginx.value),
             "imageOllama": .text(input.images.ollama.value), "imageMonitoring": .text(input.images.monitoring.value),
             "imagePrometheus": .text(input.images.prometheus.value),
+            "imageAlertmanager": .text(input.images.alertmanager.value),
             "ollamaURL": .text(profile.runsOllama ? "http://ollama:11434" : ""),
             "gpu": .flag(profile.gpu),
             "acmeWebroot": .text(input.acmeWebroot.value),
@@ -247,6 +279,20 @@ public enum ConfigRenderer {
                     "sender": .text(smtp.sender.value),
                 ]
             })
+        // Alertmanager: the relay (STARTTLS, or TLS on port 465), the recipients, the webhook.
+        let alerts = input.alerts
+        values["alertSMTP"] = .optional(
+            input.smtp.flatMap { smtp in
+                alerts?.emails.isEmpty == false
+                    ? [
+                        "host": .text(smtp.host.value), "port": .number(smtp.port.value),
+                        "user": .text(smtp.user.value), "sender": .text(smtp.sender.value),
+                    ] : nil
+            })
+        values["alertEmails"] = .optional(
+            alerts.flatMap { $0.emails.isEmpty ? nil : ["to": .text($0.emails.map(\.value).joined(separator: ", "))] })
+        values["alertWebhook"] = .optional(
+            alerts?.webhook == true ? secrets[.alertsWebhookURL].map { ["url": .text($0)] } : nil)
         values["secrets"] = .list(
             envSecrets.compactMap { name in
                 secrets[name].map { .record(["name": .text(name.value), "value": .text($0)]) }

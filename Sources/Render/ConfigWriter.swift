@@ -44,9 +44,11 @@ public struct ConfigWriter: Sendable {
             let path = deployDirectory + "/" + file.relativePath
             let existing = try AtomicFile.read(path, limit: .config, followingLinks: false)
             if let existing, existing == file.bytes {
-                if AtomicFile.mode(of: path).map({ UInt32($0) }) == Optional(file.mode) {
+                if AtomicFile.mode(of: path).map({ UInt32($0) }) == Optional(file.mode), Self.hasGroup(path, file.group)
+                {
                     report.unchanged.append(file.relativePath)
                 } else {
+                    try Self.setGroup(path, file.group)
                     if chmod(path, mode_t(file.mode)) != 0 { throw AtomicFile.systemError("chmod", path) }
                     report.modeFixed.append(file.relativePath)
                 }
@@ -62,9 +64,22 @@ public struct ConfigWriter: Sendable {
                 report.backedUp.append(file.relativePath)
             }
             try AtomicFile.write(file.bytes, to: path, mode: mode_t(file.mode))
+            try Self.setGroup(path, file.group)
             report.written.append(file.relativePath)
         }
         return report
+    }
+
+    /// Whether `path` belongs to `group` (nil: any group will do).
+    static func hasGroup(_ path: String, _ group: UInt32?) -> Bool {
+        guard let group else { return true }
+        var status = stat()
+        return lstat(path, &status) == 0 && status.st_gid == group
+    }
+
+    static func setGroup(_ path: String, _ group: UInt32?) throws(UserError) {
+        guard let group, !hasGroup(path, group) else { return }
+        if lchown(path, uid_t.max, gid_t(group)) != 0 { throw AtomicFile.systemError("chown", path) }
     }
 
     static func checkRelative(_ path: String) throws(UserError) {

@@ -13,10 +13,11 @@ public struct StackImages: Sendable, Hashable, Codable {
     /// Grafana.
     public var monitoring: SafeToken
     public var prometheus: SafeToken
+    public var alertmanager: SafeToken
 
     public init(
         appDB: SafeToken, appAuth: SafeToken, appAPI: SafeToken, appWeb: SafeToken, appKong: SafeToken,
-        nginx: SafeToken, ollama: SafeToken, monitoring: SafeToken, prometheus: SafeToken
+        nginx: SafeToken, ollama: SafeToken, monitoring: SafeToken, prometheus: SafeToken, alertmanager: SafeToken
     ) {
         self.appDB = appDB
         self.appAuth = appAuth
@@ -27,6 +28,7 @@ public struct StackImages: Sendable, Hashable, Codable {
         self.ollama = ollama
         self.monitoring = monitoring
         self.prometheus = prometheus
+        self.alertmanager = alertmanager
     }
 
     public subscript(service: StackService) -> SafeToken {
@@ -40,6 +42,7 @@ public struct StackImages: Sendable, Hashable, Codable {
         case .ollama: return ollama
         case .monitoring: return monitoring
         case .prometheus: return prometheus
+        case .alertmanager: return alertmanager
         }
     }
 }
@@ -77,6 +80,18 @@ public struct SMTPSettings: Sendable, Hashable, Codable {
     }
 }
 
+/// Who the monitoring's alerts reach: mail to `emails` through the answers' SMTP relay, and/or a webhook whose
+/// URL is the secret `ALERTS_WEBHOOK_URL`.
+public struct AlertsSettings: Sendable, Hashable, Codable {
+    public var emails: [EmailAddress]
+    public var webhook: Bool
+
+    public init(emails: [EmailAddress], webhook: Bool) {
+        self.emails = emails
+        self.webhook = webhook
+    }
+}
+
 /// Everything the configuration files are rendered from, mapped by the installer from its answers. Every free-text
 /// value is one of SBSCore's validated types, so nothing here can break out of a YAML scalar, an nginx directive or
 /// a `.env` line.
@@ -100,6 +115,8 @@ public struct RenderInput: Sendable, Hashable, Codable {
     /// Nightly database dumps (rendered `backup/backup.sh`; the timer is installed elsewhere).
     public var backups: Bool
     public var smtp: SMTPSettings?
+    /// Where the monitoring's alerts go; nil: nowhere yet (Alertmanager runs with a receiver that sends nothing).
+    public var alerts: AlertsSettings?
     /// The compose project name (`name:` in docker-compose.yml): `sbs`, or `sbs-…` for an install under another root.
     public var projectName: String = "sbs"
 
@@ -108,7 +125,7 @@ public struct RenderInput: Sendable, Hashable, Codable {
     public init(
         mode: Mode, domain: DomainName, aliases: [DomainName] = [], adminEmail: EmailAddress,
         httpPort: Port, httpsPort: Port, images: StackImages, tls: TLSSource, acmeWebroot: SafeToken,
-        profile: ResolvedProfile, backups: Bool, smtp: SMTPSettings? = nil
+        profile: ResolvedProfile, backups: Bool, smtp: SMTPSettings? = nil, alerts: AlertsSettings? = nil
     ) throws(UserError) {
         self.mode = mode
         self.domain = domain
@@ -122,6 +139,7 @@ public struct RenderInput: Sendable, Hashable, Codable {
         self.profile = profile
         self.backups = backups
         self.smtp = smtp
+        self.alerts = alerts
         try validate()
     }
 
@@ -155,6 +173,11 @@ public struct RenderInput: Sendable, Hashable, Codable {
         }
         for model in profile.ollamaModels {
             _ = try SafeToken(model, what: "Ollama model name")
+        }
+        if let alerts, !alerts.emails.isEmpty, smtp == nil {
+            throw UserError(
+                "Alerts are to be mailed (alerts.email), but there is no mail relay.",
+                remedy: "Give smtp (host, user, password, sender) in the answers.")
         }
     }
 

@@ -44,6 +44,10 @@ public struct SecretName: CheckedValue, Hashable, Sendable, Comparable, CustomSt
     /// User-provided, optional (the auth service's mail relay).
     public static let smtpPassword = SecretName(known: "SMTP_PASSWORD")
 
+    /// User-provided, optional: the incoming-webhook URL the monitoring's alerts are posted to (the URL is the
+    /// credential). Rendered into Alertmanager's configuration only, never into `.env`.
+    public static let alertsWebhookURL = SecretName(known: "ALERTS_WEBHOOK_URL")
+
     /// The password of the backup repository (`sbs backup`): given by `backups.password`, else generated. restic
     /// reads it through `sbs secrets show`; the deploy `.env` keeps a copy as of every generated secret (no service
     /// is given it), so that a lost `secrets.env` is recovered with the value the repository was made with.

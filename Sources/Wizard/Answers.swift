@@ -124,6 +124,7 @@ public enum AnswerSecret: String, Sendable, CaseIterable, Comparable {
     case backupPassword = "backups.password"
     case backupS3SecretKey = "backups.s3.secret_access_key"
     case backupRESTPassword = "backups.rest.password"
+    case alertsWebhook = "alerts.webhook"
 
     public var variable: String {
         switch self {
@@ -136,6 +137,7 @@ public enum AnswerSecret: String, Sendable, CaseIterable, Comparable {
         case .backupPassword: return "BACKUP_PASSWORD"
         case .backupS3SecretKey: return "BACKUP_S3_SECRET_ACCESS_KEY"
         case .backupRESTPassword: return "BACKUP_REST_PASSWORD"
+        case .alertsWebhook: return "ALERTS_WEBHOOK_URL"
         }
     }
 
@@ -166,6 +168,7 @@ extension StackService {
         case .ollama: return "ollama/ollama:0.3.14"
         case .monitoring: return "grafana/grafana:10.4.2"
         case .prometheus: return "prom/prometheus:v2.51.2"
+        case .alertmanager: return "prom/alertmanager:v0.27.0"
         }
     }
 }
@@ -221,6 +224,11 @@ public struct Answers: Sendable, Equatable {
     public var backupRESTUser: SafeToken?
     public var backupRESTPassword: SecretSource?
 
+    /// Who the monitoring's alerts reach (`alerts:`): mail to these addresses through `smtp:`, and/or a chat's
+    /// incoming webhook (its URL a secret, ALERTS_WEBHOOK_URL: the URL is the credential).
+    public var alertEmails: [EmailAddress] = []
+    public var alertWebhook: SecretSource?
+
     public var smtpHost: DomainName?
     public var smtpPort: SBSCore.Port?
     public var smtpUser: SafeToken?
@@ -252,6 +260,7 @@ public struct Answers: Sendable, Equatable {
             result[.backupPassword] = backupPassword
             result[.backupS3SecretKey] = backupS3SecretKey
             result[.backupRESTPassword] = backupRESTPassword
+            result[.alertsWebhook] = alertWebhook
             return result
         }
         set {
@@ -262,6 +271,7 @@ public struct Answers: Sendable, Equatable {
             backupPassword = newValue[.backupPassword]
             backupS3SecretKey = newValue[.backupS3SecretKey]
             backupRESTPassword = newValue[.backupRESTPassword]
+            alertWebhook = newValue[.alertsWebhook]
         }
     }
 
@@ -325,6 +335,8 @@ public struct Answers: Sendable, Equatable {
             "backups.s3.secret_access_key": backupS3SecretKey == nil ? "absent" : "given",
             "backups.rest.user": backupRESTUser?.value ?? "",
             "backups.rest.password": backupRESTPassword == nil ? "absent" : "given",
+            "alerts.email": alertEmails.map(\.value).joined(separator: ","),
+            "alerts.webhook": alertWebhook == nil ? "absent" : "given",
             "smtp.host": smtpHost?.value ?? "",
             "smtp.port": smtpPort?.description ?? "",
             "smtp.user": smtpUser?.value ?? "",

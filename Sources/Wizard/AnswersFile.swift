@@ -17,7 +17,7 @@ public struct AnswersError: Error, Sendable, CustomStringConvertible {
 public enum AnswersFile {
     static let topKeys = [
         "version", "mode", "domain", "aliases", "admin_email", "profile", "features", "tls", "secrets",
-        "images", "registry", "ports", "paths", "backups", "smtp", "network", "checks",
+        "images", "registry", "ports", "paths", "backups", "alerts", "smtp", "network", "checks",
     ]
 
     /// Parses and validates an answers file, collecting every problem.
@@ -320,6 +320,33 @@ public enum AnswersFile {
             }
         }
 
+        if let alerts = top["alerts"] {
+            let map = reader.mapping(alerts, path: "alerts", allowed: ["email", "webhook"])
+            if let emails = map["email"] {
+                for (text, node) in reader.strings(emails, path: "alerts.email") {
+                    guard
+                        let address = value(
+                            node, "alerts.email",
+                            { (_: String) throws(UserError) in
+                                try EmailAddress(text)
+                            })
+                    else { continue }
+                    if answers.alertEmails.contains(address) {
+                        reader.report(node, "alerts.email: '\(text.debugSafe)' is listed twice")
+                    } else {
+                        answers.alertEmails.append(address)
+                    }
+                }
+                if !answers.alertEmails.isEmpty, top["smtp"] == nil {
+                    reader.report(emails, "alerts.email needs smtp (host, sender): the alerts are mailed through it")
+                }
+            }
+            answers.alertWebhook = secret(map["webhook"], "alerts.webhook")
+            if case .mapping = alerts, map["email"] == nil, map["webhook"] == nil {
+                reader.report(alerts, "alerts needs email (one address or a list) and/or webhook")
+            }
+        }
+
         if let smtp = top["smtp"] {
             let map = reader.mapping(smtp, path: "smtp", allowed: ["host", "port", "user", "password", "sender"])
             answers.smtpHost = value(map["host"], "smtp.host") { (text: String) throws(UserError) in
@@ -452,6 +479,13 @@ public enum AnswersFile {
         }
         if let user = answers.backupRESTUser, let password = secret(.backupRESTPassword) {
             out += "  rest:\n    user: \(quote(user.value))\n    password: \(quote(password))\n"
+        }
+        if !answers.alertEmails.isEmpty || answers.alertWebhook != nil {
+            out += "alerts:\n"
+            if !answers.alertEmails.isEmpty {
+                out += "  email: [\(answers.alertEmails.map { quote($0.value) }.joined(separator: ", "))]\n"
+            }
+            if let webhook = secret(.alertsWebhook) { out += "  webhook: \(quote(webhook))\n" }
         }
         if let host = answers.smtpHost {
             out += "smtp:\n  host: \(host)\n"

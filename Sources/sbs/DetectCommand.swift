@@ -95,7 +95,7 @@ struct DetectCommand: AsyncParsableCommand {
             let running = StackService.allCases.filter { service in
                 switch service {
                 case .ollama: return profile.runsOllama
-                case .monitoring, .prometheus: return profile.monitoringEnabled
+                case .monitoring, .prometheus, .alertmanager: return profile.monitoringEnabled
                 default: return true
                 }
             }

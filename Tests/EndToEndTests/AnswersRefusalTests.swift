@@ -31,6 +31,39 @@ import Testing
         #expect(written(root).isEmpty, "\(written(root))")
     }
 
+    /// Alerts that could reach nobody are refused before anything is written: a webhook over plain http to another
+    /// machine (its URL is a credential, and the refusal does not repeat it), alerts with monitoring off.
+    @Test func alertsThatCouldReachNobodyAreRefusedBeforeAnythingIsWritten() async throws {
+        let dir = scratchDirectory("alerts")
+        let host = repositoryRoot + "/Tests/Fixtures/hosts/vm-16g-no-gpu"
+        let environment = testEnvironment.merging(["CHAT_HOOK": "http://chat.example.com/hooks/Hunter2-token"]) { $1 }
+        try writeAnswers(dir + "/plain.yaml", extra: "alerts:\n  webhook: env:CHAT_HOOK\n")
+        let validate = try await sbs(
+            ["answers", "validate", dir + "/plain.yaml", "--sysroot", host], environment: environment)
+        #expect(validate.status == 1)
+        #expect(validate.stderr.contains("alerts.webhook: the URL must start with https://"), "\(validate.stderr)")
+        #expect(!validate.stderr.contains("Hunter2"))
+        let root = dir + "/root"
+        let install = try await sbs(
+            [
+                "install", "--answers", dir + "/plain.yaml", "--non-interactive", "--through", "write-configs",
+                "--root", root, "--sysroot", try fixtureHost("vm-16g-no-gpu"),
+            ], environment: environment)
+        #expect(install.status == 1)
+        #expect(install.stderr.contains("alerts.webhook"), "\(install.stderr)")
+        #expect(written(root).isEmpty, "\(written(root))")
+
+        try writeAnswers(dir + "/off.yaml", extra: "alerts:\n  webhook: env:CHAT_HOOK\n")
+        let off = try String(contentsOfFile: dir + "/off.yaml", encoding: .utf8)
+            .replacingOccurrences(of: "  monitoring: true", with: "  monitoring: false")
+        try off.write(toFile: dir + "/off.yaml", atomically: true, encoding: .utf8)
+        let refused = try await sbs(
+            ["answers", "validate", dir + "/off.yaml", "--sysroot", host],
+            environment: environment.merging(["CHAT_HOOK": "https://chat.example.com/hooks/x"]) { $1 })
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("runs no monitoring to send them"), "\(refused.stderr)")
+    }
+
     /// A new backups.password once backups exist would make every backup made so far unreadable: refused before
     /// anything changes. Before any backup it is taken, and 'stored' keeps the current one.
     @Test func aNewBackupPasswordIsRefusedOnceTheRepositoryExists() async throws {

@@ -143,7 +143,7 @@ struct RealToolTests {
         let services = RealTools.run(["docker", "compose", "config", "--services"], in: dir.path)
         var expected: Set<String> = ["app-db", "app-auth", "app-kong", "app-api", "app-web", "nginx"]
         if profile.runsOllama { expected.insert("ollama") }
-        if profile.monitoringEnabled { expected.formUnion(["prometheus", "monitoring"]) }
+        if profile.monitoringEnabled { expected.formUnion(["prometheus", "alertmanager", "monitoring"]) }
         #expect(Set(services.output.split(separator: "\n").map(String.init)) == expected)
 
         // Every service, every profile on: check the whole file's shape.
@@ -155,7 +155,7 @@ struct RealToolTests {
         #expect(all.status == 0, "\(all.output)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(all.output.utf8)) as? [String: Any])
         let definitions = try #require(json["services"] as? [String: [String: Any]])
-        #expect(definitions.count == 9)
+        #expect(definitions.count == StackService.allCases.count)
         for (name, service) in definitions {
             #expect((service["ports"] != nil) == (name == "nginx"), "\(name) must not publish ports")
             #expect(service["healthcheck"] != nil, "\(name) has no healthcheck")

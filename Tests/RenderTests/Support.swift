@@ -91,7 +91,8 @@ let defaultImages = try! StackImages(
     appDB: SafeToken("supabase/postgres:15.1.0.117"), appAuth: SafeToken("supabase/gotrue:v2.132.3"),
     appAPI: SafeToken("orchestrator-ai/api:1.0.0"), appWeb: SafeToken("orchestrator-ai/web:1.0.0"),
     appKong: SafeToken("kong:2.8-alpine"), nginx: SafeToken("nginx:alpine"), ollama: SafeToken("ollama/ollama:latest"),
-    monitoring: SafeToken("grafana/grafana:latest"), prometheus: SafeToken("prom/prometheus:latest"))
+    monitoring: SafeToken("grafana/grafana:latest"), prometheus: SafeToken("prom/prometheus:latest"),
+    alertmanager: SafeToken("prom/alertmanager:latest"))
 
 func makeInput(
     profile: ResolvedProfile, mode: RenderInput.Mode = .production, domain: String = "shop.example.com",

@@ -88,6 +88,27 @@ struct WriterTests {
         #expect(fileMode(dir.path + "/.env") == 0o600)
     }
 
+    /// A file a service reads through its group (Alertmanager's configuration): written 0640 with that group; a
+    /// group changed by hand is set back without rewriting the file.
+    @Test func aFileReadThroughItsGroupGetsItAndKeepsIt() throws {
+        let deploy = try Scratch.folder("writer-group")
+        let writer = ConfigWriter(deployDirectory: deploy, backupDirectory: deploy + "-backups")
+        let file = RenderedFile(
+            relativePath: "monitoring/alertmanager/alertmanager.yml", bytes: Array("a: 1\n".utf8), mode: 0o640,
+            group: 65534)
+        #expect(try writer.write([file]).written == [file.relativePath])
+        let path = deploy + "/" + file.relativePath
+        var info = stat()
+        #expect(stat(path, &info) == 0 && info.st_gid == 65534 && info.st_mode & 0o777 == 0o640)
+        #expect(chown(path, uid_t.max, 0) == 0)
+        backdate(path)
+        let before = identity(path)
+        #expect(try writer.write([file]).modeFixed == [file.relativePath])
+        #expect(stat(path, &info) == 0 && info.st_gid == 65534)
+        #expect(identity(path) == before, "the file was written again")
+        #expect(try writer.write([file]).unchanged == [file.relativePath])
+    }
+
     @Test func pathsOutsideTheDeployFolderAreRefused() throws {
         let dir = try TemporaryDirectory()
         let writer = ConfigWriter(deployDirectory: dir.path + "/deploy", backupDirectory: dir.path + "/backups")

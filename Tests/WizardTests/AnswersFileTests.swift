@@ -134,6 +134,33 @@ func problems(_ text: String) -> [String] {
         #expect(good.secretSources[.backupS3SecretKey] == .environment("S3_KEY"))
     }
 
+    @Test func alertsReachAPersonByMailThroughTheRelayOrByWebhook() throws {
+        let withoutRelay = problems(complete + "\nalerts:\n  email: owner@example.com\n")
+        #expect(withoutRelay.contains { $0.contains("alerts.email needs smtp") }, "\(withoutRelay)")
+        let empty = problems(complete + "\nalerts: {}\n")
+        #expect(empty.contains { $0.contains("alerts needs email") }, "\(empty)")
+        let twice = problems(
+            complete
+                + "\nalerts:\n  email: [a@example.com, a@example.com]\nsmtp:\n  host: mail.example.com\n  password: env:P\n"
+        )
+        #expect(twice.contains { $0.contains("is listed twice") }, "\(twice)")
+        let bad = problems(complete + "\nalerts:\n  email: [not-an-address]\n  webhook: env:HOOK\n")
+        #expect(bad.contains { $0.contains("alerts.email") }, "\(bad)")
+
+        let good = try AnswersFile.parse(
+            complete
+                + "\nalerts:\n  email: [owner@example.com, it@example.org]\n  webhook: env:CHAT_HOOK\nsmtp:\n  host: mail.example.com\n  password: env:P\n",
+            file: "site.yaml")
+        #expect(good.alertEmails.map(\.value) == ["owner@example.com", "it@example.org"])
+        #expect(good.alertWebhook == .environment("CHAT_HOOK"))
+        #expect(good.secretSources[.alertsWebhook] == .environment("CHAT_HOOK"))
+        // A single address reads as a list of one.
+        let one = try AnswersFile.parse(
+            complete + "\nalerts:\n  email: owner@example.com\nsmtp:\n  host: mail.example.com\n  password: env:P\n",
+            file: "site.yaml")
+        #expect(one.alertEmails.map(\.value) == ["owner@example.com"])
+    }
+
     // A user name or password in the directory URL is refused, and the problem does not repeat it: the answers
     // are kept, shown in the summary and become the certificate step's input.
     @Test func credentialsInTheACMEDirectoryAreRefusedUnshown() {
@@ -510,6 +537,15 @@ struct AnswersGenerator {
             if chance() { a.smtpUser = try SafeToken("mailer", what: "user") }
             a.smtpPassword = secret()
             if chance() { a.smtpSender = try EmailAddress("noreply@example.com") }
+        }
+        if chance() {
+            if a.smtpHost != nil {
+                a.alertEmails = try Array(
+                    ["owner@example.com", "it@example.org", "night@example.net"].prefix(1 + Int(next() % 3))
+                )
+                .map { try EmailAddress($0) }
+            }
+            if chance() || a.alertEmails.isEmpty { a.alertWebhook = secret() }
         }
         if chance() { a.publicIP = pick(["203.0.113.7", "2001:db8::7"]) }
         a.dnsCheck = pick(DNSPolicy.allCases)

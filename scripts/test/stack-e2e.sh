@@ -227,6 +227,14 @@ after=$(containers_of "$root")
 [ -n "$before" ] && [ "$before" = "$after" ] && pass "the same $(echo "$after" | wc -l) containers, none restarted" \
     || fail "containers changed: before [$before] after [$after]"
 [ "$(sha256sum "$root/etc/sbs/secrets.env")" = "$secrets_before" ] && pass "secrets.env unchanged" || fail "secrets.env changed"
+# Alertmanager (monitoring profile) runs as nobody and reads its configuration (0640, group nogroup: a webhook's URL
+# would be a credential) through that group: it loaded the rendered route.
+am_status=$(docker compose -p "$(project_of "$root")" exec -T alertmanager wget -q -O - http://127.0.0.1:9093/api/v2/status 2>&1)
+[ "$(stat -c '%a %U %g' "$root/opt/sbs/monitoring/alertmanager/alertmanager.yml")" = "640 root 65534" ] \
+    && [ "$(docker compose -p "$(project_of "$root")" exec -T alertmanager id -u)" = 65534 ] \
+    && grep -q 'receiver: person' <<<"$am_status" \
+    && pass "Alertmanager runs as nobody and loaded its 0640 root:nogroup configuration" \
+    || fail "Alertmanager: $(stat -c '%a %U %g' "$root/opt/sbs/monitoring/alertmanager/alertmanager.yml" 2>&1); ${am_status:0:300}"
 
 say "2b. sbs renew --force: the stack's nginx serves the new certificate without a restart"
 before=$(containers_of "$root")

@@ -31,6 +31,7 @@ web         orchestrator-ai/web:1.0.0     node
 nginx       nginx:1.27.3-alpine           wget busybox
 ollama      ollama/ollama:0.3.14          ollama
 prometheus  prom/prometheus:v2.51.2       wget busybox
+alertmanager prom/alertmanager:v0.27.0    wget busybox
 grafana     grafana/grafana:10.4.2        curl"
 probed="curl wget busybox node pg_isready kong ollama"
 

@@ -75,7 +75,8 @@ struct WriteConfigs: StepAction {
         let images = StackImages(
             appDB: try image(.appDB), appAuth: try image(.appAuth), appAPI: try image(.appAPI),
             appWeb: try image(.appWeb), appKong: try image(.appKong), nginx: try image(.nginx),
-            ollama: try image(.ollama), monitoring: try image(.monitoring), prometheus: try image(.prometheus))
+            ollama: try image(.ollama), monitoring: try image(.monitoring), prometheus: try image(.prometheus),
+            alertmanager: try image(.alertmanager))
         let tls: TLSSource
         switch answers.tlsMode {
         case .acme: tls = .acme(directory: try SafeToken(layout.sslDir, what: "certificate folder"))
@@ -102,7 +103,9 @@ struct WriteConfigs: StepAction {
             aliases: answers.aliases, adminEmail: email,
             httpPort: answers.httpPort, httpsPort: answers.httpsPort, images: images, tls: tls,
             acmeWebroot: try SafeToken(layout.webrootDir, what: "ACME webroot"),
-            profile: profile, backups: answers.backups != .off, smtp: smtp)
+            profile: profile, backups: answers.backups != .off, smtp: smtp,
+            alerts: answers.alertEmails.isEmpty && answers.alertWebhook == nil
+                ? nil : AlertsSettings(emails: answers.alertEmails, webhook: answers.alertWebhook != nil))
         input.projectName = ComposeProject.name(forRoot: layout.root)
         return input
     }
