@@ -122,7 +122,12 @@ public struct Wizard {
             initial: initial
         ) { text throws(UserError) in try BackupRepository(text) }
         let same = previous?.backupRepository == result.backupRepository
-        switch result.backupRepository.kind {
+        // What belonged to another kind of repository goes: kept, it would make the answers unreadable.
+        let kind = result.backupRepository.kind
+        if kind != .sftp { result.backupSFTP = nil }
+        if kind != .s3 { (result.backupS3AccessKeyID, result.backupS3SecretKey) = (nil, nil) }
+        if kind != .rest { (result.backupRESTUser, result.backupRESTPassword) = (nil, nil) }
+        switch kind {
         case .local:
             terminal.write(
                 "  A folder on this server protects against a broken database, not a lost disk: copy it elsewhere.\n")

@@ -705,6 +705,20 @@ final class ScriptedTerminal: Terminal {
         #expect(sftp.backupRepository.kind == .sftp)
         #expect(sftpTerminal.written.contains("root's ssh configuration"))
 
+        // From an S3 repository to a folder: the keys go with it, and the answers still read back.
+        var fromS3 = s3
+        fromS3.domain = try DomainName("shop.example.com")
+        let terminal = ScriptedTerminal([
+            ("Performance profile", "auto"), ("TLS certificates", "acme"), ("Backups go to", "/srv/restic"),
+            ("Proceed", "y"),
+        ])
+        let moved = try Wizard(terminal: terminal).complete(
+            fromS3, given: ["domain", "admin_email"], previous: s3, detectedProfile: nil,
+            storedSecrets: [.anthropicAPIKey, .backupS3SecretKey])
+        #expect(moved.backupS3AccessKeyID == nil && moved.backupS3SecretKey == nil)
+        #expect(
+            try AnswersFile.parse(AnswersFile.render(moved), file: "kept.yaml").backupRepository.value == "/srv/restic")
+
         // Named by the file, or backups off: no question.
         _ = try run([], given: ["backups.repository"])
         let (off, offTerminal) = try run([], backups: .off)
