@@ -144,7 +144,8 @@ let package = Package(
         .testTarget(
             name: "RenderTests",
             dependencies: [
-                "TestSupport", "Render", "SBSCore", "Host", "Yams", .product(name: "Crypto", package: "swift-crypto"),
+                "TestSupport", "Render", "SBSCore", "Host", "Wizard", "Yams",
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             exclude: ["Golden", "AlertRules"]
         ),

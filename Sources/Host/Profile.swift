@@ -14,6 +14,20 @@ public enum StackService: String, Codable, Sendable, CaseIterable, Comparable {
     case prometheus
     /// Where Prometheus's alerts go, and from there to a person (answers `alerts:`).
     case alertmanager
+    /// The host's CPU, memory and filesystems, and sbs's own metrics (node_exporter's textfile collector).
+    case nodeExporter = "node-exporter"
+    /// app-db's connections, deadlocks and transactions, through a read-only monitoring role.
+    case postgresExporter = "postgres-exporter"
+    /// The site probed from inside the server: status, latency and the certificate's expiry of every name.
+    case blackboxExporter = "blackbox-exporter"
+
+    /// Runs only with monitoring (the compose profile `monitoring`).
+    public var isMonitoring: Bool {
+        switch self {
+        case .monitoring, .prometheus, .alertmanager, .nodeExporter, .postgresExporter, .blackboxExporter: return true
+        default: return false
+        }
+    }
 
     public static func < (a: StackService, b: StackService) -> Bool { a.rawValue < b.rawValue }
 }

@@ -57,15 +57,38 @@ public struct TemplateSet: Sendable, Equatable {
 
 /// Renders the deploy folder: a pure function of the input, the secrets and the template texts. The same arguments
 /// give byte-identical files (no time, no randomness, sorted lists).
+extension StackService {
+    /// The service's part of the template names `mem…` and `image…` (memAppDB, imageNodeExporter).
+    var templateName: String {
+        switch self {
+        case .appDB: return "AppDB"
+        case .appAuth: return "AppAuth"
+        case .appAPI: return "AppAPI"
+        case .appWeb: return "AppWeb"
+        case .appKong: return "AppKong"
+        case .nginx: return "Nginx"
+        case .ollama: return "Ollama"
+        case .monitoring: return "Monitoring"
+        case .prometheus: return "Prometheus"
+        case .alertmanager: return "Alertmanager"
+        case .nodeExporter: return "NodeExporter"
+        case .postgresExporter: return "PostgresExporter"
+        case .blackboxExporter: return "BlackboxExporter"
+        }
+    }
+}
+
 public enum ConfigRenderer {
     /// Every template sbs renders or includes, relative to `assets/deploy/`.
     public static let templatePaths = [
         ".env.mustache",
         "backup/backup.sh.mustache",
+        "db/monitoring-role.sql.mustache",
         "db/roles.sql.mustache",
         "docker-compose.yml.mustache",
         "kong/kong.yml.mustache",
         "monitoring/alertmanager/alertmanager.yml.mustache",
+        "monitoring/blackbox/blackbox.yml.mustache",
         "monitoring/grafana/grafana.ini.mustache",
         "monitoring/grafana/provisioning/datasources/prometheus.yml.mustache",
         "monitoring/prometheus/alerts.yml.mustache",
@@ -79,6 +102,7 @@ public enum ConfigRenderer {
     static let mountedConfigs = [
         ("Nginx", "nginx/"), ("Kong", "kong/"), ("Prometheus", "monitoring/prometheus/"),
         ("Monitoring", "monitoring/grafana/"), ("Alertmanager", "monitoring/alertmanager/"),
+        ("BlackboxExporter", "monitoring/blackbox/"),
     ]
 
     /// The group of Alertmanager's user (`nobody:nogroup`, 65534, in prom/alertmanager and in Debian).
@@ -138,6 +162,7 @@ public enum ConfigRenderer {
 
         var outputs: [(String, UInt32)] = [
             (".env", 0o600),
+            ("db/monitoring-role.sql", 0o644),
             ("db/roles.sql", 0o644),
             ("docker-compose.yml", 0o644),
             ("kong/kong.yml", 0o644),
@@ -146,6 +171,7 @@ public enum ConfigRenderer {
         ]
         if input.profile.monitoringEnabled {
             outputs += [
+                ("monitoring/blackbox/blackbox.yml", 0o644),
                 ("monitoring/grafana/grafana.ini", 0o644),
                 ("monitoring/grafana/provisioning/datasources/prometheus.yml", 0o644),
                 ("monitoring/prometheus/alerts.yml", 0o644),
@@ -243,16 +269,6 @@ public enum ConfigRenderer {
             "pgEffectiveCacheSize": .number(profile.postgres.effectiveCacheSizeMiB),
             "pgWorkMem": .number(profile.postgres.workMemMiB),
             "pgMaintenanceWorkMem": .number(profile.postgres.maintenanceWorkMemMiB),
-            "memAppDB": mem(.appDB), "memAppAuth": mem(.appAuth), "memAppAPI": mem(.appAPI),
-            "memAppWeb": mem(.appWeb), "memAppKong": mem(.appKong), "memNginx": mem(.nginx),
-            "memOllama": mem(.ollama), "memMonitoring": mem(.monitoring), "memPrometheus": mem(.prometheus),
-            "memAlertmanager": mem(.alertmanager),
-            "imageAppDB": .text(input.images.appDB.value), "imageAppAuth": .text(input.images.appAuth.value),
-            "imageAppAPI": .text(input.images.appAPI.value), "imageAppWeb": .text(input.images.appWeb.value),
-            "imageAppKong": .text(input.images.appKong.value), "imageNginx": .text(input.images.nginx.value),
-            "imageOllama": .text(input.images.ollama.value), "imageMonitoring": .text(input.images.monitoring.value),
-            "imagePrometheus": .text(input.images.prometheus.value),
-            "imageAlertmanager": .text(input.images.alertmanager.value),
             "ollamaURL": .text(profile.runsOllama ? "http://ollama:11434" : ""),
             "gpu": .flag(profile.gpu),
             "acmeWebroot": .text(input.acmeWebroot.value),
@@ -261,7 +277,26 @@ public enum ConfigRenderer {
             "retentionDays": .number(profile.monitoring.retentionDays),
             "scrapeInterval": .number(profile.monitoring.scrapeIntervalSeconds),
             "backups": .flag(input.backups),
+            "metricsDir": .text(input.metricsDirectory?.value ?? "/var/lib/sbs/metrics"),
+            // What blackbox-exporter probes: every name's home page, the API's and the auth service's health routes
+            // (the routes `sbs verify` checks), by the names nginx serves, on its port inside the stack.
+            "probeURLs": .list(
+                input.allNames.map { .text("https://\($0.value)/") } + [
+                    .text("https://\(input.domain.value)/api/health"),
+                    .text("https://\(input.domain.value)/auth/v1/health"),
+                ]),
+            "siteNames": .list(input.allNames.map { .text($0.value) }),
+            "siteCABundle": .optional(input.siteCABundle.map { ["path": .text($0.value)] }),
+            "siteSelfSigned": .flag(
+                {
+                    if case .selfSigned = input.tls { return true }
+                    return false
+                }()),
         ]
+        for service in StackService.allCases {
+            values["mem" + service.templateName] = mem(service)
+            values["image" + service.templateName] = .text(input.images[service].value)
+        }
         var tlsDirectory: [String: TemplateValue]?
         var tlsFiles: [String: TemplateValue]?
         switch input.tls {

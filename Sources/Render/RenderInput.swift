@@ -3,47 +3,43 @@ import SBSCore
 
 /// The image of each service (from the answers), already validated as `SafeToken`s.
 public struct StackImages: Sendable, Hashable, Codable {
-    public var appDB: SafeToken
-    public var appAuth: SafeToken
-    public var appAPI: SafeToken
-    public var appWeb: SafeToken
-    public var appKong: SafeToken
-    public var nginx: SafeToken
-    public var ollama: SafeToken
-    /// Grafana.
-    public var monitoring: SafeToken
-    public var prometheus: SafeToken
-    public var alertmanager: SafeToken
+    private var images: [StackService: SafeToken]
 
-    public init(
-        appDB: SafeToken, appAuth: SafeToken, appAPI: SafeToken, appWeb: SafeToken, appKong: SafeToken,
-        nginx: SafeToken, ollama: SafeToken, monitoring: SafeToken, prometheus: SafeToken, alertmanager: SafeToken
-    ) {
-        self.appDB = appDB
-        self.appAuth = appAuth
-        self.appAPI = appAPI
-        self.appWeb = appWeb
-        self.appKong = appKong
-        self.nginx = nginx
-        self.ollama = ollama
-        self.monitoring = monitoring
-        self.prometheus = prometheus
-        self.alertmanager = alertmanager
+    /// - Throws: what `image` throws for a service.
+    public init(_ image: (StackService) throws(UserError) -> SafeToken) throws(UserError) {
+        var images: [StackService: SafeToken] = [:]
+        for service in StackService.allCases { images[service] = try image(service) }
+        self.images = images
     }
 
     public subscript(service: StackService) -> SafeToken {
-        switch service {
-        case .appDB: return appDB
-        case .appAuth: return appAuth
-        case .appAPI: return appAPI
-        case .appWeb: return appWeb
-        case .appKong: return appKong
-        case .nginx: return nginx
-        case .ollama: return ollama
-        case .monitoring: return monitoring
-        case .prometheus: return prometheus
-        case .alertmanager: return alertmanager
+        guard let image = images[service] else { preconditionFailure("no image for \(service.rawValue)") }
+        return image
+    }
+
+    private struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    /// Keyed by the services' compose names in a fixed order: a dictionary keyed by an enum would be encoded in
+    /// its hash order, which changes from run to run (and with it the fingerprint of every step that holds this).
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Key.self)
+        for service in StackService.allCases {
+            try container.encode(self[service], forKey: Key(stringValue: service.rawValue))
         }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: Key.self)
+        var images: [StackService: SafeToken] = [:]
+        for service in StackService.allCases {
+            images[service] = try container.decode(SafeToken.self, forKey: Key(stringValue: service.rawValue))
+        }
+        self.images = images
     }
 }
 
@@ -119,6 +115,11 @@ public struct RenderInput: Sendable, Hashable, Codable {
     public var alerts: AlertsSettings?
     /// The compose project name (`name:` in docker-compose.yml): `sbs`, or `sbs-…` for an install under another root.
     public var projectName: String = "sbs"
+    /// The host folder of sbs's own metrics (`TextfileMetrics`), read by node-exporter's textfile collector.
+    public var metricsDirectory: SafeToken?
+    /// The CA bundle the site's certificate chains to when it is not a public CA's (the answers'
+    /// `tls.acme_ca_bundle`): blackbox-exporter's probes of the site trust it.
+    public var siteCABundle: SafeToken?
 
     /// - Throws: `UserError` when a host path is not absolute, an alias repeats the domain or another alias, the two
     ///   ports are equal, or an Ollama model name from the profile is not a plain token.

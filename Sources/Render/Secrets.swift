@@ -53,10 +53,14 @@ public struct SecretName: CheckedValue, Hashable, Sendable, Comparable, CustomSt
     /// is given it), so that a lost `secrets.env` is recovered with the value the repository was made with.
     public static let backupPassword = SecretName(known: "BACKUP_PASSWORD")
 
+    /// The password of app-db's read-only monitoring role (`sbs_monitor`, a member of `pg_monitor`), which
+    /// postgres-exporter logs in as. start-stack sets it in app-db each run.
+    public static let monitoringDBPassword = SecretName(known: "MONITORING_DB_PASSWORD")
+
     /// What `generate-secrets` creates when absent (and renders into the stack's `.env`).
     public static let generated: [SecretName] = [
         .postgresPassword, .jwtSecret, .supabaseAnonKey, .supabaseServiceRoleKey, .grafanaAdminPassword,
-        .backupPassword,
+        .backupPassword, .monitoringDBPassword,
     ]
 
 }
@@ -223,6 +227,10 @@ public struct SecretsFile: Sendable {
         if !secrets.contains(.grafanaAdminPassword) { try add(.grafanaAdminPassword, RandomToken.alphanumeric(24)) }
         // Without it no backup can be read: the install's summary says to keep a copy away from this server.
         if !secrets.contains(.backupPassword) { try add(.backupPassword, RandomToken.alphanumeric(40)) }
+        // Set in app-db by start-stack each run: a new one (an installation from before monitoring had it) is taken.
+        if !secrets.contains(.monitoringDBPassword) {
+            try add(.monitoringDBPassword, RandomToken.alphanumeric(32))
+        }
 
         if !generated.isEmpty { try save(secrets) } else { try tightenMode() }
         return (secrets, generated)

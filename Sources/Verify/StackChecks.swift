@@ -42,17 +42,23 @@ public struct ComposeStackProbe: StackProbe {
     }
 }
 
-/// The checks made through Docker: `database`, `containers`, `models`, `grafana`, `published-ports`.
+/// The checks made through Docker: `database`, `containers`, `models`, `grafana`, `monitoring-targets`,
+/// `published-ports`.
 struct StackChecks: Sendable {
     let target: VerifyTarget
     let probe: any StackProbe
+    /// How long targets Prometheus has not scraped yet (a stack just started) are waited for; nil: the profile's
+    /// scrape interval and 15 seconds.
+    var targetsSettle: Duration? = nil
+    /// Between two readings of Prometheus's targets while some are not scraped yet.
+    var targetsPoll: Duration = .seconds(3)
 
     func run() async -> [VerifyCheck] {
         let containers: Result<[ComposeContainer], UserError>
         do { containers = .success(try await probe.containers()) } catch { containers = .failure(error) }
         return [
             await database(), self.containers(containers), await models(), grafana(containers),
-            publishedPorts(containers),
+            await monitoringTargets(), publishedPorts(containers),
         ]
     }
 
@@ -191,6 +197,57 @@ struct StackChecks: Sendable {
             remedy: "Look at \(command(["logs", "--tail", "50", "monitoring"])).")
     }
 
+    /// Every target Prometheus scrapes answers (the exporters, the site's probes, Prometheus, Alertmanager and Grafana
+    /// themselves), read from Prometheus's own API inside its container: a target that is down names its job, its
+    /// address and the error Prometheus got. Targets not scraped yet (a stack just started) are waited for up to
+    /// one scrape interval.
+    func monitoringTargets() async -> VerifyCheck {
+        let id = "monitoring-targets"
+        guard let profile = target.profile else {
+            return .fail(id, "the profile is not known (choose-profile has not run)", remedy: remedyProfileUnknown)
+        }
+        guard profile.monitoring else { return .skip(id, "monitoring is off in this profile") }
+        let logs = command(["logs", "--tail", "50", "prometheus"])
+        let settle = targetsSettle ?? .seconds((profile.scrapeIntervalSeconds ?? 60) + 15)
+        let deadline = ContinuousClock.now + settle
+        while true {
+            let result: CommandResult
+            do {
+                result = try await probe.exec(
+                    "prometheus", ["wget", "-q", "-O", "-", "http://127.0.0.1:9090/api/v1/targets?state=active"])
+            } catch {
+                return .fail(id, "Prometheus could not be asked: \(error.message)", remedy: "Look at \(logs).")
+            }
+            guard result.status == 0 else {
+                return .fail(
+                    id, "Prometheus did not answer (exit \(result.status)): \(result.stderr.lastLines(1))",
+                    remedy: "Look at \(logs).")
+            }
+            guard let targets = PrometheusTargets.parse(result.stdout), !targets.isEmpty else {
+                return .fail(id, "Prometheus listed no targets it scrapes", remedy: "Look at \(logs).")
+            }
+            let down = targets.filter { $0.health == "down" }
+            let unscraped = targets.filter { $0.health != "up" && $0.health != "down" }
+            if down.isEmpty && unscraped.isEmpty {
+                return await exportersSucceed(targets)
+            }
+            if down.isEmpty, ContinuousClock.now + targetsPoll <= deadline {
+                do { try await Task.sleep(for: targetsPoll) } catch {
+                    return .fail(id, "interrupted while Prometheus scraped", remedy: "Run `sbs verify` again.")
+                }
+                continue
+            }
+            let named =
+                down.map { "\($0.job) \($0.instance): \($0.lastError.isEmpty ? "down" : $0.lastError)" }
+                + unscraped.map { "\($0.job) \($0.instance): not scraped yet" }
+            return .fail(
+                id, "\(named.count) of \(targets.count) targets not up: \(named.joined(separator: "; "))",
+                remedy:
+                    "A job names its service (node: node-exporter, postgres: postgres-exporter, site: the site's probes through blackbox-exporter); look at \(command(["logs", "--tail", "50", "SERVICE"])), and `sbs verify` again."
+            )
+        }
+    }
+
     /// Only nginx publishes ports on public addresses, and only its 80 and 443 (TCP).
     func publishedPorts(_ containers: Result<[ComposeContainer], UserError>) -> VerifyCheck {
         let list: [ComposeContainer]
@@ -227,5 +284,88 @@ struct StackChecks: Sendable {
             remedy:
                 "Remove the `ports:` of \(services.joined(separator: ", ")) from \(target.project.composeFile) (sbs writes none: `sbs install --from write-configs` restores it), or bind them to 127.0.0.1; then \(command(["up", "-d"]))."
         )
+    }
+}
+
+extension StackChecks {
+    /// An exporter answers even when what it looks at fails: postgres-exporter with `pg_up 0` when it cannot log in to
+    /// app-db, blackbox-exporter with `probe_success 0` for a probe that failed. Prometheus's last samples may be
+    /// from before the stack was ready, so each of those targets is scraped once more now, from Prometheus's
+    /// container and at the address Prometheus scrapes.
+    func exportersSucceed(_ targets: [PrometheusTargets.Target]) async -> VerifyCheck {
+        let id = "monitoring-targets"
+        let watched = ["postgres": "pg_up", "site": "probe_success"]
+        var failures: [String] = []
+        for target in targets {
+            guard let metric = watched[target.job] else { continue }
+            let value: String?
+            do {
+                let result = try await probe.exec("prometheus", ["wget", "-q", "-O", "-", target.scrapeURL])
+                value = result.status == 0 ? PrometheusTargets.sample(metric, in: result.stdout) : nil
+            } catch {
+                return .fail(
+                    id, "Prometheus's container could not be asked: \(error.message)",
+                    remedy: "Look at \(command(["logs", "--tail", "50", "prometheus"])).")
+            }
+            guard value != "1" else { continue }
+            failures.append(
+                target.job == "postgres"
+                    ? "postgres: postgres-exporter cannot read app-db (pg_up \(value ?? "missing"))"
+                    : "site \(target.instance): the probe failed (probe_success \(value ?? "missing"))")
+        }
+        if failures.isEmpty {
+            let jobs = Set(targets.map(\.job)).sorted()
+            return .pass(id, "\(targets.count) targets up (\(jobs.joined(separator: ", ")))")
+        }
+        return .fail(
+            id, failures.joined(separator: "; "),
+            remedy:
+                "A probe goes through nginx as a visitor's request does: the site checks above say more, and \(command(["logs", "--tail", "50", "blackbox-exporter"])) (with --log.level=debug) why it failed. postgres-exporter's login is set by start-stack (`sbs install --from start-stack`); \(command(["logs", "--tail", "50", "postgres-exporter"])) says why it fails."
+        )
+    }
+}
+
+/// A target of Prometheus's `/api/v1/targets`: its job, address and health (up, down, unknown).
+struct PrometheusTargets {
+    struct Target: Equatable {
+        var job: String
+        var instance: String
+        var health: String
+        var lastError: String
+        /// Where Prometheus scrapes it (a probe's URL names its module and target).
+        var scrapeURL: String
+    }
+
+    private struct Response: Decodable {
+        struct Data: Decodable { var activeTargets: [Active] }
+        struct Active: Decodable {
+            var labels: [String: String]
+            var scrapeUrl: String?
+            var health: String
+            var lastError: String?
+        }
+        var status: String
+        var data: Data
+    }
+
+    /// The value of the sample of `metric` without labels in Prometheus's text format; nil when there is none.
+    static func sample(_ metric: String, in text: String) -> String? {
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            if fields.count >= 2, fields[0] == metric { return String(fields[1]) }
+        }
+        return nil
+    }
+
+    /// nil when the text is not Prometheus's answer.
+    static func parse(_ text: String) -> [Target]? {
+        guard let response = try? JSONDecoder().decode(Response.self, from: Data(text.utf8)),
+            response.status == "success"
+        else { return nil }
+        return response.data.activeTargets.map {
+            Target(
+                job: $0.labels["job"] ?? "?", instance: $0.labels["instance"] ?? $0.scrapeUrl ?? "?",
+                health: $0.health, lastError: $0.lastError ?? "", scrapeURL: $0.scrapeUrl ?? "")
+        }
     }
 }

@@ -34,12 +34,15 @@ public struct VerifyTarget: Codable, Sendable, Hashable {
     public struct ProfileExpectation: Codable, Sendable, Hashable {
         /// The models Ollama must hold; nil when the profile runs no Ollama.
         public var ollamaModels: [String]?
-        /// Prometheus and Grafana run.
+        /// Prometheus, its exporters, Alertmanager and Grafana run.
         public var monitoring: Bool
+        /// How often Prometheus scrapes: a target it has not scraped yet is waited for this long (and a little).
+        public var scrapeIntervalSeconds: Int?
 
-        public init(ollamaModels: [String]?, monitoring: Bool) {
+        public init(ollamaModels: [String]?, monitoring: Bool, scrapeIntervalSeconds: Int? = nil) {
             self.ollamaModels = ollamaModels
             self.monitoring = monitoring
+            self.scrapeIntervalSeconds = scrapeIntervalSeconds
         }
     }
 

@@ -169,6 +169,9 @@ extension StackService {
         case .monitoring: return "grafana/grafana:10.4.2"
         case .prometheus: return "prom/prometheus:v2.51.2"
         case .alertmanager: return "prom/alertmanager:v0.27.0"
+        case .nodeExporter: return "prom/node-exporter:v1.8.2"
+        case .postgresExporter: return "quay.io/prometheuscommunity/postgres-exporter:v0.15.0"
+        case .blackboxExporter: return "prom/blackbox-exporter:v0.25.0"
         }
     }
 }

@@ -93,11 +93,7 @@ struct DetectCommand: AsyncParsableCommand {
             )
             if profile.runsOllama { lines.append("  Ollama models: \(profile.ollamaModels.joined(separator: ", "))") }
             let running = StackService.allCases.filter { service in
-                switch service {
-                case .ollama: return profile.runsOllama
-                case .monitoring, .prometheus, .alertmanager: return profile.monitoringEnabled
-                default: return true
-                }
+                service == .ollama ? profile.runsOllama : !service.isMonitoring || profile.monitoringEnabled
             }
             let limits = running.map { "\($0.rawValue) \(profile.memoryLimitMiB(for: $0))M" }
             lines.append("  Memory limits: \(limits.joined(separator: ", "))")

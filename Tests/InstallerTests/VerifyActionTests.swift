@@ -56,7 +56,7 @@ import Wizard
             },
             layout: layout, profile: try Self.profile(ollama: false, monitoring: true))
         #expect(bundle.trust == .bundle("/etc/private-ca.pem") && !bundle.expectHSTS && bundle.httpsPort == 8443)
-        #expect(bundle.profile == .init(ollamaModels: nil, monitoring: true))
+        #expect(bundle.profile == .init(ollamaModels: nil, monitoring: true, scrapeIntervalSeconds: 60))
 
         let selfSigned = try Verify.target(try Self.answers { $0.tlsMode = .selfSigned }, layout: layout, profile: nil)
         #expect(
@@ -102,7 +102,7 @@ import Wizard
         let tools = InstallTools(
             commands: SystemCommandRunner(searchPath: [root + "/bin"]), secrets: AnswerSecretValues(),
             digester: try SecretDigester.load(layout, create: true))
-        let input = Verify.Input(target: target, reportPath: Verify.reportPath(layout))
+        let input = Verify.Input(target: target, reportPath: Verify.reportPath(layout), root: layout.root)
 
         let error = await #expect(throws: UserError.self) {
             _ = try await Verify(tools: tools).run(
@@ -116,15 +116,23 @@ import Wizard
             "every HTTP check fails, the Docker ones do not")
         #expect(report["database"]?.detail == "pg_isready: localhost:5432 - accepting connections")
         #expect(report["containers"]?.status == .pass && report["published-ports"]?.status == .pass)
-        #expect(report["models"]?.status == .skip && report["grafana"]?.status == .skip)
+        #expect(
+            report["models"]?.status == .skip && report["grafana"]?.status == .skip
+                && report["monitoring-targets"]?.status == .skip)
         let message = try #require(error).message
-        #expect(message.hasPrefix("8 of 14 verification checks failed:"))
+        #expect(message.hasPrefix("8 of 15 verification checks failed:"))
         for failure in report.failures {
             #expect(
                 message.contains("  - \(failure.id): \(failure.detail)\n    → \(failure.remedy ?? "-")"),
                 "\(failure.id)")
         }
         #expect(try #require(error).remedy?.contains("sbs verify") == true)
+        // The step's results reach the alert rules as `sbs verify`'s do: one sample per check that ran.
+        let metrics = try #require(
+            try AtomicFile.readText(layout.stateDir + "/metrics/sbs-verify.prom", limit: .state))
+        #expect(metrics.contains("sbs_verify_check_passed{check=\"web-app\"} 0\n"), "\(metrics)")
+        #expect(metrics.contains("sbs_verify_check_passed{check=\"database\"} 1\n"), "\(metrics)")
+        #expect(!metrics.contains("check=\"models\""), "skipped checks are left out: \(metrics)")
         let calls = ((try? String(contentsOfFile: root + "/calls", encoding: .utf8)) ?? "").split(separator: "\n")
         #expect(calls.count == 2, "\(calls)")
     }

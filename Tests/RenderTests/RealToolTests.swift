@@ -143,7 +143,9 @@ struct RealToolTests {
         let services = RealTools.run(["docker", "compose", "config", "--services"], in: dir.path)
         var expected: Set<String> = ["app-db", "app-auth", "app-kong", "app-api", "app-web", "nginx"]
         if profile.runsOllama { expected.insert("ollama") }
-        if profile.monitoringEnabled { expected.formUnion(["prometheus", "alertmanager", "monitoring"]) }
+        if profile.monitoringEnabled {
+            expected.formUnion(StackService.allCases.filter(\.isMonitoring).map(\.rawValue))
+        }
         #expect(Set(services.output.split(separator: "\n").map(String.init)) == expected)
 
         // Every service, every profile on: check the whole file's shape.

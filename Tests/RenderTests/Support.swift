@@ -3,6 +3,7 @@ import Host
 import Render
 import SBSCore
 import Testing
+import Wizard
 
 enum Repository {
     static var root: String {
@@ -70,6 +71,7 @@ func fixedSecrets(extra: [(SecretName, String)] = []) throws -> Secrets {
             ),
             (.grafanaAdminPassword, "GrafanaGoldenPassw0rd123"),
             (.backupPassword, "BackupGoldenPassw0rd4567890"),
+            (.monitoringDBPassword, "MonitorGoldenPassw0rd4567890"),
         ] + extra)
 }
 
@@ -87,12 +89,9 @@ func facts(memoryMiB: Int, cpus: Int = 4, gpuMiB: Int? = nil) -> HostFacts {
         docker: DockerFacts(), disk: nil)
 }
 
-let defaultImages = try! StackImages(
-    appDB: SafeToken("supabase/postgres:15.1.0.117"), appAuth: SafeToken("supabase/gotrue:v2.132.3"),
-    appAPI: SafeToken("orchestrator-ai/api:1.0.0"), appWeb: SafeToken("orchestrator-ai/web:1.0.0"),
-    appKong: SafeToken("kong:2.8-alpine"), nginx: SafeToken("nginx:alpine"), ollama: SafeToken("ollama/ollama:latest"),
-    monitoring: SafeToken("grafana/grafana:latest"), prometheus: SafeToken("prom/prometheus:latest"),
-    alertmanager: SafeToken("prom/alertmanager:latest"))
+let defaultImages = try! StackImages { service throws(UserError) in
+    try SafeToken(service.defaultImage, what: "image name")
+}
 
 func makeInput(
     profile: ResolvedProfile, mode: RenderInput.Mode = .production, domain: String = "shop.example.com",

@@ -3,6 +3,7 @@ import Foundation
 import HTTPClient
 import Processes
 import SBSCore
+import Synchronization
 import TestSupport
 import Testing
 
@@ -238,8 +239,50 @@ import Testing
     }
 
     static func run(_ target: VerifyTarget, _ probe: FixedProbe) async -> [VerifyCheck] {
-        await StackChecks(target: target, probe: probe).run()
+        await StackChecks(target: target, probe: probe, targetsSettle: .zero).run()
     }
+
+    static let targetsQuery = "prometheus wget -q -O - http://127.0.0.1:9090/api/v1/targets?state=active"
+
+    /// Prometheus's `/api/v1/targets` answer for targets `(job, instance, health, lastError)`.
+    static func targets(_ list: [(String, String, String, String)]) -> CommandResult {
+        let active = list.map { job, instance, health, error in
+            #"{"labels":{"job":"\#(job)","instance":"\#(instance)"},"scrapeUrl":"\#(scrapeURL(job, instance))","health":"\#(health)","lastError":"\#(error)"}"#
+        }
+        return CommandResult(
+            status: 0,
+            stdout: #"{"status":"success","data":{"activeTargets":["# + active.joined(separator: ",")
+                + #"],"droppedTargets":[]}}"#, stderr: "")
+    }
+
+    /// Where Prometheus scrapes a target of `job` at `instance`: a site probe through blackbox-exporter.
+    static func scrapeURL(_ job: String, _ instance: String) -> String {
+        job == "site"
+            ? "http://blackbox-exporter:9115/probe?module=site&target=\(instance)" : "http://\(instance)/metrics"
+    }
+
+    /// A scrape of the target's exporter from Prometheus's container, as `sbs verify` makes it.
+    static func scrape(_ job: String, _ instance: String) -> String {
+        "prometheus wget -q -O - " + scrapeURL(job, instance)
+    }
+
+    /// An exporter's answer with `metric` at `value`.
+    static func exposition(_ metric: String, _ value: Int) -> CommandResult {
+        CommandResult(
+            status: 0, stdout: "# HELP \(metric) x\n# TYPE \(metric) gauge\n\(metric){} \(value)\n\(metric) \(value)\n",
+            stderr: "")
+    }
+
+    /// The fresh scrapes of `allUp`'s postgres and site targets, all succeeding.
+    static let allUpScrapes = [
+        scrape("postgres", "postgres-exporter:9187"): exposition("pg_up", 1),
+        scrape("site", "https://shop.test/"): exposition("probe_success", 1),
+    ]
+
+    static let allUp = targets([
+        ("node", "node-exporter:9100", "up", ""), ("postgres", "postgres-exporter:9187", "up", ""),
+        ("site", "https://shop.test/", "up", ""),
+    ])
 
     @Test func aHealthyStackPassesAndSaysWhatItSaw() async {
         let target = makeTarget(profile: .init(ollamaModels: ["llama3.1:8b", "nomic-embed-text"], monitoring: true))
@@ -254,14 +297,16 @@ import Testing
                         llama3.1:8b             42182419e950    4.7 GB  2 hours ago
                         nomic-embed-text:latest 0a109f422b47    274 MB  2 hours ago
                         """, stderr: ""),
-            ])
+                Self.targetsQuery: Self.allUp,
+            ].merging(Self.allUpScrapes) { $1 })
         let checks = await Self.run(target, probe)
-        #expect(checks.map(\.id) == Array(StackVerifier.checkIDs.dropFirst(8).prefix(5)))
+        #expect(checks.map(\.id) == Array(StackVerifier.checkIDs.dropFirst(8).prefix(6)))
         for check in checks { #expect(check.status == .pass, "\(check)") }
         #expect(checks["database"]?.detail == "pg_isready: localhost:5432 - accepting connections")
         #expect(checks["containers"]?.detail.hasPrefix("9 running (8 healthy by their healthcheck)") == true)
         #expect(checks["models"]?.detail == "present: llama3.1:8b, nomic-embed-text")
         #expect(checks["grafana"]?.detail == "sbs-test-monitoring-1: running, healthy")
+        #expect(checks["monitoring-targets"]?.detail == "3 targets up (node, postgres, site)")
         #expect(checks["published-ports"]?.detail == "only nginx 0.0.0.0:80→80/tcp, nginx [::]:443→443/tcp")
     }
 
@@ -282,6 +327,11 @@ import Testing
                 "ollama ollama list": CommandResult(
                     status: 0, stdout: "NAME ID SIZE MODIFIED\nllama3.1:8b 42182419e950 4.7 GB 1 hour ago\n", stderr: ""
                 ),
+                Self.targetsQuery: Self.targets([
+                    ("node", "node-exporter:9100", "up", ""),
+                    ("postgres", "postgres-exporter:9187", "down", "server returned HTTP status 500"),
+                    ("site", "https://shop.test/", "unknown", ""),
+                ]),
             ])
         let checks = await Self.run(target, probe)
         #expect(
@@ -308,6 +358,11 @@ import Testing
                 == "published on public addresses besides nginx's 80 and 443: app-db 0.0.0.0:5432→5432/tcp, nginx 0.0.0.0:8080→8080/tcp"
         )
         #expect(ports?.remedy?.contains("app-db, nginx") == true)
+        #expect(
+            checks["monitoring-targets"]?.status == .fail
+                && checks["monitoring-targets"]?.detail
+                    == "2 of 3 targets not up: postgres postgres-exporter:9187: server returned HTTP status 500; site https://shop.test/: not scraped yet"
+        )
         for check in checks where check.status == .fail {
             #expect(check.remedy?.isEmpty == false, "\(check.id) fails without a remedy")
         }
@@ -324,6 +379,7 @@ import Testing
         let checks = await Self.run(target, probe)
         #expect(checks["models"] == .skip("models", "this profile runs no local Ollama"))
         #expect(checks["grafana"] == .skip("grafana", "monitoring is off in this profile"))
+        #expect(checks["monitoring-targets"] == .skip("monitoring-targets", "monitoring is off in this profile"))
         #expect(checks["containers"]?.status == .pass && checks["published-ports"]?.status == .pass)
     }
 
@@ -338,9 +394,11 @@ import Testing
                     status: 1, stdout: "", stderr: "Cannot connect to the Docker daemon at unix:///var/run/docker.sock"),
                 "ollama ollama list": CommandResult(
                     status: 1, stdout: "", stderr: "Cannot connect to the Docker daemon"),
+                Self.targetsQuery: CommandResult(
+                    status: 1, stdout: "", stderr: "Cannot connect to the Docker daemon"),
             ])
         let checks = await Self.run(makeTarget(profile: .init(ollamaModels: [], monitoring: true)), probe)
-        #expect(checks.count == 5)
+        #expect(checks.count == 6)
         for check in checks {
             #expect(
                 check.status == .fail && check.detail.contains("Cannot connect to the Docker daemon")
@@ -354,8 +412,109 @@ import Testing
                 results: [
                     Self.pgReady: CommandResult(status: 0, stdout: "", stderr: "")
                 ]))
-        #expect(unknown["models"]?.status == .fail && unknown["grafana"]?.status == .fail)
+        #expect(
+            unknown["models"]?.status == .fail && unknown["grafana"]?.status == .fail
+                && unknown["monitoring-targets"]?.status == .fail)
         #expect(unknown["models"]?.detail == "the profile is not known (choose-profile has not run)")
+    }
+
+    /// Prometheus lists its targets in turn with each of `answers` (the last one again after that); the exporters
+    /// answer fresh scrapes with `scrapes` (the successful ones of `allUp` unless given).
+    final class SequenceProbe: StackProbe {
+        let answers: [CommandResult]
+        let scrapes: [String: CommandResult]
+        let calls = Mutex(0)
+        init(answers: [CommandResult], scrapes: [String: CommandResult] = StackCheckLogicTests.allUpScrapes) {
+            self.answers = answers
+            self.scrapes = scrapes
+        }
+        func containers() async throws(UserError) -> [ComposeContainer] { [] }
+        func exec(_ service: String, _ argv: [String]) async throws(UserError) -> CommandResult {
+            let command = ([service] + argv).joined(separator: " ")
+            if let scrape = scrapes[command] { return scrape }
+            #expect(command == StackCheckLogicTests.targetsQuery)
+            return calls.withLock { calls in
+                defer { calls += 1 }
+                return answers[min(calls, answers.count - 1)]
+            }
+        }
+    }
+
+    @Test func targetsNotScrapedYetAreWaitedForAndADownOneIsNot() async {
+        let target = makeTarget(profile: .init(ollamaModels: nil, monitoring: true, scrapeIntervalSeconds: 1))
+        let unscraped = Self.targets([
+            ("node", "node-exporter:9100", "unknown", ""), ("site", "https://a.test/", "up", ""),
+        ])
+        // Scraped by the second reading: a pass, after two readings.
+        let settling = SequenceProbe(answers: [unscraped, Self.allUp])
+        let passed = await StackChecks(
+            target: target, probe: settling, targetsSettle: .seconds(5), targetsPoll: .milliseconds(10)
+        )
+        .monitoringTargets()
+        #expect(passed.status == .pass && settling.calls.withLock { $0 } == 2, "\(passed)")
+        // Never scraped within the settle time: a failure naming it.
+        let never = SequenceProbe(answers: [unscraped])
+        let failed = await StackChecks(
+            target: target, probe: never, targetsSettle: .milliseconds(50), targetsPoll: .milliseconds(10)
+        )
+        .monitoringTargets()
+        #expect(
+            failed.status == .fail && failed.detail == "1 of 2 targets not up: node node-exporter:9100: not scraped yet"
+        )
+        #expect(never.calls.withLock { $0 } > 1)
+        // A target that is down is not waited for.
+        let down = SequenceProbe(answers: [
+            Self.targets([
+                ("node", "node-exporter:9100", "down", "connection refused"),
+                ("site", "https://a.test/", "unknown", ""),
+            ]),
+            Self.allUp,
+        ])
+        let failedAtOnce = await StackChecks(
+            target: target, probe: down, targetsSettle: .seconds(5), targetsPoll: .milliseconds(10)
+        )
+        .monitoringTargets()
+        #expect(failedAtOnce.status == .fail && down.calls.withLock { $0 } == 1)
+        #expect(failedAtOnce.detail.contains("node node-exporter:9100: connection refused"))
+        // Every target up, but postgres-exporter cannot log in, a probe failed, one answers without the sample: each
+        // named.
+        let three = Self.targets([
+            ("postgres", "postgres-exporter:9187", "up", ""), ("site", "https://shop.test/api/health", "up", ""),
+            ("site", "https://shop.test/", "up", ""), ("node", "node-exporter:9100", "up", ""),
+        ])
+        let failing = SequenceProbe(
+            answers: [three],
+            scrapes: [
+                Self.scrape("postgres", "postgres-exporter:9187"): Self.exposition("pg_up", 0),
+                Self.scrape("site", "https://shop.test/api/health"): Self.exposition("probe_success", 0),
+                Self.scrape("site", "https://shop.test/"): CommandResult(
+                    status: 0, stdout: "probe_http_ssl 1\n", stderr: ""),
+            ])
+        let exporters = await StackChecks(target: target, probe: failing, targetsSettle: .zero).monitoringTargets()
+        #expect(
+            exporters.status == .fail
+                && exporters.detail
+                    == "postgres: postgres-exporter cannot read app-db (pg_up 0); site https://shop.test/api/health: the probe failed (probe_success 0); site https://shop.test/: the probe failed (probe_success missing)",
+            "\(exporters)")
+        // The same targets, each succeeding now: a pass (Prometheus's older samples are not what counts).
+        let fresh = SequenceProbe(
+            answers: [three],
+            scrapes: [
+                Self.scrape("postgres", "postgres-exporter:9187"): Self.exposition("pg_up", 1),
+                Self.scrape("site", "https://shop.test/api/health"): Self.exposition("probe_success", 1),
+                Self.scrape("site", "https://shop.test/"): Self.exposition("probe_success", 1),
+            ])
+        let passing = await StackChecks(target: target, probe: fresh, targetsSettle: .zero).monitoringTargets()
+        #expect(passing == .pass("monitoring-targets", "4 targets up (node, postgres, site)"))
+        // What is not Prometheus's answer, or no target at all, is a failure.
+        for text in [
+            "", "<html>", #"{"status":"success","data":{"activeTargets":[]}}"#,
+            #"{"status":"error","data":{"activeTargets":[]}}"#,
+        ] {
+            let odd = SequenceProbe(answers: [CommandResult(status: 0, stdout: text, stderr: "")])
+            let check = await StackChecks(target: target, probe: odd, targetsSettle: .zero).monitoringTargets()
+            #expect(check.status == .fail, "\(text)")
+        }
     }
 
     @Test func theExecCommandIsComposeExecWithoutATerminal() {

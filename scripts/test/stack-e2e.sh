@@ -236,6 +236,47 @@ am_status=$(docker compose -p "$(project_of "$root")" exec -T alertmanager wget 
     && pass "Alertmanager runs as nobody and loaded its 0640 root:nogroup configuration" \
     || fail "Alertmanager: $(stat -c '%a %U %g' "$root/opt/sbs/monitoring/alertmanager/alertmanager.yml" 2>&1); ${am_status:0:300}"
 
+# The monitoring profile's exporters: Prometheus (Debian's real one in the stand-in) scrapes every target; the
+# exporters succeed at what they look at, asked afresh from Prometheus's container as Prometheus asks them.
+project=$(project_of "$root")
+in_prometheus() { docker compose -p "$project" exec -T prometheus wget -q -O - "$1"; }
+in_prometheus 'http://127.0.0.1:9090/api/v1/targets?state=active' >"$work/targets.json" 2>&1
+python3 - "$work/targets.json" <<'PY' && pass "every Prometheus target is up: the exporters, the site's probes, Prometheus, Alertmanager, Grafana" || fail "targets: $(head -c 600 "$work/targets.json")"
+import json, sys
+targets = json.load(open(sys.argv[1]))["data"]["activeTargets"]
+jobs = {t["labels"]["job"] for t in targets}
+assert jobs == {"prometheus", "alertmanager", "grafana", "node", "postgres", "blackbox", "site"}, jobs
+assert all(t["health"] == "up" for t in targets), [(t["scrapeUrl"], t["health"], t["lastError"]) for t in targets]
+probes = sorted(t["labels"]["instance"] for t in targets if t["labels"]["job"] == "site")
+assert probes == ["https://shop.e2e.test/", "https://shop.e2e.test/api/health", "https://shop.e2e.test/auth/v1/health",
+                  "https://www.shop.e2e.test/"], probes
+PY
+in_prometheus 'http://blackbox-exporter:9115/probe?module=site&target=https://www.shop.e2e.test/' >"$work/probe.txt" 2>&1
+python3 - "$work/probe.txt" "$root/etc/sbs/ssl/live/shop.e2e.test/fullchain.pem" <<'PY' \
+    && pass "blackbox-exporter probes www through nginx, verifies the chain with the answers' CA and reads the served certificate's expiry" \
+    || fail "the probe: $(grep -v '^#' "$work/probe.txt" | head -20)"
+import re, subprocess, sys
+from datetime import datetime, timezone
+probe = dict(re.findall(r"^(probe_[a-z_]+) (\S+)$", open(sys.argv[1]).read(), re.M))
+assert probe["probe_success"] == "1" and probe["probe_http_status_code"] == "200" and probe["probe_http_ssl"] == "1", probe
+pems = re.findall(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", open(sys.argv[2]).read(), re.S)
+ends = []
+for pem in pems:
+    end = subprocess.run(["openssl", "x509", "-noout", "-enddate"], input=pem, capture_output=True, text=True).stdout
+    when = datetime.strptime(end.strip().split("=", 1)[1], "%b %d %H:%M:%S %Y %Z").replace(tzinfo=timezone.utc)
+    ends.append(when.timestamp())
+assert float(probe["probe_ssl_earliest_cert_expiry"]) == min(ends), (probe["probe_ssl_earliest_cert_expiry"], ends)
+PY
+in_prometheus 'http://postgres-exporter:9187/metrics' >"$work/pg-exporter.txt" 2>&1
+role=$(docker compose -p "$project" exec -T app-db psql -U postgres -d postgres -At -c \
+    "SELECT rolsuper, rolcreaterole, rolcreatedb, pg_has_role(oid, 'pg_monitor', 'member'), array_to_string(rolconfig, ',') FROM pg_roles WHERE rolname = 'sbs_monitor'" 2>&1)
+monitor_password=$("$sbs" secrets show MONITORING_DB_PASSWORD --root "$root" 2>/dev/null)
+grep -qx 'pg_up 1' "$work/pg-exporter.txt" && grep -q '^pg_settings_max_connections[{ ]' "$work/pg-exporter.txt" \
+    && [ "$role" = "f|f|f|t|default_transaction_read_only=on" ] && [ ${#monitor_password} -ge 32 ] \
+    && ! grep -rqF "$monitor_password" "$root/opt/sbs/docker-compose.yml" "$root/opt/sbs/db" "$work/first.out" "$work/again.out" "$root/var/log/sbs" \
+    && pass "postgres-exporter reads app-db as sbs_monitor (pg_monitor, read-only, no other right; its password only in the secret files)" \
+    || fail "postgres-exporter: role [$role], $(grep -E '^pg_up|^pg_settings_max_connections' "$work/pg-exporter.txt")"
+
 say "2b. sbs renew --force: the stack's nginx serves the new certificate without a restart"
 before=$(containers_of "$root")
 "$sbs" renew --force --root "$root" >"$work/renew.out" 2>&1 && pass "renew exit 0" || fail "renew failed: $(tail -5 "$work/renew.out")"
@@ -344,6 +385,12 @@ assert time.time() - value("renew", "sbs_renew_last_success_timestamp_seconds") 
 assert value("verify", 'sbs_verify_check_passed{check="backup"}') == 1
 assert value("verify", 'sbs_verify_check_passed{check="web-app"}') == 1
 PY
+# node-exporter serves them from the installation's metrics folder (its textfile collector, the folder mounted).
+docker compose -p "$(project_of "$root")" exec -T prometheus wget -q -O - http://node-exporter:9100/metrics >"$work/node.txt" 2>&1
+grep -q '^sbs_backup_last_size_bytes [1-9]' "$work/node.txt" && grep -q '^sbs_verify_check_passed{check="web-app"} 1' "$work/node.txt" \
+    && grep -q '^node_filesystem_avail_bytes{' "$work/node.txt" \
+    && pass "node-exporter serves sbs's metrics and the host's filesystems" \
+    || fail "node-exporter: $(grep -E '^sbs_|^node_textfile' "$work/node.txt" | head -10)"
 # The trial restore: right after the backup every table's count is as live; a row written since makes it fail,
 # naming the table; the scratch databases are gone either way.
 "$sbs" backup --check --root "$root" >"$work/backup-check.out" 2>&1 \
@@ -655,6 +702,9 @@ set -e
 cat "$work/verify-stopped.out"
 [ $status -ne 0 ] && pass "verify exits $status" || fail "verify exit 0 with app-web stopped"
 grep -q "app-web" "$work/verify-stopped.out" && pass "verify names app-web" || fail "verify does not name app-web"
+# The monitoring sees it too: blackbox-exporter's probe of the home page fails (nginx answers 502).
+grep -Eq "^monitoring-targets +FAIL .*site https://shop.e2e.test/: the probe failed \(probe_success 0\)" "$work/verify-stopped.out" \
+    && pass "verify's monitoring check names the failed probe of the home page" || fail "monitoring-targets did not see app-web stopped"
 
 say "3b. sbs uninstall keeps the data; --purge removes it after the domain, never the backups"
 project=$(project_of "$root")

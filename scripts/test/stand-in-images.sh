@@ -32,6 +32,9 @@ nginx       nginx:1.27.3-alpine           wget busybox
 ollama      ollama/ollama:0.3.14          ollama
 prometheus  prom/prometheus:v2.51.2       wget busybox
 alertmanager prom/alertmanager:v0.27.0    wget busybox
+node-exporter prom/node-exporter:v1.8.2   wget busybox
+postgres-exporter quay.io/prometheuscommunity/postgres-exporter:v0.15.0 wget busybox
+blackbox-exporter prom/blackbox-exporter:v0.25.0 wget busybox
 grafana     grafana/grafana:10.4.2        curl"
 probed="curl wget busybox node pg_isready kong ollama"
 

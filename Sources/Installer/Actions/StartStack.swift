@@ -1,5 +1,6 @@
 import Deploy
 import FoundationEssentials
+import Host
 import Processes
 import SBSCore
 import StepGraph
@@ -56,6 +57,7 @@ struct StartStack: StepAction {
             log.progress(
                 "all \(services.count) services run, are healthy and were started from the current configuration: nothing to change"
             )
+            try await ensureMonitoringRole(services, driver: driver, log: log)
             try await servesLiveCertificate(input, driver: driver, log: log)
             return StepResult(Output(services: services))
         }
@@ -85,10 +87,31 @@ struct StartStack: StepAction {
         // compose recreates exactly the services whose files changed.
         try await driver.up(deadline: deadline)
         log.progress("all \(services.count) services are running and healthy")
+        try await ensureMonitoringRole(services, driver: driver, log: log)
         // An nginx that was not recreated above still serves the certificate it loaded when it started.
         try await servesLiveCertificate(input, driver: driver, log: log)
         return StepResult(Output(services: services))
     }
+
+    /// With monitoring, postgres-exporter's login in app-db (db/monitoring-role.sql: created when missing, its
+    /// password set from app-db's environment each run, so a database restored from a backup or a changed secret
+    /// follows). Idempotent; nothing restarts.
+    func ensureMonitoringRole(_ services: [String], driver: ComposeDriver, log: StepLog) async throws {
+        guard services.contains(StackService.postgresExporter.rawValue) else { return }
+        let result = try await driver.exec(
+            "app-db", ["psql", "-U", "postgres", "-d", "postgres", "-X", "-q", "-f", Self.monitoringRoleSQL])
+        guard result.status == 0 else {
+            throw UserError(
+                "app-db did not set up postgres-exporter's role (sbs_monitor): \((result.stderr + "\n" + result.stdout).lastLines(3))",
+                remedy:
+                    "Check that app-db runs (`sbs status`) and that MONITORING_DB_PASSWORD is in the deploy folder's .env; `sbs install --from write-configs` writes both again."
+            )
+        }
+        log.progress("app-db: postgres-exporter's read-only role is set")
+    }
+
+    /// Where app-db's compose service mounts db/monitoring-role.sql.
+    static let monitoringRoleSQL = "/etc/sbs/db/monitoring-role.sql"
 
     func servesLiveCertificate(_ input: Input, driver: ComposeDriver, log: StepLog) async throws {
         try await ServedCertificate(

@@ -20,18 +20,20 @@ struct Verify: StepAction {
     struct Input: Codable, Hashable, Sendable {
         var target: VerifyTarget
         var reportPath: String
+        /// The installation's root: the checks' results go to its metrics folder too (`Verify.keep`).
+        var root: String
     }
 
     func input(_ context: InstallInputs, needs: NeededOutputs) throws -> Input {
         let profile = try needs.output(of: ChooseProfile.self)
         return Input(
             target: try Verify.target(context.answers, layout: context.layout, profile: profile),
-            reportPath: Verify.reportPath(context.layout))
+            reportPath: Verify.reportPath(context.layout), root: context.layout.root)
     }
 
     func run(_ input: Input, log: StepLog) async throws -> StepResult<Nothing> {
         let report = try await Verify.verifier(input.target, commands: tools.commands).run()
-        try AtomicFile.write(report.json(), to: input.reportPath)
+        try Verify.keep(report, layout: Layout(root: input.root))
         for check in report.checks {
             log.progress("\(check.status.rawValue) \(check.id): \(check.detail)")
         }
@@ -45,6 +47,23 @@ struct Verify: StepAction {
         StackVerifier(
             target: target, transports: .curl(for: target),
             probe: ComposeStackProbe(project: target.project, runner: commands))
+    }
+
+    /// The report kept in `reportPath`, and each check that ran as a metric for node-exporter's textfile collector
+    /// (1 passed or warned, 0 failed; skipped ones are left out): the alert rule VerifyFailing reads them.
+    static func keep(_ report: VerifyReport, layout: Layout) throws(UserError) {
+        try AtomicFile.write(report.json(), to: reportPath(layout))
+        let checks = report.checks.filter { $0.status != .skip }.map {
+            TextfileMetrics.Sample(
+                "sbs_verify_check_passed", help: "Whether the check of the last sbs verify passed (1) or failed (0).",
+                labels: [("check", $0.id)], value: $0.status == .fail ? 0 : 1)
+        }
+        try TextfileMetrics.write(
+            checks + [
+                .init(
+                    "sbs_verify_last_run_timestamp_seconds", help: "When sbs verify last ran.",
+                    value: Date().timeIntervalSince1970.rounded(.down))
+            ], job: "verify", in: layout)
     }
 
     /// The report kept by the step and by `sbs verify`.
@@ -80,7 +99,8 @@ struct Verify: StepAction {
         }
         let expectation = profile.map {
             VerifyTarget.ProfileExpectation(
-                ollamaModels: $0.runsOllama ? $0.ollamaModels : nil, monitoring: $0.monitoringEnabled)
+                ollamaModels: $0.runsOllama ? $0.ollamaModels : nil, monitoring: $0.monitoringEnabled,
+                scrapeIntervalSeconds: $0.monitoringEnabled ? $0.monitoring.scrapeIntervalSeconds : nil)
         }
         // Backups are due from when the installation's secrets were made (secrets.env is written again only when
         // a secret changes).
@@ -119,19 +139,7 @@ extension InstallSession {
     /// - Throws: `UserError` when the report cannot be written; `CancellationError` when interrupted.
     public func verify(_ target: VerifyTarget) async throws -> VerifyReport {
         let report = try await Verify.verifier(target, commands: commands).run()
-        try AtomicFile.write(report.json(), to: Verify.reportPath(layout))
-        // Each check that ran, 1 passed (or warned), 0 failed; skipped ones are left out.
-        let checks = report.checks.filter { $0.status != .skip }.map {
-            TextfileMetrics.Sample(
-                "sbs_verify_check_passed", help: "Whether the check of the last sbs verify passed (1) or failed (0).",
-                labels: [("check", $0.id)], value: $0.status == .fail ? 0 : 1)
-        }
-        try TextfileMetrics.write(
-            checks + [
-                .init(
-                    "sbs_verify_last_run_timestamp_seconds", help: "When sbs verify last ran.",
-                    value: Date().timeIntervalSince1970.rounded(.down))
-            ], job: "verify", in: layout)
+        try Verify.keep(report, layout: layout)
         return report
     }
 

@@ -72,11 +72,7 @@ struct WriteConfigs: StepAction {
         func image(_ service: StackService) throws(UserError) -> SafeToken {
             try SafeToken(answers.image(service), what: "image name")
         }
-        let images = StackImages(
-            appDB: try image(.appDB), appAuth: try image(.appAuth), appAPI: try image(.appAPI),
-            appWeb: try image(.appWeb), appKong: try image(.appKong), nginx: try image(.nginx),
-            ollama: try image(.ollama), monitoring: try image(.monitoring), prometheus: try image(.prometheus),
-            alertmanager: try image(.alertmanager))
+        let images = try StackImages(image)
         let tls: TLSSource
         switch answers.tlsMode {
         case .acme: tls = .acme(directory: try SafeToken(layout.sslDir, what: "certificate folder"))
@@ -107,6 +103,10 @@ struct WriteConfigs: StepAction {
             alerts: answers.alertEmails.isEmpty && answers.alertWebhook == nil
                 ? nil : AlertsSettings(emails: answers.alertEmails, webhook: answers.alertWebhook != nil))
         input.projectName = ComposeProject.name(forRoot: layout.root)
+        input.metricsDirectory = try SafeToken(TextfileMetrics.directory(in: layout), what: "metrics folder")
+        if answers.tlsMode == .acme, let bundle = answers.acmeCABundle {
+            input.siteCABundle = try SafeToken(bundle, what: "CA bundle")
+        }
         return input
     }
 }
