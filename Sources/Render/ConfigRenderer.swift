@@ -55,8 +55,6 @@ public struct TemplateSet: Sendable, Equatable {
     }
 }
 
-/// Renders the deploy folder: a pure function of the input, the secrets and the template texts. The same arguments
-/// give byte-identical files (no time, no randomness, sorted lists).
 extension StackService {
     /// The service's part of the template names `mem…` and `image…` (memAppDB, imageNodeExporter).
     var templateName: String {
@@ -78,6 +76,8 @@ extension StackService {
     }
 }
 
+/// Renders the deploy folder: a pure function of the input, the secrets and the template texts. The same arguments
+/// give byte-identical files (no time, no randomness, sorted lists).
 public enum ConfigRenderer {
     /// Every template sbs renders or includes, relative to `assets/deploy/`.
     public static let templatePaths = [

@@ -47,11 +47,8 @@ public struct ComposeStackProbe: StackProbe {
 struct StackChecks: Sendable {
     let target: VerifyTarget
     let probe: any StackProbe
-    /// How long targets Prometheus has not scraped yet (a stack just started) are waited for; nil: the profile's
-    /// scrape interval and 15 seconds.
-    var targetsSettle: Duration? = nil
-    /// Between two readings of Prometheus's targets while some are not scraped yet.
-    var targetsPoll: Duration = .seconds(3)
+    /// Before an exporter whose scrape failed is scraped again.
+    var retryPause: Duration = .seconds(1)
 
     func run() async -> [VerifyCheck] {
         let containers: Result<[ComposeContainer], UserError>
@@ -199,8 +196,8 @@ struct StackChecks: Sendable {
 
     /// Every target Prometheus scrapes answers (the exporters, the site's probes, Prometheus, Alertmanager and Grafana
     /// themselves), read from Prometheus's own API inside its container: a target that is down names its job, its
-    /// address and the error Prometheus got. Targets not scraped yet (a stack just started) are waited for up to
-    /// one scrape interval.
+    /// address and the error Prometheus got. A target Prometheus has not scraped yet (a stack just started: the first
+    /// scrape may be a whole interval away) is scraped now from Prometheus's container, at its scrape URL.
     func monitoringTargets() async -> VerifyCheck {
         let id = "monitoring-targets"
         guard let profile = target.profile else {
@@ -208,44 +205,49 @@ struct StackChecks: Sendable {
         }
         guard profile.monitoring else { return .skip(id, "monitoring is off in this profile") }
         let logs = command(["logs", "--tail", "50", "prometheus"])
-        let settle = targetsSettle ?? .seconds((profile.scrapeIntervalSeconds ?? 60) + 15)
-        let deadline = ContinuousClock.now + settle
-        while true {
-            let result: CommandResult
-            do {
-                result = try await probe.exec(
-                    "prometheus", ["wget", "-q", "-O", "-", "http://127.0.0.1:9090/api/v1/targets?state=active"])
-            } catch {
-                return .fail(id, "Prometheus could not be asked: \(error.message)", remedy: "Look at \(logs).")
-            }
-            guard result.status == 0 else {
-                return .fail(
-                    id, "Prometheus did not answer (exit \(result.status)): \(result.stderr.lastLines(1))",
-                    remedy: "Look at \(logs).")
-            }
-            guard let targets = PrometheusTargets.parse(result.stdout), !targets.isEmpty else {
-                return .fail(id, "Prometheus listed no targets it scrapes", remedy: "Look at \(logs).")
-            }
-            let down = targets.filter { $0.health == "down" }
-            let unscraped = targets.filter { $0.health != "up" && $0.health != "down" }
-            if down.isEmpty && unscraped.isEmpty {
-                return await exportersSucceed(targets)
-            }
-            if down.isEmpty, ContinuousClock.now + targetsPoll <= deadline {
-                do { try await Task.sleep(for: targetsPoll) } catch {
-                    return .fail(id, "interrupted while Prometheus scraped", remedy: "Run `sbs verify` again.")
-                }
+        let result: CommandResult
+        do {
+            result = try await probe.exec(
+                "prometheus", ["wget", "-q", "-O", "-", "http://127.0.0.1:9090/api/v1/targets?state=active"])
+        } catch {
+            return .fail(id, "Prometheus could not be asked: \(error.message)", remedy: "Look at \(logs).")
+        }
+        guard result.status == 0 else {
+            return .fail(
+                id, "Prometheus did not answer (exit \(result.status)): \(result.stderr.lastLines(1))",
+                remedy: "Look at \(logs).")
+        }
+        guard let targets = PrometheusTargets.parse(result.stdout), !targets.isEmpty else {
+            return .fail(id, "Prometheus listed no targets it scrapes", remedy: "Look at \(logs).")
+        }
+        var named: [String] = []
+        for target in targets where target.health != "up" {
+            if target.health == "down" {
+                named.append(
+                    "\(target.job) \(target.instance): \(target.lastError.isEmpty ? "down" : target.lastError)")
                 continue
             }
-            let named =
-                down.map { "\($0.job) \($0.instance): \($0.lastError.isEmpty ? "down" : $0.lastError)" }
-                + unscraped.map { "\($0.job) \($0.instance): not scraped yet" }
+            let scraped: CommandResult
+            do {
+                scraped = try await probe.exec("prometheus", ["wget", "-q", "-O", "/dev/null", target.scrapeURL])
+            } catch {
+                return .fail(
+                    id, "Prometheus's container could not be asked: \(error.message)", remedy: "Look at \(logs).")
+            }
+            if scraped.status != 0 {
+                named.append(
+                    "\(target.job) \(target.instance): not scraped yet, and no answer now (\(scraped.stderr.lastLines(1)))"
+                )
+            }
+        }
+        guard named.isEmpty else {
             return .fail(
                 id, "\(named.count) of \(targets.count) targets not up: \(named.joined(separator: "; "))",
                 remedy:
                     "A job names its service (node: node-exporter, postgres: postgres-exporter, site: the site's probes through blackbox-exporter); look at \(command(["logs", "--tail", "50", "SERVICE"])), and `sbs verify` again."
             )
         }
+        return await exportersSucceed(targets)
     }
 
     /// Only nginx publishes ports on public addresses, and only its 80 and 443 (TCP).
@@ -298,14 +300,19 @@ extension StackChecks {
         var failures: [String] = []
         for target in targets {
             guard let metric = watched[target.job] else { continue }
-            let value: String?
-            do {
-                let result = try await probe.exec("prometheus", ["wget", "-q", "-O", "-", target.scrapeURL])
-                value = result.status == 0 ? PrometheusTargets.sample(metric, in: result.stdout) : nil
-            } catch {
-                return .fail(
-                    id, "Prometheus's container could not be asked: \(error.message)",
-                    remedy: "Look at \(command(["logs", "--tail", "50", "prometheus"])).")
+            // A failed scrape is made once more: postgres-exporter drops a connection that a restart of app-db broke
+            // on the scrape that finds it broken, and reconnects on the next.
+            var value: String?
+            for attempt in 1...2 where value != "1" {
+                if attempt > 1 { try? await Task.sleep(for: retryPause) }
+                do {
+                    let result = try await probe.exec("prometheus", ["wget", "-q", "-O", "-", target.scrapeURL])
+                    value = result.status == 0 ? PrometheusTargets.sample(metric, in: result.stdout) : nil
+                } catch {
+                    return .fail(
+                        id, "Prometheus's container could not be asked: \(error.message)",
+                        remedy: "Look at \(command(["logs", "--tail", "50", "prometheus"])).")
+                }
             }
             guard value != "1" else { continue }
             failures.append(

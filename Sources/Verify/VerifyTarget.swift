@@ -36,13 +36,10 @@ public struct VerifyTarget: Codable, Sendable, Hashable {
         public var ollamaModels: [String]?
         /// Prometheus, its exporters, Alertmanager and Grafana run.
         public var monitoring: Bool
-        /// How often Prometheus scrapes: a target it has not scraped yet is waited for this long (and a little).
-        public var scrapeIntervalSeconds: Int?
 
-        public init(ollamaModels: [String]?, monitoring: Bool, scrapeIntervalSeconds: Int? = nil) {
+        public init(ollamaModels: [String]?, monitoring: Bool) {
             self.ollamaModels = ollamaModels
             self.monitoring = monitoring
-            self.scrapeIntervalSeconds = scrapeIntervalSeconds
         }
     }
 

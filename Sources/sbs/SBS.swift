@@ -31,6 +31,7 @@ struct SBS: AsyncParsableCommand {
             RestoreCommand.self,
             UninstallCommand.self,
             UpgradeCommand.self,
+            AlertsCommand.self,
         ]
     )
 

@@ -27,26 +27,6 @@ struct RemoteRepositoryTests {
         }
     }
 
-    static func waitForPort(_ port: Int) async throws {
-        for _ in 0..<100 {
-            let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
-            }
-            close(socket)
-            if connected == 0 { return }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        Issue.record("nothing listens on 127.0.0.1:\(port) after 10 s")
-        throw CancellationError()
-    }
-
     /// The fixture's restic for `repository` with `credentials` written into its folder.
     static func restic(_ repository: String, _ credentials: RepositoryCredentials?, dir: String) throws -> Restic {
         let checked = try BackupRepository(repository)
@@ -126,7 +106,7 @@ struct RemoteRepositoryTests {
         let server = try Server([
             "rclone", "serve", "restic", "--addr", "127.0.0.1:\(port)", "--user", "sbs", "--pass", password, served,
         ])
-        try await Self.waitForPort(port)
+        try await waitForListener(port)
         let repository = "rest:http://127.0.0.1:\(port)/shop/"
         let fixture = try BackupJobTests.Fixture { dir in
             try Self.restic(repository, .rest(user: "sbs", password: password), dir: dir)

@@ -56,7 +56,7 @@ import Wizard
             },
             layout: layout, profile: try Self.profile(ollama: false, monitoring: true))
         #expect(bundle.trust == .bundle("/etc/private-ca.pem") && !bundle.expectHSTS && bundle.httpsPort == 8443)
-        #expect(bundle.profile == .init(ollamaModels: nil, monitoring: true, scrapeIntervalSeconds: 60))
+        #expect(bundle.profile == .init(ollamaModels: nil, monitoring: true))
 
         let selfSigned = try Verify.target(try Self.answers { $0.tlsMode = .selfSigned }, layout: layout, profile: nil)
         #expect(

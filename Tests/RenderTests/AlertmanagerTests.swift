@@ -83,6 +83,24 @@ struct AlertmanagerTests {
             #expect(hook == webhook, "round \(round)")
             let route = try #require(yaml["route"] as? [String: Any])
             #expect(route["receiver"] as? String == "person" && route["repeat_interval"] as? String == "24h")
+            // Where Alertmanager's own route tester sends each kind: `sbs alerts test`'s alert to the person at
+            // once, the heartbeat to nobody, a rule's alert to the person.
+            for (labels, receiver) in [
+                (["alertname=SBSTest", "sbs_test=20261206T120000Z"], "person"), (["alertname=Watchdog"], "heartbeat"),
+                (["alertname=DiskAlmostFull", "instance=host"], "person"),
+            ] {
+                let routed = RealTools.run(
+                    ["amtool", "config", "routes", "test", "--config.file=\(dir)/alertmanager.yml"] + labels)
+                // The last line: amtool warns first that the file overrides the (unused) URL.
+                #expect(
+                    routed.output.split(separator: "\n").last.map(String.init) == receiver,
+                    "round \(round) \(labels): \(routed.output)")
+            }
+            let testRoute = (route["routes"] as? [[String: Any]])?.first {
+                ($0["matchers"] as? [String]) == ["alertname=\"SBSTest\""]
+            }
+            #expect(testRoute?["group_wait"] as? String == "0s")
+            #expect(testRoute?["group_by"] as? [String] == ["alertname", "sbs_test"])
         }
     }
 
@@ -111,25 +129,11 @@ struct AlertmanagerTests {
         .timeLimit(.minutes(2)))
     func aRealAlertmanagerMailsAndPostsAnAlert() async throws {
         let dir = try Scratch.folder("alertmanager-live")
-        // The relay's certificate, for the name Alertmanager dials; Go reads the trusted roots from SSL_CERT_FILE.
-        let made = RealTools.run([
-            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-            "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost", "-keyout", dir + "/relay.key",
-            "-out", dir + "/relay.pem",
-        ])
-        #expect(made.status == 0, "\(made.output)")
-        let smtpPort = try freeLoopbackPort()
         let password = "relay password # $ \\ end"
-        let sink = try #require(
-            spawnQuietly(
-                [
-                    "python3", Repository.root + "/scripts/test/smtp-sink.py", String(smtpPort), dir + "/mail",
-                    "--login", "alerts@example.com", password, "--tls", dir + "/relay.pem", dir + "/relay.key",
-                ], ownProcessGroup: true))
-        defer {
-            kill(-sink, SIGKILL)
-            _ = waitForExit(sink)
-        }
+        let relay = try MailRelay(folder: dir, user: "alerts@example.com", password: password)
+        defer { relay.stop() }
+        try await waitForListener(relay.port)
+        let smtpPort = relay.port
         let hook = try ScriptedHTTPServer(["POST /hook": .json("{}")])
         defer { hook.stop() }
         let files = try Self.render(
@@ -142,18 +146,10 @@ struct AlertmanagerTests {
             try Data(text.utf8).write(
                 to: URL(fileURLWithPath: dir + "/" + (file.relativePath as NSString).lastPathComponent))
         }
-        let webPort = try freeLoopbackPort()
-        let alertmanager = try #require(
-            spawnQuietly(
-                [
-                    "prometheus-alertmanager", "--config.file=\(dir)/alertmanager.yml", "--storage.path=\(dir)/data",
-                    "--web.listen-address=127.0.0.1:\(webPort)", "--cluster.listen-address=",
-                ], environment: ["SSL_CERT_FILE": dir + "/relay.pem"], ownProcessGroup: true))
-        defer {
-            kill(-alertmanager, SIGKILL)
-            _ = waitForExit(alertmanager)
-        }
-        let url = "--alertmanager.url=http://127.0.0.1:\(webPort)"
+        let alertmanager = try LocalAlertmanager(
+            configFile: dir + "/alertmanager.yml", storage: dir + "/data", trusting: relay.certificate)
+        defer { alertmanager.stop() }
+        let url = "--alertmanager.url=" + alertmanager.url
         var posted = (status: Int32(-1), output: "")
         for _ in 0..<100 {
             posted = RealTools.run([
@@ -168,14 +164,12 @@ struct AlertmanagerTests {
         // group_wait is 30 s: the notifications follow.
         var mails: [String] = []
         for _ in 0..<600 {
-            mails = ((try? FileManager.default.contentsOfDirectory(atPath: dir + "/mail")) ?? []).filter {
-                $0.hasSuffix(".eml")
-            }
+            mails = relay.mails
             if !mails.isEmpty && !hook.received.isEmpty { break }
             try await Task.sleep(for: .milliseconds(100))
         }
         #expect(mails.count == 1, "\(mails)")
-        let mail = try String(contentsOfFile: dir + "/mail/" + (mails.first ?? "none"), encoding: .utf8)
+        let mail = try relay.text(of: mails.first ?? "none")
         #expect(mail.contains("X-Sink-Login: alerts@example.com"), "\(mail.prefix(400))")
         #expect(mail.contains("X-Sink-TLS: yes"), "\(mail.prefix(400))")
         #expect(mail.contains("X-Sink-To: <owner@example.com> <it@example.com>"), "\(mail.prefix(400))")

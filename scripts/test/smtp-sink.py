@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """An SMTP server on loopback that keeps what it receives, for the alert tests:
-smtp-sink.py PORT DIR [--login USER PASSWORD] [--tls CERT KEY]
+smtp-sink.py PORT DIR [--login USER PASSWORD] [--tls CERT KEY] [--listen ADDRESS]
 
 Speaks enough of RFC 5321 for a mail client (EHLO/HELO, STARTTLS, AUTH PLAIN and LOGIN, MAIL, RCPT, DATA, RSET,
 NOOP, QUIT). With --login it refuses mail until the client logged in with USER and PASSWORD (535 for wrong ones);
 with --tls it offers STARTTLS with that certificate and takes no login before it. Each message is written to
 DIR/N.eml (renamed into place once whole), headed by X-Sink-Login:, X-Sink-TLS:, X-Sink-From: and X-Sink-To: lines.
-Serves until killed.
+--listen: the address to listen on (default 127.0.0.1; 0.0.0.0 in a container). Serves until killed.
 """
 import base64
 import os
@@ -18,6 +18,7 @@ port = int(sys.argv[1])
 folder = sys.argv[2]
 options = sys.argv[3:]
 login = tls = None
+listen = "127.0.0.1"
 while options:
     if options[0] == "--login":
         login, options = (options[1], options[2]), options[3:]
@@ -25,6 +26,8 @@ while options:
         tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         tls.load_cert_chain(options[1], options[2])
         options = options[3:]
+    elif options[0] == "--listen":
+        listen, options = options[1], options[2:]
     else:
         sys.exit("smtp-sink: unknown option " + options[0])
 os.makedirs(folder, exist_ok=True)
@@ -128,4 +131,4 @@ class Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
 
 
-Server(("127.0.0.1", port), Session).serve_forever()
+Server((listen, port), Session).serve_forever()

@@ -14,6 +14,7 @@
 #      then backups to a REST server with a login;
 #   2g. `sbs upgrade --to` a version, then `--images` to broken ones with a migrating database: rolled back,
 #      data restored (from the REST server);
+#   2h. `sbs alerts test` mails a test alert through a relay (STARTTLS, a login) to the answers' recipient;
 #   3. a container stopped by hand: `sbs verify` fails and names it;
 #   3b. `sbs uninstall` and `sbs uninstall --purge`;
 #   4. recommended profile (Ollama), its images only in a `docker save` archive (answers images.archive): the
@@ -64,6 +65,7 @@ clean_leftovers() {
     if [ -f "$work/registry/pid" ]; then kill "$(cat "$work/registry/pid")" 2>/dev/null || true; fi
     if [ -f "$work/ssh/sshd.pid" ]; then kill "$(cat "$work/ssh/sshd.pid")" 2>/dev/null || true; fi
     if [ -f "$work/rclone.pid" ]; then kill "$(cat "$work/rclone.pid")" 2>/dev/null || true; fi
+    docker rm -f sbs-e2e-smtp >/dev/null 2>&1 || true
     rm -rf "$work"
 }
 if [ "${1:-}" = clean ]; then
@@ -84,6 +86,7 @@ cleanup() {
     [ -f "$work/registry/pid" ] && kill "$(cat "$work/registry/pid")" 2>/dev/null
     [ -f "$work/ssh/sshd.pid" ] && kill "$(cat "$work/ssh/sshd.pid")" 2>/dev/null
     [ -f "$work/rclone.pid" ] && kill "$(cat "$work/rclone.pid")" 2>/dev/null
+    docker rm -f sbs-e2e-smtp >/dev/null 2>&1
     scripts/test/docker-env.sh stop "$engine_state" >/dev/null 2>&1
     echo "stack-e2e: $((failures)) failed checks; $(($(date +%s) - started)) s in all"
     [ "$failures" -eq 0 ] || status=1
@@ -360,7 +363,8 @@ assert len(entries) == 1, entries
 names = [p["name"] for p in entries[0]["parts"]]
 assert names[0] == "db/globals.sql" and "db/postgres.dump" in names and names[-1] == "files", names
 PY
-"$sbs" verify --json --root "$root" >"$work/verify-backup.json" 2>/dev/null
+# Its exit status is not the point here (the checks below read the report), so a failing check cannot end the script.
+"$sbs" verify --json --root "$root" >"$work/verify-backup.json" 2>/dev/null || true
 python3 - "$work/verify-backup.json" <<'PY' && pass "verify's backup check passes with the backup just made" || fail "verify's backup check: $(grep -o '"id": "backup"[^}]*' "$work/verify-backup.json")"
 import json, sys
 checks = {c["id"]: c for c in json.load(open(sys.argv[1]))["checks"]}
@@ -691,6 +695,54 @@ grep -q "schema changed during the upgrade: it is restored from backup" "$work/u
     && pass "the database is as before the upgrade: 250 rows, no migrated column" \
     || fail "after the rollback: $(psql_restored -c '\d e2e_orders' 2>&1 | tail -3)"
 "$sbs" verify --root "$root" >/dev/null 2>&1 && pass "verify passes after the rollback" || fail "verify fails after the rollback"
+
+say "2h. sbs alerts test: a test alert reaches a person through the mail relay"
+# The relay: scripts/test/smtp-sink.py in a container on the stack's egress network, where it is mail.e2e.test, with
+# STARTTLS (a certificate for that name) and a login. Alertmanager trusts that certificate as it would a public CA's:
+# it is added to the CA file of its container (Go reads /etc/ssl/certs/ca-certificates.crt), before its first mail.
+project=$(project_of "$root")
+mail=$work/mail
+mkdir -p "$mail/relay"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=mail.e2e.test \
+    -addext subjectAltName=DNS:mail.e2e.test -keyout "$mail/relay.key" -out "$mail/relay.pem" 2>/dev/null
+chmod 644 "$mail/relay.key"
+export SBS_E2E_SMTP_PASSWORD='relay pass # $ e2e'
+cp "$work/minimum-rest.yaml" "$work/minimum-alerts.yaml"
+cat >>"$work/minimum-alerts.yaml" <<'YAML'
+smtp:
+  host: mail.e2e.test
+  port: 587
+  user: alerts@e2e.test
+  password: env:SBS_E2E_SMTP_PASSWORD
+  sender: sbs@e2e.test
+alerts:
+  email: [owner@e2e.test]
+YAML
+"$sbs" install --answers "$work/minimum-alerts.yaml" --non-interactive --root "$root" >"$work/install-alerts.out" 2>&1 \
+    && pass "the installation now alerts owner@e2e.test through mail.e2e.test" || fail "install with alerts: $(tail -5 "$work/install-alerts.out")"
+docker run -d --name sbs-e2e-smtp --network "${project}_egress" --network-alias mail.e2e.test \
+    -v "$PWD/scripts/test/smtp-sink.py:/smtp-sink.py:ro" -v "$mail:/mail" local/sbs-standin-base \
+    python3 /smtp-sink.py 587 /mail/relay --login alerts@e2e.test "$SBS_E2E_SMTP_PASSWORD" \
+    --tls /mail/relay.pem /mail/relay.key --listen 0.0.0.0 >/dev/null
+docker compose -p "$project" exec -T -u root alertmanager sh -c 'mkdir -p /etc/ssl/certs && cat >>/etc/ssl/certs/ca-certificates.crt' \
+    <"$mail/relay.pem"
+"$sbs" alerts test --root "$root" --timeout 60 >"$work/alerts-test.out" 2>&1 \
+    && grep -q "^email: accepted" "$work/alerts-test.out" \
+    && pass "sbs alerts test: the relay accepted the test alert" || fail "sbs alerts test: $(tail -6 "$work/alerts-test.out")"
+alert_mail=$(find "$mail/relay" -name '*.eml' | head -1)
+[ -n "$alert_mail" ] && grep -q '^Subject: \[FIRING:1\] SBSTest ' "$alert_mail" && grep -q '^X-Sink-To: <owner@e2e.test>' "$alert_mail" \
+    && grep -q '^X-Sink-TLS: yes' "$alert_mail" && grep -q '^X-Sink-Login: alerts@e2e.test' "$alert_mail" \
+    && pass "the test alert's mail reached owner@e2e.test over STARTTLS, after the relay's login" \
+    || fail "the relay's mail: $(ls "$mail/relay"); $(head -12 "${alert_mail:-/dev/null}")"
+docker rm -f sbs-e2e-smtp >/dev/null 2>&1
+# With no relay to answer, the command says so and exits 1 (a new alert: the relay is gone).
+set +e
+"$sbs" alerts test --root "$root" --timeout 8 >"$work/alerts-test-down.out" 2>&1
+status=$?
+set -e
+[ "$status" = 1 ] && grep -qx "email: NOT accepted within 8 s, [0-9]* refused" "$work/alerts-test-down.out" \
+    && pass "without a relay, sbs alerts test exits 1: $(grep -m1 '^email' "$work/alerts-test-down.out")" \
+    || fail "alerts test without a relay: exit $status: $(tail -4 "$work/alerts-test-down.out")"
 
 say "3. a container stopped by hand: verify names it"
 web=$(docker ps -q --filter "label=com.docker.compose.project=$(project_of "$root")" --filter label=com.docker.compose.service=app-web)

@@ -9,9 +9,10 @@ import Wizard
 
 /// `verify`: the running stack, checked from this server with the domain's SNI and Host (see `StackVerifier`):
 /// the HTTP redirect, the web app and the health endpoints, the security headers, the certificate for every name,
-/// the database, the containers, the profile's models, Grafana and the published ports. The report goes to
-/// `/var/lib/sbs/verify.json` (as `sbs verify --json` prints it); any failed check fails the step, each with its
-/// remedy. It reads the world, so it runs on every run that covers it.
+/// the database, the containers, the profile's models, Grafana, the monitoring's targets and the published ports.
+/// The report goes to `/var/lib/sbs/verify.json` (as `sbs verify --json` prints it), each check's result to the
+/// metrics folder; any failed check fails the step, each with its remedy. It reads the world, so it runs on every
+/// run that covers it.
 struct Verify: StepAction {
     static let name = "verify"
     static let observes = true
@@ -99,8 +100,7 @@ struct Verify: StepAction {
         }
         let expectation = profile.map {
             VerifyTarget.ProfileExpectation(
-                ollamaModels: $0.runsOllama ? $0.ollamaModels : nil, monitoring: $0.monitoringEnabled,
-                scrapeIntervalSeconds: $0.monitoringEnabled ? $0.monitoring.scrapeIntervalSeconds : nil)
+                ollamaModels: $0.runsOllama ? $0.ollamaModels : nil, monitoring: $0.monitoringEnabled)
         }
         // Backups are due from when the installation's secrets were made (secrets.env is written again only when
         // a secret changes).
