@@ -116,7 +116,12 @@ extension InstallSession {
             throw UserError(
                 "Nothing was installed under \(layout.root).", remedy: "Run `sbs install` first.")
         }
-        guard target.profile?.monitoring == true else {
+        guard let profile = target.profile else {
+            throw UserError(
+                "The install under \(layout.root) has not chosen a profile yet, so it runs no monitoring yet.",
+                remedy: "Run `sbs install` (or `sbs resume`) to the end first.")
+        }
+        guard profile.monitoring else {
             throw UserError(
                 "Monitoring is off on this installation: no Alertmanager runs to send a test alert.",
                 remedy: "Set features.monitoring: true (and alerts:) in the answers, then run `sbs install`.")

@@ -23,7 +23,7 @@ struct AlertsCommand: AsyncParsableCommand {
 
         @OptionGroup var global: GlobalOptions
 
-        @Option(help: "How many seconds the receivers may take (1-600).")
+        @Option(help: ArgumentHelp("How many seconds the receivers may take (1-600).", valueName: "SECONDS"))
         var timeout: Int = 60
 
         func validate() throws {
