@@ -92,6 +92,22 @@ struct ExportersTests {
             services["node-exporter"]?["volumes"] as? [String] == [
                 "/:/host:ro", "/srv/root/var/lib/sbs/metrics:/var/lib/sbs/metrics:ro",
             ])
+        // The container's own mounts are left out of the filesystems, the host's kept (compose reads `$$` as `$`).
+        let flags = services["node-exporter"]?["command"] as? [String] ?? []
+        let exclude = try #require(
+            flags.first { $0.hasPrefix("--collector.filesystem.mount-points-exclude=") }?.split(
+                separator: "=", maxSplits: 1
+            ).last.map { String($0).replacingOccurrences(of: "$$", with: "$") })
+        let pattern = try NSRegularExpression(pattern: exclude)
+        func excluded(_ path: String) -> Bool {
+            pattern.firstMatch(in: path, range: NSRange(path.startIndex..., in: path)) != nil
+        }
+        for path in ["/etc/hosts", "/etc/hostname", "/proc", "/sys/fs/cgroup", "/var/lib/docker/overlay2/x/merged"] {
+            #expect(excluded(path), "\(path)")
+        }
+        for path in ["/", "/srv", "/var", "/var/lib/docker", "/mnt/backup", "/etcetera"] {
+            #expect(!excluded(path), "\(path)")
+        }
         let blackboxVolumes = services["blackbox-exporter"]?["volumes"] as? [String] ?? []
         #expect(blackboxVolumes.contains("/srv/ca/bundle.pem:/etc/sbs/site-ca.pem:ro") == bundle)
         // The exporter's password comes from .env, as app-db's copy that the role's SQL reads.
