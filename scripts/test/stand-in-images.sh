@@ -66,8 +66,9 @@ build_one() {
     fi
     start=$EPOCHREALTIME
     # The classic builder: the engine here is Docker 20.10 and the CLI has no buildx; it caches RUN lines, so the
-    # two Node stand-ins share their nodejs layer.
-    if ! DOCKER_BUILDKIT=0 docker build --network host --label "$label=$hash" -t "$tag" "$dir" >"$log" 2>&1; then
+    # two Node stand-ins share their nodejs layer. --force-rm: a failed step leaves no container behind (one would
+    # later read as another user's container on the engine, and demo-reboot would refuse to stop the engine).
+    if ! DOCKER_BUILDKIT=0 docker build --force-rm --network host --label "$label=$hash" -t "$tag" "$dir" >"$log" 2>&1; then
         tail -20 "$log" >&2
         printf '  %-11s %-30s FAILED (log: %s)\n' "$name" "$tag" "$log"
         return 1
