@@ -286,7 +286,18 @@ public enum ConfigRenderer {
                     .text("https://\(input.domain.value)/auth/v1/health"),
                 ]),
             "siteNames": .list(input.allNames.map { .text($0.value) }),
-            "siteCABundle": .optional(input.siteCABundle.map { ["path": .text($0.value)] }),
+            // Its folder is mounted, not the file: a bundle replaced by a rename (a new file where the old one was)
+            // would stay the old one behind a mount of the file.
+            "siteCABundle": .optional(
+                input.siteCABundle.map { bundle in
+                    let path = bundle.value
+                    let slash = path.lastIndex(of: "/") ?? path.startIndex
+                    let folder = String(path[..<slash])
+                    return [
+                        "folder": .text(folder.isEmpty ? "/" : folder),
+                        "file": .text(String(path[path.index(after: slash)...])),
+                    ]
+                }),
             "siteSelfSigned": .flag(
                 {
                     if case .selfSigned = input.tls { return true }

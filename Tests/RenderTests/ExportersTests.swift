@@ -109,7 +109,7 @@ struct ExportersTests {
             #expect(!excluded(path), "\(path)")
         }
         let blackboxVolumes = services["blackbox-exporter"]?["volumes"] as? [String] ?? []
-        #expect(blackboxVolumes.contains("/srv/ca/bundle.pem:/etc/sbs/site-ca.pem:ro") == bundle)
+        #expect(blackboxVolumes.contains("/srv/ca:/etc/sbs/site-ca:ro") == bundle)
         // The exporter's password comes from .env, as app-db's copy that the role's SQL reads.
         let environment = services["postgres-exporter"]?["environment"] as? [String: String]
         #expect(environment?["DATA_SOURCE_USER"] == "sbs_monitor")
@@ -122,7 +122,7 @@ struct ExportersTests {
         let module = try #require((blackbox["modules"] as? [String: Any])?["site"] as? [String: Any])
         let http = try #require(module["http"] as? [String: Any])
         let tlsConfig = http["tls_config"] as? [String: Any] ?? [:]
-        #expect((tlsConfig["ca_file"] as? String == "/etc/sbs/site-ca.pem") == bundle)
+        #expect((tlsConfig["ca_file"] as? String == "/etc/sbs/site-ca/bundle.pem") == bundle)
         #expect((tlsConfig["insecure_skip_verify"] as? Bool == true) == (tlsMode == "self-signed"))
         #expect(http["fail_if_not_ssl"] as? Bool == true)
     }
