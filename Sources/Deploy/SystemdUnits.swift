@@ -12,8 +12,8 @@ public struct SystemdUnit: Sendable, Hashable, Codable {
 }
 
 /// The systemd services and timers that keep an install healthy after `sbs install` ends: `sbs renew` twice a
-/// day (reloading the stack's nginx after a renewal), `sbs verify --json` every hour, and `sbs backup` (restic)
-/// every night when backups are on. Pure: values in, unit texts out; the install-timers step
+/// day (reloading the stack's nginx after a renewal), `sbs verify --json` every hour, `sbs backup` (restic)
+/// every night when backups are on, and `sbs metrics` every minute when monitoring is on. Pure: values in, unit texts out; the install-timers step
 /// writes them.
 ///
 /// Every value that lands in a unit is checked (absolute, no control characters: a line break would start a new
@@ -30,8 +30,12 @@ public struct SystemdUnits: Sendable, Hashable, Codable {
     public static let verifyTimer = "sbs-verify.timer"
     public static let backupService = "sbs-backup.service"
     public static let backupTimer = "sbs-backup.timer"
+    public static let metricsService = "sbs-metrics.service"
+    public static let metricsTimer = "sbs-metrics.timer"
     /// Every name this type may write: what a step removes is chosen from these only.
-    public static let allNames = [renewService, renewTimer, verifyService, verifyTimer, backupService, backupTimer]
+    public static let allNames = [
+        renewService, renewTimer, verifyService, verifyTimer, backupService, backupTimer, metricsService, metricsTimer,
+    ]
 
     /// The sbs binary the services run.
     public let executable: String
@@ -41,10 +45,14 @@ public struct SystemdUnits: Sendable, Hashable, Codable {
     public let project: ComposeProject
     /// Whether the nightly `sbs backup` runs.
     public let backups: Bool
+    /// Whether `sbs metrics` writes the containers' states for Prometheus every minute.
+    public let monitoring: Bool
 
     /// - Throws: `UserError` when a path is not absolute or holds a control character (it could not be written
     ///   into a unit file safely).
-    public init(executable: String, root: String, project: ComposeProject, backups: Bool) throws(UserError) {
+    public init(
+        executable: String, root: String, project: ComposeProject, backups: Bool, monitoring: Bool = false
+    ) throws(UserError) {
         try Self.checkProgram(executable, what: "sbs executable")
         try Self.checkPath(root, what: "install root")
         try Self.checkPath(project.directory, what: "deploy folder")
@@ -53,10 +61,14 @@ public struct SystemdUnits: Sendable, Hashable, Codable {
         self.root = root
         self.project = project
         self.backups = backups
+        self.monitoring = monitoring
     }
 
     /// The timers, in the order they are enabled.
-    public var timers: [String] { [Self.renewTimer, Self.verifyTimer] + (backups ? [Self.backupTimer] : []) }
+    public var timers: [String] {
+        [Self.renewTimer, Self.verifyTimer] + (backups ? [Self.backupTimer] : [])
+            + (monitoring ? [Self.metricsTimer] : [])
+    }
 
     /// The unit files, services before their timers.
     public var units: [SystemdUnit] {
@@ -98,6 +110,23 @@ public struct SystemdUnits: Sendable, Hashable, Codable {
                         description: "Back up the Small Business Server every night",
                         schedule: ["OnCalendar=*-*-* 03:15:00", "RandomizedDelaySec=30min", "Persistent=true"])))
         }
+        if monitoring {
+            // A run a minute: systemd's own "Starting/Finished" lines (info) are kept out of the journal, sbs's
+            // errors (written at warning) stay in it.
+            units.append(
+                SystemdUnit(
+                    name: Self.metricsService,
+                    text: service(
+                        description: "Write the Small Business Server's container states for Prometheus (sbs metrics)",
+                        command: sbs(["metrics", "--quiet"]), timeout: "50s",
+                        settings: ["SyslogLevel=warning", "LogLevelMax=warning"])))
+            units.append(
+                SystemdUnit(
+                    name: Self.metricsTimer,
+                    text: timer(
+                        description: "Write the Small Business Server's container states every minute",
+                        schedule: ["OnCalendar=minutely", "AccuracySec=5s"])))
+        }
         return units
     }
 
@@ -114,7 +143,9 @@ public struct SystemdUnits: Sendable, Hashable, Codable {
     /// A private /tmp, unless the root itself is in /tmp (a demo's), which the service would then not see.
     var privateTmp: Bool { !["/tmp/", "/var/tmp/"].contains { (root + "/").hasPrefix($0) } }
 
-    func service(description: String, command: [String], timeout: String, writable: [String] = []) -> String {
+    func service(
+        description: String, command: [String], timeout: String, writable: [String] = [], settings: [String] = []
+    ) -> String {
         """
         # Written by sbs (install-timers); an edit is replaced on the next `sbs install` or `sbs resume`.
         [Unit]
@@ -135,7 +166,7 @@ public struct SystemdUnits: Sendable, Hashable, Codable {
         ProtectControlGroups=yes
         RestrictSUIDSGID=yes
         LockPersonality=yes
-
+        \(settings.map { $0 + "\n" }.joined())
         """
     }
 

@@ -276,6 +276,8 @@ public enum ConfigRenderer {
             "advanced": .flag(profile.monitoring.level == .advanced),
             "retentionDays": .number(profile.monitoring.retentionDays),
             "scrapeInterval": .number(profile.monitoring.scrapeIntervalSeconds),
+            "downFor": .text(AlertTimings.text(input.alertTimings.downFor)),
+            "groupInterval": .text(AlertTimings.text(input.alertTimings.groupInterval)),
             "backups": .flag(input.backups),
             "metricsDir": .text(input.metricsDirectory?.value ?? "/var/lib/sbs/metrics"),
             // What blackbox-exporter probes: every name's home page, the API's and the auth service's health routes

@@ -113,6 +113,8 @@ public struct RenderInput: Sendable, Hashable, Codable {
     public var smtp: SMTPSettings?
     /// Where the monitoring's alerts go; nil: nowhere yet (Alertmanager runs with a receiver that sends nothing).
     public var alerts: AlertsSettings?
+    /// How long a problem lasts before its alert fires, and Alertmanager's pause between notices of one alert.
+    public var alertTimings: AlertTimings = .standard
     /// The compose project name (`name:` in docker-compose.yml): `sbs`, or `sbs-…` for an install under another root.
     public var projectName: String = "sbs"
     /// The host folder of sbs's own metrics (`TextfileMetrics`), read by node-exporter's textfile collector.

@@ -2,34 +2,43 @@ import FoundationEssentials
 import Glibc
 
 /// sbs's own metrics, for node_exporter's textfile collector: one file per command in `/var/lib/sbs/metrics/`
-/// (`sbs-backup.prom`, `sbs-renew.prom`, `sbs-verify.prom`) in Prometheus' text format, written whole and renamed
+/// (`sbs-backup.prom`, `sbs-renew.prom`, `sbs-verify.prom`, `sbs-containers.prom`) in Prometheus' text format, written whole and renamed
 /// into place, so the collector never reads half a file. The alert rules read them (`BackupTooOld`,
 /// `RenewalNotChecked`, `VerifyFailing`). Nothing in them is secret: the folder and files are world-readable, for
 /// an exporter that runs as nobody.
 public enum TextfileMetrics {
-    /// One gauge sample.
+    /// The metric types sbs writes.
+    public enum Kind: String, Sendable {
+        case gauge, counter
+    }
+
+    /// One sample.
     public struct Sample: Sendable, Equatable {
         public var name: String
         public var help: String
+        public var type: Kind
         public var labels: [(String, String)]
         public var value: Double
 
-        public init(_ name: String, help: String, labels: [(String, String)] = [], value: Double) {
+        public init(
+            _ name: String, help: String, type: Kind = .gauge, labels: [(String, String)] = [], value: Double
+        ) {
             self.name = name
             self.help = help
+            self.type = type
             self.labels = labels
             self.value = value
         }
 
         public static func == (a: Sample, b: Sample) -> Bool {
-            a.name == b.name && a.help == b.help && a.value == b.value
+            a.name == b.name && a.help == b.help && a.type == b.type && a.value == b.value
                 && a.labels.map { [$0.0, $0.1] } == b.labels.map { [$0.0, $0.1] }
         }
     }
 
     public static func directory(in layout: Layout) -> String { layout.stateDir + "/metrics" }
 
-    /// The text format: `# HELP` and `# TYPE … gauge` once per name, in the order names first appear, then its
+    /// The text format: `# HELP` and `# TYPE` once per name (the first sample's type), in the order names first appear, then its
     /// samples.
     public static func render(_ samples: [Sample]) -> String {
         var names: [String] = []
@@ -37,7 +46,8 @@ public enum TextfileMetrics {
         var text = ""
         for name in names {
             let group = samples.filter { $0.name == name }
-            text += "# HELP \(name) \(escaped(group[0].help, quotes: false))\n# TYPE \(name) gauge\n"
+            text +=
+                "# HELP \(name) \(escaped(group[0].help, quotes: false))\n# TYPE \(name) \(group[0].type.rawValue)\n"
             for sample in group {
                 let labels = sample.labels.map { "\($0.0)=\"\(escaped($0.1, quotes: true))\"" }
                 text += name + (labels.isEmpty ? "" : "{\(labels.joined(separator: ","))}") + " "

@@ -231,6 +231,9 @@ public struct Answers: Sendable, Equatable {
     /// incoming webhook (its URL a secret, ALERTS_WEBHOOK_URL: the URL is the credential).
     public var alertEmails: [EmailAddress] = []
     public var alertWebhook: SecretSource?
+    /// How long a problem lasts before its alert goes out, and how long the next notice about it waits
+    /// (`alerts.down_for`, `alerts.group_interval`).
+    public var alertTimings: AlertTimings = .standard
 
     public var smtpHost: DomainName?
     public var smtpPort: SBSCore.Port?
@@ -340,6 +343,8 @@ public struct Answers: Sendable, Equatable {
             "backups.rest.password": backupRESTPassword == nil ? "absent" : "given",
             "alerts.email": alertEmails.map(\.value).joined(separator: ","),
             "alerts.webhook": alertWebhook == nil ? "absent" : "given",
+            "alerts.down_for": AlertTimings.text(alertTimings.downFor),
+            "alerts.group_interval": AlertTimings.text(alertTimings.groupInterval),
             "smtp.host": smtpHost?.value ?? "",
             "smtp.port": smtpPort?.description ?? "",
             "smtp.user": smtpUser?.value ?? "",

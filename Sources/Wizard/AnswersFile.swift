@@ -321,7 +321,8 @@ public enum AnswersFile {
         }
 
         if let alerts = top["alerts"] {
-            let map = reader.mapping(alerts, path: "alerts", allowed: ["email", "webhook"])
+            let map = reader.mapping(
+                alerts, path: "alerts", allowed: ["email", "webhook", "down_for", "group_interval"])
             if let emails = map["email"] {
                 for (text, node) in reader.strings(emails, path: "alerts.email") {
                     guard
@@ -342,6 +343,18 @@ public enum AnswersFile {
                 }
             }
             answers.alertWebhook = secret(map["webhook"], "alerts.webhook")
+            if let downFor = value(
+                map["down_for"], "alerts.down_for",
+                { (text: String) throws(UserError) in try AlertTimings.seconds(text) })
+            {
+                answers.alertTimings.downFor = downFor
+            }
+            if let interval = value(
+                map["group_interval"], "alerts.group_interval",
+                { (text: String) throws(UserError) in try AlertTimings.seconds(text) })
+            {
+                answers.alertTimings.groupInterval = interval
+            }
             if case .mapping = alerts, map["email"] == nil, map["webhook"] == nil {
                 reader.report(alerts, "alerts needs email (one address or a list) and/or webhook")
             }
@@ -486,6 +499,13 @@ public enum AnswersFile {
                 out += "  email: [\(answers.alertEmails.map { quote($0.value) }.joined(separator: ", "))]\n"
             }
             if let webhook = secret(.alertsWebhook) { out += "  webhook: \(quote(webhook))\n" }
+            let timings = answers.alertTimings
+            if timings.downFor != AlertTimings.standard.downFor {
+                out += "  down_for: \(AlertTimings.text(timings.downFor))\n"
+            }
+            if timings.groupInterval != AlertTimings.standard.groupInterval {
+                out += "  group_interval: \(AlertTimings.text(timings.groupInterval))\n"
+            }
         }
         if let host = answers.smtpHost {
             out += "smtp:\n  host: \(host)\n"

@@ -27,6 +27,7 @@ struct SBS: AsyncParsableCommand {
             AnswersCommand.self,
             SecretsCommand.self,
             VerifyCommand.self,
+            MetricsCommand.self,
             BackupCommand.self,
             RestoreCommand.self,
             UninstallCommand.self,

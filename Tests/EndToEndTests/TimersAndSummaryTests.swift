@@ -69,7 +69,8 @@ import Testing
         #expect(first.stdout.contains("`sudo sbs secrets show NAME --root \(root)` (root only)"))
         #expect(
             first.stdout.contains(
-                "Timers: sbs-renew.timer, sbs-verify.timer, sbs-backup.timer written to \(units), not enabled"))
+                "Timers: sbs-renew.timer, sbs-verify.timer, sbs-backup.timer, sbs-metrics.timer written to \(units), not enabled"
+            ))
         let values = secretValues(root)
         #expect(values.count >= 6)
         for value in values {
@@ -83,7 +84,7 @@ import Testing
         #expect(repair.status == 0, "\(repair.stderr)")
         #expect(
             repair.stderr.contains(
-                "▶ install-timers: Install timers for renewal, verification and backups (drift: \(units)/sbs-verify.timer missing)"
+                "▶ install-timers: Install timers for renewal, verification, backups and container metrics (drift: \(units)/sbs-verify.timer missing)"
             ), "\(repair.stderr)")
         #expect(read(units + "/sbs-verify.timer") == verifyTimer)
         let settled = try await install(root, host, answers: root + "/site.yaml")
@@ -99,7 +100,9 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: units + "/sbs-backup.service"))
         #expect(!FileManager.default.fileExists(atPath: units + "/sbs-backup.timer"))
         #expect(FileManager.default.fileExists(atPath: units + "/sbs-renew.timer"))
-        #expect(off.stdout.contains("Timers: sbs-renew.timer, sbs-verify.timer written to"), "\(off.stdout)")
+        #expect(
+            off.stdout.contains("Timers: sbs-renew.timer, sbs-verify.timer, sbs-metrics.timer written to"),
+            "\(off.stdout)")
     }
 
     @Test func aRunThatStopsEarlyPrintsNoSummary() async throws {

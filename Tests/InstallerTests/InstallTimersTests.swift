@@ -57,8 +57,13 @@ struct TimersFixture {
             assets: AssetSnapshot(files: [:]), secretDigests: [:], executable: "/usr/local/bin/sbs")
     }
 
-    func input(backups: FeatureSwitch, sysroot: String? = nil) throws -> InstallTimers.Input {
-        try action().input(try inputs(backups: backups, sysroot: sysroot), needs: NeededOutputs([:]))
+    /// The step's input, with choose-profile's output: the reference host's profile, monitoring on or off.
+    func input(backups: FeatureSwitch, monitoring: Bool = false, sysroot: String? = nil) throws -> InstallTimers.Input {
+        var profile = try ProfileTable(yaml: AssetSnapshot(BundledAssetSource()).text("assets/profiles.yaml"))
+            .choose(for: InstallSession.referenceHost, request: ProfileChoiceRequest())
+        profile.monitoringEnabled = monitoring
+        let needs = NeededOutputs([ChooseProfile.name: (ChooseProfile.name, try JSONValue(encoding: profile))])
+        return try action().input(try inputs(backups: backups, sysroot: sysroot), needs: needs)
     }
 }
 
@@ -139,6 +144,29 @@ final class ShownLines: Sendable {
                 "systemctl disable --now sbs-backup.timer", "systemctl daemon-reload",
                 "systemctl enable --now sbs-renew.timer sbs-verify.timer",
             ])
+    }
+
+    /// With monitoring, `sbs metrics --quiet` every minute, its routine lines kept out of the journal; turned off,
+    /// its units are stopped and removed as the backup units are.
+    @Test func withMonitoringTheContainerMetricsRunEveryMinuteAndGoWithIt() async throws {
+        let fixture = try TimersFixture(systemd: true)
+        let on = try fixture.input(backups: .off, monitoring: true)
+        let result = try await fixture.action().run(on, log: ShownLines().log("install-timers"))
+        #expect(result.output.timers == ["sbs-renew.timer", "sbs-verify.timer", "sbs-metrics.timer"])
+        let service = try String(contentsOfFile: fixture.unitDirectory + "/sbs-metrics.service", encoding: .utf8)
+        #expect(
+            service.contains(
+                "ExecStart=\"/usr/local/bin/sbs\" \"metrics\" \"--quiet\" \"--root\" \"\(fixture.root)\"\n"),
+            "\(service)")
+        #expect(service.contains("\nLogLevelMax=warning\n") && service.contains("\nSyslogLevel=warning\n"))
+        let timer = try String(contentsOfFile: fixture.unitDirectory + "/sbs-metrics.timer", encoding: .utf8)
+        #expect(timer.contains("\nOnCalendar=minutely\n"), "\(timer)")
+
+        _ = try await fixture.action().run(
+            try fixture.input(backups: .off, monitoring: false), log: ShownLines().log("install-timers"))
+        #expect(!FileManager.default.fileExists(atPath: fixture.unitDirectory + "/sbs-metrics.timer"))
+        #expect(!FileManager.default.fileExists(atPath: fixture.unitDirectory + "/sbs-metrics.service"))
+        #expect(fixture.calls.contains("systemctl disable --now sbs-metrics.timer"), "\(fixture.calls)")
     }
 
     @Test func underAnotherRootTheRealHostsSystemdIsLeftAlone() throws {

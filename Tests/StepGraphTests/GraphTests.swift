@@ -38,7 +38,7 @@ let designActions: Set<String> = [
         #expect(graph["obtain-certificate"]?.needs == ["start-proxy", "check-dns"])
         #expect(graph["verify"]?.needs == ["start-stack", "pull-models", "choose-profile"])
         #expect(graph["pull-models"]?.needs == ["start-stack", "choose-profile"])
-        #expect(graph["install-timers"]?.needs == ["verify", "ensure-restic"])
+        #expect(graph["install-timers"]?.needs == ["verify", "ensure-restic", "choose-profile"])
         #expect(
             graph["start-proxy"]?.needs == ["write-configs", "ensure-docker", "choose-profile", "restore-database"])
     }

@@ -159,6 +159,23 @@ func problems(_ text: String) -> [String] {
             complete + "\nalerts:\n  email: owner@example.com\nsmtp:\n  host: mail.example.com\n  password: env:P\n",
             file: "site.yaml")
         #expect(one.alertEmails.map(\.value) == ["owner@example.com"])
+        #expect(one.alertTimings == .standard)
+    }
+
+    /// `alerts.down_for` and `alerts.group_interval`: seconds, minutes or hours from 10 s to 1 h, anything else
+    /// refused with the answer's name.
+    @Test func alertTimingsAreDurationsFromTenSecondsToAnHour() throws {
+        let base = complete + "\nalerts:\n  webhook: env:HOOK\n"
+        let timed = try AnswersFile.parse(base + "  down_for: 90s\n  group_interval: 2m\n", file: "site.yaml")
+        #expect(timed.alertTimings == AlertTimings(downFor: 90, groupInterval: 120))
+        let hour = try AnswersFile.parse(base + "  down_for: 1h\n  group_interval: 10s\n", file: "site.yaml")
+        #expect(hour.alertTimings == AlertTimings(downFor: 3600, groupInterval: 10))
+        for bad in ["5", "5 m", "9s", "61m", "2h", "-5m", "5.5m", "m", "0s", "99999999999999999999h", "5min", "５m"] {
+            let found = problems(base + "  down_for: \"\(bad)\"\n")
+            #expect(found.count == 1 && found[0].contains("alerts.down_for"), "\(bad): \(found)")
+        }
+        #expect(problems(base + "  group_interval: 1d\n").contains { $0.contains("alerts.group_interval") })
+        #expect(problems(base + "  resend: 1m\n").count == 1)
     }
 
     // A user name or password in the directory URL is refused, and the problem does not repeat it: the answers
@@ -546,6 +563,8 @@ struct AnswersGenerator {
                 .map { try EmailAddress($0) }
             }
             if chance() || a.alertEmails.isEmpty { a.alertWebhook = secret() }
+            if chance() { a.alertTimings.downFor = pick([10, 20, 90, 300, 600, 3600]) }
+            if chance() { a.alertTimings.groupInterval = pick([15, 60, 120, 300, 1800]) }
         }
         if chance() { a.publicIP = pick(["203.0.113.7", "2001:db8::7"]) }
         a.dnsCheck = pick(DNSPolicy.allCases)

@@ -15,6 +15,7 @@
 #   2g. `sbs upgrade --to` a version, then `--images` to broken ones with a migrating database: rolled back,
 #      data restored (from the REST server);
 #   2h. `sbs alerts test` mails a test alert through a relay (STARTTLS, a login) to the answers' recipient;
+#   2i. app-web stopped: the SiteDown and ServiceNotRunning mails, then the resolved ones once it runs again;
 #   3. a container stopped by hand: `sbs verify` fails and names it;
 #   3b. `sbs uninstall` and `sbs uninstall --purge`;
 #   4. recommended profile (Ollama), its images only in a `docker save` archive (answers images.archive): the
@@ -723,6 +724,9 @@ smtp:
   sender: sbs@e2e.test
 alerts:
   email: [owner@e2e.test]
+  # Short, for the test only (5m each by default): a service down 20 s is an alert, its resolution mailed 20 s on.
+  down_for: 20s
+  group_interval: 20s
 YAML
 "$sbs" install --answers "$work/minimum-alerts.yaml" --non-interactive --root "$root" >"$work/install-alerts.out" 2>&1 \
     && pass "the installation now alerts owner@e2e.test through mail.e2e.test" || fail "install with alerts: $(tail -5 "$work/install-alerts.out")"
@@ -740,6 +744,75 @@ alert_mail=$(find "$mail/relay" -name '*.eml' | head -1)
     && grep -q '^X-Sink-TLS: yes' "$alert_mail" && grep -q '^X-Sink-Login: alerts@e2e.test' "$alert_mail" \
     && pass "the test alert's mail reached owner@e2e.test over STARTTLS, after the relay's login" \
     || fail "the relay's mail: $(ls "$mail/relay"); $(head -12 "${alert_mail:-/dev/null}")"
+
+say "2i. a service down, then back: the monitoring mails both, as the answers' timings say"
+# What the alerts read: blackbox-exporter's probes (SiteDown) and the containers' states that `sbs metrics` writes
+# for node-exporter's textfile collector (ServiceNotRunning; sbs-metrics.timer runs it every minute where systemd
+# runs, here by hand). Prometheus scrapes and evaluates every 60 s on the minimum profile: a mail takes minutes.
+# Subjects as Alertmanager writes them, unfolded and decoded (a long header may be folded).
+subjects() {
+    python3 - "$mail/relay" <<'PY'
+import email, email.header, glob, sys
+for path in sorted(glob.glob(sys.argv[1] + "/*.eml")):
+    subject = email.message_from_binary_file(open(path, "rb"))["Subject"] or ""
+    print(str(email.header.make_header(email.header.decode_header(subject))).replace("\r\n", "").replace("\n", ""))
+PY
+}
+await_subjects() { # SECONDS PATTERN… → 0 once every pattern matches a subject (grep -E)
+    local limit=$1 pattern missing
+    shift
+    for _ in $(seq 1 $((limit / 5))); do
+        missing=0
+        for pattern in "$@"; do subjects | grep -Eq "$pattern" || missing=1; done
+        [ "$missing" = 0 ] && return 0
+        sleep 5
+    done
+    return 1
+}
+container_of() { docker ps -q --filter "label=com.docker.compose.project=$project" --filter "label=com.docker.compose.service=$1"; }
+# A crash: the exporter's process killed from outside, as the kernel's OOM killer would. The engine restarts it
+# (restart: unless-stopped) and counts the restart; `sbs metrics` reads the count.
+exporter=$(container_of postgres-exporter)
+kill -9 "$(docker inspect -f '{{.State.Pid}}' "$exporter")"
+for _ in $(seq 1 30); do
+    [ "$(docker inspect -f '{{.State.Running}} {{.RestartCount}}' "$exporter")" = "true 1" ] && break
+    sleep 1
+done
+web=$(container_of app-web)
+docker stop "$web" >/dev/null
+"$sbs" metrics --root "$root" >"$work/metrics-down.out" 2>&1 \
+    && python3 - "$root/var/lib/sbs/metrics/sbs-containers.prom" <<'PY' \
+    && pass "sbs metrics: $(cat "$work/metrics-down.out")" || fail "sbs metrics with app-web stopped: $(cat "$work/metrics-down.out")"
+import re, sys
+text = open(sys.argv[1]).read()
+def value(name, service):
+    found = re.findall(r'^%s\{service="%s",container="[^"]+"\} (\S+)$' % (name, service), text, re.M)
+    assert len(found) == 1, (name, service, found)
+    return float(found[0])
+assert value("sbs_service_running", "app-web") == 0 and value("sbs_service_healthy", "app-web") == 0, text
+assert value("sbs_service_running", "app-db") == 1 and value("sbs_service_healthy", "app-db") == 1, text
+assert value("sbs_service_restarts_total", "postgres-exporter") == 1, text
+assert value("sbs_service_restarts_total", "app-db") == 0, text
+PY
+await_subjects 360 '^\[FIRING:1\] SiteDown https://shop\.e2e\.test/ ' '^\[FIRING:1\] ServiceNotRunning .*app-web' \
+    && pass "app-web stopped: the SiteDown and ServiceNotRunning mails reached owner@e2e.test" \
+    || fail "no down mails; the relay has: $(subjects | tr '\n' ';')"
+# Prometheus read the containers' states from node-exporter: the restart it counted too.
+in_prometheus 'http://127.0.0.1:9090/api/v1/query?query=sbs_service_restarts_total%7Bservice%3D%22postgres-exporter%22%7D' \
+    | python3 -c 'import json, sys; r = json.load(sys.stdin)["data"]["result"]; assert [s["value"][1] for s in r] == ["1"], r' \
+    && pass "Prometheus has the exporter's restart (sbs_service_restarts_total 1)" || fail "Prometheus has no restart count"
+docker start "$web" >/dev/null
+for _ in $(seq 1 60); do
+    [ "$(docker inspect -f '{{.State.Health.Status}}' "$web")" = healthy ] && break
+    sleep 1
+done
+"$sbs" metrics --root "$root" --quiet
+await_subjects 360 '^\[RESOLVED\] SiteDown https://shop\.e2e\.test/ ' '^\[RESOLVED\] ServiceNotRunning .*app-web' \
+    && pass "app-web back: the resolved mails followed" || fail "no resolved mails; the relay has: $(subjects | tr '\n' ';')"
+# One mail per problem: the same alert was not mailed twice while it lasted.
+[ "$(subjects | grep -Ec '^\[FIRING:1\] SiteDown https://shop\.e2e\.test/ ')" = 1 ] \
+    && pass "one firing mail for the home page's probe" || fail "firing mails: $(subjects | tr '\n' ';')"
+
 docker rm -f sbs-e2e-smtp >/dev/null 2>&1
 # With no relay to answer, the command says so and exits 1 (a new alert: the relay is gone). Whether Alertmanager's
 # attempt has failed within the 8 s depends on how fast the name stops resolving, so "N refused" may follow or not.

@@ -8,7 +8,8 @@ import StepGraph
 import Wizard
 
 /// `install-timers`: the systemd units that keep the server healthy after the install (`sbs renew` twice a day,
-/// `sbs verify --json` every hour, `sbs backup` every night when backups are on; see `SystemdUnits`). They are
+/// `sbs verify --json` every hour, `sbs backup` every night when backups are on, `sbs metrics` every minute with
+/// monitoring; see `SystemdUnits`). They are
 /// written atomically to `ROOT/etc/systemd/system` and recorded as products (a deleted or edited unit is drift: the
 /// next run writes it again); `sbs-backup.*` is removed when backups were turned off. Where systemd runs, the
 /// timers are enabled and started; where it does not (a container, a chroot), the step succeeds and says how to
@@ -38,9 +39,11 @@ struct InstallTimers: StepAction {
     }
 
     func input(_ context: InstallInputs, needs: NeededOutputs) throws -> Input {
+        let profile = try needs.output(of: ChooseProfile.self)
         let units = try SystemdUnits(
             executable: context.executable, root: context.layout.root,
-            project: context.project, backups: context.answers.backups != .off)
+            project: context.project, backups: context.answers.backups != .off,
+            monitoring: profile.monitoringEnabled)
         return Input(
             units: units, unitDirectory: context.layout.resolve(SystemdUnits.directory), sysroot: context.sysroot,
             systemctlAllowed: context.layout.root == "/" || context.sysroot != "/")

@@ -103,6 +103,7 @@ struct WriteConfigs: StepAction {
             alerts: answers.alertEmails.isEmpty && answers.alertWebhook == nil
                 ? nil : AlertsSettings(emails: answers.alertEmails, webhook: answers.alertWebhook != nil))
         input.projectName = ComposeProject.name(forRoot: layout.root)
+        input.alertTimings = answers.alertTimings
         input.metricsDirectory = try SafeToken(TextfileMetrics.directory(in: layout), what: "metrics folder")
         if answers.tlsMode == .acme, let bundle = answers.acmeCABundle {
             input.siteCABundle = try SafeToken(bundle, what: "CA bundle")
