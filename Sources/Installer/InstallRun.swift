@@ -1,5 +1,6 @@
 import Backups
 import FoundationEssentials
+import Host
 import SBSCore
 import StepGraph
 import Synchronization
@@ -84,7 +85,7 @@ public struct InstallRun: Sendable {
         defer { withExtendedLifetime(lock) {} }
         let answers: Answers
         if ask {
-            guard let asked = try await askWizard(initial) else { return .declined }
+            guard let asked = try await askWizard(initial, host: host) else { return .declined }
             answers = asked
         } else {
             answers = initial
@@ -172,7 +173,7 @@ public struct InstallRun: Sendable {
 
     /// The wizard: asks for what the answers leave open, shows a summary and asks for confirmation.
     /// - Returns: the completed answers, or nil when the summary was declined (said so).
-    func askWizard(_ answers: Answers) async throws -> Answers? {
+    func askWizard(_ answers: Answers, host: HostFacts?) async throws -> Answers? {
         let saved = try session.savedAnswers()
         let stored = session.storedSecretNames(deployDir: saved?.deployDir ?? answers.deployDir)
         let terminal = try terminal()
@@ -183,7 +184,8 @@ public struct InstallRun: Sendable {
                 "\nInterrupted: nothing was changed. Run `sbs install\(rootFlag)` again to start over.\n"
             ) {
                 try wizard.complete(
-                    answers, given: answers.given, previous: saved, detectedProfile: detected, storedSecrets: stored)
+                    answers, given: answers.given, previous: saved, detectedProfile: detected, storedSecrets: stored,
+                    runsMonitoring: { session.runsMonitoring($0, host: host) })
             }
         } catch is Wizard.Declined {
             session.output.err("Nothing was changed.")

@@ -141,6 +141,14 @@ public struct InstallSession: Sendable {
         return profile.name.rawValue
     }
 
+    /// Whether `answers` make the stack run monitoring on `host`, as choose-profile will choose (on the reference
+    /// host when none was detected); false when no profile can be chosen (the checks say why).
+    public func runsMonitoring(_ answers: Answers, host: HostFacts?) -> Bool {
+        guard let table = try? ProfileTable(yaml: assets.text("assets/profiles.yaml")) else { return false }
+        let request = ProfileChoiceRequest(profile: answers.profile, gpu: answers.gpu, monitoring: answers.monitoring)
+        return (try? table.choose(for: host ?? Self.referenceHost, request: request))?.monitoringEnabled ?? false
+    }
+
     /// The answers kept by an earlier run's `collect-answers`, if any.
     /// - Throws: `AnswersError` when that file was damaged.
     public func savedAnswers() throws -> Answers? {

@@ -20,9 +20,11 @@ public struct Wizard {
     ///   - detectedProfile: the profile detection recommends, offered as the default for `profile`.
     ///   - storedSecrets: secrets already kept from an earlier run, which need not be asked again.
     /// - Throws: `Declined` when the summary is not confirmed or input ends.
+    ///   - runsMonitoring: whether the answers (as completed so far) make the stack run monitoring, whose alerts are
+    ///     then asked for.
     public func complete(
         _ answers: Answers, given: Set<String>, previous: Answers?, detectedProfile: String?,
-        storedSecrets: Set<AnswerSecret>
+        storedSecrets: Set<AnswerSecret>, runsMonitoring: (Answers) -> Bool = { _ in false }
     ) throws -> Answers {
         var result = answers
         terminal.write(
@@ -72,6 +74,9 @@ public struct Wizard {
         }
         if result.backups != .off, !given.contains("backups.repository") {
             try askBackups(&result, previous: previous, storedSecrets: storedSecrets)
+        }
+        if !given.contains("alerts"), runsMonitoring(result) {
+            try askAlerts(&result, given: given, previous: previous, storedSecrets: storedSecrets)
         }
         if result.mode == .production, result.secrets[.anthropicAPIKey] == nil,
             !storedSecrets.contains(.anthropicAPIKey)
@@ -160,6 +165,72 @@ public struct Wizard {
         }
     }
 
+    /// Who the monitoring's alerts reach by mail, and the relay that carries them when the answers give none (its
+    /// password hidden, not asked again when the same relay and login kept one). A chat's webhook is an answers
+    /// file's (`alerts.webhook`).
+    func askAlerts(_ result: inout Answers, given: Set<String>, previous: Answers?, storedSecrets: Set<AnswerSecret>)
+        throws
+    {
+        terminal.write(
+            "\nThe monitoring mails a person when the server needs help (a disk filling up, a service down, a certificate\nnot renewed). A chat's webhook can be given in an answers file (alerts.webhook).\n"
+        )
+        let offered = previous.map {
+            $0.alertEmails.isEmpty ? "none" : $0.alertEmails.map(\.value).joined(separator: ", ")
+        }
+        result.alertEmails = try ask(
+            "Alerts by e-mail to (addresses separated by commas, or none)",
+            initial: offered ?? result.adminEmail?.value ?? ""
+        ) { text throws(UserError) in try Wizard.emailList(text) }
+        guard !result.alertEmails.isEmpty, !given.contains("smtp") else { return }
+        let relay = try ask(
+            "Mail relay for the alerts (host, or host:port; port 587 with STARTTLS unless given, 465 is TLS)",
+            initial: previous?.smtpHost.map { host in
+                host.value + (previous?.smtpPort.map { ":\($0)" } ?? "")
+            } ?? ""
+        ) { text throws(UserError) in try Wizard.relay(text) }
+        result.smtpHost = relay.host
+        result.smtpPort = relay.port
+        result.smtpUser = try ask("Relay login (user name)", initial: previous?.smtpUser?.value ?? "") {
+            text throws(UserError) in try SafeToken(text, what: "relay login")
+        }
+        if previous?.smtpHost == result.smtpHost, previous?.smtpUser == result.smtpUser,
+            storedSecrets.contains(.smtpPassword)
+        {
+            result.smtpPassword = .stored
+        } else {
+            result.smtpPassword = .literal(try askSecret("Relay password (input hidden): "))
+        }
+        let domain = result.domain.map { "sbs@\($0.value)" } ?? ""
+        result.smtpSender = try ask("Sender address of the alerts", initial: previous?.smtpSender?.value ?? domain) {
+            text throws(UserError) in try EmailAddress(text)
+        }
+    }
+
+    /// `a@b, c@d` (or `none`, or nothing) as addresses, each once.
+    /// - Throws: `UserError` naming the first address that is not one.
+    static func emailList(_ text: String) throws(UserError) -> [EmailAddress] {
+        if text.isEmpty || text.lowercased() == "none" { return [] }
+        var addresses: [EmailAddress] = []
+        for part in text.split(separator: ",") {
+            let address = try EmailAddress(String(part).trimmed)
+            if !addresses.contains(address) { addresses.append(address) }
+        }
+        return addresses
+    }
+
+    /// `host` or `host:port` of a mail relay; the port 587 when not given.
+    /// - Throws: `UserError` when the host is not a domain name or the port not a port.
+    static func relay(_ text: String) throws(UserError) -> (host: DomainName, port: SBSCore.Port) {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count <= 2 else {
+            throw UserError("'\(text.debugSafe)' is not host or host:port")
+        }
+        let host = try DomainName(String(parts[0]))
+        guard parts.count == 2 else { return (host, try Port(587)) }
+        guard let number = Int(parts[1]) else { throw UserError("'\(String(parts[1]).debugSafe)' is not a port") }
+        return (host, try Port(number))
+    }
+
     /// A secret typed hidden, asked again while it is empty or not storable.
     func askSecret(_ prompt: String) throws -> String {
         while true {
@@ -208,6 +279,14 @@ public struct Wizard {
         lines.append("  ports             http \(answers.httpPort), https \(answers.httpsPort)")
         lines.append("  deploy folder     \(answers.deployDir)")
         lines.append("  backups           \(answers.backups == .off ? "off" : answers.backupRepository.value)")
+        if !answers.alertEmails.isEmpty || answers.alertWebhook != nil {
+            let to = answers.alertEmails.map(\.value) + (answers.alertWebhook == nil ? [] : ["the webhook"])
+            lines.append("  alerts            \(to.joined(separator: ", "))")
+        }
+        if let host = answers.smtpHost {
+            let login = answers.smtpUser.map { " as \($0.value)" } ?? ""
+            lines.append("  mail relay        \(host.value):\(answers.smtpPort?.description ?? "587")\(login)")
+        }
         for name in AnswerSecret.secretsSection {
             let state =
                 answers.secrets[name] != nil ? "given" : storedSecrets.contains(name) ? "kept from before" : "not given"

@@ -52,6 +52,7 @@ final class TmuxSession {
         try Integration.require(tools: "tmux", install: "scripts/ci-setup.sh installs it")
         let root = scratchDirectory("wizard")
         let secret = "sk-wizard-secret-4711"
+        let relaySecret = "relay-pass-0815"
         let session = try TmuxSession(
             command: "\(sbsBinary) install --root \(root) --through collect-answers; echo EXIT=$?; sleep 60")
 
@@ -84,6 +85,30 @@ final class TmuxSession {
         await session.expect("Backups go to")
         try session.keys("Enter")
 
+        // The recommended profile runs monitoring: who its alerts reach, and the relay that mails them. A bad
+        // address is refused and asked again; the relay's password is typed hidden.
+        await session.expect("Alerts by e-mail to")
+        await session.expect("admin@shop.example.com")
+        try session.keys("C-u")
+        try session.type("owner@shop.example.com, it@")
+        try session.keys("Enter")
+        await session.expect("✗ 'it@' is not a valid e-mail address")
+        try session.keys("C-u")
+        try session.type("owner@shop.example.com, it@shop.example.com")
+        try session.keys("Enter")
+        await session.expect("Mail relay for the alerts")
+        try session.type("mail.example.com:465")
+        try session.keys("Enter")
+        await session.expect("Relay login (user name)")
+        try session.type("alerts")
+        try session.keys("Enter")
+        await session.expect("Relay password (input hidden)")
+        try session.type(relaySecret)
+        try session.keys("Enter")
+        await session.expect("Sender address of the alerts")
+        await session.expect("sbs@shop.example.com")
+        try session.keys("Enter")
+
         await session.expect("Anthropic API key (input hidden)")
         try session.type(secret)
         try session.keys("Enter")
@@ -91,17 +116,21 @@ final class TmuxSession {
         await session.expect("Proceed with these answers?")
         #expect(session.screen.contains("domain            shop.example.com"))
         #expect(session.screen.contains("profile           recommended"))
+        #expect(session.screen.contains("alerts            owner@shop.example.com, it@shop.example.com"))
+        #expect(session.screen.contains("mail relay        mail.example.com:465 as alerts"))
         try session.keys("y", "Enter")
 
         await session.expect("EXIT=0", seconds: 30)
         let screen = session.screen
         #expect(!screen.contains(secret), "the secret was echoed")
+        #expect(!screen.contains(relaySecret), "the relay's password was echoed")
         let answers = try #require(read(root + "/etc/sbs/answers.yaml"))
         #expect(answers.contains("domain: shop.example.com"))
         #expect(answers.contains("profile: recommended"))
-        #expect(!answers.contains(secret))
+        #expect(!answers.contains(secret) && !answers.contains(relaySecret))
         for log in (try? FileManager.default.contentsOfDirectory(atPath: root + "/var/log/sbs")) ?? [] {
-            #expect(!(read(root + "/var/log/sbs/" + log) ?? "").contains(secret), "the secret reached \(log)")
+            let text = read(root + "/var/log/sbs/" + log) ?? ""
+            #expect(!text.contains(secret) && !text.contains(relaySecret), "a secret reached \(log)")
         }
 
         // What the wizard stored, sbs reads back: validate, plan, export, resume and a new install from the export.
@@ -121,6 +150,13 @@ final class TmuxSession {
         ])
         #expect(again.status == 0, "\(again.stderr)")
         #expect(read(root + "/etc/sbs/secrets.env")?.contains("ANTHROPIC_API_KEY=\(secret)\n") == true)
+        #expect(read(root + "/etc/sbs/secrets.env")?.contains("SMTP_PASSWORD=\(relaySecret)\n") == true)
+        // The alerts and the relay as typed, read back from the export by sbs itself.
+        let exported = export.stdout
+        #expect(
+            exported.contains("alerts:\n  email: [\"owner@shop.example.com\", \"it@shop.example.com\"]\n"),
+            "\(exported)")
+        #expect(exported.contains("smtp:\n  host: mail.example.com\n  port: 465\n"), "\(exported)")
     }
 
     @Test func theLockIsTakenBeforeTheFirstQuestion() async throws {
