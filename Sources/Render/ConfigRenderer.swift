@@ -23,26 +23,47 @@ public struct RenderedFile: Sendable, Equatable {
     public var text: String { String(decoding: bytes, as: UTF8.self) }
 }
 
-/// The templates under `assets/deploy/`, keyed by their path relative to that folder (`nginx/nginx.conf.mustache`).
+/// The templates under `assets/deploy/`, keyed by their path relative to that folder (`nginx/nginx.conf.mustache`),
+/// and the files copied as they are (`ConfigRenderer.verbatimPaths`).
 public struct TemplateSet: Sendable, Equatable {
     public static let folder = "assets/deploy/"
     public let templates: [String: String]
+    /// The files of `ConfigRenderer.verbatimPaths` found, keyed by that path
+    /// (`monitoring/grafana/dashboards/host.json`).
+    public let verbatim: [String: String]
 
     /// - Parameter files: files keyed by their path relative to the repository root (as `BundledAssets.files` holds
-    ///   them, decoded as UTF-8); those outside `assets/deploy/` or not ending in `.mustache` are ignored.
+    ///   them, decoded as UTF-8); those outside `assets/deploy/`, or neither ending in `.mustache` nor listed in
+    ///   `ConfigRenderer.verbatimPaths`, are ignored.
     public init(files: [String: String]) {
         var templates: [String: String] = [:]
-        for (path, text) in files where path.hasPrefix(Self.folder) && path.hasSuffix(".mustache") {
-            templates[String(path.dropFirst(Self.folder.count))] = text
+        var verbatim: [String: String] = [:]
+        for (path, text) in files where path.hasPrefix(Self.folder) {
+            let relative = String(path.dropFirst(Self.folder.count))
+            if relative.hasSuffix(".mustache") {
+                templates[relative] = text
+            } else if ConfigRenderer.verbatimPaths.contains(relative) {
+                verbatim[relative] = text
+            }
         }
         self.templates = templates
+        self.verbatim = verbatim
     }
 
-    /// Reads `ROOT/assets/deploy/**/*.mustache` (the repository, or the folder given with `--assets`).
-    /// - Throws: `UserError` when a template cannot be read.
+    /// Every file, keyed by its path relative to the repository root: what `init(files:)` takes.
+    public var files: [String: String] {
+        var files: [String: String] = [:]
+        for (path, text) in templates { files[Self.folder + path] = text }
+        for (path, text) in verbatim { files[Self.folder + path] = text }
+        return files
+    }
+
+    /// Reads `ROOT/assets/deploy/**/*.mustache` and the verbatim files (the repository, or the folder given with
+    /// `--assets`).
+    /// - Throws: `UserError` when a file cannot be read.
     public static func load(assetsRoot: String) throws(UserError) -> TemplateSet {
         var files: [String: String] = [:]
-        for relative in ConfigRenderer.templatePaths {
+        for relative in ConfigRenderer.templatePaths + ConfigRenderer.verbatimPaths {
             let path = assetsRoot + "/" + folder + relative
             guard let text = try AtomicFile.readText(path, limit: .config) else {
                 throw UserError(
@@ -96,6 +117,17 @@ public enum ConfigRenderer {
         "nginx/_common-http.conf.mustache",
         "nginx/bootstrap.conf.mustache",
         "nginx/nginx.conf.mustache",
+    ]
+
+    /// Files copied into the deploy folder as they are, relative to `assets/deploy/`, when monitoring is on: Grafana's
+    /// dashboards and their provider. Not templates: a dashboard's legend is written `{{label}}`, Mustache's tag.
+    public static let verbatimPaths = [
+        "monitoring/grafana/dashboards/containers.json",
+        "monitoring/grafana/dashboards/host.json",
+        "monitoring/grafana/dashboards/jobs.json",
+        "monitoring/grafana/dashboards/postgres.json",
+        "monitoring/grafana/dashboards/site.json",
+        "monitoring/grafana/provisioning/dashboards/sbs.yml",
     ]
 
     /// The services that mount rendered files, with the folder those files are in (`configDigestNginx` …).
@@ -155,6 +187,14 @@ public enum ConfigRenderer {
                 throw UserError("The template assets/deploy/\(path) does not parse: \(error)")
             }
         }
+        var verbatimFiles: [RenderedFile] = []
+        for path in verbatimPaths {
+            guard let text = templates.verbatim[path] else {
+                throw UserError(
+                    "The file assets/deploy/\(path) is missing.", remedy: "Rebuild sbs, or check the --assets folder.")
+            }
+            verbatimFiles.append(RenderedFile(relativePath: path, bytes: Array(text.utf8), mode: 0o644))
+        }
         do { try library.check() } catch {
             throw UserError("The template assets/deploy/\(error.template).mustache does not parse: \(error)")
         }
@@ -207,6 +247,8 @@ public enum ConfigRenderer {
             files.append(
                 RenderedFile(relativePath: path, bytes: Array(try rendered(path, with: values).utf8), mode: mode))
         }
+        // Grafana's dashboards: inside monitoring/grafana/, so they count in the digest of the service mounting them.
+        if input.profile.monitoringEnabled { files += verbatimFiles }
         for path in alertmanagerFiles {
             files.append(
                 RenderedFile(

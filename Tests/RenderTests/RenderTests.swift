@@ -168,6 +168,14 @@ struct RenderTests {
             .sorted()
         // Each is one that sbs renders or includes (and embeds): none is left out silently.
         #expect(paths == ConfigRenderer.templatePaths.map { "deploy/" + $0 })
+        // And every other file of assets/deploy/ (its README aside) is one that sbs copies as it is.
+        let others = try FileManager.default.subpathsOfDirectory(atPath: assets + "/deploy").filter {
+            var isDirectory: ObjCBool = false
+            return !$0.hasSuffix(".mustache") && $0 != "README.md"
+                && FileManager.default.fileExists(atPath: assets + "/deploy/" + $0, isDirectory: &isDirectory)
+                && !isDirectory.boolValue
+        }
+        #expect(others.sorted() == ConfigRenderer.verbatimPaths)
         for path in paths {
             let output = String(path.dropLast(".mustache".count))
             var library = TemplateLibrary()
@@ -216,7 +224,7 @@ struct RenderTests {
         let outputs = ConfigRenderer.templatePaths.map { String($0.dropLast(".mustache".count)) }.filter {
             !$0.contains("/_")
         }
-        #expect(rendered == Set(outputs))
+        #expect(rendered == Set(outputs + ConfigRenderer.verbatimPaths))
     }
 
     @Test func aChangedMountedFileChangesOnlyItsServicesDigest() throws {
@@ -236,17 +244,22 @@ struct RenderTests {
         let before = try digests(
             try ConfigRenderer.render(input, secrets: secrets, templates: try Repository.templates()))
         #expect(before.count == 4 && before.values.allSatisfy { $0.count == 16 }, "\(before)")
-        var templates = try Repository.templates().templates
-        templates["nginx/nginx.conf.mustache"]! += "\n# a changed line\n"
-        let after = try digests(
-            try ConfigRenderer.render(
-                input, secrets: secrets,
-                templates: TemplateSet(
-                    files: Dictionary(uniqueKeysWithValues: templates.map { (TemplateSet.folder + $0.key, $0.value) })))
-        )
+        func digests(changing path: String) throws -> [String: String] {
+            var files = try Repository.templates().files
+            files[TemplateSet.folder + path]! += "\n"
+            return try digests(
+                try ConfigRenderer.render(input, secrets: secrets, templates: TemplateSet(files: files)))
+        }
+        let after = try digests(changing: "nginx/nginx.conf.mustache")
         #expect(after["nginx"] != before["nginx"])
         for service in ["app-kong", "prometheus", "monitoring"] {
             #expect(after[service] == before[service], "\(service)")
+        }
+        // A dashboard is copied as it is, and Grafana's digest changes with it.
+        let dashboard = try digests(changing: "monitoring/grafana/dashboards/host.json")
+        #expect(dashboard["monitoring"] != before["monitoring"])
+        for service in ["nginx", "app-kong", "prometheus"] {
+            #expect(dashboard[service] == before[service], "\(service)")
         }
     }
 

@@ -292,15 +292,11 @@ struct TemplateTests {
 
     @Test func theConfigRendererNamesTheBrokenTemplateAndLine() throws {
         let (input, secrets) = try GoldenCase.minimumBasic.input()
-        let original = try Repository.templates().templates
+        let original = try Repository.templates().files
         func renderWith(nginx: String) throws -> [RenderedFile] {
             var files = original
-            files["nginx/nginx.conf.mustache"] = nginx
-            return try ConfigRenderer.render(
-                input, secrets: secrets,
-                templates: TemplateSet(
-                    files: Dictionary(
-                        uniqueKeysWithValues: files.map { (TemplateSet.folder + $0.key, $0.value) })))
+            files[TemplateSet.folder + "nginx/nginx.conf.mustache"] = nginx
+            return try ConfigRenderer.render(input, secrets: secrets, templates: TemplateSet(files: files))
         }
         #expect(
             throws: UserError(
