@@ -166,17 +166,12 @@ struct DashboardTests {
         for path in try FileManager.default.subpathsOfDirectory(atPath: root) where path.hasSuffix(".swift") {
             sources += try String(contentsOfFile: root + "/" + path, encoding: .utf8)
         }
-        // The services' state, written by sbs beside its other metrics (running, healthy, restarts, start time).
-        let serviceMetrics: Set = [
-            "sbs_service_running", "sbs_service_healthy", "sbs_service_restarts_total",
-            "sbs_service_start_time_seconds",
-        ]
         for dashboard in try Self.dashboards(files) {
             for expr in dashboard.exprs {
                 for name in try Self.metricNames(in: expr) {
                     if name.hasPrefix("sbs_") {
                         #expect(
-                            sources.contains("\"\(name)\"") || serviceMetrics.contains(name),
+                            sources.contains("\"\(name)\""),
                             "\(dashboard.path): \(name) is written nowhere in Sources/")
                     } else {
                         #expect(

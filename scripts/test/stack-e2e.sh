@@ -7,7 +7,8 @@
 #   1. minimum profile (no Ollama), the API image pulled from a private registry (a real docker-registry with
 #      basic authentication, credentials from the answers), first with the CA stopped: the install fails at obtain-certificate and says
 #      so; with the CA back, `sbs resume` finishes without re-running what succeeded or changing secrets.env;
-#   2. `sbs install` again: nothing changes and no container restarts; `sbs renew --force` and an install that
+#   2. `sbs install` again: nothing changes and no container restarts; the monitoring's targets, probes and
+#      Grafana's dashboards (listed through its API, every metric they read in Prometheus); `sbs renew --force` and an install that
 #      obtains a new certificate (`--from obtain-certificate`) each make the running nginx serve the new one;
 #   2d-2f. backups: backup.sh by hand, `sbs backup` into restic (checked, killed, failing), `sbs restore` onto a
 #      new root after the installation was destroyed, then over a running one (--force, killed, run again);
@@ -15,7 +16,8 @@
 #   2g. `sbs upgrade --to` a version, then `--images` to broken ones with a migrating database: rolled back,
 #      data restored (from the REST server);
 #   2h. `sbs alerts test` mails a test alert through a relay (STARTTLS, a login) to the answers' recipient;
-#   2i. app-web stopped: the SiteDown and ServiceNotRunning mails, then the resolved ones once it runs again;
+#   2i. app-web stopped: the SiteDown and ServiceNotRunning mails, then the resolved ones once it runs again; a
+#      certificate with 10 days left served: the CertificateExpiresSoon mail;
 #   3. a container stopped by hand: `sbs verify` fails and names it;
 #   3b. `sbs uninstall` and `sbs uninstall --purge`;
 #   4. recommended profile (Ollama), its images only in a `docker save` archive (answers images.archive): the
@@ -285,6 +287,72 @@ grep -qx 'pg_up 1' "$work/pg-exporter.txt" && grep -q '^pg_settings_max_connecti
     && ! grep -rqF "$monitor_password" "$root/opt/sbs/docker-compose.yml" "$root/opt/sbs/db" "$work/first.out" "$work/again.out" "$root/var/log/sbs" \
     && pass "postgres-exporter reads app-db as sbs_monitor (pg_monitor, read-only, no other right; its password only in the secret files)" \
     || fail "postgres-exporter: role [$role], $(grep -E '^pg_up|^pg_settings_max_connections' "$work/pg-exporter.txt")"
+
+# Grafana's dashboards, provisioned from files (monitoring/grafana/dashboards/*.json in the deploy folder): the
+# stand-in Grafana lists each of them in the folder "Small Business Server", asked inside the monitoring container
+# with the admin's login read there from the container's own environment (never an argument of a command line;
+# python3 is the stand-in's, the real image has none). Then every metric the dashboards' queries read is one that
+# Prometheus has, except:
+#   kong_*         Kong's prometheus plugin: no request has gone through Kong before this point, and a counter of
+#                  the plugin's appears only with its first request;
+#   sbs_* of a job that has not run yet here (sbs renew: 2b, sbs backup: 2e): only those sbs has written into
+#                  the metrics folder are asked for (the install's verify writes sbs-verify.prom).
+# Prometheus scrapes every 60 s on the minimum profile: the names are asked for up to 90 s. `sbs metrics` (the
+# timer's command) writes the containers' states first.
+"$sbs" metrics --root "$root" --quiet
+dashboards=$root/opt/sbs/monitoring/grafana/dashboards
+docker compose -p "$project" exec -T monitoring python3 -c '
+import base64, json, os, urllib.request
+login = os.environ.get("GF_SECURITY_ADMIN_USER", "admin") + ":" + os.environ["GF_SECURITY_ADMIN_PASSWORD"]
+request = urllib.request.Request("http://127.0.0.1:3000/api/search?type=dash-db",
+                                 headers={"Authorization": "Basic " + base64.b64encode(login.encode()).decode()})
+print(urllib.request.urlopen(request, timeout=10).read().decode())
+' >"$work/grafana-search.json" 2>&1
+python3 - "$work/grafana-search.json" "$dashboards" <<'PY' \
+    && pass "Grafana lists every provisioned dashboard in the folder Small Business Server: $(python3 -c 'import json, sys; print(", ".join(sorted(h["title"] for h in json.load(open(sys.argv[1])))))' "$work/grafana-search.json")" \
+    || fail "Grafana's dashboards: $(head -c 600 "$work/grafana-search.json")"
+import glob, json, sys
+hits = json.load(open(sys.argv[1]))
+files = sorted(glob.glob(sys.argv[2] + "/*.json"))
+want = sorted(json.load(open(f))["uid"] for f in files)
+got = sorted(h["uid"] for h in hits if h["type"] == "dash-db" and h.get("folderTitle") == "Small Business Server")
+assert len(files) == 5 and got == want, (got, want)
+PY
+cat >"$work/dashboard-metrics.py" <<'PY'
+import glob, json, os, re, sys
+have = set(json.load(open(sys.argv[1]))["data"])
+written = "".join(open(f).read() for f in glob.glob(sys.argv[3] + "/*.prom"))
+def names(expr):
+    for pattern in (r'"[^"]*"', r"\{[^}]*\}", r"\[[^\]]*\]", r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)"):
+        expr = re.sub(pattern, " ", expr)
+    for match in re.finditer(r"[0-9.]*[A-Za-z_:][A-Za-z0-9_:]*", expr):
+        name, rest = match.group(0), expr[match.end():].lstrip()
+        if not name[0].isdigit() and name[0] != "." and not rest.startswith("(") and name.lower() not in (
+                "by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "bool",
+                "offset", "inf", "nan"):
+            yield name
+used, skipped = {}, set()
+for file in sorted(glob.glob(sys.argv[2] + "/*.json")):
+    for panel in json.load(open(file))["panels"]:
+        for target in panel.get("targets", []):
+            for name in names(target["expr"]):
+                if name.startswith("kong_") or (name.startswith("sbs_") and name not in written):
+                    skipped.add(name)
+                else:
+                    used.setdefault(name, os.path.basename(file))
+missing = {name: file for name, file in used.items() if name not in have}
+print("%d metrics read by the dashboards, all in Prometheus; not asked for: %s" % (len(used), ", ".join(sorted(skipped))))
+assert not missing, "not in Prometheus: %s" % missing
+PY
+for _ in $(seq 1 45); do
+    in_prometheus 'http://127.0.0.1:9090/api/v1/label/__name__/values' >"$work/metric-names.json" 2>&1
+    python3 "$work/dashboard-metrics.py" "$work/metric-names.json" "$dashboards" "$root/var/lib/sbs/metrics" \
+        >"$work/dashboard-metrics.out" 2>&1 && break
+    sleep 2
+done
+python3 "$work/dashboard-metrics.py" "$work/metric-names.json" "$dashboards" "$root/var/lib/sbs/metrics" \
+    >"$work/dashboard-metrics.out" 2>&1 \
+    && pass "$(cat "$work/dashboard-metrics.out")" || fail "the dashboards' metrics: $(tail -3 "$work/dashboard-metrics.out")"
 
 say "2b. sbs renew --force: the stack's nginx serves the new certificate without a restart"
 before=$(containers_of "$root")
@@ -812,6 +880,29 @@ await_subjects 360 '^\[RESOLVED\] SiteDown https://shop\.e2e\.test/ ' '^\[RESOLV
 # One mail per problem: the same alert was not mailed twice while it lasted.
 [ "$(subjects | grep -Ec '^\[FIRING:1\] SiteDown https://shop\.e2e\.test/ ')" = 1 ] \
     && pass "one firing mail for the home page's probe" || fail "firing mails: $(subjects | tr '\n' ';')"
+# A certificate with 10 days left: CertificateExpiresSoon is mailed, whatever the renewals said. The leaf is signed by
+# the CA of Pebble's listener, which the answers' bundle holds, so the probe still verifies the chain; nginx serves
+# it alone (the CA's own 2 days would otherwise be the earliest expiry). The served files are put back afterwards.
+subjects | grep -q CertificateExpiresSoon \
+    && fail "CertificateExpiresSoon before the short certificate: $(subjects | tr '\n' ';')" \
+    || pass "no expiry mail while Pebble's certificate is served"
+live_dir=$root/etc/sbs/ssl/live/shop.e2e.test
+cp "$live_dir/fullchain.pem" "$work/fullchain.keep"
+cp "$live_dir/privkey.pem" "$work/privkey.keep"
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=shop.e2e.test \
+    -keyout "$work/short.key" -out "$work/short.csr" 2>/dev/null
+printf 'subjectAltName=DNS:shop.e2e.test,DNS:www.shop.e2e.test\nextendedKeyUsage=serverAuth\n' >"$work/short.ext"
+openssl x509 -req -in "$work/short.csr" -CA "$pebble_dir/ca.pem" -CAkey "$pebble_dir/ca.key" -CAcreateserial \
+    -days 10 -extfile "$work/short.ext" -out "$work/short.pem" 2>/dev/null
+cat "$work/short.pem" >"$live_dir/fullchain.pem" # through the live link, into the version nginx serves
+cat "$work/short.key" >"$live_dir/privkey.pem"
+docker compose -p "$project" exec -T nginx nginx -s reload >/dev/null 2>&1
+await_subjects 300 '^\[FIRING:1\] CertificateExpiresSoon https://shop\.e2e\.test/ ' \
+    && pass "a certificate with 10 days left: the CertificateExpiresSoon mail reached owner@e2e.test" \
+    || fail "no expiry mail; the relay has: $(subjects | tr '\n' ';')"
+cat "$work/fullchain.keep" >"$live_dir/fullchain.pem"
+cat "$work/privkey.keep" >"$live_dir/privkey.pem"
+docker compose -p "$project" exec -T nginx nginx -s reload >/dev/null 2>&1
 
 docker rm -f sbs-e2e-smtp >/dev/null 2>&1
 # With no relay to answer, the command says so and exits 1 (a new alert: the relay is gone). Whether Alertmanager's
