@@ -85,6 +85,17 @@ struct InstallTimers: StepAction {
                 "the units are under \(directory), not where this host's systemd reads them, so they were not enabled. To run them on this host: `cp \(directory)/sbs-* /etc/systemd/system/ && systemctl daemon-reload && systemctl enable --now \(timers.joined(separator: " "))`."
             )
         }
+        // The alerts on renewals and backups count from now until the timers' first runs (RenewalNotChecked and
+        // BackupTooOld: a timer that never runs is an alert two days on, as one that stopped is).
+        do {
+            try TextfileMetrics.write(
+                [
+                    .init(
+                        "sbs_timers_installed_timestamp_seconds",
+                        help: "When install-timers last wrote the timers (renewal and backup alerts count from it).",
+                        value: Date().timeIntervalSince1970.rounded(.down))
+                ], job: "timers", in: Layout(root: input.units.root))
+        } catch { log.progress("warning: the timers' metrics were not written: \(error.message)") }
         return StepResult(
             Output(unitDirectory: directory, units: units.map(\.name), timers: timers, enabled: manage),
             products: units.map { ProductFile(directory + "/" + $0.name) })
