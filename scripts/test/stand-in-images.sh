@@ -5,7 +5,8 @@
 #   scripts/test/stand-in-images.sh build   builds local/sbs-standin-base (Debian + python3 + busybox without its
 #                                           applet links) FROM local/debian:bookworm, then one small image per
 #                                           service FROM it; an image whose tag exists with the same context hash
-#                                           (label sbs.standin.context) is kept. One line per image, then the time.
+#                                           (label sbs.standin.context) is kept, the ones it replaced (untagged,
+#                                           with that label) are removed. One line per image, then the time.
 #   scripts/test/stand-in-images.sh list    the tags, one per line: SERVICE TAG
 #   scripts/test/stand-in-images.sh tools   SERVICE TAG TOOLS: the health tools the REAL image ships
 #   scripts/test/stand-in-images.sh check   each stand-in has exactly those health tools among the probed ones
@@ -103,6 +104,9 @@ build() {
     done <<<"$table"
     for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
     [ $failed -eq 0 ] || fail "some stand-in images did not build (logs: $logs)"
+    # The stand-ins a rebuild replaced: untagged now, each about 100 MB, many over repeated runs (the install's
+    # preflight once refused the disk). Only images with this script's label; one a container still uses stays.
+    docker image prune -f --filter "label=$label" >/dev/null
     rm -rf "$logs"
     printf 'stand-in images ready in %.1f s\n' "$(elapsed "$start")"
 }
