@@ -43,7 +43,7 @@ public struct ComposeStackProbe: StackProbe {
 }
 
 /// The checks made through Docker: `database`, `containers`, `models`, `grafana`, `monitoring-targets`,
-/// `published-ports`.
+/// `alerting`, `published-ports`.
 struct StackChecks: Sendable {
     let target: VerifyTarget
     let probe: any StackProbe
@@ -55,7 +55,7 @@ struct StackChecks: Sendable {
         do { containers = .success(try await probe.containers()) } catch { containers = .failure(error) }
         return [
             await database(), self.containers(containers), await models(), grafana(containers),
-            await monitoringTargets(), publishedPorts(containers),
+            await monitoringTargets(), await alerting(), publishedPorts(containers),
         ]
     }
 
@@ -250,6 +250,75 @@ struct StackChecks: Sendable {
         return await exportersSucceed(targets)
     }
 
+    /// The alerts' way to a person, as far as this server goes: Prometheus sends its alerts to a running Alertmanager
+    /// (`/api/v1/alertmanagers`), and the configuration Alertmanager runs with (`/api/v2/status`) routes them to the
+    /// receiver `person` with the integrations the answers give (mail, webhook), or none when they name nobody.
+    /// Whether the relay or the webhook accepts a notification is `sbs alerts test`'s.
+    func alerting() async -> VerifyCheck {
+        let id = "alerting"
+        guard let profile = target.profile else {
+            return .fail(id, "the profile is not known (choose-profile has not run)", remedy: remedyProfileUnknown)
+        }
+        guard profile.monitoring else { return .skip(id, "monitoring is off in this profile") }
+        let prometheusLogs = command(["logs", "--tail", "50", "prometheus"])
+        let alertmanagerLogs = command(["logs", "--tail", "50", "alertmanager"])
+        let senders: [String]
+        do {
+            let result = try await probe.exec(
+                "prometheus", ["wget", "-q", "-O", "-", "http://127.0.0.1:9090/api/v1/alertmanagers"])
+            guard result.status == 0, let active = Alerting.activeAlertmanagers(result.stdout) else {
+                return .fail(
+                    id,
+                    "Prometheus did not say where it sends alerts (exit \(result.status)): \(result.stderr.lastLines(1))",
+                    remedy: "Look at \(prometheusLogs).")
+            }
+            senders = active
+        } catch {
+            return .fail(id, "Prometheus could not be asked: \(error.message)", remedy: "Look at \(prometheusLogs).")
+        }
+        guard !senders.isEmpty else {
+            return .fail(
+                id, "Prometheus has no Alertmanager to send its alerts to",
+                remedy:
+                    "Check that alertmanager runs (`sbs verify`'s containers check), then look at \(prometheusLogs).")
+        }
+        let found: [String]
+        do {
+            let result = try await probe.exec(
+                "alertmanager", ["wget", "-q", "-O", "-", "http://127.0.0.1:9093/api/v2/status"])
+            guard result.status == 0, let integrations = Alerting.personIntegrations(result.stdout) else {
+                return .fail(
+                    id,
+                    "Alertmanager did not show its configuration (exit \(result.status)): \(result.stderr.lastLines(1))",
+                    remedy: "Look at \(alertmanagerLogs).")
+            }
+            found = integrations
+        } catch {
+            return .fail(
+                id, "Alertmanager could not be asked: \(error.message)", remedy: "Look at \(alertmanagerLogs).")
+        }
+        let expected = target.alertIntegrations.sorted()
+        guard found == expected else {
+            let runs = found.isEmpty ? "nothing" : found.joined(separator: ", ")
+            let wanted = expected.isEmpty ? "nobody" : expected.joined(separator: ", ")
+            return .fail(
+                id, "Alertmanager sends to \(runs), the answers say \(wanted)",
+                remedy:
+                    "`sbs install` writes monitoring/alertmanager/alertmanager.yml again and restarts Alertmanager with it; then `sbs alerts test`."
+            )
+        }
+        let to = senders.joined(separator: ", ")
+        guard !expected.isEmpty else {
+            return .pass(
+                id,
+                "Prometheus sends to \(to); the answers name nobody to alert (alerts:), so Alertmanager sends nothing")
+        }
+        return .pass(
+            id,
+            "Prometheus sends to \(to); Alertmanager sends by \(expected.joined(separator: " and ")) (`sbs alerts test` proves the way)"
+        )
+    }
+
     /// Only nginx publishes ports on public addresses, and only its 80 and 443 (TCP).
     func publishedPorts(_ containers: Result<[ComposeContainer], UserError>) -> VerifyCheck {
         let list: [ComposeContainer]
@@ -329,6 +398,64 @@ extension StackChecks {
             remedy:
                 "A probe goes through nginx as a visitor's request does: the site checks above say more, and \(command(["logs", "--tail", "50", "blackbox-exporter"])) (with --log.level=debug) why it failed. postgres-exporter's login is set by start-stack (`sbs install --from start-stack`); \(command(["logs", "--tail", "50", "postgres-exporter"])) says why it fails."
         )
+    }
+}
+
+/// What Prometheus and Alertmanager say about the way of the alerts.
+enum Alerting {
+    private struct Alertmanagers: Decodable {
+        struct Data: Decodable {
+            struct Active: Decodable { var url: String }
+            var activeAlertmanagers: [Active]
+        }
+        var status: String
+        var data: Data
+    }
+
+    private struct Status: Decodable {
+        struct Config: Decodable { var original: String }
+        var config: Config
+    }
+
+    /// The URLs of Prometheus's `/api/v1/alertmanagers`; nil when the text is not its answer.
+    static func activeAlertmanagers(_ text: String) -> [String]? {
+        guard let response = try? JSONDecoder().decode(Alertmanagers.self, from: Data(text.utf8)),
+            response.status == "success"
+        else { return nil }
+        return response.data.activeAlertmanagers.map(\.url)
+    }
+
+    /// The integrations (`email`, `webhook`, …, sorted) of the receiver `person` in the configuration of
+    /// Alertmanager's `/api/v2/status`, as Alertmanager writes it back (YAML, block style: `- name: person` at the
+    /// start of an item of `receivers:`, at the margin or indented, its `KIND_configs:` keys two columns further);
+    /// nil when the text is not that answer or has no receiver `person`.
+    static func personIntegrations(_ text: String) -> [String]? {
+        guard let status = try? JSONDecoder().decode(Status.self, from: Data(text.utf8)) else { return nil }
+        var inReceivers = false
+        var itemIndent: Int?
+        var inPerson = false
+        var found: Set<String> = []
+        var sawPerson = false
+        for line in status.config.original.split(separator: "\n", omittingEmptySubsequences: true) {
+            let indent = line.prefix { $0 == " " }.count
+            let body = line.dropFirst(indent)
+            // A top-level key (the items of a top-level sequence may start at the margin too: `- name: …`).
+            if indent == 0, !body.hasPrefix("- ") {
+                inReceivers = body.hasPrefix("receivers:")
+                inPerson = false
+                continue
+            }
+            guard inReceivers else { continue }
+            if body.hasPrefix("- "), itemIndent == nil || indent == itemIndent {
+                itemIndent = indent
+                inPerson = body == "- name: person"
+                sawPerson = sawPerson || inPerson
+                continue
+            }
+            guard inPerson, let itemIndent, indent == itemIndent + 2, body.hasSuffix("_configs:") else { continue }
+            found.insert(String(body.dropLast("_configs:".count)))
+        }
+        return sawPerson ? found.sorted() : nil
     }
 }
 

@@ -60,6 +60,8 @@ public struct VerifyTarget: Codable, Sendable, Hashable {
     public var profile: ProfileExpectation?
     /// nil when backups are off.
     public var backup: BackupExpectation?
+    /// How the answers' alerts reach a person (`email`, `webhook`); empty when they name nobody.
+    public var alertIntegrations: [String] = []
 
     public init(
         domain: String, names: [String], httpPort: Int = 80, httpsPort: Int = 443, address: String = "127.0.0.1",

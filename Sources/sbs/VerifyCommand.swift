@@ -8,7 +8,7 @@ struct VerifyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract:
-            "Check the running stack from this server: redirect, web app, API and auth health, security headers, certificate, database, containers, models, Grafana, monitoring targets, published ports.",
+            "Check the running stack from this server: redirect, web app, API and auth health, security headers, certificate, database, containers, models, Grafana, monitoring targets, alerting, published ports.",
         discussion: """
             Connects to this server with the domain's name (SNI and Host), so it works behind hairpin NAT and \
             before DNS has spread. The report is kept in /var/lib/sbs/verify.json. Exit status 1 when a check \

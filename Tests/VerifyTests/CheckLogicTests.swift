@@ -279,6 +279,16 @@ import Testing
         scrape("site", "https://shop.test/"): exposition("probe_success", 1),
     ]
 
+    /// Prometheus sends to Alertmanager, which runs with a receiver `person` that sends nothing (no `alerts:`).
+    static let alertingNobody = [
+        AlertingCheck.alertmanagers: AlertingCheck.sending,
+        AlertingCheck.status: CommandResult(
+            status: 0,
+            stdout:
+                #"{"config":{"original":"route:\n  receiver: person\nreceivers:\n- name: person\n- name: heartbeat\n"}}"#,
+            stderr: ""),
+    ]
+
     static let allUp = targets([
         ("node", "node-exporter:9100", "up", ""), ("postgres", "postgres-exporter:9187", "up", ""),
         ("site", "https://shop.test/", "up", ""),
@@ -298,9 +308,9 @@ import Testing
                         nomic-embed-text:latest 0a109f422b47    274 MB  2 hours ago
                         """, stderr: ""),
                 Self.targetsQuery: Self.allUp,
-            ].merging(Self.allUpScrapes) { $1 })
+            ].merging(Self.allUpScrapes) { $1 }.merging(Self.alertingNobody) { $1 })
         let checks = await Self.run(target, probe)
-        #expect(checks.map(\.id) == Array(StackVerifier.checkIDs.dropFirst(8).prefix(6)))
+        #expect(checks.map(\.id) == Array(StackVerifier.checkIDs.dropFirst(8).prefix(7)))
         for check in checks { #expect(check.status == .pass, "\(check)") }
         #expect(checks["database"]?.detail == "pg_isready: localhost:5432 - accepting connections")
         #expect(checks["containers"]?.detail.hasPrefix("9 running (8 healthy by their healthcheck)") == true)
@@ -334,7 +344,7 @@ import Testing
                 ]),
                 Self.reach("site", "https://shop.test/"): CommandResult(
                     status: 1, stdout: "", stderr: "wget: server returned error: HTTP/1.1 502 Bad Gateway\n"),
-            ])
+            ].merging(Self.alertingNobody) { $1 })
         let checks = await Self.run(target, probe)
         #expect(
             checks["database"]?.status == .fail
@@ -398,9 +408,11 @@ import Testing
                     status: 1, stdout: "", stderr: "Cannot connect to the Docker daemon"),
                 Self.targetsQuery: CommandResult(
                     status: 1, stdout: "", stderr: "Cannot connect to the Docker daemon"),
+                AlertingCheck.alertmanagers: CommandResult(
+                    status: 1, stdout: "", stderr: "Cannot connect to the Docker daemon"),
             ])
         let checks = await Self.run(makeTarget(profile: .init(ollamaModels: [], monitoring: true)), probe)
-        #expect(checks.count == 6)
+        #expect(checks.count == 7)
         for check in checks {
             #expect(
                 check.status == .fail && check.detail.contains("Cannot connect to the Docker daemon")

@@ -111,11 +111,14 @@ struct Verify: StepAction {
                 lastBackupFile: LastBackup.path(in: layout),
                 since: (try? FileManager.default.attributesOfItem(atPath: layout.secretsFile))?[.modificationDate]
                     as? Date)
-        return VerifyTarget(
+        var target = VerifyTarget(
             domain: domain, names: answers.certificateNames.map(\.value), httpPort: answers.httpPort.value,
             httpsPort: answers.httpsPort.value, expectHSTS: answers.mode == .production, trust: trust,
             project: InstallInputs.project(layout: layout, deployDir: answers.deployDir), profile: expectation,
             backup: backup)
+        target.alertIntegrations =
+            (answers.alertEmails.isEmpty ? [] : ["email"]) + (answers.alertWebhook == nil ? [] : ["webhook"])
+        return target
     }
 }
 
