@@ -314,6 +314,8 @@ public enum ConfigRenderer {
             "ollamaURL": .text(profile.runsOllama ? "http://ollama:11434" : ""),
             "gpu": .flag(profile.gpu),
             "acmeWebroot": .text(input.acmeWebroot.value),
+            // Monitoring on: Kong's prometheus plugin and its Status API, which Prometheus scrapes.
+            "monitoring": .flag(profile.monitoringEnabled),
             "monitoringLevel": .text(profile.monitoring.level.rawValue),
             "advanced": .flag(profile.monitoring.level == .advanced),
             "retentionDays": .number(profile.monitoring.retentionDays),

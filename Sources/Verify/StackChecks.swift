@@ -194,10 +194,11 @@ struct StackChecks: Sendable {
             remedy: "Look at \(command(["logs", "--tail", "50", "monitoring"])).")
     }
 
-    /// Every target Prometheus scrapes answers (the exporters, the site's probes, Prometheus, Alertmanager and Grafana
-    /// themselves), read from Prometheus's own API inside its container: a target that is down names its job, its
-    /// address and the error Prometheus got. A target Prometheus has not scraped yet (a stack just started: the first
-    /// scrape may be a whole interval away) is scraped now from Prometheus's container, at its scrape URL.
+    /// Every target Prometheus scrapes answers (the exporters, Kong's Status API, the site's probes, Prometheus,
+    /// Alertmanager and Grafana themselves), read from Prometheus's own API inside its container: a target that is
+    /// down names its job, its address and the error Prometheus got. A target Prometheus has not scraped yet (a stack
+    /// just started: the first scrape may be a whole interval away) is scraped now from Prometheus's container, at
+    /// its scrape URL.
     func monitoringTargets() async -> VerifyCheck {
         let id = "monitoring-targets"
         guard let profile = target.profile else {
@@ -244,7 +245,7 @@ struct StackChecks: Sendable {
             return .fail(
                 id, "\(named.count) of \(targets.count) targets not up: \(named.joined(separator: "; "))",
                 remedy:
-                    "A job names its service (node: node-exporter, postgres: postgres-exporter, site: the site's probes through blackbox-exporter); look at \(command(["logs", "--tail", "50", "SERVICE"])), and `sbs verify` again."
+                    "A job names its service (node: node-exporter, postgres: postgres-exporter, kong: app-kong's Status API on port 8100, site: the site's probes through blackbox-exporter); look at \(command(["logs", "--tail", "50", "SERVICE"])), and `sbs verify` again."
             )
         }
         return await exportersSucceed(targets)

@@ -46,7 +46,8 @@ struct ExportersTests {
         let files = try rendered(input, secrets: try fixedSecrets())
         let allNames = ["shop.example.com"] + aliases
 
-        // Prometheus: one job per exporter at its service's port, and the site's probes through blackbox.
+        // Prometheus: one job per exporter at its service's port, Kong's Status API, and the site's probes through
+        // blackbox.
         let prometheus = try yaml(files["monitoring/prometheus/prometheus.yml"])
         let jobs = try #require(prometheus["scrape_configs"] as? [[String: Any]])
         func targets(_ job: String) -> [String] {
@@ -57,6 +58,7 @@ struct ExportersTests {
         #expect(targets("node") == ["node-exporter:9100"])
         #expect(targets("postgres") == ["postgres-exporter:9187"])
         #expect(targets("blackbox") == ["blackbox-exporter:9115"])
+        #expect(targets("kong") == ["app-kong:8100"])
         #expect(
             targets("site")
                 == allNames.map { "https://\($0)/" } + [

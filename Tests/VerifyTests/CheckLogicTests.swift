@@ -291,7 +291,7 @@ import Testing
 
     static let allUp = targets([
         ("node", "node-exporter:9100", "up", ""), ("postgres", "postgres-exporter:9187", "up", ""),
-        ("site", "https://shop.test/", "up", ""),
+        ("kong", "app-kong:8100", "up", ""), ("site", "https://shop.test/", "up", ""),
     ])
 
     @Test func aHealthyStackPassesAndSaysWhatItSaw() async {
@@ -316,7 +316,7 @@ import Testing
         #expect(checks["containers"]?.detail.hasPrefix("9 running (8 healthy by their healthcheck)") == true)
         #expect(checks["models"]?.detail == "present: llama3.1:8b, nomic-embed-text")
         #expect(checks["grafana"]?.detail == "sbs-test-monitoring-1: running, healthy")
-        #expect(checks["monitoring-targets"]?.detail == "3 targets up (node, postgres, site)")
+        #expect(checks["monitoring-targets"]?.detail == "4 targets up (kong, node, postgres, site)")
         #expect(checks["published-ports"]?.detail == "only nginx 0.0.0.0:80→80/tcp, nginx [::]:443→443/tcp")
     }
 
@@ -340,6 +340,7 @@ import Testing
                 Self.targetsQuery: Self.targets([
                     ("node", "node-exporter:9100", "up", ""),
                     ("postgres", "postgres-exporter:9187", "down", "server returned HTTP status 500"),
+                    ("kong", "app-kong:8100", "down", "server returned HTTP status 404 Not Found"),
                     ("site", "https://shop.test/", "unknown", ""),
                 ]),
                 Self.reach("site", "https://shop.test/"): CommandResult(
@@ -373,8 +374,10 @@ import Testing
         #expect(
             checks["monitoring-targets"]?.status == .fail
                 && checks["monitoring-targets"]?.detail
-                    == "2 of 3 targets not up: postgres postgres-exporter:9187: server returned HTTP status 500; site https://shop.test/: not scraped yet, and no answer now (wget: server returned error: HTTP/1.1 502 Bad Gateway)"
+                    == "3 of 4 targets not up: postgres postgres-exporter:9187: server returned HTTP status 500; kong app-kong:8100: server returned HTTP status 404 Not Found; site https://shop.test/: not scraped yet, and no answer now (wget: server returned error: HTTP/1.1 502 Bad Gateway)"
         )
+        // The remedy says which service a job is: kong is app-kong's Status API.
+        #expect(checks["monitoring-targets"]?.remedy?.contains("kong: app-kong's Status API on port 8100") == true)
         for check in checks where check.status == .fail {
             #expect(check.remedy?.isEmpty == false, "\(check.id) fails without a remedy")
         }

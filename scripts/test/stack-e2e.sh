@@ -252,11 +252,11 @@ for _ in $(seq 1 45); do
     grep -q '"health":"unknown"' "$work/targets.json" || break
     sleep 2
 done
-python3 - "$work/targets.json" <<'PY' && pass "every Prometheus target is up: the exporters, the site's probes, Prometheus, Alertmanager, Grafana" || fail "targets: $(head -c 600 "$work/targets.json")"
+python3 - "$work/targets.json" <<'PY' && pass "every Prometheus target is up: the exporters, Kong, the site's probes, Prometheus, Alertmanager, Grafana" || fail "targets: $(head -c 600 "$work/targets.json")"
 import json, sys
 targets = json.load(open(sys.argv[1]))["data"]["activeTargets"]
 jobs = {t["labels"]["job"] for t in targets}
-assert jobs == {"prometheus", "alertmanager", "grafana", "node", "postgres", "blackbox", "site"}, jobs
+assert jobs == {"prometheus", "alertmanager", "grafana", "node", "postgres", "kong", "blackbox", "site"}, jobs
 assert all(t["health"] == "up" for t in targets), [(t["scrapeUrl"], t["health"], t["lastError"]) for t in targets]
 probes = sorted(t["labels"]["instance"] for t in targets if t["labels"]["job"] == "site")
 assert probes == ["https://shop.e2e.test/", "https://shop.e2e.test/api/health", "https://shop.e2e.test/auth/v1/health",
@@ -293,8 +293,8 @@ grep -qx 'pg_up 1' "$work/pg-exporter.txt" && grep -q '^pg_settings_max_connecti
 # with the admin's login read there from the container's own environment (never an argument of a command line;
 # python3 is the stand-in's, the real image has none). Then every metric the dashboards' queries read is one that
 # Prometheus has, except:
-#   kong_*         Kong's prometheus plugin: no request has gone through Kong before this point, and a counter of
-#                  the plugin's appears only with its first request;
+#   kong_latency_*, kong_bandwidth  Kong's own (from Kong 2.8's source); the stand-in Kong counts requests by status
+#                  only (kong_http_status, which is asked for: the installs' verify went through Kong);
 #   sbs_* of a job that has not run yet here (sbs renew: 2b, sbs backup: 2e): only those sbs has written into
 #                  the metrics folder are asked for (the install's verify writes sbs-verify.prom).
 # Prometheus scrapes every 60 s on the minimum profile: the names are asked for up to 90 s. `sbs metrics` (the
@@ -336,7 +336,8 @@ for file in sorted(glob.glob(sys.argv[2] + "/*.json")):
     for panel in json.load(open(file))["panels"]:
         for target in panel.get("targets", []):
             for name in names(target["expr"]):
-                if name.startswith("kong_") or (name.startswith("sbs_") and name not in written):
+                if name.startswith(("kong_latency", "kong_bandwidth")) or (
+                        name.startswith("sbs_") and name not in written):
                     skipped.add(name)
                 else:
                     used.setdefault(name, os.path.basename(file))
@@ -353,6 +354,55 @@ done
 python3 "$work/dashboard-metrics.py" "$work/metric-names.json" "$dashboards" "$root/var/lib/sbs/metrics" \
     >"$work/dashboard-metrics.out" 2>&1 \
     && pass "$(cat "$work/dashboard-metrics.out")" || fail "the dashboards' metrics: $(tail -3 "$work/dashboard-metrics.out")"
+
+# Kong's prometheus plugin (kong/kong.yml) counts what Kong routes; Prometheus's kong job reads app-kong's Status
+# API, which is neither published on the host nor reachable through nginx.
+kong_sample() { # the value of auth-v1's kong_http_status sample with code $1 in Kong's /metrics, 0 when none
+    in_prometheus 'http://app-kong:8100/metrics' 2>/dev/null \
+        | awk -v want="kong_http_status{service=\"auth-v1\",route=\"auth-v1\",code=\"$1\"}" '$1 == want { v = $2 } END { print v + 0 }'
+}
+kong_before=$(kong_sample 200)
+for _ in 1 2 3; do
+    curl -s -o /dev/null --cacert "$pebble_dir/bundle.pem" --resolve shop.e2e.test:443:127.0.0.1 \
+        https://shop.e2e.test/auth/v1/health
+done
+kong_after=$(kong_sample 200)
+[ "$kong_after" -ge $((kong_before + 3)) ] \
+    && pass "Kong counted the 3 requests through nginx to /auth/v1/health (kong_http_status 200: $kong_before → $kong_after)" \
+    || fail "Kong's /metrics: kong_http_status{service=auth-v1,code=200} went $kong_before → $kong_after after 3 requests"
+# Prometheus has it once it scrapes Kong again (one scrape interval: 60 s on minimum).
+query='http://127.0.0.1:9090/api/v1/query?query=kong_http_status%7Bjob%3D%22kong%22%2Cservice%3D%22auth-v1%22%2Croute%3D%22auth-v1%22%2Ccode%3D%22200%22%7D'
+for _ in $(seq 1 40); do
+    in_prometheus "$query" >"$work/kong-query.json" 2>&1
+    python3 - "$work/kong-query.json" "$kong_after" <<'PY' >/dev/null 2>&1 && break
+import json, sys
+result = json.load(open(sys.argv[1]))["data"]["result"]
+assert result and float(result[0]["value"][1]) >= float(sys.argv[2])
+PY
+    sleep 2
+done
+python3 - "$work/kong-query.json" "$kong_after" <<'PY' \
+    && pass "Prometheus's kong job has kong_http_status{service=\"auth-v1\",route=\"auth-v1\",code=\"200\"} from app-kong's Status API" \
+    || fail "Prometheus's query for Kong's counts: $(head -c 600 "$work/kong-query.json")"
+import json, sys
+result = json.load(open(sys.argv[1]))["data"]["result"]
+assert len(result) == 1, result
+labels = result[0]["metric"]
+assert labels["job"] == "kong" and labels["instance"] == "app-kong:8100", labels
+assert float(result[0]["value"][1]) >= float(sys.argv[2]), (result, sys.argv[2])
+PY
+# The APIErrors rule evaluates Kong 2.8's series without error (and does not fire on a healthy stack).
+in_prometheus 'http://127.0.0.1:9090/api/v1/rules?type=alert' >"$work/rules.json" 2>&1
+python3 - "$work/rules.json" <<'PY' && pass "APIErrors is loaded, evaluates without error and is not firing" || fail "APIErrors: $(head -c 600 "$work/rules.json")"
+import json, sys
+rules = [r for g in json.load(open(sys.argv[1]))["data"]["groups"] for r in g["rules"] if r["name"] == "APIErrors"]
+assert len(rules) == 1, rules
+assert "kong_http_status" in rules[0]["query"] and rules[0]["health"] == "ok" and rules[0]["state"] == "inactive", rules[0]
+PY
+# The Status API stays inside the stack: compose publishes no port of app-kong, the host reaches nothing on 8100.
+! docker compose -p "$project" port app-kong 8100 >/dev/null 2>&1 \
+    && ! curl -s -o /dev/null --max-time 3 http://127.0.0.1:8100/metrics \
+    && pass "Kong's Status API is not published on the host" || fail "Kong's Status API (8100) is reachable from the host"
 
 say "2b. sbs renew --force: the stack's nginx serves the new certificate without a restart"
 before=$(containers_of "$root")
