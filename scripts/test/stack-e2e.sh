@@ -880,8 +880,9 @@ await_subjects() { # SECONDS PATTERN… → 0 once every pattern matches a subje
     local limit=$1 pattern missing
     shift
     for _ in $(seq 1 $((limit / 5))); do
+        subjects >"$work/subjects.txt"
         missing=0
-        for pattern in "$@"; do subjects | grep -Eq "$pattern" || missing=1; done
+        for pattern in "$@"; do grep -Eq "$pattern" "$work/subjects.txt" || missing=1; done
         [ "$missing" = 0 ] && return 0
         sleep 5
     done
@@ -933,7 +934,8 @@ await_subjects 360 '^\[RESOLVED\] SiteDown https://shop\.e2e\.test/ ' '^\[RESOLV
 # A certificate with 10 days left: CertificateExpiresSoon is mailed, whatever the renewals said. The leaf is signed by
 # the CA of Pebble's listener, which the answers' bundle holds, so the probe still verifies the chain; nginx serves
 # it alone (the CA's own 2 days would otherwise be the earliest expiry). The served files are put back afterwards.
-subjects | grep -q CertificateExpiresSoon \
+subjects >"$work/subjects.txt"
+grep -q CertificateExpiresSoon "$work/subjects.txt" \
     && fail "CertificateExpiresSoon before the short certificate: $(subjects | tr '\n' ';')" \
     || pass "no expiry mail while Pebble's certificate is served"
 live_dir=$root/etc/sbs/ssl/live/shop.e2e.test
