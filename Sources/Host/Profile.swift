@@ -108,7 +108,7 @@ public struct ProfileChoiceRequest: Sendable, Equatable {
 }
 
 public enum MonitoringLevel: String, Codable, Sendable, CaseIterable {
-    /// Container healthchecks and rotated logs; no Prometheus or Grafana.
+    /// Prometheus, its exporters and Alertmanager: the alerts, without Grafana's dashboards.
     case basic
     /// Prometheus + Grafana.
     case full
@@ -163,7 +163,8 @@ public struct ResolvedProfile: Codable, Sendable, Hashable {
     /// Local Ollama runs (compose profile `ollama`).
     public var runsOllama: Bool
     public var ollamaModels: [String]
-    /// Resolved features: the NVIDIA device reservation on Ollama; Prometheus + Grafana.
+    /// Resolved features: the NVIDIA device reservation on Ollama; Prometheus, its exporters and Alertmanager (and
+    /// Grafana above the basic level: `runsGrafana`).
     public var gpu: Bool
     public var monitoringEnabled: Bool
     /// Compose profiles to enable, sorted (`COMPOSE_PROFILES`).
@@ -173,6 +174,19 @@ public struct ResolvedProfile: Codable, Sendable, Hashable {
     public var reasons: [String]
 
     public func memoryLimitMiB(for service: StackService) -> Int { memoryLimitsMiB[service.rawValue] ?? 256 }
+
+    /// Grafana runs (compose profile `grafana`): monitoring on, above the basic level.
+    public var runsGrafana: Bool { monitoringEnabled && monitoring.level != .basic }
+
+    /// Whether `service` runs in this profile: Ollama when it runs local models, the monitoring's services with
+    /// monitoring (Grafana above the basic level), every other service always.
+    public func runs(_ service: StackService) -> Bool {
+        switch service {
+        case .ollama: return runsOllama
+        case .monitoring: return runsGrafana
+        default: return !service.isMonitoring || monitoringEnabled
+        }
+    }
 }
 
 /// One profile as the table states it (rules, not yet applied to a host).

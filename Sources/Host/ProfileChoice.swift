@@ -106,15 +106,17 @@ extension ProfileTable {
         let monitoringEnabled: Bool
         switch request.monitoring {
         case .auto:
-            monitoringEnabled = monitoring.level != .basic
+            monitoringEnabled = true
             reasons.append(
-                monitoringEnabled
-                    ? "Monitoring: \(monitoring.level.rawValue) (Prometheus + Grafana, \(monitoring.retentionDays) days of metrics)."
-                    : "Monitoring: basic (healthchecks and rotated logs; Prometheus and Grafana stay off).")
+                monitoring.level == .basic
+                    ? "Monitoring: basic (Prometheus, its exporters and Alertmanager: the alerts, without Grafana's dashboards; \(monitoring.retentionDays) days of metrics)."
+                    : "Monitoring: \(monitoring.level.rawValue) (Prometheus, its exporters, Alertmanager and Grafana; \(monitoring.retentionDays) days of metrics)."
+            )
         case .on:
             monitoringEnabled = true
             if monitoring.level == .basic { monitoring.level = .full }
-            reasons.append("Monitoring: turned on in the answers (Prometheus + Grafana).")
+            reasons.append(
+                "Monitoring: turned on in the answers (Prometheus, its exporters, Alertmanager and Grafana).")
         case .off:
             monitoringEnabled = false
             reasons.append("Monitoring: turned off in the answers.")
@@ -148,6 +150,7 @@ extension ProfileTable {
         if runsOllama { composeProfiles.append("ollama") }
         if gpu { composeProfiles.append("gpu") }
         if monitoringEnabled { composeProfiles.append("monitoring") }
+        if monitoringEnabled, monitoring.level != .basic { composeProfiles.append("grafana") }
         let disk = rule.diskRequiredGiB
         return ResolvedProfile(
             name: rule.name, explicit: request.profile != .auto, memoryBasisMiB: memory, cpus: cpus,

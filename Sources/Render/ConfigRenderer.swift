@@ -119,7 +119,7 @@ public enum ConfigRenderer {
         "nginx/nginx.conf.mustache",
     ]
 
-    /// Files copied into the deploy folder as they are, relative to `assets/deploy/`, when monitoring is on: Grafana's
+    /// Files copied into the deploy folder as they are, relative to `assets/deploy/`, when Grafana runs: Grafana's
     /// dashboards and their provider. Not templates: a dashboard's legend is written `{{label}}`, Mustache's tag.
     public static let verbatimPaths = [
         "monitoring/grafana/dashboards/containers.json",
@@ -212,10 +212,14 @@ public enum ConfigRenderer {
         if input.profile.monitoringEnabled {
             outputs += [
                 ("monitoring/blackbox/blackbox.yml", 0o644),
-                ("monitoring/grafana/grafana.ini", 0o644),
-                ("monitoring/grafana/provisioning/datasources/prometheus.yml", 0o644),
                 ("monitoring/prometheus/alerts.yml", 0o644),
                 ("monitoring/prometheus/prometheus.yml", 0o644),
+            ]
+        }
+        if input.profile.runsGrafana {
+            outputs += [
+                ("monitoring/grafana/grafana.ini", 0o644),
+                ("monitoring/grafana/provisioning/datasources/prometheus.yml", 0o644),
             ]
         }
         // Alertmanager's configuration may hold the webhook's URL (a credential): 0640, readable by the group of
@@ -248,7 +252,7 @@ public enum ConfigRenderer {
                 RenderedFile(relativePath: path, bytes: Array(try rendered(path, with: values).utf8), mode: mode))
         }
         // Grafana's dashboards: inside monitoring/grafana/, so they count in the digest of the service mounting them.
-        if input.profile.monitoringEnabled { files += verbatimFiles }
+        if input.profile.runsGrafana { files += verbatimFiles }
         for path in alertmanagerFiles {
             files.append(
                 RenderedFile(
@@ -316,6 +320,8 @@ public enum ConfigRenderer {
             "acmeWebroot": .text(input.acmeWebroot.value),
             // Monitoring on: Kong's prometheus plugin and its Status API, which Prometheus scrapes.
             "monitoring": .flag(profile.monitoringEnabled),
+            // Above the basic level: Grafana, its dashboards, and Prometheus's job for it.
+            "grafana": .flag(profile.runsGrafana),
             "monitoringLevel": .text(profile.monitoring.level.rawValue),
             "advanced": .flag(profile.monitoring.level == .advanced),
             "retentionDays": .number(profile.monitoring.retentionDays),

@@ -170,6 +170,7 @@ struct StackChecks: Sendable {
                 "grafana", "the profile is not known (choose-profile has not run)", remedy: remedyProfileUnknown)
         }
         guard profile.monitoring else { return .skip("grafana", "monitoring is off in this profile") }
+        guard profile.grafana else { return .skip("grafana", "basic monitoring runs no Grafana") }
         let list: [ComposeContainer]
         switch containers {
         case .failure(let error):
@@ -182,7 +183,7 @@ struct StackChecks: Sendable {
             return .fail(
                 "grafana", "no monitoring container in the project \(target.project.name)",
                 remedy:
-                    "Start it: `sbs install --from start-stack` (COMPOSE_PROFILES in \(target.project.directory)/.env must include monitoring)."
+                    "Start it: `sbs install --from start-stack` (COMPOSE_PROFILES in \(target.project.directory)/.env must include grafana)."
             )
         }
         if grafana.state == "running" && grafana.health == "healthy" {

@@ -34,12 +34,16 @@ public struct VerifyTarget: Codable, Sendable, Hashable {
     public struct ProfileExpectation: Codable, Sendable, Hashable {
         /// The models Ollama must hold; nil when the profile runs no Ollama.
         public var ollamaModels: [String]?
-        /// Prometheus, its exporters, Alertmanager and Grafana run.
+        /// Prometheus, its exporters and Alertmanager run.
         public var monitoring: Bool
+        /// Grafana runs too (monitoring above the basic level).
+        public var grafana: Bool
 
-        public init(ollamaModels: [String]?, monitoring: Bool) {
+        /// - Parameter grafana: whether Grafana runs; by default, whenever monitoring is on.
+        public init(ollamaModels: [String]?, monitoring: Bool, grafana: Bool? = nil) {
             self.ollamaModels = ollamaModels
             self.monitoring = monitoring
+            self.grafana = grafana ?? monitoring
         }
     }
 

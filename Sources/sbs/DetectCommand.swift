@@ -93,7 +93,7 @@ struct DetectCommand: AsyncParsableCommand {
             )
             if profile.runsOllama { lines.append("  Ollama models: \(profile.ollamaModels.joined(separator: ", "))") }
             let running = StackService.allCases.filter { service in
-                service == .ollama ? profile.runsOllama : !service.isMonitoring || profile.monitoringEnabled
+                profile.runs(service)
             }
             let limits = running.map { "\($0.rawValue) \(profile.memoryLimitMiB(for: $0))M" }
             lines.append("  Memory limits: \(limits.joined(separator: ", "))")

@@ -26,9 +26,11 @@ struct DetectionTests {
         let profile = try Fixtures.profileTable().choose(for: facts, request: ProfileChoiceRequest())
         #expect(profile.name == .minimum)
         #expect(profile.runsOllama == false && profile.ollamaModels.isEmpty)
-        #expect(profile.composeProfiles == [])
+        // Basic monitoring: Prometheus, the exporters and Alertmanager (the alerts), no Grafana.
+        #expect(profile.composeProfiles == ["monitoring"])
         #expect(profile.apiWorkers == 1)
-        #expect(profile.monitoringEnabled == false)
+        #expect(profile.monitoringEnabled && !profile.runsGrafana)
+        #expect(!profile.runs(.monitoring) && profile.runs(.alertmanager) && profile.runs(.prometheus))
         #expect(profile.memoryLimitMiB(for: .appDB) == 3968)
         #expect(profile.postgres.sharedBuffersMiB == 992)
         #expect(profile.postgres.effectiveCacheSizeMiB == 2976)
@@ -52,7 +54,7 @@ struct DetectionTests {
         let profile = try Fixtures.profileTable().choose(for: facts, request: ProfileChoiceRequest())
         #expect(profile.name == .optimal)
         #expect(profile.gpu && profile.runsOllama && profile.monitoringEnabled)
-        #expect(profile.composeProfiles == ["gpu", "monitoring", "ollama"])
+        #expect(profile.composeProfiles == ["gpu", "grafana", "monitoring", "ollama"])
         #expect(profile.ollamaModels == ["qwen2.5:32b", "llama3.1:8b"])
         #expect(profile.apiWorkers == 8)
         #expect(profile.monitoring.level == .advanced)
@@ -97,7 +99,7 @@ struct DetectionTests {
         #expect(profile.name == .recommended)
         #expect(profile.gpu == false && profile.runsOllama)
         #expect(profile.ollamaModels == ["mistral:7b"])
-        #expect(profile.composeProfiles == ["monitoring", "ollama"])
+        #expect(profile.composeProfiles == ["grafana", "monitoring", "ollama"])
         #expect(profile.apiWorkers == 4)
 
         // Forcing the GPU on is refused with the reason.

@@ -49,7 +49,7 @@ struct ProfileTests {
         #expect(profile.name == .minimum)
         #expect(profile.runsOllama && profile.gpu)
         #expect(profile.ollamaModels == ["llama3.1:8b"])
-        #expect(profile.composeProfiles == ["gpu", "ollama"])
+        #expect(profile.composeProfiles == ["gpu", "monitoring", "ollama"])
     }
 
     @Test func gpuMemoryDecidesModelSize() throws {
@@ -75,7 +75,7 @@ struct ProfileTests {
         let monitored = try table.choose(
             for: makeFacts(memoryMiB: 15872), request: ProfileChoiceRequest(monitoring: .on))
         #expect(monitored.monitoringEnabled && monitored.monitoring.level == .full)
-        #expect(monitored.composeProfiles == ["monitoring"])
+        #expect(monitored.composeProfiles == ["grafana", "monitoring"] && monitored.runsGrafana)
     }
 
     @Test func choiceIsDeterministic() throws {

@@ -55,8 +55,8 @@ struct DashboardTests {
     func theProviderFindsEveryDashboardWhereComposeMountsThem(_ golden: GoldenCase) throws {
         let (input, files) = try Self.rendered(golden)
         let grafanaFiles = files.filter { $0.relativePath.hasPrefix("monitoring/grafana/") }
-        #expect(grafanaFiles.isEmpty != input.profile.monitoringEnabled, "Grafana's files follow the monitoring")
-        guard input.profile.monitoringEnabled else { return }
+        #expect(grafanaFiles.isEmpty != input.profile.runsGrafana, "Grafana's files follow Grafana")
+        guard input.profile.runsGrafana else { return }
 
         let providers = try #require(try Self.yaml(files, Self.providerFile)["providers"] as? [[String: Any]])
         #expect(providers.count == 1)

@@ -185,7 +185,7 @@ struct KongMetricsTests {
     @Test(
         .requires("python3", "curl", install: "apt-get install -y python3 curl"), .timeLimit(.minutes(1)))
     func withoutThePluginNothingIsCountedAndWhatKong28RefusesTheStandInRefuses() async throws {
-        let off = try rendered(.minimumBasic)
+        let off = try rendered(.developmentSelfSignedPort8443)  // monitoring off
         let upstream = try ScriptedHTTPServer(["GET /health": .json("{}"), "GET /health": .json("{}")])
         defer { upstream.stop() }
         let configWithout = try config(off, upstream: upstream.port)

@@ -152,7 +152,7 @@ struct RealToolTests {
         let all = RealTools.run(
             [
                 "docker", "compose", "--profile", "ollama", "--profile", "gpu", "--profile", "monitoring",
-                "config", "--format", "json",
+                "--profile", "grafana", "config", "--format", "json",
             ], in: dir.path)
         #expect(all.status == 0, "\(all.output)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(all.output.utf8)) as? [String: Any])

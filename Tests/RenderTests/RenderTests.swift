@@ -114,7 +114,15 @@ struct RenderTests {
         let minimumFiles = try ConfigRenderer.render(
             minimum, secrets: minimumSecrets, templates: Repository.templates()
         ).map(\.relativePath)
-        #expect(!minimumFiles.contains { $0.hasPrefix("monitoring/") || $0.hasPrefix("backup/") })
+        // Basic monitoring: Prometheus and Alertmanager's files, none of Grafana's; no backups.
+        #expect(minimumFiles.contains("monitoring/prometheus/alerts.yml"))
+        #expect(minimumFiles.contains("monitoring/alertmanager/alertmanager.yml"))
+        #expect(!minimumFiles.contains { $0.hasPrefix("monitoring/grafana/") || $0.hasPrefix("backup/") })
+        let (development, developmentSecrets) = try GoldenCase.developmentSelfSignedPort8443.input()
+        let developmentFiles = try ConfigRenderer.render(
+            development, secrets: developmentSecrets, templates: Repository.templates()
+        ).map(\.relativePath)
+        #expect(!developmentFiles.contains { $0.hasPrefix("monitoring/") }, "monitoring off: \(developmentFiles)")
     }
 
     @Test(arguments: GoldenCase.allCases)

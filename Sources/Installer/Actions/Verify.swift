@@ -100,7 +100,8 @@ struct Verify: StepAction {
         }
         let expectation = profile.map {
             VerifyTarget.ProfileExpectation(
-                ollamaModels: $0.runsOllama ? $0.ollamaModels : nil, monitoring: $0.monitoringEnabled)
+                ollamaModels: $0.runsOllama ? $0.ollamaModels : nil, monitoring: $0.monitoringEnabled,
+                grafana: $0.runsGrafana)
         }
         // Backups are due from when the installation's secrets were made (secrets.env is written again only when
         // a secret changes).
