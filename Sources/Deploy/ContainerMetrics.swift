@@ -72,27 +72,41 @@ public enum ContainerMetrics {
         }
     }
 
-    /// Every container of `project`, running or not: `docker compose ps` names them, `docker inspect` describes
-    /// them.
+    /// Every container of `project`, running or not (`docker compose ps` names them, `docker inspect` describes
+    /// them), and every service the stack's compose profiles run (`docker compose config --services`, which reads
+    /// COMPOSE_PROFILES from the deploy folder's .env): a service without a container is one that is not running.
     /// - Throws: `UserError` when docker fails or prints what cannot be read.
     public static func read(_ project: ComposeProject, runner: any CommandRunner) async throws(UserError)
-        -> [Container]
+        -> (containers: [Container], services: [String])
     {
+        let config = try await runner.run(project.command(["config", "--services"]), timeout: .seconds(60))
+        guard config.status == 0 else {
+            throw UserError(
+                "`docker compose config --services` failed (\(config.timedOut ? "timed out" : "exit \(config.status)")): \(config.stderr.lastLines(3))",
+                remedy: "Check \(project.composeFile) (`docker compose config` shows the error).")
+        }
+        let services = config.stdout.split(separator: "\n").map { String($0).trimmed }.filter { !$0.isEmpty }
         let names = try await project.containers(runner).map(\.name)
-        if names.isEmpty { return [] }
+        if names.isEmpty { return ([], services) }
         let result = try await runner.run(["docker", "inspect", "--type", "container"] + names, timeout: .seconds(60))
         guard result.status == 0 else {
             throw UserError(
                 "`docker inspect` failed (\(result.timedOut ? "timed out" : "exit \(result.status)")): \(result.stderr.lastLines(3))",
                 remedy: "Check that the Docker engine runs (`docker info`).")
         }
-        return try parse(result.stdout)
+        return (try parse(result.stdout), services)
     }
 
-    /// The samples of `containers`, read at `now`, labelled by service and container.
-    public static func samples(_ containers: [Container], now: Date) -> [TextfileMetrics.Sample] {
+    /// The samples of `containers`, read at `now`, labelled by service and container; a service of `services`
+    /// without a container is not running (its container label empty).
+    public static func samples(_ containers: [Container], services: [String] = [], now: Date)
+        -> [TextfileMetrics.Sample]
+    {
         var samples: [TextfileMetrics.Sample] = []
-        let sorted = containers.sorted { ($0.service, $0.name) < ($1.service, $1.name) }
+        let missing = services.filter { service in !containers.contains { $0.service == service } }.map {
+            Container(name: "", service: $0, running: false, health: nil, restartCount: 0, startedAt: nil)
+        }
+        let sorted = (containers + missing).sorted { ($0.service, $0.name) < ($1.service, $1.name) }
         func add(_ name: String, _ help: String, type: TextfileMetrics.Kind = .gauge, _ value: (Container) -> Double?) {
             for container in sorted {
                 guard let value = value(container) else { continue }
@@ -107,7 +121,7 @@ public enum ContainerMetrics {
             $0.isHealthy ? 1 : 0
         }
         add("sbs_service_restarts_total", "Restarts by the engine since the container was created.", type: .counter) {
-            Double($0.restartCount)
+            $0.name.isEmpty ? nil : Double($0.restartCount)
         }
         add("sbs_service_start_time_seconds", "When the container last started.") {
             $0.startedAt.map { $0.timeIntervalSince1970.rounded(.down) }

@@ -22,13 +22,13 @@ struct MetricsCommand: AsyncParsableCommand {
 
     func run() async throws {
         let session = global.session
-        let containers = try await session.writeContainerMetrics()
+        let (containers, missing) = try await session.writeContainerMetrics()
         guard !quiet else { return }
         let running = containers.filter(\.running).count
         let healthy = containers.filter(\.isHealthy).count
         let restarts = containers.reduce(0) { $0 + $1.restartCount }
         session.output.out(
-            "\(containers.count) containers: \(running) running, \(healthy) healthy, \(restarts) restarts in all → \(TextfileMetrics.directory(in: session.layout))/sbs-containers.prom"
+            "\(containers.count) containers: \(running) running, \(healthy) healthy, \(restarts) restarts in all\(missing.isEmpty ? "" : "; no container: " + missing.joined(separator: ", ")) → \(TextfileMetrics.directory(in: session.layout))/sbs-containers.prom"
         )
     }
 }

@@ -92,6 +92,14 @@ import Testing
                     value: 1_796_574_000))
         #expect(samples.first { $0.name == "sbs_service_running" }?.labels.map(\.0) == ["service", "container"])
 
+        // A service the stack runs without a container (removed, or never created): not running, no restarts.
+        let withMissing = ContainerMetrics.samples(
+            containers, services: ["app-db", "app-web", "nginx"], now: Date(timeIntervalSince1970: 1_796_574_000))
+        let nginx = withMissing.filter { $0.labels.first?.1 == "nginx" }
+        #expect(nginx.map(\.name) == ["sbs_service_running", "sbs_service_healthy"], "\(nginx)")
+        #expect(nginx.allSatisfy { $0.value == 0 && $0.labels.map(\.1) == ["nginx", ""] })
+        #expect(withMissing.filter { $0.labels.first?.1 == "app-db" }.count == 4)
+
         try Integration.require(tools: "promtool", install: "apt-get install -y prometheus")
         let file = Scratch.path("containers.prom")
         try TextfileMetrics.render(samples).write(toFile: file, atomically: true, encoding: .utf8)
