@@ -212,6 +212,11 @@ final class TmuxSession {
         try session.keys("Enter")
         await session.expect("Backups go to")
         try session.keys("Enter")
+        // Every profile runs monitoring: who its alerts reach (nobody here).
+        await session.expect("Alerts by e-mail to")
+        try session.keys("C-u")
+        try session.type("none")
+        try session.keys("Enter")
         await session.expect("Anthropic API key (input hidden)")
         try session.type("sk-partial")
         try session.keys("C-c")

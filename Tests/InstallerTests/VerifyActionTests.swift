@@ -56,7 +56,8 @@ import Wizard
             },
             layout: layout, profile: try Self.profile(ollama: false, monitoring: true))
         #expect(bundle.trust == .bundle("/etc/private-ca.pem") && !bundle.expectHSTS && bundle.httpsPort == 8443)
-        #expect(bundle.profile == .init(ollamaModels: nil, monitoring: true))
+        // The reference host's profile is the minimum one: basic monitoring, without Grafana.
+        #expect(bundle.profile == .init(ollamaModels: nil, monitoring: true, grafana: false))
 
         let selfSigned = try Verify.target(try Self.answers { $0.tlsMode = .selfSigned }, layout: layout, profile: nil)
         #expect(
