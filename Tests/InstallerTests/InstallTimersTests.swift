@@ -169,6 +169,29 @@ final class ShownLines: Sendable {
         #expect(fixture.calls.contains("systemctl disable --now sbs-metrics.timer"), "\(fixture.calls)")
     }
 
+    /// When the timers were written, for RenewalNotChecked and BackupTooOld until the jobs' first runs: read back
+    /// by Prometheus' own parser (`promtool check metrics`) and as a sample between the run's start and end.
+    @Test(.requires("promtool", install: "apt-get install -y prometheus"))
+    func theTimersWrittenTimeReachesTheAlerts() async throws {
+        let fixture = try TimersFixture(systemd: false)
+        let metrics = fixture.root + "/var/lib/sbs/metrics/sbs-timers.prom"
+        try FileManager.default.createDirectory(
+            atPath: fixture.root + "/var/lib/sbs", withIntermediateDirectories: true)
+        let before = Date().timeIntervalSince1970.rounded(.down)
+        _ = try await fixture.action().run(try fixture.input(backups: .on), log: ShownLines().log("install-timers"))
+        let after = Date().timeIntervalSince1970
+        let text = try String(contentsOfFile: metrics, encoding: .utf8)
+        let sample = text.split(separator: "\n").first { $0.hasPrefix("sbs_timers_installed_timestamp_seconds ") }
+        let value = try #require(sample.flatMap { Double($0.split(separator: " ")[1]) }, "\(text)")
+        #expect(value >= before && value <= after, "\(value) not in \(before)...\(after)")
+        let check = Process()
+        check.executableURL = URL(fileURLWithPath: "/bin/sh")
+        check.arguments = ["-c", "promtool check metrics <\"$0\"", metrics]
+        try check.run()
+        check.waitUntilExit()
+        #expect(check.terminationStatus == 0)
+    }
+
     @Test func underAnotherRootTheRealHostsSystemdIsLeftAlone() throws {
         let fixture = try TimersFixture(systemd: true)
         #expect(try fixture.input(backups: .on).systemctlAllowed)
