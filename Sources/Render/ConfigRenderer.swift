@@ -103,6 +103,7 @@ public enum ConfigRenderer {
     /// Every template sbs renders or includes, relative to `assets/deploy/`.
     public static let templatePaths = [
         ".env.mustache",
+        "_privileges.yml.mustache",
         "backup/backup.sh.mustache",
         "db/monitoring-role.sql.mustache",
         "db/roles.sql.mustache",
@@ -359,6 +360,8 @@ public enum ConfigRenderer {
         for service in StackService.allCases {
             values["mem" + service.templateName] = mem(service)
             values["image" + service.templateName] = .text(input.images[service].value)
+            values["privileges" + service.templateName] = .optional(privilegeValues(service.privileges))
+            values["pids" + service.templateName] = .number(service.privileges.pidsLimit)
         }
         var tlsDirectory: [String: TemplateValue]?
         var tlsFiles: [String: TemplateValue]?
@@ -396,5 +399,18 @@ public enum ConfigRenderer {
                 secrets[name].map { .record(["name": .text(name.value), "value": .text($0)]) }
             })
         return values
+    }
+
+    /// A service's row of `ServicePrivileges`, for _privileges.yml.
+    static func privilegeValues(_ privileges: ServicePrivileges) -> [String: TemplateValue] {
+        [
+            "hasCapabilities": .flag(!privileges.capabilities.isEmpty),
+            "capabilities": .list(
+                privileges.capabilities.map { .record(["name": .text($0.name), "why": .text($0.why)]) }),
+            "readOnly": .flag(privileges.readOnly),
+            "hasWritable": .flag(!privileges.writable.isEmpty),
+            "writable": .list(privileges.writable.map { .record(["path": .text($0.path), "why": .text($0.why)]) }),
+            "writableRootWhy": .optional(privileges.writableRootWhy.map { ["why": .text($0)] }),
+        ]
     }
 }

@@ -13,6 +13,11 @@ public protocol StackProbe: Sendable {
     /// - Returns: its exit status and output; a service that is not running gives compose's non-zero status.
     /// - Throws: `UserError` when `docker` cannot be started at all.
     func exec(_ service: String, _ argv: [String]) async throws(UserError) -> CommandResult
+
+    /// Every running container of the engine, the stack's and any other, with its privileges and published ports
+    /// (`docker ps`, `docker inspect`).
+    /// - Throws: `UserError` when docker fails or prints what cannot be read.
+    func engineContainers() async throws(UserError) -> [ContainerPrivileges]
 }
 
 /// The stack's compose project, read with the `docker` CLI.
@@ -36,6 +41,10 @@ public struct ComposeStackProbe: StackProbe {
         try await runner.run(Self.execCommand(project, service, argv), timeout: timeout)
     }
 
+    public func engineContainers() async throws(UserError) -> [ContainerPrivileges] {
+        try await ContainerPrivileges.read(runner: runner)
+    }
+
     /// `docker compose … exec -T SERVICE ARGV…` (no terminal: sbs reads the output).
     public static func execCommand(_ project: ComposeProject, _ service: String, _ argv: [String]) -> [String] {
         project.command(["exec", "-T", service] + argv)
@@ -43,7 +52,7 @@ public struct ComposeStackProbe: StackProbe {
 }
 
 /// The checks made through Docker: `database`, `containers`, `models`, `grafana`, `monitoring-targets`,
-/// `alerting`, `published-ports`.
+/// `alerting`, `published-ports`, `privileges`.
 struct StackChecks: Sendable {
     let target: VerifyTarget
     let probe: any StackProbe
@@ -53,9 +62,12 @@ struct StackChecks: Sendable {
     func run() async -> [VerifyCheck] {
         let containers: Result<[ComposeContainer], UserError>
         do { containers = .success(try await probe.containers()) } catch { containers = .failure(error) }
+        let engine: Result<[ContainerPrivileges], UserError>
+        do { engine = .success(try await probe.engineContainers()) } catch { engine = .failure(error) }
         return [
             await database(), self.containers(containers), await models(), grafana(containers),
-            await monitoringTargets(), await alerting(), publishedPorts(containers),
+            await monitoringTargets(), await alerting(), publishedPorts(containers, engine: engine),
+            privileges(engine),
         ]
     }
 
@@ -321,8 +333,11 @@ struct StackChecks: Sendable {
         )
     }
 
-    /// Only nginx publishes ports on public addresses, and only its 80 and 443 (TCP).
-    func publishedPorts(_ containers: Result<[ComposeContainer], UserError>) -> VerifyCheck {
+    /// Only nginx publishes ports on public addresses, and only its 80 and 443 (TCP); no container started beside the
+    /// stack publishes one either (`engine`: every running container; one that cannot be listed is a failure).
+    func publishedPorts(
+        _ containers: Result<[ComposeContainer], UserError>, engine: Result<[ContainerPrivileges], UserError>
+    ) -> VerifyCheck {
         let list: [ComposeContainer]
         switch containers {
         case .failure(let error):
@@ -343,6 +358,32 @@ struct StackChecks: Sendable {
                     refused.append(text)
                 }
             }
+        }
+        let others: [ContainerPrivileges]
+        switch engine {
+        case .failure(let error):
+            return .fail(
+                "published-ports", "the engine's containers could not be listed: \(error.message)",
+                remedy: error.remedy ?? "Check that Docker runs (`docker info`).")
+        case .success(let found): others = found.filter { $0.project != target.project.name }
+        }
+        var beside: [String] = []
+        for container in others {
+            for port in container.published where !port.isLoopback {
+                let address = port.hostIP.isEmpty ? "*" : port.hostIP.contains(":") ? "[\(port.hostIP)]" : port.hostIP
+                beside.append(
+                    "\(container.name) \(address):\(port.hostPort)→\(port.containerPort)/\(port.protocol)")
+            }
+        }
+        if !beside.isEmpty {
+            let names = Set(beside.map { String($0.prefix { $0 != " " }) }).sorted()
+            return .fail(
+                "published-ports",
+                "containers started beside the stack publish on public addresses: \(beside.joined(separator: ", "))"
+                    + (refused.isEmpty ? "" : "; and in the stack: \(refused.joined(separator: ", "))"),
+                remedy:
+                    "Stop \(names.joined(separator: ", ")) (`docker stop NAME`), or publish on 127.0.0.1 only (`-p 127.0.0.1:PORT:PORT`): the host firewall does not stand between Docker's published ports and the internet."
+            )
         }
         if refused.isEmpty {
             return .pass(

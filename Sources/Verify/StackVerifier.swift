@@ -26,7 +26,7 @@ public struct StackVerifier: Sendable {
         "http-redirect", "web-app", "api-health", "auth-health",
         "header-hsts", "header-x-frame-options", "header-x-content-type-options", "tls-certificate",
         "database", "containers", "models", "grafana", "monitoring-targets", "alerting", "published-ports",
-        "backup",
+        "privileges", "backup",
     ]
 
     /// - Throws: only `CancellationError` (Ctrl-C); every other problem is a failed check.

@@ -7,7 +7,7 @@ import Testing
     static let ids = [
         "http-redirect", "web-app", "api-health", "auth-health", "header-hsts", "header-x-frame-options",
         "header-x-content-type-options", "tls-certificate", "database", "containers", "models", "grafana",
-        "monitoring-targets", "alerting", "published-ports", "backup",
+        "monitoring-targets", "alerting", "published-ports", "privileges", "backup",
     ]
 
     func installedRoot() throws -> (root: String, environment: [String: String]) {
@@ -51,7 +51,7 @@ import Testing
         let table = try await sbs(["verify", "--root", root], environment: environment)
         #expect(table.status == 1)
         for id in Self.ids { #expect(table.stdout.contains("\n" + id + " "), "\(id) missing from the table") }
-        #expect(table.stdout.contains("→ ") && table.stdout.contains("15 failed, 1 skipped."), "\(table.stdout)")
+        #expect(table.stdout.contains("→ ") && table.stdout.contains("16 failed, 1 skipped."), "\(table.stdout)")
     }
 
     @Test func withNothingInstalledItSaysToInstallFirst() async throws {

@@ -18,7 +18,9 @@
 #   2h. `sbs alerts test` mails a test alert through a relay (STARTTLS, a login) to the answers' recipient;
 #   2i. app-web stopped: the SiteDown and ServiceNotRunning mails, then the resolved ones once it runs again; a
 #      certificate with 10 days left served: the CertificateExpiresSoon mail;
-#   3. a container stopped by hand: `sbs verify` fails and names it;
+#   3a. the stand-ins fail without one of their declared privileges (a capability, a tmpfs), each for that reason;
+#   3. a container stopped by hand, one started beside the stack publishing a port, a capability added by a hand
+#      edit: `sbs verify` fails and names each;
 #   3b. `sbs uninstall` and `sbs uninstall --purge`;
 #   4. recommended profile (Ollama), its images only in a `docker save` archive (answers images.archive): the
 #      install loads them, pulls nothing, and pulls the profile's model through Ollama's API.
@@ -68,7 +70,7 @@ clean_leftovers() {
     if [ -f "$work/registry/pid" ]; then kill "$(cat "$work/registry/pid")" 2>/dev/null || true; fi
     if [ -f "$work/ssh/sshd.pid" ]; then kill "$(cat "$work/ssh/sshd.pid")" 2>/dev/null || true; fi
     if [ -f "$work/rclone.pid" ]; then kill "$(cat "$work/rclone.pid")" 2>/dev/null || true; fi
-    docker rm -f sbs-e2e-smtp >/dev/null 2>&1 || true
+    docker rm -f sbs-e2e-smtp sbs-e2e-beside >/dev/null 2>&1 || true
     rm -rf "$work"
 }
 if [ "${1:-}" = clean ]; then
@@ -89,7 +91,7 @@ cleanup() {
     [ -f "$work/registry/pid" ] && kill "$(cat "$work/registry/pid")" 2>/dev/null
     [ -f "$work/ssh/sshd.pid" ] && kill "$(cat "$work/ssh/sshd.pid")" 2>/dev/null
     [ -f "$work/rclone.pid" ] && kill "$(cat "$work/rclone.pid")" 2>/dev/null
-    docker rm -f sbs-e2e-smtp >/dev/null 2>&1
+    docker rm -f sbs-e2e-smtp sbs-e2e-beside >/dev/null 2>&1
     scripts/test/docker-env.sh stop "$engine_state" >/dev/null 2>&1
     echo "stack-e2e: $((failures)) failed checks; $(($(date +%s) - started)) s in all"
     [ "$failures" -eq 0 ] || status=1
@@ -971,9 +973,56 @@ set -e
     && pass "without a relay, sbs alerts test exits 1: $(grep -m1 '^email' "$work/alerts-test-down.out")" \
     || fail "alerts test without a relay: exit $status: $(tail -4 "$work/alerts-test-down.out")"
 
-say "3. a container stopped by hand: verify names it"
+say "3a. the stand-ins keep to the containers' privileges: one taken away, each fails for that reason"
+# The stack above runs with exactly the declared privileges (sbs verify's privileges check passed), so each stand-in
+# starts with them. Without one of them, the stand-in must fail as the real image would: a stand-in that needed
+# more than its real image could not show that the declared set is enough.
+deploy=$root/opt/sbs
+image_of() { scripts/test/stand-in-images.sh list | awk -v s="$1" '$1 == s { print $2 }'; }
+hardened=(--cap-drop ALL --security-opt no-new-privileges:true)
+standin_fails() { # description expected-output-regex docker-run-arguments…
+    local what=$1 expected=$2 out status
+    shift 2
+    set +e
+    out=$(timeout 60 docker run --rm "${hardened[@]}" "$@" 2>&1)
+    status=$?
+    set -e
+    if [ $status -ne 0 ] && [ $status -ne 124 ] && printf '%s' "$out" | grep -Eq "$expected"; then
+        pass "$what: exit $status, $(printf '%s' "$out" | grep -Em1 "$expected")"
+    else
+        fail "$what: exit $status: $(printf '%s' "$out" | tail -3)"
+    fi
+}
+nginx_run=(--read-only --tmpfs /run --tmpfs /tmp -v "$deploy/nginx:/etc/nginx/sbs:ro")
+standin_fails "nginx without NET_BIND_SERVICE cannot listen on 80" "bind\\(\\) to 0\\.0\\.0\\.0:80 failed \\(13: Permission denied" \
+    --cap-add CHOWN --cap-add SETUID --cap-add SETGID --tmpfs /var/cache/nginx "${nginx_run[@]}" "$(image_of nginx)" \
+    timeout 10 nginx -c /etc/nginx/sbs/bootstrap.conf -g "daemon off;"
+standin_fails "nginx read-only without its /var/cache/nginx tmpfs cannot make its temporary folders" "Read-only file system" \
+    --cap-add CHOWN --cap-add SETUID --cap-add SETGID --cap-add NET_BIND_SERVICE "${nginx_run[@]}" "$(image_of nginx)" \
+    timeout 10 nginx -c /etc/nginx/sbs/bootstrap.conf -g "daemon off;"
+standin_fails "Kong read-only without its prefix tmpfs cannot prepare its prefix" "could not prepare Kong prefix.*Read-only file system" \
+    --read-only --tmpfs /tmp -e KONG_DATABASE=off -e KONG_PREFIX=/kong_prefix \
+    -e KONG_DECLARATIVE_CONFIG=/etc/sbs/kong/kong.yml -v "$deploy/kong:/etc/sbs/kong:ro" "$(image_of kong)" \
+    timeout 10 kong docker-start
+standin_fails "app-db without SETUID cannot switch to postgres" "Operation not permitted" \
+    --cap-add CHOWN --cap-add DAC_READ_SEARCH --cap-add FOWNER --cap-add SETGID -e POSTGRES_PASSWORD=unused \
+    --tmpfs /var/lib/postgresql/data "$(image_of postgres)" postgres
+
+say "3. a container stopped by hand, one started beside the stack with a published port, app-api given SYS_ADMIN by a hand edit: verify names each"
 web=$(docker ps -q --filter "label=com.docker.compose.project=$(project_of "$root")" --filter label=com.docker.compose.service=app-web)
 docker stop "$web" >/dev/null
+docker rm -f sbs-e2e-beside >/dev/null 2>&1 || true
+docker run -d --name sbs-e2e-beside -p 0.0.0.0:19999:80 "$(image_of nginx)" sleep 600 >/dev/null
+cp "$deploy/docker-compose.yml" "$work/compose.keep"
+python3 - "$deploy/docker-compose.yml" <<'PY'
+import sys
+path = sys.argv[1]
+text = open(path).read()
+assert "\n  app-api:\n" in text
+open(path, "w").write(text.replace("\n  app-api:\n", "\n  app-api:\n    cap_add: [SYS_ADMIN]\n", 1))
+PY
+docker compose -p "$(project_of "$root")" --project-directory "$deploy" up -d --no-deps app-api >/dev/null 2>&1 \
+    || fail "app-api not recreated with the hand edit"
 set +e
 "$sbs" verify --root "$root" >"$work/verify-stopped.out" 2>&1
 status=$?
@@ -981,6 +1030,12 @@ set -e
 cat "$work/verify-stopped.out"
 [ $status -ne 0 ] && pass "verify exits $status" || fail "verify exit 0 with app-web stopped"
 grep -q "app-web" "$work/verify-stopped.out" && pass "verify names app-web" || fail "verify does not name app-web"
+grep -Eq "^published-ports +FAIL .*sbs-e2e-beside \*?[0-9.]*:19999→80/tcp" "$work/verify-stopped.out" \
+    && pass "verify's published-ports names the container started beside the stack" || fail "published-ports did not name sbs-e2e-beside"
+grep -Eq "^privileges +FAIL .*app-api-1: capabilities beyond its own: SYS_ADMIN" "$work/verify-stopped.out" \
+    && pass "verify's privileges check names app-api's extra capability" || fail "privileges did not name app-api's SYS_ADMIN"
+docker rm -f sbs-e2e-beside >/dev/null 2>&1
+cp "$work/compose.keep" "$deploy/docker-compose.yml"
 # The monitoring sees it too: blackbox-exporter's probe of the home page fails (nginx answers 502).
 grep -Eq "^monitoring-targets +FAIL .*site https://shop.e2e.test/: the probe failed \(probe_success 0\)" "$work/verify-stopped.out" \
     && pass "verify's monitoring check names the failed probe of the home page" || fail "monitoring-targets did not see app-web stopped"

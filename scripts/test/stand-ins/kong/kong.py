@@ -3,8 +3,11 @@
 
   kong docker-start   reads KONG_DECLARATIVE_CONFIG and proxies on KONG_PROXY_LISTEN (default 0.0.0.0:8000); with
                       KONG_STATUS_LISTEN (default off) also serves the Status API there
-  kong health         exit 0 when the proxy answers on 127.0.0.1 (any HTTP status, as Kong's own check only asks
-                      whether the node runs), 1 otherwise
+                      after preparing its prefix as Kong's entrypoint does (`kong prepare`): KONG_PREFIX (default
+                      /usr/local/kong) gets nginx.conf, pids/nginx.pid and logs/; a prefix it cannot write (a
+                      read-only root without a tmpfs there) stops the start, as Kong's does
+  kong health         exit 0 when the prefix's pid file names this running node and the proxy answers on 127.0.0.1
+                      (any HTTP status, as Kong's own check only asks whether the node runs), 1 otherwise
   kong version        2.8.1
 
 Of the declarative config it reads services (name, url), their routes (name, paths, strip_path: prefix match, longest
@@ -330,6 +333,19 @@ def serve(address, handler, what):
     log("%s listening on %s:%d" % (what, address[0], address[1]))
     return server
 
+def kong_prefix():
+    return os.environ.get("KONG_PREFIX", "/usr/local/kong")
+
+def prepare_prefix():
+    """What `kong prepare` writes: the prefix's folders, its nginx.conf and (once nginx runs) the pid file."""
+    prefix = kong_prefix()
+    for folder in ("", "pids", "logs"):
+        os.makedirs(os.path.join(prefix, folder), exist_ok=True)
+    with open(os.path.join(prefix, "nginx.conf"), "w") as f:
+        f.write("# stand-in: Kong renders its nginx configuration here at every start\n")
+    with open(os.path.join(prefix, "pids", "nginx.pid"), "w") as f:
+        f.write("%d\n" % os.getpid())
+
 def main(argv):
     command = argv[1] if len(argv) > 1 else "help"
     if command in ("docker-start", "start"):
@@ -349,12 +365,23 @@ def main(argv):
             status = listen_address("KONG_STATUS_LISTEN", "off")
         except ValueError:
             log("Error: KONG_STATUS_LISTEN: %r is not ADDRESS:PORT" % os.environ["KONG_STATUS_LISTEN"]); return 1
+        try:
+            prepare_prefix()
+        except OSError as error:
+            log("Error: could not prepare Kong prefix at %s: %s" % (kong_prefix(), error)); return 1
         if status:
             status_server = serve(status, Status, "status API (/status%s)" % (", /metrics" if prometheus_loaded() else ""))
             threading.Thread(target=status_server.serve_forever, daemon=True).start()
         serve(listen_address(), Proxy, "proxy").serve_forever()
     if command == "health":
         _, port = listen_address()
+        prefix = kong_prefix()
+        try:
+            with open(os.path.join(prefix, "pids", "nginx.pid")) as f:
+                os.kill(int(f.read().strip()), 0)
+        except (OSError, ValueError):
+            print("nginx.......not running\n\nError: Kong is not running at %s" % prefix, file=sys.stderr)
+            return 1
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=3) as s:
                 s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
@@ -362,11 +389,11 @@ def main(argv):
                 while chunk := s.recv(4096):  # the whole answer: closing early would reset the proxy's connection
                     answer += chunk
                 if answer.startswith(b"HTTP/1."):
-                    print("nginx.......running\n\nKong is healthy at /usr/local/kong")
+                    print("nginx.......running\n\nKong is healthy at %s" % prefix)
                     return 0
         except OSError:
             pass
-        print("nginx.......not running\n\nError: Kong is not healthy at /usr/local/kong", file=sys.stderr)
+        print("nginx.......not running\n\nError: Kong is not healthy at %s" % prefix, file=sys.stderr)
         return 1
     if command == "version":
         print("2.8.1"); return 0

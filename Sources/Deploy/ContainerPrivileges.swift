@@ -1,0 +1,176 @@
+import FoundationEssentials
+import Processes
+import SBSCore
+
+/// A running container's privileges and published ports, as `docker inspect` reports them: what `sbs verify`'s
+/// `privileges` check compares with `ServicePrivileges`, and its `published-ports` check reads for containers
+/// started beside the stack.
+public struct ContainerPrivileges: Sendable, Equatable {
+    /// A port published on the host (`HostConfig`'s bindings as `NetworkSettings.Ports` reports them).
+    public struct Published: Sendable, Equatable {
+        /// The host address (`0.0.0.0`, `::`, `127.0.0.1`; empty: every address).
+        public var hostIP: String
+        public var hostPort: Int
+        public var containerPort: Int
+        public var `protocol`: String
+
+        public init(hostIP: String, hostPort: Int, containerPort: Int, protocol: String = "tcp") {
+            self.hostIP = hostIP
+            self.hostPort = hostPort
+            self.containerPort = containerPort
+            self.protocol = `protocol`
+        }
+
+        /// Reachable from this host only.
+        public var isLoopback: Bool { hostIP.hasPrefix("127.") || hostIP == "::1" || hostIP == "localhost" }
+    }
+
+    public var name: String
+    /// Labels `com.docker.compose.project` and `com.docker.compose.service`; nil for a container compose did not
+    /// create.
+    public var project: String?
+    public var service: String?
+    public var privileged: Bool
+    /// Capabilities added and dropped, upper case without `CAP_` (`NET_BIND_SERVICE`, `ALL`).
+    public var capAdd: [String]
+    public var capDrop: [String]
+    /// `no-new-privileges` (or `no-new-privileges:true`) among its security options.
+    public var noNewPrivileges: Bool
+    public var readOnly: Bool
+    /// nil: no limit (Docker reports 0, -1 or null).
+    public var pidsLimit: Int?
+    /// The host's namespaces it shares: `network`, `pid`, `ipc`, `uts`, `userns` (not cgroup: the engine's default
+    /// on cgroup v1 hosts).
+    public var hostNamespaces: [String]
+    /// The engine's socket is mounted into it: whoever controls the container controls the engine, so the host.
+    public var mountsEngineSocket: Bool
+    public var published: [Published]
+
+    public init(
+        name: String, project: String? = nil, service: String? = nil, privileged: Bool = false,
+        capAdd: [String] = [], capDrop: [String] = [], noNewPrivileges: Bool = false, readOnly: Bool = false,
+        pidsLimit: Int? = nil, hostNamespaces: [String] = [], mountsEngineSocket: Bool = false,
+        published: [Published] = []
+    ) {
+        self.name = name
+        self.project = project
+        self.service = service
+        self.privileged = privileged
+        self.capAdd = capAdd
+        self.capDrop = capDrop
+        self.noNewPrivileges = noNewPrivileges
+        self.readOnly = readOnly
+        self.pidsLimit = pidsLimit
+        self.hostNamespaces = hostNamespaces
+        self.mountsEngineSocket = mountsEngineSocket
+        self.published = published
+    }
+
+    private struct Inspected: Decodable {
+        struct HostConfig: Decodable {
+            var Privileged: Bool?
+            var CapAdd: [String]?
+            var CapDrop: [String]?
+            var SecurityOpt: [String]?
+            var ReadonlyRootfs: Bool?
+            var PidsLimit: Int?
+            var NetworkMode: String?
+            var PidMode: String?
+            var IpcMode: String?
+            var UTSMode: String?
+            var UsernsMode: String?
+        }
+        struct Config: Decodable { var Labels: [String: String]? }
+        struct Mount: Decodable {
+            var Source: String?
+            var Destination: String?
+        }
+        struct NetworkSettings: Decodable {
+            struct Binding: Decodable {
+                var HostIp: String?
+                var HostPort: String?
+            }
+            var Ports: [String: [Binding]?]?
+        }
+        var Name: String
+        var HostConfig: HostConfig
+        var Config: Config
+        var Mounts: [Mount]?
+        var NetworkSettings: NetworkSettings?
+    }
+
+    /// `docker inspect` output (a JSON array).
+    /// - Throws: `UserError` quoting the start of what could not be read.
+    public static func parse(_ text: String) throws(UserError) -> [ContainerPrivileges] {
+        let inspected: [Inspected]
+        do { inspected = try JSONDecoder().decode([Inspected].self, from: Data(text.utf8)) } catch {
+            throw UserError(
+                "`docker inspect` printed something sbs cannot read: \(String(text.trimmed.prefix(120)).debugSafe)",
+                remedy: "Check `docker version`.")
+        }
+        return inspected.map { item in
+            let host = item.HostConfig
+            let labels = item.Config.Labels ?? [:]
+            func capabilities(_ list: [String]?) -> [String] {
+                (list ?? []).map { name in
+                    let upper = name.uppercased()
+                    return upper.hasPrefix("CAP_") ? String(upper.dropFirst(4)) : upper
+                }.sorted()
+            }
+            let namespaces: [(String, String?)] = [
+                ("network", host.NetworkMode), ("pid", host.PidMode), ("ipc", host.IpcMode), ("uts", host.UTSMode),
+                ("userns", host.UsernsMode),
+            ]
+            let engineSockets: Set<String> = ["/var/run/docker.sock", "/run/docker.sock"]
+            var published: [Published] = []
+            for (key, bindings) in item.NetworkSettings?.Ports ?? [:] {
+                let parts = key.split(separator: "/")
+                guard let port = parts.first.flatMap({ Int($0) }) else { continue }
+                let proto = parts.count > 1 ? String(parts[1]) : "tcp"
+                for binding in (bindings ?? []) {
+                    guard let hostPort = binding.HostPort.flatMap({ Int($0) }) else { continue }
+                    published.append(
+                        Published(
+                            hostIP: binding.HostIp ?? "", hostPort: hostPort, containerPort: port, protocol: proto))
+                }
+            }
+            return ContainerPrivileges(
+                name: item.Name.hasPrefix("/") ? String(item.Name.dropFirst()) : item.Name,
+                project: labels["com.docker.compose.project"], service: labels["com.docker.compose.service"],
+                privileged: host.Privileged ?? false, capAdd: capabilities(host.CapAdd),
+                capDrop: capabilities(host.CapDrop),
+                noNewPrivileges: (host.SecurityOpt ?? []).contains {
+                    $0 == "no-new-privileges" || $0 == "no-new-privileges:true" || $0 == "no-new-privileges=true"
+                },
+                readOnly: host.ReadonlyRootfs ?? false,
+                pidsLimit: host.PidsLimit.flatMap { $0 > 0 ? $0 : nil },
+                hostNamespaces: namespaces.filter { $0.1 == "host" }.map(\.0),
+                mountsEngineSocket: (item.Mounts ?? []).contains { engineSockets.contains($0.Source ?? "") },
+                published: published.sorted {
+                    ($0.containerPort, $0.hostIP, $0.hostPort) < ($1.containerPort, $1.hostIP, $1.hostPort)
+                })
+        }.sorted { $0.name < $1.name }
+    }
+
+    /// Every running container of the engine (`docker ps -q`, then `docker inspect`), the stack's and any other.
+    /// - Throws: `UserError` when docker fails or prints what cannot be read.
+    public static func read(runner: any CommandRunner) async throws(UserError) -> [ContainerPrivileges] {
+        let list = try await runner.run(["docker", "ps", "--quiet", "--no-trunc"], timeout: .seconds(60))
+        guard list.status == 0 else {
+            throw UserError(
+                "`docker ps` failed (\(list.timedOut ? "timed out" : "exit \(list.status)")): \(list.stderr.lastLines(3))",
+                remedy: "Check that the Docker engine runs (`docker info`).")
+        }
+        let ids = list.stdout.split(separator: "\n").map { String($0).trimmed }.filter { !$0.isEmpty }
+        if ids.isEmpty { return [] }
+        let result = try await runner.run(["docker", "inspect", "--type", "container"] + ids, timeout: .seconds(60))
+        // A container that stopped between the two commands is "No such container" (exit 1); the others are printed.
+        let vanished = result.stderr.split(separator: "\n").allSatisfy { $0.contains("No such container") }
+        guard result.status == 0 || (!result.timedOut && vanished && result.stdout.trimmed.hasPrefix("[")) else {
+            throw UserError(
+                "`docker inspect` failed (\(result.timedOut ? "timed out" : "exit \(result.status)")): \(result.stderr.lastLines(3))",
+                remedy: "Check that the Docker engine runs (`docker info`).")
+        }
+        return try parse(result.stdout)
+    }
+}
