@@ -113,7 +113,7 @@ import Wizard
             try #require(try AtomicFile.readText(layout.stateDir + "/verify.json", limit: .state)))
         #expect(report.checks.map(\.id) == StackVerifier.checkIDs)
         #expect(
-            report.failures.map(\.id) == Array(StackVerifier.checkIDs.prefix(8)),
+            report.failures.map(\.id) == Array(StackVerifier.checkIDs.prefix(9)),
             "every HTTP check fails, the Docker ones do not")
         #expect(report["database"]?.detail == "pg_isready: localhost:5432 - accepting connections")
         #expect(report["containers"]?.status == .pass && report["published-ports"]?.status == .pass)
@@ -121,7 +121,7 @@ import Wizard
             report["models"]?.status == .skip && report["grafana"]?.status == .skip
                 && report["monitoring-targets"]?.status == .skip && report["alerting"]?.status == .skip)
         let message = try #require(error).message
-        #expect(message.hasPrefix("8 of 16 verification checks failed:"))
+        #expect(message.hasPrefix("9 of 17 verification checks failed:"))
         for failure in report.failures {
             #expect(
                 message.contains("  - \(failure.id): \(failure.detail)\n    → \(failure.remedy ?? "-")"),

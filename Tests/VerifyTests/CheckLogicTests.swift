@@ -36,13 +36,23 @@ import Testing
         return answers.merging(overriding) { $1 }
     }
 
+    static let tls13 = TLSSession(version: "TLSv1.3", cipher: "TLS_AES_256_GCM_SHA384")
+    static let refused = TableTransport.Answer.failure(.tls, "tlsv1 alert protocol version")
+
+    /// `tls13Only` and `legacyTLSOnly` answer the domain's home page: by default with TLS 1.3, and refusing TLS 1.0
+    /// and 1.1.
     static func run(
         _ target: VerifyTarget, _ answers: [String: TableTransport.Answer],
-        inspecting: [String: TableTransport.Answer] = [:], now: Date = Date()
+        inspecting: [String: TableTransport.Answer] = [:], tls13Only: TableTransport.Answer? = nil,
+        legacyTLSOnly: TableTransport.Answer? = nil, now: Date = Date()
     ) async throws -> [VerifyCheck] {
-        try await SiteChecks(
+        let home = target.httpsURL(target.domain)
+        return try await SiteChecks(
             target: target,
-            transports: SiteTransports(verifying: TableTransport(answers), inspecting: TableTransport(inspecting)),
+            transports: SiteTransports(
+                verifying: TableTransport(answers), inspecting: TableTransport(inspecting),
+                tls13Only: TableTransport([home: tls13Only ?? .response(HTTPResponse(status: 200, tls: tls13))]),
+                legacyTLSOnly: TableTransport([home: legacyTLSOnly ?? refused])),
             now: now
         ).run()
     }
@@ -52,11 +62,15 @@ import Testing
         let now = wholeSecond()
         let certificate = try CertificateTools.makeSelfSigned(domains: target.names, days: 60, now: now).certificatePEM
         let checks = try await Self.run(target, Self.healthy(target, chain: [certificate]), now: now)
-        #expect(checks.map(\.id) == Array(StackVerifier.checkIDs.prefix(8)))
+        #expect(checks.map(\.id) == Array(StackVerifier.checkIDs.prefix(9)))
         for check in checks { #expect(check.status == .pass && check.remedy == nil, "\(check)") }
         #expect(checks["http-redirect"]?.detail == "GET http://shop.test/ → 301 https://shop.test:8443/")
         #expect(checks["api-health"]?.detail == "GET https://shop.test:8443/api/health → 200")
         #expect(checks["header-hsts"]?.detail == "Strict-Transport-Security: max-age=31536000; includeSubDomains")
+        #expect(
+            checks["tls-protocol"]?.detail
+                == "offered TLS 1.3 alone, the server agrees on TLSv1.3 (TLS_AES_256_GCM_SHA384); TLS 1.0 and 1.1 refused"
+        )
         let tls = try #require(checks["tls-certificate"])
         #expect(
             tls.detail.contains("shop.test: valid, 60 days left")
@@ -171,6 +185,46 @@ import Testing
         #expect(
             down["header-x-content-type-options"]?.status == .fail
                 && down["header-x-content-type-options"]?.detail.contains("see web-app") == true)
+    }
+
+    /// TLS 1.3 refused is a failure that says what the server agrees on instead; TLS 1.0 or 1.1 accepted is one too;
+    /// no answer at all says so.
+    @Test func aServerWithoutTLS13OrWithLegacyTLSFailsTheProtocolCheck() async throws {
+        let target = makeTarget()
+        let chain = [try CertificateTools.makeSelfSigned(domains: target.names).certificatePEM]
+        let home = target.httpsURL(target.domain)
+        let noTLS13 = try await Self.run(
+            target, Self.healthy(target, chain: chain),
+            inspecting: [
+                home: .response(
+                    HTTPResponse(
+                        status: 200, tls: TLSSession(version: "TLSv1.2", cipher: "ECDHE-ECDSA-AES256-GCM-SHA384")))
+            ], tls13Only: Self.refused)
+        let refused = try #require(noTLS13["tls-protocol"])
+        #expect(
+            refused.status == .fail
+                && refused.detail
+                    == "offered TLS 1.3 alone, the server refuses the handshake (tlsv1 alert protocol version); offered every version, it agrees on TLSv1.2 (ECDHE-ECDSA-AES256-GCM-SHA384)",
+            "\(refused.detail)")
+        #expect(refused.remedy?.contains("default server") == true && refused.remedy?.contains("write-configs") == true)
+        #expect(noTLS13.filter { $0.status == .fail }.map(\.id) == ["tls-protocol"])
+
+        let legacy = try await Self.run(
+            target, Self.healthy(target, chain: chain),
+            legacyTLSOnly: .response(
+                HTTPResponse(status: 200, tls: TLSSession(version: "TLSv1.1", cipher: "ECDHE-ECDSA-AES256-SHA"))))
+        #expect(
+            legacy["tls-protocol"]?.status == .fail
+                && legacy["tls-protocol"]?.detail.contains("offered TLS 1.0 and 1.1 alone, it accepts TLSv1.1 too")
+                    == true,
+            "\(legacy["tls-protocol"]?.detail ?? "-")")
+
+        let silent = try await Self.run(
+            target, Self.healthy(target, chain: chain), tls13Only: .failure(.connect, "Connection refused"))
+        #expect(
+            silent["tls-protocol"]?.status == .fail
+                && silent["tls-protocol"]?.detail.hasSuffix("got no answer: Connection refused") == true
+                && silent["tls-protocol"]?.remedy?.contains("publishes port 443") == true)
     }
 
     @Test func aNameTheServerRefusesFailsWithWhatItPresentsInstead() async throws {
@@ -310,7 +364,7 @@ import Testing
                 Self.targetsQuery: Self.allUp,
             ].merging(Self.allUpScrapes) { $1 }.merging(Self.alertingNobody) { $1 })
         let checks = await Self.run(target, probe)
-        #expect(checks.map(\.id) == Array(StackVerifier.checkIDs.dropFirst(8).prefix(7)))
+        #expect(checks.map(\.id) == Array(StackVerifier.checkIDs.dropFirst(9).prefix(7)))
         for check in checks { #expect(check.status == .pass, "\(check)") }
         #expect(checks["database"]?.detail == "pg_isready: localhost:5432 - accepting connections")
         #expect(checks["containers"]?.detail.hasPrefix("9 running (8 healthy by their healthcheck)") == true)

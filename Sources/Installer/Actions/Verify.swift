@@ -9,10 +9,10 @@ import Wizard
 
 /// `verify`: the running stack, checked from this server with the domain's SNI and Host (see `StackVerifier`):
 /// the HTTP redirect, the web app and the health endpoints, the security headers, the certificate for every name,
-/// the database, the containers, the profile's models, Grafana, the monitoring's targets and the published ports.
-/// The report goes to `/var/lib/sbs/verify.json` (as `sbs verify --json` prints it), each check's result to the
-/// metrics folder; any failed check fails the step, each with its remedy. It reads the world, so it runs on every
-/// run that covers it.
+/// the TLS protocols, the database, the containers, the profile's models, Grafana, the monitoring's targets and the
+/// published ports. The report goes to `/var/lib/sbs/verify.json` (as `sbs verify --json` prints it), each check's
+/// result to the metrics folder; any failed check fails the step, each with its remedy. It reads the world, so it
+/// runs on every run that covers it.
 struct Verify: StepAction {
     static let name = "verify"
     static let observes = true
