@@ -37,7 +37,7 @@ import Wizard
             try Self.answers(), layout: layout, profile: try Self.profile(ollama: true, monitoring: false))
         #expect(acme.domain == "shop.example.com" && acme.names == ["shop.example.com", "www.shop.example.com"])
         #expect(
-            acme.trust == .system && acme.expectHSTS && acme.httpPort == 80 && acme.httpsPort == 443
+            acme.trust == .system && acme.hsts == .standard && acme.httpPort == 80 && acme.httpsPort == 443
                 && acme.address == "127.0.0.1")
         #expect(acme.profile == .init(ollamaModels: ["llama3.1:8b"], monitoring: false))
         #expect(
@@ -55,9 +55,14 @@ import Wizard
                 $0.mode = .development
             },
             layout: layout, profile: try Self.profile(ollama: false, monitoring: true))
-        #expect(bundle.trust == .bundle("/etc/private-ca.pem") && !bundle.expectHSTS && bundle.httpsPort == 8443)
+        #expect(bundle.trust == .bundle("/etc/private-ca.pem") && bundle.hsts == nil && bundle.httpsPort == 8443)
         // The reference host's profile is the minimum one: basic monitoring, without Grafana.
         #expect(bundle.profile == .init(ollamaModels: nil, monitoring: true, grafana: false))
+
+        // The header the answers ask for is the one verify expects.
+        let asked = HSTSPolicy(maxAge: 31_536_000, includeSubdomains: true, preload: true)
+        let hsts = try Verify.target(try Self.answers { $0.hsts = asked }, layout: layout, profile: nil)
+        #expect(hsts.hsts == asked)
 
         let selfSigned = try Verify.target(try Self.answers { $0.tlsMode = .selfSigned }, layout: layout, profile: nil)
         #expect(

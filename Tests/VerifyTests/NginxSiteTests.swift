@@ -142,18 +142,39 @@ import Testing
     }
 
     /// The stack's own nginx.conf, rendered from the templates and served by nginx 1.22: offered TLS 1.3 alone, it
-    /// agrees on it. (Before the TLS settings moved to the http block, tls-protocol failed here.)
-    @Test(.requires("nginx", "openssl", install: "apt-get install -y nginx openssl"))
-    func theStacksRenderedConfigAgreesOnTLS13() async throws {
+    /// agrees on it; it sends the HSTS header the render input asks for, and verify fails a target that asks for
+    /// another. (Before the TLS settings moved to the http block, tls-protocol failed here.)
+    @Test(
+        .requires("nginx", "openssl", install: "apt-get install -y nginx openssl"),
+        arguments: [
+            HSTSPolicy.standard, HSTSPolicy(maxAge: 31_536_000, includeSubdomains: true, preload: true),
+            HSTSPolicy(maxAge: 0),
+        ])
+    func theStacksRenderedConfigAgreesOnTLS13AndSendsTheHSTSOfTheAnswers(_ policy: HSTSPolicy) async throws {
         let site = try await StackNginx.start(
-            nginx: try #require(Integration.path(of: "nginx")), names: ["shop.test", "www.shop.test"])
+            nginx: try #require(Integration.path(of: "nginx")), names: ["shop.test", "www.shop.test"], hsts: policy)
         defer { site.stop() }
-        let target = makeTarget(httpPort: site.http, httpsPort: site.https, trust: .bundle(site.caFile))
-        let checks = try await SiteChecks(target: target, transports: .curl(for: target), now: Date()).run()
-        for id in ["tls-protocol", "tls-certificate", "http-redirect"] {
-            #expect(checks[id]?.status == .pass, "\(id): \(checks[id]?.detail ?? "-")")
+        func checks(hsts: HSTSPolicy?) async throws -> [VerifyCheck] {
+            var target = makeTarget(httpPort: site.http, httpsPort: site.https, trust: .bundle(site.caFile))
+            target.hsts = hsts
+            return try await SiteChecks(target: target, transports: .curl(for: target), now: Date()).run()
         }
-        #expect(checks["tls-protocol"]?.detail.contains("agrees on TLSv1.3") == true)
+        let asked = try await checks(hsts: policy)
+        for id in ["tls-protocol", "header-hsts", "tls-certificate", "http-redirect"] {
+            #expect(asked[id]?.status == .pass, "\(id): \(asked[id]?.detail ?? "-")")
+        }
+        #expect(asked["header-hsts"]?.detail == "Strict-Transport-Security: \(policy.headerValue) (as the answers ask)")
+        #expect(asked["tls-protocol"]?.detail.contains("agrees on TLSv1.3") == true)
+
+        // The same served header against answers that ask for something else: a failure naming the answer.
+        var other = policy
+        other.includeSubdomains.toggle()
+        other.preload = false
+        let mismatch = try await checks(hsts: other)
+        #expect(
+            mismatch["header-hsts"]?.status == .fail
+                && mismatch["header-hsts"]?.detail.contains("tls.hsts_include_subdomains") == true,
+            "\(mismatch["header-hsts"]?.detail ?? "-")")
 
         // openssl, as a client from outside would: TLS 1.3 with X25519 (the first curve of ssl_ecdh_curve).
         let handshake = try await SystemCommandRunner().run(
@@ -262,7 +283,7 @@ final class NginxSite: Sendable {
                         ssl_certificate_key \(directory)/\(certificate)/privkey.pem;
                         \(port)
                         \(site)
-                        add_header Strict-Transport-Security "max-age=31536000; includeSubDomains" always;
+                        add_header Strict-Transport-Security "max-age=63072000" always;
                         add_header X-Frame-Options DENY always;
                         add_header X-Content-Type-Options nosniff always;
                         location = /api/health { return 200 "ok\\n"; }
@@ -300,7 +321,7 @@ final class NginxSite: Sendable {
 }
 
 /// nginx serving the stack's own `nginx/nginx.conf`, rendered from the repository's templates (production, for
-/// `names`), a certificate from a test CA at its path. Mapped to this host as
+/// `names`, with the HSTS policy given), a certificate from a test CA at its path. Mapped to this host as
 /// RenderTests maps it for `nginx -t`: free loopback ports for 80, 443 and the healthcheck's 8080, the
 /// certificate folder, pid file and logs in a temp folder, and the upstreams (Docker names, resolved by Docker's
 /// DNS) sent to the healthcheck server, which answers 404. Stopped by its pid.
@@ -310,15 +331,15 @@ final class StackNginx: Sendable {
     let https: Int
     let caFile: String
 
-    static func start(nginx: String, names: [String]) async throws -> StackNginx {
+    static func start(nginx: String, names: [String], hsts: HSTSPolicy) async throws -> StackNginx {
         var failure: (any Error)?
         for _ in 0..<3 {
-            do { return try await StackNginx(nginx: nginx, names: names) } catch { failure = error }
+            do { return try await StackNginx(nginx: nginx, names: names, hsts: hsts) } catch { failure = error }
         }
         throw failure ?? UserError("nginx did not start")
     }
 
-    private init(nginx: String, names: [String]) async throws {
+    private init(nginx: String, names: [String], hsts: HSTSPolicy) async throws {
         directory = Scratch.path("verify-stack-nginx")
         http = try freeLoopbackPort()
         https = try freeLoopbackPort()
@@ -339,12 +360,13 @@ final class StackNginx: Sendable {
                 os: OSFacts(id: "debian", versionID: "12", prettyName: "Debian 12"), architecture: "x86_64",
                 docker: DockerFacts(), disk: nil),
             request: ProfileChoiceRequest())
-        let input = try RenderInput(
+        var input = try RenderInput(
             mode: .production, domain: DomainName(names[0]), aliases: names.dropFirst().map { try DomainName($0) },
             adminEmail: EmailAddress("admin@shop.test"), httpPort: Port(http), httpsPort: Port(https),
             images: StackImages { service throws(UserError) in try SafeToken(service.rawValue) },
             tls: .acme(directory: SafeToken("/etc/sbs/ssl")), acmeWebroot: SafeToken(directory + "/webroot"),
             profile: profile, backups: false)
+        input.hsts = hsts
         let secrets = try Secrets(SecretName.generated.map { ($0, "test-secret-0123456789") })
         let files = try ConfigRenderer.render(
             input, secrets: secrets, templates: TemplateSet.load(assetsRoot: repository))

@@ -74,11 +74,11 @@ let testProject = ComposeProject(name: "sbs-test", directory: "/opt/sbs")
 
 func makeTarget(
     names: [String] = ["shop.test", "www.shop.test"], httpPort: Int = 80, httpsPort: Int = 443,
-    expectHSTS: Bool = true, trust: VerifyTarget.Trust = .system,
+    hsts: HSTSPolicy? = .standard, trust: VerifyTarget.Trust = .system,
     profile: VerifyTarget.ProfileExpectation? = .init(ollamaModels: nil, monitoring: false)
 ) -> VerifyTarget {
     VerifyTarget(
-        domain: names[0], names: names, httpPort: httpPort, httpsPort: httpsPort, expectHSTS: expectHSTS,
+        domain: names[0], names: names, httpPort: httpPort, httpsPort: httpsPort, hsts: hsts,
         trust: trust, project: testProject, profile: profile)
 }
 
