@@ -162,8 +162,8 @@ let package = Package(
         .testTarget(
             name: "VerifyTests",
             dependencies: [
-                "TestSupport", "Verify", "ACME", "Backups", "HTTPClient", "Processes", "Deploy", "SBSCore",
-                .product(name: "X509", package: "swift-certificates"),
+                "TestSupport", "Verify", "ACME", "Backups", "HTTPClient", "Processes", "Deploy", "SBSCore", "Render",
+                "Host", .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "SwiftASN1", package: "swift-asn1"),
             ]
         ),

@@ -14,6 +14,7 @@
 
 typedef size_t (*sbs_curl_data_callback)(char *data, size_t size, size_t count, void *userdata);
 typedef int (*sbs_curl_progress_callback)(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow);
+typedef int (*sbs_curl_debug_callback)(CURL *handle, curl_infotype type, char *data, size_t size, void *userdata);
 
 struct sbs_curl_api {
     int loaded; /* 1: every function found; 0: libcurl.so.4 or a function is missing (see error) */
@@ -112,6 +113,9 @@ static inline CURLcode sbs_curl_setopt_callback(CURL *handle, CURLoption option,
     return sbs_curl()->easy_setopt(handle, option, value);
 }
 static inline CURLcode sbs_curl_setopt_progress(CURL *handle, CURLoption option, sbs_curl_progress_callback value) {
+    return sbs_curl()->easy_setopt(handle, option, value);
+}
+static inline CURLcode sbs_curl_setopt_debug(CURL *handle, CURLoption option, sbs_curl_debug_callback value) {
     return sbs_curl()->easy_setopt(handle, option, value);
 }
 static inline CURLcode sbs_curl_getinfo_long(CURL *handle, CURLINFO info, long *value) {

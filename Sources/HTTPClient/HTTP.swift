@@ -35,14 +35,19 @@ public struct HTTPResponse: Sendable {
     /// The certificates the server presented, PEM, leaf first (only with `HTTPOptions.certificateChain`, and only
     /// over HTTPS).
     public var certificates: [String]
+    /// The protocol and cipher the TLS handshake agreed on (only with `HTTPOptions.certificateChain`, and only over
+    /// HTTPS).
+    public var tls: TLSSession?
 
     public init(
-        status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = [], certificates: [String] = []
+        status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = [], certificates: [String] = [],
+        tls: TLSSession? = nil
     ) {
         self.status = status
         self.headers = headers.map { (name: $0.name.lowercased(), value: $0.value) }
         self.body = body
         self.certificates = certificates
+        self.tls = tls
     }
 
     /// The first value of header `name` (case-insensitive).
@@ -58,6 +63,58 @@ public struct HTTPResponse: Sendable {
     }
 
     public var bodyText: String { String(decoding: body, as: UTF8.self) }
+}
+
+/// What a TLS handshake agreed on, as the TLS library names it.
+public struct TLSSession: Sendable, Hashable {
+    /// `TLSv1.3`, `TLSv1.2` …
+    public var version: String
+    /// `TLS_AES_256_GCM_SHA384`, `ECDHE-ECDSA-AES128-GCM-SHA256` …
+    public var cipher: String
+
+    public init(version: String, cipher: String) {
+        self.version = version
+        self.cipher = cipher
+    }
+
+    /// Reads libcurl's `SSL connection using VERSION / CIPHER[ / …]` line; nil for any other line.
+    init?(curlLine line: String) {
+        let prefix = "SSL connection using "
+        guard line.hasPrefix(prefix) else { return nil }
+        let parts = line.dropFirst(prefix.count).split(separator: "/").map { $0.trimmed }
+        guard parts.count >= 2, !parts[0].isEmpty else { return nil }
+        self.init(version: parts[0], cipher: parts[1])
+    }
+}
+
+/// A TLS protocol version a connection may use.
+public enum TLSVersion: Int, Sendable, Comparable, CaseIterable {
+    case tls1_0, tls1_1, tls1_2, tls1_3
+
+    public static func < (a: TLSVersion, b: TLSVersion) -> Bool { a.rawValue < b.rawValue }
+
+    /// `TLS 1.0` …
+    public var name: String { "TLS 1.\(rawValue)" }
+
+    /// libcurl's CURL_SSLVERSION_TLSv1_x.
+    var curlMinimum: Int {
+        switch self {
+        case .tls1_0: return Int(CURL_SSLVERSION_TLSv1_0)
+        case .tls1_1: return Int(CURL_SSLVERSION_TLSv1_1)
+        case .tls1_2: return Int(CURL_SSLVERSION_TLSv1_2)
+        case .tls1_3: return Int(CURL_SSLVERSION_TLSv1_3)
+        }
+    }
+
+    /// libcurl's CURL_SSLVERSION_MAX_TLSv1_x.
+    var curlMaximum: Int {
+        switch self {
+        case .tls1_0: return Int(CURL_SSLVERSION_MAX_TLSv1_0)
+        case .tls1_1: return Int(CURL_SSLVERSION_MAX_TLSv1_1)
+        case .tls1_2: return Int(CURL_SSLVERSION_MAX_TLSv1_2)
+        case .tls1_3: return Int(CURL_SSLVERSION_MAX_TLSv1_3)
+        }
+    }
 }
 
 /// Why no HTTP response arrived.
@@ -101,21 +158,28 @@ public struct HTTPOptions: Sendable, Equatable {
     /// The most a response (headers and body) may hold; past it the transfer stops with `.tooLarge`. ACME
     /// responses are kilobytes (a certificate chain a few); a server that streams without end must not fill memory.
     public var maxResponseBytes: Int
-    /// Keep the certificates the server presents (`HTTPResponse.certificates`). Each request then opens a new
-    /// connection: the chain is read during the handshake, which a reused connection does not repeat.
+    /// Keep what the handshake showed: the certificates the server presents (`HTTPResponse.certificates`) and the
+    /// protocol and cipher agreed on (`HTTPResponse.tls`). Each request then opens a new connection: these are
+    /// read during the handshake, which a reused connection does not repeat.
     public var certificateChain: Bool
     /// False: accept any certificate and name (never for sending anything; only to read what a server presents
     /// after a verified request failed, so the failure can say what was served).
     public var verifyPeer: Bool
+    /// The TLS versions the handshake may use; nil: the TLS library's defaults. A range below TLS 1.2 also lowers
+    /// OpenSSL's security level to 0, which otherwise refuses TLS 1.0 and 1.1 on this side: such a range only asks
+    /// whether a server would accept them.
+    public var tlsVersions: ClosedRange<TLSVersion>?
 
     public init(
         caBundle: String? = nil, resolve: [String] = [], connectTimeout: Duration = .seconds(10),
         timeout: Duration = .seconds(30), userAgent: String = "sbs-acme/0.1 (libcurl)",
-        maxResponseBytes: Int = 4 << 20, certificateChain: Bool = false, verifyPeer: Bool = true
+        maxResponseBytes: Int = 4 << 20, certificateChain: Bool = false, verifyPeer: Bool = true,
+        tlsVersions: ClosedRange<TLSVersion>? = nil
     ) {
         self.maxResponseBytes = maxResponseBytes
         self.certificateChain = certificateChain
         self.verifyPeer = verifyPeer
+        self.tlsVersions = tlsVersions
         self.caBundle = caBundle
         self.resolve = resolve
         self.connectTimeout = connectTimeout
@@ -218,6 +282,17 @@ public final class CurlTransport: HTTPTransport {
             if options.certificateChain {
                 sbs_curl_setopt_long(curl, CURLOPT_CERTINFO, 1)
                 sbs_curl_setopt_long(curl, CURLOPT_FRESH_CONNECT, 1)
+                // The agreed protocol and cipher reach the program only as libcurl's informational text.
+                sbs_curl_setopt_long(curl, CURLOPT_VERBOSE, 1)
+                sbs_curl_setopt_debug(curl, CURLOPT_DEBUGFUNCTION, curlDebugCallback)
+                sbs_curl_setopt_pointer(curl, CURLOPT_DEBUGDATA, unmanaged.toOpaque())
+            }
+            if let versions = options.tlsVersions {
+                sbs_curl_setopt_long(
+                    curl, CURLOPT_SSLVERSION, versions.lowerBound.curlMinimum | versions.upperBound.curlMaximum)
+                if versions.upperBound < .tls1_2 {
+                    sbs_curl_setopt_string(curl, CURLOPT_SSL_CIPHER_LIST, "DEFAULT:@SECLEVEL=0")
+                }
             }
             if !options.verifyPeer {
                 sbs_curl_setopt_long(curl, CURLOPT_SSL_VERIFYPEER, 0)
@@ -266,7 +341,9 @@ public final class CurlTransport: HTTPTransport {
         sbs_curl_getinfo_long(curl, CURLINFO_RESPONSE_CODE, &status)
         let certificates = options.certificateChain ? presentedChain(curl) : []
         return .success(
-            HTTPResponse(status: status, headers: sink.headers, body: sink.body, certificates: certificates))
+            HTTPResponse(
+                status: status, headers: sink.headers, body: sink.body, certificates: certificates,
+                tls: sink.tlsSession))
     }
 
     /// The `Cert:` entries of CURLINFO_CERTINFO: one PEM per certificate the server sent, leaf first.
@@ -324,6 +401,8 @@ private final class ResponseSink {
     var overflow = false
     /// Set for a streamed transfer: the body goes here instead of `body`.
     var chunk: (@Sendable ([UInt8]) -> Bool)?
+    /// What the handshake agreed on, from libcurl's informational text (with `HTTPOptions.certificateChain`).
+    var tlsSession: TLSSession?
 
     init(limit: Int, stop: StopFlag) {
         self.limit = limit
@@ -372,6 +451,18 @@ private let curlHeaderCallback: sbs_curl_data_callback = { data, size, count, us
         sink.headers.append((name: name, value: value))
     }
     return length
+}
+
+/// libcurl's informational text: only the line naming the agreed TLS protocol and cipher is kept.
+private let curlDebugCallback: sbs_curl_debug_callback = { _, type, data, size, userdata in
+    guard type == CURLINFO_TEXT, let data, let userdata else { return 0 }
+    let line = data.withMemoryRebound(to: UInt8.self, capacity: size) { bytes in
+        String(decoding: UnsafeBufferPointer(start: bytes, count: size), as: UTF8.self)
+    }.trimmed
+    if let session = TLSSession(curlLine: line) {
+        Unmanaged<ResponseSink>.fromOpaque(userdata).takeUnretainedValue().tlsSession = session
+    }
+    return 0
 }
 
 /// Set when the task waiting for a transfer is cancelled; read by curl's progress callback on the transfer's thread.

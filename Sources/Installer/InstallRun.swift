@@ -159,7 +159,8 @@ public struct InstallRun: Sendable {
             answers = try saved ?? invocation.answersFile.map(AnswersFile.load) ?? Answers()
             // A resumed run asks only for what is still missing, and a non-interactive one never asks.
             let missing = Set(answers.missing(storedSecrets: session.storedSecretNames(deployDir: answers.deployDir)))
-            answers.given = Set(["domain", "admin_email", "profile", "tls.mode"]).subtracting(missing)
+            answers.given = Set(["domain", "admin_email", "profile", "tls.mode", "tls.hsts_include_subdomains"])
+                .subtracting(missing)
             return (answers, invocation.interactive && !missing.isEmpty)
         } else if let file = invocation.answersFile {
             answers = try AnswersFile.load(file)

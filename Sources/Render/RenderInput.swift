@@ -115,6 +115,8 @@ public struct RenderInput: Sendable, Hashable, Codable {
     public var alerts: AlertsSettings?
     /// How long a problem lasts before its alert fires, and Alertmanager's pause between notices of one alert.
     public var alertTimings: AlertTimings = .standard
+    /// The Strict-Transport-Security header nginx sends in production.
+    public var hsts: HSTSPolicy = .standard
     /// The compose project name (`name:` in docker-compose.yml): `sbs`, or `sbs-…` for an install under another root.
     public var projectName: String = "sbs"
     /// The host folder of sbs's own metrics (`TextfileMetrics`), read by node-exporter's textfile collector.
@@ -124,7 +126,8 @@ public struct RenderInput: Sendable, Hashable, Codable {
     public var siteCABundle: SafeToken?
 
     /// - Throws: `UserError` when a host path is not absolute, an alias repeats the domain or another alias, the two
-    ///   ports are equal, or an Ollama model name from the profile is not a plain token.
+    ///   ports are equal, an Ollama model name from the profile is not a plain token, or the HSTS policy is not one
+    ///   sbs writes (`HSTSPolicy.problems`).
     public init(
         mode: Mode, domain: DomainName, aliases: [DomainName] = [], adminEmail: EmailAddress,
         httpPort: Port, httpsPort: Port, images: StackImages, tls: TLSSource, acmeWebroot: SafeToken,
@@ -176,6 +179,9 @@ public struct RenderInput: Sendable, Hashable, Codable {
         }
         for model in profile.ollamaModels {
             _ = try SafeToken(model, what: "Ollama model name")
+        }
+        if let problem = hsts.problems.first {
+            throw UserError(problem.message, remedy: "Change \(problem.answer) in the answers.")
         }
         if let alerts, !alerts.emails.isEmpty, smtp == nil {
             throw UserError(

@@ -7,30 +7,42 @@ import SBSCore
 import SwiftASN1
 import X509
 
-/// The two ways the site checks talk HTTP. Both send every request to `VerifyTarget.address` with the real name in
+/// The ways the site checks talk HTTP. Each sends every request to `VerifyTarget.address` with the real name in
 /// the URL (libcurl's resolve), so the SNI and Host are the domain's.
 public struct SiteTransports: Sendable {
     /// Verifies certificates against the target's trust and keeps the chain each server presents.
     public var verifying: any HTTPTransport
     /// Accepts any certificate: used only after a verified request failed, to say what the server presented.
     public var inspecting: any HTTPTransport
+    /// Accepts any certificate and offers TLS 1.3 alone: `tls-protocol` asks whether the server takes it.
+    public var tls13Only: any HTTPTransport
+    /// Accepts any certificate and offers TLS 1.0 and 1.1 alone: `tls-protocol` asks whether the server refuses them.
+    public var legacyTLSOnly: any HTTPTransport
 
-    public init(verifying: any HTTPTransport, inspecting: any HTTPTransport) {
+    public init(
+        verifying: any HTTPTransport, inspecting: any HTTPTransport, tls13Only: any HTTPTransport,
+        legacyTLSOnly: any HTTPTransport
+    ) {
         self.verifying = verifying
         self.inspecting = inspecting
+        self.tls13Only = tls13Only
+        self.legacyTLSOnly = legacyTLSOnly
     }
 
-    /// libcurl transports for `target`: redirects not followed, short timeouts, the chain kept.
+    /// libcurl transports for `target`: redirects not followed, short timeouts, the chain and the agreed protocol
+    /// kept.
     public static func curl(for target: VerifyTarget) -> SiteTransports {
-        func options(verify: Bool) -> HTTPOptions {
+        func options(verify: Bool, versions: ClosedRange<TLSVersion>? = nil) -> HTTPOptions {
             HTTPOptions(
                 caBundle: verify ? target.trust.caFile : nil, resolve: target.resolve, connectTimeout: .seconds(5),
                 timeout: .seconds(20), userAgent: "sbs-verify (libcurl)", maxResponseBytes: 1 << 20,
-                certificateChain: true, verifyPeer: verify)
+                certificateChain: true, verifyPeer: verify, tlsVersions: versions)
         }
         return SiteTransports(
             verifying: CurlTransport(options: options(verify: true)),
-            inspecting: CurlTransport(options: options(verify: false)))
+            inspecting: CurlTransport(options: options(verify: false)),
+            tls13Only: CurlTransport(options: options(verify: false, versions: .tls1_3 ... .tls1_3)),
+            legacyTLSOnly: CurlTransport(options: options(verify: false, versions: .tls1_0 ... .tls1_1)))
     }
 }
 
@@ -41,7 +53,7 @@ struct FetchFailure: Error {
 }
 
 /// The checks made over HTTP and TLS: `http-redirect`, `web-app`, `api-health`, `auth-health`, `header-hsts`,
-/// `header-x-frame-options`, `header-x-content-type-options`, `tls-certificate`.
+/// `header-x-frame-options`, `header-x-content-type-options`, `tls-certificate`, `tls-protocol`.
 struct SiteChecks: Sendable {
     let target: VerifyTarget
     let transports: SiteTransports
@@ -64,6 +76,7 @@ struct SiteChecks: Sendable {
                 services: ["app-kong", "app-auth"]))
         checks += headers(web)
         checks.append(try await certificate())
+        checks.append(try await protocols())
         return checks
     }
 
@@ -141,27 +154,13 @@ struct SiteChecks: Sendable {
         let ids = ["header-hsts", "header-x-frame-options", "header-x-content-type-options"]
         guard case .success(let response) = web else {
             return ids.map { id in
-                if id == "header-hsts" && !target.expectHSTS {
+                if id == "header-hsts" && target.hsts == nil {
                     return .skip(id, "development installs do not send HSTS")
                 }
                 return .fail(id, "no HTTPS response to read it from (see web-app)", remedy: "Make web-app pass first.")
             }
         }
-        var checks: [VerifyCheck] = []
-        let hsts = response.header("Strict-Transport-Security")
-        if !target.expectHSTS {
-            checks.append(
-                .skip(ids[0], "development installs do not send HSTS" + (hsts.map { " (it is sent: \($0))" } ?? "")))
-        } else if let hsts, let maxAge = Self.maxAge(hsts), maxAge > 0 {
-            checks.append(.pass(ids[0], "Strict-Transport-Security: \(hsts)"))
-        } else {
-            checks.append(
-                .fail(
-                    ids[0],
-                    hsts.map { "Strict-Transport-Security: \($0) has no positive max-age" }
-                        ?? "no Strict-Transport-Security header",
-                    remedy: remedy))
-        }
+        var checks = [hsts(response)]
         let frame = response.header("X-Frame-Options")
         if let frame, ["deny", "sameorigin"].contains(frame.lowercased()) {
             checks.append(.pass(ids[1], "X-Frame-Options: \(frame)"))
@@ -184,15 +183,6 @@ struct SiteChecks: Sendable {
                     remedy: remedy))
         }
         return checks
-    }
-
-    /// `max-age=N` of a Strict-Transport-Security value.
-    static func maxAge(_ value: String) -> Int? {
-        for part in value.split(separator: ";") {
-            let pair = part.split(separator: "=", maxSplits: 1).map { $0.trimmed }
-            if pair.count == 2, pair[0].lowercased() == "max-age" { return Int(pair[1].filter { $0 != "\"" }) }
-        }
-        return nil
     }
 
     /// Each name, with its own SNI: the certificate the server presents is trusted and valid for that name. The

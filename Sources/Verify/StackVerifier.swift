@@ -25,8 +25,8 @@ public struct StackVerifier: Sendable {
     public static let checkIDs = [
         "http-redirect", "web-app", "api-health", "auth-health",
         "header-hsts", "header-x-frame-options", "header-x-content-type-options", "tls-certificate",
-        "database", "containers", "models", "grafana", "monitoring-targets", "alerting", "published-ports",
-        "privileges", "backup",
+        "tls-protocol", "database", "containers", "models", "grafana", "monitoring-targets", "alerting",
+        "published-ports", "privileges", "backup",
     ]
 
     /// - Throws: only `CancellationError` (Ctrl-C); every other problem is a failed check.

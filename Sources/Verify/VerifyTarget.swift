@@ -1,4 +1,5 @@
 import Deploy
+import SBSCore
 
 /// What `verify` checks, decided before anything is read: the names and ports the stack serves, which CA to trust,
 /// the compose project, and what the profile runs. It is the `verify` step's Input (so it holds no I/O and no
@@ -56,9 +57,9 @@ public struct VerifyTarget: Codable, Sendable, Hashable {
     /// Where the requests go while the URL keeps the name (SNI and Host): this server, so the check works behind
     /// hairpin NAT and before DNS has spread.
     public var address: String
-    /// Production installs send Strict-Transport-Security; development installs do not (a test certificate must
-    /// not pin browsers to HTTPS for a year).
-    public var expectHSTS: Bool
+    /// The Strict-Transport-Security production installs send, as the answers ask; nil for development installs,
+    /// which send none (a test certificate must not pin browsers to HTTPS).
+    public var hsts: HSTSPolicy?
     public var trust: Trust
     public var project: ComposeProject
     public var profile: ProfileExpectation?
@@ -69,7 +70,7 @@ public struct VerifyTarget: Codable, Sendable, Hashable {
 
     public init(
         domain: String, names: [String], httpPort: Int = 80, httpsPort: Int = 443, address: String = "127.0.0.1",
-        expectHSTS: Bool = true, trust: Trust = .system, project: ComposeProject, profile: ProfileExpectation?,
+        hsts: HSTSPolicy? = .standard, trust: Trust = .system, project: ComposeProject, profile: ProfileExpectation?,
         backup: BackupExpectation? = nil
     ) {
         self.domain = domain
@@ -77,7 +78,7 @@ public struct VerifyTarget: Codable, Sendable, Hashable {
         self.httpPort = httpPort
         self.httpsPort = httpsPort
         self.address = address
-        self.expectHSTS = expectHSTS
+        self.hsts = hsts
         self.trust = trust
         self.project = project
         self.profile = profile

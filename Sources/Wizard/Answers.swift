@@ -194,6 +194,9 @@ public struct Answers: Sendable, Equatable {
     public var eabHMACKey: SecretSource?
     public var certFile: String?
     public var keyFile: String?
+    /// The Strict-Transport-Security header of a production install (`tls.hsts_max_age`,
+    /// `tls.hsts_include_subdomains`, `tls.hsts_preload`); development installs send none.
+    public var hsts: HSTSPolicy = .standard
 
     /// The `secrets:` section (`AnswerSecret.secretsSection`); the other secrets are fields of their own.
     public var secrets: [AnswerSecret: SecretSource] = [:]
@@ -327,6 +330,9 @@ public struct Answers: Sendable, Equatable {
             "registry.password": registryPassword == nil ? "absent" : "given",
             "tls.cert_file": certFile ?? "",
             "tls.key_file": keyFile ?? "",
+            "tls.hsts_max_age": String(hsts.maxAge),
+            "tls.hsts_include_subdomains": String(hsts.includeSubdomains),
+            "tls.hsts_preload": String(hsts.preload),
             "ports.http": httpPort.description,
             "ports.https": httpsPort.description,
             "paths.deploy_dir": deployDir,

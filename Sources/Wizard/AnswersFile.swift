@@ -150,7 +150,11 @@ public enum AnswersFile {
 
         if let tls = top["tls"] {
             let map = reader.mapping(
-                tls, path: "tls", allowed: ["mode", "acme_directory", "acme_ca_bundle", "eab", "cert_file", "key_file"])
+                tls, path: "tls",
+                allowed: [
+                    "mode", "acme_directory", "acme_ca_bundle", "eab", "cert_file", "key_file", "hsts_max_age",
+                    "hsts_include_subdomains", "hsts_preload",
+                ])
             if let mode = choice(map["mode"], "tls.mode", TLSMode.self) { answers.tlsMode = mode }
             if let directory = value(
                 map["acme_directory"], "tls.acme_directory",
@@ -170,6 +174,20 @@ public enum AnswersFile {
                 if (answers.eabKeyID == nil) != (answers.eabHMACKey == nil), case .mapping = eab {
                     reader.report(eab, "tls.eab needs both kid and hmac_key")
                 }
+            }
+            if let node = map["hsts_max_age"], let seconds = reader.int(node, path: "tls.hsts_max_age") {
+                answers.hsts.maxAge = seconds
+            }
+            if let node = map["hsts_include_subdomains"],
+                let flag = reader.bool(node, path: "tls.hsts_include_subdomains")
+            {
+                answers.hsts.includeSubdomains = flag
+            }
+            if let node = map["hsts_preload"], let flag = reader.bool(node, path: "tls.hsts_preload") {
+                answers.hsts.preload = flag
+            }
+            for problem in answers.hsts.problems {
+                reader.report(map[String(problem.answer.dropFirst("tls.".count))] ?? tls, problem.message)
             }
         }
 
@@ -459,6 +477,9 @@ public enum AnswersFile {
         }
         if let cert = answers.certFile { out += "  cert_file: \(quote(cert))\n" }
         if let key = answers.keyFile { out += "  key_file: \(quote(key))\n" }
+        out += "  hsts_max_age: \(answers.hsts.maxAge)\n"
+        out += "  hsts_include_subdomains: \(answers.hsts.includeSubdomains)\n"
+        out += "  hsts_preload: \(answers.hsts.preload)\n"
         let secretLines = AnswerSecret.secretsSection.compactMap { name in
             secret(name).map { "  \(name.key): \(quote($0))\n" }
         }

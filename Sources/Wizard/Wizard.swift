@@ -72,6 +72,9 @@ public struct Wizard {
                 return mode
             }
         }
+        if result.mode == .production, !given.contains("tls.hsts_include_subdomains") {
+            try askHSTSSubdomains(&result, previous: previous)
+        }
         if result.backups != .off, !given.contains("backups.repository") {
             try askBackups(&result, previous: previous, storedSecrets: storedSecrets)
         }
@@ -115,6 +118,33 @@ public struct Wizard {
             case "n", "no": throw Declined()
             default: terminal.write("  Answer y or n.\n")
             }
+        }
+    }
+
+    /// Whether the HSTS header covers every name under the domain too. Only this is asked: max-age and preload keep
+    /// their defaults unless the answers file sets them (`tls.hsts_max_age`, `tls.hsts_preload`).
+    func askHSTSSubdomains(_ result: inout Answers, previous: Answers?) throws {
+        let domain = result.domain?.value ?? "the domain"
+        let years = result.hsts.maxAgeText
+        terminal.write(
+            "\nA browser that visited https://\(domain) keeps to HTTPS for it for \(years) (HSTS). It can do the same for\nevery name under it (intranet.\(domain), printer.\(domain) …): it then refuses plain HTTP on all of them.\nSay yes only if every such name serves HTTPS.\n"
+        )
+        let initial = (previous ?? result).hsts.includeSubdomains ? "yes" : "no"
+        result.hsts.includeSubdomains = try ask(
+            "Keep every name under \(domain) to HTTPS too? [yes|no]",
+            initial: initial, completions: ["yes", "no"]
+        ) { text throws(UserError) in
+            switch text.lowercased() {
+            case "y", "yes": return true
+            case "n", "no": return false
+            default: throw UserError("'\(text.debugSafe)' is not yes or no")
+            }
+        }
+        if result.hsts.preload && !result.hsts.includeSubdomains {
+            // Preloading needs includeSubDomains: a policy that stops covering the names under the domain stops
+            // being preloadable, rather than making the answers unreadable.
+            result.hsts.preload = false
+            terminal.write("  tls.hsts_preload is off now: preloading needs every name under \(domain).\n")
         }
     }
 
@@ -276,6 +306,15 @@ public struct Wizard {
         lines.append(
             "  TLS               \(answers.tlsMode.rawValue)\(answers.tlsMode == .acme ? " (\(answers.acmeDirectory.value))" : "")"
         )
+        if answers.mode == .production {
+            let hsts = answers.hsts
+            let scope =
+                hsts.includeSubdomains
+                ? "every name under \(answers.domain?.value ?? "the domain") too" : "this name only"
+            lines.append(
+                "  HSTS              \(hsts.maxAge == 0 ? "off (max-age=0)" : "\(hsts.maxAgeText), \(scope)")\(hsts.preload ? ", preloaded" : "")"
+            )
+        }
         lines.append("  ports             http \(answers.httpPort), https \(answers.httpsPort)")
         lines.append("  deploy folder     \(answers.deployDir)")
         lines.append("  backups           \(answers.backups == .off ? "off" : answers.backupRepository.value)")

@@ -6,8 +6,8 @@ import Testing
 @Suite struct VerifyCommandTests {
     static let ids = [
         "http-redirect", "web-app", "api-health", "auth-health", "header-hsts", "header-x-frame-options",
-        "header-x-content-type-options", "tls-certificate", "database", "containers", "models", "grafana",
-        "monitoring-targets", "alerting", "published-ports", "privileges", "backup",
+        "header-x-content-type-options", "tls-certificate", "tls-protocol", "database", "containers", "models",
+        "grafana", "monitoring-targets", "alerting", "published-ports", "privileges", "backup",
     ]
 
     func installedRoot() throws -> (root: String, environment: [String: String]) {
@@ -45,13 +45,13 @@ import Testing
             #expect((check["remedy"] as? String)?.isEmpty == false, "\(check)")
         }
         #expect((checks[0]["detail"] as? String)?.contains("http://shop.example.test:1/") == true)
-        #expect((checks[9]["detail"] as? String)?.contains("Cannot connect to the Docker daemon") == true)
+        #expect((checks[10]["detail"] as? String)?.contains("Cannot connect to the Docker daemon") == true)
         #expect(read(root + "/var/lib/sbs/verify.json") == run.stdout, "the kept report is the printed one")
 
         let table = try await sbs(["verify", "--root", root], environment: environment)
         #expect(table.status == 1)
         for id in Self.ids { #expect(table.stdout.contains("\n" + id + " "), "\(id) missing from the table") }
-        #expect(table.stdout.contains("→ ") && table.stdout.contains("16 failed, 1 skipped."), "\(table.stdout)")
+        #expect(table.stdout.contains("→ ") && table.stdout.contains("17 failed, 1 skipped."), "\(table.stdout)")
     }
 
     @Test func withNothingInstalledItSaysToInstallFirst() async throws {

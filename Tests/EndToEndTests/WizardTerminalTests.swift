@@ -82,6 +82,11 @@ final class TmuxSession {
 
         await session.expect("TLS certificates")
         try session.keys("Enter")
+        // HSTS over the names under the domain, "no" offered: replaced by "yes".
+        await session.expect("Keep every name under shop.example.com to HTTPS too?")
+        try session.keys("C-u")
+        try session.type("yes")
+        try session.keys("Enter")
         await session.expect("Backups go to")
         try session.keys("Enter")
 
@@ -118,6 +123,7 @@ final class TmuxSession {
         #expect(session.screen.contains("profile           recommended"))
         #expect(session.screen.contains("alerts            owner@shop.example.com, it@shop.example.com"))
         #expect(session.screen.contains("mail relay        mail.example.com:465 as alerts"))
+        #expect(session.screen.contains("HSTS              2 years, every name under shop.example.com too"))
         try session.keys("y", "Enter")
 
         await session.expect("EXIT=0", seconds: 30)
@@ -127,6 +133,7 @@ final class TmuxSession {
         let answers = try #require(read(root + "/etc/sbs/answers.yaml"))
         #expect(answers.contains("domain: shop.example.com"))
         #expect(answers.contains("profile: recommended"))
+        #expect(answers.contains("  hsts_include_subdomains: true\n"))
         #expect(!answers.contains(secret) && !answers.contains(relaySecret))
         for log in (try? FileManager.default.contentsOfDirectory(atPath: root + "/var/log/sbs")) ?? [] {
             let text = read(root + "/var/log/sbs/" + log) ?? ""
@@ -209,6 +216,8 @@ final class TmuxSession {
         await session.expect("Performance profile")
         try session.keys("Enter")
         await session.expect("TLS certificates")
+        try session.keys("Enter")
+        await session.expect("Keep every name under shop.example.com to HTTPS too?")
         try session.keys("Enter")
         await session.expect("Backups go to")
         try session.keys("Enter")

@@ -37,7 +37,7 @@ import Wizard
             try Self.answers(), layout: layout, profile: try Self.profile(ollama: true, monitoring: false))
         #expect(acme.domain == "shop.example.com" && acme.names == ["shop.example.com", "www.shop.example.com"])
         #expect(
-            acme.trust == .system && acme.expectHSTS && acme.httpPort == 80 && acme.httpsPort == 443
+            acme.trust == .system && acme.hsts == .standard && acme.httpPort == 80 && acme.httpsPort == 443
                 && acme.address == "127.0.0.1")
         #expect(acme.profile == .init(ollamaModels: ["llama3.1:8b"], monitoring: false))
         #expect(
@@ -55,9 +55,14 @@ import Wizard
                 $0.mode = .development
             },
             layout: layout, profile: try Self.profile(ollama: false, monitoring: true))
-        #expect(bundle.trust == .bundle("/etc/private-ca.pem") && !bundle.expectHSTS && bundle.httpsPort == 8443)
+        #expect(bundle.trust == .bundle("/etc/private-ca.pem") && bundle.hsts == nil && bundle.httpsPort == 8443)
         // The reference host's profile is the minimum one: basic monitoring, without Grafana.
         #expect(bundle.profile == .init(ollamaModels: nil, monitoring: true, grafana: false))
+
+        // The header the answers ask for is the one verify expects.
+        let asked = HSTSPolicy(maxAge: 31_536_000, includeSubdomains: true, preload: true)
+        let hsts = try Verify.target(try Self.answers { $0.hsts = asked }, layout: layout, profile: nil)
+        #expect(hsts.hsts == asked)
 
         let selfSigned = try Verify.target(try Self.answers { $0.tlsMode = .selfSigned }, layout: layout, profile: nil)
         #expect(
@@ -129,7 +134,7 @@ import Wizard
             try #require(try AtomicFile.readText(layout.stateDir + "/verify.json", limit: .state)))
         #expect(report.checks.map(\.id) == StackVerifier.checkIDs)
         #expect(
-            report.failures.map(\.id) == Array(StackVerifier.checkIDs.prefix(8)),
+            report.failures.map(\.id) == Array(StackVerifier.checkIDs.prefix(9)),
             "every HTTP check fails, the Docker ones do not")
         #expect(report["database"]?.detail == "pg_isready: localhost:5432 - accepting connections")
         #expect(
@@ -139,7 +144,7 @@ import Wizard
             report["models"]?.status == .skip && report["grafana"]?.status == .skip
                 && report["monitoring-targets"]?.status == .skip && report["alerting"]?.status == .skip)
         let message = try #require(error).message
-        #expect(message.hasPrefix("8 of 17 verification checks failed:"))
+        #expect(message.hasPrefix("9 of 18 verification checks failed:"))
         for failure in report.failures {
             #expect(
                 message.contains("  - \(failure.id): \(failure.detail)\n    → \(failure.remedy ?? "-")"),

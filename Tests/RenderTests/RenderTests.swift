@@ -33,14 +33,13 @@ enum GoldenCase: String, CaseIterable, Sendable {
             let smtp = SMTPSettings(
                 host: try DomainName("smtp.example.com"), port: try Port(587), user: try SafeToken("mailer"),
                 sender: try EmailAddress("noreply@example.com"))
-            return (
-                try makeInput(
-                    profile: profile,
-                    tls: .files(
-                        certificate: try SafeToken("/srv/certs/shop.pem"), key: try SafeToken("/srv/certs/shop.key")),
-                    backups: true, smtp: smtp),
-                try fixedSecrets(extra: [(.smtpPassword, "smtp secret with $ and #")])
-            )
+            var input = try makeInput(
+                profile: profile,
+                tls: .files(
+                    certificate: try SafeToken("/srv/certs/shop.pem"), key: try SafeToken("/srv/certs/shop.key")),
+                backups: true, smtp: smtp)
+            input.hsts = HSTSPolicy(maxAge: 31_536_000, includeSubdomains: true, preload: true)
+            return (input, try fixedSecrets(extra: [(.smtpPassword, "smtp secret with $ and #")]))
         case .developmentSelfSignedPort8443:
             let profile = try table.choose(
                 for: facts(memoryMiB: 15872),

@@ -13,7 +13,7 @@ import Testing
 /// The check logic over given HTTP answers and containers (the real exchanges are in NginxSiteTests).
 @Suite struct SiteCheckLogicTests {
     static let headers: [(name: String, value: String)] = [
-        (name: "Strict-Transport-Security", value: "max-age=31536000; includeSubDomains"),
+        (name: "Strict-Transport-Security", value: "max-age=63072000"),
         (name: "X-Frame-Options", value: "DENY"), (name: "X-Content-Type-Options", value: "nosniff"),
     ]
 
@@ -36,13 +36,23 @@ import Testing
         return answers.merging(overriding) { $1 }
     }
 
+    static let tls13 = TLSSession(version: "TLSv1.3", cipher: "TLS_AES_256_GCM_SHA384")
+    static let refused = TableTransport.Answer.failure(.tls, "tlsv1 alert protocol version")
+
+    /// `tls13Only` and `legacyTLSOnly` answer the domain's home page: by default with TLS 1.3, and refusing TLS 1.0
+    /// and 1.1.
     static func run(
         _ target: VerifyTarget, _ answers: [String: TableTransport.Answer],
-        inspecting: [String: TableTransport.Answer] = [:], now: Date = Date()
+        inspecting: [String: TableTransport.Answer] = [:], tls13Only: TableTransport.Answer? = nil,
+        legacyTLSOnly: TableTransport.Answer? = nil, now: Date = Date()
     ) async throws -> [VerifyCheck] {
-        try await SiteChecks(
+        let home = target.httpsURL(target.domain)
+        return try await SiteChecks(
             target: target,
-            transports: SiteTransports(verifying: TableTransport(answers), inspecting: TableTransport(inspecting)),
+            transports: SiteTransports(
+                verifying: TableTransport(answers), inspecting: TableTransport(inspecting),
+                tls13Only: TableTransport([home: tls13Only ?? .response(HTTPResponse(status: 200, tls: tls13))]),
+                legacyTLSOnly: TableTransport([home: legacyTLSOnly ?? refused])),
             now: now
         ).run()
     }
@@ -52,11 +62,15 @@ import Testing
         let now = wholeSecond()
         let certificate = try CertificateTools.makeSelfSigned(domains: target.names, days: 60, now: now).certificatePEM
         let checks = try await Self.run(target, Self.healthy(target, chain: [certificate]), now: now)
-        #expect(checks.map(\.id) == Array(StackVerifier.checkIDs.prefix(8)))
+        #expect(checks.map(\.id) == Array(StackVerifier.checkIDs.prefix(9)))
         for check in checks { #expect(check.status == .pass && check.remedy == nil, "\(check)") }
         #expect(checks["http-redirect"]?.detail == "GET http://shop.test/ → 301 https://shop.test:8443/")
         #expect(checks["api-health"]?.detail == "GET https://shop.test:8443/api/health → 200")
-        #expect(checks["header-hsts"]?.detail == "Strict-Transport-Security: max-age=31536000; includeSubDomains")
+        #expect(checks["header-hsts"]?.detail == "Strict-Transport-Security: max-age=63072000 (as the answers ask)")
+        #expect(
+            checks["tls-protocol"]?.detail
+                == "offered TLS 1.3 alone, the server agrees on TLSv1.3 (TLS_AES_256_GCM_SHA384); TLS 1.0 and 1.1 refused"
+        )
         let tls = try #require(checks["tls-certificate"])
         #expect(
             tls.detail.contains("shop.test: valid, 60 days left")
@@ -147,7 +161,9 @@ import Testing
         let checks = try await Self.run(target, Self.healthy(target, chain: chain, headers: weak))
         #expect(
             checks["header-hsts"]?.status == .fail
-                && checks["header-hsts"]?.detail == "Strict-Transport-Security: max-age=0 has no positive max-age")
+                && checks["header-hsts"]?.detail
+                    == "Strict-Transport-Security: max-age=0; the answers ask for max-age=63072000: max-age is 0, not 63072000 (tls.hsts_max_age)",
+            "\(checks["header-hsts"]?.detail ?? "-")")
         #expect(
             checks["header-x-frame-options"]?.status == .fail
                 && checks["header-x-frame-options"]?.detail.contains("expected DENY or SAMEORIGIN") == true)
@@ -156,7 +172,7 @@ import Testing
             #expect(checks[id]?.remedy?.contains("add_header") == true)
         }
         // Development installs send no HSTS on purpose: skipped, with the reason.
-        let development = makeTarget(expectHSTS: false)
+        let development = makeTarget(hsts: nil)
         let dev = try await Self.run(
             development, Self.healthy(development, chain: chain, headers: Array(Self.headers.dropFirst())))
         #expect(
@@ -171,6 +187,107 @@ import Testing
         #expect(
             down["header-x-content-type-options"]?.status == .fail
                 && down["header-x-content-type-options"]?.detail.contains("see web-app") == true)
+    }
+
+    /// The header must say what the answers ask, neither more nor less: each disagreement is named with its answer.
+    @Test(arguments: [
+        (
+            HSTSPolicy.standard, "max-age=63072000; includeSubDomains",
+            "includeSubDomains is sent, though tls.hsts_include_subdomains is false"
+        ),
+        (
+            HSTSPolicy(maxAge: 31_536_000, includeSubdomains: true), "max-age=31536000",
+            "includeSubDomains is missing (tls.hsts_include_subdomains: true)"
+        ),
+        (
+            HSTSPolicy(maxAge: 63_072_000, includeSubdomains: true, preload: true),
+            "max-age=63072000; includeSubDomains", "preload is missing (tls.hsts_preload: true)"
+        ),
+        (
+            HSTSPolicy(maxAge: 63_072_000, includeSubdomains: true),
+            "max-age=63072000; includeSubDomains; preload", "preload is sent, though tls.hsts_preload is false"
+        ),
+        (HSTSPolicy.standard, "max-age=31536000", "max-age is 31536000, not 63072000 (tls.hsts_max_age)"),
+        (HSTSPolicy(maxAge: 0), "max-age=300", "max-age is 300, not 0 (tls.hsts_max_age)"),
+        (HSTSPolicy.standard, "includeSubDomains", "it has no max-age, which makes browsers ignore the header"),
+        (HSTSPolicy.standard, "max-age=1y", "its max-age '1y' is not a number of seconds"),
+        (HSTSPolicy.standard, "max-age=63072000; max-age=1", "it gives max-age twice"),
+    ])
+    func anHSTSHeaderThatDisagreesWithTheAnswersFails(_ asked: HSTSPolicy, _ served: String, _ problem: String)
+        async throws
+    {
+        let target = makeTarget(hsts: asked)
+        let chain = [try CertificateTools.makeSelfSigned(domains: target.names).certificatePEM]
+        let headers = [(name: "Strict-Transport-Security", value: served)] + Array(Self.headers.dropFirst())
+        let check = try #require(
+            try await Self.run(target, Self.healthy(target, chain: chain, headers: headers))["header-hsts"])
+        #expect(check.status == .fail && check.detail.contains(problem), "\(check.detail)")
+        #expect(check.detail.hasPrefix("Strict-Transport-Security: \(served)"), "\(check.detail)")
+        #expect(check.remedy?.contains("sbs install --from write-configs") == true)
+    }
+
+    /// What the answers ask, written in any letter case and with max-age quoted, passes; two headers that disagree
+    /// fail, since browsers obey only the first.
+    @Test func anHSTSHeaderAsTheAnswersAskPassesInAnySpelling() async throws {
+        let asked = HSTSPolicy(maxAge: 31_536_000, includeSubdomains: true, preload: true)
+        let target = makeTarget(hsts: asked)
+        let chain = [try CertificateTools.makeSelfSigned(domains: target.names).certificatePEM]
+        for served in [asked.headerValue, "Max-Age=\"31536000\" ; PRELOAD;includesubdomains;"] {
+            let headers = [(name: "Strict-Transport-Security", value: served)] + Array(Self.headers.dropFirst())
+            let check = try await Self.run(target, Self.healthy(target, chain: chain, headers: headers))["header-hsts"]
+            #expect(check?.status == .pass, "\(served): \(check?.detail ?? "-")")
+        }
+        let twice =
+            [
+                (name: "Strict-Transport-Security", value: "max-age=300"),
+                (name: "Strict-Transport-Security", value: asked.headerValue),
+            ] + Array(Self.headers.dropFirst())
+        let check = try await Self.run(target, Self.healthy(target, chain: chain, headers: twice))["header-hsts"]
+        #expect(
+            check?.status == .fail
+                && check?.detail
+                    == "2 Strict-Transport-Security headers (max-age=300 | max-age=31536000; includeSubDomains; preload); browsers obey only the first",
+            "\(check?.detail ?? "-")")
+    }
+
+    /// TLS 1.3 refused is a failure that says what the server agrees on instead; TLS 1.0 or 1.1 accepted is one too;
+    /// no answer at all says so.
+    @Test func aServerWithoutTLS13OrWithLegacyTLSFailsTheProtocolCheck() async throws {
+        let target = makeTarget()
+        let chain = [try CertificateTools.makeSelfSigned(domains: target.names).certificatePEM]
+        let home = target.httpsURL(target.domain)
+        let noTLS13 = try await Self.run(
+            target, Self.healthy(target, chain: chain),
+            inspecting: [
+                home: .response(
+                    HTTPResponse(
+                        status: 200, tls: TLSSession(version: "TLSv1.2", cipher: "ECDHE-ECDSA-AES256-GCM-SHA384")))
+            ], tls13Only: Self.refused)
+        let refused = try #require(noTLS13["tls-protocol"])
+        #expect(
+            refused.status == .fail
+                && refused.detail
+                    == "offered TLS 1.3 alone, the server refuses the handshake (tlsv1 alert protocol version); offered every version, it agrees on TLSv1.2 (ECDHE-ECDSA-AES256-GCM-SHA384)",
+            "\(refused.detail)")
+        #expect(refused.remedy?.contains("default server") == true && refused.remedy?.contains("write-configs") == true)
+        #expect(noTLS13.filter { $0.status == .fail }.map(\.id) == ["tls-protocol"])
+
+        let legacy = try await Self.run(
+            target, Self.healthy(target, chain: chain),
+            legacyTLSOnly: .response(
+                HTTPResponse(status: 200, tls: TLSSession(version: "TLSv1.1", cipher: "ECDHE-ECDSA-AES256-SHA"))))
+        #expect(
+            legacy["tls-protocol"]?.status == .fail
+                && legacy["tls-protocol"]?.detail.contains("offered TLS 1.0 and 1.1 alone, it accepts TLSv1.1 too")
+                    == true,
+            "\(legacy["tls-protocol"]?.detail ?? "-")")
+
+        let silent = try await Self.run(
+            target, Self.healthy(target, chain: chain), tls13Only: .failure(.connect, "Connection refused"))
+        #expect(
+            silent["tls-protocol"]?.status == .fail
+                && silent["tls-protocol"]?.detail.hasSuffix("got no answer: Connection refused") == true
+                && silent["tls-protocol"]?.remedy?.contains("publishes port 443") == true)
     }
 
     @Test func aNameTheServerRefusesFailsWithWhatItPresentsInstead() async throws {
@@ -310,7 +427,7 @@ import Testing
                 Self.targetsQuery: Self.allUp,
             ].merging(Self.allUpScrapes) { $1 }.merging(Self.alertingNobody) { $1 })
         let checks = await Self.run(target, probe)
-        #expect(checks.map(\.id) == Array(StackVerifier.checkIDs.dropFirst(8).prefix(8)))
+        #expect(checks.map(\.id) == Array(StackVerifier.checkIDs.dropFirst(9).prefix(8)))
         for check in checks { #expect(check.status == .pass, "\(check)") }
         #expect(checks["database"]?.detail == "pg_isready: localhost:5432 - accepting connections")
         #expect(checks["containers"]?.detail.hasPrefix("9 running (8 healthy by their healthcheck)") == true)

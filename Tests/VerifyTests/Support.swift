@@ -59,15 +59,26 @@ struct TestPKI {
     }
 }
 
+extension TestPKI {
+    /// The CA in `caFile`, and in `folder` a leaf for `names` valid `days` from now as nginx reads it:
+    /// `fullchain.pem` (the leaf, then the CA) and `privkey.pem` (0600).
+    func install(names: [String], days: Double = 90.5, caFile: String, in folder: String) throws {
+        let leaf = try leaf(names, days: days)
+        try AtomicFile.write(try caPEM, to: caFile)
+        try AtomicFile.write(leaf.certificate + (try caPEM), to: folder + "/fullchain.pem")
+        try AtomicFile.write(leaf.key, to: folder + "/privkey.pem", mode: 0o600)
+    }
+}
+
 let testProject = ComposeProject(name: "sbs-test", directory: "/opt/sbs")
 
 func makeTarget(
     names: [String] = ["shop.test", "www.shop.test"], httpPort: Int = 80, httpsPort: Int = 443,
-    expectHSTS: Bool = true, trust: VerifyTarget.Trust = .system,
+    hsts: HSTSPolicy? = .standard, trust: VerifyTarget.Trust = .system,
     profile: VerifyTarget.ProfileExpectation? = .init(ollamaModels: nil, monitoring: false)
 ) -> VerifyTarget {
     VerifyTarget(
-        domain: names[0], names: names, httpPort: httpPort, httpsPort: httpsPort, expectHSTS: expectHSTS,
+        domain: names[0], names: names, httpPort: httpPort, httpsPort: httpsPort, hsts: hsts,
         trust: trust, project: testProject, profile: profile)
 }
 

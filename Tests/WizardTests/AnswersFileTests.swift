@@ -180,6 +180,45 @@ func problems(_ text: String) -> [String] {
 
     // A user name or password in the directory URL is refused, and the problem does not repeat it: the answers
     // are kept, shown in the summary and become the certificate step's input.
+    /// `tls.hsts_*`: defaults as Mozilla's generator has them; max-age from 0 to two years; preload only with
+    /// includeSubDomains and at least a year, each problem at the answer it is about.
+    @Test func hstsAnswersHaveSafeDefaultsAndPreloadNeedsWhatHSTSPreloadOrgAsks() throws {
+        let defaults = try AnswersFile.parse(complete, file: "site.yaml")
+        #expect(defaults.hsts == HSTSPolicy(maxAge: 63_072_000, includeSubdomains: false, preload: false))
+        let preloaded = try AnswersFile.parse(
+            complete + "\ntls:\n  hsts_max_age: 31536000\n  hsts_include_subdomains: true\n  hsts_preload: true\n",
+            file: "site.yaml")
+        #expect(preloaded.hsts == HSTSPolicy(maxAge: 31_536_000, includeSubdomains: true, preload: true))
+        #expect(
+            preloaded.given.isSuperset(of: ["tls.hsts_max_age", "tls.hsts_include_subdomains", "tls.hsts_preload"]))
+        #expect(try AnswersFile.parse(complete + "\ntls:\n  hsts_max_age: 0\n", file: "site.yaml").hsts.maxAge == 0)
+
+        let cases: [(String, String)] = [
+            (
+                "  hsts_max_age: 63072001\n",
+                "site.yaml:7:17: tls.hsts_max_age must be from 0 (browsers forget the policy) to 63072000 (two years) seconds, not 63072001"
+            ),
+            ("  hsts_max_age: -5\n", "site.yaml:7:17: tls.hsts_max_age must be from 0"),
+            ("  hsts_max_age: 2y\n", "site.yaml:7:17: 'tls.hsts_max_age' must be a whole number, not '2y'"),
+            (
+                "  hsts_include_subdomains: yes please\n",
+                "site.yaml:7:28: 'tls.hsts_include_subdomains' must be true or false"
+            ),
+            (
+                "  hsts_preload: true\n",
+                "site.yaml:7:17: tls.hsts_preload needs tls.hsts_include_subdomains: true (hstspreload.org refuses a policy without includeSubDomains)"
+            ),
+            (
+                "  hsts_include_subdomains: true\n  hsts_max_age: 86400\n  hsts_preload: true\n",
+                "site.yaml:9:17: tls.hsts_preload needs tls.hsts_max_age of at least 31536000 (one year), not 86400"
+            ),
+        ]
+        for (lines, expected) in cases {
+            let found = problems(complete + "\ntls:\n" + lines)
+            #expect(found.count == 1 && found[0].hasPrefix(expected), "\(lines): \(found)")
+        }
+    }
+
     @Test func credentialsInTheACMEDirectoryAreRefusedUnshown() {
         let found = problems(complete + "\ntls:\n  acme_directory: https://user:s3cret-pass@ca.example/dir\n")
         #expect(found.count == 1)
@@ -505,6 +544,9 @@ struct AnswersGenerator {
             a.certFile = "/etc/ssl/site.pem"
             a.keyFile = "/etc/ssl/site.key"
         }
+        a.hsts.maxAge = pick([0, 1, 86400, HSTSPolicy.preloadMinimumMaxAge, HSTSPolicy.maximumMaxAge])
+        a.hsts.includeSubdomains = chance()
+        a.hsts.preload = a.hsts.includeSubdomains && a.hsts.maxAge >= HSTSPolicy.preloadMinimumMaxAge && chance()
         for name in AnswerSecret.secretsSection where chance() { a.secrets[name] = secret() }
         for service in StackService.allCases where next() % 4 == 0 {
             a.images[service] = try ImageReference(imageReference())
@@ -631,6 +673,8 @@ final class ScriptedTerminal: Terminal {
             ("Domain name", "shop.example.com"),
             ("Performance profile", "recommended"),
             ("TLS certificates", "acme"),
+            ("Keep every name under shop.example.com to HTTPS too?", "maybe"),
+            ("Keep every name under shop.example.com to HTTPS too?", "yes"),
             ("Backups go to", "/var/backups/sbs/restic"),
             ("Anthropic API key", "sk-1"),
             ("Anthropic API key", "sk-test-key"),
@@ -642,6 +686,9 @@ final class ScriptedTerminal: Terminal {
         #expect(result.domain?.value == "shop.example.com")
         #expect(result.profile == .named(.recommended))
         #expect(result.secrets[.anthropicAPIKey] == .literal("sk-test-key"))
+        #expect(result.hsts == HSTSPolicy(maxAge: 63_072_000, includeSubdomains: true))
+        #expect(terminal.written.contains("✗ 'maybe' is not yes or no"))
+        #expect(terminal.written.contains("HSTS              2 years, every name under shop.example.com too"))
         #expect(terminal.written.contains("✗ 'bad domain.com' is not a valid domain name: it contains a space"))
         #expect(terminal.written.contains("✗ The key is not usable: the secret is shorter than 8 characters"))
         #expect(!terminal.written.contains("sk-test-key"))
@@ -657,6 +704,7 @@ final class ScriptedTerminal: Terminal {
             ("Administrator e-mail", "old@example.com"),
             ("Performance profile", "auto"),
             ("TLS certificates", "self-signed"),
+            ("Keep every name under old.example.com to HTTPS too?", "no"),
             ("Backups go to", "/var/backups/sbs/restic"),
             ("Proceed", "n"),
         ])
@@ -682,7 +730,10 @@ final class ScriptedTerminal: Terminal {
             answers.adminEmail = try EmailAddress("ops@example.com")
             answers.backups = backups
             let terminal = ScriptedTerminal(
-                [("Performance profile", "auto"), ("TLS certificates", "acme")] + script + [("Proceed", "y")])
+                [
+                    ("Performance profile", "auto"), ("TLS certificates", "acme"),
+                    ("Keep every name under shop.example.com", "no"),
+                ] + script + [("Proceed", "y")])
             let result = try Wizard(terminal: terminal).complete(
                 answers, given: given.union(["domain", "admin_email"]), previous: previous, detectedProfile: nil,
                 storedSecrets: stored.union([.anthropicAPIKey]))
@@ -728,8 +779,8 @@ final class ScriptedTerminal: Terminal {
         var fromS3 = s3
         fromS3.domain = try DomainName("shop.example.com")
         let terminal = ScriptedTerminal([
-            ("Performance profile", "auto"), ("TLS certificates", "acme"), ("Backups go to", "/srv/restic"),
-            ("Proceed", "y"),
+            ("Performance profile", "auto"), ("TLS certificates", "acme"),
+            ("Keep every name under shop.example.com", "no"), ("Backups go to", "/srv/restic"), ("Proceed", "y"),
         ])
         let moved = try Wizard(terminal: terminal).complete(
             fromS3, given: ["domain", "admin_email"], previous: s3, detectedProfile: nil,
@@ -743,5 +794,54 @@ final class ScriptedTerminal: Terminal {
         let (off, offTerminal) = try run([], backups: .off)
         #expect(off.backupRepository == .onThisServer)
         #expect(offTerminal.written.contains("backups           off"))
+    }
+
+    /// HSTS over every name under the domain is asked in production only, with what it does to those names, the
+    /// previous answer offered; not asked when the file gives it. Saying no turns preloading off (it needs them).
+    @Test func whetherHSTSCoversTheNamesUnderTheDomainIsAskedInProductionOnly() throws {
+        func run(
+            _ script: [(String, String?)], mode: InstallMode = .production, given: Set<String> = [],
+            previous: Answers? = nil
+        ) throws -> (Answers, ScriptedTerminal) {
+            var answers = previous ?? Answers()
+            answers.mode = mode
+            answers.domain = try DomainName("shop.example.com")
+            answers.adminEmail = try EmailAddress("ops@example.com")
+            answers.backups = .off
+            let terminal = ScriptedTerminal(
+                [("Performance profile", "auto"), ("TLS certificates", "acme")] + script + [("Proceed", "y")])
+            let result = try Wizard(terminal: terminal).complete(
+                answers, given: given.union(["domain", "admin_email"]), previous: previous, detectedProfile: nil,
+                storedSecrets: [.anthropicAPIKey])
+            #expect(terminal.script.isEmpty, "prompts left: \(terminal.script.map(\.prompt))")
+            return (result, terminal)
+        }
+        let prompt = "Keep every name under shop.example.com to HTTPS too? [yes|no]: "
+        let (asked, terminal) = try run([(prompt, "no")])
+        #expect(asked.hsts == .standard)
+        #expect(terminal.initials[prompt] == "no")
+        #expect(
+            terminal.written.contains(
+                "keeps to HTTPS for it for 2 years (HSTS). It can do the same for\nevery name under it (intranet.shop.example.com, printer.shop.example.com …): it then refuses plain HTTP on all of them."
+            ))
+        #expect(terminal.written.contains("HSTS              2 years, this name only"))
+
+        // Development installs send no HSTS: not asked, nor shown.
+        let (development, developmentTerminal) = try run([], mode: .development)
+        #expect(development.hsts == .standard && !developmentTerminal.written.contains("HSTS"))
+        // Given by the answers file: not asked.
+        _ = try run([], given: ["tls.hsts_include_subdomains"])
+
+        // An earlier install preloaded the policy: offered "yes"; answering no turns preloading off with it.
+        var preloaded = Answers()
+        preloaded.hsts = HSTSPolicy(maxAge: 31_536_000, includeSubdomains: true, preload: true)
+        let (kept, keptTerminal) = try run([(prompt, "yes")], previous: preloaded)
+        #expect(kept.hsts == preloaded.hsts && keptTerminal.initials[prompt] == "yes")
+        #expect(
+            keptTerminal.written.contains("HSTS              1 year, every name under shop.example.com too, preloaded"))
+        let (narrowed, narrowedTerminal) = try run([(prompt, "no")], previous: preloaded)
+        #expect(narrowed.hsts == HSTSPolicy(maxAge: 31_536_000))
+        #expect(narrowedTerminal.written.contains("tls.hsts_preload is off now"))
+        #expect(try AnswersFile.parse(AnswersFile.render(narrowed), file: "kept.yaml").hsts == narrowed.hsts)
     }
 }

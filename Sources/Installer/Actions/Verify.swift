@@ -8,11 +8,11 @@ import Verify
 import Wizard
 
 /// `verify`: the running stack, checked from this server with the domain's SNI and Host (see `StackVerifier`):
-/// the HTTP redirect, the web app and the health endpoints, the security headers, the certificate for every name,
-/// the database, the containers, the profile's models, Grafana, the monitoring's targets and the published ports.
-/// The report goes to `/var/lib/sbs/verify.json` (as `sbs verify --json` prints it), each check's result to the
-/// metrics folder; any failed check fails the step, each with its remedy. It reads the world, so it runs on every
-/// run that covers it.
+/// the HTTP redirect, the web app and the health endpoints, the security headers (HSTS as the answers ask), the
+/// certificate for every name, the TLS protocols, the database, the containers, the profile's models, Grafana, the
+/// monitoring's targets and the published ports. The report goes to `/var/lib/sbs/verify.json` (as `sbs verify
+/// --json` prints it), each check's result to the metrics folder; any failed check fails the step, each with its
+/// remedy. It reads the world, so it runs on every run that covers it.
 struct Verify: StepAction {
     static let name = "verify"
     static let observes = true
@@ -114,7 +114,7 @@ struct Verify: StepAction {
                     as? Date)
         var target = VerifyTarget(
             domain: domain, names: answers.certificateNames.map(\.value), httpPort: answers.httpPort.value,
-            httpsPort: answers.httpsPort.value, expectHSTS: answers.mode == .production, trust: trust,
+            httpsPort: answers.httpsPort.value, hsts: answers.mode == .production ? answers.hsts : nil, trust: trust,
             project: InstallInputs.project(layout: layout, deployDir: answers.deployDir), profile: expectation,
             backup: backup)
         target.alertIntegrations =

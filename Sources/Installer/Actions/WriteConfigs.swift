@@ -104,6 +104,7 @@ struct WriteConfigs: StepAction {
                 ? nil : AlertsSettings(emails: answers.alertEmails, webhook: answers.alertWebhook != nil))
         input.projectName = ComposeProject.name(forRoot: layout.root)
         input.alertTimings = answers.alertTimings
+        input.hsts = answers.hsts
         input.metricsDirectory = try SafeToken(TextfileMetrics.directory(in: layout), what: "metrics folder")
         if answers.tlsMode == .acme, let bundle = answers.acmeCABundle {
             input.siteCABundle = try SafeToken(bundle, what: "CA bundle")
