@@ -5,7 +5,7 @@ import SBSCore
 #endif
 
 /// The TCP ports sshd accepts connections on, read from its configuration (and, on a real host, from the sockets
-/// sshd listens on), never guessed: a host firewall that leaves out the SSH port locks the administrator out.
+/// sshd listens on other than loopback), never guessed: a host firewall that leaves out the SSH port locks the administrator out.
 public struct SSHPorts: Sendable, Equatable, Codable {
     /// Sorted, each once.
     public var ports: [Int]
@@ -57,7 +57,9 @@ public struct SSHDConfigReader: Sendable {
             let settings = try read()
             for (port, source) in settings.effectivePorts { found[port, default: []].append(source) }
         }
-        for listener in listening where listener.process == "sshd" {
+        // One on loopback only is reached through `lo`, which the firewall accepts whatever the port.
+        for listener in listening
+        where listener.process == "sshd" && !listener.address.hasPrefix("127.") && listener.address != "::1" {
             found[listener.port, default: []].append("sshd listening on \(listener.address)")
         }
         let ports = found.keys.sorted()

@@ -84,6 +84,9 @@ func sshPorts(_ files: [String: String], listening: [PortListener] = []) throws 
         let listening = [
             PortListener(port: 2244, address: "0.0.0.0", inode: 1, pid: 9, process: "sshd"),
             PortListener(port: 5432, address: "0.0.0.0", inode: 2, pid: 10, process: "postgres"),
+            // Loopback comes in through `lo`, whatever the port.
+            PortListener(port: 14220, address: "127.0.0.1", inode: 3, pid: 11, process: "sshd"),
+            PortListener(port: 14221, address: "::1", inode: 4, pid: 11, process: "sshd"),
         ]
         let ports = try sshPorts(["etc/ssh/sshd_config": "Port 2222\n"], listening: listening)
         #expect(ports.ports == [2222, 2244])

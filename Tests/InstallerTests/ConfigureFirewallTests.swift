@@ -91,7 +91,9 @@ struct FirewallFixture {
 
         let before = try FileManager.default.attributesOfItem(atPath: fixture.rulesFile)[.modificationDate] as? Date
         try await Task.sleep(for: .milliseconds(20))
-        _ = try await fixture.action(runner).run(input, log: ShownLines().log("configure-firewall"))
+        let again = ShownLines()
+        _ = try await fixture.action(runner).run(input, log: again.log("configure-firewall"))
+        #expect(again.text.contains("rules for TCP ports 80, 2222, 8443 unchanged in"), "\(again.text)")
         let after = try FileManager.default.attributesOfItem(atPath: fixture.rulesFile)[.modificationDate] as? Date
         #expect(before == after)
         #expect(!runner.calls.contains { $0.first == ConfigureFirewall.nft })

@@ -95,7 +95,7 @@ struct ConfigureFirewall: StepAction {
         let products = [ProductFile(input.rulesFile), ProductFile(unitFile)]
         guard input.loadIntoKernel else {
             log.progress(
-                "rules for TCP ports \(portList) written to \(input.rulesFile) and \(unitFile); not loaded into the running kernel: the install's root is not / (on the server itself, `nft -f \(input.rulesFile)` loads them)"
+                "rules for TCP ports \(portList) \(rulesChanged || unitChanged ? "written to" : "unchanged in") \(input.rulesFile) and \(unitFile); not loaded into the running kernel: the install's root is not / (on the server itself, `nft -f \(input.rulesFile)` loads them)"
             )
             return StepResult(
                 Output(firewall: "nftables", sshPorts: ssh.ports, allowedPorts: ports), products: products)
