@@ -7,8 +7,9 @@ public enum FirewallSwitch: String, Codable, Sendable, Equatable, CaseIterable {
 
 /// sbs's host firewall as an nftables ruleset: one table of its own, `inet sbs` (IPv4 and IPv6), whose input
 /// chain drops what it does not accept: loopback, replies to connections this host made, ICMP and ICMPv6 (IPv6
-/// needs neighbour discovery to work at all), and new TCP connections to the SSH port(s) and the site's http and
-/// https ports. Other tables (Docker's, the distribution's) are never touched; Docker's published ports pass its
+/// needs neighbour discovery to work at all), DHCP and DHCPv6 replies to this host's client (a lease that cannot
+/// be renewed takes the address away; ufw's defaults accept them too), and new TCP connections to the SSH
+/// port(s) and the site's http and https ports. Other tables (Docker's, the distribution's) are never touched; Docker's published ports pass its
 /// own forward chain, not this input chain.
 ///
 /// The file loads atomically with `nft -f` and converges: it declares the table (a no-op when it exists), deletes
@@ -42,6 +43,8 @@ public struct FirewallRuleset: Sendable, Hashable, Codable {
         \t\tct state established,related accept
         \t\tmeta l4proto icmp accept
         \t\tmeta l4proto ipv6-icmp accept
+        \t\tudp sport 67 udp dport 68 accept
+        \t\tip6 saddr fe80::/10 udp sport 547 udp dport 546 accept
         \t\ttcp dport { \(tcpPorts.map(String.init).joined(separator: ", ")) } accept
         \t}
         }

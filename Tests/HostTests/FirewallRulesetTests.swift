@@ -15,7 +15,8 @@ import Testing
         #expect(lines.contains("type filter hook input priority filter; policy drop;"))
         for rule in [
             "iifname \"lo\" accept", "ct state invalid drop", "ct state established,related accept",
-            "meta l4proto icmp accept", "meta l4proto ipv6-icmp accept",
+            "meta l4proto icmp accept", "meta l4proto ipv6-icmp accept", "udp sport 67 udp dport 68 accept",
+            "ip6 saddr fe80::/10 udp sport 547 udp dport 546 accept",
         ] {
             #expect(lines.contains(rule), "\(rule)")
         }
