@@ -130,6 +130,38 @@ public struct SystemdUnits: Sendable, Hashable, Codable {
         return units
     }
 
+    public static let firewallService = "sbs-firewall.service"
+
+    /// `sbs-firewall.service` (written by configure-firewall, not install-timers): loads sbs's nftables table at
+    /// boot, before the network comes up (as Debian's nftables.service does), so the rules survive a reboot.
+    /// - Throws: `UserError` when a path cannot go into a unit (see `init`).
+    public static func firewall(nft: String, rules: String) throws(UserError) -> SystemdUnit {
+        try checkProgram(nft, what: "nft program")
+        try checkPath(rules, what: "firewall rules file")
+        let load = "\(quoteProgram(nft)) -f \(quote(rules))"
+        return SystemdUnit(
+            name: firewallService,
+            text: """
+                # Written by sbs (configure-firewall); an edit is replaced on the next `sbs install` or `sbs resume`.
+                [Unit]
+                Description=Load the Small Business Server's host firewall (nftables table inet sbs)
+                DefaultDependencies=no
+                Wants=network-pre.target
+                Before=network-pre.target network-online.target shutdown.target
+                Conflicts=shutdown.target
+
+                [Service]
+                Type=oneshot
+                RemainAfterExit=yes
+                ExecStart=\(load)
+                ExecReload=\(load)
+
+                [Install]
+                WantedBy=sysinit.target
+
+                """)
+    }
+
     /// `sbs ARGS [--root ROOT]`.
     func sbs(_ arguments: [String]) -> [String] {
         [executable] + arguments + (root == "/" ? [] : ["--root", root])

@@ -3,7 +3,8 @@ import SBSCore
 
 /// The host firewall: whether ufw or firewalld is active and lets the http/https ports in. Docker publishes
 /// ports around ufw (its own iptables chains come first), so the stack would be reachable anyway; a firewall
-/// whose rules say otherwise is a warning with the commands that make the two agree, not a failure. A firewall
+/// whose rules say otherwise is a warning with the commands that make the two agree, not a failure. With
+/// `firewall: on` (`managed`), configure-firewall runs those commands itself, and the check says so. A firewall
 /// in front of the server (the provider's) cannot be seen from here: the self-check before ACME catches that.
 public struct FirewallCheck: Sendable {
     public let runner: any CommandRunner
@@ -14,7 +15,7 @@ public struct FirewallCheck: Sendable {
 
     /// - Returns: pass (no active firewall, or one that allows both ports) or warn (an active firewall that does
     ///   not list them), never fail.
-    public func check(httpPort: Port, httpsPort: Port) async -> CheckResult {
+    public func check(httpPort: Port, httpsPort: Port, managed: Bool = false) async -> CheckResult {
         let ports = [httpPort.value, httpsPort.value]
         let ufw = (try? await runner.run(["ufw", "status"], timeout: .seconds(10)))
         if let ufw, ufw.status == 0, ufw.stdout.contains("Status: active") {
@@ -23,6 +24,7 @@ public struct FirewallCheck: Sendable {
                 return CheckResult(
                     id: "firewall", status: .pass, detail: "ufw is active and allows ports \(Self.list(ports)).")
             }
+            if managed { return Self.allowedLater("ufw is active", missing) }
             return CheckResult(
                 id: "firewall", status: .warn,
                 detail:
@@ -41,6 +43,7 @@ public struct FirewallCheck: Sendable {
                 return CheckResult(
                     id: "firewall", status: .pass, detail: "firewalld is running and allows ports \(Self.list(ports)).")
             }
+            if managed { return Self.allowedLater("firewalld is running", missing) }
             return CheckResult(
                 id: "firewall", status: .warn,
                 detail:
@@ -53,12 +56,13 @@ public struct FirewallCheck: Sendable {
     }
 
     /// ufw's `status` lists rules as `80/tcp  ALLOW  Anywhere`, `80,443/tcp ALLOW …`, `443 ALLOW …` or by
-    /// application profile (`Nginx Full`, `WWW Full`).
-    static func ufwAllows(_ port: Int, in status: String) -> Bool {
+    /// application profile (`Nginx Full`, `WWW Full`, `OpenSSH`).
+    public static func ufwAllows(_ port: Int, in status: String) -> Bool {
         for line in status.split(separator: "\n") where line.contains("ALLOW") {
             let target = line.split(separator: " ", omittingEmptySubsequences: true).first.map(String.init) ?? ""
             let numbers = target.split(separator: "/").first.map { $0.split(separator: ",").map(String.init) } ?? []
             if numbers.contains(String(port)) { return true }
+            if port == 22 && line.hasPrefix("OpenSSH") { return true }
             if port == 80 && (line.hasPrefix("Nginx Full") || line.hasPrefix("Nginx HTTP") || line.hasPrefix("WWW")) {
                 return true
             }
@@ -72,11 +76,20 @@ public struct FirewallCheck: Sendable {
         return false
     }
 
-    static func firewalldAllows(_ port: Int, services: String, ports: String) -> Bool {
+    public static func firewalldAllows(_ port: Int, services: String, ports: String) -> Bool {
         let serviceNames = services.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
         if port == 80 && serviceNames.contains("http") { return true }
         if port == 443 && serviceNames.contains("https") { return true }
+        if port == 22 && serviceNames.contains("ssh") { return true }
         return ports.split(whereSeparator: { $0 == " " || $0 == "\n" }).contains { $0 == "\(port)/tcp" }
+    }
+
+    static func allowedLater(_ state: String, _ missing: [Int]) -> CheckResult {
+        CheckResult(
+            id: "firewall", status: .pass,
+            detail:
+                "\(state) and does not allow port\(missing.count == 1 ? "" : "s") \(list(missing)) yet; configure-firewall allows \(missing.count == 1 ? "it" : "them") (firewall: on)."
+        )
     }
 
     static func list(_ ports: [Int]) -> String { ports.map(String.init).joined(separator: " and ") }

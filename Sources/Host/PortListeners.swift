@@ -24,7 +24,12 @@ public struct PortListenerTable: Sendable {
     }
 
     /// Sockets in state LISTEN on `port` (IPv4 and IPv6).
-    public func listeners(on port: Int) -> [PortListener] {
+    public func listeners(on port: Int) -> [PortListener] { listeners(onAny: port) }
+
+    /// Every socket in state LISTEN, on any port (sshd's, whatever its configuration says).
+    public func allListeners() -> [PortListener] { listeners(onAny: nil) }
+
+    func listeners(onAny port: Int?) -> [PortListener] {
         var found: [PortListener] = []
         for (file, v6) in [("/proc/net/tcp", false), ("/proc/net/tcp6", true)] {
             guard let text = sysroot.readText(file) else { continue }
@@ -32,11 +37,11 @@ public struct PortListenerTable: Sendable {
                 let fields = line.split(separator: " ")
                 guard fields.count >= 10, fields[3] == "0A" else { continue }
                 let local = fields[1].split(separator: ":")
-                guard local.count == 2, let localPort = Int(local[1], radix: 16), localPort == port,
+                guard local.count == 2, let localPort = Int(local[1], radix: 16), port == nil || localPort == port,
                     let inode = Int(fields[9])
                 else { continue }
                 let address = Self.decodeAddress(String(local[0]), v6: v6) ?? String(local[0])
-                found.append(PortListener(port: port, address: address, inode: inode))
+                found.append(PortListener(port: localPort, address: address, inode: inode))
             }
         }
         guard !found.isEmpty else { return [] }

@@ -116,6 +116,7 @@ public enum InstallActions {
         table.register(ObtainCertificate(tools: tools))
         table.register(EnsureDocker(tools: tools))
         table.register(EnsureRestic(tools: tools))
+        table.register(ConfigureFirewall(tools: tools))
         table.register(RestoreDatabase(tools: tools))
         table.register(StartProxy(tools: tools))
         table.register(StartStack(tools: tools))

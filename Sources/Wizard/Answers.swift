@@ -246,6 +246,8 @@ public struct Answers: Sendable, Equatable {
 
     public var publicIP: String?
     public var dnsCheck: DNSPolicy = .strict
+    /// `firewall: on|off`: whether sbs keeps the host firewall (step configure-firewall).
+    public var firewall: FirewallSwitch = .on
 
     /// Where these answers came from; not part of what they say (equal answers from two files are equal).
     public var origin = AnswersOrigin()
@@ -357,6 +359,7 @@ public struct Answers: Sendable, Equatable {
             "smtp.sender": smtpSender?.value ?? "",
             "network.public_ip": publicIP ?? "",
             "checks.dns": dnsCheck.rawValue,
+            "firewall": firewall.rawValue,
         ]
         for service in StackService.allCases { facts["images.\(service.rawValue)"] = image(service) }
         facts["images.archive"] = imagesArchive ?? ""

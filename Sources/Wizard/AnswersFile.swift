@@ -17,7 +17,7 @@ public struct AnswersError: Error, Sendable, CustomStringConvertible {
 public enum AnswersFile {
     static let topKeys = [
         "version", "mode", "domain", "aliases", "admin_email", "profile", "features", "tls", "secrets",
-        "images", "registry", "ports", "paths", "backups", "alerts", "smtp", "network", "checks",
+        "images", "registry", "ports", "paths", "backups", "alerts", "smtp", "network", "checks", "firewall",
     ]
 
     /// Parses and validates an answers file, collecting every problem.
@@ -417,6 +417,8 @@ public enum AnswersFile {
             if let dns = choice(map["dns"], "checks.dns", DNSPolicy.self) { answers.dnsCheck = dns }
         }
 
+        if let firewall = choice(top["firewall"], "firewall", FirewallSwitch.self) { answers.firewall = firewall }
+
         if !reader.problems.isEmpty { throw AnswersError(problems: reader.problems) }
         return answers
     }
@@ -537,6 +539,7 @@ public enum AnswersFile {
         }
         if let ip = answers.publicIP { out += "network:\n  public_ip: \(quote(ip))\n" }
         out += "checks:\n  dns: \(answers.dnsCheck.rawValue)\n"
+        out += "firewall: \(answers.firewall.rawValue)\n"
         return out
     }
 

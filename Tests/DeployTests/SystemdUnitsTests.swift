@@ -292,6 +292,29 @@ func temporaryFolder(_ name: String) throws -> String {
         #expect(warnings.isEmpty, "\(result.output)")
     }
 
+    /// configure-firewall's unit: loads the ruleset before the network, once, at boot.
+    @Test func systemdAcceptsTheFirewallUnit() throws {
+        try requireTool()
+        try Integration.require(tools: "/usr/sbin/nft", install: "apt-get install -y nftables")
+        let folder = try temporaryFolder("firewall unit")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let unit = try SystemdUnits.firewall(nft: "/usr/sbin/nft", rules: folder + "/etc/sbs/firewall 50%.nft")
+        #expect(unit.name == "sbs-firewall.service")
+        #expect(unit.text.contains("ExecStart=\"/usr/sbin/nft\" -f \"\(folder)/etc/sbs/firewall 50%%.nft\"\n"))
+        for line in [
+            "Type=oneshot", "RemainAfterExit=yes", "Before=network-pre.target network-online.target shutdown.target",
+            "WantedBy=sysinit.target",
+        ] {
+            #expect(unit.text.contains(line + "\n"), "\(line)")
+        }
+        let file = folder + "/" + unit.name
+        try unit.text.write(toFile: file, atomically: true, encoding: .utf8)
+        let result = try verify([file])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(!result.output.contains("sbs-firewall"), "\(result.output)")
+        #expect(throws: UserError.self) { try SystemdUnits.firewall(nft: "nft", rules: "/etc/sbs/firewall.nft") }
+    }
+
     @Test func systemdCatchesABrokenUnit() throws {
         try requireTool()
         let folder = try temporaryFolder("units-broken")

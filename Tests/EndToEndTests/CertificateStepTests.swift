@@ -94,7 +94,8 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: root + "/etc/sbs/ssl/live/shop.example.test/fullchain.pem"))
         #expect(run.stderr.contains("run `sbs install --root \(root) --answers FIXED.yaml` instead"), "\(run.stderr)")
 
-        // Corrected answers continue the run: only what they change runs again (secrets and profile stay).
+        // Corrected answers continue the run: only what they change runs again (secrets and profile stay), and
+        // the steps that read the host every time (detect-hardware, configure-firewall's sshd configuration).
         try answers(root, acme: nil, tls: "self-signed").write(
             toFile: root + "/fixed.yaml", atomically: true, encoding: .utf8)
         let secrets = read(root + "/etc/sbs/secrets.env")
@@ -105,7 +106,9 @@ import Testing
             ] + Self.dockerSteps, environment: testEnvironment)
         #expect(fixed.status == 0, "\(fixed.stderr)")
         #expect(
-            ranSteps(fixed) == ["collect-answers", "detect-hardware", "obtain-certificate", "write-configs"],
+            ranSteps(fixed) == [
+                "collect-answers", "configure-firewall", "detect-hardware", "obtain-certificate", "write-configs",
+            ],
             "\(fixed.stderr)")
         #expect(read(root + "/etc/sbs/secrets.env") == secrets)
         #expect(FileManager.default.fileExists(atPath: root + "/etc/sbs/ssl/live/shop.example.test/fullchain.pem"))

@@ -2,23 +2,25 @@ import Foundation
 import Testing
 
 @Suite struct Commands {
-    @Test func planShowsAllSixteenStepsAsJSON() async throws {
+    @Test func planShowsAllSeventeenStepsAsJSON() async throws {
         let root = scratchDirectory("plan")
         let run = try await sbs(["plan", "--format", "json", "--root", root])
         #expect(run.status == 0, "\(run.stderr)")
         let object = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
         let steps = try #require(object?["steps"] as? [[String: Any]])
-        #expect(steps.count == 16)
+        #expect(steps.count == 17)
         let ids = steps.compactMap { $0["id"] as? String }
         #expect(
             Set(ids) == [
                 "preflight", "detect-hardware", "collect-answers", "choose-profile", "check-dns",
                 "generate-secrets", "write-configs", "ensure-docker", "start-proxy", "obtain-certificate",
                 "start-stack", "pull-models", "verify", "ensure-restic", "install-timers", "restore-database",
+                "configure-firewall",
             ])
         let needs = Dictionary(
             uniqueKeysWithValues: steps.map { ($0["id"] as? String ?? "", $0["needs"] as? [String] ?? []) })
         #expect(needs["obtain-certificate"] == ["start-proxy", "check-dns"])
+        #expect(needs["start-proxy"]?.contains("configure-firewall") == true)
         #expect(!FileManager.default.fileExists(atPath: root + "/var/lib"), "plan wrote under the root")
     }
 
@@ -28,7 +30,7 @@ import Testing
         #expect(dot.stdout.hasPrefix("digraph sbs {"))
         #expect(dot.stdout.contains("\"start-proxy\" -> \"obtain-certificate\";"))
         let text = try await sbs(["plan", "--root", root])
-        #expect(text.stdout.split(separator: "\n").count == 16)
+        #expect(text.stdout.split(separator: "\n").count == 17)
     }
 
     @Test func versionPrints() async throws {

@@ -21,8 +21,8 @@ struct FirewallCheckOnTree {
     let tree: TemporaryDirectory
     let check: FirewallCheck
 
-    func check(httpPort: SBSCore.Port, httpsPort: SBSCore.Port) async -> CheckResult {
-        let result = await check.check(httpPort: httpPort, httpsPort: httpsPort)
+    func check(httpPort: SBSCore.Port, httpsPort: SBSCore.Port, managed: Bool = false) async -> CheckResult {
+        let result = await check.check(httpPort: httpPort, httpsPort: httpsPort, managed: managed)
         withExtendedLifetime(tree) {}
         return result
     }
@@ -50,6 +50,12 @@ struct FirewallCheckOnTree {
         #expect(result.status == .warn)
         #expect(result.detail.contains("does not allow port 443"))
         #expect(result.remedy == "Make ufw's rules say what is true: `ufw allow 443/tcp`.")
+        // With firewall: on, configure-firewall adds the rule: the check says so and does not warn.
+        let managed = await (try firewallCheck(["ufw": ufw])).check(httpPort: http, httpsPort: https, managed: true)
+        #expect(managed.status == .pass)
+        #expect(
+            managed.detail
+                == "ufw is active and does not allow port 443 yet; configure-firewall allows it (firewall: on).")
     }
 
     @Test func activeUfwAllowingBothPasses() async throws {

@@ -26,7 +26,7 @@ let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().del
 
     @Test func theBuiltInGraphLoadsWithEveryActionKnown() throws {
         let graph = try InstallSession(layout: Layout(root: "/tmp/unused"), sysroot: nil, assetsDirectory: nil).graph()
-        #expect(graph.steps.count == 16)
+        #expect(graph.steps.count == 17)
         #expect(graph["pull-models"]?.when?.keys == ["choose-profile.runsOllama"])
     }
 

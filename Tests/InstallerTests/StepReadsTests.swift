@@ -29,6 +29,9 @@ import Wizard
             "ensure-docker": try JSONValue(
                 encoding: EnsureDocker.Output(engineVersion: "27.3", composeVersion: "2.40")),
             "restore-database": try JSONValue(encoding: Nothing()),
+            "configure-firewall": try JSONValue(
+                encoding: ConfigureFirewall.Output(
+                    firewall: "nftables", sshPorts: [22], allowedPorts: [22, 80, 443], active: true)),
             "start-proxy": try JSONValue(encoding: Nothing()),
             "obtain-certificate": try JSONValue(
                 encoding: ObtainCertificate.Output(

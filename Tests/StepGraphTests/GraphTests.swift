@@ -27,7 +27,7 @@ let designActions: Set<String> = [
     "preflight", "detect-hardware", "collect-answers", "choose-profile", "check-dns",
     "generate-secrets", "write-configs", "ensure-docker", "start-proxy",
     "obtain-certificate", "start-stack", "pull-models", "verify", "ensure-restic", "install-timers",
-    "restore-database",
+    "restore-database", "configure-firewall",
 ]
 
 @Suite struct GraphLoading {
@@ -40,7 +40,10 @@ let designActions: Set<String> = [
         #expect(graph["pull-models"]?.needs == ["start-stack", "choose-profile"])
         #expect(graph["install-timers"]?.needs == ["verify", "ensure-restic", "choose-profile"])
         #expect(
-            graph["start-proxy"]?.needs == ["write-configs", "ensure-docker", "choose-profile", "restore-database"])
+            graph["start-proxy"]?.needs == [
+                "write-configs", "ensure-docker", "choose-profile", "restore-database", "configure-firewall",
+            ])
+        #expect(graph["configure-firewall"]?.needs == ["preflight"])
     }
 
     @Test func orderPutsEveryStepAfterWhatItNeeds() throws {
@@ -188,7 +191,8 @@ let designActions: Set<String> = [
         #expect(graph.orderingNeeds(of: try #require(graph["pull-models"])) == ["start-stack"])
         #expect(graph.orderingNeeds(of: try #require(graph["start-stack"])) == ["obtain-certificate"])
         // start-proxy waits for restore-database, which needs write-configs and ensure-docker itself.
-        #expect(graph.orderingNeeds(of: try #require(graph["start-proxy"])) == ["restore-database"])
+        #expect(
+            graph.orderingNeeds(of: try #require(graph["start-proxy"])) == ["restore-database", "configure-firewall"])
         #expect(graph.ids == ordering.ids)
         for id in graph.ids {
             #expect(graph.closure(of: id) == ordering.closure(of: id), "--through \(id)")

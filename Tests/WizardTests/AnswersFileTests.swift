@@ -178,6 +178,18 @@ func problems(_ text: String) -> [String] {
         #expect(problems(base + "  resend: 1m\n").count == 1)
     }
 
+    /// `firewall: on|off`, on unless the file says off; anything else is refused naming the key.
+    @Test func firewallIsOnOrOff() throws {
+        #expect(try AnswersFile.parse(complete, file: "site.yaml").firewall == .on)
+        #expect(try AnswersFile.parse(complete + "\nfirewall: off\n", file: "site.yaml").firewall == .off)
+        #expect(try AnswersFile.parse(complete + "\nfirewall: on\n", file: "site.yaml").firewall == .on)
+        for bad in ["yes", "true", "\"\"", "[on]"] {
+            let found = problems(complete + "\nfirewall: \(bad)\n")
+            #expect(found.count == 1 && found[0].contains("firewall"), "\(bad): \(found)")
+        }
+        #expect(problems(complete + "\nfirewall: maybe\n").first?.contains("firewall must be one of on, off") == true)
+    }
+
     // A user name or password in the directory URL is refused, and the problem does not repeat it: the answers
     // are kept, shown in the summary and become the certificate step's input.
     /// `tls.hsts_*`: defaults as Mozilla's generator has them; max-age from 0 to two years; preload only with
@@ -610,6 +622,7 @@ struct AnswersGenerator {
         }
         if chance() { a.publicIP = pick(["203.0.113.7", "2001:db8::7"]) }
         a.dnsCheck = pick(DNSPolicy.allCases)
+        a.firewall = pick(FirewallSwitch.allCases)
         return a
     }
 }

@@ -5,7 +5,8 @@ import StepGraph
 import Wizard
 
 /// `preflight`: the host can take the install — root, a supported OS, free ports, no package manager at work,
-/// enough disk, a sane clock; an active firewall that does not list the web ports is a warning. Every failure is
+/// enough disk, a sane clock; an active firewall that does not list the web ports is a warning (with `firewall:
+/// on`, a note: configure-firewall allows them). Every failure is
 /// listed at once with what to do.
 struct Preflight: StepAction {
     static let name = "preflight"
@@ -17,13 +18,16 @@ struct Preflight: StepAction {
         var deployDir: String
         var sysroot: String
         var diskRequiredGiB: Int
+        /// configure-firewall will allow the web ports in ufw or firewalld (`firewall: on`).
+        var firewallManaged: Bool
     }
 
     func input(_ context: InstallInputs, needs: NeededOutputs) throws -> Input {
         let table = try ProfileTable(yaml: context.assets.text("assets/profiles.yaml"))
         return Input(
             httpPort: context.answers.httpPort, httpsPort: context.answers.httpsPort, deployDir: context.deployDir,
-            sysroot: context.sysroot, diskRequiredGiB: table.rule(.minimum)?.diskRequiredGiB ?? 20)
+            sysroot: context.sysroot, diskRequiredGiB: table.rule(.minimum)?.diskRequiredGiB ?? 20,
+            firewallManaged: context.answers.firewall == .on)
     }
 
     func run(_ input: Input, log: StepLog) async throws -> StepResult<Nothing> {
@@ -41,7 +45,8 @@ struct Preflight: StepAction {
             preflight.checkClock(now: Date()),
         ]
         results.append(
-            await FirewallCheck(runner: tools.commands).check(httpPort: input.httpPort, httpsPort: input.httpsPort))
+            await FirewallCheck(runner: tools.commands).check(
+                httpPort: input.httpPort, httpsPort: input.httpsPort, managed: input.firewallManaged))
         results.append(
             await preflight.waitForPackageManagerLock(probe: FcntlLockProbe(sysroot: sysroot)) { message in
                 log.progress(message)
