@@ -3,6 +3,7 @@ import Host
 import Processes
 import SBSCore
 import StepGraph
+import Synchronization
 import TestSupport
 import Testing
 
@@ -214,12 +215,14 @@ struct EnsureDockerWithTheRealClient {
     static let bookworm =
         "ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n"
 
-    func action(_ runner: any CommandRunner) throws -> EnsureDocker {
+    func action(_ runner: any CommandRunner, lockWait: PackageManagerWait = PackageManagerWait()) throws
+        -> EnsureDocker
+    {
         EnsureDocker(
             tools: InstallTools(
                 commands: runner, secrets: AnswerSecretValues(),
                 digester: try SecretDigester.load(Layout(root: try Scratch.folder("docker-keys")), create: false)),
-            startDeadline: .seconds(2))
+            startDeadline: .seconds(2), lockWait: lockWait)
     }
 
     @Test func theDistributionsDockerWithoutComposeIsKeptAndTheUserToldWhatToInstall() async throws {
@@ -292,5 +295,147 @@ struct EnsureDockerWithTheRealClient {
                 == true,
             "\(String(describing: error))")
         #expect(runner.unused.isEmpty)
+    }
+}
+
+/// Every apt-get of ensure-docker and ensure-restic waits, as preflight does, while another package manager holds
+/// apt's locks: a real lock (fcntl, on the sysroot's lock file) that is let go while the step waits, or never.
+@Suite struct PackageLockWaitBeforeAptGet {
+    /// An apt lock file under a fixture host, held by this test through a descriptor of its own.
+    final class HeldLock: Sendable {
+        let path: String
+        let fd: Int32
+
+        init(root: String, lock: String = "/var/lib/dpkg/lock-frontend") throws {
+            path = root + lock
+            try FileManager.default.createDirectory(
+                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            fd = open(path, O_RDWR | O_CREAT, 0o644)
+            try #require(fd >= 0)
+            try #require(set(Int16(F_WRLCK)))
+        }
+
+        deinit { close(fd) }
+
+        /// An open-file-description lock: the probe, through a descriptor of its own, sees it as another holder.
+        func set(_ type: Int16) -> Bool {
+            var lock = flock()
+            lock.l_type = type
+            lock.l_whence = Int16(SEEK_SET)
+            return fcntl(fd, 37 /* F_OFD_SETLK */, &lock) == 0
+        }
+
+        func release() { _ = set(Int16(F_UNLCK)) }
+        var held: Bool { FcntlLockProbe().holder(of: path) != nil }
+    }
+
+    /// A clock that does not sleep and lets go of `lock` at its `after`-th sleep.
+    struct ReleasingClock: Clock {
+        typealias Duration = Swift.Duration
+        typealias Instant = ImmediateClock.Instant
+        final class Count: Sendable { let value = Mutex(0) }
+        let lock: HeldLock
+        let after: Int
+        let count = Count()
+        var sleeps: Int { count.value.withLock { $0 } }
+
+        var now: Instant { ImmediateClock().now }
+        var minimumResolution: Duration { .zero }
+        func sleep(until deadline: Instant, tolerance: Duration?) async throws {
+            if count.value.withLock({ count in
+                count += 1
+                return count == after
+            }) {
+                lock.release()
+            }
+            try await ImmediateClock().sleep(until: deadline, tolerance: tolerance)
+        }
+    }
+
+    /// Notes, at each command that takes apt's locks, whether the lock was still held, then runs it through `next`.
+    final class LockWitness: CommandRunner {
+        let next: any CommandRunner
+        let lock: HeldLock
+        let heldAtCommand = Mutex<[Bool]>([])
+        init(_ next: any CommandRunner, lock: HeldLock) {
+            self.next = next
+            self.lock = lock
+        }
+        func run(_ argv: [String], timeout: Duration) async throws(UserError) -> CommandResult {
+            if PackageManagerWait.takesPackageLocks(argv) { heldAtCommand.withLock { $0.append(lock.held) } }
+            return try await next.run(argv, timeout: timeout)
+        }
+    }
+
+    typealias Docker = EnsureDockerNeverReplacesADocker
+
+    @Test func ensureDockerWaitsForTheLockThenRunsAptGet() async throws {
+        let root = try Docker().host(Docker.bookworm)
+        let lock = try HeldLock(root: root)
+        let script = ScriptedRunner([
+            Docker.version: .exit(127, stderr: "docker: command not found"),
+            Docker.dpkg: .exit(1, stderr: "dpkg-query: no packages found matching docker.io"),
+            // The first apt-get ends the run: what matters is when it ran.
+            Docker.apt + ["update", "-q"]: .exit(100, stderr: "E: stop here"),
+        ])
+        let runner = LockWitness(script, lock: lock)
+        let clock = ReleasingClock(lock: lock, after: 3)
+        let shown = ShownLines()
+        let error = await #expect(throws: UserError.self) {
+            try await Docker().action(runner, lockWait: PackageManagerWait(clock: clock)).run(
+                .init(sysroot: root), log: shown.log("ensure-docker"))
+        }
+        #expect(error?.message.contains("apt-get update -q` failed (exit 100)") == true, "\(String(describing: error))")
+        #expect(runner.heldAtCommand.withLock { $0 } == [false])
+        #expect(clock.sleeps == 3)
+        #expect(
+            shown.text.contains("Waiting for the package manager: another process holds /var/lib/dpkg/lock-frontend"),
+            "\(shown.text)")
+        #expect(script.unused.isEmpty)
+    }
+
+    @Test func ensureDockerGivesUpAfterItsTimeoutNamingTheLock() async throws {
+        let root = try Docker().host(Docker.bookworm)
+        let lock = try HeldLock(root: root, lock: "/var/lib/apt/lists/lock")
+        // No apt-get in the script: one run while the lock is held would fail the test.
+        let script = ScriptedRunner([
+            Docker.version: .exit(127, stderr: "docker: command not found"),
+            Docker.dpkg: .exit(1, stderr: "dpkg-query: no packages found matching docker.io"),
+        ])
+        let error = await #expect(throws: UserError.self) {
+            try await Docker().action(
+                script, lockWait: PackageManagerWait(timeout: .seconds(30), clock: ImmediateClock())
+            )
+            .run(.init(sysroot: root), log: ShownLines().log("ensure-docker"))
+        }
+        #expect(
+            error?.message
+                == "The package manager is still busy after 30 s: another process holds /var/lib/apt/lists/lock.",
+            "\(String(describing: error))")
+        #expect(error?.remedy?.contains("Do not delete the lock file") == true)
+        #expect(lock.held)
+        #expect(script.calls == [Docker.version, Docker.dpkg])
+    }
+
+    @Test func ensureResticWaitsForTheLockThenInstalls() async throws {
+        let root = try Docker().host(Docker.bookworm)
+        let lock = try HeldLock(root: root, lock: "/var/lib/dpkg/lock")
+        let version = "restic 0.14.0 compiled with go1.19.8 on linux/amd64"
+        let script = ScriptedRunner([
+            ["restic", "version"]: .exit(127, stderr: "restic: command not found"),
+            Docker.apt + ["update", "-q"]: .ok(),
+            Docker.apt + ["install", "-y", "-q", "restic"]: .ok().changing(["restic", "version"], to: .ok(version)),
+        ])
+        let runner = LockWitness(script, lock: lock)
+        let clock = ReleasingClock(lock: lock, after: 2)
+        var action = try EnsureResticDecisions().action(runner)
+        action.lockWait = PackageManagerWait(clock: clock)
+        let shown = ShownLines()
+        let result = try await action.run(.init(sysroot: root), log: shown.log("ensure-restic"))
+        #expect(result.output.version == version)
+        #expect(runner.heldAtCommand.withLock { $0 } == [false, false])
+        #expect(clock.sleeps == 2)
+        #expect(shown.text.contains("another process holds /var/lib/dpkg/lock"), "\(shown.text)")
+        #expect(script.unused.isEmpty)
     }
 }

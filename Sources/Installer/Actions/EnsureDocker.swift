@@ -10,14 +10,16 @@ import StepGraph
 /// a stopped engine is started (and enabled), and the step waits for `docker info`. Only a host without any Docker
 /// gets one, from the distribution's packages (or Docker's signed apt repository; see `DockerInstallPlan`); sbs
 /// never installs over a Docker the host has (Docker's `docker-ce` would make apt remove the distribution's
-/// `docker.io`). It reads the host, so it runs on every run (an engine stopped by a reboot is started again); the
-/// steps after it run again only when a version changes.
+/// `docker.io`). Every apt-get first waits for apt's locks. It reads the host, so it runs on every run (an engine
+/// stopped by a reboot is started again); the steps after it run again only when a version changes.
 struct EnsureDocker: StepAction {
     static let name = "ensure-docker"
     static let observes = true
     let tools: InstallTools
     /// How long a started engine may take to answer.
     var startDeadline: Duration = .seconds(90)
+    /// How long apt-get waits for another package manager (unattended-upgrades) to let go of apt's locks.
+    var lockWait = PackageManagerWait()
 
     struct Input: Codable, Hashable, Sendable {
         var sysroot: String
@@ -195,6 +197,7 @@ struct EnsureDocker: StepAction {
         log.progress(action.description)
         switch action {
         case .run(let argv, let timeout):
+            try await lockWait.before(argv, sysroot: Sysroot(sysroot)) { log.progress($0) }
             let result = try await tools.commands.run(argv, timeout: timeout)
             guard result.status == 0 else {
                 let tail = (result.stderr + result.stdout).split(separator: "\n").suffix(3).joined(separator: " | ")
