@@ -135,7 +135,7 @@ let package = Package(
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "SBSCoreTests", dependencies: ["SBSCore", "Processes", "TestSupport"]),
-        .testTarget(name: "YAMLTests", dependencies: ["YAML", "SBSCore", "TestSupport", "Yams"]),
+        .testTarget(name: "YAMLTests", dependencies: ["YAML", "SBSCore", "Processes", "TestSupport", "Yams"]),
         .testTarget(name: "ProcessesTests", dependencies: ["Processes", "SBSCore", "TestSupport"]),
         .testTarget(name: "BackupsTests", dependencies: ["Backups", "Deploy", "Processes", "SBSCore", "TestSupport"]),
         .testTarget(name: "StepGraphTests", dependencies: ["StepGraph", "SBSCore", "TestSupport"]),

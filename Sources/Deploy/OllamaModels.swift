@@ -48,31 +48,52 @@ public enum OllamaModels {
     }
 
     /// Splits a streamed body into NDJSON lines as bytes arrive (a line may span chunks) and decodes each.
-    /// A line longer than 64 KiB is dropped: progress lines are under 200 bytes.
+    /// Progress lines are under 200 bytes: a line longer than `maximumLineLength` is reported once (an event with
+    /// an `error`) and skipped to its end, however many chunks it spans; none of it is read as a line of its own.
     public struct PullStream: Sendable {
+        public static let maximumLineLength = 64 << 10
         var pending: [UInt8] = []
+        /// Inside a line that went past the limit: everything up to the next line end is dropped.
+        var skipping = false
 
         public init() {}
 
         /// The events completed by `chunk`; a line that is not JSON becomes an event with that text as `error`.
         public mutating func feed(_ chunk: [UInt8]) -> [PullEvent] {
-            pending += chunk
             var events: [PullEvent] = []
-            while let newline = pending.firstIndex(of: 10) {
-                let line = Array(pending[..<newline])
-                pending.removeSubrange(...newline)
-                if line.allSatisfy({ $0 == 32 || $0 == 13 || $0 == 9 }) { continue }
-                if let event = try? JSONDecoder().decode(PullEvent.self, from: Data(line)) {
-                    events.append(event)
-                } else {
+            var start = chunk.startIndex
+            while start < chunk.endIndex {
+                let newline = chunk[start...].firstIndex(of: 10)
+                let piece = chunk[start..<(newline ?? chunk.endIndex)]
+                if skipping {
+                    if newline != nil { skipping = false }
+                } else if pending.count + piece.count > Self.maximumLineLength {
+                    pending.removeAll()
+                    skipping = newline == nil
                     events.append(
                         PullEvent(
-                            error: "unreadable progress line: "
-                                + String(decoding: line.prefix(120), as: UTF8.self).debugSafe))
+                            error:
+                                "a progress line longer than \(Self.maximumLineLength >> 10) KiB (Ollama's are under 200 bytes); it was skipped to its end"
+                        ))
+                } else {
+                    pending += piece
+                    if newline != nil {
+                        if let event = Self.decode(pending) { events.append(event) }
+                        pending.removeAll(keepingCapacity: true)
+                    }
                 }
+                guard let newline else { break }
+                start = newline + 1
             }
-            if pending.count > 64 << 10 { pending.removeAll() }
             return events
+        }
+
+        /// The event of one complete line; nil for a blank line.
+        static func decode(_ line: [UInt8]) -> PullEvent? {
+            if line.allSatisfy({ $0 == 32 || $0 == 13 || $0 == 9 }) { return nil }
+            if let event = try? JSONDecoder().decode(PullEvent.self, from: Data(line)) { return event }
+            return PullEvent(
+                error: "unreadable progress line: " + String(decoding: line.prefix(120), as: UTF8.self).debugSafe)
         }
     }
 
@@ -87,8 +108,7 @@ public enum OllamaModels {
         public mutating func line(for event: PullEvent, model: String) -> String? {
             guard let status = event.status else { return nil }
             if let total = event.total, total > 0, let digest = event.digest {
-                let completed = event.completed ?? 0
-                let decile = Int(min(completed, total) * 10 / total)
+                let decile = Self.decile(event.completed ?? 0, of: total)
                 defer { lastStatus = status }
                 if lastDecile[digest] == decile && lastStatus == status { return nil }
                 lastDecile[digest] = decile
@@ -97,6 +117,14 @@ public enum OllamaModels {
             guard status != lastStatus else { return nil }
             lastStatus = status
             return "\(model): \(status)"
+        }
+
+        /// How many tenths of `total` are `completed`, from 0 to 10: a server's numbers are clamped to 0...total,
+        /// and the product with 10 is taken at full width, so no value (up to Int64.max) can overflow it.
+        static func decile(_ completed: Int64, of total: Int64) -> Int {
+            let done = min(max(completed, 0), total)
+            let product = done.multipliedFullWidth(by: 10)
+            return Int(total.dividingFullWidth(product).quotient)
         }
 
         static func bar(_ decile: Int) -> String {

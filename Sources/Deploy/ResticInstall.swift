@@ -34,11 +34,15 @@ public enum ResticInstallPlan {
 
 extension ResticInstallPlan {
     /// `restic version`'s first line, after installing restic from the distribution's packages when it is missing.
-    /// - Parameter remedy: what to do after fixing a failed installation (the command again); nil within the
-    ///   install's steps, whose run says what to run next.
-    /// - Throws: `UserError` naming the command that failed.
+    /// Each apt-get waits first for another package manager (unattended-upgrades) to let go of apt's locks.
+    /// - Parameters:
+    ///   - remedy: what to do after fixing a failed installation (the command again); nil within the install's
+    ///     steps, whose run says what to run next.
+    ///   - lockWait: how long to wait for apt's locks.
+    /// - Throws: `UserError` naming the command that failed, or the lock still held after `lockWait.timeout`.
     public static func ensure(
-        commands: any CommandRunner, sysroot: String, remedy: String?, progress: (String) -> Void
+        commands: any CommandRunner, sysroot: String, remedy: String?,
+        lockWait: PackageManagerWait = PackageManagerWait(), progress: @Sendable (String) -> Void
     ) async throws(UserError) -> String {
         if let version = await version(commands) { return version }
         let next = remedy.map { ", then \($0)" } ?? ""
@@ -48,6 +52,7 @@ extension ResticInstallPlan {
         for action in plan {
             progress(action.description)
             guard case .run(let argv, let timeout) = action else { continue }
+            try await lockWait.before(argv, sysroot: Sysroot(sysroot), progress: progress)
             let result = try await commands.run(argv, timeout: timeout)
             guard result.status == 0 else {
                 throw UserError(

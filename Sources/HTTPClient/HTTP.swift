@@ -250,6 +250,13 @@ public final class CurlTransport: HTTPTransport {
                     kind: .other, url: request.url,
                     detail: "libcurl cannot be used: \(String(cString: sbs_curl_load_error())) (install libcurl4)"))
         }
+        if let caBundle = options.caBundle {
+            // libcurl opens the bundle itself, by its path: a FIFO there would block it in open(2) beyond the reach
+            // of every timeout, and /dev/zero would be read without end. A missing file is libcurl's to report.
+            do { _ = try AtomicFile.checkRegularFile(caBundle, limit: .caBundle) } catch {
+                return .failure(HTTPTransportError(kind: .other, url: request.url, detail: error.message))
+            }
+        }
         sbs_curl_easy_reset(curl)
         let sink = ResponseSink(limit: options.maxResponseBytes, stop: stop)
         sink.chunk = chunk

@@ -125,3 +125,44 @@ extension PreflightChecks {
         }
     }
 }
+
+/// The wait for apt's and dpkg's locks before a command that takes them: preflight waits once, but
+/// unattended-upgrades can take the locks again before a later step runs apt-get, which then fails at once with
+/// "Could not get lock". Each such command waits as preflight does (same locks, same messages, same limit).
+public struct PackageManagerWait: Sendable {
+    /// How long another package manager may hold the locks before the command is given up.
+    public var timeout: Duration
+    public var pollInterval: Duration
+    /// Paces the polls (tests pass a clock that does not really sleep).
+    public var clock: any Clock<Duration>
+
+    public init(
+        timeout: Duration = .seconds(900), pollInterval: Duration = .seconds(2),
+        clock: any Clock<Duration> = ContinuousClock()
+    ) {
+        self.timeout = timeout
+        self.pollInterval = pollInterval
+        self.clock = clock
+    }
+
+    /// Whether `argv` runs apt, apt-get or dpkg (directly or through `env`), which lock the package database.
+    /// `dpkg-query` only reads it and takes no lock.
+    public static func takesPackageLocks(_ argv: [String]) -> Bool {
+        // `env NAME=value … apt-get …`: the program is the first word after env and its assignments.
+        guard let program = argv.drop(while: { $0 == "env" || $0.contains("=") }).first else { return false }
+        return ["apt", "apt-get", "dpkg"].contains(program.split(separator: "/").last.map(String.init) ?? program)
+    }
+
+    /// Returns at once for a command that takes no package lock; otherwise waits until no apt/dpkg lock under
+    /// `sysroot` is held.
+    /// - Throws: `UserError` naming the lock and its holder after `timeout`, or when interrupted while waiting.
+    public func before(_ argv: [String], sysroot: Sysroot, progress: @Sendable (String) -> Void)
+        async throws(UserError)
+    {
+        guard Self.takesPackageLocks(argv) else { return }
+        let result = await PreflightChecks(sysroot: sysroot).waitForPackageManagerLock(
+            probe: FcntlLockProbe(sysroot: sysroot), timeout: timeout, pollInterval: pollInterval, clock: clock,
+            progress: progress)
+        if result.status == .fail { throw result.userError }
+    }
+}

@@ -79,6 +79,37 @@ public enum AtomicFile {
     ///   system call).
     public static func read(_ path: String, limit: ReadLimit, followingLinks: Bool = true) throws(UserError) -> [UInt8]?
     {
+        guard let fd = try openRegularFile(path, limit: limit, followingLinks: followingLinks) else { return nil }
+        defer { close(fd) }
+        var result: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while result.count <= limit.bytes {
+            let want = min(buffer.count, limit.bytes + 1 - result.count)
+            let n = buffer.withUnsafeMutableBufferPointer { Glibc.read(fd, $0.baseAddress!, want) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw systemError("read", path)
+            }
+            if n == 0 { break }
+            result.append(contentsOf: buffer[0..<n])
+        }
+        if result.count > limit.bytes { throw tooLarge(path, limit) }
+        return result
+    }
+
+    /// Whether `path` exists, after the checks `read` makes before reading (a regular file, at most `limit`
+    /// bytes), for a file another library opens itself: libcurl reads a CA bundle by its path, and a FIFO there
+    /// would block it in open(2), beyond the reach of its timeouts.
+    /// - Throws: `UserError` as `read` does.
+    public static func checkRegularFile(_ path: String, limit: ReadLimit) throws(UserError) -> Bool {
+        guard let fd = try openRegularFile(path, limit: limit, followingLinks: true) else { return false }
+        close(fd)
+        return true
+    }
+
+    /// A descriptor of `path` open for reading, checked as `read` describes, or nil when it does not exist. The
+    /// caller closes it.
+    static func openRegularFile(_ path: String, limit: ReadLimit, followingLinks: Bool) throws(UserError) -> Int32? {
         let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY | (followingLinks ? 0 : O_NOFOLLOW))
         if fd < 0 {
             if errno == ENOENT { return nil }
@@ -89,7 +120,8 @@ public enum AtomicFile {
             }
             throw systemError("open", path)
         }
-        defer { close(fd) }
+        var keep = false
+        defer { if !keep { close(fd) } }
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw systemError("fstat", path) }
         if !followingLinks {
@@ -109,20 +141,8 @@ public enum AtomicFile {
         if Int(info.st_size) > limit.bytes { throw tooLarge(path, limit) }
         // Back to blocking reads: a regular file never blocks, and O_NONBLOCK was only there for the open.
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
-        var result: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while result.count <= limit.bytes {
-            let want = min(buffer.count, limit.bytes + 1 - result.count)
-            let n = buffer.withUnsafeMutableBufferPointer { Glibc.read(fd, $0.baseAddress!, want) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw systemError("read", path)
-            }
-            if n == 0 { break }
-            result.append(contentsOf: buffer[0..<n])
-        }
-        if result.count > limit.bytes { throw tooLarge(path, limit) }
-        return result
+        keep = true
+        return fd
     }
 
     /// The file's text (bytes that are not UTF-8 read as U+FFFD), or nil when it does not exist; see `read`.

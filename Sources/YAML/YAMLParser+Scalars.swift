@@ -184,7 +184,7 @@ extension YAMLParser {
             } else if lineBreak {
                 text.append("\n")
             }
-            text.append(contentsOf: repeatElement("\n", count: emptyLines))
+            text.appendEach(repeatElement("\n", count: emptyLines))
             startsWithBlank = blank
             while let content = current, content != "\n" {
                 text.append(content)
@@ -195,7 +195,7 @@ extension YAMLParser {
             (emptyLines, indent) = try skipBlockScalarEmptyLines(indent: indent, parentIndent: parentIndent)
         }
         if chomping != .strip && lineBreak { text.append("\n") }
-        if chomping == .keep { text.append(contentsOf: repeatElement("\n", count: emptyLines)) }
+        if chomping == .keep { text.appendEach(repeatElement("\n", count: emptyLines)) }
         if current != nil { position.index = position.lineStart }
         return YAMLScalar(String(text), style: literal ? .literal : .folded, mark: start)
     }
@@ -282,16 +282,24 @@ struct FoldedText {
     /// Writes what the blanks and line breaks since the last text stand for.
     mutating func flush() {
         if escapedLineBreak {
-            result.unicodeScalars.append(contentsOf: repeatElement("\n", count: lineBreaks))
+            result.unicodeScalars.appendEach(repeatElement("\n", count: lineBreaks))
         } else if lineBreaks == 1 {
             result.unicodeScalars.append(" ")
         } else if lineBreaks > 1 {
-            result.unicodeScalars.append(contentsOf: repeatElement("\n", count: lineBreaks - 1))
+            result.unicodeScalars.appendEach(repeatElement("\n", count: lineBreaks - 1))
         } else {
-            result.unicodeScalars.append(contentsOf: blanks)
+            result.unicodeScalars.appendEach(blanks)
         }
         blanks.removeAll()
         lineBreaks = 0
         escapedLineBreak = false
+    }
+}
+
+extension String.UnicodeScalarView {
+    /// Appends `scalars` one by one. `append(contentsOf:)` copies the whole view each time it appends anything: called
+    /// at every blank or line end of a value, it made reading the value take time quadratic in its length.
+    mutating func appendEach(_ scalars: some Sequence<Unicode.Scalar>) {
+        for scalar in scalars { append(scalar) }
     }
 }

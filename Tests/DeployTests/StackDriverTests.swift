@@ -132,6 +132,54 @@ import Testing
     }
 }
 
+/// What a hostile or broken Ollama can send: numbers near Int64.max, and a line with no end in sight.
+@Suite struct OllamaPullHostileInput {
+    func event(total: Int64, completed: Int64?) -> OllamaModels.PullEvent {
+        OllamaModels.PullEvent(status: "pulling sha256:1234", digest: "sha256:1234", total: total, completed: completed)
+    }
+
+    @Test func hugeAndNegativeNumbersGiveAPercentageWithoutOverflow() {
+        let max = Int64.max
+        let cases: [(total: Int64, completed: Int64?, percent: Int)] = [
+            (max, max, 100), (max, max - 1, 90), (max, max / 2, 40), (max, max / 10, 0), (max, max / 10 + 1, 10),
+            (1000, max, 100), (1000, Int64.min, 0), (1000, -1, 0), (max, nil, 0), (max, 0, 0),
+        ]
+        for (total, completed, percent) in cases {
+            var reporter = OllamaModels.ProgressReporter()
+            let line = reporter.line(for: event(total: total, completed: completed), model: "m")
+            #expect(
+                line?.contains(" \(percent) % of ") == true, "\(total) \(String(describing: completed)): \(line ?? "")")
+        }
+    }
+
+    @Test func anOverLongLineIsReportedAndSkippedToItsEndAcrossChunks() {
+        let long = [UInt8](repeating: UInt8(ascii: "x"), count: OllamaModels.PullStream.maximumLineLength + 1)
+        var stream = OllamaModels.PullStream()
+        // The line goes past the limit in its first chunk; its tail, in the next, looks like a line of its own.
+        var events = stream.feed(long)
+        events += stream.feed(Array(#"{"status":"success"}"#.utf8))
+        events += stream.feed(Array("\n".utf8) + Array(#"{"status":"pulling manifest"}"#.utf8) + [10])
+        #expect(events.count == 2, "\(events)")
+        #expect(
+            events.first?.error
+                == "a progress line longer than 64 KiB (Ollama's are under 200 bytes); it was skipped to its end")
+        #expect(events.last == OllamaModels.PullEvent(status: "pulling manifest"))
+        #expect(!events.contains { $0.status == "success" })
+
+        // Whole in one chunk, with the next line after it: reported, and the next line read.
+        var whole = OllamaModels.PullStream()
+        let one = whole.feed(long + [10] + Array(#"{"status":"success"}"#.utf8) + [10])
+        #expect(one.map(\.error) == [events.first?.error, nil])
+        #expect(one.last?.status == "success")
+
+        // A line of exactly the limit is read.
+        var exact = OllamaModels.PullStream()
+        let padded = Array(#"{"status":"ok"}"#.utf8)
+        let line = padded + [UInt8](repeating: 32, count: OllamaModels.PullStream.maximumLineLength - padded.count)
+        #expect(exact.feed(line + [10]) == [OllamaModels.PullEvent(status: "ok")])
+    }
+}
+
 @Suite struct RegistryCredentials {
     @Test func theClientConfigHoldsTheCredentialsAsDockerLoginWouldAndOnlyForTheServer() throws {
         let dir = Scratch.path("registry")

@@ -544,6 +544,50 @@ final class PresentedCertificates: CertificateProbe, @unchecked Sendable {
         #expect(server.unexpected.isEmpty)
     }
 
+    @Test func numbersNearInt64MaxShowAsProgressInsteadOfStoppingSbs() async throws {
+        let huge = #""digest":"sha256:8eeb52dfb3bb","total":9223372036854775807"#
+        let server = try ScriptedHTTPServer([
+            "GET /api/tags": Self.tags(),
+            "POST /api/pull": .ndjson([
+                #"{"status":"pulling 8eeb52dfb3bb",\#(huge),"completed":9223372036854775806}"#,
+                #"{"status":"pulling 8eeb52dfb3bb",\#(huge),"completed":9223372036854775807}"#,
+                #"{"status":"pulling 8eeb52dfb3bb","digest":"sha256:8eeb52dfb3bb","total":10,"completed":-9223372036854775808}"#,
+                #"{"status":"success"}"#,
+            ]),
+            "GET /api/tags": Self.tags("llama3.1:8b"),
+        ])
+        defer { server.stop() }
+        let docker = ScriptedRunner([f.ps: f.containers(ollama), inspectNetworks: networks(egress: "127.0.0.1")])
+        let shown = ShownLines()
+        let output = try await run(docker, port: server.port, models: ["llama3.1:8b"], shown: shown)
+        #expect(output.models == ["llama3.1:8b"])
+        let lines = shown.text.split(separator: "\n").map(String.init)
+        #expect(lines.contains("llama3.1:8b: [#########.] 90 % of 9223372.0 TB (sha256:8eeb52dfb3bb)"), "\(lines)")
+        #expect(lines.contains("llama3.1:8b: [##########] 100 % of 9223372.0 TB (sha256:8eeb52dfb3bb)"), "\(lines)")
+        #expect(lines.contains("llama3.1:8b: [..........] 0 % of 10 B (sha256:8eeb52dfb3bb)"), "\(lines)")
+    }
+
+    @Test func anOverLongProgressLineFailsThePullAndItsTailIsNotReadAsALine() async throws {
+        // 1 MiB without a line end, then what would read as success were the line cut at 64 KiB and its tail read.
+        let server = try ScriptedHTTPServer([
+            "GET /api/tags": Self.tags(),
+            "POST /api/pull": Response(
+                contentType: "application/x-ndjson",
+                chunks: [#"{"status":"pulling manifest"}"# + "\n", String(repeating: "x", count: 1 << 20)]
+                    + [#"{"status":"success"}"# + "\n"]),
+        ])
+        defer { server.stop() }
+        let docker = ScriptedRunner([f.ps: f.containers(ollama), inspectNetworks: networks(egress: "127.0.0.1")])
+        let error = await #expect(throws: UserError.self) {
+            try await run(docker, port: server.port, models: ["llama3.1:8b"])
+        }
+        #expect(
+            error?.message
+                == "Ollama could not pull llama3.1:8b: a progress line longer than 64 KiB (Ollama's are under 200 bytes); it was skipped to its end",
+            "\(String(describing: error))")
+        #expect(server.unexpected.isEmpty && server.unused.isEmpty)
+    }
+
     @Test func aStoppedOllamaIsNamedBeforeAnyRequest() async throws {
         let docker = ScriptedRunner([
             f.ps: f.containers(

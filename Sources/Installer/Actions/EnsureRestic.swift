@@ -12,6 +12,8 @@ struct EnsureRestic: StepAction {
     static let name = "ensure-restic"
     static let observes = true
     let tools: InstallTools
+    /// How long apt-get waits for another package manager to let go of apt's locks.
+    var lockWait = PackageManagerWait()
 
     struct Input: Codable, Hashable, Sendable {
         var sysroot: String
@@ -28,7 +30,8 @@ struct EnsureRestic: StepAction {
 
     func run(_ input: Input, log: StepLog) async throws -> StepResult<Output> {
         let version = try await ResticInstallPlan.ensure(
-            commands: tools.commands, sysroot: input.sysroot, remedy: nil, progress: { log.progress($0) }
+            commands: tools.commands, sysroot: input.sysroot, remedy: nil, lockWait: lockWait,
+            progress: { log.progress($0) }
         )
         log.progress(version)
         return StepResult(Output(version: version))
