@@ -82,7 +82,10 @@ extension StackService {
             return row(
                 [
                     cap("CHOWN", "the master gives its temporary folders to the worker user"),
-                    cap("NET_BIND_SERVICE", "it listens on 80 and 443"),
+                    cap(
+                        "NET_BIND_SERVICE",
+                        "it listens on 80 and 443 (Docker since 20.10 lets containers bind ports below 1024 without it, older engines do not)"
+                    ),
                     cap("SETGID", "the workers switch to the nginx user"),
                     cap("SETUID", "the workers switch to the nginx user"),
                 ],

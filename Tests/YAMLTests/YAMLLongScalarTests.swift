@@ -5,7 +5,7 @@ import YAML
 /// Values of 10 MB in each scalar style read whole and exactly: the reader's time grows with a value's length, not
 /// with its square (it once appended each blank and line break by copying the value read so far: 4 s for 1 MiB,
 /// 108 s for 4 MiB). No timing is asserted beyond the suite's limit, which such a reader does not meet;
-/// bench/yaml-long-scalar.sh measures the time. One at a time: each keeps a core busy for seconds.
+/// bench/yaml measures the time. One at a time: each keeps a core busy for seconds.
 @Suite(.serialized, .timeLimit(.minutes(5))) struct YAMLLongScalarTests {
     static let size = 10 << 20
 
