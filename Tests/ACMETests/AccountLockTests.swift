@@ -10,7 +10,7 @@ import Testing
 struct AccountLockTests {
     // Two `cert issue` runs started together on a fresh store: one registers the account, the other waits and
     // reuses it. Without the lock both see no account and both register one.
-    @Test(.pebble, .timeLimit(.minutes(2)))
+    @Test(.pebble, .timeLimit(.minutes(5)))
     func twoConcurrentIssuesRegisterOneAccount() async throws {
         let env = try await PebbleEnvironment.start()
         defer { env.stop() }

@@ -9,7 +9,7 @@ import X509
 
 /// Issuance against a real Pebble with nginx serving the webroot. Every test starts its own environment on
 /// free loopback ports, so the tests run in parallel.
-@Suite("ACME against Pebble", .pebble, .timeLimit(.minutes(2)))
+@Suite("ACME against Pebble", .pebble, .timeLimit(.minutes(5)))
 struct PebbleIssuanceTests {
     /// Issues with the real transport and clock.
     func issue(

@@ -39,7 +39,7 @@ struct RenewalSettingsTests {
 
     // The moment in the CA's window is chosen once per certificate: checks that follow agree with each other.
     // With a fresh random choice per run, a wide window that has begun read as due on some runs and not on others.
-    @Test(.pebble, .timeLimit(.minutes(2)))
+    @Test(.pebble, .timeLimit(.minutes(5)))
     func theARIMomentIsChosenOnceAndKept() async throws {
         let env = try await PebbleEnvironment.start()
         defer { env.stop() }

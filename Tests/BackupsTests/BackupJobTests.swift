@@ -192,7 +192,7 @@ struct BackupJobTests {
         #expect(check.status == 0, "\(check.stderr)")
     }
 
-    @Test(.requires("restic", install: "apt-get install -y restic"), .timeLimit(.minutes(2)))
+    @Test(.requires("restic", install: "apt-get install -y restic"), .timeLimit(.minutes(5)))
     func aWrongPasswordIsSaidSo() async throws {
         let fixture = try Fixture()
         _ = try await fixture.job(run: "20261201T031500Z").run()
@@ -359,7 +359,7 @@ struct BackupJobTests {
 
     // The parts of a run that never wrote its manifest (killed) are forgotten once they are two days old; younger
     // ones may be a backup still running on another server into the same repository, and stay.
-    @Test(.requires("restic", install: "apt-get install -y restic"), .timeLimit(.minutes(2)))
+    @Test(.requires("restic", install: "apt-get install -y restic"), .timeLimit(.minutes(5)))
     func theLeftoversOfAKilledRunAreForgottenOnceOld() async throws {
         let fixture = try Fixture()
         let recent = RunStamp.make(Date().addingTimeInterval(-3600))

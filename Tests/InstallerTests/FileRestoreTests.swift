@@ -23,7 +23,7 @@ struct FileRestoreTests {
           deploy_dir: /srv/stack
         """
 
-    @Test(.requires("restic", install: "apt-get install -y restic"), .timeLimit(.minutes(2)))
+    @Test(.requires("restic", install: "apt-get install -y restic"), .timeLimit(.minutes(5)))
     func theFilesLandUnderTheNewRootAndWhatTheyReplaceIsKeptAside() async throws {
         let dir = try Scratch.folder("file-restore")
         let old = Layout(root: dir + "/old")
@@ -88,7 +88,7 @@ struct FileRestoreTests {
                 == .environment("SBS_TEST_UNSET_ON_THE_NEW_SERVER"))
     }
 
-    @Test(.requires("restic", install: "apt-get install -y restic"), .timeLimit(.minutes(2)))
+    @Test(.requires("restic", install: "apt-get install -y restic"), .timeLimit(.minutes(5)))
     func aSnapshotWithoutTheConfigurationIsRefusedBeforeAnythingMoves() async throws {
         let dir = try Scratch.folder("file-restore-other")
         let new = Layout(root: dir + "/new")

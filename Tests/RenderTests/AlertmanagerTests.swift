@@ -126,7 +126,7 @@ struct AlertmanagerTests {
     @Test(
         .requires(
             "Alertmanager is not installed (apt-get install -y prometheus-alertmanager)", when: alertmanagerInstalled),
-        .timeLimit(.minutes(2)))
+        .timeLimit(.minutes(5)))
     func aRealAlertmanagerMailsAndPostsAnAlert() async throws {
         let dir = try Scratch.folder("alertmanager-live")
         let password = "relay password # $ \\ end"

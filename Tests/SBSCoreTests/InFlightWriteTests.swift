@@ -13,13 +13,11 @@ import Testing
         let target = dir + "/big.bin"
         try AtomicFile.write("old\n", to: target)
         let bytes = [UInt8](repeating: 0x61, count: 256 << 20)
-        // The write, on a thread of its own; it fails once its temporary file is gone (the rename finds nothing).
-        async let written = onOwnThread { (try? AtomicFile.write(bytes, to: target)) != nil }
-        // Wait for the write to be under way, then clean up as the second signal does; on a thread of its own, so
-        // that a busy task pool cannot make the wait miss the write. Other tests write files at the same time: only
-        // this folder's temporaries are looked at and removed.
+        // Wait for the write to be under way, then clean up as the second signal does; on a thread of its own,
+        // started before the write's, so that neither a busy task pool nor a loaded machine can make the wait miss
+        // the write. Other tests write files at the same time: only this folder's temporaries are looked at.
         let prefix = dir + "/"
-        let inFlight = await onOwnThread { () -> [String] in
+        async let cleaned = onOwnThread { () -> [String] in
             let deadline = Date().addingTimeInterval(30)
             while Date() < deadline {
                 let mine = AtomicFile.temporariesInFlight.withLock { Array($0.filter { $0.hasPrefix(prefix) }) }
@@ -31,6 +29,9 @@ import Testing
             }
             return []
         }
+        // The write, on a thread of its own; it fails once its temporary file is gone (the rename finds nothing).
+        async let written = onOwnThread { (try? AtomicFile.write(bytes, to: target)) != nil }
+        let inFlight = await cleaned
         #expect(inFlight.count == 1 && inFlight.first?.hasPrefix(dir + "/.big.bin.tmp-") == true, "\(inFlight)")
         #expect(await written == false, "the write went through")
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["big.bin"], "a temporary file was left")
