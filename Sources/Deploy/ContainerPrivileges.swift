@@ -30,6 +30,9 @@ public struct ContainerPrivileges: Sendable, Equatable {
     /// create.
     public var project: String?
     public var service: String?
+    /// Carries the label sbs renders on the services that mount its files (`sbs.config-digest`): a container of
+    /// an sbs stack, this one or another installation's on the same engine.
+    public var renderedBySBS: Bool
     public var privileged: Bool
     /// Capabilities added and dropped, upper case without `CAP_` (`NET_BIND_SERVICE`, `ALL`).
     public var capAdd: [String]
@@ -47,7 +50,8 @@ public struct ContainerPrivileges: Sendable, Equatable {
     public var published: [Published]
 
     public init(
-        name: String, project: String? = nil, service: String? = nil, privileged: Bool = false,
+        name: String, project: String? = nil, service: String? = nil, renderedBySBS: Bool = false,
+        privileged: Bool = false,
         capAdd: [String] = [], capDrop: [String] = [], noNewPrivileges: Bool = false, readOnly: Bool = false,
         pidsLimit: Int? = nil, hostNamespaces: [String] = [], mountsEngineSocket: Bool = false,
         published: [Published] = []
@@ -55,6 +59,7 @@ public struct ContainerPrivileges: Sendable, Equatable {
         self.name = name
         self.project = project
         self.service = service
+        self.renderedBySBS = renderedBySBS
         self.privileged = privileged
         self.capAdd = capAdd
         self.capDrop = capDrop
@@ -137,6 +142,7 @@ public struct ContainerPrivileges: Sendable, Equatable {
             return ContainerPrivileges(
                 name: item.Name.hasPrefix("/") ? String(item.Name.dropFirst()) : item.Name,
                 project: labels["com.docker.compose.project"], service: labels["com.docker.compose.service"],
+                renderedBySBS: labels["sbs.config-digest"] != nil,
                 privileged: host.Privileged ?? false, capAdd: capabilities(host.CapAdd),
                 capDrop: capabilities(host.CapDrop),
                 noNewPrivileges: (host.SecurityOpt ?? []).contains {

@@ -368,8 +368,17 @@ struct StackChecks: Sendable {
         case .success(let found): others = found.filter { $0.project != target.project.name }
         }
         var beside: [String] = []
+        var otherInstallations: Set<String> = []
         for container in others {
             for port in container.published where !port.isLoopback {
+                // Another sbs installation's nginx on this engine (the demo beside a test install, say) publishes
+                // its own site: what its own verify checks.
+                if container.renderedBySBS, container.service == "nginx", [80, 443].contains(port.containerPort),
+                    port.protocol == "tcp"
+                {
+                    otherInstallations.insert(container.project ?? container.name)
+                    continue
+                }
                 let address = port.hostIP.isEmpty ? "*" : port.hostIP.contains(":") ? "[\(port.hostIP)]" : port.hostIP
                 beside.append(
                     "\(container.name) \(address):\(port.hostPort)→\(port.containerPort)/\(port.protocol)")
@@ -386,9 +395,14 @@ struct StackChecks: Sendable {
             )
         }
         if refused.isEmpty {
+            let others =
+                otherInstallations.isEmpty
+                ? ""
+                : "; besides, the nginx of another sbs installation on this engine (\(otherInstallations.sorted().joined(separator: ", ")))"
             return .pass(
                 "published-ports",
-                allowed.isEmpty ? "nothing is published on a public address" : "only \(allowed.joined(separator: ", "))"
+                (allowed.isEmpty
+                    ? "nothing is published on a public address" : "only \(allowed.joined(separator: ", "))") + others
             )
         }
         let services = Set(refused.map { String($0.prefix { $0 != " " }) }).sorted()

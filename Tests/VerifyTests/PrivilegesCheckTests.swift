@@ -112,5 +112,25 @@ import Testing
         loopback.published = [.init(hostIP: "127.0.0.1", hostPort: 19996, containerPort: 80)]
         #expect(checks.publishedPorts(.success([]), engine: .success([loopback])).status == .pass)
         #expect(checks.publishedPorts(.success([]), engine: .failure(UserError("no engine"))).status == .fail)
+        // Another sbs installation's nginx (the demo beside a test install): its 80 and 443 are its own site's.
+        var demo = found[1]
+        demo.project = "sbs-demo"
+        demo.renderedBySBS = true
+        demo.published = [
+            .init(hostIP: "0.0.0.0", hostPort: 5002, containerPort: 80),
+            .init(hostIP: "::", hostPort: 5443, containerPort: 443),
+        ]
+        let shared = checks.publishedPorts(.success([]), engine: .success([demo]))
+        #expect(shared.status == .pass, "\(shared.detail)")
+        #expect(shared.detail.hasSuffix("the nginx of another sbs installation on this engine (sbs-demo)"))
+        // The same without sbs's label, or publishing another port, is a container beside the stack.
+        var unlabelled = demo
+        unlabelled.renderedBySBS = false
+        #expect(checks.publishedPorts(.success([]), engine: .success([unlabelled])).status == .fail)
+        var extraPort = demo
+        extraPort.published.append(.init(hostIP: "0.0.0.0", hostPort: 8080, containerPort: 8080))
+        let extra = checks.publishedPorts(.success([]), engine: .success([extraPort]))
+        #expect(
+            extra.status == .fail && extra.detail.contains("0.0.0.0:8080→8080/tcp") && !extra.detail.contains("5443"))
     }
 }
