@@ -57,13 +57,12 @@ public enum ContainerMetrics {
     /// `docker inspect` output (a JSON array). Containers without a compose service label are left out.
     /// - Throws: `UserError` quoting the start of what could not be read.
     public static func parse(_ text: String) throws(UserError) -> [Container] {
-        let inspected: [Inspected]
-        do { inspected = try JSONDecoder().decode([Inspected].self, from: Data(text.utf8)) } catch {
-            throw UserError(
-                "`docker inspect` printed something sbs cannot read: \(String(text.trimmed.prefix(120)).debugSafe)",
-                remedy: "Check `docker version`.")
-        }
-        return inspected.compactMap { item in
+        let inspected: [Inspected] = try DockerInspect.decode(text)
+        return containers(inspected)
+    }
+
+    private static func containers(_ inspected: [Inspected]) -> [Container] {
+        inspected.compactMap { item in
             guard let service = item.Config.Labels?["com.docker.compose.service"] else { return nil }
             return Container(
                 name: item.Name.hasPrefix("/") ? String(item.Name.dropFirst()) : item.Name, service: service,
@@ -87,14 +86,8 @@ public enum ContainerMetrics {
         }
         let services = config.stdout.split(separator: "\n").map { String($0).trimmed }.filter { !$0.isEmpty }
         let names = try await project.containers(runner).map(\.name)
-        if names.isEmpty { return ([], services) }
-        let result = try await runner.run(["docker", "inspect", "--type", "container"] + names, timeout: .seconds(60))
-        guard result.status == 0 else {
-            throw UserError(
-                "`docker inspect` failed (\(result.timedOut ? "timed out" : "exit \(result.status)")): \(result.stderr.lastLines(3))",
-                remedy: "Check that the Docker engine runs (`docker info`).")
-        }
-        return (try parse(result.stdout), services)
+        let inspected = try await DockerInspect.containers(names, as: Inspected.self, runner: runner)
+        return (containers(inspected), services)
     }
 
     /// The samples of `containers`, read at `now`, labelled by service and container; a service of `services`

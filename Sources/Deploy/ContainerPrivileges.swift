@@ -107,13 +107,11 @@ public struct ContainerPrivileges: Sendable, Equatable {
     /// `docker inspect` output (a JSON array).
     /// - Throws: `UserError` quoting the start of what could not be read.
     public static func parse(_ text: String) throws(UserError) -> [ContainerPrivileges] {
-        let inspected: [Inspected]
-        do { inspected = try JSONDecoder().decode([Inspected].self, from: Data(text.utf8)) } catch {
-            throw UserError(
-                "`docker inspect` printed something sbs cannot read: \(String(text.trimmed.prefix(120)).debugSafe)",
-                remedy: "Check `docker version`.")
-        }
-        return inspected.map { item in
+        privileges(try DockerInspect.decode(text))
+    }
+
+    private static func privileges(_ inspected: [Inspected]) -> [ContainerPrivileges] {
+        inspected.map { item in
             let host = item.HostConfig
             let labels = item.Config.Labels ?? [:]
             func capabilities(_ list: [String]?) -> [String] {
@@ -168,15 +166,6 @@ public struct ContainerPrivileges: Sendable, Equatable {
                 remedy: "Check that the Docker engine runs (`docker info`).")
         }
         let ids = list.stdout.split(separator: "\n").map { String($0).trimmed }.filter { !$0.isEmpty }
-        if ids.isEmpty { return [] }
-        let result = try await runner.run(["docker", "inspect", "--type", "container"] + ids, timeout: .seconds(60))
-        // A container that stopped between the two commands is "No such container" (exit 1); the others are printed.
-        let vanished = result.stderr.split(separator: "\n").allSatisfy { $0.contains("No such container") }
-        guard result.status == 0 || (!result.timedOut && vanished && result.stdout.trimmed.hasPrefix("[")) else {
-            throw UserError(
-                "`docker inspect` failed (\(result.timedOut ? "timed out" : "exit \(result.status)")): \(result.stderr.lastLines(3))",
-                remedy: "Check that the Docker engine runs (`docker info`).")
-        }
-        return try parse(result.stdout)
+        return privileges(try await DockerInspect.containers(ids, as: Inspected.self, runner: runner))
     }
 }

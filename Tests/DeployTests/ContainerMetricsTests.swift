@@ -117,3 +117,26 @@ import Testing
         #expect(text.contains("# TYPE sbs_service_restarts_total counter\n"), "\(text)")
     }
 }
+
+/// `docker inspect` as both readers run it: a container that went away since it was listed is left out, any other
+/// failure is an error naming docker's words.
+@Suite struct DockerInspectRunning {
+    struct Named: Decodable, Equatable { var Name: String }
+
+    @Test func aContainerGoneSinceItWasListedIsLeftOutAndOtherFailuresAreErrors() async throws {
+        let argv = ["docker", "inspect", "--type", "container", "a", "b"]
+        let gone = ScriptedRunner([
+            argv: .exit(1, stderr: "Error: No such container: b\n", stdout: #"[{"Name":"/a"}]"#)
+        ])
+        #expect(try await DockerInspect.containers(["a", "b"], as: Named.self, runner: gone) == [Named(Name: "/a")])
+        let down = ScriptedRunner([
+            argv: .exit(1, stderr: "Cannot connect to the Docker daemon at unix:///var/run/docker.sock\n")
+        ])
+        let error = await #expect(throws: UserError.self) {
+            try await DockerInspect.containers(["a", "b"], as: Named.self, runner: down)
+        }
+        #expect(error?.message.contains("Cannot connect to the Docker daemon") == true)
+        // Nothing to inspect: docker is not asked (the runner would fail on any command).
+        #expect(try await DockerInspect.containers([], as: Named.self, runner: ScriptedRunner([:])).isEmpty)
+    }
+}
