@@ -6,7 +6,8 @@
 #   2. a reboot (scripts/test/reboot-sim.sh: the engine, Pebble and nginx stopped, the engine's runtime state
 #      cleared), then scripts/demo.sh again: the engine brings the stack back with the certificate it had, Pebble
 #      starts with a new root, and `sbs install --from obtain-certificate` installs a certificate from it without
-#      any configuration change: the running nginx must be made to serve it (verify passes, served serial = live);
+#      any configuration change: the running nginx must be made to serve it (verify passes, served serial = live;
+#      start-stack reloads nginx, unless nginx started after the certificate was written);
 #   3. a reboot again, then scripts/demo.sh clean with no engine running: the stack goes (containers, network and
 #      the PostgreSQL volume, by compose project name), the engine clean had to start is stopped, /tmp/sbs-demo
 #      goes;
@@ -121,8 +122,18 @@ reboot
 if scripts/demo.sh >"$work/demo2.out" 2>&1; then pass "the demo after a reboot ends with verify passing"; else show "$work/demo2.out"; fail "the demo after a reboot failed"; fi
 grep -q "obtain-certificate: certificate in" "$work/demo2.out" && [ "$(openssl x509 -in "$live" -noout -serial)" != "$first_serial" ] \
     && pass "a new certificate was installed from the new CA" || fail "no new certificate after the reboot"
-grep -q "start-stack: .*reloading nginx" "$work/demo2.out" && pass "start-stack reloaded nginx" \
-    || fail "start-stack did not reload nginx: $(grep 'start-stack:' "$work/demo2.out" | tail -3)"
+# The engine brings nginx back when it starts, with the certificate then live; when nginx (re)started only after
+# the new certificate was written (it waits for its upstreams' names, under the engine's restart back-off), it
+# read that one, and there is nothing to reload. Either way, the served certificate must be the live one (below).
+nginx_started=$(docker inspect -f '{{.State.StartedAt}}' \
+    "$(docker ps -q --filter "label=com.docker.compose.project=$project" --filter label=com.docker.compose.service=nginx)" 2>/dev/null || true)
+if grep -q "start-stack: .*reloading nginx" "$work/demo2.out"; then
+    pass "start-stack reloaded nginx"
+elif [ -n "$nginx_started" ] && [ "$(date -d "$nginx_started" +%s)" -ge "$(stat -c %Y "$live")" ]; then
+    pass "nginx started ($nginx_started) after the new certificate was written: no reload was needed"
+else
+    fail "start-stack did not reload nginx, which started at ${nginx_started:-an unknown time}, before the certificate: $(grep 'start-stack:' "$work/demo2.out" | tail -3)"
+fi
 served=$(served_serial)
 [ -n "$served" ] && [ "$served" = "$(openssl x509 -in "$live" -noout -serial)" ] && pass "nginx serves the live certificate ($served)" \
     || fail "nginx serves ${served:-nothing}, the live certificate is $(openssl x509 -in "$live" -noout -serial)"
