@@ -53,6 +53,9 @@ public struct CertificateIssuer: Sendable {
     public var pollTimeout: Duration = .seconds(180)
     /// How long an authorization that stays `pending` with a challenge error is still polled (the CA may retry).
     public var challengeProblemGrace: Duration = .seconds(5)
+    /// How requests to the CA leave this server (an office's proxy), and the self-check's when it is not pinned to
+    /// an address (`SelfCheck.resolveTo`: a proxy would resolve the name itself).
+    public var proxy: ProxyRoute = .direct
 
     public init(
         transport: @escaping TransportFactory = { CurlTransport(options: $0) },
@@ -132,7 +135,7 @@ public struct CertificateIssuer: Sendable {
         let record = try store.loadAccount()
         let client = ACMEClient(
             directoryURL: directoryURL, accountKey: accountKey, accountURL: record?.url, registration: registration,
-            transport: makeTransport(HTTPOptions(caBundle: caBundle, resolve: resolve)), clock: clock,
+            transport: makeTransport(HTTPOptions(caBundle: caBundle, resolve: resolve, proxy: proxy)), clock: clock,
             progress: progress)
         await client.setPolling(maxDelay: maxPollDelay, timeout: pollTimeout)
 
@@ -419,7 +422,8 @@ public struct CertificateIssuer: Sendable {
         let transport = makeTransport(
             HTTPOptions(
                 resolve: check.resolveTo.map { ["\(domain):\(check.port):\($0)"] } ?? [],
-                connectTimeout: check.timeout, timeout: check.timeout))
+                connectTimeout: check.timeout, timeout: check.timeout,
+                proxy: check.resolveTo == nil ? proxy : .direct))
         let response: HTTPResponse
         do {
             response = try await transport.send(HTTPRequest(method: .get, url: url))

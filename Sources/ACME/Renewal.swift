@@ -80,8 +80,8 @@ extension CertificateIssuer {
         // ARI is an unauthenticated GET: no account key is needed; a throw-away key satisfies the client.
         let client = ACMEClient(
             directoryURL: directoryURL, accountKey: P256.Signing.PrivateKey(), accountURL: nil,
-            registration: AccountRegistration(email: nil), transport: makeTransport(HTTPOptions(caBundle: caBundle)),
-            clock: clock)
+            registration: AccountRegistration(email: nil),
+            transport: makeTransport(HTTPOptions(caBundle: caBundle, proxy: proxy)), clock: clock)
         guard let (info, _) = try? await client.renewalInfo(certID: certID),
             let decision = RenewalPolicy.ari(info, certID: certID, now: now, fraction: fraction)
         else {

@@ -169,13 +169,17 @@ public struct HTTPOptions: Sendable, Equatable {
     /// OpenSSL's security level to 0, which otherwise refuses TLS 1.0 and 1.1 on this side: such a range only asks
     /// whether a server would accept them.
     public var tlsVersions: ClosedRange<TLSVersion>?
+    /// Through a proxy or not. `.direct` also keeps libcurl from reading `http_proxy`/`https_proxy` itself: a
+    /// request goes through a proxy only where sbs says so.
+    public var proxy: ProxyRoute
 
     public init(
         caBundle: String? = nil, resolve: [String] = [], connectTimeout: Duration = .seconds(10),
         timeout: Duration = .seconds(30), userAgent: String = "sbs-acme/0.1 (libcurl)",
         maxResponseBytes: Int = 4 << 20, certificateChain: Bool = false, verifyPeer: Bool = true,
-        tlsVersions: ClosedRange<TLSVersion>? = nil
+        tlsVersions: ClosedRange<TLSVersion>? = nil, proxy: ProxyRoute = .direct
     ) {
+        self.proxy = proxy
         self.maxResponseBytes = maxResponseBytes
         self.certificateChain = certificateChain
         self.verifyPeer = verifyPeer
@@ -286,6 +290,15 @@ public final class CurlTransport: HTTPTransport {
             sbs_curl_setopt_pointer(curl, CURLOPT_ERRORBUFFER, errorPointer.baseAddress)
             if let caBundle = options.caBundle { sbs_curl_setopt_string(curl, CURLOPT_CAINFO, caBundle) }
             if resolveList != nil { sbs_curl_setopt_slist(curl, CURLOPT_RESOLVE, resolveList) }
+            switch options.proxy {
+            case .direct:
+                // An empty proxy turns off the environment's too.
+                sbs_curl_setopt_string(curl, CURLOPT_PROXY, "")
+            case .through(let settings):
+                sbs_curl_setopt_string(curl, CURLOPT_PROXY, settings.proxy(for: request.url) ?? "")
+                // Set even when empty: the list replaces the environment's `no_proxy`.
+                sbs_curl_setopt_string(curl, CURLOPT_NOPROXY, settings.noProxyValue)
+            }
             if options.certificateChain {
                 sbs_curl_setopt_long(curl, CURLOPT_CERTINFO, 1)
                 sbs_curl_setopt_long(curl, CURLOPT_FRESH_CONNECT, 1)

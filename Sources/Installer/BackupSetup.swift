@@ -18,6 +18,12 @@ public struct BackupSetup: Sendable {
     public let restic: Restic
     public let host: String
 
+    /// Runs restic and docker: restic reaches a repository behind the office's proxy (`OutboundProxy`).
+    public var runner: SystemCommandRunner {
+        OutboundProxy.with(
+            SystemCommandRunner(), OutboundProxy.settings(answers, environment: ProcessInfo.processInfo.environment))
+    }
+
     /// - Throws: `UserError` when there is no installation, backups are off, sbs is not root, or there is no
     ///   BACKUP_PASSWORD.
     public init(_ session: InstallSession) throws {
@@ -108,7 +114,7 @@ public struct BackupSetup: Sendable {
             manifest: manifest,
             keep: .init(
                 daily: answers.backupKeep, weekly: answers.backupKeepWeekly, monthly: answers.backupKeepMonthly),
-            runner: SystemCommandRunner(), progress: { output.err("sbs backup: \($0)") })
+            runner: runner, progress: { output.err("sbs backup: \($0)") })
         job.prune = prune
         // The last backup into this repository, whose dumps an unchanged database keeps (an unreadable record: none).
         if let last = try? LastBackup.read(LastBackup.path(in: layout)), last.repository == restic.location {

@@ -1,5 +1,6 @@
 import Deploy
 import FoundationEssentials
+import HTTPClient
 import Processes
 import Render
 import SBSCore
@@ -72,11 +73,15 @@ public struct InstallTools: Sendable {
     /// Connects two programs (restic into the database); nil where `commands` cannot (a test's scripted runner):
     /// a step that needs it then fails.
     public var pipelines: (any PipelineRunner)?
+    /// The office's proxy to the internet (`OutboundProxy`), nil for none. It is where this run's requests go, not
+    /// part of what a step is planned with: the environment of one run may name one and the next not.
+    public var proxy: ProxySettings?
 
     public init(
         commands: any CommandRunner, secrets: AnswerSecretValues, digester: SecretDigester,
-        pipelines: (any PipelineRunner)? = nil
+        pipelines: (any PipelineRunner)? = nil, proxy: ProxySettings? = nil
     ) {
+        self.proxy = proxy
         self.commands = commands
         self.secrets = secrets
         self.digester = digester

@@ -110,11 +110,13 @@ public struct InstallSession: Sendable {
             answers: checked.answers, layout: layout, sysroot: sysroot, assets: assets, secretDigests: digests)
         inputs.unreadableSecrets = Dictionary(
             uniqueKeysWithValues: checked.unreadable.map { ($0.key.variable, "\($0.key.rawValue): \($0.value)") })
+        let proxy = OutboundProxy.settings(checked.answers, environment: ProcessInfo.processInfo.environment)
+        let commands = OutboundProxy.runner(self.commands, proxy)
         return InstallActions.table(
             inputs,
             tools: InstallTools(
                 commands: commands, secrets: checked.secrets, digester: digester,
-                pipelines: commands as? any PipelineRunner))
+                pipelines: commands as? any PipelineRunner, proxy: proxy))
     }
 
     /// The validated step graph.

@@ -49,7 +49,10 @@ public struct StackRestore: Sendable {
     ) async throws -> Int32 {
         let layout = session.layout
         let output = session.output
-        let runner = SystemCommandRunner()
+        // restic reaches the repository through the office's proxy, when the kept answers or the environment name one.
+        let runner = OutboundProxy.with(
+            SystemCommandRunner(),
+            OutboundProxy.settings(saved ?? Answers(), environment: ProcessInfo.processInfo.environment))
         let location = restic.location
         _ = try await ResticInstallPlan.ensure(
             commands: runner, sysroot: "/", remedy: "run `sbs restore` again",

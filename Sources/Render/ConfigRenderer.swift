@@ -104,6 +104,7 @@ public enum ConfigRenderer {
     public static let templatePaths = [
         ".env.mustache",
         "_privileges.yml.mustache",
+        "_proxy.yml.mustache",
         "backup/backup.sh.mustache",
         "db/monitoring-role.sql.mustache",
         "db/roles.sql.mustache",
@@ -376,6 +377,10 @@ public enum ConfigRenderer {
         }
         values["tlsDirectory"] = .optional(tlsDirectory)
         values["tlsFiles"] = .optional(tlsFiles)
+        values["proxy"] = .optional(
+            input.proxy.map {
+                ["url": .text($0.url.value), "noProxy": .text($0.noProxy.map(\.value).joined(separator: ","))]
+            })
         values["smtp"] = .optional(
             input.smtp.map { smtp in
                 [

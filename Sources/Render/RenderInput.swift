@@ -124,6 +124,9 @@ public struct RenderInput: Sendable, Hashable, Codable {
     /// The CA bundle the site's certificate chains to when it is not a public CA's (the answers'
     /// `tls.acme_ca_bundle`): blackbox-exporter's probes of the site trust it.
     public var siteCABundle: SafeToken?
+    /// The office's proxy for the services that reach the internet (app-auth, app-api, Ollama's model downloads,
+    /// Alertmanager's webhook); nil: none.
+    public var proxy: ContainerProxy?
 
     /// - Throws: `UserError` when a host path is not absolute, an alias repeats the domain or another alias, the two
     ///   ports are equal, an Ollama model name from the profile is not a plain token, or the HSTS policy is not one
@@ -192,4 +195,16 @@ public struct RenderInput: Sendable, Hashable, Codable {
 
     /// Every name on the certificate: the domain, then the aliases.
     public var allNames: [DomainName] { [domain] + aliases }
+}
+
+/// The proxy in the environment of the stack's outbound services, and what they reach without it (the answers'
+/// `proxy.no_proxy`, this server and the stack's service names).
+public struct ContainerProxy: Codable, Hashable, Sendable {
+    public var url: ProxyURL
+    public var noProxy: [NoProxyEntry]
+
+    public init(url: ProxyURL, noProxy: [NoProxyEntry]) {
+        self.url = url
+        self.noProxy = noProxy
+    }
 }

@@ -500,3 +500,58 @@ public enum URLText {
         return String(url[..<userinfo.startIndex]) + "***" + String(url[userinfo.endIndex...])
     }
 }
+
+/// An outbound proxy (`proxy.url`): `http://host:port` or `https://host:port`, nothing else. It reaches dockerd's
+/// environment and the children's `https_proxy`, so it holds no credentials (they would be a secret in an
+/// environment) and no character beyond a host's, a port's and the scheme's.
+public struct ProxyURL: CheckedValue, Hashable, Sendable, CustomStringConvertible {
+    public let value: String
+
+    public init(_ text: String) throws(UserError) {
+        let remedy = "Give the proxy as http://HOST:PORT (such as http://proxy.office.lan:3128)."
+        func refuse(_ reason: String) -> UserError {
+            UserError("'\(text.debugSafe)' is not a proxy: \(reason)", remedy: remedy)
+        }
+        let lower = text.lowercased()
+        guard let scheme = ["http://", "https://"].first(where: { lower.hasPrefix($0) }) else {
+            throw refuse("it starts with http:// or https://")
+        }
+        var rest = Substring(text.dropFirst(scheme.count))
+        if rest.hasSuffix("/") { rest = rest.dropLast() }
+        if rest.contains("@") {
+            throw UserError(
+                "'\(String(text.prefix(scheme.count)))…@…' is not a proxy sbs can use: it holds a user and password, which would stand in dockerd's and other programs' environment",
+                remedy: "Let the proxy admit this server by its address, and give http://HOST:PORT.")
+        }
+        if rest.contains("/") || rest.contains("?") || rest.contains("#") { throw refuse("it has a path") }
+        guard let (host, port) = HostAndPort.split(rest) else { throw refuse("it needs a host, and a port after ':'") }
+        if let problem = HostAndPort.hostProblem(host) { throw refuse("the host has \(problem)") }
+        if let port, HostAndPort.port(port) == nil {
+            throw refuse("the port '\(String(port).debugSafe)' is not a number from 1 to 65535")
+        }
+        value = String(lower.prefix(scheme.count)) + rest
+    }
+
+    public var description: String { value }
+}
+
+/// One entry of `proxy.no_proxy`: a host name or `.domain` (its subdomains), an IP address, a CIDR network, or
+/// `*`. The characters a name, an IPv6 address and a prefix length use, so that a list joined with ',' reads back.
+public struct NoProxyEntry: CheckedValue, Hashable, Sendable, CustomStringConvertible {
+    public let value: String
+
+    public init(_ text: String) throws(UserError) {
+        let allowed = text.utf8.allSatisfy {
+            ($0 >= 97 && $0 <= 122) || ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) || $0 == 45 || $0 == 46
+                || $0 == 58 || $0 == 47 || $0 == 42 || $0 == 95 || $0 == 91 || $0 == 93
+        }
+        guard !text.isEmpty, text.utf8.count <= 255, allowed, !text.hasPrefix("-") else {
+            throw UserError(
+                "'\(text.debugSafe)' is not a no_proxy entry: give a host name, .domain, an IP address or a network (10.0.0.0/8)",
+                remedy: "List one name, address or network per item.")
+        }
+        value = text.lowercased()
+    }
+
+    public var description: String { value }
+}

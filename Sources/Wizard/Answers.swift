@@ -248,6 +248,11 @@ public struct Answers: Sendable, Equatable {
     public var dnsCheck: DNSPolicy = .strict
     /// `firewall: on|off`: whether sbs keeps the host firewall (step configure-firewall).
     public var firewall: FirewallSwitch = .on
+    /// `proxy.url`: the office's proxy to the internet, for the CA, the package and image downloads (dockerd's
+    /// pulls) and the stack's outbound services; `proxy.no_proxy`: what is reached without it (loopback and the
+    /// stack's own names are added).
+    public var proxy: ProxyURL?
+    public var noProxy: [NoProxyEntry] = []
 
     /// Where these answers came from; not part of what they say (equal answers from two files are equal).
     public var origin = AnswersOrigin()
@@ -360,6 +365,8 @@ public struct Answers: Sendable, Equatable {
             "network.public_ip": publicIP ?? "",
             "checks.dns": dnsCheck.rawValue,
             "firewall": firewall.rawValue,
+            "proxy.url": proxy?.value ?? "",
+            "proxy.no_proxy": noProxy.map(\.value).joined(separator: ","),
         ]
         for service in StackService.allCases { facts["images.\(service.rawValue)"] = image(service) }
         facts["images.archive"] = imagesArchive ?? ""

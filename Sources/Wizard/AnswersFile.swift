@@ -18,6 +18,7 @@ public enum AnswersFile {
     static let topKeys = [
         "version", "mode", "domain", "aliases", "admin_email", "profile", "features", "tls", "secrets",
         "images", "registry", "ports", "paths", "backups", "alerts", "smtp", "network", "checks", "firewall",
+        "proxy",
     ]
 
     /// Parses and validates an answers file, collecting every problem.
@@ -34,7 +35,7 @@ public enum AnswersFile {
         for (key, node) in top { locate(key, node) }
         for section in [
             "features", "tls", "secrets", "images", "registry", "ports", "paths", "backups", "smtp", "network",
-            "checks",
+            "checks", "proxy",
         ] {
             if case .mapping(let mapping)? = top[section] {
                 for (keyNode, node) in mapping {
@@ -419,6 +420,25 @@ public enum AnswersFile {
 
         if let firewall = choice(top["firewall"], "firewall", FirewallSwitch.self) { answers.firewall = firewall }
 
+        if let proxy = top["proxy"] {
+            let map = reader.mapping(proxy, path: "proxy", allowed: ["url", "no_proxy"])
+            answers.proxy = value(map["url"], "proxy.url") { (text: String) throws(UserError) in try ProxyURL(text) }
+            if map["url"] == nil { reader.report(proxy, "proxy needs a url (http://HOST:PORT)") }
+            if let list = map["no_proxy"] {
+                for (text, node) in reader.strings(list, path: "proxy.no_proxy") {
+                    guard
+                        let entry = value(
+                            node, "proxy.no_proxy", { (_: String) throws(UserError) in try NoProxyEntry(text) })
+                    else { continue }
+                    if answers.noProxy.contains(entry) {
+                        reader.report(node, "proxy.no_proxy: '\(text.debugSafe)' is listed twice; list each entry once")
+                    } else {
+                        answers.noProxy.append(entry)
+                    }
+                }
+            }
+        }
+
         if !reader.problems.isEmpty { throw AnswersError(problems: reader.problems) }
         return answers
     }
@@ -540,6 +560,12 @@ public enum AnswersFile {
         if let ip = answers.publicIP { out += "network:\n  public_ip: \(quote(ip))\n" }
         out += "checks:\n  dns: \(answers.dnsCheck.rawValue)\n"
         out += "firewall: \(answers.firewall.rawValue)\n"
+        if let proxy = answers.proxy {
+            out += "proxy:\n  url: \(quote(proxy.value))\n"
+            if !answers.noProxy.isEmpty {
+                out += "  no_proxy: [\(answers.noProxy.map { quote($0.value) }.joined(separator: ", "))]\n"
+            }
+        }
         return out
     }
 

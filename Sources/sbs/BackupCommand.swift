@@ -59,7 +59,7 @@ struct BackupCommand: AsyncParsableCommand {
     /// `--check` of `sbs backup`.
     static func runCheck(_ setup: BackupSetup) async throws {
         let output = setup.session.output
-        let runner = SystemCommandRunner()
+        let runner = setup.runner
         guard let newest = try await BackupCatalog(restic: setup.restic, runner: runner).entries().first else {
             throw UserError(
                 "There is no backup in \(setup.restic.location) to check.", remedy: "Run `sbs backup` first.")
@@ -93,7 +93,7 @@ struct BackupCommand: AsyncParsableCommand {
         func run() async throws {
             let setup = try BackupSetup(global.session)
             let output = setup.session.output
-            let entries = try await BackupCatalog(restic: setup.restic, runner: SystemCommandRunner()).entries()
+            let entries = try await BackupCatalog(restic: setup.restic, runner: setup.runner).entries()
             if json {
                 for entry in entries { output.out(entry.manifest.encoded()) }
                 return

@@ -116,7 +116,10 @@ struct CertCommand: AsyncParsableCommand {
             let started = ContinuousClock.now
             do {
                 let binding = try eabKid.map { try ExternalAccountBinding(keyID: $0, base64urlKey: try eabKey(output)) }
-                let issued = try await CertificateIssuer().issue(
+                var issuer = CertificateIssuer()
+                issuer.proxy = OutboundProxy.route(
+                    OutboundProxy.settings(Answers(), environment: ProcessInfo.processInfo.environment))
+                let issued = try await issuer.issue(
                     domains: domains, email: email?.value, webroot: absolute(webroot),
                     directory: try ACMEServer(directory),
                     caBundle: caBundle.map(absolute), accountDirectory: layout.acmeDir, liveDirectory: liveDirectory,

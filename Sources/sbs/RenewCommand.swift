@@ -6,6 +6,7 @@ import Installer
 import Processes
 import SBSCore
 import StepGraph
+import Wizard
 
 /// `sbs renew`: renews every certificate whose renewal settings sbs keeps (the install's, and each `sbs cert issue`,
 /// `--out` folders included) that is due: ARI when the CA offers it (at a moment in the CA's window chosen once
@@ -45,7 +46,11 @@ struct RenewCommand: AsyncParsableCommand {
         }
         defer { withExtendedLifetime(lock) {} }
         let quiet = self.quiet
-        let issuer = CertificateIssuer()
+        var issuer = CertificateIssuer()
+        // The installation's proxy (its answers), else the one this process's environment names.
+        let answers = ((try? session.savedAnswers()) ?? nil) ?? Answers()
+        issuer.proxy = OutboundProxy.route(
+            OutboundProxy.settings(answers, environment: ProcessInfo.processInfo.environment))
         var renewed = 0
         var failed = 0
         // Every certificate whose renewal settings sbs keeps (the install's and each `cert issue`, `--out` folders

@@ -1,3 +1,4 @@
+import Deploy
 import Foundation
 import Host
 import Processes
@@ -38,6 +39,7 @@ struct FixtureDockerHost {
                   "version --format {{.Client.Version}}") echo 28.2.2 ;;
                   "info --format {{.ServerVersion}}") if [ -e "\(root)/state/engine-up" ]; then echo 28.2.2; else echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock" >&2; exit 1; fi ;;
                   "compose version --short") echo 2.40.3 ;;
+                  "info --format {{.HTTPSProxy}}") cat "\(root)/state/proxy" 2>/dev/null; echo ;;
                   *) echo "unexpected docker call: $*" >&2; exit 2 ;;
                 esac
                 """)
@@ -46,11 +48,18 @@ struct FixtureDockerHost {
             "systemctl",
             """
             \(log)
-            [ "$*" = "enable --now docker" ] || exit 2
-            touch "\(root)/state/engine-up"
+            case "$*" in
+              "enable --now docker") touch "\(root)/state/engine-up" ;;
+              "daemon-reload") ;;
+              # dockerd reads its proxy from the drop-in when it starts (HTTPS_PROXY, as systemd passes it).
+              "restart docker") sed -n 's/^Environment="HTTPS_PROXY=\\(.*\\)"$/\\1/p' "\(root)\(Self.dropIn)" >"\(root)/state/proxy" 2>/dev/null || true ;;
+              *) exit 2 ;;
+            esac
             """)
         try script("service", "\(log)\nexit 2")
     }
+
+    static let dropIn = DockerProxy.dropInDirectory + "/" + DockerProxy.dropInName
 
     func script(_ name: String, _ body: String) throws {
         let path = root + "/usr/bin/" + name
@@ -71,19 +80,76 @@ struct FixtureDockerHost {
     }
 }
 
+extension EnsureDocker.Input {
+    /// The step's input on a fixture host: the drop-in under its root, systemctl allowed (the fixture's own).
+    static func fixture(_ root: String, proxy: DockerProxy? = nil) -> Self {
+        .init(sysroot: root, proxy: proxy, proxyDropIn: root + FixtureDockerHost.dropIn, systemctlAllowed: true)
+    }
+}
+
 @Suite struct EnsureDockerDecisions {
     func log() -> StepLog { StepLog(step: "ensure-docker", runLog: RunLog()) }
 
     @Test func aRunningEngineIsOnlyAsked() async throws {
         let host = try FixtureDockerHost(engineUp: true)
-        let result = try await host.action().run(.init(sysroot: host.root), log: log())
+        let result = try await host.action().run(.fixture(host.root), log: log())
         #expect(result.output == .init(engineVersion: "28.2.2", composeVersion: "2.40.3"))
         #expect(!host.calls.contains { $0.hasPrefix("systemctl") })
     }
 
+    /// The answers' proxy reaches dockerd through its drop-in: written, then daemon-reload and a restart, and
+    /// `docker info` must show it; the same answers again change nothing; answers without it remove the drop-in.
+    @Test func theAnswersProxyReachesDockerdOnceAndGoesWhenTheAnswersDropIt() async throws {
+        let host = try FixtureDockerHost(engineUp: true)
+        let proxy = DockerProxy(url: "http://proxy.office.lan:3128", noProxy: ["intranet.lan", "localhost", "app-db"])
+        let path = host.root + FixtureDockerHost.dropIn
+        _ = try await host.action().run(.fixture(host.root, proxy: proxy), log: log())
+        let written = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(
+            DockerProxy.variables(inDropIn: written) == [
+                "HTTP_PROXY": "http://proxy.office.lan:3128", "HTTPS_PROXY": "http://proxy.office.lan:3128",
+                "NO_PROXY": "intranet.lan,localhost,app-db",
+            ])
+        #expect(
+            host.calls.filter { $0.hasPrefix("systemctl") } == ["systemctl daemon-reload", "systemctl restart docker"])
+
+        let before = host.calls.count
+        _ = try await host.action().run(.fixture(host.root, proxy: proxy), log: log())
+        #expect(!host.calls.dropFirst(before).contains { $0.hasPrefix("systemctl") }, "restarted without a change")
+
+        _ = try await host.action().run(.fixture(host.root), log: log())
+        #expect(!FileManager.default.fileExists(atPath: path))
+        #expect(host.calls.filter { $0 == "systemctl restart docker" }.count == 2)
+    }
+
+    /// A dockerd that still shows another proxy after the restart (another drop-in wins) fails the step naming both.
+    @Test func aDockerdThatIgnoresTheDropInFailsTheStep() async throws {
+        let host = try FixtureDockerHost(engineUp: true)
+        try host.script(
+            "systemctl", "case \"$*\" in restart*) echo http://other.lan:8080 > \(host.root)/state/proxy ;; esac")
+        let error = await #expect(throws: UserError.self) {
+            try await host.action().run(
+                .fixture(host.root, proxy: DockerProxy(url: "http://proxy.office.lan:3128", noProxy: [])), log: log())
+        }
+        #expect(
+            error?.message.contains("dockerd's proxy is http://other.lan:8080, not http://proxy.office.lan:3128")
+                == true)
+    }
+
+    /// Where sbs may not restart dockerd, the drop-in is written and the step says how to start it.
+    @Test func withoutSystemdTheStepSaysHowToGiveDockerdTheProxy() async throws {
+        let host = try FixtureDockerHost(engineUp: true, systemd: false)
+        let shown = ShownLines()
+        _ = try await host.action().run(
+            .fixture(host.root, proxy: DockerProxy(url: "http://proxy.office.lan:3128", noProxy: ["localhost"])),
+            log: shown.log("ensure-docker"))
+        #expect(!host.calls.contains { $0.hasPrefix("systemctl") })
+        #expect(shown.text.contains("start dockerd with HTTPS_PROXY=http://proxy.office.lan:3128"), "\(shown.text)")
+    }
+
     @Test func aStoppedEngineIsStartedAndEnabledThenAwaited() async throws {
         let host = try FixtureDockerHost(engineUp: false)
-        let result = try await host.action().run(.init(sysroot: host.root), log: log())
+        let result = try await host.action().run(.fixture(host.root), log: log())
         #expect(result.output.engineVersion == "28.2.2")
         #expect(host.calls.contains("systemctl enable --now docker"))
         #expect(host.calls.last == "docker compose version --short")
@@ -92,7 +158,7 @@ struct FixtureDockerHost {
     @Test func anEngineThatNeverAnswersFailsWithWhatItSaid() async throws {
         let host = try FixtureDockerHost(engineUp: false, systemd: false)
         let error = await #expect(throws: UserError.self) {
-            try await host.action().run(.init(sysroot: host.root), log: log())
+            try await host.action().run(.fixture(host.root), log: log())
         }
         // Without systemd the SysV script is used; this one fails, and the step says so.
         #expect(host.calls.contains("service docker start"))
@@ -103,7 +169,7 @@ struct FixtureDockerHost {
     @Test func noDockerStartsTheInstallPlanAndFailsClosedWhereItCannotRun() async throws {
         let host = try FixtureDockerHost(engineUp: false, docker: false)
         let error = await #expect(throws: UserError.self) {
-            try await host.action().run(.init(sysroot: host.root), log: log())
+            try await host.action().run(.fixture(host.root), log: log())
         }
         // The fixture has no apt-get: the first command of the Debian plan cannot run, and nothing else is tried.
         #expect(
@@ -178,7 +244,7 @@ struct EnsureDockerWithTheRealClient {
         let runner = try RealDockerClient(folder: folder, others: others)
         let shown = ShownLines()
         let error = await #expect(throws: UserError.self) {
-            try await action(runner, root: folder).run(.init(sysroot: folder), log: shown.log("ensure-docker"))
+            try await action(runner, root: folder).run(.fixture(folder), log: shown.log("ensure-docker"))
         }
         #expect(others.calls == [["systemctl", "enable", "--now", "docker"]])
         #expect(
@@ -234,7 +300,7 @@ struct EnsureDockerWithTheRealClient {
         ])
         let error = await #expect(throws: UserError.self) {
             try await action(runner).run(
-                .init(sysroot: try host(Self.bookworm)), log: ShownLines().log("ensure-docker"))
+                .fixture(try host(Self.bookworm)), log: ShownLines().log("ensure-docker"))
         }
         #expect(
             error?.message
@@ -254,7 +320,7 @@ struct EnsureDockerWithTheRealClient {
         let ubuntu =
             "ID=ubuntu\nID_LIKE=debian\nVERSION_ID=\"24.04\"\nVERSION_CODENAME=noble\nPRETTY_NAME=\"Ubuntu 24.04\"\n"
         let error = await #expect(throws: UserError.self) {
-            try await action(runner).run(.init(sysroot: try host(ubuntu)), log: ShownLines().log("ensure-docker"))
+            try await action(runner).run(.fixture(try host(ubuntu)), log: ShownLines().log("ensure-docker"))
         }
         #expect(error?.message.contains("dpkg lists docker.io as installed;") == true, "\(String(describing: error))")
         #expect(
@@ -268,7 +334,7 @@ struct EnsureDockerWithTheRealClient {
         ])
         let error = await #expect(throws: UserError.self) {
             try await action(runner).run(
-                .init(sysroot: try host(Self.bookworm)), log: ShownLines().log("ensure-docker"))
+                .fixture(try host(Self.bookworm)), log: ShownLines().log("ensure-docker"))
         }
         #expect(
             error?.message.hasPrefix(
@@ -288,7 +354,7 @@ struct EnsureDockerWithTheRealClient {
         ])
         let error = await #expect(throws: UserError.self) {
             try await action(runner).run(
-                .init(sysroot: try host(Self.bookworm)), log: ShownLines().log("ensure-docker"))
+                .fixture(try host(Self.bookworm)), log: ShownLines().log("ensure-docker"))
         }
         #expect(
             error?.message.hasPrefix("`env DEBIAN_FRONTEND=noninteractive apt-get update -q` failed (exit 100)")
@@ -383,7 +449,7 @@ struct EnsureDockerWithTheRealClient {
         let shown = ShownLines()
         let error = await #expect(throws: UserError.self) {
             try await Docker().action(runner, lockWait: PackageManagerWait(clock: clock)).run(
-                .init(sysroot: root), log: shown.log("ensure-docker"))
+                .fixture(root), log: shown.log("ensure-docker"))
         }
         #expect(error?.message.contains("apt-get update -q` failed (exit 100)") == true, "\(String(describing: error))")
         #expect(runner.heldAtCommand.withLock { $0 } == [false])
@@ -406,7 +472,7 @@ struct EnsureDockerWithTheRealClient {
             try await Docker().action(
                 script, lockWait: PackageManagerWait(timeout: .seconds(30), clock: ImmediateClock())
             )
-            .run(.init(sysroot: root), log: ShownLines().log("ensure-docker"))
+            .run(.fixture(root), log: ShownLines().log("ensure-docker"))
         }
         #expect(
             error?.message

@@ -178,6 +178,33 @@ func problems(_ text: String) -> [String] {
         #expect(problems(base + "  resend: 1m\n").count == 1)
     }
 
+    /// `proxy:` gives a URL with nothing but scheme, host and port (no credentials: they would stand in dockerd's
+    /// environment), and `no_proxy` entries that read back from a comma-joined list.
+    @Test func proxyIsAURLWithoutCredentials() throws {
+        let given = try AnswersFile.parse(
+            complete + "\nproxy:\n  url: HTTP://Proxy.Office.lan:3128/\n  no_proxy: [intranet.lan, 10.0.0.0/8]\n",
+            file: "site.yaml")
+        #expect(given.proxy?.value == "http://Proxy.Office.lan:3128")
+        #expect(given.noProxy.map(\.value) == ["intranet.lan", "10.0.0.0/8"])
+        #expect(given.facts["proxy.url"] == "http://Proxy.Office.lan:3128")
+        #expect(try AnswersFile.parse(complete, file: "site.yaml").proxy == nil)
+        for (bad, reason) in [
+            ("http://user:secret@proxy.lan:3128", "user and password"), ("socks5://proxy.lan:1080", "http://"),
+            ("proxy.lan:3128", "http://"), ("http://proxy.lan:3128/path", "path"), ("http://proxy.lan:99999", "port"),
+            ("http://pro xy.lan:3128", "host"), ("http://:3128", "host"), ("\"http://proxy.lan:3128\\nX=1\"", "port"),
+        ] {
+            let found = problems(complete + "\nproxy:\n  url: \(bad)\n")
+            #expect(found.count == 1 && found[0].contains("proxy.url") && found[0].contains(reason), "\(bad): \(found)")
+            #expect(!found.joined().contains("secret"), "the password is repeated: \(found)")
+        }
+        for bad in ["\"a,b\"", "x y", "-opt", "\"\"", "\"a\\nb\""] {
+            let found = problems(complete + "\nproxy:\n  url: http://p.lan:3128\n  no_proxy: [\(bad)]\n")
+            #expect(found.count == 1 && found[0].contains("no_proxy"), "\(bad): \(found)")
+        }
+        #expect(problems(complete + "\nproxy:\n  no_proxy: [a.lan]\n").first?.contains("proxy needs a url") == true)
+        #expect(problems(complete + "\nproxy:\n  url: http://p.lan:3128\n  no_proxy: [a.lan, A.lan]\n").count == 1)
+    }
+
     /// `firewall: on|off`, on unless the file says off; anything else is refused naming the key.
     @Test func firewallIsOnOrOff() throws {
         #expect(try AnswersFile.parse(complete, file: "site.yaml").firewall == .on)
@@ -623,6 +650,15 @@ struct AnswersGenerator {
         if chance() { a.publicIP = pick(["203.0.113.7", "2001:db8::7"]) }
         a.dnsCheck = pick(DNSPolicy.allCases)
         a.firewall = pick(FirewallSwitch.allCases)
+        if chance() {
+            a.proxy = try ProxyURL(
+                pick([
+                    "http://proxy.office.lan:3128", "https://10.0.0.8:8443", "http://[2001:db8::3]:8080",
+                    "http://proxy",
+                ]))
+            let entries = ["intranet.office.lan", ".office.lan", "10.0.0.0/8", "192.168.1.20", "::1", "*", "fd00::/8"]
+            for entry in entries where next() % 3 == 0 { a.noProxy.append(try NoProxyEntry(entry)) }
+        }
         return a
     }
 }

@@ -78,13 +78,15 @@ start)
   # nginx workers run as nobody: the webroot and every folder above it must be traversable.
   chmod 755 "$dir" "$webroot" "$webroot/.well-known" "$webroot/.well-known/acme-challenge" "$dir/ari"
 
-  # A throw-away CA and a leaf for localhost/127.0.0.1: Pebble's HTTPS listener and the stand-in listener.
+  # A throw-away CA and a leaf for localhost/127.0.0.1: Pebble's HTTPS listener and the stand-in listener. pebble.test
+  # is a name that resolves only through scripts/test/counting-proxy.py: a request that reaches Pebble by it went
+  # through the proxy.
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=sbs test listener CA" \
     -keyout "$dir/ca.key" -out "$dir/ca.pem" -addext basicConstraints=critical,CA:TRUE \
     -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
   openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
     -keyout "$dir/listener.key" -out "$dir/listener.csr" 2>/dev/null
-  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$dir/listener.ext"
+  printf 'subjectAltName=DNS:localhost,DNS:pebble.test,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$dir/listener.ext"
   openssl x509 -req -in "$dir/listener.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial -days 2 \
     -extfile "$dir/listener.ext" -out "$dir/listener.pem" 2>/dev/null
 

@@ -1074,7 +1074,14 @@ say "4. recommended profile: Ollama and its model; the images loaded from an arc
 mapfile -t images < <(scripts/test/stand-in-images.sh list | awk '{ print $2 }')
 docker save -o "$work/images.tar" "${images[@]}"
 docker rmi -f "${images[@]}" >/dev/null
-if "$sbs" install --answers scripts/test/stack/ollama.yaml --non-interactive --root "$root" >"$work/ollama.out" 2>&1; then
+# An office proxy in the environment (scripts/test/counting-proxy.py logs what it serves): the CA on loopback, the
+# self-check pinned to 127.0.0.1, the Ollama API on the stack's network and verify's requests pinned to 127.0.0.1
+# must all go straight to their address, so it must serve nothing.
+python3 scripts/test/counting-proxy.py "$work/proxy.log" "$work/proxy.port" </dev/null >/dev/null 2>&1 &
+proxy_pid=$!
+for _ in $(seq 1 100); do [ -s "$work/proxy.port" ] && break; sleep 0.1; done
+proxy_env=(env "http_proxy=http://127.0.0.1:$(cat "$work/proxy.port")" "https_proxy=http://127.0.0.1:$(cat "$work/proxy.port")")
+if "${proxy_env[@]}" "$sbs" install --answers scripts/test/stack/ollama.yaml --non-interactive --root "$root" >"$work/ollama.out" 2>&1; then
     pass "install with Ollama exit 0"
 else
     fail "install with Ollama failed"
@@ -1086,8 +1093,15 @@ grep -q "pull-models" "$work/ollama.out" && grep -Eq "mistral:7b: \[#+\] 100 %" 
     && pass "pull-models showed the model's progress to 100 %" || fail "no pull progress for mistral:7b"
 ollama=$(docker ps -q --filter "label=com.docker.compose.project=$(project_of "$root")" --filter label=com.docker.compose.service=ollama)
 docker exec "$ollama" ollama list | grep -q "^mistral:7b" && pass "ollama lists mistral:7b" || fail "ollama does not list mistral:7b"
-"$sbs" verify --root "$root" >"$work/verify-ollama.out" 2>&1 && pass "verify passes with Ollama" \
+"${proxy_env[@]}" "$sbs" verify --root "$root" >"$work/verify-ollama.out" 2>&1 && pass "verify passes with Ollama" \
     || fail "verify with Ollama: $(cat "$work/verify-ollama.out")"
+[ -e "$work/proxy.log" ] && fail "the environment's proxy served requests that must go straight: $(sort "$work/proxy.log" | uniq -c | head -5)" \
+    || pass "with http_proxy and https_proxy set, the install (pull-models included) and verify sent nothing through the proxy"
+# The proxy was listening and logs what it serves: one request through it shows up.
+curl -s -o /dev/null --max-time 10 -x "http://127.0.0.1:$(cat "$work/proxy.port")" http://shop.e2e.test/ \
+    && grep -qx "GET http://shop.e2e.test/" "$work/proxy.log" 2>/dev/null \
+    && pass "the proxy served and logged a request sent through it" || fail "the proxy did not log a request sent through it"
+kill "$proxy_pid" 2>/dev/null
 "$sbs" install --answers scripts/test/stack/ollama.yaml --non-interactive --root "$root" >"$work/ollama-again.out" 2>&1 \
     && grep -Eq "pull-models: (up to date|already present: mistral:7b)" "$work/ollama-again.out" \
     && ! grep -q "mistral:7b: pulling" "$work/ollama-again.out" \

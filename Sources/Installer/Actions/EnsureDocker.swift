@@ -1,10 +1,12 @@
 import Deploy
 import FoundationEssentials
 import Glibc
+import HTTPClient
 import Host
 import Processes
 import SBSCore
 import StepGraph
+import Wizard
 
 /// `ensure-docker`: the Docker engine answers and compose v2 is there. A Docker that is installed is used as it is:
 /// a stopped engine is started (and enabled), and the step waits for `docker info`. Only a host without any Docker
@@ -23,6 +25,13 @@ struct EnsureDocker: StepAction {
 
     struct Input: Codable, Hashable, Sendable {
         var sysroot: String
+        /// The answers' proxy, for dockerd's pulls (`DockerProxy`); nil without one.
+        var proxy: DockerProxy?
+        /// `ROOT/etc/systemd/system/docker.service.d/sbs-proxy.conf`.
+        var proxyDropIn: String
+        /// Whether `systemctl` may act on the drop-in (as for install-timers: not under another root on the real
+        /// host, where the host's systemd does not read it).
+        var systemctlAllowed: Bool
     }
 
     struct Output: Codable, Hashable, Sendable {
@@ -50,7 +59,16 @@ struct EnsureDocker: StepAction {
     static let dockerPackages = ["docker.io", "docker-ce", "moby-engine", "podman-docker"]
 
     func input(_ context: InstallInputs, needs: NeededOutputs) throws -> Input {
-        Input(sysroot: context.sysroot)
+        let answers = context.answers
+        return Input(
+            sysroot: context.sysroot,
+            proxy: answers.proxy.map {
+                DockerProxy(
+                    url: $0.value,
+                    noProxy: ProxySettings.merged(answers.noProxy.map(\.value), OutboundProxy.alwaysDirect))
+            },
+            proxyDropIn: context.layout.resolve(DockerProxy.dropInDirectory) + "/" + DockerProxy.dropInName,
+            systemctlAllowed: context.layout.root == "/" || context.sysroot != "/")
     }
 
     func run(_ input: Input, log: StepLog) async throws -> StepResult<Output> {
@@ -102,7 +120,69 @@ struct EnsureDocker: StepAction {
                 remedy: "Check `docker compose version` and fix what it reports.")
         }
         log.progress("Docker engine \(engine), compose \(compose)")
+        try await applyProxy(input, systemd: systemd, log: log)
         return StepResult(Output(engineVersion: engine, composeVersion: compose))
+    }
+
+    /// Gives dockerd the answers' proxy through its systemd drop-in (or takes it away when the answers no longer
+    /// name one): written when what it sets differs, then `systemctl daemon-reload` and a restart of docker (the
+    /// stack's containers stop and come back with it), and `docker info` must then show the proxy. Where sbs may
+    /// not restart dockerd (no systemd, another root), the drop-in is written and the step says what to do.
+    func applyProxy(_ input: Input, systemd: Bool, log: StepLog) async throws {
+        let path = input.proxyDropIn
+        let present = try AtomicFile.readText(path, limit: .config)
+        let wanted = input.proxy?.variables ?? [:]
+        let changed = present.map(DockerProxy.variables(inDropIn:)) ?? [:] != wanted
+        if changed {
+            if let proxy = input.proxy {
+                try AtomicFile.makeDirectories(AtomicFile.parentDirectory(of: path), mode: 0o755)
+                try AtomicFile.write(proxy.dropIn, to: path, mode: 0o644)
+                log.progress("dockerd pulls through the proxy \(proxy.url): \(path) written")
+            } else {
+                if unlink(path) != 0 && errno != ENOENT { throw AtomicFile.systemError("unlink", path) }
+                log.progress("the answers name no proxy any more: \(path) removed")
+            }
+        }
+        guard input.proxy != nil || changed else { return }
+        let manage = systemd && input.systemctlAllowed
+        if changed && manage {
+            log.progress("restarting dockerd so that it reads its proxy (the stack's containers restart with it)")
+            for argv in [["systemctl", "daemon-reload"], ["systemctl", "restart", "docker"]] {
+                try await perform(
+                    .run(argv, timeout: .seconds(180)), sysroot: input.sysroot, log: log,
+                    remedy: Self.startRemedy(systemd: true))
+            }
+            let clock = ContinuousClock()
+            let deadline = clock.now.advanced(by: startDeadline)
+            while await probe().engine == nil && clock.now < deadline { try await Task.sleep(for: .seconds(1)) }
+        }
+        let used = await engineProxy()
+        let expected = input.proxy?.url ?? ""
+        guard used != expected else {
+            if !expected.isEmpty { log.progress("dockerd's proxy: \(expected)") }
+            return
+        }
+        let seen = used.map { $0.isEmpty ? "none" : $0 } ?? "unknown (`docker info` did not say)"
+        if manage {
+            throw UserError(
+                "After a restart with \(path), dockerd's proxy is \(seen), not \(expected.isEmpty ? "none" : expected).",
+                remedy:
+                    "Look for another drop-in that sets HTTP_PROXY or HTTPS_PROXY (`systemctl cat docker`), fix it, and run sbs again."
+            )
+        }
+        log.progress(
+            "dockerd's proxy is \(seen), not \(expected.isEmpty ? "none" : expected), and sbs does not restart it here (\(systemd ? "\(path) is not where this host's systemd reads it" : "systemd does not run dockerd")): start dockerd with HTTPS_PROXY=\(expected) HTTP_PROXY=\(expected) NO_PROXY=\(input.proxy?.variables["NO_PROXY"] ?? "") in its environment, or images cannot be pulled through the proxy"
+        )
+    }
+
+    /// The HTTPS proxy the engine uses (`docker info`), "" for none, nil when it does not say.
+    func engineProxy() async -> String? {
+        guard
+            let result = try? await tools.commands.run(
+                ["docker", "info", "--format", "{{.HTTPSProxy}}"], timeout: .seconds(20)),
+            result.status == 0
+        else { return nil }
+        return result.stdout.trimmed
     }
 
     /// The client, engine and compose versions. `docker version` exits 1 when the engine does not answer, after

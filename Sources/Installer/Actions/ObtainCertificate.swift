@@ -1,6 +1,7 @@
 import ACME
 import Backups
 import FoundationEssentials
+import HTTPClient
 import SBSCore
 import StepGraph
 import Wizard
@@ -104,6 +105,9 @@ struct ObtainCertificate: StepAction {
             }
             try AtomicFile.makeDirectories(input.webroot)
             let port = input.httpPort
+            var issuer = issuer
+            issuer.proxy = OutboundProxy.route(tools.proxy)
+            if let proxy = tools.proxy?.https { log.progress("the CA is reached through the proxy \(proxy)") }
             let issued = try await issuer.issue(
                 domains: input.names, email: input.email, webroot: input.webroot,
                 directory: input.directory, caBundle: input.caBundle,

@@ -1,5 +1,6 @@
 import Deploy
 import FoundationEssentials
+import HTTPClient
 import Host
 import Render
 import SBSCore
@@ -106,6 +107,12 @@ struct WriteConfigs: StepAction {
         input.alertTimings = answers.alertTimings
         input.hsts = answers.hsts
         input.metricsDirectory = try SafeToken(TextfileMetrics.directory(in: layout), what: "metrics folder")
+        if let url = answers.proxy {
+            let direct = ProxySettings.merged(answers.noProxy.map(\.value), OutboundProxy.alwaysDirect)
+            var entries: [NoProxyEntry] = []
+            for entry in direct { entries.append(try NoProxyEntry(entry)) }
+            input.proxy = ContainerProxy(url: url, noProxy: entries)
+        }
         if answers.tlsMode == .acme, let bundle = answers.acmeCABundle {
             input.siteCABundle = try SafeToken(bundle, what: "CA bundle")
         }
