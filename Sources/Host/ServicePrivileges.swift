@@ -69,11 +69,16 @@ extension StackService {
             return row()
         case .appKong:
             // Kong listens on 8000 and 8100 as the kong user; it writes its nginx configuration and pid files to its
-            // prefix at every start (KONG_PREFIX, as Kong's Helm chart does for a read-only root).
+            // prefix at every start (KONG_PREFIX, as Kong's Helm chart does for a read-only root). The prefix is a
+            // folder of /tmp, not a tmpfs of its own: Docker mounts a tmpfs on a folder the image lacks 1777 at the
+            // first start, but with the mode of the folder it made for it (root's, 0755) at every start after (a
+            // restart, a reboot), and the kong user could no longer write it. /tmp keeps the image's 1777.
             return row(
                 writable: [
-                    tmp("/kong_prefix", "the prefix of Kong (KONG_PREFIX): its nginx.conf, pid files and sockets"),
-                    scratch,
+                    tmp(
+                        "/tmp",
+                        "temporary files, and the prefix of Kong (KONG_PREFIX=/tmp/kong): nginx.conf, pid files, sockets"
+                    )
                 ])
         case .appAPI, .appWeb:
             // Node listening on 4000 and 3000: no capability.

@@ -210,8 +210,8 @@ struct StackChecks: Sendable {
     /// Every target Prometheus scrapes answers (the exporters, Kong's Status API, the site's probes, Prometheus,
     /// Alertmanager and Grafana themselves), read from Prometheus's own API inside its container: a target that is
     /// down names its job, its address and the error Prometheus got. A target Prometheus has not scraped yet (a stack
-    /// just started: the first scrape may be a whole interval away) is scraped now from Prometheus's container, at
-    /// its scrape URL.
+    /// just started: the first scrape may be a whole interval away), or whose last scrape failed (a service recreated
+    /// since), is scraped now from Prometheus's container, at its scrape URL: only one that does not answer now fails.
     func monitoringTargets() async -> VerifyCheck {
         let id = "monitoring-targets"
         guard let profile = target.profile else {
@@ -236,11 +236,8 @@ struct StackChecks: Sendable {
         }
         var named: [String] = []
         for target in targets where target.health != "up" {
-            if target.health == "down" {
-                named.append(
-                    "\(target.job) \(target.instance): \(target.lastError.isEmpty ? "down" : target.lastError)")
-                continue
-            }
+            // Down at Prometheus's last scrape, or not scraped yet: either may be over by now (a service that was
+            // just recreated, a stack just started), so the target is scraped now, as Prometheus would.
             let scraped: CommandResult
             do {
                 scraped = try await probe.exec("prometheus", ["wget", "-q", "-O", "/dev/null", target.scrapeURL])
@@ -248,7 +245,11 @@ struct StackChecks: Sendable {
                 return .fail(
                     id, "Prometheus's container could not be asked: \(error.message)", remedy: "Look at \(logs).")
             }
-            if scraped.status != 0 {
+            guard scraped.status != 0 else { continue }
+            if target.health == "down" {
+                named.append(
+                    "\(target.job) \(target.instance): \(target.lastError.isEmpty ? "down" : target.lastError)")
+            } else {
                 named.append(
                     "\(target.job) \(target.instance): not scraped yet, and no answer now (\(scraped.stderr.lastLines(1)))"
                 )

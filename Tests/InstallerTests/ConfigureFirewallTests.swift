@@ -54,6 +54,23 @@ struct FirewallFixture {
 }
 
 @Suite struct ConfigureFirewallStep {
+    /// Under another root, `off` after `on` deletes the two files an earlier run wrote, and asks nothing.
+    @Test func offUnderAnotherRootDeletesTheFilesAnEarlierRunWrote() async throws {
+        let fixture = try FirewallFixture()
+        for (path, text) in [(fixture.rulesFile, "table inet sbs {}\n"), (fixture.unitFile, "[Unit]\n")] {
+            try FileManager.default.createDirectory(
+                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+        }
+        let shown = ShownLines()
+        let result = try await fixture.action(RefusingRunner()).run(
+            try fixture.input(firewall: .off), log: shown.log("configure-firewall"))
+        #expect(result.output == ConfigureFirewall.Output(firewall: "off"))
+        #expect(!FileManager.default.fileExists(atPath: fixture.rulesFile))
+        #expect(!FileManager.default.fileExists(atPath: fixture.unitFile))
+        #expect(shown.text.contains("an earlier run wrote are deleted"), "\(shown.text)")
+    }
+
     @Test func offRecordsOffAndTouchesNothing() async throws {
         let fixture = try FirewallFixture()
         let shown = ShownLines()
@@ -221,7 +238,34 @@ struct ConfigureFirewallLoading {
         let still = try await SystemCommandRunner(searchPath: Integration.searchPath).run(
             ["ip", "netns", "exec", namespace, "nft", "list", "ruleset"], timeout: .seconds(30))
         #expect(still.stdout == loaded.stdout)
-        #expect(scripted.unused.isEmpty)
         #expect(scripted.calls.filter { $0 == ["systemctl", "daemon-reload"] }.count == 1)
+
+        // `firewall: off` afterwards: sbs's table leaves the (namespace's) kernel, the unit is disabled, the files
+        // go; an earlier table of another owner stays. Off again: nothing left to do, no command.
+        _ = try await SystemCommandRunner(searchPath: Integration.searchPath).run(
+            ["ip", "netns", "exec", namespace, "nft", "add", "table", "inet", "hosts-own"], timeout: .seconds(30))
+        var off = try fixture.input(firewall: .off)
+        off.loadIntoKernel = true
+        let offScript = ScriptedRunner([
+            ["systemctl", "is-enabled", "sbs-firewall.service"]: .ok("enabled\n"),
+            ["systemctl", "disable", "sbs-firewall.service"]: .ok(),
+            ["systemctl", "daemon-reload"]: .ok(),
+        ])
+        let removed = ShownLines()
+        let result = try await fixture.action(NamespaceRunner(namespace: namespace, scripted: offScript)).run(
+            off, log: removed.log("configure-firewall"))
+        #expect(result.output == ConfigureFirewall.Output(firewall: "off"))
+        #expect(removed.text.contains("sbs's own firewall is removed"), "\(removed.text)")
+        let after = try await SystemCommandRunner(searchPath: Integration.searchPath).run(
+            ["ip", "netns", "exec", namespace, "nft", "list", "tables"], timeout: .seconds(30))
+        #expect(
+            after.stdout.contains("table inet hosts-own") && !after.stdout.contains("table inet sbs"), "\(after.stdout)"
+        )
+        #expect(!FileManager.default.fileExists(atPath: fixture.rulesFile))
+        #expect(!FileManager.default.fileExists(atPath: fixture.unitFile))
+        #expect(offScript.unused.isEmpty && scripted.unused.isEmpty)
+        let quiet = ShownLines()
+        _ = try await fixture.action(RefusingRunner()).run(off, log: quiet.log("configure-firewall"))
+        #expect(quiet.text.contains("the host firewall is left as it is"), "\(quiet.text)")
     }
 }

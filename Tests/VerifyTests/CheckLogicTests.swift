@@ -462,6 +462,10 @@ import Testing
                 ]),
                 Self.reach("site", "https://shop.test/"): CommandResult(
                     status: 1, stdout: "", stderr: "wget: server returned error: HTTP/1.1 502 Bad Gateway\n"),
+                Self.reach("postgres", "postgres-exporter:9187"): CommandResult(
+                    status: 1, stdout: "", stderr: "wget: server returned error: HTTP/1.1 500 Internal Server Error\n"),
+                Self.reach("kong", "app-kong:8100"): CommandResult(
+                    status: 1, stdout: "", stderr: "wget: server returned error: HTTP/1.1 404 Not Found\n"),
             ].merging(Self.alertingNobody) { $1 })
         let checks = await Self.run(target, probe)
         #expect(
@@ -620,16 +624,28 @@ import Testing
                 && failed.detail
                     == "1 of 2 targets not up: node node-exporter:9100: not scraped yet, and no answer now (wget: can't connect to remote host: Connection refused)",
             "\(failed)")
-        // A target that is down is named with Prometheus's error.
-        let down = SequenceProbe(answers: [
-            Self.targets([
-                ("node", "node-exporter:9100", "down", "connection refused"), ("site", "https://shop.test/", "up", ""),
-            ])
+        // A target that is down, and does not answer now either, is named with Prometheus's error.
+        let downTargets = Self.targets([
+            ("node", "node-exporter:9100", "down", "connection refused"), ("site", "https://shop.test/", "up", ""),
         ])
+        let down = SequenceProbe(
+            answers: [downTargets],
+            scrapes: Self.allUpScrapes.merging([
+                Self.reach("node", "node-exporter:9100"): CommandResult(
+                    status: 1, stdout: "", stderr: "wget: can't connect to remote host: Connection refused\n")
+            ]) { $1 })
         let named = await StackChecks(target: target, probe: down).monitoringTargets()
         #expect(
             named.status == .fail
                 && named.detail == "1 of 2 targets not up: node node-exporter:9100: connection refused")
+        // Down at its last scrape, but it answers now (recreated since): a pass.
+        let recovered = SequenceProbe(
+            answers: [downTargets],
+            scrapes: Self.allUpScrapes.merging([
+                Self.reach("node", "node-exporter:9100"): CommandResult(status: 0, stdout: "", stderr: "")
+            ]) { $1 })
+        let back = await StackChecks(target: target, probe: recovered).monitoringTargets()
+        #expect(back == .pass("monitoring-targets", "2 targets up (node, site)"), "\(back)")
         // Every target up, but postgres-exporter cannot log in, a probe failed, one answers without the sample: each
         // named.
         let three = Self.targets([

@@ -1,5 +1,6 @@
 import Deploy
 import FoundationEssentials
+import Glibc
 import Host
 import Processes
 import SBSCore
@@ -16,7 +17,8 @@ import Wizard
 /// `FirewallRuleset`) and `sbs-firewall.service`, which loads it at boot, and loads it now with `nft -f` — only
 /// when the install's root is `/`: under another root (a demo, a test) the host's kernel is not this install's.
 /// It reads sshd's configuration on every run, so a changed SSH port is followed; a run that finds everything as
-/// it should be changes nothing. `firewall: off` in the answers leaves the host firewall alone.
+/// it should be changes nothing. `firewall: off` in the answers leaves the host's firewall alone and removes sbs's
+/// own, when an earlier run set it up.
 struct ConfigureFirewall: StepAction {
     static let name = "configure-firewall"
     static let observes = true
@@ -61,12 +63,7 @@ struct ConfigureFirewall: StepAction {
 
     func run(_ input: Input, log: StepLog) async throws -> StepResult<Output> {
         guard input.firewall == .on else {
-            var line = "firewall: off in the answers; the host firewall is left as it is"
-            if AtomicFile.exists(input.rulesFile) {
-                line +=
-                    " (the rules an earlier run wrote stay: `systemctl disable \(SystemdUnits.firewallService) && nft delete table inet \(FirewallRuleset.table)` removes them)"
-            }
-            log.progress(line)
+            try await removeOwnFirewall(input, log: log)
             return StepResult(Output(firewall: "off"))
         }
         let sysroot = Sysroot(input.sysroot)
@@ -129,6 +126,38 @@ struct ConfigureFirewall: StepAction {
         }
         return StepResult(
             Output(firewall: "nftables", sshPorts: ssh.ports, allowedPorts: ports, active: true), products: products)
+    }
+
+    /// `firewall: off` after a run that kept the firewall with nftables: sbs's own table leaves the kernel, its
+    /// unit is disabled, and both files go; the host's own firewall (and the allow rules sbs gave ufw or
+    /// firewalld, which are theirs now) stay as they are. Nothing here can lock anyone out: it only opens.
+    func removeOwnFirewall(_ input: Input, log: StepLog) async throws {
+        let unitFile = input.unitDirectory + "/" + SystemdUnits.firewallService
+        guard AtomicFile.exists(input.rulesFile) || AtomicFile.exists(unitFile) else {
+            log.progress("firewall: off in the answers; the host firewall is left as it is")
+            return
+        }
+        let sysroot = Sysroot(input.sysroot)
+        let systemd = input.loadIntoKernel && sysroot.exists("/run/systemd/system")
+        if systemd {
+            let enabled = try await tools.commands.run(
+                ["systemctl", "is-enabled", SystemdUnits.firewallService], timeout: .seconds(30))
+            if enabled.status == 0 { try await systemctl(["disable", SystemdUnits.firewallService], log: log) }
+        }
+        if input.loadIntoKernel && sysroot.exists(Self.nft) {
+            let loaded = try await tools.commands.run(
+                [Self.nft, "list", "table", "inet", FirewallRuleset.table], timeout: .seconds(30))
+            if loaded.status == 0 { try await nft(["delete", "table", "inet", FirewallRuleset.table], log: log) }
+        }
+        for path in [unitFile, input.rulesFile] where unlink(path) != 0 && errno != ENOENT {
+            throw AtomicFile.systemError("unlink", path)
+        }
+        if systemd { try await systemctl(["daemon-reload"], log: log) }
+        log.progress(
+            input.loadIntoKernel
+                ? "firewall: off in the answers: sbs's own firewall is removed (table inet \(FirewallRuleset.table) unloaded, \(SystemdUnits.firewallService) disabled, \(input.rulesFile) and \(unitFile) deleted); a firewall of the host's own is left as it is"
+                : "firewall: off in the answers: \(input.rulesFile) and \(unitFile) an earlier run wrote are deleted (nothing was loaded under this root)"
+        )
     }
 
     /// ufw or firewalld, when one of them guards the host.

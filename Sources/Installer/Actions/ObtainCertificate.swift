@@ -107,7 +107,11 @@ struct ObtainCertificate: StepAction {
             let port = input.httpPort
             var issuer = issuer
             issuer.proxy = OutboundProxy.route(tools.proxy)
-            if let proxy = tools.proxy?.https { log.progress("the CA is reached through the proxy \(proxy)") }
+            if let proxy = tools.proxy?.https {
+                log.progress(
+                    "the CA is reached through the proxy \(proxy), unless no_proxy names its host (this server and the stack's names always are)"
+                )
+            }
             let issued = try await issuer.issue(
                 domains: input.names, email: input.email, webroot: input.webroot,
                 directory: input.directory, caBundle: input.caBundle,
