@@ -174,13 +174,14 @@ public struct ComposeDriver: Sendable {
         var last: [ComposeContainer] = []
         while true {
             last = try await project.containers(runner).filter { services.isEmpty || services.contains($0.service) }
-            let failed = last.filter { $0.state == "exited" || $0.state == "dead" || $0.health == "unhealthy" }
-            if !failed.isEmpty || clock.now >= end { break }
+            // Ready is ready, even when the answer came at or after the deadline (a slow `ps` on a busy host).
             if !last.isEmpty && last.allSatisfy(\.isReady)
                 && (services.isEmpty || Set(last.map(\.service)).isSuperset(of: services))
             {
                 return
             }
+            let failed = last.filter { $0.state == "exited" || $0.state == "dead" || $0.health == "unhealthy" }
+            if !failed.isEmpty || clock.now >= end { break }
             do { try await Task.sleep(for: pollInterval) } catch {
                 throw UserError("Interrupted while waiting for the stack.")
             }

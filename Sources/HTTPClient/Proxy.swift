@@ -44,6 +44,15 @@ public struct ProxySettings: Sendable, Hashable {
     /// The `no_proxy` value: the entries joined with commas.
     public var noProxyValue: String { noProxy.joined(separator: ",") }
 
+    /// `url` as it may be shown or logged: a user and password (an environment's proxy may carry them) replaced by
+    /// `…`.
+    public static func shown(_ url: String) -> String {
+        guard let scheme = url.firstRange(of: "://"), let at = url[scheme.upperBound...].lastIndex(of: "@") else {
+            return url
+        }
+        return String(url[..<scheme.upperBound]) + "…" + String(url[at...])
+    }
+
     /// The proxy for `url`, by its scheme.
     public func proxy(for url: String) -> String? {
         url.lowercased().hasPrefix("https://") ? https : http
@@ -57,11 +66,6 @@ public enum ProxyRoute: Sendable, Hashable {
     case direct
     /// Through the proxy, except for the `noProxy` entries.
     case through(ProxySettings)
-
-    /// The route for traffic to the internet: through the environment's proxy when it names one, else direct.
-    public static func internet(_ environment: [String: String]) -> ProxyRoute {
-        ProxySettings.environment(environment).map(ProxyRoute.through) ?? .direct
-    }
 }
 
 extension StringProtocol {

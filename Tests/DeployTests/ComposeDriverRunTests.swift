@@ -166,6 +166,14 @@ final class Lines: Sendable {
         #expect(docker.calls == [S.ps, S.ps, S.ps], "it stops asking once both are healthy")
     }
 
+    /// A `ps` that answers only after the deadline (a busy host), with every service healthy: ready, not a failure
+    /// that names no service.
+    @Test func healthyServicesSeenAtTheDeadlineAreReady() async throws {
+        let docker = ScriptedRunner([S.ps: S.containers(S.db(), S.nginx())])
+        try await S(docker).driver.waitReady(["app-db", "nginx"], deadline: .zero)
+        #expect(docker.calls == [S.ps])
+    }
+
     @Test func aServiceThatNeverBecomesHealthyFailsAtTheDeadlineWithItsHealthLog() async throws {
         let docker = ScriptedRunner([
             S.ps: S.containers(S.db(), S.nginx(health: "starting")).repeating,

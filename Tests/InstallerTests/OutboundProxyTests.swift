@@ -46,6 +46,13 @@ import Wizard
         #expect(ProxySettings.environment(["https_proxy": "  "]) == nil)
     }
 
+    /// An environment's proxy may carry a user and password: what sbs shows of it never does.
+    @Test func aProxyIsShownWithoutItsCredentials() {
+        #expect(ProxySettings.shown("http://user:s3cret@proxy.lan:3128") == "http://…@proxy.lan:3128")
+        #expect(ProxySettings.shown("http://a@b:c@proxy.lan:3128/") == "http://…@proxy.lan:3128/")
+        #expect(ProxySettings.shown("http://proxy.lan:3128") == "http://proxy.lan:3128")
+    }
+
     /// Children (apt-get, restic) get the proxy in both cases of each name, and nothing when there is none.
     @Test func childrenGetTheProxyVariables() throws {
         let settings = OutboundProxy.settings(try answers("http://proxy.office.lan:3128"), environment: [:])

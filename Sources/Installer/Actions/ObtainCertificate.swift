@@ -109,7 +109,7 @@ struct ObtainCertificate: StepAction {
             issuer.proxy = OutboundProxy.route(tools.proxy)
             if let proxy = tools.proxy?.https {
                 log.progress(
-                    "the CA is reached through the proxy \(proxy), unless no_proxy names its host (this server and the stack's names always are)"
+                    "the CA is reached through the proxy \(ProxySettings.shown(proxy)), unless no_proxy names its host (this server and the stack's names always are)"
                 )
             }
             let issued = try await issuer.issue(
