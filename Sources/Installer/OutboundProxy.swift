@@ -13,12 +13,16 @@ public enum OutboundProxy {
     /// Reached directly by every program sbs configures: this server and the stack's services by name.
     public static let alwaysDirect = ProxySettings.loopback + StackService.allCases.map(\.rawValue)
 
+    /// What the answers' proxy never carries: their `proxy.no_proxy`, then `alwaysDirect` (one list for sbs,
+    /// dockerd and the containers).
+    public static func direct(_ answers: Answers) -> [String] {
+        ProxySettings.merged(answers.noProxy.map(\.value), alwaysDirect)
+    }
+
     /// The settings for `answers` in a process with `environment`; nil when neither names a proxy.
     public static func settings(_ answers: Answers, environment: [String: String]) -> ProxySettings? {
         if let url = answers.proxy {
-            return ProxySettings(
-                http: url.value, https: url.value,
-                noProxy: ProxySettings.merged(answers.noProxy.map(\.value), alwaysDirect))
+            return ProxySettings(http: url.value, https: url.value, noProxy: direct(answers))
         }
         guard var settings = ProxySettings.environment(environment) else { return nil }
         settings.noProxy = ProxySettings.merged(settings.noProxy, alwaysDirect)

@@ -103,28 +103,11 @@ final class CountingProxy {
         let acme = try LocalACME(webroot: webroot)
         let proxy = try CountingProxy()
         let directory = acme["PEBBLE_DIRECTORY"].replacingOccurrences(of: "127.0.0.1", with: "pebble.test")
-        let answers = """
-            version: 1
-            domain: shop.example.test
-            admin_email: admin@example.test
-            secrets:
-              anthropic_api_key: env:SBS_TEST_ANTHROPIC_KEY
-            network:
-              public_ip: 127.0.0.1
-            checks:
-              dns: skip
-            tls:
-              mode: acme
-              acme_directory: \(directory)
-              acme_ca_bundle: \(acme["PEBBLE_CA_BUNDLE"])
-            ports:
-              http: \(acme["HTTP_PORT"])
-              https: 18443
-            proxy:
-              url: \(proxy.url)
-              no_proxy: [intranet.example.test]
-
-            """
+        // The certificate step's answers, with the CA by the name only the proxy resolves, and the proxy.
+        let answers =
+            CertificateStep().answers(root, acme: acme, tls: "acme")
+            .replacingOccurrences(of: acme["PEBBLE_DIRECTORY"], with: directory)
+            + "proxy:\n  url: \(proxy.url)\n  no_proxy: [intranet.example.test]\n"
         try answers.write(toFile: root + "/site.yaml", atomically: true, encoding: .utf8)
         let run = try await sbs(
             [

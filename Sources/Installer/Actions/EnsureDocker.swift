@@ -62,11 +62,7 @@ struct EnsureDocker: StepAction {
         let answers = context.answers
         return Input(
             sysroot: context.sysroot,
-            proxy: answers.proxy.map {
-                DockerProxy(
-                    url: $0.value,
-                    noProxy: ProxySettings.merged(answers.noProxy.map(\.value), OutboundProxy.alwaysDirect))
-            },
+            proxy: answers.proxy.map { DockerProxy(url: $0.value, noProxy: OutboundProxy.direct(answers)) },
             proxyDropIn: context.layout.resolve(DockerProxy.dropInDirectory) + "/" + DockerProxy.dropInName,
             systemctlAllowed: context.layout.root == "/" || context.sysroot != "/")
     }

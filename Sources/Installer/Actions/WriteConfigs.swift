@@ -108,9 +108,8 @@ struct WriteConfigs: StepAction {
         input.hsts = answers.hsts
         input.metricsDirectory = try SafeToken(TextfileMetrics.directory(in: layout), what: "metrics folder")
         if let url = answers.proxy {
-            let direct = ProxySettings.merged(answers.noProxy.map(\.value), OutboundProxy.alwaysDirect)
             var entries: [NoProxyEntry] = []
-            for entry in direct { entries.append(try NoProxyEntry(entry)) }
+            for entry in OutboundProxy.direct(answers) { entries.append(try NoProxyEntry(entry)) }
             input.proxy = ContainerProxy(url: url, noProxy: entries)
         }
         if answers.tlsMode == .acme, let bundle = answers.acmeCABundle {
