@@ -25,8 +25,8 @@ let package = Package(
         .executableTarget(
             name: "sbs",
             dependencies: [
-                "Installer", "ACME", "Backups", "Deploy", "Host", "Processes", "Render", "SBSCore", "StepGraph",
-                "Verify", "Wizard",
+                "Installer", "ACME", "Backups", "Deploy", "Host", "Migration", "Processes", "Render", "SBSCore",
+                "StepGraph", "Verify", "Wizard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: productSettings
@@ -103,6 +103,11 @@ let package = Package(
             swiftSettings: productSettings
         ),
 
+        // `sbs migrate`: a hosted Supabase project's schema, tables and users copied onto the server with psql and
+        // pg_dump, each table verified, resumable.
+        .target(
+            name: "Migration", dependencies: ["SBSCore", "Processes", "Deploy"], swiftSettings: productSettings),
+
         // The install: step actions that connect the step graph to the libraries above.
         .target(
             name: "Installer",
@@ -158,6 +163,7 @@ let package = Package(
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ]
         ),
+        .testTarget(name: "MigrationTests", dependencies: ["Migration", "Processes", "SBSCore", "TestSupport"]),
         .testTarget(name: "DeployTests", dependencies: ["Deploy", "Host", "Processes", "SBSCore", "TestSupport"]),
         .testTarget(
             name: "VerifyTests",

@@ -30,6 +30,7 @@ struct SBS: AsyncParsableCommand {
             MetricsCommand.self,
             BackupCommand.self,
             RestoreCommand.self,
+            MigrateCommand.self,
             UninstallCommand.self,
             UpgradeCommand.self,
             AlertsCommand.self,

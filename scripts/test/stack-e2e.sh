@@ -18,6 +18,8 @@
 #   2h. `sbs alerts test` mails a test alert through a relay (STARTTLS, a login) to the answers' recipient;
 #   2i. app-web stopped: the SiteDown and ServiceNotRunning mails, then the resolved ones once it runs again; a
 #      certificate with 10 days left served: the CertificateExpiresSoon mail;
+#   2j. `sbs migrate` from a real PostgreSQL seeded as a hosted Supabase project into app-db: verified, a migrated
+#      user logs in through the stack with the same password, a second run copies nothing;
 #   3a. the stand-ins fail without one of their declared privileges (a capability, a tmpfs), each for that reason;
 #   3. a container stopped by hand, one started beside the stack publishing a port, a capability added by a hand
 #      edit: `sbs verify` fails and names each;
@@ -71,6 +73,7 @@ clean_leftovers() {
     if [ -f "$work/ssh/sshd.pid" ]; then kill "$(cat "$work/ssh/sshd.pid")" 2>/dev/null || true; fi
     if [ -f "$work/rclone.pid" ]; then kill "$(cat "$work/rclone.pid")" 2>/dev/null || true; fi
     docker rm -f sbs-e2e-smtp sbs-e2e-beside >/dev/null 2>&1 || true
+    scripts/test/pg-pair.sh stop "$work/pg" >/dev/null 2>&1 || true
     rm -rf "$work"
 }
 if [ "${1:-}" = clean ]; then
@@ -92,6 +95,7 @@ cleanup() {
     [ -f "$work/ssh/sshd.pid" ] && kill "$(cat "$work/ssh/sshd.pid")" 2>/dev/null
     [ -f "$work/rclone.pid" ] && kill "$(cat "$work/rclone.pid")" 2>/dev/null
     docker rm -f sbs-e2e-smtp sbs-e2e-beside >/dev/null 2>&1
+    scripts/test/pg-pair.sh stop "$work/pg" >/dev/null 2>&1
     scripts/test/docker-env.sh stop "$engine_state" >/dev/null 2>&1
     echo "stack-e2e: $((failures)) failed checks; $(($(date +%s) - started)) s in all"
     [ "$failures" -eq 0 ] || status=1
@@ -994,6 +998,49 @@ set -e
 [ "$status" = 1 ] && grep -Eqx "email: NOT accepted within 8 s(, [0-9]+ refused)?" "$work/alerts-test-down.out" \
     && pass "without a relay, sbs alerts test exits 1: $(grep -m1 '^email' "$work/alerts-test-down.out")" \
     || fail "alerts test without a relay: exit $status: $(tail -4 "$work/alerts-test-down.out")"
+
+say "2j. sbs migrate from a hosted Supabase look-alike (a real PostgreSQL on loopback) into the stack's database"
+# The source: Tests/Fixtures/migrate/source.sql (users with bcrypt hashes, the product's tables, foreign keys into
+# auth.users); the stack's app-db is written through `docker compose exec`, its auth tables made by the stand-in
+# GoTrue as GoTrue's migrations make them. A migrated user then logs in through nginx, Kong and GoTrue.
+scripts/test/pg-pair.sh start "$work/pg" >/dev/null && scripts/test/pg-pair.sh seed "$work/pg" 20000 2>/dev/null \
+    && pass "a source PostgreSQL seeded as a hosted project" || fail "pg-pair.sh could not start or seed a source"
+pg_source=$(sed -n 's/^SOURCE_URL=//p' "$work/pg/env")
+pg_password=$(sed -n 's/^SOURCE_PASSWORD_FILE=//p' "$work/pg/env")
+"$sbs" migrate --root "$root" --from "$pg_source" --password "file:$pg_password" --dry-run >"$work/migrate-plan.out" 2>&1 \
+    && grep -q '^Dry run: nothing was written' "$work/migrate-plan.out" && [ ! -e "$root/var/lib/sbs/migration.json" ] \
+    && pass "sbs migrate --dry-run shows the plan and writes nothing" || fail "migrate --dry-run: $(tail -5 "$work/migrate-plan.out")"
+migrate_status=0
+"$sbs" migrate --root "$root" --from "$pg_source" --password "file:$pg_password" --yes --json \
+    >"$work/migrate.json" 2>"$work/migrate.err" || migrate_status=$?
+[ "$migrate_status" = 0 ] && python3 - "$work/migrate.json" <<'PY' \
+    && pass "sbs migrate into app-db: every table equal on both sides" \
+    || fail "sbs migrate (exit $migrate_status): $(tail -5 "$work/migrate.err"); $(head -c 600 "$work/migrate.json")"
+import json, sys
+report = json.load(open(sys.argv[1]))
+tables = {t["table"]: t for t in report["tables"]}
+assert report["passed"] and all(t["equal"] for t in tables.values()), report
+assert {"auth.users", "auth.identities", "public.tasks", "public.events"} <= set(tables), tables.keys()
+assert tables["auth.users"]["serverRows"] == 5 and tables["public.events"]["serverRows"] > 15000, tables
+PY
+grep -q "SUPABASE_ANON_KEY" "$work/migrate.err" && ! grep -q "$(cat "$pg_password")" "$work/migrate.err" "$work/migrate.json" \
+    && pass "it points at the server's anon key, and the source's password is nowhere in its output" \
+    || fail "migrate's closing note: $(tail -3 "$work/migrate.err")"
+login() {
+    curl -s -o "$work/login.json" -w '%{http_code}' --cacert "$pebble_dir/bundle.pem" --resolve shop.e2e.test:443:127.0.0.1 \
+        -H 'Content-Type: application/json' -d "{\"email\": \"$1\", \"password\": \"$2\"}" \
+        'https://shop.e2e.test/auth/v1/token?grant_type=password'
+}
+code=$(login user2@example.com password-2)
+[ "$code" = 200 ] && grep -q '"user2@example.com"' "$work/login.json" \
+    && pass "a migrated user logs in with the password of the hosted project (through nginx, Kong, GoTrue)" \
+    || fail "login of a migrated user: $code $(head -c 300 "$work/login.json")"
+code=$(login user2@example.com password-3)
+[ "$code" = 400 ] && pass "a wrong password is refused (400)" || fail "a wrong password: $code"
+"$sbs" migrate --root "$root" --from "$pg_source" --password "file:$pg_password" --yes --json >"$work/migrate-again.json" 2>/dev/null \
+    && python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); assert r["passed"] and not any(t["copiedNow"] for t in r["tables"])' "$work/migrate-again.json" \
+    && pass "sbs migrate again: nothing copied, every table verified again" || fail "the second sbs migrate: $(head -c 400 "$work/migrate-again.json")"
+scripts/test/pg-pair.sh stop "$work/pg"
 
 say "3a. the stand-ins keep to the containers' privileges: one taken away, each fails for that reason"
 # The stack above runs with exactly the declared privileges (sbs verify's privileges check passed), so each stand-in

@@ -1,0 +1,98 @@
+import FoundationEssentials
+import SBSCore
+
+/// What a migration found at its end: each table's row count and checksum on both sides.
+public struct MigrationReport: Codable, Sendable, Equatable {
+    public struct Table: Codable, Sendable, Equatable {
+        public var table: String
+        public var sourceRows: Int
+        public var serverRows: Int
+        public var sourceChecksum: String
+        public var serverChecksum: String
+        /// Copied by this run (else verified by an earlier one and checked again now).
+        public var copiedNow: Bool
+        public var equal: Bool { sourceRows == serverRows && sourceChecksum == serverChecksum }
+    }
+
+    public var source: String
+    public var tables: [Table]
+    public var sequencesSet: Int
+    /// Source columns the server's tables lack, by table (not carried).
+    public var notCarried: [String: [String]]
+    public var passed: Bool { tables.allSatisfy(\.equal) }
+
+    public func json() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(Coded(self)) else { return "{}\n" }
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+
+    public static func decode(_ text: String) throws -> Self {
+        try JSONDecoder().decode(Coded.self, from: Data(text.utf8)).report
+    }
+
+    /// The report with `passed` and each table's `equal` written out for readers of the JSON.
+    struct Coded: Codable {
+        struct Row: Codable {
+            var table: String
+            var sourceRows: Int
+            var serverRows: Int
+            var sourceChecksum: String
+            var serverChecksum: String
+            var copiedNow: Bool
+            var equal: Bool
+        }
+        var source: String
+        var passed: Bool
+        var tables: [Row]
+        var sequencesSet: Int
+        var notCarried: [String: [String]]
+
+        init(_ report: MigrationReport) {
+            source = report.source
+            passed = report.passed
+            tables = report.tables.map {
+                Row(
+                    table: $0.table, sourceRows: $0.sourceRows, serverRows: $0.serverRows,
+                    sourceChecksum: $0.sourceChecksum, serverChecksum: $0.serverChecksum, copiedNow: $0.copiedNow,
+                    equal: $0.equal)
+            }
+            sequencesSet = report.sequencesSet
+            notCarried = report.notCarried
+        }
+
+        var report: MigrationReport {
+            MigrationReport(
+                source: source,
+                tables: tables.map {
+                    Table(
+                        table: $0.table, sourceRows: $0.sourceRows, serverRows: $0.serverRows,
+                        sourceChecksum: $0.sourceChecksum, serverChecksum: $0.serverChecksum, copiedNow: $0.copiedNow)
+                }, sequencesSet: sequencesSet, notCarried: notCarried)
+        }
+    }
+
+    /// One line per table (rows on both sides, whether the checksums agree), then a summary line.
+    public func text() -> String {
+        let width = max(5, tables.map(\.table.count).max() ?? 0) + 2
+        func pad(_ text: String, _ width: Int) -> String {
+            text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
+        }
+        var lines = [pad("TABLE", width) + pad("SOURCE ROWS", 14) + pad("SERVER ROWS", 14) + "CHECKSUM"]
+        for table in tables {
+            lines.append(
+                pad(table.table, width) + pad(String(table.sourceRows), 14) + pad(String(table.serverRows), 14)
+                    + (table.equal ? "equal" : "DIFFERENT"))
+        }
+        for (table, columns) in notCarried.sorted(by: { $0.key < $1.key }) {
+            lines.append("\(table): the server's table has no \(columns.joined(separator: ", ")); not carried.")
+        }
+        let differing = tables.filter { !$0.equal }.count
+        lines.append(
+            passed
+                ? "\(tables.count) table(s) equal on both sides (row counts and key checksums); \(sequencesSet) sequence(s) set."
+                : "\(differing) of \(tables.count) table(s) differ.")
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
