@@ -40,7 +40,7 @@ public struct Database: Sendable {
         let common = ["--no-psqlrc", "--no-password", "--quiet", "--set", "ON_ERROR_STOP=1"]
         switch access {
         case .connection(let info):
-            return ["psql", "--dbname", info] + common + arguments
+            return [Self.client("psql"), "--dbname", info] + common + arguments
         case .container(let project, let user, let database):
             return project.command(
                 ["exec", "-T", "app-db", "psql", "--username", user, "--dbname", database] + common + arguments)
@@ -50,12 +50,26 @@ public struct Database: Sendable {
     /// pg_dump with `arguments`; only the source is dumped, by the host's pg_dump.
     func pgDump(_ arguments: [String]) -> [String] {
         switch access {
-        case .connection(let info): return ["pg_dump", "--no-password", "--dbname", info] + arguments
+        case .connection(let info): return [Self.client("pg_dump"), "--no-password", "--dbname", info] + arguments
         case .container(let project, let user, let database):
             return project.command(
                 ["exec", "-T", "app-db", "pg_dump", "--username", user, "--dbname", database] + arguments)
         }
     }
+
+    /// A client program of the newest PostgreSQL installed (`/usr/lib/postgresql/N/bin`, where Debian and Ubuntu put
+    /// them), as Debian's `/usr/bin` wrapper would choose it without starting Perl each time; else the name, from
+    /// the PATH.
+    static func client(_ name: String) -> String { clientDirectory.map { $0 + "/" + name } ?? name }
+
+    static let clientDirectory: String? = {
+        let base = "/usr/lib/postgresql"
+        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []).compactMap(Int.init)
+        return versions.sorted().reversed().map { "\(base)/\($0)/bin" }.first {
+            FileManager.default.isExecutableFile(atPath: $0 + "/psql")
+                && FileManager.default.isExecutableFile(atPath: $0 + "/pg_dump")
+        }
+    }()
 
     /// The settings every session of a migration starts with, so that values print the same on both sides (the
     /// checksums compare their text).
@@ -64,7 +78,8 @@ public struct Database: Sendable {
         "SET extra_float_digits = 3", "SET bytea_output = 'hex'", "SET search_path = pg_catalog",
     ]
 
-    /// Runs `statements` (each its own `-c`) and returns the rows the last one printed, as fields.
+    /// Runs `statements` (each its own `-c`) and returns the rows they printed, as fields: one statement should
+    /// print rows (psql ends the rows of each statement with a line break, not the record separator).
     /// - Throws: `UserError` with psql's message when psql fails.
     func query(_ statements: [String], runner: any CommandRunner, timeout: Duration = .seconds(600))
         async throws(UserError) -> [[String]]

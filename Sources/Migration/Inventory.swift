@@ -53,51 +53,79 @@ public struct Inventory: Sendable {
     public var tables: [TableName: TableFacts]
     /// A sequence's value as `setval` takes it; nil last value: never used.
     public var sequences: [(name: TableName, lastValue: String?)]
+    /// Each table's exact row count and size on disk (with its indexes and TOAST), when they were counted.
+    public var sizes: [TableName: (rows: Int, bytes: Int)] = [:]
+    /// The server's version (`15.8`) and its major number.
+    public var version = ""
+    public var major = 0
 
-    /// Reads `schemas` (ordinary tables only: a partitioned table's rows are in its partitions, which are tables).
-    static func read(_ database: Database, schemas: [String], runner: any CommandRunner) async throws(UserError)
-        -> Self
+    /// Reads `schemas` (ordinary tables only: a partitioned table's rows are in its partitions, which are tables),
+    /// in one statement of one session (each connection to a hosted server costs a TLS and a SCRAM handshake).
+    /// - Parameter counting: whether every table's rows are counted (`count(*)`, through `query_to_xml`).
+    static func read(_ database: Database, schemas: [String], counting: Bool = true, runner: any CommandRunner)
+        async throws(UserError) -> Self
     {
         let list = "ARRAY[" + schemas.map(SQL.literal).joined(separator: ",") + "]::text[]"
-        let columns = try await database.query(
+        let count =
+            counting
+            ? "(xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM ONLY %I.%I', n.nspname, c.relname), false, true, '')))[1]::text"
+            : "'-1'"
+        // One statement for the four: each row tagged with what it describes, and ordered by the column's or the
+        // key's position (the last field, dropped once sorted).
+        let rows = try await database.query(
             [
                 """
-                SELECT n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attgenerated <> ''
-                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-                WHERE c.relkind = 'r' AND n.nspname = ANY(\(list))
-                ORDER BY n.nspname, c.relname, a.attnum
+                SELECT * FROM (
+                  SELECT 'c', n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
+                         a.attnotnull::text, (a.attgenerated <> '')::text, a.attnum::int
+                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+                  WHERE c.relkind = 'r' AND n.nspname = ANY(\(list))
+                UNION ALL
+                  SELECT 'k', n.nspname, c.relname, a.attname, '', '', '', k.position::int
+                  FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                  CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, position)
+                  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+                  WHERE i.indisprimary AND c.relkind = 'r' AND n.nspname = ANY(\(list))
+                UNION ALL
+                  SELECT 'f', n.nspname, c.relname, rn.nspname, r.relname, '', '', 0
+                  FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
+                  JOIN pg_namespace n ON n.oid = c.relnamespace
+                  JOIN pg_class r ON r.oid = k.confrelid JOIN pg_namespace rn ON rn.oid = r.relnamespace
+                  WHERE k.contype = 'f' AND n.nspname = ANY(\(list))
+                UNION ALL
+                  SELECT 's', schemaname, sequencename, coalesce(last_value::text, ''), '', '', '', 0
+                  FROM pg_sequences WHERE schemaname = ANY(\(list))
+                UNION ALL
+                  SELECT 't', n.nspname, c.relname, \(count), pg_total_relation_size(c.oid)::text, '', '', 0
+                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                  WHERE c.relkind = 'r' AND n.nspname = ANY(\(list))
+                UNION ALL
+                  SELECT 'v', current_setting('server_version'), current_setting('server_version_num'), '', '', '', '', 0
+                ) AS catalog ORDER BY 1, 2, 3, 8, 4
                 """
             ], runner: runner)
-        let keys = try await database.query(
-            [
-                """
-                SELECT n.nspname, c.relname, a.attname
-                FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-                CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, position)
-                JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
-                WHERE i.indisprimary AND c.relkind = 'r' AND n.nspname = ANY(\(list))
-                ORDER BY n.nspname, c.relname, k.position
-                """
-            ], runner: runner)
-        let foreign = try await database.query(
-            [
-                """
-                SELECT n.nspname, c.relname, rn.nspname, r.relname
-                FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-                JOIN pg_class r ON r.oid = k.confrelid JOIN pg_namespace rn ON rn.oid = r.relnamespace
-                WHERE k.contype = 'f' AND n.nspname = ANY(\(list))
-                """
-            ], runner: runner)
-        let sequences = try await database.query(
-            [
-                "SELECT schemaname, sequencename, coalesce(last_value::text, '') FROM pg_sequences WHERE schemaname = ANY(\(list)) ORDER BY 1, 2"
-            ], runner: runner)
+        func tagged(_ tag: String, _ count: Int) -> [[String]] {
+            rows.filter { $0.count == 8 && $0[0] == tag }.map { Array($0[1...count]) }
+        }
+        let columns = tagged("c", 6)
+        let keys = tagged("k", 3)
+        let foreign = tagged("f", 4)
+        let sequences = tagged("s", 3)
+        var sizes: [TableName: (rows: Int, bytes: Int)] = [:]
+        if counting {
+            for row in tagged("t", 4) {
+                sizes[TableName(schema: row[0], name: row[1])] = (Int(row[2]) ?? 0, Int(row[3]) ?? 0)
+            }
+        }
+        guard let version = tagged("v", 2).first, let number = Int(version[1]) else {
+            throw UserError("\(database.name) did not say its version.")
+        }
         var tables: [TableName: TableFacts] = [:]
         for row in columns where row.count == 6 {
             let name = TableName(schema: row[0], name: row[1])
             let column = Column(
-                name: row[2], type: row[3], notNull: row[4] == "t", generated: row[5] == "t")
+                name: row[2], type: row[3], notNull: row[4] == "true", generated: row[5] == "true")
             tables[name, default: TableFacts(table: name, columns: [], primaryKey: [], references: [])].columns
                 .append(column)
         }
@@ -111,25 +139,8 @@ public struct Inventory: Sendable {
         }
         return Self(
             tables: tables,
-            sequences: sequences.filter { $0.count == 3 }.map {
-                (TableName(schema: $0[0], name: $0[1]), $0[2].isEmpty ? nil : $0[2])
-            })
-    }
-
-    /// Each table's exact row count and size on disk (with its indexes and TOAST), in one query.
-    static func sizes(of tables: [TableName], in database: Database, runner: any CommandRunner)
-        async throws(UserError) -> [TableName: (rows: Int, bytes: Int)]
-    {
-        guard !tables.isEmpty else { return [:] }
-        let parts = tables.map { table in
-            "SELECT \(SQL.literal(table.schema)), \(SQL.literal(table.name)), (SELECT count(*) FROM ONLY \(table.sql)), pg_total_relation_size(\(SQL.literal(table.sql)))"
-        }
-        let rows = try await database.query(
-            [parts.joined(separator: " UNION ALL ")], runner: runner, timeout: .seconds(3600))
-        var result: [TableName: (rows: Int, bytes: Int)] = [:]
-        for row in rows where row.count == 4 {
-            result[TableName(schema: row[0], name: row[1])] = (Int(row[2]) ?? 0, Int(row[3]) ?? 0)
-        }
-        return result
+            sequences: sequences.map { (TableName(schema: $0[0], name: $0[1]), $0[2].isEmpty ? nil : $0[2]) },
+            sizes: sizes, version: version[0].split(separator: " ").first.map(String.init) ?? version[0],
+            major: number / 10000)
     }
 }

@@ -18,6 +18,8 @@ public struct Migration: Sendable {
     /// Runs psql and pg_dump; its environment carries `PGPASSFILE` when the source has a password.
     public var runner: any PipelineRunner
     public var progress: @Sendable (String) -> Void
+    /// How often a long copy says how far it is.
+    public var progressInterval: Duration = .seconds(2)
 
     public init(
         sourceURL: SourceURL, target: Database, options: MigrationOptions, statePath: String,
@@ -39,13 +41,16 @@ public struct Migration: Sendable {
         public var plan: MigrationPlan
         /// The record of an earlier run of this migration, if any.
         public var state: MigrationState?
+        var source: Inventory
 
         /// The summary shown before the confirmation (and by `--dry-run`).
         public func summary(source: String, target: String) -> [String] {
             var lines = ["From \(source) (PostgreSQL \(sourceVersion)) into \(target) (PostgreSQL \(serverVersion)):"]
             let verified = Set(state?.tables.filter { $0.value.status == .verified }.map(\.key) ?? [])
             if plan.applySchema {
-                lines.append("  schema \(plan.schemas.joined(separator: ", ")): applied first, in one transaction")
+                lines.append(
+                    "  schema \(plan.schemas.joined(separator: ", ")): its tables made first, their indexes, keys and constraints added once the rows are in (each in one transaction)"
+                )
             } else {
                 lines.append(
                     "  schema \(plan.schemas.joined(separator: ", ")): on the server already, defined as in the source")
@@ -84,55 +89,27 @@ public struct Migration: Sendable {
             )
         }
         let ours = state.map { $0.source == sourceURL.description ? $0.ours : [] } ?? []
-        let versions = try await together { () async throws(UserError) in
-            try await version(of: source)
-        } and: {
-            () async throws(UserError) in
-            try await version(of: target)
-        }
-        let plan = try await makePlan(ours: ours)
-        if plan.applySchema { try await checkDumpVersion(sourceMajor: versions.0.major) }
-        return Preflight(sourceVersion: versions.0.text, serverVersion: versions.1.text, plan: plan, state: state)
-    }
-
-    func makePlan(ours: Set<TableName>) async throws(UserError) -> MigrationPlan {
         let schemas = options.schemas + ["auth"]
         let (theirs, mine) = try await together { () async throws(UserError) in
             try await Inventory.read(source, schemas: schemas, runner: runner)
         } and: { () async throws(UserError) in
             try await Inventory.read(target, schemas: schemas, runner: runner)
         }
-        let candidates = theirs.tables.keys.filter {
-            options.schemas.contains($0.schema) || MigrationOptions.authTables.contains($0)
-        }
-        let (sizes, local) = try await together { () async throws(UserError) in
-            try await Inventory.sizes(of: candidates.sorted(), in: source, runner: runner)
-        } and: { () async throws(UserError) in
-            try await Inventory.sizes(
-                of: candidates.filter { mine.tables[$0] != nil }.sorted(), in: target, runner: runner)
-        }
-        return try MigrationPlan.make(
-            options: options, source: theirs, local: mine, sizes: sizes, localRows: local.mapValues(\.rows), ours: ours)
+        let plan = try makePlan(theirs, mine, ours: ours)
+        if plan.applySchema { try await checkDumpVersion(sourceMajor: theirs.major) }
+        return Preflight(
+            sourceVersion: theirs.version, serverVersion: mine.version, plan: plan, state: state, source: theirs)
     }
 
-    struct Version {
-        var text: String
-        var major: Int
-    }
-
-    func version(of database: Database) async throws(UserError) -> Version {
-        let rows = try await database.query(
-            ["SELECT current_setting('server_version'), current_setting('server_version_num')"], runner: runner,
-            timeout: .seconds(60))
-        guard let row = rows.first, row.count == 2, let number = Int(row[1]) else {
-            throw UserError("\(database.name) did not say its version.")
-        }
-        return Version(text: row[0].split(separator: " ").first.map(String.init) ?? row[0], major: number / 10000)
+    func makePlan(_ theirs: Inventory, _ mine: Inventory, ours: Set<TableName>) throws(UserError) -> MigrationPlan {
+        try MigrationPlan.make(
+            options: options, source: theirs, local: mine, sizes: theirs.sizes, localRows: mine.sizes.mapValues(\.rows),
+            ours: ours)
     }
 
     /// pg_dump refuses a server newer than itself: say so before anything is written.
     func checkDumpVersion(sourceMajor: Int) async throws(UserError) {
-        let result = try await runner.run(["pg_dump", "--version"], timeout: .seconds(30))
+        let result = try await runner.run([Database.client("pg_dump"), "--version"], timeout: .seconds(30))
         guard result.status == 0 else { throw source.failure(result, doing: "pg_dump --version") }
         // "pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"
         let words = result.stdout.split(separator: " ")
@@ -157,11 +134,16 @@ public struct Migration: Sendable {
         try state.save(to: statePath)
         var plan = preflight.plan
         if plan.applySchema && !state.schemaApplied {
-            try await applySchema(plan.schemas)
+            // The tables first; their indexes, keys, constraints and triggers once the rows are in (as pg_restore
+            // does: building an index once is faster than keeping it up to date row by row).
+            try await applySchema(plan.schemas, section: "pre-data")
             state.schemaApplied = true
+            state.postDataPending = true
             try state.save(to: statePath)
             // Read back: the tables must now exist on the server, defined as in the source.
-            plan = try await makePlan(ours: state.ours)
+            let made = try await Inventory.read(
+                target, schemas: options.schemas + ["auth"], counting: false, runner: runner)
+            plan = try makePlan(preflight.source, made, ours: state.ours)
             guard !plan.applySchema else {
                 throw UserError("The schema was applied, but the source's tables are not on the server.")
             }
@@ -175,17 +157,24 @@ public struct Migration: Sendable {
             state.tables[key] = .init(status: .copying)
             try state.save(to: statePath)
             progress("copying \(key) (\(TableCopy.count(table.rows)) rows)")
-            try await TableCopy(plan: table, source: source, target: target, runner: runner, progress: progress).run()
-            let (theirs, mine) = try await checksums(table)
+            let (theirs, mine) = try await TableCopy(
+                plan: table, source: source, target: target, runner: runner, progress: progress,
+                interval: progressInterval
+            ).run()
             results.append(row(table, theirs, mine, copiedNow: true))
             guard theirs == mine else {
                 throw UserError(
-                    "After its copy, \(key) has \(mine.rows) row(s) on the server and \(theirs.rows) in the source, and their keys' checksums \(theirs.checksum == mine.checksum ? "agree" : "differ").",
+                    "After its copy, \(key) has \(mine.rows) row(s) on the server and \(theirs.rows) were sent, and their keys' checksums \(theirs.checksum == mine.checksum ? "agree" : "differ").",
                     remedy:
-                        "The source changed while it was copied: stop the apps writing to it, then run sbs migrate again (the table is copied anew)."
+                        "Something else wrote into the server's table meanwhile: stop it, then run sbs migrate again (the table is copied anew)."
                 )
             }
             state.tables[key] = .init(status: .verified, rows: mine.rows, checksum: mine.checksum)
+            try state.save(to: statePath)
+        }
+        if state.postDataPending {
+            try await applySchema(plan.schemas, section: "post-data")
+            state.postDataPending = false
             try state.save(to: statePath)
         }
         if !state.sequencesSet {
@@ -225,27 +214,33 @@ public struct Migration: Sendable {
         }
     }
 
-    /// `pg_dump --schema-only` of the chosen schemas, applied on the server by one psql transaction: all of it or
-    /// none. Owners and grants are left out (the hosted project's roles are not this server's); a schema the server
-    /// has already (`public`) is created only if missing. The script applied is kept beside the record
-    /// (`migration-schema.sql`), as what was run.
-    func applySchema(_ schemas: [String]) async throws(UserError) {
-        progress("applying the schema of \(schemas.joined(separator: ", ")) in one transaction")
-        var arguments = ["--schema-only", "--no-owner", "--no-privileges"]
-        for schema in schemas { arguments += ["--schema", schema] }
+    /// One section of the chosen schemas (`pg_dump --section`: `pre-data`, the tables, types, functions and
+    /// sequences; `post-data`, the indexes, keys, constraints, triggers and policies), applied on the server by one
+    /// psql transaction: all of it or none. Owners and grants are left out (the hosted project's roles are not this
+    /// server's); a schema the server has already (`public`) is created only if missing. The script applied is kept
+    /// beside the record (`migration-pre-data.sql`, `migration-post-data.sql`), as what was run.
+    func applySchema(_ schemas: [String], section: String) async throws(UserError) {
+        progress(
+            section == "pre-data"
+                ? "applying the schema of \(schemas.joined(separator: ", ")) (its tables) in one transaction"
+                : "adding the indexes, keys, constraints and triggers of \(schemas.joined(separator: ", ")) in one transaction"
+        )
+        var arguments = ["--section", section, "--no-owner", "--no-privileges"]
+        // pg_dump reads --schema as a pattern (`*`, `?`, `.`): quoted, the name matches only itself.
+        for schema in schemas { arguments += ["--schema", SQL.identifier(schema)] }
         let dump = try await runner.run(source.pgDump(arguments), timeout: .seconds(3600))
-        guard dump.status == 0 else { throw source.failure(dump, doing: "pg_dump --schema-only") }
+        guard dump.status == 0 else { throw source.failure(dump, doing: "pg_dump --section \(section)") }
         guard dump.stdout.utf8.count < SystemCommandRunner().maxOutputBytes else {
             throw UserError("The source's schema is larger than sbs migrate reads (16 MiB).")
         }
         let script = Self.schemaScript(dump.stdout, schemas: schemas)
-        let path = AtomicFile.parentDirectory(of: statePath) + "/migration-schema.sql"
+        let path = AtomicFile.parentDirectory(of: statePath) + "/migration-\(section).sql"
         try AtomicFile.write(script, to: path, mode: 0o600)
         let result = try await runner.runPipeline(
             ["cat", path], into: target.psql(["--single-transaction", "--file", "-"]), timeout: .seconds(3600))
         if result.consumer.status != 0 || result.producer.status != 0 {
             throw UserError(
-                "The source's schema did not apply on the server; nothing of it was kept: \(result.consumer.stderr.lastLines(3))",
+                "The source's schema (\(section)) did not apply on the server; nothing of it was kept: \(result.consumer.stderr.lastLines(3))",
                 remedy:
                     "The script is \(path). Create what it needs on the server (a role, an extension), or drop what conflicts, then run sbs migrate again."
             )

@@ -20,7 +20,11 @@ public struct MigrationState: Codable, Sendable, Equatable {
 
     /// The source, as `SourceURL.description` shows it (no secret).
     public var source: String
+    /// The tables of the source's schema were made on the server (`pg_dump --section pre-data`).
     public var schemaApplied = false
+    /// Their indexes, keys, constraints and triggers are still to be added (`--section post-data`), once every
+    /// table is verified.
+    public var postDataPending = false
     public var tables: [String: TableRecord] = [:]
     public var sequencesSet = false
     public var finished = false

@@ -13,9 +13,6 @@ public final class PasswordFile: Sendable {
     /// `O_TMPFILE` (Linux's value on x86-64 and arm64, as open(2) defines it); Glibc's module does not import it.
     static let temporaryFileFlag: Int32 = 0o20200000
 
-    /// An empty file: libpq finds no password in it and psql's `--no-password` fails instead of asking.
-    public convenience init() throws(UserError) { try self.init(password: nil, for: nil) }
-
     /// - Parameters:
     ///   - password: the source's password; nil for none.
     ///   - source: the one host, port and user the line matches (the password is not offered to another server).

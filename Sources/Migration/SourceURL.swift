@@ -17,16 +17,17 @@ public struct SourceURL: Sendable, Equatable, CustomStringConvertible {
 
     static let tlsModes: Set<String> = ["require", "verify-ca", "verify-full"]
 
+    /// - Parameter option: how messages name the URL (`--from`, `--to`).
     /// - Throws: `UserError` naming what is wrong with the URL (never repeating a password it holds).
-    public init(_ text: String) throws(UserError) {
+    public init(_ text: String, option: String = "--from") throws(UserError) {
         let usage = "Give it as postgres://USER@HOST:PORT/DATABASE (the password with --password)."
         var rest = Substring(text)
         guard let scheme = ["postgresql://", "postgres://"].first(where: { rest.hasPrefix($0) }) else {
-            throw UserError("--from must be a postgres:// URL.", remedy: usage)
+            throw UserError("\(option) must be a postgres:// URL.", remedy: usage)
         }
         rest = rest.dropFirst(scheme.count)
         guard !text.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value == 0x7f }) else {
-            throw UserError("--from contains a space or a control character.", remedy: usage)
+            throw UserError("\(option) contains a space or a control character.", remedy: usage)
         }
         var query = ""
         if let mark = rest.firstIndex(of: "?") {
@@ -34,33 +35,33 @@ public struct SourceURL: Sendable, Equatable, CustomStringConvertible {
             rest = rest[..<mark]
         }
         guard let slash = rest.firstIndex(of: "/") else {
-            throw UserError("--from names no database (…/DATABASE at its end).", remedy: usage)
+            throw UserError("\(option) names no database (…/DATABASE at its end).", remedy: usage)
         }
         let authority = rest[..<slash]
-        database = try Self.decode(rest[rest.index(after: slash)...], "database")
+        database = try Self.decode(rest[rest.index(after: slash)...], "database", option)
         guard let at = authority.lastIndex(of: "@") else {
-            throw UserError("--from names no user (USER@ before the host).", remedy: usage)
+            throw UserError("\(option) names no user (USER@ before the host).", remedy: usage)
         }
         let userInfo = authority[..<at]
         if userInfo.contains(":") {
             throw UserError(
-                "--from holds a password: it would be visible in the process list while the migration runs.",
+                "\(option) holds a password: it would be visible in the process list while the migration runs.",
                 remedy:
                     "Remove it from the URL and give it with --password env:NAME or --password file:PATH (or type it when asked)."
             )
         }
-        user = try Self.decode(userInfo, "user")
+        user = try Self.decode(userInfo, "user", option)
         var hostPort = authority[authority.index(after: at)...]
         var portText: Substring?
         if hostPort.hasPrefix("[") {
             guard let close = hostPort.firstIndex(of: "]") else {
-                throw UserError("--from has an IPv6 address without its closing ].", remedy: usage)
+                throw UserError("\(option) has an IPv6 address without its closing ].", remedy: usage)
             }
             let after = hostPort[hostPort.index(after: close)...]
             if after.hasPrefix(":") {
                 portText = after.dropFirst()
             } else if !after.isEmpty {
-                throw UserError("--from has something after its IPv6 address.", remedy: usage)
+                throw UserError("\(option) has something after its IPv6 address.", remedy: usage)
             }
             hostPort = hostPort[hostPort.index(after: hostPort.startIndex)..<close]
         } else if let colon = hostPort.lastIndex(of: ":") {
@@ -73,10 +74,10 @@ public struct SourceURL: Sendable, Equatable, CustomStringConvertible {
                 ($0.value < 0x80 && (Character($0).isLetter || Character($0).isNumber))
                     || ".-:".unicodeScalars.contains($0)
             })
-        else { throw UserError("--from has no valid host name.", remedy: usage) }
+        else { throw UserError("\(option) has no valid host name.", remedy: usage) }
         if let portText {
             guard let port = Int(portText), (1...65535).contains(port) else {
-                throw UserError("--from has a bad port: \(portText).", remedy: usage)
+                throw UserError("\(option) has a bad port: \(portText).", remedy: usage)
             }
             self.port = port
         } else {
@@ -85,13 +86,13 @@ public struct SourceURL: Sendable, Equatable, CustomStringConvertible {
         var mode: String?
         for pair in query.split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1)
-            let value = try Self.decode(parts.count == 2 ? parts[1] : "", String(parts[0]))
+            let value = try Self.decode(parts.count == 2 ? parts[1] : "", String(parts[0]), option)
             switch parts[0] {
             case "sslmode": mode = value
             case "sslrootcert": sslRootCert = value
             default:
                 throw UserError(
-                    "--from has the parameter \(parts[0]), which sbs migrate does not take.",
+                    "\(option) has the parameter \(parts[0]), which sbs migrate does not take.",
                     remedy: "Only sslmode and sslrootcert can follow the ?.")
             }
         }
@@ -99,17 +100,17 @@ public struct SourceURL: Sendable, Equatable, CustomStringConvertible {
         let chosen = mode ?? (loopback ? "prefer" : "require")
         if !loopback && !Self.tlsModes.contains(chosen) {
             throw UserError(
-                "--from asks for sslmode=\(chosen), but \(host) is not on this host: the data and the password would cross the network unencrypted.",
+                "\(option) asks for sslmode=\(chosen), but \(host) is not on this host: the data and the password would cross the network unencrypted.",
                 remedy: "Use sslmode=require (the default), verify-ca or verify-full.")
         }
         guard Self.tlsModes.contains(chosen) || ["disable", "allow", "prefer"].contains(chosen) else {
             throw UserError(
-                "--from has an unknown sslmode: \(chosen).", remedy: "Use require, verify-ca or verify-full.")
+                "\(option) has an unknown sslmode: \(chosen).", remedy: "Use require, verify-ca or verify-full.")
         }
         sslMode = chosen
     }
 
-    static func decode(_ text: Substring, _ what: String) throws(UserError) -> String {
+    static func decode(_ text: Substring, _ what: String, _ option: String) throws(UserError) -> String {
         var bytes: [UInt8] = []
         var iterator = text.utf8.makeIterator()
         while let byte = iterator.next() {
@@ -119,14 +120,14 @@ public struct SourceURL: Sendable, Equatable, CustomStringConvertible {
             }
             guard let high = iterator.next(), let low = iterator.next(),
                 let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16)
-            else { throw UserError("--from has a bad %-escape in its \(what).", remedy: "Write % as %25.") }
+            else { throw UserError("\(option) has a bad %-escape in its \(what).", remedy: "Write % as %25.") }
             bytes.append(value)
         }
         guard let decoded = String(validating: bytes, as: UTF8.self), !decoded.isEmpty,
             !decoded.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f })
         else {
             throw UserError(
-                "--from has an empty or badly encoded \(what).", remedy: "Percent-encode special characters.")
+                "\(option) has an empty or badly encoded \(what).", remedy: "Percent-encode special characters.")
         }
         return decoded
     }

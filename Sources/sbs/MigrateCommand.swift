@@ -77,7 +77,7 @@ struct MigrateCommand: AsyncParsableCommand {
         let target: Database
         var stack: ComposeProject?
         if let to {
-            let url = try SourceURL(to)
+            let url = try SourceURL(to, option: "--to")
             target = Database(access: .connection(url.connectionString), name: "the database \(url)")
         } else {
             guard try session.savedAnswers() != nil, let project = session.installedStack() else {

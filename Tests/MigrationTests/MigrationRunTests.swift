@@ -34,13 +34,13 @@ struct MigrationRunTests {
         let target = Database(
             access: .connection(try SourceURL(pair.targetURL(database)).connectionString), name: "the target")
         let messages = Messages()
-        let setup = Setup(
-            migration: Migration(
-                sourceURL: url, target: target, options: options, statePath: statePath,
-                runner: SystemCommandRunner(environment: ["PGPASSFILE": file.path ?? ""]),
-                progress: { message in messages.lines.withLock { $0.append(message) } }),
-            passwordFile: file, statePath: statePath, messages: messages)
-        return setup
+        var migration = Migration(
+            sourceURL: url, target: target, options: options, statePath: statePath,
+            runner: SystemCommandRunner(environment: ["PGPASSFILE": file.path ?? ""]),
+            progress: { message in messages.lines.withLock { $0.append(message) } })
+        // Often enough to be seen during the copy of a million rows (a few seconds).
+        migration.progressInterval = .milliseconds(200)
+        return Setup(migration: migration, passwordFile: file, statePath: statePath, messages: messages)
     }
 
     static func withPair(rows: Int, _ body: (PostgresPair) async throws -> Void) async throws {
@@ -204,6 +204,29 @@ struct MigrationRunTests {
         }
     }
 
+    @Test("names that are patterns to pg_dump, or hold quotes and separators: only the schema named moves, intact")
+    func oddNames() async throws {
+        try await Self.withPair(rows: 1000) { pair in
+            try await pair.psql(
+                .source,
+                #"CREATE SCHEMA "sa*les"; CREATE TABLE "sa*les"."or""ders" (id int PRIMARY KEY, "we|ird" text); INSERT INTO "sa*les"."or""ders" VALUES (1, E'a\tb|c\\d'), (2, NULL); CREATE SCHEMA "saXles"; CREATE TABLE "saXles".t (id int PRIMARY KEY); INSERT INTO "saXles".t VALUES (1)"#
+            )
+            try await pair.makeTargetDatabase("odd")
+            let setup = try Self.setup(pair, database: "odd", options: MigrationOptions(schemas: ["sa*les"]))
+            let report = try await setup.migration.run(try await setup.migration.preflight())
+            #expect(report.passed)
+            #expect(Set(report.tables.map(\.table)) == ["auth.users", "auth.identities", #"sa*les.or"ders"#])
+            #expect(
+                try await pair.psql(
+                    .target,
+                    "SELECT string_agg(nspname, ',' ORDER BY nspname) FROM pg_namespace WHERE nspname LIKE 'sa%'",
+                    database: "odd") == "sa*les")
+            let rows =
+                #"SELECT string_agg(id || ':' || coalesce("we|ird", '-'), ',' ORDER BY id) FROM "sa*les"."or""ders""#
+            #expect(try await pair.psql(.target, rows, database: "odd") == (try await pair.psql(.source, rows)))
+        }
+    }
+
     @Test(
         "a source that drops its connection in the middle of a table: a clear error, nothing of the table kept; the next run finishes"
     )
@@ -213,7 +236,8 @@ struct MigrationRunTests {
             let setup = try Self.setup(pair, database: "dropped")
             // The schema first, then a lock held on the server's events: the copy of events starts on the source and
             // waits on the server, so the source's connection can be cut in the middle of it.
-            try await setup.migration.applySchema(["public"])
+            try await setup.migration.applySchema(["public"], section: "pre-data")
+            try await setup.migration.applySchema(["public"], section: "post-data")
             let preflight = try await setup.migration.preflight()
             let locker = Task {
                 try await pair.psql(

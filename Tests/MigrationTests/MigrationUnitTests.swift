@@ -231,7 +231,13 @@ import Testing
         #expect(copy.header.hasPrefix("BEGIN;\n"))
         #expect(copy.header.hasSuffix(#"COPY "public"."od""d" ("id", "c""1") FROM STDIN;"#))
         #expect(copy.producer.contains(#"COPY "public"."od""d" ("id", "c""1") TO STDOUT"#))
-        #expect(copy.producer.last == "SELECT $sbs$\\.\nCOMMIT;$sbs$")
+        // The end of the rows, then the figures of both sides, then COMMIT: printed only after the COPY succeeded.
+        let tail = Array(copy.producer.suffix(8))
+        #expect(tail[1] == "SELECT $sbs$\\.$sbs$")
+        #expect(tail[3].hasPrefix("SELECT format('SELECT %L;', 'sbs-source|' || count(*)"))
+        #expect(
+            tail[5].hasPrefix("SELECT $sbs$SELECT 'sbs-server|' || count(*)") && tail[5].hasSuffix("\nCOMMIT;$sbs$"))
+        #expect(copy.consumer.suffix(4) == ["--tuples-only", "--no-align", "--file", "-"])
     }
 
     @Test("the report's JSON reads back to the same report; text names each table and the verdict")
