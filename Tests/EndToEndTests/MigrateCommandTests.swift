@@ -65,39 +65,64 @@ struct MigrateCommandTests {
         #expect(noPassword.status == 1 && noPassword.stderr.contains("A password is needed and there is no terminal"))
 
         // posix_spawn, not Process: the psql processes it leaves behind when killed would hold the descriptor through
-        // which Process learns of its exit.
-        let sbsPid = try #require(spawnQuietly([sbsBinary] + arguments + ["--yes"], environment: environment))
-        var seenRows = 0
-        var checkedChildren = 0
-        for _ in 0..<600 {
-            try await Task.sleep(for: .milliseconds(100))
-            // The children that carry the source's connection: neither their argv nor their environment holds the
-            // password (PGPASSFILE names a file in memory).
-            for pid in Self.children(of: sbsPid) {
-                let argv = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? ""
-                let environ = (try? String(contentsOfFile: "/proc/\(pid)/environ", encoding: .utf8)) ?? ""
-                guard !environ.isEmpty else { continue }  // it exited meanwhile
-                #expect(!argv.contains(password) && !environ.contains(password))
-                #expect(environ.contains("PGPASSFILE=/proc/"))
-                checkedChildren += 1
-            }
-            let progress = try await pair.psql(
-                .target,
-                "SELECT coalesce(max(tuples_processed), 0) FROM pg_stat_progress_copy WHERE relid = to_regclass('public.events')",
-                database: "killed")
-            seenRows = Int(progress) ?? 0
-            if seenRows > 50_000 { break }
+        // which Process learns of its exit. Started through python3, which closes every descriptor but the standard
+        // ones first (the test process's pipes to other tests' children must not live on in those psql processes)
+        // and sends its errors to a file.
+        let log = root + "/migrate.err"
+        let sbsPid = try #require(
+            spawnQuietly(
+                [
+                    "python3", "-c",
+                    "import os, sys; os.closerange(3, 65536); fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o600); os.dup2(fd, 2); os.execv(sys.argv[2], sys.argv[2:])",
+                    log, sbsBinary,
+                ] + arguments + ["--yes"], environment: environment))
+        // Killed once the copy of public.events is under way: sbs says it starts it, and its psql processes are
+        // running a moment later. Watched, killed and its psql processes held on a thread of its own, so that a
+        // task pool busy with other tests cannot let the moment pass.
+        struct Kill: Sendable {
+            var ended: Bool
+            var children: [Int32]
+            var environments: [(argv: String, environ: String)]
         }
-        try #require(seenRows > 50_000, "the copy of public.events was never seen under way")
-        // The psql processes the killed run leaves go on copying on their own. They are held (SIGSTOP) until the next
-        // run reaches public.events, so that both meet there: the new run must wait for the old transaction (its
-        // table lock), then empty the table and copy it anew; rows of both would be duplicates.
-        let orphans = Self.children(of: sbsPid)
-        kill(sbsPid, SIGKILL)
-        // Reaped before they are stopped: a process group left without its parent while a member is stopped gets
-        // SIGHUP from the kernel, which would end them.
-        _ = waitForExit(sbsPid)
-        for pid in orphans { kill(pid, SIGSTOP) }
+        let outcome = await onOwnThread { () -> Kill in
+            var started = false
+            for _ in 0..<6000 where !started {
+                usleep(10_000)
+                var status: Int32 = 0
+                if waitpid(sbsPid, &status, WNOHANG) == sbsPid {
+                    return Kill(ended: true, children: [], environments: [])
+                }
+                started =
+                    (try? String(contentsOfFile: log, encoding: .utf8))?.contains("copying public.events (") == true
+            }
+            usleep(300_000)
+            let children = Self.children(of: sbsPid)
+            // What the children carry: read before the kill.
+            let environments = children.map { pid in
+                (
+                    (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? "",
+                    (try? String(contentsOfFile: "/proc/\(pid)/environ", encoding: .utf8)) ?? ""
+                )
+            }
+            // The psql processes the killed run leaves go on copying on their own. They are held (SIGSTOP) until the
+            // next run reaches public.events, so that both meet there: the new run must wait for the old
+            // transaction (its table lock), then empty the table and copy it anew; rows of both would be duplicates.
+            kill(sbsPid, SIGKILL)
+            // Reaped before they are stopped: a process group left without its parent while a member is stopped
+            // gets SIGHUP from the kernel, which would end them.
+            _ = waitForExit(sbsPid)
+            for pid in children { kill(pid, SIGSTOP) }
+            return Kill(ended: false, children: children, environments: environments)
+        }
+        try #require(!outcome.ended, "sbs migrate ended before it was killed: \(read(log) ?? "")")
+        let orphans = outcome.children
+        // Neither the argv nor the environment of a child holds the password (PGPASSFILE names a file in memory).
+        var checkedChildren = 0
+        for (argv, environ) in outcome.environments where !environ.isEmpty {
+            #expect(!argv.contains(password) && !environ.contains(password))
+            #expect(environ.contains("PGPASSFILE=/proc/"))
+            checkedChildren += 1
+        }
         try #require(!orphans.isEmpty, "the killed run had no psql running")
         #expect(checkedChildren > 0)
         let state = try #require(read(statePath))
