@@ -88,7 +88,10 @@ public struct Database: Sendable {
             "--tuples-only", "--no-align", "--field-separator", Self.fieldSeparator,
             "--record-separator", Self.recordSeparator,
         ]
-        for statement in Self.sessionSettings + statements { arguments += ["--command", statement] }
+        // The settings in one round trip, then each statement.
+        for statement in [Self.sessionSettings.joined(separator: "; ")] + statements {
+            arguments += ["--command", statement]
+        }
         let result = try await runner.run(psql(arguments), timeout: timeout)
         guard result.status == 0 else { throw failure(result, doing: "a query") }
         return result.stdout.split(separator: Character(Self.recordSeparator), omittingEmptySubsequences: true)

@@ -12,7 +12,26 @@ public struct MigrationReport: Codable, Sendable, Equatable {
         /// Copied by this run (else verified by an earlier one and checked again now).
         public var copiedNow: Bool
         public var equal: Bool { sourceRows == serverRows && sourceChecksum == serverChecksum }
+
+        enum CodingKeys: String, CodingKey {
+            case table, sourceRows, serverRows, sourceChecksum, serverChecksum, copiedNow
+        }
+
+        /// Also writes `equal`, for readers of the JSON (reading ignores it: it is derived).
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(table, forKey: .table)
+            try container.encode(sourceRows, forKey: .sourceRows)
+            try container.encode(serverRows, forKey: .serverRows)
+            try container.encode(sourceChecksum, forKey: .sourceChecksum)
+            try container.encode(serverChecksum, forKey: .serverChecksum)
+            try container.encode(copiedNow, forKey: .copiedNow)
+            var derived = encoder.container(keyedBy: Derived.self)
+            try derived.encode(equal, forKey: .equal)
+        }
     }
+
+    enum Derived: String, CodingKey { case equal, passed }
 
     public var source: String
     public var tables: [Table]
@@ -21,56 +40,28 @@ public struct MigrationReport: Codable, Sendable, Equatable {
     public var notCarried: [String: [String]]
     public var passed: Bool { tables.allSatisfy(\.equal) }
 
+    enum CodingKeys: String, CodingKey { case source, tables, sequencesSet, notCarried }
+
+    /// Also writes `passed`, for readers of the JSON (reading ignores it: it is derived).
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(source, forKey: .source)
+        try container.encode(tables, forKey: .tables)
+        try container.encode(sequencesSet, forKey: .sequencesSet)
+        try container.encode(notCarried, forKey: .notCarried)
+        var derived = encoder.container(keyedBy: Derived.self)
+        try derived.encode(passed, forKey: .passed)
+    }
+
     public func json() -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        guard let data = try? encoder.encode(Coded(self)) else { return "{}\n" }
+        guard let data = try? encoder.encode(self) else { return "{}\n" }
         return String(decoding: data, as: UTF8.self) + "\n"
     }
 
     public static func decode(_ text: String) throws -> Self {
-        try JSONDecoder().decode(Coded.self, from: Data(text.utf8)).report
-    }
-
-    /// The report with `passed` and each table's `equal` written out for readers of the JSON.
-    struct Coded: Codable {
-        struct Row: Codable {
-            var table: String
-            var sourceRows: Int
-            var serverRows: Int
-            var sourceChecksum: String
-            var serverChecksum: String
-            var copiedNow: Bool
-            var equal: Bool
-        }
-        var source: String
-        var passed: Bool
-        var tables: [Row]
-        var sequencesSet: Int
-        var notCarried: [String: [String]]
-
-        init(_ report: MigrationReport) {
-            source = report.source
-            passed = report.passed
-            tables = report.tables.map {
-                Row(
-                    table: $0.table, sourceRows: $0.sourceRows, serverRows: $0.serverRows,
-                    sourceChecksum: $0.sourceChecksum, serverChecksum: $0.serverChecksum, copiedNow: $0.copiedNow,
-                    equal: $0.equal)
-            }
-            sequencesSet = report.sequencesSet
-            notCarried = report.notCarried
-        }
-
-        var report: MigrationReport {
-            MigrationReport(
-                source: source,
-                tables: tables.map {
-                    Table(
-                        table: $0.table, sourceRows: $0.sourceRows, serverRows: $0.serverRows,
-                        sourceChecksum: $0.sourceChecksum, serverChecksum: $0.serverChecksum, copiedNow: $0.copiedNow)
-                }, sequencesSet: sequencesSet, notCarried: notCarried)
-        }
+        try JSONDecoder().decode(Self.self, from: Data(text.utf8))
     }
 
     /// One line per table (rows on both sides, whether the checksums agree), then a summary line.

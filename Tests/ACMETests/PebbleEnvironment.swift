@@ -68,7 +68,7 @@ final class PebbleEnvironment: Sendable {
             _ = try? Self.run([Self.script, "stop", dir.path + "/env"], environment: [:])
             throw error
         }
-        let values = Self.values(printed: output)
+        let values = scriptValues(printed: output)
         self.values = values
         if values["PEBBLE_DIRECTORY"] == nil {
             stop()
@@ -77,16 +77,6 @@ final class PebbleEnvironment: Sendable {
     }
 
     func stop() { _ = try? Self.run([Self.script, "stop", dir.path + "/env"], environment: [:]) }
-
-    /// The `NAME=value` lines an environment script prints (pebble-env.sh, stepca-env.sh).
-    static func values(printed output: String) -> [String: String] {
-        var values: [String: String] = [:]
-        for line in output.split(separator: "\n") {
-            guard let equals = line.firstIndex(of: "=") else { continue }
-            values[String(line[..<equals])] = String(line[line.index(after: equals)...])
-        }
-        return values
-    }
 
     func stopPebble() throws {
         _ = try Self.run([Self.script, "stop-pebble", dir.path + "/env"], environment: extraEnvironment)

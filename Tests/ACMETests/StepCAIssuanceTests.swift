@@ -59,7 +59,7 @@ final class StepCAEnvironment: Sendable {
             _ = try? PebbleEnvironment.run([Self.script, "stop", dir.path + "/env"], environment: [:])
             throw error
         }
-        values = PebbleEnvironment.values(printed: output)
+        values = scriptValues(printed: output)
     }
 
     func stop() { _ = try? PebbleEnvironment.run([Self.script, "stop", dir.path + "/env"], environment: [:]) }

@@ -3,6 +3,16 @@ import Processes
 import SBSCore
 import Testing
 
+/// The `NAME=value` lines an environment script prints (pebble-env.sh, stepca-env.sh, pg-pair.sh).
+public func scriptValues(printed output: String) -> [String: String] {
+    var values: [String: String] = [:]
+    for line in output.split(separator: "\n") {
+        guard let equals = line.firstIndex(of: "=") else { continue }
+        values[String(line[..<equals])] = String(line[line.index(after: equals)...])
+    }
+    return values
+}
+
 extension Trait where Self == ConditionTrait {
     /// Gate for the tests that run two real PostgreSQL servers (scripts/test/pg-pair.sh).
     public static var postgresPair: Self {
@@ -56,7 +66,7 @@ public final class PostgresPair: Sendable {
             _ = try? await runner.run([script, "stop", dir], timeout: .seconds(60))
             throw UserError("pg-pair.sh start failed: \(started.stderr)")
         }
-        let pair = PostgresPair(dir: dir, values: values(printed: started.stdout))
+        let pair = PostgresPair(dir: dir, values: scriptValues(printed: started.stdout))
         let seeded = try await runner.run([script, "seed", dir, String(rows)], timeout: .seconds(600))
         guard seeded.status == 0 else {
             await pair.stop()
@@ -68,15 +78,6 @@ public final class PostgresPair: Sendable {
     public func stop() async {
         _ = try? await SystemCommandRunner().run([Self.script, "stop", dir], timeout: .seconds(60))
         try? FileManager.default.removeItem(atPath: dir)
-    }
-
-    static func values(printed output: String) -> [String: String] {
-        var values: [String: String] = [:]
-        for line in output.split(separator: "\n") {
-            guard let equals = line.firstIndex(of: "=") else { continue }
-            values[String(line[..<equals])] = String(line[line.index(after: equals)...])
-        }
-        return values
     }
 
     public enum Side: Sendable { case source, target }

@@ -43,77 +43,16 @@ begin
 end
 $$;
 
-create schema if not exists extensions;
-create extension if not exists pgcrypto with schema extensions;
-
 create schema if not exists storage;
 create table storage.buckets (id text primary key, name text);
 
--- auth: as current GoTrue's migrations leave it (the tables a migration copies, and sessions, which it must not).
-create schema if not exists auth;
-
-create table auth.users (
-    instance_id uuid,
-    id uuid not null,
-    aud varchar(255),
-    role varchar(255),
-    email varchar(255),
-    encrypted_password varchar(255),
-    email_confirmed_at timestamptz,
-    invited_at timestamptz,
-    confirmation_token varchar(255),
-    confirmation_sent_at timestamptz,
-    recovery_token varchar(255),
-    recovery_sent_at timestamptz,
-    email_change_token_new varchar(255),
-    email_change varchar(255),
-    email_change_sent_at timestamptz,
-    last_sign_in_at timestamptz,
-    raw_app_meta_data jsonb,
-    raw_user_meta_data jsonb,
-    is_super_admin boolean,
-    created_at timestamptz,
-    updated_at timestamptz,
-    phone text default null,
-    phone_confirmed_at timestamptz,
-    phone_change text default '',
-    phone_change_token varchar(255) default '',
-    phone_change_sent_at timestamptz,
-    confirmed_at timestamptz generated always as (least(email_confirmed_at, phone_confirmed_at)) stored,
-    email_change_token_current varchar(255) default '',
-    email_change_confirm_status smallint default 0,
-    banned_until timestamptz,
-    reauthentication_token varchar(255) default '',
-    reauthentication_sent_at timestamptz,
-    is_sso_user boolean not null default false,
-    deleted_at timestamptz,
-    is_anonymous boolean not null default false,
-    constraint users_pkey primary key (id),
-    constraint users_phone_key unique (phone),
-    constraint users_email_change_confirm_status_check
-        check (email_change_confirm_status >= 0 and email_change_confirm_status <= 2)
-);
-create index users_instance_id_idx on auth.users (instance_id);
-create unique index users_email_partial_key on auth.users (email) where (is_sso_user = false);
+-- auth: as current GoTrue's migrations leave it (the tables a migration copies, and sessions, which it must not):
+-- the tables the server's GoTrue makes (the stand-in's), then the column a newer GoTrue added since, which the
+-- server's tables lack. pgcrypto comes with them, in the schema extensions.
+\ir ../../../scripts/test/stand-ins/gotrue/auth-schema.sql
+alter table auth.users add column is_anonymous boolean not null default false;
 create index users_is_anonymous_idx on auth.users (is_anonymous);
 comment on table auth.users is 'Auth: Stores user login data within a secure schema.';
-
-create table auth.identities (
-    provider_id text not null,
-    user_id uuid not null,
-    identity_data jsonb not null,
-    provider text not null,
-    last_sign_in_at timestamptz,
-    created_at timestamptz,
-    updated_at timestamptz,
-    email text generated always as (lower(identity_data ->> 'email')) stored,
-    id uuid not null default gen_random_uuid(),
-    constraint identities_pkey primary key (id),
-    constraint identities_provider_id_provider_unique unique (provider_id, provider),
-    constraint identities_user_id_fkey foreign key (user_id) references auth.users (id) on delete cascade
-);
-create index identities_user_id_idx on auth.identities (user_id);
-create index identities_email_idx on auth.identities (email text_pattern_ops);
 
 create table auth.sessions (
     id uuid primary key,
