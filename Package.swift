@@ -64,6 +64,7 @@ let package = Package(
             dependencies: [
                 "SBSCore",
                 "Host",
+                "YAML",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: productSettings

@@ -105,7 +105,7 @@ public struct BackupTrial: Sendable {
     ) async throws(UserError) -> CommandResult {
         let result = try await runner.runPipeline(
             restic.command(["dump", part.snapshot, "/" + part.name]),
-            into: project.command(["exec", "-T", "app-db"] + command), timeout: Self.timeout)
+            into: try await project.exec("app-db", command, runner: runner), timeout: Self.timeout)
         guard result.producer.status == 0 else {
             throw Restic.failure(
                 "Reading \(part.name) from snapshot \(part.snapshot.prefix(8))", status: result.producer.status,
@@ -117,7 +117,8 @@ public struct BackupTrial: Sendable {
 
     func psql(_ database: String, _ statement: String) async throws(UserError) {
         let result = try await runner.run(
-            project.command(["exec", "-T", "app-db", "psql", "-U", "postgres", "-d", database, "-c", statement]),
+            try await project.exec(
+                "app-db", ["psql", "-U", "postgres", "-d", database, "-c", statement], runner: runner),
             timeout: .seconds(300))
         guard result.status == 0 else {
             throw UserError(
@@ -129,10 +130,12 @@ public struct BackupTrial: Sendable {
     /// Every table's exact row count.
     func counts(_ database: String) async throws(UserError) -> [String: Int] {
         let result = try await runner.run(
-            project.command([
-                "exec", "-T", "app-db", "psql", "-U", "postgres", "-d", database, "-At", "-F", "\t", "-c",
-                Self.countQuery,
-            ]), timeout: Self.timeout)
+            try await project.exec(
+                "app-db",
+                [
+                    "psql", "-U", "postgres", "-d", database, "-At", "-F", "\t", "-c",
+                    Self.countQuery,
+                ], runner: runner), timeout: Self.timeout)
         guard result.status == 0 else {
             throw UserError(
                 "Counting the rows of \(database) failed (exit \(result.status)): \(result.stderr.lastLines(3))",

@@ -135,7 +135,8 @@ public struct BackupJob: Sendable {
             var parts = [
                 try await streamPart(
                     "db/globals.sql",
-                    from: project.command(["exec", "-T", "app-db", "pg_dumpall", "-U", "postgres", "--globals-only"]),
+                    from: try await project.exec(
+                        "app-db", ["pg_dumpall", "-U", "postgres", "--globals-only"], runner: runner),
                     made: &made)
             ]
             for database in databases {
@@ -145,9 +146,11 @@ public struct BackupJob: Sendable {
                 parts.append(
                     try await streamPart(
                         "db/\(database).dump",
-                        from: project.command([
-                            "exec", "-T", "app-db", "pg_dump", "-Fc", "-U", "postgres", "-d", database, "--compress=0",
-                        ]),
+                        from: try await project.exec(
+                            "app-db",
+                            [
+                                "pg_dump", "-Fc", "-U", "postgres", "-d", database, "--compress=0",
+                            ], runner: runner),
                         made: &made))
             }
             return (made, .success(DatabaseParts(parts: parts, state: state)))
@@ -240,7 +243,7 @@ public struct BackupJob: Sendable {
     {
         let query = "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY 1"
         let result = try await runner.run(
-            project.command(["exec", "-T", "app-db", "psql", "-U", "postgres", "-At", "-c", query]),
+            try await project.exec("app-db", ["psql", "-U", "postgres", "-At", "-c", query], runner: runner),
             timeout: .seconds(120))
         guard result.status == 0 else {
             throw UserError(

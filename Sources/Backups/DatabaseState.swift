@@ -20,11 +20,11 @@ public struct DatabaseState: Sendable, Equatable {
     ///   unlogged table (its changes would not show): the backup then dumps everything.
     public static func read(databases: [String], project: ComposeProject, runner: any CommandRunner) async -> Self? {
         var arguments = [
-            "exec", "-T", "app-db", "psql", "-U", "postgres", "-d", "template1", "-X", "-q", "-At", "-v",
-            "ON_ERROR_STOP=1", "-c", clusterQuery,
+            "psql", "-U", "postgres", "-d", "template1", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-c", clusterQuery,
         ]
         for database in databases { arguments += ["-c", "\\connect \"\(database)\"", "-c", databaseQuery] }
-        guard let result = try? await runner.run(project.command(arguments), timeout: .seconds(300)),
+        guard let command = try? await project.exec("app-db", arguments, runner: runner),
+            let result = try? await runner.run(command, timeout: .seconds(300)),
             result.status == 0
         else { return nil }
         return parse(result.stdout, databases: databases)

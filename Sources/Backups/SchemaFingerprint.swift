@@ -17,9 +17,11 @@ public enum SchemaFingerprint {
         var lines: [String] = []
         for database in try await BackupJob.databaseNames(project: project, runner: runner) {
             let result = try await runner.run(
-                project.command([
-                    "exec", "-T", "app-db", "psql", "-U", "postgres", "-d", database, "-At", "-c", query,
-                ]), timeout: .seconds(300))
+                try await project.exec(
+                    "app-db",
+                    [
+                        "psql", "-U", "postgres", "-d", database, "-At", "-c", query,
+                    ], runner: runner), timeout: .seconds(300))
             guard result.status == 0 else {
                 throw UserError(
                     "Reading the schema of \(database) failed (exit \(result.status)): \(result.stderr.lastLines(3))")

@@ -252,7 +252,10 @@ public struct ComposeDriver: Sendable {
     public func exec(_ service: String, _ argv: [String], timeout: Duration = .seconds(60)) async throws(UserError)
         -> CommandResult
     {
-        try await runner.run(command(["exec", "-T", service] + argv), timeout: timeout)
+        let command =
+            project.target == .swarm
+            ? try await project.exec(service, argv, runner: runner) : command(["exec", "-T", service] + argv)
+        return try await runner.run(command, timeout: timeout)
     }
 
     /// The TLS config of the stack's nginx, as its container sees it (the deploy folder's `nginx/` is mounted at

@@ -15,7 +15,7 @@ public enum ContainerMetrics {
     /// One container, as `docker inspect` reports it.
     public struct Container: Sendable, Equatable {
         public var name: String
-        /// The compose service (label `com.docker.compose.service`).
+        /// The compose service (label `com.docker.compose.service`, or a swarm stack's service).
         public var service: String
         public var running: Bool
         /// `healthy`, `unhealthy`, `starting`, or nil when the service has no healthcheck.
@@ -54,7 +54,7 @@ public enum ContainerMetrics {
         var Config: Config
     }
 
-    /// `docker inspect` output (a JSON array). Containers without a compose service label are left out.
+    /// `docker inspect` output (a JSON array). Containers of neither a compose project nor a stack are left out.
     /// - Throws: `UserError` quoting the start of what could not be read.
     public static func parse(_ text: String) throws(UserError) -> [Container] {
         let inspected: [Inspected] = try DockerInspect.decode(text)
@@ -63,7 +63,7 @@ public enum ContainerMetrics {
 
     private static func containers(_ inspected: [Inspected]) -> [Container] {
         inspected.compactMap { item in
-            guard let service = item.Config.Labels?["com.docker.compose.service"] else { return nil }
+            guard let service = DockerInspect.stackService(item.Config.Labels ?? [:]).service else { return nil }
             return Container(
                 name: item.Name.hasPrefix("/") ? String(item.Name.dropFirst()) : item.Name, service: service,
                 running: item.State.Running, health: item.State.Health?.Status, restartCount: item.RestartCount,

@@ -26,7 +26,8 @@ public struct ContainerPrivileges: Sendable, Equatable {
     }
 
     public var name: String
-    /// Labels `com.docker.compose.project` and `com.docker.compose.service`; nil for a container compose did not
+    /// Labels `com.docker.compose.project` and `com.docker.compose.service` (or a swarm stack's: see
+    /// `DockerInspect.stackService`); nil for a container compose did not
     /// create.
     public var project: String?
     public var service: String?
@@ -97,7 +98,9 @@ public struct ContainerPrivileges: Sendable, Equatable {
             }
             var Ports: [String: [Binding]?]?
         }
+        struct State: Decodable { var Pid: Int? }
         var Name: String
+        var State: State?
         var HostConfig: HostConfig
         var Config: Config
         var Mounts: [Mount]?
@@ -110,7 +113,12 @@ public struct ContainerPrivileges: Sendable, Equatable {
         privileges(try DockerInspect.decode(text))
     }
 
-    private static func privileges(_ inspected: [Inspected]) -> [ContainerPrivileges] {
+    /// - Parameter noNewPrivs: whether the process with this pid has the kernel's no_new_privs bit: how a
+    ///   container of a swarm service shows it, which cannot ask for it in its own settings but gets it from the
+    ///   engine's `no-new-privileges` setting.
+    private static func privileges(_ inspected: [Inspected], noNewPrivs: (Int) -> Bool = { _ in false })
+        -> [ContainerPrivileges]
+    {
         inspected.map { item in
             let host = item.HostConfig
             let labels = item.Config.Labels ?? [:]
@@ -139,13 +147,14 @@ public struct ContainerPrivileges: Sendable, Equatable {
             }
             return ContainerPrivileges(
                 name: item.Name.hasPrefix("/") ? String(item.Name.dropFirst()) : item.Name,
-                project: labels["com.docker.compose.project"], service: labels["com.docker.compose.service"],
+                project: DockerInspect.stackService(labels).project,
+                service: DockerInspect.stackService(labels).service,
                 renderedBySBS: labels["sbs.config-digest"] != nil,
                 privileged: host.Privileged ?? false, capAdd: capabilities(host.CapAdd),
                 capDrop: capabilities(host.CapDrop),
                 noNewPrivileges: (host.SecurityOpt ?? []).contains {
                     $0 == "no-new-privileges" || $0 == "no-new-privileges:true" || $0 == "no-new-privileges=true"
-                },
+                } || (item.State?.Pid).map { $0 > 0 && noNewPrivs($0) } == true,
                 readOnly: host.ReadonlyRootfs ?? false,
                 pidsLimit: host.PidsLimit.flatMap { $0 > 0 ? $0 : nil },
                 hostNamespaces: namespaces.filter { $0.1 == "host" }.map(\.0),
@@ -166,6 +175,16 @@ public struct ContainerPrivileges: Sendable, Equatable {
                 remedy: "Check that the Docker engine runs (`docker info`).")
         }
         let ids = list.stdout.split(separator: "\n").map { String($0).trimmed }.filter { !$0.isEmpty }
-        return privileges(try await DockerInspect.containers(ids, as: Inspected.self, runner: runner))
+        return privileges(
+            try await DockerInspect.containers(ids, as: Inspected.self, runner: runner),
+            noNewPrivs: processHasNoNewPrivs)
+    }
+
+    /// `NoNewPrivs: 1` in /proc/PID/status.
+    static func processHasNoNewPrivs(_ pid: Int) -> Bool {
+        guard let status = try? AtomicFile.readText("/proc/\(pid)/status", limit: .config) else { return false }
+        return status.split(separator: "\n").contains { line in
+            line.hasPrefix("NoNewPrivs:") && line.dropFirst("NoNewPrivs:".count).trimmed == "1"
+        }
     }
 }

@@ -5,6 +5,20 @@ import SBSCore
 /// `docker inspect --type container` of some containers, decoded: what `ContainerMetrics` and
 /// `ContainerPrivileges` read, each with its own `Decodable` view of the same JSON array.
 enum DockerInspect {
+    /// The project and service of a container by its labels: compose's (`com.docker.compose.project`,
+    /// `com.docker.compose.service`), or a swarm stack's (`com.docker.stack.namespace`, and
+    /// `com.docker.swarm.service.name`, which is `STACK_SERVICE`). Nil for a container of neither.
+    static func stackService(_ labels: [String: String]) -> (project: String?, service: String?) {
+        if let project = labels["com.docker.compose.project"] {
+            return (project, labels["com.docker.compose.service"])
+        }
+        guard let stack = labels["com.docker.stack.namespace"] else { return (nil, nil) }
+        let service = labels["com.docker.swarm.service.name"].flatMap { name in
+            name.hasPrefix(stack + "_") ? String(name.dropFirst(stack.count + 1)) : nil
+        }
+        return (stack, service)
+    }
+
     /// Runs `docker inspect` on `names`. A container that went away since it was listed ("No such container", exit
     /// 1) is left out; the others are decoded.
     /// - Throws: `UserError` when docker fails or prints what cannot be read.

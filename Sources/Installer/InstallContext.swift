@@ -56,11 +56,15 @@ public struct InstallInputs: Sendable {
     public var deployDir: String { layout.resolve(answers.deployDir) }
 
     /// The stack's compose project (`sbs` on a real install; see `ComposeProject.name(forRoot:)`).
-    public var project: ComposeProject { Self.project(layout: layout, deployDir: answers.deployDir) }
+    public var project: ComposeProject { Self.project(layout: layout, answers: answers) }
 
-    /// The compose project of an install under `layout` whose answers put the deploy folder at `deployDir`.
-    public static func project(layout: Layout, deployDir: String) -> ComposeProject {
-        ComposeProject(name: ComposeProject.name(forRoot: layout.root), directory: layout.resolve(deployDir))
+    /// The compose project (or swarm stack) of an install under `layout` with these answers (the deploy folder, the
+    /// target); nil answers: the defaults.
+    public static func project(layout: Layout, answers: Answers?) -> ComposeProject {
+        let answers = answers ?? Answers()
+        return ComposeProject(
+            name: ComposeProject.name(forRoot: layout.root), directory: layout.resolve(answers.deployDir),
+            target: answers.target)
     }
 }
 

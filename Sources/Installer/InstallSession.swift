@@ -162,7 +162,7 @@ public struct InstallSession: Sendable {
     /// holds a compose file; nil otherwise (no install yet, or `sbs cert` used alone).
     public func installedStack() -> ComposeProject? {
         guard let answers = (try? savedAnswers()) ?? nil else { return nil }
-        let project = InstallInputs.project(layout: layout, deployDir: answers.deployDir)
+        let project = InstallInputs.project(layout: layout, answers: answers)
         return AtomicFile.exists(project.composeFile) ? project : nil
     }
 

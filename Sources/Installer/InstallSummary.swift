@@ -15,7 +15,7 @@ public struct InstallSummary: Sendable, Equatable {
     /// One line on verification: the counts, or that it has not run.
     public var verification: String
     public var secretsFile: String
-    public var deployEnv: String
+    public var deployEnv: String?
     /// The names of the kept secrets, sorted; nil when the file could not be read.
     public var secretNames: [String]?
     public var timers: String
@@ -36,8 +36,11 @@ public struct InstallSummary: Sendable, Equatable {
         url = "https://" + domain + (answers.httpsPort.value == 443 ? "" : ":\(answers.httpsPort.value)")
         verification = Self.verification(at: layout.stateDir + "/verify.json", record: state.steps["verify"])
         secretsFile = layout.secretsFile
+        // A swarm stack has no .env: its secrets are Docker secrets.
         deployEnv =
-            layout.resolve(answers.deployDir.hasPrefix("/") ? answers.deployDir : "/" + answers.deployDir) + "/.env"
+            answers.target == .swarm
+            ? nil
+            : layout.resolve(answers.deployDir.hasPrefix("/") ? answers.deployDir : "/" + answers.deployDir) + "/.env"
         secretNames = Self.secretNames(in: layout.secretsFile)
         timers = Self.timers(state.steps[InstallTimers.name])
         rootFlag = layout.root == "/" ? "" : " --root \(layout.root)"
@@ -47,7 +50,8 @@ public struct InstallSummary: Sendable, Equatable {
     public var lines: [String] {
         var lines = [
             "", "Your Small Business Server is installed: \(url)", "Verified: \(verification)",
-            "Credentials: \(secretsFile) (0600, root only) and \(deployEnv)",
+            "Credentials: \(secretsFile) (0600, root only)"
+                + (deployEnv.map { " and \($0)" } ?? " and the swarm's Docker secrets made from it"),
         ]
         if let names = secretNames, !names.isEmpty {
             lines.append("  kept: \(names.joined(separator: ", "))")

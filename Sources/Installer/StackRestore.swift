@@ -49,6 +49,13 @@ public struct StackRestore: Sendable {
     ) async throws -> Int32 {
         let layout = session.layout
         let output = session.output
+        if saved?.target == .swarm {
+            throw UserError(
+                "sbs restore brings back a compose stack; this installation is a swarm stack.",
+                remedy:
+                    "Restore onto a server installed with `target: compose` (the backup holds the database and /etc/sbs), then move it to the swarm (README: \"Docker Swarm\")."
+            )
+        }
         // restic reaches the repository through the office's proxy, when the kept answers or the environment name one.
         let runner = OutboundProxy.with(
             SystemCommandRunner(),
@@ -135,7 +142,7 @@ public struct StackRestore: Sendable {
 
     /// The stack's project when an installation lives under the root: kept answers, or a database volume.
     func existingInstallation(_ saved: Answers?, runner: SystemCommandRunner) async throws -> ComposeProject? {
-        let project = InstallInputs.project(layout: session.layout, deployDir: saved?.deployDir ?? Answers().deployDir)
+        let project = InstallInputs.project(layout: session.layout, answers: saved)
         if saved != nil { return project }
         let volume = try await runner.run(
             ["docker", "volume", "inspect", project.volume("postgres_data")], timeout: .seconds(60))

@@ -51,6 +51,13 @@ public struct StackUpgrade: Sendable {
             throw UserError(
                 "There is no installation under \(layout.root) to upgrade.", remedy: "Run `sbs install` first.")
         }
+        if saved.target == .swarm {
+            throw UserError(
+                "sbs upgrade runs a compose stack; this installation is a swarm stack.",
+                remedy:
+                    "Give the new images in the answers (`images:`) and run `sbs install`: the swarm updates one task at a time and rolls a service back by itself when its new tasks do not turn healthy (README: \"Docker Swarm\")."
+            )
+        }
         // Secrets the kept answers name by `env:` or `file:` are read from secrets.env, where the install kept
         // them: the runs below need no variable or file of the shell that started the upgrade.
         let before = session.namingKeptSecretsStored(saved)

@@ -31,7 +31,7 @@ public struct Uninstall: Sendable {
     public func target() throws -> Target {
         let layout = session.layout
         let answers = try session.savedAnswers()
-        let project = InstallInputs.project(layout: layout, deployDir: answers?.deployDir ?? Answers().deployDir)
+        let project = InstallInputs.project(layout: layout, answers: answers)
         guard answers != nil || AtomicFile.exists(project.directory) || AtomicFile.exists(layout.stateDir) else {
             throw UserError(
                 "There is no installation under \(layout.root) (no answers, deploy folder or state).",
@@ -47,22 +47,29 @@ public struct Uninstall: Sendable {
         let project = target.project
         var lines: [String] = []
 
-        let down =
-            (AtomicFile.exists(project.composeFile)
-                ? project.command(["down", "--remove-orphans"])
-                : ["docker", "compose", "--project-name", project.name, "down", "--remove-orphans"])
-            + (purge ? ["--volumes"] : [])
-        let stopped = try await commands.run(down, timeout: .seconds(600))
-        if stopped.status == 127 {
-            lines.append("docker is not installed: there were no containers to remove")
-        } else if stopped.status != 0 {
-            throw UserError(
-                "`docker compose down` failed (exit \(stopped.status)): \(stopped.stderr.lastLines(3))",
-                remedy: "Check the Docker engine (`docker info`), then run `sbs uninstall` again.")
-        } else {
+        if project.target == .swarm {
+            try await SwarmStack(project: project, runner: commands, progress: { _ in }).remove(volumes: purge)
             lines.append(
-                "removed the containers and networks of compose project \(project.name)\(purge ? ", and its volumes" : "")"
+                "removed the services, networks, Docker secrets and configs of stack \(project.name)\(purge ? ", and its volumes on this node" : ""); the swarm stays (`docker swarm leave` on each node ends it)"
             )
+        } else {
+            let down =
+                (AtomicFile.exists(project.composeFile)
+                    ? project.command(["down", "--remove-orphans"])
+                    : ["docker", "compose", "--project-name", project.name, "down", "--remove-orphans"])
+                + (purge ? ["--volumes"] : [])
+            let stopped = try await commands.run(down, timeout: .seconds(600))
+            if stopped.status == 127 {
+                lines.append("docker is not installed: there were no containers to remove")
+            } else if stopped.status != 0 {
+                throw UserError(
+                    "`docker compose down` failed (exit \(stopped.status)): \(stopped.stderr.lastLines(3))",
+                    remedy: "Check the Docker engine (`docker info`), then run `sbs uninstall` again.")
+            } else {
+                lines.append(
+                    "removed the containers and networks of compose project \(project.name)\(purge ? ", and its volumes" : "")"
+                )
+            }
         }
 
         let unitDirectory = layout.resolve(SystemdUnits.directory)

@@ -4,13 +4,14 @@ import Processes
 import SBSCore
 
 /// One side of a migration and how psql (and pg_dump, for the source) reach it: a connection string for programs
-/// on this host, or the stack's app-db container (`docker compose exec`), where psql logs in over the socket.
+/// on this host, or the stack's app-db container (`docker compose exec`, or `docker exec` into its task on a swarm),
+/// where psql logs in over the socket.
 public struct Database: Sendable {
     public enum Access: Sendable {
         /// libpq's connection string (no password in it: `PGPASSFILE` carries one).
         case connection(String)
-        /// The stack's database, as its superuser.
-        case container(ComposeProject, user: String, database: String)
+        /// The stack's database, as its superuser: `exec` runs a command inside app-db (`ComposeProject.exec`).
+        case container(exec: [String], user: String, database: String)
     }
 
     public var access: Access
@@ -23,8 +24,11 @@ public struct Database: Sendable {
     }
 
     /// The stack's own database: `postgres` in app-db, as `sbs backup` reads it.
-    public static func stack(_ project: ComposeProject) -> Self {
-        Self(access: .container(project, user: "postgres", database: "postgres"), name: "this server's database")
+    public static func stack(_ project: ComposeProject, runner: any CommandRunner) async throws(UserError) -> Self {
+        Self(
+            access: .container(
+                exec: try await project.exec("app-db", [], runner: runner), user: "postgres", database: "postgres"),
+            name: "this server's database")
     }
 
     public static func source(_ url: SourceURL) -> Self {
@@ -41,9 +45,8 @@ public struct Database: Sendable {
         switch access {
         case .connection(let info):
             return [Self.client("psql"), "--dbname", info] + common + arguments
-        case .container(let project, let user, let database):
-            return project.command(
-                ["exec", "-T", "app-db", "psql", "--username", user, "--dbname", database] + common + arguments)
+        case .container(let exec, let user, let database):
+            return exec + ["psql", "--username", user, "--dbname", database] + common + arguments
         }
     }
 
@@ -51,9 +54,8 @@ public struct Database: Sendable {
     func pgDump(_ arguments: [String]) -> [String] {
         switch access {
         case .connection(let info): return [Self.client("pg_dump"), "--no-password", "--dbname", info] + arguments
-        case .container(let project, let user, let database):
-            return project.command(
-                ["exec", "-T", "app-db", "pg_dump", "--username", user, "--dbname", database] + arguments)
+        case .container(let exec, let user, let database):
+            return exec + ["pg_dump", "--username", user, "--dbname", database] + arguments
         }
     }
 

@@ -103,8 +103,11 @@ public enum ConfigRenderer {
     /// Every template sbs renders or includes, relative to `assets/deploy/`.
     public static let templatePaths = [
         ".env.mustache",
+        "_logging.yml.mustache",
         "_privileges.yml.mustache",
         "_proxy.yml.mustache",
+        "_swarm-update.yml.mustache",
+        "_tmpfs.yml.mustache",
         "backup/backup.sh.mustache",
         "db/monitoring-role.sql.mustache",
         "db/roles.sql.mustache",
@@ -132,12 +135,38 @@ public enum ConfigRenderer {
         "monitoring/grafana/provisioning/dashboards/sbs.yml",
     ]
 
-    /// The services that mount rendered files, with the folder those files are in (`configDigestNginx` …).
+    /// The services that mount rendered files (`configDigestNginx`, `filesNginx` …), the folder those files are in,
+    /// and where the container reads that folder.
     static let mountedConfigs = [
-        ("Nginx", "nginx/"), ("Kong", "kong/"), ("Prometheus", "monitoring/prometheus/"),
-        ("Monitoring", "monitoring/grafana/"), ("Alertmanager", "monitoring/alertmanager/"),
-        ("BlackboxExporter", "monitoring/blackbox/"),
+        ("Nginx", "nginx/", "/etc/nginx/sbs/"), ("Kong", "kong/", "/etc/sbs/kong/"),
+        ("Prometheus", "monitoring/prometheus/", "/etc/sbs/prometheus/"),
+        ("Monitoring", "monitoring/grafana/", "/etc/sbs/grafana/"),
+        ("Alertmanager", "monitoring/alertmanager/", "/etc/sbs/alertmanager/"),
+        ("BlackboxExporter", "monitoring/blackbox/", "/etc/sbs/blackbox/"),
     ]
+
+    /// app-db's files, each mounted on its own (`db/roles.sql` …): on a swarm, Docker configs too.
+    static let databaseFiles = ["db/monitoring-role.sql", "db/roles.sql"]
+
+    /// The stack file in the deploy folder: `docker-compose.yml`, or `docker-stack.yml` on a swarm.
+    public static func stackFile(_ target: DeployTarget) -> String {
+        target == .swarm ? "docker-stack.yml" : "docker-compose.yml"
+    }
+
+    /// The Docker secrets a swarm stack reads as variables (made by start-stack from secrets.env): those of the
+    /// services that run, and the API keys the answers give.
+    public static func swarmSecrets(_ input: RenderInput, secrets: Secrets) -> [SecretName] {
+        var names: [SecretName] = [
+            .jwtSecret, .monitoringDBPassword, .postgresPassword, .supabaseAnonKey, .supabaseServiceRoleKey,
+        ]
+        if input.profile.runsGrafana { names.append(.grafanaAdminPassword) }
+        if input.smtp != nil { names.append(.smtpPassword) }
+        names += apiKeys.filter { secrets[$0]?.isEmpty == false }
+        return names.sorted()
+    }
+
+    /// The API's optional keys: in its environment when the answers give them.
+    static let apiKeys: [SecretName] = [.anthropicAPIKey, .openaiAPIKey]
 
     /// The group of Alertmanager's user (`nobody:nogroup`, 65534, in prom/alertmanager and in Debian).
     public static let alertmanagerGroup: UInt32 = 65534
@@ -202,11 +231,13 @@ public enum ConfigRenderer {
         }
         let values = templateValues(input, secrets: secrets)
 
-        var outputs: [(String, UInt32)] = [
-            (".env", 0o600),
+        // On a swarm the services read their secrets as Docker secrets: no .env.
+        let swarm = input.target == .swarm
+        let stackFile = stackFile(input.target)
+        var outputs: [(String, UInt32)] = swarm ? [] : [(".env", 0o600)]
+        outputs += [
             ("db/monitoring-role.sql", 0o644),
             ("db/roles.sql", 0o644),
-            ("docker-compose.yml", 0o644),
             ("kong/kong.yml", 0o644),
             ("nginx/bootstrap.conf", 0o644),
             ("nginx/nginx.conf", 0o644),
@@ -227,7 +258,9 @@ public enum ConfigRenderer {
         // Alertmanager's configuration may hold the webhook's URL (a credential): 0640, readable by the group of
         // Alertmanager's user (nobody:nogroup in its image) and root only.
         let alertmanagerFiles = input.profile.monitoringEnabled ? ["monitoring/alertmanager/alertmanager.yml"] : []
-        if input.backups { outputs.append(("backup/backup.sh", 0o755)) }
+        // backup.sh dumps through `docker compose exec`; a swarm's backups are `sbs backup`'s (restic), which reaches
+        // app-db's task itself.
+        if input.backups && !swarm { outputs.append(("backup/backup.sh", 0o755)) }
 
         /// The output `path` rendered by its template.
         func rendered(_ path: String, with values: [String: TemplateValue]) throws(UserError) -> String {
@@ -247,9 +280,10 @@ public enum ConfigRenderer {
 
         // docker-compose.yml last: each service that mounts rendered files carries their digest as a label, so a
         // changed file changes the service's compose hash and `up` recreates it (compose does not look into mounts).
+        // On a swarm the stack file names each file's Docker config by a digest of it.
         var files: [RenderedFile] = []
         var composeValues = values
-        for (path, mode) in outputs.sorted(by: { $0.0 < $1.0 }) where path != "docker-compose.yml" {
+        for (path, mode) in outputs.sorted(by: { $0.0 < $1.0 }) {
             files.append(
                 RenderedFile(relativePath: path, bytes: Array(try rendered(path, with: values).utf8), mode: mode))
         }
@@ -269,7 +303,7 @@ public enum ConfigRenderer {
                     relativePath: "monitoring/alertmanager/smtp_password", bytes: Array(password.utf8), mode: 0o640,
                     group: alertmanagerGroup))
         }
-        for (service, prefix) in mountedConfigs {
+        for (service, prefix, _) in mountedConfigs {
             var hasher = SHA256()
             for file in files where file.relativePath.hasPrefix(prefix) {
                 hasher.update(data: Array(file.relativePath.utf8) + [0])
@@ -277,9 +311,55 @@ public enum ConfigRenderer {
             }
             composeValues["configDigest" + service] = .text(String(hasher.finalize().hex.prefix(16)))
         }
+        if swarm {
+            try swarmValues(input, secrets: secrets, files: files, into: &composeValues)
+        }
         let compose = try rendered("docker-compose.yml", with: composeValues)
-        files.append(RenderedFile(relativePath: "docker-compose.yml", bytes: Array(compose.utf8), mode: 0o644))
+        files.append(RenderedFile(relativePath: stackFile, bytes: Array(compose.utf8), mode: 0o644))
         return files.sorted { $0.relativePath < $1.relativePath }
+    }
+
+    /// The stack file's Docker secrets and configs: each mounted file as a config, or as a secret when it holds a
+    /// credential (not readable by others: Alertmanager's), mounted where the compose file mounts its folder; and
+    /// the secrets the services read as variables.
+    static func swarmValues(
+        _ input: RenderInput, secrets: Secrets, files: [RenderedFile], into values: inout [String: TemplateValue]
+    ) throws(UserError) {
+        let objects = try SwarmObjects(project: input.projectName, secrets: secrets)
+        var configs: [TemplateValue] = []
+        var fileSecrets: [TemplateValue] = []
+        func object(_ file: RenderedFile) -> TemplateValue {
+            .record([
+                "key": .text(SwarmObjects.key(file.relativePath)), "path": .text(file.relativePath),
+                "name": .text(objects.file(file.relativePath, bytes: file.bytes)),
+            ])
+        }
+        for (service, folder, target) in mountedConfigs {
+            var mounts: [TemplateValue] = []
+            for file in files where file.relativePath.hasPrefix(folder) {
+                let secret = file.mode & 0o004 == 0
+                mounts.append(
+                    .record([
+                        "key": .text(SwarmObjects.key(file.relativePath)),
+                        "target": .text(target + file.relativePath.dropFirst(folder.count)),
+                        "mode": .text(secret ? "0440" : "0444"),
+                        "group": .optional(file.group.map { ["gid": .number(Int($0))] }),
+                    ]))
+                if secret { fileSecrets.append(object(file)) } else { configs.append(object(file)) }
+            }
+            values["files" + service] = .list(mounts)
+        }
+        for file in files where databaseFiles.contains(file.relativePath) { configs.append(object(file)) }
+        values["swarmConfigs"] = .list(configs)
+        values["swarmFileSecrets"] = .list(fileSecrets)
+        var environment: [TemplateValue] = []
+        for name in swarmSecrets(input, secrets: secrets) {
+            guard let value = secrets[name] else {
+                throw UserError("The secret \(name) is missing.", remedy: "Run the generate-secrets step first.")
+            }
+            environment.append(.record(["key": .text(name.value), "name": .text(objects.secret(name, value: value))]))
+        }
+        values["swarmSecrets"] = .list(environment)
     }
 
     /// The names the templates use. Kept in one place so that a template and its values are read side by side.
@@ -361,7 +441,26 @@ public enum ConfigRenderer {
                     return false
                 }()),
         ]
+        let swarm = input.target == .swarm
+        values["swarm"] = .flag(swarm)
+        values["replicasAppAPI"] = .number(input.swarm.apiReplicas)
+        values["replicasAppWeb"] = .number(input.swarm.webReplicas)
+        values["startFirst"] = .optional([
+            "updateOrder": "start-first",
+            "updateWhy": "the new task is healthy before the old one stops (a stateless service)",
+        ])
+        values["stopFirst"] = .optional([
+            "updateOrder": "stop-first",
+            "updateWhy": "the old task stops first (a data folder or a host port is never shared)",
+        ])
+        values["apiSecrets"] = .list(
+            apiKeys.filter { secrets[$0]?.isEmpty == false }.map { .record(["name": .text($0.value)]) })
+        // Set here for both targets (a template's names are set always); filled for a swarm by `swarmValues`.
+        for name in ["swarmConfigs", "swarmFileSecrets", "swarmSecrets"] { values[name] = .list([]) }
+        for (service, _, _) in mountedConfigs { values["files" + service] = .list([]) }
         for service in StackService.allCases {
+            // Compose starts a profile's services by its profiles; a swarm stack holds only those that run.
+            values["include" + service.templateName] = .flag(!swarm || profile.runs(service))
             values["mem" + service.templateName] = mem(service)
             values["image" + service.templateName] = .text(input.images[service].value)
             values["privileges" + service.templateName] = .optional(privilegeValues(service.privileges))

@@ -127,6 +127,10 @@ public struct RenderInput: Sendable, Hashable, Codable {
     /// The office's proxy for the services that reach the internet (app-auth, app-api, Ollama's model downloads,
     /// Alertmanager's webhook); nil: none.
     public var proxy: ContainerProxy?
+    /// One engine with docker compose (docker-compose.yml, .env), or a swarm (docker-stack.yml, Docker secrets).
+    public var target: DeployTarget = .compose
+    /// The replicas of app-api and app-web on a swarm.
+    public var swarm = SwarmSettings()
 
     /// - Throws: `UserError` when a host path is not absolute, an alias repeats the domain or another alias, the two
     ///   ports are equal, an Ollama model name from the profile is not a plain token, or the HSTS policy is not one
@@ -182,6 +186,13 @@ public struct RenderInput: Sendable, Hashable, Codable {
         }
         for model in profile.ollamaModels {
             _ = try SafeToken(model, what: "Ollama model name")
+        }
+        for replicas in [swarm.apiReplicas, swarm.webReplicas] where !SwarmSettings.replicaRange.contains(replicas) {
+            throw UserError(
+                "\(replicas) replicas is not a number sbs runs.",
+                remedy:
+                    "Give swarm.replicas from \(SwarmSettings.replicaRange.lowerBound) to \(SwarmSettings.replicaRange.upperBound)."
+            )
         }
         if let problem = hsts.problems.first {
             throw UserError(problem.message, remedy: "Change \(problem.answer) in the answers.")

@@ -13,7 +13,7 @@ extension SiteChecks {
             return .skip(
                 id, "development installs do not send HSTS" + (values.first.map { " (it is sent: \($0))" } ?? ""))
         }
-        let restart = target.project.command(["restart", "nginx"]).joined(separator: " ")
+        let restart = target.project.commandLine(["restart", "nginx"])
         let remedy =
             "nginx's HTTPS server sends the header the answers asked for when the configuration was written (`add_header Strict-Transport-Security … always`): write it again (`sbs install --from write-configs`) and restart nginx (`\(restart)`). A header the web app or a proxy in front of this server sends must agree too."
         guard let first = values.first else {

@@ -40,10 +40,14 @@ extension StackChecks {
                 "\(stack.count) containers, none with more than sbs declares (capabilities dropped but their own, no-new-privileges, a process limit; \(readOnly) with a read-only root)"
             )
         }
+        let swarmRemedy =
+            target.project.target == .swarm && problems.contains(where: { $0.contains("no-new-privileges") })
+            ? " A swarm service cannot ask for no-new-privileges itself: set `\"no-new-privileges\": true` in /etc/docker/daemon.json on every node and restart docker there (`systemctl restart docker`); the tasks come back with it."
+            : ""
         return .fail(
             id, "running with more privileges than sbs declares: \(problems.joined(separator: ", "))",
             remedy:
-                "Undo the hand edits of \(target.project.composeFile) (`sbs install --from write-configs` writes it again from sbs's table), then \(command(["up", "-d"])) recreates the containers."
+                "Undo the hand edits of \(target.project.composeFile) (`sbs install --from write-configs` writes it again from sbs's table), then \(command(["up", "-d"])) recreates the containers.\(swarmRemedy)"
         )
     }
 

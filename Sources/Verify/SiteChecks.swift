@@ -93,7 +93,7 @@ struct SiteChecks: Sendable {
     }
 
     var logs: (String) -> String {
-        { service in "`" + target.project.command(["logs", "--tail", "50", service]).joined(separator: " ") + "`" }
+        { service in "`" + target.project.commandLine(["logs", "--tail", "50", service]) + "`" }
     }
 
     /// Plain HTTP on the domain must answer 301 or 308 with `Location: https://DOMAIN[:HTTPS-PORT]/…`.
@@ -230,16 +230,16 @@ struct SiteChecks: Sendable {
         case .installedCertificate:
             remedy =
                 "nginx must serve the installed certificate for every name: restart it (`"
-                + target.project.command(["restart", "nginx"]).joined(separator: " ")
+                + target.project.commandLine(["restart", "nginx"])
                 + "`), or make a new one with `sbs install --from obtain-certificate`."
         case .bundle(let path):
             remedy =
                 "Obtain a certificate for every name from the CA whose root is in \(path) (`sbs install --from obtain-certificate`), then restart nginx (`"
-                + target.project.command(["restart", "nginx"]).joined(separator: " ") + "`)."
+                + target.project.commandLine(["restart", "nginx"]) + "`)."
         case .system:
             remedy =
                 "Obtain a certificate for every name from a public CA (`sbs install --from obtain-certificate`; letsencrypt-staging certificates are not trusted), then restart nginx (`"
-                + target.project.command(["restart", "nginx"]).joined(separator: " ") + "`)."
+                + target.project.commandLine(["restart", "nginx"]) + "`)."
         }
         return .fail("tls-certificate", detail, remedy: remedy)
     }

@@ -38,16 +38,11 @@ public struct ComposeStackProbe: StackProbe {
     }
 
     public func exec(_ service: String, _ argv: [String]) async throws(UserError) -> CommandResult {
-        try await runner.run(Self.execCommand(project, service, argv), timeout: timeout)
+        try await runner.run(try await project.exec(service, argv, runner: runner), timeout: timeout)
     }
 
     public func engineContainers() async throws(UserError) -> [ContainerPrivileges] {
         try await ContainerPrivileges.read(runner: runner)
-    }
-
-    /// `docker compose … exec -T SERVICE ARGV…` (no terminal: sbs reads the output).
-    public static func execCommand(_ project: ComposeProject, _ service: String, _ argv: [String]) -> [String] {
-        project.command(["exec", "-T", service] + argv)
     }
 }
 
@@ -72,7 +67,7 @@ struct StackChecks: Sendable {
     }
 
     func command(_ arguments: [String]) -> String {
-        "`" + target.project.command(arguments).joined(separator: " ") + "`"
+        "`" + target.project.commandLine(arguments) + "`"
     }
 
     var remedyProfileUnknown: String { "Run the install through choose-profile first (`sbs install`)." }

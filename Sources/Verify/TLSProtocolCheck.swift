@@ -12,7 +12,7 @@ extension SiteChecks {
     func protocols() async throws -> VerifyCheck {
         let id = "tls-protocol"
         let url = target.httpsURL(target.domain, "/")
-        let restart = target.project.command(["restart", "nginx"]).joined(separator: " ")
+        let restart = target.project.commandLine(["restart", "nginx"])
         let remedy =
             "nginx takes the TLS protocols of port \(target.httpsPort) from the port's default server, not from the site's: sbs's nginx.conf sets them for every server in its http block. Write the configuration again (`sbs install --from write-configs`) and restart nginx (`\(restart)`)."
         let unreachable =

@@ -248,6 +248,9 @@ public struct Answers: Sendable, Equatable {
     public var dnsCheck: DNSPolicy = .strict
     /// `firewall: on|off`: whether sbs keeps the host firewall (step configure-firewall).
     public var firewall: FirewallSwitch = .on
+    /// `target: compose|swarm`: one engine with docker compose, or a Docker Swarm (`swarm:` holds its settings).
+    public var target: DeployTarget = .compose
+    public var swarm = SwarmSettings()
     /// `proxy.url`: the office's proxy to the internet, for the CA, the package and image downloads (dockerd's
     /// pulls) and the stack's outbound services; `proxy.no_proxy`: what is reached without it (loopback and the
     /// stack's own names are added).
@@ -365,6 +368,10 @@ public struct Answers: Sendable, Equatable {
             "network.public_ip": publicIP ?? "",
             "checks.dns": dnsCheck.rawValue,
             "firewall": firewall.rawValue,
+            "target": target.rawValue,
+            "swarm.replicas.api": String(swarm.apiReplicas),
+            "swarm.replicas.web": String(swarm.webReplicas),
+            "swarm.advertise_addr": swarm.advertiseAddress ?? "",
             "proxy.url": proxy?.value ?? "",
             "proxy.no_proxy": noProxy.map(\.value).joined(separator: ","),
         ]

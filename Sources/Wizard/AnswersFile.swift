@@ -18,7 +18,7 @@ public enum AnswersFile {
     static let topKeys = [
         "version", "mode", "domain", "aliases", "admin_email", "profile", "features", "tls", "secrets",
         "images", "registry", "ports", "paths", "backups", "alerts", "smtp", "network", "checks", "firewall",
-        "proxy",
+        "proxy", "target", "swarm",
     ]
 
     /// Parses and validates an answers file, collecting every problem.
@@ -35,7 +35,7 @@ public enum AnswersFile {
         for (key, node) in top { locate(key, node) }
         for section in [
             "features", "tls", "secrets", "images", "registry", "ports", "paths", "backups", "smtp", "network",
-            "checks", "proxy",
+            "checks", "proxy", "swarm",
         ] {
             if case .mapping(let mapping)? = top[section] {
                 for (keyNode, node) in mapping {
@@ -420,6 +420,30 @@ public enum AnswersFile {
 
         if let firewall = choice(top["firewall"], "firewall", FirewallSwitch.self) { answers.firewall = firewall }
 
+        if let target = choice(top["target"], "target", DeployTarget.self) { answers.target = target }
+        if let swarm = top["swarm"] {
+            let map = reader.mapping(swarm, path: "swarm", allowed: ["replicas", "advertise_addr"])
+            if answers.target != .swarm { reader.report(swarm, "swarm: applies to target: swarm only") }
+            if let replicasNode = map["replicas"] {
+                let replicas = reader.mapping(replicasNode, path: "swarm.replicas", allowed: ["api", "web"])
+                for (key, node) in replicas {
+                    guard let number = reader.int(node, path: "swarm.replicas.\(key)") else { continue }
+                    let range = SwarmSettings.replicaRange
+                    guard range.contains(number) else {
+                        reader.report(
+                            node, "swarm.replicas.\(key) must be from \(range.lowerBound) to \(range.upperBound)")
+                        continue
+                    }
+                    if key == "api" { answers.swarm.apiReplicas = number } else { answers.swarm.webReplicas = number }
+                }
+            }
+            answers.swarm.advertiseAddress = value(map["advertise_addr"], "swarm.advertise_addr") {
+                (text: String) throws(UserError) -> String in
+                guard isIPAddress(text) else { throw UserError("'\(text.debugSafe)' is not an IPv4 or IPv6 address") }
+                return text
+            }
+        }
+
         if let proxy = top["proxy"] {
             let map = reader.mapping(proxy, path: "proxy", allowed: ["url", "no_proxy"])
             answers.proxy = value(map["url"], "proxy.url") { (text: String) throws(UserError) in try ProxyURL(text) }
@@ -560,6 +584,12 @@ public enum AnswersFile {
         if let ip = answers.publicIP { out += "network:\n  public_ip: \(quote(ip))\n" }
         out += "checks:\n  dns: \(answers.dnsCheck.rawValue)\n"
         out += "firewall: \(answers.firewall.rawValue)\n"
+        out += "target: \(answers.target.rawValue)\n"
+        if answers.target == .swarm {
+            let swarm = answers.swarm
+            out += "swarm:\n  replicas:\n    api: \(swarm.apiReplicas)\n    web: \(swarm.webReplicas)\n"
+            if let address = swarm.advertiseAddress { out += "  advertise_addr: \(quote(address))\n" }
+        }
         if let proxy = answers.proxy {
             out += "proxy:\n  url: \(quote(proxy.value))\n"
             if !answers.noProxy.isEmpty {

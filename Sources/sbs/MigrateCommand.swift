@@ -91,7 +91,7 @@ struct MigrateCommand: AsyncParsableCommand {
                     remedy: "Run it with sudo.")
             }
             try await Self.checkStack(project, runner: SystemCommandRunner())
-            target = .stack(project)
+            target = try await .stack(project, runner: SystemCommandRunner())
             stack = project
         }
         let lock = try RunLock(path: layout.lockFile, remedy: RunLock.rerunRemedy("sbs migrate"))

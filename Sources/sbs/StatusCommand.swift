@@ -1,7 +1,9 @@
 import ArgumentParser
 import Backups
+import Deploy
 import FoundationEssentials
 import Installer
+import Processes
 import SBSCore
 import StepGraph
 import Wizard
@@ -33,6 +35,17 @@ struct StatusCommand: AsyncParsableCommand {
         let lastBackup = try? LastBackup.read(LastBackup.path(in: session.layout))
         // A restore that has not finished (`sbs restore` killed, or a step failed after it).
         let restore = (try? PendingRestore.load(in: session.layout)) ?? nil
+        // On a swarm: each service's tasks, running and healthy of those wanted, and its last rolling update.
+        let saved = (try? session.savedAnswers()) ?? nil
+        var services: Result<[SwarmStack.Service], UserError>?
+        if let saved, saved.target == .swarm {
+            let project = InstallInputs.project(layout: session.layout, answers: saved)
+            do {
+                services = .success(
+                    try await SwarmStack(project: project, runner: SystemCommandRunner(), progress: { _ in })
+                        .services())
+            } catch { services = .failure(error) }
+        }
         if json {
             var steps: [JSONValue] = []
             for step in graph.steps {
@@ -52,6 +65,16 @@ struct StatusCommand: AsyncParsableCommand {
                     "run": .string(last.manifest.run), "finished": .string(last.finished.formatted(.iso8601)),
                     "bytes": .number(Double(last.manifest.bytes)), "repository": .string(last.repository),
                 ])
+            }
+            if case .success(let list)? = services {
+                object["services"] = .array(
+                    list.map { service in
+                        .object([
+                            "name": .string(service.name), "running": .number(Double(service.running)),
+                            "desired": .number(Double(service.desired)), "update": .string(service.updateState),
+                            "image": .string(service.image),
+                        ])
+                    })
             }
             if let restore {
                 object["restore"] = .object([
@@ -85,6 +108,18 @@ struct StatusCommand: AsyncParsableCommand {
                     + String(error.split(separator: "\n").first ?? ""))
         }
         if let log = state.log { session.output.out("\nLog: \(log)") }
+        switch services {
+        case .success(let list)?:
+            session.output.out("\nSERVICE              TASKS  UPDATE               IMAGE")
+            for service in list {
+                session.output.out(
+                    service.name.padded(to: 21) + "\(service.running)/\(service.desired)".padded(to: 7)
+                        + (service.updateState.isEmpty ? "-" : service.updateState).padded(to: 21) + service.image)
+            }
+            if list.isEmpty { session.output.out("(the stack is not deployed)") }
+        case .failure(let error)?: session.output.out("\nThe swarm's services could not be read: \(error.message)")
+        case nil: break
+        }
         if let last = lastBackup ?? nil {
             let hours = Int(Date().timeIntervalSince(last.finished) / 3600)
             session.output.out(

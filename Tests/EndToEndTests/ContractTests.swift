@@ -221,7 +221,7 @@ import Yams
         let again = try await sbs(arguments, environment: testEnvironment)
         #expect(
             again.stderr.contains(
-                "▶ ensure-docker: Make sure the Docker engine and compose v2 are installed and running (observes the system: runs every time)"
+                "▶ ensure-docker: Make sure the Docker engine and compose v2 are installed and running (on a swarm, a manager) (observes the system: runs every time)"
             ), "\(again.stderr)")
         #expect(again.status == 0)
     }

@@ -17,7 +17,7 @@ import Testing
     /// What detection runs on vm-16g-no-gpu (a fixture without nvidia-smi or docker), and generate-secrets' look
     /// for an existing database volume, answered with `volumeExists`.
     static func hostCommands(root: String, volumeExists: Bool) -> [[String]: CommandResult] {
-        let volume = InstallInputs.project(layout: Layout(root: root), deployDir: "/opt/sbs").volume("postgres_data")
+        let volume = InstallInputs.project(layout: Layout(root: root), answers: nil).volume("postgres_data")
         return [
             ["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"]: .notFound,
             ["docker", "--version"]: .notFound,
@@ -102,7 +102,7 @@ import Testing
         #expect(
             runner.calls.contains([
                 "docker", "volume", "inspect",
-                InstallInputs.project(layout: Layout(root: root), deployDir: "/opt/sbs").volume("postgres_data"),
+                InstallInputs.project(layout: Layout(root: root), answers: nil).volume("postgres_data"),
             ]))
 
         // Again: only detect-hardware (which reads the host on every run) runs; the rest are up to date.

@@ -33,7 +33,7 @@ struct StackStepFixture {
         root = Scratch.path("stack")
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         layout = Layout(root: root)
-        project = InstallInputs.project(layout: layout, deployDir: Answers().deployDir)
+        project = InstallInputs.project(layout: layout, answers: nil)
         let liveDirectory = layout.root + "/etc/sbs/ssl/live/shop.example.com"
         try FileManager.default.createDirectory(atPath: liveDirectory, withIntermediateDirectories: true)
         let pem = try CertificateTools.makeSelfSigned(domains: ["shop.example.com"]).certificatePEM

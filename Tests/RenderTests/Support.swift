@@ -46,6 +46,7 @@ enum RealTools {
     }()
     static let opensslAvailable: Bool = run(["openssl", "version"]).status == 0
     static let composeAvailable: Bool = run(["docker", "compose", "version"]).status == 0
+    static let dockerAvailable: Bool = run(["docker", "--version"]).status == 0
 
     static var nginx: String {
         ["/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx"].first {

@@ -701,9 +701,9 @@ import Testing
         }
     }
 
-    @Test func theExecCommandIsComposeExecWithoutATerminal() {
+    @Test func theExecCommandIsComposeExecWithoutATerminal() async throws {
         #expect(
-            ComposeStackProbe.execCommand(testProject, "app-db", ["pg_isready", "-U", "postgres"]) == [
+            try await testProject.exec("app-db", ["pg_isready", "-U", "postgres"], runner: RefusingRunner()) == [
                 "docker", "compose", "--project-name", "sbs-test", "--project-directory", "/opt/sbs", "--file",
                 "/opt/sbs/docker-compose.yml",
                 "exec", "-T", "app-db", "pg_isready", "-U", "postgres",

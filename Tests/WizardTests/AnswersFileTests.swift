@@ -894,3 +894,65 @@ final class ScriptedTerminal: Terminal {
         #expect(try AnswersFile.parse(AnswersFile.render(narrowed), file: "kept.yaml").hsts == narrowed.hsts)
     }
 }
+
+@Suite("Answers: deploy target")
+struct DeployTargetAnswersTests {
+    static let base = """
+        version: 1
+        domain: shop.example.com
+        admin_email: admin@example.com
+        secrets:
+          anthropic_api_key: sk-ant-test
+
+        """
+
+    @Test func composeIsTheDefaultAndSwarmTakesItsSettings() throws {
+        let plain = try AnswersFile.parse(Self.base, file: "site.yaml")
+        #expect(plain.target == .compose && plain.swarm == SwarmSettings())
+        let swarm = try AnswersFile.parse(
+            Self.base + "target: swarm\nswarm:\n  replicas:\n    api: 3\n    web: 2\n  advertise_addr: 10.0.0.5\n",
+            file: "site.yaml")
+        #expect(swarm.target == .swarm)
+        #expect(swarm.swarm == SwarmSettings(apiReplicas: 3, webReplicas: 2, advertiseAddress: "10.0.0.5"))
+        #expect(swarm.facts["target"] == "swarm" && swarm.facts["swarm.replicas.api"] == "3")
+    }
+
+    /// What `render` writes reads back equal, over every combination of replicas and address.
+    @Test func renderedAnswersReadBackEqual() throws {
+        for api in [1, 2, 20] {
+            for web in [1, 7] {
+                for address in [nil, "192.0.2.10", "2001:db8::5"] {
+                    var answers = try AnswersFile.parse(Self.base, file: "site.yaml")
+                    answers.target = .swarm
+                    answers.swarm = SwarmSettings(apiReplicas: api, webReplicas: web, advertiseAddress: address)
+                    let text = AnswersFile.render(answers)
+                    let back = try AnswersFile.parse(text, file: "rendered.yaml")
+                    #expect(back.target == .swarm && back.swarm == answers.swarm, "\(text)")
+                }
+            }
+        }
+        let compose = try AnswersFile.parse(Self.base, file: "site.yaml")
+        let back = try AnswersFile.parse(AnswersFile.render(compose), file: "rendered.yaml")
+        #expect(back.target == .compose && back.swarm == SwarmSettings())
+    }
+
+    @Test(arguments: [
+        ("target: kubernetes\n", "target must be one of compose, swarm"),
+        ("swarm:\n  replicas:\n    api: 2\n", "swarm: applies to target: swarm only"),
+        ("target: swarm\nswarm:\n  replicas:\n    api: 0\n", "swarm.replicas.api must be from 1 to 20"),
+        ("target: swarm\nswarm:\n  replicas:\n    web: 21\n", "swarm.replicas.web must be from 1 to 20"),
+        ("target: swarm\nswarm:\n  replicas:\n    db: 2\n", "db"),
+        ("target: swarm\nswarm:\n  replicas:\n    api: two\n", "must be a whole number"),
+        ("target: swarm\nswarm:\n  advertise_addr: eth0\n", "'eth0' is not an IPv4 or IPv6 address"),
+        ("target: swarm\nswarm:\n  leader: yes\n", "leader"),
+    ])
+    func badSwarmAnswersAreRefusedNamingTheKey(_ tail: String, _ message: String) throws {
+        do {
+            _ = try AnswersFile.parse(Self.base + tail, file: "site.yaml")
+            Issue.record("accepted: \(tail)")
+        } catch {
+            #expect(error.description.contains(message), "\(error.description)")
+            #expect(error.description.contains("site.yaml:"), "\(error.description)")
+        }
+    }
+}

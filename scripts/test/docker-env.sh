@@ -49,7 +49,9 @@ start() {
     fi
     say "starting dockerd (log: $state/dockerd.log)"
     # setsid: the engine must not share the caller's process group or hold its terminal.
-    setsid dockerd >"$state/dockerd.log" 2>&1 </dev/null &
+    # --no-new-privileges: every container gets the kernel's no_new_privs bit, as sbs's README asks of an engine that
+    # runs a swarm stack (a swarm service cannot ask for it itself; compose services do, and lose nothing).
+    setsid dockerd --no-new-privileges >"$state/dockerd.log" 2>&1 </dev/null &
     echo $! >"$state/dockerd.pid"
     local waited=0
     until engine_answers; do

@@ -32,6 +32,9 @@ struct EnsureDocker: StepAction {
         /// Whether `systemctl` may act on the drop-in (as for install-timers: not under another root on the real
         /// host, where the host's systemd does not read it).
         var systemctlAllowed: Bool
+        /// answers `target: swarm`: the stack, and the address a new swarm advertises (`swarm.advertise_addr`).
+        var swarm: ComposeProject?
+        var advertiseAddress: String?
     }
 
     struct Output: Codable, Hashable, Sendable {
@@ -64,7 +67,9 @@ struct EnsureDocker: StepAction {
             sysroot: context.sysroot,
             proxy: answers.proxy.map { DockerProxy(url: $0.value, noProxy: OutboundProxy.direct(answers)) },
             proxyDropIn: context.layout.resolve(DockerProxy.dropInDirectory) + "/" + DockerProxy.dropInName,
-            systemctlAllowed: context.layout.root == "/" || context.sysroot != "/")
+            systemctlAllowed: context.layout.root == "/" || context.sysroot != "/",
+            swarm: answers.target == .swarm ? context.project : nil,
+            advertiseAddress: answers.target == .swarm ? answers.swarm.advertiseAddress : nil)
     }
 
     func run(_ input: Input, log: StepLog) async throws -> StepResult<Output> {
@@ -117,6 +122,16 @@ struct EnsureDocker: StepAction {
         }
         log.progress("Docker engine \(engine), compose \(compose)")
         try await applyProxy(input, systemd: systemd, log: log)
+        if let project = input.swarm {
+            // A swarm's state outlives the engine's restarts: after the first run this only checks membership.
+            let swarm = SwarmStack(project: project, runner: tools.commands) { log.progress($0) }
+            log.progress(
+                "Swarm: this engine is " + (try await swarm.ensureManager(advertiseAddress: input.advertiseAddress)))
+            let labelled = try await swarm.ensurePlacementLabels()
+            if !labelled.isEmpty {
+                log.progress("no node carried \(labelled.joined(separator: ", ")): put on this node")
+            }
+        }
         return StepResult(Output(engineVersion: engine, composeVersion: compose))
     }
 

@@ -17,10 +17,14 @@ struct StartProxy: StepAction {
         var stack: StackSource
         /// Where the rendered files are.
         var configs: WriteConfigs.Output
+        /// secrets.env: on a swarm, the values of the Docker secrets the stack file names.
+        var secretsFile: String
     }
 
     func input(_ context: InstallInputs, needs: NeededOutputs) throws -> Input {
-        Input(stack: try StackSource(context, needs: needs), configs: try needs.output(of: WriteConfigs.self))
+        Input(
+            stack: try StackSource(context, needs: needs), configs: try needs.output(of: WriteConfigs.self),
+            secretsFile: context.layout.secretsFile)
     }
 
     func run(_ input: Input, log: StepLog) async throws -> StepResult<Nothing> {
@@ -31,6 +35,14 @@ struct StartProxy: StepAction {
             log.progress(
                 "nginx already runs (\(nginx.name), \(nginx.health.isEmpty ? nginx.state : nginx.health)); it serves the ACME webroot as it is"
             )
+            return StepResult()
+        }
+        if input.stack.project.target == .swarm {
+            // A stack is deployed whole: the services start with nginx, which alone is waited for.
+            log.progress("deploying the stack with nginx on the HTTP bootstrap config")
+            _ = try await SwarmDeploy(stack: input.stack, secretsFile: input.secretsFile, tools: tools).run(
+                variables: ["NGINX_CONF=bootstrap.conf"], services: ["nginx"], log: log, deadline: deadline)
+            log.progress("nginx serves the ACME webroot")
             return StepResult()
         }
         // Every image of the stack, not nginx's alone: a missing or unreachable image fails here, before the CA is

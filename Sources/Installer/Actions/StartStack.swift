@@ -14,7 +14,8 @@ import Wizard
 /// on a healthy stack `docker compose up` changes nothing and restarts nothing. Last, nginx must serve the live
 /// certificate: one installed while nginx ran (a re-issue by `obtain-certificate`, a new CA) changes no
 /// configuration, so nothing above restarts nginx, and nginx serves the certificate it loaded until it is told to
-/// reload (see `ServedCertificate`).
+/// reload (see `ServedCertificate`). On a swarm (answers `target: swarm`) it deploys the stack instead and waits
+/// for every service to converge (`runSwarm`).
 struct StartStack: StepAction {
     static let name = "start-stack"
     static let observes = true
@@ -31,6 +32,8 @@ struct StartStack: StepAction {
         var certificate: ObtainCertificate.Output
         /// Where nginx's HTTPS server is reached from this server, to read the certificate it serves.
         var https: HTTPSEndpoint
+        /// secrets.env: on a swarm, the values of the Docker secrets the stack file names.
+        var secretsFile: String
     }
 
     struct Output: Codable, Hashable, Sendable {
@@ -46,10 +49,12 @@ struct StartStack: StepAction {
         return Input(
             stack: try StackSource(context, needs: needs), configs: try needs.output(of: WriteConfigs.self),
             certificate: try needs.output(of: ObtainCertificate.self),
-            https: HTTPSEndpoint(name: domain, port: context.answers.httpsPort.value))
+            https: HTTPSEndpoint(name: domain, port: context.answers.httpsPort.value),
+            secretsFile: context.layout.secretsFile)
     }
 
     func run(_ input: Input, log: StepLog) async throws -> StepResult<Output> {
+        if input.stack.project.target == .swarm { return try await runSwarm(input, log: log) }
         let driver = input.stack.driver(tools, log: log)
         let hashes = try await driver.configHashes()
         let services = hashes.keys.sorted()
@@ -91,6 +96,23 @@ struct StartStack: StepAction {
         // An nginx that was not recreated above still serves the certificate it loaded when it started.
         try await servesLiveCertificate(input, driver: driver, log: log)
         return StepResult(Output(services: services))
+    }
+
+    /// On a swarm: the Docker secrets the stack file names made (those missing), `docker stack deploy`, then every
+    /// service converged: its desired tasks running and healthy, no update rolled back. An unchanged stack file
+    /// changes no task. Versions of secrets and configs that nothing names any more are removed last.
+    func runSwarm(_ input: Input, log: StepLog) async throws -> StepResult<Output> {
+        let deploy = SwarmDeploy(stack: input.stack, secretsFile: input.secretsFile, tools: tools)
+        let services = try await deploy.run(log: log, deadline: deadline)
+        log.progress(
+            "all \(services.count) services converged: "
+                + services.map { "\($0.name) \($0.running)/\($0.desired)" }.joined(separator: ", "))
+        let driver = input.stack.driver(tools, log: log)
+        let names = services.map(\.name)
+        try await ensureMonitoringRole(names, driver: driver, log: log)
+        try await servesLiveCertificate(input, driver: driver, log: log)
+        try await deploy.prune(log: log)
+        return StepResult(Output(services: names))
     }
 
     /// With monitoring, postgres-exporter's login in app-db (db/monitoring-role.sql: created when missing, its

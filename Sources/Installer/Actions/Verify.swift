@@ -115,7 +115,7 @@ struct Verify: StepAction {
         var target = VerifyTarget(
             domain: domain, names: answers.certificateNames.map(\.value), httpPort: answers.httpPort.value,
             httpsPort: answers.httpsPort.value, hsts: answers.mode == .production ? answers.hsts : nil, trust: trust,
-            project: InstallInputs.project(layout: layout, deployDir: answers.deployDir), profile: expectation,
+            project: InstallInputs.project(layout: layout, answers: answers), profile: expectation,
             backup: backup)
         target.alertIntegrations =
             (answers.alertEmails.isEmpty ? [] : ["email"]) + (answers.alertWebhook == nil ? [] : ["webhook"])

@@ -36,7 +36,8 @@ struct WriteConfigs: StepAction {
             templates: context.assets.files(under: TemplateSet.folder), deployDir: context.deployDir,
             backupDir: context.layout.backupDir, secretsFile: context.layout.secretsFile,
             secrets: try needs.output(of: GenerateSecrets.self).secrets,
-            folders: [context.layout.webrootDir, context.layout.sslDir])
+            // A swarm, unlike compose, does not make a bind mount's missing folder: the task is rejected.
+            folders: [context.layout.webrootDir, context.layout.sslDir, TextfileMetrics.directory(in: context.layout)])
     }
 
     func run(_ input: Input, log: StepLog) async throws -> StepResult<Output> {
@@ -106,6 +107,8 @@ struct WriteConfigs: StepAction {
         input.projectName = ComposeProject.name(forRoot: layout.root)
         input.alertTimings = answers.alertTimings
         input.hsts = answers.hsts
+        input.target = answers.target
+        input.swarm = answers.swarm
         input.metricsDirectory = try SafeToken(TextfileMetrics.directory(in: layout), what: "metrics folder")
         if let url = answers.proxy {
             var entries: [NoProxyEntry] = []

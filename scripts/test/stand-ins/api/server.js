@@ -3,6 +3,7 @@
 // Other paths under /api answer 404 JSON, as Nest does.
 'use strict';
 const http = require('http');
+const os = require('os');
 const net = require('net');
 
 const port = Number(process.env.PORT || 4000);
@@ -33,7 +34,12 @@ http.createServer((req, res) => {
   let body = { statusCode: 404, message: `Cannot ${req.method} ${path}`, error: 'Not Found' };
   if (path === '/api/health') {
     status = dbReachable ? 200 : 503;
-    body = { status: dbReachable ? 'ok' : 'error', info: { database: { status: dbReachable ? 'up' : 'down' } } };
+    // instance: the container's hostname (its id in Docker), so that a test sees which replica answered.
+    body = {
+      status: dbReachable ? 'ok' : 'error',
+      info: { database: { status: dbReachable ? 'up' : 'down' } },
+      instance: os.hostname(),
+    };
   }
   res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8' });
   res.end(JSON.stringify(body));

@@ -128,6 +128,13 @@ def parse_yaml(text):
 
 admin_user = os.environ.get("GF_SECURITY_ADMIN_USER") or "admin"
 admin_password = os.environ.get("GF_SECURITY_ADMIN_PASSWORD", "")
+# As Grafana does for every setting: VARIABLE__FILE names a file holding the value (a Docker secret).
+if os.environ.get("GF_SECURITY_ADMIN_PASSWORD__FILE"):
+    try:
+        with open(os.environ["GF_SECURITY_ADMIN_PASSWORD__FILE"]) as f:
+            admin_password = f.read().rstrip("\n")
+    except OSError as error:
+        fail("cannot read GF_SECURITY_ADMIN_PASSWORD__FILE: %s" % error)
 if not admin_password:
     fail("GF_SECURITY_ADMIN_PASSWORD is not set: refusing to start with the default admin password")
 config = configparser.ConfigParser(interpolation=None)

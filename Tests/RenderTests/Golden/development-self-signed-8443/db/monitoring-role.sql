@@ -2,7 +2,8 @@
 -- it (psql -f, as postgres) on every run with monitoring: postgres-exporter's login, sbs_monitor, a member of
 -- pg_monitor (it reads statistics and settings, no table) with read-only transactions. Its password is read from
 -- app-db's environment (MONITORING_DB_PASSWORD from .env), so this file holds no secret; setting it each run
--- follows a changed secret.
+-- follows a changed secret. On a swarm the variable is exported by app-db's entrypoint only, so a psql started by
+-- `docker exec` reads the Docker secret behind it.
 \set ON_ERROR_STOP on
 \set monitorpass `echo "$SBS_MONITORING_DB_PASSWORD"`
 SELECT length(:'monitorpass') >= 16 AS has_password \gset
