@@ -39,9 +39,7 @@ public struct ComposeProject: Sendable, Hashable, Codable {
         root == "/" ? "sbs" : "sbs-" + SHA256.hash(data: Data(root.utf8)).prefix(4).hex
     }
 
-    public var composeFile: String {
-        directory + (target == .swarm ? "/docker-stack.yml" : "/docker-compose.yml")
-    }
+    public var composeFile: String { directory + "/" + target.stackFile }
 
     /// The named volume compose creates for `volume` (`postgres_data` → `sbs_postgres_data`).
     public func volume(_ volume: String) -> String { name + "_" + volume }

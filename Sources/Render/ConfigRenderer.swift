@@ -148,11 +148,6 @@ public enum ConfigRenderer {
     /// app-db's files, each mounted on its own (`db/roles.sql` …): on a swarm, Docker configs too.
     static let databaseFiles = ["db/monitoring-role.sql", "db/roles.sql"]
 
-    /// The stack file in the deploy folder: `docker-compose.yml`, or `docker-stack.yml` on a swarm.
-    public static func stackFile(_ target: DeployTarget) -> String {
-        target == .swarm ? "docker-stack.yml" : "docker-compose.yml"
-    }
-
     /// The Docker secrets a swarm stack reads as variables (made by start-stack from secrets.env): those of the
     /// services that run, and the API keys the answers give.
     public static func swarmSecrets(_ input: RenderInput, secrets: Secrets) -> [SecretName] {
@@ -233,7 +228,7 @@ public enum ConfigRenderer {
 
         // On a swarm the services read their secrets as Docker secrets: no .env.
         let swarm = input.target == .swarm
-        let stackFile = stackFile(input.target)
+        let stackFile = input.target.stackFile
         var outputs: [(String, UInt32)] = swarm ? [] : [(".env", 0o600)]
         outputs += [
             ("db/monitoring-role.sql", 0o644),

@@ -2,6 +2,9 @@
 /// `docker stack deploy`, whose nodes may be several servers.
 public enum DeployTarget: String, Codable, Sendable, CaseIterable {
     case compose, swarm
+
+    /// The stack file in the deploy folder: `docker-compose.yml`, or `docker-stack.yml` on a swarm.
+    public var stackFile: String { self == .swarm ? "docker-stack.yml" : "docker-compose.yml" }
 }
 
 /// The answers' `swarm:` section, read for `target: swarm` only.
