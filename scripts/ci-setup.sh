@@ -12,6 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 packages=(pkg-config libedit-dev libcurl4-openssl-dev tmux pebble nginx openssl curl python3 python3-venv restic openssh-server openssh-client)
+# PgBouncer: the swarm's pooler, run by Tests/RenderTests/PoolerTests.swift with its rendered configuration.
+packages+=(pgbouncer)
 packages+=(prometheus prometheus-alertmanager prometheus-blackbox-exporter rclone)
 packages+=(shellcheck dash wget binutils debootstrap iptables nftables util-linux iproute2 docker-registry apache2-utils)
 # step-ca (the second ACME server of the tests) is built from Debian's Go library: scripts/test/stepca-env.sh.

@@ -20,6 +20,9 @@ public enum StackService: String, Codable, Sendable, CaseIterable, Comparable {
     case postgresExporter = "postgres-exporter"
     /// The site probed from inside the server: status, latency and the certificate's expiry of every name.
     case blackboxExporter = "blackbox-exporter"
+    /// PgBouncer between app-api and app-db, on a swarm whose app-api runs more than one task
+    /// (`SwarmSettings.runsPooler`): the tasks' pools together stay within app-db's connections.
+    case appPooler = "app-pooler"
 
     /// Runs only with monitoring (the compose profile `monitoring`).
     public var isMonitoring: Bool {
@@ -179,11 +182,13 @@ public struct ResolvedProfile: Codable, Sendable, Hashable {
     public var runsGrafana: Bool { monitoringEnabled && monitoring.level != .basic }
 
     /// Whether `service` runs in this profile: Ollama when it runs local models, the monitoring's services with
-    /// monitoring (Grafana above the basic level), every other service always.
+    /// monitoring (Grafana above the basic level), the pooler never (the deploy target decides it), every other
+    /// service always.
     public func runs(_ service: StackService) -> Bool {
         switch service {
         case .ollama: return runsOllama
         case .monitoring: return runsGrafana
+        case .appPooler: return false
         default: return !service.isMonitoring || monitoringEnabled
         }
     }

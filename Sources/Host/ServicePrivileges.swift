@@ -107,6 +107,10 @@ extension StackService {
             // Grafana runs as grafana (472) and writes its database and plugins to the grafana_data volume; it logs to
             // the console (grafana.ini), not to /var/log/grafana.
             return row(writable: [scratch])
+        case .appPooler:
+            // PgBouncer listens on 6432 as the postgres user of its image; its entrypoint writes the user list
+            // (app-db's password, from the Docker secret) to a tmpfs, never to the image or a volume.
+            return row(writable: [tmp("/tmp", "the user list PgBouncer reads (auth_file), written at each start")])
         case .prometheus, .alertmanager, .nodeExporter, .postgresExporter, .blackboxExporter:
             // As nobody, on ports above 1024, writing only to their volumes (Prometheus's TSDB, Alertmanager's
             // silences). blackbox-exporter probes over HTTP only: ICMP would need NET_RAW.

@@ -93,6 +93,7 @@ extension StackService {
         case .nodeExporter: return "NodeExporter"
         case .postgresExporter: return "PostgresExporter"
         case .blackboxExporter: return "BlackboxExporter"
+        case .appPooler: return "AppPooler"
         }
     }
 }
@@ -122,6 +123,7 @@ public enum ConfigRenderer {
         "nginx/_common-http.conf.mustache",
         "nginx/bootstrap.conf.mustache",
         "nginx/nginx.conf.mustache",
+        "pooler/pgbouncer.ini.mustache",
     ]
 
     /// Files copied into the deploy folder as they are, relative to `assets/deploy/`, when Grafana runs: Grafana's
@@ -143,6 +145,7 @@ public enum ConfigRenderer {
         ("Monitoring", "monitoring/grafana/", "/etc/sbs/grafana/"),
         ("Alertmanager", "monitoring/alertmanager/", "/etc/sbs/alertmanager/"),
         ("BlackboxExporter", "monitoring/blackbox/", "/etc/sbs/blackbox/"),
+        ("AppPooler", "pooler/", "/etc/sbs/pgbouncer/"),
     ]
 
     /// app-db's files, each mounted on its own (`db/roles.sql` …): on a swarm, Docker configs too.
@@ -237,6 +240,7 @@ public enum ConfigRenderer {
             ("nginx/bootstrap.conf", 0o644),
             ("nginx/nginx.conf", 0o644),
         ]
+        if includes(.appPooler, input) { outputs.append(("pooler/pgbouncer.ini", 0o644)) }
         if input.profile.monitoringEnabled {
             outputs += [
                 ("monitoring/blackbox/blackbox.yml", 0o644),
@@ -448,6 +452,7 @@ public enum ConfigRenderer {
             "updateOrder": "stop-first",
             "updateWhy": "the old task stops first (a data folder or a host port is never shared)",
         ])
+        values.merge(poolerValues(input)) { $1 }
         values["apiSecrets"] = .list(
             apiKeys.filter { secrets[$0]?.isEmpty == false }.map { .record(["name": .text($0.value)]) })
         // Set here for both targets (a template's names are set always); filled for a swarm by `swarmValues`.
@@ -455,7 +460,7 @@ public enum ConfigRenderer {
         for (service, _, _) in mountedConfigs { values["files" + service] = .list([]) }
         for service in StackService.allCases {
             // Compose starts a profile's services by its profiles; a swarm stack holds only those that run.
-            values["include" + service.templateName] = .flag(!swarm || profile.runs(service))
+            values["include" + service.templateName] = .flag(includes(service, input))
             values["mem" + service.templateName] = mem(service)
             values["image" + service.templateName] = .text(input.images[service].value)
             values["privileges" + service.templateName] = .optional(privilegeValues(service.privileges))
@@ -501,6 +506,26 @@ public enum ConfigRenderer {
                 secrets[name].map { .record(["name": .text(name.value), "value": .text($0)]) }
             })
         return values
+    }
+
+    /// Whether the stack file holds `service`: compose starts a profile's services by its profiles, so it holds
+    /// all of them but the pooler; a swarm stack holds only those that run, and the pooler when app-api runs more
+    /// than one task.
+    static func includes(_ service: StackService, _ input: RenderInput) -> Bool {
+        let swarm = input.target == .swarm
+        if service == .appPooler { return swarm && input.swarm.runsPooler }
+        return !swarm || input.profile.runs(service)
+    }
+
+    /// PgBouncer's pool: app-db's connections for all the app-api tasks together, a quarter of `max_connections`
+    /// (the rest is GoTrue's, the exporter's, sbs's and the superuser's reserve); transaction pooling, so a task's
+    /// idle connections hold none of them.
+    static func poolerValues(_ input: RenderInput) -> [String: TemplateValue] {
+        let maxConnections = input.profile.postgres.maxConnections
+        return [
+            "poolerServerConnections": .number(max(maxConnections / 4, 5)),
+            "poolerMaxClients": .number(500),
+        ]
     }
 
     /// A service's row of `ServicePrivileges`, for _privileges.yml.

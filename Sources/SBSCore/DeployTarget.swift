@@ -19,6 +19,10 @@ public struct SwarmSettings: Codable, Hashable, Sendable {
 
     public static let replicaRange = 1...20
 
+    /// More than one app-api task: each keeps its own pool of connections, so PgBouncer (app-pooler) stands between
+    /// them and app-db, and app-db's connections stay within its `max_connections` however many tasks run.
+    public var runsPooler: Bool { apiReplicas > 1 }
+
     /// The node labels that place the stack's services, each a `node.labels.NAME == true` constraint: app-db,
     /// nginx (where the certificate is), Ollama, the monitoring.
     public static let placementLabels = ["sbs.db", "sbs.ingress", "sbs.monitoring", "sbs.ollama"]

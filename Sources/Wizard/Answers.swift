@@ -172,6 +172,7 @@ extension StackService {
         case .nodeExporter: return "prom/node-exporter:v1.8.2"
         case .postgresExporter: return "quay.io/prometheuscommunity/postgres-exporter:v0.15.0"
         case .blackboxExporter: return "prom/blackbox-exporter:v0.25.0"
+        case .appPooler: return "edoburu/pgbouncer:1.23.1"
         }
     }
 }

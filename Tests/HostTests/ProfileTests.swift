@@ -121,7 +121,7 @@ struct ProfileTableValidationTests {
             ))
         #expect(message.contains("assets/profiles.yaml:16:5: missing required field 'profiles[0].memory_floor_mib'"))
         #expect(
-            message.contains("assets/profiles.yaml:45:12: 'profiles[0].ollama.run' must be true or false, not 'nope'"))
+            message.contains("assets/profiles.yaml:46:12: 'profiles[0].ollama.run' must be true or false, not 'nope'"))
     }
 
     @Test func aServiceWithoutAMemoryLimitIsRefused() throws {

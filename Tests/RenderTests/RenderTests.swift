@@ -224,6 +224,15 @@ struct RenderTests {
                         let files = try ConfigRenderer.render(
                             input, secrets: secrets, templates: Repository.templates())
                         rendered.formUnion(files.map(\.relativePath))
+                        // The same on a swarm whose API runs 1 and 2 tasks (no pooler, then PgBouncer's file).
+                        for apiReplicas in [1, 2] {
+                            var swarm = input
+                            swarm.target = .swarm
+                            swarm.swarm.apiReplicas = apiReplicas
+                            let stack = try ConfigRenderer.render(
+                                swarm, secrets: secrets, templates: Repository.templates())
+                            rendered.formUnion(stack.map(\.relativePath))
+                        }
                     }
                 }
             }
@@ -232,7 +241,7 @@ struct RenderTests {
         let outputs = ConfigRenderer.templatePaths.map { String($0.dropLast(".mustache".count)) }.filter {
             !($0.split(separator: "/").last?.hasPrefix("_") ?? false)
         }
-        #expect(rendered == Set(outputs + ConfigRenderer.verbatimPaths))
+        #expect(rendered == Set(outputs + ConfigRenderer.verbatimPaths + [DeployTarget.swarm.stackFile]))
     }
 
     @Test func aChangedMountedFileChangesOnlyItsServicesDigest() throws {

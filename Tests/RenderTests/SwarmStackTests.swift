@@ -49,6 +49,7 @@ struct SwarmStackTests {
     /// The services whose tasks may run side by side during an update (no volume, no host port).
     static let startFirst: Set<String> = [
         "app-api", "app-web", "app-auth", "app-kong", "node-exporter", "postgres-exporter", "blackbox-exporter",
+        "app-pooler",
     ]
 
     @Test func theStackFileHasTheSwarmsPartsAndNoneOfComposes() throws {
@@ -60,7 +61,9 @@ struct SwarmStackTests {
         #expect(stack["name"] == nil)
         let services = try Self.services(stack)
         let running = StackService.allCases.filter { input.profile.runs($0) }.map(\.rawValue)
-        #expect(Set(services.keys) == Set(running), "a stack holds only the services that run")
+        #expect(
+            Set(services.keys) == Set(running + ["app-pooler"]),
+            "a stack holds only the services that run, and the pooler for its 3 API tasks")
         for (name, service) in services {
             for key in ["restart", "depends_on", "profiles", "security_opt", "tmpfs", "env_file"] {
                 #expect(service[key] == nil, "\(name) has \(key), which a swarm ignores or refuses")
@@ -100,7 +103,7 @@ struct SwarmStackTests {
         for name in ["prometheus", "alertmanager", "monitoring", "node-exporter", "blackbox-exporter"] {
             #expect(constraints(name) == ["node.labels.sbs.monitoring == true"], "\(name)")
         }
-        for name in ["app-api", "app-web", "app-auth", "app-kong"] {
+        for name in ["app-api", "app-web", "app-auth", "app-kong", "app-pooler"] {
             #expect(constraints(name).isEmpty, "\(name) may run on any node")
         }
         let labels = Set(services.keys.flatMap(constraints).map { String($0.split(separator: " ")[0]) })
@@ -270,6 +273,92 @@ struct SwarmStackTests {
             zip(before.secrets, newAlerts.secrets).filter { $0.name != $1.name }.map(\.0.key)
                 == ["monitoring_alertmanager_alertmanager.yml"])
         #expect(newAlerts.configs == before.configs)
+    }
+
+    /// PgBouncer stands between app-api and app-db exactly when app-api runs more than one task, on a swarm: the
+    /// API's database URL names it, and its rendered configuration (read back as PgBouncer reads an INI file) agrees
+    /// with the stack file on the port, the user list's path, the mount and the database behind it.
+    @Test(arguments: [1, 2, 3])
+    func aPoolerStandsBetweenTheAPITasksAndAppDB(apiReplicas: Int) throws {
+        let (input, secrets) = try Self.input(apiReplicas: apiReplicas)
+        var composeInput = input
+        composeInput.target = .compose
+        let compose = try Self.render(composeInput, secrets)
+        #expect(compose["pooler/pgbouncer.ini"] == nil)
+        #expect(try Self.services(try Self.yaml(try #require(compose["docker-compose.yml"]).text))["app-pooler"] == nil)
+
+        let files = try Self.render(input, secrets)
+        let services = try Self.services(try Self.yaml(try #require(files["docker-stack.yml"]).text))
+        let apiScript = try #require((services["app-api"]?["entrypoint"] as? [String])?.dropFirst(2).first)
+        let url = try #require(
+            apiScript.firstMatch(of: /DATABASE_URL="postgresql:\/\/postgres:[^@]+@([a-z-]+):([0-9]+)\/postgres"/))
+        guard apiReplicas > 1 else {
+            #expect(services["app-pooler"] == nil && files["pooler/pgbouncer.ini"] == nil)
+            #expect(url.1 == "app-db" && url.2 == "5432", "one task connects to app-db itself")
+            return
+        }
+        let pooler = try #require(services["app-pooler"])
+        let ini = try Self.ini(try #require(files["pooler/pgbouncer.ini"]).text)
+        let settings = try #require(ini["pgbouncer"])
+        let port = try #require(settings["listen_port"])
+        #expect(url.1 == "app-pooler" && url.2 == Substring(port))
+        #expect(ini["databases"] == ["*": "host=app-db port=5432"])
+        #expect(settings["auth_type"] == "scram-sha-256" && settings["pool_mode"] == "transaction")
+        // The user list: written by the entrypoint from the Docker secret, to a tmpfs of the service.
+        let authFile = try #require(settings["auth_file"])
+        let entrypoint = try #require(pooler["entrypoint"] as? [String])
+        #expect(Array(entrypoint.prefix(2)) == ["/bin/sh", "-c"])
+        // The script run by a real shell, with the secret and the tmpfs in a scratch folder (`$$` is the stack
+        // file's `$`): the user list holds the password as PgBouncer reads a quoted value, a `"` doubled.
+        let dir = try TemporaryDirectory()
+        let password = #"pass"word-0123"#
+        try Data(password.utf8).write(to: URL(fileURLWithPath: dir.path + "/POSTGRES_PASSWORD"))
+        let script = entrypoint[2].replacing("$$", with: "$")
+            .replacing("/run/secrets/POSTGRES_PASSWORD", with: dir.path + "/POSTGRES_PASSWORD")
+            .replacing(authFile, with: dir.path + "/userlist")
+        #expect(script != entrypoint[2].replacing("$$", with: "$"), "the script writes \(authFile)")
+        let ran = RealTools.run(["/bin/sh", "-c", script, "sbs-secrets", "true"])
+        #expect(ran.status == 0, "\(ran.output)")
+        let userlist = try String(contentsOfFile: dir.path + "/userlist", encoding: .utf8)
+        #expect(userlist == #""postgres" "pass""word-0123""# + "\n")
+        let mode = try FileManager.default.attributesOfItem(atPath: dir.path + "/userlist")[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        let tmpfs = (pooler["volumes"] as? [[String: Any]] ?? []).filter { $0["type"] as? String == "tmpfs" }
+        #expect(tmpfs.contains { authFile.hasPrefix(($0["target"] as? String ?? "-") + "/") })
+        #expect(
+            (pooler["secrets"] as? [[String: Any]])?.map { $0["target"] as? String } == [
+                "/run/secrets/POSTGRES_PASSWORD"
+            ])
+        // The configuration PgBouncer is started with is the one mounted.
+        let mounted = try #require((pooler["configs"] as? [[String: Any]])?.compactMap { $0["target"] as? String })
+        #expect(mounted == [(pooler["command"] as? [String])?.last])
+        // A share of app-db's connections for all the tasks together.
+        let poolSize = try #require(settings["default_pool_size"])
+        let pool = try #require(Int(poolSize))
+        #expect(settings["max_db_connections"] == String(pool))
+        #expect(pool == input.profile.postgres.maxConnections / 4 && pool < input.profile.postgres.maxConnections)
+        let health = try #require((pooler["healthcheck"] as? [String: Any])?["test"] as? [String])
+        #expect(health.contains("pg_isready") && health.contains(port))
+        #expect((pooler["networks"] as? [String]) == ["backend"])
+    }
+
+    /// An INI file as PgBouncer reads it: `[section]`, `key = value`, `;` and `#` comments; an empty value stays.
+    static func ini(_ text: String) throws -> [String: [String: String]] {
+        var sections: [String: [String: String]] = [:]
+        var section = ""
+        for raw in text.split(separator: "\n") {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix(";") || line.hasPrefix("#") { continue }
+            if line.hasPrefix("[") && line.hasSuffix("]") {
+                section = String(line.dropFirst().dropLast())
+                continue
+            }
+            let parts = line.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            try #require(parts.count == 2 && !section.isEmpty, "\(line)")
+            sections[section, default: [:]][parts[0].trimmingCharacters(in: .whitespaces)] = parts[1]
+                .trimmingCharacters(in: .whitespaces)
+        }
+        return sections
     }
 
     /// The stack file as it is reviewed: Tests/RenderTests/Golden/swarm/docker-stack.yml (RECORD_GOLDEN=1 writes it).

@@ -36,7 +36,8 @@ alertmanager prom/alertmanager:v0.27.0    wget busybox
 node-exporter prom/node-exporter:v1.8.2   wget busybox
 postgres-exporter quay.io/prometheuscommunity/postgres-exporter:v0.15.0 wget busybox
 blackbox-exporter prom/blackbox-exporter:v0.25.0 wget busybox
-grafana     grafana/grafana:10.4.2        curl"
+grafana     grafana/grafana:10.4.2        curl
+pgbouncer   edoburu/pgbouncer:1.23.1      pg_isready wget busybox"
 probed="curl wget busybox node pg_isready kong ollama"
 
 say() { printf '%s\n' "stand-in-images: $*" >&2; }

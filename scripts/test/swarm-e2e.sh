@@ -5,7 +5,8 @@
 #   1. sbs makes the engine a swarm manager (docker swarm init, the placement labels), makes the Docker secrets
 #      from secrets.env and deploys the stack: verify passes; no .env is written and no secret value is in any
 #      service's settings; `sbs status` lists each service's tasks;
-#   2. app-api runs two tasks and both answer through nginx (two container ids);
+#   2. app-api runs two tasks and both answer through nginx (two container ids); they reach app-db through
+#      PgBouncer (app-pooler): app-db sees their logins come from the pooler's address;
 #   3. `sbs install` again changes nothing: the same containers run;
 #   4. an API image that never turns healthy: the swarm rolls the update back by itself, sbs exits 1 saying so,
 #      the site answers all along, and the next install with the good image changes nothing; `sbs backup --check`
@@ -144,6 +145,23 @@ done | grep . | sort -u)
 [ "$(wc -l <<<"$answered")" = 2 ] && [ "$answered" = "$api_containers" ] \
     && pass "both app-api containers answered through nginx: ${answered//$'\n'/ }" \
     || fail "answered: [${answered//$'\n'/ }], running: [${api_containers//$'\n'/ }]"
+
+say "2b. the API tasks reach app-db through PgBouncer"
+# More than one API task: app-pooler stands between them and app-db. The stand-in API's /api/db logs in with its
+# DATABASE_URL and answers the address app-db sees the connection come from.
+pooler=$(docker ps --filter "label=com.docker.swarm.service.name=${project}_app-pooler" --format '{{.ID}}' | head -1)
+pooler_ip=$(docker inspect --format "{{(index .NetworkSettings.Networks \"${project}_backend\").IPAddress}}" "$pooler" 2>/dev/null || true)
+grep -Eq '^app-pooler +1/1 ' "$work/status.out" && [ -n "$pooler_ip" ] \
+    && pass "app-pooler runs one task, at $pooler_ip on the backend network" \
+    || fail "app-pooler: $(grep -E '^app-pooler ' "$work/status.out" || echo 'not in sbs status'), address [$pooler_ip]"
+clients=$(for _ in $(seq 1 10); do
+    curl -sS "${site[@]}" https://swarm.e2e.test:6443/api/db | sed -n 's/.*"client":"\([0-9.]*\)".*/\1/p'
+    echo
+    sleep 0.2
+done | grep . | sort | uniq -c | awk '{ print $2 "x" $1 }')
+[ "$clients" = "${pooler_ip}x10" ] \
+    && pass "all 10 logins of the API tasks came to app-db from the pooler ($pooler_ip)" \
+    || fail "app-db saw the API's logins from [${clients//$'\n'/ }], the pooler is $pooler_ip: $(curl -sS "${site[@]}" https://swarm.e2e.test:6443/api/db)"
 
 say "3. sbs install again changes nothing"
 before=$(docker ps -q --filter "label=com.docker.stack.namespace=$project" | sort)
