@@ -452,7 +452,7 @@ public enum ConfigRenderer {
             "updateOrder": "stop-first",
             "updateWhy": "the old task stops first (a data folder or a host port is never shared)",
         ])
-        values.merge(poolerValues(input)) { $1 }
+        values["poolerServerConnections"] = .number(poolerConnections(profile))
         values["apiSecrets"] = .list(
             apiKeys.filter { secrets[$0]?.isEmpty == false }.map { .record(["name": .text($0.value)]) })
         // Set here for both targets (a template's names are set always); filled for a swarm by `swarmValues`.
@@ -520,13 +520,7 @@ public enum ConfigRenderer {
     /// PgBouncer's pool: app-db's connections for all the app-api tasks together, a quarter of `max_connections`
     /// (the rest is GoTrue's, the exporter's, sbs's and the superuser's reserve); transaction pooling, so a task's
     /// idle connections hold none of them.
-    static func poolerValues(_ input: RenderInput) -> [String: TemplateValue] {
-        let maxConnections = input.profile.postgres.maxConnections
-        return [
-            "poolerServerConnections": .number(max(maxConnections / 4, 5)),
-            "poolerMaxClients": .number(500),
-        ]
-    }
+    static func poolerConnections(_ profile: ResolvedProfile) -> Int { max(profile.postgres.maxConnections / 4, 5) }
 
     /// A service's row of `ServicePrivileges`, for _privileges.yml.
     static func privilegeValues(_ privileges: ServicePrivileges) -> [String: TemplateValue] {
